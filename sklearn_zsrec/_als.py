@@ -1,0 +1,128 @@
+"""ALSRecommender: implicit's alternating least squares as an estimator."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+
+from ._base import BaseRecommender
+
+
+class ALSRecommender(BaseRecommender):
+    """Collaborative filtering by alternating least squares (implicit).
+
+    Wraps ``implicit``'s ``AlternatingLeastSquares`` (Hu, Koren and Volinsky,
+    2008) for implicit feedback: each interaction's confidence is
+    ``alpha * weight``. Scores are dot products of the learned user and item
+    factors. Only users and items seen in ``fit`` can be scored; new users
+    raise an error (use :class:`HybridRecommender` or
+    :class:`PopularityRecommender` for them).
+
+    Parameters
+    ----------
+    factors : int, default=64
+        Number of latent factors.
+    regularization : float, default=0.01
+        L2 regularisation of the factors.
+    alpha : float, default=1.0
+        Confidence scaling of the interaction weights.
+    iterations : int, default=15
+        Number of ALS sweeps.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the factor initialisation; an int makes ``fit`` repeatable.
+    n_jobs : int, default=None
+        Threads used by implicit; None or -1 uses all cores.
+    verbose : int, default=0
+        Show implicit's progress bar during ``fit`` when > 0.
+
+    Attributes
+    ----------
+    users_ : ndarray of shape (n_users,)
+        User ids seen in ``fit``.
+    items_ : ndarray of shape (n_items,)
+        Item ids seen in ``fit`` (the catalog).
+    user_items_ : scipy.sparse.csr_matrix of shape (n_users, n_items)
+        Training interactions (weights), used to exclude seen items.
+    n_user_interactions_ : ndarray of shape (n_users,)
+        Distinct items per user in ``fit``.
+    n_item_interactions_ : ndarray of shape (n_items,)
+        Distinct users per item in ``fit``.
+    user_factors_ : ndarray of shape (n_users, factors), float32
+        Learned user factors.
+    item_factors_ : ndarray of shape (n_items, factors), float32
+        Learned item factors.
+
+    See Also
+    --------
+    HybridRecommender : Falls back to text for new users and items.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_zsrec import ALSRecommender
+    >>> X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3],
+    ...                   "item_id": [10, 11, 10, 11, 12, 13]})
+    >>> als = ALSRecommender(factors=2, random_state=0).fit(X)
+    >>> als.user_factors_.shape, als.item_factors_.shape
+    ((3, 2), (4, 2))
+    >>> als.recommend([3], n=2).shape
+    (1, 2)
+    """
+
+    _parameter_constraints = {
+        "factors": [Interval(Integral, 1, None, closed="left")],
+        "regularization": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "iterations": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        factors=64,
+        *,
+        regularization=0.01,
+        alpha=1.0,
+        iterations=15,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+    ):
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def _fit(self, data):
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
+        self._index(data)
+        threads = 0 if self.n_jobs in (None, -1) else int(self.n_jobs)
+        seed = None
+        if self.random_state is not None:  # implicit cannot take a RandomState
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        # implicit parallelises over users itself; BLAS threads only contend.
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                calculate_training_loss=False,
+                num_threads=threads,
+                random_state=seed,
+            )
+            model.fit(self.user_items_, show_progress=bool(self.verbose))
+        self.user_factors_ = np.ascontiguousarray(model.user_factors, np.float32)
+        self.item_factors_ = np.ascontiguousarray(model.item_factors, np.float32)
+        return self
+
+    def _scores(self, rows, users):
+        return self.user_factors_[rows] @ self.item_factors_.T

@@ -1,0 +1,234 @@
+"""The shared base of every recommender: ids, the user-item matrix, top-k.
+
+Data flow: interactions in (:func:`check_interactions`), ids mapped to rows and
+columns of a sparse user-item matrix (``user_items_``), each model's
+``_scores`` for a batch of users, then top-k with the user's training items
+excluded (:meth:`BaseRecommender.recommend`), per-row scores
+(:meth:`~BaseRecommender.predict`) or a ranking metric
+(:meth:`~BaseRecommender.score`).
+"""
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils.validation import check_is_fitted
+
+from ._interactions import check_interactions
+
+_CHUNK = 1024  # users scored at once: bounds memory to chunk x n_items floats
+
+
+def _unique_ids(values):
+    uniq = pd.unique(pd.Series(values, dtype=values.dtype))
+    try:
+        return np.sort(np.asarray(uniq))
+    except TypeError:  # mixed types: keep order of appearance
+        return np.asarray(uniq)
+
+
+class BaseRecommender(BaseEstimator):
+    """Base class of the recommenders; not meant to be used directly.
+
+    Subclasses implement ``_fit(data)`` (which calls ``_index``) and
+    ``_scores(user_rows, user_ids)`` returning a dense float array of shape
+    (n_users, n_items) over ``items_``. Subclasses that can score users never
+    seen in ``fit`` set ``_handles_unknown_users = True`` and receive row -1
+    for them.
+    """
+
+    _handles_unknown_users = False
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the recommender on interactions.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_interactions, 2 or 3)
+            Columns ``user_id``, ``item_id`` and optionally ``timestamp`` and
+            ``weight``; an array is read as ``user_id, item_id[, timestamp]``.
+            Ids may be any hashable values (ints or strings). Repeated
+            ``(user_id, item_id)`` pairs are merged into one interaction whose
+            weight is the sum of theirs. Without timestamps, row order is
+            taken as time order.
+        y : array-like of shape (n_interactions,), default=None
+            Per-row weights (confidence), instead of a ``weight`` column.
+
+        Returns
+        -------
+        self : object
+            The fitted recommender.
+        """
+        data = check_interactions(X, y, estimator_name=type(self).__name__)
+        self._fit(data)
+        return self
+
+    def _index(self, data, items=None):
+        """Set ``users_``, ``items_``, ``user_items_`` and the count arrays."""
+        self.users_ = _unique_ids(data.user_id)
+        self.items_ = _unique_ids(data.item_id) if items is None else items
+        rows = pd.Index(self.users_).get_indexer(data.user_id)
+        cols = pd.Index(self.items_).get_indexer(data.item_id)
+        if (cols < 0).any():
+            unknown = pd.unique(data.item_id[cols < 0])
+            raise ValueError(
+                f"{type(self).__name__}: {len(unknown)} item ids in X are not in "
+                f"the catalog (e.g. {list(unknown[:5])}); add them (for "
+                "example their texts to item_texts) or drop those rows."
+            )
+        self.user_items_ = sp.csr_matrix(
+            (data.weight.astype(np.float32), (rows, cols)),
+            shape=(len(self.users_), len(self.items_)),
+        )
+        self.user_items_.sort_indices()
+        self.n_user_interactions_ = np.diff(self.user_items_.indptr)
+        self.n_item_interactions_ = np.bincount(cols, minlength=len(self.items_))
+        self._lookup = {}
+
+    def _rows(self, ids, kind):
+        attr = "users_" if kind == "user" else "items_"
+        cache = self.__dict__.setdefault("_lookup", {})
+        if kind not in cache:
+            cache[kind] = pd.Index(getattr(self, attr))
+        ids = np.asarray(ids)
+        return cache[kind].get_indexer(ids) if ids.size else np.zeros(0, int)
+
+    def _user_rows(self, users):
+        """Rows of ``users`` in ``users_``, -1 for unknown (if handled)."""
+        rows = self._rows(users, "user")
+        if not self._handles_unknown_users and (rows < 0).any():
+            unknown = pd.unique(np.asarray(users)[rows < 0])
+            raise ValueError(
+                f"{type(self).__name__}: {len(unknown)} user ids were not seen in "
+                f"fit (e.g. {list(unknown[:5])}); it cannot score users without "
+                "interactions. Refit with their interactions, or use "
+                "HybridRecommender or ZeroShotRecommender (text) or "
+                "PopularityRecommender for new users."
+            )
+        return rows
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_lookup", None)
+        return state
+
+    def _score_chunks(self, users):
+        """Yield (slice, rows, scores) for chunks of users, excluding nothing."""
+        users = np.asarray(users)
+        rows = self._user_rows(users)
+        for start in range(0, len(users), _CHUNK):
+            part = slice(start, start + _CHUNK)
+            scores = np.asarray(self._scores(rows[part], users[part]), np.float32)
+            yield part, rows[part], scores
+
+    def recommend(self, users, n=10, *, exclude_seen=True, return_scores=False):
+        """Top-``n`` items for each user.
+
+        Parameters
+        ----------
+        users : array-like of shape (n_users,) or a single id
+            User ids. A single id gives one row of ``n`` ids.
+        n : int, default=10
+            Number of items per user (at most the catalog size).
+        exclude_seen : bool, default=True
+            Leave out each user's training items. When fewer than ``n`` items
+            remain, the last positions hold excluded items, scored ``-inf``.
+        return_scores : bool, default=False
+            Also return the scores.
+
+        Returns
+        -------
+        ids : ndarray of shape (n_users, n)
+            Item ids, best first.
+        scores : ndarray of shape (n_users, n), float32
+            Returned when ``return_scores=True``.
+        """
+        check_is_fitted(self, "user_items_")
+        single = np.ndim(users) == 0
+        users = np.atleast_1d(np.asarray(users))
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive int; got {n!r}.")
+        n = min(int(n), len(self.items_))
+        top = np.empty((len(users), n), dtype=np.int64)
+        top_scores = np.empty((len(users), n), dtype=np.float32)
+        for part, rows, scores in self._score_chunks(users):
+            if exclude_seen:
+                known = rows >= 0
+                seen = self.user_items_[rows[known]]
+                r, c = seen.nonzero()
+                sub = scores[known]
+                sub[r, c] = -np.inf
+                scores[known] = sub
+            idx = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+            val = np.take_along_axis(scores, idx, axis=1)
+            order = np.argsort(-val, axis=1, kind="stable")
+            top[part] = np.take_along_axis(idx, order, axis=1)
+            top_scores[part] = np.take_along_axis(val, order, axis=1)
+        ids = self.items_[top]
+        if single:
+            ids, top_scores = ids[0], top_scores[0]
+        return (ids, top_scores) if return_scores else ids
+
+    def predict(self, X):
+        """Score each ``(user_id, item_id)`` row of X; higher is more relevant.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, 2 or 3)
+            Rows to score, as in :meth:`fit`.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_rows,), float32
+        """
+        check_is_fitted(self, "user_items_")
+        data = check_interactions(
+            X, estimator_name=type(self).__name__, duplicates="keep"
+        )
+        cols = self._rows(data.item_id, "item")
+        if (cols < 0).any():
+            unknown = pd.unique(data.item_id[cols < 0])
+            raise ValueError(
+                f"{type(self).__name__}: {len(unknown)} item ids in X are not in "
+                f"the catalog (e.g. {list(unknown[:5])}); only items_ can be "
+                "scored."
+            )
+        inverse, users = pd.factorize(data.user_id)
+        users = np.asarray(users)
+        out = np.empty(len(data), dtype=np.float32)
+        for part, _, scores in self._score_chunks(users):
+            in_part = (inverse >= part.start) & (inverse < part.start + len(scores))
+            out[in_part] = scores[inverse[in_part] - part.start, cols[in_part]]
+        return out
+
+    def score(self, X, y=None):
+        """NDCG@10 of the rows of X as held-out positives.
+
+        Each user in X is ranked against the whole catalog minus their
+        training items; their rows in X are the relevant items. Higher is
+        better; use :func:`~sklearn_zsrec.metrics.make_rank_scorer` for other
+        metrics.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, 2 or 3)
+            Held-out interactions.
+        y : ignored
+
+        Returns
+        -------
+        score : float
+            Mean NDCG@10 over the users in X.
+        """
+        from .metrics._ranking import _score_recommender
+
+        check_is_fitted(self, "user_items_")
+        check_interactions(X, estimator_name=type(self).__name__, duplicates="keep")
+        return _score_recommender(self, X, "ndcg", 10)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.input_tags.categorical = True
+        return tags

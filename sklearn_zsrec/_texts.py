@@ -1,0 +1,45 @@
+"""Validation of id-to-text tables (``item_texts``, ``user_texts``)."""
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ._encoder import check_texts
+
+
+def check_id_texts(texts, name, owner):
+    """Return ``texts`` as a Series of non-empty str indexed by unique ids."""
+    if isinstance(texts, pd.DataFrame) and texts.shape[1] == 1:
+        texts = texts.iloc[:, 0]
+    if isinstance(texts, Mapping):
+        texts = pd.Series(dict(texts), dtype=object)
+    if not isinstance(texts, pd.Series):
+        raise TypeError(
+            f"{owner}: {name} must be a pandas Series indexed by id or a dict "
+            f"{{id: text}}; got {type(texts).__name__}."
+        )
+    if len(texts) == 0:
+        raise ValueError(f"{owner}: {name} is empty; give at least one text.")
+    if texts.index.has_duplicates:
+        dup = texts.index[texts.index.duplicated()].unique()
+        raise ValueError(
+            f"{owner}: {name} has duplicate ids (e.g. {list(dup[:5])}); give "
+            "one text per id."
+        )
+    if texts.index.hasnans:
+        raise ValueError(f"{owner}: {name} has NaN ids in its index; drop them.")
+    try:
+        check_texts(texts.to_numpy(), name, owner)
+    except ValueError:
+        bad = [
+            i
+            for i, t in texts.items()
+            if not isinstance(t, str) or not t.strip()
+        ]
+        raise ValueError(
+            f"{owner}: {name} must map every id to a non-empty string; "
+            f"{len(bad)} ids have a missing or empty text (e.g. {bad[:5]}). "
+            "Fill them (e.g. with the title) or drop those ids."
+        ) from None
+    return pd.Series(texts.to_numpy(dtype=object), index=np.asarray(texts.index))

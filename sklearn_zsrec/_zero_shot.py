@@ -1,0 +1,157 @@
+"""ZeroShotRecommender: item scores from text alone."""
+
+from numbers import Real
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods, Interval
+
+from ._base import BaseRecommender
+from ._texts import check_id_texts
+
+
+def _normalize_rows(a):
+    norms = np.linalg.norm(a, axis=1, keepdims=True)
+    return a / np.maximum(norms, 1e-12)
+
+
+def _recency_weights(data, half_life):
+    """``weight * 0.5 ** (rank_from_latest / half_life)`` per interaction."""
+    if half_life is None:
+        return data.weight
+    frame = pd.DataFrame({"u": pd.factorize(data.user_id)[0], "o": data.order})
+    rank = frame.groupby("u")["o"].rank(method="first", ascending=False) - 1
+    return data.weight * 0.5 ** (rank.to_numpy() / half_life)
+
+
+class ZeroShotRecommender(BaseRecommender):
+    """Recommend items by the similarity of their text to the user's.
+
+    No training on interactions: every item in ``item_texts`` is embedded by
+    the ``encoder``, a user is the recency-weighted mean of the embeddings of
+    the items they interacted with, and items are scored by cosine similarity
+    to it. Items nobody has interacted with are recommended like any other.
+
+    Users not seen in ``fit`` are embedded from ``user_texts`` when it has
+    their text; otherwise they get the items' popularity in ``fit`` (the
+    most-interacted items first).
+
+    Parameters
+    ----------
+    encoder : TextEncoder, default=None
+        Turns texts into vectors; None uses ``TextEncoder()`` (all-MiniLM-L6-v2).
+    item_texts : pandas Series or dict
+        Text of every catalog item, indexed by item id. Every item of the
+        training interactions needs a text.
+    user_texts : pandas Series or dict, default=None
+        Text of users (e.g. a profile or demographics), indexed by user id,
+        used for users without interactions.
+    half_life : float, default=1.0
+        Recency weighting of a user's items: the k-th most recent (k = 0 for
+        the latest) weighs ``0.5 ** (k / half_life)`` times its interaction
+        weight. None weighs all items equally.
+
+    Attributes
+    ----------
+    encoder_ : TextEncoder
+        The fitted encoder.
+    users_ : ndarray of shape (n_users,)
+        User ids seen in ``fit``.
+    items_ : ndarray of shape (n_items,)
+        The catalog: the ids of ``item_texts``.
+    user_items_ : scipy.sparse.csr_matrix of shape (n_users, n_items)
+        Training interactions (weights), used to exclude seen items.
+    n_user_interactions_ : ndarray of shape (n_users,)
+        Distinct items per user in ``fit``.
+    n_item_interactions_ : ndarray of shape (n_items,)
+        Distinct users per item in ``fit`` (0 for items nobody touched).
+    item_embeddings_ : ndarray of shape (n_items, dim), float32
+        L2-normalised item embeddings.
+    user_embeddings_ : ndarray of shape (n_users, dim), float32
+        L2-normalised user profiles.
+
+    See Also
+    --------
+    HybridRecommender : Moves from these scores to collaborative filtering
+        as interactions accumulate.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_zsrec import TextEncoder, ZeroShotRecommender
+    >>> items = pd.Series({1: "Toy Story (1995). Animation, Children's",
+    ...                    2: "Aladdin (1992). Animation, Children's, Musical",
+    ...                    3: "Heat (1995). Action, Crime, Thriller",
+    ...                    4: "Die Hard (1988). Action, Thriller"})
+    >>> X = pd.DataFrame({"user_id": ["ann", "bob"], "item_id": [1, 3]})
+    >>> rec = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=items).fit(X)
+    >>> rec.recommend(["ann", "bob"], n=1)
+    array([[2],
+           [4]])
+    """
+
+    _handles_unknown_users = True
+    _parameter_constraints = {
+        "encoder": [HasMethods(["fit", "transform"]), None],
+        "item_texts": "no_validation",
+        "user_texts": "no_validation",
+        "half_life": [Interval(Real, 0, None, closed="neither"), None],
+    }
+
+    def __init__(self, encoder=None, *, item_texts=None, user_texts=None, half_life=1.0):
+        self.encoder = encoder
+        self.item_texts = item_texts
+        self.user_texts = user_texts
+        self.half_life = half_life
+
+    def _fit(self, data):
+        name = type(self).__name__
+        if self.item_texts is None:
+            raise ValueError(
+                f"{name}: item_texts is required: a pandas Series or dict "
+                "mapping every item id to its text."
+            )
+        texts = check_id_texts(self.item_texts, "item_texts", name)
+        self._user_texts = (
+            None
+            if self.user_texts is None
+            else check_id_texts(self.user_texts, "user_texts", name)
+        )
+        self._index(data, items=texts.index.to_numpy())
+        if self.encoder is None:
+            from ._encoder import TextEncoder
+
+            self.encoder_ = TextEncoder().fit()
+        else:
+            self.encoder_ = clone(self.encoder).fit()
+        emb = self.encoder_.transform(texts.to_numpy())
+        self.item_embeddings_ = _normalize_rows(emb).astype(np.float32)
+        rows = self._rows(data.user_id, "user")
+        cols = self._rows(data.item_id, "item")
+        weights = sp.csr_matrix(
+            (_recency_weights(data, self.half_life), (rows, cols)),
+            shape=self.user_items_.shape,
+        )
+        self.user_embeddings_ = _normalize_rows(
+            np.asarray(weights @ self.item_embeddings_)
+        ).astype(np.float32)
+        self._popularity = np.log1p(self.n_item_interactions_).astype(np.float32)
+        return self
+
+    def _scores(self, rows, users):
+        known = rows >= 0
+        out = np.empty((len(rows), len(self.items_)), dtype=np.float32)
+        out[known] = self.user_embeddings_[rows[known]] @ self.item_embeddings_.T
+        if (~known).any():
+            unknown = np.flatnonzero(~known)
+            texts = self.__dict__.get("_user_texts")
+            with_text = np.zeros(len(unknown), dtype=bool)
+            if texts is not None:
+                with_text = pd.Index(texts.index).get_indexer(users[unknown]) >= 0
+            if with_text.any():
+                vec = self.encoder_.transform(texts.loc[users[unknown[with_text]]])
+                out[unknown[with_text]] = _normalize_rows(vec) @ self.item_embeddings_.T
+            out[unknown[~with_text]] = self._popularity
+        return out
