@@ -27,7 +27,8 @@ CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "currsize"])
 
 _LOCK = threading.Lock()
 _MEMORY = {}  # key -> {text: vector}
-_LOADED_SHARDS = {}  # key -> set of shard names already read from disk
+_LOADED_SHARDS = {}  # (key, directory) -> shard names already read
+_ON_DISK = {}  # (key, directory) -> texts known to be in a shard there
 _STATS = {"hits": 0, "misses": 0}
 
 
@@ -64,6 +65,7 @@ def clear_embedding_cache():
     with _LOCK:
         _MEMORY.clear()
         _LOADED_SHARDS.clear()
+        _ON_DISK.clear()
         _STATS["hits"] = _STATS["misses"] = 0
 
 
@@ -74,7 +76,8 @@ def _key_dir(location, key):
 
 def _read_shards(directory, key_str):
     store = _MEMORY.setdefault(key_str, {})
-    loaded = _LOADED_SHARDS.setdefault(key_str, set())
+    loaded = _LOADED_SHARDS.setdefault((key_str, directory), set())
+    on_disk = _ON_DISK.setdefault((key_str, directory), set())
     if not directory.is_dir():
         return
     for shard in sorted(directory.glob("*.npz")):
@@ -83,6 +86,7 @@ def _read_shards(directory, key_str):
         with np.load(shard, allow_pickle=False) as data:
             for text, vec in zip(data["texts"].tolist(), data["embeddings"]):
                 store.setdefault(text, vec)
+                on_disk.add(text)
         loaded.add(shard.name)
 
 
@@ -117,7 +121,7 @@ def cached_encode(key, texts, encode, location=None):
     with _LOCK:
         store = _MEMORY.setdefault(key_str, {})
         missing = list(dict.fromkeys(t for t in texts if t not in store))
-        if missing and directory is not None:
+        if directory is not None:
             _read_shards(directory, key_str)
             missing = [t for t in missing if t not in store]
     if missing:
@@ -125,10 +129,16 @@ def cached_encode(key, texts, encode, location=None):
         with _LOCK:
             for text, vec in zip(missing, vectors):
                 store[text] = vec
-            if directory is not None:
-                shard = _write_shard(directory, key, missing, vectors)
-                _LOADED_SHARDS.setdefault(key_str, set()).add(shard)
     with _LOCK:
+        if directory is not None:
+            # texts encoded earlier in memory only are written out too
+            on_disk = _ON_DISK[(key_str, directory)]
+            new = [t for t in dict.fromkeys(texts) if t not in on_disk]
+            if new:
+                vectors = np.stack([store[t] for t in new])
+                shard = _write_shard(directory, key, new, vectors)
+                _LOADED_SHARDS[(key_str, directory)].add(shard)
+                on_disk.update(new)
         _STATS["misses"] += len(missing)
         _STATS["hits"] += len(texts) - len(missing)
         if not texts:

@@ -153,9 +153,16 @@ def _load_model(path, device):
     with _MODELS_LOCK:
         if (path, device) not in _MODELS:
             from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
 
-            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            model = AutoModel.from_pretrained(path, local_files_only=True)
+            bars = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()  # a load is short: no bar
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+                model = AutoModel.from_pretrained(path, local_files_only=True)
+            finally:
+                if bars:
+                    hf_logging.enable_progress_bar()
             model.to(device).eval()
             _MODELS[(path, device)] = (tokenizer, model)
             logger.info("loaded %s on %s", path, device)

@@ -127,7 +127,8 @@ class HybridRecommender(BaseRecommender):
             z_cf = _standardize(cf, in_cf)
             n_u = self.n_user_interactions_[rows[warm]][:, None]
             n_i = self.n_item_interactions_[None, :]
-            w = (n_u / (n_u + self.switch)) * (n_i / (n_i + self.item_switch))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                w = (n_u / (n_u + self.switch)) * (n_i / (n_i + self.item_switch))
             w = np.nan_to_num(w, nan=1.0)  # 0 / 0 when a switch is 0
             w[:, ~in_cf] = 0.0
             blended[warm] = w * z_cf + (1.0 - w) * z_text[warm]

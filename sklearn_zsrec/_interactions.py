@@ -36,11 +36,11 @@ class Interactions:
 def _ids(values, name, estimator_name):
     values = np.asarray(values)
     if values.dtype.kind == "f":
-        if np.isnan(values).any():
+        if not np.isfinite(values).all():
             raise ValueError(
-                f"{estimator_name}: column '{name}' contains NaN ids "
-                f"({int(np.isnan(values).sum())} rows). Drop or fill those rows "
-                "before calling fit."
+                f"{estimator_name}: column '{name}' contains NaN or inf ids "
+                f"({int((~np.isfinite(values)).sum())} rows). Drop or fill those "
+                "rows first."
             )
         if np.all(values == np.round(values)):
             values = values.astype(np.int64)
@@ -50,7 +50,7 @@ def _ids(values, name, estimator_name):
             raise ValueError(
                 f"{estimator_name}: column '{name}' contains missing ids "
                 f"(NaN/None in {int(missing.sum())} rows). Drop or fill those "
-                "rows before calling fit."
+                "rows first."
             )
     return values
 
@@ -107,12 +107,24 @@ def check_interactions(
                 "coo_matrix(X).row and .col."
             )
         arr = np.asarray(X, dtype=object if _has_strings(X) else None)
-        if arr.ndim != 2 or arr.shape[1] not in (2, 3):
+        if arr.dtype.kind == "c":
             raise ValueError(
-                f"{name}: X must have shape (n, 2) or (n, 3) with columns "
-                f"user_id, item_id[, timestamp]; got an array of shape "
-                f"{arr.shape}. Pass a DataFrame with named columns to add a "
-                "'weight' column."
+                f"{name}: Complex data not supported; ids and timestamps must "
+                "be real numbers or strings."
+            )
+        if arr.ndim != 2:
+            raise ValueError(
+                f"{name}: X must be 2-D with columns user_id, item_id"
+                f"[, timestamp]; got an array of shape {arr.shape}. Reshape your "
+                "data, e.g. np.column_stack([user_ids, item_ids])."
+            )
+        if arr.shape[1] not in (2, 3):
+            raise ValueError(
+                f"{name}: X must have 2 or 3 columns (user_id, item_id"
+                f"[, timestamp]); got {arr.shape[1]} feature(s) "
+                f"(shape={arr.shape}) while a minimum of 2 is required and a "
+                "maximum of 3 allowed. Pass a DataFrame with named columns to "
+                "add a 'weight' column."
             )
         user, item = arr[:, 0], arr[:, 1]
         ts = arr[:, 2] if arr.shape[1] == 3 else None
@@ -138,10 +150,11 @@ def check_interactions(
                 f"{name}: column 'timestamp' must be numeric or datetime; "
                 f"could not convert it ({exc})."
             ) from None
-        if np.isnan(ts).any():
+        if not np.isfinite(ts).all():
             raise ValueError(
-                f"{name}: column 'timestamp' contains NaN in "
-                f"{int(np.isnan(ts).sum())} rows. Fill them or drop the column."
+                f"{name}: column 'timestamp' contains NaN or inf in "
+                f"{int((~np.isfinite(ts)).sum())} rows. Fill them or drop the "
+                "column."
             )
 
     if y is not None and col_weight is not None:

@@ -1,0 +1,145 @@
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from sklearn_zsrec import TextEncoder, clear_embedding_cache, embedding_cache_info
+from sklearn_zsrec._encoder import resolve_model_path
+
+from ._tiny import real_model_path, tiny_model_path
+
+TEXTS = [
+    "Toy Story (1995). Genres: Animation, Children's, Comedy",
+    "GoldenEye (1995). Genres: Action, Adventure, Thriller",
+    "a",
+    "  leading and trailing spaces  ",
+    "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb (1963). "
+    "Genres: Sci-Fi, War " * 30,  # longer than the model's 256 tokens: truncated
+]
+
+
+def _cosine(a, b):
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return (a * b).sum(axis=1)
+
+
+def test_real_model_matches_sentence_transformers():
+    st = pytest.importorskip("sentence_transformers")
+    reference = st.SentenceTransformer(real_model_path(), device="cpu").encode(
+        TEXTS, batch_size=2
+    )
+    ours = TextEncoder(batch_size=2, verbose=0).fit().transform(TEXTS)
+    assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
+    assert _cosine(ours, reference).min() >= 0.9999
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, rtol=1e-5)
+
+
+def test_default_model_resolves_offline_to_installed_package():
+    enc = TextEncoder(verbose=0).fit()
+    assert enc.model_path_ == real_model_path()
+    assert (enc.pooling_, enc.normalize_, enc.max_length_) == ("mean", True, 256)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls", "max", "last"])
+def test_pooling_ignores_padding(pooling):
+    # A text encoded in a padded batch must equal the same text encoded alone.
+    enc = TextEncoder(tiny_model_path(), pooling=pooling, batch_size=8, verbose=0)
+    enc.fit()
+    batched = enc._encode(TEXTS)
+    alone = np.vstack([enc._encode([t]) for t in TEXTS])
+    np.testing.assert_allclose(batched, alone, atol=1e-5)
+    assert enc.pooling_ == pooling
+
+
+def test_pooling_variants_differ_and_auto_is_mean_for_bert():
+    path = tiny_model_path()
+    auto = TextEncoder(path, verbose=0).fit()
+    assert auto.pooling_ == "mean" and auto.normalize_ is False
+    outs = {
+        p: TextEncoder(path, pooling=p, verbose=0).fit().transform(TEXTS[:2])
+        for p in ["mean", "cls", "max", "last"]
+    }
+    assert not np.allclose(outs["mean"], outs["cls"])
+    assert not np.allclose(outs["max"], outs["last"])
+
+
+def test_normalize_and_template():
+    path = tiny_model_path()
+    raw = TextEncoder(path, normalize=False, verbose=0).fit().transform(TEXTS[:2])
+    unit = TextEncoder(path, normalize=True, verbose=0).fit().transform(TEXTS[:2])
+    assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0)
+    np.testing.assert_allclose(unit, raw / np.linalg.norm(raw, axis=1, keepdims=True), rtol=1e-5)
+    query = TextEncoder(path, template="query: {}", verbose=0).fit()
+    by_hand = TextEncoder(path, verbose=0).fit().transform(["query: " + t for t in TEXTS[:2]])
+    np.testing.assert_allclose(query.transform(TEXTS[:2]), by_hand, rtol=1e-5)
+
+
+def test_cache_encodes_each_text_once_across_clones():
+    clear_embedding_cache()
+    enc = TextEncoder(tiny_model_path(), verbose=0)
+    first = clone(enc).fit().transform(TEXTS + TEXTS[:2])
+    assert embedding_cache_info().misses == len(TEXTS)
+    second = clone(enc).fit().transform(TEXTS[::-1])
+    assert embedding_cache_info().misses == len(TEXTS)
+    np.testing.assert_array_equal(first[: len(TEXTS)], second[::-1])
+    # another configuration is another cache entry
+    TextEncoder(tiny_model_path(), pooling="cls", verbose=0).fit().transform(TEXTS[:1])
+    assert embedding_cache_info().misses == len(TEXTS) + 1
+
+
+def test_disk_cache_survives_a_cleared_memory(tmp_path):
+    clear_embedding_cache()
+    enc = TextEncoder(tiny_model_path(), memory=str(tmp_path), verbose=0).fit()
+    first = enc.transform(TEXTS)
+    assert embedding_cache_info().misses == len(TEXTS)
+    clear_embedding_cache()  # as a new process would start
+    again = enc.transform(TEXTS)
+    assert embedding_cache_info().misses == 0
+    np.testing.assert_array_equal(first, again)
+    assert list(tmp_path.glob("sklearn_zsrec_embeddings/*/key.json"))
+
+
+def test_joblib_memory_is_accepted(tmp_path):
+    joblib = pytest.importorskip("joblib")
+    enc = TextEncoder(tiny_model_path(), memory=joblib.Memory(tmp_path, verbose=0))
+    enc.set_params(verbose=0).fit().transform(TEXTS[:1])
+    assert list(tmp_path.glob("sklearn_zsrec_embeddings/*/*.npz"))
+
+
+def test_pickle_round_trip():
+    enc = TextEncoder(tiny_model_path(), verbose=0).fit()
+    restored = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_array_equal(restored.transform(TEXTS), enc.transform(TEXTS))
+    assert restored.get_feature_names_out()[0] == "textencoder0"
+
+
+def test_bad_texts_raise():
+    enc = TextEncoder(tiny_model_path(), verbose=0).fit()
+    with pytest.raises(ValueError, match="got a single string. Wrap it in a list"):
+        enc.transform("just one")
+    with pytest.raises(ValueError, match=r"2 are missing, empty or not strings \(positions \[1, 2\]"):
+        enc.transform(["ok", "", np.nan])
+    with pytest.raises(ValueError, match="template must contain"):
+        TextEncoder(tiny_model_path(), template="query: ").fit()
+
+
+def test_missing_model_path_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="the model path .* does not exist"):
+        TextEncoder(str(tmp_path / "nowhere"), verbose=0).fit()
+    with pytest.raises(FileNotFoundError, match="has no config.json"):
+        TextEncoder(str(tmp_path), verbose=0).fit()
+
+
+def test_offline_machine_asked_to_download_raises(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OSError, match="this machine is offline .* pass model="):
+        resolve_model_path("no-such-org/no-such-model")
+
+
+def test_invalid_parameters_raise():
+    with pytest.raises(ValueError, match="'batch_size' parameter of TextEncoder must be"):
+        TextEncoder(tiny_model_path(), batch_size=0).fit()
+    with pytest.raises(ValueError, match="'pooling' parameter of TextEncoder must be"):
+        TextEncoder(tiny_model_path(), pooling="median").fit()

@@ -1,0 +1,180 @@
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+
+from sklearn_zsrec import (
+    ALSRecommender,
+    HybridRecommender,
+    PopularityRecommender,
+    TextEncoder,
+    ZeroShotRecommender,
+)
+
+from ._data import topic_catalog, topic_interactions
+from ._tiny import tiny_model_path
+
+ITEM_TEXTS, TOPICS = topic_catalog()
+X = topic_interactions(TOPICS)
+
+
+def _models(encoder=None):
+    encoder = encoder or TextEncoder(tiny_model_path(), verbose=0)
+    text = ZeroShotRecommender(encoder, item_texts=ITEM_TEXTS)
+    als = ALSRecommender(factors=8, iterations=10, random_state=0)
+    return [PopularityRecommender(), als, text, HybridRecommender(text, als)]
+
+
+@pytest.mark.parametrize("model", _models(), ids=lambda m: type(m).__name__)
+def test_recommend_excludes_training_items_and_sorts(model):
+    model = clone(model).fit(X)
+    users = ["u0", "u9", "u20"]
+    ids, scores = model.recommend(users, n=7, return_scores=True)
+    assert ids.shape == scores.shape == (3, 7)
+    assert np.all(np.diff(scores, axis=1) <= 0)
+    for user, row in zip(users, ids):
+        seen = set(X.loc[X.user_id == user, "item_id"])
+        assert not seen & set(row)
+        assert len(set(row)) == 7
+    # a single id gives a single row (float32 products differ with the batch
+    # size in the last digits, so near-ties may swap); predict agrees
+    one, one_scores = model.recommend("u9", n=7, return_scores=True)
+    np.testing.assert_allclose(one_scores, scores[1], rtol=1e-4, atol=1e-4)
+    gaps = np.abs(np.diff(scores[1])) > 1e-3
+    clear = np.r_[gaps, False] & np.r_[True, gaps]  # no near-tie on either side
+    np.testing.assert_array_equal(one[clear], ids[1][clear])
+    rows = pd.DataFrame({"user_id": ["u9"] * 7, "item_id": ids[1]})
+    np.testing.assert_allclose(model.predict(rows), scores[1], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("model", _models(), ids=lambda m: type(m).__name__)
+def test_pickle_and_joblib_round_trip(model, tmp_path):
+    model = clone(model).fit(X)
+    users = X.user_id.unique()
+    expected = model.recommend(users, n=5)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).recommend(users, n=5), expected)
+    joblib.dump(model, tmp_path / "model.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "model.joblib").recommend(users, n=5), expected)
+
+
+@pytest.mark.parametrize("model", _models(), ids=lambda m: type(m).__name__)
+def test_pipeline_and_score(model):
+    held_out = topic_interactions(TOPICS, seed=1)
+    pipe = Pipeline([("rec", clone(model))]).fit(X)
+    assert 0.0 <= pipe.score(held_out) <= 1.0
+    assert pipe.predict(held_out).shape == (len(held_out),)
+
+
+def test_als_learns_the_block_structure_with_any_ids():
+    # users of one topic share items: ALS must recommend within the topic
+    als = ALSRecommender(factors=8, iterations=15, random_state=0).fit(X)
+    topic_of_user = X.assign(topic=TOPICS.loc[X.item_id].to_numpy()).groupby("user_id").topic.first()
+    recs = als.recommend(topic_of_user.index, n=3)
+    assert (TOPICS.loc[recs.ravel()].to_numpy().reshape(recs.shape) == topic_of_user.to_numpy()[:, None]).mean() > 0.9
+    # non-contiguous ints and strings work alike and give the same answer
+    string_ids = X.assign(item_id="i" + X.item_id.astype(str))
+    als_str = ALSRecommender(factors=8, iterations=15, random_state=0).fit(string_ids)
+    np.testing.assert_array_equal("i" + recs.astype(str), als_str.recommend(topic_of_user.index, n=3))
+
+
+def test_als_is_repeatable_with_random_state():
+    a = ALSRecommender(factors=4, random_state=3).fit(X)
+    b = ALSRecommender(factors=4, random_state=3).fit(X)
+    np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
+
+
+def test_popularity_ranks_by_count_for_unknown_users():
+    pop = PopularityRecommender().fit(X)
+    counts = X.item_id.value_counts()
+    top = pop.recommend(["never-seen"], n=3, return_scores=True)[1][0]
+    np.testing.assert_array_equal(top, counts.iloc[:3].to_numpy())
+
+
+def test_zero_shot_profile_is_recency_weighted():
+    encoder = TextEncoder(tiny_model_path(), verbose=0)
+    items = ITEM_TEXTS.iloc[:3]
+    hist = pd.DataFrame({"user_id": [1, 1], "item_id": items.index[:2], "timestamp": [5, 1]})
+    rec = ZeroShotRecommender(encoder, item_texts=items, half_life=1.0).fit(hist)
+    emb = rec.item_embeddings_
+    expected = emb[0] * 1.0 + emb[1] * 0.5  # item 0 is the latest
+    np.testing.assert_allclose(rec.user_embeddings_[0], expected / np.linalg.norm(expected), rtol=1e-5)
+    flat = ZeroShotRecommender(encoder, item_texts=items, half_life=None).fit(hist)
+    mean = emb[0] + emb[1]
+    np.testing.assert_allclose(flat.user_embeddings_[0], mean / np.linalg.norm(mean), rtol=1e-5)
+
+
+def test_zero_shot_new_users_from_user_texts_or_popularity():
+    encoder = TextEncoder(tiny_model_path(), verbose=0)
+    user_texts = pd.Series({"newbie": ITEM_TEXTS.iloc[0]})
+    rec = ZeroShotRecommender(encoder, item_texts=ITEM_TEXTS, user_texts=user_texts).fit(X)
+    # a user whose text is item 0's text gets item 0 first
+    assert rec.recommend(["newbie"], n=1)[0, 0] == ITEM_TEXTS.index[0]
+    counts = X.item_id.value_counts()
+    fallback = rec.recommend(["nobody"], n=5)[0]  # ties may break either way
+    np.testing.assert_array_equal(counts.loc[fallback].to_numpy(), counts.iloc[:5].to_numpy())
+
+
+def test_nested_params_are_tunable():
+    hybrid = _models()[3]
+    params = hybrid.get_params()
+    assert {"switch", "item_switch", "cf__factors", "text__half_life", "text__encoder__batch_size"} <= set(params)
+    hybrid.set_params(cf__factors=3, text__encoder__batch_size=7)
+    assert hybrid.cf.factors == 3 and hybrid.text.encoder.batch_size == 7
+
+
+def test_hybrid_weights_follow_counts():
+    hybrid = clone(_models()[3])
+    text_only = clone(hybrid).set_params(switch=1e12).fit(X)
+    users = X.user_id.unique()
+    z_text = text_only.text_._scores(text_only.text_._rows(users, "user"), users)
+    # with an infinite switch the blend is the standardised text score
+    blended = text_only._scores(text_only._rows(users, "user"), users)
+    z = (z_text - z_text.mean(1, keepdims=True)) / z_text.std(1, keepdims=True)
+    np.testing.assert_allclose(blended, z, atol=1e-4)
+    # with zero switches warm items get the standardised CF score, cold
+    # items (no interactions) the standardised text score
+    cf_only = clone(hybrid).set_params(switch=0, item_switch=0).fit(X)
+    warm = cf_only.n_item_interactions_ > 0
+    assert not warm.all()
+    blended = cf_only._scores(cf_only._rows(users, "user"), users)
+    cf = cf_only.cf_._scores(cf_only.cf_._rows(users, "user"), users)
+    z_cf = (cf - cf.mean(1, keepdims=True)) / cf.std(1, keepdims=True)
+    cols = cf_only._rows(cf_only.cf_.items_, "item")
+    np.testing.assert_allclose(blended[:, cols][:, warm[cols]], z_cf[:, warm[cols]], atol=1e-4)
+    np.testing.assert_allclose(blended[:, ~warm], z[:, ~warm], atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def cold_setup():
+    """Real MiniLM; one new item per topic, in item_texts but never interacted."""
+    cold = pd.Series(
+        {
+            1: "A space story about astronaut, galaxy and rocket.",
+            2: "A cooking story about chef, soup and bread.",
+            3: "A jazz story about saxophone, swing and bebop.",
+        }
+    )
+    texts = pd.concat([ITEM_TEXTS, cold])
+    topic_of_cold = {1: "space", 2: "cooking", 3: "jazz"}
+    return texts, topic_of_cold
+
+
+def test_cold_items_reach_the_top10_of_textually_close_users(cold_setup):
+    texts, topic_of_cold = cold_setup
+    text = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=texts)
+    als = ALSRecommender(factors=8, iterations=15, random_state=0)
+    user_topic = X.assign(topic=TOPICS.loc[X.item_id].to_numpy()).groupby("user_id").topic.first()
+    for model in (text, HybridRecommender(text, als)):
+        model = clone(model).fit(X)
+        for item, topic in topic_of_cold.items():
+            users = user_topic.index[user_topic == topic]
+            recs = model.recommend(users, n=10)
+            assert (recs == item).any(axis=1).all(), (type(model).__name__, topic)
+            others = user_topic.index[user_topic != topic]
+            assert not (model.recommend(others, n=3) == item).any()
+    als = clone(als).fit(X)
+    assert not np.isin(list(topic_of_cold), als.recommend(user_topic.index, n=10)).any()
