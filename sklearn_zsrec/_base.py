@@ -74,7 +74,7 @@ class BaseRecommender(BaseEstimator):
             unknown = pd.unique(data.item_id[cols < 0])
             raise ValueError(
                 f"{type(self).__name__}: {len(unknown)} item ids in X are not in "
-                f"the catalog (e.g. {list(unknown[:5])}); add them (for "
+                f"the catalog (e.g. {np.asarray(unknown[:5]).tolist()}); add them (for "
                 "example their texts to item_texts) or drop those rows."
             )
         self.user_items_ = sp.csr_matrix(
@@ -101,7 +101,7 @@ class BaseRecommender(BaseEstimator):
             unknown = pd.unique(np.asarray(users)[rows < 0])
             raise ValueError(
                 f"{type(self).__name__}: {len(unknown)} user ids were not seen in "
-                f"fit (e.g. {list(unknown[:5])}); it cannot score users without "
+                f"fit (e.g. {np.asarray(unknown[:5]).tolist()}); it cannot score users without "
                 "interactions. Refit with their interactions, or use "
                 "HybridRecommender or ZeroShotRecommender (text) or "
                 "PopularityRecommender for new users."
@@ -191,7 +191,7 @@ class BaseRecommender(BaseEstimator):
             unknown = pd.unique(data.item_id[cols < 0])
             raise ValueError(
                 f"{type(self).__name__}: {len(unknown)} item ids in X are not in "
-                f"the catalog (e.g. {list(unknown[:5])}); only items_ can be "
+                f"the catalog (e.g. {np.asarray(unknown[:5]).tolist()}); only items_ can be "
                 "scored."
             )
         inverse, users = pd.factorize(data.user_id)

@@ -24,7 +24,7 @@ def check_id_texts(texts, name, owner):
     if texts.index.has_duplicates:
         dup = texts.index[texts.index.duplicated()].unique()
         raise ValueError(
-            f"{owner}: {name} has duplicate ids (e.g. {list(dup[:5])}); give "
+            f"{owner}: {name} has duplicate ids (e.g. {np.asarray(dup[:5]).tolist()}); give "
             "one text per id."
         )
     if texts.index.hasnans:

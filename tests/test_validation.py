@@ -1,0 +1,108 @@
+"""Bad input fails loudly, with a message that names the fix."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_zsrec import (
+    ALSRecommender,
+    PopularityRecommender,
+    TextEncoder,
+    ZeroShotRecommender,
+)
+from sklearn_zsrec._interactions import check_interactions
+
+from ._tiny import tiny_model_path
+
+GOOD = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 11, 10], "timestamp": [1, 2, 3]})
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (GOOD.rename(columns={"item_id": "item"}), r"missing the column\(s\) \['item_id'\]"),
+        (GOOD.assign(user_id=[1, np.nan, 2]), "'user_id' contains NaN or inf ids"),
+        (GOOD.assign(item_id=[10, None, "x"]), "'item_id' contains missing ids"),
+        (GOOD.assign(timestamp=[1, np.nan, 3]), "'timestamp' contains NaN or inf"),
+        (GOOD.assign(timestamp=["a", "b", "c"]), "'timestamp' must be numeric or datetime"),
+        (GOOD.iloc[:0], "X has 0 interaction rows"),
+        (np.array([1, 2, 3]), "must be 2-D .* Reshape your data"),
+        (np.ones((4, 5)), r"got 5 feature\(s\) \(shape=\(4, 5\)\)"),
+        (GOOD.assign(weight=[1.0, -1.0, 1.0]), "must be finite and >= 0"),
+        (GOOD.assign(weight=[1.0, np.nan, 1.0]), "must be finite and >= 0"),
+        ("user_id,item_id", "X must be a DataFrame"),
+    ],
+)
+def test_bad_interactions_raise(X, message):
+    with pytest.raises(ValueError, match=message):
+        PopularityRecommender().fit(X)
+
+
+def test_weights_given_twice_or_with_wrong_length():
+    with pytest.raises(ValueError, match="weights were given twice"):
+        PopularityRecommender().fit(GOOD.assign(weight=1.0), y=np.ones(3))
+    with pytest.raises(ValueError, match=r"one value per row \(3\)"):
+        PopularityRecommender().fit(GOOD, y=np.ones(2))
+
+
+def test_sparse_input_is_refused_with_a_fix():
+    import scipy.sparse as sp
+
+    with pytest.raises(TypeError, match="X is a sparse matrix"):
+        PopularityRecommender().fit(sp.eye(3, format="csr"))
+
+
+def test_duplicate_rows_are_summed_keeping_the_latest_time():
+    X = pd.DataFrame(
+        {"user_id": [1, 1, 1, 2], "item_id": [10, 10, 11, 10], "timestamp": [5, 1, 3, 2]}
+    )
+    data = check_interactions(X)
+    assert len(data) == 3
+    merged = dict(zip(zip(data.user_id, data.item_id), zip(data.weight, data.timestamp)))
+    assert merged[(1, 10)] == (2.0, 5.0)
+    rec = PopularityRecommender(popularity="weight").fit(X)
+    assert rec.user_items_[0, 0] == 2.0  # no interaction lost
+
+
+def test_arrays_and_frames_agree():
+    arr = GOOD.to_numpy()
+    a = ALSRecommender(factors=2, random_state=0).fit(arr)
+    b = ALSRecommender(factors=2, random_state=0).fit(GOOD)
+    np.testing.assert_array_equal(a.recommend([1, 2], n=1), b.recommend([1, 2], n=1))
+    strings = np.array([["ann", "x"], ["bob", "y"], ["ann", "y"]], dtype=object)
+    assert set(PopularityRecommender().fit(strings).items_) == {"x", "y"}
+
+
+def test_unknown_users_and_items():
+    als = ALSRecommender(factors=2, random_state=0).fit(GOOD)
+    with pytest.raises(ValueError, match=r"1 user ids were not seen in fit \(e.g. \[99\]\).*HybridRecommender"):
+        als.recommend([1, 99])
+    with pytest.raises(ValueError, match=r"1 item ids in X are not in the catalog \(e.g. \[77\]\)"):
+        als.predict(pd.DataFrame({"user_id": [1], "item_id": [77]}))
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        als.recommend([1], n=0)
+
+
+def test_bad_parameters():
+    with pytest.raises(ValueError, match="The 'factors' parameter of ALSRecommender must be an int in the range"):
+        ALSRecommender(factors=0).fit(GOOD)
+    with pytest.raises(ValueError, match="'popularity' parameter of PopularityRecommender"):
+        PopularityRecommender(popularity="views").fit(GOOD)
+
+
+@pytest.mark.parametrize(
+    "item_texts, message",
+    [
+        (None, "item_texts is required"),
+        (pd.Series(dtype=object), "item_texts is empty"),
+        (pd.Series({10: "a film", 11: np.nan}), r"1 ids have a missing or empty text \(e.g. \[11\]\)"),
+        (pd.Series({10: "a film", 11: "  "}), "missing or empty text"),
+        (pd.Series(["a", "b"], index=[10, 10]), "duplicate ids"),
+        (["a film"], "must be a pandas Series indexed by id or a dict"),
+        ({10: "a film"}, r"1 item ids in X are not in the catalog \(e.g. \[11\]\)"),
+    ],
+)
+def test_bad_item_texts(item_texts, message):
+    rec = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=item_texts)
+    with pytest.raises((ValueError, TypeError), match=message):
+        rec.fit(GOOD)
