@@ -1,6 +1,9 @@
 """scikit-learn's estimator checks over every public estimator."""
 
 import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.utils import estimator_checks as checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_zsrec import (
@@ -29,6 +32,69 @@ def _estimators():
     ]
 
 
-@parametrize_with_checks(_estimators())
+# X is a table of interaction rows (user_id, item_id[, timestamp]), not a
+# feature matrix: checks that feed 1, 4, 5 or 10 numeric feature columns get a
+# "must have 2 or 3 columns" ValueError, which is the right answer.
+_WRONG_SHAPE = "feeds a feature matrix with {} columns; interactions have 2 or 3 (a ValueError says so)"
+_EXPECTED = {
+    "check_estimators_dtypes": _WRONG_SHAPE.format(5),
+    "check_dtype_object": _WRONG_SHAPE.format(10),
+    "check_fit2d_1sample": _WRONG_SHAPE.format(10),
+    "check_positive_only_tag_during_fit": _WRONG_SHAPE.format(4) + " (iris)",
+    "check_n_features_in_after_fitting": _WRONG_SHAPE.format(4),
+    "check_n_features_in": (
+        "no n_features_in_: the timestamp column is optional at predict time, "
+        "so a column count learned in fit would be misleading"
+    ),
+}
+_EXPECTED_HYBRID = {
+    "check_methods_subset_invariance": (
+        "float32 matrix products round differently with the batch size and the "
+        "per-user standardisation of the blend magnifies that to ~1e-5 "
+        "(above the check's atol=1e-7); rankings differ at most on near-ties"
+    ),
+}
+
+
+def _expected_failed_checks(estimator):
+    if isinstance(estimator, TextEncoder):
+        return {}
+    if isinstance(estimator, HybridRecommender):
+        return _EXPECTED | _EXPECTED_HYBRID
+    return _EXPECTED
+
+
+@parametrize_with_checks(_estimators(), expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+# TextEncoder takes raw strings (input tag `string`, no 2-D array), so
+# parametrize_with_checks skips it, as it skips scikit-learn's own
+# CountVectorizer. The checks that need no numeric X run here instead, and
+# tests/test_encoder.py covers fit, transform, clone and pickling.
+@pytest.mark.parametrize(
+    "check",
+    [
+        checks.check_estimator_cloneable,
+        checks.check_estimator_repr,
+        checks.check_no_attributes_set_in_init,
+        checks.check_get_params_invariance,
+        checks.check_set_params,
+        checks.check_parameters_default_constructible,
+        checks.check_estimator_tags_renamed,
+        checks.check_valid_tag_types,
+        checks.check_do_not_raise_errors_in_init_or_set_params,
+        checks.check_mixin_order,
+    ],
+    ids=lambda c: c.__name__,
+)
+def test_text_encoder_api_checks(check):
+    check("TextEncoder", TextEncoder(tiny_model_path(), verbose=0))
+
+
+def test_text_encoder_fit_leaves_params_untouched():
+    encoder = TextEncoder(tiny_model_path(), verbose=0)
+    before = clone(encoder).get_params()
+    assert encoder.fit(["ignored"]) is encoder
+    assert encoder.get_params() == before
