@@ -1,0 +1,267 @@
+"""Splitting interactions in time: each user's latest interactions held out.
+
+Both :class:`LeaveLastOut` and :func:`train_test_split_last` rank every row
+from the end within its user (:func:`_rank_from_end`): 0 for the user's last
+interaction, 1 for the one before, and so on.
+"""
+
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import BaseCrossValidator
+
+
+def _check_positive_int(value, name):
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
+    return int(value)
+
+
+def _as_array(X):
+    arr = np.asarray(X)
+    if arr.dtype.kind in "US" and not isinstance(X, np.ndarray):
+        arr = np.asarray(X, dtype=object)  # keep int ids among strings
+    if arr.ndim != 2 or arr.shape[1] not in (2, 3):
+        raise ValueError(
+            "X must be a DataFrame with a 'user_id' column (and optionally "
+            "'timestamp'), or an array of shape (n, 2) or (n, 3) with columns "
+            f"user_id, item_id[, timestamp]; got an array of shape {arr.shape}."
+        )
+    return arr
+
+
+def _users_and_times(X):
+    """User ids and sortable timestamps (None when X has none) of each row."""
+    if isinstance(X, pd.DataFrame):
+        if "user_id" not in X.columns:
+            raise ValueError(
+                "X is missing the column 'user_id'; got columns "
+                f"{list(map(str, X.columns))}. Rename the column of user ids "
+                "to 'user_id'."
+            )
+        users = X["user_id"].to_numpy()
+        times = None
+        if "timestamp" in X.columns:
+            column = X["timestamp"]
+            if pd.api.types.is_datetime64_any_dtype(column):  # also tz-aware
+                times = column.to_numpy("datetime64[ns]", na_value=np.datetime64("NaT"))
+            else:
+                times = column.to_numpy()
+    else:
+        arr = _as_array(X)
+        users = arr[:, 0]
+        times = arr[:, 2] if arr.shape[1] == 3 else None
+    if len(users) == 0:
+        raise ValueError("X has 0 interaction rows; at least one is required.")
+    if times is not None:
+        missing = np.zeros(len(times), dtype=bool)
+        if times.dtype.kind in "mM":
+            missing = np.isnat(times)
+            times = times.view(np.int64)
+        elif times.dtype.kind == "b":
+            times = times.astype(np.int64)
+        elif times.dtype.kind not in "iu":
+            try:
+                times = times.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    "The timestamp column must be numeric or datetime; could "
+                    f"not convert it ({exc})."
+                ) from None
+            missing = np.isnan(times)
+        if missing.any():
+            raise ValueError(
+                f"The timestamp column has {int(missing.sum())} missing values "
+                "(NaN/NaT); fill or drop those rows so that every interaction "
+                "can be ordered in time."
+            )
+    return users, times
+
+
+def _sort_by_user_and_time(codes, times):
+    """Positions sorted by user code, then time, then row.
+
+    One stable argsort of the int64 key ``code * span + time``, about twice
+    as fast as ``np.lexsort((times, codes))``; times that are not ints of a
+    small enough range are replaced by their dense rank first.
+    """
+    n_codes = int(codes.max()) + 1
+    if times.dtype.kind in "iu":
+        low = int(times.min())
+        span = int(times.max()) - low + 1
+    if times.dtype.kind not in "iu" or span * n_codes >= 2**63:
+        times = np.unique(times, return_inverse=True)[1].ravel()
+        low, span = 0, int(times.max()) + 1
+    key = codes.astype(np.int64) * span + (times - low).astype(np.int64)
+    return np.argsort(key, kind="stable")
+
+
+def _rank_from_end(users, times=None):
+    """Rank of each row from the end of its user's history, and history size.
+
+    Rows are ordered by ``times`` within each user, ties (and every row when
+    ``times`` is None) by row order. Vectorised: one factorisation and one
+    stable sort (3 to 5 s for 10 million rows).
+
+    Returns
+    -------
+    rank : ndarray of shape (n_rows,)
+        0 for a user's last row, 1 for the one before it, ...
+    n_user_rows : ndarray of shape (n_rows,)
+        Number of rows of the row's user.
+    """
+    codes, _ = pd.factorize(users)
+    if (codes < 0).any():
+        raise ValueError(
+            f"X has missing user_id values (NaN/None) in {int((codes < 0).sum())} "
+            "rows; drop those rows."
+        )
+    n = len(codes)
+    order = _sort_by_user_and_time(codes, np.arange(n) if times is None else times)
+    counts = np.bincount(codes)
+    ends = np.cumsum(counts)  # one past each user's last sorted position
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = ends[codes[order]] - 1 - np.arange(n)
+    return rank, counts[codes]
+
+
+class LeaveLastOut(BaseCrossValidator):
+    """Hold out each user's latest interactions, one fold per position.
+
+    Within each user, rows are ordered by ``timestamp`` (ties, and all rows
+    when there is no timestamp, by row order). Fold ``j`` tests on each user's
+    ``(j + 1)``-th interaction from the end and trains on every row before
+    it: fold 0 holds out the last interaction, fold 1 the second-to-last
+    (trained on the rows before it), and so on. So no training row of a user
+    is later than their test row. Users with at most ``j + 1`` interactions
+    are left out of fold ``j``.
+
+    Parameters
+    ----------
+    n_splits : int, default=1
+        Number of folds. Users need more than ``n_splits`` interactions to be
+        tested in every fold.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_zsrec.model_selection import LeaveLastOut
+    >>> X = pd.DataFrame({"user_id": ["a", "a", "a", "b", "b"],
+    ...                   "item_id": [1, 2, 3, 1, 4],
+    ...                   "timestamp": [10, 30, 20, 5, 6]})
+    >>> cv = LeaveLastOut(n_splits=2)
+    >>> cv
+    LeaveLastOut(n_splits=2)
+    >>> for train, test in cv.split(X):
+    ...     print(train.tolist(), test.tolist())
+    [0, 2, 3] [1, 4]
+    [0] [2]
+    """
+
+    def __init__(self, n_splits=1):
+        self.n_splits = _check_positive_int(n_splits, "n_splits")
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        """Return the number of folds.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored, present for API compatibility.
+
+        Returns
+        -------
+        n_splits : int
+        """
+        return self.n_splits
+
+    def split(self, X, y=None, groups=None):
+        """Generate the indices of each fold's training and test rows.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, 2 or 3)
+            Interactions: a DataFrame with a ``user_id`` and optionally a
+            ``timestamp`` column, or an array with columns
+            ``user_id, item_id[, timestamp]``.
+        y, groups : object
+            Ignored, present for API compatibility.
+
+        Yields
+        ------
+        train : ndarray of int
+            Positions of the training rows, ascending.
+        test : ndarray of int
+            Positions of the test rows, ascending.
+        """
+        rank, n_user_rows = _rank_from_end(*_users_and_times(X))
+        most = int(n_user_rows.max())
+        if most <= self.n_splits:
+            fix = (
+                f"Use n_splits <= {most - 1}"
+                if most > 1
+                else "Every user has a single interaction; users need at least 2 "
+                "interactions to hold one out"
+            )
+            raise ValueError(
+                f"LeaveLastOut(n_splits={self.n_splits}) needs users with more "
+                f"than {self.n_splits} interactions, but no user has more than "
+                f"{most}, so fold {most - 1} (0-based) would have no test rows. "
+                f"{fix}."
+            )
+        for j in range(self.n_splits):
+            yield (
+                np.flatnonzero(rank > j),
+                np.flatnonzero((rank == j) & (n_user_rows > j + 1)),
+            )
+
+
+def train_test_split_last(X, n_test=1):
+    """Split interactions, holding out each user's latest ``n_test`` rows.
+
+    Within each user, rows are ordered by ``timestamp`` (ties, and all rows
+    when there is no timestamp, by row order). Users with at most ``n_test``
+    interactions keep all of them in the training set.
+
+    Parameters
+    ----------
+    X : DataFrame or array-like of shape (n_rows, 2 or 3)
+        Interactions: a DataFrame with a ``user_id`` and optionally a
+        ``timestamp`` column, or an array with columns
+        ``user_id, item_id[, timestamp]``.
+    n_test : int, default=1
+        Number of interactions held out per user.
+
+    Returns
+    -------
+    X_train, X_test : DataFrame or ndarray
+        The rows of X, in their original order (a DataFrame keeps its index).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_zsrec.model_selection import train_test_split_last
+    >>> X = np.array([[1, 10, 100], [1, 11, 300], [1, 12, 200], [2, 10, 100]])
+    >>> X_train, X_test = train_test_split_last(X)
+    >>> X_train
+    array([[  1,  10, 100],
+           [  1,  12, 200],
+           [  2,  10, 100]])
+    >>> X_test
+    array([[  1,  11, 300]])
+    """
+    n_test = _check_positive_int(n_test, "n_test")
+    rank, n_user_rows = _rank_from_end(*_users_and_times(X))
+    test = (rank < n_test) & (n_user_rows > n_test)
+    if not test.any():
+        raise ValueError(
+            f"No user has more than n_test={n_test} interactions, so nothing "
+            "can be held out while keeping a training row. Use a smaller "
+            "n_test or users with more interactions."
+        )
+    train, test = np.flatnonzero(~test), np.flatnonzero(test)
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[train], X.iloc[test]
+    X = _as_array(X)
+    return X[train], X[test]

@@ -1,0 +1,302 @@
+"""Ranking metrics against values worked out by hand, and the rank scorer."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.metrics import check_scoring
+
+from sklearn_zsrec.metrics import (
+    catalog_coverage,
+    hit_rate_at_k,
+    make_rank_scorer,
+    map_at_k,
+    mrr,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+)
+from sklearn_zsrec.metrics._ranking import _relevant_sets, _score_recommender
+
+# Two users, k=4:
+#   user 0: relevant {1, 3, 5}; top 4 = 1 2 3 4 -> hits at positions 1 and 3
+#   user 1: relevant {2};       top 4 = 5 6 7 2 -> hit at position 4
+Y_TRUE = [{1, 3, 5}, [2]]
+Y_PRED = np.array([[1, 2, 3, 4], [5, 6, 7, 2]])
+ALL_METRICS = [hit_rate_at_k, precision_at_k, recall_at_k, ndcg_at_k, map_at_k, mrr]
+
+
+def test_hit_rate_by_hand():
+    assert hit_rate_at_k(Y_TRUE, Y_PRED, k=4) == 1.0  # both users hit
+    assert hit_rate_at_k(Y_TRUE, Y_PRED, k=3) == 0.5  # user 1's hit is 4th
+    assert hit_rate_at_k(Y_TRUE, Y_PRED, k=1) == 0.5  # only user 0's 1st
+
+
+def test_precision_by_hand():
+    # user 0: 2 hits / 4, user 1: 1 hit / 4
+    assert precision_at_k(Y_TRUE, Y_PRED, k=4) == (2 / 4 + 1 / 4) / 2
+    # k=3: user 0: 2 / 3, user 1: 0 / 3
+    assert_allclose(precision_at_k(Y_TRUE, Y_PRED, k=3), (2 / 3 + 0) / 2)
+
+
+def test_recall_by_hand():
+    # user 0: 2 of 3 relevant found, user 1: 1 of 1
+    assert_allclose(recall_at_k(Y_TRUE, Y_PRED, k=4), (2 / 3 + 1 / 1) / 2)
+    # k=1: user 0: 1 of 3, user 1: 0 of 1
+    assert_allclose(recall_at_k(Y_TRUE, Y_PRED, k=1), (1 / 3 + 0) / 2)
+
+
+def test_ndcg_by_hand():
+    # user 0: DCG  = 1/log2(1+1) + 1/log2(3+1)                = 1 + 0.5 = 1.5
+    #         IDCG = min(3, 4) = 3 hits first
+    #              = 1/log2(2) + 1/log2(3) + 1/log2(4)         = 2.1309...
+    # user 1: DCG  = 1/log2(4+1) = 0.4307..., IDCG = 1/log2(2) = 1
+    user0 = 1.5 / (1 + 1 / np.log2(3) + 0.5)
+    user1 = (1 / np.log2(5)) / 1
+    assert_allclose(ndcg_at_k(Y_TRUE, Y_PRED, k=4), (user0 + user1) / 2)
+    assert round(ndcg_at_k(Y_TRUE, Y_PRED, k=4), 4) == 0.5673
+    # k=2: user 0: DCG = 1, IDCG = 1 + 1/log2(3) (min(3, 2) = 2 hits); user 1: 0
+    assert_allclose(ndcg_at_k(Y_TRUE, Y_PRED, k=2), (1 / (1 + 1 / np.log2(3))) / 2)
+
+
+def test_map_by_hand():
+    # user 0: precision@1 = 1/1 and precision@3 = 2/3 at the hits, / min(3, 4)
+    # user 1: precision@4 = 1/4 at the hit, / min(1, 4)
+    expected = ((1 / 1 + 2 / 3) / 3 + (1 / 4) / 1) / 2
+    assert_allclose(map_at_k(Y_TRUE, Y_PRED, k=4), expected)
+    # k=1: user 0: (1/1) / min(3, 1); user 1: 0
+    assert map_at_k(Y_TRUE, Y_PRED, k=1) == 0.5
+
+
+def test_mrr_by_hand():
+    # first hit: user 0 at rank 1, user 1 at rank 4
+    assert mrr(Y_TRUE, Y_PRED) == (1 / 1 + 1 / 4) / 2
+    assert mrr(Y_TRUE, Y_PRED, k=3) == (1 / 1 + 0) / 2
+
+
+def test_catalog_coverage_by_hand():
+    catalog = range(1, 11)  # 10 items; recommended: 1..7 -> 7 of them
+    assert catalog_coverage(Y_PRED, catalog) == 0.7
+    assert catalog_coverage(Y_PRED, catalog, k=1) == 0.2  # items 1 and 5
+    # repeated catalog ids count once; ids outside the catalog are ignored
+    assert catalog_coverage([["a", "z"]], ["a", "b", "b"]) == 0.5
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_no_hits_is_zero_and_perfect_is_one(metric):
+    assert metric([[9], [8, 7]], [[1, 2], [3, 4]], k=2) == 0.0
+    assert metric([[1], [3]], [[1, 2], [3, 4]], k=1) == 1.0
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_returns_a_python_float(metric):
+    assert type(metric(Y_TRUE, Y_PRED, k=2)) is float
+
+
+def test_k_larger_than_the_list_counts_missing_positions_as_misses():
+    y_true, y_pred = [[1, 2]], [[1, 3]]  # one hit in a list of 2
+    assert hit_rate_at_k(y_true, y_pred, k=10) == 1.0
+    assert recall_at_k(y_true, y_pred, k=10) == 0.5
+    assert precision_at_k(y_true, y_pred, k=4) == 1 / 4
+    # IDCG has min(2, 10) = 2 hits although the list is only 2 long
+    assert_allclose(ndcg_at_k(y_true, y_pred, k=10), 1 / (1 + 1 / np.log2(3)))
+    assert map_at_k(y_true, y_pred, k=10) == (1 / 1) / 2
+    assert mrr(y_true, y_pred, k=10) == 1.0
+
+
+def test_string_ids():
+    y_true = [["apple"], {"pear", "fig"}]
+    y_pred = [["kiwi", "apple", "fig"], ["fig", "plum", "pear"]]
+    assert hit_rate_at_k(y_true, y_pred, k=3) == 1.0
+    assert mrr(y_true, y_pred) == (1 / 2 + 1 / 1) / 2
+    assert recall_at_k(y_true, y_pred, k=2) == (1 / 1 + 1 / 2) / 2
+
+
+def test_ints_and_strings_are_not_confused():
+    # numpy would turn [1, "a"] into ["1", "a"]; 1 must not match "1"
+    assert hit_rate_at_k([["1"], [2]], [[1, "a"], ["2", "b"]], k=2) == 0.0
+    assert hit_rate_at_k([[1], ["a"]], [[1, "x"], ["a", 2]], k=2) == 1.0
+
+
+def test_integral_float_ids_match_int_ids():
+    assert hit_rate_at_k([np.array([3.0])], np.array([[3, 4]]), k=2) == 1.0
+
+
+def test_repeated_ids_count_once():
+    # a repeated recommendation is a hit only the first time
+    assert precision_at_k([[1]], [[1, 1, 1]], k=3) == 1 / 3
+    assert recall_at_k([[1]], [[1, 1]], k=2) == 1.0
+    # repeated relevant ids are one relevant item
+    assert recall_at_k([[1, 1, 2]], [[1, 5]], k=2) == 1 / 2
+
+
+def test_y_true_accepts_lists_sets_tuples_arrays_and_series():
+    y_pred = [[1, 2], [3, 4], [5, 6], [7, 8]]
+    y_true = [[1], {3}, (6,), np.array([8])]
+    assert hit_rate_at_k(y_true, y_pred, k=2) == 1.0
+    assert hit_rate_at_k(pd.Series(y_true, dtype=object), y_pred, k=2) == 1.0
+
+
+@pytest.mark.parametrize("k", [0, -1, 1.5, "10", True, None])
+def test_bad_k_raises(k):
+    with pytest.raises(ValueError, match=r"k must be an int >= 1; got .*k=10"):
+        ndcg_at_k(Y_TRUE, Y_PRED, k=k)
+
+
+def test_bad_k_for_mrr_and_coverage_mentions_none():
+    with pytest.raises(ValueError, match=r"k must be an int >= 1 or None; got 0"):
+        mrr(Y_TRUE, Y_PRED, k=0)
+    with pytest.raises(ValueError, match=r"k must be an int >= 1 or None; got 0"):
+        catalog_coverage(Y_PRED, [1], k=0)
+
+
+@pytest.mark.parametrize(
+    "y_true, y_pred, message",
+    [
+        ([[1]], [[1], [2]], r"got 1 relevant sets in y_true and 2 rows in y_pred"),
+        ([[1], []], [[1], [2]], r"y_true\[1\] is empty: every user needs at least one"),
+        ([[1], set()], [[1], [2]], r"y_true\[1\] is empty"),
+        ([[1], 2], [[1], [2]], r"y_true\[1\] must be a collection .* e\.g\. \[2\]"),
+        (["ab"], [[1]], r"y_true\[0\] must be a collection .* got 'ab'"),
+        ([[np.nan]], [[1]], r"y_true\[0\] contains a missing id \(NaN or None\)"),
+        ("abc", [[1]], r"y_true must be a sequence .* got 'abc'"),
+        ([[1]], [1, 2], r"y_pred must be a 2-D array .* got an array of shape \(2,\)"),
+        ([[1], [2]], [[1, 2], [3]], r"y_pred must be a 2-D array .* same length"),
+        ([], np.empty((0, 3)), r"y_pred has 0 rows"),
+    ],
+)
+def test_bad_inputs_raise(y_true, y_pred, message):
+    with pytest.raises(ValueError, match=message):
+        recall_at_k(y_true, y_pred, k=2)
+
+
+def test_bad_catalog_raises():
+    with pytest.raises(ValueError, match=r"catalog is empty"):
+        catalog_coverage(Y_PRED, [])
+    with pytest.raises(ValueError, match=r"catalog must be a collection .* got 5"):
+        catalog_coverage(Y_PRED, 5)
+
+
+class StubRecommender:
+    """Stand-in for a fitted recommender, to test the scorer's own logic.
+
+    ``recommend`` returns fixed rankings per user and records its calls, so
+    the tests see which users and which ``n`` the scorer asked for.
+    """
+
+    def __init__(self, rankings):
+        self.rankings = rankings
+        self.calls = []
+
+    def fit(self, X, y=None):
+        return self
+
+    def recommend(self, users, n=10):
+        self.calls.append((list(users), n))
+        return np.array([self.rankings[u][:n] for u in users])
+
+
+RANKINGS = {"u1": ["a", "b", "c", "d"], "u2": ["c", "d", "a", "b"]}
+HELD_OUT = pd.DataFrame(
+    {"user_id": ["u2", "u1", "u2"], "item_id": ["d", "c", "b"], "timestamp": [5, 6, 7]}
+)
+
+
+def test_relevant_sets_groups_rows_by_user_in_order_of_first_appearance():
+    users, relevant = _relevant_sets(HELD_OUT)
+    assert users.tolist() == ["u2", "u1"]
+    assert [r.tolist() for r in relevant] == [["d", "b"], ["c"]]
+    users, relevant = _relevant_sets(np.array([[2, 20], [1, 10], [2, 21]]))
+    assert users.tolist() == [2, 1]
+    assert [r.tolist() for r in relevant] == [[20, 21], [10]]
+
+
+def test_relevant_sets_reads_integral_float_arrays_as_int_ids():
+    X = np.array([[1, 10, 0.5], [1, 11, 1.5]])  # float because of timestamps
+    users, relevant = _relevant_sets(X)
+    assert users.dtype.kind == "i" and relevant[0].dtype.kind == "i"
+    assert users.tolist() == [1] and relevant[0].tolist() == [10, 11]
+
+
+def test_relevant_sets_keeps_int_ids_among_strings():
+    users, relevant = _relevant_sets([("u1", 10), ("u1", 11)])
+    assert users.tolist() == ["u1"] and relevant[0].tolist() == [10, 11]
+
+
+def test_scorer_asks_for_top_k_of_each_user_and_applies_the_metric():
+    stub = StubRecommender(RANKINGS)
+    scorer = make_rank_scorer("ndcg", k=3)
+    # u2: relevant {d, b}; top 3 = c d a -> DCG = 1/log2(3), IDCG = 1 + 1/log2(3)
+    # u1: relevant {c};    top 3 = a b c -> DCG = 1/log2(4) = 0.5, IDCG = 1
+    expected = ((1 / np.log2(3)) / (1 + 1 / np.log2(3)) + 0.5) / 2
+    assert_allclose(scorer(stub, HELD_OUT), expected)
+    assert stub.calls == [(["u2", "u1"], 3)]
+    assert_allclose(scorer(stub, HELD_OUT, None), expected)  # y is ignored
+
+
+def test_scorer_accepts_arrays_and_function_metrics():
+    X = HELD_OUT.to_numpy()  # (n, 3): user_id, item_id, timestamp
+    scorer = make_rank_scorer(recall_at_k, k=2)
+    # u2: top 2 = c d -> 1 of {d, b}; u1: top 2 = a b -> 0 of {c}
+    assert scorer(StubRecommender(RANKINGS), X) == (1 / 2 + 0) / 2
+    assert scorer(StubRecommender(RANKINGS), X[:, :2]) == (1 / 2 + 0) / 2
+
+
+@pytest.mark.parametrize(
+    "metric, expected",
+    [
+        ("hit_rate", (1 + 0) / 2),
+        ("precision", (1 / 2 + 0) / 2),
+        ("map", ((1 / 2) / 2 + 0) / 2),
+        ("mrr", (1 / 2 + 0) / 2),
+    ],
+)
+def test_scorer_every_metric_name(metric, expected):
+    # k=2: u2's top 2 = c d (d relevant, at rank 2); u1's top 2 = a b (no hit)
+    assert make_rank_scorer(metric, k=2)(StubRecommender(RANKINGS), HELD_OUT) == expected
+
+
+def test_score_recommender_defaults_to_ndcg_at_10():
+    stub = StubRecommender(RANKINGS)
+    assert _score_recommender(stub, HELD_OUT) == make_rank_scorer("ndcg")(stub, HELD_OUT)
+    assert stub.calls[0] == (["u2", "u1"], 10)
+
+
+def test_scorer_repr_and_pickle():
+    assert repr(make_rank_scorer("ndcg", k=10)) == "make_rank_scorer('ndcg', k=10)"
+    assert repr(make_rank_scorer(map_at_k, k=5)) == "make_rank_scorer('map', k=5)"
+    scorer = pickle.loads(pickle.dumps(make_rank_scorer("recall", k=2)))
+    assert scorer(StubRecommender(RANKINGS), HELD_OUT) == (1 / 2 + 0) / 2
+
+
+def test_scorer_passes_sklearn_check_scoring():
+    scorer = make_rank_scorer("recall", k=2)
+    assert check_scoring(StubRecommender(RANKINGS), scoring=scorer) is scorer
+
+
+@pytest.mark.parametrize("metric", ["auc", "ndcg_at_k", catalog_coverage, len])
+def test_make_rank_scorer_rejects_unknown_metrics(metric):
+    with pytest.raises(ValueError, match=r"metric must be one of \['hit_rate', 'map'"):
+        make_rank_scorer(metric)
+
+
+def test_make_rank_scorer_rejects_bad_k():
+    with pytest.raises(ValueError, match=r"k must be an int >= 1; got None"):
+        make_rank_scorer("ndcg", k=None)
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (HELD_OUT.rename(columns={"item_id": "item"}), r"missing the column\(s\) \['item_id'\]"),
+        (np.array([1, 2, 3]), r"array of shape \(n, 2\) or \(n, 3\) .* shape \(3,\)"),
+        (np.ones((2, 4)), r"got an array of shape \(2, 4\)"),
+        (HELD_OUT.iloc[:0], r"X has 0 rows"),
+        (HELD_OUT.assign(user_id=["u1", None, "u2"]), r"missing user_id values .* in 1 rows"),
+    ],
+)
+def test_scorer_bad_X_raises(X, message):
+    with pytest.raises(ValueError, match=message):
+        make_rank_scorer("ndcg")(StubRecommender(RANKINGS), X)

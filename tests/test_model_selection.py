@@ -1,0 +1,254 @@
+"""Splitting interactions in time: known splits, no leakage, bad input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.dummy import DummyRegressor
+from sklearn.model_selection import GridSearchCV, check_cv, cross_validate
+
+from sklearn_zsrec.model_selection import LeaveLastOut, train_test_split_last
+from sklearn_zsrec.model_selection._split import _rank_from_end, _users_and_times
+
+# Rows deliberately not in time order. Per user, by timestamp:
+#   a: row 2 (t=10), row 4 (t=20), row 0 (t=30), row 6 (t=40)
+#   b: row 1 (t=5),  row 5 (t=9)
+#   c: row 3 (t=1)
+X = pd.DataFrame(
+    {
+        "user_id": ["a", "b", "a", "c", "a", "b", "a"],
+        "item_id": [1, 2, 3, 4, 5, 6, 7],
+        "timestamp": [30, 5, 10, 1, 20, 9, 40],
+    }
+)
+# rank from the end within the user: 0 = the user's last row
+RANK = [1, 1, 3, 0, 2, 0, 0]
+# fold j: test = rank j (users with a row before it), train = rank > j
+FOLDS = [
+    ([0, 1, 2, 4], [5, 6]),  # a's t=40 and b's t=9 held out; c has 1 row
+    ([2, 4], [0]),  # a's t=30; b has nothing before its t=5
+    ([2], [4]),  # a's t=20, trained on a's t=10
+]
+
+
+def _folds(cv, X):
+    return [(train.tolist(), test.tolist()) for train, test in cv.split(X)]
+
+
+def test_rank_from_end_by_hand():
+    rank, n_user_rows = _rank_from_end(*_users_and_times(X))
+    assert rank.tolist() == RANK
+    assert n_user_rows.tolist() == [4, 2, 4, 1, 4, 2, 4]
+
+
+def test_leave_last_out_by_hand():
+    assert _folds(LeaveLastOut(n_splits=3), X) == FOLDS
+    assert _folds(LeaveLastOut(), X) == FOLDS[:1]
+
+
+def test_folds_are_int_arrays_with_sorted_train():
+    for train, test in LeaveLastOut(n_splits=3).split(X):
+        assert train.dtype.kind == "i" and test.dtype.kind == "i"
+        assert np.all(np.diff(train) > 0) and np.all(np.diff(test) > 0)
+
+
+def test_arrays_and_dataframes_give_the_same_folds():
+    cv = LeaveLastOut(n_splits=3)
+    assert _folds(cv, X.to_numpy()) == FOLDS  # object array, string users
+    assert _folds(cv, list(X.itertuples(index=False))) == FOLDS
+    numeric = X.assign(user_id=X["user_id"].map({"a": 7, "b": 8, "c": 9}))
+    assert _folds(cv, numeric.to_numpy()) == FOLDS
+    assert _folds(cv, numeric.to_numpy().astype(float)) == FOLDS
+
+
+def test_without_timestamps_row_order_is_time_order():
+    # a: rows 0 2 4 6, b: rows 1 5, c: row 3
+    expected = [([0, 1, 2, 4], [5, 6]), ([0, 2], [4])]
+    cv = LeaveLastOut(n_splits=2)
+    assert _folds(cv, X.drop(columns="timestamp")) == expected
+    assert _folds(cv, X[["user_id", "item_id"]].to_numpy()) == expected
+
+
+def test_ties_are_broken_by_row_order():
+    ties = pd.DataFrame({"user_id": [1, 1, 1, 1], "timestamp": [5, 5, 1, 5]})
+    # by time: row 2 (t=1), then rows 0, 1, 3 (t=5, in row order)
+    assert _rank_from_end(*_users_and_times(ties))[0].tolist() == [2, 1, 3, 0]
+    assert _folds(LeaveLastOut(n_splits=2), ties) == [([0, 1, 2], [3]), ([0, 2], [1])]
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda t: t,
+        lambda t: t + 0.5,
+        lambda t: pd.to_datetime(t, unit="D"),
+        lambda t: pd.to_datetime(t, unit="D").dt.tz_localize("Europe/Paris"),
+        lambda t: t.astype(np.uint32),
+        lambda t: t * 10**17,  # too wide a range for one int64 key
+    ],
+    ids=["int", "float", "datetime", "tz-aware", "uint", "wide"],
+)
+def test_timestamp_types(convert):
+    assert _folds(LeaveLastOut(n_splits=3), X.assign(timestamp=convert(X["timestamp"]))) == FOLDS
+
+
+def _random_interactions(seed, n=600):
+    rng = np.random.RandomState(seed)
+    return pd.DataFrame(
+        {
+            "user_id": rng.choice([f"u{i}" for i in range(40)], size=n),
+            "item_id": rng.randint(0, 50, size=n),
+            "timestamp": rng.randint(0, 30, size=n),  # many ties
+        },
+        index=rng.permutation(n) + 1000,  # not a RangeIndex
+    )
+
+
+def _reference_rank(X):
+    """Rank from the end, the slow and obvious way."""
+    rank = np.empty(len(X), dtype=int)
+    users, times = X["user_id"].to_numpy(), X["timestamp"].to_numpy()
+    for user in set(users):
+        rows = sorted(np.flatnonzero(users == user), key=lambda i: (times[i], i))
+        for r, i in enumerate(reversed(rows)):
+            rank[i] = r
+    return rank
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rank_from_end_matches_a_slow_reference(seed):
+    X = _random_interactions(seed)
+    assert_array_equal(_rank_from_end(*_users_and_times(X))[0], _reference_rank(X))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_no_leakage(seed):
+    X = _random_interactions(seed)
+    users, times = X["user_id"].to_numpy(), X["timestamp"].to_numpy()
+    cv = LeaveLastOut(n_splits=3)
+    for train, test in cv.split(X):
+        assert np.intersect1d(train, test).size == 0
+        # one test row per tested user
+        assert len(set(users[test])) == len(test)
+        for t in test:
+            own = train[users[train] == users[t]]
+            assert own.size > 0
+            # no training row of the user is later than their test row; at
+            # equal times, the earlier row comes first
+            assert np.all(times[own] <= times[t])
+            assert np.all(own[times[own] == times[t]] < t)
+
+
+def test_each_fold_holds_out_the_row_before_the_previous_fold():
+    X = _random_interactions(0)
+    folds = list(LeaveLastOut(n_splits=3).split(X))
+    for (train, _), (next_train, next_test) in zip(folds, folds[1:]):
+        # fold j+1 trains on fold j's training rows minus its own test rows
+        assert_array_equal(np.setdiff1d(train, next_test), next_train)
+
+
+def test_usable_by_sklearn_model_selection():
+    cv = LeaveLastOut(n_splits=2)
+    assert repr(cv) == "LeaveLastOut(n_splits=2)"
+    assert check_cv(cv) is cv
+    assert cv.get_n_splits() == 2 and cv.get_n_splits(X) == 2
+    assert len(list(cv.split(X))) == 2
+    # any scikit-learn estimator works on the numeric columns
+    data = X.assign(user_id=X["user_id"].map({"a": 0, "b": 1, "c": 2})).to_numpy()
+    y = np.arange(len(data), dtype=float)
+    result = cross_validate(
+        DummyRegressor(), data, y, cv=cv, scoring="neg_mean_absolute_error",
+        return_indices=True,
+    )
+    assert result["indices"]["test"][0].tolist() == [5, 6]
+    search = GridSearchCV(
+        DummyRegressor(), {"strategy": ["mean", "median"]}, cv=cv,
+        scoring="neg_mean_absolute_error",
+    ).fit(data, y)
+    assert len(search.cv_results_["split1_test_score"]) == 2
+
+
+def test_train_test_split_last_dataframe():
+    indexed = X.set_index(pd.Index(list("pqrstuv")))
+    X_train, X_test = train_test_split_last(indexed)
+    assert isinstance(X_train, pd.DataFrame) and isinstance(X_test, pd.DataFrame)
+    # test: a's t=40 (row 6, "v") and b's t=9 (row 5, "u"); c keeps its row
+    assert X_test.index.tolist() == ["u", "v"]
+    assert X_train.index.tolist() == ["p", "q", "r", "s", "t"]
+    assert_array_equal(X_test.columns, X.columns)
+
+
+def test_train_test_split_last_n_test():
+    X_train, X_test = train_test_split_last(X, n_test=2)
+    # a's last two (t=30, t=40); b has only 2 rows and c 1: both stay in train
+    assert X_test.index.tolist() == [0, 6]
+    assert X_train.index.tolist() == [1, 2, 3, 4, 5]
+    X_train, X_test = train_test_split_last(X, n_test=3)
+    assert X_test.index.tolist() == [0, 4, 6]
+
+
+def test_train_test_split_last_array():
+    data = np.array([[1, 10, 100], [2, 10, 50], [1, 11, 300], [1, 12, 200], [2, 11, 60]])
+    X_train, X_test = train_test_split_last(data)
+    assert isinstance(X_train, np.ndarray)
+    assert X_test.tolist() == [[1, 11, 300], [2, 11, 60]]
+    assert X_train.tolist() == [[1, 10, 100], [2, 10, 50], [1, 12, 200]]
+    # list input with string users: an array that keeps the int item ids
+    X_train, X_test = train_test_split_last([("u", 1), ("u", 2)])
+    assert X_test.tolist() == [["u", 2]] and X_train.tolist() == [["u", 1]]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_train_test_split_last_agrees_with_the_first_fold(seed):
+    X = _random_interactions(seed)
+    train, test = next(LeaveLastOut().split(X))
+    X_train, X_test = train_test_split_last(X)
+    assert_array_equal(X_test.index, X.index[test])
+    # everything else is training data, users with a single row included
+    assert_array_equal(X_train.index, X.index.delete(test))
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.0, "2", True, None])
+def test_bad_n_splits_raises(bad):
+    with pytest.raises(ValueError, match=r"n_splits must be an int >= 1; got "):
+        LeaveLastOut(n_splits=bad)
+
+
+@pytest.mark.parametrize("bad", [0, 2.5, None])
+def test_bad_n_test_raises(bad):
+    with pytest.raises(ValueError, match=r"n_test must be an int >= 1; got "):
+        train_test_split_last(X, n_test=bad)
+
+
+def test_too_few_interactions_raise():
+    message = (
+        r"LeaveLastOut\(n_splits=4\) needs users with more than 4 interactions, "
+        r"but no user has more than 4, so fold 3 \(0-based\) would have no test "
+        r"rows\. Use n_splits <= 3\."
+    )
+    with pytest.raises(ValueError, match=message):
+        list(LeaveLastOut(n_splits=4).split(X))
+    with pytest.raises(ValueError, match=r"Every user has a single interaction"):
+        list(LeaveLastOut().split(X.drop_duplicates("user_id")))
+    with pytest.raises(ValueError, match=r"No user has more than n_test=4 interactions"):
+        train_test_split_last(X, n_test=4)
+
+
+@pytest.mark.parametrize(
+    "bad_X, message",
+    [
+        (X.rename(columns={"user_id": "user"}), r"X is missing the column 'user_id'; got columns \['user', "),
+        (np.array([1, 2, 3]), r"array of shape \(n, 2\) or \(n, 3\) .* shape \(3,\)"),
+        (np.ones((3, 4)), r"got an array of shape \(3, 4\)"),
+        (X.iloc[:0], r"X has 0 interaction rows"),
+        (X.assign(timestamp=[1, np.nan, 3, 4, 5, 6, 7]), r"timestamp column has 1 missing values"),
+        (X.assign(timestamp=pd.to_datetime([1, None, 3, 4, 5, 6, 7])), r"timestamp column has 1 missing"),
+        (X.assign(timestamp=list("abcdefg")), r"timestamp column must be numeric or datetime"),
+        (X.assign(user_id=["a", None, "a", "c", "a", "b", "a"]), r"missing user_id values .* in 1 rows"),
+    ],
+)
+def test_bad_X_raises(bad_X, message):
+    with pytest.raises(ValueError, match=message):
+        list(LeaveLastOut().split(bad_X))
+    with pytest.raises(ValueError, match=message):
+        train_test_split_last(bad_X)
