@@ -1,13 +1,63 @@
-"""HybridRecommender: text scores for the cold, CF scores for the warm."""
+"""HybridRecommender: text scores for the cold, CF scores for the warm, blended.
 
-from numbers import Real
+The blend is linear in a few standardised per-user score terms (see
+:class:`HybridRecommender`); with ``blend="learned"`` its coefficients are
+fitted by a logistic regression on a validation holdout that ``fit`` carves
+from the training data it is given (each user's latest interaction), with a
+fraction of the items hidden so that it also learns how to rank new items.
+"""
+
+from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._base import BaseRecommender
+from ._interactions import Interactions
+from ._zero_shot import _normalize_rows, _recency_weights
+
+# the terms of the blend, in the order of ``coef_``
+TERMS = (
+    "gated_cf",  # w * z_cf on items with interactions
+    "gated_recent_cf",  # w * z_recent_cf on items with interactions
+    "gated_text",  # (1 - w) * z_text on every item
+    "recent_cf",  # z_recent_cf on items with interactions
+    "popularity",  # z-scored log(1 + item interaction count)
+    "new_item",  # 1 on items without interactions (their offset)
+    "new_item_cf",  # z_cf from text-mapped factors, items without interactions
+    "new_item_recent_cf",  # z_recent_cf from text-mapped factors, same items
+    "recent_knn",  # z-scored item-kNN scores of the recency-weighted history
+    "new_item_popularity",  # popularity predicted from text, new items
+    "new_item_text",  # z_text on new items (on top of gated_text)
+)
+FIXED_COEF = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.float32)
+# the terms that order new items among themselves (gated_text is z_text there)
+NEW_ITEM_TERMS = ("new_item_cf", "new_item_recent_cf", "new_item_popularity", "new_item_text")
+
+
+def _sample(terms, pos, candidates, seen, n_negatives, rng, out):
+    """Append (features, labels) of positives ``pos`` and random negatives.
+
+    ``candidates`` is a number of catalog columns or an array of them;
+    negatives that the user has seen or that are the positive are dropped.
+    """
+    n = len(pos)
+    if np.ndim(candidates) == 0:
+        neg = rng.randint(0, candidates, size=(n, n_negatives))
+    else:
+        neg = np.asarray(candidates)[rng.randint(0, len(candidates), size=(n, n_negatives))]
+    cols = np.concatenate([pos[:, None], neg], axis=1)
+    ok = np.asarray(seen[np.arange(n)[:, None], cols].todense()) == 0
+    ok[:, 1:] &= cols[:, 1:] != pos[:, None]
+    out[0].append(np.take_along_axis(terms, cols[:, :, None], axis=1)[ok])
+    labels = np.zeros(cols.shape, dtype=np.int8)
+    labels[:, 0] = 1
+    out[1].append(labels[ok])
 
 
 def _standardize(scores, mask=None):
@@ -18,21 +68,126 @@ def _standardize(scores, mask=None):
     return (scores - mean) / np.maximum(std, 1e-12)
 
 
+def _subset(data, mask):
+    ts = None if data.timestamp is None else data.timestamp[mask]
+    return Interactions(data.user_id[mask], data.item_id[mask], data.weight[mask], ts,
+                        data.order[mask])
+
+
+def _frame(data):
+    return pd.DataFrame(
+        {"user_id": data.user_id, "item_id": data.item_id, "weight": data.weight}
+        | ({} if data.timestamp is None else {"timestamp": data.timestamp})
+    )
+
+
+@dataclass
+class _Components:
+    """The fitted text and CF models and what the blend terms need of them."""
+
+    text: object
+    cf: object
+    n_items: np.ndarray  # interactions per catalog item
+    n_users: np.ndarray  # interactions per text-model user row
+    item_factors: np.ndarray  # catalog-aligned CF factors, text-mapped for new items
+    recent_profiles: np.ndarray  # recency-weighted sum of item factors per user
+    popularity: np.ndarray  # z-scored log1p(n_items), text-predicted for new items
+    recent_weights: sp.csr_matrix  # recency weights, users x catalog
+    similarity: sp.csr_matrix  # item-item cosine, top n_neighbors per item
+
+
+def _ridge(x, y, alpha):
+    x = x.astype(np.float64)
+    return np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ y.astype(np.float64))
+
+
+def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors):
+    frame = _frame(data)
+    text = clone(text).fit(frame)
+    cf = clone(cf).fit(frame)
+    cf_cols = text._rows(cf.items_, "item")
+    if (cf_cols < 0).any():
+        raise ValueError(
+            "HybridRecommender: the cf model knows items the text model "
+            "has no text for; give every item a text in item_texts."
+        )
+    n_catalog = len(text.items_)
+    n_items = np.zeros(n_catalog, dtype=np.int64)
+    n_items[cf_cols] = cf.n_item_interactions_
+    warm = n_items > 0
+    emb = text.item_embeddings_
+    rows = text._rows(data.user_id, "user")
+    cols = text._rows(data.item_id, "item")
+    recent_weights = sp.csr_matrix((_recency_weights(data, half_life), (rows, cols)),
+                                   shape=(len(text.users_), n_catalog), dtype=np.float32)
+    factors = getattr(cf, "item_factors_", None)
+    item_factors = recent = None
+    if factors is not None:
+        item_factors = np.zeros((n_catalog, factors.shape[1]), dtype=np.float32)
+        item_factors[cf_cols] = factors
+        if (~warm).any() and warm.any():
+            # ridge map from text embeddings to CF item factors, for new items
+            coef = _ridge(emb[warm], item_factors[warm], map_alpha)
+            item_factors[~warm] = (emb[~warm] @ coef).astype(np.float32)
+        recent = np.asarray(recent_weights @ item_factors, dtype=np.float32)
+    log_n = np.log1p(n_items).astype(np.float32)
+    if (~warm).any() and warm.any():  # new items: popularity predicted from text
+        coef = _ridge(emb[warm], log_n[warm] - log_n[warm].mean(), map_alpha)
+        log_n[~warm] = log_n[warm].mean() + emb[~warm] @ coef
+    popularity = (log_n - log_n[warm].mean()) / max(log_n[warm].std(), 1e-12)
+    similarity = _item_similarity(text.user_items_, n_neighbors)
+    return _Components(text, cf, n_items, text.n_user_interactions_, item_factors, recent,
+                       popularity.astype(np.float32), recent_weights, similarity)
+
+
+def _item_similarity(user_items, n_neighbors):
+    """Item-item cosine similarity, keeping each item's ``n_neighbors`` largest."""
+    from implicit.nearest_neighbours import CosineRecommender
+    from threadpoolctl import threadpool_limits
+
+    binary = (user_items != 0).astype(np.float32).tocsr()
+    with threadpool_limits(1, "blas"):
+        knn = CosineRecommender(K=n_neighbors)
+        knn.fit(binary, show_progress=False)
+    return knn.similarity.astype(np.float32).tocsr()
+
+
 class HybridRecommender(BaseRecommender):
     """Blend zero-shot text scores with collaborative-filtering scores.
 
-    Both models are fitted on the same interactions. For each user, their
-    scores are standardised over the catalog (z-scores, so that the two are
-    on one scale) and blended with a CF weight that grows with the user's and
-    the item's interaction counts::
+    For each known user, the text model's and the CF model's scores are
+    standardised over the catalog (z-scores, one scale for both) and blended
+    as a weighted sum of terms; the CF weight grows with the user's and the
+    item's interaction counts::
 
         w(u, i) = n_u / (n_u + switch) * n_i / (n_i + item_switch)
-        score(u, i) = w(u, i) * z_cf(u, i) + (1 - w(u, i)) * z_text(u, i)
 
-    A user or an item with no interactions gets pure text scores; as counts
-    grow past ``switch`` (users) and ``item_switch`` (items), CF takes over.
-    Both are parameters that ``GridSearchCV`` can tune, as are the nested
-    parameters of the two models (``cf__factors``, ``text__half_life``...).
+        score(u, i) =   b1 * w * z_cf          + b2 * w * z_recent_cf
+                      + b3 * (1 - w) * z_text  + b4 * z_recent_cf
+                      + b5 * z_popularity                       (items with interactions)
+                      + b6 + b7 * z_cf_mapped  + b8 * z_recent_cf_mapped  (new items)
+
+    ``z_recent_cf`` scores items against a recency-weighted sum of the
+    factors of the user's items (``half_life`` interactions), as the next
+    interaction is often close to the last few; new items (in ``item_texts``,
+    no interactions) get CF factors mapped from their text embedding by a
+    ridge regression fitted on the other items. Terms that need item factors
+    are zero when the CF model has none.
+
+    With ``blend="fixed"`` the coefficients are ``b1 = b3 = 1`` and the rest
+    0: ``w * z_cf + (1 - w) * z_text``. With ``blend="learned"`` (default)
+    ``fit`` learns them: it holds out each user's latest interaction, hides
+    all interactions of a random ``new_item_fraction`` of the items (so that
+    some held-out items are new, as in production), fits both models on the
+    rest, and fits a logistic regression (regularisation ``C``) of held-out
+    item against ``n_negatives`` random candidates per user on the terms.
+    Then it refits both models on all the data. So the blend learns where text
+    helps on the data at hand instead of assuming it.
+
+    Users not seen in ``fit`` are scored from their text when the text model
+    has ``user_texts``: the items of the ``user_neighbors`` known users whose
+    texts are most similar, smoothed toward popularity; otherwise by the text
+    model (its popularity fallback).
 
     Parameters
     ----------
@@ -40,11 +195,27 @@ class HybridRecommender(BaseRecommender):
         The text model; its ``item_texts`` define the catalog.
     cf : recommender, default=None
         The collaborative-filtering model; None uses ``ALSRecommender()``.
+    blend : {"learned", "fixed"}, default="learned"
+        Learn the blend coefficients on a holdout, or use the fixed formula.
     switch : float, default=2.0
-        User interaction count at which the user's CF weight reaches one
-        half (0 gives warm users CF scores only).
+        User interaction count at which the CF gate ``w`` reaches one half
+        (for the item count 0 gives a gate of one).
     item_switch : float, default=5.0
-        Item interaction count at which the item's CF weight reaches one half.
+        Item interaction count at which the CF gate reaches one half.
+    half_life : float, default=2.0
+        Recency half-life, in interactions, of the ``z_recent_cf`` profile.
+    C : float, default=1.0
+        Inverse regularisation of the learned blend.
+    new_item_fraction : float, default=0.1
+        Fraction of items hidden while learning the blend.
+    n_negatives : int, default=100
+        Random candidate items per held-out interaction when learning.
+    map_alpha : float, default=1.0
+        Ridge regularisation of the text-to-factors map of new items.
+    user_neighbors : int, default=50
+        Known users whose items score a new user (with ``user_texts``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the holdout's hidden items and negatives.
 
     Attributes
     ----------
@@ -52,6 +223,8 @@ class HybridRecommender(BaseRecommender):
         The fitted text model.
     cf_ : recommender
         The fitted CF model.
+    coef_ : ndarray of shape (11,)
+        Blend coefficients, in the order of ``TERMS``.
     users_ : ndarray of shape (n_users,)
         User ids seen in ``fit``.
     items_ : ndarray of shape (n_items,)
@@ -76,7 +249,8 @@ class HybridRecommender(BaseRecommender):
     >>> X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3],
     ...                   "item_id": [1, 2, 3, 4, 1]})
     >>> text = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=items)
-    >>> hybrid = HybridRecommender(text, ALSRecommender(factors=2, random_state=0))
+    >>> hybrid = HybridRecommender(text, ALSRecommender(factors=2, random_state=0),
+    ...                            blend="fixed")
     >>> hybrid.fit(X).recommend([3], n=1)  # item 5 is new: text finds it
     array([[5]])
     """
@@ -85,51 +259,260 @@ class HybridRecommender(BaseRecommender):
     _parameter_constraints = {
         "text": [HasMethods(["fit", "recommend"])],
         "cf": [HasMethods(["fit", "recommend"]), None],
+        "blend": [StrOptions({"learned", "fixed"})],
         "switch": [Interval(Real, 0, None, closed="left")],
         "item_switch": [Interval(Real, 0, None, closed="left")],
+        "half_life": [Interval(Real, 0, None, closed="neither"), None],
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "new_item_fraction": [Interval(Real, 0, 1, closed="left")],
+        "n_negatives": [Interval(Integral, 1, None, closed="left")],
+        "map_alpha": [Interval(Real, 0, None, closed="neither")],
+        "user_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "calibrate_new_items": ["boolean"],
+        "new_item_exposure": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
     }
 
-    def __init__(self, text, cf=None, *, switch=2.0, item_switch=5.0):
+    def __init__(
+        self,
+        text,
+        cf=None,
+        *,
+        blend="learned",
+        switch=2.0,
+        item_switch=5.0,
+        half_life=2.0,
+        C=1.0,
+        new_item_fraction=0.2,
+        n_negatives=100,
+        map_alpha=5.0,
+        user_neighbors=50,
+        n_neighbors=100,
+        calibrate_new_items=True,
+        new_item_exposure=1.0,
+        random_state=None,
+    ):
         self.text = text
         self.cf = cf
+        self.blend = blend
         self.switch = switch
         self.item_switch = item_switch
+        self.half_life = half_life
+        self.C = C
+        self.new_item_fraction = new_item_fraction
+        self.n_negatives = n_negatives
+        self.map_alpha = map_alpha
+        self.user_neighbors = user_neighbors
+        self.n_neighbors = n_neighbors
+        self.calibrate_new_items = calibrate_new_items
+        self.new_item_exposure = new_item_exposure
+        self.random_state = random_state
 
-    def _fit(self, data):
+    def _components(self, data):
         from ._als import ALSRecommender
 
-        frame = pd.DataFrame(
-            {"user_id": data.user_id, "item_id": data.item_id, "weight": data.weight}
-            | ({} if data.timestamp is None else {"timestamp": data.timestamp})
-        )
-        self.text_ = clone(self.text).fit(frame)
-        self.cf_ = clone(self.cf if self.cf is not None else ALSRecommender()).fit(frame)
-        cf_cols = self.text_._rows(self.cf_.items_, "item")
-        if (cf_cols < 0).any():
-            raise ValueError(
-                "HybridRecommender: the cf model knows items the text model "
-                "has no text for; give every item a text in item_texts."
-            )
+        cf = self.cf if self.cf is not None else ALSRecommender()
+        return _fit_components(self.text, cf, data, self.half_life, self.map_alpha,
+                               self.n_neighbors)
+
+    def _fit(self, data):
+        rng = check_random_state(self.random_state)
+        if self.blend == "learned":
+            self.coef_ = self._learn_coef(data, rng)
+        else:
+            self.coef_ = FIXED_COEF.copy()
+        self._parts = self._components(data)
+        self.text_, self.cf_ = self._parts.text, self._parts.cf
         self._index(data, items=self.text_.items_)
-        self._cf_cols = cf_cols
+        self._fit_new_users()
         return self
 
+    def _learn_coef(self, data, rng):
+        """Fit the blend on each user's latest interaction (see the class doc)."""
+        from sklearn.linear_model import LogisticRegression
+
+        frame = pd.DataFrame({"u": pd.factorize(data.user_id)[0], "o": data.order})
+        rank = frame.groupby("u")["o"].rank(method="first", ascending=False).to_numpy()
+        n_rows = frame.groupby("u")["o"].transform("size").to_numpy()
+        held = (rank == 1) & (n_rows > 1)
+        items = pd.unique(data.item_id)
+        hidden = rng.choice(items, size=int(round(self.new_item_fraction * len(items))),
+                            replace=False)
+        train = ~held & ~pd.Series(data.item_id).isin(hidden).to_numpy()
+        if not held.any() or not train.any():
+            return FIXED_COEF.copy()
+        parts = self._components(_subset(data, train))
+        text = parts.text
+        users = data.user_id[held]
+        rows = text._rows(users, "user")
+        pos = text._rows(data.item_id[held], "item")
+        keep = (rows >= 0) & (pos >= 0)
+        users, rows, pos = users[keep], rows[keep], pos[keep]
+        hidden_cols = text._rows(hidden, "item")
+        pos_is_new = np.isin(pos, hidden_cols)
+        main, cold = ([], []), ([], [])
+        for start in range(0, len(users), 512):
+            part = slice(start, start + 512)
+            terms = np.stack(self._terms(parts, rows[part], users[part]), axis=-1)
+            seen = text.user_items_[rows[part]]
+            _sample(terms, pos[part], len(text.items_), seen, self.n_negatives, rng, main)
+            new = pos_is_new[part]
+            if new.any() and len(hidden_cols) > 1:
+                _sample(terms[new], pos[part][new], hidden_cols, seen[np.flatnonzero(new)],
+                        self.n_negatives, rng, cold)
+        features, labels = np.concatenate(main[0]), np.concatenate(main[1])
+        if labels.min() == labels.max():
+            return FIXED_COEF.copy()
+        model = LogisticRegression(C=self.C, max_iter=1000).fit(features, labels)
+        coef = model.coef_.ravel().astype(np.float32)
+        if cold[0]:
+            # new items ranked among themselves: a model of their own terms
+            features, labels = np.concatenate(cold[0]), np.concatenate(cold[1])
+            if labels.min() != labels.max():
+                own = [TERMS.index(t) for t in NEW_ITEM_TERMS]
+                model = LogisticRegression(C=self.C, max_iter=1000).fit(features[:, own], labels)
+                coef[own] = model.coef_.ravel()
+                # the text term of new items comes on top of the shared gated_text
+                coef[TERMS.index("new_item_text")] -= coef[TERMS.index("gated_text")]
+        if self.calibrate_new_items and pos_is_new.any():
+            coef[TERMS.index("new_item")] += self._exposure_offset(
+                parts, coef, rows, users, min(1.0, pos_is_new.mean() * self.new_item_exposure),
+                rng
+            )
+        return coef
+
+    def _exposure_offset(self, parts, coef, rows, users, target, rng, k=10):
+        """Offset of new items' scores giving them ``target`` share of top-``k``.
+
+        Bisection on the offset added to every new item's score, over (at
+        most 2,000 of) the held-out users, with their training items excluded.
+        """
+        if len(rows) > 2000:
+            pick = rng.choice(len(rows), 2000, replace=False)
+            rows, users = rows[pick], users[pick]
+        new = parts.n_items == 0
+        blocks = []
+        for start in range(0, len(rows), 512):
+            part = slice(start, start + 512)
+            terms = self._terms(parts, rows[part], users[part])
+            score = sum(c * t for c, t in zip(coef, terms) if c != 0)
+            seen = parts.text.user_items_[rows[part]].nonzero()
+            score[seen] = -np.inf
+            blocks.append(score)
+        scores = np.concatenate(blocks)
+        k = min(k, new.sum(), (~new).sum())
+        if k < 1:
+            return 0.0
+
+        def share(offset):
+            shifted = scores + offset * new[None, :]
+            top = np.argpartition(-shifted, k - 1, axis=1)[:, :k]
+            return new[top].mean()
+
+        low, high = -50.0, 50.0
+        for _ in range(40):
+            mid = (low + high) / 2
+            low, high = (mid, high) if share(mid) < target else (low, mid)
+        return (low + high) / 2
+
+    def _terms(self, parts, rows, users):
+        """The blend terms (see TERMS) of known users ``rows``, over the catalog."""
+        z_text = _standardize(parts.text._scores(rows, users))
+        warm = parts.n_items > 0
+        n_u = parts.n_users[rows][:, None].astype(np.float32)
+        n_i = parts.n_items[None, :].astype(np.float32)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = (n_u / (n_u + self.switch)) * (n_i / (n_i + self.item_switch))
+        w = np.nan_to_num(w, nan=1.0).astype(np.float32)  # 0 / 0 when a switch is 0
+        w[:, ~warm] = 0.0
+        zeros = np.zeros_like(z_text)
+        if parts.item_factors is not None:
+            cf_rows = parts.cf._rows(users, "user")
+            raw = parts.cf.user_factors_[cf_rows] @ parts.item_factors.T
+            recent = parts.recent_profiles[rows] @ parts.item_factors.T
+        else:
+            raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
+            recent = zeros
+        if warm.all() or not warm.any():
+            z_cf, z_recent = _standardize(raw), _standardize(recent)
+        else:
+            z_cf, z_recent = _standardize(raw, warm), _standardize(recent, warm)
+        cold = (~warm).astype(np.float32)[None, :]
+        on_warm = warm.astype(np.float32)[None, :]
+        knn = np.asarray((parts.recent_weights[rows] @ parts.similarity).todense(),
+                         dtype=np.float32)
+        z_knn = _standardize(knn, warm if warm.any() else None) * on_warm
+        popularity = np.broadcast_to(parts.popularity * on_warm[0], z_text.shape)
+        return [
+            w * z_cf,
+            w * z_recent,
+            (1.0 - w) * z_text,
+            z_recent * on_warm,
+            popularity,
+            np.broadcast_to(cold, z_text.shape),
+            z_cf * cold,
+            z_recent * cold,
+            z_knn,
+            np.broadcast_to(parts.popularity * cold[0], z_text.shape),
+            z_text * cold,
+        ]
+
+    def _fit_new_users(self):
+        """Embeddings of the known users' texts, to find a new user's neighbours."""
+        texts = self.text_.__dict__.get("_user_texts")
+        self._neighbor_embeddings = None
+        if texts is None:
+            return
+        has = pd.Index(texts.index).get_indexer(self.users_) >= 0
+        if not has.any():
+            return
+        emb = self.text_.encoder_.transform(texts.loc[self.users_[has]].to_numpy())
+        self._neighbor_rows = np.flatnonzero(has)
+        self._neighbor_embeddings = _normalize_rows(emb).astype(np.float32)
+
+    def _new_user_scores(self, users):
+        texts = self.text_.__dict__.get("_user_texts")
+        out = np.empty((len(users), len(self.items_)), dtype=np.float32)
+        with_text = np.zeros(len(users), dtype=bool)
+        if texts is not None and self._neighbor_embeddings is not None:
+            with_text = pd.Index(texts.index).get_indexer(users) >= 0
+        if with_text.any():
+            emb = _normalize_rows(self.text_.encoder_.transform(
+                texts.loc[users[with_text]].to_numpy()))
+            sim = emb @ self._neighbor_embeddings.T
+            k = min(self.user_neighbors, sim.shape[1])
+            nearest = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+            binary = (self.user_items_ != 0).astype(np.float32).tocsr()
+            hits = np.zeros((len(nearest), len(self.items_)), dtype=np.float32)
+            for j, row in enumerate(nearest):
+                hits[j] = np.asarray(binary[self._neighbor_rows[row]].sum(axis=0)).ravel()
+            share = self.n_item_interactions_ / max(self.n_item_interactions_.sum(), 1)
+            per_user = self.n_item_interactions_.sum() / max(len(self.users_), 1)
+            # k neighbours' counts, smoothed by k users' worth of popularity
+            out[with_text] = np.log1p(hits + k * per_user * share[None, :])
+        out[~with_text] = self.text_._scores(np.full((~with_text).sum(), -1), users[~with_text])
+        return out
+
     def _scores(self, rows, users):
-        z_text = _standardize(self.text_._scores(self.text_._rows(users, "user"), users))
-        cf_rows = self.cf_._rows(users, "user")
-        warm = cf_rows >= 0
-        blended = z_text
-        if warm.any():
-            cf = np.zeros((warm.sum(), len(self.items_)), dtype=np.float32)
-            cf[:, self._cf_cols] = self.cf_._scores(cf_rows[warm], users[warm])
-            in_cf = np.zeros(len(self.items_), dtype=bool)
-            in_cf[self._cf_cols] = True
-            z_cf = _standardize(cf, in_cf)
-            n_u = self.n_user_interactions_[rows[warm]][:, None]
-            n_i = self.n_item_interactions_[None, :]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                w = (n_u / (n_u + self.switch)) * (n_i / (n_i + self.item_switch))
-            w = np.nan_to_num(w, nan=1.0)  # 0 / 0 when a switch is 0
-            w[:, ~in_cf] = 0.0
-            blended[warm] = w * z_cf + (1.0 - w) * z_text[warm]
-        return blended
+        users = np.asarray(users)
+        out = np.empty((len(rows), len(self.items_)), dtype=np.float32)
+        known = rows >= 0
+        if known.any():
+            terms = self._terms(self._parts, rows[known], users[known])
+            blended = np.zeros_like(terms[0])
+            for coef, term in zip(self.coef_, terms):
+                if coef != 0:
+                    blended += coef * term
+            out[known] = blended
+        if (~known).any():
+            out[~known] = self._new_user_scores(users[~known])
+        return out
+
+
+def _cf_on_catalog(parts, cf_rows, users):
+    """CF scores over the catalog (0 on items the CF model does not know)."""
+    scores = parts.cf._scores(cf_rows, users)
+    out = np.zeros((len(cf_rows), len(parts.n_items)), dtype=np.float32)
+    out[:, parts.text._rows(parts.cf.items_, "item")] = scores
+    return out

@@ -26,7 +26,7 @@ def _models(encoder=None):
     encoder = encoder or TextEncoder(tiny_model_path(), verbose=0)
     text = ZeroShotRecommender(encoder, item_texts=ITEM_TEXTS)
     als = ALSRecommender(factors=8, iterations=10, random_state=0)
-    return [PopularityRecommender(), als, text, HybridRecommender(text, als)]
+    return [PopularityRecommender(), als, text, HybridRecommender(text, als, random_state=0)]
 
 
 @pytest.mark.parametrize("model", _models(), ids=lambda m: type(m).__name__)
@@ -133,7 +133,7 @@ def test_nested_params_are_tunable():
 
 def test_hybrid_weights_follow_counts():
     hybrid = clone(_models()[3])
-    text_only = clone(hybrid).set_params(switch=1e12).fit(X)
+    text_only = clone(hybrid).set_params(blend="fixed", switch=1e12).fit(X)
     users = X.user_id.unique()
     z_text = text_only.text_._scores(text_only.text_._rows(users, "user"), users)
     # with an infinite switch the blend is the standardised text score
@@ -142,7 +142,7 @@ def test_hybrid_weights_follow_counts():
     np.testing.assert_allclose(blended, z, atol=1e-4)
     # with zero switches warm items get the standardised CF score, cold
     # items (no interactions) the standardised text score
-    cf_only = clone(hybrid).set_params(switch=0, item_switch=0).fit(X)
+    cf_only = clone(hybrid).set_params(blend="fixed", switch=0, item_switch=0).fit(X)
     warm = cf_only.n_item_interactions_ > 0
     assert not warm.all()
     blended = cf_only._scores(cf_only._rows(users, "user"), users)
@@ -173,7 +173,7 @@ def test_cold_items_reach_the_top10_of_textually_close_users(cold_setup):
     text = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=texts)
     als = ALSRecommender(factors=8, iterations=15, random_state=0)
     user_topic = X.assign(topic=TOPICS.loc[X.item_id].to_numpy()).groupby("user_id").topic.first()
-    for model in (text, HybridRecommender(text, als)):
+    for model in (text, HybridRecommender(text, als, random_state=0)):
         model = clone(model).fit(X)
         for item, topic in topic_of_cold.items():
             users = user_topic.index[user_topic == topic]

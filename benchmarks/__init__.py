@@ -1,0 +1,1 @@
+"""Benchmarks of sklearn-zsrec against collaborative-filtering baselines."""

@@ -1,0 +1,277 @@
+"""Evaluation protocols of the MovieLens-100K benchmark, and their scoring.
+
+Each protocol function returns :class:`Split` objects: the rows a model is
+fitted on, the held-out rows that are relevant, the items each test user has
+excluded from the ranking, and (optionally) the candidate items. Everything is
+full-catalogue ranking over ``catalog`` minus each user's excluded items.
+
+Rows are ordered in time within each user by ``timestamp`` (ties by row
+order), exactly as :class:`sklearn_zsrec.model_selection.LeaveLastOut` does.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sklearn_zsrec.model_selection._split import _rank_from_end
+
+COLUMNS = ["user_id", "item_id", "timestamp"]
+
+
+@dataclass
+class Split:
+    """One train/test split of a protocol.
+
+    Attributes
+    ----------
+    name : str
+        Protocol and fold, e.g. ``"A/fold1"``.
+    train : DataFrame
+        Rows the model is fitted on.
+    test : DataFrame
+        Held-out rows: each test user's relevant items.
+    exclude : DataFrame
+        ``(user_id, item_id)`` rows whose items are left out of the user's
+        ranking (the training items of the test users as the system knows
+        them).
+    candidates : ndarray or None
+        Item ids that may be ranked; None means the whole catalogue.
+    new_items : ndarray or None
+        Ids of the cold items of protocol C (for the C-mix report).
+    """
+
+    name: str
+    train: pd.DataFrame
+    test: pd.DataFrame
+    exclude: pd.DataFrame
+    candidates: np.ndarray = None
+    new_items: np.ndarray = None
+    info: dict = field(default_factory=dict)
+
+
+def rank_from_end(X):
+    """0 for each user's last row, 1 for the one before, ..., and row counts."""
+    return _rank_from_end(X["user_id"].to_numpy(), X["timestamp"].to_numpy())
+
+
+def _exclude(train, users):
+    return train[train.user_id.isin(users)][["user_id", "item_id"]]
+
+
+def protocol_a(X, fold):
+    """Warm leave-last-out: test the ``fold``-th last row, train on earlier ones.
+
+    Fold 0 holds out each user's last interaction, fold 1 the one before
+    (trained without the last), and so on; users with at most ``fold + 1``
+    rows are not tested.
+    """
+    rank, n_rows = rank_from_end(X)
+    train = X[rank > fold]
+    test = X[(rank == fold) & (n_rows > fold + 1)]
+    return Split(f"A/fold{fold}", train, test, _exclude(train, test.user_id.unique()))
+
+
+def tuning_split(X, n_folds=3):
+    """Training data of the earliest protocol A fold, for hyper-parameter search.
+
+    Hyper-parameters are searched once, with
+    ``LeaveLastOut(n_splits=1)`` on these rows: its validation rows (each
+    user's ``n_folds + 1``-th last interaction) are training rows of every
+    fold of protocols A and E, so no test row takes part in tuning.
+    """
+    rank, _ = rank_from_end(X)
+    return X[rank >= n_folds]
+
+
+def protocol_b(X, n, part, n_parts=3, seed=0):
+    """Warm-up curve: test users keep only their last ``n`` training rows.
+
+    Users are cut into ``n_parts`` random groups (fixed ``seed``); group
+    ``part`` is tested on its last interaction with only its ``n`` previous
+    interactions kept (``n=None`` keeps all); every other user keeps all of
+    their rows. Only the ``n`` kept items are excluded from the ranking.
+    """
+    users = np.sort(X.user_id.unique())
+    groups = np.random.default_rng(seed).permutation(len(users)) % n_parts
+    tested = users[groups == part]
+    rank, n_rows = rank_from_end(X)
+    in_part = X.user_id.isin(tested).to_numpy()
+    test_mask = in_part & (rank == 0) & (n_rows > 1)
+    keep = ~in_part | ((rank >= 1) & (rank <= (n if n is not None else np.inf)))
+    train = X[keep]
+    test = X[test_mask]
+    label = "all" if n is None else n
+    return Split(f"B/n={label}/part{part}", train, test, _exclude(train, test.user_id.unique()))
+
+
+def cold_items(X, fraction=0.2, seed=0):
+    """The ids of a random ``fraction`` of the items of X (fixed seed)."""
+    items = np.sort(X.item_id.unique())
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(items, size=int(round(fraction * len(items))), replace=False))
+
+
+def protocol_c_new(X, new_items):
+    """Cold items ranked among themselves.
+
+    Training is every interaction with an old item; each user's interactions
+    with new items are the test, ranked among the new items only.
+    """
+    is_new = X.item_id.isin(new_items).to_numpy()
+    train, test = X[~is_new], X[is_new]
+    return Split("C-new", train, test, _exclude(train, []), candidates=np.asarray(new_items),
+                 new_items=np.asarray(new_items))
+
+
+def protocol_c_mix(X, new_items, n_test=10):
+    """Cold and warm items in one ranking.
+
+    Each user's last ``n_test`` interactions are the test whatever the item;
+    training is everything earlier minus all new-item interactions; the
+    candidates are every item not in the user's training rows.
+    """
+    rank, n_rows = rank_from_end(X)
+    is_new = X.item_id.isin(new_items).to_numpy()
+    test = X[(rank < n_test) & (n_rows > n_test)]
+    train = X[(rank >= n_test) & ~is_new]
+    return Split("C-mix", train, test, _exclude(train, test.user_id.unique()),
+                 new_items=np.asarray(new_items))
+
+
+def protocol_d(X, fraction=0.2, seed=0):
+    """Cold users: a random ``fraction`` of users held out entirely.
+
+    Their whole history is the relevant set; the model sees none of it (only
+    their ``user_text``, given to the models that use it).
+    """
+    users = np.sort(X.user_id.unique())
+    rng = np.random.default_rng(seed)
+    cold = rng.choice(users, size=int(round(fraction * len(users))), replace=False)
+    is_cold = X.user_id.isin(cold).to_numpy()
+    train, test = X[~is_cold], X[is_cold]
+    return Split("D", train, test, _exclude(train, []))
+
+
+def protocol_e(X, p, seed=0):
+    """Data growth: protocol A fold 0's test rows, training on ``p`` % of the rest.
+
+    The training rows are a uniform random ``p`` % sample (fixed ``seed``) of
+    protocol A fold 0's training rows. Only test users with at least one
+    sampled training row are tested (every model can then rank them).
+    """
+    base = protocol_a(X, 0)
+    rng = np.random.default_rng(seed)
+    n = max(1, int(round(len(base.train) * p / 100)))
+    train = base.train.iloc[np.sort(rng.choice(len(base.train), size=n, replace=False))]
+    test = base.test[base.test.user_id.isin(train.user_id.unique())]
+    return Split(f"E/p={p}", train, test, _exclude(train, test.user_id.unique()))
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def score_matrix(model, users, catalog):
+    """Scores of ``users`` over ``catalog`` items; -inf where the model has none.
+
+    ``model`` is a fitted :class:`sklearn_zsrec._base.BaseRecommender`.
+    """
+    cols = pd.Index(catalog).get_indexer(model.items_)
+    known = cols >= 0
+    out = np.full((len(users), len(catalog)), -np.inf, dtype=np.float32)
+    for part, _, scores in model._score_chunks(np.asarray(users)):
+        block = out[part]
+        block[:, cols[known]] = scores[:, known]
+        out[part] = block
+    return out
+
+
+def rank_top(split, scores, users, catalog, k):
+    """Top-``k`` catalogue columns per user, excluded items and non-candidates removed.
+
+    Positions left without an allowed item (fewer than ``k`` of them) hold -1.
+    """
+    scores = scores.copy()
+    ucode = pd.Index(users)
+    ex = split.exclude
+    if len(ex):
+        r = ucode.get_indexer(ex.user_id)
+        c = pd.Index(catalog).get_indexer(ex.item_id)
+        ok = (r >= 0) & (c >= 0)
+        scores[r[ok], c[ok]] = np.nan
+    if split.candidates is not None:
+        allowed = np.zeros(len(catalog), dtype=bool)
+        allowed[pd.Index(catalog).get_indexer(split.candidates)] = True
+        scores[:, ~allowed] = np.nan
+    # removed items (NaN) rank below unscorable ones (-inf), below any score
+    key = scores.astype(np.float64)
+    key[np.isneginf(scores)] = -1e300
+    key[np.isnan(scores)] = -np.inf
+    k = min(k, scores.shape[1])
+    idx = np.argpartition(-key, k - 1, axis=1)[:, :k]
+    val = np.take_along_axis(key, idx, axis=1)
+    order = np.argsort(-val, axis=1, kind="stable")
+    top = np.take_along_axis(idx, order, axis=1)
+    top[np.take_along_axis(val, order, axis=1) == -np.inf] = -1  # removed: no item
+    return top
+
+
+def per_user_metrics(split, top, users, catalog, ks=(10, 20)):
+    """Per-user HR@k, NDCG@k, Recall@k arrays (and cold-item figures for C).
+
+    Returns a dict of name -> ndarray of shape (n_users,) (NaN where a metric
+    does not apply to a user).
+    """
+    test_cols = pd.Index(catalog).get_indexer(split.test.item_id)
+    if (test_cols < 0).any():
+        raise ValueError("test items missing from the catalogue")
+    rows = pd.Index(users).get_indexer(split.test.user_id)
+    relevant = np.zeros((len(users), len(catalog)), dtype=bool)
+    relevant[rows, test_cols] = True
+    n_rel = relevant.sum(axis=1)
+    filled = top >= 0
+    top = np.where(filled, top, 0)
+    hits = np.take_along_axis(relevant, top, axis=1) & filled
+    out = {}
+    for k in ks:
+        h = hits[:, :k]
+        discount = 1.0 / np.log2(np.arange(2, h.shape[1] + 2))
+        ideal = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
+        out[f"HR@{k}"] = h.any(axis=1).astype(float)
+        out[f"NDCG@{k}"] = (h @ discount) / ideal[np.minimum(n_rel, k) - 1]
+        out[f"Recall@{k}"] = h.sum(axis=1) / n_rel
+    if split.new_items is not None and split.candidates is None:
+        new = np.zeros(len(catalog), dtype=bool)
+        new[pd.Index(catalog).get_indexer(split.new_items)] = True
+        rel_new = relevant & new[None, :]
+        n_new = rel_new.sum(axis=1)
+        hits_new = (np.take_along_axis(rel_new, top[:, :10], axis=1) & filled[:, :10]).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["NewRecall@10"] = np.where(n_new > 0, hits_new / n_new, np.nan)
+        out["NewShareTop10"] = (new[top[:, :10]] & filled[:, :10]).mean(axis=1)
+        out["NewShareTest"] = n_new / n_rel
+    return out
+
+
+def evaluate(model, split, catalog, ks=(10, 20)):
+    """Fit-free evaluation of a fitted model on a split: per-user metrics."""
+    users = np.asarray(pd.unique(split.test.user_id))
+    scores = score_matrix(model, users, catalog)
+    top = rank_top(split, scores, users, catalog, max(ks))
+    return per_user_metrics(split, top, users, catalog, ks)
+
+
+def check_no_leakage(split, new_items=None):
+    """Assert the invariants the protocols promise (used by the tests).
+
+    No training row of a test user is later than (or the same row as) that
+    user's earliest test row, and cold items have no training rows.
+    """
+    if new_items is not None:
+        assert not split.train.item_id.isin(new_items).any(), "cold item in training"
+    first_test = split.test.groupby("user_id").timestamp.min()
+    last_train = split.train.groupby("user_id").timestamp.max()
+    both = first_test.index.intersection(last_train.index)
+    assert (last_train.loc[both] <= first_test.loc[both]).all(), "training row after a test row"
+    overlap = split.train.index.intersection(split.test.index)
+    assert len(overlap) == 0, "a row is both in training and test"

