@@ -11,11 +11,16 @@ from ._base import BaseRecommender
 
 
 def _standardize(scores, mask=None):
-    """Z-score each row, over the columns in ``mask`` (all when None)."""
-    part = scores if mask is None else scores[:, mask]
+    """Z-score each row, over the columns in ``mask`` (all when None).
+
+    Works in place on ``scores`` (a scratch array) and returns it.
+    """
+    part = scores if mask is None or mask.all() else scores[:, mask]
     mean = part.mean(axis=1, keepdims=True)
     std = part.std(axis=1, keepdims=True)
-    return (scores - mean) / np.maximum(std, 1e-12)
+    scores -= mean
+    scores /= np.maximum(std, 1e-12)
+    return scores
 
 
 class HybridRecommender(BaseRecommender):
@@ -115,21 +120,41 @@ class HybridRecommender(BaseRecommender):
         return self
 
     def _scores(self, rows, users):
-        z_text = _standardize(self.text_._scores(self.text_._rows(users, "user"), users))
+        # Float32 in place throughout: the blend below is, up to rounding,
+        #   w = n_u / (n_u + switch) * n_i / (n_i + item_switch)  (0 off cf)
+        #   blended = w * z_cf + (1 - w) * z_text = z_text + w * (z_cf - z_text)
+        z_text = np.asarray(
+            self.text_._scores(self.text_._rows(users, "user"), users), np.float32
+        )
+        blended = _standardize(z_text)
         cf_rows = self.cf_._rows(users, "user")
         warm = cf_rows >= 0
-        blended = z_text
         if warm.any():
-            cf = np.zeros((warm.sum(), len(self.items_)), dtype=np.float32)
-            cf[:, self._cf_cols] = self.cf_._scores(cf_rows[warm], users[warm])
+            all_warm = warm.all()
             in_cf = np.zeros(len(self.items_), dtype=bool)
             in_cf[self._cf_cols] = True
+            cf_scores = self.cf_._scores(cf_rows[warm], users[warm])
+            if in_cf.all() and np.array_equal(self._cf_cols, np.arange(len(in_cf))):
+                cf = np.asarray(cf_scores, np.float32)  # same items, same order
+            else:
+                cf = np.zeros((warm.sum(), len(self.items_)), dtype=np.float32)
+                cf[:, self._cf_cols] = cf_scores
             z_cf = _standardize(cf, in_cf)
-            n_u = self.n_user_interactions_[rows[warm]][:, None]
-            n_i = self.n_item_interactions_[None, :]
+            n_u = self.n_user_interactions_[rows[warm]]
+            n_i = self.n_item_interactions_
             with np.errstate(invalid="ignore", divide="ignore"):
-                w = (n_u / (n_u + self.switch)) * (n_i / (n_i + self.item_switch))
-            w = np.nan_to_num(w, nan=1.0)  # 0 / 0 when a switch is 0
-            w[:, ~in_cf] = 0.0
-            blended[warm] = w * z_cf + (1.0 - w) * z_text[warm]
+                # warm users have n_u >= 1: only the item side can be 0 / 0
+                w_user = (n_u / (n_u + self.switch)).astype(np.float32)
+                w_item = (n_i / (n_i + self.item_switch)).astype(np.float32)
+            w_item = np.nan_to_num(w_item, nan=1.0)  # 0 / 0 when a switch is 0
+            w_item[~in_cf] = 0.0
+            z_warm = blended if all_warm else blended[warm]
+            z_cf -= z_warm
+            z_cf *= w_item[None, :]
+            z_cf *= w_user[:, None]
+            z_cf += z_warm
+            if all_warm:
+                blended = z_cf
+            else:
+                blended[warm] = z_cf
         return blended

@@ -142,6 +142,8 @@ class ZeroShotRecommender(BaseRecommender):
 
     def _scores(self, rows, users):
         known = rows >= 0
+        if known.all():  # no copy through a boolean mask
+            return self.user_embeddings_[rows] @ self.item_embeddings_.T
         out = np.empty((len(rows), len(self.items_)), dtype=np.float32)
         out[known] = self.user_embeddings_[rows[known]] @ self.item_embeddings_.T
         if (~known).any():
