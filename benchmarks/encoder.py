@@ -187,6 +187,10 @@ def main(argv=None):
         f"- Each configuration is warmed up once, then timed {repeats} times, alternating "
         "between configurations; the tables give medians. The embedding cache is cleared before "
         "each TextEncoder run, so the model does all the work.",
+        "- TextEncoder runs the model under `torch.inference_mode()` with attention "
+        f"`{getattr(model.config, '_attn_implementation', None)}` (transformers' choice), tokenizes all "
+        "texts once and batches them by token count, so a batch pads only to its own longest text; "
+        "sentence-transformers sorts by characters and tokenizes each batch.",
         f"- `precision=\"auto\"` chose **{enc_auto.precision_}** on this machine "
         f"(native bfloat16 matrix units: {'yes' if native_bf16 else 'no'}).",
     ]
