@@ -27,35 +27,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 import _report  # noqa: E402
-
-
-def plain_hybrid_scores(self, rows, users):
-    """HybridRecommender._scores as first written (float64 weights, copies)."""
-
-    def standardize(scores, mask=None):
-        part = scores if mask is None else scores[:, mask]
-        mean = part.mean(axis=1, keepdims=True)
-        std = part.std(axis=1, keepdims=True)
-        return (scores - mean) / np.maximum(std, 1e-12)
-
-    z_text = standardize(self.text_._scores(self.text_._rows(users, "user"), users))
-    cf_rows = self.cf_._rows(users, "user")
-    warm = cf_rows >= 0
-    blended = z_text
-    if warm.any():
-        cf = np.zeros((warm.sum(), len(self.items_)), dtype=np.float32)
-        cf[:, self._cf_cols] = self.cf_._scores(cf_rows[warm], users[warm])
-        in_cf = np.zeros(len(self.items_), dtype=bool)
-        in_cf[self._cf_cols] = True
-        z_cf = standardize(cf, in_cf)
-        n_u = self.n_user_interactions_[rows[warm]][:, None]
-        n_i = self.n_item_interactions_[None, :]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            w = (n_u / (n_u + self.switch)) * (n_i / (n_i + self.item_switch))
-        w = np.nan_to_num(w, nan=1.0)
-        w[:, ~in_cf] = 0.0
-        blended[warm] = w * z_cf + (1.0 - w) * z_text[warm]
-    return blended
+from tests._reference import plain_hybrid_scores  # noqa: E402
 
 
 def bare(user_factors, item_factors, n=10):

@@ -15,6 +15,7 @@ from sklearn_zsrec import (
 from sklearn_zsrec._base import _chunk_size, _seen_positions
 
 from ._data import topic_catalog, topic_interactions
+from ._reference import plain_hybrid_scores
 from ._tiny import tiny_model_path
 
 ITEM_TEXTS, TOPICS = topic_catalog()
@@ -29,35 +30,6 @@ def _hybrid(texts=ITEM_TEXTS, **params):
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
     als = ALSRecommender(factors=8, iterations=10, random_state=0)
     return HybridRecommender(text, als, **params)
-
-
-def _plain_hybrid_scores(model, rows, users):
-    """The blend as first written: float64 weights, copies, no in-place work."""
-
-    def standardize(scores, mask=None):
-        part = scores if mask is None else scores[:, mask]
-        mean = part.mean(axis=1, keepdims=True)
-        std = part.std(axis=1, keepdims=True)
-        return (scores - mean) / np.maximum(std, 1e-12)
-
-    z_text = standardize(model.text_._scores(model.text_._rows(users, "user"), users))
-    cf_rows = model.cf_._rows(users, "user")
-    warm = cf_rows >= 0
-    blended = z_text
-    if warm.any():
-        cf = np.zeros((warm.sum(), len(model.items_)), dtype=np.float32)
-        cf[:, model._cf_cols] = model.cf_._scores(cf_rows[warm], users[warm])
-        in_cf = np.zeros(len(model.items_), dtype=bool)
-        in_cf[model._cf_cols] = True
-        z_cf = standardize(cf, in_cf)
-        n_u = model.n_user_interactions_[rows[warm]][:, None]
-        n_i = model.n_item_interactions_[None, :]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            w = (n_u / (n_u + model.switch)) * (n_i / (n_i + model.item_switch))
-        w = np.nan_to_num(w, nan=1.0)
-        w[:, ~in_cf] = 0.0
-        blended[warm] = w * z_cf + (1.0 - w) * z_text[warm]
-    return blended
 
 
 def _same_topk_sets(a_ids, a_scores, b_ids, b_scores, tol=1e-4):
@@ -85,7 +57,7 @@ def test_hybrid_scores_equal_the_plain_blend(data, params):
     for subset in (users, users[:-2], users[-2:]):
         rows = model._rows(subset, "user")
         fast = model._scores(rows, subset)
-        plain = _plain_hybrid_scores(model, rows, subset)
+        plain = plain_hybrid_scores(model, rows, subset)
         assert fast.dtype == np.float32
         np.testing.assert_allclose(fast, plain, rtol=1e-5, atol=1e-5)
 
@@ -98,7 +70,7 @@ def _top_k(scores, k):
 def test_hybrid_recommend_equals_plain_topk():
     model = _hybrid().fit(X_PART)
     users = np.r_[X_PART.user_id.unique(), ["new"]]
-    plain = _plain_hybrid_scores(model, model._rows(users, "user"), users)
+    plain = plain_hybrid_scores(model, model._rows(users, "user"), users)
     for row, user in enumerate(users):
         if user in model.users_:
             seen = model._rows(X_PART.item_id[X_PART.user_id == user], "item")
