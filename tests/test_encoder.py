@@ -219,3 +219,22 @@ def test_auto_precision_check_with_amx(monkeypatch, bf16_seconds, noise, expecte
 def test_invalid_precision_raises():
     with pytest.raises(ValueError, match="'precision' parameter of TextEncoder must be"):
         TextEncoder(tiny_model_path(), precision="fp16").fit()
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_pad_builds_the_tokenizers_padding(side):
+    # our per-batch padding of pre-tokenized texts equals the tokenizer's own
+    from transformers import AutoTokenizer
+
+    from sklearn_zsrec._encoder import _pad
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path())
+    tokenizer.padding_side = side
+    texts = ["a short one", "a somewhat longer text than that", "mid length"]
+    encoded = tokenizer(texts, truncation=True, max_length=16)
+    idx = np.array([1, 2])
+    ours = _pad(encoded, idx, max(len(encoded["input_ids"][i]) for i in idx), tokenizer, side == "left")
+    theirs = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=16, return_tensors="pt")
+    assert set(ours) == set(theirs.keys())
+    for name in ours:
+        np.testing.assert_array_equal(ours[name].numpy(), theirs[name].numpy())
