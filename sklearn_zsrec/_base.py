@@ -69,8 +69,9 @@ class BaseRecommender(BaseEstimator):
     """Base class of the recommenders; not meant to be used directly.
 
     Subclasses implement ``_fit(data)`` (which calls ``_index``) and
-    ``_scores(user_rows, user_ids)`` returning a dense float array of shape
-    (n_users, n_items) over ``items_``. Subclasses that can score users never
+    ``_scores(user_rows, user_ids)`` returning a new dense float array of
+    shape (n_users, n_items) over ``items_``, which callers may overwrite
+    (``recommend`` masks and ranks it in place). Subclasses that can score users never
     seen in ``fit`` set ``_handles_unknown_users = True`` and receive row -1
     for them.
     """
