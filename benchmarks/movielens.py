@@ -254,7 +254,7 @@ def run(quick=False, out_dir=RESULTS, verbose=1):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "ml-100k.json").write_text(json.dumps(summary, indent=1, default=str))
-    from ._report import write_report
+    from ._ml_report import write_report
 
     write_report(summary, out_dir)
     log(f"wrote {out_dir}/ml-100k.md in {time.perf_counter() - t0:.0f}s")

@@ -16,7 +16,45 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._interactions import check_interactions
 
-_CHUNK = 1024  # users scored at once: bounds memory to chunk x n_items floats
+_CHUNK_BYTES = 64 * 2**20  # default: a chunk of users holds ~64 MB of scores
+
+
+def _chunk_size(batch_size, n_items):
+    """Users scored at once: ``batch_size``, or ~64 MB of float32 scores."""
+    if batch_size is None:
+        return max(1, _CHUNK_BYTES // (4 * max(n_items, 1)))
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"batch_size must be a positive int (users scored at once) or None "
+            f"(about 64 MB of scores per batch); got {batch_size!r}."
+        )
+    return int(batch_size)
+
+
+def _seen_positions(user_items, rows):
+    """(row in chunk, column) of the training items of ``rows`` (all >= 0)."""
+    indptr, indices = user_items.indptr, user_items.indices
+    starts, counts = indptr[rows], indptr[rows + 1] - indptr[rows]
+    local = np.repeat(np.arange(len(rows)), counts)
+    # position in ``indices``: each row's start plus a running offset
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return local, indices[np.repeat(starts, counts) + offsets]
+
+
+def _top_n(scores, n):
+    """Indices and values of each row's ``n`` largest scores, best first.
+
+    Negates ``scores`` in place (the caller's scratch array), then partitions.
+    """
+    neg = np.negative(scores, out=scores)
+    idx = np.argpartition(neg, n - 1, axis=1)[:, :n]
+    val = np.take_along_axis(neg, idx, axis=1)
+    order = np.argsort(val, axis=1, kind="stable")
+    return np.take_along_axis(idx, order, axis=1), -np.take_along_axis(val, order, axis=1)
 
 
 def _unique_ids(values):
@@ -31,8 +69,9 @@ class BaseRecommender(BaseEstimator):
     """Base class of the recommenders; not meant to be used directly.
 
     Subclasses implement ``_fit(data)`` (which calls ``_index``) and
-    ``_scores(user_rows, user_ids)`` returning a dense float array of shape
-    (n_users, n_items) over ``items_``. Subclasses that can score users never
+    ``_scores(user_rows, user_ids)`` returning a new dense float array of
+    shape (n_users, n_items) over ``items_``, which callers may overwrite
+    (``recommend`` masks and ranks it in place). Subclasses that can score users never
     seen in ``fit`` set ``_handles_unknown_users = True`` and receive row -1
     for them.
     """
@@ -113,16 +152,19 @@ class BaseRecommender(BaseEstimator):
         state.pop("_lookup", None)
         return state
 
-    def _score_chunks(self, users):
+    def _score_chunks(self, users, batch_size=None):
         """Yield (slice, rows, scores) for chunks of users, excluding nothing."""
         users = np.asarray(users)
         rows = self._user_rows(users)
-        for start in range(0, len(users), _CHUNK):
-            part = slice(start, start + _CHUNK)
+        chunk = _chunk_size(batch_size, len(self.items_))
+        for start in range(0, len(users), chunk):
+            part = slice(start, start + chunk)
             scores = np.asarray(self._scores(rows[part], users[part]), np.float32)
             yield part, rows[part], scores
 
-    def recommend(self, users, n=10, *, exclude_seen=True, return_scores=False):
+    def recommend(
+        self, users, n=10, *, exclude_seen=True, return_scores=False, batch_size=None
+    ):
         """Top-``n`` items for each user.
 
         Parameters
@@ -136,6 +178,14 @@ class BaseRecommender(BaseEstimator):
             remain, the last positions hold excluded items, scored ``-inf``.
         return_scores : bool, default=False
             Also return the scores.
+        batch_size : int, default=None
+            Users scored at once. Scores are computed for ``batch_size`` users
+            times the whole catalog at a time, so memory grows with
+            ``batch_size * n_items * 4`` bytes (float32), times a small
+            factor for the models' intermediate arrays (about 6 for
+            :class:`HybridRecommender`). None picks about 64 MB of scores
+            per batch (``64 * 2**20 // (4 * n_items)`` users). Results do
+            not depend on it, up to float32 rounding on near-ties.
 
         Returns
         -------
@@ -152,19 +202,12 @@ class BaseRecommender(BaseEstimator):
         n = min(int(n), len(self.items_))
         top = np.empty((len(users), n), dtype=np.int64)
         top_scores = np.empty((len(users), n), dtype=np.float32)
-        for part, rows, scores in self._score_chunks(users):
+        for part, rows, scores in self._score_chunks(users, batch_size):
             if exclude_seen:
-                known = rows >= 0
-                seen = self.user_items_[rows[known]]
-                r, c = seen.nonzero()
-                sub = scores[known]
-                sub[r, c] = -np.inf
-                scores[known] = sub
-            idx = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-            val = np.take_along_axis(scores, idx, axis=1)
-            order = np.argsort(-val, axis=1, kind="stable")
-            top[part] = np.take_along_axis(idx, order, axis=1)
-            top_scores[part] = np.take_along_axis(val, order, axis=1)
+                known = np.flatnonzero(rows >= 0)
+                r, c = _seen_positions(self.user_items_, rows[known])
+                scores[known[r], c] = -np.inf
+            top[part], top_scores[part] = _top_n(scores, n)
         ids = self.items_[top]
         if single:
             ids, top_scores = ids[0], top_scores[0]

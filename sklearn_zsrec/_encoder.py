@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import threading
+import time
 from numbers import Integral
 from pathlib import Path
 
@@ -21,6 +22,29 @@ logger = logging.getLogger("sklearn_zsrec")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _MODELS = {}  # (path, device) -> (tokenizer, model); one load per process
 _MODELS_LOCK = threading.Lock()
+_PRECISIONS = {}  # (path, device) -> precision chosen by "auto"; one check per process
+
+# The fixed batch the "auto" precision check encodes both ways: 64 short
+# sentences of varied length, as item texts are.
+_CHECK_TEXTS = [
+    f"{title} ({1950 + 7 * i % 60}). Genres: {genres}"
+    for i, (title, genres) in enumerate(
+        [
+            ("Toy Story", "Animation, Children's, Comedy"),
+            ("GoldenEye", "Action, Adventure, Thriller"),
+            ("The Usual Suspects", "Crime, Thriller"),
+            ("Dr. Strangelove or: How I Learned to Stop Worrying and Love the "
+             "Bomb", "Sci-Fi, War"),
+            ("Casablanca", "Drama, Romance, War"),
+            ("A Night at the Opera", "Comedy"),
+            ("Alien", "Action, Horror, Sci-Fi, Thriller"),
+            ("Fargo", "Crime, Drama, Thriller"),
+        ]
+        * 8
+    )
+]
+_CHECK_MIN_SPEEDUP = 1.2  # bfloat16 must be at least this much faster
+_CHECK_MIN_COSINE = 0.9999  # and this close to float32 on every text
 
 
 def _is_offline():
@@ -169,6 +193,105 @@ def _load_model(path, device):
         return _MODELS[(path, device)]
 
 
+def _cpu_flags():
+    """The CPU feature flags of this machine (Linux ``/proc/cpuinfo``).
+
+    An empty set where they cannot be read (other systems): "auto" precision
+    then stays in float32.
+    """
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _has_native_bf16(device):
+    """Whether ``device`` has matrix units that compute in bfloat16.
+
+    CPU: Intel AMX (the ``amx_bf16`` flag). AVX512-BF16 alone is not enough:
+    there, bfloat16 ran 1.5 to 6 times slower than float32 in our runs. CUDA:
+    compute capability 8.0 or higher (Ampere tensor cores). Other devices: no.
+    """
+    import torch
+
+    kind = torch.device(device).type
+    if kind == "cpu":
+        return "amx_bf16" in _cpu_flags()
+    if kind == "cuda":
+        return torch.cuda.get_device_capability(torch.device(device))[0] >= 8
+    return False
+
+
+def _time_encode(texts, run):
+    """Best of three wall times of ``run(texts)``, after one warm-up."""
+    out = run(texts)
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        run(texts)
+        times.append(time.perf_counter() - start)
+    return out, min(times)
+
+
+def _auto_precision(path, device, run):
+    """"bfloat16" if the hardware has it natively and it pays off, else "float32".
+
+    ``run(texts, precision)`` encodes texts. Decided once per (model, device)
+    and process: bfloat16 must be at least ``_CHECK_MIN_SPEEDUP`` times
+    faster than float32 on a fixed batch, with a cosine of at least
+    ``_CHECK_MIN_COSINE`` to float32 on every text.
+    """
+    with _MODELS_LOCK:
+        if (path, device) in _PRECISIONS:
+            return _PRECISIONS[(path, device)]
+    choice, reason = "float32", "no native bfloat16 matrix units"
+    if _has_native_bf16(device):
+        ref, t32 = _time_encode(_CHECK_TEXTS, lambda t: run(t, "float32"))
+        low, t16 = _time_encode(_CHECK_TEXTS, lambda t: run(t, "bfloat16"))
+        cosine = float(_cosine(ref, low).min())
+        speedup = t32 / t16
+        if speedup >= _CHECK_MIN_SPEEDUP and cosine >= _CHECK_MIN_COSINE:
+            choice = "bfloat16"
+        reason = f"bfloat16 {speedup:.2f}x the speed of float32, min cosine {cosine:.6f}"
+    logger.info("precision auto on %s for %s: %s (%s)", device, path, choice, reason)
+    with _MODELS_LOCK:
+        return _PRECISIONS.setdefault((path, device), choice)
+
+
+def _pad(encoded, idx, width, tokenizer, left):
+    """Tensors of the texts ``idx`` of ``encoded``, padded to ``width`` tokens."""
+    import torch
+
+    pad_values = {
+        "input_ids": tokenizer.pad_token_id or 0,
+        "token_type_ids": getattr(tokenizer, "pad_token_type_id", 0),
+        "attention_mask": 0,
+    }
+    batch = {}
+    for name, pad in pad_values.items():
+        if name not in encoded:
+            continue
+        array = np.full((len(idx), width), pad, dtype=np.int64)
+        for row, i in enumerate(idx):
+            seq = encoded[name][i]
+            if left:
+                array[row, width - len(seq) :] = seq
+            else:
+                array[row, : len(seq)] = seq
+        batch[name] = torch.from_numpy(array)
+    return batch
+
+
+def _cosine(a, b):
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return (a * b).sum(axis=1)
+
+
 def _pool(hidden, mask, pooling, left_padded):
     import torch
 
@@ -250,6 +373,14 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         pads little; the output keeps the input order.
     device : str, default="auto"
         ``"auto"`` picks cuda, then mps, then cpu; or any torch device string.
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Arithmetic of the model's forward pass; embeddings are float32
+        either way. ``"bfloat16"`` runs the model under
+        ``torch.autocast(device_type, dtype=torch.bfloat16)``. ``"auto"``
+        uses bfloat16 only where the hardware computes in it natively (on
+        CPU: Intel AMX, the ``amx_bf16`` flag of ``/proc/cpuinfo`` on Linux;
+        on CUDA: compute capability 8.0 or higher) and a one-time check
+        confirms it pays off; otherwise float32. See Notes.
     memory : str, path or joblib.Memory, default=None
         Directory for an on-disk embedding cache shared across processes and
         sessions, in the spirit of ``Pipeline(memory=...)``. None keeps the
@@ -270,12 +401,27 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         The token limit used.
     device_ : str
         The device used.
+    precision_ : {"float32", "bfloat16"}
+        The precision used (what ``"auto"`` chose).
     embedding_dim_ : int
         The dimension of the embeddings.
 
     See Also
     --------
     ZeroShotRecommender : Scores items by the similarity of these embeddings.
+
+    Notes
+    -----
+    ``precision="auto"`` decides once per (model, device) and process, in
+    ``fit``: on hardware without native bfloat16 matrix units it is float32
+    at no cost. Elsewhere it encodes a fixed batch of 64 short texts in
+    float32 and in bfloat16 (one warm-up, best of three timings each) and
+    keeps bfloat16 only if it is at least 1.2 times faster and every
+    embedding has a cosine of at least 0.9999 to its float32 one. CPUs with
+    AVX512-BF16 but no AMX are left in float32 without timing: bfloat16 is
+    slower there (1.5 to 6 times in our runs). The choice is logged (logger
+    ``"sklearn_zsrec"``, level INFO) and stored in ``precision_``; the
+    embedding cache keeps the precisions apart.
 
     Examples
     --------
@@ -296,6 +442,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         "max_length": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
+        "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "memory": [str, os.PathLike, None, HasMethods(["cache"])],
         "verbose": ["verbose"],
     }
@@ -310,6 +457,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         max_length=None,
         batch_size=32,
         device="auto",
+        precision="auto",
         memory=None,
         verbose=1,
     ):
@@ -320,6 +468,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         self.max_length = max_length
         self.batch_size = batch_size
         self.device = device
+        self.precision = precision
         self.memory = memory
         self.verbose = verbose
 
@@ -369,6 +518,12 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         self.max_length_ = self.max_length or st.get("max_length") or min(limits)
         self.embedding_dim_ = int(model.config.hidden_size)
         self._n_features_out = self.embedding_dim_
+        if self.precision == "auto":
+            self.precision_ = _auto_precision(
+                self.model_path_, self.device_, self._forward
+            )
+        else:
+            self.precision_ = self.precision
         return self
 
     def _cache_key(self):
@@ -378,7 +533,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             "normalize": self.normalize_,
             "template": self.template,
             "max_length": self.max_length_,
-            "precision": "float32",
+            "precision": self.precision_,
         }
 
     def transform(self, X):
@@ -400,33 +555,45 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         return out.reshape(len(texts), self.embedding_dim_)
 
     def _encode(self, texts):
+        """Embed ``texts`` with the fitted settings, bypassing the cache."""
+        return self._forward(texts, self.precision_, self.verbose)
+
+    def _forward(self, texts, precision, verbose=0):
+        import contextlib
+
         import torch
 
         tokenizer, model = _load_model(self.model_path_, self.device_)
         prepared = [
             (self.template.format(t) if self.template else t).strip() for t in texts
         ]
-        order = np.argsort([-len(t) for t in prepared], kind="stable")
-        out = np.empty((len(texts), self.embedding_dim_), dtype=np.float32)
         left = getattr(tokenizer, "padding_side", "right") == "left"
         if tokenizer.pad_token is None and tokenizer.eos_token is not None:
             tokenizer.pad_token = tokenizer.eos_token
+        # Tokenize once, then batch texts of equal token counts: batches pad
+        # less than when sorted by characters, as sentence-transformers does.
+        encoded = tokenizer(prepared, truncation=True, max_length=self.max_length_)
+        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+        order = np.argsort(-lengths, kind="stable")
+        out = np.empty((len(texts), self.embedding_dim_), dtype=np.float32)
+        autocast = (
+            torch.autocast(torch.device(self.device_).type, dtype=torch.bfloat16)
+            if precision == "bfloat16"
+            else contextlib.nullcontext()
+        )
         starts = range(0, len(texts), self.batch_size)
         with torch.inference_mode():
-            for start in progress(starts, self.verbose, desc="Encoding", unit="batch"):
+            for start in progress(starts, verbose, desc="Encoding", unit="batch"):
                 idx = order[start : start + self.batch_size]
-                batch = tokenizer(
-                    [prepared[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length_,
-                    return_tensors="pt",
-                ).to(self.device_)
-                hidden = model(**batch).last_hidden_state
+                batch = _pad(encoded, idx, lengths[idx[0]], tokenizer, left)
+                batch = {k: v.to(self.device_) for k, v in batch.items()}
+                with autocast:
+                    hidden = model(**batch).last_hidden_state
+                hidden = hidden.float()
                 pooled = _pool(hidden, batch["attention_mask"], self.pooling_, left)
                 if self.normalize_:
-                    pooled = torch.nn.functional.normalize(pooled.float(), dim=1)
-                out[idx] = pooled.float().cpu().numpy()
+                    pooled = torch.nn.functional.normalize(pooled, dim=1)
+                out[idx] = pooled.cpu().numpy()
         return out
 
     def get_feature_names_out(self, input_features=None):

@@ -61,11 +61,20 @@ def _sample(terms, pos, candidates, seen, n_negatives, rng, out):
 
 
 def _standardize(scores, mask=None):
-    """Z-score each row, over the columns in ``mask`` (all when None)."""
-    part = scores if mask is None else scores[:, mask]
+    """Z-score each row, over the columns in ``mask`` (all when None).
+
+    Works in place on ``scores`` (a float scratch array) and returns it. The
+    variance is a dot product per row (BLAS, accurate, no temporary array).
+    """
+    part = scores if mask is None or mask.all() else scores[:, mask]
     mean = part.mean(axis=1, keepdims=True)
-    std = part.std(axis=1, keepdims=True)
-    return (scores - mean) / np.maximum(std, 1e-12)
+    part -= mean
+    var = np.array([np.dot(row, row) for row in part], dtype=scores.dtype)
+    std = np.sqrt(var / max(part.shape[1], 1))[:, None]
+    if part is not scores:
+        scores -= mean
+    scores /= np.maximum(std, 1e-12)
+    return scores
 
 
 def _subset(data, mask):
@@ -491,7 +500,10 @@ class HybridRecommender(BaseRecommender):
             per_user = self.n_item_interactions_.sum() / max(len(self.users_), 1)
             # k neighbours' counts, smoothed by k users' worth of popularity
             out[with_text] = np.log1p(hits + k * per_user * share[None, :])
-        out[~with_text] = self.text_._scores(np.full((~with_text).sum(), -1), users[~with_text])
+        if (~with_text).any():  # the text model's popularity fallback
+            out[~with_text] = _standardize(
+                self.text_._scores(np.full((~with_text).sum(), -1), users[~with_text])
+            )
         return out
 
     def _scores(self, rows, users):

@@ -17,6 +17,19 @@ def _normalize_rows(a):
     return a / np.maximum(norms, 1e-12)
 
 
+def _user_profiles(weights, item_embeddings, chunk=16384):
+    """L2-normalised ``weights @ item_embeddings``, float32, ``chunk`` users at a time.
+
+    Only one chunk of users is ever held in float64 (scipy's product of
+    float64 weights), not all of them.
+    """
+    out = np.empty((weights.shape[0], item_embeddings.shape[1]), dtype=np.float32)
+    for start in range(0, weights.shape[0], chunk):
+        part = slice(start, start + chunk)
+        out[part] = _normalize_rows(np.asarray(weights[part] @ item_embeddings))
+    return out
+
+
 def _recency_weights(data, half_life):
     """``weight * 0.5 ** (rank_from_latest / half_life)`` per interaction."""
     if half_life is None:
@@ -134,14 +147,14 @@ class ZeroShotRecommender(BaseRecommender):
             (_recency_weights(data, self.half_life), (rows, cols)),
             shape=self.user_items_.shape,
         )
-        self.user_embeddings_ = _normalize_rows(
-            np.asarray(weights @ self.item_embeddings_)
-        ).astype(np.float32)
+        self.user_embeddings_ = _user_profiles(weights, self.item_embeddings_)
         self._popularity = np.log1p(self.n_item_interactions_).astype(np.float32)
         return self
 
     def _scores(self, rows, users):
         known = rows >= 0
+        if known.all():  # no copy through a boolean mask
+            return self.user_embeddings_[rows] @ self.item_embeddings_.T
         out = np.empty((len(rows), len(self.items_)), dtype=np.float32)
         out[known] = self.user_embeddings_[rows[known]] @ self.item_embeddings_.T
         if (~known).any():

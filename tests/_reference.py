@@ -1,0 +1,59 @@
+"""Plain reference computations that the fast paths are checked against."""
+
+import numpy as np
+
+
+def _standardize(scores, mask=None):
+    part = scores if mask is None else scores[:, mask]
+    mean = part.mean(axis=1, keepdims=True)
+    std = part.std(axis=1, keepdims=True)
+    return (scores - mean) / np.maximum(std, 1e-12)
+
+
+def plain_hybrid_scores(model, rows, users):
+    """HybridRecommender's blend written plainly: float64, copies, a term at a time.
+
+    Follows the formula of the class docstring for known users; users not
+    seen in ``fit`` are left to the model's own new-user path (compared
+    separately), except that without user texts they get the standardised
+    text score.
+    """
+    parts = model._parts
+    users = np.asarray(users)
+    out = np.empty((len(users), len(model.items_)))
+    known = rows >= 0
+    r, u = rows[known], users[known]
+    z_text = _standardize(parts.text._scores(r, u).astype(np.float64))
+    warm = parts.n_items > 0
+    n_u = parts.n_users[r][:, None].astype(np.float64)
+    n_i = parts.n_items[None, :].astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.nan_to_num((n_u / (n_u + model.switch)) * (n_i / (n_i + model.item_switch)), nan=1.0)
+    w[:, ~warm] = 0.0
+    V = parts.item_factors.astype(np.float64)
+    raw = parts.cf.user_factors_[parts.cf._rows(u, "user")].astype(np.float64) @ V.T
+    recent = parts.recent_profiles[r].astype(np.float64) @ V.T
+    mask = None if warm.all() else warm
+    z_cf, z_recent = _standardize(raw, mask), _standardize(recent, mask)
+    knn = (parts.recent_weights[r] @ parts.similarity).toarray().astype(np.float64)
+    z_knn = _standardize(knn, mask) * warm
+    cold = (~warm).astype(np.float64)
+    terms = {
+        "gated_cf": w * z_cf,
+        "gated_recent_cf": w * z_recent,
+        "gated_text": (1 - w) * z_text,
+        "recent_cf": z_recent * warm,
+        "popularity": np.tile(parts.popularity * warm, (len(r), 1)),
+        "new_item": np.tile(cold, (len(r), 1)),
+        "new_item_cf": z_cf * cold,
+        "new_item_recent_cf": z_recent * cold,
+        "recent_knn": z_knn,
+        "new_item_popularity": np.tile(parts.popularity * cold, (len(r), 1)),
+        "new_item_text": z_text * cold,
+    }
+    from sklearn_zsrec._hybrid import TERMS
+
+    out[known] = sum(c * terms[name] for c, name in zip(model.coef_, TERMS))
+    if (~known).any():
+        out[~known] = model._new_user_scores(users[~known])
+    return out

@@ -1,0 +1,143 @@
+"""Fast paths give the results of the plain computations they replace."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from sklearn_zsrec import (
+    ALSRecommender,
+    HybridRecommender,
+    PopularityRecommender,
+    TextEncoder,
+    ZeroShotRecommender,
+)
+from sklearn_zsrec._base import _chunk_size, _seen_positions
+from sklearn_zsrec._hybrid import FIXED_COEF
+
+from ._data import topic_catalog, topic_interactions
+from ._reference import plain_hybrid_scores
+from ._tiny import tiny_model_path
+
+ITEM_TEXTS, TOPICS = topic_catalog()
+X = topic_interactions(TOPICS, per_user=5)
+# items 0..3 of each topic nobody touched: not in the CF model's catalog
+COLD = X.item_id.isin(ITEM_TEXTS.index[::10])
+X_PART = X[~COLD]
+WARM_TEXTS = ITEM_TEXTS.loc[np.sort(X.item_id.unique())]  # every item interacted
+
+
+def _hybrid(texts=ITEM_TEXTS, **params):
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    als = ALSRecommender(factors=8, iterations=10, random_state=0)
+    return HybridRecommender(text, als, **params)
+
+
+def _same_topk_sets(a_ids, a_scores, b_ids, b_scores, tol=1e-4):
+    """Top-k sets agree, except items tied within ``tol`` at the cut-off."""
+    np.testing.assert_allclose(a_scores, b_scores, rtol=tol, atol=tol)
+    for ia, sa, ib in zip(a_ids, a_scores, b_ids):
+        clear = sa > sa[-1] + tol  # strictly above the k-th score
+        assert set(ia[clear]) <= set(ib), (ia, ib)
+
+
+@pytest.mark.parametrize(
+    "data, params",
+    [
+        (X, {"texts": WARM_TEXTS, "random_state": 0}),
+        (X_PART, {"random_state": 0}),
+        (X_PART, {"blend": "fixed"}),
+        (X_PART, {"blend": "fixed", "switch": 0, "item_switch": 0}),
+        (X_PART, {"switch": 50.0, "item_switch": 0.5, "random_state": 1}),
+    ],
+    ids=["all-items-warm", "cold-items", "fixed", "zero-switches", "other-switches"],
+)
+def test_hybrid_scores_equal_the_plain_blend(data, params):
+    model = _hybrid(**params).fit(data)
+    assert (len(model.cf_.items_) == len(model.items_)) == (data is X)
+    if params.get("blend") == "fixed":
+        np.testing.assert_array_equal(model.coef_, FIXED_COEF)
+    users = np.r_[data.user_id.unique(), ["new-1", "new-2"]]  # warm and cold
+    for subset in (users, users[:-2], users[-2:]):
+        rows = model._rows(subset, "user")
+        fast = model._scores(rows, subset)
+        plain = plain_hybrid_scores(model, rows, subset)
+        assert fast.dtype == np.float32
+        # float32 against float64 over a sum of up to 11 z-scored terms
+        np.testing.assert_allclose(fast, plain, rtol=1e-5, atol=1e-4)
+
+
+def _top_k(scores, k):
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(scores, order, axis=1)
+
+
+def test_hybrid_recommend_equals_plain_topk():
+    model = _hybrid(random_state=0).fit(X_PART)
+    users = np.r_[X_PART.user_id.unique(), ["new"]]
+    plain = plain_hybrid_scores(model, model._rows(users, "user"), users)
+    for row, user in enumerate(users):
+        if user in model.users_:
+            seen = model._rows(X_PART.item_id[X_PART.user_id == user], "item")
+            plain[row, seen] = -np.inf
+    idx, val = _top_k(plain, 10)
+    ids, scores = model.recommend(users, n=10, return_scores=True)
+    _same_topk_sets(ids, scores, model.items_[idx], val)
+
+
+def test_als_recommend_equals_brute_force_numpy():
+    als = ALSRecommender(factors=8, iterations=10, random_state=0).fit(X)
+    users = als.users_
+    scores = als.user_factors_.astype(np.float64) @ als.item_factors_.T.astype(np.float64)
+    dense = als.user_items_.toarray() > 0
+    scores[dense] = -np.inf
+    idx, val = _top_k(scores, 10)
+    ids, got = als.recommend(users, n=10, return_scores=True)
+    _same_topk_sets(ids, got, als.items_[idx], val.astype(np.float32))
+    for user, row in zip(users, ids):
+        assert not set(row) & set(X.item_id[X.user_id == user])
+
+
+@pytest.mark.parametrize(
+    "model",
+    [PopularityRecommender(), ALSRecommender(factors=8, iterations=10, random_state=0), _hybrid()],
+    ids=lambda m: type(m).__name__,
+)
+def test_topk_does_not_depend_on_batch_size(model):
+    model = clone(model).fit(X_PART)
+    users = X_PART.user_id.unique()
+    ids, scores = model.recommend(users, n=7, return_scores=True)
+    for batch_size in (1, 3, 16, len(users), 10_000):
+        other, other_scores = model.recommend(
+            users, n=7, return_scores=True, batch_size=batch_size
+        )
+        _same_topk_sets(other, other_scores, ids, scores)
+        assert len(other) == len(users)
+
+
+def test_seen_positions_are_the_csr_entries():
+    import scipy.sparse as sp
+
+    rng = np.random.RandomState(0)
+    matrix = sp.random(30, 20, density=0.2, format="csr", random_state=rng)
+    matrix.sort_indices()
+    rows = np.array([5, 0, 29, 5, 12])  # repeated and unordered rows
+    local, cols = _seen_positions(matrix, rows)
+    got = np.zeros((len(rows), 20), dtype=bool)
+    got[local, cols] = True
+    np.testing.assert_array_equal(got, matrix[rows].toarray() != 0)
+    empty = _seen_positions(matrix, np.zeros(0, dtype=np.int64))
+    assert empty[0].size == empty[1].size == 0
+
+
+def test_default_batch_size_holds_about_64mb_of_scores():
+    assert _chunk_size(None, 1682) == 64 * 2**20 // (4 * 1682)
+    assert _chunk_size(None, 10**9) == 1
+    assert _chunk_size(5, 1682) == 5
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "10", True])
+def test_bad_batch_size_raises(bad):
+    model = PopularityRecommender().fit(X)
+    with pytest.raises(ValueError, match="batch_size must be a positive int .* got"):
+        model.recommend(["u0"], batch_size=bad)
