@@ -58,7 +58,7 @@ def _plot_curves(curves, xlabel, title, path, xs_labels=None, logx=False):
         x = np.arange(len(pts)) if xs_labels else np.array([p[0] for p in pts], float)
         y = np.array([p[1] for p in pts])
         e = np.array([p[2] for p in pts])
-        style = dict(lw=2.5, marker="o") if name in OURS else dict(lw=1, marker=".", ls="--")
+        style = dict(lw=2.5, marker="o") if "(ours" in name else dict(lw=1, marker=".", ls="--")
         if name == "Random":
             style = dict(lw=1, color="grey", ls=":")
         ax.errorbar(x, y, yerr=e, label=name, capsize=2, **style)
@@ -88,7 +88,7 @@ def _plot_bars(results, keys, path):
         names = list(models)
         means = [models[n]["NDCG@10"][0] for n in names]
         ses = [models[n]["NDCG@10"][1] for n in names]
-        colors = ["tab:red" if n in OURS else "tab:blue" for n in names]
+        colors = ["tab:red" if "(ours" in n else "tab:blue" for n in names]
         ax.barh(names, means, xerr=ses, color=colors, capsize=2)
         ax.set_title(f"{key}: NDCG@10")
         ax.invert_yaxis()

@@ -6,10 +6,13 @@ for users seen only through their text a ridge map from the text embedding to
 the ALS user factors.
 """
 
+from numbers import Integral, Real
+
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.linear_model import Ridge
+from sklearn.utils._param_validation import HasMethods, Interval
 
 from sklearn_zsrec import ALSRecommender, TextEncoder
 from sklearn_zsrec._base import BaseRecommender
@@ -20,6 +23,7 @@ class RandomRecommender(BaseRecommender):
     """Uniformly random scores over a fixed catalogue ``item_ids``."""
 
     _handles_unknown_users = True
+    _parameter_constraints = {"item_ids": ["array-like", None], "random_state": ["random_state"]}
 
     def __init__(self, item_ids=None, random_state=0):
         self.item_ids = item_ids
@@ -51,6 +55,15 @@ class UserTextRidge(BaseRecommender):
     """
 
     _handles_unknown_users = True
+    _parameter_constraints = {
+        "encoder": [HasMethods(["transform"]), None],
+        "user_texts": "no_validation",
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "factors": [Interval(Integral, 1, None, closed="left")],
+        "regularization": [Interval(Real, 0, None, closed="left")],
+        "iterations": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
 
     def __init__(self, encoder=None, user_texts=None, alpha=1.0, factors=64,
                  regularization=0.01, iterations=15, random_state=0):

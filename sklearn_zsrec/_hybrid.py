@@ -34,13 +34,16 @@ TERMS = (
     "recent_knn",  # z-scored item-kNN scores of the recency-weighted history
     "new_item_popularity",  # popularity predicted from text, new items
     "new_item_text",  # z_text on new items (on top of gated_text)
+    "cf",  # z_cf on items with interactions
+    "short_cf",  # z_cf / (1 + log n_u): more weight for short histories
+    "short_recent_knn",  # z_recent_knn / (1 + log n_u)
 )
-FIXED_COEF = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.float32)
+FIXED_COEF = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.float32)
 # the terms that order new items among themselves (gated_text is z_text there)
 NEW_ITEM_TERMS = ("new_item_cf", "new_item_recent_cf", "new_item_popularity", "new_item_text")
 
 
-def _sample(terms, pos, candidates, seen, n_negatives, rng, out):
+def _sample(terms, pos, candidates, seen, n_negatives, rng, out, groups, skip=None):
     """Append (features, labels) of positives ``pos`` and random negatives.
 
     ``candidates`` is a number of catalog columns or an array of them;
@@ -54,10 +57,13 @@ def _sample(terms, pos, candidates, seen, n_negatives, rng, out):
     cols = np.concatenate([pos[:, None], neg], axis=1)
     ok = np.asarray(seen[np.arange(n)[:, None], cols].todense()) == 0
     ok[:, 1:] &= cols[:, 1:] != pos[:, None]
+    if skip is not None:  # columns left out (with their users' positives)
+        ok &= ~skip[cols] & ~skip[pos][:, None]
     out[0].append(np.take_along_axis(terms, cols[:, :, None], axis=1)[ok])
     labels = np.zeros(cols.shape, dtype=np.int8)
     labels[:, 0] = 1
     out[1].append(labels[ok])
+    out[2].append(np.broadcast_to(groups[:, None], cols.shape)[ok])
 
 
 def _standardize(scores, mask=None):
@@ -75,6 +81,11 @@ def _standardize(scores, mask=None):
         scores -= mean
     scores /= np.maximum(std, 1e-12)
     return scores
+
+
+# history lengths kept by the users whose history is cut when learning the blend
+_SHORT_HISTORIES = np.array([1, 2, 3, 5, 8, 13, 20])
+_MIN_POSITIVES = 50  # held-out interactions a history-length bin needs for its own blend
 
 
 def _subset(data, mask):
@@ -232,7 +243,7 @@ class HybridRecommender(BaseRecommender):
         The fitted text model.
     cf_ : recommender
         The fitted CF model.
-    coef_ : ndarray of shape (11,)
+    coef_ : ndarray of shape (len(history_bins) + 1, 14)
         Blend coefficients, in the order of ``TERMS``.
     users_ : ndarray of shape (n_users,)
         User ids seen in ``fit``.
@@ -280,6 +291,8 @@ class HybridRecommender(BaseRecommender):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "calibrate_new_items": ["boolean"],
         "new_item_exposure": [Interval(Real, 0, None, closed="left")],
+        "short_history_fraction": [Interval(Real, 0, 1, closed="both")],
+        "history_bins": ["array-like"],
         "random_state": ["random_state"],
     }
 
@@ -300,6 +313,8 @@ class HybridRecommender(BaseRecommender):
         n_neighbors=100,
         calibrate_new_items=True,
         new_item_exposure=1.0,
+        short_history_fraction=0.3,
+        history_bins=(3, 10, 30),
         random_state=None,
     ):
         self.text = text
@@ -316,6 +331,8 @@ class HybridRecommender(BaseRecommender):
         self.n_neighbors = n_neighbors
         self.calibrate_new_items = calibrate_new_items
         self.new_item_exposure = new_item_exposure
+        self.short_history_fraction = short_history_fraction
+        self.history_bins = history_bins
         self.random_state = random_state
 
     def _components(self, data):
@@ -327,17 +344,17 @@ class HybridRecommender(BaseRecommender):
 
     def _fit(self, data):
         rng = check_random_state(self.random_state)
-        if self.blend == "learned":
-            self.coef_ = self._learn_coef(data, rng)
-        else:
-            self.coef_ = FIXED_COEF.copy()
         self._parts = self._components(data)
+        if self.blend == "learned":
+            self.coef_ = self._learn_coef(data, rng, int((self._parts.n_items == 0).sum()))
+        else:
+            self.coef_ = self._fixed_coef()
         self.text_, self.cf_ = self._parts.text, self._parts.cf
         self._index(data, items=self.text_.items_)
         self._fit_new_users()
         return self
 
-    def _learn_coef(self, data, rng):
+    def _learn_coef(self, data, rng, n_new):
         """Fit the blend on each user's latest interaction (see the class doc)."""
         from sklearn.linear_model import LogisticRegression
 
@@ -349,8 +366,16 @@ class HybridRecommender(BaseRecommender):
         hidden = rng.choice(items, size=int(round(self.new_item_fraction * len(items))),
                             replace=False)
         train = ~held & ~pd.Series(data.item_id).isin(hidden).to_numpy()
+        # warm-up: some users keep only their last few interactions, so that
+        # the blend also learns what to do with short histories
+        codes = frame["u"].to_numpy()
+        n_codes = codes.max() + 1
+        short = rng.rand(n_codes) < self.short_history_fraction
+        keep_last = np.where(short, _SHORT_HISTORIES[rng.randint(0, len(_SHORT_HISTORIES),
+                                                                 n_codes)], np.inf)
+        train &= rank <= keep_last[codes] + 1
         if not held.any() or not train.any():
-            return FIXED_COEF.copy()
+            return self._fixed_coef()
         parts = self._components(_subset(data, train))
         text = parts.text
         users = data.user_id[held]
@@ -360,36 +385,105 @@ class HybridRecommender(BaseRecommender):
         users, rows, pos = users[keep], rows[keep], pos[keep]
         hidden_cols = text._rows(hidden, "item")
         pos_is_new = np.isin(pos, hidden_cols)
-        main, cold = ([], []), ([], [])
+        main, cold = ([], [], []), ([], [], [])
+        is_hidden = np.zeros(len(text.items_), dtype=bool)
+        is_hidden[hidden_cols] = True
+        bins = self._bins(parts.n_users[rows])
         for start in range(0, len(users), 512):
             part = slice(start, start + 512)
             terms = np.stack(self._terms(parts, rows[part], users[part]), axis=-1)
             seen = text.user_items_[rows[part]]
-            _sample(terms, pos[part], len(text.items_), seen, self.n_negatives, rng, main)
+            # warm ranking only: new items are ranked by their own model below
+            _sample(terms, pos[part], len(text.items_), seen, self.n_negatives, rng, main,
+                    bins[part], skip=is_hidden)
             new = pos_is_new[part]
             if new.any() and len(hidden_cols) > 1:
                 _sample(terms[new], pos[part][new], hidden_cols, seen[np.flatnonzero(new)],
-                        self.n_negatives, rng, cold)
+                        self.n_negatives, rng, cold, bins[part][new])
         features, labels = np.concatenate(main[0]), np.concatenate(main[1])
+        groups = np.concatenate(main[2])
         if labels.min() == labels.max():
-            return FIXED_COEF.copy()
+            return self._fixed_coef()
         model = LogisticRegression(C=self.C, max_iter=1000).fit(features, labels)
-        coef = model.coef_.ravel().astype(np.float32)
+        coef = np.tile(model.coef_.astype(np.float32), (len(self.history_bins) + 1, 1))
+        for b in range(len(coef)):  # a blend per history length, where data allow
+            mine = groups == b
+            if labels[mine].sum() >= _MIN_POSITIVES and labels[mine].min() == 0:
+                fit = LogisticRegression(C=self.C, max_iter=1000).fit(features[mine], labels[mine])
+                coef[b] = fit.coef_.ravel()
+        coef = self._select_per_bin(parts, coef, rows, users, pos, bins, is_hidden)
         if cold[0]:
             # new items ranked among themselves: a model of their own terms
             features, labels = np.concatenate(cold[0]), np.concatenate(cold[1])
             if labels.min() != labels.max():
                 own = [TERMS.index(t) for t in NEW_ITEM_TERMS]
                 model = LogisticRegression(C=self.C, max_iter=1000).fit(features[:, own], labels)
-                coef[own] = model.coef_.ravel()
+                coef[:, own] = model.coef_.ravel()
                 # the text term of new items comes on top of the shared gated_text
-                coef[TERMS.index("new_item_text")] -= coef[TERMS.index("gated_text")]
-        if self.calibrate_new_items and pos_is_new.any():
-            coef[TERMS.index("new_item")] += self._exposure_offset(
-                parts, coef, rows, users, min(1.0, pos_is_new.mean() * self.new_item_exposure),
-                rng
+                coef[:, TERMS.index("new_item_text")] -= coef[:, TERMS.index("gated_text")]
+        # new items get the exposure that the hidden ones earned per item,
+        # times how many new items the catalog really has
+        target = pos_is_new.mean() * min(1.0, n_new / max(len(hidden_cols), 1))
+        target = min(1.0, target * self.new_item_exposure)
+        if self.calibrate_new_items and pos_is_new.any() and n_new:
+            coef[:, TERMS.index("new_item")] += self._exposure_offset(
+                parts, coef, rows, users, target, rng
             )
         return coef
+
+    def _select_per_bin(self, parts, coef, rows, users, pos, bins, is_hidden, k=10):
+        """Per history-length bin, keep the candidate blend with the best NDCG@k.
+
+        The logistic fit tells relevant from random items; the top of the
+        ranking is what counts, so each bin's blend is chosen among its own
+        fit, the global fit and the single CF terms by the NDCG@k of the
+        held-out (warm) interactions.
+        """
+        unit = np.eye(len(TERMS), dtype=np.float32)
+        candidates = [coef, np.tile(coef.mean(axis=0), (len(coef), 1))] + [
+            np.tile(unit[TERMS.index(t)], (len(coef), 1)) for t in ("cf", "recent_cf", "recent_knn")
+        ] + [np.tile(unit[TERMS.index("cf")] + unit[TERMS.index("recent_cf")]
+                     + unit[TERMS.index("recent_knn")], (len(coef), 1))]
+        warm = ~is_hidden[pos]
+        gains = np.zeros((len(candidates), len(rows)))
+        discount = 1.0 / np.log2(np.arange(2, k + 2))
+        for start in range(0, len(rows), 512):
+            part = slice(start, start + 512)
+            terms = self._terms(parts, rows[part], users[part])
+            seen = parts.text.user_items_[rows[part]].nonzero()
+            for c, cand in enumerate(candidates):
+                score = self._blend(terms, cand, parts.n_users[rows[part]])
+                score[seen] = -np.inf
+                score[:, is_hidden] = -np.inf
+                target = score[np.arange(len(score)), pos[part]][:, None]
+                rank = (score > target).sum(axis=1)
+                gains[c, part] = np.where(rank < k, discount[np.minimum(rank, k - 1)], 0.0)
+        best = coef.copy()
+        self.blend_validation_ndcg_ = np.zeros((len(coef), len(candidates)))
+        for b in range(len(coef)):
+            mine = (bins == b) & warm
+            if mine.any():
+                means = gains[:, mine].mean(axis=1)
+                self.blend_validation_ndcg_[b] = means
+                best[b] = candidates[int(np.argmax(means))][b]
+        return best
+
+    def _fixed_coef(self):
+        return np.tile(FIXED_COEF, (len(self.history_bins) + 1, 1))
+
+    def _bins(self, n_users):
+        """Index of each user's history-length bin (see ``history_bins``)."""
+        return np.searchsorted(np.asarray(self.history_bins), n_users, side="left")
+
+    def _blend(self, terms, coef, n_users):
+        """``sum_k coef[bin(u), k] * terms[k]`` for users with ``n_users`` interactions."""
+        per_user = coef[self._bins(n_users)]
+        blended = np.zeros_like(terms[0])
+        for k, term in enumerate(terms):
+            c = per_user[:, k]
+            if c.any():
+                blended += c[:, None] * term
+        return blended
 
     def _exposure_offset(self, parts, coef, rows, users, target, rng, k=10):
         """Offset of new items' scores giving them ``target`` share of top-``k``.
@@ -405,7 +499,7 @@ class HybridRecommender(BaseRecommender):
         for start in range(0, len(rows), 512):
             part = slice(start, start + 512)
             terms = self._terms(parts, rows[part], users[part])
-            score = sum(c * t for c, t in zip(coef, terms) if c != 0)
+            score = self._blend(terms, coef, parts.n_users[rows[part]])
             seen = parts.text.user_items_[rows[part]].nonzero()
             score[seen] = -np.inf
             blocks.append(score)
@@ -452,6 +546,7 @@ class HybridRecommender(BaseRecommender):
         knn = np.asarray((parts.recent_weights[rows] @ parts.similarity).todense(),
                          dtype=np.float32)
         z_knn = _standardize(knn, warm if warm.any() else None) * on_warm
+        short = (1.0 / (1.0 + np.log(np.maximum(n_u, 1.0)))).astype(np.float32)
         popularity = np.broadcast_to(parts.popularity * on_warm[0], z_text.shape)
         return [
             w * z_cf,
@@ -465,6 +560,9 @@ class HybridRecommender(BaseRecommender):
             z_knn,
             np.broadcast_to(parts.popularity * cold[0], z_text.shape),
             z_text * cold,
+            z_cf * on_warm,
+            z_cf * on_warm * short,
+            z_knn * short,
         ]
 
     def _fit_new_users(self):
@@ -512,10 +610,7 @@ class HybridRecommender(BaseRecommender):
         known = rows >= 0
         if known.any():
             terms = self._terms(self._parts, rows[known], users[known])
-            blended = np.zeros_like(terms[0])
-            for coef, term in zip(self.coef_, terms):
-                if coef != 0:
-                    blended += coef * term
+            blended = self._blend(terms, self.coef_, self._parts.n_users[rows[known]])
             out[known] = blended
         if (~known).any():
             out[~known] = self._new_user_scores(users[~known])

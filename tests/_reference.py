@@ -50,10 +50,14 @@ def plain_hybrid_scores(model, rows, users):
         "recent_knn": z_knn,
         "new_item_popularity": np.tile(parts.popularity * cold, (len(r), 1)),
         "new_item_text": z_text * cold,
+        "cf": z_cf * warm,
+        "short_cf": z_cf * warm / (1 + np.log(np.maximum(n_u, 1))),
+        "short_recent_knn": z_knn / (1 + np.log(np.maximum(n_u, 1))),
     }
     from sklearn_zsrec._hybrid import TERMS
 
-    out[known] = sum(c * terms[name] for c, name in zip(model.coef_, TERMS))
+    coef = model.coef_[model._bins(parts.n_users[r])]  # one blend per history-length bin
+    out[known] = sum(coef[:, [k]] * terms[name] for k, name in enumerate(TERMS))
     if (~known).any():
         out[~known] = model._new_user_scores(users[~known])
     return out

@@ -56,7 +56,7 @@ def test_hybrid_scores_equal_the_plain_blend(data, params):
     model = _hybrid(**params).fit(data)
     assert (len(model.cf_.items_) == len(model.items_)) == (data is X)
     if params.get("blend") == "fixed":
-        np.testing.assert_array_equal(model.coef_, FIXED_COEF)
+        np.testing.assert_array_equal(model.coef_, np.tile(FIXED_COEF, (len(model.coef_), 1)))
     users = np.r_[data.user_id.unique(), ["new-1", "new-2"]]  # warm and cold
     for subset in (users, users[:-2], users[-2:]):
         rows = model._rows(subset, "user")
