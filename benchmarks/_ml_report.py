@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 
-OURS = ("ALSRecommender (ours)", "ZeroShot (ours)", "Hybrid (ours)")
 
 
 def _fmt(cell):
