@@ -1,4 +1,4 @@
-"""Write the MovieLens-100K results page (markdown) and its plots (PNG)."""
+"""Write the benchmark results page (markdown) and its plots (PNG)."""
 
 from pathlib import Path
 
@@ -115,19 +115,21 @@ def _curve_table(res, keys, labels, metric="NDCG@10"):
 def write_report(summary, out_dir):
     out_dir = Path(out_dir)
     res, meta, tuning = summary["results"], summary["meta"], summary["tuning"]
+    data = meta.get("dataset", {"name": "ml-100k", "title": "MovieLens-100K", "n_items": 1682})
+    stem, title = data["name"], data["title"]
     warm_keys = [k for k in res if k.startswith("B/")]
     warm_labels = [k.split("=")[1] for k in warm_keys]
     growth_keys = [k for k in res if k.startswith("E/")]
     growth_p = [int(k.split("=")[1]) for k in growth_keys]
     _plot_curves(_curve(res, "B/n=", warm_labels), "interactions kept per test user (n)",
-                 "B: warm-up curve (ML-100K)", out_dir / "ml-100k-warmup.png", xs_labels=warm_labels)
+                 f"B: warm-up curve ({title})", out_dir / f"{stem}-warmup.png", xs_labels=warm_labels)
     _plot_curves(_curve(res, "E/p=", growth_p), "% of training interactions (log)",
-                 "E: data growth (ML-100K)", out_dir / "ml-100k-growth.png", logx=True)
-    _plot_bars(res, [k for k in ("A", "C-new", "C-mix", "D") if k in res], out_dir / "ml-100k-bars.png")
+                 f"E: data growth ({title})", out_dir / f"{stem}-growth.png", logx=True)
+    _plot_bars(res, [k for k in ("A", "C-new", "C-mix", "D") if k in res], out_dir / f"{stem}-bars.png")
 
     v = meta["versions"]
     md = [
-        "# MovieLens-100K benchmark",
+        f"# {title} benchmark",
         "",
         f"- Command: `{meta['command']}` (from the project root, offline)",
         f"- Date: {meta['date']}; wall time {meta['seconds']:.0f} s",
@@ -135,14 +137,14 @@ def write_report(summary, out_dir):
         f"- Python {meta['python']}; " + ", ".join(f"{k} {x}" for k, x in v.items()),
         "",
         "All numbers are means over test users ± one standard error. Ranking is over the",
-        "whole catalogue (1,682 items) minus each user's training items, unless said otherwise.",
+        f"whole catalogue ({data['n_items']:,} items) minus each user's training items, unless said otherwise.",
         "Every model was tuned once with the same budget (≤ 6 grid candidates, GridSearchCV",
         "with LeaveLastOut on the training rows of the earliest fold of A) and refitted per split.",
         "Bold: best non-random model of the column.",
         "",
-        "![warm-up](ml-100k-warmup.png)",
-        "![growth](ml-100k-growth.png)",
-        "![bars](ml-100k-bars.png)",
+        f"![warm-up]({stem}-warmup.png)",
+        f"![growth]({stem}-growth.png)",
+        f"![bars]({stem}-bars.png)",
         "",
         "## A. Warm users, leave-last-out (3 rolling folds pooled)",
         "",
@@ -168,7 +170,8 @@ def write_report(summary, out_dir):
         _table(res, "C-mix", ["NDCG@10", "Recall@10", "NewRecall@10", "NewShareTop10", "NewShareTest"]),
         "## D. Cold users (20% of users, only their user_text known)",
         "",
-        _table(res, "D", ["HR@10", "NDCG@10", "Recall@20"]),
+        _table(res, "D", ["HR@10", "NDCG@10", "Recall@20"]) if "D" in res
+        else "_not run: no user texts were given_\n",
         "## E. Data growth: protocol A fold 0, models trained on p% of the training rows",
         "",
         "Test users with at least one sampled training row. NDCG@10:",
@@ -180,4 +183,4 @@ def write_report(summary, out_dir):
     for name, t in tuning.items():
         note = f"unavailable: {t['unavailable']}" if t["unavailable"] else ""
         md.append(f"| {name} | `{t['best']}` | {t['candidates']} | {t['seconds']} | {note} |")
-    (out_dir / "ml-100k.md").write_text("\n".join(md) + "\n")
+    (out_dir / f"{stem}.md").write_text("\n".join(md) + "\n")

@@ -116,10 +116,12 @@ def protocol_c_new(X, new_items):
     """Cold items ranked among themselves.
 
     Training is every interaction with an old item; each user's interactions
-    with new items are the test, ranked among the new items only.
+    with new items are the test, ranked among the new items only. Users
+    without an old item in training are not tested (no warm model knows them).
     """
     is_new = X.item_id.isin(new_items).to_numpy()
     train, test = X[~is_new], X[is_new]
+    test = test[test.user_id.isin(train.user_id.unique())]  # users the models know
     return Split("C-new", train, test, _exclude(train, []), candidates=np.asarray(new_items),
                  new_items=np.asarray(new_items))
 
@@ -129,12 +131,14 @@ def protocol_c_mix(X, new_items, n_test=10):
 
     Each user's last ``n_test`` interactions are the test whatever the item;
     training is everything earlier minus all new-item interactions; the
-    candidates are every item not in the user's training rows.
+    candidates are every item not in the user's training rows. Users left
+    without training rows are not tested.
     """
     rank, n_rows = rank_from_end(X)
     is_new = X.item_id.isin(new_items).to_numpy()
     test = X[(rank < n_test) & (n_rows > n_test)]
     train = X[(rank >= n_test) & ~is_new]
+    test = test[test.user_id.isin(train.user_id.unique())]  # users the models know
     return Split("C-mix", train, test, _exclude(train, test.user_id.unique()),
                  new_items=np.asarray(new_items))
 

@@ -25,12 +25,12 @@ import numpy as np  # noqa: E402
 import _report  # noqa: E402
 
 
-def matmul_gflops(threads, n=2048, repeats=5):
-    """Float32 GFLOP/s of a large square matmul: the CPU's practical peak."""
+def matmul_gflops(threads, n=2048, repeats=5, dtype="float32"):
+    """GFLOP/s of a large square matmul in ``dtype``: the CPU's practical peak."""
     import torch
 
     torch.set_num_threads(threads)
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n).to(getattr(torch, dtype)), torch.randn(n, n).to(getattr(torch, dtype))
     torch.mm(a, b)
     best, _ = _report.median_time(lambda: torch.mm(a, b), repeats)
     return 2 * n**3 / best / 1e9
@@ -64,7 +64,7 @@ def main(argv=None):
     parser.add_argument("--sweep-repeats", type=int, default=3, help="timed repeats per sweep point (default 3)")
     parser.add_argument(
         "--bf16", choices=["auto", "yes", "no"], default="auto",
-        help="time precision='bfloat16': auto = only where the CPU has AMX (native bf16)",
+        help="time precision='bfloat16': auto = only where the CPU has AMX or AVX512-BF16",
     )
     args = parser.parse_args(argv)
 
@@ -123,7 +123,18 @@ def main(argv=None):
     token_counts = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=enc32.max_length_)["input_ids"]]
     n_tokens = int(sum(token_counts))
     flops_padded, flops_useful, layer_params = flop_count(model, token_counts, 32)
-    peak = {t: matmul_gflops(t, n=1024 if args.quick else 2048) for t in thread_counts}
+    n_peak = 1024 if args.quick else 2048
+    peak = {t: matmul_gflops(t, n=n_peak) for t in thread_counts}
+    peak16 = ({t: matmul_gflops(t, n=n_peak, dtype="bfloat16") for t in thread_counts}
+              if with_bf16 else {})
+
+    def precision_of(name):
+        if "bfloat16" in name or (name == "TextEncoder auto" and enc_auto.precision_ == "bfloat16"):
+            return "bfloat16"
+        return "float32"
+
+    def peak_of(name, threads):
+        return (peak16 if precision_of(name) == "bfloat16" else peak)[threads]
     torch.set_num_threads(max_threads)
     main_rows = []
     for name in configs:
@@ -137,17 +148,21 @@ def main(argv=None):
                 "ratio_to_st": st_median / med,
                 "min_cosine_to_st": float(_cosine(outputs[name], reference).min()),
                 "gflops": flops_padded / med / 1e9,
-                "fraction_of_peak": flops_padded / med / 1e9 / peak[max(thread_counts)],
+                "fraction_of_peak": flops_padded / med / 1e9 / peak_of(name, max(thread_counts)),
                 "times_s": times[name],
             }
         )
 
-    # sweep: batch sizes x torch threads, TextEncoder float32 vs sentence-transformers
+    # sweep: batch sizes x torch threads, TextEncoder (float32, and auto where
+    # it chose bfloat16) vs sentence-transformers
     sweep = []
     for threads in thread_counts:
         torch.set_num_threads(threads)
         for bs in batch_sizes:
-            pair = {"TextEncoder float32": ours("float32", bs)[1], "sentence-transformers": st_run(bs)}
+            pair = {"TextEncoder float32": ours("float32", bs)[1]}
+            if enc_auto.precision_ != "float32":
+                pair["TextEncoder auto"] = ours("auto", bs)[1]
+            pair["sentence-transformers"] = st_run(bs)
             for run in pair.values():
                 run()  # warm-up
             got = {name: [] for name in pair}
@@ -161,11 +176,12 @@ def main(argv=None):
                     {
                         "threads": threads, "batch_size": bs, "config": name, "median_s": med,
                         "texts_per_s": len(texts) / med, "tokens_per_s": n_tokens / med,
-                        "gflops": fl / med / 1e9, "fraction_of_peak": fl / med / 1e9 / peak[threads],
+                        "gflops": fl / med / 1e9,
+                        "fraction_of_peak": fl / med / 1e9 / peak_of(name, threads),
                     }
                 )
             print(f"threads {threads} batch {bs}: " + ", ".join(
-                f"{r['config']} {r['texts_per_s']:.0f} texts/s" for r in sweep[-2:]), flush=True)
+                f"{r['config']} {r['texts_per_s']:.0f} texts/s" for r in sweep[-len(pair):]), flush=True)
     torch.set_num_threads(max_threads)
     for row in sweep:
         st_row = next(r for r in sweep if r["threads"] == row["threads"]
@@ -192,16 +208,19 @@ def main(argv=None):
         "texts once and batches them by token count, so a batch pads only to its own longest text; "
         "sentence-transformers sorts by characters and tokenizes each batch.",
         f"- `precision=\"auto\"` chose **{enc_auto.precision_}** on this machine "
-        f"(native bfloat16 matrix units: {'yes' if native_bf16 else 'no'}).",
+        f"(AMX or AVX512-BF16: {'yes' if native_bf16 else 'no'}).",
     ]
     if not with_bf16:
         lines.append(
-            "- bfloat16 was not timed: this CPU has no AMX (no native bfloat16 matrix units), "
-            "where bfloat16 ran 1.5 to 6 times slower than float32 in our runs. `--bf16 yes` times it anyway."
+            "- bfloat16 was not timed: this CPU has neither AMX nor AVX512-BF16 (no native "
+            "bfloat16 arithmetic). `--bf16 yes` times it anyway."
         )
     lines += [
-        f"- Peak: a {1024 if args.quick else 2048}^2 float32 `torch.mm` runs at "
+        f"- Peak: a {n_peak}^2 float32 `torch.mm` runs at "
         + ", ".join(f"{peak[t]:.0f} GFLOP/s with {t} thread{'s' * (t > 1)}" for t in thread_counts)
+        + ("; in bfloat16 at " + ", ".join(f"{peak16[t]:.0f} GFLOP/s with {t} thread{'s' * (t > 1)}"
+                                            for t in thread_counts) if peak16 else "")
+        + ". Each row's fraction of peak is against the peak of its own precision"
         + f". MiniLM-L6 costs 2 x {layer_params / 1e6:.1f} M layer parameters = "
         f"{2 * layer_params / 1e6:.1f} MFLOP per token, plus attention (4 x layers x hidden x sequence "
         f"length per token); batched as TextEncoder does at batch size 32, encoding all texts is "
@@ -225,10 +244,10 @@ def main(argv=None):
         "",
         f"Fastest: **{best['config']}**, {best['texts_per_s']:.0f} texts/s, "
         f"{best['ratio_to_st']:.2f}x sentence-transformers, at {best['fraction_of_peak']:.0%} of "
-        "the float32 matmul peak. The gap is the work that is not large matrix products "
+        f"the {precision_of(best['config'])} matmul peak. The gap is the work that is not large matrix products "
         "(tokenisation, softmax, layer norms, GELU, pooling) and the small matrices of short texts.",
         "",
-        "## Batch sizes and torch threads (float32)",
+        "## Batch sizes and torch threads",
         "",
         _report.table(
             sweep,
@@ -256,8 +275,11 @@ def main(argv=None):
     ax1.set_xlabel("texts/s (batch size 32, higher is better)")
     ax1.set_title("MovieLens-100K item texts, all-MiniLM-L6-v2")
     for threads in thread_counts:
-        for name, style in (("TextEncoder float32", "-o"), ("sentence-transformers", "--s")):
+        for name, style in (("TextEncoder float32", "-o"), ("TextEncoder auto", ":^"),
+                            ("sentence-transformers", "--s")):
             pts = [r for r in sweep if r["threads"] == threads and r["config"] == name]
+            if not pts:
+                continue
             ax2.plot([r["batch_size"] for r in pts], [r["texts_per_s"] for r in pts], style,
                      label=f"{name}, {threads} thread{'s' * (threads > 1)}")
     ax2.set_xscale("log", base=2)
@@ -266,7 +288,8 @@ def main(argv=None):
     ax2.legend(fontsize=8)
     ax2.set_title("batch size and threads")
     data = {**env, "n_texts": len(texts), "n_tokens": n_tokens, "precision_auto": enc_auto.precision_,
-            "native_bf16": native_bf16, "matmul_peak_gflops": peak, "flops_padded": flops_padded,
+            "native_bf16": native_bf16, "matmul_peak_gflops": peak,
+            "bf16_matmul_peak_gflops": peak16, "flops_padded": flops_padded,
             "flops_useful": flops_useful, "main": main_rows, "sweep": sweep}
     for p in _report.write("encoder", args.quick, "\n".join(lines), data, fig):
         print("wrote", p)

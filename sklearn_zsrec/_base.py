@@ -16,13 +16,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._interactions import check_interactions
 
-_CHUNK_BYTES = 64 * 2**20  # default: a chunk of users holds ~64 MB of scores
+# default chunk: ~2 MB of scores, so that a chunk's arrays stay in the CPU
+# cache while they are blended (benchmarks/topk.py), but at least 64 users,
+# so that each matrix product still has rows enough to be efficient
+_CHUNK_BYTES = 2 * 2**20
+_CHUNK_MIN_USERS = 64
 
 
 def _chunk_size(batch_size, n_items):
-    """Users scored at once: ``batch_size``, or ~64 MB of float32 scores."""
+    """Users scored at once: ``batch_size``, or ~2 MB of float32 scores."""
     if batch_size is None:
-        return max(1, _CHUNK_BYTES // (4 * max(n_items, 1)))
+        return max(_CHUNK_MIN_USERS, _CHUNK_BYTES // (4 * max(n_items, 1)))
     if (
         isinstance(batch_size, bool)
         or not isinstance(batch_size, (int, np.integer))
@@ -30,7 +34,7 @@ def _chunk_size(batch_size, n_items):
     ):
         raise ValueError(
             f"batch_size must be a positive int (users scored at once) or None "
-            f"(about 64 MB of scores per batch); got {batch_size!r}."
+            f"(about 2 MB of scores per batch); got {batch_size!r}."
         )
     return int(batch_size)
 
@@ -183,9 +187,10 @@ class BaseRecommender(BaseEstimator):
             times the whole catalog at a time, so memory grows with
             ``batch_size * n_items * 4`` bytes (float32), times a small
             factor for the models' intermediate arrays (about 6 for
-            :class:`HybridRecommender`). None picks about 64 MB of scores
-            per batch (``64 * 2**20 // (4 * n_items)`` users). Results do
-            not depend on it, up to float32 rounding on near-ties.
+            :class:`HybridRecommender`). None picks about 2 MB of scores
+            per batch (``2 * 2**20 // (4 * n_items)`` users, at least 64),
+            small enough to stay in the CPU cache. Results do not depend on
+            it, up to float32 rounding on near-ties.
 
         Returns
         -------

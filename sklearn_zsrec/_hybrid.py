@@ -86,6 +86,8 @@ def _standardize(scores, mask=None):
 # history lengths kept by the users whose history is cut when learning the blend
 _SHORT_HISTORIES = np.array([1, 2, 3, 5, 8, 13, 20])
 _MIN_POSITIVES = 50  # held-out interactions a history-length bin needs for its own blend
+_BLOCK_FLOATS = 1 << 15  # scores per block of the fused blend (128 KiB, cache-sized)
+_MIN_RECENCY = 1e-4  # recency weights below this fraction of a user's largest are dropped
 
 
 def _subset(data, mask):
@@ -138,7 +140,15 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors):
     emb = text.item_embeddings_
     rows = text._rows(data.user_id, "user")
     cols = text._rows(data.item_id, "item")
-    recent_weights = sp.csr_matrix((_recency_weights(data, half_life), (rows, cols)),
+    weights = np.asarray(_recency_weights(data, half_life), dtype=np.float64)
+    if half_life is not None:
+        # interactions whose recency weight is under _MIN_RECENCY of the
+        # user's largest weigh nothing that can change a ranking; dropping
+        # them bounds the cost of the item-kNN and profile products
+        top = pd.Series(weights).groupby(rows).transform("max").to_numpy()
+        keep = weights >= _MIN_RECENCY * top
+        weights, rows, cols = weights[keep], rows[keep], cols[keep]
+    recent_weights = sp.csr_matrix((weights, (rows, cols)),
                                    shape=(len(text.users_), n_catalog), dtype=np.float32)
     factors = getattr(cf, "item_factors_", None)
     item_factors = recent = None
@@ -244,7 +254,13 @@ class HybridRecommender(BaseRecommender):
     cf_ : recommender
         The fitted CF model.
     coef_ : ndarray of shape (len(history_bins) + 1, 14)
-        Blend coefficients, in the order of ``TERMS``.
+        Blend coefficients, in the order of ``TERMS``, one row per
+        history-length bin.
+    blend_validation_ndcg_ : ndarray of shape (len(history_bins) + 1, 8)
+        With ``blend="learned"``: the held-out NDCG@10 of each candidate blend
+        per bin (the bin's own fit, the global fit, ``cf``, ``recent_cf``,
+        ``recent_knn``, their sum, popularity, popularity + text); each bin
+        keeps its best (zeros for a bin without held-out users).
     users_ : ndarray of shape (n_users,)
         User ids seen in ``fit``.
     items_ : ndarray of shape (n_items,)
@@ -436,14 +452,18 @@ class HybridRecommender(BaseRecommender):
 
         The logistic fit tells relevant from random items; the top of the
         ranking is what counts, so each bin's blend is chosen among its own
-        fit, the global fit and the single CF terms by the NDCG@k of the
-        held-out (warm) interactions.
+        fit, the global fit, the single CF terms, popularity alone and
+        popularity with text, by the NDCG@k of the held-out (warm)
+        interactions.
         """
-        unit = np.eye(len(TERMS), dtype=np.float32)
+        unit = dict(zip(TERMS, np.eye(len(TERMS), dtype=np.float32)))
+        simple = [unit["cf"], unit["recent_cf"], unit["recent_knn"],
+                  unit["cf"] + unit["recent_cf"] + unit["recent_knn"],
+                  # when interactions are scarce, popularity (with text) can
+                  # beat every CF term: let the held-out NDCG say so
+                  unit["popularity"], unit["popularity"] + unit["gated_text"]]
         candidates = [coef, np.tile(coef.mean(axis=0), (len(coef), 1))] + [
-            np.tile(unit[TERMS.index(t)], (len(coef), 1)) for t in ("cf", "recent_cf", "recent_knn")
-        ] + [np.tile(unit[TERMS.index("cf")] + unit[TERMS.index("recent_cf")]
-                     + unit[TERMS.index("recent_knn")], (len(coef), 1))]
+            np.tile(c, (len(coef), 1)) for c in simple]
         warm = ~is_hidden[pos]
         gains = np.zeros((len(candidates), len(rows)))
         discount = 1.0 / np.log2(np.arange(2, k + 2))
@@ -478,7 +498,8 @@ class HybridRecommender(BaseRecommender):
     def _blend(self, terms, coef, n_users):
         """``sum_k coef[bin(u), k] * terms[k]`` for users with ``n_users`` interactions."""
         per_user = coef[self._bins(n_users)]
-        blended = np.zeros_like(terms[0])
+        shape = next(t.shape for t in terms if t is not None)
+        blended = np.zeros(shape, dtype=np.float32)
         for k, term in enumerate(terms):
             c = per_user[:, k]
             if c.any():
@@ -519,51 +540,181 @@ class HybridRecommender(BaseRecommender):
             low, high = (mid, high) if share(mid) < target else (low, mid)
         return (low + high) / 2
 
-    def _terms(self, parts, rows, users):
-        """The blend terms (see TERMS) of known users ``rows``, over the catalog."""
-        z_text = _standardize(parts.text._scores(rows, users))
+    def _terms(self, parts, rows, users, needed=None):
+        """The blend terms (see TERMS) of known users ``rows``, over the catalog.
+
+        ``needed`` (a boolean mask over TERMS, default all) says which terms
+        to compute; the others are None (``_blend`` skips them), and the
+        matrix products and standardisations only they use are not done.
+        """
+        need = (lambda *names: True) if needed is None else (
+            lambda *names: any(needed[TERMS.index(n)] for n in names))
+        n_rows, n_catalog = len(rows), len(parts.n_items)
+        shape = (n_rows, n_catalog)
         warm = parts.n_items > 0
-        n_u = parts.n_users[rows][:, None].astype(np.float32)
-        n_i = parts.n_items[None, :].astype(np.float32)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            w = (n_u / (n_u + self.switch)) * (n_i / (n_i + self.item_switch))
-        w = np.nan_to_num(w, nan=1.0).astype(np.float32)  # 0 / 0 when a switch is 0
-        w[:, ~warm] = 0.0
-        zeros = np.zeros_like(z_text)
-        if parts.item_factors is not None:
-            cf_rows = parts.cf._rows(users, "user")
-            raw = parts.cf.user_factors_[cf_rows] @ parts.item_factors.T
-            recent = parts.recent_profiles[rows] @ parts.item_factors.T
-        else:
-            raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
-            recent = zeros
-        if warm.all() or not warm.any():
-            z_cf, z_recent = _standardize(raw), _standardize(recent)
-        else:
-            z_cf, z_recent = _standardize(raw, warm), _standardize(recent, warm)
         cold = (~warm).astype(np.float32)[None, :]
         on_warm = warm.astype(np.float32)[None, :]
-        knn = np.asarray((parts.recent_weights[rows] @ parts.similarity).todense(),
-                         dtype=np.float32)
-        z_knn = _standardize(knn, warm if warm.any() else None) * on_warm
+        n_u = parts.n_users[rows].astype(np.float32)
+        short = (1.0 / (1.0 + np.log(np.maximum(n_u, 1.0))))[:, None].astype(np.float32)
+        mask = None if warm.all() or not warm.any() else warm
+        z_text = z_cf = z_recent = z_knn = w = None
+        if need("gated_text", "new_item_text"):
+            z_text = _standardize(parts.text._scores(rows, users))
+        if need("gated_cf", "gated_recent_cf", "gated_text"):
+            # w(u, i) = a(u) * b(i), 0 / 0 (a switch of 0) counting as 1
+            with np.errstate(invalid="ignore", divide="ignore"):
+                a = n_u / (n_u + np.float32(self.switch))
+                b = (parts.n_items / (parts.n_items + self.item_switch)).astype(np.float32)
+            w = np.multiply.outer(np.nan_to_num(a, nan=1.0), np.nan_to_num(b, nan=1.0))
+            w[np.isnan(a)] = 1.0
+            w[:, np.isnan(b)] = 1.0
+            w[:, ~warm] = 0.0
+        if need("gated_cf", "new_item_cf", "cf", "short_cf"):
+            if parts.item_factors is not None:
+                cf_rows = parts.cf._rows(users, "user")
+                raw = parts.cf.user_factors_[cf_rows] @ parts.item_factors.T
+            else:
+                raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
+            z_cf = _standardize(raw, mask)
+        if need("gated_recent_cf", "recent_cf", "new_item_recent_cf"):
+            if parts.item_factors is not None:
+                z_recent = _standardize(parts.recent_profiles[rows] @ parts.item_factors.T, mask)
+            else:
+                z_recent = np.zeros(shape, dtype=np.float32)
+        if need("recent_knn", "short_recent_knn"):
+            knn = (parts.recent_weights[rows] @ parts.similarity).toarray()
+            z_knn = _standardize(knn.astype(np.float32, copy=False), mask)
+            z_knn *= on_warm
+        terms = dict.fromkeys(TERMS)
+        if need("gated_cf"):
+            terms["gated_cf"] = w * z_cf
+        if need("gated_recent_cf"):
+            terms["gated_recent_cf"] = w * z_recent
+        if need("gated_text"):
+            terms["gated_text"] = (1.0 - w) * z_text
+        if need("recent_cf"):
+            terms["recent_cf"] = z_recent * on_warm
+        if need("popularity"):
+            terms["popularity"] = np.broadcast_to(parts.popularity * on_warm[0], shape)
+        if need("new_item"):
+            terms["new_item"] = np.broadcast_to(cold, shape)
+        if need("new_item_cf"):
+            terms["new_item_cf"] = z_cf * cold
+        if need("new_item_recent_cf"):
+            terms["new_item_recent_cf"] = z_recent * cold
+        if need("recent_knn"):
+            terms["recent_knn"] = z_knn
+        if need("new_item_popularity"):
+            terms["new_item_popularity"] = np.broadcast_to(parts.popularity * cold[0], shape)
+        if need("new_item_text"):
+            terms["new_item_text"] = z_text * cold
+        if need("cf"):
+            terms["cf"] = z_cf * on_warm
+        if need("short_cf"):
+            terms["short_cf"] = z_cf * on_warm * short
+        if need("short_recent_knn"):
+            terms["short_recent_knn"] = z_knn * short
+        return [terms[t] for t in TERMS]
+
+    def _fused_blend(self, parts, rows, users, coef):
+        """``_blend(_terms(...))`` computed in one cache-sized sweep.
+
+        Each term is a base score (text, CF, recent CF, item-kNN; z-scored
+        per user) times a per-user and per-item weight, and each base's
+        weights sum to a low-rank matrix ``U @ V`` (``w(u, i) = a(u) b(i)``),
+        so the blend is ``sum_base z_base * (U_base @ V_base)`` plus a
+        low-rank additive part. The base scores are computed once; the rest
+        runs over blocks of rows small enough to stay in the CPU cache. The
+        CF bases are standardised from their factors (per-user mean and
+        variance from the item factors' sum and Gram matrix). Equal to the
+        plain blend up to float32 rounding (tests/test_fast_paths.py).
+        """
+        t = {name: k for k, name in enumerate(TERMS)}
+        n_u = parts.n_users[rows].astype(np.float32)
+        P = coef[self._bins(n_u)].astype(np.float32)  # per-user coefficients
+        warm = parts.n_items > 0
+        warm_f, cold_f = warm.astype(np.float32), (~warm).astype(np.float32)
+        mask = None if warm.all() or not warm.any() else warm
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = np.nan_to_num(n_u / (n_u + np.float32(self.switch)), nan=1.0)
+            b = np.nan_to_num(parts.n_items / (parts.n_items + self.item_switch), nan=1.0)
+        b = (b * warm).astype(np.float32)
         short = (1.0 / (1.0 + np.log(np.maximum(n_u, 1.0)))).astype(np.float32)
-        popularity = np.broadcast_to(parts.popularity * on_warm[0], z_text.shape)
-        return [
-            w * z_cf,
-            w * z_recent,
-            (1.0 - w) * z_text,
-            z_recent * on_warm,
-            popularity,
-            np.broadcast_to(cold, z_text.shape),
-            z_cf * cold,
-            z_recent * cold,
-            z_knn,
-            np.broadcast_to(parts.popularity * cold[0], z_text.shape),
-            z_text * cold,
-            z_cf * on_warm,
-            z_cf * on_warm * short,
-            z_knn * short,
-        ]
+        ones = np.ones(len(warm), dtype=np.float32)
+        # (scores, U, V, mean, std, over_warm): mean/std None = from the scores,
+        # over the warm items only if over_warm (the CF bases and item-kNN) or
+        # over all items (text)
+        bases = []
+        add = []  # the low-rank additive part, (U, V) pairs
+
+        def weights(pairs):
+            kept = [(u, v) for u, v in pairs if np.any(u != 0)]
+            if not kept:
+                return None, None
+            return (np.stack([u for u, _ in kept], axis=1).astype(np.float32),
+                    np.stack([v for _, v in kept]).astype(np.float32))
+
+        def factor_base(user_vecs, pairs):
+            U, V = weights(pairs)
+            if U is None:
+                return
+            Y = parts.item_factors if mask is None else parts.item_factors[mask]
+            X = user_vecs.astype(np.float64)
+            mean = X @ Y.sum(axis=0, dtype=np.float64) / len(Y)
+            gram = Y.T.astype(np.float64) @ Y.astype(np.float64)
+            ex2 = ((X @ gram) * X).sum(axis=1) / len(Y)
+            std = np.sqrt(np.maximum(ex2 - mean**2, 0.0))
+            bases.append((user_vecs @ parts.item_factors.T, U, V,
+                          mean.astype(np.float32), std.astype(np.float32), True))
+
+        cf_pairs = [(P[:, t["gated_cf"]] * a, b), (P[:, t["new_item_cf"]], cold_f),
+                    (P[:, t["cf"]] + P[:, t["short_cf"]] * short, warm_f)]
+        recent_pairs = [(P[:, t["gated_recent_cf"]] * a, b), (P[:, t["recent_cf"]], warm_f),
+                        (P[:, t["new_item_recent_cf"]], cold_f)]
+        if parts.item_factors is not None:
+            factor_base(parts.cf.user_factors_[parts.cf._rows(users, "user")], cf_pairs)
+            factor_base(parts.recent_profiles[rows], recent_pairs)
+        else:
+            U, V = weights(cf_pairs)
+            if U is not None:
+                raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
+                bases.append((raw, U, V, None, None, True))
+        gated = P[:, t["gated_text"]]
+        U, V = weights([(gated, ones), (-gated * a, b), (P[:, t["new_item_text"]], cold_f)])
+        if U is not None:
+            bases.append((parts.text._scores(rows, users), U, V, None, None, False))
+        U, V = weights([(P[:, t["recent_knn"]] + P[:, t["short_recent_knn"]] * short, warm_f)])
+        if U is not None:
+            knn = (parts.recent_weights[rows] @ parts.similarity).toarray()
+            bases.append((knn.astype(np.float32, copy=False), U, V, None, None, True))
+        U, V = weights([(P[:, t["popularity"]], parts.popularity * warm_f),
+                        (P[:, t["new_item"]], cold_f),
+                        (P[:, t["new_item_popularity"]], parts.popularity * cold_f)])
+        if U is not None:
+            add.append((U, V))
+        out = np.zeros((len(rows), len(warm)), dtype=np.float32)
+        on = None if mask is None else mask.astype(np.float32)
+        n_on = len(warm) if mask is None else int(mask.sum())
+        step = max(8, _BLOCK_FLOATS // max(len(warm), 1))
+        for start in range(0, len(rows), step):
+            blk = slice(start, start + step)
+            acc = out[blk]
+            for U, V in add:
+                acc += U[blk] @ V
+            for scores, U, V, mean, std, over_warm in bases:
+                x = scores[blk]
+                if mean is None and (on is None or not over_warm):  # z-score, all items
+                    z = x - x.mean(axis=1)[:, None]
+                    sd = np.sqrt(np.einsum("ij,ij->i", z, z) / z.shape[1])
+                elif mean is None:  # z-score over the warm items
+                    z = x - ((x @ on) / n_on)[:, None]
+                    sd = np.sqrt((z * z) @ on / n_on)
+                else:
+                    z = x - mean[blk][:, None]
+                    sd = std[blk]
+                z *= (U[blk] / np.maximum(sd, 1e-12)[:, None]) @ V
+                acc += z
+        return out
 
     def _fit_new_users(self):
         """Embeddings of the known users' texts, to find a new user's neighbours."""
@@ -609,9 +760,7 @@ class HybridRecommender(BaseRecommender):
         out = np.empty((len(rows), len(self.items_)), dtype=np.float32)
         known = rows >= 0
         if known.any():
-            terms = self._terms(self._parts, rows[known], users[known])
-            blended = self._blend(terms, self.coef_, self._parts.n_users[rows[known]])
-            out[known] = blended
+            out[known] = self._fused_blend(self._parts, rows[known], users[known], self.coef_)
         if (~known).any():
             out[~known] = self._new_user_scores(users[~known])
         return out

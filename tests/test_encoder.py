@@ -167,12 +167,12 @@ def test_precision_is_part_of_the_cache_key():
     assert embedding_cache_info().misses == 2 * len(TEXTS)
 
 
-def test_auto_precision_without_amx_is_float32(monkeypatch):
-    # A mock of our own CPU flag reader: this machine "has" AVX512-BF16 but
-    # no AMX, so "auto" must stay in float32 without even timing bfloat16.
+def test_auto_precision_without_bf16_flags_is_float32(monkeypatch):
+    # A mock of our own CPU flag reader: this machine has AVX-512 but neither
+    # AVX512-BF16 nor AMX, so "auto" must stay in float32 without timing.
     from sklearn_zsrec import _encoder
 
-    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: {"avx2", "avx512f"})
     monkeypatch.setattr(_encoder, "_PRECISIONS", {})
     calls = []
     monkeypatch.setattr(
@@ -204,12 +204,14 @@ def _fake_run(bf16_seconds, bf16_noise):
     [(0.002, 0.0, "bfloat16"), (0.04, 0.0, "float32"), (0.002, 0.5, "float32")],
     ids=["faster-and-close", "slower", "faster-but-far"],
 )
-def test_auto_precision_check_with_amx(monkeypatch, bf16_seconds, noise, expected):
-    # Mocks of our own logic: the flag reader says AMX, and a fake model
-    # whose bfloat16 speed and accuracy we set; auto needs both to pick it.
+@pytest.mark.parametrize("flags", [{"amx_bf16", "amx_tile"}, {"avx512f", "avx512_bf16"}],
+                         ids=["amx", "avx512-bf16"])
+def test_auto_precision_check_with_bf16_flags(monkeypatch, flags, bf16_seconds, noise, expected):
+    # Mocks of our own logic: the flag reader says AMX or AVX512-BF16, and a
+    # fake model whose bfloat16 speed and accuracy we set; auto needs both.
     from sklearn_zsrec import _encoder
 
-    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: {"amx_bf16", "amx_tile"})
+    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: flags)
     monkeypatch.setattr(_encoder, "_PRECISIONS", {})
     run = _fake_run(bf16_seconds, noise)
     assert _encoder._auto_precision("fake", "cpu", run) == expected

@@ -131,8 +131,8 @@ def test_seen_positions_are_the_csr_entries():
 
 
 def test_default_batch_size_holds_about_64mb_of_scores():
-    assert _chunk_size(None, 1682) == 64 * 2**20 // (4 * 1682)
-    assert _chunk_size(None, 10**9) == 1
+    assert _chunk_size(None, 1682) == 2 * 2**20 // (4 * 1682)
+    assert _chunk_size(None, 10**9) == 64  # at least 64 users
     assert _chunk_size(5, 1682) == 5
 
 
