@@ -66,6 +66,44 @@ def _sample(terms, pos, candidates, seen, n_negatives, rng, out, groups, skip=No
     out[2].append(np.broadcast_to(groups[:, None], cols.shape)[ok])
 
 
+# the candidate of ``_select_per_bin`` preferred when the holdout cannot tell
+# it from the best: popularity (index 6), which cannot overfit
+_SIMPLEST_FIRST = (6,)
+
+
+def _one_se_choice(gains):
+    """Popularity if within one standard error of the best candidate, else the best.
+
+    ``gains`` has one row per candidate and one column per held-out
+    interaction. The standard error is that of the paired per-interaction
+    difference to the best candidate, so it is small when the candidates
+    agree and large when the holdout is small: with scarce data popularity
+    wins the ties that a noisy holdout would otherwise break by chance.
+    """
+    means = gains.mean(axis=1)
+    best = int(np.argmax(means))
+    n = gains.shape[1]
+    for c in _SIMPLEST_FIRST:
+        diff = gains[best] - gains[c]
+        se = diff.std(ddof=1) / np.sqrt(n) if n > 1 else np.inf
+        if means[best] - means[c] <= se:
+            return c
+    return best
+
+
+def _tied_gain(score, target, cum_discount, k):
+    """NDCG@k gain of one relevant item per row, ties broken at random (expected).
+
+    The relevant item has ``g`` items scored above it and ``t`` scored equal
+    (itself included): each of positions ``g .. g + t - 1`` is equally likely.
+    Counting ties as wins would reward a term that scores everything alike.
+    """
+    above = (score > target).sum(axis=1)
+    tied = (score == target).sum(axis=1)
+    low, high = np.minimum(above, k), np.minimum(above + tied, k)
+    return (cum_discount[high] - cum_discount[low]) / np.maximum(tied, 1)
+
+
 def _standardize(scores, mask=None):
     """Z-score each row, over the columns in ``mask`` (all when None).
 
@@ -115,7 +153,7 @@ class _Components:
     recent_profiles: np.ndarray  # recency-weighted sum of item factors per user
     popularity: np.ndarray  # z-scored log1p(n_items), text-predicted for new items
     recent_weights: sp.csr_matrix  # recency weights, users x catalog
-    similarity: sp.csr_matrix  # item-item cosine, top n_neighbors per item
+    similarity: sp.csr_matrix  # item-item BM25 or cosine, top n_neighbors per item
 
 
 def _ridge(x, y, alpha):
@@ -123,7 +161,7 @@ def _ridge(x, y, alpha):
     return np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ y.astype(np.float64))
 
 
-def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors):
+def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn):
     frame = _frame(data)
     text = clone(text).fit(frame)
     cf = clone(cf).fit(frame)
@@ -165,19 +203,19 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors):
         coef = _ridge(emb[warm], log_n[warm] - log_n[warm].mean(), map_alpha)
         log_n[~warm] = log_n[warm].mean() + emb[~warm] @ coef
     popularity = (log_n - log_n[warm].mean()) / max(log_n[warm].std(), 1e-12)
-    similarity = _item_similarity(text.user_items_, n_neighbors)
+    similarity = _item_similarity(text.user_items_, n_neighbors, item_knn)
     return _Components(text, cf, n_items, text.n_user_interactions_, item_factors, recent,
                        popularity.astype(np.float32), recent_weights, similarity)
 
 
-def _item_similarity(user_items, n_neighbors):
-    """Item-item cosine similarity, keeping each item's ``n_neighbors`` largest."""
-    from implicit.nearest_neighbours import CosineRecommender
+def _item_similarity(user_items, n_neighbors, kind="bm25"):
+    """Item-item similarity (implicit's BM25 or cosine), each item's ``n_neighbors`` largest."""
+    from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
     from threadpoolctl import threadpool_limits
 
     binary = (user_items != 0).astype(np.float32).tocsr()
     with threadpool_limits(1, "blas"):
-        knn = CosineRecommender(K=n_neighbors)
+        knn = BM25Recommender(K=n_neighbors) if kind == "bm25" else CosineRecommender(K=n_neighbors)
         knn.fit(binary, show_progress=False)
     return knn.similarity.astype(np.float32).tocsr()
 
@@ -236,14 +274,34 @@ class HybridRecommender(BaseRecommender):
         Recency half-life, in interactions, of the ``z_recent_cf`` profile.
     C : float, default=1.0
         Inverse regularisation of the learned blend.
-    new_item_fraction : float, default=0.1
-        Fraction of items hidden while learning the blend.
+    new_item_fraction : float, default=0.2
+        Fraction of items hidden while learning the blend, so that it learns
+        how to rank items without interactions.
     n_negatives : int, default=100
         Random candidate items per held-out interaction when learning.
-    map_alpha : float, default=1.0
-        Ridge regularisation of the text-to-factors map of new items.
+    map_alpha : float, default=5.0
+        Ridge regularisation of the maps from text embeddings to CF item
+        factors and to popularity, used for new items.
     user_neighbors : int, default=50
         Known users whose items score a new user (with ``user_texts``).
+    n_neighbors : int, default=100
+        Neighbours kept per item by the item-kNN term.
+    item_knn : {"bm25", "cosine"}, default="bm25"
+        Item-item similarity of the item-kNN term: implicit's BM25-weighted
+        or plain cosine co-occurrence.
+    calibrate_new_items : bool, default=True
+        Set the new items' offset so that they take the share of the top-10
+        that hidden items earned on the holdout (see ``new_item_exposure``).
+    new_item_exposure : float, default=1.0
+        Multiplies that share: above 1 shows new items more often (at some
+        cost in accuracy), 0 keeps them out of the top-10.
+    short_history_fraction : float, default=0.3
+        Fraction of users cut to their last 1 to 20 interactions while
+        learning the blend, so that short histories are represented.
+    history_bins : tuple of int, default=(3, 10, 30)
+        Upper edges of the history-length bins; each bin (users with at most
+        that many interactions, and one bin above the last edge) gets its own
+        blend where the holdout has enough interactions for it.
     random_state : int, RandomState instance or None, default=None
         Seeds the holdout's hidden items and negatives.
 
@@ -305,6 +363,7 @@ class HybridRecommender(BaseRecommender):
         "map_alpha": [Interval(Real, 0, None, closed="neither")],
         "user_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "item_knn": [StrOptions({"bm25", "cosine"})],
         "calibrate_new_items": ["boolean"],
         "new_item_exposure": [Interval(Real, 0, None, closed="left")],
         "short_history_fraction": [Interval(Real, 0, 1, closed="both")],
@@ -327,6 +386,7 @@ class HybridRecommender(BaseRecommender):
         map_alpha=5.0,
         user_neighbors=50,
         n_neighbors=100,
+        item_knn="bm25",
         calibrate_new_items=True,
         new_item_exposure=1.0,
         short_history_fraction=0.3,
@@ -345,6 +405,7 @@ class HybridRecommender(BaseRecommender):
         self.map_alpha = map_alpha
         self.user_neighbors = user_neighbors
         self.n_neighbors = n_neighbors
+        self.item_knn = item_knn
         self.calibrate_new_items = calibrate_new_items
         self.new_item_exposure = new_item_exposure
         self.short_history_fraction = short_history_fraction
@@ -356,7 +417,7 @@ class HybridRecommender(BaseRecommender):
 
         cf = self.cf if self.cf is not None else ALSRecommender()
         return _fit_components(self.text, cf, data, self.half_life, self.map_alpha,
-                               self.n_neighbors)
+                               self.n_neighbors, self.item_knn)
 
     def _fit(self, data):
         rng = check_random_state(self.random_state)
@@ -466,7 +527,7 @@ class HybridRecommender(BaseRecommender):
             np.tile(c, (len(coef), 1)) for c in simple]
         warm = ~is_hidden[pos]
         gains = np.zeros((len(candidates), len(rows)))
-        discount = 1.0 / np.log2(np.arange(2, k + 2))
+        cum_discount = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))]
         for start in range(0, len(rows), 512):
             part = slice(start, start + 512)
             terms = self._terms(parts, rows[part], users[part])
@@ -476,16 +537,18 @@ class HybridRecommender(BaseRecommender):
                 score[seen] = -np.inf
                 score[:, is_hidden] = -np.inf
                 target = score[np.arange(len(score)), pos[part]][:, None]
-                rank = (score > target).sum(axis=1)
-                gains[c, part] = np.where(rank < k, discount[np.minimum(rank, k - 1)], 0.0)
+                gains[c, part] = _tied_gain(score, target, cum_discount, k)
         best = coef.copy()
         self.blend_validation_ndcg_ = np.zeros((len(coef), len(candidates)))
+        pooled = _one_se_choice(gains[:, warm]) if warm.any() else 0
         for b in range(len(coef)):
             mine = (bins == b) & warm
             if mine.any():
-                means = gains[:, mine].mean(axis=1)
-                self.blend_validation_ndcg_[b] = means
-                best[b] = candidates[int(np.argmax(means))][b]
+                self.blend_validation_ndcg_[b] = gains[:, mine].mean(axis=1)
+            # a bin with few held-out interactions takes the choice of all bins
+            # pooled: a handful of users would pick a blend by chance
+            choice = _one_se_choice(gains[:, mine]) if mine.sum() >= _MIN_POSITIVES else pooled
+            best[b] = candidates[choice][b]
         return best
 
     def _fixed_coef(self):
