@@ -225,9 +225,9 @@ def make_entries(ml, quick):
             ours=True,
         ),
         Entry(
-            "Hybrid (ours, new_item_exposure=2)",
+            "Hybrid (ours, new_item_exposure=1.5)",
             HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0),
-                              new_item_exposure=2.0, random_state=0),
+                              new_item_exposure=1.5, random_state=0),
             {},
             cold_items=True,
             ours=True,

@@ -46,8 +46,10 @@ NEW_ITEM_TERMS = ("new_item_cf", "new_item_recent_cf", "new_item_popularity", "n
 def _sample(terms, pos, candidates, seen, n_negatives, rng, out, groups, skip=None):
     """Append (features, labels) of positives ``pos`` and random negatives.
 
-    ``candidates`` is a number of catalog columns or an array of them;
-    negatives that the user has seen or that are the positive are dropped.
+    ``terms`` is the list of TERMS' (n_users, n_items) score arrays, gathered
+    only at the sampled columns. ``candidates`` is a number of catalog
+    columns or an array of them; negatives that the user has seen or that
+    are the positive are dropped.
     """
     n = len(pos)
     if np.ndim(candidates) == 0:
@@ -59,7 +61,7 @@ def _sample(terms, pos, candidates, seen, n_negatives, rng, out, groups, skip=No
     ok[:, 1:] &= cols[:, 1:] != pos[:, None]
     if skip is not None:  # columns left out (with their users' positives)
         ok &= ~skip[cols] & ~skip[pos][:, None]
-    out[0].append(np.take_along_axis(terms, cols[:, :, None], axis=1)[ok])
+    out[0].append(np.stack([np.take_along_axis(t, cols, axis=1) for t in terms], axis=-1)[ok])
     labels = np.zeros(cols.shape, dtype=np.int8)
     labels[:, 0] = 1
     out[1].append(labels[ok])
@@ -314,6 +316,10 @@ class HybridRecommender(BaseRecommender):
     coef_ : ndarray of shape (len(history_bins) + 1, 14)
         Blend coefficients, in the order of ``TERMS``, one row per
         history-length bin.
+    new_item_share_ : float or None
+        The share of the top-10 given to items without interactions (the
+        ``new_item`` offset is set so that the fitted model's top-10 of its
+        training users hold that share); None when not calibrated.
     blend_validation_ndcg_ : ndarray of shape (len(history_bins) + 1, 8)
         With ``blend="learned"``: the held-out NDCG@10 of each candidate blend
         per bin (the bin's own fit, the global fit, ``cf``, ``recent_cf``,
@@ -422,10 +428,16 @@ class HybridRecommender(BaseRecommender):
     def _fit(self, data):
         rng = check_random_state(self.random_state)
         self._parts = self._components(data)
+        self.new_item_share_ = None
         if self.blend == "learned":
             self.coef_ = self._learn_coef(data, rng, int((self._parts.n_items == 0).sum()))
         else:
             self.coef_ = self._fixed_coef()
+        if self.new_item_share_ is not None:
+            # calibrated on the final model's own scores, as recommend sees them
+            rows = np.arange(len(self._parts.text.users_))
+            self.coef_[:, TERMS.index("new_item")] += self._exposure_offset(
+                self._parts, self.coef_, rows, self._parts.text.users_, self.new_item_share_, rng)
         self.text_, self.cf_ = self._parts.text, self._parts.cf
         self._index(data, items=self.text_.items_)
         self._fit_new_users()
@@ -468,14 +480,15 @@ class HybridRecommender(BaseRecommender):
         bins = self._bins(parts.n_users[rows])
         for start in range(0, len(users), 512):
             part = slice(start, start + 512)
-            terms = np.stack(self._terms(parts, rows[part], users[part]), axis=-1)
+            terms = self._terms(parts, rows[part], users[part])
             seen = text.user_items_[rows[part]]
             # warm ranking only: new items are ranked by their own model below
             _sample(terms, pos[part], len(text.items_), seen, self.n_negatives, rng, main,
                     bins[part], skip=is_hidden)
             new = pos_is_new[part]
             if new.any() and len(hidden_cols) > 1:
-                _sample(terms[new], pos[part][new], hidden_cols, seen[np.flatnonzero(new)],
+                _sample([t[new] for t in terms], pos[part][new], hidden_cols,
+                        seen[np.flatnonzero(new)],
                         self.n_negatives, rng, cold, bins[part][new])
         features, labels = np.concatenate(main[0]), np.concatenate(main[1])
         groups = np.concatenate(main[2])
@@ -486,7 +499,10 @@ class HybridRecommender(BaseRecommender):
         for b in range(len(coef)):  # a blend per history length, where data allow
             mine = groups == b
             if labels[mine].sum() >= _MIN_POSITIVES and labels[mine].min() == 0:
-                fit = LogisticRegression(C=self.C, max_iter=1000).fit(features[mine], labels[mine])
+                # started from the global fit: same optimum, fewer iterations
+                fit = LogisticRegression(C=self.C, max_iter=1000, warm_start=True)
+                fit.coef_, fit.intercept_ = model.coef_.copy(), model.intercept_.copy()
+                fit.fit(features[mine], labels[mine])
                 coef[b] = fit.coef_.ravel()
         coef = self._select_per_bin(parts, coef, rows, users, pos, bins, is_hidden)
         if cold[0]:
@@ -500,12 +516,10 @@ class HybridRecommender(BaseRecommender):
                 coef[:, TERMS.index("new_item_text")] -= coef[:, TERMS.index("gated_text")]
         # new items get the exposure that the hidden ones earned per item,
         # times how many new items the catalog really has
+        # (the offset that gives them this share is set on the final model)
         target = pos_is_new.mean() * min(1.0, n_new / max(len(hidden_cols), 1))
-        target = min(1.0, target * self.new_item_exposure)
         if self.calibrate_new_items and pos_is_new.any() and n_new:
-            coef[:, TERMS.index("new_item")] += self._exposure_offset(
-                parts, coef, rows, users, target, rng
-            )
+            self.new_item_share_ = float(min(1.0, target * self.new_item_exposure))
         return coef
 
     def _select_per_bin(self, parts, coef, rows, users, pos, bins, is_hidden, k=10):
@@ -573,29 +587,31 @@ class HybridRecommender(BaseRecommender):
         """Offset of new items' scores giving them ``target`` share of top-``k``.
 
         Bisection on the offset added to every new item's score, over (at
-        most 2,000 of) the held-out users, with their training items excluded.
+        most 1,000 of) the users ``rows``, with their training items excluded.
+        Only each user's ``k`` best old and ``k`` best new items can make the
+        top-``k``, so the bisection works on those.
         """
-        if len(rows) > 2000:
-            pick = rng.choice(len(rows), 2000, replace=False)
+        if len(rows) > 1000:
+            pick = rng.choice(len(rows), 1000, replace=False)
             rows, users = rows[pick], users[pick]
         new = parts.n_items == 0
-        blocks = []
-        for start in range(0, len(rows), 512):
-            part = slice(start, start + 512)
-            terms = self._terms(parts, rows[part], users[part])
-            score = self._blend(terms, coef, parts.n_users[rows[part]])
-            seen = parts.text.user_items_[rows[part]].nonzero()
-            score[seen] = -np.inf
-            blocks.append(score)
-        scores = np.concatenate(blocks)
         k = min(k, new.sum(), (~new).sum())
         if k < 1:
             return 0.0
+        old_top, new_top = [], []
+        for start in range(0, len(rows), 512):
+            part = slice(start, start + 512)
+            score = self._fused_blend(parts, rows[part], users[part], coef)
+            seen = parts.text.user_items_[rows[part]].nonzero()
+            score[seen] = -np.inf
+            old_top.append(-np.partition(-score[:, ~new], k - 1, axis=1)[:, :k])
+            new_top.append(-np.partition(-score[:, new], k - 1, axis=1)[:, :k])
+        old_top, new_top = np.concatenate(old_top), np.concatenate(new_top)
 
         def share(offset):
-            shifted = scores + offset * new[None, :]
-            top = np.argpartition(-shifted, k - 1, axis=1)[:, :k]
-            return new[top].mean()
+            both = np.concatenate([old_top, new_top + offset], axis=1)
+            top = np.argpartition(-both, k - 1, axis=1)[:, :k]
+            return (top >= k).mean()
 
         low, high = -50.0, 50.0
         for _ in range(40):
