@@ -281,6 +281,10 @@ class HybridRecommender(BaseRecommender):
         how to rank items without interactions.
     n_negatives : int, default=100
         Random candidate items per held-out interaction when learning.
+    max_holdout_users : int, default=5000
+        Held-out interactions (one per user) the blend is learned and chosen
+        on; a random sample of this many when there are more users. Bounds
+        the cost of learning the blend on large data.
     map_alpha : float, default=5.0
         Ridge regularisation of the maps from text embeddings to CF item
         factors and to popularity, used for new items.
@@ -366,6 +370,7 @@ class HybridRecommender(BaseRecommender):
         "C": [Interval(Real, 0, None, closed="neither")],
         "new_item_fraction": [Interval(Real, 0, 1, closed="left")],
         "n_negatives": [Interval(Integral, 1, None, closed="left")],
+        "max_holdout_users": [Interval(Integral, 1, None, closed="left")],
         "map_alpha": [Interval(Real, 0, None, closed="neither")],
         "user_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -389,6 +394,7 @@ class HybridRecommender(BaseRecommender):
         C=1.0,
         new_item_fraction=0.2,
         n_negatives=100,
+        max_holdout_users=5000,
         map_alpha=5.0,
         user_neighbors=50,
         n_neighbors=100,
@@ -408,6 +414,7 @@ class HybridRecommender(BaseRecommender):
         self.C = C
         self.new_item_fraction = new_item_fraction
         self.n_negatives = n_negatives
+        self.max_holdout_users = max_holdout_users
         self.map_alpha = map_alpha
         self.user_neighbors = user_neighbors
         self.n_neighbors = n_neighbors
@@ -472,6 +479,9 @@ class HybridRecommender(BaseRecommender):
         pos = text._rows(data.item_id[held], "item")
         keep = (rows >= 0) & (pos >= 0)
         users, rows, pos = users[keep], rows[keep], pos[keep]
+        if len(users) > self.max_holdout_users:  # a random sample is enough
+            pick = np.sort(rng.choice(len(users), self.max_holdout_users, replace=False))
+            users, rows, pos = users[pick], rows[pick], pos[pick]
         hidden_cols = text._rows(hidden, "item")
         pos_is_new = np.isin(pos, hidden_cols)
         main, cold = ([], [], []), ([], [], [])
