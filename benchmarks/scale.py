@@ -89,6 +89,7 @@ def child(n, out):
     from sklearn_zsrec import (
         ALSRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender, embedding_cache_info,
     )  # fmt: skip
+    from sklearn_zsrec._base import _chunk_size
     from sklearn_zsrec.datasets import make_synthetic_interactions
     from sklearn_zsrec.metrics import ndcg_at_k
     from sklearn_zsrec.model_selection import train_test_split_last
@@ -154,7 +155,7 @@ def child(n, out):
         "total_seconds": total,
         "peak_rss": max(s["peak_rss"] for s in stages.values()),
         "peak_per_stage": mem.resettable,
-        "default_recommend_batch": 64 * 2**20 // (4 * n_items),
+        "default_recommend_batch": _chunk_size(None, n_items),
     }
     Path(out).write_text(json.dumps(result))
 
