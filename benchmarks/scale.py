@@ -310,6 +310,30 @@ def main(argv=None):
         ]),
         "",
     ]
+    if len(results) > 1:
+        # the log-log slope of each stage's time between consecutive sizes
+        growth = []
+        for name in STAGES + ("total",):
+            row = {"stage": name}
+            for lo, hi in zip(results, results[1:]):
+                t = [(r["total_seconds"] if name == "total" else r["stages"][name]["seconds"])
+                     for r in (lo, hi)]
+                key = f"{lo['size']:.0e} to {hi['size']:.0e}"
+                row[key] = (np.log(t[1] / t[0]) / np.log(hi["size"] / lo["size"])
+                            if min(t) > 0 else float("nan"))
+            growth.append(row)
+        keys = [k for k in growth[0] if k != "stage"]
+        lines += [
+            "## How each stage grows",
+            "",
+            "Exponent of the time in the number of interactions, between consecutive sizes "
+            "(1 = linear; the catalogue and the users grow with the interactions here, so a "
+            "stage that scales with users x items shows 1.2 to 1.4). Stages under 0.1 s "
+            "are timer noise.",
+            "",
+            _report.table(growth, [("stage", "stage", "")] + [(k, k, ".2f") for k in keys]),
+            "",
+        ]
     if grid:
         lines += [
             "## GridSearchCV(n_jobs=2) and the disk cache",

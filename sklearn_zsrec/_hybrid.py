@@ -298,6 +298,9 @@ class HybridRecommender(BaseRecommender):
     calibrate_new_items : bool, default=True
         Set the new items' offset so that they take the share of the top-10
         that hidden items earned on the holdout (see ``new_item_exposure``).
+        This assumes items without interactions are fresh arrivals; when they
+        are old items nobody picked (a sample of a larger log, say), it gives
+        them too much room: turn it off or lower ``new_item_exposure``.
     new_item_exposure : float, default=1.0
         Multiplies that share: above 1 shows new items more often (at some
         cost in accuracy), 0 keeps them out of the top-10.
