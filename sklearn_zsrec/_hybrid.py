@@ -588,8 +588,7 @@ class HybridRecommender(BaseRecommender):
     def _blend(self, terms, coef, n_users):
         """``sum_k coef[bin(u), k] * terms[k]`` for users with ``n_users`` interactions."""
         per_user = coef[self._bins(n_users)]
-        shape = next(t.shape for t in terms if t is not None)
-        blended = np.zeros(shape, dtype=np.float32)
+        blended = np.zeros(terms[0].shape, dtype=np.float32)
         for k, term in enumerate(terms):
             c = per_user[:, k]
             if c.any():
@@ -632,80 +631,54 @@ class HybridRecommender(BaseRecommender):
             low, high = (mid, high) if share(mid) < target else (low, mid)
         return (low + high) / 2
 
-    def _terms(self, parts, rows, users, needed=None):
+    def _terms(self, parts, rows, users):
         """The blend terms (see TERMS) of known users ``rows``, over the catalog.
 
-        ``needed`` (a boolean mask over TERMS, default all) says which terms
-        to compute; the others are None (``_blend`` skips them), and the
-        matrix products and standardisations only they use are not done.
+        Used while learning the blend; ``recommend`` computes the same blend
+        with ``_fused_blend``.
         """
-        need = (lambda *names: True) if needed is None else (
-            lambda *names: any(needed[TERMS.index(n)] for n in names))
-        n_rows, n_catalog = len(rows), len(parts.n_items)
-        shape = (n_rows, n_catalog)
+        shape = (len(rows), len(parts.n_items))
         warm = parts.n_items > 0
         cold = (~warm).astype(np.float32)[None, :]
         on_warm = warm.astype(np.float32)[None, :]
         n_u = parts.n_users[rows].astype(np.float32)
         short = (1.0 / (1.0 + np.log(np.maximum(n_u, 1.0))))[:, None].astype(np.float32)
         mask = None if warm.all() or not warm.any() else warm
-        z_text = z_cf = z_recent = z_knn = w = None
-        if need("gated_text", "new_item_text"):
-            z_text = _standardize(parts.text._scores(rows, users))
-        if need("gated_cf", "gated_recent_cf", "gated_text"):
-            # w(u, i) = a(u) * b(i), 0 / 0 (a switch of 0) counting as 1
-            with np.errstate(invalid="ignore", divide="ignore"):
-                a = n_u / (n_u + np.float32(self.switch))
-                b = (parts.n_items / (parts.n_items + self.item_switch)).astype(np.float32)
-            w = np.multiply.outer(np.nan_to_num(a, nan=1.0), np.nan_to_num(b, nan=1.0))
-            w[np.isnan(a)] = 1.0
-            w[:, np.isnan(b)] = 1.0
-            w[:, ~warm] = 0.0
-        if need("gated_cf", "new_item_cf", "cf", "short_cf"):
-            if parts.item_factors is not None:
-                cf_rows = parts.cf._rows(users, "user")
-                raw = parts.cf.user_factors_[cf_rows] @ parts.item_factors.T
-            else:
-                raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
-            z_cf = _standardize(raw, mask)
-        if need("gated_recent_cf", "recent_cf", "new_item_recent_cf"):
-            if parts.item_factors is not None:
-                z_recent = _standardize(parts.recent_profiles[rows] @ parts.item_factors.T, mask)
-            else:
-                z_recent = np.zeros(shape, dtype=np.float32)
-        if need("recent_knn", "short_recent_knn"):
-            knn = (parts.recent_weights[rows] @ parts.similarity).toarray()
-            z_knn = _standardize(knn.astype(np.float32, copy=False), mask)
-            z_knn *= on_warm
-        terms = dict.fromkeys(TERMS)
-        if need("gated_cf"):
-            terms["gated_cf"] = w * z_cf
-        if need("gated_recent_cf"):
-            terms["gated_recent_cf"] = w * z_recent
-        if need("gated_text"):
-            terms["gated_text"] = (1.0 - w) * z_text
-        if need("recent_cf"):
-            terms["recent_cf"] = z_recent * on_warm
-        if need("popularity"):
-            terms["popularity"] = np.broadcast_to(parts.popularity * on_warm[0], shape)
-        if need("new_item"):
-            terms["new_item"] = np.broadcast_to(cold, shape)
-        if need("new_item_cf"):
-            terms["new_item_cf"] = z_cf * cold
-        if need("new_item_recent_cf"):
-            terms["new_item_recent_cf"] = z_recent * cold
-        if need("recent_knn"):
-            terms["recent_knn"] = z_knn
-        if need("new_item_popularity"):
-            terms["new_item_popularity"] = np.broadcast_to(parts.popularity * cold[0], shape)
-        if need("new_item_text"):
-            terms["new_item_text"] = z_text * cold
-        if need("cf"):
-            terms["cf"] = z_cf * on_warm
-        if need("short_cf"):
-            terms["short_cf"] = z_cf * on_warm * short
-        if need("short_recent_knn"):
-            terms["short_recent_knn"] = z_knn * short
+        z_text = _standardize(parts.text._scores(rows, users))
+        # w(u, i) = a(u) * b(i), 0 / 0 (a switch of 0) counting as 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = n_u / (n_u + np.float32(self.switch))
+            b = (parts.n_items / (parts.n_items + self.item_switch)).astype(np.float32)
+        w = np.multiply.outer(np.nan_to_num(a, nan=1.0), np.nan_to_num(b, nan=1.0))
+        w[np.isnan(a)] = 1.0
+        w[:, np.isnan(b)] = 1.0
+        w[:, ~warm] = 0.0
+        if parts.item_factors is not None:
+            raw = parts.cf.user_factors_[parts.cf._rows(users, "user")] @ parts.item_factors.T
+            z_recent = _standardize(parts.recent_profiles[rows] @ parts.item_factors.T, mask)
+        else:
+            raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
+            z_recent = np.zeros(shape, dtype=np.float32)
+        z_cf = _standardize(raw, mask)
+        knn = (parts.recent_weights[rows] @ parts.similarity).toarray()
+        z_knn = _standardize(knn.astype(np.float32, copy=False), mask)
+        z_knn *= on_warm
+        terms = {
+            "gated_cf": w * z_cf,
+            "gated_recent_cf": w * z_recent,
+            "gated_text": (1.0 - w) * z_text,
+            "recent_cf": z_recent * on_warm,
+            "popularity": np.broadcast_to(parts.popularity * on_warm[0], shape),
+            "new_item": np.broadcast_to(cold, shape),
+            "new_item_cf": z_cf * cold,
+            "new_item_recent_cf": z_recent * cold,
+            "recent_knn": z_knn,
+            "new_item_popularity": np.broadcast_to(parts.popularity * cold[0], shape),
+            "new_item_text": z_text * cold,
+            "cf": z_cf * on_warm,
+            "short_cf": z_cf * on_warm * short,
+            "short_recent_knn": z_knn * short,
+        }
         return [terms[t] for t in TERMS]
 
     def _fused_blend(self, parts, rows, users, coef):
