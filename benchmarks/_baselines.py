@@ -470,18 +470,40 @@ def genre_title_features(ml, *, min_df=2):
         Indexed by ``item_id``; columns ``genre=<name>`` then
         ``title=<word>``; ready for ``LightFM(item_features=...)``.
     """
-    from sklearn.feature_extraction.text import CountVectorizer
-
     movies = ml.movies
     genres = movies["genres"].str.get_dummies("|")
-    vectorizer = CountVectorizer(binary=True, min_df=min_df)
-    words = vectorizer.fit_transform(movies["title"].fillna(""))
-    matrix = sp.hstack([sp.csr_matrix(genres.to_numpy(np.float32)), words], format="csr")
-    columns = [f"genre={g}" for g in genres.columns] + [
-        f"title={w}" for w in vectorizer.get_feature_names_out()
-    ]
+    words = text_word_features(movies.set_index("item_id")["title"], min_df=min_df, prefix="title")
+    matrix = sp.hstack([sp.csr_matrix(genres.to_numpy(np.float32)), words.sparse.to_coo()],
+                       format="csr")
     return pd.DataFrame.sparse.from_spmatrix(
         matrix.astype(np.float32),
         index=pd.Index(movies["item_id"].to_numpy(), name="item_id"),
-        columns=columns,
+        columns=[f"genre={g}" for g in genres.columns] + list(words.columns),
+    )
+
+
+def text_word_features(texts, *, min_df=2, prefix="word"):
+    """Sparse 0/1 item features: the words of each text (in ``min_df`` texts or more).
+
+    Parameters
+    ----------
+    texts : pandas Series of str
+        Indexed by item id; missing texts count as empty.
+    min_df : int, default=2
+        Keep words found in at least this many texts.
+    prefix : str, default="word"
+        Columns are named ``<prefix>=<word>``.
+
+    Returns
+    -------
+    features : DataFrame of shape (n_items, n_words), sparse columns
+        Indexed like ``texts``; ready for ``LightFM(item_features=...)``.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer(binary=True, min_df=min_df)
+    words = vectorizer.fit_transform(texts.fillna("").astype(str))
+    return pd.DataFrame.sparse.from_spmatrix(
+        words.astype(np.float32), index=texts.index,
+        columns=[f"{prefix}={w}" for w in vectorizer.get_feature_names_out()],
     )

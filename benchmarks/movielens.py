@@ -54,7 +54,8 @@ from sklearn_zsrec.datasets import load_movielens_100k
 from sklearn_zsrec.model_selection import LeaveLastOut
 
 from . import _protocols as P
-from ._baselines import BPR, ImplicitALS, ItemKNN, LightFM, genre_title_features
+from ._baselines import (BPR, ImplicitALS, ItemKNN, LightFM, genre_title_features,
+                         text_word_features)
 from ._text_baselines import RandomRecommender, UserTextRidge
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -131,14 +132,7 @@ def csv_dataset(interactions, item_texts, user_texts=None, name="own-data"):
             f"e.g. {lacking[:5].tolist()}; add a text for each"
         )
     user_text = _read_texts(user_texts, "user_id") if user_texts else None
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    vectorizer = CountVectorizer(binary=True, min_df=2)
-    words = vectorizer.fit_transform(item_text.fillna("").astype(str))
-    features = pd.DataFrame.sparse.from_spmatrix(
-        words.astype(np.float32), index=item_text.index,
-        columns=[f"word={w}" for w in vectorizer.get_feature_names_out()],
-    )
+    features = text_word_features(item_text)
     command = (f"python -m benchmarks.movielens --interactions {interactions} "
                f"--item-texts {item_texts}"
                + (f" --user-texts {user_texts}" if user_texts else "") + f" --name {name}")

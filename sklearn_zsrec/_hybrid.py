@@ -69,8 +69,8 @@ def _sample(terms, pos, candidates, seen, n_negatives, rng, out, groups, skip=No
 
 
 # the candidate of ``_select_per_bin`` preferred when the holdout cannot tell
-# it from the best: popularity (index 6), which cannot overfit
-_SIMPLEST_FIRST = (6,)
+# it from the best: popularity, which cannot overfit
+_POPULARITY_CANDIDATE = 6
 
 
 def _one_se_choice(gains):
@@ -83,14 +83,11 @@ def _one_se_choice(gains):
     wins the ties that a noisy holdout would otherwise break by chance.
     """
     means = gains.mean(axis=1)
-    best = int(np.argmax(means))
+    best, pop = int(np.argmax(means)), _POPULARITY_CANDIDATE
     n = gains.shape[1]
-    for c in _SIMPLEST_FIRST:
-        diff = gains[best] - gains[c]
-        se = diff.std(ddof=1) / np.sqrt(n) if n > 1 else np.inf
-        if means[best] - means[c] <= se:
-            return c
-    return best
+    diff = gains[best] - gains[pop]
+    se = diff.std(ddof=1) / np.sqrt(n) if n > 1 else np.inf
+    return pop if means[best] - means[pop] <= se else best
 
 
 def _tied_gain(score, target, cum_discount, k):
@@ -631,6 +628,17 @@ class HybridRecommender(BaseRecommender):
             low, high = (mid, high) if share(mid) < target else (low, mid)
         return (low + high) / 2
 
+    def _gates(self, n_u, n_items):
+        """``a, b`` with CF gate ``w(u, i) = a(u) * b(i)``; ``b`` is 0 on new items.
+
+        ``a = n_u / (n_u + switch)``, ``b = n_i / (n_i + item_switch)``; a
+        switch of 0 with a count of 0 (0 / 0) counts as 1.
+        """
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = np.nan_to_num(n_u / (n_u + np.float32(self.switch)), nan=1.0)
+            b = np.nan_to_num(n_items / (n_items + self.item_switch), nan=1.0)
+        return a.astype(np.float32), (b * (n_items > 0)).astype(np.float32)
+
     def _terms(self, parts, rows, users):
         """The blend terms (see TERMS) of known users ``rows``, over the catalog.
 
@@ -645,14 +653,7 @@ class HybridRecommender(BaseRecommender):
         short = (1.0 / (1.0 + np.log(np.maximum(n_u, 1.0))))[:, None].astype(np.float32)
         mask = None if warm.all() or not warm.any() else warm
         z_text = _standardize(parts.text._scores(rows, users))
-        # w(u, i) = a(u) * b(i), 0 / 0 (a switch of 0) counting as 1
-        with np.errstate(invalid="ignore", divide="ignore"):
-            a = n_u / (n_u + np.float32(self.switch))
-            b = (parts.n_items / (parts.n_items + self.item_switch)).astype(np.float32)
-        w = np.multiply.outer(np.nan_to_num(a, nan=1.0), np.nan_to_num(b, nan=1.0))
-        w[np.isnan(a)] = 1.0
-        w[:, np.isnan(b)] = 1.0
-        w[:, ~warm] = 0.0
+        w = np.multiply.outer(*self._gates(n_u, parts.n_items))
         if parts.item_factors is not None:
             raw = parts.cf.user_factors_[parts.cf._rows(users, "user")] @ parts.item_factors.T
             z_recent = _standardize(parts.recent_profiles[rows] @ parts.item_factors.T, mask)
@@ -700,10 +701,7 @@ class HybridRecommender(BaseRecommender):
         warm = parts.n_items > 0
         warm_f, cold_f = warm.astype(np.float32), (~warm).astype(np.float32)
         mask = None if warm.all() or not warm.any() else warm
-        with np.errstate(invalid="ignore", divide="ignore"):
-            a = np.nan_to_num(n_u / (n_u + np.float32(self.switch)), nan=1.0)
-            b = np.nan_to_num(parts.n_items / (parts.n_items + self.item_switch), nan=1.0)
-        b = (b * warm).astype(np.float32)
+        a, b = self._gates(n_u, parts.n_items)
         short = (1.0 / (1.0 + np.log(np.maximum(n_u, 1.0)))).astype(np.float32)
         ones = np.ones(len(warm), dtype=np.float32)
         # (scores, U, V, mean, std, over_warm): mean/std None = from the scores,
@@ -758,8 +756,6 @@ class HybridRecommender(BaseRecommender):
         if U is not None:
             add.append((U, V))
         out = np.zeros((len(rows), len(warm)), dtype=np.float32)
-        on = None if mask is None else mask.astype(np.float32)
-        n_on = len(warm) if mask is None else int(mask.sum())
         step = max(8, _BLOCK_FLOATS // max(len(warm), 1))
         for start in range(0, len(rows), step):
             blk = slice(start, start + step)
@@ -767,17 +763,13 @@ class HybridRecommender(BaseRecommender):
             for U, V in add:
                 acc += U[blk] @ V
             for scores, U, V, mean, std, over_warm in bases:
-                x = scores[blk]
-                if mean is None and (on is None or not over_warm):  # z-score, all items
-                    z = x - x.mean(axis=1)[:, None]
-                    sd = np.sqrt(np.einsum("ij,ij->i", z, z) / z.shape[1])
-                elif mean is None:  # z-score over the warm items
-                    z = x - ((x @ on) / n_on)[:, None]
-                    sd = np.sqrt((z * z) @ on / n_on)
-                else:
-                    z = x - mean[blk][:, None]
-                    sd = std[blk]
-                z *= (U[blk] / np.maximum(sd, 1e-12)[:, None]) @ V
+                z = scores[blk]  # a scratch array of this call: z-scored in place
+                if mean is None:
+                    _standardize(z, mask if over_warm else None)
+                    z *= U[blk] @ V
+                else:  # CF bases: the factor-derived mean and std
+                    z -= mean[blk][:, None]
+                    z *= (U[blk] / np.maximum(std[blk], 1e-12)[:, None]) @ V
                 acc += z
         return out
 
