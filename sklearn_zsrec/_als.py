@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
-from ._base import BaseRecommender
+from ._base import BaseRecommender, _matmul
 
 
 class ALSRecommender(BaseRecommender):
@@ -125,4 +125,4 @@ class ALSRecommender(BaseRecommender):
         return self
 
     def _scores(self, rows, users):
-        return self.user_factors_[rows] @ self.item_factors_.T
+        return _matmul(self.user_factors_[rows], self.item_factors_.T)

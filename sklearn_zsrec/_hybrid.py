@@ -7,7 +7,8 @@ from the training data it is given (each user's latest interaction), with a
 fraction of the items hidden so that it also learns how to rank new items.
 """
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,7 +18,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ._base import BaseRecommender
+from ._base import BaseRecommender, _matmul
 from ._interactions import Interactions
 from ._zero_shot import _normalize_rows, _recency_weights
 
@@ -123,7 +124,6 @@ def _standardize(scores, mask=None):
 # history lengths kept by the users whose history is cut when learning the blend
 _SHORT_HISTORIES = np.array([1, 2, 3, 5, 8, 13, 20])
 _MIN_POSITIVES = 50  # held-out interactions a history-length bin needs for its own blend
-_BLOCK_FLOATS = 1 << 15  # scores per block of the fused blend (128 KiB, cache-sized)
 _MIN_RECENCY = 1e-4  # recency weights below this fraction of a user's largest are dropped
 
 
@@ -153,6 +153,24 @@ class _Components:
     popularity: np.ndarray  # z-scored log1p(n_items), text-predicted for new items
     recent_weights: sp.csr_matrix  # recency weights, users x catalog
     similarity: sp.csr_matrix  # item-item BM25 or cosine, top n_neighbors per item
+    # arrays derived from the above on first use (not pickled)
+    cache: dict = field(default_factory=dict, repr=False)
+
+    def __getstate__(self):
+        return {**self.__dict__, "cache": {}}
+
+
+@dataclass
+class _BlendItems:
+    """The item side of the fused blend (see ``HybridRecommender._blend_items``)."""
+
+    text: np.ndarray  # (text dims, n_items): centred text embeddings, transposed
+    cf: np.ndarray  # (2 * CF dims + 1, n_items): centred factors, gated, popularity
+    new: np.ndarray  # (text + CF dims + 2, n_new): the same for new items, offsets
+    cold: np.ndarray  # columns of the items without interactions
+    gate: np.ndarray  # the item part b(i) of the CF gate
+    text_cov: np.ndarray  # covariance of the text embeddings (float64)
+    cf_cov: np.ndarray  # covariance of the warm items' CF factors (float64), or None
 
 
 def _ridge(x, y, alpha):
@@ -205,6 +223,53 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn)
     similarity = _item_similarity(text.user_items_, n_neighbors, item_knn)
     return _Components(text, cf, n_items, text.n_user_interactions_, item_factors, recent,
                        popularity.astype(np.float32), recent_weights, similarity)
+
+
+# up to this many items the item-kNN product uses a dense similarity (64 MB)
+_DENSE_KNN_ITEMS = 4096
+
+
+def _knn_scores(parts, rows):
+    """Item-kNN scores (float32, dense) of the recency-weighted histories of ``rows``.
+
+    A sparse history times the dense similarity matrix (torch, multithreaded)
+    on catalogs of up to ``_DENSE_KNN_ITEMS`` items; a sparse product beyond.
+    """
+    weights = parts.recent_weights[rows]
+    if parts.similarity.shape[0] > _DENSE_KNN_ITEMS:
+        return (weights @ parts.similarity).toarray()
+    import torch
+
+    if "dense_similarity" not in parts.cache:
+        parts.cache["dense_similarity"] = torch.from_numpy(parts.similarity.toarray())
+    with warnings.catch_warnings():  # "sparse CSR tensor support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        history = torch.sparse_csr_tensor(
+            torch.from_numpy(weights.indptr), torch.from_numpy(weights.indices),
+            torch.from_numpy(weights.data), size=weights.shape)
+        return (history @ parts.cache["dense_similarity"]).numpy()
+
+
+def _user_stds(parts, items, chunk=4096):
+    """Per-user standard deviations of the text, CF and recency-profile scores.
+
+    ``sqrt(x' C x)`` with ``C`` the covariance of the item side, computed once
+    per fitted model (in float64, ``chunk`` users at a time) and cached.
+    """
+    if "user_std" not in parts.cache:
+        def std(x, cov):
+            out = np.empty(len(x))
+            for start in range(0, len(x), chunk):
+                part = x[start:start + chunk].astype(np.float64)
+                out[start:start + chunk] = (_matmul(part, cov) * part).sum(axis=1)
+            return np.sqrt(np.maximum(out, 0.0))
+
+        stds = {"text": std(parts.text.user_embeddings_, items.text_cov)}
+        if parts.item_factors is not None:
+            stds["cf"] = std(parts.cf.user_factors_, items.cf_cov)
+            stds["recent"] = std(parts.recent_profiles, items.cf_cov)
+        parts.cache["user_std"] = stds
+    return parts.cache["user_std"]
 
 
 def _item_similarity(user_items, n_neighbors, kind="bm25"):
@@ -661,8 +726,7 @@ class HybridRecommender(BaseRecommender):
             raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
             z_recent = np.zeros(shape, dtype=np.float32)
         z_cf = _standardize(raw, mask)
-        knn = (parts.recent_weights[rows] @ parts.similarity).toarray()
-        z_knn = _standardize(knn.astype(np.float32, copy=False), mask)
+        z_knn = _standardize(_knn_scores(parts, rows), mask)
         z_knn *= on_warm
         terms = {
             "gated_cf": w * z_cf,
@@ -683,95 +747,126 @@ class HybridRecommender(BaseRecommender):
         return [terms[t] for t in TERMS]
 
     def _fused_blend(self, parts, rows, users, coef):
-        """``_blend(_terms(...))`` computed in one cache-sized sweep.
+        """``_blend(_terms(...))`` computed as two matrix products and a few passes.
 
-        Each term is a base score (text, CF, recent CF, item-kNN; z-scored
-        per user) times a per-user and per-item weight, and each base's
-        weights sum to a low-rank matrix ``U @ V`` (``w(u, i) = a(u) b(i)``),
-        so the blend is ``sum_base z_base * (U_base @ V_base)`` plus a
-        low-rank additive part. The base scores are computed once; the rest
-        runs over blocks of rows small enough to stay in the CPU cache. The
-        CF bases are standardised from their factors (per-user mean and
-        variance from the item factors' sum and Gram matrix). Equal to the
-        plain blend up to float32 rounding (tests/test_fast_paths.py).
+        Every factor term is a z-score ``(x_u . y_i - mean_u) / std_u``, whose
+        per-user mean and standard deviation follow from the item side's mean
+        and covariance (``_blend_items``), so that it is the product of the
+        user vector ``x_u / std_u`` with the centred item vector. The text
+        terms on items with interactions add up to ``c(u) z_text (1 - a(u)
+        b(i))`` (the CF gate ``w = a b``): one product of the text vectors and
+        one rank-one correction. All CF, popularity and offset terms add up to
+        one more product of concatenated vectors; items without interactions
+        get their own (small) product; the item-kNN term, not a factor
+        product, is z-scored and added. Equal to the plain blend up to float32
+        rounding (tests/test_fast_paths.py).
         """
+        import torch
+
         t = {name: k for k, name in enumerate(TERMS)}
         n_u = parts.n_users[rows].astype(np.float32)
-        P = coef[self._bins(n_u)].astype(np.float32)  # per-user coefficients
+        P = coef[self._bins(n_u)].astype(np.float64)  # per-user coefficients
+        items = self._blend_items(parts)
+        a, _ = self._gates(n_u, parts.n_items[:0])
+        short = 1.0 / (1.0 + np.log(np.maximum(n_u, 1.0)))
         warm = parts.n_items > 0
-        warm_f, cold_f = warm.astype(np.float32), (~warm).astype(np.float32)
         mask = None if warm.all() or not warm.any() else warm
-        a, b = self._gates(n_u, parts.n_items)
-        short = (1.0 / (1.0 + np.log(np.maximum(n_u, 1.0)))).astype(np.float32)
-        ones = np.ones(len(warm), dtype=np.float32)
-        # (scores, U, V, mean, std, over_warm): mean/std None = from the scores,
-        # over the warm items only if over_warm (the CF bases and item-kNN) or
-        # over all items (text)
-        bases = []
-        add = []  # the low-rank additive part, (U, V) pairs
 
-        def weights(pairs):
-            kept = [(u, v) for u, v in pairs if np.any(u != 0)]
-            if not kept:
-                return None, None
-            return (np.stack([u for u, _ in kept], axis=1).astype(np.float32),
-                    np.stack([v for _, v in kept]).astype(np.float32))
+        std = _user_stds(parts, items)
 
-        def factor_base(user_vecs, pairs):
-            U, V = weights(pairs)
-            if U is None:
-                return
-            Y = parts.item_factors if mask is None else parts.item_factors[mask]
-            X = user_vecs.astype(np.float64)
-            mean = X @ Y.sum(axis=0, dtype=np.float64) / len(Y)
-            gram = Y.T.astype(np.float64) @ Y.astype(np.float64)
-            ex2 = ((X @ gram) * X).sum(axis=1) / len(Y)
-            std = np.sqrt(np.maximum(ex2 - mean**2, 0.0))
-            bases.append((user_vecs @ parts.item_factors.T, U, V,
-                          mean.astype(np.float32), std.astype(np.float32), True))
+        def scaled(x, std):  # x / std(x . y) over the items
+            return x / np.maximum(std, 1e-12)[:, None]
 
-        cf_pairs = [(P[:, t["gated_cf"]] * a, b), (P[:, t["new_item_cf"]], cold_f),
-                    (P[:, t["cf"]] + P[:, t["short_cf"]] * short, warm_f)]
-        recent_pairs = [(P[:, t["gated_recent_cf"]] * a, b), (P[:, t["recent_cf"]], warm_f),
-                        (P[:, t["new_item_recent_cf"]], cold_f)]
+        text = scaled(parts.text.user_embeddings_[rows], std["text"][rows])
+        # CF side: [cf + recent | gated cf + gated recent | popularity], and
+        # the same with the new items' coefficients
+        col = lambda name: P[:, t[name]][:, None]  # noqa: E731
         if parts.item_factors is not None:
-            factor_base(parts.cf.user_factors_[parts.cf._rows(users, "user")], cf_pairs)
-            factor_base(parts.recent_profiles[rows], recent_pairs)
+            cf_rows = parts.cf._rows(users, "user")
+            x_cf = scaled(parts.cf.user_factors_[cf_rows], std["cf"][cf_rows])
+            x_recent = scaled(parts.recent_profiles[rows], std["recent"][rows])
+            user = np.hstack([
+                (col("cf") + col("short_cf") * short[:, None]) * x_cf + col("recent_cf") * x_recent,
+                a[:, None] * (col("gated_cf") * x_cf + col("gated_recent_cf") * x_recent),
+                col("popularity"),
+            ])
+            new_user = np.hstack([
+                col("new_item_cf") * x_cf + col("new_item_recent_cf") * x_recent,
+                col("new_item"), col("new_item_popularity"),
+            ])
         else:
-            U, V = weights(cf_pairs)
-            if U is not None:
-                raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
-                bases.append((raw, U, V, None, None, True))
-        gated = P[:, t["gated_text"]]
-        U, V = weights([(gated, ones), (-gated * a, b), (P[:, t["new_item_text"]], cold_f)])
-        if U is not None:
-            bases.append((parts.text._scores(rows, users), U, V, None, None, False))
-        U, V = weights([(P[:, t["recent_knn"]] + P[:, t["short_recent_knn"]] * short, warm_f)])
-        if U is not None:
-            knn = (parts.recent_weights[rows] @ parts.similarity).toarray()
-            bases.append((knn.astype(np.float32, copy=False), U, V, None, None, True))
-        U, V = weights([(P[:, t["popularity"]], parts.popularity * warm_f),
-                        (P[:, t["new_item"]], cold_f),
-                        (P[:, t["new_item_popularity"]], parts.popularity * cold_f)])
-        if U is not None:
-            add.append((U, V))
-        out = np.zeros((len(rows), len(warm)), dtype=np.float32)
-        step = max(8, _BLOCK_FLOATS // max(len(warm), 1))
-        for start in range(0, len(rows), step):
-            blk = slice(start, start + step)
-            acc = out[blk]
-            for U, V in add:
-                acc += U[blk] @ V
-            for scores, U, V, mean, std, over_warm in bases:
-                z = scores[blk]  # a scratch array of this call: z-scored in place
-                if mean is None:
-                    _standardize(z, mask if over_warm else None)
-                    z *= U[blk] @ V
-                else:  # CF bases: the factor-derived mean and std
-                    z -= mean[blk][:, None]
-                    z *= (U[blk] / np.maximum(std[blk], 1e-12)[:, None]) @ V
-                acc += z
+            user = col("popularity")
+            new_user = np.hstack([col("new_item"), col("new_item_popularity")])
+        gated_text = col("gated_text")
+        out = _matmul(gated_text * text, items.text)
+        if a.any() and items.gate.any():  # text on warm items: times (1 - a(u) b(i))
+            gate = torch.outer(torch.from_numpy(a), torch.from_numpy(items.gate))
+            torch.from_numpy(out).mul_(gate.neg_().add_(1.0))
+        torch.from_numpy(out).add_(torch.from_numpy(_matmul(user, items.cf)))
+        if items.cold.size:
+            new_user = np.hstack([(gated_text + col("new_item_text")) * text, new_user])
+            out[:, items.cold] = _matmul(new_user, items.new)
+        if parts.item_factors is None:
+            self._add_dense_cf(out, parts, rows, users, P, a, short, mask)
+        knn_weight = P[:, t["recent_knn"]] + P[:, t["short_recent_knn"]] * short
+        if knn_weight.any():  # z-scored over the items with interactions
+            import torch
+
+            knn = torch.from_numpy(_knn_scores(parts, rows))
+            part = knn if mask is None else knn[:, torch.from_numpy(mask)]
+            var, mean = torch.var_mean(part, dim=1, correction=0, keepdim=True)
+            scale = torch.from_numpy(knn_weight.astype(np.float32))[:, None]
+            knn.sub_(mean).mul_(scale / var.sqrt_().clamp_min_(1e-12))
+            if mask is not None:
+                knn[:, torch.from_numpy(~mask)] = 0.0
+            torch.from_numpy(out).add_(knn)
         return out
+
+    def _blend_items(self, parts):
+        """The item side of ``_fused_blend``, computed once per fitted model.
+
+        ``text`` and ``cf`` are the transposed item matrices of the two
+        products (centred text embeddings; centred CF factors, the same
+        times the item gate ``b``, and popularity), ``new`` that of the new
+        items' product, ``*_cov`` the covariances that give each user's
+        standard deviation. The text scores are standardised over all items,
+        the CF scores over the items with interactions (as in ``_terms``).
+        """
+        key = ("blend_items", float(self.item_switch))
+        if key in parts.cache:
+            return parts.cache[key]
+        warm = parts.n_items > 0
+        over = warm if warm.any() else np.ones_like(warm)
+        cold = np.flatnonzero(~warm)
+
+        def centred(y, rows):
+            y = y.astype(np.float64)
+            c = y - y[rows].mean(axis=0)
+            return c, c[rows].T @ c[rows] / max(rows.sum(), 1)
+
+        text, text_cov = centred(parts.text.item_embeddings_, np.ones_like(warm))
+        _, gate = self._gates(np.zeros(0), parts.n_items)
+        if parts.item_factors is not None:
+            cf, cf_cov = centred(parts.item_factors, over)
+        else:
+            cf, cf_cov = np.zeros((len(warm), 0)), None
+        items = [cf, gate[:, None] * cf, (parts.popularity * warm)[:, None]]
+        new = [text[cold], cf[cold], np.ones((len(cold), 1)), parts.popularity[cold, None]]
+        as_t = lambda blocks: np.ascontiguousarray(np.hstack(blocks).T, dtype=np.float32)  # noqa: E731
+        parts.cache[key] = _BlendItems(as_t([text]), as_t(items), as_t(new), cold,
+                                       gate.astype(np.float32), text_cov, cf_cov)
+        return parts.cache[key]
+
+    def _add_dense_cf(self, out, parts, rows, users, P, a, short, mask):
+        """The CF terms of a CF model without item factors, z-scored from its scores."""
+        t = {name: k for k, name in enumerate(TERMS)}
+        warm = parts.n_items > 0
+        z_cf = _standardize(_cf_on_catalog(parts, parts.cf._rows(users, "user"), users), mask)
+        _, b = self._gates(np.zeros(0), parts.n_items)
+        weight = (np.outer(P[:, t["gated_cf"]] * a, b)
+                  + np.outer(P[:, t["cf"]] + P[:, t["short_cf"]] * short, warm)
+                  + np.outer(P[:, t["new_item_cf"]], ~warm))
+        out += (z_cf * weight).astype(np.float32)
 
     def _fit_new_users(self):
         """Embeddings of the known users' texts, to find a new user's neighbours."""

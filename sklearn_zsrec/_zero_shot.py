@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ._base import BaseRecommender
+from ._base import BaseRecommender, _matmul
 from ._texts import check_id_texts
 
 
@@ -154,9 +154,9 @@ class ZeroShotRecommender(BaseRecommender):
     def _scores(self, rows, users):
         known = rows >= 0
         if known.all():  # no copy through a boolean mask
-            return self.user_embeddings_[rows] @ self.item_embeddings_.T
+            return _matmul(self.user_embeddings_[rows], self.item_embeddings_.T)
         out = np.empty((len(rows), len(self.items_)), dtype=np.float32)
-        out[known] = self.user_embeddings_[rows[known]] @ self.item_embeddings_.T
+        out[known] = _matmul(self.user_embeddings_[rows[known]], self.item_embeddings_.T)
         if (~known).any():
             unknown = np.flatnonzero(~known)
             texts = self.__dict__.get("_user_texts")

@@ -30,9 +30,15 @@ def plain_hybrid_scores(model, rows, users):
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.nan_to_num((n_u / (n_u + model.switch)) * (n_i / (n_i + model.item_switch)), nan=1.0)
     w[:, ~warm] = 0.0
-    V = parts.item_factors.astype(np.float64)
-    raw = parts.cf.user_factors_[parts.cf._rows(u, "user")].astype(np.float64) @ V.T
-    recent = parts.recent_profiles[r].astype(np.float64) @ V.T
+    if parts.item_factors is not None:
+        V = parts.item_factors.astype(np.float64)
+        raw = parts.cf.user_factors_[parts.cf._rows(u, "user")].astype(np.float64) @ V.T
+        recent = parts.recent_profiles[r].astype(np.float64) @ V.T
+    else:  # a CF model without factors: its own scores, 0 on items it does not know
+        raw = np.zeros((len(r), len(model.items_)))
+        cols = parts.text._rows(parts.cf.items_, "item")
+        raw[:, cols] = parts.cf._scores(parts.cf._rows(u, "user"), u)
+        recent = np.zeros_like(raw)
     mask = None if warm.all() else warm
     z_cf, z_recent = _standardize(raw, mask), _standardize(recent, mask)
     knn = (parts.recent_weights[r] @ parts.similarity).toarray().astype(np.float64)

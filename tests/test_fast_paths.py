@@ -67,6 +67,41 @@ def test_hybrid_scores_equal_the_plain_blend(data, params):
         np.testing.assert_allclose(fast, plain, rtol=1e-5, atol=1e-4)
 
 
+def test_hybrid_with_a_cf_model_without_factors_equals_the_plain_blend():
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
+    model = HybridRecommender(text, PopularityRecommender(), random_state=0).fit(X_PART)
+    assert model._parts.item_factors is None
+    users = X_PART.user_id.unique()
+    rows = model._rows(users, "user")
+    np.testing.assert_allclose(model._scores(rows, users), plain_hybrid_scores(model, rows, users),
+                               rtol=1e-5, atol=1e-4)
+
+
+def test_knn_dense_path_equals_the_sparse_product(monkeypatch):
+    from sklearn_zsrec import _hybrid as module
+
+    model = _hybrid(random_state=0).fit(X_PART)
+    rows = np.arange(len(model.users_))
+    dense = module._knn_scores(model._parts, rows)
+    monkeypatch.setattr(module, "_DENSE_KNN_ITEMS", 0)
+    sparse = module._knn_scores(model._parts, rows)
+    assert dense.dtype == sparse.dtype == np.float32
+    np.testing.assert_allclose(dense, sparse, rtol=1e-5, atol=1e-6)
+    assert (sparse != 0).any()
+
+
+def test_pickled_hybrid_rebuilds_its_blend_cache():
+    import pickle
+
+    model = _hybrid(random_state=0).fit(X_PART)
+    users = X_PART.user_id.unique()
+    before = model.recommend(users, n=5)
+    assert model._parts.cache  # filled by recommend
+    loaded = pickle.loads(pickle.dumps(model))
+    assert not loaded._parts.cache
+    np.testing.assert_array_equal(loaded.recommend(users, n=5), before)
+
+
 def _top_k(scores, k):
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return order, np.take_along_axis(scores, order, axis=1)
