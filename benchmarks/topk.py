@@ -19,7 +19,6 @@ Writes benchmarks/results/topk.md, .json and .png.
 import argparse
 import os
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -33,7 +32,8 @@ import _report  # noqa: E402
 from tests._reference import plain_hybrid_scores  # noqa: E402
 
 
-SETTLE_S = 0.25  # idle time before each timed run
+ROUNDS = 4  # rounds of timed blocks, one block per configuration
+SETTLE_RUNS = 3  # untimed runs at the start of each block
 
 
 def bare(user_factors, item_factors, n=10):
@@ -120,14 +120,15 @@ def main(argv=None):
     for run in configs.values():
         run()  # warm-up
     times = {name: [] for name in configs}
-    for _ in range(repeats):
+    # in blocks: numpy's (OpenBLAS) threads keep spinning for a while after a
+    # product and slow torch's down (and the reverse), so alternating single
+    # runs would measure the order of the configurations; each block starts
+    # with untimed runs, and ROUNDS rounds of blocks spread the machine's drift
+    for _ in range(ROUNDS):
         for name, run in configs.items():
-            # let the previous configuration's thread pool go idle: numpy's
-            # (OpenBLAS) threads keep spinning for a while after a product and
-            # would slow torch's down (and the reverse), which measures the
-            # order of the configurations, not the configurations
-            time.sleep(SETTLE_S)
-            times[name].append(_report.median_time(run, 1)[0])
+            for _ in range(SETTLE_RUNS):
+                run()
+            times[name] += _report.median_time(run, max(1, repeats // ROUNDS))[1]
     med = {name: float(np.median(t)) for name, t in times.items()}
 
     # agreement: our ALS top-10 against implicit's, and the two hybrid blends
@@ -169,10 +170,11 @@ def main(argv=None):
         "- Bare bound: `np.argpartition(-(U @ V.T), 9, axis=1)[:, :10]` in float32, where U, V are the "
         "ALS factors, or for the hybrid the zero-shot embeddings and ALS factors side by side (one "
         "product computes both sides' dot products).",
-        f"- Each configuration is warmed up, then run {repeats} times, alternating, each run after "
-        f"{SETTLE_S} s idle so that the previous configuration's threads have stopped spinning "
-        "(numpy's OpenBLAS pool and torch's OpenMP pool slow each other down for a while after "
-        "use on 2 cores); medians.",
+        f"- Each configuration is timed {repeats} times in {ROUNDS} rounds; in each round it runs "
+        f"as a block ({SETTLE_RUNS} untimed runs, then {max(1, repeats // ROUNDS)} timed ones), "
+        "because numpy's OpenBLAS threads and torch's OpenMP threads slow each other down for a "
+        "while after use on 2 cores and single alternating runs would measure which configuration "
+        "ran before; medians.",
         "",
         "## Results",
         "",
