@@ -7,7 +7,9 @@ from the training data it is given (each user's latest interaction), with a
 fraction of the items hidden so that it also learns how to rank new items.
 """
 
+import threading
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
@@ -181,10 +183,51 @@ def _ridge(x, y, alpha):
     return np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ y.astype(np.float64))
 
 
+# Fitted CF models and item-item similarities, reused while the same data and
+# parameters come back (the candidates of a grid over the blend's own
+# parameters refit them on the same rows). In process memory, a few entries.
+_FIT_MEMO = OrderedDict()
+_FIT_MEMO_SIZE = 4
+_FIT_MEMO_LOCK = threading.Lock()
+
+
+def _memo_key(estimator, data_hash):
+    """A key for a fit of ``estimator`` on some data, or None if it must not be reused.
+
+    A fit is reused only when it is reproducible: an estimator whose
+    ``random_state`` is None or a RandomState instance draws anew each time.
+    """
+    params = estimator.get_params(deep=True)
+    if "random_state" in params and not isinstance(params["random_state"], Integral):
+        return None
+    return type(estimator).__qualname__, repr(sorted(params.items(), key=str)), data_hash
+
+
+def _memoized(key, build):
+    """``build()``, or a copy of the result of an earlier call with the same key."""
+    import copy
+
+    if key is None:
+        return build()
+    with _FIT_MEMO_LOCK:
+        if key in _FIT_MEMO:
+            _FIT_MEMO.move_to_end(key)
+            return copy.deepcopy(_FIT_MEMO[key])
+    value = build()
+    with _FIT_MEMO_LOCK:
+        _FIT_MEMO[key] = copy.deepcopy(value)
+        while len(_FIT_MEMO) > _FIT_MEMO_SIZE:
+            _FIT_MEMO.popitem(last=False)
+    return value
+
+
 def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn):
+    import joblib
+
     frame = _frame(data)
     text = clone(text).fit(frame)
-    cf = clone(cf).fit(frame)
+    data_hash = joblib.hash((data.user_id, data.item_id, data.weight, data.timestamp, data.order))
+    cf = _memoized(_memo_key(cf, data_hash), lambda: clone(cf).fit(frame))
     cf_cols = text._rows(cf.items_, "item")
     if (cf_cols < 0).any():
         raise ValueError(
@@ -223,7 +266,9 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn)
         coef = _ridge(emb[warm], log_n[warm] - log_n[warm].mean(), map_alpha)
         log_n[~warm] = log_n[warm].mean() + emb[~warm] @ coef
     popularity = (log_n - log_n[warm].mean()) / max(log_n[warm].std(), 1e-12)
-    similarity = _item_similarity(text.user_items_, n_neighbors, item_knn)
+    similarity = _memoized(
+        ("similarity", n_neighbors, item_knn, data_hash, joblib.hash(text.items_)),
+        lambda: _item_similarity(text.user_items_, n_neighbors, item_knn))
     return _Components(text, cf, n_items, text.n_user_interactions_, item_factors, recent,
                        popularity.astype(np.float32), recent_weights, similarity)
 
@@ -360,12 +405,23 @@ class HybridRecommender(BaseRecommender):
     item_knn : {"bm25", "cosine"}, default="bm25"
         Item-item similarity of the item-kNN term: implicit's BM25-weighted
         or plain cosine co-occurrence.
+    new_items : array-like of item ids, "all" or None, default=None
+        Catalog items known to be fresh arrivals (added after the
+        interactions were logged: the log cannot say how popular they will
+        be). With ``calibrate_new_items``, each of them without interactions
+        is shown as often as a hidden item of the holdout earned, that is as
+        often as an average item. Every other item without interactions is
+        shown as often as this log's own next interactions go to items they
+        had not reached yet (measured on the holdout): an item nobody picked
+        in a log that rarely moves to unseen items stays out of the way.
+        ``"all"`` treats every item without interactions as a fresh arrival.
+        Ids not in the catalog raise a ``ValueError``; ids with interactions
+        are ordinary items.
     calibrate_new_items : bool, default=True
-        Set the new items' offset so that they take the share of the top-10
-        that hidden items earned on the holdout (see ``new_item_exposure``).
-        This assumes items without interactions are fresh arrivals; when they
-        are old items nobody picked (a sample of a larger log, say), it gives
-        them too much room: turn it off or lower ``new_item_exposure``.
+        Set the offset of the items without interactions so that they take
+        the share of the top-10 that the holdout says they will earn (see
+        ``new_items`` and ``new_item_exposure``); False leaves the offset
+        the logistic blend learned.
     new_item_exposure : float, default=1.0
         Multiplies that share: above 1 shows new items more often (at some
         cost in accuracy), 0 keeps them out of the top-10.
@@ -443,6 +499,7 @@ class HybridRecommender(BaseRecommender):
         "user_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "item_knn": [StrOptions({"bm25", "cosine"})],
+        "new_items": [StrOptions({"all"}), "array-like", None],
         "calibrate_new_items": ["boolean"],
         "new_item_exposure": [Interval(Real, 0, None, closed="left")],
         "short_history_fraction": [Interval(Real, 0, 1, closed="both")],
@@ -467,6 +524,7 @@ class HybridRecommender(BaseRecommender):
         user_neighbors=50,
         n_neighbors=100,
         item_knn="bm25",
+        new_items=None,
         calibrate_new_items=True,
         new_item_exposure=1.0,
         short_history_fraction=0.3,
@@ -487,6 +545,7 @@ class HybridRecommender(BaseRecommender):
         self.user_neighbors = user_neighbors
         self.n_neighbors = n_neighbors
         self.item_knn = item_knn
+        self.new_items = new_items
         self.calibrate_new_items = calibrate_new_items
         self.new_item_exposure = new_item_exposure
         self.short_history_fraction = short_history_fraction
@@ -505,7 +564,9 @@ class HybridRecommender(BaseRecommender):
         self._parts = self._components(data)
         self.new_item_share_ = None
         if self.blend == "learned":
-            self.coef_ = self._learn_coef(data, rng, int((self._parts.n_items == 0).sum()))
+            zero = self._parts.n_items == 0
+            fresh = zero & self._fresh_mask(self._parts.text)
+            self.coef_ = self._learn_coef(data, rng, int(fresh.sum()), int((zero & ~fresh).sum()))
         else:
             self.coef_ = self._fixed_coef()
         if self.new_item_share_ is not None:
@@ -518,8 +579,34 @@ class HybridRecommender(BaseRecommender):
         self._fit_new_users()
         return self
 
-    def _learn_coef(self, data, rng, n_new):
-        """Fit the blend on each user's latest interaction (see the class doc)."""
+    def _fresh_mask(self, text):
+        """Catalog items declared fresh arrivals (``new_items``), as a mask."""
+        if self.new_items is None:
+            return np.zeros(len(text.items_), dtype=bool)
+        if isinstance(self.new_items, str):  # "all"
+            return np.ones(len(text.items_), dtype=bool)
+        ids = self.new_items
+        if not hasattr(ids, "dtype"):  # a list of mixed ids must not turn into strings
+            ids = np.asarray(list(ids), dtype=object)
+        ids = np.asarray(ids).ravel()
+        cols = text._rows(ids, "item")
+        if (cols < 0).any():
+            unknown = pd.unique(ids[cols < 0])
+            raise ValueError(
+                f"HybridRecommender: {len(unknown)} new_items are not in the catalog "
+                f"(e.g. {unknown[:5].tolist()}); give them a text in item_texts or "
+                "leave them out of new_items."
+            )
+        mask = np.zeros(len(text.items_), dtype=bool)
+        mask[cols] = True
+        return mask
+
+    def _learn_coef(self, data, rng, n_fresh, n_unseen):
+        """Fit the blend on each user's latest interaction (see the class doc).
+
+        ``n_fresh`` and ``n_unseen`` count the catalog's items without
+        interactions that are, and are not, declared fresh (``new_items``).
+        """
         from sklearn.linear_model import LogisticRegression
 
         frame = pd.DataFrame({"u": pd.factorize(data.user_id)[0], "o": data.order})
@@ -592,11 +679,15 @@ class HybridRecommender(BaseRecommender):
                 coef[:, own] = model.coef_.ravel()
                 # the text term of new items comes on top of the shared gated_text
                 coef[:, TERMS.index("new_item_text")] -= coef[:, TERMS.index("gated_text")]
-        # new items get the exposure that the hidden ones earned per item,
-        # times how many new items the catalog really has
-        # (the offset that gives them this share is set on the final model)
-        target = pos_is_new.mean() * min(1.0, n_new / max(len(hidden_cols), 1))
-        if self.calibrate_new_items and pos_is_new.any() and n_new:
+        # exposure of the items without interactions (the offset that gives
+        # them this share is set on the final model): fresh arrivals earn what
+        # the hidden items earned per item, times how many there are; the
+        # others what the holdout's items that the log had not reached yet
+        # (no interaction left in the refit, not hidden) earned per item
+        unseen = (parts.n_items == 0) & ~is_hidden
+        target = (pos_is_new.mean() * min(1.0, n_fresh / max(len(hidden_cols), 1))
+                  + unseen[pos].mean() * min(1.0, n_unseen / max(unseen.sum(), 1)))
+        if self.calibrate_new_items and n_fresh + n_unseen:
             self.new_item_share_ = float(min(1.0, target * self.new_item_exposure))
         return coef
 

@@ -174,10 +174,11 @@ def test_cold_items_reach_the_top10_of_textually_close_users(cold_setup):
     als = ALSRecommender(factors=8, iterations=15, random_state=0)
     user_topic = X.assign(topic=TOPICS.loc[X.item_id].to_numpy()).groupby("user_id").topic.first()
     # the zero-shot model and the fixed blend surface each new item for every
-    # user of its topic; the learned blend (default) gives new items the
-    # exposure hidden items earned while it was fitted, calibrated to how few
-    # new items this catalog has (3 of 63), so it must reach most of them
-    hybrid = HybridRecommender(text, als, random_state=0)
+    # user of its topic; the learned blend (default), told they are new
+    # arrivals, gives them the exposure hidden items earned while it was
+    # fitted, calibrated to how few new items this catalog has (3 of 63), so
+    # it must reach most of them
+    hybrid = HybridRecommender(text, als, new_items=list(topic_of_cold), random_state=0)
     for model, reach in ((text, 1.0), (clone(hybrid).set_params(blend="fixed"), 1.0),
                          (hybrid, 0.5)):
         model = clone(model).fit(X)
@@ -189,3 +190,33 @@ def test_cold_items_reach_the_top10_of_textually_close_users(cold_setup):
             assert not (model.recommend(others, n=3) == item).any()
     als = clone(als).fit(X)
     assert not np.isin(list(topic_of_cold), als.recommend(user_topic.index, n=10)).any()
+
+
+def test_new_items_set_the_exposure_of_items_without_interactions(cold_setup):
+    texts, topic_of_cold = cold_setup
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    hybrid = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
+                               random_state=0)
+    zero = ~np.isin(texts.index, X.item_id)
+    assert zero.sum() > len(topic_of_cold)  # a few old items nobody picked, too
+    declared = clone(hybrid).set_params(new_items=list(topic_of_cold)).fit(X)
+    every = clone(hybrid).set_params(new_items="all").fit(X)
+    # undeclared, items are shown as often as the log goes to items it had
+    # not reached: here (items have several interactions) less often
+    undeclared = clone(hybrid).fit(X)
+    assert 0 < undeclared.new_item_share_ < declared.new_item_share_ < every.new_item_share_
+    users = X.user_id.unique()
+    new_in_top = [np.isin(m.recommend(users, n=10), list(topic_of_cold)).mean()
+                  for m in (undeclared, declared)]
+    assert new_in_top[0] < new_in_top[1]
+    uncalibrated = clone(hybrid).set_params(new_items="all", calibrate_new_items=False).fit(X)
+    assert uncalibrated.new_item_share_ is None
+
+
+def test_unknown_new_items_raise(cold_setup):
+    texts, _ = cold_setup
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    hybrid = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
+                               new_items=[1, "nope", 12345], random_state=0)
+    with pytest.raises(ValueError, match=r"2 new_items are not in the catalog .*'nope'"):
+        hybrid.fit(X)

@@ -1,0 +1,76 @@
+"""HybridRecommender reuses its CF fits across grid candidates, and only when it may."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_zsrec import ALSRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender
+from sklearn_zsrec import _hybrid as module
+from sklearn_zsrec.model_selection import LeaveLastOut
+
+from ._data import topic_catalog, topic_interactions
+from ._tiny import tiny_model_path
+
+ITEM_TEXTS, TOPICS = topic_catalog()
+X = topic_interactions(TOPICS, per_user=6)
+
+
+def _hybrid(cf_random_state=0, **params):
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
+    als = ALSRecommender(factors=8, iterations=5, random_state=cf_random_state)
+    return HybridRecommender(text, als, random_state=0, **params)
+
+
+@pytest.fixture
+def als_fits(monkeypatch):
+    """Count ALSRecommender fits, starting from an empty memo."""
+    monkeypatch.setattr(module, "_FIT_MEMO", module.OrderedDict())
+    calls = []
+    original = ALSRecommender.fit
+
+    def counting_fit(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ALSRecommender, "fit", counting_fit)
+    return calls
+
+
+def test_refit_on_the_same_data_reuses_the_cf_fits_and_gives_the_same_model(als_fits):
+    first = _hybrid().fit(X)
+    n_first = len(als_fits)
+    assert n_first == 2  # the final model and the holdout's
+    # another blend parameter: the same CF fits, nothing refitted
+    second = _hybrid(C=0.1).fit(X)
+    assert len(als_fits) == n_first
+    np.testing.assert_array_equal(first.cf_.item_factors_, second.cf_.item_factors_)
+    assert first.cf_ is not second.cf_  # a copy: one model cannot change the other
+    second.cf_.item_factors_[:] = 0
+    assert np.any(first.cf_.item_factors_ != 0)
+    third = _hybrid().fit(X)
+    np.testing.assert_array_equal(first.coef_, third.coef_)
+    np.testing.assert_array_equal(first.recommend(X.user_id.unique()),
+                                  third.recommend(X.user_id.unique()))
+
+
+def test_other_data_or_cf_parameters_are_fitted_anew(als_fits):
+    _hybrid().fit(X)
+    n = len(als_fits)
+    _hybrid().fit(X.iloc[:-3])  # other rows
+    assert len(als_fits) == n + 2
+    _hybrid().set_params(cf__factors=4).fit(X)  # other CF parameters
+    assert len(als_fits) == n + 4
+
+
+def test_cf_without_a_fixed_seed_is_never_reused(als_fits):
+    _hybrid(cf_random_state=None).fit(X)
+    _hybrid(cf_random_state=None).fit(X)
+    assert len(als_fits) == 4
+
+
+def test_grid_over_blend_parameters_fits_the_cf_once_per_split(als_fits):
+    grid = GridSearchCV(clone(_hybrid()), {"C": [0.1, 1.0], "half_life": [1.0, 2.0]},
+                        cv=LeaveLastOut(n_splits=1), refit=False).fit(X)
+    assert len(grid.cv_results_["params"]) == 4
+    assert len(als_fits) == 2  # one split: its final and holdout fits, once
