@@ -215,7 +215,7 @@ def make_entries(ml, quick):
             "Hybrid (ours)",
             HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0),
                               random_state=0),
-            {"C": [0.1, 1.0], "half_life": [1.0, 2.0, 4.0]},
+            {"n_neighbors": [100, 400], "half_life": [1.0, 2.0, 4.0]},
             cold_items=True,
             cold_users=True,
             ours=True,

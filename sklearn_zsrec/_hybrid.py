@@ -110,12 +110,12 @@ def _standardize(scores, mask=None):
     """Z-score each row, over the columns in ``mask`` (all when None).
 
     Works in place on ``scores`` (a float scratch array) and returns it. The
-    variance is a dot product per row (BLAS, accurate, no temporary array).
+    variance is a sum of squares per row (``einsum``: no temporary array).
     """
     part = scores if mask is None or mask.all() else scores[:, mask]
     mean = part.mean(axis=1, keepdims=True)
     part -= mean
-    var = np.array([np.dot(row, row) for row in part], dtype=scores.dtype)
+    var = np.einsum("ij,ij->i", part, part)
     std = np.sqrt(var / max(part.shape[1], 1))[:, None]
     if part is not scores:
         scores -= mean
@@ -325,8 +325,13 @@ def _item_similarity(user_items, n_neighbors, kind="bm25"):
     from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
     from threadpoolctl import threadpool_limits
 
+    from implicit.utils import ParameterWarning
+
     binary = (user_items != 0).astype(np.float32).tocsr()
-    with threadpool_limits(1, "blas"):
+    with threadpool_limits(1, "blas"), warnings.catch_warnings():
+        # implicit's BM25 weighting hands its own fit a COO matrix and warns
+        # about converting it (well under a millisecond); not the caller's doing
+        warnings.simplefilter("ignore", ParameterWarning)
         knn = BM25Recommender(K=n_neighbors) if kind == "bm25" else CosineRecommender(K=n_neighbors)
         knn.fit(binary, show_progress=False)
     return knn.similarity.astype(np.float32).tocsr()
@@ -814,8 +819,10 @@ class HybridRecommender(BaseRecommender):
         z_text = _standardize(parts.text._scores(rows, users))
         w = np.multiply.outer(*self._gates(n_u, parts.n_items))
         if parts.item_factors is not None:
-            raw = parts.cf.user_factors_[parts.cf._rows(users, "user")] @ parts.item_factors.T
-            z_recent = _standardize(parts.recent_profiles[rows] @ parts.item_factors.T, mask)
+            raw = _matmul(parts.cf.user_factors_[parts.cf._rows(users, "user")],
+                          parts.item_factors.T)
+            z_recent = _standardize(_matmul(parts.recent_profiles[rows], parts.item_factors.T),
+                                    mask)
         else:
             raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
             z_recent = np.zeros(shape, dtype=np.float32)
