@@ -125,6 +125,9 @@ def _standardize(scores, mask=None):
 
 # history lengths kept by the users whose history is cut when learning the blend
 _SHORT_HISTORIES = np.array([1, 2, 3, 5, 8, 13, 20])
+# the blend terms of the holdout are kept between the logistic fit and the
+# blend selection up to this many floats (128 MB), else computed twice
+_KEEP_TERMS_FLOATS = 1 << 25
 _MIN_POSITIVES = 50  # held-out interactions a history-length bin needs for its own blend
 # few features, many samples: Newton steps with a Cholesky solve converge in a
 # handful of iterations, to the same optimum as lbfgs in a fraction of its time
@@ -648,9 +651,14 @@ class HybridRecommender(BaseRecommender):
         is_hidden = np.zeros(len(text.items_), dtype=bool)
         is_hidden[hidden_cols] = True
         bins = self._bins(parts.n_users[rows])
+        # the terms of each chunk are kept for the blend selection below when
+        # they are small enough, else computed again there
+        keep = len(users) * len(text.items_) * len(TERMS) <= _KEEP_TERMS_FLOATS
+        kept = []
         for start in range(0, len(users), 512):
             part = slice(start, start + 512)
             terms = self._terms(parts, rows[part], users[part])
+            kept.append(terms if keep else None)
             seen = text.user_items_[rows[part]]
             # warm ranking only: new items are ranked by their own model below
             _sample(terms, pos[part], len(text.items_), seen, self.n_negatives, rng, main,
@@ -674,7 +682,7 @@ class HybridRecommender(BaseRecommender):
                 fit.coef_, fit.intercept_ = model.coef_.copy(), model.intercept_.copy()
                 fit.fit(features[mine], labels[mine])
                 coef[b] = fit.coef_.ravel()
-        coef = self._select_per_bin(parts, coef, rows, users, pos, bins, is_hidden)
+        coef = self._select_per_bin(parts, coef, rows, users, pos, bins, is_hidden, kept)
         if cold[0]:
             # new items ranked among themselves: a model of their own terms
             features, labels = np.concatenate(cold[0]), np.concatenate(cold[1])
@@ -696,7 +704,7 @@ class HybridRecommender(BaseRecommender):
             self.new_item_share_ = float(min(1.0, target * self.new_item_exposure))
         return coef
 
-    def _select_per_bin(self, parts, coef, rows, users, pos, bins, is_hidden, k=10):
+    def _select_per_bin(self, parts, coef, rows, users, pos, bins, is_hidden, kept, k=10):
         """Per history-length bin, keep the candidate blend with the best NDCG@k.
 
         The logistic fit tells relevant from random items; the top of the
@@ -716,9 +724,11 @@ class HybridRecommender(BaseRecommender):
         warm = ~is_hidden[pos]
         gains = np.zeros((len(candidates), len(rows)))
         cum_discount = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))]
-        for start in range(0, len(rows), 512):
+        for chunk, start in enumerate(range(0, len(rows), 512)):
             part = slice(start, start + 512)
-            terms = self._terms(parts, rows[part], users[part])
+            terms = kept[chunk]
+            if terms is None:
+                terms = self._terms(parts, rows[part], users[part])
             seen = parts.text.user_items_[rows[part]].nonzero()
             for c, cand in enumerate(candidates):
                 score = self._blend(terms, cand, parts.n_users[rows[part]])

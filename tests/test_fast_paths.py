@@ -176,3 +176,13 @@ def test_bad_batch_size_raises(bad):
     model = PopularityRecommender().fit(X)
     with pytest.raises(ValueError, match="batch_size must be a positive int .* got"):
         model.recommend(["u0"], batch_size=bad)
+
+
+def test_blend_selection_gives_the_same_blend_with_terms_kept_or_recomputed(monkeypatch):
+    from sklearn_zsrec import _hybrid as module
+
+    kept = _hybrid(random_state=0).fit(X_PART)
+    monkeypatch.setattr(module, "_KEEP_TERMS_FLOATS", 0)  # always computed again
+    recomputed = _hybrid(random_state=0).fit(X_PART)
+    np.testing.assert_array_equal(kept.coef_, recomputed.coef_)
+    np.testing.assert_array_equal(kept.blend_validation_ndcg_, recomputed.blend_validation_ndcg_)
