@@ -71,26 +71,35 @@ def _sample(terms, pos, candidates, seen, n_negatives, rng, out, groups, skip=No
     out[2].append(np.broadcast_to(groups[:, None], cols.shape)[ok])
 
 
-# the candidate of ``_select_per_bin`` preferred when the holdout cannot tell
-# it from the best: popularity, which cannot overfit
-_POPULARITY_CANDIDATE = 6
+# how simple each candidate of ``_select_per_bin`` is (lower: simpler): the own
+# fit, the global fit, cf, recent_cf, recent_knn, their sum, popularity,
+# popularity + text. Popularity cannot overfit; one term is simpler than two;
+# a logistic fit over 14 terms, pooled over bins or not, is the least simple.
+_SIMPLICITY = np.array([5, 4, 1, 1, 1, 3, 0, 2])
 
 
 def _one_se_choice(gains):
-    """Popularity if within one standard error of the best candidate, else the best.
+    """The simplest candidate within one standard error of the best.
 
-    ``gains`` has one row per candidate and one column per held-out
-    interaction. The standard error is that of the paired per-interaction
-    difference to the best candidate, so it is small when the candidates
-    agree and large when the holdout is small: with scarce data popularity
-    wins the ties that a noisy holdout would otherwise break by chance.
+    ``gains`` has one row per candidate (in the order of ``_SIMPLICITY``) and
+    one column per held-out interaction. A candidate is as good as the best
+    when its mean is within one standard error of the paired
+    per-interaction difference to the best (Breiman's one-standard-error
+    rule): small when the candidates agree, large when the holdout is small.
+    Among those, the simplest wins, and among equally simple ones the best
+    mean; so a noisy holdout does not pick a 14-term blend over one term, or
+    a CF term over popularity, by chance.
     """
     means = gains.mean(axis=1)
-    best, pop = int(np.argmax(means)), _POPULARITY_CANDIDATE
+    best = int(np.argmax(means))
     n = gains.shape[1]
-    diff = gains[best] - gains[pop]
-    se = diff.std(ddof=1) / np.sqrt(n) if n > 1 else np.inf
-    return pop if means[best] - means[pop] <= se else best
+    diff = gains[best] - gains
+    se = diff.std(axis=1, ddof=1) / np.sqrt(n) if n > 1 else np.full(len(gains), np.inf)
+    close = means[best] - means <= se
+    close[best] = True
+    # simplest first, then the best mean
+    order = np.lexsort((-means, _SIMPLICITY[: len(gains)]))
+    return int(next(c for c in order if close[c]))
 
 
 def _tied_gain(score, target, cum_discount, k):

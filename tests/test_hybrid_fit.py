@@ -1,4 +1,4 @@
-"""HybridRecommender reuses its CF fits across grid candidates, and only when it may."""
+"""HybridRecommender.fit: CF fits reused across grid candidates (only when they may be), the blend choice."""
 
 import numpy as np
 import pytest
@@ -74,3 +74,22 @@ def test_grid_over_blend_parameters_fits_the_cf_once_per_split(als_fits):
                         cv=LeaveLastOut(n_splits=1), refit=False).fit(X)
     assert len(grid.cv_results_["params"]) == 4
     assert len(als_fits) == 2  # one split: its final and holdout fits, once
+
+
+def test_blend_choice_is_the_simplest_within_one_standard_error():
+    rng = np.random.RandomState(0)
+    n = 400
+    gains = rng.rand(8, n) * 0.2
+    gains[0] += 0.02  # the own fit: best mean, by less than the noise
+    gains[4] += 0.015  # recent_knn: one term, close to it
+    assert module._one_se_choice(gains) == 4
+    gains[6] = gains[4]  # popularity as good: simpler still
+    assert module._one_se_choice(gains) == 6
+    clear = rng.rand(8, n) * 0.01
+    clear[0] += 0.5  # far ahead: the own fit is kept
+    assert module._one_se_choice(clear) == 0
+    # among equally simple candidates within reach, the best mean
+    tied = np.tile(rng.rand(n) * 0.2, (8, 1))
+    tied[[0, 1, 5, 6, 7]] -= 1.0
+    tied[3] += 0.001
+    assert module._one_se_choice(tied) == 3
