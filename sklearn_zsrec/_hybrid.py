@@ -16,6 +16,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.linalg import LinAlgWarning
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -583,7 +584,13 @@ class HybridRecommender(BaseRecommender):
         if self.blend == "learned":
             zero = self._parts.n_items == 0
             fresh = zero & self._fresh_mask(self._parts.text)
-            self.coef_ = self._learn_coef(data, rng, int(fresh.sum()), int((zero & ~fresh).sum()))
+            with warnings.catch_warnings():
+                # a degenerate holdout (a term constant over it) makes the
+                # Newton solver's Hessian singular; scikit-learn then falls
+                # back to lbfgs, as wanted: nothing for the caller to do
+                warnings.simplefilter("ignore", LinAlgWarning)
+                self.coef_ = self._learn_coef(data, rng, int(fresh.sum()),
+                                              int((zero & ~fresh).sum()))
         else:
             self.coef_ = self._fixed_coef()
         if self.new_item_share_ is not None:
