@@ -210,10 +210,13 @@ def _memo_key(estimator, data_hash):
     A fit is reused only when it is reproducible: an estimator whose
     ``random_state`` is None or a RandomState instance draws anew each time.
     """
+    import joblib
+
     params = estimator.get_params(deep=True)
     if "random_state" in params and not isinstance(params["random_state"], Integral):
         return None
-    return type(estimator).__qualname__, repr(sorted(params.items(), key=str)), data_hash
+    kind = type(estimator)
+    return f"{kind.__module__}.{kind.__qualname__}", joblib.hash(params), data_hash
 
 
 def _memoized(key, build):
@@ -336,9 +339,8 @@ def _user_stds(parts, items, chunk=4096):
 def _item_similarity(user_items, n_neighbors, kind="bm25"):
     """Item-item similarity (implicit's BM25 or cosine), each item's ``n_neighbors`` largest."""
     from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
-    from threadpoolctl import threadpool_limits
-
     from implicit.utils import ParameterWarning
+    from threadpoolctl import threadpool_limits
 
     binary = (user_items != 0).astype(np.float32).tocsr()
     with threadpool_limits(1, "blas"), warnings.catch_warnings():
@@ -704,7 +706,8 @@ class HybridRecommender(BaseRecommender):
             features, labels = np.concatenate(cold[0]), np.concatenate(cold[1])
             if labels.min() != labels.max():
                 own = [TERMS.index(t) for t in NEW_ITEM_TERMS]
-                model = LogisticRegression(C=self.C, solver=_SOLVER, max_iter=1000).fit(features[:, own], labels)
+                model = LogisticRegression(C=self.C, solver=_SOLVER, max_iter=1000)
+                model.fit(features[:, own], labels)
                 coef[:, own] = model.coef_.ravel()
                 # the text term of new items comes on top of the shared gated_text
                 coef[:, TERMS.index("new_item_text")] -= coef[:, TERMS.index("gated_text")]
@@ -937,8 +940,6 @@ class HybridRecommender(BaseRecommender):
             self._add_dense_cf(out, parts, rows, users, P, a, short, mask)
         knn_weight = P[:, t["recent_knn"]] + P[:, t["short_recent_knn"]] * short
         if knn_weight.any():  # z-scored over the items with interactions
-            import torch
-
             knn = torch.from_numpy(_knn_scores(parts, rows))
             part = knn if mask is None else knn[:, torch.from_numpy(mask)]
             var, mean = torch.var_mean(part, dim=1, correction=0, keepdim=True)
@@ -979,9 +980,11 @@ class HybridRecommender(BaseRecommender):
             cf, cf_cov = np.zeros((len(warm), 0)), None
         items = [cf, gate[:, None] * cf, (parts.popularity * warm)[:, None]]
         new = [text[cold], cf[cold], np.ones((len(cold), 1)), parts.popularity[cold, None]]
-        as_t = lambda blocks: np.ascontiguousarray(np.hstack(blocks).T, dtype=np.float32)  # noqa: E731
-        parts.cache[key] = _BlendItems(as_t([text]), as_t(items), as_t(new), cold,
-                                       gate.astype(np.float32), text_cov, cf_cov)
+        def transposed(blocks):
+            return np.ascontiguousarray(np.hstack(blocks).T, dtype=np.float32)
+
+        parts.cache[key] = _BlendItems(transposed([text]), transposed(items), transposed(new),
+                                       cold, gate.astype(np.float32), text_cov, cf_cov)
         return parts.cache[key]
 
     def _add_dense_cf(self, out, parts, rows, users, P, a, short, mask):

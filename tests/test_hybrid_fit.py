@@ -1,4 +1,4 @@
-"""HybridRecommender.fit: CF fits reused across grid candidates (only when they may be), the blend choice."""
+"""HybridRecommender.fit: CF fits reused across grid candidates, and the blend choice."""
 
 import numpy as np
 import pytest
