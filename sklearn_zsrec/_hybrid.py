@@ -466,8 +466,9 @@ class HybridRecommender(BaseRecommender):
         history-length bin.
     new_item_share_ : float or None
         The share of the top-10 given to items without interactions (the
-        ``new_item`` offset is set so that the fitted model's top-10 of its
-        training users hold that share); None when not calibrated.
+        ``new_item`` offset of each history-length bin is set so that the
+        fitted model's top-10 of its training users in that bin hold that
+        share); None when not calibrated.
     blend_validation_ndcg_ : ndarray of shape (len(history_bins) + 1, 8)
         With ``blend="learned"``: the held-out NDCG@10 of each candidate blend
         per bin (the bin's own fit, the global fit, ``cf``, ``recent_cf``,
@@ -786,20 +787,27 @@ class HybridRecommender(BaseRecommender):
         return blended
 
     def _exposure_offset(self, parts, coef, rows, users, target, rng, k=10):
-        """Offset of new items' scores giving them ``target`` share of top-``k``.
+        """Offsets of new items' scores giving them ``target`` share of top-``k``.
 
-        Bisection on the offset added to every new item's score, over (at
-        most 1,000 of) the users ``rows``, with their training items excluded.
-        Only each user's ``k`` best old and ``k`` best new items can make the
-        top-``k``, so the bisection works on those.
+        One offset per history-length bin (a row of ``coef``), so that the
+        users of every bin hold that share: the scores of a user with one
+        interaction and of one with hundreds are spread differently, and a
+        single offset would give new items most of the short histories'
+        slots. Bisection on the offset added to every new item's score,
+        over (at most 1,000 per bin of) the users ``rows``, with their
+        training items excluded; a bin with fewer than 50 users takes the
+        offset of all users pooled. Only each user's ``k`` best old and ``k``
+        best new items can make the top-``k``, so the bisection works on those.
         """
-        if len(rows) > 1000:
-            pick = rng.choice(len(rows), 1000, replace=False)
-            rows, users = rows[pick], users[pick]
+        bins = self._bins(parts.n_users[rows])
+        pick = np.concatenate([
+            members if len(members) <= 1000 else rng.choice(members, 1000, replace=False)
+            for members in (np.flatnonzero(bins == b) for b in range(len(coef)))])
+        rows, users, bins = rows[pick], users[pick], bins[pick]
         new = parts.n_items == 0
         k = min(k, new.sum(), (~new).sum())
         if k < 1:
-            return 0.0
+            return np.zeros(len(coef))
         old_top, new_top = [], []
         for start in range(0, len(rows), 512):
             part = slice(start, start + 512)
@@ -810,16 +818,21 @@ class HybridRecommender(BaseRecommender):
             new_top.append(-np.partition(-score[:, new], k - 1, axis=1)[:, :k])
         old_top, new_top = np.concatenate(old_top), np.concatenate(new_top)
 
-        def share(offset):
-            both = np.concatenate([old_top, new_top + offset], axis=1)
-            top = np.argpartition(-both, k - 1, axis=1)[:, :k]
-            return (top >= k).mean()
+        def offset(mine):
+            def share(value):
+                both = np.concatenate([old_top[mine], new_top[mine] + value], axis=1)
+                top = np.argpartition(-both, k - 1, axis=1)[:, :k]
+                return (top >= k).mean()
 
-        low, high = -50.0, 50.0
-        for _ in range(40):
-            mid = (low + high) / 2
-            low, high = (mid, high) if share(mid) < target else (low, mid)
-        return (low + high) / 2
+            low, high = -50.0, 50.0
+            for _ in range(40):
+                mid = (low + high) / 2
+                low, high = (mid, high) if share(mid) < target else (low, mid)
+            return (low + high) / 2
+
+        pooled = offset(np.ones(len(rows), dtype=bool))
+        return np.array([offset(bins == b) if (bins == b).sum() >= _MIN_POSITIVES else pooled
+                         for b in range(len(coef))])
 
     def _gates(self, n_u, n_items):
         """``a, b`` with CF gate ``w(u, i) = a(u) * b(i)``; ``b`` is 0 on new items.

@@ -93,3 +93,27 @@ def test_blend_choice_is_the_simplest_within_one_standard_error():
     tied[[0, 1, 5, 6, 7]] -= 1.0
     tied[3] += 0.001
     assert module._one_se_choice(tied) == 3
+
+
+def test_every_history_bin_holds_the_new_items_share():
+    texts, topics = topic_catalog(items_per_topic=30)
+    rng = np.random.RandomState(0)
+    rows = []
+    for user in range(240):  # half with 2 interactions, half with 12
+        pool = topics.index[topics == topics.unique()[user % 6]].to_numpy()[:20]  # 10 unseen
+        for t, item in enumerate(rng.choice(pool, size=2 if user % 2 else 12, replace=False)):
+            rows.append((f"u{user}", item, t))
+    data = module.pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    model = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
+                              new_items="all", random_state=0).fit(data)
+    assert model.new_item_share_ > 0.05
+    new = ~np.isin(model.items_, data.item_id)
+    users = data.user_id.unique()
+    bins = model._bins(model.n_user_interactions_[model._rows(users, "user")])
+    assert set(bins) == {0, 2}  # 2 and 12 interactions: two bins of 120 users
+    top = model.recommend(users, n=10)
+    for b in (0, 2):
+        share = new[model._rows(top[bins == b].ravel(), "item")].mean()
+        # (one offset for all users gave 0.237 and 0.200 here)
+        assert abs(share - model.new_item_share_) < 0.01, (b, share, model.new_item_share_)
