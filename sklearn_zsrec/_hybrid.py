@@ -42,6 +42,7 @@ TERMS = (
     "short_cf",  # z_cf / (1 + log n_u): more weight for short histories
     "short_recent_knn",  # z_recent_knn / (1 + log n_u)
 )
+_TERM_INDEX = {name: k for k, name in enumerate(TERMS)}
 FIXED_COEF = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.float32)
 # the terms that order new items among themselves (gated_text is z_text there)
 NEW_ITEM_TERMS = ("new_item_cf", "new_item_recent_cf", "new_item_popularity", "new_item_text")
@@ -906,7 +907,7 @@ class HybridRecommender(BaseRecommender):
         """
         import torch
 
-        t = {name: k for k, name in enumerate(TERMS)}
+        t = _TERM_INDEX
         n_u = parts.n_users[rows].astype(np.float32)
         P = coef[self._bins(n_u)].astype(np.float64)  # per-user coefficients
         items = self._blend_items(parts)
@@ -950,17 +951,14 @@ class HybridRecommender(BaseRecommender):
             new_user = np.hstack([(gated_text + col("new_item_text")) * text, new_user])
             out[:, items.cold] = _matmul(new_user, items.new)
         if parts.item_factors is None:
-            self._add_dense_cf(out, parts, rows, users, P, a, short, mask)
+            self._add_dense_cf(out, parts, rows, users, P, a, items.gate, short, mask)
         knn_weight = P[:, t["recent_knn"]] + P[:, t["short_recent_knn"]] * short
         if knn_weight.any():  # z-scored over the items with interactions
-            knn = torch.from_numpy(_knn_scores(parts, rows))
-            part = knn if mask is None else knn[:, torch.from_numpy(mask)]
-            var, mean = torch.var_mean(part, dim=1, correction=0, keepdim=True)
-            scale = torch.from_numpy(knn_weight.astype(np.float32))[:, None]
-            knn.sub_(mean).mul_(scale / var.sqrt_().clamp_min_(1e-12))
+            knn = _standardize(_knn_scores(parts, rows), mask)
+            knn *= knn_weight.astype(np.float32)[:, None]
             if mask is not None:
-                knn[:, torch.from_numpy(~mask)] = 0.0
-            torch.from_numpy(out).add_(knn)
+                knn[:, ~mask] = 0.0
+            out += knn
         return out
 
     def _blend_items(self, parts):
@@ -1000,12 +998,11 @@ class HybridRecommender(BaseRecommender):
                                        cold, gate.astype(np.float32), text_cov, cf_cov)
         return parts.cache[key]
 
-    def _add_dense_cf(self, out, parts, rows, users, P, a, short, mask):
+    def _add_dense_cf(self, out, parts, rows, users, P, a, b, short, mask):
         """The CF terms of a CF model without item factors, z-scored from its scores."""
-        t = {name: k for k, name in enumerate(TERMS)}
+        t = _TERM_INDEX
         warm = parts.n_items > 0
         z_cf = _standardize(_cf_on_catalog(parts, parts.cf._rows(users, "user"), users), mask)
-        _, b = self._gates(np.zeros(0), parts.n_items)
         weight = (np.outer(P[:, t["gated_cf"]] * a, b)
                   + np.outer(P[:, t["cf"]] + P[:, t["short_cf"]] * short, warm)
                   + np.outer(P[:, t["new_item_cf"]], ~warm))
