@@ -199,9 +199,11 @@ def _ridge(x, y, alpha):
 
 # Fitted CF models and item-item similarities, reused while the same data and
 # parameters come back (the candidates of a grid over the blend's own
-# parameters refit them on the same rows). In process memory, a few entries.
+# parameters refit them on the same rows). In process memory, a few entries of
+# each kind (the first element of a key): a grid over n_neighbors needs one
+# similarity per value and split, which must not push out the CF fits.
 _FIT_MEMO = OrderedDict()
-_FIT_MEMO_SIZE = 4
+_FIT_MEMO_SIZE = 4  # entries per kind
 _FIT_MEMO_LOCK = threading.Lock()
 
 
@@ -233,8 +235,9 @@ def _memoized(key, build):
     value = build()
     with _FIT_MEMO_LOCK:
         _FIT_MEMO[key] = copy.deepcopy(value)
-        while len(_FIT_MEMO) > _FIT_MEMO_SIZE:
-            _FIT_MEMO.popitem(last=False)
+        same_kind = [k for k in _FIT_MEMO if k[0] == key[0]]
+        for old in same_kind[: max(len(same_kind) - _FIT_MEMO_SIZE, 0)]:  # least recent first
+            del _FIT_MEMO[old]
     return value
 
 

@@ -76,6 +76,23 @@ def test_grid_over_blend_parameters_fits_the_cf_once_per_split(als_fits):
     assert len(als_fits) == 2  # one split: its final and holdout fits, once
 
 
+def test_grid_over_n_neighbors_keeps_the_cf_fits_and_each_similarity(als_fits, monkeypatch):
+    # 2 n_neighbors x 2 fits per candidate (holdout and final): 4 similarities,
+    # which with the 2 CF fits are more entries than the memo keeps of one kind
+    similarities = []
+    original = module._item_similarity
+
+    def counting(*args, **kwargs):
+        similarities.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_item_similarity", counting)
+    grid = {"n_neighbors": [5, 10], "C": [0.1, 1.0]}
+    GridSearchCV(clone(_hybrid()), grid, cv=LeaveLastOut(n_splits=1), refit=False).fit(X)
+    assert len(als_fits) == 2
+    assert len(similarities) == 4  # each computed once, reused by the second C
+
+
 def test_blend_choice_is_the_simplest_within_one_standard_error():
     rng = np.random.RandomState(0)
     n = 400
