@@ -674,6 +674,7 @@ class HybridRecommender(BaseRecommender):
         is_hidden = np.zeros(len(text.items_), dtype=bool)
         is_hidden[hidden_cols] = True
         bins = self._bins(parts.n_users[rows])
+        who = np.arange(len(users))  # each sample's held-out interaction
         # the terms of each chunk are kept for the blend selection below when
         # they are small enough, else computed again there
         keep = len(users) * len(text.items_) * len(TERMS) <= _KEEP_TERMS_FLOATS
@@ -685,27 +686,31 @@ class HybridRecommender(BaseRecommender):
             seen = text.user_items_[rows[part]]
             # warm ranking only: new items are ranked by their own model below
             _sample(terms, pos[part], len(text.items_), seen, self.n_negatives, rng, main,
-                    bins[part], skip=is_hidden)
+                    who[part], skip=is_hidden)
             new = pos_is_new[part]
             if new.any() and len(hidden_cols) > 1:
                 _sample([t[new] for t in terms], pos[part][new], hidden_cols,
                         seen[np.flatnonzero(new)],
-                        self.n_negatives, rng, cold, bins[part][new])
+                        self.n_negatives, rng, cold, who[part][new])
         features, labels = np.concatenate(main[0]), np.concatenate(main[1])
-        groups = np.concatenate(main[2])
+        sample_who = np.concatenate(main[2])
         if labels.min() == labels.max():
             return self._fixed_coef()
-        model = LogisticRegression(C=self.C, solver=_SOLVER, max_iter=1000).fit(features, labels)
-        coef = np.tile(model.coef_.astype(np.float32), (len(self.history_bins) + 1, 1))
-        for b in range(len(coef)):  # a blend per history length, where data allow
-            mine = groups == b
-            if labels[mine].sum() >= _MIN_POSITIVES and labels[mine].min() == 0:
-                # started from the global fit: same optimum, fewer iterations
-                fit = LogisticRegression(C=self.C, solver=_SOLVER, max_iter=1000, warm_start=True)
-                fit.coef_, fit.intercept_ = model.coef_.copy(), model.intercept_.copy()
-                fit.fit(features[mine], labels[mine])
-                coef[b] = fit.coef_.ravel()
-        coef = self._select_per_bin(parts, coef, rows, users, pos, bins, is_hidden, kept)
+        groups = bins[sample_who]
+        # bins with enough held-out interactions get a blend of their own
+        own_bins = [b for b in range(len(self.history_bins) + 1)
+                    if labels[groups == b].sum() >= _MIN_POSITIVES
+                    and labels[groups == b].min() == 0]
+        coef, start = self._fit_blends(features, labels, groups, own_bins)
+        # cross-fitting: the fitted blends are also fitted on each half of the
+        # held-out users and judged on the other half, so that the choice
+        # below compares them with the single terms (which fit nothing) on
+        # interactions they were not fitted on
+        fold = rng.permutation(len(users)) % 2
+        cross = [self._fit_blends(features[mask], labels[mask], groups[mask], own_bins, start)[0]
+                 for mask in (fold[sample_who] == 1, fold[sample_who] == 0)]
+        coef = self._select_per_bin(parts, coef, cross, fold, rows, users, pos, bins, is_hidden,
+                                    kept)
         if cold[0]:
             # new items ranked among themselves: a model of their own terms
             features, labels = np.concatenate(cold[0]), np.concatenate(cold[1])
@@ -728,14 +733,44 @@ class HybridRecommender(BaseRecommender):
             self.new_item_share_ = float(min(1.0, target * self.new_item_exposure))
         return coef
 
-    def _select_per_bin(self, parts, coef, rows, users, pos, bins, is_hidden, kept, k=10):
+    def _fit_blends(self, features, labels, groups, own_bins, start=None):
+        """Logistic blends: one over all samples, refitted per bin in ``own_bins``.
+
+        Returns the coefficients (one row per bin; the pooled fit where a bin
+        has none of its own) and the pooled model. ``start``, a fitted pooled
+        model, warm-starts the fits: same optimum, fewer Newton iterations. A
+        sample set without both labels gives ``start``'s coefficients.
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        def fit(x, y, init):
+            model = LogisticRegression(C=self.C, solver=_SOLVER, max_iter=1000,
+                                       warm_start=init is not None)
+            if init is not None:
+                model.coef_, model.intercept_ = init.coef_.copy(), init.intercept_.copy()
+            return model.fit(x, y)
+
+        if not len(labels) or labels.min() == labels.max():
+            return np.tile(start.coef_.astype(np.float32), (len(self.history_bins) + 1, 1)), start
+        pooled = fit(features, labels, start)
+        coef = np.tile(pooled.coef_.astype(np.float32), (len(self.history_bins) + 1, 1))
+        for b in own_bins:  # a blend per history length, where data allow
+            mine = groups == b
+            if mine.any() and labels[mine].min() != labels[mine].max():
+                coef[b] = fit(features[mine], labels[mine], pooled).coef_.ravel()
+        return coef, pooled
+
+    def _select_per_bin(self, parts, coef, cross, fold, rows, users, pos, bins, is_hidden,
+                        kept, k=10):
         """Per history-length bin, keep the candidate blend with the best NDCG@k.
 
         The logistic fit tells relevant from random items; the top of the
         ranking is what counts, so each bin's blend is chosen among its own
         fit, the global fit, the single CF terms, popularity alone and
         popularity with text, by the NDCG@k of the held-out (warm)
-        interactions.
+        interactions. The two fitted candidates are judged out of fold: a
+        user of ``fold`` f is scored by ``cross[f]``, the blends fitted
+        without that fold's users.
         """
         unit = dict(zip(TERMS, np.eye(len(TERMS), dtype=np.float32)))
         simple = [unit["cf"], unit["recent_cf"], unit["recent_knn"],
@@ -743,8 +778,12 @@ class HybridRecommender(BaseRecommender):
                   # when interactions are scarce, popularity (with text) can
                   # beat every CF term: let the held-out NDCG say so
                   unit["popularity"], unit["popularity"] + unit["gated_text"]]
-        candidates = [coef, np.tile(coef.mean(axis=0), (len(coef), 1))] + [
-            np.tile(c, (len(coef), 1)) for c in simple]
+
+        def fitted(c):  # the bin's own fit and the mean of the bins' fits
+            return [c, np.tile(c.mean(axis=0), (len(c), 1))]
+
+        candidates = fitted(coef) + [np.tile(c, (len(coef), 1)) for c in simple]
+        judged = [fitted(c) for c in cross]  # out of fold, per fold
         warm = ~is_hidden[pos]
         gains = np.zeros((len(candidates), len(rows)))
         cum_discount = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))]
@@ -754,8 +793,14 @@ class HybridRecommender(BaseRecommender):
             if terms is None:
                 terms = self._terms(parts, rows[part], users[part])
             seen = parts.text.user_items_[rows[part]].nonzero()
+            n_u = parts.n_users[rows[part]]
             for c, cand in enumerate(candidates):
-                score = self._blend(terms, cand, parts.n_users[rows[part]])
+                if c < 2:
+                    score = np.where(fold[part][:, None] == 0,
+                                     self._blend(terms, judged[0][c], n_u),
+                                     self._blend(terms, judged[1][c], n_u))
+                else:
+                    score = self._blend(terms, cand, n_u)
                 score[seen] = -np.inf
                 score[:, is_hidden] = -np.inf
                 target = score[np.arange(len(score)), pos[part]][:, None]

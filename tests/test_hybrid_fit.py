@@ -112,6 +112,29 @@ def test_blend_choice_is_the_simplest_within_one_standard_error():
     assert module._one_se_choice(tied) == 3
 
 
+def test_fitted_blends_are_judged_on_the_users_they_were_not_fitted_on(monkeypatch):
+    # a mock of our own fitting step: each fold's blends (fitted without the
+    # other fold's users, ``start`` given) are replaced by zeros, which tie
+    # every item; the blend choice must score the fitted candidates with them
+    original = HybridRecommender._fit_blends
+
+    def zero_folds(self, features, labels, groups, own_bins, start=None):
+        coef, pooled = original(self, features, labels, groups, own_bins, start)
+        return (np.zeros_like(coef) if start is not None else coef), pooled
+
+    honest = _hybrid().fit(X).blend_validation_ndcg_
+    monkeypatch.setattr(HybridRecommender, "_fit_blends", zero_folds)
+    model = _hybrid().fit(X)
+    judged = model.blend_validation_ndcg_
+    used = honest.any(axis=1)
+    assert used.any()
+    # the single terms are judged as before; the fitted ones fall to chance
+    np.testing.assert_allclose(judged[:, 2:], honest[:, 2:])
+    n_candidates = len(model.items_) - 6  # minus the seen items, about
+    assert (judged[used, :2] < 2 * 10 / n_candidates).all()
+    assert (honest[used, :2] > 2 * 10 / n_candidates).all()
+
+
 def test_every_history_bin_holds_the_new_items_share():
     texts, topics = topic_catalog(items_per_topic=30)
     rng = np.random.RandomState(0)
