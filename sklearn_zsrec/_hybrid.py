@@ -192,6 +192,24 @@ class _BlendItems:
     cf_cov: np.ndarray  # covariance of the warm items' CF factors (float64), or None
 
 
+def _offset_for_share(old_top, new_top, target, k):
+    """The offset on new items' scores that gives them ``target`` of the top-``k``.
+
+    ``old_top`` and ``new_top`` hold each user's ``k`` best scores of old and
+    of new items (only those can make the top-``k``). Bisection.
+    """
+    def share(value):
+        both = np.concatenate([old_top, new_top + value], axis=1)
+        top = np.argpartition(-both, k - 1, axis=1)[:, :k]
+        return (top >= k).mean()
+
+    low, high = -50.0, 50.0
+    for _ in range(40):
+        mid = (low + high) / 2
+        low, high = (mid, high) if share(mid) < target else (low, mid)
+    return (low + high) / 2
+
+
 def _ridge(x, y, alpha):
     x = x.astype(np.float64)
     return np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ y.astype(np.float64))
@@ -438,6 +456,8 @@ class HybridRecommender(BaseRecommender):
         shown as often as this log's own next interactions go to items they
         had not reached yet (measured on the holdout): an item nobody picked
         in a log that rarely moves to unseen items stays out of the way.
+        Without declared arrivals, that share is cut to a half, a quarter or
+        none when the holdout's NDCG@10 says those slots do not pay off.
         ``"all"`` treats every item without interactions as a fresh arrival.
         Ids not in the catalog raise a ``ValueError``; ids with interactions
         are ordinary items.
@@ -727,11 +747,65 @@ class HybridRecommender(BaseRecommender):
         # others what the holdout's items that the log had not reached yet
         # (no interaction left in the refit, not hidden) earned per item
         unseen = (parts.n_items == 0) & ~is_hidden
-        target = (pos_is_new.mean() * min(1.0, n_fresh / max(len(hidden_cols), 1))
-                  + unseen[pos].mean() * min(1.0, n_unseen / max(unseen.sum(), 1)))
+        fresh_share = pos_is_new.mean() * min(1.0, n_fresh / max(len(hidden_cols), 1))
+        unseen_share = unseen[pos].mean() * min(1.0, n_unseen / max(unseen.sum(), 1))
+        if self.calibrate_new_items and n_unseen and not n_fresh and unseen.any():
+            # no declared arrivals: items nobody picked are the log's tail, shown
+            # at that rate only if the holdout says their slots pay off
+            unseen_share = self._earned_share(parts, coef, rows, users, pos, is_hidden,
+                                              unseen_share)
         if self.calibrate_new_items and n_fresh + n_unseen:
-            self.new_item_share_ = float(min(1.0, target * self.new_item_exposure))
+            self.new_item_share_ = float(min(1.0, (fresh_share + unseen_share)
+                                             * self.new_item_exposure))
         return coef
+
+    def _earned_share(self, parts, coef, rows, users, pos, is_hidden, rate, k=10):
+        """The share of the top-``k`` that the holdout's unseen items earn, at most ``rate``.
+
+        Unseen items: without interactions in the holdout's refit and not
+        hidden. Their rate of the held-out interactions is what they would
+        get if shown as often as they are picked; their slots pay off only if
+        the blend ranks them well enough. Among the shares ``rate``,
+        ``rate / 2``, ``rate / 4`` and 0 (each given by one offset on their
+        scores, over the held-out users), the largest whose held-out NDCG@k
+        is within one standard error of the best is kept.
+        """
+        unseen = (parts.n_items == 0) & ~is_hidden
+        warm = parts.n_items > 0
+        target_unseen = unseen[pos]
+        scoring = warm[pos] | target_unseen
+        rows, users, pos, target_unseen = (rows[scoring], users[scoring], pos[scoring],
+                                           target_unseen[scoring])
+        k = min(k, unseen.sum(), warm.sum())
+        if k < 1 or len(rows) < 2:  # nothing to judge the shares on
+            return rate
+        old_top, new_top, target = [], [], []
+        for start in range(0, len(rows), 512):
+            part = slice(start, start + 512)
+            score = self._fused_blend(parts, rows[part], users[part], coef)
+            target.append(score[np.arange(len(score)), pos[part]].copy())
+            score[parts.text.user_items_[rows[part]].nonzero()] = -np.inf
+            old_top.append(-np.partition(-score[:, warm], k - 1, axis=1)[:, :k])
+            new_top.append(-np.partition(-score[:, unseen], k - 1, axis=1)[:, :k])
+        old_top, new_top = np.concatenate(old_top), np.concatenate(new_top)
+        target = np.concatenate(target)[:, None]
+        discount = 1.0 / np.log2(np.arange(2, k + 2))
+
+        def gains(offset):  # NDCG@k of the held-out item, unseen items shifted
+            above = np.where(target_unseen[:, None],
+                             (old_top > target + offset).sum(axis=1, keepdims=True)
+                             + (new_top > target).sum(axis=1, keepdims=True),
+                             (old_top > target).sum(axis=1, keepdims=True)
+                             + (new_top + offset > target).sum(axis=1, keepdims=True))[:, 0]
+            return np.where(above < k, discount[np.minimum(above, k - 1)], 0.0)
+
+        shares = [rate, rate / 2, rate / 4, 0.0]
+        offsets = [_offset_for_share(old_top, new_top, s, k) for s in shares]
+        table = np.array([gains(o) for o in offsets])
+        means = table.mean(axis=1)
+        best = int(np.argmax(means))
+        se = (table[best] - table).std(axis=1, ddof=1) / np.sqrt(len(rows))
+        return next(s for s, m, e in zip(shares, means, se) if means[best] - m <= e)
 
     def _fit_blends(self, features, labels, groups, own_bins, start=None):
         """Logistic blends: one over all samples, refitted per bin in ``own_bins``.
@@ -868,16 +942,7 @@ class HybridRecommender(BaseRecommender):
         old_top, new_top = np.concatenate(old_top), np.concatenate(new_top)
 
         def offset(mine):
-            def share(value):
-                both = np.concatenate([old_top[mine], new_top[mine] + value], axis=1)
-                top = np.argpartition(-both, k - 1, axis=1)[:, :k]
-                return (top >= k).mean()
-
-            low, high = -50.0, 50.0
-            for _ in range(40):
-                mid = (low + high) / 2
-                low, high = (mid, high) if share(mid) < target else (low, mid)
-            return (low + high) / 2
+            return _offset_for_share(old_top[mine], new_top[mine], target, k)
 
         pooled = offset(np.ones(len(rows), dtype=bool))
         return np.array([offset(bins == b) if (bins == b).sum() >= _MIN_POSITIVES else pooled
