@@ -192,6 +192,10 @@ class _BlendItems:
     cf_cov: np.ndarray  # covariance of the warm items' CF factors (float64), or None
 
 
+# the new items' offset is searched in this range: z-scored terms stay far inside
+_OFFSET_RANGE = (-50.0, 50.0)
+
+
 def _offset_for_share(old_top, new_top, target, k):
     """The offset on new items' scores that gives them ``target`` of the top-``k``.
 
@@ -203,8 +207,8 @@ def _offset_for_share(old_top, new_top, target, k):
         top = np.argpartition(-both, k - 1, axis=1)[:, :k]
         return (top >= k).mean()
 
-    low, high = -50.0, 50.0
-    for _ in range(40):
+    low, high = _OFFSET_RANGE
+    for _ in range(30):
         mid = (low + high) / 2
         low, high = (mid, high) if share(mid) < target else (low, mid)
     return (low + high) / 2
@@ -753,13 +757,13 @@ class HybridRecommender(BaseRecommender):
             # no declared arrivals: items nobody picked are the log's tail, shown
             # at that rate only if the holdout says their slots pay off
             unseen_share = self._earned_share(parts, coef, rows, users, pos, is_hidden,
-                                              unseen_share)
+                                              kept, unseen_share)
         if self.calibrate_new_items and n_fresh + n_unseen:
             self.new_item_share_ = float(min(1.0, (fresh_share + unseen_share)
                                              * self.new_item_exposure))
         return coef
 
-    def _earned_share(self, parts, coef, rows, users, pos, is_hidden, rate, k=10):
+    def _earned_share(self, parts, coef, rows, users, pos, is_hidden, kept, rate, k=10):
         """The share of the top-``k`` that the holdout's unseen items earn, at most ``rate``.
 
         Unseen items: without interactions in the holdout's refit and not
@@ -768,27 +772,33 @@ class HybridRecommender(BaseRecommender):
         the blend ranks them well enough. Among the shares ``rate``,
         ``rate / 2``, ``rate / 4`` and 0 (each given by one offset on their
         scores, over the held-out users), the largest whose held-out NDCG@k
-        is within one standard error of the best is kept.
+        is within one standard error of the best is kept. ``kept`` holds the
+        holdout's terms per chunk of 512 users, or None where not kept.
         """
         unseen = (parts.n_items == 0) & ~is_hidden
         warm = parts.n_items > 0
-        target_unseen = unseen[pos]
-        scoring = warm[pos] | target_unseen
-        rows, users, pos, target_unseen = (rows[scoring], users[scoring], pos[scoring],
-                                           target_unseen[scoring])
         k = min(k, unseen.sum(), warm.sum())
-        if k < 1 or len(rows) < 2:  # nothing to judge the shares on
+        # held-out interactions on hidden items are not part of this ranking
+        scoring = warm[pos] | unseen[pos]
+        if k < 1 or scoring.sum() < 2:  # nothing to judge the shares on
             return rate
         old_top, new_top, target = [], [], []
-        for start in range(0, len(rows), 512):
+        for chunk, start in enumerate(range(0, len(rows), 512)):
             part = slice(start, start + 512)
-            score = self._fused_blend(parts, rows[part], users[part], coef)
-            target.append(score[np.arange(len(score)), pos[part]].copy())
-            score[parts.text.user_items_[rows[part]].nonzero()] = -np.inf
+            mine = scoring[part]
+            if kept[chunk] is None:
+                score = self._fused_blend(parts, rows[part], users[part], coef)
+            else:
+                score = self._blend(kept[chunk], coef, parts.n_users[rows[part]])
+            score, cols = score[mine], pos[part][mine]
+            target.append(score[np.arange(len(score)), cols])
+            score[parts.text.user_items_[rows[part][mine]].nonzero()] = -np.inf
             old_top.append(-np.partition(-score[:, warm], k - 1, axis=1)[:, :k])
             new_top.append(-np.partition(-score[:, unseen], k - 1, axis=1)[:, :k])
         old_top, new_top = np.concatenate(old_top), np.concatenate(new_top)
         target = np.concatenate(target)[:, None]
+        target_unseen = unseen[pos[scoring]]
+        n = len(target)
         discount = 1.0 / np.log2(np.arange(2, k + 2))
 
         def gains(offset):  # NDCG@k of the held-out item, unseen items shifted
@@ -804,7 +814,7 @@ class HybridRecommender(BaseRecommender):
         table = np.array([gains(o) for o in offsets])
         means = table.mean(axis=1)
         best = int(np.argmax(means))
-        se = (table[best] - table).std(axis=1, ddof=1) / np.sqrt(len(rows))
+        se = (table[best] - table).std(axis=1, ddof=1) / np.sqrt(n)
         return next(s for s, m, e in zip(shares, means, se) if means[best] - m <= e)
 
     def _fit_blends(self, features, labels, groups, own_bins, start=None):
@@ -824,14 +834,19 @@ class HybridRecommender(BaseRecommender):
                 model.coef_, model.intercept_ = init.coef_.copy(), init.intercept_.copy()
             return model.fit(x, y)
 
+        n_bins = len(self.history_bins) + 1
         if not len(labels) or labels.min() == labels.max():
-            return np.tile(start.coef_.astype(np.float32), (len(self.history_bins) + 1, 1)), start
-        pooled = fit(features, labels, start)
-        coef = np.tile(pooled.coef_.astype(np.float32), (len(self.history_bins) + 1, 1))
-        for b in own_bins:  # a blend per history length, where data allow
-            mine = groups == b
-            if mine.any() and labels[mine].min() != labels[mine].max():
-                coef[b] = fit(features[mine], labels[mine], pooled).coef_.ravel()
+            return np.tile(start.coef_.astype(np.float32), (n_bins, 1)), start
+        # a blend per history length, where data allow
+        own = {b: groups == b for b in own_bins}
+        own = {b: mine for b, mine in own.items()
+               if mine.any() and labels[mine].min() != labels[mine].max()}
+        # when every bin has its own fit, a pooled one would only warm-start
+        # them (the optimum does not depend on the start): ``start`` does that
+        pooled = fit(features, labels, start) if start is None or len(own) < n_bins else start
+        coef = np.tile(pooled.coef_.astype(np.float32), (n_bins, 1))
+        for b, mine in own.items():
+            coef[b] = fit(features[mine], labels[mine], pooled).coef_.ravel()
         return coef, pooled
 
     def _select_per_bin(self, parts, coef, cross, fold, rows, users, pos, bins, is_hidden,
@@ -869,10 +884,10 @@ class HybridRecommender(BaseRecommender):
             seen = parts.text.user_items_[rows[part]].nonzero()
             n_u = parts.n_users[rows[part]]
             for c, cand in enumerate(candidates):
-                if c < 2:
-                    score = np.where(fold[part][:, None] == 0,
-                                     self._blend(terms, judged[0][c], n_u),
-                                     self._blend(terms, judged[1][c], n_u))
+                if c < 2:  # each user's bin row of the blend fitted without its fold
+                    b = self._bins(n_u)
+                    score = self._blend(terms, np.where(fold[part][:, None] == 0,
+                                                        judged[0][c][b], judged[1][c][b]))
                 else:
                     score = self._blend(terms, cand, n_u)
                 score[seen] = -np.inf
@@ -899,9 +914,12 @@ class HybridRecommender(BaseRecommender):
         """Index of each user's history-length bin (see ``history_bins``)."""
         return np.searchsorted(np.asarray(self.history_bins), n_users, side="left")
 
-    def _blend(self, terms, coef, n_users):
-        """``sum_k coef[bin(u), k] * terms[k]`` for users with ``n_users`` interactions."""
-        per_user = coef[self._bins(n_users)]
+    def _blend(self, terms, coef, n_users=None):
+        """``sum_k coef[bin(u), k] * terms[k]`` for users with ``n_users`` interactions.
+
+        With ``n_users`` None, ``coef`` holds one row per user.
+        """
+        per_user = coef if n_users is None else coef[self._bins(n_users)]
         blended = np.zeros(terms[0].shape, dtype=np.float32)
         for k, term in enumerate(terms):
             c = per_user[:, k]
@@ -917,14 +935,16 @@ class HybridRecommender(BaseRecommender):
         interaction and of one with hundreds are spread differently, and a
         single offset would give new items most of the short histories'
         slots. Bisection on the offset added to every new item's score,
-        over (at most 1,000 per bin of) the users ``rows``, with their
+        over (at most 500 per bin of) the users ``rows``, with their
         training items excluded; a bin with fewer than 50 users takes the
         offset of all users pooled. Only each user's ``k`` best old and ``k``
         best new items can make the top-``k``, so the bisection works on those.
         """
+        if target <= 0:  # what the bisection below would give, without the scores
+            return np.full(len(coef), _OFFSET_RANGE[0])
         bins = self._bins(parts.n_users[rows])
         pick = np.concatenate([
-            members if len(members) <= 1000 else rng.choice(members, 1000, replace=False)
+            members if len(members) <= 500 else rng.choice(members, 500, replace=False)
             for members in (np.flatnonzero(bins == b) for b in range(len(coef)))])
         rows, users, bins = rows[pick], users[pick], bins[pick]
         new = parts.n_items == 0
