@@ -41,9 +41,10 @@ TERMS = (
     "cf",  # z_cf on items with interactions
     "short_cf",  # z_cf / (1 + log n_u): more weight for short histories
     "short_recent_knn",  # z_recent_knn / (1 + log n_u)
+    "recent_next",  # z-scored next-item (sequence) scores of the recency-weighted history
 )
 _TERM_INDEX = {name: k for k, name in enumerate(TERMS)}
-FIXED_COEF = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.float32)
+FIXED_COEF = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.float32)
 # the terms that order new items among themselves (gated_text is z_text there)
 NEW_ITEM_TERMS = ("new_item_cf", "new_item_recent_cf", "new_item_popularity", "new_item_text")
 
@@ -74,10 +75,12 @@ def _sample(terms, pos, candidates, seen, n_negatives, rng, out, groups, skip=No
 
 
 # how simple each candidate of ``_select_per_bin`` is (lower: simpler): the own
-# fit, the global fit, cf, recent_cf, recent_knn, their sum, popularity,
-# popularity + text. Popularity cannot overfit; one term is simpler than two;
-# a logistic fit over 14 terms, pooled over bins or not, is the least simple.
-_SIMPLICITY = np.array([5, 4, 1, 1, 1, 3, 0, 2])
+# fit, the global fit, cf, recent_cf, recent_knn, the sum of those and
+# recent_next, popularity, popularity + text, recent_next, recent_knn +
+# recent_next. Popularity cannot overfit; the fixed terms and sums fit
+# nothing (only the choice among them is made on the holdout); the logistic
+# fits, pooled over bins and per bin, fit their coefficients.
+_SIMPLICITY = np.array([3, 2, 1, 1, 1, 1, 0, 1, 1, 1])
 
 
 def _one_se_choice(gains):
@@ -89,7 +92,7 @@ def _one_se_choice(gains):
     per-interaction difference to the best (Breiman's one-standard-error
     rule): small when the candidates agree, large when the holdout is small.
     Among those, the simplest wins, and among equally simple ones the best
-    mean; so a noisy holdout does not pick a 14-term blend over one term, or
+    mean; so a noisy holdout does not pick a 15-term blend over one term, or
     a CF term over popularity, by chance.
     """
     means = gains.mean(axis=1)
@@ -172,6 +175,7 @@ class _Components:
     popularity: np.ndarray  # z-scored log1p(n_items), text-predicted for new items
     recent_weights: sp.csr_matrix  # recency weights, users x catalog
     similarity: sp.csr_matrix  # item-item BM25 or cosine, top n_neighbors per item
+    transitions: sp.csr_matrix  # item -> next items (sequence_window), or None
     # arrays derived from the above on first use (not pickled)
     cache: dict = field(default_factory=dict, repr=False)
 
@@ -263,7 +267,8 @@ def _memoized(key, build):
     return value
 
 
-def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn):
+def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
+                    sequence_window):
     import joblib
 
     frame = _frame(data)
@@ -311,33 +316,43 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn)
     similarity = _memoized(
         ("similarity", n_neighbors, item_knn, data_hash, joblib.hash(text.items_)),
         lambda: _item_similarity(text.user_items_, n_neighbors, item_knn))
+    transitions = None
+    if sequence_window:
+        transitions = _memoized(
+            ("transitions", sequence_window, n_neighbors, data_hash, joblib.hash(text.items_)),
+            lambda: _item_transitions(text._rows(data.user_id, "user"),
+                                      text._rows(data.item_id, "item"), data.order,
+                                      text.n_item_interactions_, sequence_window, n_neighbors))
     return _Components(text, cf, n_items, text.n_user_interactions_, item_factors, recent,
-                       popularity.astype(np.float32), recent_weights, similarity)
+                       popularity.astype(np.float32), recent_weights, similarity, transitions)
 
 
 # up to this many items the item-kNN product uses a dense similarity (64 MB)
 _DENSE_KNN_ITEMS = 4096
 
 
-def _knn_scores(parts, rows):
+def _knn_scores(parts, rows, kind="similarity"):
     """Item-kNN scores (float32, dense) of the recency-weighted histories of ``rows``.
 
-    A sparse history times the dense similarity matrix (torch, multithreaded)
-    on catalogs of up to ``_DENSE_KNN_ITEMS`` items; a sparse product beyond.
+    ``kind`` names the item-item matrix of ``parts``: ``"similarity"`` or
+    ``"transitions"``. A sparse history times the dense matrix (torch,
+    multithreaded) on catalogs of up to ``_DENSE_KNN_ITEMS`` items; a sparse
+    product beyond.
     """
     weights = parts.recent_weights[rows]
-    if parts.similarity.shape[0] > _DENSE_KNN_ITEMS:
-        return (weights @ parts.similarity).toarray()
+    matrix = getattr(parts, kind)
+    if matrix.shape[0] > _DENSE_KNN_ITEMS:
+        return (weights @ matrix).toarray()
     import torch
 
-    if "dense_similarity" not in parts.cache:
-        parts.cache["dense_similarity"] = torch.from_numpy(parts.similarity.toarray())
+    if f"dense_{kind}" not in parts.cache:
+        parts.cache[f"dense_{kind}"] = torch.from_numpy(matrix.toarray())
     with warnings.catch_warnings():  # "sparse CSR tensor support is in beta"
         warnings.simplefilter("ignore", UserWarning)
         history = torch.sparse_csr_tensor(
             torch.from_numpy(weights.indptr), torch.from_numpy(weights.indices),
             torch.from_numpy(weights.data), size=weights.shape)
-        return (history @ parts.cache["dense_similarity"]).numpy()
+        return (history @ parts.cache[f"dense_{kind}"]).numpy()
 
 
 def _user_stds(parts, items, chunk=4096):
@@ -360,6 +375,48 @@ def _user_stds(parts, items, chunk=4096):
             stds["recent"] = std(parts.recent_profiles, items.cf_cov)
         parts.cache["user_std"] = stds
     return parts.cache["user_std"]
+
+
+def _item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
+    """Item -> next-item scores from each user's sequence, top ``n_neighbors`` per item.
+
+    Each pair of a user's interactions ``lag`` steps apart in time (``lag``
+    up to ``window``) adds ``1 / lag`` to (earlier item, later item); the
+    sums are divided by ``sqrt(n_i n_j)`` (the items' user counts, as a
+    cosine would). What the next interaction is, given the last few, is the
+    sequence's signal that co-occurrence (item-kNN) averages out.
+    """
+    n_catalog = len(n_item_users)
+    by_time = np.lexsort((order, rows))
+    rows, cols = rows[by_time], cols[by_time]
+    pair_rows, pair_cols, pair_weights = [], [], []
+    for lag in range(1, min(window, len(rows) - 1) + 1):
+        same = rows[lag:] == rows[:-lag]
+        pair_rows.append(cols[:-lag][same])
+        pair_cols.append(cols[lag:][same])
+        pair_weights.append(np.full(same.sum(), 1.0 / lag, dtype=np.float32))
+    if not pair_rows:
+        return sp.csr_matrix((n_catalog, n_catalog), dtype=np.float32)
+    counts = sp.csr_matrix((np.concatenate(pair_weights),
+                            (np.concatenate(pair_rows), np.concatenate(pair_cols))),
+                           shape=(n_catalog, n_catalog), dtype=np.float32)
+    counts.sum_duplicates()
+    norm = 1.0 / np.sqrt(np.maximum(n_item_users, 1)).astype(np.float32)
+    scores = sp.csr_matrix(sp.diags(norm) @ counts @ sp.diags(norm), dtype=np.float32)
+    return _top_per_row(scores, n_neighbors)
+
+
+def _top_per_row(matrix, k):
+    """``matrix`` (CSR) with only the ``k`` largest entries of each row kept."""
+    lengths = np.diff(matrix.indptr)
+    if lengths.max(initial=0) <= k:
+        return matrix
+    row = np.repeat(np.arange(matrix.shape[0]), lengths)
+    order = np.lexsort((-matrix.data, row))  # each row's entries, largest first
+    rank = np.arange(len(order)) - matrix.indptr[row[order]]
+    keep = np.sort(order[rank < k])
+    return sp.csr_matrix((matrix.data[keep], (row[keep], matrix.indices[keep])),
+                         shape=matrix.shape, dtype=matrix.dtype)
 
 
 def _item_similarity(user_items, n_neighbors, kind="bm25"):
@@ -398,7 +455,9 @@ class HybridRecommender(BaseRecommender):
     interaction is often close to the last few; new items (in ``item_texts``,
     no interactions) get CF factors mapped from their text embedding by a
     ridge regression fitted on the other items. Terms that need item factors
-    are zero when the CF model has none.
+    are zero when the CF model has none. More terms (the module's ``TERMS``)
+    score the same recency-weighted history by item-kNN similarity and by
+    what followed its items in other users' sequences (``sequence_window``).
 
     With ``blend="fixed"`` the coefficients are ``b1 = b3 = 1`` and the rest
     0: ``w * z_cf + (1 - w) * z_text``. With ``blend="learned"`` (default)
@@ -451,6 +510,12 @@ class HybridRecommender(BaseRecommender):
     item_knn : {"bm25", "cosine"}, default="bm25"
         Item-item similarity of the item-kNN term: implicit's BM25-weighted
         or plain cosine co-occurrence.
+    sequence_window : int, default=10
+        Interactions ahead that the next-item term looks: each pair of a
+        user's interactions up to this many steps apart in time counts
+        ``1 / steps`` toward "the later item follows the earlier one"
+        (normalised like a cosine, ``n_neighbors`` kept per item); the
+        recency-weighted history is scored by those counts. 0 drops the term.
     new_items : array-like of item ids, "all" or None, default=None
         Catalog items known to be fresh arrivals (added after the
         interactions were logged: the log cannot say how popular they will
@@ -489,7 +554,7 @@ class HybridRecommender(BaseRecommender):
         The fitted text model.
     cf_ : recommender
         The fitted CF model.
-    coef_ : ndarray of shape (len(history_bins) + 1, 14)
+    coef_ : ndarray of shape (len(history_bins) + 1, 15)
         Blend coefficients, in the order of ``TERMS``, one row per
         history-length bin.
     new_item_share_ : float or None
@@ -497,11 +562,14 @@ class HybridRecommender(BaseRecommender):
         ``new_item`` offset of each history-length bin is set so that the
         fitted model's top-10 of its training users in that bin hold that
         share); None when not calibrated.
-    blend_validation_ndcg_ : ndarray of shape (len(history_bins) + 1, 8)
+    blend_validation_ndcg_ : ndarray of shape (len(history_bins) + 1, 10)
         With ``blend="learned"``: the held-out NDCG@10 of each candidate blend
         per bin (the bin's own fit, the global fit, ``cf``, ``recent_cf``,
-        ``recent_knn``, their sum, popularity, popularity + text); each bin
-        keeps its best (zeros for a bin without held-out users).
+        ``recent_knn``, the sum of those and ``recent_next``, popularity,
+        popularity + text,
+        ``recent_next``, ``recent_knn`` + ``recent_next``; the two fits judged
+        out of fold); each bin keeps the simplest within one standard error
+        of its best (zeros for a bin without held-out users).
     users_ : ndarray of shape (n_users,)
         User ids seen in ``fit``.
     items_ : ndarray of shape (n_items,)
@@ -548,6 +616,7 @@ class HybridRecommender(BaseRecommender):
         "user_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "item_knn": [StrOptions({"bm25", "cosine"})],
+        "sequence_window": [Interval(Integral, 0, None, closed="left")],
         "new_items": [StrOptions({"all"}), "array-like", None],
         "calibrate_new_items": ["boolean"],
         "new_item_exposure": [Interval(Real, 0, None, closed="left")],
@@ -573,6 +642,7 @@ class HybridRecommender(BaseRecommender):
         user_neighbors=50,
         n_neighbors=100,
         item_knn="bm25",
+        sequence_window=10,
         new_items=None,
         calibrate_new_items=True,
         new_item_exposure=1.0,
@@ -594,6 +664,7 @@ class HybridRecommender(BaseRecommender):
         self.user_neighbors = user_neighbors
         self.n_neighbors = n_neighbors
         self.item_knn = item_knn
+        self.sequence_window = sequence_window
         self.new_items = new_items
         self.calibrate_new_items = calibrate_new_items
         self.new_item_exposure = new_item_exposure
@@ -606,7 +677,7 @@ class HybridRecommender(BaseRecommender):
 
         cf = self.cf if self.cf is not None else ALSRecommender()
         return _fit_components(self.text, cf, data, self.half_life, self.map_alpha,
-                               self.n_neighbors, self.item_knn)
+                               self.n_neighbors, self.item_knn, self.sequence_window)
 
     def _fit(self, data):
         rng = check_random_state(self.random_state)
@@ -863,10 +934,12 @@ class HybridRecommender(BaseRecommender):
         """
         unit = dict(zip(TERMS, np.eye(len(TERMS), dtype=np.float32)))
         simple = [unit["cf"], unit["recent_cf"], unit["recent_knn"],
-                  unit["cf"] + unit["recent_cf"] + unit["recent_knn"],
+                  unit["cf"] + unit["recent_cf"] + unit["recent_knn"] + unit["recent_next"],
                   # when interactions are scarce, popularity (with text) can
                   # beat every CF term: let the held-out NDCG say so
-                  unit["popularity"], unit["popularity"] + unit["gated_text"]]
+                  unit["popularity"], unit["popularity"] + unit["gated_text"],
+                  # the next items of the user's last few, alone and with item-kNN
+                  unit["recent_next"], unit["recent_knn"] + unit["recent_next"]]
 
         def fitted(c):  # the bin's own fit and the mean of the bins' fits
             return [c, np.tile(c.mean(axis=0), (len(c), 1))]
@@ -1005,6 +1078,11 @@ class HybridRecommender(BaseRecommender):
         z_cf = _standardize(raw, mask)
         z_knn = _standardize(_knn_scores(parts, rows), mask)
         z_knn *= on_warm
+        if parts.transitions is not None:
+            z_next = _standardize(_knn_scores(parts, rows, "transitions"), mask)
+            z_next *= on_warm
+        else:
+            z_next = np.zeros(shape, dtype=np.float32)
         terms = {
             "gated_cf": w * z_cf,
             "gated_recent_cf": w * z_recent,
@@ -1020,6 +1098,7 @@ class HybridRecommender(BaseRecommender):
             "cf": z_cf * on_warm,
             "short_cf": z_cf * on_warm * short,
             "short_recent_knn": z_knn * short,
+            "recent_next": z_next,
         }
         return [terms[t] for t in TERMS]
 
@@ -1034,8 +1113,8 @@ class HybridRecommender(BaseRecommender):
         b(i))`` (the CF gate ``w = a b``): one product of the text vectors and
         one rank-one correction. All CF, popularity and offset terms add up to
         one more product of concatenated vectors; items without interactions
-        get their own (small) product; the item-kNN term, not a factor
-        product, is z-scored and added. Equal to the plain blend up to float32
+        get their own (small) product; the item-kNN and next-item terms, not
+        factor products, are z-scored and added. Equal to the plain blend up to float32
         rounding (tests/test_fast_paths.py).
         """
         import torch
@@ -1086,12 +1165,13 @@ class HybridRecommender(BaseRecommender):
         if parts.item_factors is None:
             self._add_dense_cf(out, parts, rows, users, P, a, items.gate, short, mask)
         knn_weight = P[:, t["recent_knn"]] + P[:, t["short_recent_knn"]] * short
-        if knn_weight.any():  # z-scored over the items with interactions
-            knn = _standardize(_knn_scores(parts, rows), mask)
-            knn *= knn_weight.astype(np.float32)[:, None]
-            if mask is not None:
-                knn[:, ~mask] = 0.0
-            out += knn
+        for kind, weight in (("similarity", knn_weight), ("transitions", P[:, t["recent_next"]])):
+            if weight.any() and getattr(parts, kind) is not None:
+                knn = _standardize(_knn_scores(parts, rows, kind), mask)  # over warm items
+                knn *= weight.astype(np.float32)[:, None]
+                if mask is not None:
+                    knn[:, ~mask] = 0.0
+                out += knn
         return out
 
     def _blend_items(self, parts):

@@ -43,6 +43,11 @@ def plain_hybrid_scores(model, rows, users):
     z_cf, z_recent = _standardize(raw, mask), _standardize(recent, mask)
     knn = (parts.recent_weights[r] @ parts.similarity).toarray().astype(np.float64)
     z_knn = _standardize(knn, mask) * warm
+    if parts.transitions is not None:
+        nxt = (parts.recent_weights[r] @ parts.transitions).toarray().astype(np.float64)
+        z_next = _standardize(nxt, mask) * warm
+    else:
+        z_next = np.zeros_like(z_knn)
     cold = (~warm).astype(np.float64)
     terms = {
         "gated_cf": w * z_cf,
@@ -59,6 +64,7 @@ def plain_hybrid_scores(model, rows, users):
         "cf": z_cf * warm,
         "short_cf": z_cf * warm / (1 + np.log(np.maximum(n_u, 1))),
         "short_recent_knn": z_knn / (1 + np.log(np.maximum(n_u, 1))),
+        "recent_next": z_next,
     }
     from sklearn_zsrec._hybrid import TERMS
 

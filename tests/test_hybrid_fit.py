@@ -160,12 +160,12 @@ def test_every_history_bin_holds_the_new_items_share():
 
 
 def test_undeclared_items_without_interactions_get_only_the_share_they_earn(monkeypatch):
-    # a 20% sample: a fifth of the items have no interaction, and the log
+    # a 15% sample: a seventh of the items have no interaction, and the log
     # often moves to one; with a random tiny encoder nothing ranks those
     # items, so the holdout says their slots do not pay off
     texts, topics = topic_catalog(items_per_topic=100)
-    sample = topic_interactions(topics, users_per_topic=40, per_user=20).sample(
-        frac=0.2, random_state=0)
+    sample = topic_interactions(topics, users_per_topic=40, per_user=30).sample(
+        frac=0.15, random_state=0)
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
     hybrid = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
                                random_state=0)
@@ -176,5 +176,37 @@ def test_undeclared_items_without_interactions_get_only_the_share_they_earn(monk
     at_rate = clone(hybrid).fit(sample)
     assert at_rate.new_item_share_ > 0.1
     assert earned.new_item_share_ < at_rate.new_item_share_ / 2
-    # declared arrivals keep the share hidden items earned: never reduced
-    assert declared.new_item_share_ >= at_rate.new_item_share_
+    # declared arrivals keep the share hidden items earned: never judged
+    assert declared.new_item_share_ > 0.1
+    unjudged = clone(hybrid).set_params(new_items="all").fit(sample)
+    assert unjudged.new_item_share_ == declared.new_item_share_
+
+
+def test_item_transitions_count_what_follows_within_the_window():
+    # user 0: items 0, 1, 2 in time; user 1: items 0, 1 (rows given shuffled)
+    rows = np.array([0, 1, 0, 1, 0])
+    cols = np.array([2, 1, 0, 0, 1])
+    order = np.array([2, 1, 0, 0, 1])
+    n_item_users = np.array([2, 2, 1])
+    got = module._item_transitions(rows, cols, order, n_item_users, window=2,
+                                   n_neighbors=10).toarray()
+    # (0, 1): lag 1 twice; (1, 2): lag 1; (0, 2): lag 2, half; each over sqrt(n_i n_j)
+    expected = np.zeros((3, 3))
+    expected[0, 1] = 2 / np.sqrt(2 * 2)
+    expected[1, 2] = 1 / np.sqrt(2 * 1)
+    expected[0, 2] = 0.5 / np.sqrt(2 * 1)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    # a window of 1 drops the lag-2 pair; one neighbour keeps each row's largest
+    assert module._item_transitions(rows, cols, order, n_item_users, 1, 10)[0, 2] == 0
+    top = module._item_transitions(rows, cols, order, n_item_users, 2, 1).toarray()
+    np.testing.assert_allclose(top, np.where(np.arange(3) == [[1], [2], [-1]], expected, 0))
+
+
+def test_sequence_window_zero_drops_the_next_item_term():
+    model = _hybrid(sequence_window=0).fit(X)
+    assert model._parts.transitions is None
+    rows = np.arange(len(model.users_))
+    terms = model._terms(model._parts, rows, model.users_)
+    assert not terms[module.TERMS.index("recent_next")].any()
+    assert model.recommend(model.users_[:3], n=5).shape == (3, 5)
+    assert _hybrid().fit(X)._parts.transitions.nnz > 0
