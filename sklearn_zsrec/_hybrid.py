@@ -300,18 +300,23 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
                                    shape=(len(text.users_), n_catalog), dtype=np.float32)
     factors = getattr(cf, "item_factors_", None)
     item_factors = recent = None
+    log_n = np.log1p(n_items).astype(np.float32)
     if factors is not None:
         item_factors = np.zeros((n_catalog, factors.shape[1]), dtype=np.float32)
         item_factors[cf_cols] = factors
-        if (~warm).any() and warm.any():
-            # ridge map from text embeddings to CF item factors, for new items
-            coef = _ridge(emb[warm], item_factors[warm], map_alpha)
-            item_factors[~warm] = (emb[~warm] @ coef).astype(np.float32)
+    if (~warm).any() and warm.any():
+        # new items: CF factors and popularity predicted from text by ridge
+        # maps fitted on the other items (one solve for both)
+        targets = [log_n[warm, None] - log_n[warm].mean()]
+        if item_factors is not None:
+            targets.append(item_factors[warm])
+        coef = _ridge(emb[warm], np.hstack(targets), map_alpha)
+        mapped = emb[~warm] @ coef
+        log_n[~warm] = log_n[warm].mean() + mapped[:, 0]
+        if item_factors is not None:
+            item_factors[~warm] = mapped[:, 1:].astype(np.float32)
+    if item_factors is not None:
         recent = np.asarray(recent_weights @ item_factors, dtype=np.float32)
-    log_n = np.log1p(n_items).astype(np.float32)
-    if (~warm).any() and warm.any():  # new items: popularity predicted from text
-        coef = _ridge(emb[warm], log_n[warm] - log_n[warm].mean(), map_alpha)
-        log_n[~warm] = log_n[warm].mean() + emb[~warm] @ coef
     popularity = (log_n - log_n[warm].mean()) / max(log_n[warm].std(), 1e-12)
     similarity = _memoized(
         ("similarity", n_neighbors, item_knn, data_hash, joblib.hash(text.items_)),
@@ -397,11 +402,22 @@ def _item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
         pair_weights.append(np.full(same.sum(), 1.0 / lag, dtype=np.float32))
     if not pair_rows:
         return sp.csr_matrix((n_catalog, n_catalog), dtype=np.float32)
-    counts = sp.csr_matrix((np.concatenate(pair_weights),
-                            (np.concatenate(pair_rows), np.concatenate(pair_cols))),
+    pair_rows, pair_cols = np.concatenate(pair_rows), np.concatenate(pair_cols)
+    pair_weights = np.concatenate(pair_weights)
+    norm = 1.0 / np.sqrt(np.maximum(n_item_users, 1)).astype(np.float32)
+    if n_catalog <= _DENSE_KNN_ITEMS:  # a dense count is faster than sparse sums
+        scores = np.bincount(pair_rows * n_catalog + pair_cols, weights=pair_weights,
+                             minlength=n_catalog * n_catalog).astype(np.float32)
+        scores = scores.reshape(n_catalog, n_catalog)
+        scores *= norm[:, None]
+        scores *= norm[None, :]
+        if n_neighbors < n_catalog:  # zero all but each row's n_neighbors largest
+            smaller = np.argpartition(-scores, n_neighbors - 1, axis=1)[:, n_neighbors:]
+            np.put_along_axis(scores, smaller, 0.0, axis=1)
+        return sp.csr_matrix(scores)
+    counts = sp.csr_matrix((pair_weights, (pair_rows, pair_cols)),
                            shape=(n_catalog, n_catalog), dtype=np.float32)
     counts.sum_duplicates()
-    norm = 1.0 / np.sqrt(np.maximum(n_item_users, 1)).astype(np.float32)
     scores = sp.csr_matrix(sp.diags(norm) @ counts @ sp.diags(norm), dtype=np.float32)
     return _top_per_row(scores, n_neighbors)
 
@@ -1008,7 +1024,7 @@ class HybridRecommender(BaseRecommender):
         interaction and of one with hundreds are spread differently, and a
         single offset would give new items most of the short histories'
         slots. Bisection on the offset added to every new item's score,
-        over (at most 500 per bin of) the users ``rows``, with their
+        over (at most 300 per bin of) the users ``rows``, with their
         training items excluded; a bin with fewer than 50 users takes the
         offset of all users pooled. Only each user's ``k`` best old and ``k``
         best new items can make the top-``k``, so the bisection works on those.
@@ -1017,7 +1033,7 @@ class HybridRecommender(BaseRecommender):
             return np.full(len(coef), _OFFSET_RANGE[0])
         bins = self._bins(parts.n_users[rows])
         pick = np.concatenate([
-            members if len(members) <= 500 else rng.choice(members, 500, replace=False)
+            members if len(members) <= 300 else rng.choice(members, 300, replace=False)
             for members in (np.flatnonzero(bins == b) for b in range(len(coef)))])
         rows, users, bins = rows[pick], users[pick], bins[pick]
         new = parts.n_items == 0

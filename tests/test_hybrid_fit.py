@@ -210,3 +210,21 @@ def test_sequence_window_zero_drops_the_next_item_term():
     assert not terms[module.TERMS.index("recent_next")].any()
     assert model.recommend(model.users_[:3], n=5).shape == (3, 5)
     assert _hybrid().fit(X)._parts.transitions.nnz > 0
+
+
+def test_item_transitions_dense_and_sparse_counts_agree(monkeypatch):
+    rng = np.random.RandomState(0)
+    rows, cols = rng.randint(0, 30, 400), rng.randint(0, 50, 400)
+    order = rng.permutation(400)
+    n_item_users = np.bincount(cols, minlength=50)
+    for k in (5, 50):
+        dense = module._item_transitions(rows, cols, order, n_item_users, 3, k)
+        monkeypatch.setattr(module, "_DENSE_KNN_ITEMS", 10)  # the sparse path
+        sparse = module._item_transitions(rows, cols, order, n_item_users, 3, k)
+        monkeypatch.undo()
+        assert np.diff(sparse.indptr).max() <= k and np.diff(dense.indptr).max() <= k
+        # the same values kept per row (which of tied entries is kept may differ)
+        np.testing.assert_allclose(np.sort(dense.toarray(), axis=1),
+                                   np.sort(sparse.toarray(), axis=1), rtol=1e-6)
+        if k == 50:  # nothing pruned: the same matrix
+            np.testing.assert_allclose(dense.toarray(), sparse.toarray(), rtol=1e-6)
