@@ -42,11 +42,13 @@ TERMS = (
     "short_cf",  # z_cf / (1 + log n_u): more weight for short histories
     "short_recent_knn",  # z_recent_knn / (1 + log n_u)
     "recent_next",  # z-scored next-item (sequence) scores of the recency-weighted history
+    "new_item_knn",  # z_recent_knn of the new item's closest items in text, new items
 )
 _TERM_INDEX = {name: k for k, name in enumerate(TERMS)}
-FIXED_COEF = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.float32)
+FIXED_COEF = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.float32)
 # the terms that order new items among themselves (gated_text is z_text there)
-NEW_ITEM_TERMS = ("new_item_cf", "new_item_recent_cf", "new_item_popularity", "new_item_text")
+NEW_ITEM_TERMS = ("new_item_cf", "new_item_recent_cf", "new_item_popularity", "new_item_text",
+                  "new_item_knn")
 
 
 def _sample(terms, pos, candidates, seen, n_negatives, rng, out, groups, skip=None):
@@ -176,6 +178,7 @@ class _Components:
     recent_weights: sp.csr_matrix  # recency weights, users x catalog
     similarity: sp.csr_matrix  # item-item BM25 or cosine, top n_neighbors per item
     transitions: sp.csr_matrix  # item -> next items (sequence_window), or None
+    bridge: sp.csr_matrix  # warm item -> new item text similarity (top per new item), or None
     # arrays derived from the above on first use (not pickled)
     cache: dict = field(default_factory=dict, repr=False)
 
@@ -204,12 +207,13 @@ def _offset_for_share(old_top, new_top, target, k):
     """The offset on new items' scores that gives them ``target`` of the top-``k``.
 
     ``old_top`` and ``new_top`` hold each user's ``k`` best scores of old and
-    of new items (only those can make the top-``k``). Bisection.
+    of new items (all of them when there are fewer; only those can make the
+    top-``k``). Bisection.
     """
     def share(value):
         both = np.concatenate([old_top, new_top + value], axis=1)
         top = np.argpartition(-both, k - 1, axis=1)[:, :k]
-        return (top >= k).mean()
+        return (top >= old_top.shape[1]).mean()
 
     low, high = _OFFSET_RANGE
     for _ in range(30):
@@ -268,7 +272,7 @@ def _memoized(key, build):
 
 
 def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
-                    sequence_window):
+                    sequence_window, new_item_neighbors):
     import joblib
 
     frame = _frame(data)
@@ -328,8 +332,34 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
             lambda: _item_transitions(text._rows(data.user_id, "user"),
                                       text._rows(data.item_id, "item"), data.order,
                                       text.n_item_interactions_, sequence_window, n_neighbors))
+    bridge = None
+    if (~warm).any() and warm.any():
+        bridge = _text_bridge(emb, warm, new_item_neighbors)
     return _Components(text, cf, n_items, text.n_user_interactions_, item_factors, recent,
-                       popularity.astype(np.float32), recent_weights, similarity, transitions)
+                       popularity.astype(np.float32), recent_weights, similarity, transitions,
+                       bridge)
+
+
+def _text_bridge(emb, warm, k, chunk=1024):
+    """Text similarity from items with interactions to the others, ``k`` largest per new item.
+
+    A (n_items, n_items) CSR matrix, non-zero only from warm rows to new
+    columns, with the (positive) cosine similarities of the ``k`` items with
+    interactions closest in text to each new item.
+    """
+    warm_cols, new_cols = np.flatnonzero(warm), np.flatnonzero(~warm)
+    k = min(k, len(warm_cols))
+    rows, cols, values = [], [], []
+    for start in range(0, len(new_cols), chunk):
+        part = new_cols[start:start + chunk]
+        sim = _matmul(emb[part], emb[warm_cols].T)  # normalised embeddings: cosines
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        rows.append(warm_cols[top].ravel())
+        cols.append(np.repeat(part, k))
+        values.append(np.maximum(np.take_along_axis(sim, top, axis=1), 0.0).ravel())
+    n = len(warm)
+    return sp.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(n, n), dtype=np.float32)
 
 
 # up to this many items the item-kNN product uses a dense similarity (64 MB)
@@ -406,15 +436,16 @@ def _item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
     pair_weights = np.concatenate(pair_weights)
     norm = 1.0 / np.sqrt(np.maximum(n_item_users, 1)).astype(np.float32)
     if n_catalog <= _DENSE_KNN_ITEMS:  # a dense count is faster than sparse sums
+        import torch
+
         scores = np.bincount(pair_rows * n_catalog + pair_cols, weights=pair_weights,
                              minlength=n_catalog * n_catalog).astype(np.float32)
-        scores = scores.reshape(n_catalog, n_catalog)
-        scores *= norm[:, None]
-        scores *= norm[None, :]
-        if n_neighbors < n_catalog:  # zero all but each row's n_neighbors largest
-            smaller = np.argpartition(-scores, n_neighbors - 1, axis=1)[:, n_neighbors:]
-            np.put_along_axis(scores, smaller, 0.0, axis=1)
-        return sp.csr_matrix(scores)
+        scores = torch.from_numpy(scores.reshape(n_catalog, n_catalog))
+        scores.mul_(torch.from_numpy(norm)[:, None]).mul_(torch.from_numpy(norm)[None, :])
+        if n_neighbors < n_catalog:  # each row's n_neighbors largest, the rest 0
+            values, columns = torch.topk(scores, n_neighbors, dim=1)
+            scores = torch.zeros_like(scores).scatter_(1, columns, values)
+        return sp.csr_matrix(scores.numpy())
     counts = sp.csr_matrix((pair_weights, (pair_rows, pair_cols)),
                            shape=(n_catalog, n_catalog), dtype=np.float32)
     counts.sum_duplicates()
@@ -532,6 +563,10 @@ class HybridRecommender(BaseRecommender):
         ``1 / steps`` toward "the later item follows the earlier one"
         (normalised like a cosine, ``n_neighbors`` kept per item); the
         recency-weighted history is scored by those counts. 0 drops the term.
+    new_item_neighbors : int, default=20
+        Items with interactions, the closest in text to a new item, whose
+        item-kNN scores (for the user at hand) the new item takes on, weighted
+        by text similarity: collaborative signal for items CF has never seen.
     new_items : array-like of item ids, "all" or None, default=None
         Catalog items known to be fresh arrivals (added after the
         interactions were logged: the log cannot say how popular they will
@@ -542,7 +577,7 @@ class HybridRecommender(BaseRecommender):
         had not reached yet (measured on the holdout): an item nobody picked
         in a log that rarely moves to unseen items stays out of the way.
         Without declared arrivals, that share is cut to a half, a quarter or
-        none when the holdout's NDCG@10 says those slots do not pay off.
+        none unless the holdout's NDCG@10 says those slots pay off.
         ``"all"`` treats every item without interactions as a fresh arrival.
         Ids not in the catalog raise a ``ValueError``; ids with interactions
         are ordinary items.
@@ -570,7 +605,7 @@ class HybridRecommender(BaseRecommender):
         The fitted text model.
     cf_ : recommender
         The fitted CF model.
-    coef_ : ndarray of shape (len(history_bins) + 1, 15)
+    coef_ : ndarray of shape (len(history_bins) + 1, 16)
         Blend coefficients, in the order of ``TERMS``, one row per
         history-length bin.
     new_item_share_ : float or None
@@ -633,6 +668,7 @@ class HybridRecommender(BaseRecommender):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "item_knn": [StrOptions({"bm25", "cosine"})],
         "sequence_window": [Interval(Integral, 0, None, closed="left")],
+        "new_item_neighbors": [Interval(Integral, 1, None, closed="left")],
         "new_items": [StrOptions({"all"}), "array-like", None],
         "calibrate_new_items": ["boolean"],
         "new_item_exposure": [Interval(Real, 0, None, closed="left")],
@@ -659,6 +695,7 @@ class HybridRecommender(BaseRecommender):
         n_neighbors=100,
         item_knn="bm25",
         sequence_window=10,
+        new_item_neighbors=20,
         new_items=None,
         calibrate_new_items=True,
         new_item_exposure=1.0,
@@ -681,6 +718,7 @@ class HybridRecommender(BaseRecommender):
         self.n_neighbors = n_neighbors
         self.item_knn = item_knn
         self.sequence_window = sequence_window
+        self.new_item_neighbors = new_item_neighbors
         self.new_items = new_items
         self.calibrate_new_items = calibrate_new_items
         self.new_item_exposure = new_item_exposure
@@ -693,7 +731,8 @@ class HybridRecommender(BaseRecommender):
 
         cf = self.cf if self.cf is not None else ALSRecommender()
         return _fit_components(self.text, cf, data, self.half_life, self.map_alpha,
-                               self.n_neighbors, self.item_knn, self.sequence_window)
+                               self.n_neighbors, self.item_knn, self.sequence_window,
+                               self.new_item_neighbors)
 
     def _fit(self, data):
         rng = check_random_state(self.random_state)
@@ -858,17 +897,19 @@ class HybridRecommender(BaseRecommender):
         get if shown as often as they are picked; their slots pay off only if
         the blend ranks them well enough. Among the shares ``rate``,
         ``rate / 2``, ``rate / 4`` and 0 (each given by one offset on their
-        scores, over the held-out users), the largest whose held-out NDCG@k
-        is within one standard error of the best is kept. ``kept`` holds the
+        scores, over the held-out users), the smallest whose held-out NDCG@k
+        is within one standard error of the best is kept: items nobody picked
+        are promoted only as far as the holdout shows it pays. ``kept`` holds the
         holdout's terms per chunk of 512 users, or None where not kept.
         """
         unseen = (parts.n_items == 0) & ~is_hidden
         warm = parts.n_items > 0
-        k = min(k, unseen.sum(), warm.sum())
         # held-out interactions on hidden items are not part of this ranking
         scoring = warm[pos] | unseen[pos]
-        if k < 1 or scoring.sum() < 2:  # nothing to judge the shares on
+        if not unseen.any() or not warm.any() or scoring.sum() < 2:  # nothing to judge
             return rate
+        k = min(k, int(unseen.sum() + warm.sum()))
+        k_old, k_new = min(k, int(warm.sum())), min(k, int(unseen.sum()))
         old_top, new_top, target = [], [], []
         for chunk, start in enumerate(range(0, len(rows), 512)):
             part = slice(start, start + 512)
@@ -880,8 +921,8 @@ class HybridRecommender(BaseRecommender):
             score, cols = score[mine], pos[part][mine]
             target.append(score[np.arange(len(score)), cols])
             score[parts.text.user_items_[rows[part][mine]].nonzero()] = -np.inf
-            old_top.append(-np.partition(-score[:, warm], k - 1, axis=1)[:, :k])
-            new_top.append(-np.partition(-score[:, unseen], k - 1, axis=1)[:, :k])
+            old_top.append(-np.partition(-score[:, warm], k_old - 1, axis=1)[:, :k_old])
+            new_top.append(-np.partition(-score[:, unseen], k_new - 1, axis=1)[:, :k_new])
         old_top, new_top = np.concatenate(old_top), np.concatenate(new_top)
         target = np.concatenate(target)[:, None]
         target_unseen = unseen[pos[scoring]]
@@ -896,7 +937,7 @@ class HybridRecommender(BaseRecommender):
                              + (new_top + offset > target).sum(axis=1, keepdims=True))[:, 0]
             return np.where(above < k, discount[np.minimum(above, k - 1)], 0.0)
 
-        shares = [rate, rate / 2, rate / 4, 0.0]
+        shares = [0.0, rate / 4, rate / 2, rate]
         offsets = [_offset_for_share(old_top, new_top, s, k) for s in shares]
         table = np.array([gains(o) for o in offsets])
         means = table.mean(axis=1)
@@ -1037,17 +1078,19 @@ class HybridRecommender(BaseRecommender):
             for members in (np.flatnonzero(bins == b) for b in range(len(coef)))])
         rows, users, bins = rows[pick], users[pick], bins[pick]
         new = parts.n_items == 0
-        k = min(k, new.sum(), (~new).sum())
-        if k < 1:
+        n_new, n_old = int(new.sum()), int((~new).sum())
+        if not n_new or not n_old:
             return np.zeros(len(coef))
+        k = min(k, n_new + n_old)
+        k_old, k_new = min(k, n_old), min(k, n_new)
         old_top, new_top = [], []
         for start in range(0, len(rows), 512):
             part = slice(start, start + 512)
             score = self._fused_blend(parts, rows[part], users[part], coef)
             seen = parts.text.user_items_[rows[part]].nonzero()
             score[seen] = -np.inf
-            old_top.append(-np.partition(-score[:, ~new], k - 1, axis=1)[:, :k])
-            new_top.append(-np.partition(-score[:, new], k - 1, axis=1)[:, :k])
+            old_top.append(-np.partition(-score[:, ~new], k_old - 1, axis=1)[:, :k_old])
+            new_top.append(-np.partition(-score[:, new], k_new - 1, axis=1)[:, :k_new])
         old_top, new_top = np.concatenate(old_top), np.concatenate(new_top)
 
         def offset(mine):
@@ -1094,6 +1137,10 @@ class HybridRecommender(BaseRecommender):
         z_cf = _standardize(raw, mask)
         z_knn = _standardize(_knn_scores(parts, rows), mask)
         z_knn *= on_warm
+        z_bridge = np.zeros(shape, dtype=np.float32)
+        if parts.bridge is not None:
+            z_bridge = _standardize(np.asarray(z_knn @ parts.bridge, dtype=np.float32), ~warm)
+            z_bridge *= cold
         if parts.transitions is not None:
             z_next = _standardize(_knn_scores(parts, rows, "transitions"), mask)
             z_next *= on_warm
@@ -1115,6 +1162,7 @@ class HybridRecommender(BaseRecommender):
             "short_cf": z_cf * on_warm * short,
             "short_recent_knn": z_knn * short,
             "recent_next": z_next,
+            "new_item_knn": z_bridge,
         }
         return [terms[t] for t in TERMS]
 
@@ -1181,12 +1229,19 @@ class HybridRecommender(BaseRecommender):
         if parts.item_factors is None:
             self._add_dense_cf(out, parts, rows, users, P, a, items.gate, short, mask)
         knn_weight = P[:, t["recent_knn"]] + P[:, t["short_recent_knn"]] * short
+        bridge_weight = P[:, t["new_item_knn"]] if parts.bridge is not None else np.zeros(1)
         for kind, weight in (("similarity", knn_weight), ("transitions", P[:, t["recent_next"]])):
-            if weight.any() and getattr(parts, kind) is not None:
+            bridged = kind == "similarity" and bridge_weight.any()
+            if (weight.any() or bridged) and getattr(parts, kind) is not None:
                 knn = _standardize(_knn_scores(parts, rows, kind), mask)  # over warm items
-                knn *= weight.astype(np.float32)[:, None]
                 if mask is not None:
                     knn[:, ~mask] = 0.0
+                if bridged:  # new items: the kNN scores of their closest items in text
+                    bridge = np.asarray(knn @ parts.bridge, dtype=np.float32)[:, items.cold]
+                    bridge = _standardize(bridge)
+                    bridge *= bridge_weight.astype(np.float32)[:, None]
+                    out[:, items.cold] += bridge
+                knn *= weight.astype(np.float32)[:, None]
                 out += knn
         return out
 

@@ -43,6 +43,10 @@ def plain_hybrid_scores(model, rows, users):
     z_cf, z_recent = _standardize(raw, mask), _standardize(recent, mask)
     knn = (parts.recent_weights[r] @ parts.similarity).toarray().astype(np.float64)
     z_knn = _standardize(knn, mask) * warm
+    z_bridge = np.zeros_like(z_knn)
+    if parts.bridge is not None:
+        z_bridge = _standardize(z_knn @ parts.bridge.toarray().astype(np.float64), ~warm)
+        z_bridge *= ~warm
     if parts.transitions is not None:
         nxt = (parts.recent_weights[r] @ parts.transitions).toarray().astype(np.float64)
         z_next = _standardize(nxt, mask) * warm
@@ -65,6 +69,7 @@ def plain_hybrid_scores(model, rows, users):
         "short_cf": z_cf * warm / (1 + np.log(np.maximum(n_u, 1))),
         "short_recent_knn": z_knn / (1 + np.log(np.maximum(n_u, 1))),
         "recent_next": z_next,
+        "new_item_knn": z_bridge,
     }
     from sklearn_zsrec._hybrid import TERMS
 
