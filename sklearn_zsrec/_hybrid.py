@@ -252,8 +252,12 @@ def _memo_key(estimator, data_hash):
     return f"{kind.__module__}.{kind.__qualname__}", joblib.hash(params), data_hash
 
 
-def _memoized(key, build):
-    """``build()``, or a copy of the result of an earlier call with the same key."""
+def _memoized(key, build, shared=False):
+    """``build()``, or the result of an earlier call with the same key.
+
+    A copy of it, or with ``shared`` (a sparse matrix nobody modifies) the
+    same matrix, its arrays made read-only so that a change would raise.
+    """
     import copy
 
     if key is None:
@@ -261,10 +265,13 @@ def _memoized(key, build):
     with _FIT_MEMO_LOCK:
         if key in _FIT_MEMO:
             _FIT_MEMO.move_to_end(key)
-            return copy.deepcopy(_FIT_MEMO[key])
+            return _FIT_MEMO[key] if shared else copy.deepcopy(_FIT_MEMO[key])
     value = build()
+    if shared:
+        for array in (value.data, value.indices, value.indptr):
+            array.flags.writeable = False
     with _FIT_MEMO_LOCK:
-        _FIT_MEMO[key] = copy.deepcopy(value)
+        _FIT_MEMO[key] = value if shared else copy.deepcopy(value)
         same_kind = [k for k in _FIT_MEMO if k[0] == key[0]]
         for old in same_kind[: max(len(same_kind) - _FIT_MEMO_SIZE, 0)]:  # least recent first
             del _FIT_MEMO[old]
@@ -324,14 +331,15 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
     popularity = (log_n - log_n[warm].mean()) / max(log_n[warm].std(), 1e-12)
     similarity = _memoized(
         ("similarity", n_neighbors, item_knn, data_hash, joblib.hash(text.items_)),
-        lambda: _item_similarity(text.user_items_, n_neighbors, item_knn))
+        lambda: _item_similarity(text.user_items_, n_neighbors, item_knn), shared=True)
     transitions = None
     if sequence_window:
         transitions = _memoized(
             ("transitions", sequence_window, n_neighbors, data_hash, joblib.hash(text.items_)),
             lambda: _item_transitions(text._rows(data.user_id, "user"),
                                       text._rows(data.item_id, "item"), data.order,
-                                      text.n_item_interactions_, sequence_window, n_neighbors))
+                                      text.n_item_interactions_, sequence_window, n_neighbors),
+            shared=True)
     bridge = None
     if (~warm).any() and warm.any():
         bridge = _text_bridge(emb, warm, new_item_neighbors)
