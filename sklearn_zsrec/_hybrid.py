@@ -431,47 +431,57 @@ def _item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
     """
     n_catalog = len(n_item_users)
     by_time = np.lexsort((order, rows))
-    rows, cols = rows[by_time], cols[by_time]
-    pair_rows, pair_cols, pair_weights = [], [], []
-    for lag in range(1, min(window, len(rows) - 1) + 1):
-        same = rows[lag:] == rows[:-lag]
-        pair_rows.append(cols[:-lag][same])
-        pair_cols.append(cols[lag:][same])
-        pair_weights.append(np.full(same.sum(), 1.0 / lag, dtype=np.float32))
-    if not pair_rows:
-        return sp.csr_matrix((n_catalog, n_catalog), dtype=np.float32)
-    pair_rows, pair_cols = np.concatenate(pair_rows), np.concatenate(pair_cols)
-    pair_weights = np.concatenate(pair_weights)
+    rows, cols = rows[by_time], cols[by_time].astype(np.int32)
     norm = 1.0 / np.sqrt(np.maximum(n_item_users, 1)).astype(np.float32)
+    lags = range(1, min(window, len(rows) - 1) + 1)
+
+    def pairs(lag):  # (earlier item, later item) of each user's interactions lag apart
+        same = rows[lag:] == rows[:-lag]
+        return cols[:-lag][same], cols[lag:][same]
+
     if n_catalog <= _DENSE_KNN_ITEMS:  # a dense count is faster than sparse sums
         import torch
 
-        scores = np.bincount(pair_rows * n_catalog + pair_cols, weights=pair_weights,
-                             minlength=n_catalog * n_catalog).astype(np.float32)
-        scores = torch.from_numpy(scores.reshape(n_catalog, n_catalog))
+        scores = np.zeros(n_catalog * n_catalog)
+        for lag in lags:
+            earlier, later = pairs(lag)
+            scores += np.bincount(earlier.astype(np.int64) * n_catalog + later,
+                                  minlength=n_catalog * n_catalog) / lag
+        scores = torch.from_numpy(scores.astype(np.float32).reshape(n_catalog, n_catalog))
         scores.mul_(torch.from_numpy(norm)[:, None]).mul_(torch.from_numpy(norm)[None, :])
         if n_neighbors < n_catalog:  # each row's n_neighbors largest, the rest 0
             values, columns = torch.topk(scores, n_neighbors, dim=1)
             scores = torch.zeros_like(scores).scatter_(1, columns, values)
         return sp.csr_matrix(scores.numpy())
-    counts = sp.csr_matrix((pair_weights, (pair_rows, pair_cols)),
-                           shape=(n_catalog, n_catalog), dtype=np.float32)
-    counts.sum_duplicates()
-    scores = sp.csr_matrix(sp.diags(norm) @ counts @ sp.diags(norm), dtype=np.float32)
-    return _top_per_row(scores, n_neighbors)
+    # large catalogs: summed one lag at a time (memory: the sums, not every pair)
+    counts = sp.csr_matrix((n_catalog, n_catalog), dtype=np.float32)
+    for lag in lags:
+        earlier, later = pairs(lag)
+        counts = counts + sp.csr_matrix(
+            (np.full(len(earlier), 1.0 / lag, dtype=np.float32), (earlier, later)),
+            shape=(n_catalog, n_catalog))
+    counts = sp.csr_matrix(sp.diags(norm) @ counts @ sp.diags(norm), dtype=np.float32)
+    return _top_per_row(counts, n_neighbors)
 
 
-def _top_per_row(matrix, k):
-    """``matrix`` (CSR) with only the ``k`` largest entries of each row kept."""
-    lengths = np.diff(matrix.indptr)
-    if lengths.max(initial=0) <= k:
+def _top_per_row(matrix, k, block=4096):
+    """``matrix`` (CSR) with only the ``k`` largest entries of each row kept.
+
+    Sorted ``block`` rows at a time, so that memory stays that of the matrix.
+    """
+    if np.diff(matrix.indptr).max(initial=0) <= k:
         return matrix
-    row = np.repeat(np.arange(matrix.shape[0]), lengths)
-    order = np.lexsort((-matrix.data, row))  # each row's entries, largest first
-    rank = np.arange(len(order)) - matrix.indptr[row[order]]
-    keep = np.sort(order[rank < k])
-    return sp.csr_matrix((matrix.data[keep], (row[keep], matrix.indices[keep])),
-                         shape=matrix.shape, dtype=matrix.dtype)
+    parts = []
+    for start in range(0, matrix.shape[0], block):
+        part = matrix[start:start + block]
+        lengths = np.diff(part.indptr)
+        row = np.repeat(np.arange(part.shape[0]), lengths)
+        order = np.lexsort((-part.data, row))  # each row's entries, largest first
+        rank = np.arange(len(order)) - part.indptr[row[order]]
+        keep = np.sort(order[rank < k])
+        parts.append(sp.csr_matrix((part.data[keep], (row[keep], part.indices[keep])),
+                                   shape=part.shape, dtype=matrix.dtype))
+    return sp.vstack(parts, format="csr")
 
 
 def _item_similarity(user_items, n_neighbors, kind="bm25"):
