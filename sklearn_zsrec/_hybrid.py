@@ -442,11 +442,16 @@ def _item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
     if n_catalog <= _DENSE_KNN_ITEMS:  # a dense count is faster than sparse sums
         import torch
 
-        scores = np.zeros(n_catalog * n_catalog)
-        for lag in lags:
+        size = n_catalog * n_catalog
+        scores, cells, weights = np.zeros(size), [], []
+        for lag in lags:  # one count per batch of about n_catalog ** 2 pairs
             earlier, later = pairs(lag)
-            scores += np.bincount(earlier.astype(np.int64) * n_catalog + later,
-                                  minlength=n_catalog * n_catalog) / lag
+            cells.append(earlier.astype(np.int64) * n_catalog + later)
+            weights.append(np.full(len(earlier), 1.0 / lag))
+            if sum(map(len, cells)) >= size or lag == lags[-1]:
+                scores += np.bincount(np.concatenate(cells), np.concatenate(weights),
+                                      minlength=size)
+                cells, weights = [], []
         scores = torch.from_numpy(scores.astype(np.float32).reshape(n_catalog, n_catalog))
         scores.mul_(torch.from_numpy(norm)[:, None]).mul_(torch.from_numpy(norm)[None, :])
         if n_neighbors < n_catalog:  # each row's n_neighbors largest, the rest 0
