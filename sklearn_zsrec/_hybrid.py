@@ -334,12 +334,19 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
         lambda: _item_similarity(text.user_items_, n_neighbors, item_knn), shared=True)
     transitions = None
     if sequence_window:
-        transitions = _memoized(
-            ("transitions", sequence_window, n_neighbors, data_hash, joblib.hash(text.items_)),
-            lambda: _item_transitions(text._rows(data.user_id, "user"),
-                                      text._rows(data.item_id, "item"), data.order,
-                                      text.n_item_interactions_, sequence_window, n_neighbors),
-            shared=True)
+        def counts(k):
+            return _item_transitions(text._rows(data.user_id, "user"),
+                                     text._rows(data.item_id, "item"), data.order,
+                                     text.n_item_interactions_, sequence_window, k)
+
+        key = (sequence_window, data_hash, joblib.hash(text.items_))
+        if len(text.items_) <= _DENSE_KNN_ITEMS:  # counted once, pruned per n_neighbors
+            every = _memoized(("transitions", None) + key, lambda: counts(None), shared=True)
+            transitions = _memoized(("top transitions", n_neighbors) + key,
+                                    lambda: _top_per_row(every, n_neighbors), shared=True)
+        else:  # large catalogs: only the pruned matrix is kept
+            transitions = _memoized(("transitions", n_neighbors) + key,
+                                    lambda: counts(n_neighbors), shared=True)
     bridge = None
     if (~warm).any() and warm.any():
         bridge = _text_bridge(emb, warm, new_item_neighbors)
@@ -423,6 +430,8 @@ def _user_stds(parts, items, chunk=4096):
 def _item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
     """Item -> next-item scores from each user's sequence, top ``n_neighbors`` per item.
 
+    ``n_neighbors`` None keeps every score.
+
     Each pair of a user's interactions ``lag`` steps apart in time (``lag``
     up to ``window``) adds ``1 / lag`` to (earlier item, later item); the
     sums are divided by ``sqrt(n_i n_j)`` (the items' user counts, as a
@@ -454,9 +463,8 @@ def _item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
                 cells, weights = [], []
         scores = torch.from_numpy(scores.astype(np.float32).reshape(n_catalog, n_catalog))
         scores.mul_(torch.from_numpy(norm)[:, None]).mul_(torch.from_numpy(norm)[None, :])
-        if n_neighbors < n_catalog:  # each row's n_neighbors largest, the rest 0
-            values, columns = torch.topk(scores, n_neighbors, dim=1)
-            scores = torch.zeros_like(scores).scatter_(1, columns, values)
+        if n_neighbors is not None and n_neighbors < n_catalog:
+            scores = _top_dense(scores, n_neighbors)
         return sp.csr_matrix(scores.numpy())
     # large catalogs: summed one lag at a time (memory: the sums, not every pair)
     counts = sp.csr_matrix((n_catalog, n_catalog), dtype=np.float32)
@@ -466,7 +474,15 @@ def _item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
             (np.full(len(earlier), 1.0 / lag, dtype=np.float32), (earlier, later)),
             shape=(n_catalog, n_catalog))
     counts = sp.csr_matrix(sp.diags(norm) @ counts @ sp.diags(norm), dtype=np.float32)
-    return _top_per_row(counts, n_neighbors)
+    return counts if n_neighbors is None else _top_per_row(counts, n_neighbors)
+
+
+def _top_dense(scores, k):
+    """Each row's ``k`` largest entries of a dense torch matrix, the rest 0."""
+    import torch
+
+    values, columns = torch.topk(scores, k, dim=1)
+    return torch.zeros_like(scores).scatter_(1, columns, values)
 
 
 def _top_per_row(matrix, k, block=4096):
@@ -476,6 +492,10 @@ def _top_per_row(matrix, k, block=4096):
     """
     if np.diff(matrix.indptr).max(initial=0) <= k:
         return matrix
+    if matrix.shape[1] <= _DENSE_KNN_ITEMS:  # small: through a dense matrix (torch)
+        import torch
+
+        return sp.csr_matrix(_top_dense(torch.from_numpy(matrix.toarray()), k).numpy())
     parts = []
     for start in range(0, matrix.shape[0], block):
         part = matrix[start:start + block]
@@ -1088,7 +1108,7 @@ class HybridRecommender(BaseRecommender):
         interaction and of one with hundreds are spread differently, and a
         single offset would give new items most of the short histories'
         slots. Bisection on the offset added to every new item's score,
-        over (at most 300 per bin of) the users ``rows``, with their
+        over (at most 200 per bin of) the users ``rows``, with their
         training items excluded; a bin with fewer than 50 users takes the
         offset of all users pooled. Only each user's ``k`` best old and ``k``
         best new items can make the top-``k``, so the bisection works on those.
@@ -1097,7 +1117,7 @@ class HybridRecommender(BaseRecommender):
             return np.full(len(coef), _OFFSET_RANGE[0])
         bins = self._bins(parts.n_users[rows])
         pick = np.concatenate([
-            members if len(members) <= 300 else rng.choice(members, 300, replace=False)
+            members if len(members) <= 200 else rng.choice(members, 200, replace=False)
             for members in (np.flatnonzero(bins == b) for b in range(len(coef)))])
         rows, users, bins = rows[pick], users[pick], bins[pick]
         new = parts.n_items == 0
