@@ -430,13 +430,12 @@ def _user_stds(parts, items, chunk=4096):
 def _item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
     """Item -> next-item scores from each user's sequence, top ``n_neighbors`` per item.
 
-    ``n_neighbors`` None keeps every score.
-
     Each pair of a user's interactions ``lag`` steps apart in time (``lag``
     up to ``window``) adds ``1 / lag`` to (earlier item, later item); the
     sums are divided by ``sqrt(n_i n_j)`` (the items' user counts, as a
     cosine would). What the next interaction is, given the last few, is the
     sequence's signal that co-occurrence (item-kNN) averages out.
+    ``n_neighbors`` None keeps every score.
     """
     n_catalog = len(n_item_users)
     by_time = np.lexsort((order, rows))
@@ -660,10 +659,10 @@ class HybridRecommender(BaseRecommender):
         With ``blend="learned"``: the held-out NDCG@10 of each candidate blend
         per bin (the bin's own fit, the global fit, ``cf``, ``recent_cf``,
         ``recent_knn``, the sum of those and ``recent_next``, popularity,
-        popularity + text,
-        ``recent_next``, ``recent_knn`` + ``recent_next``; the two fits judged
-        out of fold); each bin keeps the simplest within one standard error
-        of its best (zeros for a bin without held-out users).
+        popularity + text, ``recent_next``, ``recent_knn`` + ``recent_next``;
+        the two fits judged out of fold); each bin keeps the simplest within
+        one standard error of its best (zeros for a bin without held-out
+        users).
     users_ : ndarray of shape (n_users,)
         User ids seen in ``fit``.
     items_ : ndarray of shape (n_items,)
@@ -942,8 +941,8 @@ class HybridRecommender(BaseRecommender):
         ``rate / 2``, ``rate / 4`` and 0 (each given by one offset on their
         scores, over the held-out users), the smallest whose held-out NDCG@k
         is within one standard error of the best is kept: items nobody picked
-        are promoted only as far as the holdout shows it pays. ``kept`` holds the
-        holdout's terms per chunk of 512 users, or None where not kept.
+        are promoted only as far as the holdout shows it pays. ``kept`` holds
+        the holdout's terms per chunk of 512 users, or None where not kept.
         """
         unseen = (parts.n_items == 0) & ~is_hidden
         warm = parts.n_items > 0
