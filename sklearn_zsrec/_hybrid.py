@@ -222,6 +222,16 @@ def _offset_for_share(old_top, new_top, target, k):
     return (low + high) / 2
 
 
+def _best_old_and_new(score, new, k):
+    """Each row's ``k`` best scores of the old (``~new``) and of the ``new`` items.
+
+    Fewer when a side has fewer items: only those can make the top-``k``.
+    """
+    k_old, k_new = min(k, int((~new).sum())), min(k, int(new.sum()))
+    return (-np.partition(-score[:, ~new], k_old - 1, axis=1)[:, :k_old],
+            -np.partition(-score[:, new], k_new - 1, axis=1)[:, :k_new])
+
+
 def _ridge(x, y, alpha):
     x = x.astype(np.float64)
     return np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ y.astype(np.float64))
@@ -315,7 +325,8 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
     if factors is not None:
         item_factors = np.zeros((n_catalog, factors.shape[1]), dtype=np.float32)
         item_factors[cf_cols] = factors
-    if (~warm).any() and warm.any():
+    some_new = (~warm).any() and warm.any()
+    if some_new:
         # new items: CF factors and popularity predicted from text by ridge
         # maps fitted on the other items (one solve for both)
         targets = [log_n[warm, None] - log_n[warm].mean()]
@@ -347,9 +358,7 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
         else:  # large catalogs: only the pruned matrix is kept
             transitions = _memoized(("transitions", n_neighbors) + key,
                                     lambda: counts(n_neighbors), shared=True)
-    bridge = None
-    if (~warm).any() and warm.any():
-        bridge = _text_bridge(emb, warm, new_item_neighbors)
+    bridge = _text_bridge(emb, warm, new_item_neighbors) if some_new else None
     return _Components(text, cf, n_items, text.n_user_interactions_, item_factors, recent,
                        popularity.astype(np.float32), recent_weights, similarity, transitions,
                        bridge)
@@ -462,26 +471,16 @@ def _item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
                 cells, weights = [], []
         scores = torch.from_numpy(scores.astype(np.float32).reshape(n_catalog, n_catalog))
         scores.mul_(torch.from_numpy(norm)[:, None]).mul_(torch.from_numpy(norm)[None, :])
-        if n_neighbors is not None and n_neighbors < n_catalog:
-            scores = _top_dense(scores, n_neighbors)
-        return sp.csr_matrix(scores.numpy())
-    # large catalogs: summed one lag at a time (memory: the sums, not every pair)
-    counts = sp.csr_matrix((n_catalog, n_catalog), dtype=np.float32)
-    for lag in lags:
-        earlier, later = pairs(lag)
-        counts = counts + sp.csr_matrix(
-            (np.full(len(earlier), 1.0 / lag, dtype=np.float32), (earlier, later)),
-            shape=(n_catalog, n_catalog))
-    counts = sp.csr_matrix(sp.diags(norm) @ counts @ sp.diags(norm), dtype=np.float32)
+        counts = sp.csr_matrix(scores.numpy())
+    else:  # large catalogs: summed one lag at a time (memory: the sums, not every pair)
+        counts = sp.csr_matrix((n_catalog, n_catalog), dtype=np.float32)
+        for lag in lags:
+            earlier, later = pairs(lag)
+            counts = counts + sp.csr_matrix(
+                (np.full(len(earlier), 1.0 / lag, dtype=np.float32), (earlier, later)),
+                shape=(n_catalog, n_catalog))
+        counts = sp.csr_matrix(sp.diags(norm) @ counts @ sp.diags(norm), dtype=np.float32)
     return counts if n_neighbors is None else _top_per_row(counts, n_neighbors)
-
-
-def _top_dense(scores, k):
-    """Each row's ``k`` largest entries of a dense torch matrix, the rest 0."""
-    import torch
-
-    values, columns = torch.topk(scores, k, dim=1)
-    return torch.zeros_like(scores).scatter_(1, columns, values)
 
 
 def _top_per_row(matrix, k, block=4096):
@@ -494,7 +493,9 @@ def _top_per_row(matrix, k, block=4096):
     if matrix.shape[1] <= _DENSE_KNN_ITEMS:  # small: through a dense matrix (torch)
         import torch
 
-        return sp.csr_matrix(_top_dense(torch.from_numpy(matrix.toarray()), k).numpy())
+        dense = torch.from_numpy(matrix.toarray())
+        values, columns = torch.topk(dense, k, dim=1)
+        return sp.csr_matrix(torch.zeros_like(dense).scatter_(1, columns, values).numpy())
     parts = []
     for start in range(0, matrix.shape[0], block):
         part = matrix[start:start + block]
@@ -951,7 +952,6 @@ class HybridRecommender(BaseRecommender):
         if not unseen.any() or not warm.any() or scoring.sum() < 2:  # nothing to judge
             return rate
         k = min(k, int(unseen.sum() + warm.sum()))
-        k_old, k_new = min(k, int(warm.sum())), min(k, int(unseen.sum()))
         old_top, new_top, target = [], [], []
         for chunk, start in enumerate(range(0, len(rows), 512)):
             part = slice(start, start + 512)
@@ -963,8 +963,11 @@ class HybridRecommender(BaseRecommender):
             score, cols = score[mine], pos[part][mine]
             target.append(score[np.arange(len(score)), cols])
             score[parts.text.user_items_[rows[part][mine]].nonzero()] = -np.inf
-            old_top.append(-np.partition(-score[:, warm], k_old - 1, axis=1)[:, :k_old])
-            new_top.append(-np.partition(-score[:, unseen], k_new - 1, axis=1)[:, :k_new])
+            # hidden items are out of this ranking
+            best_old, best_new = _best_old_and_new(score[:, warm | unseen],
+                                                   unseen[warm | unseen], k)
+            old_top.append(best_old)
+            new_top.append(best_new)
         old_top, new_top = np.concatenate(old_top), np.concatenate(new_top)
         target = np.concatenate(target)[:, None]
         target_unseen = unseen[pos[scoring]]
@@ -1055,9 +1058,9 @@ class HybridRecommender(BaseRecommender):
                 terms = self._terms(parts, rows[part], users[part])
             seen = parts.text.user_items_[rows[part]].nonzero()
             n_u = parts.n_users[rows[part]]
+            b = self._bins(n_u)
             for c, cand in enumerate(candidates):
                 if c < 2:  # each user's bin row of the blend fitted without its fold
-                    b = self._bins(n_u)
                     score = self._blend(terms, np.where(fold[part][:, None] == 0,
                                                         judged[0][c][b], judged[1][c][b]))
                 else:
@@ -1124,15 +1127,15 @@ class HybridRecommender(BaseRecommender):
         if not n_new or not n_old:
             return np.zeros(len(coef))
         k = min(k, n_new + n_old)
-        k_old, k_new = min(k, n_old), min(k, n_new)
         old_top, new_top = [], []
         for start in range(0, len(rows), 512):
             part = slice(start, start + 512)
             score = self._fused_blend(parts, rows[part], users[part], coef)
             seen = parts.text.user_items_[rows[part]].nonzero()
             score[seen] = -np.inf
-            old_top.append(-np.partition(-score[:, ~new], k_old - 1, axis=1)[:, :k_old])
-            new_top.append(-np.partition(-score[:, new], k_new - 1, axis=1)[:, :k_new])
+            best_old, best_new = _best_old_and_new(score, new, k)
+            old_top.append(best_old)
+            new_top.append(best_new)
         old_top, new_top = np.concatenate(old_top), np.concatenate(new_top)
 
         def offset(mine):
