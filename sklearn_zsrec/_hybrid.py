@@ -7,6 +7,7 @@ from the training data it is given (each user's latest interaction), with a
 fraction of the items hidden so that it also learns how to rank new items.
 """
 
+import copy
 import threading
 import warnings
 from collections import OrderedDict
@@ -237,9 +238,10 @@ def _ridge(x, y, alpha):
     return np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ y.astype(np.float64))
 
 
-# Fitted CF models and item-item similarities, reused while the same data and
-# parameters come back (the candidates of a grid over the blend's own
-# parameters refit them on the same rows). In process memory, a few entries of
+# Fitted CF and text models (with the item arrays that follow from them) and
+# item-item matrices, reused while the same data and parameters come back (the
+# candidates of a grid over the blend's own parameters refit them on the same
+# rows). In process memory, a few entries of
 # each kind (the first element of a key): a grid over n_neighbors needs one
 # similarity per value and split, which must not push out the CF fits.
 _FIT_MEMO = OrderedDict()
@@ -265,11 +267,10 @@ def _memo_key(estimator, data_hash):
 def _memoized(key, build, shared=False):
     """``build()``, or the result of an earlier call with the same key.
 
-    A copy of it, or with ``shared`` (a sparse matrix nobody modifies) the
-    same matrix, its arrays made read-only so that a change would raise.
+    A copy of it, or with ``shared`` (a value nobody modifies: a sparse
+    matrix, or a dict whose values the caller made read-only) the same
+    value, a sparse matrix's arrays made read-only so that a change would raise.
     """
-    import copy
-
     if key is None:
         return build()
     with _FIT_MEMO_LOCK:
@@ -277,9 +278,8 @@ def _memoized(key, build, shared=False):
             _FIT_MEMO.move_to_end(key)
             return _FIT_MEMO[key] if shared else copy.deepcopy(_FIT_MEMO[key])
     value = build()
-    if shared:
-        for array in (value.data, value.indices, value.indptr):
-            array.flags.writeable = False
+    if shared and sp.issparse(value):
+        _read_only(value)
     with _FIT_MEMO_LOCK:
         _FIT_MEMO[key] = value if shared else copy.deepcopy(value)
         same_kind = [k for k in _FIT_MEMO if k[0] == key[0]]
@@ -288,13 +288,33 @@ def _memoized(key, build, shared=False):
     return value
 
 
-def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
-                    sequence_window, new_item_neighbors):
-    import joblib
+def _read_only(value):
+    """Mark the arrays of ``value`` (an array, sparse matrix or estimator) read-only.
 
+    Memoized results are shared between fits: an in-place change would
+    leak into every later fit, so it must raise instead.
+    """
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif sp.issparse(value):
+        for array in (value.data, value.indices, value.indptr):
+            array.flags.writeable = False
+    elif hasattr(value, "get_params"):
+        for attribute in vars(value).values():
+            if isinstance(attribute, np.ndarray) or sp.issparse(attribute):
+                _read_only(attribute)
+    return value
+
+
+def _item_side(text, cf, data, data_hash, map_alpha, new_item_neighbors):
+    """The fitted text and CF models and the item arrays that follow from them.
+
+    Nothing here depends on the blend's own parameters (``half_life``,
+    ``n_neighbors``, ...): the candidates of a grid over those reuse one
+    result per split (see ``_memoized``). Returns a dict.
+    """
     frame = _frame(data)
     text = clone(text).fit(frame)
-    data_hash = joblib.hash((data.user_id, data.item_id, data.weight, data.timestamp, data.order))
     cf = _memoized(_memo_key(cf, data_hash), lambda: clone(cf).fit(frame))
     cf_cols = text._rows(cf.items_, "item")
     if (cf_cols < 0).any():
@@ -307,20 +327,8 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
     n_items[cf_cols] = cf.n_item_interactions_
     warm = n_items > 0
     emb = text.item_embeddings_
-    rows = text._rows(data.user_id, "user")
-    cols = text._rows(data.item_id, "item")
-    weights = np.asarray(_recency_weights(data, half_life), dtype=np.float64)
-    if half_life is not None:
-        # interactions whose recency weight is under _MIN_RECENCY of the
-        # user's largest weigh nothing that can change a ranking; dropping
-        # them bounds the cost of the item-kNN and profile products
-        top = pd.Series(weights).groupby(rows).transform("max").to_numpy()
-        keep = weights >= _MIN_RECENCY * top
-        weights, rows, cols = weights[keep], rows[keep], cols[keep]
-    recent_weights = sp.csr_matrix((weights, (rows, cols)),
-                                   shape=(len(text.users_), n_catalog), dtype=np.float32)
     factors = getattr(cf, "item_factors_", None)
-    item_factors = recent = None
+    item_factors = None
     log_n = np.log1p(n_items).astype(np.float32)
     if factors is not None:
         item_factors = np.zeros((n_catalog, factors.shape[1]), dtype=np.float32)
@@ -337,9 +345,47 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
         log_n[~warm] = log_n[warm].mean() + mapped[:, 0]
         if item_factors is not None:
             item_factors[~warm] = mapped[:, 1:].astype(np.float32)
+    popularity = (log_n - log_n[warm].mean()) / max(log_n[warm].std(), 1e-12)
+    bridge = _text_bridge(emb, warm, new_item_neighbors) if some_new else None
+    return {"text": text, "cf": cf, "n_items": n_items, "item_factors": item_factors,
+            "popularity": popularity.astype(np.float32), "bridge": bridge}
+
+
+def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
+                    sequence_window, new_item_neighbors):
+    import joblib
+
+    data_hash = joblib.hash((data.user_id, data.item_id, data.weight, data.timestamp, data.order))
+    text_key, cf_key = _memo_key(text, data_hash), _memo_key(cf, data_hash)
+    key = (None if text_key is None or cf_key is None
+           else ("item side", text_key, cf_key, map_alpha, new_item_neighbors))
+
+    def build():
+        side = _item_side(text, cf, data, data_hash, map_alpha, new_item_neighbors)
+        return {name: _read_only(value) if value is not None else None
+                for name, value in side.items()} if key is not None else side
+
+    side = _memoized(key, build, shared=True)
+    # each fit gets its own model objects (their arrays shared, read-only)
+    text, cf = copy.copy(side["text"]), copy.deepcopy(side["cf"])
+    n_items, item_factors = side["n_items"], side["item_factors"]
+    n_catalog = len(text.items_)
+    warm = n_items > 0
+    rows = text._rows(data.user_id, "user")
+    cols = text._rows(data.item_id, "item")
+    weights = np.asarray(_recency_weights(data, half_life), dtype=np.float64)
+    if half_life is not None:
+        # interactions whose recency weight is under _MIN_RECENCY of the
+        # user's largest weigh nothing that can change a ranking; dropping
+        # them bounds the cost of the item-kNN and profile products
+        top = pd.Series(weights).groupby(rows).transform("max").to_numpy()
+        keep = weights >= _MIN_RECENCY * top
+        weights, rows, cols = weights[keep], rows[keep], cols[keep]
+    recent_weights = sp.csr_matrix((weights, (rows, cols)),
+                                   shape=(len(text.users_), n_catalog), dtype=np.float32)
+    recent = None
     if item_factors is not None:
         recent = np.asarray(recent_weights @ item_factors, dtype=np.float32)
-    popularity = (log_n - log_n[warm].mean()) / max(log_n[warm].std(), 1e-12)
     similarity = _memoized(
         ("similarity", n_neighbors, item_knn, data_hash, joblib.hash(text.items_)),
         lambda: _item_similarity(text.user_items_, n_neighbors, item_knn), shared=True)
@@ -358,10 +404,9 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
         else:  # large catalogs: only the pruned matrix is kept
             transitions = _memoized(("transitions", n_neighbors) + key,
                                     lambda: counts(n_neighbors), shared=True)
-    bridge = _text_bridge(emb, warm, new_item_neighbors) if some_new else None
     return _Components(text, cf, n_items, text.n_user_interactions_, item_factors, recent,
-                       popularity.astype(np.float32), recent_weights, similarity, transitions,
-                       bridge)
+                       side["popularity"], recent_weights, similarity, transitions,
+                       side["bridge"])
 
 
 def _text_bridge(emb, warm, k, chunk=1024):

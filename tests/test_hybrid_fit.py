@@ -26,14 +26,19 @@ def _hybrid(cf_random_state=0, **params):
 def als_fits(monkeypatch):
     """Count ALSRecommender fits, starting from an empty memo."""
     monkeypatch.setattr(module, "_FIT_MEMO", module.OrderedDict())
+    return _count_calls(monkeypatch, ALSRecommender, "fit")
+
+
+def _count_calls(monkeypatch, owner, name):
+    """Patch ``owner.name`` to record its calls; returns the list of calls."""
     calls = []
-    original = ALSRecommender.fit
+    original = getattr(owner, name)
 
-    def counting_fit(self, *args, **kwargs):
+    def counting(*args, **kwargs):
         calls.append(1)
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(ALSRecommender, "fit", counting_fit)
+    monkeypatch.setattr(owner, name, counting)
     return calls
 
 
@@ -79,18 +84,31 @@ def test_grid_over_blend_parameters_fits_the_cf_once_per_split(als_fits):
 def test_grid_over_n_neighbors_keeps_the_cf_fits_and_each_similarity(als_fits, monkeypatch):
     # 2 n_neighbors x 2 fits per candidate (holdout and final): 4 similarities,
     # which with the 2 CF fits are more entries than the memo keeps of one kind
-    similarities = []
-    original = module._item_similarity
-
-    def counting(*args, **kwargs):
-        similarities.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, "_item_similarity", counting)
+    similarities = _count_calls(monkeypatch, module, "_item_similarity")
     grid = {"n_neighbors": [5, 10], "C": [0.1, 1.0]}
     GridSearchCV(clone(_hybrid()), grid, cv=LeaveLastOut(n_splits=1), refit=False).fit(X)
     assert len(als_fits) == 2
     assert len(similarities) == 4  # each computed once, reused by the second C
+
+
+def test_grid_over_blend_parameters_fits_the_text_model_once_per_data(als_fits, monkeypatch):
+    # the text model, the CF factors of new items and the text bridge do not
+    # depend on half_life or n_neighbors: one fit per split and data
+    text_fits = _count_calls(monkeypatch, ZeroShotRecommender, "_fit")
+    grid = {"n_neighbors": [5, 10], "half_life": [1.0, 2.0]}
+    GridSearchCV(clone(_hybrid()), grid, cv=LeaveLastOut(n_splits=1), refit=False).fit(X)
+    assert len(text_fits) == 2  # the split's holdout and final fits
+    assert len(als_fits) == 2
+
+
+def test_reused_text_model_is_shared_read_only(als_fits):
+    first, second = _hybrid().fit(X), _hybrid(half_life=3.0).fit(X)
+    assert first.text_ is not second.text_  # own objects ...
+    assert first.text_.item_embeddings_ is second.text_.item_embeddings_  # ... shared arrays
+    with pytest.raises(ValueError, match="read-only"):
+        second.text_.item_embeddings_[:] = 0  # an in-place change cannot leak into first
+    np.testing.assert_array_equal(second.recommend(X.user_id.unique()),
+                                  clone(second).fit(X).recommend(X.user_id.unique()))
 
 
 def test_blend_choice_is_the_simplest_within_one_standard_error():
