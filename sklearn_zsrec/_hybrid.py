@@ -204,23 +204,51 @@ class _BlendItems:
 _OFFSET_RANGE = (-50.0, 50.0)
 
 
-def _offset_for_share(old_top, new_top, target, k):
-    """The offset on new items' scores that gives them ``target`` of the top-``k``.
+def _quota_offsets(old_top, new_top, share, k, threshold=None):
+    """Per-user offsets on new items' scores giving each user ``share`` of its top-``k``.
 
-    ``old_top`` and ``new_top`` hold each user's ``k`` best scores of old and
-    of new items (all of them when there are fewer; only those can make the
-    top-``k``). Bisection.
+    ``old_top`` and ``new_top`` hold each user's best scores of old and of
+    new items (at least ``k`` and ``k + 1`` when there are that many; -inf
+    for excluded items). Every user gets ``q = floor(share * k)`` new items
+    in its top-``k``, and one more where its margin (the score of its next
+    new item minus that of its last old item in the top-``k``) is above
+    ``threshold``. With ``threshold`` None it is set so that the fraction
+    ``share * k - q`` of these users gets one more, and returned, for
+    ``recommend`` to apply to any user. Each offset puts the user's last
+    new item in the top-``k`` halfway between the old items around it.
+
+    The same share for every user: a user's rate of picking new items is
+    not known per user, and an offset common to all users gave most of the
+    new items' slots to the users whose new-item scores run high.
     """
-    def share(value):
-        both = np.concatenate([old_top, new_top + value], axis=1)
-        top = np.argpartition(-both, k - 1, axis=1)[:, :k]
-        return (top >= old_top.shape[1]).mean()
+    def top(scores, n):  # descending, padded with -inf to n columns
+        scores = -np.sort(-scores, axis=1)[:, :n]
+        return np.pad(scores, ((0, 0), (0, n - scores.shape[1])), constant_values=-np.inf)
 
-    low, high = _OFFSET_RANGE
-    for _ in range(30):
-        mid = (low + high) / 2
-        low, high = (mid, high) if share(mid) < target else (low, mid)
-    return (low + high) / 2
+    old, new = top(old_top, k + 1), top(new_top, k + 1)
+    n_old, n_new = np.isfinite(old).sum(axis=1), np.isfinite(new).sum(axis=1)
+    base = min(int(np.floor(share * k + 1e-9)), k)
+    users = np.arange(len(old))
+    with np.errstate(invalid="ignore"):
+        margin = new[:, min(base, k)] - old[:, max(k - base - 1, 0)]
+    if threshold is None:
+        extra = share * k - base
+        threshold = (np.inf if extra <= 0 or base >= k or not len(margin)
+                     else float(np.quantile(margin, 1.0 - extra, method="higher")))
+    quota = np.minimum(base + (margin > threshold), k)
+    # as many as the user has: at most its new items, at least what old ones leave
+    quota = np.minimum(np.maximum(quota, k - n_old), n_new)
+    with np.errstate(invalid="ignore"):
+        lower = np.where(quota > 0, old[users, np.clip(k - quota, 0, k)]
+                         - new[users, np.clip(quota - 1, 0, k)], -np.inf)
+        upper = np.where(quota < k, old[users, np.clip(k - quota - 1, 0, k)]
+                         - new[users, np.clip(quota, 0, k)], np.inf)
+    offsets = np.where(np.isfinite(lower) & np.isfinite(upper), (lower + upper) / 2,
+                       np.where(np.isfinite(lower), lower + 1.0,
+                                np.where(np.isfinite(upper), upper - 1.0, 0.0)))
+    if share <= 0:  # none: new items after every old one
+        offsets = np.full(len(old), _OFFSET_RANGE[0])
+    return np.clip(offsets, *_OFFSET_RANGE), threshold
 
 
 def _best_old_and_new(score, new, k):
@@ -838,10 +866,12 @@ class HybridRecommender(BaseRecommender):
                                               int((zero & ~fresh).sum()))
         else:
             self.coef_ = self._fixed_coef()
-        if self.new_item_share_ is not None:
+        self.new_item_thresholds_ = None
+        new = self._parts.n_items == 0
+        if self.new_item_share_ is not None and new.any() and not new.all():
             # calibrated on the final model's own scores, as recommend sees them
             rows = np.arange(len(self._parts.text.users_))
-            self.coef_[:, TERMS.index("new_item")] += self._exposure_offset(
+            self.new_item_thresholds_ = self._new_item_thresholds(
                 self._parts, self.coef_, rows, self._parts.text.users_, self.new_item_share_, rng)
         self.text_, self.cf_ = self._parts.text, self._parts.cf
         self._index(data, items=self.text_.items_)
@@ -1010,7 +1040,7 @@ class HybridRecommender(BaseRecommender):
             score[parts.text.user_items_[rows[part][mine]].nonzero()] = -np.inf
             # hidden items are out of this ranking
             best_old, best_new = _best_old_and_new(score[:, warm | unseen],
-                                                   unseen[warm | unseen], k)
+                                                   unseen[warm | unseen], k + 1)
             old_top.append(best_old)
             new_top.append(best_new)
         old_top, new_top = np.concatenate(old_top), np.concatenate(new_top)
@@ -1019,7 +1049,8 @@ class HybridRecommender(BaseRecommender):
         n = len(target)
         discount = 1.0 / np.log2(np.arange(2, k + 2))
 
-        def gains(offset):  # NDCG@k of the held-out item, unseen items shifted
+        def gains(offset):  # NDCG@k of the held-out item, unseen items shifted per user
+            offset = offset[:, None]
             above = np.where(target_unseen[:, None],
                              (old_top > target + offset).sum(axis=1, keepdims=True)
                              + (new_top > target).sum(axis=1, keepdims=True),
@@ -1028,7 +1059,7 @@ class HybridRecommender(BaseRecommender):
             return np.where(above < k, discount[np.minimum(above, k - 1)], 0.0)
 
         shares = [0.0, rate / 4, rate / 2, rate]
-        offsets = [_offset_for_share(old_top, new_top, s, k) for s in shares]
+        offsets = [_quota_offsets(old_top, new_top, s, k)[0] for s in shares]
         table = np.array([gains(o) for o in offsets])
         means = table.mean(axis=1)
         best = int(np.argmax(means))
@@ -1147,48 +1178,65 @@ class HybridRecommender(BaseRecommender):
                 blended += c[:, None] * term
         return blended
 
-    def _exposure_offset(self, parts, coef, rows, users, target, rng, k=10):
-        """Offsets of new items' scores giving them ``target`` share of top-``k``.
+    def _new_item_thresholds(self, parts, coef, rows, users, share, rng, k=10):
+        """Per history-length bin, the margin above which a user gets one more new item.
 
-        One offset per history-length bin (a row of ``coef``), so that the
-        users of every bin hold that share: the scores of a user with one
-        interaction and of one with hundreds are spread differently, and a
-        single offset would give new items most of the short histories'
-        slots. Bisection on the offset added to every new item's score,
-        over (at most 200 per bin of) the users ``rows``, with their
-        training items excluded; a bin with fewer than 50 users takes the
-        offset of all users pooled. Only each user's ``k`` best old and ``k``
-        best new items can make the top-``k``, so the bisection works on those.
+        Each user's top-``k`` holds ``floor(share * k)`` new items, one more
+        for the fraction ``share * k - floor(share * k)`` of users with the
+        largest margins (see ``_quota_offsets``), so that the users of every
+        bin hold that share: the scores of a user with one interaction and of
+        one with hundreds are spread differently. Set on (at most 200 per bin
+        of) the users ``rows``, with their training items excluded, on the
+        final model's own scores; a bin with fewer than 50 users takes the
+        threshold of all users pooled.
         """
-        if target <= 0:  # what the bisection below would give, without the scores
-            return np.full(len(coef), _OFFSET_RANGE[0])
+        if share <= 0:  # no slot for new items: nothing to calibrate
+            return np.full(len(coef), np.inf)
         bins = self._bins(parts.n_users[rows])
         pick = np.concatenate([
             members if len(members) <= 200 else rng.choice(members, 200, replace=False)
             for members in (np.flatnonzero(bins == b) for b in range(len(coef)))])
         rows, users, bins = rows[pick], users[pick], bins[pick]
-        new = parts.n_items == 0
-        n_new, n_old = int(new.sum()), int((~new).sum())
-        if not n_new or not n_old:
-            return np.zeros(len(coef))
-        k = min(k, n_new + n_old)
         old_top, new_top = [], []
         for start in range(0, len(rows), 512):
             part = slice(start, start + 512)
             score = self._fused_blend(parts, rows[part], users[part], coef)
-            seen = parts.text.user_items_[rows[part]].nonzero()
-            score[seen] = -np.inf
-            best_old, best_new = _best_old_and_new(score, new, k)
+            best_old, best_new = self._best_unseen(parts, rows[part], score, k)
             old_top.append(best_old)
             new_top.append(best_new)
         old_top, new_top = np.concatenate(old_top), np.concatenate(new_top)
 
-        def offset(mine):
-            return _offset_for_share(old_top[mine], new_top[mine], target, k)
+        def threshold(mine):
+            return _quota_offsets(old_top[mine], new_top[mine], share, k)[1]
 
-        pooled = offset(np.ones(len(rows), dtype=bool))
-        return np.array([offset(bins == b) if (bins == b).sum() >= _MIN_POSITIVES else pooled
+        pooled = threshold(np.ones(len(rows), dtype=bool))
+        return np.array([threshold(bins == b) if (bins == b).sum() >= _MIN_POSITIVES else pooled
                          for b in range(len(coef))])
+
+    def _best_unseen(self, parts, rows, score, k):
+        """Each row's ``k + 1`` best scores of old and of new items, training items excluded.
+
+        ``score`` is left as it was (its training items' scores restored).
+        """
+        seen = parts.text.user_items_[rows].nonzero()
+        kept = score[seen]
+        score[seen] = -np.inf
+        best = _best_old_and_new(score, parts.n_items == 0, k + 1)
+        score[seen] = kept
+        return best
+
+    def _new_item_offsets(self, parts, rows, score, k=10):
+        """Each user's offset on new items' scores (see ``new_item_share_``)."""
+        if self.new_item_share_ <= 0:  # after every old item (as _quota_offsets puts them)
+            return np.full(len(rows), _OFFSET_RANGE[0], dtype=np.float32)
+        bins = self._bins(parts.n_users[rows])
+        old_top, new_top = self._best_unseen(parts, rows, score, k)
+        offsets = np.empty(len(rows))
+        for b in np.unique(bins):
+            mine = bins == b
+            offsets[mine] = _quota_offsets(old_top[mine], new_top[mine], self.new_item_share_,
+                                           k, self.new_item_thresholds_[b])[0]
+        return offsets.astype(np.float32)
 
     def _gates(self, n_u, n_items):
         """``a, b`` with CF gate ``w(u, i) = a(u) * b(i)``; ``b`` is 0 on new items.
@@ -1426,7 +1474,12 @@ class HybridRecommender(BaseRecommender):
         out = np.empty((len(rows), len(self.items_)), dtype=np.float32)
         known = rows >= 0
         if known.any():
-            out[known] = self._fused_blend(self._parts, rows[known], users[known], self.coef_)
+            score = self._fused_blend(self._parts, rows[known], users[known], self.coef_)
+            if self.__dict__.get("new_item_thresholds_") is not None:
+                # each user's top-10 holds new_item_share_ of items without interactions
+                new = self._parts.n_items == 0
+                score[:, new] += self._new_item_offsets(self._parts, rows[known], score)[:, None]
+            out[known] = score
         if (~known).any():
             out[~known] = self._new_user_scores(users[~known])
         return out

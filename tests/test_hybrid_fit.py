@@ -171,10 +171,39 @@ def test_every_history_bin_holds_the_new_items_share():
     bins = model._bins(model.n_user_interactions_[model._rows(users, "user")])
     assert set(bins) == {0, 2}  # 2 and 12 interactions: two bins of 120 users
     top = model.recommend(users, n=10)
+    # every user: floor(share * 10) new items, or one more
+    per_user = new[model._rows(top.ravel(), "item")].reshape(top.shape).sum(axis=1)
+    base = int(np.floor(model.new_item_share_ * 10))
+    assert set(per_user) <= {base, base + 1}
     for b in (0, 2):
         share = new[model._rows(top[bins == b].ravel(), "item")].mean()
         # (one offset for all users gave 0.237 and 0.200 here)
         assert abs(share - model.new_item_share_) < 0.01, (b, share, model.new_item_share_)
+
+
+def test_quota_offsets_give_each_user_its_share_of_the_top_k():
+    rng = np.random.RandomState(0)
+    old, new = rng.randn(300, 6), rng.randn(300, 6) - 1.0
+    old[:5, 3:] = -np.inf  # 5 users with only 3 old items left
+    new[5:8, 1:] = -np.inf  # 3 users with only one new item
+    offsets, threshold = module._quota_offsets(old, new, 0.375, 4)  # 1.5 slots: half get 2
+
+    def counts(offsets):
+        both = np.concatenate([old, new + offsets[:, None]], axis=1)
+        return (np.argsort(-both, axis=1)[:, :4] >= old.shape[1]).sum(axis=1)
+
+    got = counts(offsets)
+    assert (got[:5] >= 1).all()  # room: an old item short, a new one comes in
+    assert (got[5:8] == 1).all()  # all they have
+    assert set(got[8:]) == {1, 2} and abs((got[8:] == 2).mean() - 0.5) < 0.05
+    # recommend applies the threshold learned on the fitted users
+    again, same = module._quota_offsets(old, new, 0.375, 4, threshold)
+    assert same == threshold
+    np.testing.assert_array_equal(counts(again), got)
+    none = counts(module._quota_offsets(old, new, 0.0, 4)[0])
+    assert (none[5:] == 0).all() and (none[:5] == 1).all()  # only to fill the top-4
+    every = counts(module._quota_offsets(old, new, 1.0, 4)[0])
+    assert (every[8:] == 4).all() and (every[5:8] == 1).all()
 
 
 def test_undeclared_items_without_interactions_get_only_the_share_they_earn(monkeypatch):
