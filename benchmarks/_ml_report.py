@@ -112,6 +112,95 @@ def _curve_table(res, keys, labels, metric="NDCG@10"):
     return lines
 
 
+HYBRID = "Hybrid (ours)"
+
+
+def _targets(res, tuning):
+    """Rows of the hybrid's targets table (issue 5), each checked on this run's numbers.
+
+    "Ahead by more than one standard error": the difference of the means
+    against the standard error of the other model's mean (the ± next to it).
+    """
+    def others(key):
+        return {m: r for m, r in res.get(key, {}).items()
+                if not m.startswith("Hybrid") and m != "Random" and "NDCG@10" in r}
+
+    def ndcg(key, model):
+        return res[key][model]["NDCG@10"][:2]
+
+    rows = []
+
+    def add(name, value, against, met):
+        rows.append(f"| {name} | {value} | {against} | {'**yes**' if met else '**no**'} |")
+
+    if HYBRID not in res.get("A", {}):
+        return []
+    h, _ = ndcg("A", HYBRID)
+    best = max(others("A"), key=lambda m: ndcg("A", m)[0])
+    add("A: NDCG@10 >= 1.10x the best baseline", f"{h:.4f}",
+        f"{best} {ndcg('A', best)[0]:.4f} ({h / ndcg('A', best)[0]:.2f}x)",
+        h >= 1.10 * ndcg("A", best)[0])
+    for prefix, label, aim, extra in (("B/n=", "B", 5, None), ("E/p=", "E", None, 10)):
+        keys = [k for k in res if k.startswith(prefix) and HYBRID in res[k]]
+        leads = {}
+        for k in keys:
+            h, _ = ndcg(k, HYBRID)
+            leads[k] = max(((ndcg(k, m)[0] - h) / max(ndcg(k, m)[1], 1e-12), m)
+                           for m in others(k))
+        worst = max(leads, key=lambda k: leads[k][0])
+        add(f"{label} floor: no model ahead by more than 1 SE, at every point",
+            f"largest lead {leads[worst][0]:+.2f} SE", f"{leads[worst][1]} at {worst}",
+            leads[worst][0] <= 1.0)
+        if aim is not None:
+            small = [k for k in keys if k.split("=")[1] != "all" and int(k.split("=")[1]) <= aim]
+            behind = [k for k in small if leads[k][0] >= 0]
+            add(f"{label} aim: ahead of every baseline at n <= {aim}",
+                "ahead at " + ", ".join(k.split("/")[1] for k in small if k not in behind),
+                "behind at " + (", ".join(behind) or "none"), not behind)
+        if extra is not None:
+            small = [k for k in keys if int(k.split("=")[1]) <= extra]
+            als = [m for m in others(keys[0]) if m.startswith("ALS")]
+            behind = [k for k in small for m in als if ndcg(k, m)[0] >= ndcg(k, HYBRID)[0]]
+            add(f"{label}: ahead of ALS at p <= {extra}",
+                ", ".join(f"{k.split('/')[1]} {ndcg(k, HYBRID)[0]:.4f}" for k in small),
+                "ALS " + ", ".join(f"{max(ndcg(k, m)[0] for m in als):.4f}" for k in small),
+                not behind)
+    if HYBRID in res.get("C-new", {}):
+        featured = [m for m in others("C-new") if m.startswith("LightFM") and "+" in m]
+        if featured:
+            best = max(featured, key=lambda m: ndcg("C-new", m)[0])
+            h, b = ndcg("C-new", HYBRID)[0], ndcg("C-new", best)[0]
+            add("C-new: >= 1.15x LightFM with item features", f"{h:.4f}",
+                f"{best} {b:.4f} ({h / b:.2f}x)", h >= 1.15 * b)
+    if HYBRID in res.get("C-mix", {}):
+        row = res["C-mix"][HYBRID]
+        best = max(others("C-mix"), key=lambda m: ndcg("C-mix", m)[0])
+        h = row["NDCG@10"][0]
+        add("C-mix: NDCG@10 at least level with the best baseline", f"{h:.4f}",
+            f"{best} {ndcg('C-mix', best)[0]:.4f}", h >= ndcg("C-mix", best)[0])
+        share, test = row["NewShareTop10"][0], row["NewShareTest"][0]
+        add("C-mix: new items' top-10 share within 0.5x-2x their test share", f"{share:.3f}",
+            f"test {test:.3f} ({share / test:.2f}x)", 0.5 * test <= share <= 2 * test)
+        add("C-mix: new items' Recall@10 >= 0.05", f"{row['NewRecall@10'][0]:.4f}", "0.05",
+            row["NewRecall@10"][0] >= 0.05)
+    if HYBRID in res.get("D", {}) and "Popularity" in res["D"]:
+        h, _ = ndcg("D", HYBRID)
+        p, se = ndcg("D", "Popularity")
+        add("D: ahead of popularity by at least 1 SE", f"{h:.4f}",
+            f"Popularity {p:.4f} ± {se:.4f} ({(h - p) / se:+.2f} SE)", h - p >= se)
+    ours = [m for m in ("ALSRecommender (ours)",) if m in tuning and tuning[m]["seconds"]]
+    if HYBRID in tuning and ours:
+        h, a = tuning[HYBRID]["seconds"], tuning[ours[0]]["seconds"]
+        add("Tuning: hybrid's GridSearchCV within 3x ALS's, same grid size",
+            f"{h} s", f"{ours[0]} {a} s ({h / a:.1f}x)", h <= 3 * a)
+    if not rows:
+        return []
+    return ["## Targets of the hybrid (issue 5), checked on this run", "",
+            "Ahead or behind \"by one SE\": the difference of the means against the standard",
+            "error of the other model's mean.", "",
+            "| target | hybrid | against | met |", "|---|---|---|---|", *rows, ""]
+
+
 def write_report(summary, out_dir):
     out_dir = Path(out_dir)
     res, meta, tuning = summary["results"], summary["meta"], summary["tuning"]
@@ -142,6 +231,7 @@ def write_report(summary, out_dir):
         "with LeaveLastOut on the training rows of the earliest fold of A) and refitted per split.",
         "Bold: best non-random model of the column.",
         "",
+        *_targets(res, tuning),
         f"![warm-up]({stem}-warmup.png)",
         f"![growth]({stem}-growth.png)",
         f"![bars]({stem}-bars.png)",

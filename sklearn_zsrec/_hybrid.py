@@ -22,7 +22,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ._base import BaseRecommender, _matmul
+from ._base import BaseRecommender, _matmul, _top_n
 from ._interactions import Interactions
 from ._zero_shot import _normalize_rows, _recency_weights
 
@@ -149,6 +149,9 @@ _MIN_POSITIVES = 50  # held-out interactions a history-length bin needs for its 
 # few features, many samples: Newton steps with a Cholesky solve converge in a
 # handful of iterations, to the same optimum as lbfgs in a fraction of its time
 _SOLVER = "newton-cholesky"
+# the neighbour counts and popularity smoothings new users are scored with, chosen in fit
+_USER_NEIGHBORS = (10, 25, 50, 100, 200, 400)
+_USER_SMOOTHING = (0.01, 0.1, 1.0)
 _MIN_RECENCY = 1e-4  # recency weights below this fraction of a user's largest are dropped
 
 
@@ -180,6 +183,7 @@ class _Components:
     similarity: sp.csr_matrix  # item-item BM25 or cosine, top n_neighbors per item
     transitions: sp.csr_matrix  # item -> next items (sequence_window), or None
     bridge: sp.csr_matrix  # warm item -> new item text similarity (top per new item), or None
+    key: tuple = None  # the memo key of the text and CF fits (None: not reused)
     # arrays derived from the above on first use (not pickled)
     cache: dict = field(default_factory=dict, repr=False)
 
@@ -434,7 +438,7 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
                                     lambda: counts(n_neighbors), shared=True)
     return _Components(text, cf, n_items, text.n_user_interactions_, item_factors, recent,
                        side["popularity"], recent_weights, similarity, transitions,
-                       side["bridge"])
+                       side["bridge"], key)
 
 
 def _text_bridge(emb, warm, k, chunk=1024):
@@ -635,7 +639,10 @@ class HybridRecommender(BaseRecommender):
     Users not seen in ``fit`` are scored from their text when the text model
     has ``user_texts``: the items of the ``user_neighbors`` known users whose
     texts are most similar, smoothed toward popularity; otherwise by the text
-    model (its popularity fallback).
+    model (its popularity fallback). The neighbour count (with
+    ``user_neighbors="auto"``) and the smoothing are chosen in ``fit`` by
+    scoring known users as if new: each from the others' items, by its text
+    alone, judged by NDCG@10 on its own items.
 
     Parameters
     ----------
@@ -666,8 +673,10 @@ class HybridRecommender(BaseRecommender):
     map_alpha : float, default=5.0
         Ridge regularisation of the maps from text embeddings to CF item
         factors and to popularity, used for new items.
-    user_neighbors : int, default=50
+    user_neighbors : int or "auto", default="auto"
         Known users whose items score a new user (with ``user_texts``).
+        ``"auto"`` picks it among 10, 25, 50, 100, 200 and 400 in ``fit``
+        (see ``user_neighbors_``).
     n_neighbors : int, default=100
         Neighbours kept per item by the item-kNN term.
     item_knn : {"bm25", "cosine"}, default="bm25"
@@ -698,10 +707,11 @@ class HybridRecommender(BaseRecommender):
         Ids not in the catalog raise a ``ValueError``; ids with interactions
         are ordinary items.
     calibrate_new_items : bool, default=True
-        Set the offset of the items without interactions so that they take
-        the share of the top-10 that the holdout says they will earn (see
-        ``new_items`` and ``new_item_exposure``); False leaves the offset
-        the logistic blend learned.
+        Shift the scores of the items without interactions, per user, so
+        that they take the share of every user's top-10 that the holdout
+        says they will earn (see ``new_items``, ``new_item_exposure`` and
+        ``new_item_share_``); False leaves the offset the logistic blend
+        learned.
     new_item_exposure : float, default=1.0
         Multiplies that share: above 1 shows new items more often (at some
         cost in accuracy), 0 keeps them out of the top-10.
@@ -725,10 +735,26 @@ class HybridRecommender(BaseRecommender):
         Blend coefficients, in the order of ``TERMS``, one row per
         history-length bin.
     new_item_share_ : float or None
-        The share of the top-10 given to items without interactions (the
-        ``new_item`` offset of each history-length bin is set so that the
-        fitted model's top-10 of its training users in that bin hold that
-        share); None when not calibrated.
+        The share of the top-10 given to items without interactions; None
+        when not calibrated. Each known user's top-10 (its training items
+        excluded) holds ``floor(10 * new_item_share_)`` of them, its best by
+        the blend, and one more when its margin (next new item's score minus
+        last old item's) is above its history-length bin's entry of
+        ``new_item_thresholds_``: the same share for every user, as nothing
+        tells one user's appetite for new items from another's.
+    new_item_thresholds_ : ndarray of shape (len(history_bins) + 1,) or None
+        Per history-length bin, the margin above which a user gets the extra
+        new item, set on the fitted model's own scores of (up to 200 per bin
+        of) its training users so that each bin holds ``new_item_share_``.
+    user_neighbors_ : int or None
+        The neighbour count new users are scored with; None without user
+        texts. Chosen with ``user_neighbors_smoothing_`` by leave-one-out:
+        (up to 1,000 of) the known users with a text are scored from the other
+        users' items by their text alone, and the pair with the best NDCG@10 on
+        their own items is kept.
+    user_neighbors_smoothing_ : float or None
+        The popularity smoothing of new users' scores: ``log(1 + counts +
+        smoothing * k users' worth of popularity)``, one of 0.01, 0.1, 1.
     blend_validation_ndcg_ : ndarray of shape (len(history_bins) + 1, 10)
         With ``blend="learned"``: the held-out NDCG@10 of each candidate blend
         per bin (the bin's own fit, the global fit, ``cf``, ``recent_cf``,
@@ -780,7 +806,7 @@ class HybridRecommender(BaseRecommender):
         "n_negatives": [Interval(Integral, 1, None, closed="left")],
         "max_holdout_users": [Interval(Integral, 1, None, closed="left")],
         "map_alpha": [Interval(Real, 0, None, closed="neither")],
-        "user_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "user_neighbors": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "item_knn": [StrOptions({"bm25", "cosine"})],
         "sequence_window": [Interval(Integral, 0, None, closed="left")],
@@ -807,7 +833,7 @@ class HybridRecommender(BaseRecommender):
         n_negatives=100,
         max_holdout_users=5000,
         map_alpha=5.0,
-        user_neighbors=50,
+        user_neighbors="auto",
         n_neighbors=100,
         item_knn="bm25",
         sequence_window=10,
@@ -1171,6 +1197,9 @@ class HybridRecommender(BaseRecommender):
         With ``n_users`` None, ``coef`` holds one row per user.
         """
         per_user = coef if n_users is None else coef[self._bins(n_users)]
+        used = np.flatnonzero(per_user.any(axis=0))
+        if len(used) == 1 and (per_user[:, used[0]] == 1).all():  # one term as it is
+            return np.array(terms[used[0]], dtype=np.float32)
         blended = np.zeros(terms[0].shape, dtype=np.float32)
         for k, term in enumerate(terms):
             c = per_user[:, k]
@@ -1262,17 +1291,13 @@ class HybridRecommender(BaseRecommender):
         n_u = parts.n_users[rows].astype(np.float32)
         short = (1.0 / (1.0 + np.log(np.maximum(n_u, 1.0))))[:, None].astype(np.float32)
         mask = None if warm.all() or not warm.any() else warm
-        z_text = _standardize(parts.text._scores(rows, users))
         w = np.multiply.outer(*self._gates(n_u, parts.n_items))
         if parts.item_factors is not None:
-            raw = _matmul(parts.cf.user_factors_[parts.cf._rows(users, "user")],
-                          parts.item_factors.T)
             z_recent = _standardize(_matmul(parts.recent_profiles[rows], parts.item_factors.T),
                                     mask)
         else:
-            raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
             z_recent = np.zeros(shape, dtype=np.float32)
-        z_cf = _standardize(raw, mask)
+        z_text, z_cf = self._model_terms(parts, rows, users, mask)
         z_knn = _standardize(_knn_scores(parts, rows), mask)
         z_knn *= on_warm
         z_bridge = np.zeros(shape, dtype=np.float32)
@@ -1303,6 +1328,27 @@ class HybridRecommender(BaseRecommender):
             "new_item_knn": z_bridge,
         }
         return [terms[t] for t in TERMS]
+
+    def _model_terms(self, parts, rows, users, mask):
+        """``z_text`` and ``z_cf`` of ``rows`` (read-only: shared between fits).
+
+        They depend on the text and CF fits only, not on the blend's own
+        parameters: the candidates of a grid over those reuse them (memo, per
+        fit and users).
+        """
+        import joblib
+
+        def build():
+            z_text = _standardize(parts.text._scores(rows, users))
+            if parts.item_factors is not None:
+                raw = _matmul(parts.cf.user_factors_[parts.cf._rows(users, "user")],
+                              parts.item_factors.T)
+            else:
+                raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
+            return _read_only(z_text), _read_only(_standardize(raw, mask))
+
+        key = None if parts.key is None else ("model terms", parts.key, joblib.hash(rows))
+        return _memoized(key, build, shared=True)
 
     def _fused_blend(self, parts, rows, users, coef):
         """``_blend(_terms(...))`` computed as two matrix products and a few passes.
@@ -1431,9 +1477,13 @@ class HybridRecommender(BaseRecommender):
         out += (z_cf * weight).astype(np.float32)
 
     def _fit_new_users(self):
-        """Embeddings of the known users' texts, to find a new user's neighbours."""
+        """Embeddings of the known users' texts, to find a new user's neighbours.
+
+        Also chooses the neighbour count and smoothing (see ``user_neighbors_``).
+        """
         texts = self.text_.__dict__.get("_user_texts")
         self._neighbor_embeddings = None
+        self.user_neighbors_ = self.user_neighbors_smoothing_ = None
         if texts is None:
             return
         has = pd.Index(texts.index).get_indexer(self.users_) >= 0
@@ -1442,6 +1492,74 @@ class HybridRecommender(BaseRecommender):
         emb = self.text_.encoder_.transform(texts.loc[self.users_[has]].to_numpy())
         self._neighbor_rows = np.flatnonzero(has)
         self._neighbor_embeddings = _normalize_rows(emb).astype(np.float32)
+        self._neighbor_items = (self.user_items_[self._neighbor_rows] != 0).astype(np.float32)
+        # its own random draws: the same choice whatever the blend's parameters
+        # used of the fit's, so that a grid over those reuses it
+        seeded = isinstance(self.random_state, Integral)
+        key = (None if self._parts.key is None or not seeded
+               else ("user neighbours", self._parts.key, self.user_neighbors, self.random_state))
+        self.user_neighbors_, self.user_neighbors_smoothing_ = _memoized(
+            key, lambda: self._choose_user_neighbors(check_random_state(self.random_state)))
+
+    def _choose_user_neighbors(self, rng, k=10, max_users=1000):
+        """The neighbour count and smoothing scoring known users best as if new (see class doc)."""
+        n = len(self._neighbor_rows)
+        counts = _USER_NEIGHBORS if self.user_neighbors == "auto" else (self.user_neighbors,)
+        counts = sorted({min(c, n - 1) for c in counts} - {0})
+        if n < _MIN_POSITIVES or not counts:  # too few users to judge: the middle ground
+            return (min(50, n) if self.user_neighbors == "auto"
+                    else min(self.user_neighbors, n)), 1.0
+        pick = np.sort(rng.choice(n, min(n, max_users), replace=False))
+        discount = 1.0 / np.log2(np.arange(2, k + 2))
+        gains = np.zeros((len(counts), len(_USER_SMOOTHING), len(pick)))
+        for start in range(0, len(pick), 256):
+            part = pick[start:start + 256]
+            sim = _matmul(self._neighbor_embeddings[part], self._neighbor_embeddings.T)
+            sim[np.arange(len(part)), part] = -np.inf  # not oneself
+            relevant = self._neighbor_items[part].toarray() > 0
+            ideal = np.cumsum(discount)[np.minimum(relevant.sum(axis=1), k) - 1]
+            # each user's neighbours, most similar first: the counts of the
+            # first c of them grow by the next ones' items
+            ranked = np.argsort(-sim, axis=1)[:, :counts[-1]]
+            hits, done = 0.0, 0
+            for i, count in enumerate(counts):
+                hits = hits + self._neighbor_hits(ranked[:, done:count])
+                done = count
+                for j, smoothing in enumerate(_USER_SMOOTHING):
+                    # the ranking of log(1 + x) is that of x
+                    top, _ = _top_n(hits + self._prior(count, smoothing), k)
+                    gains[i, j, start:start + len(part)] = (
+                        np.take_along_axis(relevant, top, axis=1) @ discount) / ideal
+        i, j = np.unravel_index(np.argmax(gains.mean(axis=2)), gains.shape[:2])
+        return int(counts[i]), float(_USER_SMOOTHING[j])
+
+    def _neighbor_hits(self, neighbors):
+        """How many of each row's ``neighbors`` (known-user positions) have each item.
+
+        A dense product when the known users' items fit in ``_KEEP_TERMS_FLOATS``
+        (a sparse-sparse product is many times slower), else a sparse one.
+        """
+        n_known = len(self._neighbor_rows)
+        if n_known * len(self.items_) <= _KEEP_TERMS_FLOATS:
+            weights = np.zeros((len(neighbors), n_known), dtype=np.float32)
+            np.put_along_axis(weights, neighbors, 1.0, axis=1)
+            return _matmul(weights, self._neighbor_items.toarray())
+        weights = sp.csr_matrix(
+            (np.ones(neighbors.size, dtype=np.float32),
+             (np.repeat(np.arange(len(neighbors)), neighbors.shape[1]), neighbors.ravel())),
+            shape=(len(neighbors), len(self._neighbor_rows)))
+        return (weights @ self._neighbor_items).toarray()
+
+    def _prior(self, count, smoothing):
+        """``smoothing * count`` users' worth of popularity, per item (a row)."""
+        share = (self.n_item_interactions_ / max(self.n_item_interactions_.sum(), 1))
+        per_user = self.n_item_interactions_.sum() / max(len(self.users_), 1)
+        return (smoothing * count * per_user * share).astype(np.float32)[None, :]
+
+    def _neighbor_scores(self, sim, count, smoothing):
+        """``log(1 + hits + prior)``: ``hits`` of the ``count`` users most similar by text."""
+        nearest = np.argpartition(-sim, count - 1, axis=1)[:, :count]
+        return np.log1p(self._neighbor_hits(nearest) + self._prior(count, smoothing))
 
     def _new_user_scores(self, users):
         texts = self.text_.__dict__.get("_user_texts")
@@ -1452,17 +1570,9 @@ class HybridRecommender(BaseRecommender):
         if with_text.any():
             emb = _normalize_rows(self.text_.encoder_.transform(
                 texts.loc[users[with_text]].to_numpy()))
-            sim = emb @ self._neighbor_embeddings.T
-            k = min(self.user_neighbors, sim.shape[1])
-            nearest = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-            binary = (self.user_items_ != 0).astype(np.float32).tocsr()
-            hits = np.zeros((len(nearest), len(self.items_)), dtype=np.float32)
-            for j, row in enumerate(nearest):
-                hits[j] = np.asarray(binary[self._neighbor_rows[row]].sum(axis=0)).ravel()
-            share = self.n_item_interactions_ / max(self.n_item_interactions_.sum(), 1)
-            per_user = self.n_item_interactions_.sum() / max(len(self.users_), 1)
-            # k neighbours' counts, smoothed by k users' worth of popularity
-            out[with_text] = np.log1p(hits + k * per_user * share[None, :])
+            out[with_text] = self._neighbor_scores(emb @ self._neighbor_embeddings.T,
+                                                   self.user_neighbors_,
+                                                   self.user_neighbors_smoothing_)
         if (~with_text).any():  # the text model's popularity fallback
             out[~with_text] = _standardize(
                 self.text_._scores(np.full((~with_text).sum(), -1), users[~with_text])

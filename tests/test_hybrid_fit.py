@@ -290,3 +290,27 @@ def test_text_bridge_links_each_new_item_to_its_closest_items_with_interactions(
         np.testing.assert_allclose(bridge[warm][:, j][closest],
                                    np.maximum(cosine[warm][:, j][closest], 0), rtol=1e-6)
         assert (bridge[:, j] != 0).sum() <= 3
+
+
+def test_new_users_neighbour_count_is_chosen_on_the_known_users():
+    # 20 users per topic, whose text names their topic (identical texts:
+    # the same embedding under any encoder): up to 25 neighbours hold a
+    # user's 19 topic mates and few others; 100 or more are mostly other
+    # topics (popularity), which scoring known users as if new must see
+    texts, topics = topic_catalog(items_per_topic=15)
+    data = topic_interactions(topics, users_per_topic=20, per_user=6)
+    topic_of = dict(zip(data.user_id, topics.loc[data.item_id]))
+    user_texts = module.pd.Series({u: f"Someone who likes {t}." for u, t in topic_of.items()})
+    user_texts["newbie"] = "Someone who likes jazz."
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
+                               user_texts=user_texts)
+    model = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
+                              random_state=0).fit(data)
+    assert model.user_neighbors_ in (10, 25)
+    assert model.user_neighbors_smoothing_ in (0.01, 0.1, 1.0)
+    top = model.recommend(["newbie"], n=5)[0]
+    assert (topics.loc[top] == "jazz").all()
+    fixed = clone(model).set_params(user_neighbors=25).fit(data)
+    assert fixed.user_neighbors_ == 25  # an int is kept; only the smoothing is chosen
+    few = clone(model).fit(data[data.user_id.isin(list(topic_of)[:30])])  # too few to judge
+    assert (few.user_neighbors_, few.user_neighbors_smoothing_) == (30, 1.0)
