@@ -145,6 +145,9 @@ _SHORT_HISTORIES = np.array([1, 2, 3, 5, 8, 13, 20])
 # the blend terms of the holdout are kept between the logistic fit and the
 # blend selection up to this many floats (128 MB), else computed twice
 _KEEP_TERMS_FLOATS = 1 << 25
+# z_text and z_cf of a chunk of holdout users are kept for the next grid
+# candidate up to this many floats each (16 MB)
+_MEMO_TERMS_FLOATS = 1 << 22
 _MIN_POSITIVES = 50  # held-out interactions a history-length bin needs for its own blend
 # few features, many samples: Newton steps with a Cholesky solve converge in a
 # handful of iterations, to the same optimum as lbfgs in a fraction of its time
@@ -1334,7 +1337,7 @@ class HybridRecommender(BaseRecommender):
 
         They depend on the text and CF fits only, not on the blend's own
         parameters: the candidates of a grid over those reuse them (memo, per
-        fit and users).
+        fit and users, for chunks of up to ``_MEMO_TERMS_FLOATS`` scores).
         """
         import joblib
 
@@ -1347,7 +1350,9 @@ class HybridRecommender(BaseRecommender):
                 raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
             return _read_only(z_text), _read_only(_standardize(raw, mask))
 
-        key = None if parts.key is None else ("model terms", parts.key, joblib.hash(rows))
+        small = len(rows) * len(parts.n_items) <= _MEMO_TERMS_FLOATS  # memory kept bounded
+        key = (None if parts.key is None or not small
+               else ("model terms", parts.key, joblib.hash(rows)))
         return _memoized(key, build, shared=True)
 
     def _fused_blend(self, parts, rows, users, coef):
