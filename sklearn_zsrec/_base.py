@@ -8,6 +8,8 @@ excluded (:meth:`BaseRecommender.recommend`), per-row scores
 (:meth:`~BaseRecommender.score`).
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -57,10 +59,24 @@ def _matmul(a, b):
     two pools' threads spinning against each other on a small machine
     (measured on 2 cores: 1.5 to 3 times slower).
     """
+    a = np.asarray(a, dtype=b.dtype)
+    return (_tensor(a) @ _tensor(b)).numpy()
+
+
+def _tensor(array):
+    """A torch view of ``array``, read-only ones included.
+
+    Fitted arrays shared between models (see ``HybridRecommender``'s fit
+    memo) are read-only; torch warns that it cannot protect them, but the
+    products here only read them.
+    """
     import torch
 
-    a = np.asarray(a, dtype=b.dtype)
-    return (torch.from_numpy(a) @ torch.from_numpy(b)).numpy()
+    if array.flags.writeable:
+        return torch.from_numpy(array)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(array)
 
 
 def _top_n(scores, n):

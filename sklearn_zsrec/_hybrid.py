@@ -288,15 +288,29 @@ def _memo_key(estimator, data_hash):
     """A key for a fit of ``estimator`` on some data, or None if it must not be reused.
 
     A fit is reused only when it is reproducible: an estimator whose
-    ``random_state`` is None or a RandomState instance draws anew each time.
+    ``random_state`` (or a nested one) is None or a RandomState instance
+    draws anew each time. Nested estimators count by class (their
+    parameters are among the deep ones); a parameter that cannot be hashed
+    (pickled) means no reuse.
     """
+    import pickle
+
     import joblib
 
+    def name(value):
+        kind = type(value)
+        return f"{kind.__module__}.{kind.__qualname__}"
+
     params = estimator.get_params(deep=True)
-    if "random_state" in params and not isinstance(params["random_state"], Integral):
+    if any(key.split("__")[-1] == "random_state" and not isinstance(value, Integral)
+           for key, value in params.items()):
         return None
-    kind = type(estimator)
-    return f"{kind.__module__}.{kind.__qualname__}", joblib.hash(params), data_hash
+    described = {key: name(value) if hasattr(value, "get_params") else value
+                 for key, value in params.items()}
+    try:
+        return name(estimator), joblib.hash(described), data_hash
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
 
 
 def _memoized(key, build, shared=False):

@@ -314,3 +314,23 @@ def test_new_users_neighbour_count_is_chosen_on_the_known_users():
     assert fixed.user_neighbors_ == 25  # an int is kept; only the smoothing is chosen
     few = clone(model).fit(data[data.user_id.isin(list(topic_of)[:30])])  # too few to judge
     assert (few.user_neighbors_, few.user_neighbors_smoothing_) == (30, 1.0)
+
+
+def test_a_parameter_that_cannot_be_pickled_only_turns_reuse_off(als_fits):
+    class LocalEncoder(TextEncoder):  # a local class: pickle cannot find it
+        pass
+
+    text = ZeroShotRecommender(LocalEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
+    model = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
+                              random_state=0)
+    key = module._memo_key(model.text, "data")
+    plain = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
+    assert key is not None and key != module._memo_key(plain, "data")  # its class counts
+    assert module._memo_key(_UnpicklableParam(), "data") is None
+    clone(model).fit(X)  # fits, as any estimator would
+
+
+class _UnpicklableParam(ALSRecommender):
+    def __init__(self, factors=8, callback=lambda: None, random_state=0):
+        super().__init__(factors=factors, random_state=random_state)
+        self.callback = callback
