@@ -1512,8 +1512,8 @@ class HybridRecommender(BaseRecommender):
         self._neighbor_rows = np.flatnonzero(has)
         self._neighbor_embeddings = _normalize_rows(emb).astype(np.float32)
         self._neighbor_items = (self.user_items_[self._neighbor_rows] != 0).astype(np.float32)
-        # its own random draws: the same choice whatever the blend's parameters
-        # used of the fit's, so that a grid over those reuses it
+        # a generator of its own, not the fit's (whose state depends on the
+        # blend's parameters), so that a grid over those reuses one choice
         seeded = isinstance(self.random_state, Integral)
         key = (None if self._parts.key is None or not seeded
                else ("user neighbours", self._parts.key, self.user_neighbors, self.random_state))
