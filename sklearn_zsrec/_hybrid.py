@@ -445,13 +445,14 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
                                      text._rows(data.item_id, "item"), data.order,
                                      text.n_item_interactions_, sequence_window, k)
 
-        key = (sequence_window, data_hash, joblib.hash(text.items_))
+        sequence_key = (sequence_window, data_hash, joblib.hash(text.items_))
         if len(text.items_) <= _DENSE_KNN_ITEMS:  # counted once, pruned per n_neighbors
-            every = _memoized(("transitions", None) + key, lambda: counts(None), shared=True)
-            transitions = _memoized(("top transitions", n_neighbors) + key,
+            every = _memoized(("transitions", None) + sequence_key, lambda: counts(None),
+                              shared=True)
+            transitions = _memoized(("top transitions", n_neighbors) + sequence_key,
                                     lambda: _top_per_row(every, n_neighbors), shared=True)
         else:  # large catalogs: only the pruned matrix is kept
-            transitions = _memoized(("transitions", n_neighbors) + key,
+            transitions = _memoized(("transitions", n_neighbors) + sequence_key,
                                     lambda: counts(n_neighbors), shared=True)
     return _Components(text, cf, n_items, text.n_user_interactions_, item_factors, recent,
                        side["popularity"], recent_weights, similarity, transitions,

@@ -334,3 +334,15 @@ class _UnpicklableParam(ALSRecommender):
     def __init__(self, factors=8, callback=lambda: None, random_state=0):
         super().__init__(factors=factors, random_state=random_state)
         self.callback = callback
+
+
+def test_holdout_scores_are_not_reused_across_other_cf_fits(monkeypatch):
+    # the holdout's z_cf follows the CF fit: a hybrid with other CF
+    # parameters (or an unseeded CF) on the same rows must not reuse it
+    monkeypatch.setattr(module, "_FIT_MEMO", module.OrderedDict())
+    _hybrid().fit(X)
+    other = _hybrid().set_params(cf__factors=4).fit(X)
+    monkeypatch.setattr(module, "_FIT_MEMO", module.OrderedDict())
+    fresh = _hybrid().set_params(cf__factors=4).fit(X)
+    np.testing.assert_array_equal(other.coef_, fresh.coef_)
+    assert _hybrid(cf_random_state=None).fit(X)._parts.key is None
