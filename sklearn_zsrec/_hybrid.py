@@ -228,6 +228,9 @@ def _quota_offsets(old_top, new_top, share, k, threshold=None):
     not known per user, and an offset common to all users gave most of the
     new items' slots to the users whose new-item scores run high.
     """
+    if share <= 0:  # none: new items after every old one
+        return np.full(len(old_top), _OFFSET_RANGE[0]), np.inf if threshold is None else threshold
+
     def top(scores, n):  # descending, padded with -inf to n columns
         scores = -np.sort(-scores, axis=1)[:, :n]
         return np.pad(scores, ((0, 0), (0, n - scores.shape[1])), constant_values=-np.inf)
@@ -253,8 +256,6 @@ def _quota_offsets(old_top, new_top, share, k, threshold=None):
     offsets = np.where(np.isfinite(lower) & np.isfinite(upper), (lower + upper) / 2,
                        np.where(np.isfinite(lower), lower + 1.0,
                                 np.where(np.isfinite(upper), upper - 1.0, 0.0)))
-    if share <= 0:  # none: new items after every old one
-        offsets = np.full(len(old), _OFFSET_RANGE[0])
     return np.clip(offsets, *_OFFSET_RANGE), threshold
 
 
@@ -316,9 +317,9 @@ def _memo_key(estimator, data_hash):
 def _memoized(key, build, shared=False):
     """``build()``, or the result of an earlier call with the same key.
 
-    A copy of it, or with ``shared`` (a value nobody modifies: a sparse
-    matrix, or a dict whose values the caller made read-only) the same
-    value, a sparse matrix's arrays made read-only so that a change would raise.
+    A copy of it, or with ``shared`` (a value nobody modifies) the same
+    value, its arrays made read-only (``_read_only``) so that a change
+    would raise.
     """
     if key is None:
         return build()
@@ -327,7 +328,7 @@ def _memoized(key, build, shared=False):
             _FIT_MEMO.move_to_end(key)
             return _FIT_MEMO[key] if shared else copy.deepcopy(_FIT_MEMO[key])
     value = build()
-    if shared and sp.issparse(value):
+    if shared:
         _read_only(value)
     with _FIT_MEMO_LOCK:
         _FIT_MEMO[key] = value if shared else copy.deepcopy(value)
@@ -338,7 +339,8 @@ def _memoized(key, build, shared=False):
 
 
 def _read_only(value):
-    """Mark the arrays of ``value`` (an array, sparse matrix or estimator) read-only.
+    """Mark the arrays of ``value`` read-only: an array, a sparse matrix, an
+    estimator's array attributes, or those of a dict's values or a tuple.
 
     Memoized results are shared between fits: an in-place change would
     leak into every later fit, so it must raise instead.
@@ -348,6 +350,9 @@ def _read_only(value):
     elif sp.issparse(value):
         for array in (value.data, value.indices, value.indptr):
             array.flags.writeable = False
+    elif isinstance(value, (dict, tuple)):
+        for item in value.values() if isinstance(value, dict) else value:
+            _read_only(item)
     elif hasattr(value, "get_params"):
         for attribute in vars(value).values():
             if isinstance(attribute, np.ndarray) or sp.issparse(attribute):
@@ -409,12 +414,8 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
     key = (None if text_key is None or cf_key is None
            else ("item side", text_key, cf_key, map_alpha, new_item_neighbors))
 
-    def build():
-        side = _item_side(text, cf, data, data_hash, map_alpha, new_item_neighbors)
-        return {name: _read_only(value) if value is not None else None
-                for name, value in side.items()} if key is not None else side
-
-    side = _memoized(key, build, shared=True)
+    side = _memoized(key, lambda: _item_side(text, cf, data, data_hash, map_alpha,
+                                             new_item_neighbors), shared=True)
     # each fit gets its own model objects (their arrays shared, read-only)
     text, cf = copy.copy(side["text"]), copy.deepcopy(side["cf"])
     n_items, item_factors = side["n_items"], side["item_factors"]
@@ -1215,9 +1216,6 @@ class HybridRecommender(BaseRecommender):
         With ``n_users`` None, ``coef`` holds one row per user.
         """
         per_user = coef if n_users is None else coef[self._bins(n_users)]
-        used = np.flatnonzero(per_user.any(axis=0))
-        if len(used) == 1 and (per_user[:, used[0]] == 1).all():  # one term as it is
-            return np.array(terms[used[0]], dtype=np.float32)
         blended = np.zeros(terms[0].shape, dtype=np.float32)
         for k, term in enumerate(terms):
             c = per_user[:, k]
@@ -1363,7 +1361,7 @@ class HybridRecommender(BaseRecommender):
                               parts.item_factors.T)
             else:
                 raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
-            return _read_only(z_text), _read_only(_standardize(raw, mask))
+            return z_text, _standardize(raw, mask)
 
         small = len(rows) * len(parts.n_items) <= _MEMO_TERMS_FLOATS  # memory kept bounded
         key = (None if parts.key is None or not small
@@ -1532,6 +1530,7 @@ class HybridRecommender(BaseRecommender):
         pick = np.sort(rng.choice(n, min(n, max_users), replace=False))
         discount = 1.0 / np.log2(np.arange(2, k + 2))
         gains = np.zeros((len(counts), len(_USER_SMOOTHING), len(pick)))
+        items = self._neighbor_item_matrix()
         for start in range(0, len(pick), 256):
             part = pick[start:start + 256]
             sim = _matmul(self._neighbor_embeddings[part], self._neighbor_embeddings.T)
@@ -1543,7 +1542,7 @@ class HybridRecommender(BaseRecommender):
             ranked = np.argsort(-sim, axis=1)[:, :counts[-1]]
             hits, done = 0.0, 0
             for i, count in enumerate(counts):
-                hits = hits + self._neighbor_hits(ranked[:, done:count])
+                hits = hits + self._neighbor_hits(ranked[:, done:count], items)
                 done = count
                 for j, smoothing in enumerate(_USER_SMOOTHING):
                     # the ranking of log(1 + x) is that of x
@@ -1553,22 +1552,31 @@ class HybridRecommender(BaseRecommender):
         i, j = np.unravel_index(np.argmax(gains.mean(axis=2)), gains.shape[:2])
         return int(counts[i]), float(_USER_SMOOTHING[j])
 
-    def _neighbor_hits(self, neighbors):
+    def _neighbor_item_matrix(self):
+        """The known users' items (binary), dense when small enough, else sparse.
+
+        Dense up to ``_KEEP_TERMS_FLOATS`` entries: the sparse-sparse product
+        of ``_neighbor_hits`` is many times slower.
+        """
+        if len(self._neighbor_rows) * len(self.items_) <= _KEEP_TERMS_FLOATS:
+            return self._neighbor_items.toarray()
+        return self._neighbor_items
+
+    def _neighbor_hits(self, neighbors, items):
         """How many of each row's ``neighbors`` (known-user positions) have each item.
 
-        A dense product when the known users' items fit in ``_KEEP_TERMS_FLOATS``
-        (a sparse-sparse product is many times slower), else a sparse one.
+        ``items``: ``_neighbor_item_matrix()``.
         """
         n_known = len(self._neighbor_rows)
-        if n_known * len(self.items_) <= _KEEP_TERMS_FLOATS:
+        if isinstance(items, np.ndarray):
             weights = np.zeros((len(neighbors), n_known), dtype=np.float32)
             np.put_along_axis(weights, neighbors, 1.0, axis=1)
-            return _matmul(weights, self._neighbor_items.toarray())
+            return _matmul(weights, items)
         weights = sp.csr_matrix(
             (np.ones(neighbors.size, dtype=np.float32),
              (np.repeat(np.arange(len(neighbors)), neighbors.shape[1]), neighbors.ravel())),
-            shape=(len(neighbors), len(self._neighbor_rows)))
-        return (weights @ self._neighbor_items).toarray()
+            shape=(len(neighbors), n_known))
+        return (weights @ items).toarray()
 
     def _prior(self, count, smoothing):
         """``smoothing * count`` users' worth of popularity, per item (a row)."""
@@ -1579,7 +1587,8 @@ class HybridRecommender(BaseRecommender):
     def _neighbor_scores(self, sim, count, smoothing):
         """``log(1 + hits + prior)``: ``hits`` of the ``count`` users most similar by text."""
         nearest = np.argpartition(-sim, count - 1, axis=1)[:, :count]
-        return np.log1p(self._neighbor_hits(nearest) + self._prior(count, smoothing))
+        hits = self._neighbor_hits(nearest, self._neighbor_item_matrix())
+        return np.log1p(hits + self._prior(count, smoothing))
 
     def _new_user_scores(self, users):
         texts = self.text_.__dict__.get("_user_texts")
