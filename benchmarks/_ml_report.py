@@ -273,6 +273,9 @@ def write_report(summary, out_dir):
     ]
     md += _curve_table(res, growth_keys, [f"p={p}%" for p in growth_p])
     md += ["", "## Tuning (same budget for every model)", "",
+           "Seconds: the grid search's wall time; for ALSRecommender (ours) and Hybrid (ours),",
+           "the two sides of the tuning-cost target, the best of 3 searches (the hybrid's fit",
+           "memo emptied before each).", "",
            "| model | best parameters | candidates | seconds | note |", "|---|---|---|---|---|"]
     for name, t in tuning.items():
         note = f"unavailable: {t['unavailable']}" if t["unavailable"] else ""
