@@ -26,6 +26,7 @@ E  data growth: protocol A fold 0 with p% of the training rows.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -54,7 +55,7 @@ from sklearn_zsrec.datasets import load_movielens_100k
 from sklearn_zsrec.model_selection import LeaveLastOut
 
 from . import _protocols as P
-from ._baselines import (BPR, ImplicitALS, ItemKNN, LightFM, genre_title_features,
+from ._baselines import (LIGHTFM_INSTALL, BPR, ImplicitALS, ItemKNN, LightFM, genre_title_features,
                          text_word_features)
 from ._text_baselines import RandomRecommender, UserTextRidge
 
@@ -154,6 +155,8 @@ class Entry:
     skip: tuple = ()  # protocols left out (for time)
     # told the protocol's new items (HybridRecommender's new_items) in C-new and C-mix
     declares_new_items: bool = False
+    # (module, how to install it): the entry is reported unavailable without it
+    requires: tuple = ()
 
 
 def make_entries(ml, quick):
@@ -169,6 +172,7 @@ def make_entries(ml, quick):
     text_features = pd.DataFrame(reduced, index=ml.item_text.index)
     zs = ZeroShotRecommender(encoder=encoder, item_texts=ml.item_text, user_texts=ml.user_text)
     als_grid = {"factors": [32, 64, 128], "alpha": [5.0, 20.0]}
+    lightfm = (("lightfm", LIGHTFM_INSTALL),)
     entries = [
         Entry("Popularity", PopularityRecommender(), {}, cold_users=True),
         Entry("ItemKNN-cosine", ItemKNN(similarity="cosine"), {"K": [20, 50, 100, 200, 400, 800]}),
@@ -180,13 +184,14 @@ def make_entries(ml, quick):
         ),
         Entry("ALS (implicit)", ImplicitALS(regularization=1.0, random_state=0), als_grid),
         Entry("LightFM-WARP", LightFM(random_state=0),
-              {"no_components": [32, 64], "epochs": [15, 30, 60]}),
+              {"no_components": [32, 64], "epochs": [15, 30, 60]}, requires=lightfm),
         Entry(
             f"LightFM-WARP+{ml.features_label}",
             LightFM(item_features=ml.item_features, random_state=0),
             {"item_identity": [True, False], "epochs": [15, 30]},
             cold_items=True,
             skip=("B",),
+            requires=lightfm,
         ),
         Entry(
             "LightFM-WARP+text emb.",
@@ -194,6 +199,7 @@ def make_entries(ml, quick):
             {"item_identity": [True, False], "epochs": [15, 30]},
             cold_items=True,
             skip=("B",),
+            requires=lightfm,
         ),
         Entry(
             "UserText->ALS ridge",
@@ -267,6 +273,11 @@ def tune(entries, X_tune, log):
 
     cv = LeaveLastOut(n_splits=1)
     for e in entries:
+        missing = [(m, how) for m, how in e.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            e.unavailable = "; ".join(f"needs {m} (install: {how})" for m, how in missing)
+            log(f"  {e.name}: unavailable, {e.unavailable}")
+            continue
         start = time.perf_counter()
         if e.name == "Hybrid (ours)":
             # the hybrid's CF part takes the tuned parameters of ALSRecommender

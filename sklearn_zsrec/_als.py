@@ -101,6 +101,7 @@ class ALSRecommender(BaseRecommender):
 
     def _fit(self, data):
         from implicit.cpu.als import AlternatingLeastSquares
+        from implicit.recommender_base import ModelFitError
         from threadpoolctl import threadpool_limits
 
         self._index(data)
@@ -119,10 +120,26 @@ class ALSRecommender(BaseRecommender):
                 num_threads=threads,
                 random_state=seed,
             )
-            model.fit(self.user_items_, show_progress=bool(self.verbose))
+            try:
+                model.fit(self.user_items_, show_progress=bool(self.verbose))
+            except ModelFitError as exc:  # NaN factors: confidences too large
+                self._overflow(exc)
         self.user_factors_ = np.ascontiguousarray(model.user_factors, np.float32)
         self.item_factors_ = np.ascontiguousarray(model.item_factors, np.float32)
+        if not (
+            np.isfinite(self.user_factors_).all() and np.isfinite(self.item_factors_).all()
+        ):
+            self._overflow("non-finite factors")
         return self
+
+    def _overflow(self, reason):
+        raise ValueError(
+            f"ALSRecommender: implicit's ALS failed ({reason}) with "
+            f"confidences alpha * weight up to "
+            f"{self.alpha * self.user_items_.max():.3g}; float32 factors "
+            "cannot hold such confidences. Rescale the weights (e.g. "
+            "np.log1p, or divide by their maximum) or lower alpha."
+        )
 
     def _scores(self, rows, users):
         return _matmul(self.user_factors_[rows], self.item_factors_.T)

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from ._interactions import check_interactions
+from ._interactions import check_ids, check_interactions
 
 # default chunk: ~2 MB of scores, so that a chunk's arrays stay small, but at
 # least 64 users, so that each matrix product still has rows enough to be
@@ -93,11 +93,37 @@ def _top_n(scores, n):
 
 
 def _unique_ids(values):
-    uniq = pd.unique(pd.Series(values, dtype=values.dtype))
+    """Distinct ids, sorted; ids of mixed types sorted by type name, then value.
+
+    So the catalog's order (which breaks ties in the rankings) does not
+    depend on the order of the rows.
+    """
+    uniq = pd.unique(values)
     try:
-        return np.sort(np.asarray(uniq))
-    except TypeError:  # mixed types: keep order of appearance
-        return np.asarray(uniq)
+        return np.sort(uniq)
+    except TypeError:  # mixed types
+        pass
+    try:
+        order = sorted(range(len(uniq)), key=lambda i: (type(uniq[i]).__name__, uniq[i]))
+    except TypeError:  # values of one type that do not compare: appearance
+        return uniq
+    return uniq[np.asarray(order, dtype=np.intp)]
+
+
+def _check_user_ids(users, owner):
+    """``(ids, single)``: users as a 1-D id array, and whether one id was given."""
+    single = isinstance(users, (str, bytes)) or np.ndim(users) == 0
+    if single:
+        users = np.array([users], dtype=object)
+    elif not isinstance(users, (np.ndarray, pd.Series, pd.Index)):
+        users = np.asarray(list(users), dtype=object)
+    if np.ndim(users) != 1:
+        raise ValueError(
+            f"{owner}: users must be a single id or a 1-D sequence of ids; got "
+            f"an array of shape {np.shape(users)}. Flatten it, e.g. "
+            "np.ravel(users)."
+        )
+    return check_ids(users, "users", owner), single
 
 
 class BaseRecommender(BaseEstimator):
@@ -231,10 +257,12 @@ class BaseRecommender(BaseEstimator):
             Returned when ``return_scores=True``.
         """
         check_is_fitted(self, "user_items_")
-        single = np.ndim(users) == 0
-        users = np.atleast_1d(np.asarray(users))
-        if not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive int; got {n!r}.")
+        users, single = _check_user_ids(users, type(self).__name__)
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+            raise ValueError(
+                f"{type(self).__name__}: n must be a positive int (the number "
+                f"of items per user); got {n!r}."
+            )
         n = min(int(n), len(self.items_))
         top = np.empty((len(users), n), dtype=np.int64)
         top_scores = np.empty((len(users), n), dtype=np.float32)

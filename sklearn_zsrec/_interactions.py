@@ -7,12 +7,16 @@ and optionally ``timestamp`` and ``weight``, or as an array of shape (n, 2) or
 aligned one-dimensional arrays, or raises an error that names the fix.
 """
 
+import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 _COLUMNS = ("user_id", "item_id", "timestamp", "weight")
+# weights are stored in float32 (the user-item matrix)
+_MAX_WEIGHT = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -33,25 +37,92 @@ class Interactions:
         return len(self.user_id)
 
 
-def _ids(values, name, estimator_name):
-    values = np.asarray(values)
+# floats hold every whole number up to 2**53 exactly; whole-number float ids
+# in that range become ints (1.0 -> 1), larger ones stay floats so that two
+# distinct ids never wrap or round into one
+_EXACT_FLOAT_INT = 2**53
+
+
+def check_ids(values, name, estimator_name):
+    """Ids as a 1-D array: one rule for every input kind.
+
+    Ids keep their Python identity and type: ints stay ints, strings stay
+    strings (never fixed-width numpy strings, which drop trailing NUL
+    characters), and a column that mixes ints and strings keeps both, as an
+    object array, whatever the row order. Whole-number floats (an array read
+    as float because of a float timestamp column) become ints when they are
+    exactly representable (``abs(id) < 2**53``); others stay floats.
+    Missing ids (NaN, None, NaT) and booleans (``True`` would merge with
+    ``1``) raise an error that names the column and the fix.
+
+    Parameters
+    ----------
+    values : array-like of shape (n,)
+        The ids, as a numpy array (any dtype), pandas Series or list.
+    name : str
+        The column or argument, for error messages (``"column 'user_id'"``).
+    estimator_name : str
+        The estimator, for error messages.
+
+    Returns
+    -------
+    ids : ndarray of shape (n,)
+        int64, uint64 or float64 for numeric ids, object otherwise.
+    """
+    if isinstance(values, (pd.Series, pd.Index)):
+        values = values.to_numpy()
+    elif not isinstance(values, np.ndarray):
+        values = np.asarray(values, dtype=object)
+    if values.dtype.kind in "US":
+        values = values.astype(object)
+    if values.dtype.kind == "O":
+        values = _infer_ids(values, name, estimator_name)
+    if values.dtype.kind not in "iufO":
+        raise TypeError(
+            f"{estimator_name}: {name} holds {values.dtype} values; "
+            "ids must be ints, strings or other hashable values (booleans "
+            "would merge with 1 and 0). Map them to ints or strings first."
+        )
     if values.dtype.kind == "f":
-        if not np.isfinite(values).all():
+        finite = np.isfinite(values)
+        if not finite.all():
             raise ValueError(
-                f"{estimator_name}: column '{name}' contains NaN or inf ids "
-                f"({int((~np.isfinite(values)).sum())} rows). Drop or fill those "
-                "rows first."
+                f"{estimator_name}: {name} contains NaN or inf ids "
+                f"({int((~finite).sum())} rows). Drop or fill those rows first."
             )
-        if np.all(values == np.round(values)):
+        if np.all(values == np.round(values)) and np.all(
+            np.abs(values) < _EXACT_FLOAT_INT
+        ):
             values = values.astype(np.int64)
-    elif values.dtype.kind == "O":
-        missing = pd.isna(values)
-        if missing.any():
-            raise ValueError(
-                f"{estimator_name}: column '{name}' contains missing ids "
-                f"(NaN/None in {int(missing.sum())} rows). Drop or fill those "
-                "rows first."
-            )
+    return values
+
+
+def _infer_ids(values, name, estimator_name):
+    """An object array of ids as int64/float64 when all are such, else as is."""
+    missing = pd.isna(values)
+    if missing.any():
+        raise ValueError(
+            f"{estimator_name}: {name} contains missing ids "
+            f"(NaN/None in {int(missing.sum())} rows). Drop or fill those "
+            "rows first."
+        )
+    kind = pd.api.types.infer_dtype(values, skipna=False)
+    if kind == "boolean" or (
+        kind in ("mixed", "mixed-integer")
+        and any(isinstance(v, (bool, np.bool_)) for v in values)
+    ):
+        raise TypeError(
+            f"{estimator_name}: {name} contains boolean ids (True/"
+            "False), which would merge with the ids 1 and 0. Map them to ints "
+            "or strings first."
+        )
+    if kind == "integer":
+        try:
+            return values.astype(np.int64)
+        except OverflowError:  # Python ints past int64: keep them exact
+            return values
+    if kind in ("floating", "mixed-integer-float"):
+        return values.astype(np.float64)
     return values
 
 
@@ -92,7 +163,7 @@ def check_interactions(
             )
         user = X["user_id"].to_numpy()
         item = X["item_id"].to_numpy()
-        ts = X["timestamp"].to_numpy() if "timestamp" in X.columns else None
+        ts = X["timestamp"] if "timestamp" in X.columns else None
         col_weight = X["weight"].to_numpy() if "weight" in X.columns else None
     else:
         if isinstance(X, (str, bytes)) or X is None:
@@ -106,7 +177,16 @@ def check_interactions(
                 "(user_id, item_id[, timestamp]), e.g. from scipy.sparse "
                 "coo_matrix(X).row and .col."
             )
-        arr = np.asarray(X, dtype=object if _has_strings(X) else None)
+        if isinstance(X, Mapping):
+            raise TypeError(
+                f"{name}: X is a {type(X).__name__}; pass a DataFrame with "
+                "columns 'user_id' and 'item_id' (e.g. pd.DataFrame(X)), or an "
+                "array of shape (n, 2) or (n, 3)."
+            )
+        # a list keeps each value's Python type (np.asarray would turn the
+        # int 1 into the string '1' beside a string id); columns are typed
+        # one by one below
+        arr = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
         if arr.dtype.kind == "c":
             raise ValueError(
                 f"{name}: Complex data not supported; ids and timestamps must "
@@ -135,27 +215,11 @@ def check_interactions(
         raise ValueError(
             f"{name}: X has 0 interaction rows; at least one is required."
         )
-    user = _ids(user, "user_id", name)
-    item = _ids(item, "item_id", name)
+    user = check_ids(user, "column 'user_id'", name)
+    item = check_ids(item, "column 'item_id'", name)
 
     if ts is not None:
-        try:
-            if np.asarray(ts).dtype.kind == "M":
-                ts = np.asarray(ts).astype("datetime64[ns]").astype(np.int64)
-                ts = ts.astype(np.float64)
-            else:
-                ts = np.asarray(ts, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"{name}: column 'timestamp' must be numeric or datetime; "
-                f"could not convert it ({exc})."
-            ) from None
-        if not np.isfinite(ts).all():
-            raise ValueError(
-                f"{name}: column 'timestamp' contains NaN or inf in "
-                f"{int((~np.isfinite(ts)).sum())} rows. Fill them or drop the "
-                "column."
-            )
+        ts = _timestamps(ts, name)
 
     if y is not None and col_weight is not None:
         raise ValueError(
@@ -166,7 +230,7 @@ def check_interactions(
     if weight is None:
         weight = np.ones(n, dtype=np.float64)
     else:
-        weight = np.asarray(weight, dtype=np.float64)
+        weight = _weights(weight, name)
         if weight.ndim != 1 or len(weight) != n:
             raise ValueError(
                 f"{name}: weights (y or the 'weight' column) must be a 1-D "
@@ -177,6 +241,7 @@ def check_interactions(
                 f"{name}: weights (y or the 'weight' column) must be finite and "
                 ">= 0; found NaN, inf or negative values."
             )
+        _check_weight_range(weight, name)
 
     order = (
         np.arange(n)
@@ -195,14 +260,85 @@ def check_interactions(
             user = frame["u"].to_numpy()
             item = frame["i"].to_numpy()
             weight = frame["w"].to_numpy()
+            _check_weight_range(weight, name, summed=True)
             ts = None if ts is None else frame["t"].to_numpy()
             order = np.argsort(np.argsort(frame["o"].to_numpy(), kind="stable"))
     return Interactions(user, item, weight, ts, order)
 
 
-def _has_strings(X):
+def _timestamps(ts, name):
+    """Timestamps as float64 (datetimes as nanoseconds since the epoch, UTC).
+
+    Time-zone-aware datetimes are converted to UTC, as the splitters of
+    :mod:`sklearn_zsrec.model_selection` do; naive ones are read as UTC.
+    """
+    if isinstance(ts, pd.Series) and pd.api.types.is_datetime64_any_dtype(ts):
+        ts = ts.to_numpy("datetime64[ns]", na_value=np.datetime64("NaT"))
+    elif isinstance(ts, pd.Series):
+        ts = ts.to_numpy()
+    ts = np.asarray(ts)
+    if ts.dtype.kind == "O" and any(
+        isinstance(v, (datetime.datetime, np.datetime64)) for v in ts
+    ):
+        try:
+            ts = pd.to_datetime(ts, utc=True).to_numpy("datetime64[ns]")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{name}: column 'timestamp' mixes datetimes with other values "
+                f"and could not be converted ({exc}). Give every row a "
+                "datetime, or every row a number."
+            ) from None
+    if ts.dtype.kind == "M":
+        missing = np.isnat(ts)
+        ts = ts.astype("datetime64[ns]").astype(np.int64).astype(np.float64)
+        ts[missing] = np.nan
+    else:
+        try:
+            ts = ts.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{name}: column 'timestamp' must be numeric or datetime; "
+                f"could not convert it ({exc})."
+            ) from None
+    if not np.isfinite(ts).all():
+        raise ValueError(
+            f"{name}: column 'timestamp' contains NaN or inf (or NaT) in "
+            f"{int((~np.isfinite(ts)).sum())} rows. Fill them or drop the "
+            "column."
+        )
+    return ts
+
+
+def _weights(weight, name):
+    """Weights as float64, or an error naming the first value that is not a number."""
+    if isinstance(weight, pd.Series):
+        weight = weight.to_numpy()
     try:
-        first = X[0] if not hasattr(X, "iloc") else X.iloc[0]
-        return any(isinstance(v, str) for v in np.ravel(np.asarray(first, object)))
-    except (IndexError, TypeError, KeyError):
+        return np.asarray(weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = np.asarray(weight, dtype=object).ravel()
+        bad = next(v for v in values if not _is_number(v))
+        raise ValueError(
+            f"{name}: weights (y or the 'weight' column) must be numbers; got "
+            f"{bad!r} ({type(bad).__name__}). Map them to numbers (e.g. "
+            "{'light': 1, 'heavy': 5}) or drop the column."
+        ) from None
+
+
+def _is_number(value):
+    try:
+        float(value)
+    except (TypeError, ValueError):
         return False
+    return True
+
+
+def _check_weight_range(weight, name, summed=False):
+    """Weights must fit float32, in which the user-item matrix holds them."""
+    if len(weight) and weight.max() > _MAX_WEIGHT:
+        what = "the summed weights of repeated (user_id, item_id) pairs" if summed else "weights"
+        raise ValueError(
+            f"{name}: {what} must be at most {_MAX_WEIGHT:.3g} (they are "
+            f"stored as float32); got {weight.max():.3g}. Rescale them, e.g. "
+            "divide by their maximum or take np.log1p."
+        )

@@ -55,7 +55,15 @@ class PopularityRecommender(BaseRecommender):
         if self.popularity == "count":
             self.item_scores_ = self.n_item_interactions_.astype(np.float32)
         else:
-            self.item_scores_ = np.asarray(self.user_items_.sum(axis=0)).ravel()
+            totals = np.asarray(self.user_items_.astype(np.float64).sum(axis=0)).ravel()
+            if totals.max() > np.finfo(np.float32).max:
+                raise ValueError(
+                    "PopularityRecommender: the summed weights of an item reach "
+                    f"{totals.max():.3g}, past float32's range (3.4e38), so "
+                    "items would tie at inf. Rescale the weights, e.g. divide "
+                    "by their maximum, or use popularity='count'."
+                )
+            self.item_scores_ = totals.astype(np.float32)
         return self
 
     def _scores(self, rows, users):

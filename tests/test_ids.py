@@ -1,0 +1,161 @@
+"""Ids keep their Python identity and type in every input kind.
+
+Each test here failed before ids were parsed by one rule
+(``sklearn_zsrec._interactions.check_ids``): issue "No silent wrong
+answers", items 1, 2, 3, 9, 10 and 11.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from sklearn_zsrec import (
+    ALSRecommender,
+    HybridRecommender,
+    PopularityRecommender,
+    TextEncoder,
+    ZeroShotRecommender,
+)
+
+from ._tiny import tiny_model_path
+
+# users 1 and "1" are different users; item 10 and "10" different items
+MIXED = pd.DataFrame(
+    {
+        "user_id": [1, 1, 1, "1", "1", "a", "a", 2, 2, 2],
+        "item_id": [10, 11, 12, "10", 13, 11, 13, 10, 13, "10"],
+    }
+)
+ITEM_TEXTS = pd.Series(
+    {10: "space rocket", 11: "galaxy star", 12: "pasta recipe", 13: "soup chef",
+     "10": "football match", 14: "jazz club"}
+)
+
+
+def _models():
+    encoder = TextEncoder(tiny_model_path(), verbose=0)
+    text = ZeroShotRecommender(encoder, item_texts=ITEM_TEXTS)
+    als = ALSRecommender(factors=2, iterations=3, random_state=0)
+    return [PopularityRecommender(), als, text,
+            HybridRecommender(text, als, switch=2, random_state=0)]
+
+
+def _seen(X, user):
+    return set(X.item_id[X.user_id.map(lambda u: type(u) is type(user) and u == user)])
+
+
+@pytest.mark.parametrize("model", _models(), ids=lambda m: type(m).__name__)
+def test_recommend_a_list_of_mixed_ids_keeps_each_user(model):
+    # item 1: np.asarray([1, "a"]) turned 1 into '1', so user 1 got user
+    # '1''s list (and its own training items)
+    model = clone(model).fit(MIXED)
+    from_list = model.recommend([1, "a"], n=2)
+    from_array = model.recommend(np.array([1, "a"], dtype=object), n=2)
+    np.testing.assert_array_equal(from_list, from_array)
+    for user, row in zip([1, "a"], from_list):
+        assert not _seen(MIXED, user) & set(row.tolist())
+    np.testing.assert_array_equal(model.recommend(1, n=2), from_list[0])
+    np.testing.assert_array_equal(model.recommend("1", n=2), model.recommend(["1"], n=2)[0])
+
+
+def test_the_same_rows_as_a_list_a_frame_or_in_any_order_give_the_same_model():
+    # item 2: the id types depended on row 0 (``_has_strings``)
+    rows = MIXED.to_numpy().tolist()
+    fits = [
+        PopularityRecommender().fit(MIXED),
+        PopularityRecommender().fit(rows),
+        PopularityRecommender().fit(rows[::-1]),
+        PopularityRecommender().fit(rows[3:] + rows[:3]),
+    ]
+    for fit in fits:
+        assert fit.users_.tolist() == [1, 2, "1", "a"]
+        assert [type(u) for u in fit.users_] == [int, int, str, str]
+        np.testing.assert_array_equal(fit.items_, fits[0].items_)
+        np.testing.assert_array_equal(fit.recommend([1, "1", "a", 2], n=3),
+                                      fits[0].recommend([1, "1", "a", 2], n=3))
+    assert PopularityRecommender().fit([[1, 10], ["a", 11], [1, 11]]).users_.tolist() == [1, "a"]
+    assert PopularityRecommender().fit([["a", 11], [1, 10], [1, 11]]).users_.tolist() == [1, "a"]
+
+
+def test_string_ids_keep_trailing_nul_characters():
+    X = pd.DataFrame({"user_id": ["a", "a\0", "a\0"], "item_id": ["x", "x\0", "y"]})
+    model = PopularityRecommender().fit(X)
+    assert sorted(model.users_.tolist()) == ["a", "a\0"]
+    assert sorted(model.items_.tolist()) == ["x", "x\0", "y"]
+    assert model.recommend(["a\0"], n=1).tolist() == [["x"]]
+
+
+def test_whole_number_float_ids_past_2_53_never_merge():
+    # item 3: 1e20 and 2e20 wrapped to the same int64
+    model = PopularityRecommender().fit(np.array([[1e20, 1.0], [2e20, 2.0], [3.0, 1.0]]))
+    assert len(model.users_) == 3
+    assert model.users_.dtype.kind == "f"
+    assert model.items_.tolist() == [1, 2] and model.items_.dtype.kind == "i"
+    big = PopularityRecommender().fit([[10**20, 1], [10**20 + 1, 2]])
+    assert big.users_.tolist() == [10**20, 10**20 + 1]
+
+
+@pytest.mark.parametrize(
+    "users, message",
+    [
+        ([[1, 2]], r"users must be a single id or a 1-D sequence of ids; got an array of shape \(1, 2\)"),
+        ([None], r"users contains missing ids \(NaN/None in 1 rows\)"),
+        ([True], r"users contains boolean ids"),
+    ],
+)
+def test_recommend_rejects_users_it_cannot_read(users, message):
+    model = PopularityRecommender().fit(MIXED)
+    with pytest.raises((ValueError, TypeError), match=message):
+        model.recommend(users)
+
+
+@pytest.mark.parametrize("n", [True, 0, 2.0, "3"])
+def test_recommend_rejects_an_n_that_is_not_a_positive_int(n):
+    with pytest.raises(ValueError, match=r"n must be a positive int \(the number of items per user\); got"):
+        PopularityRecommender().fit(MIXED).recommend([1], n=n)
+
+
+def test_boolean_ids_are_rejected_rather_than_merged_with_1_and_0():
+    X = pd.DataFrame({"user_id": [1, True, 0], "item_id": [5, 6, 7]})
+    with pytest.raises(TypeError, match=r"column 'user_id' contains boolean ids .* Map them"):
+        PopularityRecommender().fit(X)
+    with pytest.raises(TypeError, match=r"column 'item_id' holds bool values"):
+        PopularityRecommender().fit(pd.DataFrame({"user_id": [1, 2], "item_id": [True, False]}))
+
+
+def test_a_dict_or_a_text_weight_gets_an_error_that_names_the_fix():
+    with pytest.raises(TypeError, match=r"X is a dict; pass a DataFrame .*pd.DataFrame\(X\)"):
+        PopularityRecommender().fit({"user_id": [1], "item_id": [2]})
+    X = pd.DataFrame({"user_id": [1, 2], "item_id": [1, 2], "weight": [1, "heavy"]})
+    with pytest.raises(ValueError, match=r"must be numbers; got 'heavy' \(str\)\. Map them"):
+        PopularityRecommender().fit(X)
+
+
+def test_time_zone_aware_timestamps_are_read_as_utc():
+    # item 10: rejected by fit although the splitters took them
+    times = pd.to_datetime(["2020-01-01 10:00", "2020-01-01 09:00", "2020-01-02 00:00"])
+    aware = pd.DataFrame({"user_id": [1, 1, 1], "item_id": [5, 6, 7],
+                          "timestamp": times.tz_localize("Europe/Paris")})
+    utc = aware.assign(timestamp=aware.timestamp.dt.tz_convert("UTC").dt.tz_localize(None))
+    als = ALSRecommender(factors=2, iterations=2, random_state=0)
+    a, b = clone(als).fit(aware), clone(als).fit(utc)
+    np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
+    # a list of aware datetimes (object column) too
+    rows = list(zip(aware.user_id, aware.item_id, aware.timestamp))
+    PopularityRecommender().fit(rows)
+    with pytest.raises(ValueError, match=r"'timestamp' contains NaN or inf \(or NaT\) in 1 rows"):
+        PopularityRecommender().fit(aware.assign(timestamp=[aware.timestamp[0], pd.NaT, aware.timestamp[2]]))
+
+
+def test_weights_past_float32_raise_instead_of_overflowing():
+    # item 9: popularity returned inf; implicit raised "NaN encountered in factors"
+    X = pd.DataFrame({"user_id": [1, 2, 2], "item_id": [1, 1, 2]})
+    with pytest.raises(ValueError, match=r"must be at most 3.4e\+38 .* got 1e\+39\. Rescale"):
+        PopularityRecommender().fit(X.assign(weight=[1e39, 1, 1]))
+    with pytest.raises(ValueError, match=r"summed weights of repeated .* got 6e\+38"):
+        PopularityRecommender().fit(X.assign(user_id=[1, 1, 2], weight=[3e38, 3e38, 1]))
+    with pytest.raises(ValueError, match=r"summed weights of an item reach 6e\+38"):
+        PopularityRecommender(popularity="weight").fit(X.assign(weight=[3e38, 3e38, 1]))
+    with pytest.raises(ValueError, match=r"ALSRecommender: implicit's ALS failed .* Rescale the weights"):
+        ALSRecommender(factors=2, random_state=0).fit(X.assign(weight=[3e38, 3e38, 1]))
