@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ._encoder import check_texts
+from ._interactions import check_ids
 
 
 def check_id_texts(texts, name, owner):
@@ -32,14 +33,21 @@ def check_id_texts(texts, name, owner):
     try:
         check_texts(texts.to_numpy(), name, owner)
     except ValueError:
-        bad = [
-            i
-            for i, t in texts.items()
-            if not isinstance(t, str) or not t.strip()
-        ]
+        not_str = [(i, t) for i, t in texts.items() if not isinstance(t, str) and not pd.isna(t)]
+        if not_str:
+            raise TypeError(
+                f"{owner}: {name} must map every id to a string; {len(not_str)} "
+                f"ids have a {type(not_str[0][1]).__name__} instead (e.g. "
+                f"{dict(not_str[:5])}). Convert them, e.g. {name}.astype(str), "
+                "if they are meant as text."
+            ) from None
+        bad = [i for i, t in texts.items() if not isinstance(t, str) or not t.strip()]
+        if not bad:
+            raise  # another problem with the texts, named by check_texts
         raise ValueError(
             f"{owner}: {name} must map every id to a non-empty string; "
             f"{len(bad)} ids have a missing or empty text (e.g. {bad[:5]}). "
             "Fill them (e.g. with the title) or drop those ids."
         ) from None
-    return pd.Series(texts.to_numpy(dtype=object), index=np.asarray(texts.index))
+    ids = check_ids(texts.index, f"the index of {name}", owner)
+    return pd.Series(texts.to_numpy(dtype=object), index=ids)

@@ -159,3 +159,14 @@ def test_weights_past_float32_raise_instead_of_overflowing():
         PopularityRecommender(popularity="weight").fit(X.assign(weight=[3e38, 3e38, 1]))
     with pytest.raises(ValueError, match=r"ALSRecommender: implicit's ALS failed .* Rescale the weights"):
         ALSRecommender(factors=2, random_state=0).fit(X.assign(weight=[3e38, 3e38, 1]))
+
+
+def test_texts_that_are_not_strings_are_called_so():
+    # item 11: integer texts were called "missing or empty"
+    model = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                                item_texts={1: 5, 2: "a story"})
+    with pytest.raises(TypeError, match=r"item_texts must map every id to a string; 1 ids have a int"):
+        model.fit([[1, 1], [2, 2]])
+    model.set_params(item_texts={1: "", 2: "a story"})
+    with pytest.raises(ValueError, match=r"1 ids have a missing or empty text \(e.g. \[1\]\)"):
+        model.fit([[1, 1], [2, 2]])

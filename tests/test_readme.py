@@ -31,3 +31,66 @@ def test_quickstart_runs(capsys):
     search = ns["search"]
     assert len(search.cv_results_["params"]) == 6
     assert np.isfinite(search.best_score_)
+
+
+def _readme_block(name):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, str(ROOT / ".ci" / "readme_block.py"), name],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_ci_installs_nothing_but_the_readme_commands():
+    """A green CI that installs more than the README hides a broken Quick start."""
+    code = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
+            if not line.lstrip().startswith("#")]
+    assert not [line for line in code if "pip install" in line or "install_lightfm" in line]
+    assert "pip install" in _readme_block("quick-start")
+    assert _readme_block("tests") == "python -m pytest"
+    assert "benchmarks/install_lightfm.py" in _readme_block("bench-setup")
+
+
+def _requirements(dist, extras, seen):
+    """Names of ``dist`` and every distribution it requires, with ``extras``."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    name = dist.lower().replace("_", "-")
+    if name in seen:
+        return seen
+    seen.add(name)
+    try:
+        requires = metadata.requires(dist) or []
+    except metadata.PackageNotFoundError:
+        return seen
+    for text in requires:
+        req = Requirement(text)
+        if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in extras or [""]):
+            _requirements(req.name, (), seen)
+    return seen
+
+
+def test_every_module_the_tests_import_is_installed_by_the_quick_start():
+    """The tests run right after the Quick start, which installs ``.[test]`` only."""
+    import ast
+    import sys
+    from importlib import metadata
+
+    installed = _requirements("sklearn-zsrec", ["test"], set())
+    owners = metadata.packages_distributions()
+    for path in sorted((ROOT / "tests").glob("*.py")) + [ROOT / "conftest.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            for top in {n.split(".")[0] for n in names}:
+                if top in sys.stdlib_module_names or top in ("sklearn_zsrec", "benchmarks", "tests"):
+                    continue
+                dists = {d.lower().replace("_", "-") for d in owners.get(top, [top])}
+                assert dists & installed, (
+                    f"{path.name} imports {top} ({sorted(dists)}), which the Quick start "
+                    "(pip install -e '.[test]') does not install; add it to the test extra")
