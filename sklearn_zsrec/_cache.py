@@ -9,27 +9,52 @@ and later sessions share them.
 
 Disk layout: ``<location>/sklearn_zsrec_embeddings/<key-hash>/`` holds
 ``key.json`` (the configuration, for humans) and shards ``<hash>.npz`` with the
-texts and their embeddings. A shard is written to a temporary file and moved
-into place, so concurrent writers never leave a torn file.
+texts, their embeddings and ``sha256``, a checksum of both. Every file is
+written to a temporary file and moved into place, so concurrent writers never
+leave a torn file; a failed write removes its temporary file.
+
+The disk is never trusted blindly:
+
+- A shard is used only if it opens, holds a 1-D array of texts and a 2-D
+  float32 array of embeddings with one row per text and the dimension of the
+  other shards, and its checksum matches its content. Shards of earlier
+  versions, without a checksum, are used if they pass the other checks (the
+  zip format's CRC-32 still catches their flipped bits). When shards disagree
+  on the dimension, one text is encoded to settle it.
+- A shard that fails is reported once per file and process in a
+  ``UserWarning`` naming it, renamed to ``<name>.npz.damaged`` (kept for
+  inspection, ignored by the cache, safe to delete) when the directory lets
+  us, and skipped: its texts are encoded again and written to a new shard.
+  A shard that cannot be read for lack of permission is skipped, not renamed.
+- When the directory cannot be created or written (permissions, read-only
+  file system, disk full, a path through a regular file), one
+  ``UserWarning`` names it and the fix; the embeddings just encoded are
+  returned and kept in memory, and no more writes are attempted there until
+  :func:`clear_embedding_cache`.
 """
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
 import threading
+import warnings
 from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
 
 CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "currsize"])
+_KeyState = namedtuple("_KeyState", ["store", "loaded", "on_disk"])
 
 _LOCK = threading.Lock()
 _MEMORY = {}  # key -> {text: vector}
 _LOADED_SHARDS = {}  # (key, directory) -> shard names already read
 _ON_DISK = {}  # (key, directory) -> texts known to be in a shard there
 _STATS = {"hits": 0, "misses": 0}
+_UNWRITABLE = set()  # key directories a write failed in: memory only
+_WARNED = set()  # files and directories reported in this process
 
 
 def embedding_cache_info():
@@ -60,12 +85,15 @@ def clear_embedding_cache():
     """Empty the in-memory embedding cache and reset its counters.
 
     Files written to disk through ``memory=`` are left alone; delete the
-    directory to remove them.
+    directory to remove them. Directories a write failed in are tried again;
+    damaged files and unwritable directories already reported are not
+    reported again in this process.
     """
     with _LOCK:
         _MEMORY.clear()
         _LOADED_SHARDS.clear()
         _ON_DISK.clear()
+        _UNWRITABLE.clear()
         _STATS["hits"] = _STATS["misses"] = 0
 
 
@@ -74,37 +102,225 @@ def _key_dir(location, key):
     return Path(location) / "sklearn_zsrec_embeddings" / digest[:32]
 
 
-def _read_shards(directory, key_str):
-    store = _MEMORY.setdefault(key_str, {})
-    loaded = _LOADED_SHARDS.setdefault((key_str, directory), set())
-    on_disk = _ON_DISK.setdefault((key_str, directory), set())
-    if not directory.is_dir():
-        return
-    for shard in sorted(directory.glob("*.npz")):
-        if shard.name in loaded:
+class _Unusable(Exception):
+    """A shard that must not be used; the message says why."""
+
+    def __init__(self, reason, damaged=True):
+        super().__init__(reason)
+        self.damaged = damaged
+
+
+def _warn_once(path, message):
+    """Warn about ``path`` once per process."""
+    if str(path) not in _WARNED:
+        _WARNED.add(str(path))
+        warnings.warn(message, UserWarning, stacklevel=2)
+
+
+def _checksum(texts, embeddings):
+    digest = hashlib.sha256(json.dumps(texts).encode())
+    digest.update(np.ascontiguousarray(embeddings, dtype="<f4").tobytes())
+    return digest.hexdigest()
+
+
+def _check_structure(arrays):
+    """Raise _Unusable unless ``arrays`` hold texts and one float32 row each."""
+    if "texts" not in arrays or "embeddings" not in arrays:
+        raise _Unusable(f"it holds the arrays {sorted(arrays)}, not 'texts' and 'embeddings'")
+    texts, embeddings = arrays["texts"], arrays["embeddings"]
+    if texts.ndim != 1 or texts.dtype.kind != "U":
+        raise _Unusable(
+            f"its texts are not a 1-D array of strings (dtype {texts.dtype}, "
+            f"shape {texts.shape})"
+        )
+    if embeddings.ndim != 2 or embeddings.dtype != np.float32 or embeddings.shape[1] == 0:
+        raise _Unusable(
+            "its embeddings are not a 2-D float32 array (dtype "
+            f"{embeddings.dtype}, shape {embeddings.shape})"
+        )
+    if len(texts) != len(embeddings):
+        raise _Unusable(f"it holds {len(texts)} texts but {len(embeddings)} embeddings")
+
+
+def _load_shard(path):
+    """The texts and embeddings of a shard; raise _Unusable if it is bad."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise  # moved aside or replaced by another process meanwhile
+    except OSError as exc:
+        raise _Unusable(f"it cannot be read ({type(exc).__name__}: {exc})", damaged=False)
+    except Exception as exc:  # BadZipFile, EOFError, ValueError, zlib.error...
+        raise _Unusable(f"it is not a valid npz file ({type(exc).__name__}: {exc})")
+    _check_structure(arrays)
+    texts = arrays["texts"].tolist()
+    stored = arrays.get("sha256")
+    if stored is not None and (
+        stored.shape != () or stored.dtype.kind != "U"
+        or stored.item() != _checksum(texts, arrays["embeddings"])
+    ):
+        raise _Unusable("its checksum does not match its texts and embeddings")
+    return texts, arrays["embeddings"]
+
+
+def _move_aside(path):
+    """Rename a damaged shard out of the cache's way; say what happened."""
+    aside = path.with_name(path.name + ".damaged")
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return "Another process moved it aside."
+    except OSError as exc:
+        return f"It could not be renamed ({type(exc).__name__}: {exc}); delete it."
+    return f"It was renamed to {aside.name}, which the cache ignores; delete it at will."
+
+
+def _skip_shard(path, problem):
+    fate = _move_aside(path) if problem.damaged else "Make it readable, or delete it."
+    _warn_once(
+        path,
+        f"TextEncoder(memory=...): skipped the {'damaged ' if problem.damaged else ''}"
+        f"embedding cache shard {path}: {problem}. Its texts are encoded again. "
+        f"{fate}",
+    )
+
+
+def _list_shards(directory):
+    try:
+        return sorted(directory.glob("*.npz"))
+    except OSError:  # unreachable: nothing to read; writing will say so
+        return []
+
+
+def _reference_dim(store, found, encode):
+    """The dimension shards must have: the one in memory, else the shards'
+    own when they agree, else that of a fresh encoding of one of their texts."""
+    if store:
+        return len(next(iter(store.values())))
+    dims = {embeddings.shape[1] for _, embeddings in found.values()}
+    if len(dims) <= 1:
+        return dims.pop() if dims else None
+    texts, _ = next(iter(found.values()))
+    return np.asarray(encode(texts[:1])).shape[1]
+
+
+def _key_state(key_str, directory):
+    """The in-memory vectors of a key, and what is known of its directory."""
+    return _KeyState(
+        _MEMORY.setdefault(key_str, {}),
+        _LOADED_SHARDS.setdefault((key_str, directory), set()),
+        _ON_DISK.setdefault((key_str, directory), set()),
+    )
+
+
+def _read_shards(directory, state, encode):
+    """Load the shards of ``directory`` not read yet; skip the bad ones."""
+    found = {}
+    for path in _list_shards(directory):
+        if path.name in state.loaded:
             continue
-        with np.load(shard, allow_pickle=False) as data:
-            for text, vec in zip(data["texts"].tolist(), data["embeddings"]):
-                store.setdefault(text, vec)
-                on_disk.add(text)
-        loaded.add(shard.name)
+        try:
+            found[path] = _load_shard(path)
+        except FileNotFoundError:
+            continue
+        except _Unusable as problem:
+            _skip_shard(path, problem)
+    dim = _reference_dim(state.store, found, encode)
+    for path, (texts, embeddings) in found.items():
+        if embeddings.shape[1] != dim:
+            reason = f"its embeddings have dimension {embeddings.shape[1]}, the model's {dim}"
+            _skip_shard(path, _Unusable(reason))
+            continue
+        for text, vec in zip(texts, embeddings):
+            state.store.setdefault(text, vec)
+            state.on_disk.add(text)
+        state.loaded.add(path.name)
+
+
+def _forget_other_dims(state, directory, dim):
+    """Drop vectors read from disk whose dimension is not the model's ``dim``.
+
+    Every shard agreed on a dimension the model does not give (written by
+    another model saved at the same path): their texts are encoded again.
+    """
+    stale = [t for t, vec in state.store.items() if len(vec) != dim]
+    if stale:
+        where = "a memory= directory read earlier" if directory is None else directory
+        _warn_once(
+            where,
+            f"TextEncoder(memory=...): the embedding cache {where} holds "
+            f"embeddings of dimension {len(state.store[stale[0]])}, but the model "
+            f"gives {dim} (written for another model saved at the same path?); "
+            "they are ignored and their texts encoded again. Fix: delete that "
+            "directory.",
+        )
+    for text in stale:
+        del state.store[text]
+    state.on_disk.difference_update(stale)
+
+
+def _atomic_write(path, write):
+    """Call ``write(file)`` on a temporary file, then move it to ``path``.
+
+    On failure the temporary file is removed and the OSError raised.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _write_shard(directory, key, texts, embeddings):
     directory.mkdir(parents=True, exist_ok=True)
     key_file = directory / "key.json"
     if not key_file.exists():
-        key_file.write_text(json.dumps(key, indent=1, sort_keys=True))
-    digest = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:32]
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        np.savez(fh, texts=np.array(texts, dtype=str), embeddings=embeddings)
-    os.replace(tmp, directory / f"{digest}.npz")
-    return f"{digest}.npz"
+        text = json.dumps(key, indent=1, sort_keys=True).encode()
+        _atomic_write(key_file, lambda fh: fh.write(text))
+    name = hashlib.sha256(json.dumps(texts).encode()).hexdigest()[:32] + ".npz"
+    arrays = {
+        "texts": np.array(texts, dtype=str),
+        "embeddings": embeddings,
+        "sha256": np.array(_checksum(list(texts), embeddings)),
+    }
+    _atomic_write(directory / name, lambda fh: np.savez(fh, **arrays))
+    return name
+
+
+def _write_new(key, directory, location, texts, state):
+    """Write the texts not on disk yet; on an OSError, keep to memory."""
+    new = [t for t in dict.fromkeys(texts) if t not in state.on_disk]
+    if not new or directory in _UNWRITABLE:
+        return
+    try:
+        vectors = np.stack([state.store[t] for t in new])
+        name = _write_shard(directory, key, new, vectors)
+    except OSError as exc:
+        _UNWRITABLE.add(directory)
+        _warn_once(
+            directory,
+            f"TextEncoder(memory={str(location)!r}): cannot write the embedding "
+            f"cache in {directory} ({type(exc).__name__}: {exc}). The embeddings "
+            "are returned and kept in memory only, for the rest of this process. "
+            "Fix: make that directory writable (e.g. chmod u+w), free disk space, "
+            "or pass memory= a writable directory or None.",
+        )
+        return
+    state.loaded.add(name)
+    state.on_disk.update(new)
 
 
 def cached_encode(key, texts, encode, location=None):
     """Embeddings of ``texts``, encoding through ``encode`` only the new ones.
+
+    A damaged shard or an unwritable directory never fails the call: it is
+    reported in a ``UserWarning`` and the texts are encoded (see the module
+    docstring).
 
     Parameters
     ----------
@@ -119,28 +335,24 @@ def cached_encode(key, texts, encode, location=None):
     key_str = json.dumps(key, sort_keys=True)
     directory = None if location is None else _key_dir(location, key)
     with _LOCK:
-        store = _MEMORY.setdefault(key_str, {})
-        missing = list(dict.fromkeys(t for t in texts if t not in store))
+        state = _key_state(key_str, directory)
         if directory is not None:
-            _read_shards(directory, key_str)
-            missing = [t for t in missing if t not in store]
-    if missing:
+            _read_shards(directory, state, encode)
+        missing = list(dict.fromkeys(t for t in texts if t not in state.store))
+    n_encoded = 0
+    while missing:  # twice at most: when the disk held another dimension
         vectors = np.asarray(encode(missing), dtype=np.float32)
+        n_encoded += len(missing)
         with _LOCK:
-            for text, vec in zip(missing, vectors):
-                store[text] = vec
+            _forget_other_dims(state, directory, vectors.shape[1])
+            state.store.update(zip(missing, vectors))
+            missing = list(dict.fromkeys(t for t in texts if t not in state.store))
     with _LOCK:
         if directory is not None:
             # texts encoded earlier in memory only are written out too
-            on_disk = _ON_DISK[(key_str, directory)]
-            new = [t for t in dict.fromkeys(texts) if t not in on_disk]
-            if new:
-                vectors = np.stack([store[t] for t in new])
-                shard = _write_shard(directory, key, new, vectors)
-                _LOADED_SHARDS[(key_str, directory)].add(shard)
-                on_disk.update(new)
-        _STATS["misses"] += len(missing)
-        _STATS["hits"] += len(texts) - len(missing)
+            _write_new(key, directory, location, texts, state)
+        _STATS["misses"] += n_encoded
+        _STATS["hits"] += len(texts) - n_encoded
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([store[t] for t in texts])
+        return np.stack([state.store[t] for t in texts])

@@ -4,7 +4,6 @@ import json
 import logging
 import os
 import threading
-import time
 from numbers import Integral
 from pathlib import Path
 
@@ -22,10 +21,11 @@ logger = logging.getLogger("sklearn_zsrec")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _MODELS = {}  # (path, device) -> (tokenizer, model); one load per process
 _MODELS_LOCK = threading.Lock()
-_PRECISIONS = {}  # (path, device) -> precision chosen by "auto"; one check per process
+_PRECISIONS = {}  # (path, device) -> precision chosen by "auto"; one decision per process
 
-# The fixed batch the "auto" precision check encodes both ways: 64 short
-# sentences of varied length, as item texts are.
+# The fixed batch the "auto" precision check encodes both ways, where the
+# hardware has bfloat16 matrix units: 64 short sentences of varied length, as
+# item texts are.
 _CHECK_TEXTS = [
     f"{title} ({1950 + 7 * i % 60}). Genres: {genres}"
     for i, (title, genres) in enumerate(
@@ -43,8 +43,7 @@ _CHECK_TEXTS = [
         * 8
     )
 ]
-_CHECK_MIN_SPEEDUP = 1.2  # bfloat16 must be at least this much faster
-_CHECK_MIN_COSINE = 0.9999  # and this close to float32 on every text
+_CHECK_MIN_COSINE = 0.9999  # bfloat16 must be this close to float32 on every text
 
 
 def _is_offline():
@@ -209,56 +208,62 @@ def _cpu_flags():
     return set()
 
 
-def _has_native_bf16(device):
-    """Whether ``device`` has instructions that multiply bfloat16 natively.
+def _bf16_matrix_units(device):
+    """Whether ``device`` multiplies bfloat16 in matrix units known to pay off.
 
-    CPU: Intel AMX (the ``amx_bf16`` flag) or AVX512-BF16 (``avx512_bf16``).
-    Having them is necessary, not sufficient: with AVX512-BF16 alone,
-    bfloat16 ran 2.5 times faster than float32 on an AMD EPYC here and 1.5 to
-    6 times slower on an Intel Xeon, so ``_auto_precision`` times it. CUDA:
-    compute capability 8.0 or higher (Ampere tensor cores). Other devices: no.
+    Returns ``(pays_off, what)``, ``what`` naming the hardware found. CPU:
+    Intel AMX (the ``amx_bf16`` flag). CUDA: compute capability 8.0 or higher
+    (Ampere tensor cores). Not AVX512-BF16 alone: there bfloat16 ran 2.5 times
+    faster than float32 on an AMD EPYC and 1.5 to 6 times slower on an Intel
+    Xeon. Other devices: no. Read from the hardware only, never timed.
     """
     import torch
 
     kind = torch.device(device).type
     if kind == "cpu":
-        return bool({"amx_bf16", "avx512_bf16"} & _cpu_flags())
+        flags = _cpu_flags()
+        if "amx_bf16" in flags:
+            return True, "Intel AMX (amx_bf16)"
+        if "avx512_bf16" in flags:
+            return False, "AVX512-BF16 without AMX, not known to pay off"
+        return False, "no bfloat16 matrix units"
     if kind == "cuda":
-        return torch.cuda.get_device_capability(torch.device(device))[0] >= 8
-    return False
+        major, minor = torch.cuda.get_device_capability(torch.device(device))
+        return major >= 8, f"CUDA compute capability {major}.{minor}"
+    return False, f"no known bfloat16 matrix units on {kind}"
 
 
-def _time_encode(texts, run):
-    """Best of three wall times of ``run(texts)``, after one warm-up."""
-    out = run(texts)
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        run(texts)
-        times.append(time.perf_counter() - start)
-    return out, min(times)
+def _has_native_bf16(device):
+    """Whether ``device`` has bfloat16 instructions at all (for benchmarks).
+
+    Those of :func:`_bf16_matrix_units`, or AVX512-BF16 on CPU, which
+    ``precision="auto"`` does not use.
+    """
+    import torch
+
+    cpu = torch.device(device).type == "cpu"
+    return _bf16_matrix_units(device)[0] or (cpu and "avx512_bf16" in _cpu_flags())
 
 
 def _auto_precision(path, device, run):
-    """"bfloat16" if the hardware has it natively and it pays off, else "float32".
+    """"bfloat16" where the hardware's bfloat16 matrix units pay off, else "float32".
 
     ``run(texts, precision)`` encodes texts. Decided once per (model, device)
-    and process: bfloat16 must be at least ``_CHECK_MIN_SPEEDUP`` times
-    faster than float32 on a fixed batch, with a cosine of at least
-    ``_CHECK_MIN_COSINE`` to float32 on every text.
+    and process, from the hardware only (:func:`_bf16_matrix_units`), never
+    from timings, so load cannot change it. Where the hardware has the units,
+    bfloat16 must also give a cosine of at least ``_CHECK_MIN_COSINE`` to
+    float32 on every text of a fixed batch (deterministic too).
     """
     with _MODELS_LOCK:
         if (path, device) in _PRECISIONS:
             return _PRECISIONS[(path, device)]
-    choice, reason = "float32", "no native bfloat16 matrix units"
-    if _has_native_bf16(device):
-        ref, t32 = _time_encode(_CHECK_TEXTS, lambda t: run(t, "float32"))
-        low, t16 = _time_encode(_CHECK_TEXTS, lambda t: run(t, "bfloat16"))
+    pays_off, reason = _bf16_matrix_units(device)
+    choice = "float32"
+    if pays_off:
+        ref, low = run(_CHECK_TEXTS, "float32"), run(_CHECK_TEXTS, "bfloat16")
         cosine = float(_cosine(ref, low).min())
-        speedup = t32 / t16
-        if speedup >= _CHECK_MIN_SPEEDUP and cosine >= _CHECK_MIN_COSINE:
-            choice = "bfloat16"
-        reason = f"bfloat16 {speedup:.2f}x the speed of float32, min cosine {cosine:.6f}"
+        choice = "bfloat16" if cosine >= _CHECK_MIN_COSINE else "float32"
+        reason += f"; min cosine of bfloat16 to float32 {cosine:.6f}"
     logger.info("precision auto on %s for %s: %s (%s)", device, path, choice, reason)
     with _MODELS_LOCK:
         return _PRECISIONS.setdefault((path, device), choice)
@@ -335,7 +340,23 @@ def check_texts(texts, name="texts", owner="TextEncoder"):
             f"empty or not strings (positions {bad[:5]}, values "
             f"{[texts[i] for i in bad[:5]]}). Fill or drop them first."
         )
+    invalid = [i for i, t in enumerate(texts) if not _is_utf8(t)]
+    if invalid:
+        raise ValueError(
+            f"{owner}: {name} must be valid Unicode; {len(invalid)} are not valid "
+            f"UTF-8 (a lone surrogate; positions {invalid[:5]}, values "
+            f"{[texts[i] for i in invalid[:5]]!r}). Repair them, e.g. "
+            "text.encode('utf-8', 'replace').decode('utf-8')."
+        )
     return texts
+
+
+def _is_utf8(text):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class TextEncoder(TransformerMixin, BaseEstimator):
@@ -379,10 +400,11 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         Arithmetic of the model's forward pass; embeddings are float32
         either way. ``"bfloat16"`` runs the model under
         ``torch.autocast(device_type, dtype=torch.bfloat16)``. ``"auto"``
-        uses bfloat16 only where the hardware multiplies it natively (on
-        CPU: the ``amx_bf16`` or ``avx512_bf16`` flag of ``/proc/cpuinfo``
-        on Linux; on CUDA: compute capability 8.0 or higher) and a one-time
-        check confirms it pays off; otherwise float32. See Notes.
+        uses bfloat16 only where the hardware multiplies it in matrix units
+        known to pay off (on CPU: Intel AMX, the ``amx_bf16`` flag of
+        ``/proc/cpuinfo`` on Linux; on CUDA: compute capability 8.0 or
+        higher); otherwise float32. Decided from the hardware, never from
+        timings. See Notes.
     memory : str, path or joblib.Memory, default=None
         Directory for an on-disk embedding cache shared across processes and
         sessions, in the spirit of ``Pipeline(memory=...)``. None keeps the
@@ -415,16 +437,19 @@ class TextEncoder(TransformerMixin, BaseEstimator):
     Notes
     -----
     ``precision="auto"`` decides once per (model, device) and process, in
-    ``fit``: on hardware without native bfloat16 arithmetic it is float32
-    at no cost. Elsewhere it encodes a fixed batch of 64 short texts in
-    float32 and in bfloat16 (one warm-up, best of three timings each) and
-    keeps bfloat16 only if it is at least 1.2 times faster and every
-    embedding has a cosine of at least 0.9999 to its float32 one. The check
-    matters: on CPUs with AVX512-BF16 but no AMX, bfloat16 was 2.5 times
-    faster than float32 on an AMD EPYC and 1.5 to 6 times slower on an Intel
-    Xeon in our runs. The choice is logged (logger ``"sklearn_zsrec"``, level
-    INFO) and stored in ``precision_``; the embedding cache keeps the
-    precisions apart.
+    ``fit``, from the hardware's capabilities only: nothing is timed, so the
+    same code on the same machine makes the same choice whatever the load
+    (and recommendations do not change with it). It is bfloat16 only on
+    CPUs with Intel AMX (``amx_bf16``) and on CUDA devices of compute
+    capability 8.0 or higher, and there only if every embedding of a fixed
+    batch of 64 short texts has a cosine of at least 0.9999 to its float32
+    one (a deterministic check); float32 everywhere else, at no cost. CPUs
+    with AVX512-BF16 but no AMX stay in float32: there bfloat16 was 2.5
+    times faster than float32 on an AMD EPYC but 1.5 to 6 times slower on
+    an Intel Xeon in our runs; pass ``precision="bfloat16"`` after measuring
+    your own. The choice is logged (logger ``"sklearn_zsrec"``, level INFO)
+    and stored in ``precision_``; the embedding cache keeps the precisions
+    apart.
 
     Examples
     --------

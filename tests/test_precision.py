@@ -1,0 +1,117 @@
+"""precision="auto" is decided from the hardware's capabilities, never by timing.
+
+The CPU flag reader and the CUDA capability are mocks of our own logic: they
+let one machine play the hardware of others.
+"""
+
+import logging
+import time
+
+import numpy as np
+import pytest
+
+from sklearn_zsrec import TextEncoder, _encoder
+
+from ._tiny import tiny_model_path
+
+
+@pytest.fixture(autouse=True)
+def _no_decision_yet(monkeypatch):
+    monkeypatch.setattr(_encoder, "_PRECISIONS", {})
+
+
+@pytest.fixture
+def no_timer(monkeypatch):
+    """Any clock read during the decision fails the test."""
+
+    def clock(*args):
+        raise AssertionError("precision='auto' read a clock")
+
+    for name in ["perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns",
+                 "process_time", "process_time_ns"]:
+        monkeypatch.setattr(time, name, clock)
+
+
+def _fake_run(bf16_seconds=0.0, bf16_noise=0.0):
+    """A fake model: bfloat16 takes ``bf16_seconds`` longer than float32 and
+    adds ``bf16_noise`` to the embeddings; it records what it runs."""
+    calls = []
+
+    def run(texts, precision):
+        calls.append(precision)
+        rng = np.random.RandomState(0)
+        base = np.ones((len(texts), 8), dtype=np.float32) + rng.rand(len(texts), 8)
+        if precision == "float32":
+            return base
+        time.sleep(bf16_seconds)
+        return base + bf16_noise * rng.randn(*base.shape).astype(np.float32)
+
+    run.calls = calls
+    return run
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ({"avx512f", "avx512_bf16"}, "float32"),  # AVX512-BF16 alone: not known to pay off
+        ({"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}, "bfloat16"),
+        ({"amx_bf16"}, "bfloat16"),
+        ({"avx2", "avx512f"}, "float32"),
+        (set(), "float32"),  # flags unreadable (not Linux)
+    ],
+    ids=["avx512-bf16", "amx-and-avx512-bf16", "amx", "avx512", "none"],
+)
+def test_auto_precision_follows_the_cpu_flags(monkeypatch, no_timer, flags, expected):
+    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: flags)
+    enc = TextEncoder(tiny_model_path(), device="cpu", verbose=0).fit()
+    assert enc.precision_ == expected
+    assert enc._cache_key()["precision"] == expected
+
+
+@pytest.mark.parametrize("bf16_seconds", [0.0, 0.05], ids=["bf16-fast", "bf16-slow"])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [({"avx512_bf16"}, "float32"), ({"amx_bf16"}, "bfloat16")],
+    ids=["avx512-bf16", "amx"],
+)
+def test_speed_does_not_change_the_choice(monkeypatch, flags, expected, bf16_seconds):
+    # a busy or an idle machine: bfloat16 slow or fast, the same choice
+    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: flags)
+    run = _fake_run(bf16_seconds=bf16_seconds)
+    assert _encoder._auto_precision("fake", "cpu", run) == expected
+    # without matrix units nothing is encoded; with them, once each way
+    assert run.calls == ([] if expected == "float32" else ["float32", "bfloat16"])
+    # decided once per (model, device) and process
+    assert _encoder._auto_precision("fake", "cpu", None) == expected
+
+
+def test_inaccurate_bfloat16_stays_float32_on_amx(monkeypatch, no_timer):
+    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: {"amx_bf16"})
+    run = _fake_run(bf16_noise=0.5)
+    assert _encoder._auto_precision("fake", "cpu", run) == "float32"
+
+
+@pytest.mark.parametrize("capability, expected", [((8, 0), "bfloat16"), ((9, 0), "bfloat16"),
+                                                  ((7, 5), "float32")])
+def test_auto_precision_on_cuda_follows_the_compute_capability(monkeypatch, no_timer,
+                                                               capability, expected):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert _encoder._auto_precision("fake", "cuda", _fake_run()) == expected
+
+
+def test_auto_precision_elsewhere_is_float32(no_timer):
+    run = _fake_run()
+    assert _encoder._auto_precision("fake", "mps", run) == "float32" and not run.calls
+
+
+def test_the_choice_is_logged(monkeypatch, caplog):
+    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: {"avx512_bf16"})
+    with caplog.at_level(logging.INFO, logger="sklearn_zsrec"):
+        enc = TextEncoder(tiny_model_path(), device="cpu", verbose=0).fit()
+    (record,) = [r for r in caplog.records if "precision auto" in r.getMessage()]
+    assert record.levelno == logging.INFO
+    assert "float32" in record.getMessage() and "AVX512-BF16 without AMX" in record.getMessage()
+    assert enc.precision_ == "float32"
+
