@@ -224,6 +224,8 @@ def write_report(summary, out_dir):
         f"- Date: {meta['date']}; wall time {meta['seconds']:.0f} s",
         f"- Machine: {meta['machine']} (shared, noisy: compare models within this run, not across runs)",
         f"- Python {meta['python']}; " + ", ".join(f"{k} {x}" for k, x in v.items()),
+        f"- Text encoder precision: {meta.get('encoder_precision', 'not recorded')} "
+        "(`TextEncoder(precision=\"auto\")`, chosen from the hardware's capabilities)",
         "",
         "All numbers are means over test users ± one standard error. Ranking is over the",
         f"whole catalogue ({data['n_items']:,} items) minus each user's training items, unless said otherwise.",

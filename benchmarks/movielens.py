@@ -454,6 +454,8 @@ def meta(quick, seconds, data, n_items):
             "numpy": np.__version__,
         },
         "seconds": round(seconds, 1),
+        # what TextEncoder(precision="auto") ran in; decided from the hardware
+        "encoder_precision": TextEncoder(verbose=0).fit().precision_,
     }
 
 

@@ -313,25 +313,42 @@ class BaseRecommender(BaseEstimator):
         """NDCG@10 of the rows of X as held-out positives.
 
         Each user in X is ranked against the whole catalog minus their
-        training items; their rows in X are the relevant items. Higher is
-        better; use :func:`~sklearn_zsrec.metrics.make_rank_scorer` for other
-        metrics.
+        training items (``recommend(users, n=10)``); their rows in X are the
+        relevant items, and the score is the mean NDCG@10 over users. Higher
+        is better; use :func:`~sklearn_zsrec.metrics.make_rank_scorer` for
+        other metrics, another ``k`` or ``exclude_seen=False``.
+
+        Conventions (trec_eval's):
+
+        - Rows of X whose ``(user_id, item_id)`` is one of the user's training
+          interactions (repeated interactions) cannot be recommended, as
+          training items are excluded: they are left out of the relevant
+          items, with one ``UserWarning`` that counts them. To count them, use
+          ``make_rank_scorer("ndcg", k=10, exclude_seen=False)`` (training
+          items are ranked too), or drop repeated interactions from X.
+        - Users left without relevant items are left out of the mean, as
+          trec_eval leaves out queries without relevance judgements; when no
+          user is left, a ``ValueError`` is raised.
+        - When fewer than 10 unseen items remain, the positions filled with
+          excluded items (scored ``-inf``) are empty: never hits.
+        - Items of X not in ``items_`` cannot be recommended: they count as
+          relevant items never retrieved (misses), with one ``UserWarning``.
+          Users the model cannot score raise as in :meth:`recommend`.
 
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_rows, 2 or 3)
-            Held-out interactions.
+            Held-out interactions, as in :meth:`fit` (every row kept).
         y : ignored
 
         Returns
         -------
         score : float
-            Mean NDCG@10 over the users in X.
+            Mean NDCG@10 over the users of X that have a relevant item.
         """
         from .metrics._ranking import _score_recommender
 
         check_is_fitted(self, "user_items_")
-        check_interactions(X, estimator_name=type(self).__name__, duplicates="keep")
         return _score_recommender(self, X, "ndcg", 10)
 
     def __sklearn_tags__(self):

@@ -36,12 +36,21 @@ def _estimators():
 # feature matrix: checks that feed 1, 4, 5 or 10 numeric feature columns get a
 # "must have 2 or 3 columns" ValueError, which is the right answer.
 _WRONG_SHAPE = "feeds a feature matrix with {} columns; interactions have 2 or 3 (a ValueError says so)"
+# score(X) on the rows the model was fitted on: every row is a training
+# interaction, which recommend excludes, so no held-out row is left and a
+# ValueError says so (make_rank_scorer(exclude_seen=False) scores them)
+_TRAINING_ROWS = (
+    "scores the training rows: every row is a training interaction, which "
+    "recommend excludes, so a ValueError says no held-out row is left"
+)
 _EXPECTED = {
     "check_estimators_dtypes": _WRONG_SHAPE.format(5),
     "check_dtype_object": _WRONG_SHAPE.format(10),
     "check_fit2d_1sample": _WRONG_SHAPE.format(10),
     "check_positive_only_tag_during_fit": _WRONG_SHAPE.format(4) + " (iris)",
     "check_n_features_in_after_fitting": _WRONG_SHAPE.format(4),
+    "check_fit_score_takes_y": _TRAINING_ROWS,
+    "check_pipeline_consistency": _TRAINING_ROWS,
     "check_n_features_in": (
         "no n_features_in_: the timestamp column is optional at predict time, "
         "so a column count learned in fit would be misleading"

@@ -288,7 +288,7 @@ def test_text_bridge_links_each_new_item_to_its_closest_items_with_interactions(
     for j in np.flatnonzero(~warm):
         closest = np.argsort(-cosine[warm][:, j])[:3]
         np.testing.assert_allclose(bridge[warm][:, j][closest],
-                                   np.maximum(cosine[warm][:, j][closest], 0), rtol=1e-6)
+                                   np.maximum(cosine[warm][:, j][closest], 0), rtol=1e-5)  # float32 products
         assert (bridge[:, j] != 0).sum() <= 3
 
 

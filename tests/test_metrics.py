@@ -62,12 +62,13 @@ def test_ndcg_by_hand():
 
 
 def test_map_by_hand():
-    # user 0: precision@1 = 1/1 and precision@3 = 2/3 at the hits, / min(3, 4)
-    # user 1: precision@4 = 1/4 at the hit, / min(1, 4)
+    # user 0: precision@1 = 1/1 and precision@3 = 2/3 at the hits, / 3 relevant
+    # user 1: precision@4 = 1/4 at the hit, / 1 relevant
     expected = ((1 / 1 + 2 / 3) / 3 + (1 / 4) / 1) / 2
     assert_allclose(map_at_k(Y_TRUE, Y_PRED, k=4), expected)
-    # k=1: user 0: (1/1) / min(3, 1); user 1: 0
-    assert map_at_k(Y_TRUE, Y_PRED, k=1) == 0.5
+    # k=1: user 0: (1/1) / 3 relevant (trec_eval's map_cut, not / min(3, 1));
+    # user 1: 0
+    assert_allclose(map_at_k(Y_TRUE, Y_PRED, k=1), (1 / 3 + 0) / 2)
 
 
 def test_mrr_by_hand():
@@ -156,8 +157,7 @@ def test_bad_k_for_mrr_and_coverage_mentions_none():
     "y_true, y_pred, message",
     [
         ([[1]], [[1], [2]], r"got 1 relevant sets in y_true and 2 rows in y_pred"),
-        ([[1], []], [[1], [2]], r"y_true\[1\] is empty: every user needs at least one"),
-        ([[1], set()], [[1], [2]], r"y_true\[1\] is empty"),
+        ([[], set()], [[1], [2]], r"none of the 2 users has a relevant item"),
         ([[1], 2], [[1], [2]], r"y_true\[1\] must be a collection .* e\.g\. \[2\]"),
         (["ab"], [[1]], r"y_true\[0\] must be a collection .* got 'ab'"),
         ([[np.nan]], [[1]], r"y_true\[0\] contains a missing id \(NaN or None\)"),
@@ -170,6 +170,13 @@ def test_bad_k_for_mrr_and_coverage_mentions_none():
 def test_bad_inputs_raise(y_true, y_pred, message):
     with pytest.raises(ValueError, match=message):
         recall_at_k(y_true, y_pred, k=2)
+
+
+def test_users_without_relevant_items_are_left_out_of_the_mean():
+    # as trec_eval leaves out queries without relevance judgements (more in
+    # test_score_semantics.py)
+    with pytest.warns(UserWarning, match=r"1 of 2 users have no relevant item \(y_true\[1\]\)"):
+        assert recall_at_k([[1], []], [[1], [2]], k=2) == 1.0
 
 
 def test_bad_catalog_raises():
@@ -291,10 +298,11 @@ def test_make_rank_scorer_rejects_bad_k():
     "X, message",
     [
         (HELD_OUT.rename(columns={"item_id": "item"}), r"missing the column\(s\) \['item_id'\]"),
-        (np.array([1, 2, 3]), r"array of shape \(n, 2\) or \(n, 3\) .* shape \(3,\)"),
-        (np.ones((2, 4)), r"got an array of shape \(2, 4\)"),
-        (HELD_OUT.iloc[:0], r"X has 0 rows"),
-        (HELD_OUT.assign(user_id=["u1", None, "u2"]), r"missing user_id values .* in 1 rows"),
+        # X is read by check_interactions, as in fit
+        (np.array([1, 2, 3]), r"StubRecommender: X must be 2-D .* shape \(3,\)"),
+        (np.ones((2, 4)), r"StubRecommender: X must have 2 or 3 columns .*\(2, 4\)"),
+        (HELD_OUT.iloc[:0], r"StubRecommender: X has 0 .*rows"),
+        (HELD_OUT.assign(user_id=["u1", None, "u2"]), r"'user_id' contains missing ids .* 1 rows"),
     ],
 )
 def test_scorer_bad_X_raises(X, message):

@@ -2,16 +2,30 @@
 
 Every metric takes ``y_true``, one collection of relevant item ids per user,
 and ``y_pred``, a 2-D array of recommended item ids (best first, one row per
-user), and returns the mean over users. All share one step,
-:func:`_relevance`, which marks which of the top-k recommendations are
-relevant.
+user), and returns the mean over users of a per-user value. All share two
+steps: :func:`_relevance` marks which of the top-k recommendations are
+relevant, and :func:`_per_user` turns those marks into each user's value.
+
+The conventions are trec_eval's (``ndcg_cut``, ``map_cut``, ``recall``,
+``P``, ``success``, ``recip_rank``), checked in ``tests/test_metrics_trec.py``:
+
+- positions past the end of a list (``k`` larger than the list) are misses;
+- an id repeated in a list is a hit only the first time;
+- MAP divides by the number of relevant items;
+- users without relevant items are left out of the mean (with a warning),
+  as trec_eval leaves out queries without relevance judgements.
 """
 
+import inspect
+import warnings
 from collections.abc import Iterable
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from .._interactions import check_interactions
 
 
 def _check_k(k, name="k", allow_none=False):
@@ -70,11 +84,6 @@ def _check_y_true(y_true, n_users):
             )
         else:
             arr = np.fromiter(items, dtype=object)
-        if len(arr) == 0:
-            raise ValueError(
-                f"y_true[{row}] is empty: every user needs at least one "
-                "relevant item. Drop the users without relevant items."
-            )
         relevant.append(arr)
     return relevant
 
@@ -87,11 +96,12 @@ def _concat(arrays):
     return np.concatenate([a.astype(object) for a in arrays])
 
 
-def _relevance(y_true, y_pred, k):
+def _relevance(y_true, y_pred, k, filled=None):
     """Boolean (n_users, min(k, n_recommended)) hits and the relevant counts.
 
     An id repeated in a row of ``y_pred`` is a hit only the first time;
-    repeated ids in ``y_true`` count once.
+    repeated ids in ``y_true`` count once. Positions where ``filled`` (a
+    boolean array of ``y_pred``'s shape) is False are empty: never hits.
     """
     y_pred = _check_y_pred(y_pred)
     relevant = _check_y_true(y_true, len(y_pred))
@@ -107,6 +117,9 @@ def _relevance(y_true, y_pred, k):
         raise ValueError(
             f"y_true[{row}] contains a missing id (NaN or None); drop it."
         )
+    if filled is not None:
+        filled = np.asarray(filled, dtype=bool)[:, : top.shape[1]]
+        pred_codes = np.where(filled.ravel(), pred_codes, -1)
     # one int64 key per (user row, id); code -1 (a missing id) never matches
     n_codes = len(uniques) + 1
     true_keys = np.unique(true_rows * n_codes + true_codes + 1)
@@ -119,14 +132,121 @@ def _relevance(y_true, y_pred, k):
     return hits.reshape(top.shape), n_relevant
 
 
+# Per-user values from the hits (n_users, n_positions) and the number of
+# relevant items (n_users,); divisions by 0 relevant items give NaN or inf,
+# which _per_user replaces with NaN (left out).
+
+
+def _hit_rate_values(hits, n_relevant, k):
+    return hits.any(axis=1).astype(float)
+
+
+def _precision_values(hits, n_relevant, k):
+    return hits.sum(axis=1) / k
+
+
+def _recall_values(hits, n_relevant, k):
+    return hits.sum(axis=1) / n_relevant
+
+
+def _ndcg_values(hits, n_relevant, k):
+    discount = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
+    dcg = hits @ discount
+    n_ideal = np.minimum(n_relevant, k)
+    gains = 1.0 / np.log2(np.arange(2, n_ideal.max() + 2))
+    ideal = np.concatenate([[0.0], np.cumsum(gains)])  # ideal[n]: n hits first
+    return dcg / ideal[n_ideal]
+
+
+def _map_values(hits, n_relevant, k):
+    precision = np.cumsum(hits, axis=1) / np.arange(1, hits.shape[1] + 1)
+    return (precision * hits).sum(axis=1) / n_relevant
+
+
+def _mrr_values(hits, n_relevant, k):
+    if hits.shape[1] == 0:  # an empty list: no hit
+        return np.zeros(len(hits))
+    first = hits.argmax(axis=1)
+    return np.where(hits.any(axis=1), 1.0 / (first + 1), 0.0)
+
+
+_PER_USER = {
+    "hit_rate": _hit_rate_values,
+    "ndcg": _ndcg_values,
+    "recall": _recall_values,
+    "precision": _precision_values,
+    "map": _map_values,
+    "mrr": _mrr_values,
+}
+
+
+def _per_user(metric, y_true, y_pred, k, filled=None):
+    """Each user's value of ``metric``; NaN for users without relevant items.
+
+    The one code path of every metric: the public functions average these
+    values over the users that are not NaN (:func:`_mean_over_users`).
+
+    Parameters
+    ----------
+    metric : str or callable
+        A name of ``_METRICS`` or one of its functions.
+    y_true, y_pred, k
+        As in the public metrics (``k`` may be None for ``"mrr"`` only).
+    filled : ndarray of bool of y_pred's shape, default=None
+        False marks empty positions (never hits), e.g. the items a
+        recommender scored ``-inf``.
+
+    Returns
+    -------
+    values : ndarray of shape (n_users,), float64
+    """
+    name, _ = _check_metric(metric)
+    k = _check_k(k, allow_none=name == "mrr")
+    hits, n_relevant = _relevance(y_true, y_pred, k, filled)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = np.asarray(_PER_USER[name](hits, n_relevant, k), dtype=np.float64)
+    values[n_relevant == 0] = np.nan
+    return values
+
+
+def _mean_over_users(values):
+    """Mean of the per-user values over users with relevant items (not NaN)."""
+    left_out = np.flatnonzero(np.isnan(values))
+    if len(left_out) == len(values):
+        raise ValueError(
+            f"y_true: none of the {len(values)} users has a relevant item, so "
+            "there is nothing to rank against; users without relevant items "
+            "are left out of the mean (as trec_eval leaves out queries without "
+            "relevance judgements). Pass each user's relevant (e.g. held-out) "
+            "item ids."
+        )
+    if len(left_out):
+        rows = ", ".join(f"y_true[{i}]" for i in left_out[:5])
+        more = ", ..." if len(left_out) > 5 else ""
+        warnings.warn(
+            f"y_true: {len(left_out)} of {len(values)} users have no relevant "
+            f"item ({rows}{more}); they are left out of the mean, as trec_eval "
+            "leaves out queries without relevance judgements. Drop those users "
+            "from y_true and y_pred to silence this warning.",
+            UserWarning,
+            stacklevel=3,
+        )
+        values = np.delete(values, left_out)
+    return float(values.mean())
+
+
 def hit_rate_at_k(y_true, y_pred, k=10):
     """Hit rate: fraction of users with at least one relevant item in the top k.
+
+    Per user, trec_eval's ``success_k``.
 
     Parameters
     ----------
     y_true : sequence of length n_users
         For each user, a collection (list, set or array) of relevant item ids.
-        Must not be empty.
+        Users with an empty collection are left out of the mean, with a
+        warning (as trec_eval leaves out queries without relevance
+        judgements).
     y_pred : array-like of shape (n_users, n_recommended)
         Recommended item ids per user, best first. Ids may be ints or strings.
     k : int, default=10
@@ -146,18 +266,22 @@ def hit_rate_at_k(y_true, y_pred, k=10):
     >>> hit_rate_at_k([[3], ["a", "b"]], [[1, 2, 3], ["c", "d", "e"]], k=2)
     0.0
     """
-    hits, _ = _relevance(y_true, y_pred, _check_k(k))
-    return float(hits.any(axis=1).mean())
+    return _mean_over_users(_per_user("hit_rate", y_true, y_pred, k))
 
 
 def precision_at_k(y_true, y_pred, k=10):
     """Precision: fraction of the top k recommendations that are relevant.
 
+    Per user, trec_eval's ``P_k``: hits over ``k``, also when ``y_pred``
+    has fewer than ``k`` columns.
+
     Parameters
     ----------
     y_true : sequence of length n_users
         For each user, a collection (list, set or array) of relevant item ids.
-        Must not be empty.
+        Users with an empty collection are left out of the mean, with a
+        warning (as trec_eval leaves out queries without relevance
+        judgements).
     y_pred : array-like of shape (n_users, n_recommended)
         Recommended item ids per user, best first. Ids may be ints or strings.
     k : int, default=10
@@ -175,19 +299,21 @@ def precision_at_k(y_true, y_pred, k=10):
     >>> precision_at_k([[1, 3], [9]], [[1, 2, 3, 4], [5, 6, 7, 9]], k=4)
     0.375
     """
-    k = _check_k(k)
-    hits, _ = _relevance(y_true, y_pred, k)
-    return float((hits.sum(axis=1) / k).mean())
+    return _mean_over_users(_per_user("precision", y_true, y_pred, k))
 
 
 def recall_at_k(y_true, y_pred, k=10):
     """Recall: fraction of each user's relevant items found in the top k.
 
+    Per user, trec_eval's ``recall_k``.
+
     Parameters
     ----------
     y_true : sequence of length n_users
         For each user, a collection (list, set or array) of relevant item ids.
-        Must not be empty.
+        Users with an empty collection are left out of the mean, with a
+        warning (as trec_eval leaves out queries without relevance
+        judgements).
     y_pred : array-like of shape (n_users, n_recommended)
         Recommended item ids per user, best first. Ids may be ints or strings.
     k : int, default=10
@@ -206,8 +332,7 @@ def recall_at_k(y_true, y_pred, k=10):
     >>> recall_at_k([[1, 3], [9]], [[1, 2, 3, 4], [5, 6, 7, 9]], k=2)
     0.25
     """
-    hits, n_relevant = _relevance(y_true, y_pred, _check_k(k))
-    return float((hits.sum(axis=1) / n_relevant).mean())
+    return _mean_over_users(_per_user("recall", y_true, y_pred, k))
 
 
 def ndcg_at_k(y_true, y_pred, k=10):
@@ -215,13 +340,16 @@ def ndcg_at_k(y_true, y_pred, k=10):
 
     ``DCG = sum_i rel_i / log2(i + 1)`` over positions ``i = 1..k``; it is
     divided by the DCG of an ideal list, which has ``min(n_relevant, k)``
-    relevant items first.
+    relevant items first. Per user, trec_eval's ``ndcg_cut_k`` with binary
+    relevance.
 
     Parameters
     ----------
     y_true : sequence of length n_users
         For each user, a collection (list, set or array) of relevant item ids.
-        Must not be empty.
+        Users with an empty collection are left out of the mean, with a
+        warning (as trec_eval leaves out queries without relevance
+        judgements).
     y_pred : array-like of shape (n_users, n_recommended)
         Recommended item ids per user, best first. Ids may be ints or strings.
     k : int, default=10
@@ -240,26 +368,31 @@ def ndcg_at_k(y_true, y_pred, k=10):
     >>> round(ndcg_at_k([[10, 30], [20]], [[10, 20, 30], [30, 40, 50]], k=3), 4)
     0.4599
     """
-    k = _check_k(k)
-    hits, n_relevant = _relevance(y_true, y_pred, k)
-    discount = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
-    dcg = hits @ discount
-    n_ideal = np.minimum(n_relevant, k)
-    ideal = np.cumsum(1.0 / np.log2(np.arange(2, n_ideal.max() + 2)))
-    return float((dcg / ideal[n_ideal - 1]).mean())
+    return _mean_over_users(_per_user("ndcg", y_true, y_pred, k))
 
 
 def map_at_k(y_true, y_pred, k=10):
-    """Mean average precision over the top k.
+    """Mean average precision over the top k (trec_eval's ``map_cut``).
 
-    ``AP@k = sum of precision@i over the positions i <= k holding a relevant
-    item, divided by min(n_relevant, k)``.
+    ``AP@k = (sum of precision@i over the positions i <= k holding a relevant
+    item) / n_relevant``, where ``n_relevant`` is the number of the user's
+    relevant items: trec_eval's ``map_cut_k`` and ranx's ``map@k``. When a
+    user has more relevant items than ``k``, AP@k is then at most
+    ``k / n_relevant``.
+
+    Some libraries divide by ``min(n_relevant, k)`` instead, so that a top k
+    full of relevant items scores 1. To get that variant, rescale each
+    user's value: ``map_at_k([r], [p], k) * n / min(n, k)`` with
+    ``n = len(set(r))``, for each user's relevant ids ``r`` and ranking
+    ``p``, then average.
 
     Parameters
     ----------
     y_true : sequence of length n_users
         For each user, a collection (list, set or array) of relevant item ids.
-        Must not be empty.
+        Users with an empty collection are left out of the mean, with a
+        warning (as trec_eval leaves out queries without relevance
+        judgements).
     y_pred : array-like of shape (n_users, n_recommended)
         Recommended item ids per user, best first. Ids may be ints or strings.
     k : int, default=10
@@ -274,35 +407,46 @@ def map_at_k(y_true, y_pred, k=10):
     Examples
     --------
     >>> from sklearn_zsrec.metrics import map_at_k
-    >>> # user 0: (1/1 + 2/3) / 2; user 1: (1/2) / 1
-    >>> round(map_at_k([[1, 3], [6]], [[1, 2, 3], [5, 6, 7]], k=3), 4)
-    0.6667
+    >>> # user 0: 3 relevant, hits at ranks 1 and 2: (1/1 + 2/2) / 3
+    >>> # user 1: 1 relevant, hit at rank 2: (1/2) / 1
+    >>> round(map_at_k([[1, 2, 3], [6]], [[1, 2, 9], [5, 6, 7]], k=2), 4)
+    0.5833
+    >>> # dividing by min(n_relevant, k) instead: (2 / 2 + 0.5) / 2
+    >>> y_true, y_pred, k = [[1, 2, 3], [6]], [[1, 2, 9], [5, 6, 7]], 2
+    >>> ap_min = [
+    ...     map_at_k([r], [p], k) * len(set(r)) / min(len(set(r)), k)
+    ...     for r, p in zip(y_true, y_pred)
+    ... ]
+    >>> sum(ap_min) / len(ap_min)
+    0.75
     """
-    k = _check_k(k)
-    hits, n_relevant = _relevance(y_true, y_pred, k)
-    precision = np.cumsum(hits, axis=1) / np.arange(1, hits.shape[1] + 1)
-    ap = (precision * hits).sum(axis=1) / np.minimum(n_relevant, k)
-    return float(ap.mean())
+    return _mean_over_users(_per_user("map", y_true, y_pred, k))
 
 
 def mrr(y_true, y_pred, k=None):
     """Mean reciprocal rank of the first relevant item.
 
+    Per user, trec_eval's ``recip_rank`` when ``k`` is None.
+
     Parameters
     ----------
     y_true : sequence of length n_users
         For each user, a collection (list, set or array) of relevant item ids.
-        Must not be empty.
+        Users with an empty collection are left out of the mean, with a
+        warning (as trec_eval leaves out queries without relevance
+        judgements).
     y_pred : array-like of shape (n_users, n_recommended)
         Recommended item ids per user, best first. Ids may be ints or strings.
     k : int or None, default=None
-        Only the first ``k`` recommendations count; all of them when None.
+        Only the first ``k`` recommendations count; all of them when None
+        (trec_eval's ``recip_rank``, which has no cutoff).
 
     Returns
     -------
     score : float
         Mean over users of ``1 / rank`` of the first relevant item (0 when
-        none is in the top ``k``), in [0, 1].
+        none is in the top ``k``, or when ``y_pred`` has 0 columns), in
+        [0, 1].
 
     Examples
     --------
@@ -312,9 +456,7 @@ def mrr(y_true, y_pred, k=None):
     >>> mrr([[3], [5]], [[1, 2, 3], [5, 6, 7]], k=2)
     0.5
     """
-    hits, _ = _relevance(y_true, y_pred, _check_k(k, allow_none=True))
-    first = hits.argmax(axis=1)
-    return float(np.where(hits.any(axis=1), 1.0 / (first + 1), 0.0).mean())
+    return _mean_over_users(_per_user("mrr", y_true, y_pred, k))
 
 
 def catalog_coverage(y_pred, catalog, k=None):
@@ -379,22 +521,25 @@ def _check_metric(metric):
     )
 
 
-def _column(values):
-    values = np.asarray(values)
-    if values.dtype.kind == "f" and np.isfinite(values).all():
-        if np.all(values == np.round(values)):  # ids read as floats
-            values = values.astype(np.int64)
-    return values
+def _group_by_user(user, item):
+    """Distinct users in order of first appearance, and each one's items."""
+    codes, users = pd.factorize(user)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes))[:-1]
+    return np.asarray(users), np.split(np.asarray(item)[order], bounds)
 
 
-def _relevant_sets(X):
+def _relevant_sets(X, estimator_name="make_rank_scorer"):
     """Group held-out interactions by user.
 
     Parameters
     ----------
     X : DataFrame or array-like of shape (n_rows, 2 or 3)
-        Columns ``user_id`` and ``item_id`` (a DataFrame), or an array whose
-        first two columns are the user and item ids.
+        Held-out interactions, read by
+        :func:`~sklearn_zsrec._interactions.check_interactions` (every row
+        kept), so ids follow the same rules as in ``fit``.
+    estimator_name : str, default="make_rank_scorer"
+        Used in error messages.
 
     Returns
     -------
@@ -402,81 +547,223 @@ def _relevant_sets(X):
         Distinct user ids, in order of first appearance.
     relevant : list of ndarray
         The item ids of each user's rows, in row order.
-
-    Ids of an array read as floats (because of a float timestamp column) are
-    turned back into ints when they are all integral.
     """
-    if isinstance(X, pd.DataFrame):
-        missing = [c for c in ("user_id", "item_id") if c not in X.columns]
-        if missing:
-            raise ValueError(
-                f"X is missing the column(s) {missing}; got columns "
-                f"{list(map(str, X.columns))}. Rename your columns to "
-                "'user_id' and 'item_id'."
-            )
-        user, item = X["user_id"].to_numpy(), X["item_id"].to_numpy()
-    else:
-        arr = np.asarray(X)
-        if arr.dtype.kind in "US" and not isinstance(X, np.ndarray):
-            arr = np.asarray(X, dtype=object)  # keep int ids among strings
-        if arr.ndim != 2 or arr.shape[1] not in (2, 3):
-            raise ValueError(
-                "X must be a DataFrame with columns 'user_id' and 'item_id', "
-                "or an array of shape (n, 2) or (n, 3) with columns user_id, "
-                f"item_id[, timestamp]; got an array of shape {arr.shape}."
-            )
-        user, item = arr[:, 0], arr[:, 1]
-    if len(user) == 0:
-        raise ValueError("X has 0 rows; at least one held-out interaction is required.")
-    user, item = _column(user), _column(item)
-    for name, values in (("user_id", user), ("item_id", item)):
-        n_missing = int(pd.isna(values).sum())
-        if n_missing:
-            raise ValueError(
-                f"X has missing {name} values (NaN/None) in {n_missing} rows; "
-                "drop those rows."
-            )
-    codes, users = pd.factorize(user)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.cumsum(np.bincount(codes))[:-1]
-    return np.asarray(users), np.split(item[order], bounds)
+    data = check_interactions(X, estimator_name=estimator_name, duplicates="keep")
+    return _group_by_user(data.user_id, data.item_id)
 
 
-def _score_recommender(estimator, X, metric="ndcg", k=10):
+def _final_recommender(estimator, X):
+    """The recommender that ends ``estimator`` and X transformed to reach it.
+
+    A :class:`~sklearn.pipeline.Pipeline` (nested ones included) is unwrapped:
+    X goes through the ``transform`` of every step but the last (steps
+    ``None`` and ``"passthrough"`` do nothing), as ``Pipeline.score`` does.
+    """
+    while isinstance(estimator, Pipeline):
+        *steps, (name, last) = estimator.steps
+        for _, step in steps:
+            if step is None or (isinstance(step, str) and step == "passthrough"):
+                continue
+            X = step.transform(X)
+        if last is None or isinstance(last, str):
+            raise ValueError(
+                f"Pipeline: the last step {name!r} is {last!r}, not a "
+                "recommender; a rank scorer needs a pipeline that ends in a "
+                "recommender (an estimator with a recommend method)."
+            )
+        estimator = last
+    if not callable(getattr(estimator, "recommend", None)):
+        raise TypeError(
+            f"{type(estimator).__name__} has no recommend method; a rank scorer "
+            "scores a recommender, or a Pipeline that ends in one, e.g. "
+            "PopularityRecommender()."
+        )
+    return estimator, X
+
+
+def _recommend_parameters(recommend):
+    """The keyword names ``recommend`` accepts (all of them with ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(recommend).parameters
+    except (TypeError, ValueError):  # no signature: ask for the minimum
+        return set()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return {"exclude_seen", "return_scores"}
+    return set(parameters)
+
+
+def _check_known_items(estimator, name, item):
+    """Columns of the held-out items in ``items_`` (-1 for unknown items).
+
+    Unknown items cannot be recommended: their rows stay relevant items that
+    are never retrieved (misses), as trec_eval counts relevant documents a
+    run does not retrieve, with one warning that counts them.
+    """
+    cols = pd.Index(estimator.items_).get_indexer(item)
+    if (cols < 0).any():
+        unknown = pd.unique(item[cols < 0])
+        warnings.warn(
+            f"{name}: {int((cols < 0).sum())} of {len(cols)} held-out rows of X "
+            f"have items that are not in the catalog (items_; e.g. "
+            f"{np.asarray(unknown[:5]).tolist()}). recommend() cannot return "
+            "them, so they count as relevant items never recommended (misses), "
+            "as in trec_eval. To leave them out, drop those rows, e.g. "
+            "X[X['item_id'].isin(model.items_)]; to score them, refit with "
+            "those items (e.g. their texts in item_texts).",
+            UserWarning,
+            stacklevel=4,
+        )
+    return cols
+
+
+def _training_rows(estimator, user, cols):
+    """Held-out rows whose ``(user, item)`` is a training interaction.
+
+    The training interactions are the stored entries of ``user_items_``
+    (rows ``users_``, columns ``items_``): the items ``recommend`` excludes.
+    """
+    user_items = estimator.user_items_.tocsr()
+    rows = pd.Index(estimator.users_).get_indexer(user)
+    n_items = user_items.shape[1]
+    counts = np.diff(user_items.indptr)
+    train_rows = np.repeat(np.arange(user_items.shape[0], dtype=np.int64), counts)
+    train_keys = train_rows * n_items + user_items.indices
+    keys = rows.astype(np.int64) * n_items + cols
+    return (rows >= 0) & (cols >= 0) & np.isin(keys, train_keys)
+
+
+def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True):
     """Rank each user of X with ``estimator`` and score against their rows.
 
-    ``estimator.recommend(users, n=k)`` must return a 2-D array of item ids;
-    it may have fewer than ``k`` columns (a small catalog): the metrics count
-    the missing positions as misses. The estimators' ``score`` calls
-    ``_score_recommender(self, X, "ndcg", 10)``.
+    See :func:`make_rank_scorer` for the conventions. The estimators'
+    ``score`` calls ``_score_recommender(self, X, "ndcg", 10)``.
     """
-    _, function = _check_metric(metric)
+    metric, _ = _check_metric(metric)
     k = _check_k(k)
-    users, relevant = _relevant_sets(X)
-    y_pred = estimator.recommend(users, n=k)
-    return float(function(relevant, y_pred, k=k))
+    estimator, X = _final_recommender(estimator, X)
+    name = type(estimator).__name__
+    data = check_interactions(X, estimator_name=name, duplicates="keep")
+    user, item = data.user_id, data.item_id
+    keep = np.ones(len(user), dtype=bool)
+    if hasattr(estimator, "items_"):
+        cols = _check_known_items(estimator, name, item)
+        knows_training = all(
+            hasattr(estimator, a) for a in ("users_", "user_items_")
+        )
+        if exclude_seen and knows_training:
+            keep = ~_training_rows(estimator, user, cols)
+    users, relevant = _group_by_user(user[keep], item[keep])
+    if not keep.all():
+        n_users = len(pd.unique(user))
+        _report_training_rows(name, len(keep), int((~keep).sum()), n_users, len(users))
+
+    parameters = _recommend_parameters(estimator.recommend)
+    options = {}
+    if "exclude_seen" in parameters:
+        options["exclude_seen"] = exclude_seen
+    elif not exclude_seen:
+        raise ValueError(
+            f"{name}.recommend has no exclude_seen parameter, so it cannot rank "
+            "training items; use make_rank_scorer(metric, exclude_seen=True) "
+            "with it."
+        )
+    filled = None
+    if "return_scores" in parameters:
+        y_pred, scores = estimator.recommend(users, n=k, return_scores=True, **options)
+        # items scored -inf were excluded (e.g. training items filling a list
+        # when fewer than k remain): empty positions, never hits
+        filled = np.asarray(scores) != -np.inf
+    else:
+        y_pred = estimator.recommend(users, n=k, **options)
+    return float(np.mean(_per_user(metric, relevant, y_pred, k, filled)))
+
+
+def _report_training_rows(name, n_rows, n_left_out, n_users, n_users_left):
+    """Warn about held-out rows left out as training interactions, or raise."""
+    fix = (
+        "rank training items too with make_rank_scorer(metric, "
+        "exclude_seen=False), or drop repeated interactions from the held-out rows"
+    )
+    if n_users_left == 0:
+        raise ValueError(
+            f"{name}: no held-out row is left to score: all {n_rows} rows of X "
+            "repeat one of their user's training interactions (user_items_), "
+            f"which recommend() excludes. To score them, {fix}."
+        )
+    gone = n_users - n_users_left
+    users = (
+        f"; {gone} of {n_users} users have no relevant item left and are left "
+        "out of the mean (as trec_eval leaves out queries without relevance "
+        "judgements)"
+        if gone
+        else ""
+    )
+    warnings.warn(
+        f"{name}: {n_left_out} of {n_rows} held-out rows of X repeat one of "
+        "their user's training interactions (user_items_); recommend() "
+        "excludes training items, so these rows cannot be recommended and are "
+        f"left out of the relevant items{users}. To count them, {fix}.",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 class _RankScorer:
     """Scorer ``scorer(estimator, X, y=None)`` returned by make_rank_scorer."""
 
-    def __init__(self, metric, k):
+    def __init__(self, metric, k, exclude_seen):
         self._name, self._metric = _check_metric(metric)
         self._k = _check_k(k)
+        if not isinstance(exclude_seen, (bool, np.bool_)):
+            raise ValueError(
+                f"exclude_seen must be True or False; got {exclude_seen!r}. "
+                "True leaves out held-out rows that repeat a training "
+                "interaction; False ranks training items too."
+            )
+        self._exclude_seen = bool(exclude_seen)
 
     def __call__(self, estimator, X, y=None):
-        return _score_recommender(estimator, X, self._metric, self._k)
+        return _score_recommender(
+            estimator, X, self._name, self._k, exclude_seen=self._exclude_seen
+        )
 
     def __repr__(self):
-        return f"make_rank_scorer({self._name!r}, k={self._k})"
+        extra = "" if self._exclude_seen else ", exclude_seen=False"
+        return f"make_rank_scorer({self._name!r}, k={self._k}{extra})"
 
 
-def make_rank_scorer(metric, k=10):
+def make_rank_scorer(metric, k=10, exclude_seen=True):
     """Make a scorer from a ranking metric, for model selection tools.
 
     The scorer takes held-out interactions, asks the estimator for the top
     ``k`` items of each of their users (``estimator.recommend(users, n=k)``)
-    and scores them against each user's held-out items. Greater is better.
+    and scores them against each user's held-out items: the mean over users
+    of the metric. Greater is better.
+
+    Conventions (trec_eval's, as the metrics):
+
+    - **Training items.** With ``exclude_seen=True`` (the default, and what
+      the estimators' ``score`` does), ``recommend`` leaves out each user's
+      training interactions (the fitted ``user_items_``), so a held-out row
+      whose ``(user_id, item_id)`` is one of them can never be recommended:
+      such rows (repeated interactions) are left out of the relevant items,
+      with one ``UserWarning`` that counts them. With
+      ``exclude_seen=False``, training items are ranked too
+      (``recommend(users, n=k, exclude_seen=False)``) and every row counts.
+    - **Users without relevant items** (all their rows left out) are left
+      out of the mean, as trec_eval leaves out queries without relevance
+      judgements; when no user is left, a ``ValueError`` is raised.
+    - **Short lists.** Positions that ``recommend`` scores ``-inf`` (excluded
+      items filling the list when fewer than ``k`` items remain) are empty:
+      never hits. Positions past the end of the list are misses.
+    - **Unknown items.** Held-out items that are not in the estimator's
+      catalog (``items_``) raise a ``ValueError``; users the estimator
+      cannot score raise from ``recommend``.
+
+    A :class:`~sklearn.pipeline.Pipeline` that ends in a recommender is
+    scored as that recommender, on X transformed by the steps before it.
+    Estimators without ``items_``, ``users_`` and ``user_items_`` (any object
+    with ``recommend(users, n)``) are scored on every row.
 
     Parameters
     ----------
@@ -486,6 +773,10 @@ def make_rank_scorer(metric, k=10):
         :func:`map_at_k` and :func:`mrr`.
     k : int, default=10
         Number of recommendations per user.
+    exclude_seen : bool, default=True
+        Rank only items outside each user's training interactions, and leave
+        out the held-out rows that repeat a training interaction (see
+        above). False ranks training items too and counts every row.
 
     Returns
     -------
@@ -510,5 +801,22 @@ def make_rank_scorer(metric, k=10):
     >>> held_out = np.array([[1, 8], [2, 5], [1, 9]])  # user_id, item_id
     >>> scorer(Constant(), held_out)  # user 1: 1 of {8, 9}; user 2: 0 of {5}
     0.25
+
+    A held-out row that repeats a training interaction is left out:
+
+    >>> import pandas as pd
+    >>> import warnings
+    >>> from sklearn_zsrec import PopularityRecommender
+    >>> train = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [7, 8, 7]})
+    >>> model = PopularityRecommender().fit(train)
+    >>> test = pd.DataFrame({"user_id": [1, 2], "item_id": [7, 8]})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     make_rank_scorer("hit_rate", k=1)(model, test)  # only user 2
+    1.0
+    >>> print(str(caught[0].message)[:68])
+    PopularityRecommender: 1 of 2 held-out rows of X repeat one of their
+    >>> make_rank_scorer("hit_rate", k=1, exclude_seen=False)(model, test)
+    0.5
     """
-    return _RankScorer(metric, k)
+    return _RankScorer(metric, k, exclude_seen)
