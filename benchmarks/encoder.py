@@ -72,7 +72,8 @@ def main(argv=None):
     parser.add_argument("--sweep-repeats", type=int, default=3, help="timed repeats per sweep point (default 3)")
     parser.add_argument(
         "--bf16", choices=["auto", "yes", "no"], default="auto",
-        help="time precision='bfloat16': auto = only where the CPU has AMX or AVX512-BF16",
+        help="time precision='bfloat16': auto = only where the CPU has AMX or AVX512-BF16 "
+             "(precision='auto' itself uses it only with AMX, or CUDA >= 8.0)",
     )
     args = parser.parse_args(argv)
 
@@ -215,8 +216,10 @@ def main(argv=None):
         f"`{getattr(model.config, '_attn_implementation', None)}` (transformers' choice), tokenizes all "
         "texts once and batches them by token count, so a batch pads only to its own longest text; "
         "sentence-transformers sorts by characters and tokenizes each batch.",
-        f"- `precision=\"auto\"` chose **{enc_auto.precision_}** on this machine "
-        f"(AMX or AVX512-BF16: {'yes' if native_bf16 else 'no'}).",
+        f"- `precision=\"auto\"` chose **{enc_auto.precision_}** on this machine: it uses "
+        "bfloat16 only with AMX (or CUDA >= 8.0), from the hardware's flags, never by timing "
+        f"(AMX or AVX512-BF16 here: {'yes' if native_bf16 else 'no'}; bfloat16 is timed below "
+        "where either is present).",
     ]
     if not with_bf16:
         lines.append(
