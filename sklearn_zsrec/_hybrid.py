@@ -149,6 +149,9 @@ _KEEP_TERMS_FLOATS = 1 << 25
 # candidate up to this many floats each (16 MB)
 _MEMO_TERMS_FLOATS = 1 << 22
 _MIN_POSITIVES = 50  # held-out interactions a history-length bin needs for its own blend
+# held-out interactions the learned blend needs at all: with one, the choice
+# among candidates (``_one_se_choice``) has no standard error and judges nothing
+_MIN_HOLDOUT = 2
 # few features, many samples: Newton steps with a Cholesky solve converge in a
 # handful of iterations, to the same optimum as lbfgs in a fraction of its time
 _SOLVER = "newton-cholesky"
@@ -156,6 +159,7 @@ _SOLVER = "newton-cholesky"
 _USER_NEIGHBORS = (10, 25, 50, 100, 200, 400)
 _USER_SMOOTHING = (0.01, 0.1, 1.0)
 _MIN_RECENCY = 1e-4  # recency weights below this fraction of a user's largest are dropped
+_MAX_HISTORY_WEIGHT = 1e6  # larger history weights are rescaled (to at most 1) first
 
 
 def _subset(data, mask):
@@ -424,6 +428,11 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
     rows = text._rows(data.user_id, "user")
     cols = text._rows(data.item_id, "item")
     weights = np.asarray(_recency_weights(data, half_life), dtype=np.float64)
+    if len(weights) and weights.max() > _MAX_HISTORY_WEIGHT:
+        # every term built on these weights is z-scored per user, so one
+        # common scale changes no score; it keeps weight x similarity sums
+        # inside float32 (weights near 3.4e38 made them inf, then NaN)
+        weights = weights / weights.max()
     if half_life is not None:
         # interactions whose recency weight is under _MIN_RECENCY of the
         # user's largest weigh nothing that can change a ranking; dropping
@@ -671,6 +680,9 @@ class HybridRecommender(BaseRecommender):
         The collaborative-filtering model; None uses ``ALSRecommender()``.
     blend : {"learned", "fixed"}, default="learned"
         Learn the blend coefficients on a holdout, or use the fixed formula.
+        ``"learned"`` warns (``UserWarning``) and uses the fixed formula when
+        the holdout has fewer than 2 usable held-out interactions (tiny data:
+        e.g. no user with 2+ interactions, or every held-out item hidden).
     switch : float, default=2.0
         User interaction count at which the CF gate ``w`` reaches one half
         (for the item count 0 gives a gate of one).
@@ -781,7 +793,7 @@ class HybridRecommender(BaseRecommender):
         popularity + text, ``recent_next``, ``recent_knn`` + ``recent_next``;
         the two fits judged out of fold); each bin keeps the simplest within
         one standard error of its best (zeros for a bin without held-out
-        users).
+        users, and for every bin when ``fit`` fell back to the fixed blend).
     users_ : ndarray of shape (n_users,)
         User ids seen in ``fit``.
     items_ : ndarray of shape (n_items,)
@@ -970,7 +982,7 @@ class HybridRecommender(BaseRecommender):
                                                                  n_codes)], np.inf)
         train &= rank <= keep_last[codes] + 1
         if not held.any() or not train.any():
-            return self._fixed_coef()
+            return self._fixed_fallback(data, held, 0)
         parts = self._components(_subset(data, train))
         text = parts.text
         users = data.user_id[held]
@@ -1005,10 +1017,16 @@ class HybridRecommender(BaseRecommender):
                 _sample([t[new] for t in terms], pos[part][new], hidden_cols,
                         seen[np.flatnonzero(new)],
                         self.n_negatives, rng, cold, who[part][new])
+        # a held-out item is usable when ranked against candidates: not when
+        # its user or item is left out of the holdout's fit (hidden), nor when
+        # the user has seen every other item
+        if not main[0]:
+            return self._fixed_fallback(data, held, 0)
         features, labels = np.concatenate(main[0]), np.concatenate(main[1])
         sample_who = np.concatenate(main[2])
-        if labels.min() == labels.max():
-            return self._fixed_coef()
+        usable = len(np.unique(sample_who[labels == 0]))  # held-out items with candidates
+        if usable < _MIN_HOLDOUT:
+            return self._fixed_fallback(data, held, usable)
         groups = bins[sample_who]
         # bins with enough held-out interactions get a blend of their own
         own_bins = [b for b in range(len(self.history_bins) + 1)
@@ -1051,6 +1069,32 @@ class HybridRecommender(BaseRecommender):
             self.new_item_share_ = float(min(1.0, (fresh_share + unseen_share)
                                              * self.new_item_exposure))
         return coef
+
+    def _fixed_fallback(self, data, held, usable):
+        """The fixed blend, with a warning: the holdout is too small to learn from.
+
+        ``held`` marks the held-out interactions (each user's latest, of users
+        with 2+ interactions), ``usable`` counts those that were ranked
+        against candidates (fewer than ``_MIN_HOLDOUT``). Where one
+        history-length bin has too little data, it takes the fit of all bins
+        pooled; where all of them together have too little, ``fit`` takes
+        ``blend="fixed"``'s coefficients.
+        """
+        n_users, n_items = len(pd.unique(data.user_id)), len(pd.unique(data.item_id))
+        warnings.warn(
+            f"HybridRecommender: blend='learned' found {usable} usable held-out "
+            f"interactions in X ({len(data.user_id)} interactions, {n_users} users, "
+            f"{int(held.sum())} of them with 2+ interactions, {n_items} items) and needs "
+            f"at least {_MIN_HOLDOUT} ({_MIN_POSITIVES} per history-length bin for a blend "
+            "of its own): fit holds out each user's latest interaction, usable when the "
+            "user keeps an earlier one, the item is not among the "
+            f"new_item_fraction={self.new_item_fraction} of items hidden while learning, "
+            "and the user has unseen items to rank it against. Fell back to the fixed "
+            "blend (blend='fixed': w * z_cf + (1 - w) * z_text). Pass more users with 2+ "
+            "interactions, or blend='fixed' to use that blend without this warning.",
+            UserWarning, stacklevel=6)  # fit's caller (through _learn_coef, _fit, fit)
+        self.blend_validation_ndcg_ = np.zeros((len(self.history_bins) + 1, len(_SIMPLICITY)))
+        return self._fixed_coef()
 
     def _earned_share(self, parts, coef, rows, users, pos, is_hidden, kept, rate, k=10):
         """The share of the top-``k`` that the holdout's unseen items earn, at most ``rate``.

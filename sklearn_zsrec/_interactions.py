@@ -145,8 +145,9 @@ def check_interactions(
         Used in error messages.
     duplicates : {"sum", "keep"}
         ``"sum"`` merges repeated ``(user_id, item_id)`` pairs into one row
-        whose weight is the sum and whose timestamp is the latest; ``"keep"``
-        keeps every row (for scoring held-out rows).
+        whose weight is the sum and whose timestamp is the latest, and
+        returns the rows in time order; ``"keep"`` keeps every row in the
+        order of X (for scoring held-out rows).
 
     Returns
     -------
@@ -263,6 +264,13 @@ def check_interactions(
             _check_weight_range(weight, name, summed=True)
             ts = None if ts is None else frame["t"].to_numpy()
             order = np.argsort(np.argsort(frame["o"].to_numpy(), kind="stable"))
+        elif ts is not None:
+            # rows in time order, as merged rows are: models that draw random
+            # samples over rows then give the same answer for any row order
+            # of the same interactions
+            by_time = np.argsort(order, kind="stable")
+            user, item, weight, ts = user[by_time], item[by_time], weight[by_time], ts[by_time]
+            order = np.arange(n)
     return Interactions(user, item, weight, ts, order)
 
 

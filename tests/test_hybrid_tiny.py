@@ -1,0 +1,183 @@
+"""HybridRecommender with the learned blend (the default) on tiny data.
+
+The learned blend holds out each user's latest interaction and hides a
+random fifth of the items; on tiny data that can leave no held-out
+interaction to learn from. ``fit`` then falls back to the fixed blend with a
+``UserWarning`` instead of crashing from inside the holdout. Whether the
+holdout is left empty depends on the seed: each case below names a
+``random_state`` that crashed before the fallback, where one did.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn.base import clone
+
+from sklearn_zsrec import (
+    ALSRecommender,
+    HybridRecommender,
+    PopularityRecommender,
+    TextEncoder,
+    ZeroShotRecommender,
+)
+from sklearn_zsrec import _hybrid as module
+
+from ._tiny import tiny_model_path
+
+# 8 items; most cases below touch only a few, the others are in item_texts
+# without interactions
+ITEM_TEXTS = pd.Series({i: f"A story about topic {i % 3}, item {i}." for i in range(1, 9)})
+USER_TEXTS = pd.Series({u: f"A reader of topic {u % 3}." for u in range(1, 6)})
+FALLBACK = "blend='learned' found .* usable held-out interactions"
+
+# name: ((user, item) rows in time order, random_state). Before the fallback,
+# "one_user" (seed 0), "three_rows" (seed 2), "two_users" (seed 3) crashed
+# with "zero-size array to reduction operation minimum which has no identity"
+# (the only held-out items hidden) and "three_rows_user_left_out" (seed 1) with
+# "need at least one array to concatenate" (the held-out user's only other
+# item hidden); the others fitted the fixed blend without a warning or the
+# learned one, and are kept against regressions.
+CASES = {
+    "one_row": ([(1, 1)], 0),
+    "one_user": ([(1, 1), (1, 2), (1, 3)], 0),
+    "one_item": ([(1, 1), (2, 1), (3, 1)], 0),
+    "two_users": ([(1, 1), (1, 2), (2, 2), (2, 3)], 3),
+    "three_rows": ([(1, 1), (2, 2), (1, 3)], 2),
+    "three_rows_user_left_out": ([(1, 1), (1, 2), (2, 3)], 1),
+    "single_interaction_each": ([(1, 1), (2, 2), (3, 3), (4, 4)], 0),
+    "same_items_for_all": ([(1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2)], 0),
+}
+# (timestamps, user_texts, new_items, catalog): with and without each; a
+# catalog of the interacted items only, or with items without interactions
+VARIANTS = {
+    "timestamps": (True, False, None, "all items"),
+    "no_timestamps-user_texts-new_items_all": (False, True, "all", "all items"),
+    "declared_new_items-user_texts": (True, True, "without interactions", "all items"),
+    "new_item_with_interactions-interacted_catalog": (False, False, "with interactions",
+                                                      "interacted only"),
+}
+
+
+def _data(case, variant):
+    rows, seed = CASES[case]
+    timestamps, user_texts, new_items, catalog = VARIANTS[variant]
+    X = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    if timestamps:  # in time order, as listed
+        X["timestamp"] = pd.date_range("2024-01-01", periods=len(X), freq="D")
+    items = sorted(set(X.item_id)) if catalog == "interacted only" else list(ITEM_TEXTS.index)
+    if new_items == "without interactions":
+        new_items = [i for i in items if i not in set(X.item_id)][:3] or None
+    elif new_items == "with interactions":
+        new_items = [int(X.item_id.iloc[0])]
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                               item_texts=ITEM_TEXTS.loc[items],
+                               user_texts=USER_TEXTS if user_texts else None)
+    hybrid = HybridRecommender(text, ALSRecommender(factors=2, iterations=3, random_state=0),
+                               new_items=new_items, random_state=seed)
+    return X, hybrid, items
+
+
+def _fit(hybrid, X):
+    """Fit; the fallback's warnings (any other warning fails the test)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hybrid.fit(X)
+    ours = [w for w in caught if "blend='learned'" in str(w.message)]
+    others = [w for w in caught if w.category in (UserWarning, RuntimeWarning) and w not in ours]
+    assert not others, [str(w.message) for w in others]
+    return ours
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("case", CASES)
+def test_tiny_data_fits_and_scores(case, variant, monkeypatch):
+    X, hybrid, items = _data(case, variant)
+    fallback = _fit(hybrid, X)
+    # only the users who all share two items, with other items to rank
+    # theirs against, leave (3) usable held-out interactions
+    learnable = case == "same_items_for_all" and VARIANTS[variant][3] == "all items"
+    assert bool(fallback) != learnable
+    if fallback:  # the fixed blend, said once
+        assert len(fallback) == 1 and fallback[0].category is UserWarning
+        np.testing.assert_array_equal(hybrid.coef_, hybrid._fixed_coef())
+        assert not hybrid.blend_validation_ndcg_.any()
+        assert hybrid.new_item_share_ is None
+    assert np.isfinite(hybrid.coef_).all()
+    # users 5 (a text in USER_TEXTS) and 99 (none) are new
+    users, new = sorted(set(X.user_id)), [5, 99]
+    ids, scores = hybrid.recommend(users + new, n=len(items), return_scores=True)
+    assert ids.shape == scores.shape == (len(users) + 2, len(items))
+    for user, row, score in zip(users + new, ids, scores):
+        assert sorted(row) == items
+        seen = set(X.item_id[X.user_id == user])
+        # every unseen item, finitely scored, ahead of every training item
+        assert set(row[len(items) - len(seen):]) == seen
+        assert np.isfinite(score[:len(items) - len(seen)]).all()
+        assert np.isneginf(score[len(items) - len(seen):]).all()
+    pairs = pd.DataFrame([(u, i) for u in users + new for i in items],
+                         columns=["user_id", "item_id"])
+    predicted = hybrid.predict(pairs)
+    assert predicted.shape == (len(pairs),) and np.isfinite(predicted).all()
+    unseen = pairs[~pairs.set_index(["user_id", "item_id"]).index.isin(
+        X.set_index(["user_id", "item_id"]).index)]
+    if len(unseen):
+        assert 0.0 <= hybrid.score(unseen) <= 1.0
+    # the same random_state, refitted from scratch: the same model
+    monkeypatch.setattr(module, "_FIT_MEMO", module.OrderedDict())
+    again = _data(case, variant)[1]
+    assert len(_fit(again, X)) == len(fallback)
+    np.testing.assert_array_equal(again.coef_, hybrid.coef_)
+    again_ids, again_scores = again.recommend(users + new, n=len(items), return_scores=True)
+    np.testing.assert_array_equal(again_ids, ids)
+    np.testing.assert_array_equal(again_scores, scores)
+
+
+@pytest.mark.parametrize("case", ["one_row", "one_user", "three_rows_user_left_out",
+                                  "single_interaction_each"])
+def test_no_holdout_falls_back_to_the_fixed_blend_with_a_warning(case):
+    X, hybrid, items = _data(case, "timestamps")
+    with pytest.warns(UserWarning, match=FALLBACK) as caught:
+        hybrid.fit(X)
+    assert caught[0].filename == __file__  # points at the caller's fit
+    message = str(caught[0].message)
+    n_users = X.user_id.nunique()
+    assert f"in X ({len(X)} interactions, {n_users} users, " in message
+    assert "needs at least 2" in message and "blend='fixed'" in message
+    fixed = _data(case, "timestamps")[1].set_params(blend="fixed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixed.fit(X)
+    users = sorted(set(X.user_id)) + [5, 99]
+    np.testing.assert_array_equal(hybrid.recommend(users, n=len(items)),
+                                  fixed.recommend(users, n=len(items)))
+
+
+def test_one_usable_held_out_interaction_is_too_few():
+    # with this seed the one held-out interaction is usable: before, the blend
+    # was "learned" from it (no standard error: the simplest candidate,
+    # popularity, every unseen item of the user tied at 0); now it warns
+    X, hybrid, _ = _data("one_user", "timestamps")
+    with pytest.warns(UserWarning, match="found 1 usable held-out interactions"):
+        hybrid.set_params(random_state=1).fit(X)
+    np.testing.assert_array_equal(hybrid.coef_, hybrid._fixed_coef())
+    scores = hybrid.recommend(1, n=len(ITEM_TEXTS) - 3, return_scores=True)[1]
+    assert len(np.unique(scores)) > 1  # text orders the unseen items
+
+
+def test_huge_weights_give_the_same_blend_as_ones():
+    # weights near float32's maximum made the item-kNN sums inf, then NaN in
+    # the blend's logistic fit; one common scale changes no z-score
+    from ._data import topic_catalog, topic_interactions
+
+    texts, topics = topic_catalog()
+    X = topic_interactions(topics)
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    hybrid = HybridRecommender(text, PopularityRecommender(), random_state=0)
+    users = X.user_id.unique()
+    expected = clone(hybrid).fit(X.assign(weight=1.0)).recommend(users, n=5)
+    for weight in (1e37, 3e38):
+        np.testing.assert_array_equal(
+            clone(hybrid).fit(X.assign(weight=weight)).recommend(users, n=5), expected)

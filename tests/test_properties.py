@@ -1,0 +1,243 @@
+"""Randomised inputs (hypothesis) through every public estimator.
+
+Interaction frames with int, str and mixed ids, repeated pairs, tied,
+missing, naive and time-zone-aware timestamps, huge and zero weights, and
+unicode (or empty) texts go through ``fit``, ``recommend``, ``predict`` and
+``score``. Each call either raises a ValueError/TypeError that names the
+estimator, or gives a result that holds the invariants: shapes, scores
+descending, no training item ahead of an unseen one, finite predictions,
+NDCG in [0, 1], and the same answer for the same rows passed as a
+DataFrame, a list of rows or an object array (and in any row order when
+the timestamps order every row).
+
+Hypothesis draws new examples on every run (its seed is random unless
+``--hypothesis-seed`` is given); ``HYPOTHESIS_PROFILE=thorough`` runs ten
+times more examples.
+"""
+
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+
+from sklearn_zsrec import (
+    ALSRecommender,
+    HybridRecommender,
+    PopularityRecommender,
+    TextEncoder,
+    ZeroShotRecommender,
+)
+
+from ._tiny import tiny_model_path
+
+settings.register_profile(
+    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "thorough", deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    max_examples=500,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+INTS = st.integers(-3, 12) | st.sampled_from([2**62, -(2**40)])
+STRS = st.text(st.characters(codec="utf-8"), max_size=3)
+IDS = {"int": INTS, "str": STRS, "mixed": INTS | STRS}
+# weights users send: none, counts, ratings, zeros, and huge ones that
+# models may reject with a clear error
+WEIGHTS = st.sampled_from([0.0, 1.0, 2.0, 5.0]) | st.floats(0, 100) | st.floats(1e30, 3e38)
+TEXTS = st.text(st.characters(codec="utf-8"), min_size=1, max_size=20)
+
+
+@st.composite
+def interactions(draw, max_rows=25):
+    """``(frame, item_texts, flags)`` of random interactions."""
+    ids = IDS[draw(st.sampled_from(sorted(IDS)))]
+    n = draw(st.integers(1, max_rows))
+    users = draw(st.lists(ids, min_size=n, max_size=n))
+    items = draw(st.lists(ids, min_size=n, max_size=n))
+    frame = pd.DataFrame({"user_id": pd.Series(users, dtype=object),
+                          "item_id": pd.Series(items, dtype=object)})
+    times = draw(st.sampled_from([None, "ints", "distinct", "naive", "aware", "missing"]))
+    if times is not None:
+        if times == "distinct":
+            stamps = draw(st.permutations(range(n)))
+        else:
+            stamps = draw(st.lists(st.integers(0, 4), min_size=n, max_size=n))
+        if times == "missing":
+            stamps = [None] + list(stamps[1:])
+        frame["timestamp"] = pd.Series(stamps, dtype=object if times == "missing" else None)
+        if times in ("naive", "aware"):
+            frame["timestamp"] = pd.to_datetime(frame.timestamp, unit="D")
+            if times == "aware":
+                frame["timestamp"] = frame.timestamp.dt.tz_localize("Asia/Kolkata")
+    weighted = draw(st.booleans())
+    if weighted:
+        frame["weight"] = draw(st.lists(WEIGHTS, min_size=n, max_size=n))
+    catalog = pd.unique(frame.item_id.to_numpy())
+    extra = draw(st.lists(ids, max_size=3))  # items with a text and no interactions
+    catalog = pd.unique(np.concatenate([catalog, np.asarray(extra, dtype=object)]))
+    texts = draw(st.lists(TEXTS, min_size=len(catalog), max_size=len(catalog)))
+    if draw(st.integers(0, 4)) == 0:  # now and then a missing text
+        texts[draw(st.integers(0, len(texts) - 1))] = draw(st.sampled_from(["", "  "]))
+    item_texts = pd.Series(texts, index=pd.Index(catalog, dtype=object), dtype=object)
+    flags = {
+        "valid": times != "missing",
+        "texts_valid": all(t.strip() for t in texts),
+        "huge": weighted and frame.weight.max() > 1e6,
+        "ordered": times == "distinct",
+    }
+    return frame, item_texts, flags
+
+
+def _models(item_texts):
+    encoder = TextEncoder(tiny_model_path(), verbose=0)
+    text = ZeroShotRecommender(encoder, item_texts=item_texts)
+    als = ALSRecommender(factors=2, iterations=2, random_state=0, n_jobs=1)
+    return {
+        "popularity": PopularityRecommender(),
+        "als": als,
+        "zero_shot": text,
+        "hybrid": HybridRecommender(text, als, random_state=0),
+    }
+
+
+def _as_rows(frame):
+    """The same interactions as a list of rows and their weights (``y``)."""
+    cols = [c for c in ("user_id", "item_id", "timestamp") if c in frame]
+    rows = [list(r) for r in frame[cols].itertuples(index=False)]
+    y = frame["weight"].to_numpy() if "weight" in frame else None
+    return rows, y
+
+
+def _fit(model, X, y=None):
+    """Fit, or return the error after checking it is a clear one."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return clone(model).fit(X, y)
+    except (ValueError, TypeError) as exc:
+        # the estimator, or the member of the hybrid that failed, is named
+        assert any(name in str(exc) for name in OURS), exc
+        return exc
+
+
+def _check_ranking(model, users, n):
+    """recommend's invariants for ``users``; returns (ids, scores)."""
+    ids, scores = model.recommend(users, n=n, return_scores=True)
+    n_items = len(model.items_)
+    assert ids.shape == scores.shape == (len(users), min(n, n_items))
+    for user, row, score in zip(users, ids, scores):
+        finite = np.isfinite(score)
+        assert not np.isnan(score).any() and not (score == np.inf).any()
+        k = int(finite.sum())
+        assert finite[:k].all() and not finite[k:].any()  # -inf only at the tail
+        assert np.all(np.diff(score[:k]) <= 1e-6 * (1 + np.abs(score[:k - 1]).max(initial=0)))
+        seen = _seen(model, user)
+        assert not seen & set(row[:k].tolist()), "a training item ranked ahead"
+        # every unseen item comes before any training item
+        assert k == min(len(row), n_items - len(seen))
+        assert len({(type(i), i) for i in row.tolist()}) == len(row)
+    return ids, scores
+
+
+def _seen(model, user):
+    row = pd.Index(model.users_).get_indexer(np.array([user], dtype=object))[0]
+    if row < 0:
+        return set()
+    start, end = model.user_items_.indptr[row : row + 2]
+    return set(model.items_[model.user_items_.indices[start:end]].tolist())
+
+
+def _run(name, data, new_user):
+    frame, item_texts, flags = data
+    model = _models(item_texts)[name]
+    fitted = _fit(model, frame)
+    event("fit raised" if isinstance(fitted, Exception) else "fit ok")
+    if not flags["valid"] or (name in ("zero_shot", "hybrid") and not flags["texts_valid"]):
+        assert isinstance(fitted, Exception), "invalid input was accepted"
+        return
+    if isinstance(fitted, Exception):
+        # only weights too large for the model may fail here
+        assert flags["huge"], fitted
+        return
+    users = list(pd.unique(frame.user_id.to_numpy()))
+    ids, scores = _check_ranking(fitted, users, n=4)
+    if fitted._handles_unknown_users:
+        _check_ranking(fitted, [new_user], n=3)
+
+    # the same rows as a list of rows and as an object array: the same model
+    rows, y = _as_rows(frame)
+    for X in (rows, np.array(rows, dtype=object)):
+        other = _fit(model, X, y)
+        assert not isinstance(other, Exception), other
+        np.testing.assert_array_equal(other.users_, fitted.users_)
+        np.testing.assert_array_equal(other.items_, fitted.items_)
+        other_ids, other_scores = other.recommend(users, n=4, return_scores=True)
+        np.testing.assert_array_equal(other_ids, ids)
+        np.testing.assert_allclose(other_scores, scores, rtol=1e-5, atol=1e-6)
+    if flags["ordered"] and "weight" not in frame:
+        shuffled = _fit(model, frame.iloc[::-1])
+        np.testing.assert_array_equal(shuffled.recommend(users, n=4), ids)
+
+    predictions = fitted.predict(frame)
+    assert predictions.shape == (len(frame),) and np.isfinite(predictions).all()
+    # held out: each user's first catalog item outside their training rows
+    held_out = [(u, i) for u in users for i in fitted.items_.tolist()[:1]
+                if i not in _seen(fitted, u)]
+    if held_out:
+        ndcg = fitted.score(pd.DataFrame(held_out, columns=["user_id", "item_id"], dtype=object))
+        assert 0.0 <= ndcg <= 1.0
+
+
+OURS = ("PopularityRecommender", "ALSRecommender", "ZeroShotRecommender",
+        "HybridRecommender", "TextEncoder")
+NEW_USER = st.sampled_from(["never seen", 10**6])
+
+
+@given(data=interactions(), new_user=NEW_USER)
+@settings(max_examples=150)
+def test_popularity_on_random_interactions(data, new_user):
+    _run("popularity", data, new_user)
+
+
+@given(data=interactions(), new_user=NEW_USER)
+@settings(max_examples=60)
+def test_als_on_random_interactions(data, new_user):
+    _run("als", data, new_user)
+
+
+@given(data=interactions(), new_user=NEW_USER)
+@settings(max_examples=40)
+def test_zero_shot_on_random_interactions(data, new_user):
+    _run("zero_shot", data, new_user)
+
+
+@given(data=interactions(max_rows=15), new_user=NEW_USER)
+@settings(max_examples=25)
+def test_hybrid_on_random_interactions(data, new_user):
+    _run("hybrid", data, new_user)
+
+
+@given(texts=st.lists(TEXTS, min_size=1, max_size=5))
+@settings(max_examples=30)
+def test_any_unicode_text_encodes_or_is_named_in_a_clear_error(texts):
+    encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
+    try:
+        out = encoder.transform(texts)
+    except ValueError as exc:
+        assert "texts" in str(exc), exc
+    else:
+        assert out.shape == (len(texts), encoder.embedding_dim_)
+        assert np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("text", ["\ud800 lone surrogate", "ok\udfff"])
+def test_a_lone_surrogate_is_named_in_the_error(text):
+    encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
+    with pytest.raises(ValueError, match=r"not valid UTF-8 .*position"):
+        encoder.transform(["fine", text])
