@@ -23,7 +23,7 @@ _, TOPICS = topic_catalog()
 X = topic_interactions(TOPICS, per_user=6)
 # two users with every item, in opposite orders, so that every item held out
 # by LeaveLastOut(n_splits=2) is in the training catalog (held-out items
-# outside it raise)
+# outside it are misses, with a warning)
 ALL_ITEMS = TOPICS.index.to_numpy()
 ANCHORS = pd.DataFrame(
     {
@@ -159,3 +159,15 @@ def test_pipeline_without_a_recommender_at_the_end_raises():
     pipe.fit(X_ADS)
     with pytest.raises(ValueError, match=r"last step 'rec' is 'passthrough'.*recommender"):
         make_rank_scorer("ndcg")(pipe, X_ADS)
+
+
+@pytest.mark.parametrize("recommender", RECOMMENDERS, ids=lambda r: type(r).__name__)
+def test_recommend_through_the_final_step_of_a_fitted_pipeline(recommender):
+    # user ids are not transformed by the steps, which transform interaction
+    # rows: pipe[-1].recommend is the pipeline's recommend, as pipe[-1].coef_
+    # is its coefficients
+    pipe = _pipeline(clone(recommender)).fit(X_ADS)
+    bare = clone(recommender).fit(drop_ads(X_ADS))
+    users = ["u0", "u1", "first"]
+    np.testing.assert_array_equal(pipe[-1].recommend(users, n=5), bare.recommend(users, n=5))
+    assert -1 not in pipe[-1].items_
