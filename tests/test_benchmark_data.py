@@ -75,13 +75,21 @@ def test_command_line_needs_both_files_and_an_output(tmp_path, synthetic):
         bench.main(["--interactions", str(clicks), "--item-texts", str(items)])
 
 
-def test_quick_run_on_own_data_writes_the_page(tmp_path, synthetic):
+def test_quick_run_on_own_data_writes_the_page(tmp_path, synthetic, capsys):
     """The whole harness, end to end, on a small synthetic catalogue."""
+    import importlib.util
+
     clicks, items, _ = _write(tmp_path, synthetic, users=False)
     out = tmp_path / "out"
     bench.main(["--interactions", str(clicks), "--item-texts", str(items),
                 "--name", "shop", "--out", str(out), "--quick"])
+    log = capsys.readouterr().out
+    if importlib.util.find_spec("lightfm") is None:
+        # it said "tuned LightFM-WARP ... (1 candidates)" without LightFM
+        assert "tuned LightFM" not in log
+        assert "LightFM-WARP: unavailable, needs lightfm (install: python benchmarks/install_lightfm.py)" in log
     page = (out / "shop.md").read_text()
+    assert "Text encoder precision: float32" in page or "Text encoder precision: bfloat16" in page
     assert page.startswith("# shop benchmark")
     assert "80 items" in page
     assert "no user texts were given" in page  # protocol D skipped, and said so
