@@ -201,6 +201,21 @@ def _targets(res, tuning):
             "| target | hybrid | against | met |", "|---|---|---|---|", *rows, ""]
 
 
+def _peers_lines(peers):
+    """What the page says about the next-item peers (SASRec, BERT4Rec, EASE)."""
+    if not peers:
+        return []
+    lines = ["Next-item peers (SASRec, BERT4Rec, EASE from RecTools, run in their own venv by",
+             "`python -m benchmarks.peers`, same splits and metrics): " + peers["note"] + "."]
+    if peers.get("library"):
+        lib = peers["library"]
+        lines.append("Their library: " + ", ".join(f"{k} {v}" for k, v in sorted(lib.items()))
+                     + f"; their run took {peers['seconds']:.0f} s.")
+    if peers.get("not_in"):
+        lines.append(f"Not in {peers['not_in']}.")
+    return lines + [""]
+
+
 def write_report(summary, out_dir):
     out_dir = Path(out_dir)
     res, meta, tuning = summary["results"], summary["meta"], summary["tuning"]
@@ -226,6 +241,7 @@ def write_report(summary, out_dir):
         f"- Python {meta['python']}; " + ", ".join(f"{k} {x}" for k, x in v.items()),
         f"- Text encoder precision: {meta.get('encoder_precision', 'not recorded')} "
         "(`TextEncoder(precision=\"auto\")`, chosen from the hardware's capabilities)",
+        f"- Reproducible: {meta['reproducibility']}" if meta.get("reproducibility") else "",
         "",
         "All numbers are means over test users ± one standard error. Ranking is over the",
         f"whole catalogue ({data['n_items']:,} items) minus each user's training items, unless said otherwise.",
@@ -233,6 +249,7 @@ def write_report(summary, out_dir):
         "with LeaveLastOut on the training rows of the earliest fold of A) and refitted per split.",
         "Bold: best non-random model of the column.",
         "",
+        *_peers_lines(meta.get("peers")),
         *_targets(res, tuning),
         f"![warm-up]({stem}-warmup.png)",
         f"![growth]({stem}-growth.png)",
@@ -280,6 +297,6 @@ def write_report(summary, out_dir):
            "memo emptied before each).", "",
            "| model | best parameters | candidates | seconds | note |", "|---|---|---|---|---|"]
     for name, t in tuning.items():
-        note = f"unavailable: {t['unavailable']}" if t["unavailable"] else ""
+        note = f"unavailable: {t['unavailable']}" if t["unavailable"] else t.get("library", "")
         md.append(f"| {name} | `{t['best']}` | {t['candidates']} | {t['seconds']} | {note} |")
     (out_dir / f"{stem}.md").write_text("\n".join(md) + "\n")

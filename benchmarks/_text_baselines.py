@@ -82,6 +82,7 @@ class UserTextRidge(BaseRecommender):
         self.als_ = ALSRecommender(
             factors=self.factors, regularization=self.regularization,
             iterations=self.iterations, random_state=self.random_state,
+            n_jobs=1,  # implicit's multithreaded ALS is not bit-reproducible
         ).fit(frame)
         self._index(data, items=self.als_.items_)
         self.encoder_ = clone(self.encoder if self.encoder is not None else TextEncoder()).fit()

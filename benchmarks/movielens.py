@@ -182,7 +182,7 @@ def make_entries(ml, quick):
             BPR(random_state=0),
             {"factors": [64, 128], "learning_rate": [0.005, 0.01, 0.02]},
         ),
-        Entry("ALS (implicit)", ImplicitALS(regularization=1.0, random_state=0), als_grid),
+        Entry("ALS (implicit)", ImplicitALS(regularization=1.0, random_state=0, n_jobs=1), als_grid),
         Entry("LightFM-WARP", LightFM(random_state=0),
               {"no_components": [32, 64], "epochs": [15, 30, 60]}, requires=lightfm),
         Entry(
@@ -207,7 +207,7 @@ def make_entries(ml, quick):
             {"alpha": [0.1, 1.0, 10.0]},
             cold_users=True,
         ),
-        Entry("ALSRecommender (ours)", ALSRecommender(regularization=1.0, random_state=0),
+        Entry("ALSRecommender (ours)", ALSRecommender(regularization=1.0, random_state=0, n_jobs=1),
               als_grid, ours=True),
         Entry(
             "ZeroShot (ours)",
@@ -219,7 +219,7 @@ def make_entries(ml, quick):
         ),
         Entry(
             "Hybrid (ours)",
-            HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0),
+            HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0, n_jobs=1),
                               random_state=0),
             {"n_neighbors": [100, 400], "half_life": [1.0, 2.0, 4.0]},
             cold_items=True,
@@ -229,7 +229,7 @@ def make_entries(ml, quick):
         ),
         Entry(
             "Hybrid (ours, new items not declared)",
-            HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0),
+            HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0, n_jobs=1),
                               random_state=0),
             {},
             cold_items=True,
@@ -238,7 +238,7 @@ def make_entries(ml, quick):
         ),
         Entry(
             "Hybrid (ours, new_item_exposure=1.5)",
-            HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0),
+            HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0, n_jobs=1),
                               new_item_exposure=1.5, random_state=0),
             {},
             cold_items=True,
@@ -299,7 +299,11 @@ def tune(entries, X_tune, log):
                     _hybrid._FIT_MEMO.clear()
                     search = GridSearchCV(e.estimator, e.grid, cv=cv, refit=False,
                                           error_score="raise")
-                    search.fit(X_tune)
+                    with warnings.catch_warnings():
+                        # a few held-out items have no training row: misses for
+                        # every model alike, as score() warns each time
+                        warnings.filterwarnings("ignore", message=".*held-out rows of X")
+                        search.fit(X_tune)
                     seconds.append(time.perf_counter() - start)
                     start = time.perf_counter()
             except ImportError as exc:
@@ -403,6 +407,7 @@ def run(quick=False, out_dir=RESULTS, verbose=1, data=None):
         },
         "results": summarise(results),
     }
+    _add_peers(summary, ml, quick, out_dir, log)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{ml.name}.json").write_text(json.dumps(summary, indent=1, default=str))
@@ -411,6 +416,64 @@ def run(quick=False, out_dir=RESULTS, verbose=1, data=None):
     write_report(summary, out_dir)
     log(f"wrote {out_dir}/{ml.name}.md in {time.perf_counter() - t0:.0f}s")
     return summary
+
+
+# what makes two runs on one machine give the same quality figures
+REPRODUCIBILITY = (
+    "seeds: random_state=0 for every model, seed 0 for every protocol's sampling; "
+    "threads: implicit's ALS (ALS (implicit), ALSRecommender, the hybrid's CF, the "
+    "user-text ridge) on 1 thread, as implicit's multithreaded ALS is not "
+    "bit-reproducible; BPR and LightFM on 1 thread (their SGD is lock-free "
+    "across threads); torch's own thread count for the text encoder and the "
+    "hybrid's products (deterministic for a fixed count); the peers' torch on 1 "
+    "thread per worker process; text encoder precision fixed by the hardware"
+)
+
+
+def _add_peers(summary, ml, quick, out_dir, log):
+    """Merge the next-item peers' rows (``benchmarks/peers.py``) into ``summary``.
+
+    The full run reads the peers' results file when its fingerprint matches
+    this run's data, protocols, peer definitions and library versions (the
+    peers take longer than this whole job, so they have a command of their
+    own); ``--quick`` runs the peers' smoke run itself, so that CI exercises
+    every peer. Either way the page says where the rows came from.
+    """
+    from . import peers
+    from ._peers_results import fingerprint, peers_file, read_peers
+    from .install_peers import DEFAULT_VENV, versions
+
+    library = versions(DEFAULT_VENV)
+    if quick:
+        if library is None:
+            found, note = None, ("the peers' environment is missing: build it with "
+                                 "`python benchmarks/install_peers.py`")
+        else:
+            log("peers (smoke run)")
+            found = peers.run(ml, quick=True, out_dir=tempfile.mkdtemp(prefix="peers-quick-"),
+                              log=log)
+            note = "smoke run (--quick): one candidate, one epoch"
+    else:
+        path = peers_file(out_dir, ml.name)
+        if library is None and path.exists():  # no venv here: trust the file's versions
+            library = json.loads(path.read_text()).get("meta", {}).get("library")
+        expected = fingerprint(ml.interactions, False,
+                               [p.__dict__ for p in peers.peers(False)],
+                               peers.SEED, peers.THREADS, library)
+        found, note = read_peers(path, expected)
+    summary["meta"]["peers"] = {"note": note,
+                                "library": found["meta"]["library"] if found else None,
+                                "not_in": found["meta"]["not_in"] if found else None,
+                                "seconds": found["meta"]["seconds"] if found else None}
+    log(f"  peers: {note}")
+    if found is None:
+        return
+    for key, rows in found["results"].items():
+        summary["results"].setdefault(key, {}).update(rows)
+    for name, t in found["tuning"].items():
+        summary["tuning"][name] = {"best": t["best"], "candidates": t["candidates"],
+                                   "seconds": t["seconds"], "unavailable": None,
+                                   "library": f"RecTools {found['meta']['library']['rectools']}"}
 
 
 def meta(quick, seconds, data, n_items):
@@ -456,6 +519,7 @@ def meta(quick, seconds, data, n_items):
         "seconds": round(seconds, 1),
         # what TextEncoder(precision="auto") ran in; decided from the hardware
         "encoder_precision": TextEncoder(verbose=0).fit().precision_,
+        "reproducibility": REPRODUCIBILITY,
     }
 
 

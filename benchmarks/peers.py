@@ -1,0 +1,265 @@
+"""The next-item peers on the main job's protocols: RecTools' SASRec, BERT4Rec and EASE.
+
+Run it after ``python benchmarks/install_peers.py`` (which builds RecTools'
+own venv: its numpy<2 and pandas<3 pins clash with ours)::
+
+    HF_HUB_OFFLINE=1 python -m benchmarks.peers            # about 45 minutes on 2 cores
+    HF_HUB_OFFLINE=1 python -m benchmarks.movielens        # its page reads the peers' results
+
+Tuning SASRec and BERT4Rec costs more than the whole main job, so they run
+in this command of their own; it writes ``benchmarks/results/<name>-peers.json``
+with a fingerprint of the data, the protocols' code, the peers' grids,
+seeds and threads, and the peers' library versions. The main job's page
+reads that file when the fingerprint matches its own run and says so
+(and how to refresh it) when it does not. ``--quick`` (which the main job's
+``--quick`` calls, so CI exercises every peer) fits one candidate for one
+epoch on the quick splits and writes to a temporary directory.
+
+Protocols: A (3 folds), B (warm-up curve) and E (data growth), with the
+same splits, exclusions and metrics as the main job
+(``benchmarks/_protocols.py``). The peers cannot score items without
+interactions (RecTools' SASRec, BERT4Rec and EASE learn one vector or
+column per item id from interactions), so they sit out C-new and C-mix; they
+cannot score users without interactions either (D). Each peer is tuned with
+the other baselines' budget: at most 6 grid candidates on the same tuning
+split (``LeaveLastOut(n_splits=1)`` on ``_protocols.tuning_split``), scored
+by NDCG@10; the transformers' epochs are chosen on the same validation rows
+from one training curve per candidate (rankings taken after each of
+``epochs``), so the epoch choice costs no extra fit.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sklearn_zsrec.model_selection import LeaveLastOut
+
+from . import _protocols as P
+from ._peers_results import fingerprint, peers_file
+from .install_peers import DEFAULT_VENV, venv_python, versions
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SEED = 0
+# each worker process runs torch on one thread (results are identical for a
+# fixed count), and WORKERS of them share a job's tasks: small transformers
+# gain little from a second thread, much from a second process
+THREADS = 1
+WORKERS = 2
+
+
+@dataclass
+class Peer:
+    """A peer model: its page name, RecTools class, grid, fixed parameters, epochs."""
+
+    name: str
+    model: str
+    grid: dict
+    fixed: dict = field(default_factory=dict)
+    epochs: tuple = ()  # rankings taken after each (transformers); () for EASE
+
+
+def peers(quick=False):
+    """The peers and their grids (at most 6 candidates each, as every baseline)."""
+    # small transformers for a 943-user catalogue; the epoch cap (30) keeps the
+    # run near 45 minutes on 2 cores: the page shows the validation curve, so
+    # a curve still rising at 30 is visible
+    common = {"n_blocks": 2, "n_heads": 2, "n_factors": 64, "session_max_len": 50,
+              "batch_size": 32, "loss": "softmax"}
+    out = [
+        Peer("SASRec (RecTools)", "SASRec", {"lr": [1e-3, 3e-3]}, common, (10, 20, 30)),
+        Peer("BERT4Rec (RecTools)", "BERT4Rec", {"lr": [1e-3, 3e-3]},
+             common | {"mask_prob": 0.15}, (10, 20, 30)),
+        Peer("EASE (RecTools)", "EASE",
+             {"regularization": [50.0, 150.0, 500.0, 1500.0, 5000.0, 15000.0]}),
+    ]
+    if quick:
+        for p in out:
+            p.grid = {k: v[:1] for k, v in list(p.grid.items())[:1]}
+            p.epochs = p.epochs[:1] and (1,)
+    return out
+
+
+def _candidates(grid):
+    keys = sorted(grid)
+    combos = [[]]
+    for key in keys:
+        combos = [c + [(key, v)] for c in combos for v in grid[key]]
+    return [dict(c) for c in combos]
+
+
+class Worker:
+    """Runs tasks in the peers' venv and maps the rankings back to our ids."""
+
+    def __init__(self, venv=DEFAULT_VENV, log=print):
+        self.python = venv_python(venv)
+        if not self.python.exists():
+            raise FileNotFoundError(
+                f"the peers' environment is missing ({venv}); build it with "
+                "`python benchmarks/install_peers.py`")
+        self.log = log
+        self.tmp = Path(tempfile.mkdtemp(prefix="zsrec-peers-"))
+        self.n = 0
+
+    def run(self, tasks):
+        """``tasks``: (name, train frame, users, peer, params, epochs); returns the worker's output."""
+        job = {"threads": THREADS, "seed": SEED, "out": str(self.tmp / f"out{self.n}.json"),
+               "tasks": []}
+        for name, train, users, peer, params, epochs in tasks:
+            path = self.tmp / f"rows{self.n}-{len(job['tasks'])}.csv"
+            order = P.rank_from_end(train)[0]
+            rows = pd.DataFrame({"user_id": train.user_id.astype(str),
+                                 "item_id": train.item_id.astype(str),
+                                 "order": _time_order(train, order)})
+            rows.to_csv(path, index=False)
+            job["tasks"].append({"name": name, "train": str(path), "users": [str(u) for u in users],
+                                 "k": 20, "model": peer.model,
+                                 "params": peer.fixed | params, "epochs": list(epochs)})
+        self.n += 1
+        # WORKERS processes, each with every WORKERS-th task; results in task order
+        shares = [dict(job, tasks=job["tasks"][i::WORKERS], out=f"{job['out']}.{i}")
+                  for i in range(min(WORKERS, len(job["tasks"])))]
+        running = []
+        for i, share in enumerate(shares):
+            path = self.tmp / f"job{self.n}-{i}.json"
+            path.write_text(json.dumps(share))
+            running.append(subprocess.Popen(
+                [str(self.python), str(HERE / "_peers_worker.py"), str(path)], text=True,
+                stdout=sys.stdout, stderr=subprocess.PIPE))
+        errors = [p.communicate()[1] for p in running]
+        for p, err in zip(running, errors):
+            if p.returncode:
+                raise RuntimeError(f"the peers' worker failed:\n{err[-3000:]}")
+        outs = [json.loads(Path(share["out"]).read_text()) for share in shares]
+        tasks = [None] * len(job["tasks"])
+        for i, out in enumerate(outs):
+            tasks[i::WORKERS] = out["tasks"]
+        return {"versions": outs[0]["versions"], "tasks": tasks}
+
+
+def _time_order(train, rank_from_end):
+    """A global integer time per row that orders each user's rows as the protocols do."""
+    counts = train.groupby("user_id", sort=False).user_id.transform("size").to_numpy()
+    return (counts - 1 - rank_from_end).astype(np.int64)
+
+
+def _top_columns(tops, users, catalog):
+    """Catalogue columns of each user's ranking (-1 where it has fewer than 20)."""
+    index = pd.Index([str(c) for c in catalog])
+    out = np.full((len(users), 20), -1, dtype=np.int64)
+    for row, items in enumerate(tops):
+        cols = index.get_indexer(items[:20])
+        out[row, : len(cols)] = cols
+    return out
+
+
+def tune(peer, X_tune, catalog, worker, log):
+    """Best (params, epochs) of ``peer`` by NDCG@10 on the tuning split's last rows."""
+    train_idx, val_idx = next(LeaveLastOut(n_splits=1).split(X_tune))
+    train, val = X_tune.iloc[train_idx], X_tune.iloc[val_idx]
+    split = P.Split("tuning", train, val, P._exclude(train, val.user_id.unique()))
+    users = np.asarray(pd.unique(val.user_id))
+    candidates = _candidates(peer.grid)
+    start = time.perf_counter()
+    out = worker.run([("tuning", train, users, peer, c, peer.epochs) for c in candidates])
+    curve, best = [], None
+    for params, task in zip(candidates, out["tasks"]):
+        for epochs, result in task["epochs"].items():
+            top = _top_columns(result["top"], users, catalog)
+            ndcg = float(np.nanmean(P.per_user_metrics(split, top, users, catalog)["NDCG@10"]))
+            curve.append({"params": params, "epochs": int(epochs), "NDCG@10": round(ndcg, 4)})
+            if best is None or ndcg > best[0]:
+                best = (ndcg, params, int(epochs))
+    seconds = time.perf_counter() - start
+    log(f"  tuned {peer.name}: {best[1]} epochs={best[2]} ({len(candidates)} candidates, "
+        f"{seconds:.0f}s)")
+    return {"best": best[1] | ({"epochs": best[2]} if peer.epochs else {}),
+            "params": best[1], "epochs": best[2], "candidates": len(candidates),
+            "seconds": round(seconds, 1), "curve": curve, "versions": out["versions"]}
+
+
+def splits(X, quick):
+    """The main job's splits that the peers take part in: A, B and E."""
+    from .movielens import GROWTH_P, WARMUP_N
+
+    out = [("A", P.protocol_a(X, fold)) for fold in ((0,) if quick else (0, 1, 2))]
+    for n in ((1, 5, None) if quick else WARMUP_N):
+        for part in ((0,) if quick else (0, 1, 2)):
+            out.append((f"B/n={'all' if n is None else n}", P.protocol_b(X, n, part)))
+    out += [(f"E/p={p}", P.protocol_e(X, p, seed=0)) for p in ((5, 100) if quick else GROWTH_P)]
+    return out
+
+
+def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print):
+    """Tune and evaluate every peer on ``ml`` (a ``movielens.Dataset``); write the results."""
+    from .movielens import summarise
+
+    t0 = time.perf_counter()
+    X = ml.interactions
+    catalog = np.sort(ml.item_text.index.to_numpy())
+    worker = Worker(venv, log)
+    tuning, results = {}, {}
+    the_splits = splits(X, quick)
+    for peer in peers(quick):
+        t = tuning[peer.name] = tune(peer, P.tuning_split(X), catalog, worker, log)
+        epochs = (t["epochs"],) if peer.epochs else ()
+        out = worker.run([(key, split.train, np.asarray(pd.unique(split.test.user_id)), peer,
+                           t["params"], epochs) for key, split in the_splits])
+        for (key, split), task in zip(the_splits, out["tasks"]):
+            users = np.asarray(pd.unique(split.test.user_id))
+            (result,) = task["epochs"].values()
+            metrics = P.per_user_metrics(split, _top_columns(result["top"], users, catalog),
+                                         users, catalog)
+            store = results.setdefault(key, {}).setdefault(peer.name, {"fit_seconds": 0.0})
+            store["fit_seconds"] += result["seconds"]
+            for name, values in metrics.items():
+                store.setdefault(name, []).append(values)
+        log(f"  {peer.name}: {len(the_splits)} splits")
+    library = versions(venv) or out["versions"]
+    summary = {
+        "fingerprint": fingerprint(X, quick, [p.__dict__ for p in peers(quick)], SEED, THREADS,
+                                   library),
+        "meta": {"seconds": round(time.perf_counter() - t0, 1), "seed": SEED,
+                 "threads": THREADS, "library": library, "quick": quick,
+                 "not_in": "C-new, C-mix and D: RecTools' SASRec, BERT4Rec and EASE score "
+                           "only items and users that have interactions"},
+        "tuning": tuning,
+        "results": summarise(results),
+    }
+    path = peers_file(out_dir, ml.name)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=1, default=str))
+    log(f"wrote {path} in {summary['meta']['seconds']:.0f}s")
+    return summary
+
+
+def main(argv=None):
+    from .movielens import csv_dataset, movielens_dataset
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: one candidate, one epoch")
+    parser.add_argument("--out", default=None, help="output directory")
+    parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="the peers' venv")
+    own = parser.add_argument_group("your own data (instead of MovieLens-100K)")
+    own.add_argument("--interactions", help="CSV: user_id, item_id[, timestamp]")
+    own.add_argument("--item-texts", help="CSV: item_id, text")
+    own.add_argument("--name", default="own-data", help="file stem of the results")
+    args = parser.parse_args(argv)
+    if bool(args.interactions) != bool(args.item_texts):
+        parser.error("--interactions and --item-texts go together")
+    ml = (csv_dataset(args.interactions, args.item_texts, None, args.name)
+          if args.interactions else movielens_dataset())
+    out = args.out or (tempfile.mkdtemp(prefix="peers-quick-") if args.quick else RESULTS)
+    run(ml, quick=args.quick, out_dir=out, venv=args.venv)
+
+
+if __name__ == "__main__":
+    main()
