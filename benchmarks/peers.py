@@ -198,17 +198,29 @@ def splits(X, quick):
     return out
 
 
-def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print):
-    """Tune and evaluate every peer on ``ml`` (a ``movielens.Dataset``); write the results."""
+def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=None,
+        protocols=None):
+    """Tune and evaluate every peer on ``ml`` (a ``movielens.Dataset``); write the results.
+
+    ``epochs`` (the transformers' checkpoints) and ``protocols`` (e.g.
+    ``("A",)``) are for studies beside the page, such as whether the epoch
+    cap holds the transformers back; their results go to
+    ``<name>-peers-study.json``, which the main page never reads.
+    """
     from .movielens import summarise
 
     t0 = time.perf_counter()
     X = ml.interactions
     catalog = np.sort(ml.item_text.index.to_numpy())
     worker = Worker(venv, log)
-    tuning, results = {}, {}
-    the_splits = splits(X, quick)
-    for peer in peers(quick):
+    tuning, results, unscored = {}, {}, {}
+    the_splits = [(key, split) for key, split in splits(X, quick)
+                  if protocols is None or key.split("/")[0] in protocols]
+    the_peers = peers(quick)
+    for peer in the_peers:
+        if epochs and peer.epochs:
+            peer.epochs = tuple(epochs)
+    for peer in the_peers:
         t = tuning[peer.name] = tune(peer, P.tuning_split(X), catalog, worker, log)
         epochs = (t["epochs"],) if peer.epochs else ()
         out = worker.run([(key, split.train, np.asarray(pd.unique(split.test.user_id)), peer,
@@ -220,21 +232,27 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print):
                                          users, catalog)
             store = results.setdefault(key, {}).setdefault(peer.name, {"fit_seconds": 0.0})
             store["fit_seconds"] += result["seconds"]
+            unscored.setdefault(key, {}).setdefault(peer.name, 0)
+            unscored[key][peer.name] += result.get("unscored", 0)
             for name, values in metrics.items():
                 store.setdefault(name, []).append(values)
         log(f"  {peer.name}: {len(the_splits)} splits")
     library = versions(venv) or out["versions"]
     summary = {
-        "fingerprint": fingerprint(X, quick, [p.__dict__ for p in peers(quick)], SEED, THREADS,
+        "fingerprint": fingerprint(X, quick, [p.__dict__ for p in the_peers], SEED, THREADS,
                                    library),
         "meta": {"seconds": round(time.perf_counter() - t0, 1), "seed": SEED,
                  "threads": THREADS, "library": library, "quick": quick,
                  "not_in": "C-new, C-mix and D: RecTools' SASRec, BERT4Rec and EASE score "
-                           "only items and users that have interactions"},
+                           "only items and users that have interactions",
+                 # test users a peer gave no ranking (misses), per protocol split
+                 "unscored_users": unscored},
         "tuning": tuning,
         "results": summarise(results),
     }
-    path = peers_file(out_dir, ml.name)
+    study = epochs is not None or protocols is not None
+    path = peers_file(out_dir, ml.name + ("-study" if study else ""))
+    summary["meta"]["study"] = {"epochs": epochs, "protocols": protocols} if study else None
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=1, default=str))
     log(f"wrote {path} in {summary['meta']['seconds']:.0f}s")
@@ -248,6 +266,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke run: one candidate, one epoch")
     parser.add_argument("--out", default=None, help="output directory")
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="the peers' venv")
+    parser.add_argument("--epochs", help="a study: the transformers' epoch checkpoints, "
+                        "e.g. 10,30,60,100 (written to <name>-peers-study.json)")
+    parser.add_argument("--protocols", help="a study: only these protocols, e.g. A")
     own = parser.add_argument_group("your own data (instead of MovieLens-100K)")
     own.add_argument("--interactions", help="CSV: user_id, item_id[, timestamp]")
     own.add_argument("--item-texts", help="CSV: item_id, text")
@@ -258,7 +279,9 @@ def main(argv=None):
     ml = (csv_dataset(args.interactions, args.item_texts, None, args.name)
           if args.interactions else movielens_dataset())
     out = args.out or (tempfile.mkdtemp(prefix="peers-quick-") if args.quick else RESULTS)
-    run(ml, quick=args.quick, out_dir=out, venv=args.venv)
+    run(ml, quick=args.quick, out_dir=out, venv=args.venv,
+        epochs=[int(e) for e in args.epochs.split(",")] if args.epochs else None,
+        protocols=tuple(args.protocols.split(",")) if args.protocols else None)
 
 
 if __name__ == "__main__":
