@@ -222,9 +222,9 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
             peer.epochs = tuple(epochs)
     for peer in the_peers:
         t = tuning[peer.name] = tune(peer, P.tuning_split(X), catalog, worker, log)
-        epochs = (t["epochs"],) if peer.epochs else ()
+        chosen = (t["epochs"],) if peer.epochs else ()
         out = worker.run([(key, split.train, np.asarray(pd.unique(split.test.user_id)), peer,
-                           t["params"], epochs) for key, split in the_splits])
+                           t["params"], chosen) for key, split in the_splits])
         for (key, split), task in zip(the_splits, out["tasks"]):
             users = np.asarray(pd.unique(split.test.user_id))
             (result,) = task["epochs"].values()
@@ -251,7 +251,9 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
         "results": summarise(results),
     }
     study = epochs is not None or protocols is not None
-    path = peers_file(out_dir, ml.name + ("-study" if study else ""))
+    path = peers_file(out_dir, ml.name)
+    if study:
+        path = path.with_name(f"{ml.name}-peers-study.json")
     summary["meta"]["study"] = {"epochs": epochs, "protocols": protocols} if study else None
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=1, default=str))
