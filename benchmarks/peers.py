@@ -31,7 +31,6 @@ from one training curve per candidate (rankings taken after each of
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -133,9 +132,11 @@ class Worker:
             path.write_text(json.dumps(share))
             running.append(subprocess.Popen(
                 [str(self.python), str(HERE / "_peers_worker.py"), str(path)], text=True,
-                stdout=sys.stdout, stderr=subprocess.PIPE))
-        errors = [p.communicate()[1] for p in running]
-        for p, err in zip(running, errors):
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        outputs = [p.communicate() for p in running]
+        for p, (printed, err) in zip(running, outputs):
+            for line in printed.splitlines():  # the worker's progress, through our log
+                self.log(line)
             if p.returncode:
                 raise RuntimeError(f"the peers' worker failed:\n{err[-3000:]}")
         outs = [json.loads(Path(share["out"]).read_text()) for share in shares]
