@@ -18,7 +18,8 @@ from sklearn_zsrec.metrics import (
     precision_at_k,
     recall_at_k,
 )
-from sklearn_zsrec.metrics._ranking import _relevant_sets, _score_recommender
+from sklearn_zsrec._interactions import check_interactions
+from sklearn_zsrec.metrics._ranking import _group_by_user, _score_recommender
 
 # Two users, k=4:
 #   user 0: relevant {1, 3, 5}; top 4 = 1 2 3 4 -> hits at positions 1 and 3
@@ -209,6 +210,12 @@ RANKINGS = {"u1": ["a", "b", "c", "d"], "u2": ["c", "d", "a", "b"]}
 HELD_OUT = pd.DataFrame(
     {"user_id": ["u2", "u1", "u2"], "item_id": ["d", "c", "b"], "timestamp": [5, 6, 7]}
 )
+
+
+def _relevant_sets(X):
+    """Held-out rows grouped by user, as the rank scorer reads and groups them."""
+    data = check_interactions(X, duplicates="keep")
+    return _group_by_user(data.user_id, data.item_id)
 
 
 def test_relevant_sets_groups_rows_by_user_in_order_of_first_appearance():

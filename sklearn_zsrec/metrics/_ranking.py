@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from .._base import _seen_positions
 from .._interactions import check_interactions
 
 
@@ -529,29 +530,6 @@ def _group_by_user(user, item):
     return np.asarray(users), np.split(np.asarray(item)[order], bounds)
 
 
-def _relevant_sets(X, estimator_name="make_rank_scorer"):
-    """Group held-out interactions by user.
-
-    Parameters
-    ----------
-    X : DataFrame or array-like of shape (n_rows, 2 or 3)
-        Held-out interactions, read by
-        :func:`~sklearn_zsrec._interactions.check_interactions` (every row
-        kept), so ids follow the same rules as in ``fit``.
-    estimator_name : str, default="make_rank_scorer"
-        Used in error messages.
-
-    Returns
-    -------
-    users : ndarray of shape (n_users,)
-        Distinct user ids, in order of first appearance.
-    relevant : list of ndarray
-        The item ids of each user's rows, in row order.
-    """
-    data = check_interactions(X, estimator_name=estimator_name, duplicates="keep")
-    return _group_by_user(data.user_id, data.item_id)
-
-
 def _final_recommender(estimator, X):
     """The recommender that ends ``estimator`` and X transformed to reach it.
 
@@ -620,16 +598,21 @@ def _training_rows(estimator, user, cols):
     """Held-out rows whose ``(user, item)`` is a training interaction.
 
     The training interactions are the stored entries of ``user_items_``
-    (rows ``users_``, columns ``items_``): the items ``recommend`` excludes.
+    (rows ``users_``, columns ``items_``): the items ``recommend`` excludes,
+    found as ``recommend`` finds them (``_seen_positions``), for the
+    held-out users only.
     """
     user_items = estimator.user_items_.tocsr()
     rows = pd.Index(estimator.users_).get_indexer(user)
-    n_items = user_items.shape[1]
-    counts = np.diff(user_items.indptr)
-    train_rows = np.repeat(np.arange(user_items.shape[0], dtype=np.int64), counts)
-    train_keys = train_rows * n_items + user_items.indices
-    keys = rows.astype(np.int64) * n_items + cols
-    return (rows >= 0) & (cols >= 0) & np.isin(keys, train_keys)
+    known = (rows >= 0) & (cols >= 0)
+    out = np.zeros(len(rows), dtype=bool)
+    if known.any():
+        distinct, local = np.unique(rows[known], return_inverse=True)
+        seen_rows, seen_cols = _seen_positions(user_items, distinct)
+        n_items = user_items.shape[1]
+        train_keys = seen_rows.astype(np.int64) * n_items + seen_cols
+        out[known] = np.isin(local.astype(np.int64) * n_items + cols[known], train_keys)
+    return out
 
 
 def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True):
@@ -757,8 +740,9 @@ def make_rank_scorer(metric, k=10, exclude_seen=True):
       items filling the list when fewer than ``k`` items remain) are empty:
       never hits. Positions past the end of the list are misses.
     - **Unknown items.** Held-out items that are not in the estimator's
-      catalog (``items_``) raise a ``ValueError``; users the estimator
-      cannot score raise from ``recommend``.
+      catalog (``items_``) cannot be recommended: they count as relevant
+      items never retrieved (misses), with one ``UserWarning``; users the
+      estimator cannot score raise from ``recommend``.
 
     A :class:`~sklearn.pipeline.Pipeline` that ends in a recommender is
     scored as that recommender, on X transformed by the steps before it.
