@@ -365,6 +365,20 @@ def summarise(results):
     return out
 
 
+def warm_and_growth_splits(X, quick):
+    """``(key, split)`` of protocols A (3 folds), B (warm-up) and E (data growth).
+
+    The splits the next-item peers share with every other model
+    (``benchmarks/peers.py``); ``--quick`` takes fewer of each.
+    """
+    out = [("A", P.protocol_a(X, fold)) for fold in ((0,) if quick else (0, 1, 2))]
+    for n in ((1, 5, None) if quick else WARMUP_N):
+        for part in ((0,) if quick else (0, 1, 2)):
+            out.append((f"B/n={'all' if n is None else n}", P.protocol_b(X, n, part)))
+    out += [(f"E/p={p}", P.protocol_e(X, p, seed=0)) for p in ((5, 100) if quick else GROWTH_P)]
+    return out
+
+
 def run(quick=False, out_dir=RESULTS, verbose=1, data=None):
     """Run every protocol on ``data`` (MovieLens-100K by default); write the page."""
     log = print if verbose else (lambda *a, **k: None)
@@ -376,15 +390,10 @@ def run(quick=False, out_dir=RESULTS, verbose=1, data=None):
     log(f"tuning on {len(P.tuning_split(X))} rows")
     tune(entries, P.tuning_split(X), log)
     results = {}
-    folds = (0,) if quick else (0, 1, 2)
-    for fold in folds:
-        run_split(entries, P.protocol_a(X, fold), catalog, results, "A", log)
-    warmup = (1, 5, None) if quick else WARMUP_N
-    parts = (0,) if quick else (0, 1, 2)
-    for n in warmup:
-        for part in parts:
-            run_split(entries, P.protocol_b(X, n, part), catalog, results,
-                      f"B/n={'all' if n is None else n}", log)
+    warm_and_growth = warm_and_growth_splits(X, quick)
+    for key, split in warm_and_growth:
+        if key[0] in "AB":
+            run_split(entries, split, catalog, results, key, log)
     new_items = P.cold_items(X, 0.2, seed=0)
     run_split(entries, P.protocol_c_new(X, new_items), catalog, results, "C-new", log,
               need="cold_items")
@@ -392,8 +401,9 @@ def run(quick=False, out_dir=RESULTS, verbose=1, data=None):
     if ml.user_text is not None:
         run_split(entries, P.protocol_d(X, 0.2, seed=0), catalog, results, "D", log,
                   need="cold_users")
-    for p in ((5, 100) if quick else GROWTH_P):
-        run_split(entries, P.protocol_e(X, p, seed=0), catalog, results, f"E/p={p}", log)
+    for key, split in warm_and_growth:
+        if key[0] == "E":
+            run_split(entries, split, catalog, results, key, log)
     summary = {
         "meta": meta(quick, time.perf_counter() - t0, ml, len(catalog)),
         "tuning": {
@@ -523,20 +533,34 @@ def meta(quick, seconds, data, n_items):
     }
 
 
+def add_data_arguments(parser, user_texts=True):
+    """The options that point a benchmark command at your own CSV files."""
+    own = parser.add_argument_group("your own data (instead of MovieLens-100K)")
+    own.add_argument("--interactions", help="CSV: user_id, item_id[, timestamp]")
+    own.add_argument("--item-texts", help="CSV: item_id, text")
+    if user_texts:
+        own.add_argument("--user-texts",
+                         help="CSV: user_id, text (optional; enables protocol D)")
+    own.add_argument("--name", default="own-data", help="file stem of the results")
+
+
+def dataset_from_arguments(parser, args):
+    """The :class:`Dataset` of ``--interactions``/``--item-texts``, or None."""
+    if bool(args.interactions) != bool(args.item_texts):
+        parser.error("--interactions and --item-texts go together")
+    if not args.interactions:
+        return None
+    return csv_dataset(args.interactions, args.item_texts,
+                       getattr(args, "user_texts", None), args.name)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run (a few minutes)")
     parser.add_argument("--out", default=None, help="output directory")
-    own = parser.add_argument_group("your own data (instead of MovieLens-100K)")
-    own.add_argument("--interactions", help="CSV: user_id, item_id[, timestamp]")
-    own.add_argument("--item-texts", help="CSV: item_id, text")
-    own.add_argument("--user-texts", help="CSV: user_id, text (optional; enables protocol D)")
-    own.add_argument("--name", default="own-data", help="file stem of the results page")
+    add_data_arguments(parser)
     args = parser.parse_args(argv)
-    if bool(args.interactions) != bool(args.item_texts):
-        parser.error("--interactions and --item-texts go together")
-    data = (csv_dataset(args.interactions, args.item_texts, args.user_texts, args.name)
-            if args.interactions else None)
+    data = dataset_from_arguments(parser, args)
     if data is not None and args.out is None:
         parser.error("with your own data, say where the results go: --out DIR")
     out = args.out or (tempfile.mkdtemp(prefix="ml100k-quick-") if args.quick else RESULTS)

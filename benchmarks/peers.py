@@ -114,10 +114,9 @@ class Worker:
                "tasks": []}
         for name, train, users, peer, params, epochs in tasks:
             path = self.tmp / f"rows{self.n}-{len(job['tasks'])}.csv"
-            order = P.rank_from_end(train)[0]
             rows = pd.DataFrame({"user_id": train.user_id.astype(str),
                                  "item_id": train.item_id.astype(str),
-                                 "order": _time_order(train, order)})
+                                 "order": _time_order(train)})
             rows.to_csv(path, index=False)
             job["tasks"].append({"name": name, "train": str(path), "users": [str(u) for u in users],
                                  "k": 20, "model": peer.model,
@@ -146,10 +145,10 @@ class Worker:
         return {"versions": outs[0]["versions"], "tasks": tasks}
 
 
-def _time_order(train, rank_from_end):
+def _time_order(train):
     """A global integer time per row that orders each user's rows as the protocols do."""
-    counts = train.groupby("user_id", sort=False).user_id.transform("size").to_numpy()
-    return (counts - 1 - rank_from_end).astype(np.int64)
+    rank, n_user_rows = P.rank_from_end(train)
+    return (n_user_rows - 1 - rank).astype(np.int64)
 
 
 def _top_columns(tops, users, catalog):
@@ -187,18 +186,6 @@ def tune(peer, X_tune, catalog, worker, log):
             "seconds": round(seconds, 1), "curve": curve, "versions": out["versions"]}
 
 
-def splits(X, quick):
-    """The main job's splits that the peers take part in: A, B and E."""
-    from .movielens import GROWTH_P, WARMUP_N
-
-    out = [("A", P.protocol_a(X, fold)) for fold in ((0,) if quick else (0, 1, 2))]
-    for n in ((1, 5, None) if quick else WARMUP_N):
-        for part in ((0,) if quick else (0, 1, 2)):
-            out.append((f"B/n={'all' if n is None else n}", P.protocol_b(X, n, part)))
-    out += [(f"E/p={p}", P.protocol_e(X, p, seed=0)) for p in ((5, 100) if quick else GROWTH_P)]
-    return out
-
-
 def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=None,
         protocols=None):
     """Tune and evaluate every peer on ``ml`` (a ``movielens.Dataset``); write the results.
@@ -208,14 +195,14 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
     cap holds the transformers back; their results go to
     ``<name>-peers-study.json``, which the main page never reads.
     """
-    from .movielens import summarise
+    from .movielens import summarise, warm_and_growth_splits
 
     t0 = time.perf_counter()
     X = ml.interactions
     catalog = np.sort(ml.item_text.index.to_numpy())
     worker = Worker(venv, log)
     tuning, results, unscored = {}, {}, {}
-    the_splits = [(key, split) for key, split in splits(X, quick)
+    the_splits = [(key, split) for key, split in warm_and_growth_splits(X, quick)
                   if protocols is None or key.split("/")[0] in protocols]
     the_peers = peers(quick)
     for peer in the_peers:
@@ -263,7 +250,7 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
 
 
 def main(argv=None):
-    from .movielens import csv_dataset, movielens_dataset
+    from .movielens import add_data_arguments, dataset_from_arguments, movielens_dataset
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: one candidate, one epoch")
@@ -272,15 +259,9 @@ def main(argv=None):
     parser.add_argument("--epochs", help="a study: the transformers' epoch checkpoints, "
                         "e.g. 10,30,60,100 (written to <name>-peers-study.json)")
     parser.add_argument("--protocols", help="a study: only these protocols, e.g. A")
-    own = parser.add_argument_group("your own data (instead of MovieLens-100K)")
-    own.add_argument("--interactions", help="CSV: user_id, item_id[, timestamp]")
-    own.add_argument("--item-texts", help="CSV: item_id, text")
-    own.add_argument("--name", default="own-data", help="file stem of the results")
+    add_data_arguments(parser, user_texts=False)
     args = parser.parse_args(argv)
-    if bool(args.interactions) != bool(args.item_texts):
-        parser.error("--interactions and --item-texts go together")
-    ml = (csv_dataset(args.interactions, args.item_texts, None, args.name)
-          if args.interactions else movielens_dataset())
+    ml = dataset_from_arguments(parser, args) or movielens_dataset()
     out = args.out or (tempfile.mkdtemp(prefix="peers-quick-") if args.quick else RESULTS)
     run(ml, quick=args.quick, out_dir=out, venv=args.venv,
         epochs=[int(e) for e in args.epochs.split(",")] if args.epochs else None,

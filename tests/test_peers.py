@@ -10,7 +10,6 @@ import json
 import numpy as np
 import pandas as pd
 
-from benchmarks import _protocols as P
 from benchmarks import peers
 from benchmarks._peers_results import fingerprint, peers_file, read_peers
 
@@ -28,8 +27,7 @@ def test_every_peer_keeps_the_baselines_budget_of_six_candidates():
 
 
 def test_time_order_orders_each_user_as_the_protocols_do():
-    rank, _ = P.rank_from_end(X)
-    order = peers._time_order(X, rank)
+    order = peers._time_order(X)
     for user, rows in X.assign(order=order).groupby("user_id"):
         # ties (user 1's two rows at time 5) broken by row order, like LeaveLastOut
         expected = rows.sort_values("timestamp", kind="stable").index
