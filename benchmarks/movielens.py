@@ -47,9 +47,12 @@ from sklearn.model_selection import GridSearchCV
 from sklearn_zsrec import (
     ALSRecommender,
     HybridRecommender,
+    ItemKNNRecommender,
+    NextItemRecommender,
     PopularityRecommender,
     TextEncoder,
     ZeroShotRecommender,
+    clear_cache,
 )
 from sklearn_zsrec.datasets import load_movielens_100k
 from sklearn_zsrec.model_selection import LeaveLastOut
@@ -209,6 +212,11 @@ def make_entries(ml, quick):
         ),
         Entry("ALSRecommender (ours)", ALSRecommender(regularization=1.0, random_state=0, n_jobs=1),
               als_grid, ours=True),
+        # the hybrid's item-kNN and next-item members, alone
+        Entry("ItemKNNRecommender (ours)", ItemKNNRecommender(),
+              {"n_neighbors": [100, 400], "half_life": [1.0, 4.0, None]}, ours=True),
+        Entry("NextItemRecommender (ours)", NextItemRecommender(),
+              {"window": [3, 10], "half_life": [1.0, 2.0, 4.0]}, ours=True),
         Entry(
             "ZeroShot (ours)",
             zs,
@@ -269,7 +277,6 @@ def tune(entries, X_tune, log):
     repeats for the entries there (the hybrid's fit memo emptied before each,
     so that every repeat fits from scratch).
     """
-    from sklearn_zsrec import _hybrid
 
     cv = LeaveLastOut(n_splits=1)
     for e in entries:
@@ -296,7 +303,7 @@ def tune(entries, X_tune, log):
         if e.grid and sum(len(v) for v in e.grid.values()) > len(e.grid):
             try:
                 for _ in range(TIMED_TUNING.get(e.name, 1)):
-                    _hybrid._FIT_MEMO.clear()
+                    clear_cache(embeddings=False, models=False)  # the hybrid's fitted members
                     search = GridSearchCV(e.estimator, e.grid, cv=cv, refit=False,
                                           error_score="raise")
                     with warnings.catch_warnings():

@@ -59,7 +59,6 @@ def main(argv=None):
 
     from sklearn_zsrec import ALSRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender
     from sklearn_zsrec._base import _chunk_size
-    from sklearn_zsrec._hybrid import _knn_scores
     from sklearn_zsrec.datasets import load_movielens_100k
 
     ml = load_movielens_100k()
@@ -110,7 +109,7 @@ def main(argv=None):
         "HybridRecommender, blend written plainly": lambda: plain.recommend(users, 10),
         # the one part of the learned blend that is not a factor product
         knn_label: lambda: [
-            _knn_scores(parts, np.arange(i, min(i + chunk, n_users))) for i in range(0, n_users, chunk)
+            hybrid.knn_.score_items(users[i:i + chunk]) for i in range(0, n_users, chunk)
         ],
     }
     for batch_size in (64, 256):

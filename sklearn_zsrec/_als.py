@@ -3,10 +3,12 @@
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseRecommender, _matmul
+from ._explain import contributions
 
 
 class ALSRecommender(BaseRecommender):
@@ -143,3 +145,31 @@ class ALSRecommender(BaseRecommender):
 
     def _scores(self, rows, users):
         return _matmul(self.user_factors_[rows], self.item_factors_.T)
+
+    def _contributions(self, row, users, cols):
+        """Each history item's share of the score, as implicit's ``explain`` computes it.
+
+        The user's factors solve ``A x = sum_h c_h y_h`` with ``A = Y'Y +
+        regularization I + sum_h (c_h - 1) y_h y_h'`` and confidences
+        ``c_h = alpha * weight_h`` (Hu, Koren and Volinsky, section 5), so the
+        score of item ``i`` is ``sum_h c_h y_i' A^-1 y_h``: one term per
+        history item. The stored factors come from the last ALS sweep
+        (conjugate-gradient steps, before the items' last update), so a row
+        ``"rest"`` holds the small difference to the score ``predict`` gives.
+        """
+        from scipy.linalg import cho_factor, cho_solve
+
+        Y = self.item_factors_.astype(np.float64)
+        history = self.user_items_[row]
+        confidence = self.alpha * history.data.astype(np.float64)
+        Yh = Y[history.indices]
+        A = Y.T @ Y + self.regularization * np.eye(Y.shape[1])
+        A += (Yh * (confidence - 1.0)[:, None]).T @ Yh
+        weighted = cho_solve(cho_factor(A), Y[cols].T)  # A^-1 y_i, one column per item
+        votes = (Yh @ weighted) * confidence[:, None]  # (history items, cols)
+        h, c = np.nonzero(votes)
+        score = (self.user_factors_[row] @ self.item_factors_[cols].T).astype(np.float64)
+        rest = score - votes.sum(axis=0)
+        return pd.concat([contributions(c, "history", self.items_[history.indices[h]], votes[h, c]),
+                          contributions(np.arange(len(cols)), "rest", None, rest)],
+                         ignore_index=True)

@@ -223,6 +223,33 @@ class BaseRecommender(BaseEstimator):
             scores = np.asarray(self._scores(rows[part], users[part]), np.float32)
             yield part, rows[part], scores
 
+    def score_items(self, users, *, batch_size=None):
+        """Scores of ``users`` over the whole catalog, nothing excluded.
+
+        The public scoring protocol: :class:`HybridRecommender` blends its
+        members through it, and :meth:`recommend` ranks the same scores.
+
+        Parameters
+        ----------
+        users : array-like of shape (n_users,) or a single id
+            User ids (users not seen in ``fit`` only for models that can score
+            them, as in :meth:`recommend`).
+        batch_size : int, default=None
+            Users scored at once, as in :meth:`recommend`.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_users, n_items), float32
+            Column ``j`` scores ``items_[j]``; higher is more relevant. Training
+            items are scored too. A single id gives shape (n_items,).
+        """
+        check_is_fitted(self, "user_items_")
+        users, single = _check_user_ids(users, type(self).__name__)
+        out = np.empty((len(users), len(self.items_)), dtype=np.float32)
+        for part, _, scores in self._score_chunks(users, batch_size):
+            out[part] = scores
+        return out[0] if single else out
+
     def recommend(
         self, users, n=10, *, exclude_seen=True, return_scores=False, batch_size=None
     ):
@@ -350,6 +377,47 @@ class BaseRecommender(BaseEstimator):
 
         check_is_fitted(self, "user_items_")
         return _score_recommender(self, X, "ndcg", 10)
+
+    def explain(self, user, items=None, *, n=10, max_contributions=10):
+        """Why ``items`` score as they do for ``user``: one row per contribution.
+
+        Parameters
+        ----------
+        user : user id
+            One user (of ``users_``, or any user the model can score).
+        items : array-like of item ids or a single id, default=None
+            Items of ``items_`` to explain; None explains the user's top-``n``
+            recommendations (training items excluded).
+        n : int, default=10
+            Recommendations explained when ``items`` is None.
+        max_contributions : int, default=10
+            Contributions kept per item, largest in absolute value first; the
+            others are summed into one row (source ``"<k> more"``), so the
+            contributions of an item always add up to its score.
+
+        Returns
+        -------
+        explanation : pandas.DataFrame
+            Columns ``user_id``, ``item_id``, ``score`` (the model's score, as
+            :meth:`predict` gives it), ``source`` (what contributes: e.g.
+            ``"history"`` for one of the user's items, ``"popularity"``, or a
+            member of a blend), ``contributor`` (the history item's id, or
+            None) and ``contribution``. Items in the order asked, each with
+            its largest contributions first; an item's contributions sum to
+            its score up to float32 rounding.
+        """
+        from ._explain import explain
+
+        return explain(self, user, items, n, max_contributions)
+
+    def _contributions(self, row, users, cols):
+        """The contributions to the scores of columns ``cols`` for one user.
+
+        ``row`` is the user's row (-1 if unknown), ``users`` a one-element
+        array of its id. Returns ``_explain.contributions(...)`` with
+        ``item`` the position in ``cols``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement explain.")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -23,8 +23,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._base import BaseRecommender, _matmul, _top_n
+from ._explain import contributions
 from ._interactions import Interactions
-from ._zero_shot import _normalize_rows, _recency_weights
+from ._history import history_matrix
+from ._item_knn import ItemKNNRecommender
+from ._next_item import NextItemRecommender
+from ._zero_shot import _normalize_rows
 
 # the terms of the blend, in the order of ``coef_``
 TERMS = (
@@ -158,8 +162,6 @@ _SOLVER = "newton-cholesky"
 # the neighbour counts and popularity smoothings new users are scored with, chosen in fit
 _USER_NEIGHBORS = (10, 25, 50, 100, 200, 400)
 _USER_SMOOTHING = (0.01, 0.1, 1.0)
-_MIN_RECENCY = 1e-4  # recency weights below this fraction of a user's largest are dropped
-_MAX_HISTORY_WEIGHT = 1e6  # larger history weights are rescaled (to at most 1) first
 
 
 def _subset(data, mask):
@@ -186,9 +188,9 @@ class _Components:
     item_factors: np.ndarray  # catalog-aligned CF factors, text-mapped for new items
     recent_profiles: np.ndarray  # recency-weighted sum of item factors per user
     popularity: np.ndarray  # z-scored log1p(n_items), text-predicted for new items
-    recent_weights: sp.csr_matrix  # recency weights, users x catalog
-    similarity: sp.csr_matrix  # item-item BM25 or cosine, top n_neighbors per item
-    transitions: sp.csr_matrix  # item -> next items (sequence_window), or None
+    knn: object  # the fitted ItemKNNRecommender
+    next: object  # the fitted NextItemRecommender, or None (sequence_window=0)
+    member_cols: dict  # catalog columns of each member's items_, by member name
     bridge: sp.csr_matrix  # warm item -> new item text similarity (top per new item), or None
     key: tuple = None  # the memo key of the text and CF fits (None: not reused)
     # arrays derived from the above on first use (not pickled)
@@ -427,45 +429,22 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
     warm = n_items > 0
     rows = text._rows(data.user_id, "user")
     cols = text._rows(data.item_id, "item")
-    weights = np.asarray(_recency_weights(data, half_life), dtype=np.float64)
-    if len(weights) and weights.max() > _MAX_HISTORY_WEIGHT:
-        # every term built on these weights is z-scored per user, so one
-        # common scale changes no score; it keeps weight x similarity sums
-        # inside float32 (weights near 3.4e38 made them inf, then NaN)
-        weights = weights / weights.max()
-    if half_life is not None:
-        # interactions whose recency weight is under _MIN_RECENCY of the
-        # user's largest weigh nothing that can change a ranking; dropping
-        # them bounds the cost of the item-kNN and profile products
-        top = pd.Series(weights).groupby(rows).transform("max").to_numpy()
-        keep = weights >= _MIN_RECENCY * top
-        weights, rows, cols = weights[keep], rows[keep], cols[keep]
-    recent_weights = sp.csr_matrix((weights, (rows, cols)),
-                                   shape=(len(text.users_), n_catalog), dtype=np.float32)
+    recent_weights = history_matrix(data, half_life, rows, cols, (len(text.users_), n_catalog))
     recent = None
     if item_factors is not None:
         recent = np.asarray(recent_weights @ item_factors, dtype=np.float32)
-    similarity = _memoized(
-        ("similarity", n_neighbors, item_knn, data_hash, joblib.hash(text.items_)),
-        lambda: _item_similarity(text.user_items_, n_neighbors, item_knn), shared=True)
-    transitions = None
-    if sequence_window:
-        def counts(k):
-            return _item_transitions(text._rows(data.user_id, "user"),
-                                     text._rows(data.item_id, "item"), data.order,
-                                     text.n_item_interactions_, sequence_window, k)
-
-        sequence_key = (sequence_window, data_hash, joblib.hash(text.items_))
-        if len(text.items_) <= _DENSE_KNN_ITEMS:  # counted once, pruned per n_neighbors
-            every = _memoized(("transitions", None) + sequence_key, lambda: counts(None),
-                              shared=True)
-            transitions = _memoized(("top transitions", n_neighbors) + sequence_key,
-                                    lambda: _top_per_row(every, n_neighbors), shared=True)
-        else:  # large catalogs: only the pruned matrix is kept
-            transitions = _memoized(("transitions", n_neighbors) + sequence_key,
-                                    lambda: counts(n_neighbors), shared=True)
+    frame = _frame(data)
+    members = {"knn": ItemKNNRecommender(item_knn, n_neighbors=n_neighbors, half_life=half_life),
+               "next": (NextItemRecommender(sequence_window, n_neighbors=n_neighbors,
+                                            half_life=half_life) if sequence_window else None)}
+    fitted = {name: None if member is None else _memoized(
+        _memo_key(member, data_hash), lambda m=member: clone(m).fit(frame), shared=True)
+        for name, member in members.items()}
+    catalog = pd.Index(text.items_)
+    member_cols = {name: catalog.get_indexer(m.items_) for name, m in fitted.items()
+                   if m is not None} | {"cf": catalog.get_indexer(cf.items_)}
     return _Components(text, cf, n_items, text.n_user_interactions_, item_factors, recent,
-                       side["popularity"], recent_weights, similarity, transitions,
+                       side["popularity"], fitted["knn"], fitted["next"], member_cols,
                        side["bridge"], key)
 
 
@@ -491,32 +470,16 @@ def _text_bridge(emb, warm, k, chunk=1024):
                          shape=(n, n), dtype=np.float32)
 
 
-# up to this many items the item-kNN product uses a dense similarity (64 MB)
-_DENSE_KNN_ITEMS = 4096
+def _member_scores(parts, name, users):
+    """Scores of the fitted member ``name`` (item-kNN or next-item) over the catalog.
 
-
-def _knn_scores(parts, rows, kind="similarity"):
-    """Item-kNN scores (float32, dense) of the recency-weighted histories of ``rows``.
-
-    ``kind`` names the item-item matrix of ``parts``: ``"similarity"`` or
-    ``"transitions"``. A sparse history times the dense matrix (torch,
-    multithreaded) on catalogs of up to ``_DENSE_KNN_ITEMS`` items; a sparse
-    product beyond.
+    The member scores its own items (those with interactions) through its
+    public ``score_items``; the catalog's other columns are 0.
     """
-    weights = parts.recent_weights[rows]
-    matrix = getattr(parts, kind)
-    if matrix.shape[0] > _DENSE_KNN_ITEMS:
-        return (weights @ matrix).toarray()
-    import torch
-
-    if f"dense_{kind}" not in parts.cache:
-        parts.cache[f"dense_{kind}"] = torch.from_numpy(matrix.toarray())
-    with warnings.catch_warnings():  # "sparse CSR tensor support is in beta"
-        warnings.simplefilter("ignore", UserWarning)
-        history = torch.sparse_csr_tensor(
-            torch.from_numpy(weights.indptr), torch.from_numpy(weights.indices),
-            torch.from_numpy(weights.data), size=weights.shape)
-        return (history @ parts.cache[f"dense_{kind}"]).numpy()
+    member, cols = getattr(parts, name), parts.member_cols[name]
+    out = np.zeros((len(users), len(parts.n_items)), dtype=np.float32)
+    out[:, cols] = member.score_items(users)
+    return out
 
 
 def _user_stds(parts, items, chunk=4096):
@@ -539,95 +502,6 @@ def _user_stds(parts, items, chunk=4096):
             stds["recent"] = std(parts.recent_profiles, items.cf_cov)
         parts.cache["user_std"] = stds
     return parts.cache["user_std"]
-
-
-def _item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
-    """Item -> next-item scores from each user's sequence, top ``n_neighbors`` per item.
-
-    Each pair of a user's interactions ``lag`` steps apart in time (``lag``
-    up to ``window``) adds ``1 / lag`` to (earlier item, later item); the
-    sums are divided by ``sqrt(n_i n_j)`` (the items' user counts, as a
-    cosine would). What the next interaction is, given the last few, is the
-    sequence's signal that co-occurrence (item-kNN) averages out.
-    ``n_neighbors`` None keeps every score.
-    """
-    n_catalog = len(n_item_users)
-    by_time = np.lexsort((order, rows))
-    rows, cols = rows[by_time], cols[by_time].astype(np.int32)
-    norm = 1.0 / np.sqrt(np.maximum(n_item_users, 1)).astype(np.float32)
-    lags = range(1, min(window, len(rows) - 1) + 1)
-
-    def pairs(lag):  # (earlier item, later item) of each user's interactions lag apart
-        same = rows[lag:] == rows[:-lag]
-        return cols[:-lag][same], cols[lag:][same]
-
-    if n_catalog <= _DENSE_KNN_ITEMS:  # a dense count is faster than sparse sums
-        import torch
-
-        size = n_catalog * n_catalog
-        scores, cells, weights = np.zeros(size), [], []
-        for lag in lags:  # one count per batch of about n_catalog ** 2 pairs
-            earlier, later = pairs(lag)
-            cells.append(earlier.astype(np.int64) * n_catalog + later)
-            weights.append(np.full(len(earlier), 1.0 / lag))
-            if sum(map(len, cells)) >= size or lag == lags[-1]:
-                scores += np.bincount(np.concatenate(cells), np.concatenate(weights),
-                                      minlength=size)
-                cells, weights = [], []
-        scores = torch.from_numpy(scores.astype(np.float32).reshape(n_catalog, n_catalog))
-        scores.mul_(torch.from_numpy(norm)[:, None]).mul_(torch.from_numpy(norm)[None, :])
-        counts = sp.csr_matrix(scores.numpy())
-    else:  # large catalogs: summed one lag at a time (memory: the sums, not every pair)
-        counts = sp.csr_matrix((n_catalog, n_catalog), dtype=np.float32)
-        for lag in lags:
-            earlier, later = pairs(lag)
-            counts = counts + sp.csr_matrix(
-                (np.full(len(earlier), 1.0 / lag, dtype=np.float32), (earlier, later)),
-                shape=(n_catalog, n_catalog))
-        counts = sp.csr_matrix(sp.diags(norm) @ counts @ sp.diags(norm), dtype=np.float32)
-    return counts if n_neighbors is None else _top_per_row(counts, n_neighbors)
-
-
-def _top_per_row(matrix, k, block=4096):
-    """``matrix`` (CSR) with only the ``k`` largest entries of each row kept.
-
-    Sorted ``block`` rows at a time, so that memory stays that of the matrix.
-    """
-    if np.diff(matrix.indptr).max(initial=0) <= k:
-        return matrix
-    if matrix.shape[1] <= _DENSE_KNN_ITEMS:  # small: through a dense matrix (torch)
-        import torch
-
-        dense = torch.from_numpy(matrix.toarray())
-        values, columns = torch.topk(dense, k, dim=1)
-        return sp.csr_matrix(torch.zeros_like(dense).scatter_(1, columns, values).numpy())
-    parts = []
-    for start in range(0, matrix.shape[0], block):
-        part = matrix[start:start + block]
-        lengths = np.diff(part.indptr)
-        row = np.repeat(np.arange(part.shape[0]), lengths)
-        order = np.lexsort((-part.data, row))  # each row's entries, largest first
-        rank = np.arange(len(order)) - part.indptr[row[order]]
-        keep = np.sort(order[rank < k])
-        parts.append(sp.csr_matrix((part.data[keep], (row[keep], part.indices[keep])),
-                                   shape=part.shape, dtype=matrix.dtype))
-    return sp.vstack(parts, format="csr")
-
-
-def _item_similarity(user_items, n_neighbors, kind="bm25"):
-    """Item-item similarity (implicit's BM25 or cosine), each item's ``n_neighbors`` largest."""
-    from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
-    from implicit.utils import ParameterWarning
-    from threadpoolctl import threadpool_limits
-
-    binary = (user_items != 0).astype(np.float32).tocsr()
-    with threadpool_limits(1, "blas"), warnings.catch_warnings():
-        # implicit's BM25 weighting hands its own fit a COO matrix and warns
-        # about converting it (well under a millisecond); not the caller's doing
-        warnings.simplefilter("ignore", ParameterWarning)
-        knn = BM25Recommender(K=n_neighbors) if kind == "bm25" else CosineRecommender(K=n_neighbors)
-        knn.fit(binary, show_progress=False)
-    return knn.similarity.astype(np.float32).tocsr()
 
 
 class HybridRecommender(BaseRecommender):
@@ -762,6 +636,14 @@ class HybridRecommender(BaseRecommender):
         The fitted text model.
     cf_ : recommender
         The fitted CF model.
+    knn_ : ItemKNNRecommender
+        The fitted item-kNN member (``item_knn``, ``n_neighbors``,
+        ``half_life``) behind the ``recent_knn`` terms; ``knn_.explain``
+        says which of a user's items made an item score high.
+    next_ : NextItemRecommender or None
+        The fitted next-item member (``sequence_window``, ``n_neighbors``,
+        ``half_life``) behind the ``recent_next`` term; None when
+        ``sequence_window=0``.
     coef_ : ndarray of shape (len(history_bins) + 1, 16)
         Blend coefficients, in the order of ``TERMS``, one row per
         history-length bin.
@@ -827,7 +709,7 @@ class HybridRecommender(BaseRecommender):
     _handles_unknown_users = True
     _parameter_constraints = {
         "text": [HasMethods(["fit", "recommend"])],
-        "cf": [HasMethods(["fit", "recommend"]), None],
+        "cf": [HasMethods(["fit", "score_items"]), None],
         "blend": [StrOptions({"learned", "fixed"})],
         "switch": [Interval(Real, 0, None, closed="left")],
         "item_switch": [Interval(Real, 0, None, closed="left")],
@@ -931,6 +813,7 @@ class HybridRecommender(BaseRecommender):
             self.new_item_thresholds_ = self._new_item_thresholds(
                 self._parts, self.coef_, rows, self._parts.text.users_, self.new_item_share_, rng)
         self.text_, self.cf_ = self._parts.text, self._parts.cf
+        self.knn_, self.next_ = self._parts.knn, self._parts.next
         self._index(data, items=self.text_.items_)
         self._fit_new_users()
         return self
@@ -1358,14 +1241,14 @@ class HybridRecommender(BaseRecommender):
         else:
             z_recent = np.zeros(shape, dtype=np.float32)
         z_text, z_cf = self._model_terms(parts, rows, users, mask)
-        z_knn = _standardize(_knn_scores(parts, rows), mask)
+        z_knn = _standardize(_member_scores(parts, "knn", users), mask)
         z_knn *= on_warm
         z_bridge = np.zeros(shape, dtype=np.float32)
         if parts.bridge is not None:
             z_bridge = _standardize(np.asarray(z_knn @ parts.bridge, dtype=np.float32), ~warm)
             z_bridge *= cold
-        if parts.transitions is not None:
-            z_next = _standardize(_knn_scores(parts, rows, "transitions"), mask)
+        if parts.next is not None:
+            z_next = _standardize(_member_scores(parts, "next", users), mask)
             z_next *= on_warm
         else:
             z_next = np.zeros(shape, dtype=np.float32)
@@ -1401,10 +1284,10 @@ class HybridRecommender(BaseRecommender):
         def build():
             z_text = _standardize(parts.text._scores(rows, users))
             if parts.item_factors is not None:
-                raw = _matmul(parts.cf.user_factors_[parts.cf._rows(users, "user")],
+                raw = _matmul(parts.cf.user_factors_[_cf_rows(parts, users)],
                               parts.item_factors.T)
             else:
-                raw = _cf_on_catalog(parts, parts.cf._rows(users, "user"), users)
+                raw = _cf_on_catalog(parts, users)
             return z_text, _standardize(raw, mask)
 
         small = len(rows) * len(parts.n_items) <= _MEMO_TERMS_FLOATS  # memory kept bounded
@@ -1448,7 +1331,7 @@ class HybridRecommender(BaseRecommender):
         # the same with the new items' coefficients
         col = lambda name: P[:, t[name]][:, None]  # noqa: E731
         if parts.item_factors is not None:
-            cf_rows = parts.cf._rows(users, "user")
+            cf_rows = _cf_rows(parts, users)
             x_cf = scaled(parts.cf.user_factors_[cf_rows], std["cf"][cf_rows])
             x_recent = scaled(parts.recent_profiles[rows], std["recent"][rows])
             user = np.hstack([
@@ -1476,10 +1359,10 @@ class HybridRecommender(BaseRecommender):
             self._add_dense_cf(out, parts, rows, users, P, a, items.gate, short, mask)
         knn_weight = P[:, t["recent_knn"]] + P[:, t["short_recent_knn"]] * short
         bridge_weight = P[:, t["new_item_knn"]] if parts.bridge is not None else np.zeros(1)
-        for kind, weight in (("similarity", knn_weight), ("transitions", P[:, t["recent_next"]])):
-            bridged = kind == "similarity" and bridge_weight.any()
-            if (weight.any() or bridged) and getattr(parts, kind) is not None:
-                knn = _standardize(_knn_scores(parts, rows, kind), mask)  # over warm items
+        for name, weight in (("knn", knn_weight), ("next", P[:, t["recent_next"]])):
+            bridged = name == "knn" and bridge_weight.any()
+            if (weight.any() or bridged) and getattr(parts, name) is not None:
+                knn = _standardize(_member_scores(parts, name, users), mask)  # over warm items
                 if mask is not None:
                     knn[:, ~mask] = 0.0
                 if bridged:  # new items: the kNN scores of their closest items in text
@@ -1532,7 +1415,7 @@ class HybridRecommender(BaseRecommender):
         """The CF terms of a CF model without item factors, z-scored from its scores."""
         t = _TERM_INDEX
         warm = parts.n_items > 0
-        z_cf = _standardize(_cf_on_catalog(parts, parts.cf._rows(users, "user"), users), mask)
+        z_cf = _standardize(_cf_on_catalog(parts, users), mask)
         weight = (np.outer(P[:, t["gated_cf"]] * a, b)
                   + np.outer(P[:, t["cf"]] + P[:, t["short_cf"]] * short, warm)
                   + np.outer(P[:, t["new_item_cf"]], ~warm))
@@ -1668,9 +1551,51 @@ class HybridRecommender(BaseRecommender):
         return out
 
 
-def _cf_on_catalog(parts, cf_rows, users):
-    """CF scores over the catalog (0 on items the CF model does not know)."""
-    scores = parts.cf._scores(cf_rows, users)
-    out = np.zeros((len(cf_rows), len(parts.n_items)), dtype=np.float32)
-    out[:, parts.text._rows(parts.cf.items_, "item")] = scores
+    def _contributions(self, row, users, cols):
+        """Each blend term's ``coef x term`` (see ``TERMS``), and the new items' offset.
+
+        They add up to the score: the blend is linear in its terms. A known
+        user's item-kNN and next-item terms can be taken further with
+        ``knn_.explain`` and ``next_.explain`` (the history items behind
+        them). A new user is explained by its text neighbours or the text
+        model's popularity fallback (one row).
+        """
+        position = np.arange(len(cols))
+        if row < 0:
+            texts = self.text_.__dict__.get("_user_texts")
+            source = ("text neighbours" if texts is not None and users[0] in texts.index
+                      and self._neighbor_embeddings is not None else "popularity")
+            score = self._new_user_scores(users)[0, cols]
+            return contributions(position, source, None, score)
+        rows = np.array([row])
+        terms = self._terms(self._parts, rows, users)
+        coef = self.coef_[self._bins(self._parts.n_users[rows])][0]
+        out = [contributions(position, name, None, coef[k] * term[0, cols])
+               for k, (name, term) in enumerate(zip(TERMS, terms)) if coef[k]]
+        if self.__dict__.get("new_item_thresholds_") is not None:
+            new = self._parts.n_items == 0
+            score = self._fused_blend(self._parts, rows, users, self.coef_)
+            offset = self._new_item_offsets(self._parts, rows, score)[0]
+            out.append(contributions(position, "new item offset", None,
+                                     np.where(new[cols], offset, 0.0)))
+        out = pd.concat(out, ignore_index=True) if out else contributions(position, "none",
+                                                                          None, 0.0 * position)
+        return out[out["contribution"] != 0].reset_index(drop=True)
+
+def _cf_rows(parts, users):
+    """Rows of ``users`` in the CF model's ``users_`` (its public attribute)."""
+    if "cf_users" not in parts.cache:
+        parts.cache["cf_users"] = pd.Index(parts.cf.users_)
+    return parts.cache["cf_users"].get_indexer(np.asarray(users))
+
+
+def _cf_on_catalog(parts, users):
+    """CF scores over the catalog (0 on items the CF model does not know).
+
+    Through the CF model's public ``score_items``: any recommender with
+    ``fit``, ``score_items``, ``users_``, ``items_`` and
+    ``n_item_interactions_`` can be the CF side.
+    """
+    out = np.zeros((len(users), len(parts.n_items)), dtype=np.float32)
+    out[:, parts.member_cols["cf"]] = parts.cf.score_items(users)
     return out

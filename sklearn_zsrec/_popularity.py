@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import BaseRecommender
+from ._explain import contributions
 
 
 class PopularityRecommender(BaseRecommender):
@@ -68,3 +69,6 @@ class PopularityRecommender(BaseRecommender):
 
     def _scores(self, rows, users):
         return np.broadcast_to(self.item_scores_, (len(rows), len(self.items_))).copy()
+
+    def _contributions(self, row, users, cols):
+        return contributions(np.arange(len(cols)), "popularity", None, self.item_scores_[cols])

@@ -9,6 +9,8 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from ._base import BaseRecommender, _matmul
+from ._explain import contributions
+from ._history import recency_weights
 from ._texts import check_id_texts
 
 
@@ -28,15 +30,6 @@ def _user_profiles(weights, item_embeddings, chunk=16384):
         part = slice(start, start + chunk)
         out[part] = _normalize_rows(np.asarray(weights[part] @ item_embeddings))
     return out
-
-
-def _recency_weights(data, half_life):
-    """``weight * 0.5 ** (rank_from_latest / half_life)`` per interaction."""
-    if half_life is None:
-        return data.weight
-    frame = pd.DataFrame({"u": pd.factorize(data.user_id)[0], "o": data.order})
-    rank = frame.groupby("u")["o"].rank(method="first", ascending=False) - 1
-    return data.weight * 0.5 ** (rank.to_numpy() / half_life)
 
 
 class ZeroShotRecommender(BaseRecommender):
@@ -84,6 +77,8 @@ class ZeroShotRecommender(BaseRecommender):
         L2-normalised item embeddings.
     user_embeddings_ : ndarray of shape (n_users, dim), float32
         L2-normalised user profiles.
+    history_ : scipy.sparse.csr_matrix of shape (n_users, n_items)
+        The recency-weighted training interactions the profiles are made of.
 
     See Also
     --------
@@ -143,11 +138,11 @@ class ZeroShotRecommender(BaseRecommender):
         self.item_embeddings_ = _normalize_rows(emb).astype(np.float32)
         rows = self._rows(data.user_id, "user")
         cols = self._rows(data.item_id, "item")
-        weights = sp.csr_matrix(
-            (_recency_weights(data, self.half_life), (rows, cols)),
+        self.history_ = sp.csr_matrix(
+            (recency_weights(data, self.half_life), (rows, cols)),
             shape=self.user_items_.shape,
         )
-        self.user_embeddings_ = _user_profiles(weights, self.item_embeddings_)
+        self.user_embeddings_ = _user_profiles(self.history_, self.item_embeddings_)
         self._popularity = np.log1p(self.n_item_interactions_).astype(np.float32)
         return self
 
@@ -168,3 +163,22 @@ class ZeroShotRecommender(BaseRecommender):
                 out[unknown[with_text]] = _normalize_rows(vec) @ self.item_embeddings_.T
             out[unknown[~with_text]] = self._popularity
         return out
+
+    def _contributions(self, row, users, cols):
+        """Each history item's share of the cosine: ``w_h (e_h . e_i) / |sum w e|``.
+
+        A new user is explained by its text (one row) or popularity.
+        """
+        if row < 0:
+            score = self._scores(np.array([row]), users)[0, cols]
+            texts = self.__dict__.get("_user_texts")
+            source = ("user text" if texts is not None and users[0] in texts.index
+                      else "popularity")
+            return contributions(np.arange(len(cols)), source, None, score)
+        history = self.history_[row]
+        emb = self.item_embeddings_.astype(np.float64)
+        profile = np.asarray(history.data, dtype=np.float64) @ emb[history.indices]
+        votes = (emb[history.indices] @ emb[cols].T) * (
+            history.data[:, None] / max(np.linalg.norm(profile), 1e-12))
+        h, c = np.nonzero(votes)
+        return contributions(c, "history", self.items_[history.indices[h]], votes[h, c])

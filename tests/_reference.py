@@ -1,6 +1,7 @@
 """Plain reference computations that the fast paths are checked against."""
 
 import numpy as np
+import pandas as pd
 
 
 def _standardize(scores, mask=None):
@@ -8,6 +9,17 @@ def _standardize(scores, mask=None):
     mean = part.mean(axis=1, keepdims=True)
     std = part.std(axis=1, keepdims=True)
     return (scores - mean) / np.maximum(std, 1e-12)
+
+
+def _member_scores(model, member, matrix, users):
+    """A fitted item-item member's history times its matrix, over the hybrid's catalog."""
+    out = np.zeros((len(users), len(model.items_)))
+    if member is None:
+        return out
+    rows = pd.Index(member.users_).get_indexer(users)
+    cols = pd.Index(model.items_).get_indexer(member.items_)
+    out[:, cols] = (member.history_[rows] @ getattr(member, matrix)).toarray()
+    return out
 
 
 def plain_hybrid_scores(model, rows, users):
@@ -41,17 +53,13 @@ def plain_hybrid_scores(model, rows, users):
         recent = np.zeros_like(raw)
     mask = None if warm.all() else warm
     z_cf, z_recent = _standardize(raw, mask), _standardize(recent, mask)
-    knn = (parts.recent_weights[r] @ parts.similarity).toarray().astype(np.float64)
+    knn = _member_scores(model, model.knn_, "similarity_", u)
     z_knn = _standardize(knn, mask) * warm
     z_bridge = np.zeros_like(z_knn)
     if parts.bridge is not None:
         z_bridge = _standardize(z_knn @ parts.bridge.toarray().astype(np.float64), ~warm)
         z_bridge *= ~warm
-    if parts.transitions is not None:
-        nxt = (parts.recent_weights[r] @ parts.transitions).toarray().astype(np.float64)
-        z_next = _standardize(nxt, mask) * warm
-    else:
-        z_next = np.zeros_like(z_knn)
+    z_next = _standardize(_member_scores(model, model.next_, "transitions_", u), mask) * warm
     cold = (~warm).astype(np.float64)
     terms = {
         "gated_cf": w * z_cf,

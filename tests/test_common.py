@@ -9,6 +9,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_zsrec import (
     ALSRecommender,
     HybridRecommender,
+    ItemKNNRecommender,
+    NextItemRecommender,
     PopularityRecommender,
     TextEncoder,
     ZeroShotRecommender,
@@ -27,6 +29,8 @@ def _estimators():
         TextEncoder(tiny_model_path(), verbose=0),
         PopularityRecommender(),
         ALSRecommender(factors=4, iterations=3, random_state=0),
+        ItemKNNRecommender(),
+        NextItemRecommender(),
         text,
         HybridRecommender(text, ALSRecommender(factors=4, iterations=3, random_state=0)),
     ]

@@ -94,13 +94,12 @@ def test_hybrid_with_a_cf_model_without_factors_equals_the_plain_blend():
 
 
 def test_knn_dense_path_equals_the_sparse_product(monkeypatch):
-    from sklearn_zsrec import _hybrid as module
+    from sklearn_zsrec import ItemKNNRecommender, _history
 
-    model = _hybrid(random_state=0).fit(X_PART)
-    rows = np.arange(len(model.users_))
-    dense = module._knn_scores(model._parts, rows)
-    monkeypatch.setattr(module, "_DENSE_KNN_ITEMS", 0)
-    sparse = module._knn_scores(model._parts, rows)
+    model = ItemKNNRecommender().fit(X_PART)
+    dense = model.score_items(model.users_)
+    monkeypatch.setattr(_history, "DENSE_ITEMS", 0)
+    sparse = ItemKNNRecommender().fit(X_PART).score_items(model.users_)
     assert dense.dtype == sparse.dtype == np.float32
     np.testing.assert_allclose(dense, sparse, rtol=1e-5, atol=1e-6)
     assert (sparse != 0).any()

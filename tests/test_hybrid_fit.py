@@ -6,7 +6,9 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_zsrec import ALSRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender
+from sklearn_zsrec import _history, _next_item
 from sklearn_zsrec import _hybrid as module
+from sklearn_zsrec._next_item import item_transitions
 from sklearn_zsrec.model_selection import LeaveLastOut
 
 from ._data import topic_catalog, topic_interactions
@@ -84,7 +86,9 @@ def test_grid_over_blend_parameters_fits_the_cf_once_per_split(als_fits):
 def test_grid_over_n_neighbors_keeps_the_cf_fits_and_each_similarity(als_fits, monkeypatch):
     # 2 n_neighbors x 2 fits per candidate (holdout and final): 4 similarities,
     # which with the 2 CF fits are more entries than the memo keeps of one kind
-    similarities = _count_calls(monkeypatch, module, "_item_similarity")
+    from sklearn_zsrec import _item_knn
+
+    similarities = _count_calls(monkeypatch, _item_knn, "item_similarity")
     grid = {"n_neighbors": [5, 10], "C": [0.1, 1.0]}
     GridSearchCV(clone(_hybrid()), grid, cv=LeaveLastOut(n_splits=1), refit=False).fit(X)
     assert len(als_fits) == 2
@@ -235,7 +239,7 @@ def test_item_transitions_count_what_follows_within_the_window():
     cols = np.array([2, 1, 0, 0, 1])
     order = np.array([2, 1, 0, 0, 1])
     n_item_users = np.array([2, 2, 1])
-    got = module._item_transitions(rows, cols, order, n_item_users, window=2,
+    got = item_transitions(rows, cols, order, n_item_users, window=2,
                                    n_neighbors=10).toarray()
     # (0, 1): lag 1 twice; (1, 2): lag 1; (0, 2): lag 2, half; each over sqrt(n_i n_j)
     expected = np.zeros((3, 3))
@@ -244,19 +248,19 @@ def test_item_transitions_count_what_follows_within_the_window():
     expected[0, 2] = 0.5 / np.sqrt(2 * 1)
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     # a window of 1 drops the lag-2 pair; one neighbour keeps each row's largest
-    assert module._item_transitions(rows, cols, order, n_item_users, 1, 10)[0, 2] == 0
-    top = module._item_transitions(rows, cols, order, n_item_users, 2, 1).toarray()
+    assert item_transitions(rows, cols, order, n_item_users, 1, 10)[0, 2] == 0
+    top = item_transitions(rows, cols, order, n_item_users, 2, 1).toarray()
     np.testing.assert_allclose(top, np.where(np.arange(3) == [[1], [2], [-1]], expected, 0))
 
 
 def test_sequence_window_zero_drops_the_next_item_term():
     model = _hybrid(sequence_window=0).fit(X)
-    assert model._parts.transitions is None
+    assert model._parts.next is None
     rows = np.arange(len(model.users_))
     terms = model._terms(model._parts, rows, model.users_)
     assert not terms[module.TERMS.index("recent_next")].any()
     assert model.recommend(model.users_[:3], n=5).shape == (3, 5)
-    assert _hybrid().fit(X)._parts.transitions.nnz > 0
+    assert _hybrid().fit(X)._parts.next.transitions_.nnz > 0
 
 
 def test_item_transitions_dense_and_sparse_counts_agree(monkeypatch):
@@ -265,9 +269,10 @@ def test_item_transitions_dense_and_sparse_counts_agree(monkeypatch):
     order = rng.permutation(400)
     n_item_users = np.bincount(cols, minlength=50)
     for k in (5, 50):
-        dense = module._item_transitions(rows, cols, order, n_item_users, 3, k)
-        monkeypatch.setattr(module, "_DENSE_KNN_ITEMS", 10)  # the sparse path
-        sparse = module._item_transitions(rows, cols, order, n_item_users, 3, k)
+        dense = item_transitions(rows, cols, order, n_item_users, 3, k)
+        monkeypatch.setattr(_next_item, "DENSE_ITEMS", 10)  # the sparse paths
+        monkeypatch.setattr(_history, "DENSE_ITEMS", 10)
+        sparse = item_transitions(rows, cols, order, n_item_users, 3, k)
         monkeypatch.undo()
         assert np.diff(sparse.indptr).max() <= k and np.diff(dense.indptr).max() <= k
         # the same values kept per row (which of tied entries is kept may differ)

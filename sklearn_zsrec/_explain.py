@@ -1,0 +1,75 @@
+"""``explain``: why a recommender scores an item as it does, one row per contribution.
+
+Each recommender says what its score of (user, item) is made of
+(``_contributions``); this module checks the request, keeps the largest
+contributions and returns them as a DataFrame whose contributions add up to
+the score.
+"""
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted
+
+from ._interactions import check_ids
+
+COLUMNS = ["user_id", "item_id", "score", "source", "contributor", "contribution"]
+
+
+def contributions(item, source, contributor, value):
+    """A frame of contributions: ``item`` (positions), ``source``, ``contributor``, ``value``."""
+    n = len(value)
+    return pd.DataFrame({
+        "item": np.broadcast_to(np.asarray(item), n),
+        "source": np.broadcast_to(np.asarray(source, dtype=object), n),
+        "contributor": pd.Series(np.broadcast_to(np.asarray(contributor, dtype=object), n),
+                                 dtype=object),
+        "contribution": np.asarray(value, dtype=np.float64),
+    })
+
+
+def explain(estimator, user, items, n, max_contributions):
+    """The body of :meth:`BaseRecommender.explain` (see there)."""
+    name = type(estimator).__name__
+    check_is_fitted(estimator, "user_items_")
+    if not (isinstance(user, (str, bytes)) or np.ndim(user) == 0):
+        raise ValueError(
+            f"{name}.explain: user must be a single user id; got {type(user).__name__} of "
+            f"shape {np.shape(user)}. Call explain once per user.")
+    users = check_ids(np.array([user], dtype=object), "user", name)
+    if (not isinstance(max_contributions, (int, np.integer)) or isinstance(max_contributions, bool)
+            or max_contributions < 1):
+        raise ValueError(
+            f"{name}.explain: max_contributions must be a positive int (rows kept per "
+            f"item, the rest summed in one row); got {max_contributions!r}.")
+    rows = estimator._user_rows(users)
+    if items is None:
+        items = estimator.recommend(users, n=n)[0]
+    elif isinstance(items, (str, bytes)) or np.ndim(items) == 0:
+        items = [items]
+    items = check_ids(np.asarray(list(items), dtype=object), "items", name)
+    cols = estimator._rows(items, "item")
+    if (cols < 0).any():
+        unknown = pd.unique(items[cols < 0])
+        raise ValueError(
+            f"{name}.explain: {len(unknown)} items are not in items_ (e.g. "
+            f"{np.asarray(unknown[:5]).tolist()}); only catalog items can be explained.")
+    parts = estimator._contributions(int(rows[0]), users, cols)
+    score = estimator._scores(rows, users)[0, cols].astype(np.float64)
+    out = []
+    for position in range(len(cols)):
+        mine = parts[parts["item"] == position]
+        if not len(mine):  # nothing links the item to the user: one row says so
+            mine = contributions(position, "no contribution", None, [0.0])
+        mine = mine.reindex(mine["contribution"].abs().sort_values(ascending=False,
+                                                                  kind="stable").index)
+        kept, rest = mine.iloc[:max_contributions], mine.iloc[max_contributions:]
+        if len(rest):
+            kept = pd.concat([kept, contributions(position, f"{len(rest)} more",
+                                                  None, [rest["contribution"].sum()])])
+        out.append(kept)
+    frame = pd.concat(out, ignore_index=True) if out else contributions([], [], [], [])
+    frame.insert(0, "user_id", pd.Series([users[0]] * len(frame), dtype=object))
+    frame.insert(1, "item_id", pd.Series(items[frame["item"].to_numpy(dtype=int)], dtype=object)
+                 if len(frame) else pd.Series([], dtype=object))
+    frame.insert(2, "score", score[frame["item"].to_numpy(dtype=int)] if len(frame) else [])
+    return frame[COLUMNS].reset_index(drop=True)

@@ -1,0 +1,98 @@
+"""Users' recency-weighted histories and item-item scores built on them.
+
+Shared by the item-item recommenders (:class:`ItemKNNRecommender`,
+:class:`NextItemRecommender`) and the hybrid's recency profile: one
+definition of "the recency-weighted history" for all of them.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+# up to this many items an item-item product uses a dense matrix (64 MB)
+DENSE_ITEMS = 4096
+MIN_RECENCY = 1e-4  # recency weights below this fraction of a user's largest are dropped
+MAX_HISTORY_WEIGHT = 1e6  # larger history weights are rescaled (to at most 1) first
+
+
+def recency_weights(data, half_life):
+    """``weight * 0.5 ** (rank_from_latest / half_life)`` per interaction.
+
+    ``half_life`` None keeps the interaction weights as they are.
+    """
+    if half_life is None:
+        return data.weight
+    frame = pd.DataFrame({"u": pd.factorize(data.user_id)[0], "o": data.order})
+    rank = frame.groupby("u")["o"].rank(method="first", ascending=False) - 1
+    return data.weight * 0.5 ** (rank.to_numpy() / half_life)
+
+
+def history_matrix(data, half_life, rows, cols, shape):
+    """The users' recency-weighted histories as a float32 CSR matrix of ``shape``.
+
+    ``rows`` and ``cols`` place each interaction of ``data``. Weights above
+    ``MAX_HISTORY_WEIGHT`` are rescaled together (every score built on them
+    is compared per user, so one common scale changes no ranking; it keeps
+    weight x similarity sums inside float32), and with a ``half_life``,
+    interactions under ``MIN_RECENCY`` of their user's largest weight are
+    dropped: they cannot change a ranking, and they bound the cost of the
+    products.
+    """
+    weights = np.asarray(recency_weights(data, half_life), dtype=np.float64)
+    if len(weights) and weights.max() > MAX_HISTORY_WEIGHT:
+        weights = weights / weights.max()
+    if half_life is not None:
+        top = pd.Series(weights).groupby(rows).transform("max").to_numpy()
+        keep = weights >= MIN_RECENCY * top
+        weights, rows, cols = weights[keep], rows[keep], cols[keep]
+    return sp.csr_matrix((weights, (rows, cols)), shape=shape, dtype=np.float32)
+
+
+def item_item_scores(history, matrix):
+    """``history @ matrix`` as a dense float32 array.
+
+    A sparse history times the dense item-item matrix (torch, multithreaded;
+    densified per call: a few milliseconds, against many times that for a
+    sparse-sparse product) on catalogs of up to ``DENSE_ITEMS`` items; a
+    sparse product beyond.
+    """
+    if matrix.shape[0] > DENSE_ITEMS:
+        return np.asarray((history @ matrix).toarray(), dtype=np.float32)
+    import torch
+
+    dense = torch.from_numpy(matrix.toarray().astype(np.float32, copy=False))
+    history = history.astype(np.float32)
+    with warnings.catch_warnings():  # "sparse CSR tensor support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        sparse = torch.sparse_csr_tensor(
+            torch.from_numpy(history.indptr), torch.from_numpy(history.indices),
+            torch.from_numpy(history.data), size=history.shape)
+        return (sparse @ dense).numpy()
+
+
+def top_per_row(matrix, k, block=4096):
+    """``matrix`` (CSR) with only the ``k`` largest entries of each row kept.
+
+    Sorted ``block`` rows at a time, so that memory stays that of the matrix.
+    """
+    if np.diff(matrix.indptr).max(initial=0) <= k:
+        return matrix
+    if matrix.shape[1] <= DENSE_ITEMS:  # small: through a dense matrix (torch)
+        import torch
+
+        dense = torch.from_numpy(matrix.toarray())
+        values, columns = torch.topk(dense, k, dim=1)
+        return sp.csr_matrix(torch.zeros_like(dense).scatter_(1, columns, values).numpy())
+    parts = []
+    for start in range(0, matrix.shape[0], block):
+        part = matrix[start:start + block]
+        lengths = np.diff(part.indptr)
+        row = np.repeat(np.arange(part.shape[0]), lengths)
+        order = np.lexsort((-part.data, row))  # each row's entries, largest first
+        rank = np.arange(len(order)) - part.indptr[row[order]]
+        keep = np.sort(order[rank < k])
+        parts.append(sp.csr_matrix((part.data[keep], (row[keep], part.indices[keep])),
+                                   shape=part.shape, dtype=matrix.dtype))
+    return sp.vstack(parts, format="csr")

@@ -1,0 +1,25 @@
+"""clear_cache: one switch for the package's process-wide caches."""
+
+from sklearn_zsrec import ALSRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender
+
+from ._data import topic_catalog, topic_interactions
+from ._tiny import tiny_model_path
+
+ITEM_TEXTS, TOPICS = topic_catalog()
+X = topic_interactions(TOPICS, per_user=6)
+
+
+def _text():
+    return ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
+
+
+def test_clear_cache_empties_the_fit_memo_and_the_embeddings():
+    from sklearn_zsrec import _hybrid, clear_cache, embedding_cache_info
+
+    HybridRecommender(_text(), ALSRecommender(factors=4, iterations=2, random_state=0),
+                      blend="fixed").fit(X)
+    assert len(_hybrid._FIT_MEMO) > 0
+    clear_cache(embeddings=False, models=False)
+    assert len(_hybrid._FIT_MEMO) == 0 and embedding_cache_info().currsize > 0
+    clear_cache()
+    assert embedding_cache_info().currsize == 0

