@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._cache import cached_encode
-from ._progress import progress
+from ._progress import Stages, progress
 
 logger = logging.getLogger("sklearn_zsrec")
 
@@ -520,7 +520,12 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             )
         self.model_path_ = resolve_model_path(self.model)
         self.device_ = _auto_device() if self.device == "auto" else self.device
+        # loading takes seconds (imports, weights): a bar says so, once per process
+        loaded = (self.model_path_, self.device_) in _MODELS
+        stages = Stages(1, self.verbose and not loaded, "TextEncoder.fit")
+        stages(f"loading {self.model} on {self.device_}")
         tokenizer, model = _load_model(self.model_path_, self.device_)
+        stages.close()
         st = _st_config(self.model_path_)
         if self.pooling != "auto":
             self.pooling_ = self.pooling

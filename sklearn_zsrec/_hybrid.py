@@ -8,6 +8,7 @@ fraction of the items hidden so that it also learns how to rank new items.
 """
 
 import copy
+import logging
 import threading
 import warnings
 from collections import OrderedDict
@@ -23,12 +24,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._base import BaseRecommender, _matmul, _top_n
+from ._progress import Stages
 from ._explain import contributions
 from ._interactions import Interactions
 from ._history import history_matrix
 from ._item_knn import ItemKNNRecommender
 from ._next_item import NextItemRecommender
 from ._zero_shot import _normalize_rows
+
+logger = logging.getLogger(__name__)
 
 # the terms of the blend, in the order of ``coef_``
 TERMS = (
@@ -88,6 +92,9 @@ def _sample(terms, pos, candidates, seen, n_negatives, rng, out, groups, skip=No
 # nothing (only the choice among them is made on the holdout); the logistic
 # fits, pooled over bins and per bin, fit their coefficients.
 _SIMPLICITY = np.array([3, 2, 1, 1, 1, 1, 0, 1, 1, 1])
+CANDIDATES = ("own fit", "global fit", "cf", "recent_cf", "recent_knn",
+              "cf + recent_cf + recent_knn + recent_next", "popularity", "popularity + text",
+              "recent_next", "recent_knn + recent_next")
 
 
 def _one_se_choice(gains):
@@ -366,7 +373,7 @@ def _read_only(value):
     return value
 
 
-def _item_side(text, cf, data, data_hash, map_alpha, new_item_neighbors):
+def _item_side(text, cf, data, data_hash, map_alpha, new_item_neighbors, stage):
     """The fitted text and CF models and the item arrays that follow from them.
 
     Nothing here depends on the blend's own parameters (``half_life``,
@@ -374,7 +381,9 @@ def _item_side(text, cf, data, data_hash, map_alpha, new_item_neighbors):
     result per split (see ``_memoized``). Returns a dict.
     """
     frame = _frame(data)
+    stage("text model")
     text = clone(text).fit(frame)
+    stage("CF model")
     cf = _memoized(_memo_key(cf, data_hash), lambda: clone(cf).fit(frame))
     cf_cols = text._rows(cf.items_, "item")
     if (cf_cols < 0).any():
@@ -412,7 +421,8 @@ def _item_side(text, cf, data, data_hash, map_alpha, new_item_neighbors):
 
 
 def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
-                    sequence_window, new_item_neighbors):
+                    sequence_window, new_item_neighbors, stage):
+    """The fitted members and what the blend needs of them (``stage`` announces each)."""
     import joblib
 
     data_hash = joblib.hash((data.user_id, data.item_id, data.weight, data.timestamp, data.order))
@@ -421,7 +431,7 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
            else ("item side", text_key, cf_key, map_alpha, new_item_neighbors))
 
     side = _memoized(key, lambda: _item_side(text, cf, data, data_hash, map_alpha,
-                                             new_item_neighbors), shared=True)
+                                             new_item_neighbors, stage), shared=True)
     # each fit gets its own model objects (their arrays shared, read-only)
     text, cf = copy.copy(side["text"]), copy.deepcopy(side["cf"])
     n_items, item_factors = side["n_items"], side["item_factors"]
@@ -437,9 +447,11 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
     members = {"knn": ItemKNNRecommender(item_knn, n_neighbors=n_neighbors, half_life=half_life),
                "next": (NextItemRecommender(sequence_window, n_neighbors=n_neighbors,
                                             half_life=half_life) if sequence_window else None)}
-    fitted = {name: None if member is None else _memoized(
-        _memo_key(member, data_hash), lambda m=member: clone(m).fit(frame), shared=True)
-        for name, member in members.items()}
+    fitted = {}
+    for name, member in members.items():
+        stage({"knn": "item-kNN", "next": "next-item"}[name])
+        fitted[name] = None if member is None else _memoized(
+            _memo_key(member, data_hash), lambda m=member: clone(m).fit(frame), shared=True)
     catalog = pd.Index(text.items_)
     member_cols = {name: catalog.get_indexer(m.items_) for name, m in fitted.items()
                    if m is not None} | {"cf": catalog.get_indexer(cf.items_)}
@@ -629,6 +641,13 @@ class HybridRecommender(BaseRecommender):
         blend where the holdout has enough interactions for it.
     random_state : int, RandomState instance or None, default=None
         Seeds the holdout's hidden items and negatives.
+    verbose : int, default=1
+        Show a progress bar over the stages of ``fit`` (each member's fit,
+        the holdout's, learning the blend) when it takes more than two
+        seconds; 2 also prints the blend chosen for each history-length bin
+        (``blend_choice_``; logged at INFO level by the ``sklearn_zsrec``
+        logger in any case); 0 silences both. The text model's encoder has
+        its own ``verbose`` (``text__encoder__verbose``).
 
     Attributes
     ----------
@@ -668,6 +687,10 @@ class HybridRecommender(BaseRecommender):
     user_neighbors_smoothing_ : float or None
         The popularity smoothing of new users' scores: ``log(1 + counts +
         smoothing * k users' worth of popularity)``, one of 0.01, 0.1, 1.
+    blend_choice_ : list of str
+        The blend kept for each history-length bin: one of ``CANDIDATES``
+        (the bin's own logistic fit, the fit of all bins pooled, or a sum
+        of single terms), or ``"fixed"`` with the fixed blend.
     blend_validation_ndcg_ : ndarray of shape (len(history_bins) + 1, 10)
         With ``blend="learned"``: the held-out NDCG@10 of each candidate blend
         per bin (the bin's own fit, the global fit, ``cf``, ``recent_cf``,
@@ -730,6 +753,7 @@ class HybridRecommender(BaseRecommender):
         "short_history_fraction": [Interval(Real, 0, 1, closed="both")],
         "history_bins": ["array-like"],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -757,6 +781,7 @@ class HybridRecommender(BaseRecommender):
         short_history_fraction=0.3,
         history_bins=(3, 10, 30),
         random_state=None,
+        verbose=1,
     ):
         self.text = text
         self.cf = cf
@@ -780,18 +805,27 @@ class HybridRecommender(BaseRecommender):
         self.short_history_fraction = short_history_fraction
         self.history_bins = history_bins
         self.random_state = random_state
+        self.verbose = verbose
 
-    def _components(self, data):
+    def _components(self, data, stage, prefix=""):
         from ._als import ALSRecommender
 
         cf = self.cf if self.cf is not None else ALSRecommender()
         return _fit_components(self.text, cf, data, self.half_life, self.map_alpha,
                                self.n_neighbors, self.item_knn, self.sequence_window,
-                               self.new_item_neighbors)
+                               self.new_item_neighbors, lambda name: stage(prefix + name))
 
     def _fit(self, data):
+        learned = self.blend == "learned"
+        stages = Stages(4 + 5 * learned + 2, self.verbose, "HybridRecommender.fit")
+        try:
+            return self._fit_stages(data, stages)
+        finally:
+            stages.close()
+
+    def _fit_stages(self, data, stages):
         rng = check_random_state(self.random_state)
-        self._parts = self._components(data)
+        self._parts = self._components(data, stages)
         self.new_item_share_ = None
         if self.blend == "learned":
             zero = self._parts.n_items == 0
@@ -802,11 +836,20 @@ class HybridRecommender(BaseRecommender):
                 # back to lbfgs, as wanted: nothing for the caller to do
                 warnings.simplefilter("ignore", LinAlgWarning)
                 self.coef_ = self._learn_coef(data, rng, int(fresh.sum()),
-                                              int((zero & ~fresh).sum()))
+                                              int((zero & ~fresh).sum()), stages)
+            edges = [0, *self.history_bins]
+            labels = [f"{a + 1}-{b}" for a, b in zip(edges[:-1], edges[1:])] + [f">{edges[-1]}"]
+            message = ("HybridRecommender: blend per history length: " + "; ".join(
+                f"{label}: {choice}" for label, choice in zip(labels, self.blend_choice_)))
+            logger.info(message)
+            if self.verbose >= 2:
+                stages.write(message)
         else:
             self.coef_ = self._fixed_coef()
+            self.blend_choice_ = ["fixed"] * (len(self.history_bins) + 1)
         self.new_item_thresholds_ = None
         new = self._parts.n_items == 0
+        stages("new-item exposure")
         if self.new_item_share_ is not None and new.any() and not new.all():
             # calibrated on the final model's own scores, as recommend sees them
             rows = np.arange(len(self._parts.text.users_))
@@ -815,6 +858,7 @@ class HybridRecommender(BaseRecommender):
         self.text_, self.cf_ = self._parts.text, self._parts.cf
         self.knn_, self.next_ = self._parts.knn, self._parts.next
         self._index(data, items=self.text_.items_)
+        stages("new users")
         self._fit_new_users()
         return self
 
@@ -840,7 +884,7 @@ class HybridRecommender(BaseRecommender):
         mask[cols] = True
         return mask
 
-    def _learn_coef(self, data, rng, n_fresh, n_unseen):
+    def _learn_coef(self, data, rng, n_fresh, n_unseen, stages):
         """Fit the blend on each user's latest interaction (see the class doc).
 
         ``n_fresh`` and ``n_unseen`` count the catalog's items without
@@ -866,7 +910,8 @@ class HybridRecommender(BaseRecommender):
         train &= rank <= keep_last[codes] + 1
         if not held.any() or not train.any():
             return self._fixed_fallback(data, held, 0)
-        parts = self._components(_subset(data, train))
+        parts = self._components(_subset(data, train), stages, "holdout: ")
+        stages("blend")
         text = parts.text
         users = data.user_id[held]
         rows = text._rows(users, "user")
@@ -975,8 +1020,9 @@ class HybridRecommender(BaseRecommender):
             "and the user has unseen items to rank it against. Fell back to the fixed "
             "blend (blend='fixed': w * z_cf + (1 - w) * z_text). Pass more users with 2+ "
             "interactions, or blend='fixed' to use that blend without this warning.",
-            UserWarning, stacklevel=6)  # fit's caller (through _learn_coef, _fit, fit)
+            UserWarning, stacklevel=7)  # fit's caller (_learn_coef, _fit_stages, _fit, fit)
         self.blend_validation_ndcg_ = np.zeros((len(self.history_bins) + 1, len(_SIMPLICITY)))
+        self.blend_choice_ = ["fixed"] * (len(self.history_bins) + 1)
         return self._fixed_coef()
 
     def _earned_share(self, parts, coef, rows, users, pos, is_hidden, kept, rate, k=10):
@@ -1119,6 +1165,7 @@ class HybridRecommender(BaseRecommender):
                 gains[c, part] = _tied_gain(score, target, cum_discount, k)
         best = coef.copy()
         self.blend_validation_ndcg_ = np.zeros((len(coef), len(candidates)))
+        self.blend_choice_ = [None] * len(coef)
         pooled = _one_se_choice(gains[:, warm]) if warm.any() else 0
         for b in range(len(coef)):
             mine = (bins == b) & warm
@@ -1128,6 +1175,7 @@ class HybridRecommender(BaseRecommender):
             # pooled: a handful of users would pick a blend by chance
             choice = _one_se_choice(gains[:, mine]) if mine.sum() >= _MIN_POSITIVES else pooled
             best[b] = candidates[choice][b]
+            self.blend_choice_[b] = CANDIDATES[choice]
         return best
 
     def _fixed_coef(self):

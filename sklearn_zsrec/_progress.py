@@ -13,3 +13,35 @@ def progress(iterable, verbose, **kwargs):
     except ImportError:  # pragma: no cover - tqdm ships with transformers
         return iterable
     return tqdm(iterable, delay=2.0, **kwargs)
+
+
+class Stages:
+    """A progress bar over the named stages of long work (tqdm, after two seconds).
+
+    ``stages("name")`` marks the end of the previous stage and the start of
+    ``name`` (shown beside the bar); ``stages.close()`` ends the last one.
+    Nothing is shown with ``verbose`` falsy or when everything takes less
+    than two seconds.
+    """
+
+    def __init__(self, total, verbose, desc):
+        self.bar = progress(None, verbose, total=total, desc=desc, unit="stage")
+        self.started = False
+
+    def __call__(self, name):
+        if self.bar is None:
+            return
+        if self.started:
+            self.bar.update(1)
+        self.started = True
+        self.bar.set_postfix_str(name)
+
+    def write(self, message):
+        """Print ``message`` above the bar (nothing when silenced)."""
+        if self.bar is not None:
+            self.bar.write(message)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.update(max(self.bar.total - self.bar.n, 0))  # stages a memo skipped
+            self.bar.close()

@@ -351,3 +351,15 @@ def test_holdout_scores_are_not_reused_across_other_cf_fits(monkeypatch):
     fresh = _hybrid().set_params(cf__factors=4).fit(X)
     np.testing.assert_array_equal(other.coef_, fresh.coef_)
     assert _hybrid(cf_random_state=None).fit(X)._parts.key is None
+
+
+def test_verbose_prints_the_blend_per_bin_and_zero_silences_it(capsys):
+    model = _hybrid(verbose=2).fit(X)
+    printed = capsys.readouterr()
+    line = "HybridRecommender: blend per history length: 1-3: "
+    assert line in printed.out + printed.err
+    assert all(choice in module.CANDIDATES for choice in model.blend_choice_)
+    _hybrid(verbose=0).fit(X)
+    printed = capsys.readouterr()
+    assert printed.out == printed.err == ""
+    assert _hybrid(blend="fixed", verbose=0).fit(X).blend_choice_ == ["fixed"] * 4

@@ -1,0 +1,150 @@
+"""Does the hybrid's learned blend depend on its random_state? The warm-up curve, 5 seeds.
+
+    HF_HUB_OFFLINE=1 python -m benchmarks.stability          # about 20 minutes on 2 cores
+
+Fits the page's hybrid (``benchmarks/results/ml-100k.json``: the tuned
+parameters of "Hybrid (ours)", its CF and text members) on protocol B's
+splits (test users cut to their last n training interactions, 3 parts) with
+``random_state`` 0 to 4 and nothing else changed: the learned blend carves
+its holdout (hidden items, cut histories, negatives) from that seed, so the
+five fits differ only by the blend's randomness. ALS keeps its own seed (0)
+and one thread, so its factors are the same in every fit.
+
+Writes ``benchmarks/results/ml-100k-stability.{json,md}``: NDCG@10 per n and
+seed, the spread (max - min) against the standard error of one fit's mean
+(the target: spread <= 1 SE at every n), and each fit against the best
+single model of the main page at that n (the target: none behind it by more
+than that model's SE). Fit times are the mean per fit of each seed.
+"""
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+
+from sklearn_zsrec import (ALSRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender,
+                           clear_cache)
+
+from . import _protocols as P
+from .movielens import RESULTS, WARMUP_N, movielens_dataset, summarise
+
+SEEDS = (0, 1, 2, 3, 4)
+HYBRID = "Hybrid (ours)"
+
+
+def page_hybrid(ml, page):
+    """The hybrid of the main page, with its tuned parameters (random_state left to set)."""
+    tuning = page["tuning"]
+    zs = ZeroShotRecommender(encoder=TextEncoder(verbose=0), item_texts=ml.item_text,
+                             user_texts=ml.user_text)
+    hybrid = HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0,
+                                                          n_jobs=1))
+    hybrid.set_params(**{f"cf__{k}": v for k, v in tuning["ALSRecommender (ours)"]["best"].items()})
+    hybrid.set_params(**{f"text__{k}": v for k, v in tuning["ZeroShot (ours)"]["best"].items()})
+    return hybrid.set_params(**tuning[HYBRID]["best"])
+
+
+def best_single(page, key):
+    """The best model of the main page at ``key`` other than the hybrids: (name, mean, se)."""
+    rows = {m: r["NDCG@10"] for m, r in page["results"].get(key, {}).items()
+            if not m.startswith("Hybrid") and m != "Random" and "NDCG@10" in r}
+    name = max(rows, key=lambda m: rows[m][0])
+    return name, rows[name][0], rows[name][1]
+
+
+def run(out_dir=RESULTS, quick=False, log=print):
+    ml = movielens_dataset()
+    page = json.loads((Path(RESULTS) / f"{ml.name}.json").read_text())
+    hybrid = page_hybrid(ml, page)
+    catalog = np.sort(ml.item_text.index.to_numpy())
+    ns = (1, 5) if quick else WARMUP_N
+    seeds = SEEDS[:2] if quick else SEEDS
+    parts = (0,) if quick else (0, 1, 2)
+    t0 = time.perf_counter()
+    results, seconds = {}, {}
+    for n in ns:
+        key = f"B/n={'all' if n is None else n}"
+        for part in parts:
+            split = P.protocol_b(ml.interactions, n, part)
+            for seed in seeds:
+                clear_cache(embeddings=False, models=False)  # every fit from scratch
+                start = time.perf_counter()
+                model = clone(hybrid).set_params(random_state=seed).fit(split.train)
+                seconds.setdefault(seed, []).append(time.perf_counter() - start)
+                metrics = P.evaluate(model, split, catalog)
+                store = results.setdefault(key, {}).setdefault(f"seed {seed}", {"fit_seconds": 0.0})
+                for name, values in metrics.items():
+                    store.setdefault(name, []).append(values)
+        log(f"  {key}: {len(seeds)} seeds x {len(parts)} parts ({time.perf_counter() - t0:.0f}s)")
+    summary = {"results": summarise(results),
+               "meta": {"seconds": round(time.perf_counter() - t0, 1), "quick": quick,
+                        "seeds": list(seeds), "parts": list(parts),
+                        "fit_seconds_per_fit": {str(s): round(float(np.mean(v)), 2)
+                                                for s, v in seconds.items()},
+                        "hybrid": {k: repr(v) for k, v in hybrid.get_params(deep=False).items()
+                                   if k not in ("text", "cf")},
+                        "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}}
+    rows, met = [], True
+    for key, fits in summary["results"].items():
+        values = np.array([fits[f"seed {s}"]["NDCG@10"][0] for s in seeds])
+        se = float(np.mean([fits[f"seed {s}"]["NDCG@10"][1] for s in seeds]))
+        name, best, best_se = best_single(page, key)
+        spread_ok = values.max() - values.min() <= se
+        behind_ok = (best - values.min()) <= best_se
+        met &= spread_ok and behind_ok
+        rows.append({"key": key, "values": values.round(4).tolist(), "se": round(se, 4),
+                     "spread": round(float(values.max() - values.min()), 4),
+                     "spread_ok": bool(spread_ok), "best": name, "best_ndcg": round(best, 4),
+                     "best_se": round(best_se, 4), "worst_lag_se": round((best - values.min())
+                                                                         / best_se, 2),
+                     "behind_ok": bool(behind_ok)})
+    summary["table"], summary["met"] = rows, bool(met)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{ml.name}-stability.json").write_text(json.dumps(summary, indent=1))
+    (out_dir / f"{ml.name}-stability.md").write_text(report(summary, seeds))
+    log(f"wrote {out_dir / (ml.name + '-stability.md')} in {summary['meta']['seconds']:.0f}s")
+    return summary
+
+
+def report(summary, seeds):
+    meta = summary["meta"]
+    lines = [
+        "# The learned blend across random_state (protocol B, MovieLens-100K)", "",
+        "Written by `python -m benchmarks.stability`. The page's hybrid (tuned parameters of",
+        "`ml-100k.json`), fitted with `random_state` " + ", ".join(map(str, seeds)) + " on each",
+        f"warm-up split ({len(meta['parts'])} parts per n); ALS seeded (0) and on one thread, so",
+        "only the blend's own randomness varies. Targets (issue 17): the spread (max - min) of",
+        "NDCG@10 over the seeds at most one SE of a fit's mean, and no fit behind the best single",
+        "model of the main page by more than that model's SE.", "",
+        "| n | " + " | ".join(f"seed {s}" for s in seeds)
+        + " | spread | SE | spread <= SE | best single model | worst fit behind it | met |",
+        "|---|" + "---|" * (len(seeds) + 6),
+    ]
+    for row in summary["table"]:
+        lines.append(
+            f"| {row['key'].split('=')[1]} | " + " | ".join(f"{v:.4f}" for v in row["values"])
+            + f" | {row['spread']:.4f} | {row['se']:.4f} | {'yes' if row['spread_ok'] else 'no'}"
+            f" | {row['best']} {row['best_ndcg']:.4f} ± {row['best_se']:.4f}"
+            f" | {row['worst_lag_se']:+.2f} SE | {'yes' if row['behind_ok'] else 'no'} |")
+    fits = ", ".join(f"seed {s}: {v} s" for s, v in meta["fit_seconds_per_fit"].items())
+    lines += ["", f"All targets met: {'yes' if summary['met'] else 'no'}.", "",
+              f"Mean fit time per split ({fits}); the run took {meta['seconds']:.0f} s.",
+              f"Hybrid parameters: {meta['hybrid']}.", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 seeds, n in (1, 5), one part")
+    parser.add_argument("--out", default=None, help="output directory")
+    args = parser.parse_args(argv)
+    run(args.out or RESULTS, quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()
