@@ -228,7 +228,7 @@ def make_entries(ml, quick):
         Entry(
             "Hybrid (ours)",
             HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0, n_jobs=1),
-                              random_state=0),
+                              random_state=0, verbose=0),
             {"n_neighbors": [100, 400], "half_life": [1.0, 2.0, 4.0]},
             cold_items=True,
             cold_users=True,
@@ -238,7 +238,7 @@ def make_entries(ml, quick):
         Entry(
             "Hybrid (ours, new items not declared)",
             HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0, n_jobs=1),
-                              random_state=0),
+                              random_state=0, verbose=0),
             {},
             cold_items=True,
             ours=True,
@@ -247,7 +247,7 @@ def make_entries(ml, quick):
         Entry(
             "Hybrid (ours, new_item_exposure=1.5)",
             HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0, n_jobs=1),
-                              new_item_exposure=1.5, random_state=0),
+                              new_item_exposure=1.5, random_state=0, verbose=0),
             {},
             cold_items=True,
             ours=True,

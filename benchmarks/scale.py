@@ -120,7 +120,8 @@ def child(n, out):
     def fit():
         text = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=state["data"].item_text)
         misses = embedding_cache_info().misses
-        state["model"] = HybridRecommender(text, ALSRecommender(factors=64, random_state=0)).fit(state["train"])
+        state["model"] = HybridRecommender(text, ALSRecommender(factors=64, random_state=0),
+                                           verbose=0).fit(state["train"])
         state["fit_encoded"] = embedding_cache_info().misses - misses
 
     def top10():
@@ -186,7 +187,8 @@ def run(memory, warm):
     if warm:  # encode once in the parent: the workers read the disk cache
         encoder.fit().transform(data.item_text)
     text = ZeroShotRecommender(encoder, item_texts=data.item_text)
-    hybrid = HybridRecommender(text, ALSRecommender(factors=16, iterations=5, random_state=0))
+    hybrid = HybridRecommender(text, ALSRecommender(factors=16, iterations=5, random_state=0),
+                               verbose=0)
     grid = {"switch": [1, 10], "cf__factors": [8, 16]}
     search = GridSearchCV(hybrid, grid, cv=LeaveLastOut(n_splits=2), n_jobs=2).fit(data.interactions)
     return len(data.item_text), len(search.cv_results_["params"])

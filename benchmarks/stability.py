@@ -42,7 +42,7 @@ def page_hybrid(ml, page):
     zs = ZeroShotRecommender(encoder=TextEncoder(verbose=0), item_texts=ml.item_text,
                              user_texts=ml.user_text)
     hybrid = HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0,
-                                                          n_jobs=1))
+                                                          n_jobs=1), verbose=0)
     hybrid.set_params(**{f"cf__{k}": v for k, v in tuning["ALSRecommender (ours)"]["best"].items()})
     hybrid.set_params(**{f"text__{k}": v for k, v in tuning["ZeroShot (ours)"]["best"].items()})
     return hybrid.set_params(**tuning[HYBRID]["best"])
@@ -85,8 +85,8 @@ def run(out_dir=RESULTS, quick=False, log=print):
                         "seeds": list(seeds), "parts": list(parts),
                         "fit_seconds_per_fit": {str(s): round(float(np.mean(v)), 2)
                                                 for s, v in seconds.items()},
-                        "hybrid": {k: repr(v) for k, v in hybrid.get_params(deep=False).items()
-                                   if k not in ("text", "cf")},
+                        "hybrid": {k: v for k, v in hybrid.get_params(deep=False).items()
+                                   if k not in ("text", "cf", "random_state")},
                         "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}}
     rows, met = [], True
     for key, fits in summary["results"].items():
@@ -105,7 +105,7 @@ def run(out_dir=RESULTS, quick=False, log=print):
     summary["table"], summary["met"] = rows, bool(met)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{ml.name}-stability.json").write_text(json.dumps(summary, indent=1))
+    (out_dir / f"{ml.name}-stability.json").write_text(json.dumps(summary, indent=1, default=str))
     (out_dir / f"{ml.name}-stability.md").write_text(report(summary, seeds))
     log(f"wrote {out_dir / (ml.name + '-stability.md')} in {summary['meta']['seconds']:.0f}s")
     return summary
@@ -134,7 +134,12 @@ def report(summary, seeds):
     fits = ", ".join(f"seed {s}: {v} s" for s, v in meta["fit_seconds_per_fit"].items())
     lines += ["", f"All targets met: {'yes' if summary['met'] else 'no'}.", "",
               f"Mean fit time per split ({fits}); the run took {meta['seconds']:.0f} s.",
-              f"Hybrid parameters: {meta['hybrid']}.", ""]
+              "The rule that keeps the blend steady (docs/blend.md: start from the blend "
+              "fitted on all held-out interactions, move only to a candidate clearly better) "
+              "judges the same candidates as before, so it costs no fit time; the main page's "
+              "tuning and fit timings show the hybrid's cost as a whole.", "",
+              "Hybrid parameters: " + ", ".join(f"{k}={v}" for k, v in meta["hybrid"].items())
+              + ".", ""]
     return "\n".join(lines)
 
 

@@ -63,7 +63,8 @@ def main(argv=None):
 
     ml = load_movielens_100k()
     text = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=ml.item_text)
-    hybrid = HybridRecommender(text, ALSRecommender(factors=64, random_state=0), random_state=0)
+    hybrid = HybridRecommender(text, ALSRecommender(factors=64, random_state=0), random_state=0,
+                               verbose=0)
     hybrid.fit(ml.interactions)
     als, zs = hybrid.cf_, hybrid.text_
     users = hybrid.users_

@@ -55,6 +55,9 @@ TERMS = (
 )
 _TERM_INDEX = {name: k for k, name in enumerate(TERMS)}
 FIXED_COEF = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.float32)
+# the keys of ``weights`` (the fixed blend) and the term each one weighs
+WEIGHTS = {"cf": "gated_cf", "text": "gated_text", "knn": "recent_knn", "next": "recent_next",
+           "popularity": "popularity"}
 # the terms that order new items among themselves (gated_text is z_text there)
 NEW_ITEM_TERMS = ("new_item_cf", "new_item_recent_cf", "new_item_popularity", "new_item_text",
                   "new_item_knn")
@@ -92,6 +95,7 @@ def _sample(terms, pos, candidates, seen, n_negatives, rng, out, groups, skip=No
 # nothing (only the choice among them is made on the holdout); the logistic
 # fits, pooled over bins and per bin, fit their coefficients.
 _SIMPLICITY = np.array([3, 2, 1, 1, 1, 1, 0, 1, 1, 1])
+_GLOBAL_FIT = 1  # the index of "global fit" in CANDIDATES
 CANDIDATES = ("own fit", "global fit", "cf", "recent_cf", "recent_knn",
               "cf + recent_cf + recent_knn + recent_next", "popularity", "popularity + text",
               "recent_next", "recent_knn + recent_next")
@@ -119,6 +123,31 @@ def _one_se_choice(gains):
     # simplest first, then the best mean
     order = np.lexsort((-means, _SIMPLICITY[: len(gains)]))
     return int(next(c for c in order if close[c]))
+
+
+# a bin departs from the pooled choice only for a candidate this many standard
+# errors better than it on the bin's own held-out interactions
+_CLEAR_WIN_SE = 2.0
+
+
+def _clear_winner(gains, default):
+    """``_one_se_choice(gains)`` if it beats the candidate ``default`` clearly, else ``default``.
+
+    ``gains`` as in ``_one_se_choice``. The choice replaces ``default`` when
+    its mean gain exceeds the default's by more than ``_CLEAR_WIN_SE``
+    standard errors of their paired difference. The default is the
+    candidate fitted on the most data (for the choice over all bins, the
+    blend fitted on all of them; for a bin, that pooled choice): a small
+    lead on a few hundred held-out interactions is mostly which users and
+    items the holdout drew, and following it made the blend, and the
+    quality users got, change with ``random_state``.
+    """
+    own = _one_se_choice(gains)
+    if own == default or gains.shape[1] < 2:
+        return default
+    diff = gains[own] - gains[default]
+    se = diff.std(ddof=1) / np.sqrt(len(diff))
+    return own if diff.mean() > _CLEAR_WIN_SE * se else default
 
 
 def _tied_gain(score, target, cum_discount, k):
@@ -565,10 +594,19 @@ class HybridRecommender(BaseRecommender):
     cf : recommender, default=None
         The collaborative-filtering model; None uses ``ALSRecommender()``.
     blend : {"learned", "fixed"}, default="learned"
-        Learn the blend coefficients on a holdout, or use the fixed formula.
-        ``"learned"`` warns (``UserWarning``) and uses the fixed formula when
-        the holdout has fewer than 2 usable held-out interactions (tiny data:
-        e.g. no user with 2+ interactions, or every held-out item hidden).
+        Learn the blend coefficients on a holdout, or use the fixed formula
+        (``weights``). ``"learned"`` warns (``UserWarning``) and uses the
+        default fixed formula when the holdout has fewer than 2 usable
+        held-out interactions (tiny data: e.g. no user with 2+ interactions,
+        or every held-out item hidden).
+    weights : dict or None, default=None
+        The fixed blend's weights (``blend="fixed"``), by member score, each
+        standardised per user: ``"cf"`` (``w * z_cf``), ``"text"`` (``(1 - w)
+        * z_text``), ``"knn"`` (item-kNN, ``knn_``), ``"next"`` (next-item,
+        ``next_``) and ``"popularity"``; missing keys weigh 0. None is
+        ``{"cf": 1, "text": 1}``. ``GridSearchCV`` can search them, e.g.
+        ``{"weights": [{"cf": 1, "text": 1, "knn": k} for k in (0, 1, 2)]}``.
+        Ignored by ``blend="learned"``, which fits its own.
     switch : float, default=2.0
         User interaction count at which the CF gate ``w`` reaches one half
         (for the item count 0 gives a gate of one).
@@ -734,6 +772,7 @@ class HybridRecommender(BaseRecommender):
         "text": [HasMethods(["fit", "recommend"])],
         "cf": [HasMethods(["fit", "score_items"]), None],
         "blend": [StrOptions({"learned", "fixed"})],
+        "weights": [dict, None],
         "switch": [Interval(Real, 0, None, closed="left")],
         "item_switch": [Interval(Real, 0, None, closed="left")],
         "half_life": [Interval(Real, 0, None, closed="neither"), None],
@@ -762,6 +801,7 @@ class HybridRecommender(BaseRecommender):
         cf=None,
         *,
         blend="learned",
+        weights=None,
         switch=2.0,
         item_switch=5.0,
         half_life=2.0,
@@ -786,6 +826,7 @@ class HybridRecommender(BaseRecommender):
         self.text = text
         self.cf = cf
         self.blend = blend
+        self.weights = weights
         self.switch = switch
         self.item_switch = item_switch
         self.half_life = half_life
@@ -1118,15 +1159,18 @@ class HybridRecommender(BaseRecommender):
 
     def _select_per_bin(self, parts, coef, cross, fold, rows, users, pos, bins, is_hidden,
                         kept, k=10):
-        """Per history-length bin, keep the candidate blend with the best NDCG@k.
+        """Per history-length bin, choose the candidate blend (``CANDIDATES``) by NDCG@k.
 
         The logistic fit tells relevant from random items; the top of the
         ranking is what counts, so each bin's blend is chosen among its own
-        fit, the global fit, the single CF terms, popularity alone and
-        popularity with text, by the NDCG@k of the held-out (warm)
+        fit, the global fit, the single CF terms and their sums, popularity
+        alone and with text, by the NDCG@k of the held-out (warm)
         interactions. The two fitted candidates are judged out of fold: a
         user of ``fold`` f is scored by ``cross[f]``, the blends fitted
-        without that fold's users.
+        without that fold's users. The choice over all bins starts from the
+        global fit and each bin from that choice; each moves only to a
+        clearly better candidate (``_clear_winner``), so that the blend does
+        not follow the holdout's draw.
         """
         unit = dict(zip(TERMS, np.eye(len(TERMS), dtype=np.float32)))
         simple = [unit["cf"], unit["recent_cf"], unit["recent_knn"],
@@ -1166,20 +1210,42 @@ class HybridRecommender(BaseRecommender):
         best = coef.copy()
         self.blend_validation_ndcg_ = np.zeros((len(coef), len(candidates)))
         self.blend_choice_ = [None] * len(coef)
-        pooled = _one_se_choice(gains[:, warm]) if warm.any() else 0
+        # all bins pooled: the blend fitted on every held-out interaction
+        # ("global fit", judged out of fold), unless another candidate is
+        # clearly better; a choice among near-equal candidates by their means
+        # flipped with the holdout's draw (issue 17)
+        pooled = _clear_winner(gains[:, warm], _GLOBAL_FIT) if warm.any() else _GLOBAL_FIT
         for b in range(len(coef)):
             mine = (bins == b) & warm
             if mine.any():
                 self.blend_validation_ndcg_[b] = gains[:, mine].mean(axis=1)
-            # a bin with few held-out interactions takes the choice of all bins
-            # pooled: a handful of users would pick a blend by chance
-            choice = _one_se_choice(gains[:, mine]) if mine.sum() >= _MIN_POSITIVES else pooled
+            # a bin takes the choice of all bins pooled unless its own held-out
+            # interactions show another candidate clearly better (issue 17: a
+            # bin's choice among near-equal candidates flipped with the seed)
+            choice = (_clear_winner(gains[:, mine], pooled) if mine.sum() >= _MIN_POSITIVES
+                      else pooled)
             best[b] = candidates[choice][b]
             self.blend_choice_[b] = CANDIDATES[choice]
         return best
 
     def _fixed_coef(self):
-        return np.tile(FIXED_COEF, (len(self.history_bins) + 1, 1))
+        """The fixed blend's coefficients: ``weights`` on their terms (``WEIGHTS``)."""
+        coef = FIXED_COEF.copy()
+        if self.weights is not None:
+            unknown = sorted(set(self.weights) - set(WEIGHTS), key=str)
+            if unknown:
+                raise ValueError(
+                    f"HybridRecommender: weights has unknown keys {unknown}; use "
+                    f"{sorted(WEIGHTS)} (missing keys weigh 0).")
+            bad = {k: v for k, v in self.weights.items()
+                   if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v)}
+            if bad:
+                raise ValueError(
+                    f"HybridRecommender: weights must be finite numbers; got {bad}.")
+            coef[:] = 0.0
+            for key, value in self.weights.items():
+                coef[_TERM_INDEX[WEIGHTS[key]]] = value
+        return np.tile(coef, (len(self.history_bins) + 1, 1))
 
     def _bins(self, n_users):
         """Index of each user's history-length bin (see ``history_bins``)."""

