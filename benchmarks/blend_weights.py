@@ -12,7 +12,6 @@ members keep the main page's tuned parameters. Writes
 ``benchmarks/results/ml-100k-blend-weights.{json,md}``.
 """
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from sklearn_zsrec.model_selection import LeaveLastOut
 
 from . import _protocols as P
 from .movielens import RESULTS, movielens_dataset, summarise
-from .stability import page_hybrid
+from .stability import page_hybrid, study_main
 
 VALUES = (0.0, 0.5, 1.0)
 
@@ -88,11 +87,7 @@ def report(summary):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 x 2 weights, one fold")
-    parser.add_argument("--out", default=None, help="output directory")
-    args = parser.parse_args(argv)
-    run(args.out or RESULTS, quick=args.quick)
+    study_main(__doc__, run, "2 x 2 weights, one fold", argv)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ than that model's SE). Fit times are the mean per fit of each seed.
 import argparse
 import json
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -143,12 +144,22 @@ def report(summary, seeds):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 seeds, n in (1, 5), one part")
+def study_main(doc, run, quick_help, argv=None):
+    """The command line of a study beside the page: ``--quick`` (a smoke run) and ``--out``.
+
+    A quick run without ``--out`` writes to a temporary directory, never
+    over the committed results.
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--out", default=None, help="output directory")
     args = parser.parse_args(argv)
-    run(args.out or RESULTS, quick=args.quick)
+    out = args.out or (tempfile.mkdtemp(prefix="zsrec-study-") if args.quick else RESULTS)
+    run(out, quick=args.quick)
+
+
+def main(argv=None):
+    study_main(__doc__, run, "2 seeds, n in (1, 5), one part", argv)
 
 
 if __name__ == "__main__":
