@@ -200,6 +200,11 @@ _USER_NEIGHBORS = (10, 25, 50, 100, 200, 400)
 _USER_SMOOTHING = (0.01, 0.1, 1.0)
 
 
+def _positions(index, ids):
+    """Positions of ``ids`` in a member's public ``users_`` or ``items_`` (-1 if absent)."""
+    return pd.Index(index).get_indexer(np.asarray(ids)) if len(ids) else np.zeros(0, int)
+
+
 def _subset(data, mask):
     ts = None if data.timestamp is None else data.timestamp[mask]
     return Interactions(data.user_id[mask], data.item_id[mask], data.weight[mask], ts,
@@ -414,7 +419,7 @@ def _item_side(text, cf, data, data_hash, map_alpha, new_item_neighbors, stage):
     text = clone(text).fit(frame)
     stage("CF model")
     cf = _memoized(_memo_key(cf, data_hash), lambda: clone(cf).fit(frame))
-    cf_cols = text._rows(cf.items_, "item")
+    cf_cols = _positions(text.items_, cf.items_)
     if (cf_cols < 0).any():
         raise ValueError(
             "HybridRecommender: the cf model knows items the text model "
@@ -466,8 +471,8 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
     n_items, item_factors = side["n_items"], side["item_factors"]
     n_catalog = len(text.items_)
     warm = n_items > 0
-    rows = text._rows(data.user_id, "user")
-    cols = text._rows(data.item_id, "item")
+    rows = _positions(text.users_, data.user_id)
+    cols = _positions(text.items_, data.item_id)
     recent_weights = history_matrix(data, half_life, rows, cols, (len(text.users_), n_catalog))
     recent = None
     if item_factors is not None:
@@ -913,7 +918,7 @@ class HybridRecommender(BaseRecommender):
         if not hasattr(ids, "dtype"):  # a list of mixed ids must not turn into strings
             ids = np.asarray(list(ids), dtype=object)
         ids = np.asarray(ids).ravel()
-        cols = text._rows(ids, "item")
+        cols = _positions(text.items_, ids)
         if (cols < 0).any():
             unknown = pd.unique(ids[cols < 0])
             raise ValueError(
@@ -955,14 +960,14 @@ class HybridRecommender(BaseRecommender):
         stages("blend")
         text = parts.text
         users = data.user_id[held]
-        rows = text._rows(users, "user")
-        pos = text._rows(data.item_id[held], "item")
+        rows = _positions(text.users_, users)
+        pos = _positions(text.items_, data.item_id[held])
         keep = (rows >= 0) & (pos >= 0)
         users, rows, pos = users[keep], rows[keep], pos[keep]
         if len(users) > self.max_holdout_users:  # a random sample is enough
             pick = np.sort(rng.choice(len(users), self.max_holdout_users, replace=False))
             users, rows, pos = users[pick], rows[pick], pos[pick]
-        hidden_cols = text._rows(hidden, "item")
+        hidden_cols = _positions(text.items_, hidden)
         pos_is_new = np.isin(pos, hidden_cols)
         main, cold = ([], [], []), ([], [], [])
         is_hidden = np.zeros(len(text.items_), dtype=bool)
@@ -1396,7 +1401,7 @@ class HybridRecommender(BaseRecommender):
         import joblib
 
         def build():
-            z_text = _standardize(parts.text._scores(rows, users))
+            z_text = _standardize(parts.text.score_items(users))
             if parts.item_factors is not None:
                 raw = _matmul(parts.cf.user_factors_[_cf_rows(parts, users)],
                               parts.item_factors.T)
@@ -1540,7 +1545,7 @@ class HybridRecommender(BaseRecommender):
 
         Also chooses the neighbour count and smoothing (see ``user_neighbors_``).
         """
-        texts = self.text_.__dict__.get("_user_texts")
+        texts = self.text_.user_texts_
         self._neighbor_embeddings = None
         self.user_neighbors_ = self.user_neighbors_smoothing_ = None
         if texts is None:
@@ -1632,7 +1637,7 @@ class HybridRecommender(BaseRecommender):
         return np.log1p(hits + self._prior(count, smoothing))
 
     def _new_user_scores(self, users):
-        texts = self.text_.__dict__.get("_user_texts")
+        texts = self.text_.user_texts_
         out = np.empty((len(users), len(self.items_)), dtype=np.float32)
         with_text = np.zeros(len(users), dtype=bool)
         if texts is not None and self._neighbor_embeddings is not None:
@@ -1645,7 +1650,7 @@ class HybridRecommender(BaseRecommender):
                                                    self.user_neighbors_smoothing_)
         if (~with_text).any():  # the text model's popularity fallback
             out[~with_text] = _standardize(
-                self.text_._scores(np.full((~with_text).sum(), -1), users[~with_text])
+                self.text_.score_items(users[~with_text])
             )
         return out
 
@@ -1655,7 +1660,7 @@ class HybridRecommender(BaseRecommender):
         known = rows >= 0
         if known.any():
             score = self._fused_blend(self._parts, rows[known], users[known], self.coef_)
-            if self.__dict__.get("new_item_thresholds_") is not None:
+            if getattr(self, "new_item_thresholds_", None) is not None:
                 # each user's top-10 holds new_item_share_ of items without interactions
                 new = self._parts.n_items == 0
                 score[:, new] += self._new_item_offsets(self._parts, rows[known], score)[:, None]
@@ -1676,7 +1681,7 @@ class HybridRecommender(BaseRecommender):
         """
         position = np.arange(len(cols))
         if row < 0:
-            texts = self.text_.__dict__.get("_user_texts")
+            texts = self.text_.user_texts_
             source = ("text neighbours" if texts is not None and users[0] in texts.index
                       and self._neighbor_embeddings is not None else "popularity")
             score = self._new_user_scores(users)[0, cols]
@@ -1686,7 +1691,7 @@ class HybridRecommender(BaseRecommender):
         coef = self.coef_[self._bins(self._parts.n_users[rows])][0]
         out = [contributions(position, name, None, coef[k] * term[0, cols])
                for k, (name, term) in enumerate(zip(TERMS, terms)) if coef[k]]
-        if self.__dict__.get("new_item_thresholds_") is not None:
+        if getattr(self, "new_item_thresholds_", None) is not None:
             new = self._parts.n_items == 0
             score = self._fused_blend(self._parts, rows, users, self.coef_)
             offset = self._new_item_offsets(self._parts, rows, score)[0]

@@ -79,6 +79,9 @@ class ZeroShotRecommender(BaseRecommender):
         L2-normalised user profiles.
     history_ : scipy.sparse.csr_matrix of shape (n_users, n_items)
         The recency-weighted training interactions the profiles are made of.
+    user_texts_ : pandas.Series or None
+        The checked ``user_texts`` (text by user id), which new users are
+        embedded from; None without them.
 
     See Also
     --------
@@ -122,7 +125,7 @@ class ZeroShotRecommender(BaseRecommender):
                 "mapping every item id to its text."
             )
         texts = check_id_texts(self.item_texts, "item_texts", name)
-        self._user_texts = (
+        self.user_texts_ = (
             None
             if self.user_texts is None
             else check_id_texts(self.user_texts, "user_texts", name)
@@ -154,7 +157,7 @@ class ZeroShotRecommender(BaseRecommender):
         out[known] = _matmul(self.user_embeddings_[rows[known]], self.item_embeddings_.T)
         if (~known).any():
             unknown = np.flatnonzero(~known)
-            texts = self.__dict__.get("_user_texts")
+            texts = self.user_texts_
             with_text = np.zeros(len(unknown), dtype=bool)
             if texts is not None:
                 with_text = pd.Index(texts.index).get_indexer(users[unknown]) >= 0
@@ -171,7 +174,7 @@ class ZeroShotRecommender(BaseRecommender):
         """
         if row < 0:
             score = self._scores(np.array([row]), users)[0, cols]
-            texts = self.__dict__.get("_user_texts")
+            texts = self.user_texts_
             source = ("user text" if texts is not None and users[0] in texts.index
                       else "popularity")
             return contributions(np.arange(len(cols)), source, None, score)

@@ -160,3 +160,15 @@ def test_a_recommender_of_ones_own_can_be_the_hybrids_cf_member():
                               blend="fixed").fit(X)
     assert not np.array_equal(fixed.score_items(users), plain.score_items(users))
 
+
+
+def test_the_hybrid_uses_only_its_members_public_api():
+    import re
+    from pathlib import Path
+
+    import sklearn_zsrec._hybrid as module
+
+    source = Path(module.__file__).read_text()
+    private = re.findall(r"(?:\b|\.)(?:text|cf|knn|next|member)_?\._\w+", source)
+    assert private == []
+    assert re.findall(r"(?:text|cf|knn|next)_?\.__dict__", source) == []
