@@ -211,13 +211,6 @@ def _subset(data, mask):
                         data.order[mask])
 
 
-def _frame(data):
-    return pd.DataFrame(
-        {"user_id": data.user_id, "item_id": data.item_id, "weight": data.weight}
-        | ({} if data.timestamp is None else {"timestamp": data.timestamp})
-    )
-
-
 @dataclass
 class _Components:
     """The fitted text and CF models and what the blend terms need of them."""
@@ -414,11 +407,11 @@ def _item_side(text, cf, data, data_hash, map_alpha, new_item_neighbors, stage):
     ``n_neighbors``, ...): the candidates of a grid over those reuse one
     result per split (see ``_memoized``). Returns a dict.
     """
-    frame = _frame(data)
+    # the members take the checked rows as they are: X is validated once
     stage("text model")
-    text = clone(text).fit(frame)
+    text = clone(text).fit(data)
     stage("CF model")
-    cf = _memoized(_memo_key(cf, data_hash), lambda: clone(cf).fit(frame))
+    cf = _memoized(_memo_key(cf, data_hash), lambda: clone(cf).fit(data))
     cf_cols = _positions(text.items_, cf.items_)
     if (cf_cols < 0).any():
         raise ValueError(
@@ -477,7 +470,6 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
     recent = None
     if item_factors is not None:
         recent = np.asarray(recent_weights @ item_factors, dtype=np.float32)
-    frame = _frame(data)
     members = {"knn": ItemKNNRecommender(item_knn, n_neighbors=n_neighbors, half_life=half_life),
                "next": (NextItemRecommender(sequence_window, n_neighbors=n_neighbors,
                                             half_life=half_life) if sequence_window else None)}
@@ -485,7 +477,7 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
     for name, member in members.items():
         stage({"knn": "item-kNN", "next": "next-item"}[name])
         fitted[name] = None if member is None else _memoized(
-            _memo_key(member, data_hash), lambda m=member: clone(m).fit(frame), shared=True)
+            _memo_key(member, data_hash), lambda m=member: clone(m).fit(data), shared=True)
     catalog = pd.Index(text.items_)
     member_cols = {name: catalog.get_indexer(m.items_) for name, m in fitted.items()
                    if m is not None} | {"cf": catalog.get_indexer(cf.items_)}

@@ -154,6 +154,10 @@ def check_interactions(
     Interactions
     """
     name = estimator_name
+    if isinstance(X, Interactions) and y is None and duplicates == "sum":
+        # already checked and merged (a composite passing its data on to its
+        # members, e.g. HybridRecommender): validated once, not once per member
+        return X
     if isinstance(X, pd.DataFrame):
         missing = [c for c in ("user_id", "item_id") if c not in X.columns]
         if missing:
