@@ -49,7 +49,7 @@ def read_peers(path, expected):
     and how to refresh it, for the page.
     """
     path = Path(path)
-    refresh = "run `HF_HUB_OFFLINE=1 python -m benchmarks.peers` (about 40 minutes on 2 cores)"
+    refresh = "run `HF_HUB_OFFLINE=1 python -m benchmarks.peers` (about an hour on 2 cores)"
     if not path.exists():
         return None, f"the peers' results ({path.name}) are missing: {refresh}"
     summary = json.loads(path.read_text())
