@@ -476,8 +476,10 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
     fitted = {}
     for name, member in members.items():
         stage({"knn": "item-kNN", "next": "next-item"}[name])
-        fitted[name] = None if member is None else _memoized(
-            _memo_key(member, data_hash), lambda m=member: clone(m).fit(data), shared=True)
+        # each fit gets its own member object (its arrays shared, read-only):
+        # refitting one hybrid's knn_ must not change another's
+        fitted[name] = None if member is None else copy.copy(_memoized(
+            _memo_key(member, data_hash), lambda m=member: clone(m).fit(data), shared=True))
     catalog = pd.Index(text.items_)
     member_cols = {name: catalog.get_indexer(m.items_) for name, m in fitted.items()
                    if m is not None} | {"cf": catalog.get_indexer(cf.items_)}

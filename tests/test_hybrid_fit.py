@@ -390,3 +390,11 @@ def test_a_blend_choice_moves_from_its_default_only_on_a_clear_win():
     assert module._one_se_choice(close) in (0, 1)
     assert module._clear_winner(close, 0) == 0  # a lead within 2 SE: the default stays
     assert module._clear_winner(clear, 0) == 1
+
+
+def test_refitting_one_hybrids_member_leaves_another_hybrid_alone():
+    first, second = _hybrid(verbose=0).fit(X), _hybrid(verbose=0).fit(X)
+    before = second.knn_.similarity_.copy()
+    first.knn_.fit(X.iloc[: len(X) // 2])
+    assert second.knn_ is not first.knn_
+    assert (second.knn_.similarity_ != before).nnz == 0
