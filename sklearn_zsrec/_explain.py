@@ -41,12 +41,23 @@ def explain(estimator, user, items, n, max_contributions):
         raise ValueError(
             f"{name}.explain: max_contributions must be a positive int (rows kept per "
             f"item, the rest summed in one row); got {max_contributions!r}.")
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"{name}.explain: n must be a positive int (the recommendations "
+                         f"explained when items is None); got {n!r}.")
     rows = estimator._user_rows(users)
     if items is None:
-        items = estimator.recommend(users, n=n)[0]
+        ids, scores = estimator.recommend(users, n=n, return_scores=True)
+        items = ids[0][np.isfinite(scores[0])]  # not the excluded items padding a short list
+    elif isinstance(items, (set, frozenset, dict)):
+        raise TypeError(f"{name}.explain: items must be a sequence of item ids (a list or an "
+                        f"array); got a {type(items).__name__}. Pass sorted(items).")
     elif isinstance(items, (str, bytes)) or np.ndim(items) == 0:
         items = [items]
-    items = check_ids(np.asarray(list(items), dtype=object), "items", name)
+    items = np.asarray(list(items), dtype=object)
+    if items.ndim != 1:
+        raise ValueError(f"{name}.explain: items must be a 1-D sequence of item ids; got "
+                         f"shape {items.shape}. Flatten it, e.g. np.ravel(items).")
+    items = check_ids(items, "items", name)
     cols = estimator._rows(items, "item")
     if (cols < 0).any():
         unknown = pd.unique(items[cols < 0])

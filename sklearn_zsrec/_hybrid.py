@@ -136,8 +136,9 @@ def _clear_winner(gains, default):
     ``gains`` as in ``_one_se_choice``. The choice replaces ``default`` when
     its mean gain exceeds the default's by more than ``_CLEAR_WIN_SE``
     standard errors of their paired difference. The default is the
-    candidate fitted on the most data (for the choice over all bins, the
-    blend fitted on all of them; for a bin, that pooled choice): a small
+    candidate that rests on the most data (for the choice over all bins,
+    the global fit, the mean of the bins' fitted blends; for a bin, that
+    pooled choice): a small
     lead on a few hundred held-out interactions is mostly which users and
     items the holdout drew, and following it made the blend, and the
     quality users got, change with ``random_state``.
@@ -203,6 +204,34 @@ _USER_SMOOTHING = (0.01, 0.1, 1.0)
 def _positions(index, ids):
     """Positions of ``ids`` in a member's public ``users_`` or ``items_`` (-1 if absent)."""
     return pd.Index(index).get_indexer(np.asarray(ids)) if len(ids) else np.zeros(0, int)
+
+
+def _rows_for(member, data):
+    """What ``member.fit`` is given: the checked rows, or a DataFrame of them.
+
+    The package's recommenders (``BaseRecommender.fit`` as it is) take the
+    checked ``Interactions`` record, so that X is validated once; any other
+    ``fit`` (a subclass that overrides it, a recommender of one's own) gets
+    the documented DataFrame.
+    """
+    if getattr(type(member), "fit", None) is BaseRecommender.fit:
+        return data
+    return pd.DataFrame({"user_id": data.user_id, "item_id": data.item_id, "weight": data.weight}
+                        | ({} if data.timestamp is None else {"timestamp": data.timestamp}))
+
+
+def _own_copy(model):
+    """A shallow copy of a fitted member whose non-array attributes are its own.
+
+    The arrays (read-only, shared through the fit memo) stay shared; the
+    rest (a fitted encoder, texts, parameters) is copied, so that changing
+    one hybrid's member changes no other hybrid.
+    """
+    out = copy.copy(model)
+    for name, value in vars(model).items():
+        if not (isinstance(value, np.ndarray) or sp.issparse(value)):
+            setattr(out, name, copy.deepcopy(value))
+    return out
 
 
 def _subset(data, mask):
@@ -409,9 +438,9 @@ def _item_side(text, cf, data, data_hash, map_alpha, new_item_neighbors, stage):
     """
     # the members take the checked rows as they are: X is validated once
     stage("text model")
-    text = clone(text).fit(data)
+    text = clone(text).fit(_rows_for(text, data))
     stage("CF model")
-    cf = _memoized(_memo_key(cf, data_hash), lambda: clone(cf).fit(data))
+    cf = _memoized(_memo_key(cf, data_hash), lambda: clone(cf).fit(_rows_for(cf, data)))
     cf_cols = _positions(text.items_, cf.items_)
     if (cf_cols < 0).any():
         raise ValueError(
@@ -460,7 +489,7 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
     side = _memoized(key, lambda: _item_side(text, cf, data, data_hash, map_alpha,
                                              new_item_neighbors, stage), shared=True)
     # each fit gets its own model objects (their arrays shared, read-only)
-    text, cf = copy.copy(side["text"]), copy.deepcopy(side["cf"])
+    text, cf = _own_copy(side["text"]), copy.deepcopy(side["cf"])
     n_items, item_factors = side["n_items"], side["item_factors"]
     n_catalog = len(text.items_)
     warm = n_items > 0
@@ -478,8 +507,9 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
         stage({"knn": "item-kNN", "next": "next-item"}[name])
         # each fit gets its own member object (its arrays shared, read-only):
         # refitting one hybrid's knn_ must not change another's
-        fitted[name] = None if member is None else copy.copy(_memoized(
-            _memo_key(member, data_hash), lambda m=member: clone(m).fit(data), shared=True))
+        fitted[name] = None if member is None else _own_copy(_memoized(
+            _memo_key(member, data_hash), lambda m=member: clone(m).fit(_rows_for(m, data)),
+            shared=True))
     catalog = pd.Index(text.items_)
     member_cols = {name: catalog.get_indexer(m.items_) for name, m in fitted.items()
                    if m is not None} | {"cf": catalog.get_indexer(cf.items_)}
@@ -605,7 +635,9 @@ class HybridRecommender(BaseRecommender):
         ``next_``) and ``"popularity"``; missing keys weigh 0. None is
         ``{"cf": 1, "text": 1}``. ``GridSearchCV`` can search them, e.g.
         ``{"weights": [{"cf": 1, "text": 1, "knn": k} for k in (0, 1, 2)]}``.
-        Ignored by ``blend="learned"``, which fits its own.
+        Checked by ``fit`` whatever the blend, used only by ``blend="fixed"``
+        (``blend="learned"`` fits its own, and its tiny-data fallback uses
+        the default).
     switch : float, default=2.0
         User interaction count at which the CF gate ``w`` reaches one half
         (for the item count 0 gives a gate of one).
@@ -733,9 +765,10 @@ class HybridRecommender(BaseRecommender):
         per bin (the bin's own fit, the global fit, ``cf``, ``recent_cf``,
         ``recent_knn``, the sum of those and ``recent_next``, popularity,
         popularity + text, ``recent_next``, ``recent_knn`` + ``recent_next``;
-        the two fits judged out of fold); each bin keeps the simplest within
-        one standard error of its best (zeros for a bin without held-out
-        users, and for every bin when ``fit`` fell back to the fixed blend).
+        the two fits judged out of fold; the global fit is the mean of the
+        bins' fitted blends, one blend for every bin); the choice is
+        ``blend_choice_`` (zeros for a bin without held-out users, and for
+        every bin when ``fit`` fell back to the fixed blend).
     users_ : ndarray of shape (n_users,)
         User ids seen in ``fit``.
     items_ : ndarray of shape (n_items,)
@@ -864,6 +897,7 @@ class HybridRecommender(BaseRecommender):
             stages.close()
 
     def _fit_stages(self, data, stages):
+        self._fixed_coef()  # checks weights, whatever the blend (before any fit)
         rng = check_random_state(self.random_state)
         self._parts = self._components(data, stages)
         self.new_item_share_ = None
@@ -1063,7 +1097,7 @@ class HybridRecommender(BaseRecommender):
             UserWarning, stacklevel=7)  # fit's caller (_learn_coef, _fit_stages, _fit, fit)
         self.blend_validation_ndcg_ = np.zeros((len(self.history_bins) + 1, len(_SIMPLICITY)))
         self.blend_choice_ = ["fixed"] * (len(self.history_bins) + 1)
-        return self._fixed_coef()
+        return self._fixed_coef(use_weights=False)
 
     def _earned_share(self, parts, coef, rows, users, pos, is_hidden, kept, rate, k=10):
         """The share of the top-``k`` that the holdout's unseen items earn, at most ``rate``.
@@ -1209,8 +1243,8 @@ class HybridRecommender(BaseRecommender):
         best = coef.copy()
         self.blend_validation_ndcg_ = np.zeros((len(coef), len(candidates)))
         self.blend_choice_ = [None] * len(coef)
-        # all bins pooled: the blend fitted on every held-out interaction
-        # ("global fit", judged out of fold), unless another candidate is
+        # all bins pooled: one fitted blend for every bin ("global fit", the
+        # mean of the bins' fits, judged out of fold), unless another is
         # clearly better; a choice among near-equal candidates by their means
         # flipped with the holdout's draw (issue 17)
         pooled = _clear_winner(gains[:, warm], _GLOBAL_FIT) if warm.any() else _GLOBAL_FIT
@@ -1227,10 +1261,14 @@ class HybridRecommender(BaseRecommender):
             self.blend_choice_[b] = CANDIDATES[choice]
         return best
 
-    def _fixed_coef(self):
-        """The fixed blend's coefficients: ``weights`` on their terms (``WEIGHTS``)."""
+    def _fixed_coef(self, use_weights=True):
+        """The fixed blend's coefficients: ``weights`` on their terms (``WEIGHTS``).
+
+        ``use_weights=False`` gives the default ``{"cf": 1, "text": 1}`` (the
+        learned blend's fallback on tiny data ignores ``weights``).
+        """
         coef = FIXED_COEF.copy()
-        if self.weights is not None:
+        if self.weights is not None and use_weights:
             unknown = sorted(set(self.weights) - set(WEIGHTS), key=str)
             if unknown:
                 raise ValueError(
@@ -1241,6 +1279,15 @@ class HybridRecommender(BaseRecommender):
             if bad:
                 raise ValueError(
                     f"HybridRecommender: weights must be finite numbers; got {bad}.")
+            if not any(self.weights.values()):
+                raise ValueError(
+                    f"HybridRecommender: every weight is 0 ({self.weights}): the blend would "
+                    "score every item 0. Give at least one member a weight, or weights=None "
+                    "for {'cf': 1, 'text': 1}.")
+            if self.weights.get("next") and not self.sequence_window:
+                raise ValueError(
+                    "HybridRecommender: weights gives 'next' a weight but sequence_window=0 "
+                    "drops the next-item member; set sequence_window > 0 or drop 'next'.")
             coef[:] = 0.0
             for key, value in self.weights.items():
                 coef[_TERM_INDEX[WEIGHTS[key]]] = value

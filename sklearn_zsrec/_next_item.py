@@ -22,7 +22,8 @@ def item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
     by_time = np.lexsort((order, rows))
     rows, cols = rows[by_time], cols[by_time].astype(np.int32)
     norm = 1.0 / np.sqrt(np.maximum(n_item_users, 1)).astype(np.float32)
-    lags = range(1, min(window, len(rows) - 1) + 1)
+    longest = int(np.bincount(rows).max()) if len(rows) else 0  # no pair is further apart
+    lags = range(1, min(window, longest - 1) + 1)
 
     def pairs(lag):  # (earlier item, later item) of each user's interactions lag apart
         same = rows[lag:] == rows[:-lag]

@@ -172,3 +172,16 @@ def test_the_hybrid_uses_only_its_members_public_api():
     private = re.findall(r"(?:\b|\.)(?:text|cf|knn|next|member)_?\._\w+", source)
     assert private == []
     assert re.findall(r"(?:text|cf|knn|next)_?\.__dict__", source) == []
+
+
+def test_explain_leaves_out_the_training_items_padding_a_short_list():
+    X_small = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 2, 2], "item_id": list("abcabcd")})
+    model = ItemKNNRecommender("cosine").fit(X_small)
+    out = model.explain(1)  # user 1 has one unseen item: d
+    assert out["item_id"].unique().tolist() == ["d"]
+    with pytest.raises(TypeError, match="sequence of item ids"):
+        model.explain(1, {"a", "b"})
+    with pytest.raises(ValueError, match="1-D"):
+        model.explain(1, [["a", "b"]])
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        model.explain(1, ["a"], n=-1)

@@ -398,3 +398,34 @@ def test_refitting_one_hybrids_member_leaves_another_hybrid_alone():
     first.knn_.fit(X.iloc[: len(X) // 2])
     assert second.knn_ is not first.knn_
     assert (second.knn_.similarity_ != before).nnz == 0
+
+
+def test_weights_that_cannot_rank_raise_whatever_the_blend():
+    with pytest.raises(ValueError, match="every weight is 0"):
+        _hybrid(blend="fixed", weights={"cf": 0}).fit(X)
+    with pytest.raises(ValueError, match="sequence_window=0"):
+        _hybrid(blend="fixed", weights={"next": 1}, sequence_window=0).fit(X)
+    with pytest.raises(ValueError, match="unknown keys"):
+        _hybrid(weights={"bogus": 1}).fit(X)  # blend="learned" checks them too
+
+
+def test_a_cf_member_that_overrides_fit_gets_a_dataframe():
+    seen = []
+
+    class RecentALS(ALSRecommender):
+        def fit(self, X, y=None):
+            seen.append(type(X))
+            return super().fit(X.sort_values("timestamp").groupby("user_id").tail(4), y)
+
+    model = _hybrid(blend="fixed", verbose=0).set_params(
+        cf=RecentALS(factors=4, iterations=2, random_state=0)).fit(X)
+    assert seen and all(kind is module.pd.DataFrame for kind in seen)
+    assert model.recommend(model.users_[:2], n=3).shape == (2, 3)
+
+
+def test_hybrids_do_not_share_their_text_models_encoder():
+    first, second = _hybrid(blend="fixed", verbose=0).fit(X), _hybrid(blend="fixed",
+                                                                       verbose=0).fit(X)
+    assert first.text_.encoder_ is not second.text_.encoder_
+    first.text_.encoder_.set_params(template="other words {}")
+    assert second.text_.encoder_.template is None
