@@ -227,10 +227,10 @@ def _own_copy(model):
     rest (a fitted encoder, texts, parameters) is copied, so that changing
     one hybrid's member changes no other hybrid.
     """
-    out = copy.copy(model)
+    out = copy.copy(model)  # through __getstate__, which may drop caches: set every attribute
     for name, value in vars(model).items():
-        if not (isinstance(value, np.ndarray) or sp.issparse(value)):
-            setattr(out, name, copy.deepcopy(value))
+        shared = isinstance(value, np.ndarray) or sp.issparse(value)
+        setattr(out, name, value if shared else copy.deepcopy(value))
     return out
 
 
@@ -511,8 +511,12 @@ def _fit_components(text, cf, data, half_life, map_alpha, n_neighbors, item_knn,
             _memo_key(member, data_hash), lambda m=member: clone(m).fit(_rows_for(m, data)),
             shared=True))
     catalog = pd.Index(text.items_)
-    member_cols = {name: catalog.get_indexer(m.items_) for name, m in fitted.items()
-                   if m is not None} | {"cf": catalog.get_indexer(cf.items_)}
+    def columns(items):  # None when the member's items are the whole catalog, in order
+        cols = catalog.get_indexer(items)
+        return None if np.array_equal(cols, np.arange(len(catalog))) else cols
+
+    member_cols = {name: columns(m.items_) for name, m in fitted.items()
+                   if m is not None} | {"cf": columns(cf.items_)}
     return _Components(text, cf, n_items, text.n_user_interactions_, item_factors, recent,
                        side["popularity"], fitted["knn"], fitted["next"], member_cols,
                        side["bridge"], key)
@@ -547,6 +551,8 @@ def _member_scores(parts, name, users):
     public ``score_items``; the catalog's other columns are 0.
     """
     member, cols = getattr(parts, name), parts.member_cols[name]
+    if cols is None:  # the member's items are the catalog, in its order
+        return member.score_items(users)
     out = np.zeros((len(users), len(parts.n_items)), dtype=np.float32)
     out[:, cols] = member.score_items(users)
     return out
@@ -1756,6 +1762,8 @@ def _cf_on_catalog(parts, users):
     ``fit``, ``score_items``, ``users_``, ``items_`` and
     ``n_item_interactions_`` can be the CF side.
     """
+    if parts.member_cols["cf"] is None:
+        return parts.cf.score_items(users)
     out = np.zeros((len(users), len(parts.n_items)), dtype=np.float32)
     out[:, parts.member_cols["cf"]] = parts.cf.score_items(users)
     return out

@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._base import BaseRecommender
 from ._explain import contributions
-from ._history import history_matrix, item_item_scores
+from ._history import dense_matrix, history_matrix, item_item_scores
 
 
 class _ItemItemRecommender(BaseRecommender):
@@ -30,10 +30,18 @@ class _ItemItemRecommender(BaseRecommender):
         cols = self._rows(data.item_id, "item")
         self.history_ = history_matrix(data, self.half_life, rows, cols, self.user_items_.shape)
         setattr(self, self._matrix_name, self._fit_matrix(data, rows, cols))
+        # the dense copy the products use on small catalogs (not pickled)
+        self._dense = dense_matrix(getattr(self, self._matrix_name))
         return self
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_dense"] = None  # rebuilt from the sparse matrix on use
+        return state
+
     def _scores(self, rows, users):
-        return item_item_scores(self.history_[rows], getattr(self, self._matrix_name))
+        return item_item_scores(self.history_[rows], getattr(self, self._matrix_name),
+                                self.__dict__.get("_dense"))
 
     def _contributions(self, row, users, cols):
         history = self.history_[row]
