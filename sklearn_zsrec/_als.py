@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseRecommender, _matmul
-from ._explain import contributions
+from ._explain import contributions, history_contributions
 
 
 class ALSRecommender(BaseRecommender):
@@ -167,9 +167,8 @@ class ALSRecommender(BaseRecommender):
         A += (Yh * (confidence - 1.0)[:, None]).T @ Yh
         weighted = cho_solve(cho_factor(A), Y[cols].T)  # A^-1 y_i, one column per item
         votes = (Yh @ weighted) * confidence[:, None]  # (history items, cols)
-        h, c = np.nonzero(votes)
         score = (self.user_factors_[row] @ self.item_factors_[cols].T).astype(np.float64)
         rest = score - votes.sum(axis=0)
-        return pd.concat([contributions(c, "history", self.items_[history.indices[h]], votes[h, c]),
+        return pd.concat([history_contributions(self.items_, history.indices, votes),
                           contributions(np.arange(len(cols)), "rest", None, rest)],
                          ignore_index=True)

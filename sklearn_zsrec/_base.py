@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from ._interactions import check_ids, check_interactions
+from ._interactions import check_ids, check_interactions, is_positive_int
 
 # default chunk: ~2 MB of scores, so that a chunk's arrays stay small, but at
 # least 64 users, so that each matrix product still has rows enough to be
@@ -29,11 +29,7 @@ def _chunk_size(batch_size, n_items):
     """Users scored at once: ``batch_size``, or ~2 MB of float32 scores."""
     if batch_size is None:
         return max(_CHUNK_MIN_USERS, _CHUNK_BYTES // (4 * max(n_items, 1)))
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
+    if not is_positive_int(batch_size):
         raise ValueError(
             f"batch_size must be a positive int (users scored at once) or None "
             f"(about 2 MB of scores per batch); got {batch_size!r}."
@@ -285,7 +281,7 @@ class BaseRecommender(BaseEstimator):
         """
         check_is_fitted(self, "user_items_")
         users, single = _check_user_ids(users, type(self).__name__)
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        if not is_positive_int(n):
             raise ValueError(
                 f"{type(self).__name__}: n must be a positive int (the number "
                 f"of items per user); got {n!r}."

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from ._interactions import check_ids
+from ._interactions import check_ids, is_positive_int
 
 COLUMNS = ["user_id", "item_id", "score", "source", "contributor", "contribution"]
 
@@ -27,6 +27,16 @@ def contributions(item, source, contributor, value):
     })
 
 
+def history_contributions(items, history_columns, votes):
+    """Contributions of a user's history items: ``votes[h, c]`` from ``items[history_columns[h]]``.
+
+    ``votes`` has one row per history item (its column in ``items``) and one
+    column per item explained; zero votes are left out.
+    """
+    h, c = np.nonzero(votes)
+    return contributions(c, "history", items[history_columns[h]], votes[h, c])
+
+
 def explain(estimator, user, items, n, max_contributions):
     """The body of :meth:`BaseRecommender.explain` (see there)."""
     name = type(estimator).__name__
@@ -36,12 +46,11 @@ def explain(estimator, user, items, n, max_contributions):
             f"{name}.explain: user must be a single user id; got {type(user).__name__} of "
             f"shape {np.shape(user)}. Call explain once per user.")
     users = check_ids(np.array([user], dtype=object), "user", name)
-    if (not isinstance(max_contributions, (int, np.integer)) or isinstance(max_contributions, bool)
-            or max_contributions < 1):
+    if not is_positive_int(max_contributions):
         raise ValueError(
             f"{name}.explain: max_contributions must be a positive int (rows kept per "
             f"item, the rest summed in one row); got {max_contributions!r}.")
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+    if not is_positive_int(n):
         raise ValueError(f"{name}.explain: n must be a positive int (the recommendations "
                          f"explained when items is None); got {n!r}.")
     rows = estimator._user_rows(users)

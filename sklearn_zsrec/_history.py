@@ -57,21 +57,21 @@ def dense_matrix(matrix):
     return np.ascontiguousarray(matrix.toarray(), dtype=np.float32)
 
 
-def item_item_scores(history, matrix, dense=None):
+def item_item_scores(history, matrix, dense):
     """``history @ matrix`` as a dense float32 array.
 
-    A sparse history times the dense item-item matrix (``dense``, from
-    ``dense_matrix``; torch, multithreaded: many times faster than a
-    sparse-sparse product) on catalogs of up to ``DENSE_ITEMS`` items; a
-    sparse product beyond.
+    A sparse history times ``dense``, the matrix from ``dense_matrix`` (torch,
+    multithreaded: many times faster than a sparse-sparse product), on
+    catalogs of up to ``DENSE_ITEMS`` items; a sparse product beyond
+    (``dense`` None).
     """
-    if matrix.shape[0] > DENSE_ITEMS:
+    if dense is None:
         return np.asarray((history @ matrix).toarray(), dtype=np.float32)
     import torch
 
     from ._base import _tensor
 
-    dense = _tensor(dense_matrix(matrix) if dense is None else dense)
+    dense = _tensor(dense)
     history = history.astype(np.float32)
     with warnings.catch_warnings():  # "sparse CSR tensor support is in beta"
         warnings.simplefilter("ignore", UserWarning)

@@ -227,10 +227,9 @@ def _own_copy(model):
     rest (a fitted encoder, texts, parameters) is copied, so that changing
     one hybrid's member changes no other hybrid.
     """
-    out = copy.copy(model)  # through __getstate__, which may drop caches: set every attribute
-    for name, value in vars(model).items():
-        shared = isinstance(value, np.ndarray) or sp.issparse(value)
-        setattr(out, name, value if shared else copy.deepcopy(value))
+    out = object.__new__(type(model))  # attribute by attribute, not through __getstate__
+    out.__dict__.update({name: value if isinstance(value, np.ndarray) or sp.issparse(value)
+                         else copy.deepcopy(value) for name, value in vars(model).items()})
     return out
 
 
@@ -545,10 +544,11 @@ def _text_bridge(emb, warm, k, chunk=1024):
 
 
 def _member_scores(parts, name, users):
-    """Scores of the fitted member ``name`` (item-kNN or next-item) over the catalog.
+    """Scores of the fitted member ``name`` (``"cf"``, ``"knn"``, ``"next"``) over the catalog.
 
-    The member scores its own items (those with interactions) through its
-    public ``score_items``; the catalog's other columns are 0.
+    The member scores its own items through its public ``score_items`` (any
+    recommender with ``fit``, ``score_items``, ``users_`` and ``items_`` can
+    be the CF side); the catalog's other columns are 0.
     """
     member, cols = getattr(parts, name), parts.member_cols[name]
     if cols is None:  # the member's items are the catalog, in its order
@@ -903,7 +903,7 @@ class HybridRecommender(BaseRecommender):
             stages.close()
 
     def _fit_stages(self, data, stages):
-        self._fixed_coef()  # checks weights, whatever the blend (before any fit)
+        self._check_weights()  # before any fit, whatever the blend
         rng = check_random_state(self.random_state)
         self._parts = self._components(data, stages)
         self.new_item_share_ = None
@@ -1267,14 +1267,9 @@ class HybridRecommender(BaseRecommender):
             self.blend_choice_[b] = CANDIDATES[choice]
         return best
 
-    def _fixed_coef(self, use_weights=True):
-        """The fixed blend's coefficients: ``weights`` on their terms (``WEIGHTS``).
-
-        ``use_weights=False`` gives the default ``{"cf": 1, "text": 1}`` (the
-        learned blend's fallback on tiny data ignores ``weights``).
-        """
-        coef = FIXED_COEF.copy()
-        if self.weights is not None and use_weights:
+    def _check_weights(self):
+        """Raise when ``weights`` cannot give a ranking (checked whatever the blend)."""
+        if self.weights is not None:
             unknown = sorted(set(self.weights) - set(WEIGHTS), key=str)
             if unknown:
                 raise ValueError(
@@ -1294,6 +1289,15 @@ class HybridRecommender(BaseRecommender):
                 raise ValueError(
                     "HybridRecommender: weights gives 'next' a weight but sequence_window=0 "
                     "drops the next-item member; set sequence_window > 0 or drop 'next'.")
+
+    def _fixed_coef(self, use_weights=True):
+        """The fixed blend's coefficients: ``weights`` on their terms (``WEIGHTS``).
+
+        ``use_weights=False`` gives the default ``{"cf": 1, "text": 1}`` (the
+        learned blend's fallback on tiny data ignores ``weights``).
+        """
+        coef = FIXED_COEF.copy()
+        if self.weights is not None and use_weights:
             coef[:] = 0.0
             for key, value in self.weights.items():
                 coef[_TERM_INDEX[WEIGHTS[key]]] = value
@@ -1453,7 +1457,7 @@ class HybridRecommender(BaseRecommender):
                 raw = _matmul(parts.cf.user_factors_[_cf_rows(parts, users)],
                               parts.item_factors.T)
             else:
-                raw = _cf_on_catalog(parts, users)
+                raw = _member_scores(parts, "cf", users)
             return z_text, _standardize(raw, mask)
 
         small = len(rows) * len(parts.n_items) <= _MEMO_TERMS_FLOATS  # memory kept bounded
@@ -1581,7 +1585,7 @@ class HybridRecommender(BaseRecommender):
         """The CF terms of a CF model without item factors, z-scored from its scores."""
         t = _TERM_INDEX
         warm = parts.n_items > 0
-        z_cf = _standardize(_cf_on_catalog(parts, users), mask)
+        z_cf = _standardize(_member_scores(parts, "cf", users), mask)
         weight = (np.outer(P[:, t["gated_cf"]] * a, b)
                   + np.outer(P[:, t["cf"]] + P[:, t["short_cf"]] * short, warm)
                   + np.outer(P[:, t["new_item_cf"]], ~warm))
@@ -1748,22 +1752,9 @@ class HybridRecommender(BaseRecommender):
                                                                           None, 0.0 * position)
         return out[out["contribution"] != 0].reset_index(drop=True)
 
+
 def _cf_rows(parts, users):
     """Rows of ``users`` in the CF model's ``users_`` (its public attribute)."""
     if "cf_users" not in parts.cache:
         parts.cache["cf_users"] = pd.Index(parts.cf.users_)
     return parts.cache["cf_users"].get_indexer(np.asarray(users))
-
-
-def _cf_on_catalog(parts, users):
-    """CF scores over the catalog (0 on items the CF model does not know).
-
-    Through the CF model's public ``score_items``: any recommender with
-    ``fit``, ``score_items``, ``users_``, ``items_`` and
-    ``n_item_interactions_`` can be the CF side.
-    """
-    if parts.member_cols["cf"] is None:
-        return parts.cf.score_items(users)
-    out = np.zeros((len(users), len(parts.n_items)), dtype=np.float32)
-    out[:, parts.member_cols["cf"]] = parts.cf.score_items(users)
-    return out

@@ -10,6 +10,7 @@ aligned one-dimensional arrays, or raises an error that names the fix.
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,11 @@ class Interactions:
 # in that range become ints (1.0 -> 1), larger ones stay floats so that two
 # distinct ids never wrap or round into one
 _EXACT_FLOAT_INT = 2**53
+
+
+def is_positive_int(value):
+    """Whether ``value`` is an int >= 1 (a Python or numpy int; not a bool)."""
+    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
 
 
 def check_ids(values, name, estimator_name):

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseRecommender
-from ._explain import contributions
+from ._explain import history_contributions
 from ._history import dense_matrix, history_matrix, item_item_scores
 
 
@@ -36,17 +36,21 @@ class _ItemItemRecommender(BaseRecommender):
 
     def __getstate__(self):
         state = super().__getstate__()
-        state["_dense"] = None  # rebuilt from the sparse matrix on use
+        state.pop("_dense", None)  # rebuilt from the sparse matrix when loaded
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self._matrix_name in state:
+            self._dense = dense_matrix(state[self._matrix_name])
 
     def _scores(self, rows, users):
         return item_item_scores(self.history_[rows], getattr(self, self._matrix_name),
-                                self.__dict__.get("_dense"))
+                                self._dense)
 
     def _contributions(self, row, users, cols):
         history = self.history_[row]
         matrix = getattr(self, self._matrix_name)
         votes = (matrix[history.indices][:, cols].toarray()
                  * history.data[:, None].astype(np.float64))  # (history items, cols)
-        h, c = np.nonzero(votes)
-        return contributions(c, "history", self.items_[history.indices[h]], votes[h, c])
+        return history_contributions(self.items_, history.indices, votes)

@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from ._base import BaseRecommender, _matmul
-from ._explain import contributions
+from ._explain import contributions, history_contributions
 from ._history import recency_weights
 from ._texts import check_id_texts
 
@@ -183,5 +183,4 @@ class ZeroShotRecommender(BaseRecommender):
         profile = np.asarray(history.data, dtype=np.float64) @ emb[history.indices]
         votes = (emb[history.indices] @ emb[cols].T) * (
             history.data[:, None] / max(np.linalg.norm(profile), 1e-12))
-        h, c = np.nonzero(votes)
-        return contributions(c, "history", self.items_[history.indices[h]], votes[h, c])
+        return history_contributions(self.items_, history.indices, votes)

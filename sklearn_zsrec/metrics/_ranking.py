@@ -19,20 +19,19 @@ The conventions are trec_eval's (``ndcg_cut``, ``map_cut``, ``recall``,
 import inspect
 import warnings
 from collections.abc import Iterable
-from numbers import Integral
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .._base import _seen_positions
-from .._interactions import check_interactions
+from .._interactions import check_interactions, is_positive_int
 
 
 def _check_k(k, name="k", allow_none=False):
     if allow_none and k is None:
         return None
-    if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
+    if not is_positive_int(k):
         hint = "an int >= 1 or None" if allow_none else "an int >= 1"
         raise ValueError(
             f"{name} must be {hint}; got {k!r}. Pass the number of top "

@@ -5,15 +5,15 @@ from the end within its user (:func:`_rank_from_end`): 0 for the user's last
 interaction, 1 for the one before, and so on.
 """
 
-from numbers import Integral
-
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
+from .._interactions import is_positive_int
+
 
 def _check_positive_int(value, name):
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+    if not is_positive_int(value):
         raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
     return int(value)
 
