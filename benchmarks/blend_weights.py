@@ -4,7 +4,7 @@
 
 The hybrid with ``blend="fixed"`` blends standardised member scores with
 ``weights`` that a user sets or searches. This searches the item-kNN and
-next-item weights (3 values each, on top of the default ``{"cf": 1, "text":
+next-item weights (3 values each, on top of the default ``{"als": 1, "text":
 1}``) with ``GridSearchCV`` on the main job's tuning split, then scores the
 chosen weights and the default fixed blend on protocol A's three
 leave-last-out folds (held-out interactions the search never saw). The
@@ -34,7 +34,7 @@ def run(out_dir=RESULTS, quick=False, log=print):
     page = json.loads((Path(RESULTS) / f"{ml.name}.json").read_text())
     fixed = page_hybrid(ml, page).set_params(blend="fixed", random_state=0, verbose=0)
     values = VALUES[:2] if quick else VALUES
-    grid = {"weights": [{"cf": 1.0, "text": 1.0, "knn": k, "next": n}
+    grid = {"weights": [{"als": 1.0, "text": 1.0, "knn": k, "next": n}
                         for k in values for n in values]}
     X = ml.interactions
     t0 = time.perf_counter()
@@ -72,7 +72,7 @@ def report(summary):
     lines = ["# Searching the fixed blend's weights (MovieLens-100K)", "",
              "Written by `python -m benchmarks.blend_weights`: `GridSearchCV` over the item-kNN",
              "and next-item weights of `HybridRecommender(blend=\"fixed\")` (on top of",
-             "`{\"cf\": 1, \"text\": 1}`) on the main job's tuning split, then both blends on",
+             "`{\"als\": 1, \"text\": 1}`) on the main job's tuning split, then both blends on",
              "protocol A's three leave-last-out folds.", "",
              "| weights (knn, next) | tuning-split NDCG@10 |", "|---|---|"]
     for row in summary["cv"]:

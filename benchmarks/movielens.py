@@ -162,6 +162,28 @@ class Entry:
     requires: tuple = ()
 
 
+# the hybrid's members: the page's own rows, each taking the parameters
+# tuned on its row (``member_params``)
+MEMBERS = {"als": "ALSRecommender (ours)", "knn": "ItemKNNRecommender (ours)",
+           "next": "NextItemRecommender (ours)"}
+# the hybrid's own grid: the learned blend's regularisation and the CF gate
+HYBRID_GRID = {"C": [0.1, 1.0, 10.0], "switch": [2.0, 8.0]}
+
+
+def hybrid_members():
+    """The hybrid's members, untuned: ``[("als", ...), ("knn", ...), ("next", ...)]``."""
+    return [("als", ALSRecommender(regularization=1.0, random_state=0, n_jobs=1)),
+            ("knn", ItemKNNRecommender()), ("next", NextItemRecommender())]
+
+
+def member_params(best):
+    """The hybrid's member and text parameters from the tuned rows ``best`` (name -> params)."""
+    params = {f"text__{k}": v for k, v in best["ZeroShot (ours)"].items()}
+    for name, row in MEMBERS.items():
+        params |= {f"{name}__{k}": v for k, v in best[row].items()}
+    return params
+
+
 def make_entries(ml, quick):
     """The models compared, each with a grid of at most 6 candidates.
 
@@ -227,9 +249,8 @@ def make_entries(ml, quick):
         ),
         Entry(
             "Hybrid (ours)",
-            HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0, n_jobs=1),
-                              random_state=0, verbose=0),
-            {"n_neighbors": [100, 400], "half_life": [1.0, 2.0, 4.0]},
+            HybridRecommender(zs, hybrid_members(), random_state=0, verbose=0),
+            HYBRID_GRID,
             cold_items=True,
             cold_users=True,
             ours=True,
@@ -237,8 +258,7 @@ def make_entries(ml, quick):
         ),
         Entry(
             "Hybrid (ours, new items not declared)",
-            HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0, n_jobs=1),
-                              random_state=0, verbose=0),
+            HybridRecommender(zs, hybrid_members(), random_state=0, verbose=0),
             {},
             cold_items=True,
             ours=True,
@@ -246,8 +266,8 @@ def make_entries(ml, quick):
         ),
         Entry(
             "Hybrid (ours, new_item_exposure=1.5)",
-            HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0, n_jobs=1),
-                              new_item_exposure=1.5, random_state=0, verbose=0),
+            HybridRecommender(zs, hybrid_members(), new_item_exposure=1.5, random_state=0,
+                              verbose=0),
             {},
             cold_items=True,
             ours=True,
@@ -287,11 +307,10 @@ def tune(entries, X_tune, log):
             continue
         start = time.perf_counter()
         if e.name == "Hybrid (ours)":
-            # the hybrid's CF part takes the tuned parameters of ALSRecommender
-            als = next(x for x in entries if x.name == "ALSRecommender (ours)")
-            e.estimator.set_params(**{f"cf__{k}": v for k, v in als.best.items()})
-            zs = next(x for x in entries if x.name == "ZeroShot (ours)")
-            e.estimator.set_params(**{f"text__{k}": v for k, v in zs.best.items()})
+            # the hybrid's members and text model take the parameters tuned on their rows
+            e.estimator.set_params(**member_params({x.name: x.best for x in entries
+                                                    if x.name in (*MEMBERS.values(),
+                                                                  "ZeroShot (ours)")}))
         if e.name.startswith("Hybrid (ours, "):  # a variant: the tuned hybrid's parameters
             hybrid = next(x for x in entries if x.name == "Hybrid (ours)")
             e.estimator = clone(hybrid.estimator).set_params(

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import clone
 
-from sklearn_zsrec import (ALSRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender,
-                           clear_cache)
+from sklearn_zsrec import HybridRecommender, TextEncoder, ZeroShotRecommender, clear_cache
 
 from . import _protocols as P
-from .movielens import RESULTS, WARMUP_N, movielens_dataset, summarise
+from .movielens import (RESULTS, WARMUP_N, hybrid_members, member_params, movielens_dataset,
+                        summarise)
 
 SEEDS = (0, 1, 2, 3, 4)
 HYBRID = "Hybrid (ours)"
@@ -42,11 +42,9 @@ def page_hybrid(ml, page):
     tuning = page["tuning"]
     zs = ZeroShotRecommender(encoder=TextEncoder(verbose=0), item_texts=ml.item_text,
                              user_texts=ml.user_text)
-    hybrid = HybridRecommender(text=zs, cf=ALSRecommender(regularization=1.0, random_state=0,
-                                                          n_jobs=1), verbose=0)
-    hybrid.set_params(**{f"cf__{k}": v for k, v in tuning["ALSRecommender (ours)"]["best"].items()})
-    hybrid.set_params(**{f"text__{k}": v for k, v in tuning["ZeroShot (ours)"]["best"].items()})
-    return hybrid.set_params(**tuning[HYBRID]["best"])
+    hybrid = HybridRecommender(zs, hybrid_members(), verbose=0)
+    best = {name: t["best"] for name, t in tuning.items()}
+    return hybrid.set_params(**member_params(best), **tuning[HYBRID]["best"])
 
 
 def best_single(page, key):

@@ -54,16 +54,18 @@ def main(argv=None):
 
     from implicit.cpu.als import AlternatingLeastSquares
 
-    from sklearn_zsrec import ALSRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender
+    from sklearn_zsrec import (ALSRecommender, HybridRecommender, ItemKNNRecommender,
+                               NextItemRecommender, TextEncoder, ZeroShotRecommender)
     from sklearn_zsrec._base import _chunk_size
     from sklearn_zsrec.datasets import load_movielens_100k
 
     ml = load_movielens_100k()
     text = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=ml.item_text)
-    hybrid = HybridRecommender(text, ALSRecommender(factors=64, random_state=0), random_state=0,
-                               verbose=0)
+    members = [("als", ALSRecommender(factors=64, random_state=0)), ("knn", ItemKNNRecommender()),
+               ("next", NextItemRecommender())]
+    hybrid = HybridRecommender(text, members, random_state=0, verbose=0)
     hybrid.fit(ml.interactions)
-    als, zs = hybrid.cf_, hybrid.text_
+    als, knn, zs = hybrid.named_members_.als, hybrid.named_members_.knn, hybrid.text_
     users = hybrid.users_
     assert np.array_equal(als.users_, users) and np.array_equal(als.items_, hybrid.items_)
     n_users, n_items = len(users), len(hybrid.items_)
@@ -78,15 +80,14 @@ def main(argv=None):
     # the bare bound of the hybrid: one product of the concatenated factors
     # the recency profiles the blend multiplies: the recency-weighted
     # histories (the item-kNN member's, same half_life) times the ALS factors
-    profiles = np.asarray(hybrid.knn_.history_ @ als.item_factors_, dtype=np.float32)
+    profiles = np.asarray(knn.history_ @ als.item_factors_, dtype=np.float32)
     blended_users = np.hstack(
         [zs.user_embeddings_, als.user_factors_, profiles]
     ).astype(np.float32)
     blended_items = np.hstack(
         [zs.item_embeddings_, als.item_factors_, als.item_factors_]
     ).astype(np.float32)
-    fixed = HybridRecommender(text, ALSRecommender(factors=64, random_state=0), blend="fixed",
-                              verbose=0)
+    fixed = HybridRecommender(text, members, blend="fixed", verbose=0)
     fixed.fit(ml.interactions)
 
     chunk = _chunk_size(None, n_items)
@@ -106,7 +107,7 @@ def main(argv=None):
         "HybridRecommender(blend='fixed').recommend": lambda: fixed.recommend(users, 10),
         # the one part of the learned blend that is not a factor product
         knn_label: lambda: [
-            hybrid.knn_.score_items(users[i:i + chunk]) for i in range(0, n_users, chunk)
+            knn.score_items(users[i:i + chunk]) for i in range(0, n_users, chunk)
         ],
     }
     for batch_size in (64, 256):

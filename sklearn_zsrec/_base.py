@@ -161,11 +161,22 @@ class BaseRecommender(BaseEstimator):
         return self
 
     def _index(self, data, items=None):
-        """Set ``users_``, ``items_``, ``user_items_`` and the count arrays."""
-        self.users_ = _unique_ids(data.user_id)
-        self.items_ = _unique_ids(data.item_id) if items is None else items
-        rows = pd.Index(self.users_).get_indexer(data.user_id)
-        cols = pd.Index(self.items_).get_indexer(data.item_id)
+        """Set ``users_``, ``items_``, ``user_items_`` and the count arrays.
+
+        The matrix is built once per record and item list (``data.matrix``):
+        the members of a hybrid, fitted on one record, share it (read-only).
+        """
+        self.users_, self.items_, self.user_items_ = data.matrix(
+            items, lambda: self._user_item_matrix(data, items))
+        self.n_user_interactions_ = np.diff(self.user_items_.indptr)
+        self.n_item_interactions_ = np.diff(self.user_items_.tocsc().indptr)
+        self._lookup = {}
+
+    def _user_item_matrix(self, data, items):
+        users = _unique_ids(data.user_id)
+        items = _unique_ids(data.item_id) if items is None else items
+        rows = pd.Index(users).get_indexer(data.user_id)
+        cols = pd.Index(items).get_indexer(data.item_id)
         if (cols < 0).any():
             unknown = pd.unique(data.item_id[cols < 0])
             raise ValueError(
@@ -173,14 +184,10 @@ class BaseRecommender(BaseEstimator):
                 f"the catalog (e.g. {np.asarray(unknown[:5]).tolist()}); add them (for "
                 "example their texts to item_texts) or drop those rows."
             )
-        self.user_items_ = sp.csr_matrix(
-            (data.weight.astype(np.float32), (rows, cols)),
-            shape=(len(self.users_), len(self.items_)),
-        )
-        self.user_items_.sort_indices()
-        self.n_user_interactions_ = np.diff(self.user_items_.indptr)
-        self.n_item_interactions_ = np.bincount(cols, minlength=len(self.items_))
-        self._lookup = {}
+        matrix = sp.csr_matrix((data.weight.astype(np.float32), (rows, cols)),
+                               shape=(len(users), len(items)))
+        matrix.sort_indices()
+        return users, items, matrix
 
     def _rows(self, ids, kind):
         attr = "users_" if kind == "user" else "items_"

@@ -32,10 +32,9 @@ def clear_cache(*, fits=True, embeddings=True, models=True):
     >>> clear_cache(embeddings=False, models=False)  # only the hybrid's fitted members
     """
     if fits:
-        from . import _hybrid
+        from ._hybrid import _memo
 
-        with _hybrid._FIT_MEMO_LOCK:
-            _hybrid._FIT_MEMO.clear()
+        _memo.clear()
     if embeddings:
         from ._cache import clear_embedding_cache
 

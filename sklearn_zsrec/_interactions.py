@@ -9,7 +9,7 @@ aligned one-dimensional arrays, or raises an error that names the fix.
 
 import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral
 
 import numpy as np
@@ -33,9 +33,27 @@ class Interactions:
     weight: np.ndarray
     timestamp: np.ndarray | None
     order: np.ndarray
+    # user-item matrices built from these rows, shared by the models fitted
+    # on them (see ``matrix``)
+    matrices: list = field(default_factory=list, repr=False, compare=False)
 
     def __len__(self):
         return len(self.user_id)
+
+    def matrix(self, items, build):
+        """``build()`` for the item list ``items`` (None: the rows' own), built once.
+
+        The models fitted on one record (a hybrid's members) share one
+        user-item matrix per item list (not flagged read-only: implicit's
+        fits take writable buffers; no model of the package changes it).
+        """
+        for known, value in self.matrices:
+            if known is items or (known is not None and items is not None
+                                  and len(known) == len(items) and np.array_equal(known, items)):
+                return value
+        value = build()
+        self.matrices.append((items, value))
+        return value
 
 
 # floats hold every whole number up to 2**53 exactly; whole-number float ids

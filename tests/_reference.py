@@ -11,78 +11,69 @@ def _standardize(scores, mask=None):
     return (scores - mean) / np.maximum(std, 1e-12)
 
 
-def _member_scores(model, member, matrix, users):
-    """A fitted item-item member's history times its matrix, over the hybrid's catalog."""
-    out = np.zeros((len(users), len(model.items_)))
-    if member is None:
-        return out
-    rows = pd.Index(member.users_).get_indexer(users)
-    cols = pd.Index(model.items_).get_indexer(member.items_)
-    out[:, cols] = (member.history_[rows] @ getattr(member, matrix)).toarray()
-    return out
+def plain_terms(model, rows, users):
+    """HybridRecommender's terms written plainly, from the members' public outputs.
 
-
-def plain_hybrid_scores(model, rows, users):
-    """HybridRecommender's blend written plainly: float64, copies, a term at a time.
-
-    Follows the formula of the class docstring for known users; users not
-    seen in ``fit`` are left to the model's own new-user path (compared
-    separately), except that without user texts they get the standardised
-    text score.
+    Float64, a term at a time, as docs/blend.md and ``_hybrid/_blend.py``
+    define them: the members' ``score_items``, ``user_factors_`` and the
+    text model's ``score_items``. What the hybrid derives itself (the new
+    items' text-mapped factors and popularity, the users' recency profiles,
+    the text bridge) is read from its fitted record.
     """
-    parts = model._parts
-    users = np.asarray(users)
-    out = np.empty((len(users), len(model.items_)))
-    known = rows >= 0
-    r, u = rows[known], users[known]
-    z_text = _standardize(parts.text._scores(r, u).astype(np.float64))
-    warm = parts.n_items > 0
-    n_u = parts.n_users[r][:, None].astype(np.float64)
-    n_i = parts.n_items[None, :].astype(np.float64)
+    fitted = model._blend.fitted
+    warm = fitted.n_items > 0
+    cold = (~warm).astype(np.float64)
+    mask = None if warm.all() else warm
+    n_u = fitted.n_users[rows][:, None].astype(np.float64)
+    n_i = fitted.n_items[None, :].astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.nan_to_num((n_u / (n_u + model.switch)) * (n_i / (n_i + model.item_switch)), nan=1.0)
     w[:, ~warm] = 0.0
-    if parts.item_factors is not None:
-        V = parts.item_factors.astype(np.float64)
-        raw = parts.cf.user_factors_[parts.cf._rows(u, "user")].astype(np.float64) @ V.T
-        recent = parts.recent_profiles[r].astype(np.float64) @ V.T
-    else:  # a CF model without factors: its own scores, 0 on items it does not know
-        raw = np.zeros((len(r), len(model.items_)))
-        cols = parts.text._rows(parts.cf.items_, "item")
-        raw[:, cols] = parts.cf._scores(parts.cf._rows(u, "user"), u)
-        recent = np.zeros_like(raw)
-    mask = None if warm.all() else warm
-    z_cf, z_recent = _standardize(raw, mask), _standardize(recent, mask)
-    knn = _member_scores(model, model.knn_, "similarity_", u)
-    z_knn = _standardize(knn, mask) * warm
-    z_bridge = np.zeros_like(z_knn)
-    if parts.bridge is not None:
-        z_bridge = _standardize(z_knn @ parts.bridge.toarray().astype(np.float64), ~warm)
-        z_bridge *= ~warm
-    z_next = _standardize(_member_scores(model, model.next_, "transitions_", u), mask) * warm
-    cold = (~warm).astype(np.float64)
-    terms = {
-        "gated_cf": w * z_cf,
-        "gated_recent_cf": w * z_recent,
-        "gated_text": (1 - w) * z_text,
-        "recent_cf": z_recent * warm,
-        "popularity": np.tile(parts.popularity * warm, (len(r), 1)),
-        "new_item": np.tile(cold, (len(r), 1)),
-        "new_item_cf": z_cf * cold,
-        "new_item_recent_cf": z_recent * cold,
-        "recent_knn": z_knn,
-        "new_item_popularity": np.tile(parts.popularity * cold, (len(r), 1)),
-        "new_item_text": z_text * cold,
-        "cf": z_cf * warm,
-        "short_cf": z_cf * warm / (1 + np.log(np.maximum(n_u, 1))),
-        "short_recent_knn": z_knn / (1 + np.log(np.maximum(n_u, 1))),
-        "recent_next": z_next,
-        "new_item_knn": z_bridge,
-    }
-    from sklearn_zsrec._hybrid import TERMS
+    short = 1 / (1 + np.log(np.maximum(n_u, 1)))
+    z_text = _standardize(model.text_.score_items(users).astype(np.float64))
+    n = len(rows)
+    terms = {"text_gated": (1 - w) * z_text, "text_new": z_text * cold,
+             "popularity": np.tile(fitted.popularity * warm, (n, 1)),
+             "popularity_new": np.tile(fitted.popularity * cold, (n, 1)),
+             "new_item": np.tile(cold, (n, 1))}
+    catalog = pd.Index(model.items_)
+    for name, member in model.named_members_.items():
+        if name in fitted.factors:  # a member with factors: new items' factors mapped from text
+            V = fitted.factors[name].astype(np.float64)
+            x = member.user_factors_[pd.Index(member.users_).get_indexer(users)]
+            z = _standardize(x.astype(np.float64) @ V.T, mask)
+            z_recent = _standardize(fitted.recent[name][rows].astype(np.float64) @ V.T, mask)
+            terms |= {name: z * warm, name + "_gated": w * z, name + "_short": z * warm * short,
+                      name + "_recent": z_recent * warm, name + "_recent_gated": w * z_recent,
+                      name + "_new": z * cold, name + "_recent_new": z_recent * cold}
+        else:  # its own scores, 0 on items it does not know
+            raw = np.zeros((n, len(catalog)))
+            raw[:, catalog.get_indexer(member.items_)] = member.score_items(users)
+            z = _standardize(raw, mask) * warm
+            bridged = np.zeros_like(z)
+            if fitted.bridge is not None:
+                bridge = z @ fitted.bridge.toarray().astype(np.float64)
+                bridged[:, ~warm] = _standardize(bridge[:, ~warm])
+            terms |= {name: z, name + "_short": z * short, name + "_new": bridged}
+    assert set(terms) == set(model.terms_)
+    return terms
 
-    coef = model.coef_[model._bins(parts.n_users[r])]  # one blend per history-length bin
-    out[known] = sum(coef[:, [k]] * terms[name] for k, name in enumerate(TERMS))
+
+def plain_hybrid_scores(model, rows, users):
+    """HybridRecommender's blend written plainly (see ``plain_terms``).
+
+    Users not seen in ``fit`` are left to the model's own new-user path
+    (compared separately).
+    """
+    users = np.asarray(users)
+    out = np.empty((len(users), len(model.items_)))
+    known = rows >= 0
+    if known.any():
+        r = rows[known]
+        terms = plain_terms(model, r, users[known])
+        bins = np.searchsorted([3, 10, 30], model.n_user_interactions_[r])  # history lengths
+        coef = model.coef_[bins]
+        out[known] = sum(coef[:, [k]] * terms[name] for k, name in enumerate(model.terms_))
     if (~known).any():
-        out[~known] = model._new_user_scores(users[~known])
+        out[~known] = model._new_users.scores(users[~known])
     return out

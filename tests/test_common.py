@@ -17,6 +17,7 @@ from sklearn_zsrec import (
 )
 
 from ._tiny import tiny_model_path
+from ._members import cf_members
 
 # The checks draw ids from small integers (rounded floats); give each a text.
 ITEM_TEXTS = pd.Series({i: f"item number {i}" for i in range(-200, 1001)})
@@ -32,7 +33,7 @@ def _estimators():
         ItemKNNRecommender(),
         NextItemRecommender(),
         text,
-        HybridRecommender(text, ALSRecommender(factors=4, iterations=3, random_state=0)),
+        HybridRecommender(text, cf_members(ALSRecommender(factors=4, iterations=3, random_state=0))),
     ]
 
 

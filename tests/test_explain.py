@@ -10,6 +10,7 @@ from sklearn_zsrec import (ALSRecommender, BaseRecommender, HybridRecommender, I
 
 from ._data import topic_catalog, topic_interactions
 from ._tiny import tiny_model_path
+from ._members import cf_members
 
 ITEM_TEXTS, TOPICS = topic_catalog()
 X = topic_interactions(TOPICS, per_user=6)
@@ -28,8 +29,8 @@ def _models():
         "knn-cosine-all-history": ItemKNNRecommender("cosine", half_life=None),
         "next": NextItemRecommender(window=3),
         "text": _text(),
-        "hybrid": HybridRecommender(_text(), ALSRecommender(factors=8, iterations=5,
-                                                            random_state=0), random_state=0),
+        "hybrid": HybridRecommender(_text(), cf_members(ALSRecommender(factors=8, iterations=5,
+                                                            random_state=0)), random_state=0),
     }
 
 
@@ -104,12 +105,11 @@ def test_hybrid_explains_by_blend_terms_and_new_users_by_text():
                            | {"new": "A jazz fan"})
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
                                item_texts=ITEM_TEXTS, user_texts=user_texts)
-    hybrid = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
+    hybrid = HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=5, random_state=0)),
                                random_state=0).fit(X)
     out = hybrid.explain(hybrid.users_[0], n=3)
-    from sklearn_zsrec._hybrid import TERMS
-
-    assert set(out["source"]) <= set(TERMS) | {"new item offset"}
+    sources = {s for s in out["source"] if not s.endswith(" more")}  # past max_contributions
+    assert sources <= set(hybrid.terms_) | {"new item offset"}
     new_user = "new"
     assert new_user not in set(hybrid.users_)
     out = hybrid.explain(new_user, n=2)
@@ -149,14 +149,14 @@ class GenreMatch(BaseRecommender):
 
 
 def test_a_recommender_of_ones_own_can_be_the_hybrids_cf_member():
-    hybrid = HybridRecommender(_text(), GenreMatch(TOPICS), random_state=0).fit(X)
-    assert isinstance(hybrid.cf_, GenreMatch)
+    hybrid = HybridRecommender(_text(), cf_members(GenreMatch(TOPICS)), random_state=0).fit(X)
+    assert isinstance(hybrid.named_members_.cf, GenreMatch)
     users = hybrid.users_[:20]
     top = hybrid.recommend(users, n=5)
     assert top.shape == (20, 5)
     # blend="fixed" puts its (z-scored) scores into the blend: they change the ranking
-    fixed = HybridRecommender(_text(), GenreMatch(TOPICS), blend="fixed").fit(X)
-    plain = HybridRecommender(_text(), ALSRecommender(factors=8, random_state=0),
+    fixed = HybridRecommender(_text(), cf_members(GenreMatch(TOPICS)), blend="fixed").fit(X)
+    plain = HybridRecommender(_text(), cf_members(ALSRecommender(factors=8, random_state=0)),
                               blend="fixed").fit(X)
     assert not np.array_equal(fixed.score_items(users), plain.score_items(users))
 
@@ -168,10 +168,12 @@ def test_the_hybrid_uses_only_its_members_public_api():
 
     import sklearn_zsrec._hybrid as module
 
-    source = Path(module.__file__).read_text()
-    private = re.findall(r"(?:\b|\.)(?:text|cf|knn|next|member)_?\._\w+", source)
-    assert private == []
-    assert re.findall(r"(?:text|cf|knn|next)_?\.__dict__", source) == []
+    for path in Path(module.__file__).parent.glob("*.py"):  # the hybrid's subpackage
+        source = path.read_text()
+        private = re.findall(r"(?:\b|\.)(?:text|cf|knn|next|member|model)_?\._\w+", source)
+        private += re.findall(r"members\[[^\]]*\]\._\w+", source)
+        assert private == [], path
+        assert re.findall(r"(?:text|cf|knn|next|member|model)_?\.__dict__", source) == [], path
 
 
 def test_explain_leaves_out_the_training_items_padding_a_short_list():

@@ -1,7 +1,6 @@
 """Fast paths give the results of the plain computations they replace."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.base import clone
 
@@ -13,11 +12,11 @@ from sklearn_zsrec import (
     ZeroShotRecommender,
 )
 from sklearn_zsrec._base import _chunk_size, _seen_positions
-from sklearn_zsrec._hybrid import FIXED_COEF
 
 from ._data import topic_catalog, topic_interactions
 from ._reference import plain_hybrid_scores
 from ._tiny import tiny_model_path
+from ._members import cf_members
 
 ITEM_TEXTS, TOPICS = topic_catalog()
 X = topic_interactions(TOPICS, per_user=5)
@@ -30,7 +29,7 @@ WARM_TEXTS = ITEM_TEXTS.loc[np.sort(X.item_id.unique())]  # every item interacte
 def _hybrid(texts=ITEM_TEXTS, **params):
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
     als = ALSRecommender(factors=8, iterations=10, random_state=0)
-    return HybridRecommender(text, als, **params)
+    return HybridRecommender(text, cf_members(als), **params)
 
 
 def _same_topk_sets(a_ids, a_scores, b_ids, b_scores, tol=1e-4):
@@ -54,9 +53,11 @@ def _same_topk_sets(a_ids, a_scores, b_ids, b_scores, tol=1e-4):
 )
 def test_hybrid_scores_equal_the_plain_blend(data, params):
     model = _hybrid(**params).fit(data)
-    assert (len(model.cf_.items_) == len(model.items_)) == (data is X)
-    if params.get("blend") == "fixed":
-        np.testing.assert_array_equal(model.coef_, np.tile(FIXED_COEF, (len(model.coef_), 1)))
+    assert (len(model.named_members_.cf.items_) == len(model.items_)) == (data is X)
+    if params.get("blend") == "fixed":  # text and the CF member, gated
+        expected = np.zeros(len(model.terms_))
+        expected[[model.terms_.index("text_gated"), model.terms_.index("cf_gated")]] = 1
+        np.testing.assert_array_equal(model.coef_, np.tile(expected, (len(model.coef_), 1)))
     users = np.r_[data.user_id.unique(), ["new-1", "new-2"]]  # warm and cold
     for subset in (users, users[:-2], users[-2:]):
         rows = model._rows(subset, "user")
@@ -71,7 +72,7 @@ def _plain_with_the_new_item_offsets(model, rows, users, fast):
     if model.new_item_thresholds_ is not None:
         # each known user's new items are shifted alike, by the offset that
         # gives them their share of its top-10 (tested in test_hybrid_fit.py)
-        new = model._parts.n_items == 0
+        new = model.n_item_interactions_ == 0
         shift = (fast - plain)[:, new]
         np.testing.assert_allclose(shift, shift[:, :1] + 0 * shift, rtol=1e-5, atol=1e-4)
         plain[:, new] += shift[:, :1]
@@ -86,8 +87,8 @@ def _assert_equal_to_the_plain_blend(model, rows, users, fast):
 
 def test_hybrid_with_a_cf_model_without_factors_equals_the_plain_blend():
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
-    model = HybridRecommender(text, PopularityRecommender(), random_state=0).fit(X_PART)
-    assert model._parts.item_factors is None
+    model = HybridRecommender(text, cf_members(PopularityRecommender()), random_state=0).fit(X_PART)
+    assert not model._blend.fitted.factors  # no member with factors
     users = X_PART.user_id.unique()
     rows = model._rows(users, "user")
     _assert_equal_to_the_plain_blend(model, rows, users, model._scores(rows, users))
@@ -111,9 +112,9 @@ def test_pickled_hybrid_rebuilds_its_blend_cache():
     model = _hybrid(random_state=0).fit(X_PART)
     users = X_PART.user_id.unique()
     before = model.recommend(users, n=5)
-    assert model._parts.cache  # filled by recommend
+    assert model._blend.fitted.cache  # filled by recommend
     loaded = pickle.loads(pickle.dumps(model))
-    assert not loaded._parts.cache
+    assert not loaded._blend.fitted.cache
     np.testing.assert_array_equal(loaded.recommend(users, n=5), before)
 
 
@@ -195,10 +196,10 @@ def test_bad_batch_size_raises(bad):
 
 
 def test_blend_selection_gives_the_same_blend_with_terms_kept_or_recomputed(monkeypatch):
-    from sklearn_zsrec import _hybrid as module
+    from sklearn_zsrec._hybrid import _learn
 
     kept = _hybrid(random_state=0).fit(X_PART)
-    monkeypatch.setattr(module, "_KEEP_TERMS_FLOATS", 0)  # always computed again
+    monkeypatch.setattr(_learn, "KEEP_TERMS_FLOATS", 0)  # always computed again
     recomputed = _hybrid(random_state=0).fit(X_PART)
     np.testing.assert_array_equal(kept.coef_, recomputed.coef_)
     np.testing.assert_array_equal(kept.blend_validation_ndcg_, recomputed.blend_validation_ndcg_)

@@ -5,29 +5,43 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
-from sklearn_zsrec import ALSRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender
+from sklearn_zsrec import (ALSRecommender, HybridRecommender, ItemKNNRecommender, TextEncoder,
+                           ZeroShotRecommender)
 from sklearn_zsrec import _history, _next_item
-from sklearn_zsrec import _hybrid as module
+from collections import OrderedDict
+
+import pandas as pd
+
+from sklearn_zsrec._hybrid import _exposure, _learn, _members, _memo
+from sklearn_zsrec._hybrid._blend import HISTORY_BINS
 from sklearn_zsrec._next_item import item_transitions
 from sklearn_zsrec.model_selection import LeaveLastOut
 
 from ._data import topic_catalog, topic_interactions
 from ._tiny import tiny_model_path
+from ._members import cf_members
 
 ITEM_TEXTS, TOPICS = topic_catalog()
 X = topic_interactions(TOPICS, per_user=6)
 
 
+# how simple the candidates of the default members are: the own fit, the
+# global fit, cf, cf_recent, knn, next, their sum, popularity, popularity +
+# text, knn + next
+_SIMPLICITY = np.array([3, 2, 1, 1, 1, 1, 1, 0, 1, 1])
+
+
 def _hybrid(cf_random_state=0, **params):
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
     als = ALSRecommender(factors=8, iterations=5, random_state=cf_random_state)
-    return HybridRecommender(text, als, random_state=0, **params)
+    params.setdefault("members", cf_members(als))
+    return HybridRecommender(text, random_state=0, **params)
 
 
 @pytest.fixture
 def als_fits(monkeypatch):
     """Count ALSRecommender fits, starting from an empty memo."""
-    monkeypatch.setattr(module, "_FIT_MEMO", module.OrderedDict())
+    monkeypatch.setattr(_memo, "_FIT_MEMO", OrderedDict())
     return _count_calls(monkeypatch, ALSRecommender, "fit")
 
 
@@ -51,10 +65,10 @@ def test_refit_on_the_same_data_reuses_the_cf_fits_and_gives_the_same_model(als_
     # another blend parameter: the same CF fits, nothing refitted
     second = _hybrid(C=0.1).fit(X)
     assert len(als_fits) == n_first
-    np.testing.assert_array_equal(first.cf_.item_factors_, second.cf_.item_factors_)
-    assert first.cf_ is not second.cf_  # a copy: one model cannot change the other
-    second.cf_.item_factors_[:] = 0
-    assert np.any(first.cf_.item_factors_ != 0)
+    np.testing.assert_array_equal(first.named_members_.cf.item_factors_, second.named_members_.cf.item_factors_)
+    assert first.named_members_.cf is not second.named_members_.cf  # a copy: one model cannot change the other
+    with pytest.raises(ValueError, match="read-only"):  # shared arrays: a change raises
+        second.named_members_.cf.item_factors_[:] = 0
     third = _hybrid().fit(X)
     np.testing.assert_array_equal(first.coef_, third.coef_)
     np.testing.assert_array_equal(first.recommend(X.user_id.unique()),
@@ -77,7 +91,7 @@ def test_cf_without_a_fixed_seed_is_never_reused(als_fits):
 
 
 def test_grid_over_blend_parameters_fits_the_cf_once_per_split(als_fits):
-    grid = GridSearchCV(clone(_hybrid()), {"C": [0.1, 1.0], "half_life": [1.0, 2.0]},
+    grid = GridSearchCV(clone(_hybrid()), {"C": [0.1, 1.0], "switch": [1.0, 2.0]},
                         cv=LeaveLastOut(n_splits=1), refit=False).fit(X)
     assert len(grid.cv_results_["params"]) == 4
     assert len(als_fits) == 2  # one split: its final and holdout fits, once
@@ -89,7 +103,7 @@ def test_grid_over_n_neighbors_keeps_the_cf_fits_and_each_similarity(als_fits, m
     from sklearn_zsrec import _item_knn
 
     similarities = _count_calls(monkeypatch, _item_knn, "item_similarity")
-    grid = {"n_neighbors": [5, 10], "C": [0.1, 1.0]}
+    grid = {"knn__n_neighbors": [5, 10], "C": [0.1, 1.0]}
     GridSearchCV(clone(_hybrid()), grid, cv=LeaveLastOut(n_splits=1), refit=False).fit(X)
     assert len(als_fits) == 2
     assert len(similarities) == 4  # each computed once, reused by the second C
@@ -97,16 +111,16 @@ def test_grid_over_n_neighbors_keeps_the_cf_fits_and_each_similarity(als_fits, m
 
 def test_grid_over_blend_parameters_fits_the_text_model_once_per_data(als_fits, monkeypatch):
     # the text model, the CF factors of new items and the text bridge do not
-    # depend on half_life or n_neighbors: one fit per split and data
+    # depend on the item-kNN member or the blend: one fit per split and data
     text_fits = _count_calls(monkeypatch, ZeroShotRecommender, "_fit")
-    grid = {"n_neighbors": [5, 10], "half_life": [1.0, 2.0]}
+    grid = {"knn__n_neighbors": [5, 10], "switch": [1.0, 2.0]}
     GridSearchCV(clone(_hybrid()), grid, cv=LeaveLastOut(n_splits=1), refit=False).fit(X)
     assert len(text_fits) == 2  # the split's holdout and final fits
     assert len(als_fits) == 2
 
 
 def test_reused_text_model_is_shared_read_only(als_fits):
-    first, second = _hybrid().fit(X), _hybrid(half_life=3.0).fit(X)
+    first, second = _hybrid().fit(X), _hybrid(switch=3.0).fit(X)
     assert first.text_ is not second.text_  # own objects ...
     assert first.text_.item_embeddings_ is second.text_.item_embeddings_  # ... shared arrays
     with pytest.raises(ValueError, match="read-only"):
@@ -120,32 +134,32 @@ def test_blend_choice_is_the_simplest_within_one_standard_error():
     n = 400
     gains = rng.rand(8, n) * 0.2
     gains[0] += 0.02  # the own fit: best mean, by less than the noise
-    gains[4] += 0.015  # recent_knn: one term, close to it
-    assert module._one_se_choice(gains) == 4
-    gains[6] = gains[4]  # popularity as good: simpler still
-    assert module._one_se_choice(gains) == 6
+    gains[4] += 0.015  # knn: one term, close to it
+    assert _learn.one_se_choice(gains, _SIMPLICITY[:8]) == 4
+    gains[7] = gains[4]  # popularity as good: simpler still
+    assert _learn.one_se_choice(gains, _SIMPLICITY[:8]) == 7
     clear = rng.rand(8, n) * 0.01
     clear[0] += 0.5  # far ahead: the own fit is kept
-    assert module._one_se_choice(clear) == 0
+    assert _learn.one_se_choice(clear, _SIMPLICITY[:8]) == 0
     # among equally simple candidates within reach, the best mean
     tied = np.tile(rng.rand(n) * 0.2, (8, 1))
-    tied[[0, 1, 5, 6, 7]] -= 1.0
+    tied[[0, 1, 5, 6, 7]] -= 1.0  # of the one-term candidates, 2, 3 and 4 stay
     tied[3] += 0.001
-    assert module._one_se_choice(tied) == 3
+    assert _learn.one_se_choice(tied, _SIMPLICITY[:8]) == 3
 
 
 def test_fitted_blends_are_judged_on_the_users_they_were_not_fitted_on(monkeypatch):
     # a mock of our own fitting step: each fold's blends (fitted without the
     # other fold's users, ``start`` given) are replaced by zeros, which tie
     # every item; the blend choice must score the fitted candidates with them
-    original = HybridRecommender._fit_blends
+    original = _learn.Learner.fit_blends
 
     def zero_folds(self, features, labels, groups, own_bins, start=None):
         coef, pooled = original(self, features, labels, groups, own_bins, start)
         return (np.zeros_like(coef) if start is not None else coef), pooled
 
     honest = _hybrid().fit(X).blend_validation_ndcg_
-    monkeypatch.setattr(HybridRecommender, "_fit_blends", zero_folds)
+    monkeypatch.setattr(_learn.Learner, "fit_blends", zero_folds)
     model = _hybrid().fit(X)
     judged = model.blend_validation_ndcg_
     used = honest.any(axis=1)
@@ -165,14 +179,14 @@ def test_every_history_bin_holds_the_new_items_share():
         pool = topics.index[topics == topics.unique()[user % 6]].to_numpy()[:20]  # 10 unseen
         for t, item in enumerate(rng.choice(pool, size=2 if user % 2 else 12, replace=False)):
             rows.append((f"u{user}", item, t))
-    data = module.pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    data = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
-    model = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
+    model = HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=5, random_state=0)),
                               new_items="all", random_state=0).fit(data)
     assert model.new_item_share_ > 0.05
     new = ~np.isin(model.items_, data.item_id)
     users = data.user_id.unique()
-    bins = model._bins(model.n_user_interactions_[model._rows(users, "user")])
+    bins = np.searchsorted(HISTORY_BINS, model.n_user_interactions_[model._rows(users, "user")])
     assert set(bins) == {0, 2}  # 2 and 12 interactions: two bins of 120 users
     top = model.recommend(users, n=10)
     # every user: floor(share * 10) new items, or one more
@@ -190,7 +204,7 @@ def test_quota_offsets_give_each_user_its_share_of_the_top_k():
     old, new = rng.randn(300, 6), rng.randn(300, 6) - 1.0
     old[:5, 3:] = -np.inf  # 5 users with only 3 old items left
     new[5:8, 1:] = -np.inf  # 3 users with only one new item
-    offsets, threshold = module._quota_offsets(old, new, 0.375, 4)  # 1.5 slots: half get 2
+    offsets, threshold = _exposure.quota_offsets(old, new, 0.375, 4)  # 1.5 slots: half get 2
 
     def counts(offsets):
         both = np.concatenate([old, new + offsets[:, None]], axis=1)
@@ -201,12 +215,12 @@ def test_quota_offsets_give_each_user_its_share_of_the_top_k():
     assert (got[5:8] == 1).all()  # all they have
     assert set(got[8:]) == {1, 2} and abs((got[8:] == 2).mean() - 0.5) < 0.05
     # recommend applies the threshold learned on the fitted users
-    again, same = module._quota_offsets(old, new, 0.375, 4, threshold)
+    again, same = _exposure.quota_offsets(old, new, 0.375, 4, threshold)
     assert same == threshold
     np.testing.assert_array_equal(counts(again), got)
-    none = counts(module._quota_offsets(old, new, 0.0, 4)[0])
+    none = counts(_exposure.quota_offsets(old, new, 0.0, 4)[0])
     assert (none[5:] == 0).all() and (none[:5] == 1).all()  # only to fill the top-4
-    every = counts(module._quota_offsets(old, new, 1.0, 4)[0])
+    every = counts(_exposure.quota_offsets(old, new, 1.0, 4)[0])
     assert (every[8:] == 4).all() and (every[5:8] == 1).all()
 
 
@@ -218,12 +232,12 @@ def test_undeclared_items_without_interactions_get_only_the_share_they_earn(monk
     sample = topic_interactions(topics, users_per_topic=40, per_user=30).sample(
         frac=0.15, random_state=0)
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
-    hybrid = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
+    hybrid = HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=5, random_state=0)),
                                random_state=0)
     earned = clone(hybrid).fit(sample)
     declared = clone(hybrid).set_params(new_items="all").fit(sample)
     # (our own logic, mocked: the share kept whatever the holdout says)
-    monkeypatch.setattr(HybridRecommender, "_earned_share", lambda self, *args: args[-1])
+    monkeypatch.setattr(_exposure, "earned_share", lambda holdout, coef, rate: rate)
     at_rate = clone(hybrid).fit(sample)
     assert at_rate.new_item_share_ > 0.1
     assert earned.new_item_share_ < at_rate.new_item_share_ / 2
@@ -253,14 +267,13 @@ def test_item_transitions_count_what_follows_within_the_window():
     np.testing.assert_allclose(top, np.where(np.arange(3) == [[1], [2], [-1]], expected, 0))
 
 
-def test_sequence_window_zero_drops_the_next_item_term():
-    model = _hybrid(sequence_window=0).fit(X)
-    assert model._parts.next is None
-    rows = np.arange(len(model.users_))
-    terms = model._terms(model._parts, rows, model.users_)
-    assert not terms[module.TERMS.index("recent_next")].any()
+def test_a_hybrid_without_a_next_item_member_has_no_next_item_terms():
+    als = ALSRecommender(factors=8, iterations=5, random_state=0)
+    model = _hybrid(members=[("cf", als), ("knn", ItemKNNRecommender())]).fit(X)
+    assert not any(name.startswith("next") for name in model.terms_)
+    assert "next" not in model.named_members_
     assert model.recommend(model.users_[:3], n=5).shape == (3, 5)
-    assert _hybrid().fit(X)._parts.next.transitions_.nnz > 0
+    assert _hybrid().fit(X).named_members_.next.transitions_.nnz > 0
 
 
 def test_item_transitions_dense_and_sparse_counts_agree(monkeypatch):
@@ -287,7 +300,7 @@ def test_text_bridge_links_each_new_item_to_its_closest_items_with_interactions(
     emb = rng.randn(12, 5).astype(np.float32)
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
     warm = np.arange(12) < 8
-    bridge = module._text_bridge(emb, warm, k=3, chunk=2).toarray()  # chunks of new items
+    bridge = _members._text_bridge(emb, warm, k=3, chunk=2).toarray()  # chunks of new items
     assert not bridge[:, warm].any() and not bridge[~warm].any()  # warm rows -> new columns
     cosine = emb @ emb.T
     for j in np.flatnonzero(~warm):
@@ -305,11 +318,11 @@ def test_new_users_neighbour_count_is_chosen_on_the_known_users():
     texts, topics = topic_catalog(items_per_topic=15)
     data = topic_interactions(topics, users_per_topic=20, per_user=6)
     topic_of = dict(zip(data.user_id, topics.loc[data.item_id]))
-    user_texts = module.pd.Series({u: f"Someone who likes {t}." for u, t in topic_of.items()})
+    user_texts = pd.Series({u: f"Someone who likes {t}." for u, t in topic_of.items()})
     user_texts["newbie"] = "Someone who likes jazz."
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
                                user_texts=user_texts)
-    model = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
+    model = HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=5, random_state=0)),
                               random_state=0).fit(data)
     assert model.user_neighbors_ in (10, 25)
     assert model.user_neighbors_smoothing_ in (0.01, 0.1, 1.0)
@@ -326,12 +339,12 @@ def test_a_parameter_that_cannot_be_pickled_only_turns_reuse_off(als_fits):
         pass
 
     text = ZeroShotRecommender(LocalEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
-    model = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
+    model = HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=5, random_state=0)),
                               random_state=0)
-    key = module._memo_key(model.text, "data")
+    key = _memo.memo_key(model.text, "data")
     plain = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
-    assert key is not None and key != module._memo_key(plain, "data")  # its class counts
-    assert module._memo_key(_UnpicklableParam(), "data") is None
+    assert key is not None and key != _memo.memo_key(plain, "data")  # its class counts
+    assert _memo.memo_key(_UnpicklableParam(), "data") is None
     clone(model).fit(X)  # fits, as any estimator would
 
 
@@ -344,13 +357,13 @@ class _UnpicklableParam(ALSRecommender):
 def test_holdout_scores_are_not_reused_across_other_cf_fits(monkeypatch):
     # the holdout's z_cf follows the CF fit: a hybrid with other CF
     # parameters (or an unseeded CF) on the same rows must not reuse it
-    monkeypatch.setattr(module, "_FIT_MEMO", module.OrderedDict())
+    monkeypatch.setattr(_memo, "_FIT_MEMO", OrderedDict())
     _hybrid().fit(X)
     other = _hybrid().set_params(cf__factors=4).fit(X)
-    monkeypatch.setattr(module, "_FIT_MEMO", module.OrderedDict())
+    monkeypatch.setattr(_memo, "_FIT_MEMO", OrderedDict())
     fresh = _hybrid().set_params(cf__factors=4).fit(X)
     np.testing.assert_array_equal(other.coef_, fresh.coef_)
-    assert _hybrid(cf_random_state=None).fit(X)._parts.key is None
+    assert _hybrid(cf_random_state=None).fit(X)._blend.fitted.key is None
 
 
 def test_verbose_prints_the_blend_per_bin_and_zero_silences_it(capsys):
@@ -358,7 +371,7 @@ def test_verbose_prints_the_blend_per_bin_and_zero_silences_it(capsys):
     printed = capsys.readouterr()
     line = "HybridRecommender: blend per history length: 1-3: "
     assert line in printed.out + printed.err
-    assert all(choice in module.CANDIDATES for choice in model.blend_choice_)
+    assert all(choice in model.blend_candidates_ for choice in model.blend_choice_)
     _hybrid(verbose=0).fit(X)
     printed = capsys.readouterr()
     assert printed.out == printed.err == ""
@@ -370,13 +383,13 @@ def test_fixed_weights_set_the_blend_and_are_checked():
     same = _hybrid(blend="fixed", weights={"cf": 1, "text": 1}, verbose=0).fit(X)
     np.testing.assert_array_equal(default.coef_, same.coef_)
     knn = _hybrid(blend="fixed", weights={"knn": 2.0}, verbose=0).fit(X)
-    assert knn.coef_[0, module.TERMS.index("recent_knn")] == 2.0
+    assert knn.coef_[0, knn.terms_.index("knn")] == 2.0
     assert np.count_nonzero(knn.coef_[0]) == 1
     users = knn.users_[:5]
     # the blend is then the item-kNN member's ranking
-    np.testing.assert_array_equal(knn.recommend(users, n=3), knn.knn_.recommend(users, n=3))
+    np.testing.assert_array_equal(knn.recommend(users, n=3), knn.named_members_.knn.recommend(users, n=3))
     with pytest.raises(ValueError, match="unknown keys \\['als'\\]"):
-        _hybrid(blend="fixed", weights={"als": 1}).fit(X)
+        _hybrid(blend="fixed", weights={"als": 1}).fit(X)  # the member is named "cf" here
     with pytest.raises(ValueError, match="finite numbers"):
         _hybrid(blend="fixed", weights={"cf": float("nan")}).fit(X)
 
@@ -387,24 +400,22 @@ def test_a_blend_choice_moves_from_its_default_only_on_a_clear_win():
     # candidate 0 (the default) and candidate 1, equally simple in _SIMPLICITY
     close = np.stack([base, base + 0.01 + rng.normal(0, 0.2, 400)] + [base * 0] * 8)
     clear = np.stack([base, base + 0.2 + rng.normal(0, 0.05, 400)] + [base * 0] * 8)
-    assert module._one_se_choice(close) in (0, 1)
-    assert module._clear_winner(close, 0) == 0  # a lead within 2 SE: the default stays
-    assert module._clear_winner(clear, 0) == 1
+    assert _learn.one_se_choice(close, _SIMPLICITY) in (0, 1)
+    assert _learn.clear_winner(close, 0, _SIMPLICITY) == 0  # a lead within 2 SE: the default stays
+    assert _learn.clear_winner(clear, 0, _SIMPLICITY) == 1
 
 
 def test_refitting_one_hybrids_member_leaves_another_hybrid_alone():
     first, second = _hybrid(verbose=0).fit(X), _hybrid(verbose=0).fit(X)
-    before = second.knn_.similarity_.copy()
-    first.knn_.fit(X.iloc[: len(X) // 2])
-    assert second.knn_ is not first.knn_
-    assert (second.knn_.similarity_ != before).nnz == 0
+    before = second.named_members_.knn.similarity_.copy()
+    first.named_members_.knn.fit(X.iloc[: len(X) // 2])
+    assert second.named_members_.knn is not first.named_members_.knn
+    assert (second.named_members_.knn.similarity_ != before).nnz == 0
 
 
 def test_weights_that_cannot_rank_raise_whatever_the_blend():
     with pytest.raises(ValueError, match="every weight is 0"):
         _hybrid(blend="fixed", weights={"cf": 0}).fit(X)
-    with pytest.raises(ValueError, match="sequence_window=0"):
-        _hybrid(blend="fixed", weights={"next": 1}, sequence_window=0).fit(X)
     with pytest.raises(ValueError, match="unknown keys"):
         _hybrid(weights={"bogus": 1}).fit(X)  # blend="learned" checks them too
 
@@ -419,7 +430,7 @@ def test_a_cf_member_that_overrides_fit_gets_a_dataframe():
 
     model = _hybrid(blend="fixed", verbose=0).set_params(
         cf=RecentALS(factors=4, iterations=2, random_state=0)).fit(X)
-    assert seen and all(kind is module.pd.DataFrame for kind in seen)
+    assert seen and all(kind is pd.DataFrame for kind in seen)
     assert model.recommend(model.users_[:2], n=3).shape == (2, 3)
 
 
@@ -429,3 +440,17 @@ def test_hybrids_do_not_share_their_text_models_encoder():
     assert first.text_.encoder_ is not second.text_.encoder_
     first.text_.encoder_.set_params(template="other words {}")
     assert second.text_.encoder_.template is None
+
+
+def test_a_fit_builds_each_user_item_matrix_once(monkeypatch):
+    # two matrices per set of rows (the members' own items, the catalog),
+    # two sets of rows (the holdout's and all): the five models share them
+    from sklearn_zsrec._base import BaseRecommender
+
+    built = _count_calls(monkeypatch, BaseRecommender, "_user_item_matrix")
+    monkeypatch.setattr(_memo, "_FIT_MEMO", OrderedDict())
+    model = _hybrid(verbose=0).fit(X)
+    assert len(built) == 4
+    members = model.named_members_
+    assert members.knn.user_items_ is members.next.user_items_
+    assert model.user_items_ is model.text_.user_items_

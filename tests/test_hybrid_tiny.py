@@ -22,10 +22,11 @@ from sklearn_zsrec import (
     PopularityRecommender,
     TextEncoder,
     ZeroShotRecommender,
+    clear_cache,
 )
-from sklearn_zsrec import _hybrid as module
 
 from ._tiny import tiny_model_path
+from ._members import cf_members
 
 # 8 items; most cases below touch only a few, the others are in item_texts
 # without interactions
@@ -75,9 +76,16 @@ def _data(case, variant):
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
                                item_texts=ITEM_TEXTS.loc[items],
                                user_texts=USER_TEXTS if user_texts else None)
-    hybrid = HybridRecommender(text, ALSRecommender(factors=2, iterations=3, random_state=0),
+    hybrid = HybridRecommender(text, cf_members(ALSRecommender(factors=2, iterations=3, random_state=0)),
                                new_items=new_items, random_state=seed)
     return X, hybrid, items
+
+
+def _default_fixed(hybrid):
+    """The fixed blend with the default weights: ``text_gated`` and ``cf_gated`` at 1."""
+    coef = np.zeros_like(hybrid.coef_)
+    coef[:, [hybrid.terms_.index("text_gated"), hybrid.terms_.index("cf_gated")]] = 1.0
+    return coef
 
 
 def _fit(hybrid, X):
@@ -102,7 +110,7 @@ def test_tiny_data_fits_and_scores(case, variant, monkeypatch):
     assert bool(fallback) != learnable
     if fallback:  # the fixed blend, said once
         assert len(fallback) == 1 and fallback[0].category is UserWarning
-        np.testing.assert_array_equal(hybrid.coef_, hybrid._fixed_coef())
+        np.testing.assert_array_equal(hybrid.coef_, _default_fixed(hybrid))
         assert not hybrid.blend_validation_ndcg_.any()
         assert hybrid.new_item_share_ is None
     assert np.isfinite(hybrid.coef_).all()
@@ -126,7 +134,7 @@ def test_tiny_data_fits_and_scores(case, variant, monkeypatch):
     if len(unseen):
         assert 0.0 <= hybrid.score(unseen) <= 1.0
     # the same random_state, refitted from scratch: the same model
-    monkeypatch.setattr(module, "_FIT_MEMO", module.OrderedDict())
+    clear_cache(embeddings=False, models=False)
     again = _data(case, variant)[1]
     assert len(_fit(again, X)) == len(fallback)
     np.testing.assert_array_equal(again.coef_, hybrid.coef_)
@@ -162,7 +170,7 @@ def test_one_usable_held_out_interaction_is_too_few():
     X, hybrid, _ = _data("one_user", "timestamps")
     with pytest.warns(UserWarning, match="found 1 usable held-out interactions"):
         hybrid.set_params(random_state=1).fit(X)
-    np.testing.assert_array_equal(hybrid.coef_, hybrid._fixed_coef())
+    np.testing.assert_array_equal(hybrid.coef_, _default_fixed(hybrid))
     scores = hybrid.recommend(1, n=len(ITEM_TEXTS) - 3, return_scores=True)[1]
     assert len(np.unique(scores)) > 1  # text orders the unseen items
 
@@ -175,7 +183,7 @@ def test_huge_weights_give_the_same_blend_as_ones():
     texts, topics = topic_catalog()
     X = topic_interactions(topics)
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
-    hybrid = HybridRecommender(text, PopularityRecommender(), random_state=0)
+    hybrid = HybridRecommender(text, cf_members(PopularityRecommender()), random_state=0)
     users = X.user_id.unique()
     expected = clone(hybrid).fit(X.assign(weight=1.0)).recommend(users, n=5)
     for weight in (1e37, 3e38):

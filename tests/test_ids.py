@@ -19,6 +19,7 @@ from sklearn_zsrec import (
 )
 
 from ._tiny import tiny_model_path
+from ._members import cf_members
 
 # users 1 and "1" are different users; item 10 and "10" different items
 MIXED = pd.DataFrame(
@@ -38,7 +39,7 @@ def _models():
     text = ZeroShotRecommender(encoder, item_texts=ITEM_TEXTS)
     als = ALSRecommender(factors=2, iterations=3, random_state=0)
     return [PopularityRecommender(), als, text,
-            HybridRecommender(text, als, switch=2, random_state=0)]
+            HybridRecommender(text, cf_members(als), switch=2, random_state=0)]
 
 
 def _seen(X, user):

@@ -34,6 +34,7 @@ from sklearn_zsrec import (
 )
 
 from ._tiny import tiny_model_path
+from ._members import cf_members
 
 settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -102,7 +103,7 @@ def _models(item_texts):
         "popularity": PopularityRecommender(),
         "als": als,
         "zero_shot": text,
-        "hybrid": HybridRecommender(text, als, random_state=0),
+        "hybrid": HybridRecommender(text, cf_members(als), random_state=0),
     }
 
 

@@ -17,6 +17,7 @@ from sklearn_zsrec import (
 
 from ._data import topic_catalog, topic_interactions
 from ._tiny import tiny_model_path
+from ._members import cf_members
 
 ITEM_TEXTS, TOPICS = topic_catalog()
 X = topic_interactions(TOPICS)
@@ -26,7 +27,7 @@ def _models(encoder=None):
     encoder = encoder or TextEncoder(tiny_model_path(), verbose=0)
     text = ZeroShotRecommender(encoder, item_texts=ITEM_TEXTS)
     als = ALSRecommender(factors=8, iterations=10, random_state=0)
-    return [PopularityRecommender(), als, text, HybridRecommender(text, als, random_state=0)]
+    return [PopularityRecommender(), als, text, HybridRecommender(text, cf_members(als), random_state=0)]
 
 
 @pytest.mark.parametrize("model", _models(), ids=lambda m: type(m).__name__)
@@ -128,7 +129,7 @@ def test_nested_params_are_tunable():
     params = hybrid.get_params()
     assert {"switch", "item_switch", "cf__factors", "text__half_life", "text__encoder__batch_size"} <= set(params)
     hybrid.set_params(cf__factors=3, text__encoder__batch_size=7)
-    assert hybrid.cf.factors == 3 and hybrid.text.encoder.batch_size == 7
+    assert dict(hybrid.members)["cf"].factors == 3 and hybrid.text.encoder.batch_size == 7
 
 
 def test_hybrid_weights_follow_counts():
@@ -146,9 +147,9 @@ def test_hybrid_weights_follow_counts():
     warm = cf_only.n_item_interactions_ > 0
     assert not warm.all()
     blended = cf_only._scores(cf_only._rows(users, "user"), users)
-    cf = cf_only.cf_._scores(cf_only.cf_._rows(users, "user"), users)
+    cf = cf_only.named_members_.cf.score_items(users)
     z_cf = (cf - cf.mean(1, keepdims=True)) / cf.std(1, keepdims=True)
-    cols = cf_only._rows(cf_only.cf_.items_, "item")
+    cols = cf_only._rows(cf_only.named_members_.cf.items_, "item")
     np.testing.assert_allclose(blended[:, cols][:, warm[cols]], z_cf[:, warm[cols]], atol=1e-4)
     np.testing.assert_allclose(blended[:, ~warm], z[:, ~warm], atol=1e-4)
 
@@ -178,7 +179,7 @@ def test_cold_items_reach_the_top10_of_textually_close_users(cold_setup):
     # arrivals, gives them the exposure hidden items earned while it was
     # fitted, calibrated to how few new items this catalog has (3 of 63), so
     # it must reach most of them
-    hybrid = HybridRecommender(text, als, new_items=list(topic_of_cold), random_state=0)
+    hybrid = HybridRecommender(text, cf_members(als), new_items=list(topic_of_cold), random_state=0)
     for model, reach in ((text, 1.0), (clone(hybrid).set_params(blend="fixed"), 1.0),
                          (hybrid, 0.5)):
         model = clone(model).fit(X)
@@ -195,7 +196,7 @@ def test_cold_items_reach_the_top10_of_textually_close_users(cold_setup):
 def test_new_items_set_the_exposure_of_items_without_interactions(cold_setup):
     texts, topic_of_cold = cold_setup
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
-    hybrid = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
+    hybrid = HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=5, random_state=0)),
                                random_state=0)
     zero = ~np.isin(texts.index, X.item_id)
     assert zero.sum() > len(topic_of_cold)  # a few old items nobody picked, too
@@ -209,14 +210,15 @@ def test_new_items_set_the_exposure_of_items_without_interactions(cold_setup):
     new_in_top = [np.isin(m.recommend(users, n=10), list(topic_of_cold)).mean()
                   for m in (undeclared, declared)]
     assert new_in_top[0] < new_in_top[1]
-    uncalibrated = clone(hybrid).set_params(new_items="all", calibrate_new_items=False).fit(X)
-    assert uncalibrated.new_item_share_ is None
+    hidden = clone(hybrid).set_params(new_items="all", new_item_exposure=0).fit(X)
+    assert hidden.new_item_share_ == 0
+    assert not np.isin(hidden.recommend(users, n=10), texts.index[zero]).any()
 
 
 def test_unknown_new_items_raise(cold_setup):
     texts, _ = cold_setup
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
-    hybrid = HybridRecommender(text, ALSRecommender(factors=8, iterations=5, random_state=0),
+    hybrid = HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=5, random_state=0)),
                                new_items=[1, "nope", 12345], random_state=0)
     with pytest.raises(ValueError, match=r"2 new_items are not in the catalog .*'nope'"):
         hybrid.fit(X)

@@ -17,6 +17,7 @@ from sklearn_zsrec.model_selection import LeaveLastOut
 
 from ._data import topic_catalog, topic_interactions
 from ._tiny import tiny_model_path
+from ._members import cf_members
 
 ITEM_TEXTS, TOPICS = topic_catalog()
 X = topic_interactions(TOPICS, per_user=6)
@@ -24,7 +25,7 @@ X = topic_interactions(TOPICS, per_user=6)
 
 def _hybrid():
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
-    return HybridRecommender(text, ALSRecommender(factors=4, iterations=5, random_state=0))
+    return HybridRecommender(text, cf_members(ALSRecommender(factors=4, iterations=5, random_state=0)))
 
 
 def test_grid_search_encodes_each_item_text_once():

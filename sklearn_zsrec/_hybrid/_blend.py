@@ -1,0 +1,262 @@
+"""The blend: its terms over the fitted members, and their weighted sum, written once.
+
+Every term is a standardised member score (a z-score per user) restricted
+to a kind of item, or a constant per item (popularity, the new items'
+offset). Per member ``m`` (see ``term_names``):
+
+- a member with factors (``user_factors_``, ``item_factors_``: ALS):
+  ``m`` (``z_m`` on items with interactions), ``m_gated`` (``w * z_m``),
+  ``m_short`` (``z_m / (1 + log n_u)``), ``m_recent``, ``m_recent_gated``
+  (the same for the recency-weighted profile of the user's items'
+  factors), ``m_new`` and ``m_recent_new`` (both on new items, whose
+  factors are mapped from their text);
+- any other member: ``m``, ``m_short`` and ``m_new`` (a new item takes on
+  the scores of the items with interactions closest to it in text);
+- the text model: ``text_gated`` (``(1 - w) * z_text`` on every item) and
+  ``text_new`` (``z_text`` on new items); ``popularity``,
+  ``popularity_new`` (predicted from text) and ``new_item`` (1 on new items).
+
+``w(u, i) = a(u) b(i)`` is the CF gate: ``a = n_u / (n_u + switch)``,
+``b = n_i / (n_i + item_switch)`` (0 on new items).
+
+``Blend.scores`` is the only definition of the blend: the terms the
+learned blend is fitted on are ``Blend.scores`` with one coefficient 1
+(``Blend.terms``). It computes the factor and text terms as matrix
+products: a z-score ``(x_u . y_i - mean_u) / std_u`` is the product of
+``x_u / std_u`` with the centred item vector, the per-user mean and
+standard deviation following from the item side's mean and covariance.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._base import _matmul
+
+# upper edges of the history-length bins; each bin (users with at most that
+# many interactions, and one bin above the last edge) gets its own blend
+# where the holdout has enough interactions for it
+HISTORY_BINS = (3, 10, 30)
+N_BINS = len(HISTORY_BINS) + 1
+# the terms each kind of member adds (suffixes of its name)
+FACTOR_TERMS = ("", "_gated", "_short", "_recent", "_recent_gated", "_new", "_recent_new")
+SCORE_TERMS = ("", "_short", "_new")
+TEXT_TERMS = ("text_gated", "text_new", "popularity", "popularity_new", "new_item")
+
+
+def term_names(factor_names, score_names):
+    """The blend's terms, in the order of ``coef_``'s columns."""
+    names = [*TEXT_TERMS]
+    for name in factor_names:
+        names += [name + suffix for suffix in FACTOR_TERMS]
+    for name in score_names:
+        names += [name + suffix for suffix in SCORE_TERMS]
+    if len(set(names)) < len(names):
+        raise ValueError(f"HybridRecommender: member names give repeated blend terms {names}; "
+                         "rename the members (e.g. not 'als' and 'als_recent').")
+    return tuple(names)
+
+
+def standardize(scores, mask=None):
+    """Z-score each row, over the columns in ``mask`` (all when None).
+
+    Works in place on ``scores`` (a float scratch array) and returns it. The
+    variance is a sum of squares per row (``einsum``: no temporary array).
+    """
+    part = scores if mask is None or mask.all() else scores[:, mask]
+    mean = part.mean(axis=1, keepdims=True)
+    part -= mean
+    var = np.einsum("ij,ij->i", part, part)
+    std = np.sqrt(var / max(part.shape[1], 1))[:, None]
+    if part is not scores:
+        scores -= mean
+    scores /= np.maximum(std, 1e-12)
+    return scores
+
+
+@dataclass
+class _Items:
+    """The item side of the blend's products (see ``Blend._items``)."""
+
+    text: np.ndarray  # (text dims, n_items): centred text embeddings, transposed
+    cf: np.ndarray  # (factor blocks + 1, n_items): centred factors, gated, popularity
+    new: np.ndarray  # (text + factor dims + 2, n_new): the same for new items, offsets
+    cold: np.ndarray  # columns of the items without interactions
+    gate: np.ndarray  # the item part b(i) of the CF gate
+    covs: dict  # covariances (float64) of the text embeddings and of each member's factors
+
+
+class Blend:
+    """The blend's terms over one ``Fitted`` record, and their weighted sum.
+
+    ``coef`` arguments hold one row per user (``per_user``) or one per
+    history-length bin, columns in the order of ``names``.
+    """
+
+    def __init__(self, fitted, switch, item_switch):
+        self.fitted, self.switch, self.item_switch = fitted, switch, item_switch
+        self.names = term_names(fitted.factor_names, fitted.score_names)
+        self.index = {name: k for k, name in enumerate(self.names)}
+        self.warm = fitted.n_items > 0
+
+    def bins(self, rows):
+        """Each user's history-length bin (see ``HISTORY_BINS``)."""
+        return np.searchsorted(np.asarray(HISTORY_BINS), self.fitted.n_users[rows], side="left")
+
+    def per_user(self, coef, rows):
+        return coef[self.bins(rows)]
+
+    def gates(self, n_u, n_items):
+        """``a, b`` with CF gate ``w(u, i) = a(u) * b(i)``; ``b`` is 0 on new items.
+
+        A switch of 0 with a count of 0 (0 / 0) counts as 1.
+        """
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = np.nan_to_num(n_u / (n_u + np.float32(self.switch)), nan=1.0)
+            b = np.nan_to_num(n_items / (n_items + self.item_switch), nan=1.0)
+        return a.astype(np.float32), (b * (n_items > 0)).astype(np.float32)
+
+    def terms(self, rows, users):
+        """Each term of ``names`` for the users ``rows`` (ids ``users``), over the catalog."""
+        scratch = {}  # member scores, computed once for all the terms
+        unit = np.eye(len(self.names), dtype=np.float64)
+        return [self.scores(rows, users, np.broadcast_to(e, (len(rows), len(e))), scratch)
+                for e in unit]
+
+    @staticmethod
+    def combine(terms, coef):
+        """``sum_k coef[:, k] * terms[k]``: the blend of terms from ``terms``."""
+        out = np.zeros(terms[0].shape, dtype=np.float32)
+        for k, term in enumerate(terms):
+            c = coef[:, k]
+            if c.any():
+                out += c[:, None].astype(np.float32) * term
+        return out
+
+    def scores(self, rows, users, coef, scratch=None):
+        """The blend of known users ``rows`` (ids ``users``), one coefficient row per user."""
+        import torch
+
+        f, items = self.fitted, self._items()
+        coef = np.asarray(coef, dtype=np.float64)
+        scratch = {} if scratch is None else scratch
+        n_u = f.n_users[rows].astype(np.float32)
+        a, _ = self.gates(n_u, f.n_items[:0])
+        short = (1.0 / (1.0 + np.log(np.maximum(n_u, 1.0))))[:, None]
+        mask = None if self.warm.all() or not self.warm.any() else self.warm
+        std = self._user_stds(items)
+        col = lambda name: coef[:, self.index[name]][:, None]  # noqa: E731
+        if "text" not in scratch:
+            scratch["text"] = _scaled(f.text.user_embeddings_[rows], std["text"][rows])
+        text = scratch["text"]
+        gated_text = col("text_gated")
+        out = np.zeros((len(rows), len(self.warm)), dtype=np.float32)
+        if gated_text.any():
+            out = _matmul(gated_text * text, items.text)
+            if a.any() and items.gate.any():  # text on warm items: times (1 - a(u) b(i))
+                gate = torch.outer(torch.from_numpy(a), torch.from_numpy(items.gate))
+                torch.from_numpy(out).mul_(gate.neg_().add_(1.0))
+        user, new = [], [(gated_text + col("text_new")) * text]
+        for name in f.factor_names:
+            if name not in scratch:
+                member_rows = f.member_rows(name, users)
+                known = (member_rows >= 0)[:, None]
+                x = f.members[name].user_factors_[member_rows] * known
+                scratch[name] = (_scaled(x, std[name][member_rows] * known[:, 0] + ~known[:, 0]),
+                                 _scaled(f.recent[name][rows], std[name + "_recent"][rows]))
+            x, x_recent = scratch[name]
+            user += [(col(name) + col(name + "_short") * short) * x
+                     + col(name + "_recent") * x_recent,
+                     a[:, None] * (col(name + "_gated") * x + col(name + "_recent_gated") * x_recent)]
+            new.append(col(name + "_new") * x + col(name + "_recent_new") * x_recent)
+        user.append(col("popularity"))
+        new += [col("new_item"), col("popularity_new")]
+        user = np.hstack(user)
+        if user.any():
+            out += _matmul(user, items.cf)
+        if items.cold.size:  # new items: their own product replaces the above
+            new = np.hstack(new)
+            out[:, items.cold] = _matmul(new, items.new) if new.any() else 0.0
+        for name in f.score_names:
+            weight = (col(name) + col(name + "_short") * short)[:, 0]
+            bridged = f.bridge is not None and col(name + "_new").any()
+            if not (weight.any() or bridged):
+                continue
+            if name not in scratch:  # z-scored over items with interactions, 0 elsewhere
+                z = standardize(f.member_scores(name, users), mask)
+                if mask is not None:
+                    z[:, ~mask] = 0.0
+                scratch[name] = z
+            z = scratch[name]
+            if bridged:  # new items: the scores of their closest items in text
+                if name + "_new" not in scratch:
+                    scratch[name + "_new"] = standardize(
+                        np.asarray(z @ f.bridge, dtype=np.float32)[:, items.cold])
+                out[:, items.cold] += col(name + "_new").astype(np.float32) * scratch[name + "_new"]
+            if weight.any():
+                torch.from_numpy(out).add_(torch.from_numpy(weight.astype(np.float32))[:, None]
+                                           * torch.from_numpy(z))
+        return out
+
+    def _items(self):
+        """The item side of ``scores``, computed once per fitted model.
+
+        The text scores are standardised over all items, the factor scores
+        over the items with interactions.
+        """
+        f = self.fitted
+        key = ("blend items", float(self.item_switch))
+        if key in f.cache:
+            return f.cache[key]
+        warm = self.warm
+        over = warm if warm.any() else np.ones_like(warm)
+        cold = np.flatnonzero(~warm)
+
+        def centred(y, rows):
+            y = y.astype(np.float64)
+            c = y - y[rows].mean(axis=0)
+            return c, _matmul(c[rows].T, c[rows]) / max(rows.sum(), 1)
+
+        text, text_cov = centred(f.text.item_embeddings_, np.ones_like(warm))
+        _, gate = self.gates(np.zeros(0), f.n_items)
+        covs, blocks, new = {"text": text_cov}, [], [text[cold]]
+        for name in f.factor_names:
+            factors, covs[name] = centred(f.factors[name], over)
+            blocks += [factors, gate[:, None] * factors]
+            new.append(factors[cold])
+        blocks.append((f.popularity * warm)[:, None])
+        new += [np.ones((len(cold), 1)), f.popularity[cold, None]]
+
+        def transposed(parts):
+            return np.ascontiguousarray(np.hstack(parts).T, dtype=np.float32)
+
+        f.cache[key] = _Items(transposed([text]), transposed(blocks), transposed(new), cold,
+                              gate.astype(np.float32), covs)
+        return f.cache[key]
+
+    def _user_stds(self, items, chunk=4096):
+        """Per-user standard deviations of the text and factor scores over the items.
+
+        ``sqrt(x' C x)`` with ``C`` the covariance of the item side, computed
+        once per fitted model (in float64, ``chunk`` users at a time).
+        """
+        f = self.fitted
+        if "user std" not in f.cache:
+            def std(x, cov):
+                out = np.empty(len(x))
+                for start in range(0, len(x), chunk):
+                    part = x[start:start + chunk].astype(np.float64)
+                    out[start:start + chunk] = (_matmul(part, cov) * part).sum(axis=1)
+                return np.sqrt(np.maximum(out, 0.0))
+
+            stds = {"text": std(f.text.user_embeddings_, items.covs["text"])}
+            for name in f.factor_names:
+                stds[name] = std(f.members[name].user_factors_, items.covs[name])
+                stds[name + "_recent"] = std(f.recent[name], items.covs[name])
+            f.cache["user std"] = stds
+        return f.cache["user std"]
+
+
+def _scaled(x, std):
+    """``x / std(x . y)`` over the items."""
+    return x / np.maximum(std, 1e-12)[:, None]

@@ -1,0 +1,402 @@
+"""HybridRecommender: a text model for the cold, named collaborative members for the warm."""
+
+import logging
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from scipy.linalg import LinAlgWarning
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import _BaseComposition
+
+from .._base import BaseRecommender
+from .._explain import contributions
+from .._progress import Stages
+from . import _exposure
+from ._blend import HISTORY_BINS, N_BINS, Blend
+from ._learn import MIN_HOLDOUT, MIN_POSITIVES, NEW_ITEM_FRACTION, Learner
+from ._members import check_members, default_members, fit_members, positions
+from ._new_users import TextNeighbours
+
+logger = logging.getLogger("sklearn_zsrec._hybrid")
+
+
+class HybridRecommender(_BaseComposition, BaseRecommender):
+    """Blend a zero-shot text model with named collaborative recommenders.
+
+    Each known user's scores are a weighted sum of terms: every member's
+    scores over the catalog, standardised per user (z-scores, one scale for
+    all), on items with interactions; the text model's scores on every
+    item; popularity; and, for items without interactions, their text and
+    what their text predicts of each member's scores. The text model scores
+    cold users and cold items; the collaborative members take over as
+    interactions accumulate, through the CF gate ``w(u, i) = n_u / (n_u +
+    switch) * n_i / (n_i + item_switch)``: with ``blend="fixed"`` and the
+    default weights the score is ``w * z_als + (1 - w) * z_text``.
+
+    With ``blend="learned"`` (default) ``fit`` learns the weights: it holds
+    out each user's latest interaction, hides a fifth of the items (so that
+    some held-out items are new, as in production), fits the members on the
+    rest and a logistic regression of held-out item against random
+    candidates on the terms, one per history-length bin (1-3, 4-10, 11-30
+    and more interactions); each bin keeps that fit, or a fixed sum of terms
+    that ranks the held-out items clearly better. Then it refits the
+    members on all the data. docs/blend.md lists the terms and the rules.
+
+    A member is any recommender with ``fit`` and the public scoring
+    protocol ``score_items(users)`` (scores over its ``items_`` for users of
+    its ``users_``): a ``BaseRecommender`` subclass, of this package or your
+    own. A member with ``user_factors_`` and ``item_factors_`` (ALS) also
+    gets terms for its recency-weighted factor profile and factors mapped
+    from text for new items.
+
+    Users not seen in ``fit`` are scored from their text when the text model
+    has ``user_texts``: the items of the ``user_neighbors`` known users whose
+    texts are most similar, smoothed toward popularity; otherwise by the
+    text model (its popularity fallback).
+
+    Parameters
+    ----------
+    text : ZeroShotRecommender
+        The text model; its ``item_texts`` define the catalog.
+    members : list of (str, recommender) or None, default=None
+        The collaborative members, by name. None blends
+        :meth:`default_members`: ``[("als", ALSRecommender()), ("knn",
+        ItemKNNRecommender()), ("next", NextItemRecommender())]``. Names
+        prefix the members' parameters, as in a ``Pipeline``
+        (``knn__n_neighbors``, ``als__factors``); to tune them, pass the list.
+    blend : {"learned", "fixed"}, default="learned"
+        Learn the blend on a holdout, or use ``weights``. ``"learned"`` warns
+        (``UserWarning``) and uses the default weights when the holdout has
+        fewer than 2 usable held-out interactions (tiny data).
+    weights : dict or None, default=None
+        The fixed blend's weight of each member's z-scored scores by name,
+        and of ``"text"`` (``(1 - w) * z_text``) and ``"popularity"``; a
+        member with factors is gated (``w * z``), the others are added as
+        they are, on items with interactions; missing keys weigh 0. None is
+        ``{"text": 1, <first member>: 1}``. ``GridSearchCV`` can search them,
+        e.g. ``{"weights": [{"text": 1, "als": 1, "knn": k} for k in (0, 1, 2)]}``.
+        Checked by ``fit`` whatever the blend, used by ``blend="fixed"``.
+    switch : float, default=2.0
+        User interaction count at which the CF gate ``w`` reaches one half.
+    item_switch : float, default=5.0
+        Item interaction count at which the CF gate reaches one half.
+    C : float, default=1.0
+        Inverse regularisation of the learned blend's logistic regressions.
+    user_neighbors : int or "auto", default="auto"
+        Known users whose items score a new user (with ``user_texts``).
+        ``"auto"`` picks it among 10, 25, 50, 100, 200 and 400 in ``fit``.
+    new_items : array-like of item ids, "all" or None, default=None
+        Catalog items known to be fresh arrivals (added after the
+        interactions were logged). Each of them is shown as often as a
+        hidden item of the holdout earned, that is as often as an average
+        item. Every other item without interactions is shown as often as
+        this log's next interactions go to items they had not reached yet,
+        cut to a half, a quarter or none unless the holdout's NDCG@10 says
+        those slots pay off. ``"all"``: every item without interactions is
+        an arrival. Ids not in the catalog raise a ``ValueError``.
+    new_item_exposure : float, default=1.0
+        Multiplies the share of the top-10 given to items without
+        interactions (``new_item_share_``): above 1 shows them more often, 0
+        keeps them out of the top-10.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the holdout's hidden items and negatives.
+    verbose : int, default=1
+        Show a progress bar over the stages of ``fit`` when it takes more
+        than two seconds; 2 also prints the blend chosen per history-length
+        bin (logged at INFO level by the ``sklearn_zsrec`` logger in any
+        case); 0 silences both.
+
+    Attributes
+    ----------
+    text_ : ZeroShotRecommender
+        The fitted text model.
+    named_members_ : Bunch
+        The fitted members by name (``named_members_.knn``); each one's
+        ``explain`` says which of a user's items made an item score high.
+    terms_ : tuple of str
+        The blend's terms, in the order of ``coef_``'s columns.
+    coef_ : ndarray of shape (4, n_terms)
+        Blend weights, one row per history-length bin.
+    blend_choice_ : list of str
+        The blend kept for each history-length bin: one of
+        ``blend_candidates_``, or ``"fixed"``.
+    blend_candidates_ : tuple of str
+        The candidate blends of ``blend="learned"`` (the bin's own fit, the
+        global fit and fixed sums of terms); empty with ``blend="fixed"``.
+    blend_validation_ndcg_ : ndarray of shape (4, n_candidates)
+        The held-out NDCG@10 of each candidate per bin (zeros for a bin
+        without held-out users, or after falling back to the fixed blend).
+    new_item_share_ : float or None
+        The share of every known user's top-10 given to items without
+        interactions; None when the catalog has none or with the fixed blend.
+    new_item_thresholds_ : ndarray of shape (4,) or None
+        Per bin, the margin above which a user gets one more new item than
+        ``floor(10 * new_item_share_)``.
+    user_neighbors_, user_neighbors_smoothing_ : int, float or None
+        The neighbour count and popularity smoothing new users are scored
+        with; None without user texts.
+    users_ : ndarray of shape (n_users,)
+        User ids seen in ``fit``.
+    items_ : ndarray of shape (n_items,)
+        The catalog: the text model's items.
+    user_items_ : scipy.sparse.csr_matrix of shape (n_users, n_items)
+        Training interactions (weights), used to exclude seen items.
+    n_user_interactions_, n_item_interactions_ : ndarray
+        Distinct items per user and distinct users per item in ``fit``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_zsrec import (ALSRecommender, HybridRecommender,
+    ...                            TextEncoder, ZeroShotRecommender)
+    >>> items = pd.Series({1: "Toy Story (1995). Animation, Children's",
+    ...                    2: "Aladdin (1992). Animation, Children's, Musical",
+    ...                    3: "Heat (1995). Action, Crime, Thriller",
+    ...                    4: "Die Hard (1988). Action, Thriller",
+    ...                    5: "Toy Story 2 (1999). Animation, Children's"})
+    >>> X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3],
+    ...                   "item_id": [1, 2, 3, 4, 1]})
+    >>> text = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=items)
+    >>> hybrid = HybridRecommender(
+    ...     text, [("als", ALSRecommender(factors=2, random_state=0))], blend="fixed")
+    >>> hybrid.fit(X).recommend([3], n=1)  # item 5 is new: text finds it
+    array([[5]])
+    >>> hybrid.named_members_.als.recommend([3], n=1)  # ALS alone cannot
+    array([[2]])
+    """
+
+    _handles_unknown_users = True
+    _parameter_constraints = {
+        "text": [HasMethods(["fit", "score_items"])],
+        "members": [list, tuple, None],
+        "blend": [StrOptions({"learned", "fixed"})],
+        "weights": [dict, None],
+        "switch": [Interval(Real, 0, None, closed="left")],
+        "item_switch": [Interval(Real, 0, None, closed="left")],
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "user_neighbors": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "new_items": [StrOptions({"all"}), "array-like", None],
+        "new_item_exposure": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, text, members=None, *, blend="learned", weights=None, switch=2.0,
+                 item_switch=5.0, C=1.0, user_neighbors="auto", new_items=None,
+                 new_item_exposure=1.0, random_state=None, verbose=1):
+        self.text = text
+        self.members = members
+        self.blend = blend
+        self.weights = weights
+        self.switch = switch
+        self.item_switch = item_switch
+        self.C = C
+        self.user_neighbors = user_neighbors
+        self.new_items = new_items
+        self.new_item_exposure = new_item_exposure
+        self.random_state = random_state
+        self.verbose = verbose
+
+    default_members = staticmethod(default_members)
+
+    def get_params(self, deep=True):
+        """Parameters, with each member's as ``<name>__<parameter>`` (``deep``)."""
+        return self._get_params("members", deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters, a member's as ``<name>__<parameter>`` or a whole member by name."""
+        self._set_params("members", **params)
+        return self
+
+    def _fit(self, data):
+        members = check_members(self.members)
+        clash = {name for name, _ in members} & set(self.get_params(deep=False))
+        if clash:
+            raise ValueError(f"HybridRecommender: member names {sorted(clash)} are parameters "
+                             "of the hybrid; rename those members.")
+        self._check_weights(members)
+        learned = self.blend == "learned"
+        stages = Stages((2 + len(members)) * (1 + learned) + 2 + learned, self.verbose,
+                        "HybridRecommender.fit")
+        try:
+            self._fit_stages(data, members, stages)
+        finally:
+            stages.close()
+        return self
+
+    def _fit_stages(self, data, members, stages):
+        rng = check_random_state(self.random_state)
+        blend = self._blend = Blend(fit_members(self.text, members, data, stages),
+                                    self.switch, self.item_switch)
+        fitted = blend.fitted
+        self.terms_, self.new_item_share_, self.blend_candidates_ = blend.names, None, ()
+        self.coef_ = self._fixed_coef(blend, members)
+        self.blend_choice_ = ["fixed"] * N_BINS
+        self.blend_validation_ndcg_ = np.zeros((N_BINS, 0))
+        if self.blend == "learned":
+            self._learn(data, members, rng, stages)
+        self.new_item_thresholds_ = None
+        new = fitted.n_items == 0
+        stages("new-item exposure")
+        if self.new_item_share_ is not None and new.any() and not new.all():
+            # calibrated on the final model's own scores, as recommend sees them
+            self.new_item_thresholds_ = _exposure.thresholds(blend, self.coef_,
+                                                             self.new_item_share_, rng)
+        self.text_ = fitted.text
+        self.named_members_ = Bunch(**fitted.members)
+        self._index(data, items=self.text_.items_)
+        stages("new users")
+        self._new_users = TextNeighbours(self.user_neighbors, self.random_state).fit(
+            self.text_, self.users_, self.user_items_, fitted.key)
+        self.user_neighbors_ = self._new_users.n_neighbors_
+        self.user_neighbors_smoothing_ = self._new_users.smoothing_
+
+    def _learn(self, data, members, rng, stages):
+        """Learn ``coef_`` (see the class doc); the fixed blend with a warning on tiny data."""
+        zero = self._blend.fitted.n_items == 0
+        fresh = zero & self._fresh_mask(self._blend.fitted.text)
+
+        def fit_blend(rows):
+            holdout = fit_members(self.text, members, rows, lambda name: stages("holdout: " + name))
+            stages("blend")
+            return Blend(holdout, self.switch, self.item_switch)
+
+        with warnings.catch_warnings():
+            # a degenerate holdout (a term constant over it) makes the Newton
+            # solver's Hessian singular; scikit-learn then falls back to
+            # lbfgs, as wanted: nothing for the caller to do
+            warnings.simplefilter("ignore", LinAlgWarning)
+            out = Learner(self.C, rng, self.new_item_exposure).learn(
+                data, fit_blend, int(fresh.sum()), int((zero & ~fresh).sum()))
+        if out.coef is None:
+            self._warn_tiny(data, out)
+            self.coef_ = self._fixed_coef(self._blend, members, use_weights=False)
+            return
+        self.coef_, self.blend_choice_ = out.coef, out.choice
+        self.blend_candidates_, self.blend_validation_ndcg_ = out.candidates, out.ndcg
+        self.new_item_share_ = out.share
+        edges = [0, *HISTORY_BINS]
+        labels = [f"{a + 1}-{b}" for a, b in zip(edges[:-1], edges[1:])] + [f">{edges[-1]}"]
+        message = "HybridRecommender: blend per history length: " + "; ".join(
+            f"{label}: {choice}" for label, choice in zip(labels, self.blend_choice_))
+        logger.info(message)
+        if self.verbose >= 2:
+            stages.write(message)
+
+    def _warn_tiny(self, data, out):
+        n_users, n_items = len(pd.unique(data.user_id)), len(pd.unique(data.item_id))
+        warnings.warn(
+            f"HybridRecommender: blend='learned' found {out.usable} usable held-out "
+            f"interactions in X ({len(data.user_id)} interactions, {n_users} users, "
+            f"{out.held} of them with 2+ interactions, {n_items} items) and needs "
+            f"at least {MIN_HOLDOUT} ({MIN_POSITIVES} per history-length bin for a blend "
+            "of its own): fit holds out each user's latest interaction, usable when the "
+            f"user keeps an earlier one, the item is not among the {NEW_ITEM_FRACTION:.0%} "
+            "of items hidden while learning, and the user has unseen items to rank it "
+            "against. Fell back to the fixed blend with the default weights. Pass more "
+            "users with 2+ interactions, or blend='fixed' to use that blend without this "
+            "warning.", UserWarning, stacklevel=7)  # fit's caller
+
+    def _fresh_mask(self, text):
+        """Catalog items declared fresh arrivals (``new_items``), as a mask."""
+        if self.new_items is None:
+            return np.zeros(len(text.items_), dtype=bool)
+        if isinstance(self.new_items, str):  # "all"
+            return np.ones(len(text.items_), dtype=bool)
+        ids = self.new_items
+        if not hasattr(ids, "dtype"):  # a list of mixed ids must not turn into strings
+            ids = np.asarray(list(ids), dtype=object)
+        ids = np.asarray(ids).ravel()
+        cols = positions(text.items_, ids)
+        if (cols < 0).any():
+            unknown = pd.unique(ids[cols < 0])
+            raise ValueError(
+                f"HybridRecommender: {len(unknown)} new_items are not in the catalog "
+                f"(e.g. {unknown[:5].tolist()}); give them a text in item_texts or "
+                "leave them out of new_items.")
+        mask = np.zeros(len(text.items_), dtype=bool)
+        mask[cols] = True
+        return mask
+
+    def _check_weights(self, members):
+        """Raise when ``weights`` cannot give a ranking (checked whatever the blend)."""
+        if self.weights is None:
+            return
+        keys = ["text", "popularity", *(name for name, _ in members)]
+        unknown = sorted(set(self.weights) - set(keys), key=str)
+        if unknown:
+            raise ValueError(f"HybridRecommender: weights has unknown keys {unknown}; use "
+                             f"{keys} (the members' names; missing keys weigh 0).")
+        bad = {k: v for k, v in self.weights.items()
+               if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v)}
+        if bad:
+            raise ValueError(f"HybridRecommender: weights must be finite numbers; got {bad}.")
+        if not any(self.weights.values()):
+            raise ValueError(
+                f"HybridRecommender: every weight is 0 ({self.weights}): the blend would "
+                "score every item 0. Give at least one member a weight, or weights=None "
+                "for the text model and the first member at 1.")
+
+    def _fixed_coef(self, blend, members, use_weights=True):
+        """The fixed blend: ``weights`` on each member's main term (gated if it has factors)."""
+        weights = self.weights if self.weights is not None and use_weights else {
+            "text": 1.0, members[0][0]: 1.0}
+        coef = np.zeros(len(blend.names), dtype=np.float32)
+        for key, value in weights.items():
+            term = {"text": "text_gated", "popularity": "popularity"}.get(key, key)
+            if key in blend.fitted.factors:
+                term = key + "_gated"
+            coef[blend.index[term]] = value
+        return np.tile(coef, (N_BINS, 1))
+
+    def _scores(self, rows, users):
+        users = np.asarray(users)
+        out = np.empty((len(rows), len(self.items_)), dtype=np.float32)
+        known = rows >= 0
+        if known.any():
+            out[known] = self._known_scores(rows[known], users[known])[0]
+        if (~known).any():
+            out[~known] = self._new_users.scores(users[~known])
+        return out
+
+    def _known_scores(self, rows, users):
+        """The blend of known users, and the offset of their new items (or None)."""
+        blend = self._blend
+        score = blend.scores(rows, users, blend.per_user(self.coef_, rows))
+        offset = None
+        if getattr(self, "new_item_thresholds_", None) is not None:
+            # each user's top-10 holds new_item_share_ of items without interactions
+            offset = _exposure.offsets(blend, rows, score, self.new_item_share_,
+                                       self.new_item_thresholds_)
+            score[:, blend.fitted.n_items == 0] += offset[:, None]
+        return score, offset
+
+    def _contributions(self, row, users, cols):
+        """Each term's ``coef x term`` (see ``terms_``), and the new items' offset.
+
+        They add up to the score: the blend is linear in its terms. A known
+        user's member terms can be taken further with the member's own
+        ``explain`` (``named_members_``). A new user is explained by its text
+        neighbours or the text model's popularity fallback (one row).
+        """
+        position = np.arange(len(cols))
+        if row < 0:
+            source = ("text neighbours" if self._new_users.has_text(users)[0]
+                      else "popularity")
+            return contributions(position, source, None, self._new_users.scores(users)[0, cols])
+        rows, blend = np.array([row]), self._blend
+        coef = blend.per_user(self.coef_, rows)[0]
+        terms = blend.terms(rows, users)
+        out = [contributions(position, name, None, coef[k] * term[0, cols])
+               for k, (name, term) in enumerate(zip(blend.names, terms)) if coef[k]]
+        offset = self._known_scores(rows, users)[1]
+        if offset is not None:
+            new = blend.fitted.n_items == 0
+            out.append(contributions(position, "new item offset", None,
+                                     np.where(new[cols], offset[0], 0.0)))
+        out = (pd.concat(out, ignore_index=True) if out
+               else contributions(position, "none", None, 0.0 * position))
+        return out[out["contribution"] != 0].reset_index(drop=True)

@@ -1,0 +1,365 @@
+"""Learning the blend on a holdout carved from the training rows.
+
+Each user's latest interaction is held out, the interactions of a random
+``NEW_ITEM_FRACTION`` of the items are hidden (so that some held-out items
+are new, as in production), the members are fitted on the rest, and a
+logistic regression of held-out item against random candidates is fitted
+on the blend's terms, per history-length bin; then each bin's blend is
+chosen among that fit and a few fixed sums of terms by the held-out
+NDCG@10 (see ``select``).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._blend import N_BINS
+from ._members import positions
+
+# fraction of items hidden while learning the blend, so that it learns how
+# to rank items without interactions
+NEW_ITEM_FRACTION = 0.2
+# random candidate items per held-out interaction
+N_NEGATIVES = 100
+# held-out interactions (one per user) the blend is learned and chosen on: a
+# random sample of this many when there are more users (bounds the cost)
+MAX_HOLDOUT_USERS = 5000
+# fraction of users cut to their last few interactions while learning, so
+# that short histories are represented; the lengths they keep
+SHORT_HISTORY_FRACTION = 0.3
+SHORT_HISTORIES = np.array([1, 2, 3, 5, 8, 13, 20])
+# the holdout's terms are kept between the logistic fit and the blend
+# selection up to this many floats (128 MB), else computed twice
+KEEP_TERMS_FLOATS = 1 << 25
+MIN_POSITIVES = 50  # held-out interactions a history-length bin needs for its own blend
+# held-out interactions the learned blend needs at all: with one, the choice
+# among candidates (``one_se_choice``) has no standard error and judges nothing
+MIN_HOLDOUT = 2
+# few features, many samples: Newton steps with a Cholesky solve converge in a
+# handful of iterations, to the same optimum as lbfgs in a fraction of its time
+SOLVER = "newton-cholesky"
+# a bin departs from the pooled choice only for a candidate this many standard
+# errors better than it on the bin's own held-out interactions
+CLEAR_WIN_SE = 2.0
+GLOBAL_FIT = 1  # the index of "global fit" among the candidates
+CHUNK = 512  # held-out users scored at a time
+
+
+@dataclass
+class Learned:
+    """The outcome of ``learn``: the blend, or why there is none (``coef`` None)."""
+
+    coef: np.ndarray = None  # (N_BINS, n_terms)
+    choice: list = None  # the candidate kept per bin
+    candidates: tuple = None  # the candidates' names
+    ndcg: np.ndarray = None  # (N_BINS, n_candidates): held-out NDCG@10 per bin
+    share: float = None  # the share of the top-10 earned by items without interactions
+    held: int = 0  # held-out interactions (users with 2+ interactions)
+    usable: int = 0  # of them, ranked against candidates
+
+
+def sample(terms, pos, candidates, seen, rng, out, groups, skip=None):
+    """Append (features, labels, groups) of positives ``pos`` and random negatives.
+
+    ``terms`` holds the blend's (n_users, n_items) terms, gathered only at
+    the sampled columns. ``candidates`` is a number of catalog columns or an
+    array of them; negatives that the user has seen or that are the
+    positive are dropped, as are columns in ``skip`` (with their positives).
+    """
+    n = len(pos)
+    if np.ndim(candidates) == 0:
+        neg = rng.randint(0, candidates, size=(n, N_NEGATIVES))
+    else:
+        neg = np.asarray(candidates)[rng.randint(0, len(candidates), size=(n, N_NEGATIVES))]
+    cols = np.concatenate([pos[:, None], neg], axis=1)
+    ok = np.asarray(seen[np.arange(n)[:, None], cols].todense()) == 0
+    ok[:, 1:] &= cols[:, 1:] != pos[:, None]
+    if skip is not None:
+        ok &= ~skip[cols] & ~skip[pos][:, None]
+    out[0].append(np.stack([np.take_along_axis(t, cols, axis=1) for t in terms], axis=-1)[ok])
+    labels = np.zeros(cols.shape, dtype=np.int8)
+    labels[:, 0] = 1
+    out[1].append(labels[ok])
+    out[2].append(np.broadcast_to(groups[:, None], cols.shape)[ok])
+
+
+def one_se_choice(gains, simplicity):
+    """The simplest candidate within one standard error of the best.
+
+    ``gains`` has one row per candidate and one column per held-out
+    interaction. A candidate is as good as the best when its mean is within
+    one standard error of the paired per-interaction difference to the best
+    (Breiman's one-standard-error rule). Among those, the simplest (lowest
+    ``simplicity``) wins, and among equally simple ones the best mean; so a
+    noisy holdout does not pick a 20-term blend over one term by chance.
+    """
+    means = gains.mean(axis=1)
+    best = int(np.argmax(means))
+    n = gains.shape[1]
+    diff = gains[best] - gains
+    se = diff.std(axis=1, ddof=1) / np.sqrt(n) if n > 1 else np.full(len(gains), np.inf)
+    close = means[best] - means <= se
+    close[best] = True
+    order = np.lexsort((-means, simplicity))
+    return int(next(c for c in order if close[c]))
+
+
+def clear_winner(gains, default, simplicity):
+    """``one_se_choice(gains)`` if it beats the candidate ``default`` clearly, else ``default``.
+
+    Clearly: its mean gain exceeds the default's by more than
+    ``CLEAR_WIN_SE`` standard errors of their paired difference. The
+    default rests on the most data (over all bins, the global fit; for a
+    bin, that pooled choice): a small lead on a few hundred held-out
+    interactions is mostly which users and items the holdout drew, and
+    following it made the blend change with ``random_state`` (issue 17).
+    """
+    own = one_se_choice(gains, simplicity)
+    if own == default or gains.shape[1] < 2:
+        return default
+    diff = gains[own] - gains[default]
+    se = diff.std(ddof=1) / np.sqrt(len(diff))
+    return own if diff.mean() > CLEAR_WIN_SE * se else default
+
+
+def tied_gain(score, target, cum_discount, k):
+    """NDCG@k gain of one relevant item per row, ties broken at random (expected).
+
+    The relevant item has ``g`` items scored above it and ``t`` scored equal
+    (itself included): each of positions ``g .. g + t - 1`` is equally likely.
+    Counting ties as wins would reward a term that scores everything alike.
+    """
+    above = (score > target).sum(axis=1)
+    tied = (score == target).sum(axis=1)
+    low, high = np.minimum(above, k), np.minimum(above + tied, k)
+    return (cum_discount[high] - cum_discount[low]) / np.maximum(tied, 1)
+
+
+def fixed_candidates(blend):
+    """The fixed blends the learned one is judged against: (names, coefficients, simplicity).
+
+    Each member's main terms alone, their sum, popularity alone and with
+    text, and the sum of the members without factors: sums fit nothing,
+    only the choice among them is made on the holdout; popularity cannot
+    overfit.
+    """
+    f, unit = blend.fitted, dict(zip(blend.names, np.eye(len(blend.names), dtype=np.float32)))
+    singles = [n for name in f.factor_names for n in (name, name + "_recent")] + f.score_names
+    out = [(name, unit[name], 1) for name in singles]
+    if len(singles) > 1:
+        out.append((" + ".join(singles), sum(unit[n] for n in singles), 1))
+    out += [("popularity", unit["popularity"], 0),
+            ("popularity + text", unit["popularity"] + unit["text_gated"], 1)]
+    if f.factor_names and len(f.score_names) > 1:
+        out.append((" + ".join(f.score_names), sum(unit[n] for n in f.score_names), 1))
+    return out
+
+
+class Learner:
+    """Learns the blend of a ``HybridRecommender`` (``C``: logistic regularisation)."""
+
+    def __init__(self, C, rng, exposure):
+        self.C, self.rng, self.exposure = C, rng, exposure
+
+    def learn(self, data, fit_blend, n_fresh, n_unseen):
+        """``Learned`` from the rows ``data``; ``fit_blend(rows)`` fits the members on rows.
+
+        ``n_fresh`` and ``n_unseen`` count the catalog's items without
+        interactions that are, and are not, declared fresh (``new_items``).
+        """
+        from ._members import subset
+
+        rng = self.rng
+        frame = pd.DataFrame({"u": pd.factorize(data.user_id)[0], "o": data.order})
+        rank = frame.groupby("u")["o"].rank(method="first", ascending=False).to_numpy()
+        n_rows = frame.groupby("u")["o"].transform("size").to_numpy()
+        held = (rank == 1) & (n_rows > 1)
+        items = pd.unique(data.item_id)
+        hidden = rng.choice(items, size=int(round(NEW_ITEM_FRACTION * len(items))),
+                            replace=False)
+        train = ~held & ~pd.Series(data.item_id).isin(hidden).to_numpy()
+        # warm-up: some users keep only their last few interactions
+        codes = frame["u"].to_numpy()
+        n_codes = codes.max() + 1
+        short = rng.rand(n_codes) < SHORT_HISTORY_FRACTION
+        keep_last = np.where(short, SHORT_HISTORIES[rng.randint(0, len(SHORT_HISTORIES),
+                                                                n_codes)], np.inf)
+        train &= rank <= keep_last[codes] + 1
+        out = Learned(held=int(held.sum()))
+        if not held.any() or not train.any():
+            return out
+        blend = fit_blend(subset(data, train))
+        f = blend.fitted
+        users = data.user_id[held]
+        rows = positions(f.text.users_, users)
+        pos = positions(f.text.items_, data.item_id[held])
+        keep = (rows >= 0) & (pos >= 0)
+        users, rows, pos = users[keep], rows[keep], pos[keep]
+        if len(users) > MAX_HOLDOUT_USERS:  # a random sample is enough
+            pick = np.sort(rng.choice(len(users), MAX_HOLDOUT_USERS, replace=False))
+            users, rows, pos = users[pick], rows[pick], pos[pick]
+        hidden_cols = positions(f.text.items_, hidden)
+        pos_is_new = np.isin(pos, hidden_cols)
+        is_hidden = np.zeros(len(f.n_items), dtype=bool)
+        is_hidden[hidden_cols] = True
+        bins = blend.bins(rows)
+        who = np.arange(len(users))  # each sample's held-out interaction
+        keep = len(users) * len(f.n_items) * len(blend.names) <= KEEP_TERMS_FLOATS
+        main, cold, kept = ([], [], []), ([], [], []), []
+        for start in range(0, len(users), CHUNK):
+            part = slice(start, start + CHUNK)
+            terms = blend.terms(rows[part], users[part])
+            kept.append(terms if keep else None)
+            seen = f.text.user_items_[rows[part]]
+            # warm ranking only: new items are ranked by their own model below
+            sample(terms, pos[part], len(f.n_items), seen, rng, main, who[part], skip=is_hidden)
+            new = pos_is_new[part]
+            if new.any() and len(hidden_cols) > 1:
+                sample([t[new] for t in terms], pos[part][new], hidden_cols,
+                       seen[np.flatnonzero(new)], rng, cold, who[part][new])
+        if not main[0]:
+            return out
+        features, labels = np.concatenate(main[0]), np.concatenate(main[1])
+        sample_who = np.concatenate(main[2])
+        out.usable = len(np.unique(sample_who[labels == 0]))  # held-out items with candidates
+        if out.usable < MIN_HOLDOUT:
+            return out
+        groups = bins[sample_who]
+        own_bins = [b for b in range(N_BINS) if labels[groups == b].sum() >= MIN_POSITIVES
+                    and labels[groups == b].min() == 0]
+        coef, start = self.fit_blends(features, labels, groups, own_bins)
+        # cross-fitting: the fitted blends are also fitted on each half of the
+        # held-out users and judged on the other half, so that the choice
+        # compares them with the fixed candidates on interactions they were
+        # not fitted on
+        fold = rng.permutation(len(users)) % 2
+        cross = [self.fit_blends(features[mask], labels[mask], groups[mask], own_bins, start)[0]
+                 for mask in (fold[sample_who] == 1, fold[sample_who] == 0)]
+        holdout = (blend, rows, users, pos, bins, is_hidden, kept)
+        out.coef = self.select(holdout, coef, cross, fold, out)
+        if cold[0]:
+            self.fit_new_items(blend, out.coef, cold)
+        out.share = self.share(holdout, out.coef, pos_is_new, hidden_cols, n_fresh, n_unseen)
+        return out
+
+    def fit_new_items(self, blend, coef, cold):
+        """New items ranked among themselves: a logistic model of their own terms."""
+        from sklearn.linear_model import LogisticRegression
+
+        features, labels = np.concatenate(cold[0]), np.concatenate(cold[1])
+        if labels.min() == labels.max():
+            return
+        own = [k for k, name in enumerate(blend.names) if name.endswith("_new")]
+        model = LogisticRegression(C=self.C, solver=SOLVER, max_iter=1000)
+        model.fit(features[:, own], labels)
+        coef[:, own] = model.coef_.ravel()
+        # the text term of new items comes on top of the shared text_gated
+        coef[:, blend.index["text_new"]] -= coef[:, blend.index["text_gated"]]
+
+    def fit_blends(self, features, labels, groups, own_bins, start=None):
+        """Logistic blends: one over all samples, refitted per bin in ``own_bins``.
+
+        Returns the coefficients (one row per bin; the pooled fit where a bin
+        has none of its own) and the pooled model. ``start``, a fitted pooled
+        model, warm-starts the fits: same optimum, fewer Newton iterations. A
+        sample set without both labels gives ``start``'s coefficients.
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        def fit(x, y, init):
+            model = LogisticRegression(C=self.C, solver=SOLVER, max_iter=1000,
+                                       warm_start=init is not None)
+            if init is not None:
+                model.coef_, model.intercept_ = init.coef_.copy(), init.intercept_.copy()
+            return model.fit(x, y)
+
+        if not len(labels) or labels.min() == labels.max():
+            return np.tile(start.coef_.astype(np.float32), (N_BINS, 1)), start
+        own = {b: groups == b for b in own_bins}
+        own = {b: mine for b, mine in own.items()
+               if mine.any() and labels[mine].min() != labels[mine].max()}
+        # when every bin has its own fit, a pooled one would only warm-start them
+        pooled = fit(features, labels, start) if start is None or len(own) < N_BINS else start
+        coef = np.tile(pooled.coef_.astype(np.float32), (N_BINS, 1))
+        for b, mine in own.items():
+            coef[b] = fit(features[mine], labels[mine], pooled).coef_.ravel()
+        return coef, pooled
+
+    def select(self, holdout, coef, cross, fold, out, k=10):
+        """Per history-length bin, choose a candidate blend by held-out NDCG@k.
+
+        The logistic fit tells relevant from random items; the top of the
+        ranking is what counts, so each bin's blend is chosen among its own
+        fit, the global fit (the mean of the bins' fits) and the fixed
+        candidates (``fixed_candidates``), by the NDCG@k of the held-out
+        interactions on items with interactions. The two fitted candidates
+        are judged out of fold: a user of ``fold`` f is scored by
+        ``cross[f]``, the blends fitted without that fold's users. The choice
+        over all bins starts from the global fit and each bin from that
+        choice; each moves only to a clearly better candidate
+        (``clear_winner``), so that the blend does not follow the
+        holdout's draw. Sets ``out``'s ``choice``, ``candidates``, ``ndcg``.
+        """
+        blend, rows, users, pos, bins, is_hidden, kept = holdout
+
+        def fitted(c):  # the bin's own fit and the mean of the bins' fits
+            return [c, np.tile(c.mean(axis=0), (len(c), 1))]
+
+        fixed = fixed_candidates(blend)
+        names = ("own fit", "global fit", *(name for name, _, _ in fixed))
+        simplicity = np.array([3, 2, *(s for _, _, s in fixed)])
+        candidates = fitted(coef) + [np.tile(c, (N_BINS, 1)) for _, c, _ in fixed]
+        judged = [fitted(c) for c in cross]  # out of fold, per fold
+        warm = ~is_hidden[pos]
+        gains = np.zeros((len(candidates), len(rows)))
+        cum_discount = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))]
+        for chunk, start in enumerate(range(0, len(rows), CHUNK)):
+            part = slice(start, start + CHUNK)
+            terms = kept[chunk] if kept[chunk] is not None else blend.terms(rows[part],
+                                                                            users[part])
+            seen = blend.fitted.text.user_items_[rows[part]].nonzero()
+            b = bins[part]
+            for c, cand in enumerate(candidates):
+                per_user = (np.where(fold[part][:, None] == 0, judged[0][c][b], judged[1][c][b])
+                            if c < 2 else cand[b])
+                score = blend.combine(terms, per_user)
+                score[seen] = -np.inf
+                score[:, is_hidden] = -np.inf
+                target = score[np.arange(len(score)), pos[part]][:, None]
+                gains[c, part] = tied_gain(score, target, cum_discount, k)
+        best = coef.copy()
+        out.candidates, out.ndcg = names, np.zeros((N_BINS, len(candidates)))
+        out.choice = [None] * N_BINS
+        pooled = (clear_winner(gains[:, warm], GLOBAL_FIT, simplicity) if warm.any()
+                  else GLOBAL_FIT)
+        for b in range(N_BINS):
+            mine = (bins == b) & warm
+            if mine.any():
+                out.ndcg[b] = gains[:, mine].mean(axis=1)
+            choice = (clear_winner(gains[:, mine], pooled, simplicity)
+                      if mine.sum() >= MIN_POSITIVES else pooled)
+            best[b] = candidates[choice][b]
+            out.choice[b] = names[choice]
+        return best
+
+    def share(self, holdout, coef, pos_is_new, hidden_cols, n_fresh, n_unseen):
+        """The share of the top-10 that items without interactions earn, or None.
+
+        Fresh arrivals earn what the hidden items earned per item, times how
+        many there are; the others what the holdout's items the log had not
+        reached yet (no interaction left in the refit, not hidden) earned per
+        item, and only as far as the holdout's NDCG@10 says those slots pay
+        off when no arrival is declared (``earned_share``).
+        """
+        from ._exposure import earned_share
+
+        blend, rows, users, pos, bins, is_hidden, kept = holdout
+        if not n_fresh + n_unseen:
+            return None
+        unseen = (blend.fitted.n_items == 0) & ~is_hidden
+        fresh_share = pos_is_new.mean() * min(1.0, n_fresh / max(len(hidden_cols), 1))
+        unseen_share = unseen[pos].mean() * min(1.0, n_unseen / max(unseen.sum(), 1))
+        if n_unseen and not n_fresh and unseen.any():
+            unseen_share = earned_share(holdout, coef, unseen_share)
+        return float(min(1.0, (fresh_share + unseen_share) * self.exposure))

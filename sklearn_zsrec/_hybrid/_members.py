@@ -1,0 +1,273 @@
+"""The hybrid's members: checked, fitted (once per data, see ``_memo``), and
+what the blend reads of them through their public attributes."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import clone
+
+from .._base import BaseRecommender, _matmul
+from .._history import history_matrix
+from .._interactions import Interactions
+from . import _memo
+
+# names the blend gives its own terms: a member may not take them
+RESERVED_NAMES = ("text", "popularity", "new_item")
+# the recency half-life, in interactions, of the recency-weighted factor
+# profile of a member with factors (its "<name>_recent" terms): the next
+# interaction is often close to the last few. The item-kNN and next-item
+# members have their own ``half_life``.
+RECENT_HALF_LIFE = 2.0
+# ridge regularisation of the maps from text embeddings to a factor member's
+# item factors and to popularity (the new items' collaborative side)
+MAP_ALPHA = 5.0
+# items with interactions, the closest in text to a new item, whose scores a
+# new item takes on (its "<name>_new" term for members without factors)
+NEW_ITEM_NEIGHBORS = 20
+
+
+def default_members():
+    """The members ``HybridRecommender(members=None)`` blends, as a new list.
+
+    ``[("als", ALSRecommender()), ("knn", ItemKNNRecommender()), ("next",
+    NextItemRecommender())]``: matrix factorisation, item-item co-occurrence
+    and what followed a user's last items in other users' histories (see
+    docs/blend.md for what each adds on MovieLens-100K).
+
+    Examples
+    --------
+    >>> from sklearn_zsrec import HybridRecommender
+    >>> [name for name, _ in HybridRecommender.default_members()]
+    ['als', 'knn', 'next']
+    """
+    from .._als import ALSRecommender
+    from .._item_knn import ItemKNNRecommender
+    from .._next_item import NextItemRecommender
+
+    return [("als", ALSRecommender()), ("knn", ItemKNNRecommender()),
+            ("next", NextItemRecommender())]
+
+
+def check_members(members):
+    """``members`` as a list of ``(name, recommender)``; raise naming the fix."""
+    if members is None:
+        return default_members()
+    fix = ('Pass a list of (name, recommender) pairs, e.g. [("als", ALSRecommender()), '
+           '("knn", ItemKNNRecommender())], or None for HybridRecommender.default_members().')
+    if isinstance(members, (str, dict)) or not hasattr(members, "__iter__"):
+        raise ValueError(f"HybridRecommender: members must be a list; got {members!r}. {fix}")
+    members = list(members)
+    if not members:
+        raise ValueError(f"HybridRecommender: members is empty. {fix}")
+    for pair in members:
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise ValueError(f"HybridRecommender: members holds {pair!r}, not a "
+                             f"(name, recommender) pair. {fix}")
+        name, member = pair
+        if not name.isidentifier() or "__" in name or name in RESERVED_NAMES:
+            raise ValueError(
+                f"HybridRecommender: member name {name!r} cannot be used: names are Python "
+                f"identifiers without '__' (they prefix nested parameters, as in "
+                f"{name}__n_neighbors) and not one of {list(RESERVED_NAMES)}.")
+        if not (hasattr(member, "fit") and hasattr(member, "score_items")):
+            raise ValueError(
+                f"HybridRecommender: member {name!r} ({type(member).__name__}) has no fit or "
+                "no score_items; a member is a recommender (a BaseRecommender subclass, or "
+                "any estimator with fit, score_items, users_ and items_).")
+    names = [name for name, _ in members]
+    if len(set(names)) < len(names):
+        raise ValueError(f"HybridRecommender: member names must be unique; got {names}.")
+    return members
+
+
+def positions(index, ids):
+    """Positions of ``ids`` in a member's public ``users_`` or ``items_`` (-1 if absent)."""
+    return pd.Index(index).get_indexer(np.asarray(ids)) if len(ids) else np.zeros(0, int)
+
+
+def rows_for(member, data):
+    """What ``member.fit`` is given: the checked rows, or a DataFrame of them.
+
+    The package's recommenders (``BaseRecommender.fit`` as it is) take the
+    checked ``Interactions`` record, so that X is validated once; any other
+    ``fit`` (a subclass that overrides it, a recommender of one's own) gets
+    the documented DataFrame.
+    """
+    if getattr(type(member), "fit", None) is BaseRecommender.fit:
+        return data
+    return pd.DataFrame({"user_id": data.user_id, "item_id": data.item_id, "weight": data.weight}
+                        | ({} if data.timestamp is None else {"timestamp": data.timestamp}))
+
+
+def subset(data, mask):
+    """The rows of ``data`` in ``mask``, as a checked record."""
+    ts = None if data.timestamp is None else data.timestamp[mask]
+    return Interactions(data.user_id[mask], data.item_id[mask], data.weight[mask], ts,
+                        data.order[mask])
+
+
+def has_factors(member):
+    """A member whose scores are ``user_factors_ @ item_factors_.T`` (e.g. ALS)."""
+    return hasattr(member, "user_factors_") and hasattr(member, "item_factors_")
+
+
+@dataclass
+class Fitted:
+    """The fitted text model and members, and what the blend reads of them."""
+
+    text: object
+    members: dict  # name -> fitted member (its own copy; arrays shared, read-only)
+    n_items: np.ndarray  # interactions per catalog item
+    n_users: np.ndarray  # interactions per text-model user row
+    member_cols: dict  # name -> catalog columns of the member's items_ (None: the catalog)
+    factors: dict  # name -> catalog-aligned item factors, text-mapped for new items
+    recent: dict  # name -> recency-weighted profile of item factors, per text-model user
+    popularity: np.ndarray  # z-scored log1p(n_items), text-predicted for new items
+    bridge: sp.csr_matrix  # warm item -> new item text similarity (top per new item), or None
+    key: tuple = None  # the memo key of the fits (None: not reused)
+    # arrays derived from the above on first use (not pickled)
+    cache: dict = field(default_factory=dict, repr=False)
+
+    def __getstate__(self):
+        return {**self.__dict__, "cache": {}}
+
+    @property
+    def factor_names(self):
+        return [name for name in self.members if name in self.factors]
+
+    @property
+    def score_names(self):
+        return [name for name in self.members if name not in self.factors]
+
+    def member_scores(self, name, users):
+        """Member ``name``'s ``score_items(users)`` over the catalog (0 on items it lacks)."""
+        member, cols = self.members[name], self.member_cols[name]
+        if cols is None:
+            return member.score_items(users)
+        out = np.zeros((len(users), len(self.n_items)), dtype=np.float32)
+        out[:, cols] = member.score_items(users)
+        return out
+
+    def member_rows(self, name, users):
+        """Rows of ``users`` in member ``name``'s public ``users_`` (-1 if absent)."""
+        if ("rows", name) not in self.cache:
+            self.cache["rows", name] = pd.Index(self.members[name].users_)
+        return self.cache["rows", name].get_indexer(np.asarray(users))
+
+
+def _ridge(x, y, alpha):
+    x = x.astype(np.float64)
+    return np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ y.astype(np.float64))
+
+
+def _text_bridge(emb, warm, k, chunk=1024):
+    """Text similarity from items with interactions to the others, ``k`` largest per new item.
+
+    A (n_items, n_items) CSR matrix, non-zero only from warm rows to new
+    columns, with the (positive) cosine similarities of the ``k`` items with
+    interactions closest in text to each new item.
+    """
+    warm_cols, new_cols = np.flatnonzero(warm), np.flatnonzero(~warm)
+    k = min(k, len(warm_cols))
+    rows, cols, values = [], [], []
+    for start in range(0, len(new_cols), chunk):
+        part = new_cols[start:start + chunk]
+        sim = _matmul(emb[part], emb[warm_cols].T)  # normalised embeddings: cosines
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        rows.append(warm_cols[top].ravel())
+        cols.append(np.repeat(part, k))
+        values.append(np.maximum(np.take_along_axis(sim, top, axis=1), 0.0).ravel())
+    n = len(warm)
+    return sp.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(n, n), dtype=np.float32)
+
+
+def _item_side(text, members):
+    """What follows from the fitted models for items: counts, mapped factors, popularity.
+
+    New items (in the catalog, without interactions) get each factor
+    member's item factors and a popularity predicted from their text by one
+    ridge solve fitted on the other items, and a text bridge to the items
+    with interactions closest to them.
+    """
+    n_catalog = len(text.items_)
+    n_items = np.asarray(text.n_item_interactions_, dtype=np.int64)
+    warm = n_items > 0
+    emb = text.item_embeddings_
+    factors = {}
+    for name, member in members.items():
+        if has_factors(member):
+            cols = positions(text.items_, member.items_)
+            factors[name] = np.zeros((n_catalog, member.item_factors_.shape[1]), np.float32)
+            factors[name][cols] = member.item_factors_
+    log_n = np.log1p(n_items).astype(np.float32)
+    some_new = (~warm).any() and warm.any()
+    if some_new:
+        targets = [log_n[warm, None] - log_n[warm].mean()] + [f[warm] for f in factors.values()]
+        mapped = emb[~warm] @ _ridge(emb[warm], np.hstack(targets), MAP_ALPHA)
+        log_n[~warm] = log_n[warm].mean() + mapped[:, 0]
+        start = 1
+        for f in factors.values():
+            f[~warm] = mapped[:, start:start + f.shape[1]].astype(np.float32)
+            start += f.shape[1]
+    popularity = (log_n - log_n[warm].mean()) / max(log_n[warm].std(), 1e-12)
+    bridge = _text_bridge(emb, warm, NEW_ITEM_NEIGHBORS) if some_new else None
+    return {"n_items": n_items, "factors": factors,
+            "popularity": popularity.astype(np.float32), "bridge": bridge}
+
+
+def _fit_one(name, model, data, data_hash):
+    """``model`` fitted on ``data`` (memoized, shared read-only), as this fit's own copy."""
+    key = _memo.memo_key(model, data_hash)
+    fitted = _memo.memoized(key, lambda: clone(model).fit(rows_for(model, data)), shared=True)
+    return _memo.own_copy(fitted), key
+
+
+def fit_members(text, members, data, stage):
+    """Fit the text model and the members on ``data``; the ``Fitted`` record.
+
+    ``stage(name)`` announces each fit (progress). Each member takes the
+    checked rows as they are: X is validated once.
+    """
+    import joblib
+
+    data_hash = joblib.hash((data.user_id, data.item_id, data.weight, data.timestamp, data.order))
+    stage("text model")
+    text, text_key = _fit_one("text", text, data, data_hash)
+    if not hasattr(text, "item_embeddings_") or not hasattr(text, "user_embeddings_"):
+        raise ValueError(
+            f"HybridRecommender: the text model ({type(text).__name__}) has no "
+            "item_embeddings_ or user_embeddings_ after fit; text must be a "
+            "ZeroShotRecommender (or expose those embeddings). Collaborative "
+            "recommenders go in members.")
+    fitted, keys = {}, [text_key]
+    for name, member in members:
+        stage(f"member {name!r}")
+        fitted[name], key = _fit_one(name, member, data, data_hash)
+        keys.append(key)
+        cols = positions(text.items_, fitted[name].items_)
+        if (cols < 0).any():
+            raise ValueError(
+                f"HybridRecommender: member {name!r} knows items the text model has no "
+                "text for; give every item a text in item_texts.")
+    key = None if None in keys else ("item side", *keys)
+    side = _memo.memoized(key, lambda: _item_side(text, fitted), shared=True)
+    rows = positions(text.users_, data.user_id)
+    cols = positions(text.items_, data.item_id)
+    shape = (len(text.users_), len(text.items_))
+    recent = {}
+    if side["factors"]:
+        history = history_matrix(data, RECENT_HALF_LIFE, rows, cols, shape)
+        recent = {name: np.asarray(history @ f, dtype=np.float32)
+                  for name, f in side["factors"].items()}
+    catalog = pd.Index(text.items_)
+
+    def columns(items):  # None when the member's items are the whole catalog, in order
+        found = catalog.get_indexer(items)
+        return None if np.array_equal(found, np.arange(len(catalog))) else found
+
+    return Fitted(text, fitted, side["n_items"], text.n_user_interactions_,
+                  {name: columns(m.items_) for name, m in fitted.items()}, side["factors"],
+                  recent, side["popularity"], side["bridge"], key)

@@ -1,0 +1,114 @@
+"""The fit memo: fitted members reused while the same data and parameters come back.
+
+The candidates of a grid over the blend's own parameters (``C``,
+``switch``, ...) refit the same members on the same rows: each member is
+fitted once per split and shared, its arrays read-only. In process memory,
+at most ``_FIT_MEMO_SIZE`` entries of each kind (the first element of a
+key), least recently used dropped first; ``sklearn_zsrec.clear_cache``
+empties it.
+"""
+
+import copy
+import pickle
+import threading
+from collections import OrderedDict
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+
+_FIT_MEMO = OrderedDict()
+_FIT_MEMO_SIZE = 4  # entries per kind
+_FIT_MEMO_LOCK = threading.Lock()
+
+
+def memo_key(estimator, data_hash):
+    """A key for a fit of ``estimator`` on some data, or None if it must not be reused.
+
+    A fit is reused only when it is reproducible: an estimator whose
+    ``random_state`` (or a nested one) is None or a RandomState instance
+    draws anew each time. Nested estimators count by class (their
+    parameters are among the deep ones); a parameter that cannot be hashed
+    (pickled) means no reuse.
+    """
+    import joblib
+
+    def name(value):
+        kind = type(value)
+        return f"{kind.__module__}.{kind.__qualname__}"
+
+    params = estimator.get_params(deep=True)
+    if any(key.split("__")[-1] == "random_state" and not isinstance(value, Integral)
+           for key, value in params.items()):
+        return None
+    described = {key: name(value) if hasattr(value, "get_params") else value
+                 for key, value in params.items()}
+    try:
+        return name(estimator), joblib.hash(described), data_hash
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+
+
+def memoized(key, build, shared=False):
+    """``build()``, or the result of an earlier call with the same key.
+
+    A copy of it, or with ``shared`` (a value nobody modifies) the same
+    value, its arrays made read-only (``read_only``) so that a change
+    would raise.
+    """
+    if key is None:
+        return build()
+    with _FIT_MEMO_LOCK:
+        if key in _FIT_MEMO:
+            _FIT_MEMO.move_to_end(key)
+            return _FIT_MEMO[key] if shared else copy.deepcopy(_FIT_MEMO[key])
+    value = build()
+    if shared:
+        read_only(value)
+    with _FIT_MEMO_LOCK:
+        _FIT_MEMO[key] = value if shared else copy.deepcopy(value)
+        same_kind = [k for k in _FIT_MEMO if k[0] == key[0]]
+        for old in same_kind[: max(len(same_kind) - _FIT_MEMO_SIZE, 0)]:  # least recent first
+            del _FIT_MEMO[old]
+    return value
+
+
+def clear():
+    """Empty the memo."""
+    with _FIT_MEMO_LOCK:
+        _FIT_MEMO.clear()
+
+
+def read_only(value):
+    """Mark the arrays of ``value`` read-only: an array, a sparse matrix, an
+    estimator's array attributes, or those of a dict's values or a tuple.
+
+    Memoized results are shared between fits: an in-place change would
+    leak into every later fit, so it must raise instead.
+    """
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif sp.issparse(value):
+        for array in (value.data, value.indices, value.indptr):
+            array.flags.writeable = False
+    elif isinstance(value, (dict, tuple)):
+        for item in value.values() if isinstance(value, dict) else value:
+            read_only(item)
+    elif hasattr(value, "get_params"):
+        for attribute in vars(value).values():
+            if isinstance(attribute, np.ndarray) or sp.issparse(attribute):
+                read_only(attribute)
+    return value
+
+
+def own_copy(model):
+    """A shallow copy of a fitted member whose non-array attributes are its own.
+
+    The arrays (read-only, shared through the memo) stay shared; the rest
+    (a fitted encoder, texts, parameters) is copied, so that changing one
+    hybrid's member changes no other hybrid.
+    """
+    out = object.__new__(type(model))  # attribute by attribute, not through __getstate__
+    out.__dict__.update({name: value if isinstance(value, np.ndarray) or sp.issparse(value)
+                         else copy.deepcopy(value) for name, value in vars(model).items()})
+    return out

@@ -1,0 +1,142 @@
+"""New users scored from their text: the items of the known users whose texts are closest."""
+
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.utils import check_random_state
+
+from .._base import _matmul, _top_n
+from .._zero_shot import _normalize_rows
+from . import _memo
+from ._blend import standardize
+from ._learn import KEEP_TERMS_FLOATS, MIN_POSITIVES
+
+# the neighbour counts and popularity smoothings new users are scored with, chosen in fit
+USER_NEIGHBORS = (10, 25, 50, 100, 200, 400)
+USER_SMOOTHING = (0.01, 0.1, 1.0)
+
+
+class TextNeighbours:
+    """Scores a user not seen in fit by the items of the known users closest in text.
+
+    ``log(1 + hits + prior)``: ``hits`` counts the ``n_neighbors_`` known
+    users most similar by text that have each item, ``prior`` is
+    ``smoothing_ * n_neighbors_`` users' worth of popularity. Both are chosen
+    in ``fit`` by scoring (up to 1,000) known users as if new: each from the
+    others' items, by its text alone, judged by NDCG@10 on its own items.
+    Users without a text get the text model's (popularity) scores.
+    """
+
+    def __init__(self, n_neighbors="auto", random_state=None):
+        self.n_neighbors, self.random_state = n_neighbors, random_state
+
+    def fit(self, text, users, user_items, key=None):
+        """``text``: the fitted text model; ``users``, ``user_items``: the hybrid's."""
+        self.text_ = text
+        self.n_item_interactions_ = np.diff(sp.csc_matrix(user_items).indptr)
+        self.n_users_ = len(users)
+        self.embeddings_ = None
+        self.n_neighbors_ = self.smoothing_ = None
+        texts = text.user_texts_
+        if texts is None:
+            return self
+        has = pd.Index(texts.index).get_indexer(users) >= 0
+        if not has.any():
+            return self
+        emb = text.encoder_.transform(texts.loc[users[has]].to_numpy())
+        self.rows_ = np.flatnonzero(has)
+        self.embeddings_ = _normalize_rows(emb).astype(np.float32)
+        self.items_ = (user_items[self.rows_] != 0).astype(np.float32)
+        # a generator of its own, not the fit's (whose state depends on the
+        # blend's parameters), so that a grid over those reuses one choice
+        seeded = isinstance(self.random_state, Integral)
+        key = (None if key is None or not seeded
+               else ("user neighbours", key, self.n_neighbors, self.random_state))
+        self.n_neighbors_, self.smoothing_ = _memo.memoized(
+            key, lambda: self._choose(check_random_state(self.random_state)))
+        return self
+
+    def has_text(self, users):
+        texts = self.text_.user_texts_
+        if texts is None or self.embeddings_ is None:
+            return np.zeros(len(users), dtype=bool)
+        return pd.Index(texts.index).get_indexer(users) >= 0
+
+    def scores(self, users):
+        """Scores of ``users`` (not seen in fit) over the catalog."""
+        out = np.empty((len(users), len(self.n_item_interactions_)), dtype=np.float32)
+        with_text = self.has_text(users)
+        if with_text.any():
+            emb = _normalize_rows(self.text_.encoder_.transform(
+                self.text_.user_texts_.loc[users[with_text]].to_numpy()))
+            sim = emb @ self.embeddings_.T
+            nearest = np.argpartition(-sim, self.n_neighbors_ - 1, axis=1)[:, :self.n_neighbors_]
+            hits = self._hits(nearest, self._item_matrix())
+            out[with_text] = np.log1p(hits + self._prior(self.n_neighbors_, self.smoothing_))
+        if (~with_text).any():  # the text model's popularity fallback
+            out[~with_text] = standardize(self.text_.score_items(users[~with_text]))
+        return out
+
+    def _choose(self, rng, k=10, max_users=1000):
+        """The neighbour count and smoothing scoring known users best as if new."""
+        n = len(self.rows_)
+        counts = USER_NEIGHBORS if self.n_neighbors == "auto" else (self.n_neighbors,)
+        counts = sorted({min(c, n - 1) for c in counts} - {0})
+        if n < MIN_POSITIVES or not counts:  # too few users to judge: the middle ground
+            return (min(50, n) if self.n_neighbors == "auto" else min(self.n_neighbors, n)), 1.0
+        pick = np.sort(rng.choice(n, min(n, max_users), replace=False))
+        discount = 1.0 / np.log2(np.arange(2, k + 2))
+        gains = np.zeros((len(counts), len(USER_SMOOTHING), len(pick)))
+        items = self._item_matrix()
+        for start in range(0, len(pick), 256):
+            part = pick[start:start + 256]
+            sim = _matmul(self.embeddings_[part], self.embeddings_.T)
+            sim[np.arange(len(part)), part] = -np.inf  # not oneself
+            relevant = self.items_[part].toarray() > 0
+            ideal = np.cumsum(discount)[np.minimum(relevant.sum(axis=1), k) - 1]
+            # each user's neighbours, most similar first: the counts of the
+            # first c of them grow by the next ones' items
+            ranked = np.argsort(-sim, axis=1)[:, :counts[-1]]
+            hits, done = 0.0, 0
+            for i, count in enumerate(counts):
+                hits = hits + self._hits(ranked[:, done:count], items)
+                done = count
+                for j, smoothing in enumerate(USER_SMOOTHING):
+                    # the ranking of log(1 + x) is that of x
+                    top, _ = _top_n(hits + self._prior(count, smoothing), k)
+                    gains[i, j, start:start + len(part)] = (
+                        np.take_along_axis(relevant, top, axis=1) @ discount) / ideal
+        i, j = np.unravel_index(np.argmax(gains.mean(axis=2)), gains.shape[:2])
+        return int(counts[i]), float(USER_SMOOTHING[j])
+
+    def _item_matrix(self):
+        """The known users' items (binary), dense when small enough, else sparse.
+
+        Dense up to ``KEEP_TERMS_FLOATS`` entries: the sparse-sparse product
+        of ``_hits`` is many times slower.
+        """
+        if self.items_.shape[0] * self.items_.shape[1] <= KEEP_TERMS_FLOATS:
+            return self.items_.toarray()
+        return self.items_
+
+    def _hits(self, neighbors, items):
+        """How many of each row's ``neighbors`` (known-user positions) have each item."""
+        n_known = len(self.rows_)
+        if isinstance(items, np.ndarray):
+            weights = np.zeros((len(neighbors), n_known), dtype=np.float32)
+            np.put_along_axis(weights, neighbors, 1.0, axis=1)
+            return _matmul(weights, items)
+        weights = sp.csr_matrix(
+            (np.ones(neighbors.size, dtype=np.float32),
+             (np.repeat(np.arange(len(neighbors)), neighbors.shape[1]), neighbors.ravel())),
+            shape=(len(neighbors), n_known))
+        return (weights @ items).toarray()
+
+    def _prior(self, count, smoothing):
+        """``smoothing * count`` users' worth of popularity, per item (a row)."""
+        n = self.n_item_interactions_
+        share = n / max(n.sum(), 1)
+        per_user = n.sum() / max(self.n_users_, 1)
+        return (smoothing * count * per_user * share).astype(np.float32)[None, :]
