@@ -166,8 +166,10 @@ class Entry:
 # tuned on its row (``member_params``)
 MEMBERS = {"als": "ALSRecommender (ours)", "knn": "ItemKNNRecommender (ours)",
            "next": "NextItemRecommender (ours)"}
-# the hybrid's own grid: the learned blend's regularisation and the CF gate
-HYBRID_GRID = {"C": [0.1, 1.0, 10.0], "switch": [2.0, 8.0]}
+# the hybrid's own grid: the recency of its item-kNN and next-item members,
+# whose best value in the blend is not the one they are best with alone
+# (their rows' values, 1 and 4, are among the candidates)
+HYBRID_GRID = {"knn__half_life": [1.0, 2.0, 4.0], "next__half_life": [2.0, 4.0]}
 
 
 def hybrid_members():

@@ -17,8 +17,8 @@ def plain_terms(model, rows, users):
     Float64, a term at a time, as docs/blend.md and ``_hybrid/_blend.py``
     define them: the members' ``score_items``, ``user_factors_`` and the
     text model's ``score_items``. What the hybrid derives itself (the new
-    items' text-mapped factors and popularity, the users' recency profiles,
-    the text bridge) is read from its fitted record.
+    items' text-mapped factors and popularity, the users' recency profiles)
+    is read from its fitted record.
     """
     fitted = model._blend.fitted
     warm = fitted.n_items > 0
@@ -49,12 +49,7 @@ def plain_terms(model, rows, users):
         else:  # its own scores, 0 on items it does not know
             raw = np.zeros((n, len(catalog)))
             raw[:, catalog.get_indexer(member.items_)] = member.score_items(users)
-            z = _standardize(raw, mask) * warm
-            bridged = np.zeros_like(z)
-            if fitted.bridge is not None:
-                bridge = z @ fitted.bridge.toarray().astype(np.float64)
-                bridged[:, ~warm] = _standardize(bridge[:, ~warm])
-            terms |= {name: z, name + "_short": z * short, name + "_new": bridged}
+            terms[name] = _standardize(raw, mask) * warm
     assert set(terms) == set(model.terms_)
     return terms
 

@@ -295,21 +295,6 @@ def test_item_transitions_dense_and_sparse_counts_agree(monkeypatch):
             np.testing.assert_allclose(dense.toarray(), sparse.toarray(), rtol=1e-6)
 
 
-def test_text_bridge_links_each_new_item_to_its_closest_items_with_interactions():
-    rng = np.random.RandomState(0)
-    emb = rng.randn(12, 5).astype(np.float32)
-    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    warm = np.arange(12) < 8
-    bridge = _members._text_bridge(emb, warm, k=3, chunk=2).toarray()  # chunks of new items
-    assert not bridge[:, warm].any() and not bridge[~warm].any()  # warm rows -> new columns
-    cosine = emb @ emb.T
-    for j in np.flatnonzero(~warm):
-        closest = np.argsort(-cosine[warm][:, j])[:3]
-        np.testing.assert_allclose(bridge[warm][:, j][closest],
-                                   np.maximum(cosine[warm][:, j][closest], 0), rtol=1e-5)  # float32 products
-        assert (bridge[:, j] != 0).sum() <= 3
-
-
 def test_new_users_neighbour_count_is_chosen_on_the_known_users():
     # 20 users per topic, whose text names their topic (identical texts:
     # the same embedding under any encoder): up to 25 neighbours hold a

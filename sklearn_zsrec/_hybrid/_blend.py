@@ -10,8 +10,10 @@ offset). Per member ``m`` (see ``term_names``):
   (the same for the recency-weighted profile of the user's items'
   factors), ``m_new`` and ``m_recent_new`` (both on new items, whose
   factors are mapped from their text);
-- any other member: ``m``, ``m_short`` and ``m_new`` (a new item takes on
-  the scores of the items with interactions closest to it in text);
+- any other member: ``m`` (its scores enter once: more terms of the same
+  scores, its weight per history length within a bin or its scores
+  carried to new items through their text neighbours, measured worse on
+  MovieLens-100K: docs/blend.md);
 - the text model: ``text_gated`` (``(1 - w) * z_text`` on every item) and
   ``text_new`` (``z_text`` on new items); ``popularity``,
   ``popularity_new`` (predicted from text) and ``new_item`` (1 on new items).
@@ -40,7 +42,7 @@ HISTORY_BINS = (3, 10, 30)
 N_BINS = len(HISTORY_BINS) + 1
 # the terms each kind of member adds (suffixes of its name)
 FACTOR_TERMS = ("", "_gated", "_short", "_recent", "_recent_gated", "_new", "_recent_new")
-SCORE_TERMS = ("", "_short", "_new")
+SCORE_TERMS = ("",)
 TEXT_TERMS = ("text_gated", "text_new", "popularity", "popularity_new", "new_item")
 
 
@@ -177,25 +179,17 @@ class Blend:
         if items.cold.size:  # new items: their own product replaces the above
             new = np.hstack(new)
             out[:, items.cold] = _matmul(new, items.new) if new.any() else 0.0
-        for name in f.score_names:
-            weight = (col(name) + col(name + "_short") * short)[:, 0]
-            bridged = f.bridge is not None and col(name + "_new").any()
-            if not (weight.any() or bridged):
+        for name in f.score_names:  # z-scored over items with interactions, 0 elsewhere
+            weight = coef[:, self.index[name]].astype(np.float32)
+            if not weight.any():
                 continue
-            if name not in scratch:  # z-scored over items with interactions, 0 elsewhere
+            if name not in scratch:
                 z = standardize(f.member_scores(name, users), mask)
                 if mask is not None:
                     z[:, ~mask] = 0.0
                 scratch[name] = z
-            z = scratch[name]
-            if bridged:  # new items: the scores of their closest items in text
-                if name + "_new" not in scratch:
-                    scratch[name + "_new"] = standardize(
-                        np.asarray(z @ f.bridge, dtype=np.float32)[:, items.cold])
-                out[:, items.cold] += col(name + "_new").astype(np.float32) * scratch[name + "_new"]
-            if weight.any():
-                torch.from_numpy(out).add_(torch.from_numpy(weight.astype(np.float32))[:, None]
-                                           * torch.from_numpy(z))
+            torch.from_numpy(out).add_(torch.from_numpy(weight)[:, None]
+                                       * torch.from_numpy(scratch[name]))
         return out
 
     def _items(self):

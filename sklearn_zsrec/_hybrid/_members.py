@@ -5,10 +5,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from sklearn.base import clone
 
-from .._base import BaseRecommender, _matmul
+from .._base import BaseRecommender
 from .._history import history_matrix
 from .._interactions import Interactions
 from . import _memo
@@ -23,9 +22,6 @@ RECENT_HALF_LIFE = 2.0
 # ridge regularisation of the maps from text embeddings to a factor member's
 # item factors and to popularity (the new items' collaborative side)
 MAP_ALPHA = 5.0
-# items with interactions, the closest in text to a new item, whose scores a
-# new item takes on (its "<name>_new" term for members without factors)
-NEW_ITEM_NEIGHBORS = 20
 
 
 def default_members():
@@ -125,7 +121,6 @@ class Fitted:
     factors: dict  # name -> catalog-aligned item factors, text-mapped for new items
     recent: dict  # name -> recency-weighted profile of item factors, per text-model user
     popularity: np.ndarray  # z-scored log1p(n_items), text-predicted for new items
-    bridge: sp.csr_matrix  # warm item -> new item text similarity (top per new item), or None
     key: tuple = None  # the memo key of the fits (None: not reused)
     # arrays derived from the above on first use (not pickled)
     cache: dict = field(default_factory=dict, repr=False)
@@ -162,35 +157,12 @@ def _ridge(x, y, alpha):
     return np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ y.astype(np.float64))
 
 
-def _text_bridge(emb, warm, k, chunk=1024):
-    """Text similarity from items with interactions to the others, ``k`` largest per new item.
-
-    A (n_items, n_items) CSR matrix, non-zero only from warm rows to new
-    columns, with the (positive) cosine similarities of the ``k`` items with
-    interactions closest in text to each new item.
-    """
-    warm_cols, new_cols = np.flatnonzero(warm), np.flatnonzero(~warm)
-    k = min(k, len(warm_cols))
-    rows, cols, values = [], [], []
-    for start in range(0, len(new_cols), chunk):
-        part = new_cols[start:start + chunk]
-        sim = _matmul(emb[part], emb[warm_cols].T)  # normalised embeddings: cosines
-        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-        rows.append(warm_cols[top].ravel())
-        cols.append(np.repeat(part, k))
-        values.append(np.maximum(np.take_along_axis(sim, top, axis=1), 0.0).ravel())
-    n = len(warm)
-    return sp.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(n, n), dtype=np.float32)
-
-
 def _item_side(text, members):
     """What follows from the fitted models for items: counts, mapped factors, popularity.
 
     New items (in the catalog, without interactions) get each factor
     member's item factors and a popularity predicted from their text by one
-    ridge solve fitted on the other items, and a text bridge to the items
-    with interactions closest to them.
+    ridge solve fitted on the other items.
     """
     n_catalog = len(text.items_)
     n_items = np.asarray(text.n_item_interactions_, dtype=np.int64)
@@ -213,9 +185,7 @@ def _item_side(text, members):
             f[~warm] = mapped[:, start:start + f.shape[1]].astype(np.float32)
             start += f.shape[1]
     popularity = (log_n - log_n[warm].mean()) / max(log_n[warm].std(), 1e-12)
-    bridge = _text_bridge(emb, warm, NEW_ITEM_NEIGHBORS) if some_new else None
-    return {"n_items": n_items, "factors": factors,
-            "popularity": popularity.astype(np.float32), "bridge": bridge}
+    return {"n_items": n_items, "factors": factors, "popularity": popularity.astype(np.float32)}
 
 
 def _fit_one(name, model, data, data_hash):
@@ -270,4 +240,4 @@ def fit_members(text, members, data, stage):
 
     return Fitted(text, fitted, side["n_items"], text.n_user_interactions_,
                   {name: columns(m.items_) for name, m in fitted.items()}, side["factors"],
-                  recent, side["popularity"], side["bridge"], key)
+                  recent, side["popularity"], key)
