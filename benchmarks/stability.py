@@ -44,7 +44,7 @@ def page_hybrid(ml, page):
                              user_texts=ml.user_text)
     hybrid = HybridRecommender(zs, hybrid_members(), verbose=0)
     best = {name: t["best"] for name, t in tuning.items()}
-    return hybrid.set_params(**member_params(best), **tuning[HYBRID]["best"])
+    return hybrid.set_params(**(member_params(best) | tuning[HYBRID]["best"]))
 
 
 def best_single(page, key):

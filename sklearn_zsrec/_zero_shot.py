@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from ._base import BaseRecommender, _matmul
+from ._cold_start import CallTextsMixin, check_new_items, grow_catalog, user_texts_for
 from ._explain import contributions, history_contributions
 from ._history import recency_weights
 from ._texts import check_id_texts
@@ -32,7 +33,7 @@ def _user_profiles(weights, item_embeddings, chunk=16384):
     return out
 
 
-class ZeroShotRecommender(BaseRecommender):
+class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
     """Recommend items by the similarity of their text to the user's.
 
     No training on interactions: every item in ``item_texts`` is embedded by
@@ -157,7 +158,7 @@ class ZeroShotRecommender(BaseRecommender):
         out[known] = _matmul(self.user_embeddings_[rows[known]], self.item_embeddings_.T)
         if (~known).any():
             unknown = np.flatnonzero(~known)
-            texts = self.user_texts_
+            texts = user_texts_for(self.user_texts_)
             with_text = np.zeros(len(unknown), dtype=bool)
             if texts is not None:
                 with_text = pd.Index(texts.index).get_indexer(users[unknown]) >= 0
@@ -167,6 +168,47 @@ class ZeroShotRecommender(BaseRecommender):
             out[unknown[~with_text]] = self._popularity
         return out
 
+    def add_items(self, item_texts):
+        """Add items to the catalog by their text, after ``fit``.
+
+        The new items have no interactions: users are scored against them
+        by text, exactly as if they had been in ``item_texts`` when the
+        model was fitted (the users' profiles come from their histories,
+        which the new items are not part of). Nothing is refitted.
+
+        Parameters
+        ----------
+        item_texts : pandas Series or dict
+            Texts of the new items, by id; ids already in ``items_`` raise.
+
+        Returns
+        -------
+        self : object
+            The model, its catalog grown by the new items.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn_zsrec import TextEncoder, ZeroShotRecommender
+        >>> items = pd.Series({1: "Heat (1995). Action, Crime, Thriller",
+        ...                    2: "Aladdin (1992). Animation, Children's, Musical"})
+        >>> X = pd.DataFrame({"user_id": ["ann"], "item_id": [1]})
+        >>> rec = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=items).fit(X)
+        >>> rec = rec.add_items({3: "Die Hard (1988). Action, Thriller"})
+        >>> rec.recommend(["ann"], n=1)
+        array([[3]])
+        """
+        texts = check_new_items(self, item_texts)
+        emb = _normalize_rows(self.encoder_.transform(texts.to_numpy())).astype(np.float32)
+        n_new = len(texts)
+        self.item_embeddings_ = np.concatenate([self.item_embeddings_, emb])
+        self._popularity = np.concatenate([self._popularity, np.zeros(n_new, np.float32)])
+        self.history_ = sp.hstack([self.history_, sp.csr_matrix((self.history_.shape[0], n_new),
+                                                                 dtype=self.history_.dtype)],
+                                  format="csr")
+        grow_catalog(self, texts.index.to_numpy())
+        return self
+
     def _contributions(self, row, users, cols):
         """Each history item's share of the cosine: ``w_h (e_h . e_i) / |sum w e|``.
 
@@ -174,7 +216,7 @@ class ZeroShotRecommender(BaseRecommender):
         """
         if row < 0:
             score = self._scores(np.array([row]), users)[0, cols]
-            texts = self.user_texts_
+            texts = user_texts_for(self.user_texts_)
             source = ("user text" if texts is not None and users[0] in texts.index
                       else "popularity")
             return contributions(np.arange(len(cols)), source, None, score)

@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 import pandas as pd
 
-from sklearn_zsrec._hybrid import _exposure, _learn, _members, _memo
+from sklearn_zsrec._hybrid import _exposure, _learn, _memo
 from sklearn_zsrec._hybrid._blend import HISTORY_BINS
 from sklearn_zsrec._next_item import item_transitions
 from sklearn_zsrec.model_selection import LeaveLastOut

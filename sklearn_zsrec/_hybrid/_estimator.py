@@ -12,18 +12,19 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 
 from .._base import BaseRecommender
+from .._cold_start import CallTextsMixin, check_new_items, grow_catalog
 from .._explain import contributions
 from .._progress import Stages
 from . import _exposure
 from ._blend import HISTORY_BINS, N_BINS, Blend
-from ._learn import MIN_HOLDOUT, MIN_POSITIVES, NEW_ITEM_FRACTION, Learner
+from ._learn import MIN_HOLDOUT, MIN_POSITIVES, NEW_ITEM_FRACTION, Learner, arrival_share
 from ._members import check_members, default_members, fit_members, positions
 from ._new_users import TextNeighbours
 
 logger = logging.getLogger("sklearn_zsrec._hybrid")
 
 
-class HybridRecommender(_BaseComposition, BaseRecommender):
+class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     """Blend a zero-shot text model with named collaborative recommenders.
 
     Each known user's scores are a weighted sum of terms: every member's
@@ -219,6 +220,7 @@ class HybridRecommender(_BaseComposition, BaseRecommender):
                              "of the hybrid; rename those members.")
         self._check_weights(members)
         learned = self.blend == "learned"
+        self._arrivals = None
         stages = Stages((2 + len(members)) * (1 + learned) + 2 + learned, self.verbose,
                         "HybridRecommender.fit")
         try:
@@ -278,6 +280,8 @@ class HybridRecommender(_BaseComposition, BaseRecommender):
         self.coef_, self.blend_choice_ = out.coef, out.choice
         self.blend_candidates_, self.blend_validation_ndcg_ = out.candidates, out.ndcg
         self.new_item_share_ = out.share
+        # what items added after fit (fresh arrivals) earn: see add_items
+        self._arrivals = (out.arrival, out.unseen_share, int(fresh.sum()))
         edges = [0, *HISTORY_BINS]
         labels = [f"{a + 1}-{b}" for a, b in zip(edges[:-1], edges[1:])] + [f">{edges[-1]}"]
         message = "HybridRecommender: blend per history length: " + "; ".join(
@@ -351,6 +355,44 @@ class HybridRecommender(_BaseComposition, BaseRecommender):
                 term = key + "_gated"
             coef[blend.index[term]] = value
         return np.tile(coef, (N_BINS, 1))
+
+    def add_items(self, item_texts):
+        """Add items to the catalog by their text, after ``fit``, without a refit.
+
+        The new items have no interactions. Each is scored as ``fit`` scores
+        an item without interactions declared in ``new_items``: by its text
+        (the text model's ``add_items``), the popularity and factors its
+        text predicts (the ridge maps fitted in ``fit``), with the learned
+        blend's coefficients; and, with ``blend="learned"``, the items
+        without interactions (these and the earlier ones) take the share of
+        every user's top-10 that fresh arrivals earn (``new_item_share_``,
+        recalibrated). No member is refitted: their scores of the new items
+        are 0 until a refit gives them interactions.
+
+        Parameters
+        ----------
+        item_texts : pandas Series or dict
+            Texts of the new items, by id; ids already in ``items_`` raise.
+
+        Returns
+        -------
+        self : object
+            The model, its catalog grown by the new items.
+        """
+        texts = check_new_items(self, item_texts)
+        self.text_.add_items(texts)
+        self._blend = Blend(self._blend.fitted.grown(self.text_), self.switch, self.item_switch)
+        grow_catalog(self, texts.index.to_numpy())
+        self._new_users.grown(self.user_items_)
+        if self._arrivals is not None:
+            arrival, unseen_share, n_fresh = self._arrivals
+            self._arrivals = (arrival, unseen_share, n_fresh + len(texts))
+            self.new_item_share_ = arrival_share(arrival, unseen_share, n_fresh + len(texts),
+                                                 self.new_item_exposure)
+            self.new_item_thresholds_ = _exposure.thresholds(
+                self._blend, self.coef_, self.new_item_share_,
+                check_random_state(self.random_state))
+        return self
 
     def _scores(self, rows, users):
         users = np.asarray(users)

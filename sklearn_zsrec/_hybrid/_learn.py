@@ -55,6 +55,8 @@ class Learned:
     candidates: tuple = None  # the candidates' names
     ndcg: np.ndarray = None  # (N_BINS, n_candidates): held-out NDCG@10 per bin
     share: float = None  # the share of the top-10 earned by items without interactions
+    arrival: tuple = (0.0, 0)  # held-out share of the hidden items, and how many were hidden
+    unseen_share: float = 0.0  # the share earned by undeclared items without interactions
     held: int = 0  # held-out interactions (users with 2+ interactions)
     usable: int = 0  # of them, ranked against candidates
 
@@ -241,6 +243,7 @@ class Learner:
         if cold[0]:
             self.fit_new_items(blend, out.coef, cold)
         out.share = self.share(holdout, out.coef, pos_is_new, hidden_cols, n_fresh, n_unseen)
+        out.arrival, out.unseen_share = self.arrival, self.unseen_share
         return out
 
     def fit_new_items(self, blend, coef, cold):
@@ -347,19 +350,33 @@ class Learner:
         """The share of the top-10 that items without interactions earn, or None.
 
         Fresh arrivals earn what the hidden items earned per item, times how
-        many there are; the others what the holdout's items the log had not
-        reached yet (no interaction left in the refit, not hidden) earned per
-        item, and only as far as the holdout's NDCG@10 says those slots pay
-        off when no arrival is declared (``earned_share``).
+        many there are (``arrival_share``); the others what the holdout's
+        items the log had not reached yet (no interaction left in the refit,
+        not hidden) earned per item, and only as far as the holdout's NDCG@10
+        says those slots pay off when no arrival is declared
+        (``earned_share``). Sets ``arrival`` and ``unseen_share`` on the
+        ``Learned`` record the caller holds.
         """
         from ._exposure import earned_share
 
         blend, rows, users, pos, bins, is_hidden, kept = holdout
+        self.arrival = (float(pos_is_new.mean()), len(hidden_cols))
+        unseen = (blend.fitted.n_items == 0) & ~is_hidden
+        self.unseen_share = float(unseen[pos].mean() * min(1.0, n_unseen / max(unseen.sum(), 1)))
+        if n_unseen and not n_fresh and unseen.any():
+            self.unseen_share = earned_share(holdout, coef, self.unseen_share)
         if not n_fresh + n_unseen:
             return None
-        unseen = (blend.fitted.n_items == 0) & ~is_hidden
-        fresh_share = pos_is_new.mean() * min(1.0, n_fresh / max(len(hidden_cols), 1))
-        unseen_share = unseen[pos].mean() * min(1.0, n_unseen / max(unseen.sum(), 1))
-        if n_unseen and not n_fresh and unseen.any():
-            unseen_share = earned_share(holdout, coef, unseen_share)
-        return float(min(1.0, (fresh_share + unseen_share) * self.exposure))
+        return arrival_share(self.arrival, self.unseen_share, n_fresh, self.exposure)
+
+
+def arrival_share(arrival, unseen_share, n_fresh, exposure):
+    """The top-10 share of the items without interactions: ``n_fresh`` arrivals and the rest.
+
+    ``arrival``: the hidden items' held-out share and their number (each
+    fresh arrival earns what a hidden item earned); ``unseen_share``: what
+    the undeclared ones earn; times ``exposure``, at most 1.
+    """
+    hidden_share, n_hidden = arrival
+    fresh = hidden_share * min(1.0, n_fresh / max(n_hidden, 1))
+    return float(min(1.0, (fresh + unseen_share) * exposure))

@@ -121,6 +121,7 @@ class Fitted:
     factors: dict  # name -> catalog-aligned item factors, text-mapped for new items
     recent: dict  # name -> recency-weighted profile of item factors, per text-model user
     popularity: np.ndarray  # z-scored log1p(n_items), text-predicted for new items
+    maps: dict = None  # the ridge maps from text to popularity and factors (None: no warm item)
     key: tuple = None  # the memo key of the fits (None: not reused)
     # arrays derived from the above on first use (not pickled)
     cache: dict = field(default_factory=dict, repr=False)
@@ -135,6 +136,26 @@ class Fitted:
     @property
     def score_names(self):
         return [name for name in self.members if name not in self.factors]
+
+    def grown(self, text):
+        """This record for ``text``, whose catalog grew by items without interactions.
+
+        The new items get the popularity and factors the ridge maps predict
+        from their text, as ``fit`` gives the items without interactions.
+        """
+        n_new = len(text.items_) - len(self.n_items)
+        emb = text.item_embeddings_[len(self.n_items):]
+        popularity, mapped = (_mapped(self.maps, emb) if self.maps is not None
+                              else (np.zeros(n_new, np.float32), {}))
+        factors = {name: np.concatenate([f, mapped.get(name, np.zeros((n_new, f.shape[1]),
+                                                                      np.float32))])
+                   for name, f in self.factors.items()}
+        catalog = pd.Index(text.items_)
+        return Fitted(text, self.members, np.concatenate([self.n_items, np.zeros(n_new, np.int64)]),
+                      self.n_users, {name: catalog.get_indexer(m.items_)
+                                     for name, m in self.members.items()},
+                      factors, self.recent, np.concatenate([self.popularity, popularity]),
+                      self.maps, self.key)
 
     def member_scores(self, name, users):
         """Member ``name``'s ``score_items(users)`` over the catalog (0 on items it lacks)."""
@@ -160,9 +181,9 @@ def _ridge(x, y, alpha):
 def _item_side(text, members):
     """What follows from the fitted models for items: counts, mapped factors, popularity.
 
-    New items (in the catalog, without interactions) get each factor
-    member's item factors and a popularity predicted from their text by one
-    ridge solve fitted on the other items.
+    Items without interactions get each factor member's item factors and a
+    popularity predicted from their text by one ridge solve fitted on the
+    other items (``maps``, kept for items added after fit).
     """
     n_catalog = len(text.items_)
     n_items = np.asarray(text.n_item_interactions_, dtype=np.int64)
@@ -175,17 +196,32 @@ def _item_side(text, members):
             factors[name] = np.zeros((n_catalog, member.item_factors_.shape[1]), np.float32)
             factors[name][cols] = member.item_factors_
     log_n = np.log1p(n_items).astype(np.float32)
-    some_new = (~warm).any() and warm.any()
-    if some_new:
+    maps = None
+    if warm.any():
         targets = [log_n[warm, None] - log_n[warm].mean()] + [f[warm] for f in factors.values()]
-        mapped = emb[~warm] @ _ridge(emb[warm], np.hstack(targets), MAP_ALPHA)
-        log_n[~warm] = log_n[warm].mean() + mapped[:, 0]
-        start = 1
-        for f in factors.values():
-            f[~warm] = mapped[:, start:start + f.shape[1]].astype(np.float32)
-            start += f.shape[1]
-    popularity = (log_n - log_n[warm].mean()) / max(log_n[warm].std(), 1e-12)
-    return {"n_items": n_items, "factors": factors, "popularity": popularity.astype(np.float32)}
+        maps = {"coef": _ridge(emb[warm], np.hstack(targets), MAP_ALPHA),
+                "log_mean": float(log_n[warm].mean()),
+                "log_std": float(max(log_n[warm].std(), 1e-12)),
+                "dims": {name: f.shape[1] for name, f in factors.items()}}
+        popularity, mapped = _mapped(maps, emb[~warm])
+        for name, f in factors.items():
+            f[~warm] = mapped[name]
+    full = (log_n - (maps["log_mean"] if maps else 0.0)) / (maps["log_std"] if maps else 1.0)
+    if maps is not None and (~warm).any():
+        full[~warm] = popularity
+    return {"n_items": n_items, "factors": factors, "popularity": full.astype(np.float32),
+            "maps": maps}
+
+
+def _mapped(maps, emb):
+    """The text-predicted popularity (z-scored) and factors of items with embeddings ``emb``."""
+    out = emb @ maps["coef"]
+    popularity = (out[:, 0] / maps["log_std"]).astype(np.float32)
+    mapped, start = {}, 1
+    for name, dims in maps["dims"].items():
+        mapped[name] = out[:, start:start + dims].astype(np.float32)
+        start += dims
+    return popularity, mapped
 
 
 def _fit_one(name, model, data, data_hash):
@@ -240,4 +276,4 @@ def fit_members(text, members, data, stage):
 
     return Fitted(text, fitted, side["n_items"], text.n_user_interactions_,
                   {name: columns(m.items_) for name, m in fitted.items()}, side["factors"],
-                  recent, side["popularity"], key)
+                  recent, side["popularity"], side["maps"], key)

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from .._base import _matmul, _top_n
+from .._cold_start import user_texts_for
 from .._zero_shot import _normalize_rows
 from . import _memo
 from ._blend import standardize
@@ -58,8 +59,16 @@ class TextNeighbours:
             key, lambda: self._choose(check_random_state(self.random_state)))
         return self
 
+    def grown(self, user_items):
+        """Follow a catalog grown by items without interactions (``user_items``: the hybrid's)."""
+        self.n_item_interactions_ = np.diff(sp.csc_matrix(user_items).indptr)
+        if self.embeddings_ is not None:
+            self.items_ = (user_items[self.rows_] != 0).astype(np.float32)
+        return self
+
     def has_text(self, users):
-        texts = self.text_.user_texts_
+        """Users with a text (given to the call, or in the text model's) and known users to match."""
+        texts = user_texts_for(self.text_.user_texts_)
         if texts is None or self.embeddings_ is None:
             return np.zeros(len(users), dtype=bool)
         return pd.Index(texts.index).get_indexer(users) >= 0
@@ -69,13 +78,14 @@ class TextNeighbours:
         out = np.empty((len(users), len(self.n_item_interactions_)), dtype=np.float32)
         with_text = self.has_text(users)
         if with_text.any():
+            texts = user_texts_for(self.text_.user_texts_)
             emb = _normalize_rows(self.text_.encoder_.transform(
-                self.text_.user_texts_.loc[users[with_text]].to_numpy()))
+                texts.loc[users[with_text]].to_numpy()))
             sim = emb @ self.embeddings_.T
             nearest = np.argpartition(-sim, self.n_neighbors_ - 1, axis=1)[:, :self.n_neighbors_]
             hits = self._hits(nearest, self._item_matrix())
             out[with_text] = np.log1p(hits + self._prior(self.n_neighbors_, self.smoothing_))
-        if (~with_text).any():  # the text model's popularity fallback
+        if (~with_text).any():  # the text model: its text scores, or popularity without text
             out[~with_text] = standardize(self.text_.score_items(users[~with_text]))
         return out
 

@@ -1,0 +1,120 @@
+"""Cold start after ``fit``: user texts given at call time, and items added by text.
+
+The text-aware recommenders (``ZeroShotRecommender``, ``HybridRecommender``)
+take ``user_texts`` in ``recommend`` and ``score_items``: a user who arrives
+after ``fit`` is scored from the text given with the call, without a refit.
+The texts live for the call only (a context variable: safe across threads).
+"""
+
+import contextvars
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.utils.validation import check_is_fitted
+
+from ._texts import check_id_texts
+
+_CALL_TEXTS = contextvars.ContextVar("sklearn_zsrec_user_texts", default=None)
+
+
+def user_texts_for(fitted_texts):
+    """The user texts to read for users not seen in fit: the call's, then ``fitted_texts``.
+
+    Returns a Series (or None when neither has any).
+    """
+    call = _CALL_TEXTS.get()
+    if call is None:
+        return fitted_texts
+    if fitted_texts is None:
+        return call
+    return pd.concat([call, fitted_texts[~fitted_texts.index.isin(call.index)]])
+
+
+class CallTextsMixin:
+    """``recommend`` and ``score_items`` with ``user_texts`` for users not seen in fit."""
+
+    def _with_texts(self, user_texts, method, *args, **kwargs):
+        if user_texts is None:
+            return method(*args, **kwargs)
+        texts = check_id_texts(user_texts, "user_texts", type(self).__name__)
+        token = _CALL_TEXTS.set(texts)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _CALL_TEXTS.reset(token)
+
+    def recommend(self, users, n=10, *, exclude_seen=True, return_scores=False,
+                  batch_size=None, user_texts=None):
+        """Top-``n`` items for each user; new users can bring their text.
+
+        As :meth:`BaseRecommender.recommend`, plus:
+
+        Parameters
+        ----------
+        users, n, exclude_seen, return_scores, batch_size
+            As in :meth:`BaseRecommender.recommend`.
+        user_texts : pandas Series or dict, default=None
+            Texts of users not seen in ``fit``, by id, for this call only
+            (they take precedence over the model's ``user_texts``): a user
+            who arrives after ``fit`` is scored from its text, without a
+            refit. Texts of users seen in ``fit`` are not used.
+
+        Returns
+        -------
+        ids : ndarray of shape (n_users, n)
+        scores : ndarray of shape (n_users, n), float32
+            With ``return_scores=True``.
+        """
+        return self._with_texts(user_texts, super().recommend, users, n,
+                                exclude_seen=exclude_seen, return_scores=return_scores,
+                                batch_size=batch_size)
+
+    def score_items(self, users, *, batch_size=None, user_texts=None):
+        """Scores of ``users`` over the whole catalog; new users can bring their text.
+
+        Parameters
+        ----------
+        users, batch_size
+            As in :meth:`BaseRecommender.score_items`.
+        user_texts : pandas Series or dict, default=None
+            Texts of users not seen in ``fit``, for this call (see
+            :meth:`recommend`).
+
+        Returns
+        -------
+        scores : ndarray of shape (n_users, n_items), float32
+        """
+        return self._with_texts(user_texts, super().score_items, users,
+                                batch_size=batch_size)
+
+
+def check_new_items(model, item_texts):
+    """``item_texts`` checked as new items of ``model``'s catalog (a Series)."""
+    name = type(model).__name__
+    check_is_fitted(model, "items_")
+    texts = check_id_texts(item_texts, "item_texts", name)
+    known = pd.Index(model.items_).get_indexer(texts.index) >= 0
+    if known.any():
+        raise ValueError(
+            f"{name}: add_items got {int(known.sum())} ids already in the catalog (e.g. "
+            f"{texts.index[known][:5].tolist()}); add only new ids (a changed text of an "
+            "item needs a refit with the new item_texts).")
+    return texts
+
+
+def grow_catalog(model, ids):
+    """Append items ``ids`` without interactions to ``model``'s catalog arrays.
+
+    ``items_``, ``user_items_`` (new, empty columns: the matrix may be shared
+    with other models, so it is rebuilt, not changed), and the counts.
+    """
+    n_new = len(ids)
+    model.items_ = np.concatenate([np.asarray(model.items_, dtype=object)
+                                   if np.asarray(ids).dtype != np.asarray(model.items_).dtype
+                                   else model.items_, ids])
+    model.user_items_ = sp.hstack([model.user_items_, sp.csr_matrix(
+        (model.user_items_.shape[0], n_new), dtype=model.user_items_.dtype)], format="csr")
+    model.n_item_interactions_ = np.concatenate([model.n_item_interactions_,
+                                                 np.zeros(n_new, dtype=np.int64)])
+    model._lookup = {}

@@ -1,0 +1,130 @@
+"""Cold start after fit: items added by text, users scored from a text given with the call."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from sklearn_zsrec import ALSRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender
+
+from ._data import topic_catalog, topic_interactions
+from ._members import cf_members
+from ._tiny import real_model_path, tiny_model_path
+
+ITEM_TEXTS, TOPICS = topic_catalog()
+X = topic_interactions(TOPICS, users_per_topic=10, per_user=6)
+USER_TOPIC = X.assign(topic=TOPICS.loc[X.item_id].to_numpy()).groupby("user_id").topic.first()
+NEW_ITEMS = pd.Series({"jazz-new": "A jazz story about saxophone, bebop and a late club night.",
+                       "space-new": "A space story about a rocket, an astronaut and a galaxy."})
+
+
+def _hybrid(model_path, **params):
+    text = ZeroShotRecommender(TextEncoder(model_path, verbose=0), item_texts=ITEM_TEXTS)
+    als = ALSRecommender(factors=8, iterations=10, random_state=0)
+    return HybridRecommender(text, cf_members(als), random_state=0, verbose=0, **params)
+
+
+def _count_fits(monkeypatch):
+    calls = []
+    original = ALSRecommender.fit
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ALSRecommender, "fit", counting)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """The real MiniLM hybrid, fitted once for the tests below."""
+    return _hybrid(real_model_path()).fit(X)
+
+
+def test_an_item_added_after_fit_reaches_the_users_close_to_it(fitted, monkeypatch):
+    model = clone(fitted).fit(X)
+    als = model.named_members_.cf
+    fits = _count_fits(monkeypatch)
+    model.add_items(NEW_ITEMS)
+    assert not fits and model.named_members_.cf is als  # no CF refit
+    assert list(model.items_[-2:]) == list(NEW_ITEMS.index)
+    assert model.n_item_interactions_[-2:].tolist() == [0, 0]
+    for item, topic in (("jazz-new", "jazz"), ("space-new", "space")):
+        users = USER_TOPIC.index[USER_TOPIC == topic]
+        others = USER_TOPIC.index[USER_TOPIC != topic]
+        # the learned blend gives the items without interactions the share of
+        # the top-10 that fresh arrivals earn: each reaches most of its topic
+        assert (model.recommend(users, n=10) == item).any(axis=1).mean() >= 0.5, topic
+        assert not (model.recommend(others, n=3) == item).any(), topic
+    assert model.new_item_share_ > 0
+    # the old items keep their place for the users that are not close to them
+    assert model.recommend(["u0"], n=12).shape == (1, 12)
+
+
+def test_a_user_arriving_after_fit_is_scored_from_the_text_given_with_the_call(fitted):
+    texts = {"newbie": "I love jazz: saxophone, bebop and swing.",
+             "rocketeer": "I read about rockets, astronauts and galaxies."}
+    top = fitted.recommend(list(texts), n=10, user_texts=texts)
+    assert (TOPICS.loc[top[0]] == "jazz").mean() >= 0.8
+    assert (TOPICS.loc[top[1]] == "space").mean() >= 0.8
+    # for this call only: without the text, the popularity fallback
+    assert not np.array_equal(fitted.recommend(["newbie"], n=10)[0], top[0])
+    np.testing.assert_allclose(fitted.score_items(["newbie"], user_texts=texts)[0],
+                               fitted.score_items(list(texts), user_texts=texts)[0], atol=1e-6)
+
+
+def test_call_texts_use_the_known_users_texts_when_the_model_has_them():
+    user_texts = pd.Series({u: f"Someone who likes {t}." for u, t in USER_TOPIC.items()})
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS,
+                               user_texts=user_texts)
+    model = HybridRecommender(text, cf_members(ALSRecommender(factors=8, random_state=0)),
+                              random_state=0, verbose=0).fit(X)
+    # a new user with a known user's text gets that user's neighbours' items,
+    # as if its text had been in user_texts at fit
+    known = USER_TOPIC.index[USER_TOPIC == "jazz"][0]
+    given = model.score_items(["late"], user_texts={"late": user_texts[known]})
+    refit = clone(model).set_params(text__user_texts=pd.concat(
+        [user_texts, pd.Series({"late": user_texts[known]})])).fit(X)
+    np.testing.assert_allclose(given, refit.score_items(["late"]), rtol=1e-5, atol=1e-5)
+
+
+def test_added_items_score_as_in_a_refit_with_them():
+    catalog = pd.concat([ITEM_TEXTS, NEW_ITEMS])
+    users = X.user_id.unique()
+    for blend in ("fixed", "learned"):
+        added = _hybrid(tiny_model_path(), blend=blend).fit(X).add_items(NEW_ITEMS)
+        refit = _hybrid(tiny_model_path(), blend=blend, new_items=list(NEW_ITEMS.index))
+        refit = refit.set_params(text__item_texts=catalog).fit(X)
+        assert list(added.items_) == list(refit.items_)
+        a, b = added.score_items(users), refit.score_items(users)
+        if blend == "fixed":  # no holdout: the same model, up to float32 rounding
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+        else:  # the refit's holdout draws other negatives from the larger catalog
+            for col in (-2, -1):
+                assert np.corrcoef(a[:, col], b[:, col])[0, 1] > 0.9
+            assert abs(added.new_item_share_ - refit.new_item_share_) < 0.02
+
+
+def test_zero_shot_add_items_equals_a_fit_with_them():
+    catalog = pd.concat([ITEM_TEXTS, NEW_ITEMS])
+    encoder = TextEncoder(tiny_model_path(), verbose=0)
+    added = ZeroShotRecommender(encoder, item_texts=ITEM_TEXTS).fit(X).add_items(NEW_ITEMS)
+    full = ZeroShotRecommender(encoder, item_texts=catalog).fit(X)
+    users = list(X.user_id.unique()) + ["nobody"]
+    np.testing.assert_allclose(added.score_items(users), full.score_items(users), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_array_equal(added.recommend(users, n=5), full.recommend(users, n=5))
+
+
+def test_add_items_and_call_texts_reject_bad_input():
+    model = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                                item_texts=ITEM_TEXTS).fit(X)
+    with pytest.raises(ValueError, match="already in the catalog"):
+        model.add_items({ITEM_TEXTS.index[0]: "again"})
+    with pytest.raises(ValueError, match="non-empty string"):
+        model.add_items({"x": ""})
+    with pytest.raises(TypeError, match="user_texts must be a pandas Series"):
+        model.recommend(["new"], user_texts=["a text without an id"])
+    with pytest.raises(ValueError, match="not fitted|NotFitted|fit"):
+        ZeroShotRecommender(item_texts=ITEM_TEXTS).add_items(NEW_ITEMS)
