@@ -233,7 +233,7 @@ def test_undeclared_items_without_interactions_get_only_the_share_they_earn(monk
         frac=0.15, random_state=0)
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
     hybrid = HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=5, random_state=0)),
-                               random_state=0)
+                               new_items=None, random_state=0)
     earned = clone(hybrid).fit(sample)
     declared = clone(hybrid).set_params(new_items="all").fit(sample)
     # (our own logic, mocked: the share kept whatever the holdout says)
@@ -439,3 +439,31 @@ def test_a_fit_builds_each_user_item_matrix_once(monkeypatch):
     members = model.named_members_
     assert members.knn.user_items_ is members.next.user_items_
     assert model.user_items_ is model.text_.user_items_
+
+
+def test_member_names_are_checked_before_any_fit():
+    als = ALSRecommender(factors=4, iterations=2, random_state=0)
+    for name in ("text", "popularity", "als_new", "knn_recent", "a__b", "2als"):
+        with pytest.raises(ValueError, match="cannot be used"):
+            _hybrid(members=[(name, als)]).fit(X)
+    with pytest.raises(ValueError, match="must be .*list"):
+        _hybrid(members=(("als", als),)).fit(X)
+    with pytest.raises(ValueError, match="unique"):
+        _hybrid(members=[("a", als), ("a", ItemKNNRecommender())]).fit(X)
+    with pytest.raises(ValueError, match="parameters of the hybrid"):
+        _hybrid(members=[("switch", als)]).fit(X)
+
+
+def test_the_fit_memo_keys_members_by_name_and_any_order_fits(monkeypatch):
+    # the same ALS under two names: each hybrid gets its own factor terms
+    monkeypatch.setattr(_memo, "_FIT_MEMO", OrderedDict())
+    als = ALSRecommender(factors=4, iterations=2, random_state=0)
+    first = _hybrid(members=[("als", als)], blend="fixed").fit(X)
+    second = _hybrid(members=[("mf", clone(als))], blend="fixed").fit(X)
+    assert "als_recent" in first.terms_ and "mf_recent" in second.terms_
+    np.testing.assert_allclose(first.score_items(first.users_[:5]),
+                               second.score_items(second.users_[:5]), rtol=1e-5, atol=1e-5)
+    # a memoized member before ALS: ALS still gets a matrix it can fit on
+    knn_first = [("knn", ItemKNNRecommender()), ("als", clone(als))]
+    _hybrid(members=knn_first, blend="fixed").fit(X)
+    assert _hybrid(members=knn_first, blend="fixed").fit(X.iloc[:-2]).terms_

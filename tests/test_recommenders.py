@@ -202,9 +202,11 @@ def test_new_items_set_the_exposure_of_items_without_interactions(cold_setup):
     assert zero.sum() > len(topic_of_cold)  # a few old items nobody picked, too
     declared = clone(hybrid).set_params(new_items=list(topic_of_cold)).fit(X)
     every = clone(hybrid).set_params(new_items="all").fit(X)
-    # undeclared, items are shown as often as the log goes to items it had
-    # not reached: here (items have several interactions) less often
-    undeclared = clone(hybrid).fit(X)
+    # taken as tail (new_items=None), items are shown as often as the log
+    # goes to items it had not reached: here (items have several
+    # interactions) less often
+    undeclared = clone(hybrid).set_params(new_items=None).fit(X)
+    assert clone(hybrid).fit(X).new_item_share_ == every.new_item_share_  # "all": the default
     assert 0 <= undeclared.new_item_share_ < declared.new_item_share_ < every.new_item_share_
     users = X.user_id.unique()
     new_in_top = [np.isin(m.recommend(users, n=10), list(topic_of_cold)).mean()

@@ -89,15 +89,20 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     user_neighbors : int or "auto", default="auto"
         Known users whose items score a new user (with ``user_texts``).
         ``"auto"`` picks it among 10, 25, 50, 100, 200 and 400 in ``fit``.
-    new_items : array-like of item ids, "all" or None, default=None
-        Catalog items known to be fresh arrivals (added after the
-        interactions were logged). Each of them is shown as often as a
-        hidden item of the holdout earned, that is as often as an average
-        item. Every other item without interactions is shown as often as
-        this log's next interactions go to items they had not reached yet,
+    new_items : "all", array-like of item ids or None, default="all"
+        Which catalog items without interactions are fresh arrivals (added
+        after the interactions were logged: the log cannot say how popular
+        they will be). Each arrival is shown as often as a hidden item of the
+        holdout earned, that is as often as an average item, the most
+        text-relevant ones first. ``"all"`` (default): every item of
+        ``item_texts`` without interactions, so that new products show up
+        without declaring them. A list of ids: those only (ids not in the
+        catalog raise a ``ValueError``; ids with interactions are ordinary
+        items). None: no arrival, for logs whose items without interactions
+        are old tail items (e.g. a sample of a larger log): they are shown as
+        often as this log's next interactions go to items it had not reached,
         cut to a half, a quarter or none unless the holdout's NDCG@10 says
-        those slots pay off. ``"all"``: every item without interactions is
-        an arrival. Ids not in the catalog raise a ``ValueError``.
+        those slots pay off. docs/blend.md gives the trade-off in numbers.
     new_item_exposure : float, default=1.0
         Multiplies the share of the top-10 given to items without
         interactions (``new_item_share_``): above 1 shows them more often, 0
@@ -129,7 +134,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         global fit and fixed sums of terms); empty with ``blend="fixed"``.
     blend_validation_ndcg_ : ndarray of shape (4, n_candidates)
         The held-out NDCG@10 of each candidate per bin (zeros for a bin
-        without held-out users, or after falling back to the fixed blend).
+        without held-out users); shape (4, 0) with the fixed blend, also
+        when ``blend="learned"`` falls back to it.
     new_item_share_ : float or None
         The share of every known user's top-10 given to items without
         interactions; None when the catalog has none or with the fixed blend.
@@ -172,7 +178,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     _handles_unknown_users = True
     _parameter_constraints = {
         "text": [HasMethods(["fit", "score_items"])],
-        "members": [list, tuple, None],
+        "members": [list, None],
         "blend": [StrOptions({"learned", "fixed"})],
         "weights": [dict, None],
         "switch": [Interval(Real, 0, None, closed="left")],
@@ -186,7 +192,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     }
 
     def __init__(self, text, members=None, *, blend="learned", weights=None, switch=2.0,
-                 item_switch=5.0, C=1.0, user_neighbors="auto", new_items=None,
+                 item_switch=5.0, C=1.0, user_neighbors="auto", new_items="all",
                  new_item_exposure=1.0, random_state=None, verbose=1):
         self.text = text
         self.members = members
@@ -366,8 +372,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         blend's coefficients; and, with ``blend="learned"``, the items
         without interactions (these and the earlier ones) take the share of
         every user's top-10 that fresh arrivals earn (``new_item_share_``,
-        recalibrated). No member is refitted: their scores of the new items
-        are 0 until a refit gives them interactions.
+        recalibrated; the share ``fit`` found for undeclared items without
+        interactions, if any, is kept as it was). No member is refitted:
+        their scores of the new items are 0 until a refit gives them
+        interactions.
 
         Parameters
         ----------

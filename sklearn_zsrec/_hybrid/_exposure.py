@@ -46,8 +46,7 @@ def quota_offsets(old_top, new_top, share, k, threshold=None):
         margin = new[:, min(base, k)] - old[:, max(k - base - 1, 0)]
     if threshold is None:
         extra = share * k - base
-        threshold = (np.inf if extra <= 0 or base >= k or not len(margin)
-                     else float(np.quantile(margin, 1.0 - extra, method="higher")))
+        threshold = np.inf if extra <= 0 or base >= k else _cut(margin, 1.0 - extra)
     quota = np.minimum(base + (margin > threshold), k)
     # as many as the user has: at most its new items, at least what old ones leave
     quota = np.minimum(np.maximum(quota, k - n_old), n_new)
@@ -60,6 +59,22 @@ def quota_offsets(old_top, new_top, share, k, threshold=None):
                        np.where(np.isfinite(lower), lower + 1.0,
                                 np.where(np.isfinite(upper), upper - 1.0, 0.0)))
     return np.clip(offsets, *OFFSET_RANGE), threshold
+
+
+def _cut(margin, q):
+    """A threshold with the fraction ``1 - q`` of ``margin`` above it, between two margins.
+
+    Halfway between the ``q`` quantile (a margin of the set, "higher") and
+    the next larger margin, so that no margin of the set sits on it: a
+    user's margin, computed again in another batch, may differ in the last
+    float32 bits, which must not move it across the threshold.
+    """
+    valid = np.sort(margin[~np.isnan(margin)])
+    if not len(valid):
+        return np.inf
+    cut = float(np.quantile(valid, q, method="higher"))
+    above = valid[valid > cut]
+    return (cut + float(above[0])) / 2 if len(above) and np.isfinite(cut) else cut
 
 
 def best_old_and_new(score, new, k):

@@ -12,8 +12,10 @@ from .._history import history_matrix
 from .._interactions import Interactions
 from . import _memo
 
-# names the blend gives its own terms: a member may not take them
+# names the blend gives its own terms, and the suffixes of a member's terms:
+# a member's name may not be one of them, nor end with a suffix
 RESERVED_NAMES = ("text", "popularity", "new_item")
+RESERVED_SUFFIXES = ("_gated", "_short", "_recent", "_new")
 # the recency half-life, in interactions, of the recency-weighted factor
 # profile of a member with factors (its "<name>_recent" terms): the next
 # interaction is often close to the last few. The item-kNN and next-item
@@ -52,9 +54,9 @@ def check_members(members):
         return default_members()
     fix = ('Pass a list of (name, recommender) pairs, e.g. [("als", ALSRecommender()), '
            '("knn", ItemKNNRecommender())], or None for HybridRecommender.default_members().')
-    if isinstance(members, (str, dict)) or not hasattr(members, "__iter__"):
-        raise ValueError(f"HybridRecommender: members must be a list; got {members!r}. {fix}")
-    members = list(members)
+    if not isinstance(members, list):
+        raise ValueError(f"HybridRecommender: members must be a list; got "
+                         f"{type(members).__name__} {members!r}. {fix}")
     if not members:
         raise ValueError(f"HybridRecommender: members is empty. {fix}")
     for pair in members:
@@ -62,11 +64,14 @@ def check_members(members):
             raise ValueError(f"HybridRecommender: members holds {pair!r}, not a "
                              f"(name, recommender) pair. {fix}")
         name, member = pair
-        if not name.isidentifier() or "__" in name or name in RESERVED_NAMES:
+        if (not name.isidentifier() or "__" in name or name in RESERVED_NAMES
+                or name.endswith(RESERVED_SUFFIXES)):
             raise ValueError(
                 f"HybridRecommender: member name {name!r} cannot be used: names are Python "
-                f"identifiers without '__' (they prefix nested parameters, as in "
-                f"{name}__n_neighbors) and not one of {list(RESERVED_NAMES)}.")
+                "identifiers without '__' (they prefix nested parameters, as in "
+                f"{name}__n_neighbors), not one of {list(RESERVED_NAMES)} (the blend's "
+                f"own terms) and not ending with {list(RESERVED_SUFFIXES)} (the suffixes "
+                "of a member's terms).")
         if not (hasattr(member, "fit") and hasattr(member, "score_items")):
             raise ValueError(
                 f"HybridRecommender: member {name!r} ({type(member).__name__}) has no fit or "
@@ -258,7 +263,9 @@ def fit_members(text, members, data, stage):
             raise ValueError(
                 f"HybridRecommender: member {name!r} knows items the text model has no "
                 "text for; give every item a text in item_texts.")
-    key = None if None in keys else ("item side", *keys)
+    # the item side is stored by member name: the names are part of the key
+    key = None if None in keys else ("item side", keys[0],
+                                     *zip((name for name, _ in members), keys[1:]))
     side = _memo.memoized(key, lambda: _item_side(text, fitted), shared=True)
     rows = positions(text.users_, data.user_id)
     cols = positions(text.items_, data.item_id)

@@ -95,8 +95,12 @@ def read_only(value):
         for item in value.values() if isinstance(value, dict) else value:
             read_only(item)
     elif hasattr(value, "get_params"):
-        for attribute in vars(value).values():
-            if isinstance(attribute, np.ndarray) or sp.issparse(attribute):
+        for name, attribute in vars(value).items():
+            # user_items_ is the matrix shared by every model fitted on the
+            # same rows (``Interactions.matrix``): implicit's fits take it as
+            # a writable buffer, and nothing writes to it
+            if name != "user_items_" and (isinstance(attribute, np.ndarray)
+                                          or sp.issparse(attribute)):
                 read_only(attribute)
     return value
 
