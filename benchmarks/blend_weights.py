@@ -24,7 +24,7 @@ from sklearn_zsrec.model_selection import LeaveLastOut
 
 from . import _protocols as P
 from .movielens import RESULTS, movielens_dataset, summarise
-from .stability import page_hybrid, study_main
+from .stability import page_hybrid, study_main, write_study
 
 VALUES = (0.0, 0.5, 1.0)
 
@@ -59,12 +59,7 @@ def run(out_dir=RESULTS, quick=False, log=print):
                "meta": {"seconds": round(time.perf_counter() - t0, 1),
                         "tune_seconds": round(tune_seconds, 1), "quick": quick,
                         "date": time.strftime("%Y-%m-%d")}}
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{ml.name}-blend-weights.json").write_text(json.dumps(summary, indent=1))
-    (out_dir / f"{ml.name}-blend-weights.md").write_text(report(summary))
-    log(f"wrote {out_dir / (ml.name + '-blend-weights.md')}")
-    return summary
+    return write_study(out_dir, f"{ml.name}-blend-weights", summary, report(summary), log)
 
 
 def report(summary):

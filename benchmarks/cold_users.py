@@ -36,6 +36,7 @@ from sklearn_zsrec import TextEncoder
 
 from . import _protocols as P
 from .movielens import RESULTS, movielens_dataset
+from .stability import write_study
 
 COUNTS = (5, 10, 25, 50, 100, 200, 400, None)  # None: every known user
 PRIORS = (0.001, 0.01, 0.1, 1.0, 10.0)
@@ -122,12 +123,7 @@ def run(out_dir=RESULTS, log=print):
         "group_sizes": {"median": float(np.median(sizes)), "empty": int(sum(s == 0 for s in sizes))},
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{ml.name}-cold-users.json").write_text(json.dumps(summary, indent=1))
-    (out_dir / f"{ml.name}-cold-users.md").write_text(report(summary))
-    log(f"wrote {out_dir / (ml.name + '-cold-users.md')}")
-    return summary
+    return write_study(out_dir, f"{ml.name}-cold-users", summary, report(summary), log)
 
 
 def report(s):

@@ -102,11 +102,16 @@ def run(out_dir=RESULTS, quick=False, log=print):
                                                                          / best_se, 2),
                      "behind_ok": bool(behind_ok)})
     summary["table"], summary["met"] = rows, bool(met)
+    return write_study(out_dir, f"{ml.name}-stability", summary, report(summary, seeds), log)
+
+
+def write_study(out_dir, stem, summary, page, log):
+    """Write a study's ``<stem>.json`` (``summary``) and ``<stem>.md`` (``page``); ``summary``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{ml.name}-stability.json").write_text(json.dumps(summary, indent=1, default=str))
-    (out_dir / f"{ml.name}-stability.md").write_text(report(summary, seeds))
-    log(f"wrote {out_dir / (ml.name + '-stability.md')} in {summary['meta']['seconds']:.0f}s")
+    (out_dir / f"{stem}.json").write_text(json.dumps(summary, indent=1, default=str))
+    (out_dir / f"{stem}.md").write_text(page)
+    log(f"wrote {out_dir / (stem + '.md')}")
     return summary
 
 
