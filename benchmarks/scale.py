@@ -3,7 +3,7 @@
 For each size, in a fresh subprocess (so that memory is measured per size):
 generate the interactions (``make_synthetic_interactions``), hold out each
 user's last one, encode the item texts (TextEncoder, all-MiniLM-L6-v2), fit
-``HybridRecommender(ZeroShotRecommender, ALSRecommender)``, recommend the
+``HybridRecommender`` (its default members: ALS, item-kNN, next-item), recommend the
 top 10 to every user, and score NDCG@10 on the held-out items. Each stage's
 wall time and peak resident memory are recorded. Then a small grid search
 with ``GridSearchCV(n_jobs=2)`` and ``TextEncoder(memory=<dir>)`` counts the
@@ -87,7 +87,8 @@ class _Memory:
 def child(n, out):
     """Run every stage for ``n`` interactions; write the numbers to ``out``."""
     from sklearn_zsrec import (
-        ALSRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender, embedding_cache_info,
+        ALSRecommender, HybridRecommender, ItemKNNRecommender, NextItemRecommender, TextEncoder,
+        ZeroShotRecommender, embedding_cache_info,
     )  # fmt: skip
     from sklearn_zsrec._base import _chunk_size
     from sklearn_zsrec.datasets import make_synthetic_interactions
@@ -120,8 +121,9 @@ def child(n, out):
     def fit():
         text = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=state["data"].item_text)
         misses = embedding_cache_info().misses
-        state["model"] = HybridRecommender(text, ALSRecommender(factors=64, random_state=0),
-                                           verbose=0).fit(state["train"])
+        members = [("als", ALSRecommender(factors=64, random_state=0)),
+                   ("knn", ItemKNNRecommender()), ("next", NextItemRecommender())]
+        state["model"] = HybridRecommender(text, members, verbose=0).fit(state["train"])
         state["fit_encoded"] = embedding_cache_info().misses - misses
 
     def top10():
@@ -187,9 +189,9 @@ def run(memory, warm):
     if warm:  # encode once in the parent: the workers read the disk cache
         encoder.fit().transform(data.item_text)
     text = ZeroShotRecommender(encoder, item_texts=data.item_text)
-    hybrid = HybridRecommender(text, ALSRecommender(factors=16, iterations=5, random_state=0),
-                               verbose=0)
-    grid = {"switch": [1, 10], "cf__factors": [8, 16]}
+    hybrid = HybridRecommender(text, [("als", ALSRecommender(factors=16, iterations=5,
+                                                            random_state=0))], verbose=0)
+    grid = {"switch": [1, 10], "als__factors": [8, 16]}
     search = GridSearchCV(hybrid, grid, cv=LeaveLastOut(n_splits=2), n_jobs=2).fit(data.interactions)
     return len(data.item_text), len(search.cv_results_["params"])
 
@@ -284,7 +286,7 @@ def main(argv=None):
         "- Stages, each timed and measured on its own, in one fresh process per size: "
         "**generate**, **split**, **encode** (`TextEncoder().transform(item_text)`, all-MiniLM-L6-v2, "
         "batch size 32; the embeddings stay in the in-process cache), **fit** "
-        "(`HybridRecommender(ZeroShotRecommender(TextEncoder()), ALSRecommender(factors=64))`; the "
+        "(`HybridRecommender(ZeroShotRecommender(TextEncoder()), [ALS(factors=64), item-kNN, next-item])`; the "
         "encoder finds every text in the cache), **top10** (`recommend(all users, n=10)`, default "
         "`batch_size`), **evaluate** (NDCG@10 of the held-out items, from those top-10 lists).",
         "- Peak RSS per stage: `VmHWM` of /proc/self/status, reset before each stage by writing 5 to "
