@@ -164,7 +164,8 @@ class BaseRecommender(BaseEstimator):
         """Set ``users_``, ``items_``, ``user_items_`` and the count arrays.
 
         The matrix is built once per record and item list (``data.matrix``):
-        the members of a hybrid, fitted on one record, share it (read-only).
+        the members of a hybrid, fitted on one record, share it (the same
+        object; no model changes it in place).
         """
         self.users_, self.items_, self.user_items_ = data.matrix(
             items, lambda: self._user_item_matrix(data, items))
