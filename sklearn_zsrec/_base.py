@@ -167,10 +167,8 @@ class BaseRecommender(BaseEstimator):
         the members of a hybrid, fitted on one record, share it (the same
         object; no model changes it in place).
         """
-        self.users_, self.items_, self.user_items_ = data.matrix(
-            items, lambda: self._user_item_matrix(data, items))
-        self.n_user_interactions_ = np.diff(self.user_items_.indptr)
-        self.n_item_interactions_ = np.diff(self.user_items_.tocsc().indptr)
+        (self.users_, self.items_, self.user_items_, self.n_user_interactions_,
+         self.n_item_interactions_) = data.matrix(items, lambda: self._user_item_matrix(data, items))
         self._lookup = {}
 
     def _user_item_matrix(self, data, items):
@@ -188,7 +186,8 @@ class BaseRecommender(BaseEstimator):
         matrix = sp.csr_matrix((data.weight.astype(np.float32), (rows, cols)),
                                shape=(len(users), len(items)))
         matrix.sort_indices()
-        return users, items, matrix
+        return (users, items, matrix, np.diff(matrix.indptr),
+                np.bincount(cols, minlength=len(items)))
 
     def _rows(self, ids, kind):
         attr = "users_" if kind == "user" else "items_"

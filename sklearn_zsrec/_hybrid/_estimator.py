@@ -258,7 +258,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         self._index(data, items=self.text_.items_)
         stages("new users")
         self._new_users = TextNeighbours(self.user_neighbors, self.random_state).fit(
-            self.text_, self.users_, self.user_items_, fitted.key)
+            self.text_, self.users_, self.user_items_, self.n_item_interactions_, fitted.key)
         self.user_neighbors_ = self._new_users.n_neighbors_
         self.user_neighbors_smoothing_ = self._new_users.smoothing_
 
@@ -391,7 +391,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         self.text_.add_items(texts)
         self._blend = Blend(self._blend.fitted.grown(self.text_), self.switch, self.item_switch)
         grow_catalog(self, texts.index.to_numpy())
-        self._new_users.grown(self.user_items_)
+        self._new_users.grown(self.user_items_, self.n_item_interactions_)
         if self._arrivals is not None:
             arrival, unseen_share, n_fresh = self._arrivals
             self._arrivals = (arrival, unseen_share, n_fresh + len(texts))

@@ -242,8 +242,7 @@ class Learner:
         out.coef = self.select(holdout, coef, cross, fold, out)
         if cold[0]:
             self.fit_new_items(blend, out.coef, cold)
-        out.share = self.share(holdout, out.coef, pos_is_new, hidden_cols, n_fresh, n_unseen)
-        out.arrival, out.unseen_share = self.arrival, self.unseen_share
+        self.share(holdout, out, pos_is_new, hidden_cols, n_fresh, n_unseen)
         return out
 
     def fit_new_items(self, blend, coef, cold):
@@ -346,7 +345,7 @@ class Learner:
             out.choice[b] = names[choice]
         return best
 
-    def share(self, holdout, coef, pos_is_new, hidden_cols, n_fresh, n_unseen):
+    def share(self, holdout, out, pos_is_new, hidden_cols, n_fresh, n_unseen):
         """The share of the top-10 that items without interactions earn, or None.
 
         Fresh arrivals earn what the hidden items earned per item, times how
@@ -354,20 +353,19 @@ class Learner:
         items the log had not reached yet (no interaction left in the refit,
         not hidden) earned per item, and only as far as the holdout's NDCG@10
         says those slots pay off when no arrival is declared
-        (``earned_share``). Sets ``arrival`` and ``unseen_share`` on the
-        ``Learned`` record the caller holds.
+        (``earned_share``). Sets ``share``, ``arrival`` and ``unseen_share``
+        on ``out`` (the ``Learned`` record, its ``coef`` set).
         """
         from ._exposure import earned_share
 
         blend, rows, users, pos, bins, is_hidden, kept = holdout
-        self.arrival = (float(pos_is_new.mean()), len(hidden_cols))
+        out.arrival = (float(pos_is_new.mean()), len(hidden_cols))
         unseen = (blend.fitted.n_items == 0) & ~is_hidden
-        self.unseen_share = float(unseen[pos].mean() * min(1.0, n_unseen / max(unseen.sum(), 1)))
+        out.unseen_share = float(unseen[pos].mean() * min(1.0, n_unseen / max(unseen.sum(), 1)))
         if n_unseen and not n_fresh and unseen.any():
-            self.unseen_share = earned_share(holdout, coef, self.unseen_share)
-        if not n_fresh + n_unseen:
-            return None
-        return arrival_share(self.arrival, self.unseen_share, n_fresh, self.exposure)
+            out.unseen_share = earned_share(holdout, out.coef, out.unseen_share)
+        if n_fresh + n_unseen:
+            out.share = arrival_share(out.arrival, out.unseen_share, n_fresh, self.exposure)
 
 
 def arrival_share(arrival, unseen_share, n_fresh, exposure):

@@ -229,7 +229,7 @@ def _mapped(maps, emb):
     return popularity, mapped
 
 
-def _fit_one(name, model, data, data_hash):
+def _fit_one(model, data, data_hash):
     """``model`` fitted on ``data`` (memoized, shared read-only), as this fit's own copy."""
     key = _memo.memo_key(model, data_hash)
     fitted = _memo.memoized(key, lambda: clone(model).fit(rows_for(model, data)), shared=True)
@@ -246,7 +246,7 @@ def fit_members(text, members, data, stage):
 
     data_hash = joblib.hash((data.user_id, data.item_id, data.weight, data.timestamp, data.order))
     stage("text model")
-    text, text_key = _fit_one("text", text, data, data_hash)
+    text, text_key = _fit_one(text, data, data_hash)
     if not hasattr(text, "item_embeddings_") or not hasattr(text, "user_embeddings_"):
         raise ValueError(
             f"HybridRecommender: the text model ({type(text).__name__}) has no "
@@ -256,7 +256,7 @@ def fit_members(text, members, data, stage):
     fitted, keys = {}, [text_key]
     for name, member in members:
         stage(f"member {name!r}")
-        fitted[name], key = _fit_one(name, member, data, data_hash)
+        fitted[name], key = _fit_one(member, data, data_hash)
         keys.append(key)
         cols = positions(text.items_, fitted[name].items_)
         if (cols < 0).any():

@@ -33,10 +33,10 @@ class TextNeighbours:
     def __init__(self, n_neighbors="auto", random_state=None):
         self.n_neighbors, self.random_state = n_neighbors, random_state
 
-    def fit(self, text, users, user_items, key=None):
-        """``text``: the fitted text model; ``users``, ``user_items``: the hybrid's."""
+    def fit(self, text, users, user_items, n_item_interactions, key=None):
+        """``text``: the fitted text model; the rest: the hybrid's fitted attributes."""
         self.text_ = text
-        self.n_item_interactions_ = np.diff(sp.csc_matrix(user_items).indptr)
+        self.n_item_interactions_ = n_item_interactions
         self.n_users_ = len(users)
         self.embeddings_ = None
         self.n_neighbors_ = self.smoothing_ = None
@@ -59,9 +59,9 @@ class TextNeighbours:
             key, lambda: self._choose(check_random_state(self.random_state)))
         return self
 
-    def grown(self, user_items):
-        """Follow a catalog grown by items without interactions (``user_items``: the hybrid's)."""
-        self.n_item_interactions_ = np.diff(sp.csc_matrix(user_items).indptr)
+    def grown(self, user_items, n_item_interactions):
+        """Follow a catalog grown by items without interactions (the hybrid's attributes)."""
+        self.n_item_interactions_ = n_item_interactions
         if self.embeddings_ is not None:
             self.items_ = (user_items[self.rows_] != 0).astype(np.float32)
         return self
