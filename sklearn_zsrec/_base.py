@@ -254,7 +254,8 @@ class BaseRecommender(BaseEstimator):
         return out[0] if single else out
 
     def recommend(
-        self, users, n=10, *, exclude_seen=True, return_scores=False, batch_size=None
+        self, users, n=10, *, exclude_seen=True, return_scores=False, batch_size=None,
+        approximate=False,
     ):
         """Top-``n`` items for each user.
 
@@ -278,6 +279,19 @@ class BaseRecommender(BaseEstimator):
             per batch (``2 * 2**20 // (4 * n_items)`` users, at least 64).
             Results do not depend on it, up to float32 rounding on
             near-ties.
+        approximate : bool, default=False
+            Search an HNSW inner-product index of ``item_factors_`` (faiss:
+            ``pip install "sklearn-zsrec[ann]"``) instead of scoring the
+            whole catalog: much faster on large catalogs, but a few of the
+            true top-``n`` may be missed
+            (:func:`~sklearn_zsrec.approximate_recall` measures how many).
+            Only for models whose scores are ``user_factors_ @
+            item_factors_.T`` (ALSRecommender, SparkALSRecommender); others
+            raise a ``ValueError`` that names the fix. The index is built
+            on the first call and kept on the model (not pickled). Seen
+            items are still never returned, and users who have seen much
+            of the catalog are ranked exactly. ``batch_size`` bounds the
+            users searched at once.
 
         Returns
         -------
@@ -294,14 +308,19 @@ class BaseRecommender(BaseEstimator):
                 f"of items per user); got {n!r}."
             )
         n = min(int(n), len(self.items_))
-        top = np.empty((len(users), n), dtype=np.int64)
-        top_scores = np.empty((len(users), n), dtype=np.float32)
-        for part, rows, scores in self._score_chunks(users, batch_size):
-            if exclude_seen:
-                known = np.flatnonzero(rows >= 0)
-                r, c = _seen_positions(self.user_items_, rows[known])
-                scores[known[r], c] = -np.inf
-            top[part], top_scores[part] = _top_n(scores, n)
+        from . import _ann
+
+        if _ann.check_approximate(approximate, type(self).__name__):
+            top, top_scores = _ann.top_n(self, users, n, exclude_seen, batch_size)
+        else:
+            top = np.empty((len(users), n), dtype=np.int64)
+            top_scores = np.empty((len(users), n), dtype=np.float32)
+            for part, rows, scores in self._score_chunks(users, batch_size):
+                if exclude_seen:
+                    known = np.flatnonzero(rows >= 0)
+                    r, c = _seen_positions(self.user_items_, rows[known])
+                    scores[known[r], c] = -np.inf
+                top[part], top_scores[part] = _top_n(scores, n)
         ids = self.items_[top]
         if single:
             ids, top_scores = ids[0], top_scores[0]

@@ -315,7 +315,7 @@ def _write_new(key, directory, location, texts, state):
     state.on_disk.update(new)
 
 
-def cached_encode(key, texts, encode, location=None):
+def cached_encode(key, texts, encode, location=None, *, count=True):
     """Embeddings of ``texts``, encoding through ``encode`` only the new ones.
 
     A damaged shard or an unwritable directory never fails the call: it is
@@ -331,6 +331,10 @@ def cached_encode(key, texts, encode, location=None):
         ``encode(list_of_str) -> ndarray (n, dim)`` for texts not cached.
     location : str or path, default=None
         Directory of the on-disk cache, or None for memory only.
+    count : bool, default=True
+        Add to the hits and misses of :func:`embedding_cache_info`; False
+        when ``encode`` hands back embeddings given, not computed by a model
+        (``fill_embedding_cache``).
     """
     key_str = json.dumps(key, sort_keys=True)
     directory = None if location is None else _key_dir(location, key)
@@ -351,8 +355,9 @@ def cached_encode(key, texts, encode, location=None):
         if directory is not None:
             # texts encoded earlier in memory only are written out too
             _write_new(key, directory, location, texts, state)
-        _STATS["misses"] += n_encoded
-        _STATS["hits"] += len(texts) - n_encoded
+        if count:
+            _STATS["misses"] += n_encoded
+            _STATS["hits"] += len(texts) - n_encoded
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([state.store[t] for t in texts])

@@ -45,14 +45,14 @@ class CallTextsMixin:
             _CALL_TEXTS.reset(token)
 
     def recommend(self, users, n=10, *, exclude_seen=True, return_scores=False,
-                  batch_size=None, user_texts=None):
+                  batch_size=None, approximate=False, user_texts=None):
         """Top-``n`` items for each user; new users can bring their text.
 
         As :meth:`BaseRecommender.recommend`, plus:
 
         Parameters
         ----------
-        users, n, exclude_seen, return_scores, batch_size
+        users, n, exclude_seen, return_scores, batch_size, approximate
             As in :meth:`BaseRecommender.recommend`.
         user_texts : pandas Series or dict, default=None
             Texts of users not seen in ``fit``, by id, for this call only
@@ -68,7 +68,7 @@ class CallTextsMixin:
         """
         return self._with_texts(user_texts, super().recommend, users, n,
                                 exclude_seen=exclude_seen, return_scores=return_scores,
-                                batch_size=batch_size)
+                                batch_size=batch_size, approximate=approximate)
 
     def score_items(self, users, *, batch_size=None, user_texts=None):
         """Scores of ``users`` over the whole catalog; new users can bring their text.

@@ -59,11 +59,16 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         Recency weighting of a user's items: the k-th most recent (k = 0 for
         the latest) weighs ``0.5 ** (k / half_life)`` times its interaction
         weight. None weighs all items equally.
+    fine_tune : ContrastiveFineTuning, default=None
+        Adapt the encoder's model to the interactions of ``fit`` first (items
+        consumed one after the other, and users' texts and their items, get
+        close embeddings); done once per data and settings. None uses the
+        encoder as it is. See ``docs/fine_tuning.md`` for its measured effect.
 
     Attributes
     ----------
     encoder_ : TextEncoder
-        The fitted encoder.
+        The fitted encoder (on the tuned model with ``fine_tune``).
     users_ : ndarray of shape (n_users,)
         User ids seen in ``fit``.
     items_ : ndarray of shape (n_items,)
@@ -110,13 +115,16 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         "item_texts": "no_validation",
         "user_texts": "no_validation",
         "half_life": [Interval(Real, 0, None, closed="neither"), None],
+        "fine_tune": [HasMethods(["tuned_encoder"]), None],
     }
 
-    def __init__(self, encoder=None, *, item_texts=None, user_texts=None, half_life=1.0):
+    def __init__(self, encoder=None, *, item_texts=None, user_texts=None, half_life=1.0,
+                 fine_tune=None):
         self.encoder = encoder
         self.item_texts = item_texts
         self.user_texts = user_texts
         self.half_life = half_life
+        self.fine_tune = fine_tune
 
     def _fit(self, data):
         name = type(self).__name__
@@ -138,10 +146,13 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
             self.encoder_ = TextEncoder().fit()
         else:
             self.encoder_ = clone(self.encoder).fit()
-        emb = self.encoder_.transform(texts.to_numpy())
-        self.item_embeddings_ = _normalize_rows(emb).astype(np.float32)
         rows = self._rows(data.user_id, "user")
         cols = self._rows(data.item_id, "item")
+        if self.fine_tune is not None:
+            self.encoder_ = self.fine_tune.tuned_encoder(
+                self.encoder_, texts.to_numpy(), data, cols, self.user_texts_)
+        emb = self.encoder_.transform(texts.to_numpy())
+        self.item_embeddings_ = _normalize_rows(emb).astype(np.float32)
         self.history_ = sp.csr_matrix(
             (recency_weights(data, self.half_life), (rows, cols)),
             shape=self.user_items_.shape,

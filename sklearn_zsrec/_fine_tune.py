@@ -1,0 +1,388 @@
+"""Fine-tuning of the text encoder on interactions (contrastive, co-consumed items).
+
+:class:`ContrastiveFineTuning` adapts a :class:`TextEncoder`'s transformer so
+that items consumed one after the other get close embeddings, and, when user
+texts are given, a user's text gets close to the items they consumed. The
+tuned model is saved as a plain HuggingFace directory (with the base model's
+tokenizer and sentence-transformers files) keyed by the data and the
+settings: the same data and settings load it again instead of training, in
+this process and in others, and a :class:`TextEncoder` reads it like any
+model (its embedding cache keeps it apart from the base model's).
+"""
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._progress import progress
+
+logger = logging.getLogger("sklearn_zsrec")
+
+# the in-batch softmax temperature (sentence-transformers'
+# MultipleNegativesRankingLoss scale 20): the usual value for normalised
+# embeddings; not a parameter, as no measurement asked to change it
+TEMPERATURE = 0.05
+# LoRA on the attention's query and value projections, rank 8 (the LoRA
+# paper's setting for BERT-sized models); alpha = 2 x rank
+LORA_RANK = 8
+# Early stopping on items and users training never sees: HELD_OUT of the
+# items (and of the users with texts) are set aside; their pairs (an item
+# paired with a held-out item, a held-out user's text with their items) are
+# scored every n_steps / EVALUATIONS steps by the mean reciprocal rank of
+# the true item among the sampled pairs' items (VALIDATION pairs at most),
+# and the weights of the best evaluation are kept (the base model's when
+# none beats it): tuning goes only as far as it helps texts it has not
+# seen, which is what cold items and users are. Training stops after
+# PATIENCE evaluations without a better one. Below MIN_HELD_OUT pairs
+# (tiny data) there is no validation and every step is kept.
+HELD_OUT = 0.1
+EVALUATIONS = 10
+PATIENCE = 3
+VALIDATION = 256
+MIN_HELD_OUT = 50
+# weight files of a model directory that are not copied from the base model
+_WEIGHTS = (".safetensors", ".bin", ".pt", ".h5", ".msgpack", ".onnx")
+_TUNED = {}  # key -> directory, for this process
+_LOCK = threading.Lock()
+
+
+def default_location():
+    """Where tuned models go by default: ``$SKLEARN_ZSREC_CACHE`` or ``~/.cache/sklearn_zsrec``."""
+    root = os.environ.get("SKLEARN_ZSREC_CACHE") or Path.home() / ".cache" / "sklearn_zsrec"
+    return Path(root) / "fine-tuned"
+
+
+def interaction_pairs(users, items, order, window):
+    """``(anchor, positive)`` item positions: each item and the ``window`` items after it.
+
+    ``users``, ``items`` (integer positions) and ``order`` (time rank) are
+    aligned arrays of interactions. Pairs of an item with itself are dropped.
+    """
+    frame = pd.DataFrame({"u": users, "i": items, "o": order}).sort_values(["u", "o"],
+                                                                           kind="stable")
+    u, i = frame.u.to_numpy(), frame.i.to_numpy()
+    anchors, positives = [], []
+    for lag in range(1, window + 1):
+        same = u[lag:] == u[:-lag]
+        a, p = i[:-lag][same], i[lag:][same]
+        keep = a != p
+        anchors.append(a[keep])
+        positives.append(p[keep])
+    return np.concatenate(anchors), np.concatenate(positives)
+
+
+def held_out_pairs(anchors, positives, n_texts, rng):
+    """``(train, validation)`` pair indices; validation None when too few pairs.
+
+    ``anchors`` and ``positives`` index ``n_texts`` texts (items, then users).
+    """
+    out = rng.random(n_texts) < HELD_OUT
+    touched = out[anchors] | out[positives]
+    val = np.flatnonzero(touched)
+    if len(val) < MIN_HELD_OUT or touched.all():
+        return np.arange(len(anchors)), None
+    if len(val) > VALIDATION:
+        val = np.sort(rng.choice(val, size=VALIDATION, replace=False))
+    return np.flatnonzero(~touched), val
+
+
+class ContrastiveFineTuning(BaseEstimator):
+    """Fine-tune a text encoder so that co-consumed items get close embeddings.
+
+    Pass it to :class:`ZeroShotRecommender` (``fine_tune=``), or to a
+    :class:`HybridRecommender` through its text member
+    (``text__fine_tune=``): the recommender's ``fit`` then trains on its own
+    interactions before it embeds the items. Each training pair is an item
+    and one of the ``window`` items its user consumed next; when the
+    recommender has user texts, also a user's text and an item they
+    consumed. The loss is the in-batch softmax of sentence-transformers'
+    ``MultipleNegativesRankingLoss`` (the other pairs' items are the
+    negatives; an item is never its own negative). A tenth of the items and
+    users are held out of training, and the weights kept are those that
+    rank their pairs best (evaluated ten times; the base model's if no step
+    beats it): tuning goes only as far as it helps texts it has not seen,
+    which is what cold items and users are.
+
+    Training runs once per data and settings: the tuned model is saved under
+    ``location`` by a key of the base model, the texts, the pairs and these
+    parameters, and loaded from there when they come back (so the candidates
+    of a grid search over other parameters share one tuning).
+
+    Parameters
+    ----------
+    method : {"full", "lora"}, default="full"
+        ``"full"`` trains every weight of the model; ``"lora"`` trains rank-8
+        adapters on the attention's query and value projections (needs
+        ``peft``: ``pip install "sklearn-zsrec[tune]"``) and merges them into
+        the saved model.
+    n_steps : int, default=200
+        Optimiser steps (batches). Training time is linear in it.
+    batch_size : int, default=64
+        Pairs per step; every other pair's item is a negative.
+    learning_rate : float, default=None
+        AdamW's peak rate (linear warm-up over the first tenth of the steps,
+        then linear decay). None: 5e-5 for ``"full"``, 1e-3 for ``"lora"``.
+    window : int, default=3
+        An item is paired with each of the next ``window`` items of its user.
+    location : str or path, default=None
+        Directory of the tuned models. None uses the encoder's ``memory``
+        location when it has one, else ``$SKLEARN_ZSREC_CACHE/fine-tuned``
+        (default ``~/.cache/sklearn_zsrec/fine-tuned``). About 90 MB per tuned
+        model for the default encoder; delete the directory to free it.
+    random_state : int, default=0
+        Seeds the sampling of pairs and torch's initialisation.
+    verbose : int, default=1
+        Show a progress bar while training; 0 silences it.
+
+    See Also
+    --------
+    ZeroShotRecommender : Takes it as ``fine_tune``.
+
+    Notes
+    -----
+    Tuning is deterministic for a fixed ``random_state`` and torch thread
+    count. The fitted encoder reads the tuned model from ``location``: keep
+    the directory as long as you keep (or unpickle) the recommender.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_zsrec import ContrastiveFineTuning, TextEncoder, ZeroShotRecommender
+    >>> items = pd.Series({1: "Toy Story (1995). Animation", 2: "Heat (1995). Crime",
+    ...                    3: "Aladdin (1992). Animation", 4: "Casino (1995). Crime"})
+    >>> X = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [1, 2, 3, 4]})
+    >>> tuning = ContrastiveFineTuning(n_steps=2, batch_size=2, verbose=0)
+    >>> rec = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=items,
+    ...                           fine_tune=tuning).fit(X)
+    >>> rec.encoder_.model == rec.encoder.model  # the tuned model's directory
+    False
+    """
+
+    _parameter_constraints = {
+        "method": [StrOptions({"full", "lora"})],
+        "n_steps": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "window": [Interval(Integral, 1, None, closed="left")],
+        "location": [str, os.PathLike, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, method="full", *, n_steps=200, batch_size=64, learning_rate=None,
+                 window=3, location=None, random_state=0, verbose=1):
+        self.method = method
+        self.n_steps = n_steps
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.window = window
+        self.location = location
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def tuned_encoder(self, encoder, item_texts, data, item_positions, user_texts=None):
+        """A fitted copy of ``encoder`` on the model tuned to these interactions.
+
+        Parameters
+        ----------
+        encoder : TextEncoder
+            Fitted; its model is the base and its pooling, normalisation,
+            template and token limit are used in training.
+        item_texts : ndarray of str of shape (n_items,)
+            The catalogue's texts.
+        data : Interactions
+            The validated interactions.
+        item_positions : ndarray of int of shape (n_interactions,)
+            The position in ``item_texts`` of each interaction's item.
+        user_texts : pandas.Series, default=None
+            Texts by user id; users of ``data`` with a text add (user text,
+            item) pairs.
+
+        Returns
+        -------
+        encoder : TextEncoder
+            ``clone(encoder)`` with ``model`` set to the tuned directory, fitted.
+        """
+        self._validate_params()
+        if self.method == "lora":
+            _require_peft()
+        texts = np.asarray(item_texts, dtype=object)
+        users = pd.factorize(data.user_id)[0]
+        anchors, positives = interaction_pairs(users, item_positions, data.order, self.window)
+        anchor_texts = texts
+        if user_texts is not None:
+            # user text -> each consumed item: the anchors past the catalogue
+            has = pd.Index(user_texts.index).get_indexer(data.user_id)
+            known = has >= 0
+            offset = len(texts)
+            user_rows = pd.factorize(has[known])
+            anchor_texts = np.concatenate(
+                [texts, user_texts.to_numpy(dtype=object)[user_rows[1]]])
+            anchors = np.concatenate([anchors, offset + user_rows[0]])
+            positives = np.concatenate([positives, item_positions[known]])
+        if len(anchors) == 0:
+            raise ValueError(
+                "ContrastiveFineTuning: the interactions give no training pair (no "
+                "user has two distinct items, and no user with interactions has a "
+                "text); fit without fine_tune, or with more interactions.")
+        key = self._key(encoder, anchor_texts, anchors, positives)
+        location = self._location(encoder)
+        directory = location / key
+        with _LOCK:
+            if not (directory / "config.json").exists():
+                self._train(encoder, anchor_texts, anchors, positives, location, directory)
+            _TUNED[key] = directory
+        return clone(encoder).set_params(model=str(directory)).fit()
+
+    def _location(self, encoder):
+        if self.location is not None:
+            return Path(self.location)
+        memory = getattr(encoder.memory, "location", encoder.memory)
+        return Path(memory) / "fine-tuned" if memory is not None else default_location()
+
+    def _key(self, encoder, texts, anchors, positives):
+        h = hashlib.sha256()
+        settings = {k: v for k, v in self.get_params().items()
+                    if k not in ("location", "verbose")}
+        h.update(json.dumps([encoder._cache_key(), settings], sort_keys=True,
+                            default=str).encode())
+        for t in texts:
+            h.update(t.encode("utf-8", "surrogatepass") + b"\0")
+        h.update(np.ascontiguousarray(anchors, dtype=np.int64).tobytes())
+        h.update(np.ascontiguousarray(positives, dtype=np.int64).tobytes())
+        return h.hexdigest()[:32]
+
+    def _train(self, encoder, texts, anchors, positives, location, directory):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        from ._encoder import _pool
+
+        rng = np.random.default_rng(self.random_state)
+        torch.manual_seed(int(rng.integers(2**31)))
+        train, val = held_out_pairs(anchors, positives, len(texts), rng)
+        path = encoder.model_path_
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModel.from_pretrained(path, local_files_only=True).to(encoder.device_)
+        if self.method == "lora":
+            from peft import LoraConfig, get_peft_model
+
+            model = get_peft_model(model, LoraConfig(
+                r=LORA_RANK, lora_alpha=2 * LORA_RANK, lora_dropout=0.0,
+                target_modules=["query", "value"]))
+        rate = self.learning_rate or (5e-5 if self.method == "full" else 1e-3)
+        params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+        optimiser = torch.optim.AdamW(params.values(), lr=rate)
+        warmup = max(1, self.n_steps // 10)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(
+            (s + 1) / warmup, max(0.0, (self.n_steps - s) / max(1, self.n_steps - warmup))))
+        template = encoder.template
+        prepared = np.array([(template.format(t) if template else t).strip() for t in texts],
+                            dtype=object)
+        left = getattr(tokenizer, "padding_side", "right") == "left"
+
+        def embed(idx):
+            batch = tokenizer(list(prepared[idx]), padding=True, truncation=True,
+                              max_length=encoder.max_length_, return_tensors="pt")
+            batch = {k: v.to(encoder.device_) for k, v in batch.items()}
+            hidden = model(**batch).last_hidden_state
+            pooled = _pool(hidden, batch["attention_mask"], encoder.pooling_, left)
+            return torch.nn.functional.normalize(pooled, dim=1)
+
+        def held_out_mrr():
+            a, p = anchors[val], positives[val]
+            candidates, target = np.unique(p, return_inverse=True)
+            model.eval()
+            with torch.no_grad():
+                sim = (embed(a) @ embed(candidates).T).numpy()
+            model.train()
+            sim[candidates[None, :] == a[:, None]] = -np.inf  # never the anchor itself
+            true = sim[np.arange(len(a)), target][:, None]
+            # ties count half: a collapsed model (all embeddings equal) ranks badly
+            rank = 1 + (sim > true).sum(1) + 0.5 * ((sim == true).sum(1) - 1)
+            return float((1.0 / rank).mean())
+
+        every = max(1, self.n_steps // EVALUATIONS)
+        curve = [(0, held_out_mrr())] if val is not None else []
+        # the base weights are kept unless a later evaluation beats them
+        best = {n: v.detach().clone() for n, v in params.items()} if curve else None
+        model.train()
+        size = min(self.batch_size, len(train))
+        losses = []
+        for step in progress(range(1, self.n_steps + 1), self.verbose, desc="Fine-tuning",
+                             unit="step"):
+            pick = train[rng.choice(len(train), size=size, replace=len(train) < size)]
+            a, p = anchors[pick], positives[pick]
+            logits = embed(a) @ embed(p).T / TEMPERATURE
+            # another pair's item is a negative unless it is this pair's item or anchor
+            clash = (p[None, :] == p[:, None]) | (p[None, :] == a[:, None])
+            np.fill_diagonal(clash, False)
+            logits = logits.masked_fill(torch.as_tensor(clash, device=logits.device),
+                                        float("-inf"))
+            loss = torch.nn.functional.cross_entropy(
+                logits, torch.arange(size, device=logits.device))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            losses.append(loss.item())
+            if curve and (step % every == 0 or step == self.n_steps):
+                curve.append((step, held_out_mrr()))
+                if curve[-1][1] > max(m for _, m in curve[:-1]):
+                    best = {n: v.detach().clone() for n, v in params.items()}
+                elif step - max(curve, key=lambda c: c[1])[0] >= PATIENCE * every:
+                    break  # no better held-out pairs for PATIENCE evaluations
+        if curve:  # back to the best evaluated weights (the base's if none was better)
+            with torch.no_grad():
+                for n, v in params.items():
+                    v.copy_(best[n])
+        kept = max(curve, key=lambda c: c[1])[0] if curve else len(losses)
+        if self.method == "lora":
+            model = model.merge_and_unload()
+        model.eval()
+        location.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=location, prefix=".staging-"))
+        try:
+            for f in Path(path).iterdir():  # tokenizer and sentence-transformers files
+                if f.is_file() and not f.name.endswith(_WEIGHTS):
+                    shutil.copy2(f, staging / f.name)
+                elif f.is_dir() and (f / "config.json").exists():
+                    shutil.copytree(f, staging / f.name)  # pooling settings
+            model.save_pretrained(staging)
+            (staging / "fine_tuning.json").write_text(json.dumps({
+                "base_model": str(path), "settings": self.get_params(),
+                "pairs": int(len(anchors)), "held_out_pairs": 0 if val is None else len(val),
+                "steps_run": len(losses), "step_kept": int(kept),
+                "held_out_mrr": curve,
+                "loss_first_tenth": float(np.mean(losses[:warmup])),
+                "loss_last_tenth": float(np.mean(losses[-warmup:])),
+            }, indent=1, default=str))
+            try:
+                os.replace(staging, directory)
+            except OSError:  # another process saved the same key first
+                if not (directory / "config.json").exists():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        logger.info("fine-tuned %s on %d pairs into %s", path, len(anchors), directory)
+
+
+def _require_peft():
+    try:
+        import peft  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "ContrastiveFineTuning(method='lora') needs peft: pip install "
+            "\"sklearn-zsrec[tune]\" (or method='full', which needs nothing more)."
+        ) from exc

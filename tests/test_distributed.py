@@ -1,0 +1,360 @@
+"""Encoding in Spark workers, and GridSearchCV on dask and Spark workers.
+
+Real engines, on this machine: Spark in ``local[2]`` (skipped if Java or
+pyspark is missing), a dask ``LocalCluster`` of two worker processes. Encodes
+are counted per process with ``embedding_cache_info`` (``client.run`` asks
+each dask worker), and across any processes by the cache directory's files:
+a process that encodes a text with ``memory=<dir>`` writes a shard, so files
+that stay the same, inode for inode, mean nobody encoded.
+"""
+
+import os
+import pickle
+import shutil
+import sys
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils.validation import check_is_fitted
+
+from sklearn_zsrec import (
+    ALSRecommender,
+    HybridRecommender,
+    TextEncoder,
+    ZeroShotRecommender,
+    clear_embedding_cache,
+    embedding_cache_info,
+    fill_embedding_cache,
+    spark_text_encoder_udf,
+)
+from sklearn_zsrec import _distributed
+from sklearn_zsrec.datasets import load_movielens_100k
+from sklearn_zsrec.model_selection import LeaveLastOut
+
+from ._tiny import tiny_model_path
+
+TEXTS = [
+    "Toy Story (1995). Genres: Animation, Children's, Comedy",
+    "GoldenEye (1995). Genres: Action, Adventure, Thriller",
+    "Four Rooms (1995). Genres: Thriller",
+    "Get Shorty (1995). Genres: Action, Comedy, Drama",
+    "Copycat (1995). Genres: Crime, Drama, Thriller",
+    "24 year old male, technician",
+]
+
+
+def _cosine(a, b):
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return (a * b).sum(axis=1)
+
+
+def _cache_files(location):
+    """Every file of a cache directory, with what changes if it is rewritten."""
+    return {
+        path.relative_to(location): (path.stat().st_ino, path.stat().st_mtime_ns)
+        for path in sorted(location.rglob("*")) if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def movielens():
+    return load_movielens_100k()
+
+
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark", reason="pyspark is not installed (the [spark] extra)")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs Java (17 or later): no java on PATH and no JAVA_HOME")
+    from pyspark.sql import SparkSession
+
+    saved = os.environ.get("PYSPARK_PYTHON")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # else python3 from PATH
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("sklearn-zsrec-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+    if saved is None:
+        os.environ.pop("PYSPARK_PYTHON", None)
+
+
+@pytest.fixture(scope="module")
+def texts_2000(movielens):
+    """2,000 MovieLens-100K texts: the 1,682 item texts, then 318 user texts."""
+    texts = list(movielens.item_text) + list(movielens.user_text)
+    return texts[:2000]
+
+
+@pytest.fixture(scope="module")
+def spark_vectors(spark, texts_2000):
+    """The 2,000 texts encoded by the UDF's function in Spark's Python workers.
+
+    Run through ``rdd.mapPartitions``, which needs no pyarrow: everything of
+    ``spark_text_encoder_udf`` but the Arrow exchange. Each partition also
+    reports its worker's pid and the identity of the encoder it used.
+    """
+    encode = _distributed._batches_encoder(_distributed._worker_params(TextEncoder()))
+
+    def partition(rows):
+        rows = list(rows)
+        batch = pd.Series([text for _, text in rows], index=[i for i, _ in rows], dtype=object)
+        out = next(encode(iter([batch]))) if rows else pd.Series([], dtype=object)
+        encoder = next(iter(_distributed._WORKER_ENCODERS.values()), None)
+        yield os.getpid(), id(encoder), len(_distributed._WORKER_ENCODERS), out
+
+    parts = spark.sparkContext.parallelize(list(enumerate(texts_2000)), 8).mapPartitions(partition)
+    reports = parts.collect()
+    vectors = pd.concat([out for *_, out in reports if len(out)]).sort_index()
+    assert vectors.index.tolist() == list(range(len(texts_2000)))
+    return np.stack(vectors.to_list()), reports
+
+
+def test_spark_workers_encode_like_transform(spark_vectors, texts_2000):
+    vectors, reports = spark_vectors
+    expected = TextEncoder(verbose=0).fit().transform(texts_2000)
+    assert vectors.shape == expected.shape == (2000, 384) and vectors.dtype == np.float32
+    assert _cosine(vectors, expected).min() >= 0.9999
+    # the model is loaded once per Python worker: one encoder per pid, reused
+    per_pid = {}
+    for pid, encoder_id, n_encoders, _ in reports:
+        per_pid.setdefault(pid, set()).add(encoder_id)
+        assert n_encoders == 1
+    assert all(len(ids) == 1 for ids in per_pid.values())
+    assert len(reports) == 8 > len(per_pid)
+
+
+def test_spark_pandas_udf_matches_transform(spark, texts_2000):
+    pytest.importorskip(
+        "pyarrow", reason="pyarrow is not installed: Spark's pandas_udf exchanges batches "
+        "through Arrow (the UDF's function itself is tested without it above)")
+    encode = spark_text_encoder_udf(TextEncoder(verbose=0))
+    frame = spark.createDataFrame(pd.DataFrame({"i": range(2000), "text": texts_2000}))
+    out = frame.repartition(4).select("i", encode("text").alias("v")).toPandas().sort_values("i")
+    vectors = np.stack(out["v"].to_list()).astype(np.float32)
+    expected = TextEncoder(verbose=0).fit().transform(texts_2000)
+    assert _cosine(vectors, expected).min() >= 0.9999
+
+
+def test_spark_vectors_fill_the_cache_for_recommenders(spark_vectors, texts_2000, movielens,
+                                                       tmp_path):
+    vectors, _ = spark_vectors
+    encoder = TextEncoder(memory=str(tmp_path), verbose=0)
+    clear_embedding_cache()
+    fill_embedding_cache(encoder, texts_2000, vectors)
+    assert embedding_cache_info().misses == 0  # given vectors are not counted as encoded
+    assert list(tmp_path.glob("sklearn_zsrec_embeddings/*/*.npz"))
+    clear_embedding_cache()  # as another process would start
+    items = movielens.item_text
+    model = ZeroShotRecommender(encoder, item_texts=items).fit(movielens.interactions[:2000])
+    assert embedding_cache_info().misses == 0  # read from the disk, nothing encoded
+    stored = vectors[: len(items)] / np.linalg.norm(vectors[: len(items)], axis=1, keepdims=True)
+    np.testing.assert_allclose(model.item_embeddings_, stored, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "missing, message",
+    [
+        (("pyspark", "pyspark.sql", "pyspark.sql.functions"),
+         r'needs pyspark, .* pip install "sklearn-zsrec\[spark\]"'),
+        (("pyarrow",), r'needs pyarrow .* pip install "sklearn-zsrec\[spark\]"'),
+    ],
+)
+def test_spark_udf_names_the_extra_to_install(monkeypatch, missing, message):
+    if "pyarrow" in missing:
+        pytest.importorskip("pyspark")
+    for module in missing:
+        monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(ImportError, match=message):
+        spark_text_encoder_udf(TextEncoder(verbose=0))
+
+
+def test_worker_params_pin_what_workers_must_share(tmp_path):
+    unfitted = TextEncoder(tiny_model_path(), memory=str(tmp_path), batch_size=7)
+    params = _distributed._worker_params(unfitted)
+    assert params["memory"] is None and params["verbose"] == 0 and params["batch_size"] == 7
+    assert params["precision"] == "auto"
+    fitted = clone(unfitted).set_params(verbose=0).fit()
+    assert _distributed._worker_params(fitted)["precision"] == fitted.precision_
+    assert unfitted.get_params()["memory"] == str(tmp_path)  # the caller's is untouched
+    with pytest.raises(TypeError, match="encoder must be a TextEncoder; got str"):
+        spark_text_encoder_udf("all-MiniLM-L6-v2")
+
+
+def test_udf_function_encodes_batches_like_transform():
+    params = _distributed._worker_params(TextEncoder(tiny_model_path(), verbose=0))
+    encode = _distributed._batches_encoder(params)
+    batches = [pd.Series(TEXTS[:4], index=[10, 11, 12, 13]), pd.Series(TEXTS[3:] + TEXTS[:1])]
+    out = list(encode(iter(batches)))
+    assert [list(s.index) for s in out] == [[10, 11, 12, 13], [0, 1, 2, 3]]
+    expected = TextEncoder(tiny_model_path(), verbose=0).fit().transform(TEXTS + TEXTS[:1])
+    got = np.stack(pd.concat(out).to_list())
+    assert _cosine(got, np.vstack([expected[:4], expected[3:]])).min() >= 0.9999
+    with pytest.raises(ValueError, match="spark_text_encoder_udf: the text column must be "
+                                         "non-empty strings; 1 are missing"):
+        next(encode(iter([pd.Series(["ok", None])])))
+
+
+def test_fill_embedding_cache_memory_only_serves_this_process():
+    encoder = TextEncoder(tiny_model_path(), verbose=0)
+    vectors = clone(encoder).fit()._encode(TEXTS)
+    clear_embedding_cache()
+    fill_embedding_cache(encoder, TEXTS, list(vectors))  # a list of vectors, as collected
+    assert not hasattr(encoder, "model_path_")  # an unfitted encoder is left unfitted
+    np.testing.assert_array_equal(clone(encoder).fit().transform(TEXTS[::-1]), vectors[::-1])
+    assert embedding_cache_info() == (len(TEXTS), 0, len(TEXTS))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda v: v[:, :5], r"shape \(n_texts, embedding_dim_\) = \(6, 32\) .* got \(6, 5\)"),
+        (lambda v: v[:4], r"= \(6, 32\) for this encoder; got \(4, 32\)"),
+        (lambda v: np.where(np.arange(6)[:, None] == 2, np.nan, v),
+         r"must be finite; 1 rows hold NaN or infinity \(rows \[2\]\)"),
+        (lambda v: v.astype(int), "must be a 2-D array of floats, one row per text; got dtype int"),
+        (lambda v: [row[: 32 - i] for i, row in enumerate(v)], "vectors of different lengths"),
+        (lambda v: v * 2, r"the vectors given are not this encoder's: .* differ by more than 5%"),
+    ],
+)
+def test_fill_embedding_cache_refuses_what_does_not_fit(change, message):
+    encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
+    vectors = encoder._encode(TEXTS)
+    with pytest.raises(ValueError, match=message):
+        fill_embedding_cache(encoder, TEXTS, change(vectors))
+
+
+def test_fill_embedding_cache_catches_misaligned_and_conflicting_vectors(tmp_path):
+    encoder = TextEncoder(memory=str(tmp_path), verbose=0).fit()  # MiniLM: texts differ
+    vectors = encoder._encode(TEXTS)
+    with pytest.raises(ValueError, match="not this encoder's: re-encoding some texts"):
+        fill_embedding_cache(encoder, TEXTS, vectors[::-1])  # rows out of order
+    with pytest.raises(ValueError, match="is given twice with vectors that differ"):
+        fill_embedding_cache(encoder, TEXTS + TEXTS[:1], np.vstack([vectors, vectors[1:2]]))
+    encoder.transform(TEXTS)  # in the cache now
+    with pytest.raises(ValueError, match="already in this encoder's embedding cache have "
+                                         "other vectors: 1 of 6"):
+        fill_embedding_cache(encoder, TEXTS, np.vstack([vectors[:5], vectors[:1]]), n_check=0)
+    with pytest.raises(TypeError, match="'encoder' parameter of fill_embedding_cache must be"):
+        fill_embedding_cache([], TEXTS, vectors)
+    with pytest.raises(ValueError, match="'n_check' parameter of fill_embedding_cache must be"):
+        fill_embedding_cache(encoder, TEXTS, vectors, n_check=-1)
+
+
+# -- GridSearchCV on other engines --------------------------------------------
+
+GRID = {"switch": [1, 10], "als__factors": [4, 8]}  # 4 candidates x 2 folds + the refit
+
+
+@pytest.fixture(scope="module")
+def ml_slice(movielens):
+    """4,849 interactions: 60 users (ranked 100-160 by activity) x the 150 most popular items."""
+    X = movielens.interactions
+    X = X[X.item_id.isin(X.item_id.value_counts().index[:150])]
+    X = X[X.user_id.isin(X.user_id.value_counts().index[100:160])]
+    return X.reset_index(drop=True), movielens.item_text.loc[sorted(X.item_id.unique())]
+
+
+def _hybrid(encoder, item_texts):
+    text = ZeroShotRecommender(encoder, item_texts=item_texts)
+    als = ALSRecommender(factors=8, iterations=5, random_state=0)
+    return HybridRecommender(text, [("als", als)], blend="fixed", random_state=0, verbose=0)
+
+
+def _search(ml_slice, encoder):
+    X, item_texts = ml_slice
+    return GridSearchCV(_hybrid(encoder, item_texts), GRID, cv=LeaveLastOut(n_splits=2),
+                        n_jobs=2).fit(X)
+
+
+@pytest.fixture(scope="module")
+def shared_cache(ml_slice, tmp_path_factory):
+    """A cache directory filled once by this process with the slice's item texts."""
+    location = tmp_path_factory.mktemp("shared-embeddings")
+    encoder = TextEncoder(memory=str(location), verbose=0)
+    clear_embedding_cache()
+    clone(encoder).fit().transform(ml_slice[1])  # the parameter itself stays unfitted
+    assert embedding_cache_info().misses == len(ml_slice[1])
+    return encoder, location
+
+
+@pytest.fixture(scope="module")
+def loky_search(ml_slice, shared_cache):
+    return _search(ml_slice, shared_cache[0])
+
+
+def _assert_same_search(search, reference):
+    assert search.best_params_ == reference.best_params_
+    assert search.cv_results_["params"] == reference.cv_results_["params"]
+    for name in ["mean_test_score", "split0_test_score", "split1_test_score"]:
+        np.testing.assert_allclose(search.cv_results_[name], reference.cv_results_[name],
+                                   rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_grid_search_on_dask_matches_loky_and_reads_the_shared_cache(
+        dask_client, ml_slice, shared_cache, loky_search):
+    encoder, location = shared_cache
+    before = _cache_files(location)
+    dask_client.run(clear_embedding_cache)
+    with joblib.parallel_backend("dask"):
+        search = _search(ml_slice, encoder)
+    _assert_same_search(search, loky_search)
+    # each worker process read the texts from the shared directory, none encoded
+    workers = dask_client.run(embedding_cache_info)
+    assert len(workers) == 2
+    assert all(info.misses == 0 for info in workers.values())
+    assert sum(info.hits for info in workers.values()) >= 2 * len(ml_slice[1])  # 2 splits
+    assert embedding_cache_info().misses == len(ml_slice[1])  # the parent's warm-up only
+    assert _cache_files(location) == before  # nobody wrote: nobody encoded
+
+
+@pytest.mark.filterwarnings("ignore:Spark local mode:UserWarning",  # joblibspark's notes
+                            "ignore:Spark session is not provided:UserWarning",
+                            "ignore:`apply_async` is deprecated:DeprecationWarning")
+def test_grid_search_on_spark_matches_loky_and_reads_the_shared_cache(
+        spark, ml_slice, shared_cache, loky_search):
+    joblibspark = pytest.importorskip("joblibspark", reason="joblibspark is not installed")
+    joblibspark.register_spark()
+    encoder, location = shared_cache
+    before = _cache_files(location)
+    with joblib.parallel_backend("spark"):
+        search = _search(ml_slice, encoder)
+    _assert_same_search(search, loky_search)
+    assert _cache_files(location) == before  # Spark's Python workers encoded nothing
+
+
+def test_estimators_stay_cheap_to_pickle(ml_slice, shared_cache):
+    X, item_texts = ml_slice
+    unfitted = _hybrid(shared_cache[0], item_texts)
+    size = len(pickle.dumps(unfitted))
+    assert size < len(pickle.dumps(item_texts)) + 10_000  # parameters, no model, no vectors
+    fitted = clone(unfitted).fit(X)
+    assert len(pickle.dumps(fitted)) > 10 * size
+    # fitting leaves the parameters as they were: no fitted estimator, no cache among them
+    for name, value in fitted.get_params(deep=True).items():
+        if hasattr(value, "get_params"):
+            with pytest.raises(NotFittedError):
+                check_is_fitted(value)
+    assert abs(len(pickle.dumps(clone(fitted))) - size) < 100

@@ -1,0 +1,135 @@
+"""ContrastiveFineTuning: the real MiniLM learns co-consumed pairs, once per data."""
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_zsrec import ContrastiveFineTuning, TextEncoder, ZeroShotRecommender
+from sklearn_zsrec._fine_tune import held_out_pairs, interaction_pairs
+
+# two halves of a catalogue with no textual link between partners: users
+# consume each left item and then its right partner, so only the
+# interactions can tell which right item goes with which left item
+LEFT = ["a red apple", "a wooden violin", "a snowy mountain", "a chess board",
+        "a steam locomotive", "a silk scarf", "a honey jar", "a brass telescope"]
+RIGHT = ["income tax forms", "a deep sea squid", "a jazz saxophone", "a desert cactus",
+         "a marathon runner", "a volcano eruption", "a laptop keyboard", "a wedding cake"]
+
+
+def _catalogue():
+    texts = pd.Series(LEFT + RIGHT, index=range(len(LEFT) + len(RIGHT)))
+    rows = []
+    for k in range(len(LEFT)):
+        for u in range(6):  # six users per pair, each left -> right
+            user = f"u{k}-{u}"
+            rows += [(user, k, 0), (user, len(LEFT) + k, 1)]
+    X = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    return texts, X
+
+
+def _partner_margin(emb):
+    """Mean cosine of each left item to its partner minus to the other right items."""
+    e = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    sim = e[: len(LEFT)] @ e[len(LEFT):].T
+    diagonal = np.diag(sim)
+    off = (sim.sum(1) - diagonal) / (len(RIGHT) - 1)
+    return float((diagonal - off).mean()), float((sim.argmax(1) == np.arange(len(LEFT))).mean())
+
+
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_fine_tuning_moves_co_consumed_items_closer(method, tmp_path):
+    texts, X = _catalogue()
+    base = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=texts).fit(X)
+    tuning = ContrastiveFineTuning(method, n_steps=40, batch_size=8, location=tmp_path,
+                                   verbose=0)
+    tuned = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=texts,
+                                fine_tune=tuning).fit(X)
+    before, top1_before = _partner_margin(base.item_embeddings_)
+    after, top1_after = _partner_margin(tuned.item_embeddings_)
+    assert top1_before <= 0.25  # the texts alone do not know the pairs
+    assert after > before + 0.1
+    assert top1_after >= 0.75
+
+
+def test_fine_tuning_runs_once_per_data(tmp_path, monkeypatch):
+    texts, X = _catalogue()
+    calls = []
+    train = ContrastiveFineTuning._train
+
+    def counted(self, *args):  # a spy on our own logic: how often training runs
+        calls.append(1)
+        return train(self, *args)
+
+    monkeypatch.setattr(ContrastiveFineTuning, "_train", counted)
+    tuning = ContrastiveFineTuning(n_steps=2, batch_size=4, location=tmp_path, verbose=0)
+    make = lambda: ZeroShotRecommender(TextEncoder(verbose=0), item_texts=texts,  # noqa: E731
+                                       fine_tune=tuning)
+    first = make().fit(X)
+    second = make().set_params(half_life=None).fit(X)  # another candidate, same data
+    assert len(calls) == 1
+    assert first.encoder_.model == second.encoder_.model
+    np.testing.assert_array_equal(first.item_embeddings_, second.item_embeddings_)
+    make().fit(X.iloc[4:])  # other data: trains again
+    assert len(calls) == 2
+    # a fitted recommender pickles; its encoder reads the tuned directory
+    again = pickle.loads(pickle.dumps(first))
+    np.testing.assert_array_equal(again.recommend(["u0-0"], n=3), first.recommend(["u0-0"], n=3))
+    assert (tmp_path / first.encoder_.model.split("/")[-1] / "fine_tuning.json").exists()
+
+
+def test_pairs_follow_time_within_a_user_and_skip_repeats():
+    users = np.array([0, 0, 0, 1, 0])
+    items = np.array([5, 6, 5, 7, 8])
+    order = np.array([2, 0, 1, 3, 4])  # user 0 in time: 6, 5, 5, 8
+    a, p = interaction_pairs(users, items, order, window=2)
+    assert sorted(zip(a.tolist(), p.tolist())) == [(5, 8), (5, 8), (6, 5), (6, 5)]
+
+
+def test_fine_tuning_without_pairs_says_why(tmp_path):
+    texts = pd.Series({1: "one", 2: "two"})
+    X = pd.DataFrame({"user_id": [0, 1], "item_id": [1, 2]})  # one item per user
+    rec = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=texts,
+                              fine_tune=ContrastiveFineTuning(location=tmp_path, verbose=0))
+    with pytest.raises(ValueError, match="no training pair"):
+        rec.fit(X)
+
+
+def test_fine_tuning_parameters_are_validated(tmp_path):
+    texts, X = _catalogue()
+    rec = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=texts,
+                              fine_tune=ContrastiveFineTuning("adapters", location=tmp_path))
+    with pytest.raises(ValueError, match="'method' parameter of ContrastiveFineTuning"):
+        rec.fit(X)
+
+
+def test_held_out_texts_never_train_and_tiny_data_has_no_validation():
+    rng = np.random.default_rng(0)
+    anchors, positives = rng.integers(0, 400, 5000), rng.integers(0, 400, 5000)
+    train, val = held_out_pairs(anchors, positives, 400, np.random.default_rng(1))
+    seen = set(anchors[train]) | set(positives[train])
+    out = {t for t in range(400) if t not in seen}  # texts no training pair has
+    assert out and 0 < len(val) <= 256
+    assert all(anchors[v] in out or positives[v] in out for v in val)
+    train, val = held_out_pairs(anchors[:20], positives[:20], 400, np.random.default_rng(1))
+    assert val is None and len(train) == 20
+
+
+def test_tuning_that_hurts_held_out_items_keeps_the_base_model(tmp_path):
+    """A rate that wrecks the model: the held-out pairs say so, the base weights stay."""
+    n = 40
+    texts = pd.Series([f"product number {k} of the shop" for k in range(2 * n)])
+    rows = [(f"u{k}-{u}", i, t) for k in range(n) for u in range(8)
+            for t, i in enumerate((k, n + k))]
+    X = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    base = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=texts).fit(X)
+    wreck = ContrastiveFineTuning("full", n_steps=6, batch_size=8, learning_rate=0.5,
+                                  location=tmp_path, verbose=0)
+    tuned = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=texts, fine_tune=wreck).fit(X)
+    record = json.loads((Path(tuned.encoder_.model) / "fine_tuning.json").read_text())
+    assert record["held_out_pairs"] >= 50 and record["step_kept"] == 0
+    assert record["held_out_mrr"][-1][1] < record["held_out_mrr"][0][1]
+    np.testing.assert_allclose(tuned.item_embeddings_, base.item_embeddings_, atol=1e-5)

@@ -1,0 +1,267 @@
+"""SparkALSRecommender in a real local[2] Spark session (needs Java).
+
+Not in tests/test_common.py's ``parametrize_with_checks``: its checks fit
+the estimator some fifty times, and every Spark fit, however small, runs
+dozens of Spark jobs (a few seconds each fit on 2 cores), which would add
+minutes to the suite. The checks that need no fit run here
+(``test_sklearn_api_checks``); fitting, cloning, pickling, GridSearchCV and
+errors have their own tests below.
+"""
+
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils import estimator_checks as checks
+
+from sklearn_zsrec import (
+    ALSRecommender,
+    HybridRecommender,
+    ItemKNNRecommender,
+    SparkALSRecommender,
+    TextEncoder,
+    ZeroShotRecommender,
+)
+from sklearn_zsrec import _spark_als
+from sklearn_zsrec.datasets import load_movielens_100k
+from sklearn_zsrec.model_selection import LeaveLastOut, train_test_split_last
+
+from ._data import topic_catalog, topic_interactions
+from .test_common import NO_FIT_CHECKS
+from ._tiny import tiny_model_path
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("java") is None,
+                       reason="Spark needs Java 17 or later, and java is not on PATH"),
+    # pyspark's own notes on this environment (no pyarrow, pandas 3), not ours
+    pytest.mark.filterwarnings("ignore:.*attempted Arrow optimization:UserWarning"),
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+ITEM_TEXTS, TOPICS = topic_catalog()
+X = topic_interactions(TOPICS)  # 48 users ("u0", ...) x 60 items, 5 each, with timestamps
+USERS = X.user_id.unique()
+
+
+def _small(**params):
+    """A fast model for the small data: one block, few factors and sweeps."""
+    return SparkALSRecommender(**({"rank": 4, "max_iter": 4, "num_blocks": 1, "alpha": 4.0,
+                                   "reg_param": 0.05, "random_state": 0} | params))
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """One local[2] session for the module: the active one, or a new one stopped at the end."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    created = SparkContext._active_spark_context is None
+    session = (SparkSession.builder.master("local[2]").appName("sklearn-zsrec-tests")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", "2")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    if created:
+        session.stop()
+
+
+@pytest.fixture(scope="module")
+def fitted(spark):
+    """The small model fitted on X (the session is the active one: spark=None finds it)."""
+    return _small().fit(X)
+
+
+@pytest.mark.filterwarnings("ignore:.*not in the catalog")  # 3 items, both models
+def test_ndcg_within_10_percent_of_implicit_on_movielens(spark):
+    ml = load_movielens_100k().interactions[["user_id", "item_id", "timestamp"]]
+    train, test = train_test_split_last(ml)  # each user's latest rating held out
+    # implicit's settings are the benchmark's tuned ALS (regularization=1,
+    # alpha=5; factors from its grid), mapped by the docstring's table:
+    # Spark's confidence 1 + alpha * w equals implicit's alpha * w for
+    # weights of 1 at alpha - 1; Spark's regularisation is reg_param times
+    # each row's count, implicit's one constant: reg_param = 1 / (mean
+    # interactions per user)
+    per_user = len(train) / train.user_id.nunique()
+    als = ALSRecommender(factors=64, regularization=1.0, alpha=5.0, iterations=15,
+                         random_state=0).fit(train)
+    spark_als = SparkALSRecommender(rank=64, max_iter=15, alpha=4.0, reg_param=1.0 / per_user,
+                                    num_blocks=2, random_state=0).fit(train)
+    implicit_ndcg, spark_ndcg = als.score(test), spark_als.score(test)
+    print(f"NDCG@10 on MovieLens-100K: Spark {spark_ndcg:.4f}, implicit {implicit_ndcg:.4f}")
+    assert abs(spark_ndcg - implicit_ndcg) <= 0.1 * implicit_ndcg
+    assert spark_als.user_factors_.dtype == spark_als.item_factors_.dtype == np.float32
+    assert spark_als.user_factors_.shape == (len(spark_als.users_), 64)
+
+
+def test_factors_follow_users_and_items_and_rank_the_topics(fitted):
+    # users of one topic share items: the factors must keep them apart
+    topic_of_user = X.groupby("user_id").item_id.first().map(TOPICS)
+    recs = fitted.recommend(topic_of_user.index, n=3)
+    assert (TOPICS.loc[recs.ravel()].to_numpy().reshape(recs.shape)
+            == topic_of_user.to_numpy()[:, None]).mean() > 0.9
+    assert fitted.user_factors_.shape == (len(fitted.users_), 4)
+    assert fitted.item_factors_.shape == (len(fitted.items_), 4)
+    rows = fitted._rows(USERS[:5], "user")
+    np.testing.assert_allclose(fitted.score_items(USERS[:5]),
+                               fitted.user_factors_[rows] @ fitted.item_factors_.T, rtol=1e-5)
+    # training items are never recommended
+    for user, row in zip(topic_of_user.index, recs):
+        assert not set(X.item_id[X.user_id == user]) & set(row)
+
+
+def test_explain_follows_sparks_normal_equation(fitted):
+    # the contributions are computed from the documented equation (confidence
+    # 1 + alpha * w, regularisation reg_param * count): they add up to
+    # Spark's own score, with next to nothing left over
+    parts = fitted.explain("u0", n=3)
+    score = parts.groupby("item_id", sort=False).score.first()
+    total = parts.groupby("item_id", sort=False).contribution.sum()
+    np.testing.assert_allclose(total, score, rtol=1e-5, atol=1e-6)
+    rest = parts.contribution[parts.source == "rest"].abs()
+    assert rest.max() < 1e-3 * score.abs().max()
+
+
+def test_string_huge_and_negative_ids_give_the_same_model(fitted):
+    # ids mapped in their own order: the same positions, so the same factors
+    users = {u: f"user-{u}" for u in USERS}  # in the order of USERS' strings
+    items = {i: i * 2**33 - 2**40 for i in ITEM_TEXTS.index}  # negative and past 2**31
+    odd = X.assign(user_id=X.user_id.map(users), item_id=X.item_id.map(items))
+    assert odd.item_id.min() < 0 and odd.item_id.max() >= 2**31
+    model = _small().fit(odd)
+    np.testing.assert_allclose(model.user_factors_, fitted.user_factors_, rtol=1e-5, atol=1e-6)
+    expected = pd.DataFrame(fitted.recommend(USERS, n=5)).apply(lambda c: c.map(items))
+    np.testing.assert_array_equal(model.recommend([users[u] for u in USERS], n=5), expected)
+
+
+def test_thirty_iterations_checkpoint_in_a_temporary_directory(spark):
+    model = _small(max_iter=30, checkpoint_interval=5).fit(X)
+    assert np.isfinite(model.user_factors_).all() and np.abs(model.user_factors_).sum() > 0
+    # the temporary directory is removed and unset
+    assert spark.sparkContext.getCheckpointDir() is None
+
+
+def test_fits_in_threads_share_the_temporary_directory(spark, fitted):
+    # the first fit to end must not delete the directory the other still uses
+    with ThreadPoolExecutor(2) as pool:
+        models = list(pool.map(lambda n: _small(max_iter=n, checkpoint_interval=2).fit(X), [4, 12]))
+    np.testing.assert_array_equal(models[0].user_factors_, fitted.user_factors_)
+    assert spark.sparkContext.getCheckpointDir() is None
+    assert _spark_als._TEMPORARY == {"directory": None, "fits": 0}
+
+
+def test_a_sessions_own_checkpoint_directory_is_kept(spark, tmp_path):
+    spark.sparkContext.setCheckpointDir(str(tmp_path))
+    try:
+        own = spark.sparkContext.getCheckpointDir()
+        _small(max_iter=6, checkpoint_interval=2).fit(X)
+        assert spark.sparkContext.getCheckpointDir() == own
+        assert any(tmp_path.rglob("*"))  # Spark checkpointed there
+    finally:
+        _spark_als._unset_checkpoint_dir(spark.sparkContext)
+
+
+def test_spark_dataframe_gives_the_same_model_as_pandas(spark, fitted):
+    weighted = X.assign(weight=np.arange(len(X)) % 3 + 1.0)
+    frame = spark.createDataFrame(weighted.assign(item_id=weighted.item_id.astype("int64")))
+    from_spark = _small().fit(frame)
+    from_pandas = _small().fit(weighted)
+    np.testing.assert_array_equal(from_spark.users_, from_pandas.users_)
+    np.testing.assert_array_equal(from_spark.items_, from_pandas.items_)
+    np.testing.assert_array_equal(from_spark.user_factors_, from_pandas.user_factors_)
+    np.testing.assert_array_equal(from_spark.item_factors_, from_pandas.item_factors_)
+    np.testing.assert_array_equal(from_spark.recommend(USERS, n=5),
+                                  from_pandas.recommend(USERS, n=5))
+    # unweighted, the Spark frame gives the pandas model of the module's fixture
+    plain = _small().fit(spark.createDataFrame(X[["user_id", "item_id"]]))
+    np.testing.assert_array_equal(plain.user_factors_, fitted.user_factors_)
+
+
+@pytest.mark.parametrize("session", ["active", "passed"])
+def test_hybrid_with_a_spark_cf_member_fits_and_recommends(spark, session):
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
+    member = _small(spark=spark if session == "passed" else None)
+    hybrid = HybridRecommender(text, [("als", member), ("knn", ItemKNNRecommender())],
+                               random_state=0, verbose=0).fit(X)
+    assert "als_recent" in hybrid.terms_  # taken as a member with factors
+    recs = hybrid.recommend(USERS, n=5)
+    assert recs.shape == (len(USERS), 5)
+    for user, row in zip(USERS, recs):
+        assert not set(X.item_id[X.user_id == user]) & set(row)
+    member = hybrid.named_members_.als
+    assert member.item_factors_.shape == (len(member.items_), 4)
+
+
+def test_pickle_and_joblib_round_trip_without_the_session(spark, tmp_path):
+    model = _small(spark=spark).fit(X)
+    expected = model.recommend(USERS, n=5)
+    loaded = pickle.loads(pickle.dumps(model))
+    assert loaded.spark is None and model.spark is spark
+    np.testing.assert_array_equal(loaded.recommend(USERS, n=5), expected)
+    joblib.dump(model, tmp_path / "model.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "model.joblib").recommend(USERS, n=5),
+                                  expected)
+
+
+@pytest.mark.filterwarnings("ignore:.*not in the catalog")  # tiny folds
+def test_clone_shares_the_session_and_grid_search_runs(spark):
+    model = _small(spark=spark)
+    twin = clone(model)
+    assert twin.spark is spark and twin.get_params()["rank"] == 4
+    search = GridSearchCV(model, {"rank": [2, 4]}, cv=LeaveLastOut(n_splits=1)).fit(X)
+    assert search.best_params_["rank"] in (2, 4)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_estimator_.spark is spark
+    assert not hasattr(clone(search.best_estimator_), "user_factors_")
+
+
+def test_parameters_are_validated_before_spark_runs():
+    with pytest.raises(ValueError, match=r"The 'rank' parameter of SparkALSRecommender must be "
+                                         r"an int in the range \[1, inf\)\. Got 0 instead"):
+        SparkALSRecommender(rank=0).fit(X)
+    with pytest.raises(ValueError, match="The 'spark' parameter of SparkALSRecommender"):
+        SparkALSRecommender(spark="local[2]").fit(X)
+
+
+def test_spark_dataframe_errors_name_the_fix(spark):
+    frame = spark.createDataFrame(X[["user_id", "item_id"]].rename(columns={"user_id": "user"}))
+    with pytest.raises(ValueError, match=r"X is missing the column\(s\) \['user_id'\]; got "
+                                         r"columns \['user', 'item_id'\]\. Rename"):
+        _small().fit(frame)
+    with pytest.raises(ValueError, match="add the weights to X as a 'weight' column"):
+        _small().fit(spark.createDataFrame(X), y=np.ones(len(X)))
+
+
+def test_unknown_users_raise_as_in_als(fitted):
+    with pytest.raises(ValueError, match="1 user ids were not seen in fit"):
+        fitted.recommend(["nobody"])
+
+
+def test_missing_pyspark_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # import pyspark.sql fails
+    with pytest.raises(ImportError, match=r'pip install "sklearn-zsrec\[spark\]"'):
+        _small().fit(X)
+
+
+def test_import_stays_cheap():
+    code = "import sys, sklearn_zsrec; print('pyspark' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("check", [*NO_FIT_CHECKS, checks.check_estimators_unfitted],
+                         ids=lambda c: c.__name__)
+def test_sklearn_api_checks(check):
+    check("SparkALSRecommender", SparkALSRecommender())
