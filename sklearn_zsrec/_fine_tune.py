@@ -10,6 +10,7 @@ this process and in others, and a :class:`TextEncoder` reads it like any
 model (its embedding cache keeps it apart from the base model's).
 """
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -121,14 +123,15 @@ class ContrastiveFineTuning(BaseEstimator):
 
     Parameters
     ----------
-    method : {"full", "lora"}, default="full"
-        ``"full"`` trains every weight of the model; ``"lora"`` trains rank-8
-        adapters on the attention's query and value projections (needs
-        ``peft``: ``pip install "sklearn-zsrec[tune]"``) and merges them into
-        the saved model.
+    method : {"lora", "full"}, default="lora"
+        ``"lora"`` trains rank-8 adapters on the attention's query and value
+        projections (needs ``peft``: ``pip install "sklearn-zsrec[tune]"``)
+        and merges them into the saved model; ``"full"`` trains every weight.
+        LoRA is the default from one side run on MovieLens-100K (see
+        ``docs/fine_tuning.md``; the benchmark page measures LoRA only).
     n_steps : int, default=200
         Optimiser steps (batches). Training time is linear in it.
-    batch_size : int, default=64
+    batch_size : int, default=32
         Pairs per step; every other pair's item is a negative.
     learning_rate : float, default=None
         AdamW's peak rate (linear warm-up over the first tenth of the steps,
@@ -180,7 +183,7 @@ class ContrastiveFineTuning(BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, method="full", *, n_steps=200, batch_size=64, learning_rate=None,
+    def __init__(self, method="lora", *, n_steps=200, batch_size=32, learning_rate=None,
                  window=3, location=None, random_state=0, verbose=1):
         self.method = method
         self.n_steps = n_steps
@@ -239,7 +242,7 @@ class ContrastiveFineTuning(BaseEstimator):
         key = self._key(encoder, anchor_texts, anchors, positives)
         location = self._location(encoder)
         directory = location / key
-        with _LOCK:
+        with _LOCK, _quiet_transformers():
             if not (directory / "config.json").exists():
                 self._train(encoder, anchor_texts, anchors, positives, location, directory)
             _TUNED[key] = directory
@@ -376,6 +379,22 @@ class ContrastiveFineTuning(BaseEstimator):
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         logger.info("fine-tuned %s on %d pairs into %s", path, len(anchors), directory)
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """No loading bars from transformers, no deprecation notes peft triggers in it."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+            yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def _require_peft():

@@ -133,3 +133,14 @@ def test_tuning_that_hurts_held_out_items_keeps_the_base_model(tmp_path):
     assert record["held_out_pairs"] >= 50 and record["step_kept"] == 0
     assert record["held_out_mrr"][-1][1] < record["held_out_mrr"][0][1]
     np.testing.assert_allclose(tuned.item_embeddings_, base.item_embeddings_, atol=1e-5)
+
+
+def test_lora_without_peft_names_the_extra(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # as if not installed
+    texts, X = _catalogue()
+    rec = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=texts,
+                              fine_tune=ContrastiveFineTuning(location=tmp_path, verbose=0))
+    with pytest.raises(ImportError, match=r"sklearn-zsrec\[tune\]"):
+        rec.fit(X)
