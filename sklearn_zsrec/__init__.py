@@ -10,7 +10,7 @@ from ._ann import approximate_recall
 from ._base import BaseRecommender
 from ._cache import clear_embedding_cache, embedding_cache_info
 from ._caches import clear_cache
-from ._distributed import fill_embedding_cache, spark_text_encoder_udf
+from ._distributed import fill_embedding_cache, ray_text_encoder_batches, spark_text_encoder_udf
 from ._encoder import TextEncoder
 from ._fine_tune import ContrastiveFineTuning
 from ._hybrid import HybridRecommender
@@ -38,5 +38,6 @@ __all__ = [
     "clear_embedding_cache",
     "embedding_cache_info",
     "fill_embedding_cache",
+    "ray_text_encoder_batches",
     "spark_text_encoder_udf",
 ]

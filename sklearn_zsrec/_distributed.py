@@ -81,6 +81,63 @@ def _batches_encoder(params):
     return encode
 
 
+def ray_text_encoder_batches(encoder=None, *, column="text", output="embedding"):
+    """A Ray Data ``map_batches`` function that encodes a text column like ``encoder``.
+
+    Each Ray worker process builds ``TextEncoder(**encoder.get_params())``
+    and loads its model once (Ray reuses its worker processes across tasks),
+    then adds the embeddings of ``column`` to each pandas batch as
+    ``output`` (one float32 array per row). The vectors equal
+    ``encoder.transform`` of the same texts; bring them back with
+    :func:`fill_embedding_cache`.
+
+    Parameters
+    ----------
+    encoder : TextEncoder, default=None
+        The configuration to encode with; None uses ``TextEncoder()``. If it
+        is fitted, the precision its ``"auto"`` chose is used on every worker.
+    column : str, default="text"
+        The column of texts.
+    output : str, default="embedding"
+        The column the vectors go to.
+
+    Returns
+    -------
+    encode : callable
+        ``encode(batch: pandas.DataFrame) -> pandas.DataFrame``, for
+        ``dataset.map_batches(encode, batch_format="pandas")``.
+
+    See Also
+    --------
+    spark_text_encoder_udf : The same for Spark.
+
+    Notes
+    -----
+    Workers need ``sklearn-zsrec`` and the model, as for Spark; pass
+    ``HF_HUB_OFFLINE=1`` in the job's ``runtime_env`` where they must not
+    reach the hub. Distinct texts are encoded once per batch.
+
+    Examples
+    --------
+    The Ray lines are skipped in the doctests (starting Ray takes seconds);
+    ``tests/test_distributed.py`` runs them.
+
+    >>> from sklearn_zsrec import TextEncoder, ray_text_encoder_batches
+    >>> encode = ray_text_encoder_batches(TextEncoder(verbose=0))
+    >>> import ray  # doctest: +SKIP
+    >>> items = ray.data.from_items([{"item_id": 1, "text": "Toy Story (1995)"}])  # doctest: +SKIP
+    >>> vectors = items.map_batches(encode, batch_format="pandas").to_pandas()  # doctest: +SKIP
+    """
+    params = _worker_params(encoder)
+
+    def encode(batch):
+        out = batch.copy()
+        out[output] = list(_encode_batch(params, batch[column]))
+        return out
+
+    return encode
+
+
 def _require_spark():
     """``pyspark.sql.functions.pandas_udf``, or an ImportError saying what to install."""
     try:
@@ -136,6 +193,7 @@ def spark_text_encoder_udf(encoder=None):
     See Also
     --------
     fill_embedding_cache : Store the vectors in the encoder's cache.
+    ray_text_encoder_batches : The same for Ray Data.
 
     Notes
     -----
@@ -150,10 +208,7 @@ def spark_text_encoder_udf(encoder=None):
     Arrow batch (``spark.sql.execution.arrow.maxRecordsPerBatch``, 10,000
     by default); ``.distinct()`` the column first to encode each once in all.
 
-    Ray Data is not supported by a helper (Ray is not a dependency), but the
-    same pattern applies: a ``map_batches`` callable class whose
-    ``__init__`` builds ``TextEncoder(**params).fit()`` from these
-    parameters, run with ``batch_format="pandas"``.
+    On Ray Data, :func:`ray_text_encoder_batches` does the same.
 
     Examples
     --------

@@ -30,6 +30,7 @@ from sklearn_zsrec import (
     clear_embedding_cache,
     embedding_cache_info,
     fill_embedding_cache,
+    ray_text_encoder_batches,
     spark_text_encoder_udf,
 )
 from sklearn_zsrec import _distributed
@@ -142,6 +143,25 @@ def test_spark_pandas_udf_matches_transform(spark, texts_2000):
     encode = spark_text_encoder_udf(TextEncoder(verbose=0))
     frame = spark.createDataFrame(pd.DataFrame({"i": range(2000), "text": texts_2000}))
     out = frame.repartition(4).select("i", encode("text").alias("v")).toPandas().sort_values("i")
+    vectors = np.stack(out["v"].to_list()).astype(np.float32)
+    expected = TextEncoder(verbose=0).fit().transform(texts_2000)
+    assert _cosine(vectors, expected).min() >= 0.9999
+
+
+def test_ray_data_batches_match_transform(texts_2000):
+    ray = pytest.importorskip("ray", reason="ray is not installed (the [ray] extra)")
+    pytest.importorskip("ray.data", reason="Ray Data is not installed (the [ray] extra)")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}})
+    try:
+        frame = pd.DataFrame({"i": range(2000), "text": texts_2000})
+        dataset = ray.data.from_pandas(frame).repartition(4)
+        encode = ray_text_encoder_batches(TextEncoder(verbose=0), output="v")
+        out = dataset.map_batches(encode, batch_format="pandas").to_pandas().sort_values("i")
+    finally:
+        ray.shutdown()
+    assert out["i"].tolist() == list(range(2000))
+    assert (out["text"].to_numpy() == frame["text"].to_numpy()).all()
     vectors = np.stack(out["v"].to_list()).astype(np.float32)
     expected = TextEncoder(verbose=0).fit().transform(texts_2000)
     assert _cosine(vectors, expected).min() >= 0.9999
