@@ -471,7 +471,8 @@ def genre_title_features(ml, *, min_df=2):
         ``title=<word>``; ready for ``LightFM(item_features=...)``.
     """
     movies = ml.movies
-    genres = movies["genres"].str.get_dummies("|")
+    # an item without genres is no genre (pandas' pyarrow strings make "" a column)
+    genres = movies["genres"].str.get_dummies("|").drop(columns="", errors="ignore")
     words = text_word_features(movies.set_index("item_id")["title"], min_df=min_df, prefix="title")
     matrix = sp.hstack([sp.csr_matrix(genres.to_numpy(np.float32)), words.sparse.to_coo()],
                        format="csr")
