@@ -55,8 +55,7 @@ VALIDATION = 256
 MIN_HELD_OUT = 50
 # weight files of a model directory that are not copied from the base model
 _WEIGHTS = (".safetensors", ".bin", ".pt", ".h5", ".msgpack", ".onnx")
-_TUNED = {}  # key -> directory, for this process
-_LOCK = threading.Lock()
+_LOCK = threading.Lock()  # one tuning at a time in a process
 
 
 def default_location():
@@ -245,7 +244,6 @@ class ContrastiveFineTuning(BaseEstimator):
         with _LOCK, _quiet_transformers():
             if not (directory / "config.json").exists():
                 self._train(encoder, anchor_texts, anchors, positives, location, directory)
-            _TUNED[key] = directory
         return clone(encoder).set_params(model=str(directory)).fit()
 
     def _location(self, encoder):
