@@ -3,12 +3,11 @@
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseRecommender, _matmul
-from ._explain import contributions, history_contributions
+from ._explain import factor_contributions
 
 
 class ALSRecommender(BaseRecommender):
@@ -157,18 +156,7 @@ class ALSRecommender(BaseRecommender):
         (conjugate-gradient steps, before the items' last update), so a row
         ``"rest"`` holds the small difference to the score ``predict`` gives.
         """
-        from scipy.linalg import cho_factor, cho_solve
-
-        Y = self.item_factors_.astype(np.float64)
         history = self.user_items_[row]
         confidence = self.alpha * history.data.astype(np.float64)
-        Yh = Y[history.indices]
-        A = Y.T @ Y + self.regularization * np.eye(Y.shape[1])
-        A += (Yh * (confidence - 1.0)[:, None]).T @ Yh
-        weighted = cho_solve(cho_factor(A), Y[cols].T)  # A^-1 y_i, one column per item
-        votes = (Yh @ weighted) * confidence[:, None]  # (history items, cols)
-        score = (self.user_factors_[row] @ self.item_factors_[cols].T).astype(np.float64)
-        rest = score - votes.sum(axis=0)
-        return pd.concat([history_contributions(self.items_, history.indices, votes),
-                          contributions(np.arange(len(cols)), "rest", None, rest)],
-                         ignore_index=True)
+        return factor_contributions(self, row, cols, history.indices, self.regularization,
+                                    confidence - 1.0, confidence)

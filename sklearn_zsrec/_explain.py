@@ -37,6 +37,29 @@ def history_contributions(items, history_columns, votes):
     return contributions(c, "history", items[history_columns[h]], votes[h, c])
 
 
+def factor_contributions(model, row, cols, columns, ridge, curvature, weights):
+    """Each history item's share of a factor model's scores, from its normal equation.
+
+    The user's factors solve ``A x = sum_h weights_h y_h`` with ``A = Y'Y +
+    ridge I + sum_h curvature_h y_h y_h'`` (``Y`` the item factors, ``h``
+    the history items ``columns``), so the score of item ``i`` is ``sum_h
+    weights_h y_i' A^-1 y_h``: one row per history item and item of
+    ``cols``, and a row ``"rest"`` with what the stored factors differ by.
+    """
+    from scipy.linalg import cho_factor, cho_solve
+
+    Y = model.item_factors_.astype(np.float64)
+    Yh = Y[columns]
+    A = Y.T @ Y + ridge * np.eye(Y.shape[1])
+    A += (Yh * curvature[:, None]).T @ Yh
+    votes = (Yh @ cho_solve(cho_factor(A), Y[cols].T)) * weights[:, None]  # (history, cols)
+    score = (model.user_factors_[row] @ model.item_factors_[cols].T).astype(np.float64)
+    return pd.concat([history_contributions(model.items_, columns, votes),
+                      contributions(np.arange(len(cols)), "rest", None,
+                                    score - votes.sum(axis=0))],
+                     ignore_index=True)
+
+
 def explain(estimator, user, items, n, max_contributions):
     """The body of :meth:`BaseRecommender.explain` (see there)."""
     name = type(estimator).__name__

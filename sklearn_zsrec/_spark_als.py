@@ -17,13 +17,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import cho_factor, cho_solve
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from ._base import BaseRecommender, _matmul
-from ._explain import contributions, history_contributions
+from ._explain import factor_contributions
 from ._interactions import _COLUMNS
 
 _INT32_IDS = 2**31 - 1  # Spark's ALS takes int32 user and item ids
@@ -440,19 +439,11 @@ class SparkALSRecommender(BaseRecommender):
         (1 + alpha w_h) y_i' A^-1 y_h``, one term per history item; a row
         ``"rest"`` holds what float32 rounding leaves over.
         """
-        Y = self.item_factors_.astype(np.float64)
         history = self.user_items_[row]
         positive = history.data > 0
         columns, confidence = history.indices[positive], self.alpha * history.data[positive]
-        Yh = Y[columns]
-        A = Y.T @ Y + self.reg_param * len(columns) * np.eye(Y.shape[1])
-        A += (Yh * confidence[:, None]).T @ Yh
-        votes = (Yh @ cho_solve(cho_factor(A), Y[cols].T)) * (1.0 + confidence)[:, None]
-        score = (self.user_factors_[row] @ self.item_factors_[cols].T).astype(np.float64)
-        return pd.concat([history_contributions(self.items_, columns, votes),
-                          contributions(np.arange(len(cols)), "rest", None,
-                                        score - votes.sum(axis=0))],
-                         ignore_index=True)
+        return factor_contributions(self, row, cols, columns, self.reg_param * len(columns),
+                                    confidence, 1.0 + confidence)
 
     def __sklearn_clone__(self):
         # a SparkSession cannot be deep-copied, as clone copies parameters:
