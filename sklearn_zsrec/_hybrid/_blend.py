@@ -27,13 +27,18 @@ learned blend is fitted on are ``Blend.scores`` with one coefficient 1
 products: a z-score ``(x_u . y_i - mean_u) / std_u`` is the product of
 ``x_u / std_u`` with the centred item vector, the per-user mean and
 standard deviation following from the item side's mean and covariance.
+The other members' z-scores are their ``score_items`` times ``weight /
+std_u``, added in place; their ``- weight * mean_u / std_u`` on the items
+with interactions rides in the CF product (a row of ones over those items),
+and ``mean_u``, ``std_u`` are computed the first time a user is scored and
+kept with the fitted models (a known user's scores do not change after fit).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from .._base import _matmul
+from .._base import _matmul, _tensor
 
 # upper edges of the history-length bins; each bin (users with at most that
 # many interactions, and one bin above the last edge) gets its own blend
@@ -147,21 +152,25 @@ class Blend:
         short = (1.0 / (1.0 + np.log(np.maximum(n_u, 1.0))))[:, None]
         mask = None if self.warm.all() or not self.warm.any() else self.warm
         std = self._user_stds(items)
-        col = lambda name: coef[:, self.index[name]][:, None]  # noqa: E731
+        # the user side in float32, as the products it enters
+        coef32 = coef.astype(np.float32)
+        col = lambda name: coef32[:, self.index[name]][:, None]  # noqa: E731
         if "text" not in scratch:
             scratch["text"] = _scaled(f.text.user_embeddings_[rows], std["text"][rows])
         text = scratch["text"]
         gated_text = col("text_gated")
-        out = np.zeros((len(rows), len(self.warm)), dtype=np.float32)
         if gated_text.any():
             out = _matmul(gated_text * text, items.text)
             if a.any() and items.gate.any():  # text on warm items: times (1 - a(u) b(i))
-                gate = torch.outer(torch.from_numpy(a), torch.from_numpy(items.gate))
-                torch.from_numpy(out).mul_(gate.neg_().add_(1.0))
-        user, new = [], [(gated_text + col("text_new")) * text]
+                gate = torch.addcmul(torch.ones(()), torch.from_numpy(a)[:, None],
+                                     torch.from_numpy(items.gate)[None, :], value=-1.0)
+                torch.from_numpy(out).mul_(gate)
+        else:
+            out = np.zeros((len(rows), len(self.warm)), dtype=np.float32)
+        user, new = [], [(gated_text + col("text_new")) * text] if items.cold.size else []
         for name in f.factor_names:
             if name not in scratch:
-                member_rows = f.member_rows(name, users)
+                member_rows = f.member_rows(name, users, rows)
                 known = (member_rows >= 0)[:, None]
                 x = f.members[name].user_factors_[member_rows] * known
                 scratch[name] = (_scaled(x, std[name][member_rows] * known[:, 0] + ~known[:, 0]),
@@ -170,27 +179,59 @@ class Blend:
             user += [(col(name) + col(name + "_short") * short) * x
                      + col(name + "_recent") * x_recent,
                      a[:, None] * (col(name + "_gated") * x + col(name + "_recent_gated") * x_recent)]
-            new.append(col(name + "_new") * x + col(name + "_recent_new") * x_recent)
+            if items.cold.size:
+                new.append(col(name + "_new") * x + col(name + "_recent_new") * x_recent)
         user.append(col("popularity"))
         new += [col("new_item"), col("popularity_new")]
-        user = np.hstack(user)
-        if user.any():
-            out += _matmul(user, items.cf)
-        if items.cold.size:  # new items: their own product replaces the above
-            new = np.hstack(new)
-            out[:, items.cold] = _matmul(new, items.new) if new.any() else 0.0
-        for name in f.score_names:  # z-scored over items with interactions, 0 elsewhere
-            weight = coef[:, self.index[name]].astype(np.float32)
+        # the other members' z-scores (over the items with interactions, 0
+        # elsewhere): ``weight / std`` times the member's own scores, the
+        # ``- weight * mean / std`` of the warm items going into the product
+        # below (its ``warm`` row); means and deviations per user are cached
+        scaled, offset = [], np.zeros(len(rows), dtype=np.float64)
+        for name in f.score_names:
+            weight = coef[:, self.index[name]]
             if not weight.any():
                 continue
             if name not in scratch:
-                z = standardize(f.member_scores(name, users), mask)
-                if mask is not None:
-                    z[:, ~mask] = 0.0
-                scratch[name] = z
-            torch.from_numpy(out).add_(torch.from_numpy(weight)[:, None]
-                                       * torch.from_numpy(scratch[name]))
+                scratch[name] = f.member_scores(name, users)
+            mean, std = self._score_stats(name, rows, scratch[name], mask)
+            scale = np.divide(weight, std, out=np.zeros_like(weight), where=std > 0)
+            offset -= scale * mean
+            scaled.append((scale.astype(np.float32), scratch[name]))
+        user.append(offset[:, None].astype(np.float32))
+        user = np.hstack(user)
+        if user.any():  # out += user @ items.cf, in place
+            torch.from_numpy(out).addmm_(torch.from_numpy(user.astype(np.float32, copy=False)),
+                                         _tensor(items.cf))
+        for scale, raw in scaled:
+            torch.from_numpy(out).addcmul_(torch.from_numpy(scale)[:, None], torch.from_numpy(raw))
+        if items.cold.size:  # new items: their own product replaces the above
+            new = np.hstack(new)
+            out[:, items.cold] = _matmul(new, items.new) if new.any() else 0.0
         return out
+
+    def _score_stats(self, name, rows, raw, mask):
+        """Per-user mean and standard deviation of member ``name``'s scores ``raw``.
+
+        Over the items with interactions (``mask``; all when None), in
+        float64. Cached per user row of the fitted model (the scores of a
+        known user do not change after fit); a deviation within float32
+        rounding of the mean is 0 (a constant row: its z-score is 0).
+        """
+        key = ("score stats", name)
+        if key not in self.fitted.cache:
+            n = len(self.fitted.n_users)
+            self.fitted.cache[key] = (np.full(n, np.nan), np.full(n, np.nan))
+        means, stds = self.fitted.cache[key]
+        missing = np.isnan(means[rows])
+        if missing.any():
+            part = raw[missing] if mask is None else raw[missing][:, mask]
+            part = part.astype(np.float64)
+            mean = part.mean(axis=1)
+            std = part.std(axis=1)
+            constant = std <= 1e-6 * np.maximum(np.abs(mean), np.finfo(np.float32).tiny)
+            means[rows[missing]], stds[rows[missing]] = mean, np.where(constant, 0.0, std)
+        return means[rows], stds[rows]
 
     def _items(self):
         """The item side of ``scores``, computed once per fitted model.
@@ -218,7 +259,7 @@ class Blend:
             factors, covs[name] = centred(f.factors[name], over)
             blocks += [factors, gate[:, None] * factors]
             new.append(factors[cold])
-        blocks.append((f.popularity * warm)[:, None])
+        blocks += [(f.popularity * warm)[:, None], warm[:, None].astype(np.float64)]
         new += [np.ones((len(cold), 1)), f.popularity[cold, None]]
 
         def transposed(parts):
@@ -252,5 +293,5 @@ class Blend:
 
 
 def _scaled(x, std):
-    """``x / std(x . y)`` over the items."""
-    return x / np.maximum(std, 1e-12)[:, None]
+    """``x / std(x . y)`` over the items, in float32."""
+    return x / np.maximum(std, 1e-12).astype(np.float32)[:, None]

@@ -404,8 +404,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
 
     def _scores(self, rows, users):
         users = np.asarray(users)
-        out = np.empty((len(rows), len(self.items_)), dtype=np.float32)
         known = rows >= 0
+        if known.all():  # no copy through a boolean mask
+            return self._known_scores(rows, users)[0]
+        out = np.empty((len(rows), len(self.items_)), dtype=np.float32)
         if known.any():
             out[known] = self._known_scores(rows[known], users[known])[0]
         if (~known).any():

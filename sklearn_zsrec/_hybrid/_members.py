@@ -171,11 +171,22 @@ class Fitted:
         out[:, cols] = member.score_items(users)
         return out
 
-    def member_rows(self, name, users):
-        """Rows of ``users`` in member ``name``'s public ``users_`` (-1 if absent)."""
+    def member_rows(self, name, users, rows=None):
+        """Rows of ``users`` in member ``name``'s public ``users_`` (-1 if absent).
+
+        ``rows``, the users' rows in the text model, are the answer when the
+        member's ``users_`` are the text model's (no lookup).
+        """
         if ("rows", name) not in self.cache:
-            self.cache["rows", name] = pd.Index(self.members[name].users_)
-        return self.cache["rows", name].get_indexer(np.asarray(users))
+            member_users = self.members[name].users_
+            same = (len(member_users) == len(self.text.users_)
+                    and np.array_equal(member_users, self.text.users_))
+            self.cache["rows", name] = None if same else pd.Index(member_users)
+        index = self.cache["rows", name]
+        if index is None:
+            return np.asarray(rows) if rows is not None else pd.Index(
+                self.text.users_).get_indexer(np.asarray(users))
+        return index.get_indexer(np.asarray(users))
 
 
 def _ridge(x, y, alpha):
