@@ -144,3 +144,37 @@ def test_lora_without_peft_names_the_extra(monkeypatch, tmp_path):
                               fine_tune=ContrastiveFineTuning(location=tmp_path, verbose=0))
     with pytest.raises(ImportError, match=r"sklearn-zsrec\[tune\]"):
         rec.fit(X)
+
+
+def test_the_hybrid_tunes_once_and_serves_the_encoder_its_blend_learned_on(tmp_path,
+                                                                          monkeypatch):
+    from sklearn_zsrec import ALSRecommender, HybridRecommender
+
+    from ._data import topic_catalog, topic_interactions
+    from ._members import cf_members
+    from ._tiny import tiny_model_path
+
+    texts, topics = topic_catalog()
+    X = topic_interactions(topics, per_user=5)
+    calls = []
+    train = ContrastiveFineTuning._train
+
+    def counted(self, *args):  # a spy on our own logic: how often training runs
+        calls.append(len(args[2]))  # pairs (anchors)
+        return train(self, *args)
+
+    monkeypatch.setattr(ContrastiveFineTuning, "_train", counted)
+    tuning = ContrastiveFineTuning(n_steps=2, batch_size=4, location=tmp_path, verbose=0)
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
+                               fine_tune=tuning)
+    hybrid = HybridRecommender(text, cf_members(ALSRecommender(factors=4, random_state=0)),
+                               random_state=0, verbose=0).fit(X)
+    assert hybrid.blend_candidates_  # the blend was learned, on a holdout
+    # one tuning, on the holdout's rows, and the final model serves it
+    assert len(calls) == 1
+    tuned = [d for d in tmp_path.iterdir() if (d / "config.json").exists()]
+    assert [Path(hybrid.text_.encoder_.model)] == tuned
+    alone = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
+                                fine_tune=tuning).fit(X)  # all of X: more pairs, a new tuning
+    assert len(calls) == 2 and calls[1] > calls[0]
+    assert alone.encoder_.model != hybrid.text_.encoder_.model

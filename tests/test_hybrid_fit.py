@@ -467,3 +467,23 @@ def test_the_fit_memo_keys_members_by_name_and_any_order_fits(monkeypatch):
     knn_first = [("knn", ItemKNNRecommender()), ("als", clone(als))]
     _hybrid(members=knn_first, blend="fixed").fit(X)
     assert _hybrid(members=knn_first, blend="fixed").fit(X.iloc[:-2]).terms_
+
+
+def test_an_int_random_state_makes_the_default_members_fit_repeatable():
+    # members=None: the default ALS is seeded by the hybrid's random_state
+    # (before, it was unseeded and two fits with random_state=0 disagreed)
+    def fit(random_state):
+        _memo.clear()  # each fit draws its members anew
+        text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                                   item_texts=ITEM_TEXTS)
+        return HybridRecommender(text, random_state=random_state, verbose=0).fit(X)
+
+    users = X.user_id.unique()
+    first, second = fit(0), fit(0)
+    assert first.named_members_.als.random_state == 0
+    np.testing.assert_array_equal(first.named_members_.als.item_factors_,
+                                  second.named_members_.als.item_factors_)
+    np.testing.assert_array_equal(first.coef_, second.coef_)
+    np.testing.assert_array_equal(first.recommend(users, 5), second.recommend(users, 5))
+    drawn = fit(np.random.RandomState(0)).named_members_.als.random_state
+    assert isinstance(drawn, int)

@@ -7,6 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 from scipy.linalg import LinAlgWarning
+from sklearn.base import clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
@@ -65,9 +66,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     members : list of (str, recommender) or None, default=None
         The collaborative members, by name. None blends
         :meth:`default_members`: ``[("als", ALSRecommender()), ("knn",
-        ItemKNNRecommender()), ("next", NextItemRecommender())]``. Names
-        prefix the members' parameters, as in a ``Pipeline``
-        (``knn__n_neighbors``, ``als__factors``); to tune them, pass the list.
+        ItemKNNRecommender()), ("next", NextItemRecommender())]``, the ALS
+        seeded by ``random_state``. Names prefix the members' parameters, as
+        in a ``Pipeline`` (``knn__n_neighbors``, ``als__factors``); to tune
+        them, pass the list (members passed keep their own ``random_state``).
     blend : {"learned", "fixed"}, default="learned"
         Learn the blend on a holdout, or use ``weights``. ``"learned"`` warns
         (``UserWarning``) and uses the default weights when the holdout has
@@ -108,7 +110,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         interactions (``new_item_share_``): above 1 shows them more often, 0
         keeps them out of the top-10.
     random_state : int, RandomState instance or None, default=None
-        Seeds the holdout's hidden items and negatives.
+        Seeds the holdout's hidden items and negatives, and the default
+        members (``members=None``). An int makes ``fit`` repeatable when the
+        members passed are seeded too (e.g. ``ALSRecommender(random_state=0)``).
     verbose : int, default=1
         Show a progress bar over the stages of ``fit`` when it takes more
         than two seconds; 2 also prints the blend chosen per history-length
@@ -219,7 +223,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         return self
 
     def _fit(self, data):
-        members = check_members(self.members)
+        members = check_members(self.members, self.random_state)
         clash = {name for name, _ in members} & set(self.get_params(deep=False))
         if clash:
             raise ValueError(f"HybridRecommender: member names {sorted(clash)} are parameters "
@@ -237,15 +241,19 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
 
     def _fit_stages(self, data, members, stages):
         rng = check_random_state(self.random_state)
-        blend = self._blend = Blend(fit_members(self.text, members, data, stages),
+        learned = None
+        text = self.text
+        if self.blend == "learned":  # the holdout first: the final fit may reuse its text model
+            learned, text = self._learn(data, members, rng, stages)
+        blend = self._blend = Blend(fit_members(text, members, data, stages),
                                     self.switch, self.item_switch)
         fitted = blend.fitted
         self.terms_, self.new_item_share_, self.blend_candidates_ = blend.names, None, ()
         self.coef_ = self._fixed_coef(blend, members)
         self.blend_choice_ = ["fixed"] * N_BINS
         self.blend_validation_ndcg_ = np.zeros((N_BINS, 0))
-        if self.blend == "learned":
-            self._learn(data, members, rng, stages)
+        if learned is not None:
+            self._adopt(data, members, learned, stages)
         self.new_item_thresholds_ = None
         new = fitted.n_items == 0
         stages("new-item exposure")
@@ -263,12 +271,18 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         self.user_neighbors_smoothing_ = self._new_users.smoothing_
 
     def _learn(self, data, members, rng, stages):
-        """Learn ``coef_`` (see the class doc); the fixed blend with a warning on tiny data."""
-        zero = self._blend.fitted.n_items == 0
-        fresh = zero & self._fresh_mask(self._blend.fitted.text)
+        """The blend learned on a holdout (see the class doc), and the final fit's text model.
+
+        A text model that fine-tunes its encoder (``fine_tune`` set) is
+        tuned once, on the holdout's rows, and the final fit uses that tuned
+        encoder: the blend is learned on the text scores it is applied to
+        (two tunings, early-stopped apart, give different encoders).
+        """
+        holdout_text = []
 
         def fit_blend(rows):
             holdout = fit_members(self.text, members, rows, lambda name: stages("holdout: " + name))
+            holdout_text.append(holdout.text)
             stages("blend")
             return Blend(holdout, self.switch, self.item_switch)
 
@@ -277,12 +291,22 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             # solver's Hessian singular; scikit-learn then falls back to
             # lbfgs, as wanted: nothing for the caller to do
             warnings.simplefilter("ignore", LinAlgWarning)
-            out = Learner(self.C, rng, self.new_item_exposure).learn(
-                data, fit_blend, int(fresh.sum()), int((zero & ~fresh).sum()))
+            out = Learner(self.C, rng, self.new_item_exposure).learn(data, fit_blend)
+        text = self.text
+        if (out.coef is not None and holdout_text
+                and getattr(self.text, "fine_tune", None) is not None):
+            text = clone(self.text).set_params(encoder=holdout_text[0].encoder_, fine_tune=None)
+        return out, text
+
+    def _adopt(self, data, members, out, stages):
+        """Take the learned blend ``out`` (the fixed one with a warning on tiny data)."""
         if out.coef is None:
             self._warn_tiny(data, out)
             self.coef_ = self._fixed_coef(self._blend, members, use_weights=False)
             return
+        zero = self._blend.fitted.n_items == 0
+        fresh = zero & self._fresh_mask(self._blend.fitted.text)
+        Learner.share(out, int(fresh.sum()), int((zero & ~fresh).sum()))
         self.coef_, self.blend_choice_ = out.coef, out.choice
         self.blend_candidates_, self.blend_validation_ndcg_ = out.candidates, out.ndcg
         self.new_item_share_ = out.share

@@ -59,6 +59,7 @@ class Learned:
     unseen_share: float = 0.0  # the share earned by undeclared items without interactions
     held: int = 0  # held-out interactions (users with 2+ interactions)
     usable: int = 0  # of them, ranked against candidates
+    pending: tuple = None  # what ``share`` needs of the holdout, until it runs
 
 
 def sample(terms, pos, candidates, seen, rng, out, groups, skip=None):
@@ -164,11 +165,11 @@ class Learner:
     def __init__(self, C, rng, exposure):
         self.C, self.rng, self.exposure = C, rng, exposure
 
-    def learn(self, data, fit_blend, n_fresh, n_unseen):
+    def learn(self, data, fit_blend):
         """``Learned`` from the rows ``data``; ``fit_blend(rows)`` fits the members on rows.
 
-        ``n_fresh`` and ``n_unseen`` count the catalog's items without
-        interactions that are, and are not, declared fresh (``new_items``).
+        The share of new items is left to ``share``, once the final fit has
+        counted the catalog's items without interactions.
         """
         from ._members import subset
 
@@ -242,7 +243,7 @@ class Learner:
         out.coef = self.select(holdout, coef, cross, fold, out)
         if cold[0]:
             self.fit_new_items(blend, out.coef, cold)
-        self.share(holdout, out, pos_is_new, hidden_cols, n_fresh, n_unseen)
+        out.pending = (holdout, pos_is_new, hidden_cols, self.exposure)
         return out
 
     def fit_new_items(self, blend, coef, cold):
@@ -345,8 +346,12 @@ class Learner:
             out.choice[b] = names[choice]
         return best
 
-    def share(self, holdout, out, pos_is_new, hidden_cols, n_fresh, n_unseen):
+    @staticmethod
+    def share(out, n_fresh, n_unseen):
         """The share of the top-10 that items without interactions earn, or None.
+
+        ``n_fresh`` and ``n_unseen`` count the catalog's items without
+        interactions that are, and are not, declared fresh (``new_items``).
 
         Fresh arrivals earn what the hidden items earned per item, times how
         many there are (``arrival_share``); the others what the holdout's
@@ -358,6 +363,8 @@ class Learner:
         """
         from ._exposure import earned_share
 
+        holdout, pos_is_new, hidden_cols, exposure = out.pending
+        out.pending = None  # the holdout's models are not kept
         blend, rows, users, pos, bins, is_hidden, kept = holdout
         out.arrival = (float(pos_is_new.mean()), len(hidden_cols))
         unseen = (blend.fitted.n_items == 0) & ~is_hidden
@@ -365,7 +372,7 @@ class Learner:
         if n_unseen and not n_fresh and unseen.any():
             out.unseen_share = earned_share(holdout, out.coef, out.unseen_share)
         if n_fresh + n_unseen:
-            out.share = arrival_share(out.arrival, out.unseen_share, n_fresh, self.exposure)
+            out.share = arrival_share(out.arrival, out.unseen_share, n_fresh, exposure)
 
 
 def arrival_share(arrival, unseen_share, n_fresh, exposure):

@@ -1,6 +1,7 @@
 """The hybrid's members: checked, fitted (once per data, see ``_memo``), and
 what the blend reads of them through their public attributes."""
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,13 +27,15 @@ RECENT_HALF_LIFE = 2.0
 MAP_ALPHA = 5.0
 
 
-def default_members():
+def default_members(random_state=None):
     """The members ``HybridRecommender(members=None)`` blends, as a new list.
 
-    ``[("als", ALSRecommender()), ("knn", ItemKNNRecommender()), ("next",
-    NextItemRecommender())]``: matrix factorisation, item-item co-occurrence
-    and what followed a user's last items in other users' histories (see
-    docs/blend.md for what each adds on MovieLens-100K).
+    ``[("als", ALSRecommender(random_state=random_state)), ("knn",
+    ItemKNNRecommender()), ("next", NextItemRecommender())]``: matrix
+    factorisation, item-item co-occurrence and what followed a user's last
+    items in other users' histories (see docs/blend.md for what each adds on
+    MovieLens-100K). ``HybridRecommender`` passes its own ``random_state``, so
+    that an int makes its fit repeatable.
 
     Examples
     --------
@@ -44,14 +47,20 @@ def default_members():
     from .._item_knn import ItemKNNRecommender
     from .._next_item import NextItemRecommender
 
-    return [("als", ALSRecommender()), ("knn", ItemKNNRecommender()),
+    return [("als", ALSRecommender(random_state=random_state)), ("knn", ItemKNNRecommender()),
             ("next", NextItemRecommender())]
 
 
-def check_members(members):
-    """``members`` as a list of ``(name, recommender)``; raise naming the fix."""
+def check_members(members, random_state=None):
+    """``members`` as a list of ``(name, recommender)``; raise naming the fix.
+
+    None gives ``default_members``, seeded by ``random_state`` (an int or
+    None as it is; a ``RandomState`` draws one int).
+    """
     if members is None:
-        return default_members()
+        if not (random_state is None or isinstance(random_state, numbers.Integral)):
+            random_state = int(random_state.randint(np.iinfo(np.int32).max))
+        return default_members(random_state)
     fix = ('Pass a list of (name, recommender) pairs, e.g. [("als", ALSRecommender()), '
            '("knn", ItemKNNRecommender())], or None for HybridRecommender.default_members().')
     if not isinstance(members, list):
