@@ -30,6 +30,7 @@ import importlib.util
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -430,9 +431,20 @@ def run(quick=False, out_dir=RESULTS, verbose=1, data=None):
     log = print if verbose else (lambda *a, **k: None)
     t0 = time.perf_counter()
     ml = movielens_dataset() if data is None else data
+    entries = make_entries(ml, quick)
+    try:
+        return _run(ml, entries, quick, out_dir, log, t0)
+    finally:  # the tuned encoders of this run (about 90 MB each)
+        for e in entries:
+            tuning = (e.overrides or {}).get("fine_tune") or (e.overrides or {}).get(
+                "text__fine_tune")
+            if tuning is not None:
+                shutil.rmtree(tuning.location, ignore_errors=True)
+
+
+def _run(ml, entries, quick, out_dir, log, t0):
     X = ml.interactions
     catalog = np.sort(ml.item_text.index.to_numpy())
-    entries = make_entries(ml, quick)
     log(f"tuning on {len(P.tuning_split(X))} rows")
     tune(entries, P.tuning_split(X), log)
     results = {}

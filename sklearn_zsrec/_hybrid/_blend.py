@@ -230,7 +230,10 @@ class Blend:
             mean = part.mean(axis=1)
             std = part.std(axis=1)
             constant = std <= 1e-6 * np.maximum(np.abs(mean), np.finfo(np.float32).tiny)
-            means[rows[missing]], stds[rows[missing]] = mean, np.where(constant, 0.0, std)
+            # deviations first: a mean that is no longer NaN marks both as set
+            # (for recommend calls in other threads)
+            stds[rows[missing]] = np.where(constant, 0.0, std)
+            means[rows[missing]] = mean
         return means[rows], stds[rows]
 
     def _items(self):
