@@ -214,7 +214,9 @@ def main(argv=None):
         "`score_items`: recent items x item-item matrix, dense up to 4,096 items) are not factor "
         "products, so outside the bare bound (the item-kNN product alone is "
         f"{knn_share:.0%} of the hybrid's time), and enter as `weight / std` times the scores, "
-        "their per-user mean and deviation computed once per user and cached. "
+        "their per-user mean and deviation computed once per user and cached (the timed "
+        "calls follow untimed ones, so they run with those statistics computed; a user's "
+        "first `recommend` also computes them, two more passes over those members' scores). "
         f"`blend='fixed'` takes **{fixed_vs_bare:.2f}x**.",
         f"- Against the members' own scores (`{members_label}`: the factor product of the bare "
         "bound plus both item-item members' `score_items`, summed, and one torch top-k, i.e. "

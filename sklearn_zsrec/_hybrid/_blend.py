@@ -204,7 +204,7 @@ class Blend:
             torch.from_numpy(out).addmm_(torch.from_numpy(user.astype(np.float32, copy=False)),
                                          _tensor(items.cf))
         for scale, raw in scaled:
-            torch.from_numpy(out).addcmul_(torch.from_numpy(scale)[:, None], torch.from_numpy(raw))
+            torch.from_numpy(out).addcmul_(torch.from_numpy(scale)[:, None], _tensor(raw))
         if items.cold.size:  # new items: their own product replaces the above
             new = np.hstack(new)
             out[:, items.cold] = _matmul(new, items.new) if new.any() else 0.0
@@ -215,8 +215,9 @@ class Blend:
 
         Over the items with interactions (``mask``; all when None), in
         float64. Cached per user row of the fitted model (the scores of a
-        known user do not change after fit); a deviation within float32
-        rounding of the mean is 0 (a constant row: its z-score is 0).
+        known user do not change after fit); a deviation within rounding of
+        the mean (8 machine epsilons of the scores' dtype) is 0: a constant
+        row, whose z-score is 0.
         """
         key = ("score stats", name)
         if key not in self.fitted.cache:
@@ -225,11 +226,13 @@ class Blend:
         means, stds = self.fitted.cache[key]
         missing = np.isnan(means[rows])
         if missing.any():
-            part = raw[missing] if mask is None else raw[missing][:, mask]
-            part = part.astype(np.float64)
-            mean = part.mean(axis=1)
-            std = part.std(axis=1)
-            constant = std <= 1e-6 * np.maximum(np.abs(mean), np.finfo(np.float32).tiny)
+            part = raw if missing.all() else raw[missing]
+            part = part if mask is None else part[:, mask]
+            mean = part.mean(axis=1, dtype=np.float64)
+            std = part.std(axis=1, dtype=np.float64)
+            eps = np.finfo(part.dtype if part.dtype.kind == "f" else np.float64).eps
+            # (and below 1e-30, so that weight / std stays finite in float32)
+            constant = std <= np.maximum(8 * eps * np.abs(mean), 1e-30)
             # deviations first: a mean that is no longer NaN marks both as set
             # (for recommend calls in other threads)
             stds[rows[missing]] = np.where(constant, 0.0, std)
@@ -262,7 +265,9 @@ class Blend:
             factors, covs[name] = centred(f.factors[name], over)
             blocks += [factors, gate[:, None] * factors]
             new.append(factors[cold])
-        blocks += [(f.popularity * warm)[:, None], warm[:, None].astype(np.float64)]
+        # the row that carries the other members' per-user offsets: over the
+        # items their z-scores are taken over (``over``, as ``mask`` in scores)
+        blocks += [(f.popularity * warm)[:, None], over[:, None].astype(np.float64)]
         new += [np.ones((len(cold), 1)), f.popularity[cold, None]]
 
         def transposed(parts):

@@ -122,7 +122,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     Attributes
     ----------
     text_ : ZeroShotRecommender
-        The fitted text model.
+        The fitted text model. When ``text`` fine-tunes its encoder and the
+        blend is learned, a copy of ``text`` with ``fine_tune=None`` whose
+        ``encoder`` is the one tuned on the holdout's rows.
     named_members_ : Bunch
         The fitted members by name (``named_members_.knn``); each one's
         ``explain`` says which of a user's items made an item score high.
@@ -276,7 +278,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         A text model that fine-tunes its encoder (``fine_tune`` set) is
         tuned once, on the holdout's rows, and the final fit uses that tuned
         encoder: the blend is learned on the text scores it is applied to
-        (two tunings, early-stopped apart, give different encoders).
+        (two tunings, early-stopped apart, give different encoders). When
+        no blend is learned (tiny data: the fixed blend), the final fit
+        tunes on all rows.
         """
         holdout_text = []
 
