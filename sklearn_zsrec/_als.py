@@ -36,6 +36,12 @@ class ALSRecommender(BaseRecommender):
         Threads used by implicit; None or -1 uses all cores.
     verbose : int, default=0
         Show implicit's progress bar during ``fit`` when > 0.
+    warm_start : bool, default=False
+        When True and the model is fitted, ``fit`` starts from the factors of
+        the previous fit for the users and items it knew (matched by id; the
+        others start random, as in a fresh fit) and runs ``iterations``
+        sweeps from there, as scikit-learn's ``warm_start``: a few sweeps
+        bring a fit on grown data back to convergence.
 
     Attributes
     ----------
@@ -79,6 +85,7 @@ class ALSRecommender(BaseRecommender):
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
     }
 
     def __init__(
@@ -91,6 +98,7 @@ class ALSRecommender(BaseRecommender):
         random_state=None,
         n_jobs=None,
         verbose=0,
+        warm_start=False,
     ):
         self.factors = factors
         self.regularization = regularization
@@ -99,12 +107,17 @@ class ALSRecommender(BaseRecommender):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.warm_start = warm_start
 
     def _fit(self, data):
         from implicit.cpu.als import AlternatingLeastSquares
         from implicit.recommender_base import ModelFitError
         from threadpoolctl import threadpool_limits
 
+        previous = None
+        if (self.warm_start and hasattr(self, "item_factors_")
+                and self.item_factors_.shape[1] == self.factors):
+            previous = (self.users_, self.user_factors_, self.items_, self.item_factors_)
         self._index(data)
         threads = 0 if self.n_jobs in (None, -1) else int(self.n_jobs)
         seed = None
@@ -121,6 +134,8 @@ class ALSRecommender(BaseRecommender):
                 num_threads=threads,
                 random_state=seed,
             )
+            if previous is not None:
+                model.user_factors, model.item_factors = self._warm_factors(previous, seed)
             try:
                 model.fit(self.user_items_, show_progress=bool(self.verbose))
             except ModelFitError as exc:  # NaN factors: confidences too large
@@ -132,6 +147,23 @@ class ALSRecommender(BaseRecommender):
         ):
             self._overflow("non-finite factors")
         return self
+
+    def _warm_factors(self, previous, seed):
+        """Starting factors: the previous fit's where the ids match, random elsewhere.
+
+        Random as implicit initialises a fresh fit (uniform in [0, 0.01)).
+        """
+        import pandas as pd
+
+        rng = np.random.default_rng(seed)
+        out = []
+        for ids, old_ids, old in ((self.users_, previous[0], previous[1]),
+                                  (self.items_, previous[2], previous[3])):
+            start = rng.random((len(ids), self.factors), dtype=np.float32) * np.float32(0.01)
+            found = pd.Index(old_ids).get_indexer(ids)
+            start[found >= 0] = old[found[found >= 0]]
+            out.append(start)
+        return out
 
     def _overflow(self, reason):
         raise ValueError(
