@@ -274,11 +274,10 @@ def _targets(res, tuning, ceiling=None):
 def _why(against):
     """Why a target is missed, from who beats the hybrid there."""
     if all(m in against for m in MEMBERS):
-        return ("The learned blend fits every member on the holdout it learns the blend "
-                "on and again on all the data (ALS's second fit continues from its first "
-                "for 3 sweeps), then learns the blend: the other members' two fits and the "
-                "blend's learning are by construction (docs/blend.md, \"Cost\"); "
-                "blend=\"fixed\" fits them once.")
+        return ("The learned blend fits every member twice, on the holdout it learns the "
+                "blend on and on all the data, then learns the blend: at least twice the "
+                "members' fits by construction (docs/blend.md, \"Cost\"); blend=\"fixed\" "
+                "fits them once.")
     if "RecTools" in against:
         return ("A next-item peer leads: a sequence model trained on the order of every "
                 "history, where the hybrid has next-item counts of a user's last items "

@@ -1,16 +1,13 @@
-"""ALSRecommender(warm_start=True), and the hybrid's final ALS continuing from its holdout fit."""
+"""ALSRecommender(warm_start=True): a refit continues from the previous factors."""
 
 import numpy as np
 import pandas as pd
 
-from sklearn_zsrec import (ALSRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender)
-from sklearn_zsrec._hybrid import _members, _memo
+from sklearn_zsrec import ALSRecommender
 
 from ._data import topic_catalog, topic_interactions
-from ._members import cf_members
-from ._tiny import tiny_model_path
 
-ITEM_TEXTS, TOPICS = topic_catalog()
+_, TOPICS = topic_catalog()
 X = topic_interactions(TOPICS, per_user=6)
 
 
@@ -52,31 +49,3 @@ def test_warm_start_false_or_unfitted_is_a_fresh_fit():
     np.testing.assert_array_equal(fresh.item_factors_, warm_unfitted.item_factors_)
     refit = ALSRecommender(factors=4, random_state=0).fit(X.iloc[:50]).fit(X)
     np.testing.assert_array_equal(fresh.item_factors_, refit.item_factors_)
-
-
-def test_the_learned_hybrid_refits_als_from_its_holdout_fit(monkeypatch):
-    calls = []
-    original = ALSRecommender._warm_factors
-
-    def spy(self, previous, seed):  # a spy on our own logic: the final fit warm-starts
-        calls.append((self.iterations, len(previous[0])))
-        return original(self, previous, seed)
-
-    monkeypatch.setattr(ALSRecommender, "_warm_factors", spy)
-    _memo.clear()
-    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
-    als = ALSRecommender(factors=4, iterations=12, random_state=0)
-    hybrid = HybridRecommender(text, cf_members(als), random_state=0, verbose=0).fit(X)
-    assert hybrid.blend_candidates_  # learned on a holdout
-    # one warm start, of WARM_SWEEPS sweeps, from the holdout's fit (fewer users
-    # may be known there, never more)
-    assert len(calls) == 1
-    assert calls[0][0] == min(12, _members.WARM_SWEEPS)
-    assert calls[0][1] <= len(hybrid.named_members_.cf.users_)
-    # the fitted member shows the parameters it was given
-    assert hybrid.named_members_.cf.get_params()["iterations"] == 12
-    assert hybrid.named_members_.cf.get_params()["warm_start"] is False
-    # the fixed blend has no holdout: a fresh fit
-    calls.clear()
-    HybridRecommender(text, cf_members(als), blend="fixed", verbose=0).fit(X)
-    assert calls == []

@@ -243,10 +243,11 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
 
     def _fit_stages(self, data, members, stages):
         rng = check_random_state(self.random_state)
-        learned, text, start = None, self.text, None
-        if self.blend == "learned":  # the holdout first: the final fit continues from it
-            learned, text, start = self._learn(data, members, rng, stages)
-        blend = self._blend = Blend(fit_members(text, members, data, stages, start),
+        learned = None
+        text = self.text
+        if self.blend == "learned":  # the holdout first: the final fit may reuse its text model
+            learned, text = self._learn(data, members, rng, stages)
+        blend = self._blend = Blend(fit_members(text, members, data, stages),
                                     self.switch, self.item_switch)
         fitted = blend.fitted
         self.terms_, self.new_item_share_, self.blend_candidates_ = blend.names, None, ()
@@ -272,9 +273,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         self.user_neighbors_smoothing_ = self._new_users.smoothing_
 
     def _learn(self, data, members, rng, stages):
-        """The blend learned on a holdout (see the class doc), the final fit's text model,
-        and the holdout's fitted members (None if none), which the final fit's members
-        with ``warm_start`` continue from (``fit_members``).
+        """The blend learned on a holdout (see the class doc), and the final fit's text model.
 
         A text model that fine-tunes its encoder (``fine_tune`` set) is
         tuned once, on the holdout's rows, and the final fit uses that tuned
@@ -283,11 +282,11 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         no blend is learned (tiny data: the fixed blend), the final fit
         tunes on all rows.
         """
-        holdouts = []
+        holdout_text = []
 
         def fit_blend(rows):
             holdout = fit_members(self.text, members, rows, lambda name: stages("holdout: " + name))
-            holdouts.append(holdout)
+            holdout_text.append(holdout.text)
             stages("blend")
             return Blend(holdout, self.switch, self.item_switch)
 
@@ -298,10 +297,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             warnings.simplefilter("ignore", LinAlgWarning)
             out = Learner(self.C, rng, self.new_item_exposure).learn(data, fit_blend)
         text = self.text
-        if (out.coef is not None and holdouts
+        if (out.coef is not None and holdout_text
                 and getattr(self.text, "fine_tune", None) is not None):
-            text = clone(self.text).set_params(encoder=holdouts[0].text.encoder_, fine_tune=None)
-        return out, text, (holdouts[0] if holdouts else None)
+            text = clone(self.text).set_params(encoder=holdout_text[0].encoder_, fine_tune=None)
+        return out, text
 
     def _adopt(self, data, members, out, stages):
         """Take the learned blend ``out`` (the fixed one with a warning on tiny data)."""

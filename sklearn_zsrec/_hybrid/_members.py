@@ -1,7 +1,6 @@
 """The hybrid's members: checked, fitted (once per data, see ``_memo``), and
 what the blend reads of them through their public attributes."""
 
-import copy
 import numbers
 from dataclasses import dataclass, field
 
@@ -23,13 +22,6 @@ RESERVED_SUFFIXES = ("_gated", "_short", "_recent", "_new")
 # interaction is often close to the last few. The item-kNN and next-item
 # members have their own ``half_life``.
 RECENT_HALF_LIFE = 2.0
-# sweeps of a member that continues from its holdout fit (``warm_start``,
-# e.g. ALS) when the learned blend refits it on all rows: the holdout's rows
-# are most of the data, and from its factors a few sweeps reach what a fresh
-# fit of ``iterations`` sweeps does (a side run on MovieLens-100K's three leave-last-out
-# folds, 15 fresh sweeps gave NDCG@10 0.0649 on average, 3 sweeps from a fit
-# on 80% of the rows 0.0646, 1 sweep 0.0605), for a fifth of the time
-WARM_SWEEPS = 3
 # ridge regularisation of the maps from text embeddings to a factor member's
 # item factors and to popularity (the new items' collaborative side)
 MAP_ALPHA = 5.0
@@ -145,7 +137,6 @@ class Fitted:
     popularity: np.ndarray  # z-scored log1p(n_items), text-predicted for new items
     maps: dict = None  # the ridge maps from text to popularity and factors (None: no warm item)
     key: tuple = None  # the memo key of the fits (None: not reused)
-    member_keys: dict = None  # name -> the memo key of that member's fit
     # arrays derived from the above on first use (not pickled)
     cache: dict = field(default_factory=dict, repr=False)
 
@@ -178,7 +169,7 @@ class Fitted:
                       self.n_users, {name: catalog.get_indexer(m.items_)
                                      for name, m in self.members.items()},
                       factors, self.recent, np.concatenate([self.popularity, popularity]),
-                      self.maps, self.key, self.member_keys)
+                      self.maps, self.key)
 
     def member_scores(self, name, users):
         """Member ``name``'s ``score_items(users)`` over the catalog (0 on items it lacks)."""
@@ -258,44 +249,18 @@ def _mapped(maps, emb):
     return popularity, mapped
 
 
-def _fit_one(model, data, data_hash, start=None):
-    """``model`` fitted on ``data`` (memoized, shared read-only), as this fit's own copy.
-
-    ``start``: ``(fitted, key)`` of the same member fitted on other rows, for
-    a member that can continue from it (``can_warm_start``).
-    """
+def _fit_one(model, data, data_hash):
+    """``model`` fitted on ``data`` (memoized, shared read-only), as this fit's own copy."""
     key = _memo.memo_key(model, data_hash)
-    if start is None or not can_warm_start(model):
-        fitted = _memo.memoized(key, lambda: clone(model).fit(rows_for(model, data)),
-                                shared=True)
-        return _memo.own_copy(fitted), key
-
-    def build():
-        warm = copy.deepcopy(start[0])  # its arrays are shared read-only: a copy of its own
-        own = {k: v for k, v in model.get_params(deep=False).items()}
-        warm.set_params(**own)
-        warm.set_params(warm_start=True, iterations=min(own["iterations"], WARM_SWEEPS))
-        warm.fit(rows_for(model, data))
-        return warm.set_params(**own)  # the parameters it was given, as a fresh fit shows
-
-    key = None if key is None or start[1] is None else (*key, "warm from", start[1])
-    fitted = _memo.memoized(key, build, shared=True)
+    fitted = _memo.memoized(key, lambda: clone(model).fit(rows_for(model, data)), shared=True)
     return _memo.own_copy(fitted), key
 
 
-def can_warm_start(member):
-    """A member with ``warm_start`` and ``iterations`` parameters (e.g. ALSRecommender)."""
-    params = member.get_params(deep=False)
-    return "warm_start" in params and "iterations" in params
-
-
-def fit_members(text, members, data, stage, start=None):
+def fit_members(text, members, data, stage):
     """Fit the text model and the members on ``data``; the ``Fitted`` record.
 
     ``stage(name)`` announces each fit (progress). Each member takes the
-    checked rows as they are: X is validated once. ``start``, the ``Fitted``
-    record of a fit on other rows (the holdout's), is where the members that
-    can (``can_warm_start``) continue from, for ``WARM_SWEEPS`` sweeps.
+    checked rows as they are: X is validated once.
     """
     import joblib
 
@@ -311,8 +276,7 @@ def fit_members(text, members, data, stage, start=None):
     fitted, keys = {}, [text_key]
     for name, member in members:
         stage(f"member {name!r}")
-        begin = None if start is None else (start.members[name], start.member_keys[name])
-        fitted[name], key = _fit_one(member, data, data_hash, begin)
+        fitted[name], key = _fit_one(member, data, data_hash)
         keys.append(key)
         cols = positions(text.items_, fitted[name].items_)
         if (cols < 0).any():
@@ -339,5 +303,4 @@ def fit_members(text, members, data, stage, start=None):
 
     return Fitted(text, fitted, side["n_items"], text.n_user_interactions_,
                   {name: columns(m.items_) for name, m in fitted.items()}, side["factors"],
-                  recent, side["popularity"], side["maps"], key,
-                  dict(zip((name for name, _ in members), keys[1:])))
+                  recent, side["popularity"], side["maps"], key)
