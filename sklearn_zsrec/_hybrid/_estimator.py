@@ -299,7 +299,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         text = self.text
         if (out.coef is not None and holdout_text
                 and getattr(self.text, "fine_tune", None) is not None):
-            text = clone(self.text).set_params(encoder=holdout_text[0].encoder_, fine_tune=None)
+            # an unfitted copy of the tuned encoder (its model: the tuned directory)
+            text = clone(self.text).set_params(encoder=clone(holdout_text[0].encoder_),
+                                               fine_tune=None)
         return out, text
 
     def _adopt(self, data, members, out, stages):
