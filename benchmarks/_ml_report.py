@@ -155,8 +155,8 @@ def _new_recall_line(res):
     if not plain or not tuned or "NewRecall@10" not in plain:
         return []
     (m0, s0, _), (m1, s1, _) = plain["NewRecall@10"], tuned["NewRecall@10"]
-    return [f"C-mix, the hybrid's new-item Recall@10: {m0:.4f} ± {s0:.4f} without, "
-            f"{m1:.4f} ± {s1:.4f} with the tuning.", ""]
+    return [(f"C-mix, the hybrid's new-item Recall@10: {m0:.4f} ± {s0:.4f} without, "
+             f"{m1:.4f} ± {s1:.4f} with the tuning."), ""]
 
 
 def _cold_user_ceiling(out_dir, stem):

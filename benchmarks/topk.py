@@ -218,11 +218,11 @@ def main(argv=None):
         "calls follow untimed ones, so they run with those statistics computed; a user's "
         "first `recommend` also computes them, two more passes over those members' scores). "
         f"`blend='fixed'` takes **{fixed_vs_bare:.2f}x**.",
-        f"- Against the members' own scores (`{members_label}`: the factor product of the bare "
-        "bound plus both item-item members' `score_items`, summed, and one torch top-k, i.e. "
-        "the work of the blend's members without any blending), the hybrid takes "
-        f"**{hybrid_vs_members:.2f}x**: the blending itself (z-scores, gates, the new-item "
-        "offsets, excluding seen items) costs that much on top of computing its members.",
+        (f"- Against the members' own scores (`{members_label}`: the factor product of the bare "
+         "bound plus both item-item members' `score_items`, summed, and one torch top-k, i.e. "
+         "the work of the blend's members without any blending), the hybrid takes "
+         f"**{hybrid_vs_members:.2f}x**: the blending itself (z-scores, gates, the new-item "
+         "offsets, excluding seen items) costs that much on top of computing its members."),
         "- The fused float32 blend equals the blend written plainly up to float32 rounding "
         "(tests/test_fast_paths.py checks it).",
         f"- Default `batch_size` (None): {_chunk_size(None, n_items)} users per chunk (about 2 MB of "
