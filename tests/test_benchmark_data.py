@@ -100,5 +100,10 @@ def test_quick_run_on_own_data_writes_the_page(tmp_path, synthetic, capsys):
     hybrid = summary["results"]["A"]["Hybrid (ours)"]["NDCG@10"]
     random = summary["results"]["A"]["Random"]["NDCG@10"]
     assert hybrid[0] > random[0]  # topics carry signal: better than chance
+    # the fit target's two sides, each from empty caches, on the A fold
+    cost = summary["fit_from_scratch"]
+    assert len(cost["hybrid"]) == 1 and cost["hybrid"][0] > 0
+    assert set(cost["members"]) == {"text model", "als", "knn", "next"}  # no user texts given
+    assert "its members' own fits plus encoding (from scratch, A, 1 fold)" in page
     for name in ("shop-warmup.png", "shop-growth.png", "shop-bars.png"):
         assert (out / name).stat().st_size > 0
