@@ -180,7 +180,7 @@ class Fitted:
         out[:, cols] = member.score_items(users)
         return out
 
-    def member_rows(self, name, users, rows=None):
+    def member_rows(self, name, users, rows):
         """Rows of ``users`` in member ``name``'s public ``users_`` (-1 if absent).
 
         ``rows``, the users' rows in the text model, are the answer when the
@@ -193,8 +193,7 @@ class Fitted:
             self.cache["rows", name] = None if same else pd.Index(member_users)
         index = self.cache["rows", name]
         if index is None:
-            return np.asarray(rows) if rows is not None else pd.Index(
-                self.text.users_).get_indexer(np.asarray(users))
+            return np.asarray(rows)
         return index.get_indexer(np.asarray(users))
 
 
