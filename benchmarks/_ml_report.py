@@ -213,7 +213,13 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
             add(f"{label} aim: ahead of every baseline at n <= {aim}",
                 "ahead at " + ", ".join(k.split("/")[1] for k in small if k not in behind),
                 "behind at " + (", ".join(behind) or "none"), not behind)
-        if extra is not None:
+        if extra is not None:  # issue 15: the floor from p = extra on, ahead of ALS below
+            large = [k for k in keys if int(k.split("=")[1]) >= extra]
+            if large:
+                worst = max(large, key=lambda k: leads[k][0])
+                add(f"{label} floor from p = {extra}: no model ahead by more than 1 SE",
+                    f"largest lead {leads[worst][0]:+.2f} SE", f"{leads[worst][1]} at {worst}",
+                    leads[worst][0] <= 1.0)
             small = [k for k in keys if int(k.split("=")[1]) <= extra]
             als = [m for m in others(keys[0]) if m.startswith("ALS")]
             behind = [k for k in small for m in als if ndcg(k, m)[0] >= ndcg(k, HYBRID)[0]]
