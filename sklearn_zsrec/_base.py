@@ -25,16 +25,26 @@ _CHUNK_BYTES = 2 * 2**20
 _CHUNK_MIN_USERS = 64
 
 
-def _chunk_size(batch_size, n_items):
-    """Users scored at once: ``batch_size``, or ~2 MB of float32 scores."""
+def _chunk_size(batch_size, n_items, n_users=None):
+    """Users scored at once: ``batch_size``, or ~2 MB of float32 scores.
+
+    With ``n_users``, the users are split into chunks of equal size: at most
+    ``batch_size``, or for the default, the number of ~2 MB chunks rounded
+    to the nearest (a last chunk of a few users would cost a whole chunk's
+    fixed overheads; the chunks then hold 1.5 x 2 MB at most).
+    """
     if batch_size is None:
-        return max(_CHUNK_MIN_USERS, _CHUNK_BYTES // (4 * max(n_items, 1)))
-    if not is_positive_int(batch_size):
+        chunk = max(_CHUNK_MIN_USERS, _CHUNK_BYTES // (4 * max(n_items, 1)))
+        n_chunks = max(1, round(n_users / chunk)) if n_users else None
+    elif not is_positive_int(batch_size):
         raise ValueError(
             f"batch_size must be a positive int (users scored at once) or None "
             f"(about 2 MB of scores per batch); got {batch_size!r}."
         )
-    return int(batch_size)
+    else:
+        chunk = int(batch_size)
+        n_chunks = -(-n_users // chunk) if n_users else None
+    return chunk if n_chunks is None else -(-n_users // n_chunks)
 
 
 def _seen_positions(user_items, rows):
@@ -220,7 +230,7 @@ class BaseRecommender(BaseEstimator):
         """Yield (slice, rows, scores) for chunks of users, excluding nothing."""
         users = np.asarray(users)
         rows = self._user_rows(users)
-        chunk = _chunk_size(batch_size, len(self.items_))
+        chunk = _chunk_size(batch_size, len(self.items_), len(users))
         for start in range(0, len(users), chunk):
             part = slice(start, start + chunk)
             scores = np.asarray(self._scores(rows[part], users[part]), np.float32)
@@ -248,9 +258,13 @@ class BaseRecommender(BaseEstimator):
         """
         check_is_fitted(self, "user_items_")
         users, single = _check_user_ids(users, type(self).__name__)
-        out = np.empty((len(users), len(self.items_)), dtype=np.float32)
-        for part, _, scores in self._score_chunks(users, batch_size):
-            out[part] = scores
+        chunks = self._score_chunks(users, batch_size)
+        if 0 < len(users) <= _chunk_size(batch_size, len(self.items_), len(users)):
+            out = next(chunks)[2]  # one chunk: ``_scores`` returns a new array, no copy
+        else:
+            out = np.empty((len(users), len(self.items_)), dtype=np.float32)
+            for part, _, scores in chunks:
+                out[part] = scores
         return out[0] if single else out
 
     def recommend(
@@ -276,7 +290,8 @@ class BaseRecommender(BaseEstimator):
             ``batch_size * n_items * 4`` bytes (float32), times a small
             factor for the models' intermediate arrays (about 5 for
             :class:`HybridRecommender`). None picks about 2 MB of scores
-            per batch (``2 * 2**20 // (4 * n_items)`` users, at least 64).
+            per batch (``2 * 2**20 // (4 * n_items)`` users, at least 64,
+            the users split into batches of equal size).
             Results do not depend on it, up to float32 rounding on
             near-ties.
         approximate : bool, default=False

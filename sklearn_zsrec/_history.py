@@ -72,7 +72,7 @@ def item_item_scores(history, matrix, dense):
     from ._base import _tensor
 
     dense = _tensor(dense)
-    history = history.astype(np.float32)
+    history = history.astype(np.float32, copy=False)
     with warnings.catch_warnings():  # "sparse CSR tensor support is in beta"
         warnings.simplefilter("ignore", UserWarning)
         sparse = torch.sparse_csr_tensor(

@@ -182,10 +182,35 @@ def test_seen_positions_are_the_csr_entries():
     assert empty[0].size == empty[1].size == 0
 
 
-def test_default_batch_size_holds_about_64mb_of_scores():
-    assert _chunk_size(None, 1682) == 2 * 2**20 // (4 * 1682)
+def test_default_batch_size_holds_about_2mb_of_scores():
+    assert _chunk_size(None, 1682) == 2 * 2**20 // (4 * 1682)  # 311 users
     assert _chunk_size(None, 10**9) == 64  # at least 64 users
     assert _chunk_size(5, 1682) == 5
+
+
+def test_users_are_split_into_chunks_of_equal_size():
+    # the default: the nearest number of ~2 MB chunks (943 = 3 x 311 + 10)
+    assert _chunk_size(None, 1682, 943) == 315
+    assert _chunk_size(None, 1682, 10) == 10
+    assert _chunk_size(None, 1682, 467) == 234  # 1.5 chunks: two
+    # a batch_size is a bound: its number of chunks, evened out
+    assert _chunk_size(311, 1682, 943) == 236
+    assert _chunk_size(5, 1682, 11) == 4
+    assert _chunk_size(5, 1682, 5) == 5
+
+
+@pytest.mark.parametrize("model", [PopularityRecommender(), _hybrid()],
+                         ids=lambda m: type(m).__name__)
+def test_score_items_does_not_depend_on_batch_size(model):
+    # one chunk returns the model's own array; several are copied into one
+    model = clone(model).fit(X_PART)
+    users = X_PART.user_id.unique()
+    scores = model.score_items(users)
+    for batch_size in (1, 3, len(users)):
+        np.testing.assert_allclose(model.score_items(users, batch_size=batch_size), scores,
+                                   rtol=1e-5, atol=1e-5)
+    scores[:] = 0.0  # the caller owns it: the model's state is untouched
+    assert np.abs(model.score_items(users)).sum() > 0
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, "10", True])

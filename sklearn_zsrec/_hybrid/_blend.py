@@ -116,12 +116,14 @@ class Blend:
     def gates(self, n_u, n_items):
         """``a, b`` with CF gate ``w(u, i) = a(u) * b(i)``; ``b`` is 0 on new items.
 
-        A switch of 0 with a count of 0 (0 / 0) counts as 1.
+        A switch of 0 gives 1 (a count of 0 included: 0 / 0 counts as 1).
         """
-        with np.errstate(invalid="ignore", divide="ignore"):
-            a = np.nan_to_num(n_u / (n_u + np.float32(self.switch)), nan=1.0)
-            b = np.nan_to_num(n_items / (n_items + self.item_switch), nan=1.0)
-        return a.astype(np.float32), (b * (n_items > 0)).astype(np.float32)
+        def gate(n, switch):
+            if switch == 0:
+                return np.ones(len(n), dtype=np.float32)
+            return (n / (n + np.float32(switch))).astype(np.float32, copy=False)
+
+        return gate(n_u, self.switch), gate(n_items, self.item_switch) * (n_items > 0)
 
     def terms(self, rows, users):
         """Each term of ``names`` for the users ``rows`` (ids ``users``), over the catalog."""
