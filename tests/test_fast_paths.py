@@ -11,7 +11,8 @@ from sklearn_zsrec import (
     TextEncoder,
     ZeroShotRecommender,
 )
-from sklearn_zsrec._base import _chunk_size, _seen_positions
+from sklearn_zsrec._base import _chunk_size, _put_columns, _seen_positions
+from sklearn_zsrec._hybrid._exposure import best_old_and_new
 
 from ._data import topic_catalog, topic_interactions
 from ._reference import plain_hybrid_scores
@@ -228,3 +229,35 @@ def test_blend_selection_gives_the_same_blend_with_terms_kept_or_recomputed(monk
     recomputed = _hybrid(random_state=0).fit(X_PART)
     np.testing.assert_array_equal(kept.coef_, recomputed.coef_)
     np.testing.assert_array_equal(kept.blend_validation_ndcg_, recomputed.blend_validation_ndcg_)
+
+
+def test_put_columns_is_numpy_fancy_indexing():
+    rng = np.random.RandomState(0)
+    base = rng.rand(7, 11).astype(np.float32)
+    cols = np.array([9, 0, 4])  # unordered
+    values = rng.rand(7, 3).astype(np.float32)
+    want = base.copy()
+    want[:, cols] = values
+    got = base.copy()
+    assert _put_columns(got, cols, values) is got
+    np.testing.assert_array_equal(got, want)
+    want[:, cols] = -np.inf
+    np.testing.assert_array_equal(_put_columns(got, cols, -np.inf), want)
+    offset = rng.rand(7, 1).astype(np.float32)
+    want, got = base.copy(), base.copy()
+    want[:, cols] += offset
+    np.testing.assert_array_equal(_put_columns(got, cols, offset, add=True), want)
+    np.testing.assert_array_equal(_put_columns(got, cols[:0], 1.0), want)  # no column
+
+
+@pytest.mark.parametrize("n_new", [0, 3, 12, 20])
+def test_best_old_and_new_are_each_sides_largest_scores(n_new):
+    rng = np.random.RandomState(n_new)
+    score = rng.rand(6, 20).astype(np.float32)
+    score[0, :5] = -np.inf  # excluded items
+    new = np.zeros(20, dtype=bool)
+    new[rng.permutation(20)[:n_new]] = True
+    old_top, new_top = best_old_and_new(score, new, 11)
+    for top, side in ((old_top, ~new), (new_top, new)):
+        want = -np.sort(-score[:, side], axis=1)[:, :min(11, side.sum())]
+        np.testing.assert_array_equal(top, want)  # best first

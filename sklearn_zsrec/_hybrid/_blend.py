@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._base import _matmul, _tensor
+from .._base import _matmul, _put_columns, _tensor
 
 # upper edges of the history-length bins; each bin (users with at most that
 # many interactions, and one bin above the last edge) gets its own blend
@@ -134,12 +134,18 @@ class Blend:
 
     @staticmethod
     def combine(terms, coef):
-        """``sum_k coef[:, k] * terms[k]``: the blend of terms from ``terms``."""
+        """``sum_k coef[:, k] * terms[k]``: the blend of terms from ``terms``.
+
+        One multithreaded pass per term (torch's ``addcmul_``), in float32.
+        """
+        import torch
+
         out = np.zeros(terms[0].shape, dtype=np.float32)
         for k, term in enumerate(terms):
             c = coef[:, k]
             if c.any():
-                out += c[:, None].astype(np.float32) * term
+                torch.from_numpy(out).addcmul_(torch.from_numpy(c.astype(np.float32))[:, None],
+                                               _tensor(np.asarray(term, dtype=np.float32)))
         return out
 
     def scores(self, rows, users, coef, scratch=None):
@@ -209,7 +215,7 @@ class Blend:
             torch.from_numpy(out).addcmul_(torch.from_numpy(scale)[:, None], _tensor(raw))
         if items.cold.size:  # new items: their own product replaces the above
             new = np.hstack(new)
-            out[:, items.cold] = _matmul(new, items.new) if new.any() else 0.0
+            _put_columns(out, items.cold, _matmul(new, items.new) if new.any() else 0.0)
         return out
 
     def _score_stats(self, name, rows, raw, mask):

@@ -12,7 +12,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 
-from .._base import BaseRecommender
+from .._base import BaseRecommender, _put_columns
 from .._cold_start import CallTextsMixin, check_new_items, grow_catalog
 from .._explain import contributions
 from .._progress import Stages
@@ -453,7 +453,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             # each user's top-10 holds new_item_share_ of items without interactions
             offset = _exposure.offsets(blend, rows, score, self.new_item_share_,
                                        self.new_item_thresholds_)
-            score[:, blend.fitted.n_items == 0] += offset[:, None]
+            _put_columns(score, np.flatnonzero(blend.fitted.n_items == 0), offset[:, None],
+                         add=True)
         return score, offset
 
     def _contributions(self, row, users, cols):

@@ -81,10 +81,17 @@ def best_old_and_new(score, new, k):
     """Each row's ``k`` best scores of the old (``~new``) and of the ``new`` items.
 
     Fewer when a side has fewer items: only those can make the top-``k``.
+    Best first (torch's top-k: several times faster than ``np.partition``).
     """
-    k_old, k_new = min(k, int((~new).sum())), min(k, int(new.sum()))
-    return (-np.partition(-score[:, ~new], k_old - 1, axis=1)[:, :k_old],
-            -np.partition(-score[:, new], k_new - 1, axis=1)[:, :k_new])
+    import torch
+
+    score = torch.from_numpy(np.ascontiguousarray(score))
+
+    def best(cols):
+        cols = torch.from_numpy(cols)
+        return torch.topk(score.index_select(1, cols), min(k, len(cols)), dim=1)[0].numpy()
+
+    return best(np.flatnonzero(~new)), best(np.flatnonzero(new))
 
 
 def earned_share(holdout, coef, rate, k=10):

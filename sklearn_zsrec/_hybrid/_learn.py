@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._base import _put_columns
 from ._blend import N_BINS
 from ._members import positions
 
@@ -315,6 +316,7 @@ class Learner:
         candidates = fitted(coef) + [np.tile(c, (N_BINS, 1)) for _, c, _ in fixed]
         judged = [fitted(c) for c in cross]  # out of fold, per fold
         warm = ~is_hidden[pos]
+        hidden_cols = np.flatnonzero(is_hidden)
         gains = np.zeros((len(candidates), len(rows)))
         cum_discount = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))]
         for chunk, start in enumerate(range(0, len(rows), CHUNK)):
@@ -328,7 +330,7 @@ class Learner:
                             if c < 2 else cand[b])
                 score = blend.combine(terms, per_user)
                 score[seen] = -np.inf
-                score[:, is_hidden] = -np.inf
+                _put_columns(score, hidden_cols, -np.inf)
                 target = score[np.arange(len(score)), pos[part]][:, None]
                 gains[c, part] = tied_gain(score, target, cum_discount, k)
         best = coef.copy()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from .._base import BaseRecommender
+from .._base import BaseRecommender, _put_columns
 from .._history import history_matrix
 from .._interactions import Interactions
 from . import _memo
@@ -177,8 +177,7 @@ class Fitted:
         if cols is None:
             return member.score_items(users)
         out = np.zeros((len(users), len(self.n_items)), dtype=np.float32)
-        out[:, cols] = member.score_items(users)
-        return out
+        return _put_columns(out, cols, member.score_items(users))
 
     def member_rows(self, name, users, rows):
         """Rows of ``users`` in member ``name``'s public ``users_`` (-1 if absent).
