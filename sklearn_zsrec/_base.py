@@ -82,13 +82,14 @@ def _put_columns(out, cols, values, add=False):
 
     target = torch.from_numpy(out)
     index = torch.from_numpy(np.asarray(cols, dtype=np.int64))
-    if add:
-        block = target.index_select(1, index).add_(torch.as_tensor(np.asarray(values, out.dtype)))
-        target.index_copy_(1, index, block)
-    elif np.ndim(values) == 0:
+    if np.ndim(values) == 0 and not add:
         target.index_fill_(1, index, float(values))
-    else:
-        target.index_copy_(1, index, _tensor(np.asarray(values, dtype=out.dtype)))
+        return out
+    # any layout a member returns (torch takes no negative strides)
+    values = _tensor(np.ascontiguousarray(values, dtype=out.dtype))
+    if add:
+        values = target.index_select(1, index).add_(values)
+    target.index_copy_(1, index, values)
     return out
 
 

@@ -162,6 +162,22 @@ def test_a_recommender_of_ones_own_can_be_the_hybrids_cf_member():
 
 
 
+class ReversedGenreMatch(GenreMatch):
+    """``GenreMatch`` whose scores come in a layout torch cannot view (negative strides)."""
+
+    def score_items(self, users, *, batch_size=None):
+        return super().score_items(users, batch_size=batch_size)[..., ::-1].copy()[..., ::-1]
+
+
+@pytest.mark.parametrize("cold", [False, True], ids=["all items seen", "items without rows"])
+def test_a_members_scores_in_any_layout_blend_the_same(cold):
+    data = X[~X.item_id.isin(ITEM_TEXTS.index[::7])] if cold else X
+    users = data.user_id.unique()[:15]
+    scores = [HybridRecommender(_text(), cf_members(member), random_state=0).fit(data)
+              .score_items(users) for member in (GenreMatch(TOPICS), ReversedGenreMatch(TOPICS))]
+    np.testing.assert_allclose(scores[1], scores[0], rtol=1e-5, atol=1e-5)
+
+
 def test_the_hybrid_uses_only_its_members_public_api():
     import re
     from pathlib import Path

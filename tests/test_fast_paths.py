@@ -248,6 +248,9 @@ def test_put_columns_is_numpy_fancy_indexing():
     want[:, cols] += offset
     np.testing.assert_array_equal(_put_columns(got, cols, offset, add=True), want)
     np.testing.assert_array_equal(_put_columns(got, cols[:0], 1.0), want)  # no column
+    reversed_view = values[:, ::-1]  # a layout torch cannot view
+    want[:, cols] = reversed_view
+    np.testing.assert_array_equal(_put_columns(got, cols, reversed_view), want)
 
 
 @pytest.mark.parametrize("n_new", [0, 3, 12, 20])

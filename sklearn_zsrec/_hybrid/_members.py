@@ -172,10 +172,13 @@ class Fitted:
                       self.maps, self.key)
 
     def member_scores(self, name, users):
-        """Member ``name``'s ``score_items(users)`` over the catalog (0 on items it lacks)."""
+        """Member ``name``'s ``score_items(users)`` over the catalog (0 on items it lacks).
+
+        A C-contiguous float32 array, whatever the member returns.
+        """
         member, cols = self.members[name], self.member_cols[name]
         if cols is None:
-            return member.score_items(users)
+            return np.ascontiguousarray(member.score_items(users), dtype=np.float32)
         out = np.zeros((len(users), len(self.n_items)), dtype=np.float32)
         return _put_columns(out, cols, member.score_items(users))
 
