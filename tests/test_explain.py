@@ -178,6 +178,37 @@ def test_a_members_scores_in_any_layout_blend_the_same(cold):
     np.testing.assert_allclose(scores[1], scores[0], rtol=1e-5, atol=1e-5)
 
 
+class NaNGenreMatch(GenreMatch):
+    """``GenreMatch`` with NaN scores on some items: a bug of the member's own."""
+
+    def _scores(self, rows, users):
+        scores = super()._scores(rows, users).astype(np.float32)
+        scores[:, ::5] = np.nan
+        return scores
+
+
+class NaNFactorsALS(ALSRecommender):
+    """ALS whose factors diverged to NaN."""
+
+    def _fit(self, data):
+        super()._fit(data)
+        self.item_factors_ = self.item_factors_.copy()
+        self.item_factors_[0, 0] = np.nan
+        return self
+
+
+@pytest.mark.parametrize("blend", ["learned", "fixed"])
+def test_a_member_with_non_finite_scores_raises_naming_it(blend):
+    # the blend z-scores the member's scores: NaN would make every score NaN
+    model = HybridRecommender(_text(), cf_members(NaNGenreMatch(TOPICS)), blend=blend,
+                              random_state=0)
+    with pytest.raises(ValueError, match="member 'cf' .NaNGenreMatch. gave non-finite scores"):
+        model.fit(X).recommend(X.user_id.unique()[:3])
+    nan_als = NaNFactorsALS(factors=4, iterations=2, random_state=0)
+    with pytest.raises(ValueError, match="member 'cf' .NaNFactorsALS. has NaN or infinite"):
+        HybridRecommender(_text(), cf_members(nan_als), blend=blend).fit(X)
+
+
 def test_the_hybrid_uses_only_its_members_public_api():
     import re
     from pathlib import Path

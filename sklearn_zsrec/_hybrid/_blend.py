@@ -238,6 +238,16 @@ class Blend:
             part = part if mask is None else part[:, mask]
             mean = part.mean(axis=1, dtype=np.float64)
             std = part.std(axis=1, dtype=np.float64)
+            if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+                bad = rows[missing][~(np.isfinite(mean) & np.isfinite(std))]
+                member = self.fitted.members[name]
+                raise ValueError(
+                    f"HybridRecommender: member {name!r} ({type(member).__name__}) gave "
+                    f"non-finite scores (NaN or inf, or too large to standardise) to "
+                    f"{len(bad)} users (e.g. {self.fitted.text.users_[bad[:5]].tolist()}); "
+                    "the blend standardises each member's scores per user, so they must be "
+                    "finite. Fix the member's score_items (e.g. a low finite score for "
+                    "items it would rule out, instead of -inf).")
             eps = np.finfo(part.dtype if part.dtype.kind == "f" else np.float64).eps
             # (and below 1e-30, so that weight / std stays finite in float32)
             constant = std <= np.maximum(8 * eps * np.abs(mean), 1e-30)

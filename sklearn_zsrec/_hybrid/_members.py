@@ -250,6 +250,19 @@ def _mapped(maps, emb):
     return popularity, mapped
 
 
+def _check_finite_factors(name, member):
+    """Raise when a member with factors has NaN or infinite ones (they would blend silently)."""
+    if not has_factors(member):
+        return
+    for attr in ("user_factors_", "item_factors_"):
+        # a float64 sum is finite exactly when every float32 value is
+        if not np.isfinite(np.sum(getattr(member, attr), dtype=np.float64)):
+            raise ValueError(
+                f"HybridRecommender: member {name!r} ({type(member).__name__}) has NaN or "
+                f"infinite values in {attr} after fit; the blend multiplies them. Check its "
+                "parameters (e.g. a smaller learning rate or more regularization).")
+
+
 def _fit_one(model, data, data_hash):
     """``model`` fitted on ``data`` (memoized, shared read-only), as this fit's own copy."""
     key = _memo.memo_key(model, data_hash)
@@ -279,6 +292,7 @@ def fit_members(text, members, data, stage):
         stage(f"member {name!r}")
         fitted[name], key = _fit_one(member, data, data_hash)
         keys.append(key)
+        _check_finite_factors(name, fitted[name])
         cols = positions(text.items_, fitted[name].items_)
         if (cols < 0).any():
             raise ValueError(
