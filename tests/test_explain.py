@@ -209,6 +209,21 @@ def test_a_member_with_non_finite_scores_raises_naming_it(blend):
         HybridRecommender(_text(), cf_members(nan_als), blend=blend).fit(X)
 
 
+class ShortGenreMatch(GenreMatch):
+    """``GenreMatch`` whose ``score_items`` drops the last item: a broken protocol."""
+
+    def score_items(self, users, *, batch_size=None):
+        return super().score_items(users, batch_size=batch_size)[:, :-1]
+
+
+@pytest.mark.parametrize("blend", ["learned", "fixed"])
+def test_a_member_with_scores_of_the_wrong_shape_raises_naming_it(blend):
+    model = HybridRecommender(_text(), cf_members(ShortGenreMatch(TOPICS)), blend=blend)
+    with pytest.raises(ValueError, match=r"member 'cf' .ShortGenreMatch. returned scores of "
+                                         r"shape \(\d+, \d+\) .* expected \(\d+, \d+\)"):
+        model.fit(X).recommend(X.user_id.unique()[:3])
+
+
 def test_the_hybrid_uses_only_its_members_public_api():
     import re
     from pathlib import Path

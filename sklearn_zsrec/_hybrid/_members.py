@@ -177,10 +177,18 @@ class Fitted:
         A C-contiguous float32 array, whatever the member returns.
         """
         member, cols = self.members[name], self.member_cols[name]
+        scores = np.ascontiguousarray(member.score_items(users), dtype=np.float32)
+        shape = (len(users), len(member.items_))
+        if scores.shape != shape:
+            raise ValueError(
+                f"HybridRecommender: member {name!r} ({type(member).__name__}) returned "
+                f"scores of shape {scores.shape} from score_items for {len(users)} users; "
+                f"expected {shape}, one row per user and one column per item of its "
+                "items_, in that order.")
         if cols is None:
-            return np.ascontiguousarray(member.score_items(users), dtype=np.float32)
+            return scores
         out = np.zeros((len(users), len(self.n_items)), dtype=np.float32)
-        return _put_columns(out, cols, member.score_items(users))
+        return _put_columns(out, cols, scores)
 
     def member_rows(self, name, users, rows):
         """Rows of ``users`` in member ``name``'s public ``users_`` (-1 if absent).
