@@ -31,7 +31,8 @@ def _chunk_size(batch_size, n_items, n_users=None):
     With ``n_users``, the users are split into chunks of equal size: at most
     ``batch_size``, or for the default, the number of ~2 MB chunks rounded
     to the nearest (a last chunk of a few users would cost a whole chunk's
-    fixed overheads; the chunks then hold 1.5 x 2 MB at most).
+    fixed overheads; the chunks then hold 1.5 x 2 MB at most), and still at
+    least 64 users.
     """
     if batch_size is None:
         chunk = max(_CHUNK_MIN_USERS, _CHUNK_BYTES // (4 * max(n_items, 1)))
@@ -44,7 +45,10 @@ def _chunk_size(batch_size, n_items, n_users=None):
     else:
         chunk = int(batch_size)
         n_chunks = -(-n_users // chunk) if n_users else None
-    return chunk if n_chunks is None else -(-n_users // n_chunks)
+    if n_chunks is None:
+        return chunk
+    even = -(-n_users // n_chunks)
+    return max(even, min(_CHUNK_MIN_USERS, n_users)) if batch_size is None else even
 
 
 def _seen_positions(user_items, rows):
@@ -80,8 +84,14 @@ def _put_columns(out, cols, values, add=False):
     """
     import torch
 
+    cols = np.asarray(cols)
+    if cols.ndim != 1 or (cols.size and cols.dtype.kind not in "iu"):
+        raise TypeError(f"_put_columns takes a 1-D array of column positions; got {cols.dtype} "
+                        f"of shape {cols.shape} (a boolean mask: np.flatnonzero(mask)).")
+    if not out.flags.writeable:
+        raise ValueError("_put_columns: out is read-only.")
     target = torch.from_numpy(out)
-    index = torch.from_numpy(np.asarray(cols, dtype=np.int64))
+    index = torch.from_numpy(cols.astype(np.int64, copy=False))
     if np.ndim(values) == 0 and not add:
         target.index_fill_(1, index, float(values))
         return out

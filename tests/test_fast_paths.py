@@ -198,6 +198,9 @@ def test_users_are_split_into_chunks_of_equal_size():
     assert _chunk_size(311, 1682, 943) == 236
     assert _chunk_size(5, 1682, 11) == 4
     assert _chunk_size(5, 1682, 5) == 5
+    # the default's 64-user floor holds after evening out (1000 / 16 chunks = 63)
+    assert _chunk_size(None, 10**6, 1000) == 64
+    assert _chunk_size(None, 10**6, 40) == 40
 
 
 @pytest.mark.parametrize("model", [PopularityRecommender(), _hybrid()],
@@ -248,6 +251,10 @@ def test_put_columns_is_numpy_fancy_indexing():
     want[:, cols] += offset
     np.testing.assert_array_equal(_put_columns(got, cols, offset, add=True), want)
     np.testing.assert_array_equal(_put_columns(got, cols[:0], 1.0), want)  # no column
+    with pytest.raises(TypeError, match="np.flatnonzero"):
+        _put_columns(got, np.arange(11) < 3, 0.0)  # a mask, not positions
+    with pytest.raises(ValueError, match="read-only"):
+        _put_columns(_read_only(base), cols, 0.0)
     reversed_view = values[:, ::-1]  # a layout torch cannot view
     want[:, cols] = reversed_view
     np.testing.assert_array_equal(_put_columns(got, cols, reversed_view), want)
@@ -264,3 +271,9 @@ def test_best_old_and_new_are_each_sides_largest_scores(n_new):
     for top, side in ((old_top, ~new), (new_top, new)):
         want = -np.sort(-score[:, side], axis=1)[:, :min(11, side.sum())]
         np.testing.assert_array_equal(top, want)  # best first
+
+
+def _read_only(array):
+    array = array.copy()
+    array.flags.writeable = False
+    return array

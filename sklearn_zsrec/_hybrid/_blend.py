@@ -119,9 +119,10 @@ class Blend:
         A switch of 0 gives 1 (a count of 0 included: 0 / 0 counts as 1).
         """
         def gate(n, switch):
-            if switch == 0:
+            switch = np.float32(switch)
+            if switch == 0:  # (a switch below float32's smallest counts as 0)
                 return np.ones(len(n), dtype=np.float32)
-            return (n / (n + np.float32(switch))).astype(np.float32, copy=False)
+            return (n / (n + switch)).astype(np.float32, copy=False)
 
         return gate(n_u, self.switch), gate(n_items, self.item_switch) * (n_items > 0)
 
