@@ -109,15 +109,17 @@ class Worker:
                 f"the peers' environment is missing ({venv}); build it with "
                 "`python benchmarks/install_peers.py`")
         self.log = log
-        self.tmp = Path(tempfile.mkdtemp(prefix="zsrec-peers-"))
-        self.n = 0
 
     def run(self, tasks):
         """``tasks``: (name, train frame, users, peer, params, epochs); returns the worker's output."""
-        job = {"threads": THREADS, "seed": SEED, "out": str(self.tmp / f"out{self.n}.json"),
-               "tasks": []}
+        # the job's files (a copy of the rows per task) go when the job is done
+        with tempfile.TemporaryDirectory(prefix="zsrec-peers-") as tmp:
+            return self._run(tasks, Path(tmp))
+
+    def _run(self, tasks, tmp):
+        job = {"threads": THREADS, "seed": SEED, "out": str(tmp / "out.json"), "tasks": []}
         for name, train, users, peer, params, epochs in tasks:
-            path = self.tmp / f"rows{self.n}-{len(job['tasks'])}.csv"
+            path = tmp / f"rows{len(job['tasks'])}.csv"
             rows = pd.DataFrame({"user_id": train.user_id.astype(str),
                                  "item_id": train.item_id.astype(str),
                                  "order": _time_order(train)})
@@ -125,13 +127,12 @@ class Worker:
             job["tasks"].append({"name": name, "train": str(path), "users": [str(u) for u in users],
                                  "k": 20, "model": peer.model,
                                  "params": peer.fixed | params, "epochs": list(epochs)})
-        self.n += 1
         # WORKERS processes, each with every WORKERS-th task; results in task order
         shares = [dict(job, tasks=job["tasks"][i::WORKERS], out=f"{job['out']}.{i}")
                   for i in range(min(WORKERS, len(job["tasks"])))]
         running = []
         for i, share in enumerate(shares):
-            path = self.tmp / f"job{self.n}-{i}.json"
+            path = tmp / f"job{i}.json"
             path.write_text(json.dumps(share))
             running.append(subprocess.Popen(
                 [str(self.python), str(HERE / "_peers_worker.py"), str(path)], text=True,
