@@ -81,6 +81,15 @@ def test_fine_tuning_runs_once_per_data(tmp_path, monkeypatch):
     assert (tmp_path / first.encoder_.model.split("/")[-1] / "fine_tuning.json").exists()
 
 
+def test_default_location_is_the_cache_that_the_environment_names(tmp_path, monkeypatch):
+    texts, X = _catalogue()
+    monkeypatch.setenv("SKLEARN_ZSREC_CACHE", str(tmp_path))
+    tuning = ContrastiveFineTuning(n_steps=2, batch_size=4, verbose=0)  # location=None
+    rec = ZeroShotRecommender(TextEncoder(verbose=0), item_texts=texts, fine_tune=tuning).fit(X)
+    assert Path(rec.encoder_.model).parent == tmp_path / "fine-tuned"
+    assert (Path(rec.encoder_.model) / "fine_tuning.json").exists()
+
+
 def test_pairs_follow_time_within_a_user_and_skip_repeats():
     users = np.array([0, 0, 0, 1, 0])
     items = np.array([5, 6, 5, 7, 8])
