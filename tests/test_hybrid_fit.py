@@ -319,6 +319,38 @@ def test_new_users_neighbour_count_is_chosen_on_the_known_users():
     assert (few.user_neighbors_, few.user_neighbors_smoothing_) == (30, 1.0)
 
 
+def test_new_users_choice_is_made_once_for_a_grid_over_the_members(monkeypatch):
+    # it reads the data and the text model only: a grid over the members'
+    # parameters (same data) reuses it, a new text model or new data do not
+    from sklearn_zsrec._hybrid import _new_users
+
+    texts, topics = topic_catalog(items_per_topic=15)
+    data = topic_interactions(topics, users_per_topic=20, per_user=6)
+    user_texts = pd.Series({u: f"Someone who likes {t}." for u, t in
+                            zip(data.user_id, topics.loc[data.item_id])})
+    calls = []
+    choose = _new_users.TextNeighbours._choose
+
+    def counted(self, rng):  # a spy on our own logic: how often the choice runs
+        calls.append(1)
+        return choose(self, rng)
+
+    monkeypatch.setattr(_new_users.TextNeighbours, "_choose", counted)
+    _memo.clear()
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
+                               user_texts=user_texts)
+    model = HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=5,
+                                                              random_state=0)),
+                              blend="fixed", random_state=0)
+    fits = [clone(model).set_params(cf__factors=f).fit(data) for f in (4, 8)]
+    assert len(calls) == 1
+    assert fits[0].user_neighbors_ == fits[1].user_neighbors_
+    clone(model).set_params(text__half_life=4.0).fit(data)  # another text model
+    clone(model).fit(data.iloc[6:])  # other data
+    assert len(calls) == 3
+    _memo.clear()
+
+
 def test_a_parameter_that_cannot_be_pickled_only_turns_reuse_off(als_fits):
     class LocalEncoder(TextEncoder):  # a local class: pickle cannot find it
         pass

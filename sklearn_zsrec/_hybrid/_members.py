@@ -137,6 +137,7 @@ class Fitted:
     popularity: np.ndarray  # z-scored log1p(n_items), text-predicted for new items
     maps: dict = None  # the ridge maps from text to popularity and factors (None: no warm item)
     key: tuple = None  # the memo key of the fits (None: not reused)
+    text_key: tuple = None  # the memo key of the text model's fit alone (None: not reused)
     # arrays derived from the above on first use (not pickled)
     cache: dict = field(default_factory=dict, repr=False)
 
@@ -169,7 +170,7 @@ class Fitted:
                       self.n_users, {name: catalog.get_indexer(m.items_)
                                      for name, m in self.members.items()},
                       factors, self.recent, np.concatenate([self.popularity, popularity]),
-                      self.maps, self.key)
+                      self.maps, self.key, self.text_key)
 
     def member_scores(self, name, users):
         """Member ``name``'s ``score_items(users)`` over the catalog (0 on items it lacks).
@@ -326,4 +327,4 @@ def fit_members(text, members, data, stage):
 
     return Fitted(text, fitted, side["n_items"], text.n_user_interactions_,
                   {name: columns(m.items_) for name, m in fitted.items()}, side["factors"],
-                  recent, side["popularity"], side["maps"], key)
+                  recent, side["popularity"], side["maps"], key, text_key)
