@@ -262,8 +262,8 @@ def main(argv=None):
          "offsets, excluding seen items) costs that much on top of computing its members."),
         "- The fused float32 blend equals the blend written plainly up to float32 rounding "
         "(tests/test_fast_paths.py checks it).",
-        f"- Default `batch_size` (None): {n_users} users in chunks of "
-        f"{_chunk_size(None, n_items, n_users)} (about 2 MB of float32 scores each).",
+        f"- Default `batch_size` (None): {n_users} users in chunks of {chunk} (about 2 MB of "
+        "float32 scores each).",
         "",
     ]
     import matplotlib
