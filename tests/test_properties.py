@@ -28,6 +28,8 @@ from sklearn.base import clone
 from sklearn_zsrec import (
     ALSRecommender,
     HybridRecommender,
+    ItemKNNRecommender,
+    NextItemRecommender,
     PopularityRecommender,
     TextEncoder,
     ZeroShotRecommender,
@@ -242,3 +244,78 @@ def test_a_lone_surrogate_is_named_in_the_error(text):
     encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
     with pytest.raises(ValueError, match=r"not valid UTF-8 .*position"):
         encoder.transform(["fine", text])
+
+
+
+class RescaledALS(ALSRecommender):
+    """ALS whose fitted user and item factors are multiplied by ``10 ** exponents``, in ``dtype``.
+
+    Its scores are ALS's times one positive number, so their z-scores per
+    user, which the hybrid blends, are ALS's.
+    """
+
+    def __init__(self, factors=4, *, iterations=3, random_state=0, user_exponent=0,
+                 item_exponent=0, dtype="float32"):
+        super().__init__(factors=factors, iterations=iterations, random_state=random_state)
+        self.user_exponent = user_exponent
+        self.item_exponent = item_exponent
+        self.dtype = dtype
+
+    def _fit(self, data):
+        super()._fit(data)
+        for attr, exponent in (("user_factors_", self.user_exponent),
+                               ("item_factors_", self.item_exponent)):
+            values = getattr(self, attr).astype(np.float64) * 10.0 ** exponent
+            setattr(self, attr, values.astype(self.dtype))
+        return self
+
+
+class RescaledItemKNN(ItemKNNRecommender):
+    """Item-kNN whose scores are multiplied by ``10 ** exponent`` (float32, as ``score_items``)."""
+
+    def __init__(self, exponent=0):
+        super().__init__()
+        self.exponent = exponent
+
+    def _scores(self, rows, users):
+        scores = super()._scores(rows, users).astype(np.float64) * 10.0 ** self.exponent
+        return scores.astype(np.float32)
+
+
+def _rescaled_hybrid(blend, score_exponent=0, **als_params):
+    from ._data import topic_catalog, topic_interactions
+
+    texts, topics = topic_catalog(items_per_topic=6)
+    X = topic_interactions(topics, users_per_topic=5, per_user=4)
+    X = X[~X.item_id.isin(texts.index[::7])]  # some items without interactions
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    members = [("cf", RescaledALS(**als_params)), ("knn", RescaledItemKNN(score_exponent)),
+               ("next", NextItemRecommender())]
+    model = HybridRecommender(text, members, blend=blend, random_state=0, verbose=0).fit(X)
+    return model.score_items(model.users_)
+
+
+@given(blend=st.sampled_from(["learned", "fixed"]), dtype=st.sampled_from(["float32", "float64"]),
+       exponents=st.tuples(st.integers(-30, 30), st.integers(-30, 30)) | st.tuples(
+           st.integers(-300, 300), st.integers(-300, 300)),
+       score_exponent=st.integers(-25, 36))
+@settings(max_examples=20)
+def test_the_hybrid_does_not_depend_on_the_scale_of_its_members_scores(
+        blend, dtype, exponents, score_exponent):
+    # a member's scores enter as z-scores per user, so multiplying them by a
+    # positive number changes nothing. Factors of 1e-6 once made a factor
+    # member's z-scores vanish (a floor on their deviation) and factors of
+    # 1e20 overflowed float32, both silently; float64 factors of 1e300
+    # raised as if they were infinite
+    if dtype == "float32" and max(map(abs, exponents)) > 30:
+        exponents = tuple(e // 10 for e in exponents)  # within float32's range
+    expected = _rescaled_hybrid(blend)
+    scores = _rescaled_hybrid(blend, score_exponent, user_exponent=exponents[0],
+                              item_exponent=exponents[1], dtype=dtype)
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_scores_too_small_to_standardise_in_float32_raise_naming_the_member():
+    with pytest.raises(ValueError, match=r"member 'knn' .RescaledItemKNN. gave scores that vary "
+                                         r"by less than 1e-30 .* Multiply the member's scores"):
+        _rescaled_hybrid("learned", score_exponent=-33)

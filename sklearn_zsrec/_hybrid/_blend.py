@@ -48,6 +48,10 @@ N_BINS = len(HISTORY_BINS) + 1
 # the terms each kind of member adds (suffixes of its name)
 FACTOR_TERMS = ("", "_gated", "_short", "_recent", "_recent_gated", "_new", "_recent_new")
 SCORE_TERMS = ("",)
+# a member's scores that vary by less than this for a user (and not within
+# rounding of their mean) raise: their z-scores, weight / deviation times
+# the scores, would overflow float32 for weights above ~1e8
+TINY_SPREAD = 1e-30
 TEXT_TERMS = ("text_gated", "text_new", "popularity", "popularity_new", "new_item")
 
 
@@ -165,7 +169,8 @@ class Blend:
         coef32 = coef.astype(np.float32)
         col = lambda name: coef32[:, self.index[name]][:, None]  # noqa: E731
         if "text" not in scratch:
-            scratch["text"] = _scaled(f.text.user_embeddings_[rows], std["text"][rows])
+            scratch["text"] = _scaled(f.text.user_embeddings_[rows], std["text"][rows],
+                                      items.covs["text"])
         text = scratch["text"]
         gated_text = col("text_gated")
         if gated_text.any():
@@ -181,9 +186,11 @@ class Blend:
             if name not in scratch:
                 member_rows = f.member_rows(name, users, rows)
                 known = (member_rows >= 0)[:, None]
-                x = f.members[name].user_factors_[member_rows] * known
-                scratch[name] = (_scaled(x, std[name][member_rows] * known[:, 0] + ~known[:, 0]),
-                                 _scaled(f.recent[name][rows], std[name + "_recent"][rows]))
+                x = f.user_factors(name, member_rows) * known
+                scratch[name] = (_scaled(x, std[name][member_rows] * known[:, 0] + ~known[:, 0],
+                                         items.covs[name]),
+                                 _scaled(f.recent[name][rows], std[name + "_recent"][rows],
+                                         items.covs[name]))
             x, x_recent = scratch[name]
             user += [(col(name) + col(name + "_short") * short) * x
                      + col(name + "_recent") * x_recent,
@@ -226,7 +233,8 @@ class Blend:
         float64. Cached per user row of the fitted model (the scores of a
         known user do not change after fit); a deviation within rounding of
         the mean (8 machine epsilons of the scores' dtype) is 0: a constant
-        row, whose z-score is 0.
+        row, whose z-score is 0. Raises for non-finite scores, and for scores
+        that vary by less than ``TINY_SPREAD`` otherwise.
         """
         key = ("score stats", name)
         if key not in self.fitted.cache:
@@ -239,24 +247,35 @@ class Blend:
             part = part if mask is None else part[:, mask]
             mean = part.mean(axis=1, dtype=np.float64)
             std = part.std(axis=1, dtype=np.float64)
-            if not (np.isfinite(mean).all() and np.isfinite(std).all()):
-                bad = rows[missing][~(np.isfinite(mean) & np.isfinite(std))]
-                member = self.fitted.members[name]
-                raise ValueError(
-                    f"HybridRecommender: member {name!r} ({type(member).__name__}) gave "
-                    f"non-finite scores (NaN or inf, or too large to standardise) to "
-                    f"{len(bad)} users (e.g. {self.fitted.text.users_[bad[:5]].tolist()}); "
-                    "the blend standardises each member's scores per user, so they must be "
-                    "finite. Fix the member's score_items (e.g. a low finite score for "
-                    "items it would rule out, instead of -inf).")
+            finite = np.isfinite(mean) & np.isfinite(std)
+            if not finite.all():
+                self._raise_for_scores(name, rows[missing][~finite], (
+                    "non-finite scores (NaN or inf, or too large to standardise)",
+                    "so they must be finite. Fix the member's score_items (e.g. a low finite "
+                    "score for items it would rule out, instead of -inf)"))
             eps = np.finfo(part.dtype if part.dtype.kind == "f" else np.float64).eps
-            # (and below 1e-30, so that weight / std stays finite in float32)
-            constant = std <= np.maximum(8 * eps * np.abs(mean), 1e-30)
+            constant = std <= 8 * eps * np.abs(mean)
+            tiny = ~constant & (std < TINY_SPREAD)
+            if tiny.any():
+                self._raise_for_scores(name, rows[missing][tiny], (
+                    f"scores that vary by less than {TINY_SPREAD:g} (but not within rounding "
+                    "of their mean)", "in float32, where weight / deviation would overflow. "
+                    "Multiply the member's scores by a large constant (any positive factor "
+                    "keeps its rankings)"))
             # deviations first: a mean that is no longer NaN marks both as set
             # (for recommend calls in other threads)
             stds[rows[missing]] = np.where(constant, 0.0, std)
             means[rows[missing]] = mean
         return means[rows], stds[rows]
+
+    def _raise_for_scores(self, name, bad, problem):
+        """A ValueError naming member ``name``, the users ``bad`` (rows) and ``problem``."""
+        member = self.fitted.members[name]
+        what, fix = problem
+        raise ValueError(
+            f"HybridRecommender: member {name!r} ({type(member).__name__}) gave {what} to "
+            f"{len(bad)} users (e.g. {self.fitted.text.users_[bad[:5]].tolist()}); the blend "
+            f"standardises each member's scores per user, {fix}.")
 
     def _items(self):
         """The item side of ``scores``, computed once per fitted model.
@@ -304,21 +323,32 @@ class Blend:
         """
         f = self.fitted
         if "user std" not in f.cache:
-            def std(x, cov):
+            def std(x, cov, scale=1.0):
                 out = np.empty(len(x))
                 for start in range(0, len(x), chunk):
-                    part = x[start:start + chunk].astype(np.float64)
+                    part = x[start:start + chunk].astype(np.float64) * scale
                     out[start:start + chunk] = (_matmul(part, cov) * part).sum(axis=1)
                 return np.sqrt(np.maximum(out, 0.0))
 
             stds = {"text": std(f.text.user_embeddings_, items.covs["text"])}
             for name in f.factor_names:
-                stds[name] = std(f.members[name].user_factors_, items.covs[name])
+                stds[name] = std(f.members[name].user_factors_, items.covs[name],
+                                 f.user_scales[name])
                 stds[name + "_recent"] = std(f.recent[name], items.covs[name])
             f.cache["user std"] = stds
         return f.cache["user std"]
 
 
-def _scaled(x, std):
-    """``x / std(x . y)`` over the items, in float32."""
-    return x / np.maximum(std, 1e-12).astype(np.float32)[:, None]
+def _scaled(x, std, cov):
+    """``x / std(x . y)`` over the items, in float32; 0 where the scores are constant.
+
+    ``std`` is ``sqrt(x' C x)`` for the items' covariance ``C`` (``cov``). A
+    user's scores count as constant (z-score 0) when ``std`` is within
+    float32 rounding of their scale, ``|x| * sqrt(trace(C))``: the product
+    would z-score rounding noise. That rule is relative, so it holds for
+    embeddings and factors of any size.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    size = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64) * max(np.trace(cov), 0.0))
+    constant = std <= 8 * np.finfo(np.float32).eps * size
+    return x / np.where(constant, np.inf, std).astype(np.float32)[:, None]

@@ -52,7 +52,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     its ``users_``): a ``BaseRecommender`` subclass, of this package or your
     own. A member with ``user_factors_`` and ``item_factors_`` (ALS) also
     gets terms for its recency-weighted factor profile and factors mapped
-    from text for new items.
+    from text for new items. Members' scores enter as z-scores per user, so
+    their scale does not matter (docs/blend.md).
 
     Users not seen in ``fit`` are scored from their text when the text model
     has ``user_texts``: the items of the ``user_neighbors`` known users whose

@@ -132,12 +132,16 @@ class Fitted:
     n_items: np.ndarray  # interactions per catalog item
     n_users: np.ndarray  # interactions per text-model user row
     member_cols: dict  # name -> catalog columns of the member's items_ (None: the catalog)
-    factors: dict  # name -> catalog-aligned item factors, text-mapped for new items
+    factors: dict  # name -> catalog-aligned item factors (times their factor_scale),
+    #                 text-mapped for new items
     recent: dict  # name -> recency-weighted profile of item factors, per text-model user
     popularity: np.ndarray  # z-scored log1p(n_items), text-predicted for new items
     maps: dict = None  # the ridge maps from text to popularity and factors (None: no warm item)
     key: tuple = None  # the memo key of the fits (None: not reused)
     text_key: tuple = None  # the memo key of the text model's fit alone (None: not reused)
+    # name -> the power of two the blend multiplies a factor member's user
+    # factors by (its item factors are stored times theirs: ``factor_scale``)
+    user_scales: dict = field(default_factory=dict)
     # arrays derived from the above on first use (not pickled)
     cache: dict = field(default_factory=dict, repr=False)
 
@@ -170,7 +174,11 @@ class Fitted:
                       self.n_users, {name: catalog.get_indexer(m.items_)
                                      for name, m in self.members.items()},
                       factors, self.recent, np.concatenate([self.popularity, popularity]),
-                      self.maps, self.key, self.text_key)
+                      self.maps, self.key, self.text_key, self.user_scales)
+
+    def user_factors(self, name, rows):
+        """Member ``name``'s user factors of ``rows``, times its scale (``factor_scale``)."""
+        return scaled(self.members[name].user_factors_[rows], self.user_scales[name])
 
     def member_scores(self, name, users):
         """Member ``name``'s ``score_items(users)`` over the catalog (0 on items it lacks).
@@ -229,7 +237,8 @@ def _item_side(text, members):
         if has_factors(member):
             cols = positions(text.items_, member.items_)
             factors[name] = np.zeros((n_catalog, member.item_factors_.shape[1]), np.float32)
-            factors[name][cols] = member.item_factors_
+            factors[name][cols] = scaled(member.item_factors_,
+                                         factor_scale(name, member, "item_factors_"))
     log_n = np.log1p(n_items).astype(np.float32)
     maps = None
     if warm.any():
@@ -259,17 +268,39 @@ def _mapped(maps, emb):
     return popularity, mapped
 
 
-def _check_finite_factors(name, member):
-    """Raise when a member with factors has NaN or infinite ones (they would blend silently)."""
-    if not has_factors(member):
-        return
-    for attr in ("user_factors_", "item_factors_"):
-        # a float64 sum is finite exactly when every float32 value is
-        if not np.isfinite(np.sum(getattr(member, attr), dtype=np.float64)):
-            raise ValueError(
-                f"HybridRecommender: member {name!r} ({type(member).__name__}) has NaN or "
-                f"infinite values in {attr} after fit; the blend multiplies them. Check its "
-                "parameters (e.g. a smaller learning rate or more regularization).")
+def factor_scale(name, member, attr):
+    """The power of two that brings the largest magnitude of ``member.<attr>`` into [0.5, 1).
+
+    The blend z-scores a factor member's scores per user, which no common
+    rescaling of its user or item factors changes. Multiplying by a power of
+    two is exact, so factors of the usual size blend as they are, while
+    factors of any size (1e-8 or 1e25, float32 or float64) reach the float32
+    products in the range where these neither overflow nor lose precision.
+    Raises when the factors hold NaN or infinite values (min and max
+    propagate both, with no temporary array and no overflow).
+    """
+    values = np.asarray(getattr(member, attr))
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(
+            f"HybridRecommender: member {name!r} ({type(member).__name__}) has NaN or "
+            f"infinite values in {attr} after fit; the blend multiplies them. Check its "
+            "parameters (e.g. a smaller learning rate or more regularization).")
+    largest = max(abs(low), abs(high))
+    if largest == 0:
+        return 1.0
+    return float(np.ldexp(1.0, int(np.clip(-np.frexp(largest)[1], -1000, 1000))))
+
+
+def scaled(values, scale, block=65536):
+    """``values * scale`` as float32, computed in float64 ``block`` rows at a time."""
+    values = np.asarray(values)
+    if scale == 1.0:
+        return values.astype(np.float32, copy=False)
+    out = np.empty(values.shape, dtype=np.float32)
+    for start in range(0, len(values), block):
+        out[start:start + block] = values[start:start + block] * np.float64(scale)
+    return out
 
 
 def _fit_one(model, data, data_hash):
@@ -296,12 +327,13 @@ def fit_members(text, members, data, stage):
             "item_embeddings_ or user_embeddings_ after fit; text must be a "
             "ZeroShotRecommender (or expose those embeddings). Collaborative "
             "recommenders go in members.")
-    fitted, keys = {}, [text_key]
+    fitted, keys, user_scales = {}, [text_key], {}
     for name, member in members:
         stage(f"member {name!r}")
         fitted[name], key = _fit_one(member, data, data_hash)
         keys.append(key)
-        _check_finite_factors(name, fitted[name])
+        if has_factors(fitted[name]):
+            user_scales[name] = factor_scale(name, fitted[name], "user_factors_")
         cols = positions(text.items_, fitted[name].items_)
         if (cols < 0).any():
             raise ValueError(
@@ -327,4 +359,4 @@ def fit_members(text, members, data, stage):
 
     return Fitted(text, fitted, side["n_items"], text.n_user_interactions_,
                   {name: columns(m.items_) for name, m in fitted.items()}, side["factors"],
-                  recent, side["popularity"], side["maps"], key, text_key)
+                  recent, side["popularity"], side["maps"], key, text_key, user_scales)
