@@ -224,6 +224,26 @@ def test_quota_offsets_give_each_user_its_share_of_the_top_k():
     assert (every[8:] == 4).all() and (every[5:8] == 1).all()
 
 
+
+def test_users_with_near_equal_margins_get_the_same_extra_slot():
+    # the extra new-item slot goes to the users whose margin is above a cut;
+    # scores computed in batches of another size differ in their last float32
+    # bits, so a cut between two margins 1e-7 apart gave one of those users
+    # the slot in one batch and not in the other (recommend depended on
+    # batch_size). Near-equal margins now fall on the same side, all of them
+    rng = np.random.RandomState(0)
+    margin = np.sort(rng.rand(20))
+    margin[10:13] = margin[10] + np.array([0.0, 1e-7, 3e-7])  # near-equal, at the cut
+    threshold = _exposure._cut(margin, 10 / 20)
+    noise = rng.uniform(-1e-6, 1e-6, size=(50, len(margin)))  # float32 rounding
+    decisions = (margin + noise) > threshold
+    assert (decisions == decisions[0]).all()  # the same for every rounding
+    assert not decisions[0, 10:13].any() and decisions[0, 13:].all()
+    assert np.abs(margin - threshold).min() > 1e-5
+    # margins far apart: the cut stays at the quantile (half above it)
+    spread = np.arange(20.0)
+    assert (spread > _exposure._cut(spread, 10 / 20)).sum() == 9
+
 def test_undeclared_items_without_interactions_get_only_the_share_they_earn(monkeypatch):
     # a 15% sample: a seventh of the items have no interaction, and the log
     # often moves to one; with a random tiny encoder nothing ranks those

@@ -12,6 +12,10 @@ from ._learn import CHUNK, MIN_POSITIVES
 
 # the new items' offset is searched in this range: z-scored terms stay far inside
 OFFSET_RANGE = (-50.0, 50.0)
+# users' margins closer than this (relative to the largest, at least 1) get the
+# same extra slot or none (``_cut``): float32 scores computed in batches of
+# another size differ by about 1e-6 of their size
+MARGIN_TOLERANCE = 1e-4
 
 
 def quota_offsets(old_top, new_top, share, k, threshold=None):
@@ -62,19 +66,30 @@ def quota_offsets(old_top, new_top, share, k, threshold=None):
 
 
 def _cut(margin, q):
-    """A threshold with the fraction ``1 - q`` of ``margin`` above it, between two margins.
+    """A threshold with about the fraction ``1 - q`` of ``margin`` above it, between two margins.
 
     Halfway between the ``q`` quantile (a margin of the set, "higher") and
     the next larger margin, so that no margin of the set sits on it: a
     user's margin, computed again in another batch, may differ in the last
-    float32 bits, which must not move it across the threshold.
+    float32 bits, which must not move it across the threshold. For the same
+    reason margins closer than ``MARGIN_TOLERANCE`` (relative to the largest)
+    count as one: the cut moves up to the first wider gap, so that users
+    with near-equal margins get the same decision (at most a few fewer users
+    above it than ``1 - q``).
     """
     valid = np.sort(margin[~np.isnan(margin)])
     if not len(valid):
         return np.inf
     cut = float(np.quantile(valid, q, method="higher"))
-    above = valid[valid > cut]
-    return (cut + float(above[0])) / 2 if len(above) and np.isfinite(cut) else cut
+    if not np.isfinite(cut):
+        return cut
+    finite = valid[np.isfinite(valid)]
+    tolerance = MARGIN_TOLERANCE * max(1.0, float(np.abs(finite).max()))
+    for value in valid[valid > cut]:  # up to the first gap wider than the tolerance
+        if value - cut > tolerance:
+            return (cut + float(value)) / 2
+        cut = float(value)
+    return cut
 
 
 def best_old_and_new(score, new, k):
