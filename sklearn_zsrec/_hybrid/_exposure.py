@@ -12,9 +12,9 @@ from ._learn import CHUNK, MIN_POSITIVES
 
 # the new items' offset is searched in this range: z-scored terms stay far inside
 OFFSET_RANGE = (-50.0, 50.0)
-# users' margins closer than this (relative to the largest, at least 1) get the
-# same extra slot or none (``_cut``): float32 scores computed in batches of
-# another size differ by about 1e-6 of their size
+# users' margins closer than this (relative to their size, at least 1) get the
+# same extra slot or none (``_cut``): the blend's float32 scores computed in
+# batches of another size differ by up to about 1e-5
 MARGIN_TOLERANCE = 1e-4
 
 
@@ -72,8 +72,8 @@ def _cut(margin, q):
     the next larger margin, so that no margin of the set sits on it: a
     user's margin, computed again in another batch, may differ in the last
     float32 bits, which must not move it across the threshold. For the same
-    reason margins closer than ``MARGIN_TOLERANCE`` (relative to the largest)
-    count as one: the cut moves up to the first wider gap, so that users
+    reason margins closer than ``MARGIN_TOLERANCE`` (relative to the cut's
+    size, at least 1) count as one: the cut moves up to the first wider gap, so that users
     with near-equal margins get the same decision (at most a few fewer users
     above it than ``1 - q``).
     """
@@ -83,8 +83,7 @@ def _cut(margin, q):
     cut = float(np.quantile(valid, q, method="higher"))
     if not np.isfinite(cut):
         return cut
-    finite = valid[np.isfinite(valid)]
-    tolerance = MARGIN_TOLERANCE * max(1.0, float(np.abs(finite).max()))
+    tolerance = MARGIN_TOLERANCE * max(1.0, abs(cut))
     for value in valid[valid > cut]:  # up to the first gap wider than the tolerance
         if value - cut > tolerance:
             return (cut + float(value)) / 2
