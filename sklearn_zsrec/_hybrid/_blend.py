@@ -52,6 +52,11 @@ SCORE_TERMS = ("",)
 # rounding of their mean) raise: their z-scores, weight / deviation times
 # the scores, would overflow float32 for weights above ~1e8
 TINY_SPREAD = 1e-30
+# a user's embedding or factors below this fraction of the model's largest
+# count as 0 (constant scores): a float32 factor solve leaves errors of about
+# 1e-7 of its largest factors, so such a vector's direction is that noise
+# (ALS gave one MovieLens user factors 1e-12 of the others' in a 25% sample)
+NEGLIGIBLE = 1e-6
 TEXT_TERMS = ("text_gated", "text_new", "popularity", "popularity_new", "new_item")
 
 
@@ -169,8 +174,7 @@ class Blend:
         coef32 = coef.astype(np.float32)
         col = lambda name: coef32[:, self.index[name]][:, None]  # noqa: E731
         if "text" not in scratch:
-            scratch["text"] = _scaled(f.text.user_embeddings_[rows], std["text"][rows],
-                                      items.covs["text"])
+            scratch["text"] = _scaled(f.text.user_embeddings_[rows], std["text"][rows])
         text = scratch["text"]
         gated_text = col("text_gated")
         if gated_text.any():
@@ -187,10 +191,8 @@ class Blend:
                 member_rows = f.member_rows(name, users, rows)
                 known = (member_rows >= 0)[:, None]
                 x = f.user_factors(name, member_rows) * known
-                scratch[name] = (_scaled(x, std[name][member_rows] * known[:, 0] + ~known[:, 0],
-                                         items.covs[name]),
-                                 _scaled(f.recent[name][rows], std[name + "_recent"][rows],
-                                         items.covs[name]))
+                scratch[name] = (_scaled(x, std[name][member_rows] * known[:, 0] + ~known[:, 0]),
+                                 _scaled(f.recent[name][rows], std[name + "_recent"][rows]))
             x, x_recent = scratch[name]
             user += [(col(name) + col(name + "_short") * short) * x
                      + col(name + "_recent") * x_recent,
@@ -319,16 +321,26 @@ class Blend:
         """Per-user standard deviations of the text and factor scores over the items.
 
         ``sqrt(x' C x)`` with ``C`` the covariance of the item side, computed
-        once per fitted model (in float64, ``chunk`` users at a time).
+        once per fitted model (in float64, ``chunk`` users at a time). 0 for
+        a user whose scores are constant (z-score 0): a deviation within
+        float32 rounding of the user's scale ``|x| sqrt(trace C)`` (the
+        product would z-score rounding noise), or a user vector below
+        ``NEGLIGIBLE`` of the model's largest (a factor solve's rounding
+        noise, whose direction ranks nothing). Both rules are relative, so
+        they hold for embeddings and factors of any size.
         """
         f = self.fitted
         if "user std" not in f.cache:
             def std(x, cov, scale=1.0):
-                out = np.empty(len(x))
+                var, norm = np.empty(len(x)), np.empty(len(x))
                 for start in range(0, len(x), chunk):
                     part = x[start:start + chunk].astype(np.float64) * scale
-                    out[start:start + chunk] = (_matmul(part, cov) * part).sum(axis=1)
-                return np.sqrt(np.maximum(out, 0.0))
+                    var[start:start + chunk] = (_matmul(part, cov) * part).sum(axis=1)
+                    norm[start:start + chunk] = np.sqrt((part * part).sum(axis=1))
+                out = np.sqrt(np.maximum(var, 0.0))
+                rounding = 8 * np.finfo(np.float32).eps * norm * np.sqrt(max(np.trace(cov), 0.0))
+                negligible = norm <= NEGLIGIBLE * norm.max(initial=0.0)
+                return np.where((out <= rounding) | negligible, 0.0, out)
 
             stds = {"text": std(f.text.user_embeddings_, items.covs["text"])}
             for name in f.factor_names:
@@ -339,16 +351,6 @@ class Blend:
         return f.cache["user std"]
 
 
-def _scaled(x, std, cov):
-    """``x / std(x . y)`` over the items, in float32; 0 where the scores are constant.
-
-    ``std`` is ``sqrt(x' C x)`` for the items' covariance ``C`` (``cov``). A
-    user's scores count as constant (z-score 0) when ``std`` is within
-    float32 rounding of their scale, ``|x| * sqrt(trace(C))``: the product
-    would z-score rounding noise. That rule is relative, so it holds for
-    embeddings and factors of any size.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    size = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64) * max(np.trace(cov), 0.0))
-    constant = std <= 8 * np.finfo(np.float32).eps * size
-    return x / np.where(constant, np.inf, std).astype(np.float32)[:, None]
+def _scaled(x, std):
+    """``x / std(x . y)`` over the items, in float32; 0 where ``std`` is 0 (constant scores)."""
+    return x / np.where(std > 0, std, np.inf).astype(np.float32)[:, None]
