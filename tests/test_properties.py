@@ -246,7 +246,6 @@ def test_a_lone_surrogate_is_named_in_the_error(text):
         encoder.transform(["fine", text])
 
 
-
 class RescaledALS(ALSRecommender):
     """ALS whose fitted user and item factors are multiplied by ``10 ** exponents``, in ``dtype``.
 

@@ -251,29 +251,31 @@ class Blend:
             std = part.std(axis=1, dtype=np.float64)
             finite = np.isfinite(mean) & np.isfinite(std)
             if not finite.all():
-                self._raise_for_scores(name, rows[missing][~finite], (
+                self._raise_for_scores(
+                    name, rows[missing][~finite],
                     "non-finite scores (NaN or inf, or too large to standardise)",
                     "so they must be finite. Fix the member's score_items (e.g. a low finite "
-                    "score for items it would rule out, instead of -inf)"))
+                    "score for items it would rule out, instead of -inf)")
             eps = np.finfo(part.dtype if part.dtype.kind == "f" else np.float64).eps
             constant = std <= 8 * eps * np.abs(mean)
             tiny = ~constant & (std < TINY_SPREAD)
             if tiny.any():
-                self._raise_for_scores(name, rows[missing][tiny], (
+                self._raise_for_scores(
+                    name, rows[missing][tiny],
                     f"scores that vary by less than {TINY_SPREAD:g} (but not within rounding "
-                    "of their mean)", "in float32, where weight / deviation would overflow. "
-                    "Multiply the member's scores by a large constant (any positive factor "
-                    "keeps its rankings)"))
+                    "of their mean)",
+                    "in float32, where weight / deviation would overflow. Multiply the "
+                    "member's scores by a large constant (any positive factor keeps its "
+                    "rankings)")
             # deviations first: a mean that is no longer NaN marks both as set
             # (for recommend calls in other threads)
             stds[rows[missing]] = np.where(constant, 0.0, std)
             means[rows[missing]] = mean
         return means[rows], stds[rows]
 
-    def _raise_for_scores(self, name, bad, problem):
-        """A ValueError naming member ``name``, the users ``bad`` (rows) and ``problem``."""
+    def _raise_for_scores(self, name, bad, what, fix):
+        """A ValueError naming member ``name``, the users ``bad`` (rows), ``what`` and ``fix``."""
         member = self.fitted.members[name]
-        what, fix = problem
         raise ValueError(
             f"HybridRecommender: member {name!r} ({type(member).__name__}) gave {what} to "
             f"{len(bad)} users (e.g. {self.fitted.text.users_[bad[:5]].tolist()}); the blend "

@@ -73,9 +73,9 @@ def _cut(margin, q):
     user's margin, computed again in another batch, may differ in the last
     float32 bits, which must not move it across the threshold. For the same
     reason margins closer than ``MARGIN_TOLERANCE`` (relative to the cut's
-    size, at least 1) count as one: the cut moves up to the first wider gap, so that users
-    with near-equal margins get the same decision (at most a few fewer users
-    above it than ``1 - q``).
+    size, at least 1) count as one: the cut moves up to the first wider
+    gap, so that users with near-equal margins get the same decision (at
+    most a few fewer users above it than ``1 - q``).
     """
     valid = np.sort(margin[~np.isnan(margin)])
     if not len(valid):
