@@ -309,6 +309,22 @@ def _why(against):
     return "docs/blend.md (\"What it buys, and where it does not\") discusses each protocol."
 
 
+def _keys(keys):
+    """``A, B/n=1, B/n=2, E/p=1`` as ``A, B (n=1, 2), E (p=1)``."""
+    groups = {}
+    for key in keys:
+        protocol, _, point = key.partition("/")
+        groups.setdefault(protocol, []).append(point)
+    out = []
+    for protocol, points in groups.items():
+        if points == [""]:
+            out.append(protocol)
+        else:
+            name = points[0].split("=")[0]
+            out.append(f"{protocol} ({name}={', '.join(q.split('=')[1] for q in points)})")
+    return ", ".join(out)
+
+
 def _peers_lines(peers):
     """What the page says about the next-item peers (SASRec, BERT4Rec, EASE)."""
     if not peers:
@@ -318,7 +334,12 @@ def _peers_lines(peers):
     if peers.get("library"):
         lib = peers["library"]
         lines.append("Their library: " + ", ".join(f"{k} {v}" for k, v in sorted(lib.items()))
-                     + f"; their run took {peers['seconds']:.0f} s.")
+                     + f"; their runs took {peers['seconds']:.0f} s.")
+    for run in peers.get("runs", []):  # the peers' command reruns only what changed
+        what = ([f"tuning of {', '.join(run['tuned'])}"] if run["tuned"] else []) + (
+            [_keys(run["keys"])] if run["keys"] else [])
+        lines.append(f"Run of {run['date']} on {run['machine']} ({run['seconds']:.0f} s): "
+                     f"{'; '.join(what) or 'nothing kept'}.")
     if peers.get("not_in"):
         lines.append(f"Not in {peers['not_in']}.")
     return lines + [""]
@@ -406,7 +427,12 @@ def write_report(summary, out_dir):
         *_fine_tuning_lines(res),
         "## E. Data growth: protocol A fold 0, models trained on p% of the training rows",
         "",
-        "Test users with at least one sampled training row. NDCG@10:",
+        "Each p below 100 is drawn three times (sampling seeds 0, 1, 2) and every model",
+        "is refitted on each sample; each sample tests the users with a training row in",
+        "it. Means over the three samples' tested users; the standard error takes a user",
+        "tested on several samples (on the same test item) as one cluster. At 1-5% a",
+        "model finds a few dozen test items, and one sample's luck decided the order of",
+        "the models (docs/benchmark.md, \"One sample of a small p\"). NDCG@10:",
         "",
     ]
     md += _curve_table(res, growth_keys, [f"p={p}%" for p in growth_p])

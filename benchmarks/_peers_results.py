@@ -1,11 +1,12 @@
 """The peers' results file: where it lives, its fingerprint, and reading it back.
 
 ``python -m benchmarks.peers`` writes ``<name>-peers.json``; the main job
-(``python -m benchmarks.movielens``) merges its rows into its own page when
-the file's fingerprint equals the one of the main job's data, protocols,
-peer definitions and the peers' library versions, and otherwise says on the
-page that the peers' results are missing or stale and how to refresh them.
-Standard library, numpy and pandas only.
+(``python -m benchmarks.movielens``) merges its rows into its own page for
+every protocol key (``A``, ``B/n=5``, ``E/p=10``, ...) whose splits have the
+rows of the main job's splits, when the peers' definitions, their tuning
+rows and their library versions are also the main job's; the page says
+which keys are missing or stale and how to refresh them. The peers' command
+reruns only those keys. Standard library, numpy and pandas only.
 """
 
 import hashlib
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-HERE = Path(__file__).resolve().parent
+COLUMNS = ["user_id", "item_id", "timestamp"]
+REFRESH = "run `HF_HUB_OFFLINE=1 python -m benchmarks.peers` (it reruns only what changed)"
 
 
 def peers_file(out_dir, name):
@@ -22,41 +24,74 @@ def peers_file(out_dir, name):
     return Path(out_dir) / f"{name}-peers.json"
 
 
-def fingerprint(X, quick, definitions, seed, threads, library):
-    """A digest of everything the peers' figures depend on.
+def _rows_digest(frames):
+    digest = hashlib.sha256()
+    for frame in frames:
+        columns = [c for c in COLUMNS if c in frame]
+        digest.update(",".join(columns).encode())
+        digest.update(pd.util.hash_pandas_object(frame[columns], index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
 
-    The interaction rows, the protocols' code (their splits), the peers'
-    grids and epochs, the seed, the thread count and the peers' library
-    versions; plus the parts, so that the page can say which one changed.
+
+def _digest(value):
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def fingerprint(keyed_splits, tuning_rows, quick, definitions, seed, threads, library):
+    """A digest of everything the peers' figures depend on, one per protocol key.
+
+    ``keyed_splits`` maps each key to its splits (``_protocols.Split``): a
+    key's digest covers the rows of their training, test and excluded
+    frames, in order. ``tuning_rows`` are the rows the peers are tuned on.
+    The other parts: the peers' grids and epochs with the seed, thread count
+    and ``quick``, and the peers' library versions.
     """
-    rows = pd.util.hash_pandas_object(X[["user_id", "item_id", "timestamp"]], index=False)
     parts = {
-        "data": hashlib.sha256(rows.to_numpy().tobytes()).hexdigest()[:16],
-        "protocols": hashlib.sha256((HERE / "_protocols.py").read_bytes()).hexdigest()[:16],
-        "peers": hashlib.sha256(json.dumps(
-            [definitions, seed, threads, bool(quick)], sort_keys=True, default=str).encode()
-        ).hexdigest()[:16],
-        "library": hashlib.sha256(json.dumps(library, sort_keys=True).encode()).hexdigest()[:16],
+        "splits": {key: _rows_digest([frame for split in splits
+                                      for frame in (split.train, split.test, split.exclude)])
+                   for key, splits in keyed_splits.items()},
+        "tuning": _rows_digest([tuning_rows]),
+        "peers": _digest([definitions, seed, threads, bool(quick)]),
+        "library": _digest(library),
     }
-    parts["digest"] = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    parts["digest"] = _digest(parts)
     return parts
 
 
-def read_peers(path, expected):
-    """``(summary, note)``: the peers' results if their fingerprint is ``expected``.
+def stale_parts(found, expected):
+    """The parts other than the splits on which ``found`` and ``expected`` differ."""
+    return [k for k in ("tuning", "peers", "library") if found.get(k) != expected[k]]
 
-    ``summary`` is None when the file is missing or stale; ``note`` says why
-    and how to refresh it, for the page.
+
+def current_keys(found, expected):
+    """The keys whose splits ``found`` ran on are those of ``expected``."""
+    splits = found.get("splits", {})
+    return [key for key, digest in expected["splits"].items() if splits.get(key) == digest]
+
+
+def read_peers(path, expected):
+    """``(summary, note)``: the peers' results for the keys that match ``expected``.
+
+    ``summary`` holds only those keys' results; it is None when the file is
+    missing, when its peers, tuning rows or library differ from ``expected``,
+    or when no key matches. ``note`` says which keys are missing and how to
+    refresh them, for the page.
     """
     path = Path(path)
-    refresh = "run `HF_HUB_OFFLINE=1 python -m benchmarks.peers` (about an hour on 2 cores)"
     if not path.exists():
-        return None, f"the peers' results ({path.name}) are missing: {refresh}"
+        return None, f"the peers' results ({path.name}) are missing: {REFRESH}"
     summary = json.loads(path.read_text())
     found = summary.get("fingerprint", {})
-    if found.get("digest") != expected["digest"]:
-        changed = [k for k in ("data", "protocols", "peers", "library")
-                   if found.get(k) != expected[k]]
+    changed = stale_parts(found, expected)
+    keys = current_keys(found, expected) if not changed else []
+    if not keys:
+        changed = changed or ["splits"]
         return None, (f"the peers' results ({path.name}) are stale (changed since they "
-                      f"ran: {', '.join(changed) or 'format'}): {refresh}")
-    return summary, f"read from {path.name} (fingerprint {expected['digest']})"
+                      f"ran: {', '.join(changed)}): {REFRESH}")
+    summary["results"] = {key: summary["results"][key] for key in keys
+                          if key in summary.get("results", {})}
+    note = f"read from {path.name} (fingerprint {found['digest']})"
+    stale = [key for key in expected["splits"] if key not in keys]
+    if stale:
+        note += f"; stale for {', '.join(stale)} (their splits changed): {REFRESH}"
+    return summary, note

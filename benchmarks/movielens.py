@@ -22,7 +22,8 @@ B  warm-up: test users keep their last n training interactions;
 C  cold items: 20% of items unseen in training (C-new: ranked among new items;
    C-mix: each user's last 10 interactions, new and old items in one ranking);
 D  cold users: 20% of users unseen, only their user_text known;
-E  data growth: protocol A fold 0 with p% of the training rows.
+E  data growth: protocol A fold 0 with p% of the training rows (three samples
+   per p below 100, each test user's figures averaged over them).
 """
 
 import argparse
@@ -69,6 +70,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 RESULTS = Path(__file__).parent / "results"
 WARMUP_N = (1, 2, 5, 10, 20, 50, None)
 GROWTH_P = (1, 2, 5, 10, 25, 50, 100)
+# protocol E draws each p < 100 this many times (sampling seeds 0, 1, ...): at
+# 1-5% a test user has a few training rows and a model finds a few dozen test
+# items, so that one sample decides the order of models by its luck
+GROWTH_SAMPLES = 3
 
 
 @dataclass
@@ -387,28 +392,73 @@ def run_split(entries, split, catalog, results, key, log, need=None):
             e.unavailable = str(exc)
             continue
         fit_seconds = time.perf_counter() - start
-        metrics = P.evaluate(model, split, catalog)
-        store = results.setdefault(key, {}).setdefault(e.name, {"fit_seconds": 0.0})
-        store["fit_seconds"] += fit_seconds
-        for name, values in metrics.items():
-            store.setdefault(name, []).append(values)
+        record(results, key, e.name, split, P.evaluate(model, split, catalog), fit_seconds)
     log(f"  {split.name}: {len(split.test.user_id.unique())} test users")
 
 
+def record(results, key, model, split, metrics, fit_seconds):
+    """Add ``model``'s per-user ``metrics`` on ``split`` to ``results[key]``.
+
+    With each user's test event (``test_events``), so that ``summarise`` can
+    count an event measured on several training samples once.
+    """
+    store = results.setdefault(key, {}).setdefault(model, {"fit_seconds": 0.0})
+    store["fit_seconds"] += fit_seconds
+    store.setdefault("events", []).append(test_events(split))
+    for name, values in metrics.items():
+        store.setdefault(name, []).append(values)
+
+
+def test_events(split):
+    """One label per test user of ``split`` (``pd.unique`` order): the user and its test items."""
+    items = split.test.groupby("user_id", sort=False).item_id.agg(
+        lambda s: ",".join(map(str, sorted(s))))
+    return np.array([f"{user}:{items[user]}" for user in pd.unique(split.test.user_id)],
+                    dtype=object)
+
+
+def clustered_se(values, clusters=None):
+    """The standard error of ``values``' mean, the values of one cluster correlated.
+
+    The cluster-robust (sandwich) estimate with the small-sample factor
+    ``G / (G - 1)`` over ``G`` clusters; with every value its own cluster it
+    is the usual ``std(ddof=1) / sqrt(n)``.
+    """
+    n = len(values)
+    residuals = values - values.mean()
+    if clusters is not None:
+        residuals = pd.Series(residuals).groupby(clusters).sum().to_numpy()
+    g = len(residuals)
+    if g < 2:
+        return float("nan")
+    return float(np.sqrt((residuals ** 2).sum() * g / (g - 1)) / n)
+
+
 def summarise(results):
-    """Mean, standard error and count of each per-user metric."""
+    """Mean, standard error and count of each per-user metric.
+
+    The mean is over every split's tested users, pooled (one sample's
+    weighting of the users, repeated). A test event (a user and its test
+    items) that several splits of one key share, as protocol E's samples
+    do, is one cluster of the standard error (``clustered_se``): the samples
+    vary the training rows, not the test.
+    """
     out = {}
     for key, models in results.items():
         out[key] = {}
         for model, store in models.items():
             row = {"fit_seconds": round(store["fit_seconds"], 2)}
+            events = np.concatenate(store["events"]) if "events" in store else None
             for name, parts in store.items():
-                if name == "fit_seconds":
+                if name in ("fit_seconds", "events"):
                     continue
                 v = np.concatenate(parts)
-                v = v[~np.isnan(v)]
-                se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
+                known = ~np.isnan(v)
+                v = v[known]
+                se = clustered_se(v, None if events is None else events[known])
                 row[name] = [float(v.mean()), float(se), int(len(v))]
+                if name == "NDCG@10" and len(parts) > 1:  # each split's own mean
+                    row["NDCG@10 per split"] = [float(np.nanmean(part)) for part in parts]
             out[key][model] = row
     return out
 
@@ -423,7 +473,10 @@ def warm_and_growth_splits(X, quick):
     for n in ((1, 5, None) if quick else WARMUP_N):
         for part in ((0,) if quick else (0, 1, 2)):
             out.append((f"B/n={'all' if n is None else n}", P.protocol_b(X, n, part)))
-    out += [(f"E/p={p}", P.protocol_e(X, p, seed=0)) for p in ((5, 100) if quick else GROWTH_P)]
+    for p in (5, 100) if quick else GROWTH_P:
+        # p = 100 is the same rows whatever the seed
+        seeds = range(1 if p == 100 else 2 if quick else GROWTH_SAMPLES)
+        out += [(f"E/p={p}", P.protocol_e(X, p, seed=seed)) for seed in seeds]
     return out
 
 
@@ -480,7 +533,7 @@ def _run(ml, entries, quick, out_dir, log, t0):
         "results": summarise(results),
         "fit_from_scratch": fit_cost,
     }
-    _add_peers(summary, ml, quick, out_dir, log)
+    _add_peers(summary, ml, quick, out_dir, log, warm_and_growth)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{ml.name}.json").write_text(json.dumps(summary, indent=1, default=str))
@@ -503,14 +556,16 @@ REPRODUCIBILITY = (
 )
 
 
-def _add_peers(summary, ml, quick, out_dir, log):
+def _add_peers(summary, ml, quick, out_dir, log, splits):
     """Merge the next-item peers' rows (``benchmarks/peers.py``) into ``summary``.
 
-    The full run reads the peers' results file when its fingerprint matches
-    this run's data, protocols, peer definitions and library versions (the
-    peers take longer than this whole job, so they have a command of their
-    own); ``--quick`` runs the peers' smoke run itself, so that CI exercises
-    every peer. Either way the page says where the rows came from.
+    The full run reads the peers' results file for each protocol key whose
+    splits have the rows of this run's ``splits`` (``(key, split)`` pairs),
+    when the peers' definitions, tuning rows and library versions are also
+    this run's (the peers take longer than this whole job, so they have a
+    command of their own); ``--quick`` runs the peers' smoke run itself, so
+    that CI exercises every peer. Either way the page says where the rows
+    came from.
     """
     from . import peers
     from ._peers_results import fingerprint, peers_file, read_peers
@@ -530,14 +585,18 @@ def _add_peers(summary, ml, quick, out_dir, log):
         path = peers_file(out_dir, ml.name)
         if library is None and path.exists():  # no venv here: trust the file's versions
             library = json.loads(path.read_text()).get("meta", {}).get("library")
-        expected = fingerprint(ml.interactions, False,
+        keyed = {}
+        for key, split in splits:
+            keyed.setdefault(key, []).append(split)
+        expected = fingerprint(keyed, P.tuning_split(ml.interactions), False,
                                [p.__dict__ for p in peers.peers(False)],
                                peers.SEED, peers.THREADS, library)
         found, note = read_peers(path, expected)
     summary["meta"]["peers"] = {"note": note,
                                 "library": found["meta"]["library"] if found else None,
                                 "not_in": found["meta"]["not_in"] if found else None,
-                                "seconds": found["meta"]["seconds"] if found else None}
+                                "seconds": found["meta"]["seconds"] if found else None,
+                                "runs": found["meta"].get("runs", []) if found else []}
     log(f"  peers: {note}")
     if found is None:
         return

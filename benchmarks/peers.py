@@ -42,7 +42,7 @@ import pandas as pd
 from sklearn_zsrec.model_selection import LeaveLastOut
 
 from . import _protocols as P
-from ._peers_results import fingerprint, peers_file
+from ._peers_results import current_keys, fingerprint, peers_file, stale_parts
 from .install_peers import DEFAULT_VENV, venv_python, versions
 
 HERE = Path(__file__).resolve().parent
@@ -200,58 +200,105 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
     cap holds the transformers back; their results go to
     ``<name>-peers-study.json``, which the main page never reads.
     """
-    from .movielens import summarise, warm_and_growth_splits
+    from .movielens import record, summarise, warm_and_growth_splits
 
     t0 = time.perf_counter()
     X = ml.interactions
     catalog = np.sort(ml.item_text.index.to_numpy())
     worker = Worker(venv, log)
-    tuning, results, unscored = {}, {}, {}
-    the_splits = [(key, split) for key, split in warm_and_growth_splits(X, quick)
-                  if protocols is None or key.split("/")[0] in protocols]
+    keyed = {}
+    for key, split in warm_and_growth_splits(X, quick):
+        if protocols is None or key.split("/")[0] in protocols:
+            keyed.setdefault(key, []).append(split)
     the_peers = peers(quick)
     for peer in the_peers:
         if epochs and peer.epochs:
             peer.epochs = tuple(epochs)
-    for peer in the_peers:
-        t = tuning[peer.name] = tune(peer, P.tuning_split(X), catalog, worker, log)
-        chosen = (t["epochs"],) if peer.epochs else ()
-        out = worker.run([(key, split.train, np.asarray(pd.unique(split.test.user_id)), peer,
-                           t["params"], chosen) for key, split in the_splits])
-        for (key, split), task in zip(the_splits, out["tasks"]):
-            users = np.asarray(pd.unique(split.test.user_id))
-            (result,) = task["epochs"].values()
-            metrics = P.per_user_metrics(split, _top_columns(result["top"], users, catalog),
-                                         users, catalog)
-            store = results.setdefault(key, {}).setdefault(peer.name, {"fit_seconds": 0.0})
-            store["fit_seconds"] += result["seconds"]
-            unscored.setdefault(key, {}).setdefault(peer.name, 0)
-            unscored[key][peer.name] += result.get("unscored", 0)
-            for name, values in metrics.items():
-                store.setdefault(name, []).append(values)
-        log(f"  {peer.name}: {len(the_splits)} splits")
-    library = versions(venv) or out["versions"]
-    summary = {
-        "fingerprint": fingerprint(X, quick, [p.__dict__ for p in the_peers], SEED, THREADS,
-                                   library),
-        "meta": {"seconds": round(time.perf_counter() - t0, 1), "seed": SEED,
-                 "threads": THREADS, "library": library, "quick": quick,
-                 "not_in": "C-new, C-mix and D: RecTools' SASRec, BERT4Rec and EASE score "
-                           "only items and users that have interactions",
-                 # test users a peer gave no ranking (misses), per protocol split
-                 "unscored_users": unscored},
-        "tuning": tuning,
-        "results": summarise(results),
-    }
     study = epochs is not None or protocols is not None
     path = peers_file(out_dir, ml.name)
     if study:
         path = path.with_name(f"{ml.name}-peers-study.json")
+    expected = fingerprint(keyed, P.tuning_split(X), quick, [p.__dict__ for p in the_peers],
+                           SEED, THREADS, versions(venv))
+    kept = _reusable(path, expected, log)
+    tuning = kept["tuning"] if kept else {}
+    todo = [key for key in keyed if not kept or key not in kept["results"]]
+    results = {}
+    unscored = {key: n for key, n in (kept["meta"]["unscored_users"] if kept else {}).items()
+                if key not in todo}
+    tuned = [peer.name for peer in the_peers if peer.name not in tuning]
+    for peer in the_peers:
+        if peer.name in tuned:
+            tuning[peer.name] = tune(peer, P.tuning_split(X), catalog, worker, log)
+        t = tuning[peer.name]
+        chosen = (t["epochs"],) if peer.epochs else ()
+        tasks = [(key, split) for key in todo for split in keyed[key]]
+        out = worker.run([(key, split.train, np.asarray(pd.unique(split.test.user_id)), peer,
+                           t["params"], chosen) for key, split in tasks]) if tasks else None
+        for (key, split), task in zip(tasks, out["tasks"] if out else []):
+            users = np.asarray(pd.unique(split.test.user_id))
+            (result,) = task["epochs"].values()
+            metrics = P.per_user_metrics(split, _top_columns(result["top"], users, catalog),
+                                         users, catalog)
+            record(results, key, peer.name, split, metrics, result["seconds"])
+            unscored.setdefault(key, {}).setdefault(peer.name, 0)
+            unscored[key][peer.name] += result.get("unscored", 0)
+        log(f"  {peer.name}: {len(tasks)} splits ({len(keyed) - len(todo)} keys kept)")
+    seconds = round(time.perf_counter() - t0, 1)
+    computed = summarise(results)
+    runs = _runs(kept, seconds, todo, tuned)
+    summary = {
+        "fingerprint": expected,
+        # the runs that computed what the file holds, and their seconds in all
+        "meta": {"seconds": round(sum(run["seconds"] for run in runs), 1), "runs": runs,
+                 "seed": SEED, "threads": THREADS, "library": versions(venv), "quick": quick,
+                 "not_in": "C-new, C-mix and D: RecTools' SASRec, BERT4Rec and EASE score "
+                           "only items and users that have interactions",
+                 # test users a peer gave no ranking (misses), per protocol key
+                 "unscored_users": {key: unscored[key] for key in keyed if key in unscored}},
+        "tuning": tuning,
+        "results": {key: computed[key] if key in computed else kept["results"][key]
+                    for key in keyed},
+    }
     summary["meta"]["study"] = {"epochs": epochs, "protocols": protocols} if study else None
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=1, default=str))
-    log(f"wrote {path} in {summary['meta']['seconds']:.0f}s")
+    log(f"wrote {path} in {seconds:.0f}s")
     return summary
+
+
+def _reusable(path, expected, log):
+    """The results of ``path`` that need no rerun: their tuning and current keys, or None.
+
+    None when the file is missing or its peers, tuning rows or library
+    differ from ``expected`` (then everything runs again).
+    """
+    if not path.exists():
+        return None
+    found = json.loads(path.read_text())
+    changed = stale_parts(found.get("fingerprint", {}), expected)
+    if changed:
+        log(f"  {path.name}: {', '.join(changed)} changed, every key runs again")
+        return None
+    keys = current_keys(found["fingerprint"], expected)
+    found["results"] = {key: found["results"][key] for key in keys}
+    log(f"  {path.name}: kept {len(keys)} keys and the tuning; "
+        f"running {', '.join(k for k in expected['splits'] if k not in keys) or 'nothing'}")
+    return found
+
+
+def _runs(kept, seconds, computed, tuned):
+    """Which run computed what: the kept runs that still hold a key or a tuning, and this one.
+
+    A kept run's seconds stay those of its whole run.
+    """
+    from ._report import cpu_info
+
+    earlier = [dict(run, keys=[k for k in run["keys"] if k not in computed])
+               for run in (kept["meta"].get("runs", []) if kept else [])]
+    this = {"date": time.strftime("%Y-%m-%d"), "machine": cpu_info()["cpu"],
+            "seconds": seconds, "keys": list(computed), "tuned": tuned}
+    return [run for run in earlier + [this] if run["keys"] or run["tuned"]]
 
 
 def main(argv=None):

@@ -10,8 +10,10 @@ import json
 import numpy as np
 import pandas as pd
 
+from benchmarks import _protocols as P
 from benchmarks import peers
 from benchmarks._peers_results import fingerprint, peers_file, read_peers
+from benchmarks.movielens import record, summarise
 
 X = pd.DataFrame({"user_id": [1, 1, 2, 1, 2, 3],
                   "item_id": [10, 11, 10, 12, 13, 11],
@@ -41,20 +43,83 @@ def test_rankings_come_back_as_catalogue_columns():
     assert top[0, :3].tolist() == [2, 0, -1] and (top[1] == -1).all()
 
 
+def _keyed(data):
+    """Two protocol keys: "A" (two splits, as folds) and "E" (one)."""
+    split = P.Split("s", data.iloc[:4], data.iloc[4:], P._exclude(data.iloc[:4], [2]))
+    other = P.Split("t", data.iloc[1:], data.iloc[:1], P._exclude(data.iloc[1:], [1]))
+    return {"A": [split, other], "E": [other]}
+
+
 def test_the_page_reads_the_peers_only_with_a_matching_fingerprint(tmp_path):
     library = {"rectools": "0.19.0"}
-    expected = fingerprint(X, False, [{"grid": 1}], 0, 1, library)
+    expected = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library)
     path = peers_file(tmp_path, "shop")
     found, note = read_peers(path, expected)
     assert found is None and "missing" in note and "python -m benchmarks.peers" in note
-    path.write_text(json.dumps({"fingerprint": expected, "results": {}}))
+    path.write_text(json.dumps({"fingerprint": expected, "results": {"A": 1, "E": 2}}))
     found, note = read_peers(path, expected)
-    assert found is not None and expected["digest"] in note
+    assert found["results"] == {"A": 1, "E": 2} and expected["digest"] in note
     changed = [
-        (X.assign(item_id=X.item_id + 1), [{"grid": 1}], library, "data"),
-        (X, [{"grid": 2}], library, "peers"),
-        (X, [{"grid": 1}], {"rectools": "0.20.0"}, "library"),
+        (X.assign(item_id=X.item_id + 1), X, [{"grid": 1}], library, "splits"),
+        (X, X.iloc[1:], [{"grid": 1}], library, "tuning"),
+        (X, X, [{"grid": 2}], library, "peers"),
+        (X, X, [{"grid": 1}], {"rectools": "0.20.0"}, "library"),
     ]
-    for data, definitions, lib, part in changed:
-        found, note = read_peers(path, fingerprint(data, False, definitions, 0, 1, lib))
+    for data, tuning, definitions, lib, part in changed:
+        found, note = read_peers(path, fingerprint(_keyed(data), tuning, False, definitions,
+                                                   0, 1, lib))
         assert found is None and f"stale (changed since they ran: {part})" in note
+
+
+def test_a_changed_split_makes_only_its_own_key_stale(tmp_path):
+    library = {"rectools": "0.19.0"}
+    path = peers_file(tmp_path, "shop")
+    ran = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library)
+    path.write_text(json.dumps({"fingerprint": ran, "results": {"A": 1, "E": 2}}))
+    keyed = _keyed(X)
+    keyed["E"] = keyed["E"] + keyed["A"][:1]  # E now draws two samples
+    found, note = read_peers(path, fingerprint(keyed, X, False, [{"grid": 1}], 0, 1, library))
+    assert found["results"] == {"A": 1}
+    assert "stale for E (their splits changed)" in note and "python -m benchmarks.peers" in note
+
+
+def test_a_test_event_measured_on_several_samples_is_one_cluster_of_the_standard_error():
+    # user 1 is tested on the same item in both samples, user 2 in one
+    test = pd.DataFrame({"user_id": [1, 2], "item_id": [10, 11], "timestamp": [9, 9]})
+    first = P.Split("E", X, test, X.iloc[:0])
+    second = P.Split("E", X, test.iloc[:1], X.iloc[:0])
+    results = {}
+    record(results, "E", "model", first, {"NDCG@10": np.array([1.0, 0.0])}, 1.0)
+    record(results, "E", "model", second, {"NDCG@10": np.array([1.0])}, 2.0)
+    mean, se, n = summarise(results)["E"]["model"]["NDCG@10"]
+    assert mean == 2 / 3 and n == 3 and summarise(results)["E"]["model"]["fit_seconds"] == 3.0
+    # clusters {1, 1} and {0}: residual sums 2/3 and -2/3, G = 2
+    assert np.isclose(se, np.sqrt((4 / 9 + 4 / 9) * 2) / 3)
+    # another test item is another event (protocol A's folds): the usual standard error
+    other = P.Split("A", X, test.assign(item_id=[12, 13]), X.iloc[:0])
+    record(results, "A", "model", first, {"NDCG@10": np.array([1.0, 0.0])}, 1.0)
+    record(results, "A", "model", other, {"NDCG@10": np.array([0.0, 1.0])}, 1.0)
+    values = np.array([1.0, 0.0, 0.0, 1.0])
+    assert np.isclose(summarise(results)["A"]["model"]["NDCG@10"][1],
+                      values.std(ddof=1) / 2)
+
+
+def test_a_rerun_keeps_the_tuning_and_the_current_keys_and_says_which_run_made_what(tmp_path):
+    library = {"rectools": "0.19.0"}
+    path = peers_file(tmp_path, "shop")
+    ran = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library)
+    first = {"date": "2026-12-01", "machine": "cpu 1", "seconds": 10.0,
+             "keys": ["A", "E"], "tuned": ["SASRec"]}
+    path.write_text(json.dumps({"fingerprint": ran, "tuning": {"SASRec": {}},
+                                "results": {"A": 1, "E": 2}, "meta": {"runs": [first]}}))
+    keyed = _keyed(X)
+    keyed["E"] = keyed["E"] + keyed["A"][:1]
+    expected = fingerprint(keyed, X, False, [{"grid": 1}], 0, 1, library)
+    kept = peers._reusable(path, expected, log=lambda *a: None)
+    assert kept["results"] == {"A": 1} and kept["tuning"] == {"SASRec": {}}
+    runs = peers._runs(kept, 5.0, ["E"], [])
+    assert [run["keys"] for run in runs] == [["A"], ["E"]]
+    assert runs[0]["tuned"] == ["SASRec"] and runs[1]["seconds"] == 5.0
+    # other grids: nothing is kept
+    other = fingerprint(keyed, X, False, [{"grid": 2}], 0, 1, library)
+    assert peers._reusable(path, other, log=lambda *a: None) is None
