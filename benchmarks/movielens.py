@@ -23,7 +23,8 @@ C  cold items: 20% of items unseen in training (C-new: ranked among new items;
    C-mix: each user's last 10 interactions, new and old items in one ranking);
 D  cold users: 20% of users unseen, only their user_text known;
 E  data growth: protocol A fold 0 with p% of the training rows (three samples
-   per p below 100, each test user's figures averaged over them).
+   per p below 100, pooled; a user's figures on them are one cluster of the
+   standard error).
 """
 
 import argparse
@@ -400,7 +401,7 @@ def record(results, key, model, split, metrics, fit_seconds):
     """Add ``model``'s per-user ``metrics`` on ``split`` to ``results[key]``.
 
     With each user's test event (``test_events``), so that ``summarise`` can
-    count an event measured on several training samples once.
+    take an event measured on several training samples as one cluster.
     """
     store = results.setdefault(key, {}).setdefault(model, {"fit_seconds": 0.0})
     store["fit_seconds"] += fit_seconds

@@ -3,15 +3,19 @@
 Run it after ``python benchmarks/install_peers.py`` (which builds RecTools'
 own venv: its numpy<2 and pandas<3 pins clash with ours)::
 
-    HF_HUB_OFFLINE=1 python -m benchmarks.peers            # about an hour on 2 cores
+    HF_HUB_OFFLINE=1 python -m benchmarks.peers            # ~1.5 hours on 2 cores from scratch
     HF_HUB_OFFLINE=1 python -m benchmarks.movielens        # its page reads the peers' results
 
 Tuning SASRec and BERT4Rec costs more than the whole main job, so they run
 in this command of their own; it writes ``benchmarks/results/<name>-peers.json``
-with a fingerprint of the data, the protocols' code, the peers' grids,
-seeds and threads, and the peers' library versions. The main job's page
-reads that file when the fingerprint matches its own run and says so
-(and how to refresh it) when it does not. ``--quick`` (which the main job's
+with a fingerprint per protocol key (the rows of its splits) and one of
+the tuning rows, the peers' grids, seeds and threads, and the peers'
+library versions (``_peers_results.fingerprint``). The main job's page
+reads each key whose fingerprint matches its own run and says which keys
+are missing or stale (and how to refresh them). A rerun keeps the tuning
+and the keys that still match when the rest matches, runs only the other
+keys, and records which run, on which machine, computed what
+(``meta["runs"]``). ``--quick`` (which the main job's
 ``--quick`` calls, so CI exercises every peer) fits one candidate for one
 epoch on the quick splits and writes to a temporary directory.
 
@@ -280,7 +284,8 @@ def _reusable(path, expected, log):
     if changed:
         log(f"  {path.name}: {', '.join(changed)} changed, every key runs again")
         return None
-    keys = current_keys(found["fingerprint"], expected)
+    keys = [key for key in current_keys(found["fingerprint"], expected)
+            if key in found.get("results", {})]
     found["results"] = {key: found["results"][key] for key in keys}
     log(f"  {path.name}: kept {len(keys)} keys and the tuning; "
         f"running {', '.join(k for k in expected['splits'] if k not in keys) or 'nothing'}")
