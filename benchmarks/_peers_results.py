@@ -63,10 +63,19 @@ def stale_parts(found, expected):
     return [k for k in ("tuning", "peers", "library") if found.get(k) != expected[k]]
 
 
-def current_keys(found, expected):
-    """The keys whose splits ``found`` ran on are those of ``expected``."""
-    splits = found.get("splits", {})
-    return [key for key, digest in expected["splits"].items() if splits.get(key) == digest]
+def by_key(pairs):
+    """``(key, split)`` pairs as ``{key: [split, ...]}``, in order."""
+    out = {}
+    for key, split in pairs:
+        out.setdefault(key, []).append(split)
+    return out
+
+
+def current_keys(summary, expected):
+    """The keys of the peers' ``summary`` with results on the splits of ``expected``."""
+    splits = summary.get("fingerprint", {}).get("splits", {})
+    return [key for key, digest in expected["splits"].items()
+            if splits.get(key) == digest and key in summary.get("results", {})]
 
 
 def read_peers(path, expected):
@@ -83,13 +92,12 @@ def read_peers(path, expected):
     summary = json.loads(path.read_text())
     found = summary.get("fingerprint", {})
     changed = stale_parts(found, expected)
-    keys = current_keys(found, expected) if not changed else []
+    keys = current_keys(summary, expected) if not changed else []
     if not keys:
         changed = changed or ["splits"]
         return None, (f"the peers' results ({path.name}) are stale (changed since they "
                       f"ran: {', '.join(changed)}): {REFRESH}")
-    summary["results"] = {key: summary["results"][key] for key in keys
-                          if key in summary.get("results", {})}
+    summary["results"] = {key: summary["results"][key] for key in keys}
     note = f"read from {path.name} (fingerprint {found['digest']})"
     stale = [key for key in expected["splits"] if key not in keys]
     if stale:

@@ -500,8 +500,9 @@ def run(quick=False, out_dir=RESULTS, verbose=1, data=None):
 def _run(ml, entries, quick, out_dir, log, t0):
     X = ml.interactions
     catalog = np.sort(ml.item_text.index.to_numpy())
-    log(f"tuning on {len(P.tuning_split(X))} rows")
-    tune(entries, P.tuning_split(X), log)
+    X_tune = P.tuning_split(X)
+    log(f"tuning on {len(X_tune)} rows")
+    tune(entries, X_tune, log)
     results = {}
     warm_and_growth = warm_and_growth_splits(X, quick)
     for key, split in warm_and_growth:
@@ -534,7 +535,7 @@ def _run(ml, entries, quick, out_dir, log, t0):
         "results": summarise(results),
         "fit_from_scratch": fit_cost,
     }
-    _add_peers(summary, ml, quick, out_dir, log, warm_and_growth)
+    _add_peers(summary, ml, quick, out_dir, log, warm_and_growth, X_tune)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{ml.name}.json").write_text(json.dumps(summary, indent=1, default=str))
@@ -557,19 +558,19 @@ REPRODUCIBILITY = (
 )
 
 
-def _add_peers(summary, ml, quick, out_dir, log, splits):
+def _add_peers(summary, ml, quick, out_dir, log, splits, tuning_rows):
     """Merge the next-item peers' rows (``benchmarks/peers.py``) into ``summary``.
 
     The full run reads the peers' results file for each protocol key whose
     splits have the rows of this run's ``splits`` (``(key, split)`` pairs),
-    when the peers' definitions, tuning rows and library versions are also
-    this run's (the peers take longer than this whole job, so they have a
+    when the peers' definitions, tuning rows (``tuning_rows``) and library
+    versions are also this run's (the peers take longer than this whole job, so they have a
     command of their own); ``--quick`` runs the peers' smoke run itself, so
     that CI exercises every peer. Either way the page says where the rows
     came from.
     """
     from . import peers
-    from ._peers_results import fingerprint, peers_file, read_peers
+    from ._peers_results import by_key, fingerprint, peers_file, read_peers
     from .install_peers import DEFAULT_VENV, versions
 
     library = versions(DEFAULT_VENV)
@@ -586,10 +587,7 @@ def _add_peers(summary, ml, quick, out_dir, log, splits):
         path = peers_file(out_dir, ml.name)
         if library is None and path.exists():  # no venv here: trust the file's versions
             library = json.loads(path.read_text()).get("meta", {}).get("library")
-        keyed = {}
-        for key, split in splits:
-            keyed.setdefault(key, []).append(split)
-        expected = fingerprint(keyed, P.tuning_split(ml.interactions), False,
+        expected = fingerprint(by_key(splits), tuning_rows, False,
                                [p.__dict__ for p in peers.peers(False)],
                                peers.SEED, peers.THREADS, library)
         found, note = read_peers(path, expected)

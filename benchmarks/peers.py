@@ -46,7 +46,7 @@ import pandas as pd
 from sklearn_zsrec.model_selection import LeaveLastOut
 
 from . import _protocols as P
-from ._peers_results import current_keys, fingerprint, peers_file, stale_parts
+from ._peers_results import by_key, current_keys, fingerprint, peers_file, stale_parts
 from .install_peers import DEFAULT_VENV, venv_python, versions
 
 HERE = Path(__file__).resolve().parent
@@ -210,10 +210,9 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
     X = ml.interactions
     catalog = np.sort(ml.item_text.index.to_numpy())
     worker = Worker(venv, log)
-    keyed = {}
-    for key, split in warm_and_growth_splits(X, quick):
-        if protocols is None or key.split("/")[0] in protocols:
-            keyed.setdefault(key, []).append(split)
+    keyed = by_key((key, split) for key, split in warm_and_growth_splits(X, quick)
+                   if protocols is None or key.split("/")[0] in protocols)
+    tuning_rows = P.tuning_split(X)
     the_peers = peers(quick)
     for peer in the_peers:
         if epochs and peer.epochs:
@@ -222,7 +221,7 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
     path = peers_file(out_dir, ml.name)
     if study:
         path = path.with_name(f"{ml.name}-peers-study.json")
-    expected = fingerprint(keyed, P.tuning_split(X), quick, [p.__dict__ for p in the_peers],
+    expected = fingerprint(keyed, tuning_rows, quick, [p.__dict__ for p in the_peers],
                            SEED, THREADS, versions(venv))
     kept = _reusable(path, expected, log)
     tuning = kept["tuning"] if kept else {}
@@ -233,7 +232,7 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
     tuned = [peer.name for peer in the_peers if peer.name not in tuning]
     for peer in the_peers:
         if peer.name in tuned:
-            tuning[peer.name] = tune(peer, P.tuning_split(X), catalog, worker, log)
+            tuning[peer.name] = tune(peer, tuning_rows, catalog, worker, log)
         t = tuning[peer.name]
         chosen = (t["epochs"],) if peer.epochs else ()
         tasks = [(key, split) for key in todo for split in keyed[key]]
@@ -284,8 +283,7 @@ def _reusable(path, expected, log):
     if changed:
         log(f"  {path.name}: {', '.join(changed)} changed, every key runs again")
         return None
-    keys = [key for key in current_keys(found["fingerprint"], expected)
-            if key in found.get("results", {})]
+    keys = current_keys(found, expected)
     found["results"] = {key: found["results"][key] for key in keys}
     log(f"  {path.name}: kept {len(keys)} keys and the tuning; "
         f"running {', '.join(k for k in expected['splits'] if k not in keys) or 'nothing'}")
