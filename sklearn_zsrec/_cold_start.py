@@ -1,8 +1,9 @@
 """Cold start after ``fit``: user texts given at call time, and items added by text.
 
 The text-aware recommenders (``ZeroShotRecommender``, ``HybridRecommender``)
-take ``user_texts`` in ``recommend`` and ``score_items``: a user who arrives
-after ``fit`` is scored from the text given with the call, without a refit.
+take ``user_texts`` in ``recommend``, ``score_items`` and ``explain``: a user
+who arrives after ``fit`` is scored from the text given with the call,
+without a refit.
 The texts live for the call only (a context variable: safe across threads).
 """
 
@@ -32,7 +33,7 @@ def user_texts_for(fitted_texts):
 
 
 class CallTextsMixin:
-    """``recommend`` and ``score_items`` with ``user_texts`` for users not seen in fit."""
+    """``recommend``, ``score_items``, ``explain`` with ``user_texts`` for users not seen in fit."""
 
     def _with_texts(self, user_texts, method, *args, **kwargs):
         if user_texts is None:
@@ -87,6 +88,26 @@ class CallTextsMixin:
         """
         return self._with_texts(user_texts, super().score_items, users,
                                 batch_size=batch_size)
+
+    def explain(self, user, items=None, *, n=10, max_contributions=10, user_texts=None):
+        """Why ``items`` score as they do for ``user``; a new user can bring their text.
+
+        Parameters
+        ----------
+        user, items, n, max_contributions
+            As in :meth:`BaseRecommender.explain`.
+        user_texts : pandas Series or dict, default=None
+            Texts of users not seen in ``fit``, for this call (see
+            :meth:`recommend`): a user who arrives after ``fit`` is explained
+            as :meth:`recommend` ranks them, from their text.
+
+        Returns
+        -------
+        explanation : pandas.DataFrame
+            As in :meth:`BaseRecommender.explain`.
+        """
+        return self._with_texts(user_texts, super().explain, user, items, n=n,
+                                max_contributions=max_contributions)
 
 
 def check_new_items(model, item_texts):

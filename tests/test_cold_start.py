@@ -72,6 +72,15 @@ def test_a_user_arriving_after_fit_is_scored_from_the_text_given_with_the_call(f
     assert not np.array_equal(fitted.recommend(["newbie"], n=10)[0], top[0])
     np.testing.assert_allclose(fitted.score_items(["newbie"], user_texts=texts)[0],
                                fitted.score_items(list(texts), user_texts=texts)[0], atol=1e-6)
+    # and explained as ranked: from the text given with the call
+    why = fitted.explain("newbie", top[0][:3], user_texts=texts)
+    scores = fitted.score_items(["newbie"], user_texts=texts)[0]
+    np.testing.assert_allclose(why.groupby("item_id", sort=False).contribution.sum(),
+                               scores[pd.Index(fitted.items_).get_indexer(top[0][:3])],
+                               rtol=1e-5, atol=1e-5)
+    # (the model has no user texts of its own: the text model scores the text)
+    assert set(why.source) == {"user text"}
+    assert set(fitted.explain("newbie", top[0][:3]).source) == {"popularity"}
 
 
 def test_call_texts_use_the_known_users_texts_when_the_model_has_them():
@@ -87,6 +96,9 @@ def test_call_texts_use_the_known_users_texts_when_the_model_has_them():
     refit = clone(model).set_params(text__user_texts=pd.concat(
         [user_texts, pd.Series({"late": user_texts[known]})])).fit(X)
     np.testing.assert_allclose(given, refit.score_items(["late"]), rtol=1e-5, atol=1e-5)
+    late = {"late": user_texts[known]}
+    assert set(model.explain("late", model.items_[:3], user_texts=late).source) == {
+        "text neighbours"}
 
 
 def test_added_items_score_as_in_a_refit_with_them():

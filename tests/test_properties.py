@@ -2,13 +2,16 @@
 
 Interaction frames with int, str and mixed ids, repeated pairs, tied,
 missing, naive and time-zone-aware timestamps, huge and zero weights, and
-unicode (or empty) texts go through ``fit``, ``recommend``, ``predict`` and
-``score``. Each call either raises a ValueError/TypeError that names the
-estimator, or gives a result that holds the invariants: shapes, scores
-descending, no training item ahead of an unseen one, finite predictions,
-NDCG in [0, 1], and the same answer for the same rows passed as a
-DataFrame, a list of rows or an object array (and in any row order when
-the timestamps order every row).
+unicode (or empty) texts go through ``fit``, ``recommend``, ``predict``,
+``score`` and ``explain``, and for the text-aware models through
+``add_items`` and ``user_texts`` given with the call. Each call either
+raises a ValueError/TypeError that names the estimator, or gives a result
+that holds the invariants: shapes, scores descending, no training item
+ahead of an unseen one, finite predictions, NDCG in [0, 1], contributions
+that add up to the score, added items scored as a fit with their texts
+scores them, and the same answer for the same rows passed as a DataFrame,
+a list of rows or an object array (and in any row order when the
+timestamps order every row).
 
 Hypothesis draws new examples on every run (its seed is random unless
 ``--hypothesis-seed`` is given); ``HYPOTHESIS_PROFILE=thorough`` runs ten
@@ -104,6 +107,8 @@ def _models(item_texts):
     return {
         "popularity": PopularityRecommender(),
         "als": als,
+        "knn": ItemKNNRecommender(),
+        "next": NextItemRecommender(half_life=1.0),
         "zero_shot": text,
         "hybrid": HybridRecommender(text, cf_members(als), random_state=0),
     }
@@ -148,6 +153,19 @@ def _check_ranking(model, users, n):
     return ids, scores
 
 
+def _check_explain(model, user, top):
+    """``explain``: contributions that sum to ``predict``'s score, for the top items."""
+    items = [i for i in top.tolist()][:2]
+    explanation = model.explain(user, items, max_contributions=2)
+    assert list(pd.unique(explanation.item_id)) == items
+    pairs = pd.DataFrame({"user_id": [user] * len(items), "item_id": items}, dtype=object)
+    expected = model.predict(pairs)
+    sums = explanation.groupby("item_id", sort=False).contribution.sum().to_numpy()
+    scores = explanation.groupby("item_id", sort=False).score.first().to_numpy()
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sums, expected, rtol=1e-4, atol=1e-4 * (1 + np.abs(expected).max()))
+
+
 def _seen(model, user):
     row = pd.Index(model.users_).get_indexer(np.array([user], dtype=object))[0]
     if row < 0:
@@ -189,6 +207,7 @@ def _run(name, data, new_user):
 
     predictions = fitted.predict(frame)
     assert predictions.shape == (len(frame),) and np.isfinite(predictions).all()
+    _check_explain(fitted, users[0], ids[0])
     # held out: each user's first catalog item outside their training rows
     held_out = [(u, i) for u in users for i in fitted.items_.tolist()[:1]
                 if i not in _seen(fitted, u)]
@@ -197,8 +216,8 @@ def _run(name, data, new_user):
         assert 0.0 <= ndcg <= 1.0
 
 
-OURS = ("PopularityRecommender", "ALSRecommender", "ZeroShotRecommender",
-        "HybridRecommender", "TextEncoder")
+OURS = ("PopularityRecommender", "ALSRecommender", "ItemKNNRecommender",
+        "NextItemRecommender", "ZeroShotRecommender", "HybridRecommender", "TextEncoder")
 NEW_USER = st.sampled_from(["never seen", 10**6])
 
 
@@ -218,6 +237,13 @@ def test_als_on_random_interactions(data, new_user):
 @settings(max_examples=40)
 def test_zero_shot_on_random_interactions(data, new_user):
     _run("zero_shot", data, new_user)
+
+
+@pytest.mark.parametrize("name", ["knn", "next"])
+@given(data=interactions(), new_user=NEW_USER)
+@settings(max_examples=60)
+def test_item_item_recommenders_on_random_interactions(name, data, new_user):
+    _run(name, data, new_user)
 
 
 @given(data=interactions(max_rows=15), new_user=NEW_USER)
@@ -333,3 +359,70 @@ def test_scores_too_small_to_standardise_in_float32_raise_naming_the_member():
     with pytest.raises(ValueError, match=r"member 'knn' .RescaledItemKNN. gave scores that vary "
                                          r"by less than 1e-30 .* Multiply the member's scores"):
         _rescaled_hybrid("learned", score_exponent=-33)
+
+
+@st.composite
+def added_items(draw):
+    """``(data, new_texts, new_user_text)``: random interactions, then items added by text."""
+    data = draw(interactions(max_rows=15))
+    # ids that may collide with the catalog's, and fresh ones; any text, and plain words
+    new_ids = INTS | STRS | st.integers(10**3, 10**9) | st.from_regex(r"new [a-z]{1,5}",
+                                                                       fullmatch=True)
+    ids = draw(st.lists(new_ids, min_size=1, max_size=3, unique_by=lambda i: (type(i), i)))
+    words = TEXTS | st.from_regex(r"[A-Za-z ]{0,10}[a-z]", fullmatch=True)
+    texts = draw(st.lists(words, min_size=len(ids), max_size=len(ids)))
+    new_texts = pd.Series(texts, index=pd.Index(ids, dtype=object), dtype=object)
+    return data, new_texts, draw(TEXTS)
+
+
+@pytest.mark.parametrize("name", ["zero_shot", "hybrid"])
+@given(drawn=added_items())
+@settings(max_examples=30)
+def test_items_added_after_fit_and_users_with_call_texts(name, drawn):
+    # add_items scores the added items as a fit that had their texts from the
+    # start (exactly for the zero-shot model, whose item scores depend on its
+    # catalog only through each item's own text); an id already in the
+    # catalog raises naming add_items; a user unknown to fit is ranked from
+    # the text given with the call
+    (frame, item_texts, flags), new_texts, user_text = drawn
+    if not (flags["valid"] and flags["texts_valid"]):
+        return
+    model = _fit(_models(item_texts)[name], frame)
+    event("fit raised" if isinstance(model, Exception) else "fit ok")
+    if isinstance(model, Exception):
+        assert flags["huge"], model  # only weights too large for the model may fail
+        return
+    users = list(pd.unique(frame.user_id.to_numpy()))
+    known = pd.Index(model.items_).get_indexer(new_texts.index) >= 0
+    if not all(t.strip() for t in new_texts):
+        with pytest.raises(ValueError, match="item_texts must map every id to a non-empty"):
+            model.add_items(new_texts)
+        return
+    if known.any():
+        with pytest.raises(ValueError, match="add_items got .* already in the catalog"):
+            model.add_items(new_texts)
+        return
+    before = model.items_.copy()
+    event("items added")
+    model.add_items(new_texts)
+    assert list(model.items_[:len(before)]) == list(before)
+    assert list(model.items_[len(before):]) == list(new_texts.index)
+    _check_ranking(model, users, n=4)
+    if name == "zero_shot":
+        grown = pd.concat([item_texts, new_texts])
+        reference = _fit(_models(grown)[name], frame)
+        cols = pd.Index(reference.items_).get_indexer(new_texts.index)
+        np.testing.assert_allclose(model.score_items(users)[:, len(before):],
+                                   reference.score_items(users)[:, cols], rtol=1e-5, atol=1e-5)
+    if not user_text.strip():
+        with pytest.raises(ValueError, match="user_texts must map every id to a non-empty"):
+            model.recommend(["a newcomer"], user_texts={"a newcomer": user_text})
+        return
+    ids, scores = model.recommend(["a newcomer"], n=3, return_scores=True,
+                                  user_texts={"a newcomer": user_text})
+    assert ids.shape == scores.shape == (1, min(3, len(model.items_)))
+    assert np.isfinite(scores).all() and (np.diff(scores[0]) <= 1e-6).all()
+    why = model.explain("a newcomer", ids[0][:2], user_texts={"a newcomer": user_text})
+    np.testing.assert_allclose(why.groupby("item_id", sort=False).contribution.sum(),
+                               scores[0][:2], rtol=1e-4, atol=1e-4)
+    assert set(why.source) <= {"text neighbours", "user text"}

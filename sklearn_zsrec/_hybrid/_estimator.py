@@ -467,13 +467,13 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         They add up to the score: the blend is linear in its terms. A known
         user's member terms can be taken further with the member's own
         ``explain`` (``named_members_``). A new user is explained by its text
-        neighbours or the text model's popularity fallback (one row).
+        neighbours, its text (the text model's scores, when no known user has
+        a text to match) or the popularity fallback (one row).
         """
         position = np.arange(len(cols))
         if row < 0:
-            source = ("text neighbours" if self._new_users.has_text(users)[0]
-                      else "popularity")
-            return contributions(position, source, None, self._new_users.scores(users)[0, cols])
+            return contributions(position, self._new_users.source(users[0]), None,
+                                 self._new_users.scores(users)[0, cols])
         rows, blend = np.array([row]), self._blend
         coef = blend.per_user(self.coef_, rows)[0]
         terms = blend.terms(rows, users)

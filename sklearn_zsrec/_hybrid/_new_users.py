@@ -73,6 +73,18 @@ class TextNeighbours:
             return np.zeros(len(users), dtype=bool)
         return pd.Index(texts.index).get_indexer(users) >= 0
 
+    def source(self, user):
+        """What scores ``user`` (not seen in fit): its text neighbours, its text, or popularity.
+
+        Users with a text but no known users to match by text are scored by
+        the text model (its similarity of their text to the items').
+        """
+        if self.has_text(np.array([user], dtype=object))[0]:
+            return "text neighbours"
+        texts = user_texts_for(self.text_.user_texts_)
+        has_text = texts is not None and pd.Index(texts.index).get_indexer([user])[0] >= 0
+        return "user text" if has_text else "popularity"
+
     def scores(self, users):
         """Scores of ``users`` (not seen in fit) over the catalog."""
         out = np.empty((len(users), len(self.n_item_interactions_)), dtype=np.float32)
