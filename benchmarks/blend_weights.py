@@ -59,7 +59,8 @@ def run(out_dir=RESULTS, quick=False, log=print):
                "meta": {"seconds": round(time.perf_counter() - t0, 1),
                         "tune_seconds": round(tune_seconds, 1), "quick": quick,
                         "date": time.strftime("%Y-%m-%d")}}
-    return write_study(out_dir, f"{ml.name}-blend-weights", summary, report(summary), log)
+    return write_study(out_dir, f"{ml.name}-blend-weights", summary, report(summary), log,
+                       main_page=page)
 
 
 def report(summary):

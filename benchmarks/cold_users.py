@@ -123,7 +123,8 @@ def run(out_dir=RESULTS, log=print):
         "group_sizes": {"median": float(np.median(sizes)), "empty": int(sum(s == 0 for s in sizes))},
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    return write_study(out_dir, f"{ml.name}-cold-users", summary, report(summary), log)
+    return write_study(out_dir, f"{ml.name}-cold-users", summary, report(summary), log,
+                       main_page=page)
 
 
 def report(s):

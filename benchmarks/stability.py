@@ -30,6 +30,7 @@ from sklearn.base import clone
 from sklearn_zsrec import HybridRecommender, TextEncoder, ZeroShotRecommender, clear_cache
 
 from . import _protocols as P
+from ._ml_report import tuning_digest
 from .movielens import (RESULTS, WARMUP_N, hybrid_members, member_params, movielens_dataset,
                         summarise)
 
@@ -102,11 +103,18 @@ def run(out_dir=RESULTS, quick=False, log=print):
                                                                          / best_se, 2),
                      "behind_ok": bool(behind_ok)})
     summary["table"], summary["met"] = rows, bool(met)
-    return write_study(out_dir, f"{ml.name}-stability", summary, report(summary, seeds), log)
+    return write_study(out_dir, f"{ml.name}-stability", summary, report(summary, seeds), log,
+                       main_page=page)
 
 
-def write_study(out_dir, stem, summary, page, log):
-    """Write a study's ``<stem>.json`` (``summary``) and ``<stem>.md`` (``page``); ``summary``."""
+def write_study(out_dir, stem, summary, page, log, main_page=None):
+    """Write a study's ``<stem>.json`` (``summary``) and ``<stem>.md`` (``page``); ``summary``.
+
+    ``main_page``: the main page's JSON the study read, whose tuned
+    parameters' digest (``tuning_digest``) goes into ``summary``.
+    """
+    if main_page is not None:
+        summary["main_page_tuning"] = tuning_digest(main_page)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stem}.json").write_text(json.dumps(summary, indent=1, default=str))

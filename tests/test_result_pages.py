@@ -1,0 +1,52 @@
+"""The committed result pages agree with each other: studies beside the page ran on its models."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks._ml_report import tuning_digest, write_report
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+# the studies that build their models from the main page's tuned parameters
+# (or read its figures): each must have run beside the committed page
+STUDIES = ("stability", "blend-weights", "cold-users")
+
+
+def _page():
+    return json.loads((RESULTS / "ml-100k.json").read_text())
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_the_committed_studies_ran_on_the_committed_pages_tuned_models(study):
+    recorded = json.loads((RESULTS / f"ml-100k-{study}.json").read_text()).get(
+        "main_page_tuning")
+    assert recorded == tuning_digest(_page()), (
+        f"ml-100k-{study} was computed beside a main page of other tuned parameters: rerun "
+        f"`python -m benchmarks.{study.replace('-', '_')}` (and then the main page, which "
+        "reads the cold-users study)")
+
+
+def test_the_digest_follows_the_tuned_parameters_only():
+    page = _page()
+    other = json.loads(json.dumps(page))
+    other["meta"]["seconds"] = 0.0  # the run's other records do not count
+    assert tuning_digest(other) == tuning_digest(page)
+    name = next(iter(other["tuning"]))
+    other["tuning"][name]["best"] = {"a parameter": "another value"}
+    assert tuning_digest(other) != tuning_digest(page)
+
+
+def test_the_page_leaves_out_a_cold_user_ceiling_of_other_tuned_models(tmp_path):
+    page = _page()
+    shutil.copy(RESULTS / "ml-100k-cold-users.json", tmp_path)
+    write_report(page, tmp_path)
+    assert "ceiling (text neighbours" in (tmp_path / "ml-100k.md").read_text()
+    study = json.loads((tmp_path / "ml-100k-cold-users.json").read_text())
+    study["main_page_tuning"] = "0" * 16
+    (tmp_path / "ml-100k-cold-users.json").write_text(json.dumps(study))
+    write_report(page, tmp_path)
+    text = (tmp_path / "ml-100k.md").read_text()
+    assert "ceiling (text neighbours" not in text
+    assert "no ceiling of this page's tuned models" in text
