@@ -153,6 +153,18 @@ def _check_ranking(model, users, n):
     return ids, scores
 
 
+def _check_one_score(model, frame, predictions, users, ids, scores):
+    """predict, recommend's scores and score_items give one score per (user, item)."""
+    matrix = model.score_items(users)
+    rows = pd.Index(users).get_indexer(frame.user_id)
+    cols = pd.Index(model.items_).get_indexer(frame.item_id)
+    np.testing.assert_allclose(predictions, matrix[rows, cols], rtol=1e-5, atol=1e-5)
+    finite = np.isfinite(scores)
+    top = np.take_along_axis(matrix, pd.Index(model.items_).get_indexer(
+        ids.ravel()).reshape(ids.shape), axis=1)
+    np.testing.assert_allclose(scores[finite], top[finite], rtol=1e-5, atol=1e-5)
+
+
 def _check_explain(model, user, top):
     """``explain``: contributions that sum to ``predict``'s score, for the top items."""
     items = [i for i in top.tolist()][:2]
@@ -207,6 +219,7 @@ def _run(name, data, new_user):
 
     predictions = fitted.predict(frame)
     assert predictions.shape == (len(frame),) and np.isfinite(predictions).all()
+    _check_one_score(fitted, frame, predictions, users, ids, scores)
     _check_explain(fitted, users[0], ids[0])
     # held out: each user's first catalog item outside their training rows
     held_out = [(u, i) for u in users for i in fitted.items_.tolist()[:1]

@@ -59,9 +59,10 @@ def quota_offsets(old_top, new_top, share, k, threshold=None):
                          - new[users, np.clip(quota - 1, 0, k)], -np.inf)
         upper = np.where(quota < k, old[users, np.clip(k - quota - 1, 0, k)]
                          - new[users, np.clip(quota, 0, k)], np.inf)
-    offsets = np.where(np.isfinite(lower) & np.isfinite(upper), (lower + upper) / 2,
-                       np.where(np.isfinite(lower), lower + 1.0,
-                                np.where(np.isfinite(upper), upper - 1.0, 0.0)))
+    with np.errstate(invalid="ignore"):  # -inf + inf where a side is empty: not selected
+        offsets = np.where(np.isfinite(lower) & np.isfinite(upper), (lower + upper) / 2,
+                           np.where(np.isfinite(lower), lower + 1.0,
+                                    np.where(np.isfinite(upper), upper - 1.0, 0.0)))
     return np.clip(offsets, *OFFSET_RANGE), threshold
 
 
