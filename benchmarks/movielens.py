@@ -489,12 +489,17 @@ def run(quick=False, out_dir=RESULTS, verbose=1, data=None):
     entries = make_entries(ml, quick)
     try:
         return _run(ml, entries, quick, out_dir, log, t0)
-    finally:  # the tuned encoders of this run (about 90 MB each)
-        for e in entries:
-            tuning = (e.overrides or {}).get("fine_tune") or (e.overrides or {}).get(
-                "text__fine_tune")
-            if tuning is not None:
-                shutil.rmtree(tuning.location, ignore_errors=True)
+    finally:
+        remove_tuned_encoders(entries)
+
+
+def remove_tuned_encoders(entries):
+    """Delete the directories of ``entries``' fine-tuned encoders (about 90 MB each)."""
+    for e in entries:
+        tuning = (e.overrides or {}).get("fine_tune") or (e.overrides or {}).get(
+            "text__fine_tune")
+        if tuning is not None:
+            shutil.rmtree(tuning.location, ignore_errors=True)
 
 
 def _run(ml, entries, quick, out_dir, log, t0):

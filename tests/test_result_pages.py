@@ -11,7 +11,7 @@ from benchmarks._ml_report import tuning_digest, write_report
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 # the studies that build their models from the main page's tuned parameters
 # (or read its figures): each must have run beside the committed page
-STUDIES = ("stability", "blend-weights", "cold-users")
+STUDIES = ("stability", "blend-weights", "cold-users", "growth-samples")
 
 
 def _page():
@@ -50,3 +50,26 @@ def test_the_page_leaves_out_a_cold_user_ceiling_of_other_tuned_models(tmp_path)
     text = (tmp_path / "ml-100k.md").read_text()
     assert "ceiling (text neighbours" not in text
     assert "no ceiling of this page's tuned models" in text
+
+
+def test_growth_samples_compares_the_models_sample_by_sample():
+    import numpy as np
+
+    from benchmarks.growth_samples import HYBRID, NONE, summarise_p
+
+    # three samples of different sizes; popularity is 0.01 ahead of the
+    # hybrid on each, whatever the sample's own level
+    levels, sizes = (0.02, 0.05, 0.03), (4, 6, 5)
+    per_user = {HYBRID: [np.full(n, x) for x, n in zip(levels, sizes)],
+                NONE: [np.full(n, x + 0.01) for x, n in zip(levels, sizes)],
+                "Popularity": [np.full(n, x + 0.01) + np.linspace(-0.001, 0.001, n) * k
+                               for k, (x, n) in enumerate(zip(levels, sizes))]}
+    row = summarise_p(per_user)
+    assert row["per_sample"][HYBRID] == [0.02, 0.05, 0.03]
+    # the pooled mean weighs users, as the main page does
+    assert row["pooled"][HYBRID] == round((0.02 * 4 + 0.05 * 6 + 0.03 * 5) / 15, 4)
+    lead = row["leads"][f"Popularity over {HYBRID}"]
+    assert lead["mean"] == 0.01
+    # the sample-to-sample level does not enter the paired standard error
+    assert lead["se"] < 1e-3
+    assert row["leads"][f"Popularity over {NONE}"]["mean"] == 0.0
