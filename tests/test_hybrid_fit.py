@@ -246,9 +246,12 @@ def test_users_with_near_equal_margins_get_the_same_extra_slot():
 
 def test_undeclared_items_without_interactions_get_only_the_share_they_earn(monkeypatch):
     # a 15% sample: a seventh of the items have no interaction, and the log
-    # often moves to one; with a random tiny encoder nothing ranks those
-    # items, so the holdout says their slots do not pay off
+    # often moves to one; texts that say nothing of the items' topics (a
+    # random serial number each) rank none of them, so the holdout says
+    # their slots do not pay off
     texts, topics = topic_catalog(items_per_topic=100)
+    serials = np.random.default_rng(0).permutation(len(texts))
+    texts = pd.Series([f"Catalogue item, serial {s}." for s in serials], index=texts.index)
     sample = topic_interactions(topics, users_per_topic=40, per_user=30).sample(
         frac=0.15, random_state=0)
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
@@ -539,3 +542,39 @@ def test_an_int_random_state_makes_the_default_members_fit_repeatable():
     np.testing.assert_array_equal(first.recommend(users, 5), second.recommend(users, 5))
     drawn = fit(np.random.RandomState(0)).named_members_.als.random_state
     assert isinstance(drawn, int)
+
+
+def test_the_text_maps_choose_their_regularisation_as_ridge_cv_does():
+    # the maps from text embeddings to popularity and factors pick, per
+    # block of targets, the alpha with the smallest leave-one-out error:
+    # scikit-learn's RidgeCV (no intercept) on each block is the reference
+    from sklearn.linear_model import RidgeCV
+
+    from sklearn_zsrec._hybrid._members import MAP_ALPHAS, _ridge
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 24))
+    # popularity barely predictable (wants a large alpha), factors well (a small one)
+    y = np.hstack([x @ rng.normal(size=(24, 1)) * 0.05 + rng.normal(size=(300, 1)),
+                   x @ rng.normal(size=(24, 6)) + 3 * rng.normal(size=(300, 6))])
+    blocks = [slice(0, 1), slice(1, 7)]
+    coef, alphas = _ridge(x, y, blocks)
+    for block, alpha in zip(blocks, alphas):
+        reference = RidgeCV(alphas=MAP_ALPHAS, fit_intercept=False).fit(x, y[:, block])
+        assert alpha == reference.alpha_
+        np.testing.assert_allclose(coef[:, block], reference.coef_.reshape(-1, 24).T,
+                                   rtol=1e-8, atol=1e-10)
+    assert alphas[0] > alphas[1]
+    # embeddings of a sixth of the spread (as fine-tuning left MiniLM's) get a smaller alpha
+    assert _ridge(x / np.sqrt(6), y, blocks)[1][1] < alphas[1]
+
+
+def test_the_fitted_hybrid_records_the_text_maps_regularisation():
+    texts, topics = topic_catalog(items_per_topic=6)
+    X = topic_interactions(topics, users_per_topic=5, per_user=4)
+    X = X[~X.item_id.isin(texts.index[::7])]  # some items without interactions
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    model = HybridRecommender(text, cf_members(ALSRecommender(factors=4, random_state=0)),
+                              random_state=0, verbose=0).fit(X)
+    alphas = model._blend.fitted.maps["alphas"]
+    assert set(alphas) == {"popularity", "cf"}

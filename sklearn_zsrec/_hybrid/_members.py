@@ -22,9 +22,16 @@ RESERVED_SUFFIXES = ("_gated", "_short", "_recent", "_new")
 # interaction is often close to the last few. The item-kNN and next-item
 # members have their own ``half_life``.
 RECENT_HALF_LIFE = 2.0
-# ridge regularisation of the maps from text embeddings to a factor member's
-# item factors and to popularity (the new items' collaborative side)
-MAP_ALPHA = 5.0
+# ridge regularisations the maps from text embeddings to popularity and to a
+# factor member's item factors (the new items' collaborative side) choose
+# from, each map by its leave-one-item-out error (``_ridge``): the fitting
+# one depends on the embeddings' spread, which a fine-tuned or custom
+# encoder changes (a fixed 5.0 left the map of fine-tuned MiniLM embeddings,
+# six times less spread, over-regularised)
+MAP_ALPHAS = tuple(np.logspace(-2, 3, 11))
+# with fewer items with interactions than this, leaving one out judges
+# nothing: the maps take this regularisation instead
+MIN_MAP_ITEMS, MAP_ALPHA = 10, 5.0
 
 
 def default_members(random_state=None):
@@ -216,9 +223,38 @@ class Fitted:
         return index.get_indexer(np.asarray(users))
 
 
-def _ridge(x, y, alpha):
-    x = x.astype(np.float64)
-    return np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ y.astype(np.float64))
+def _ridge(x, y, blocks):
+    """Ridge maps from ``x`` to each block of columns of ``y``; (coefficients, alphas).
+
+    Each block (a slice of ``y``'s columns: popularity, one factor member's
+    factors) gets the regularisation of ``MAP_ALPHAS`` with the smallest
+    leave-one-out squared error over its columns, as scikit-learn's
+    ``RidgeCV`` (no intercept) chooses it: closed-form residuals ``(y_i -
+    yhat_i) / (1 - h_ii)`` from one eigendecomposition of ``x.T @ x``. One
+    alpha per block, not per column: factors are defined up to a rotation,
+    which a per-column choice would not respect.
+    """
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    if len(x) < MIN_MAP_ITEMS:
+        coef = np.linalg.solve(x.T @ x + MAP_ALPHA * np.eye(x.shape[1]), x.T @ y)
+        return coef, [MAP_ALPHA] * len(blocks)
+    eigenvalues, vectors = np.linalg.eigh(x.T @ x)
+    eigenvalues = np.maximum(eigenvalues, 0.0)
+    z = x @ vectors
+    zy, z2 = z.T @ y, z * z
+    coef, alphas = np.empty((x.shape[1], y.shape[1])), []
+    for block in blocks:
+        errors = []
+        for alpha in MAP_ALPHAS:
+            inverse = 1.0 / (eigenvalues + alpha)
+            leverage = z2 @ inverse
+            residual = (y[:, block] - z @ (inverse[:, None] * zy[:, block])) / (
+                1.0 - leverage)[:, None]
+            errors.append(float(np.einsum("ij,ij->", residual, residual)))
+        alpha = MAP_ALPHAS[int(np.argmin(errors))]
+        coef[:, block] = vectors @ (zy[:, block] / (eigenvalues + alpha)[:, None])
+        alphas.append(float(alpha))
+    return coef, alphas
 
 
 def _item_side(text, members):
@@ -243,7 +279,10 @@ def _item_side(text, members):
     maps = None
     if warm.any():
         targets = [log_n[warm, None] - log_n[warm].mean()] + [f[warm] for f in factors.values()]
-        maps = {"coef": _ridge(emb[warm], np.hstack(targets), MAP_ALPHA),
+        edges = np.cumsum([0] + [t.shape[1] for t in targets])
+        coef, alphas = _ridge(emb[warm], np.hstack(targets),
+                              [slice(a, b) for a, b in zip(edges[:-1], edges[1:])])
+        maps = {"coef": coef, "alphas": dict(zip(["popularity", *factors], alphas)),
                 "log_mean": float(log_n[warm].mean()),
                 "log_std": float(max(log_n[warm].std(), 1e-12)),
                 "dims": {name: f.shape[1] for name, f in factors.items()}}
