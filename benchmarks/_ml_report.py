@@ -174,7 +174,10 @@ def tuning_digest(page):
     against the committed page, so that a page rerun with other tuned
     parameters cannot sit beside studies of the old ones unnoticed.
     """
-    best = {name: t["best"] for name, t in page["tuning"].items()}
+    # the searched rows only: a variant (0 candidates) takes its row's
+    # parameters, and its own (e.g. a fine-tuning's temporary directory)
+    # differ from run to run
+    best = {name: t["best"] for name, t in page["tuning"].items() if t.get("candidates")}
     return hashlib.sha256(json.dumps(best, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -32,8 +32,10 @@ def test_the_digest_follows_the_tuned_parameters_only():
     page = _page()
     other = json.loads(json.dumps(page))
     other["meta"]["seconds"] = 0.0  # the run's other records do not count
+    variant = next(name for name, t in other["tuning"].items() if not t["candidates"])
+    other["tuning"][variant]["best"]["fine_tune"] = "a directory of another run"
     assert tuning_digest(other) == tuning_digest(page)
-    name = next(iter(other["tuning"]))
+    name = next(name for name, t in other["tuning"].items() if t["candidates"])
     other["tuning"][name]["best"] = {"a parameter": "another value"}
     assert tuning_digest(other) != tuning_digest(page)
 
