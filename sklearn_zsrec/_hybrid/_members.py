@@ -241,8 +241,9 @@ def _ridge(x, y, blocks):
     eigenvalues, vectors = np.linalg.eigh(x.T @ x)
     eigenvalues = np.maximum(eigenvalues, 0.0)
     z = x @ vectors
+    del x  # (the items' rotated embeddings replace them: two n x dims arrays, not three)
     zy, z2 = z.T @ y, z * z
-    coef, alphas = np.empty((x.shape[1], y.shape[1])), []
+    coef, alphas = np.empty((len(vectors), y.shape[1])), []
     for block in blocks:
         errors = []
         for alpha in MAP_ALPHAS:
