@@ -1,11 +1,11 @@
 """Write the benchmark results page (markdown) and its plots (PNG)."""
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
+from ._peers_results import json_digest
 
 
 def _fmt(cell):
@@ -178,7 +178,7 @@ def tuning_digest(page):
     # parameters, and its own (e.g. a fine-tuning's temporary directory)
     # differ from run to run
     best = {name: t["best"] for name, t in page["tuning"].items() if t.get("candidates")}
-    return hashlib.sha256(json.dumps(best, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return json_digest(best)
 
 
 def _cold_user_ceiling(out_dir, stem, summary):

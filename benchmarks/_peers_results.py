@@ -33,7 +33,8 @@ def _rows_digest(frames):
     return digest.hexdigest()[:16]
 
 
-def _digest(value):
+def json_digest(value):
+    """A short digest of ``value`` as JSON (keys sorted; other objects by ``str``)."""
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -51,10 +52,10 @@ def fingerprint(keyed_splits, tuning_rows, quick, definitions, seed, threads, li
                                       for frame in (split.train, split.test, split.exclude)])
                    for key, splits in keyed_splits.items()},
         "tuning": _rows_digest([tuning_rows]),
-        "peers": _digest([definitions, seed, threads, bool(quick)]),
-        "library": _digest(library),
+        "peers": json_digest([definitions, seed, threads, bool(quick)]),
+        "library": json_digest(library),
     }
-    parts["digest"] = _digest(parts)
+    parts["digest"] = json_digest(parts)
     return parts
 
 
