@@ -46,9 +46,17 @@ settings.register_profile(
 )
 settings.register_profile(
     "thorough", deadline=None, suppress_health_check=[HealthCheck.too_slow],
-    max_examples=500,
+    max_examples=1000,
 )
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "default")
+# a test's own example count, times ten under the "thorough" profile (a
+# test's ``settings(max_examples=...)`` overrides the profile's)
+SCALE = 10 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 1
+
+
+def examples(n):
+    """``n`` examples, ``10 * n`` with ``HYPOTHESIS_PROFILE=thorough``."""
+    return n * SCALE
 
 INTS = st.integers(-3, 12) | st.sampled_from([2**62, -(2**40)])
 STRS = st.text(st.characters(codec="utf-8"), max_size=3)
@@ -235,38 +243,38 @@ NEW_USER = st.sampled_from(["never seen", 10**6])
 
 
 @given(data=interactions(), new_user=NEW_USER)
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 def test_popularity_on_random_interactions(data, new_user):
     _run("popularity", data, new_user)
 
 
 @given(data=interactions(), new_user=NEW_USER)
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 def test_als_on_random_interactions(data, new_user):
     _run("als", data, new_user)
 
 
 @given(data=interactions(), new_user=NEW_USER)
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 def test_zero_shot_on_random_interactions(data, new_user):
     _run("zero_shot", data, new_user)
 
 
 @pytest.mark.parametrize("name", ["knn", "next"])
 @given(data=interactions(), new_user=NEW_USER)
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 def test_item_item_recommenders_on_random_interactions(name, data, new_user):
     _run(name, data, new_user)
 
 
 @given(data=interactions(max_rows=15), new_user=NEW_USER)
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 def test_hybrid_on_random_interactions(data, new_user):
     _run("hybrid", data, new_user)
 
 
 @given(texts=st.lists(TEXTS, min_size=1, max_size=5))
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 def test_any_unicode_text_encodes_or_is_named_in_a_clear_error(texts):
     encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
     try:
@@ -341,7 +349,7 @@ def _rescaled_hybrid(blend, score_exponent=0, **als_params):
        exponents=st.tuples(st.integers(-30, 30), st.integers(-30, 30)) | st.tuples(
            st.integers(-300, 300), st.integers(-300, 300)),
        score_exponent=st.integers(-25, 36))
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 def test_the_hybrid_does_not_depend_on_the_scale_of_its_members_scores(
         blend, dtype, exponents, score_exponent):
     # a member's scores enter as z-scores per user, so multiplying them by a
@@ -390,7 +398,7 @@ def added_items(draw):
 
 @pytest.mark.parametrize("name", ["zero_shot", "hybrid"])
 @given(drawn=added_items())
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 def test_items_added_after_fit_and_users_with_call_texts(name, drawn):
     # add_items scores the added items as a fit that had their texts from the
     # start (exactly for the zero-shot model, whose item scores depend on its
