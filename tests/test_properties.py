@@ -48,10 +48,11 @@ settings.register_profile(
     "thorough", deadline=None, suppress_health_check=[HealthCheck.too_slow],
     max_examples=1000,
 )
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "default")
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or "default"
+settings.load_profile(PROFILE)
 # a test's own example count, times ten under the "thorough" profile (a
 # test's ``settings(max_examples=...)`` overrides the profile's)
-SCALE = 10 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 1
+SCALE = 10 if PROFILE == "thorough" else 1
 
 
 def examples(n):
