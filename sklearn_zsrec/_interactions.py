@@ -248,7 +248,7 @@ def check_interactions(
     item = check_ids(item, "column 'item_id'", name)
 
     if ts is not None:
-        ts = _timestamps(ts, name)
+        ts, ts_key = _timestamps(ts, name)
 
     if y is not None and col_weight is not None:
         raise ValueError(
@@ -275,7 +275,7 @@ def check_interactions(
     order = (
         np.arange(n)
         if ts is None
-        else np.argsort(np.argsort(ts, kind="stable"), kind="stable")
+        else np.argsort(np.argsort(ts_key, kind="stable"), kind="stable")
     )
     if duplicates == "sum":
         frame = pd.DataFrame(
@@ -303,13 +303,24 @@ def check_interactions(
 
 
 def _timestamps(ts, name):
-    """Timestamps as float64 (datetimes as nanoseconds since the epoch, UTC).
+    """``(timestamps, key)``: the timestamps as float64, and an exact sort key of them.
 
-    Time-zone-aware datetimes are converted to UTC, as the splitters of
-    :mod:`sklearn_zsrec.model_selection` do; naive ones are read as UTC.
+    Datetimes become nanoseconds since the epoch (UTC: time-zone-aware ones
+    are converted, naive ones read as UTC), in ``timestamps``. ``key``
+    orders the rows exactly, which float64 does not: it holds whole numbers
+    only up to 2**53, so integer timestamps in nanoseconds (about 1.7e18
+    today) a few hundred apart would tie, and be ordered by row instead of
+    by time. Datetimes are keyed in their own unit (numpy's conversion to
+    nanoseconds wraps dates outside 1677-2262 around silently), integers as
+    they are. One definition for the models and the splitters of
+    :mod:`sklearn_zsrec.model_selection`, so that both order rows alike.
+    Raises for NaN, inf or NaT, and for values that are neither numbers
+    nor datetimes.
     """
     if isinstance(ts, pd.Series) and pd.api.types.is_datetime64_any_dtype(ts):
-        ts = ts.to_numpy("datetime64[ns]", na_value=np.datetime64("NaT"))
+        if getattr(ts.dtype, "tz", None) is not None:
+            ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+        ts = ts.to_numpy()
     elif isinstance(ts, pd.Series):
         ts = ts.to_numpy()
     ts = np.asarray(ts)
@@ -317,8 +328,8 @@ def _timestamps(ts, name):
         isinstance(v, (datetime.datetime, np.datetime64)) for v in ts
     ):
         try:
-            ts = pd.to_datetime(ts, utc=True).to_numpy("datetime64[ns]")
-        except (TypeError, ValueError) as exc:
+            ts = pd.to_datetime(ts, utc=True).tz_localize(None).to_numpy()
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ValueError(
                 f"{name}: column 'timestamp' mixes datetimes with other values "
                 f"and could not be converted ({exc}). Give every row a "
@@ -326,23 +337,33 @@ def _timestamps(ts, name):
             ) from None
     if ts.dtype.kind == "M":
         missing = np.isnat(ts)
-        ts = ts.astype("datetime64[ns]").astype(np.int64).astype(np.float64)
-        ts[missing] = np.nan
+        unit = np.datetime_data(ts.dtype)[0]
+        if unit in ("Y", "M", "generic"):  # calendar units: days are exact
+            ts, unit = ts.astype("datetime64[D]"), "D"
+        key = ts.view(np.int64)
+        values = key * float(np.timedelta64(1, unit) / np.timedelta64(1, "ns"))
+        values[missing] = np.nan
+    elif ts.dtype.kind in "iub":
+        key = ts.astype(np.int64) if ts.dtype.kind == "b" else ts
+        values = key.astype(np.float64)
     else:
+        exact = np.asarray(ts.tolist()) if ts.dtype.kind == "O" else ts
         try:
-            ts = ts.astype(np.float64)
+            values = ts.astype(np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"{name}: column 'timestamp' must be numeric or datetime; "
                 f"could not convert it ({exc})."
             ) from None
-    if not np.isfinite(ts).all():
+        # Python ints of an object column keep their exact order
+        key = exact if exact.dtype.kind in "iu" else values
+    if not np.isfinite(values).all():
         raise ValueError(
             f"{name}: column 'timestamp' contains NaN or inf (or NaT) in "
-            f"{int((~np.isfinite(ts)).sum())} rows. Fill them or drop the "
+            f"{int((~np.isfinite(values)).sum())} rows. Fill them or drop the "
             "column."
         )
-    return ts
+    return values, key
 
 
 def _weights(weight, name):

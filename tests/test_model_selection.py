@@ -36,7 +36,7 @@ def _folds(cv, X):
 
 
 def test_rank_from_end_by_hand():
-    rank, n_user_rows = _rank_from_end(*_users_and_times(X))
+    rank, n_user_rows = _rank_from_end(*_users_and_times(X, "LeaveLastOut"))
     assert rank.tolist() == RANK
     assert n_user_rows.tolist() == [4, 2, 4, 1, 4, 2, 4]
 
@@ -72,7 +72,7 @@ def test_without_timestamps_row_order_is_time_order():
 def test_ties_are_broken_by_row_order():
     ties = pd.DataFrame({"user_id": [1, 1, 1, 1], "timestamp": [5, 5, 1, 5]})
     # by time: row 2 (t=1), then rows 0, 1, 3 (t=5, in row order)
-    assert _rank_from_end(*_users_and_times(ties))[0].tolist() == [2, 1, 3, 0]
+    assert _rank_from_end(*_users_and_times(ties, "LeaveLastOut"))[0].tolist() == [2, 1, 3, 0]
     assert _folds(LeaveLastOut(n_splits=2), ties) == [([0, 1, 2], [3]), ([0, 2], [1])]
 
 
@@ -90,6 +90,40 @@ def test_ties_are_broken_by_row_order():
 )
 def test_timestamp_types(convert):
     assert _folds(LeaveLastOut(n_splits=3), X.assign(timestamp=convert(X["timestamp"]))) == FOLDS
+
+
+def test_datetimes_in_rows_split_as_in_a_dataframe():
+    # fit reads datetimes from a list of rows or an object array; so must the splitters
+    for zone in (None, "Asia/Kolkata"):
+        stamps = pd.to_datetime(X["timestamp"], unit="D")
+        frame = X.assign(timestamp=stamps if zone is None else stamps.dt.tz_localize(zone))
+        rows = [list(r) for r in frame.itertuples(index=False)]
+        assert _folds(LeaveLastOut(n_splits=3), rows) == FOLDS
+        assert _folds(LeaveLastOut(n_splits=3), np.array(rows, dtype=object)) == FOLDS
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        # nanoseconds as ints: float64 rounds both to 2**60, a tie
+        np.array([2**60 + 1, 2**60, 2**60 + 2]),
+        pd.Series([2**60 + 1, 2**60, 2**60 + 2], dtype=object),
+        # outside 1677-2262, where numpy's conversion to nanoseconds wraps around
+        np.array(["3000-01-01", "1000-01-01", "3000-01-02"], dtype="datetime64[D]"),
+    ],
+    ids=["int64", "object ints", "far dates"],
+)
+def test_timestamps_beyond_float64_or_nanoseconds_order_exactly(stamps):
+    from sklearn_zsrec import ItemKNNRecommender
+
+    frame = pd.DataFrame({"user_id": [1, 1, 1], "item_id": [10, 11, 12], "timestamp": stamps})
+    # by time: row 1, row 0, row 2 (the last)
+    assert _folds(LeaveLastOut(n_splits=2), frame) == [([0, 1], [2]), ([1], [0])]
+    train, test = train_test_split_last(frame)
+    assert test.item_id.tolist() == [12]
+    # a model orders them alike: the recency weights halve per step back
+    history = ItemKNNRecommender(half_life=1.0).fit(frame).history_.toarray()
+    assert_array_equal(history, [[0.5, 0.25, 1.0]])
 
 
 def _random_interactions(seed, n=600):
@@ -118,7 +152,7 @@ def _reference_rank(X):
 @pytest.mark.parametrize("seed", range(3))
 def test_rank_from_end_matches_a_slow_reference(seed):
     X = _random_interactions(seed)
-    assert_array_equal(_rank_from_end(*_users_and_times(X))[0], _reference_rank(X))
+    assert_array_equal(_rank_from_end(*_users_and_times(X, "LeaveLastOut"))[0], _reference_rank(X))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -241,9 +275,9 @@ def test_too_few_interactions_raise():
         (np.array([1, 2, 3]), r"array of shape \(n, 2\) or \(n, 3\) .* shape \(3,\)"),
         (np.ones((3, 4)), r"got an array of shape \(3, 4\)"),
         (X.iloc[:0], r"X has 0 interaction rows"),
-        (X.assign(timestamp=[1, np.nan, 3, 4, 5, 6, 7]), r"timestamp column has 1 missing values"),
-        (X.assign(timestamp=pd.to_datetime([1, None, 3, 4, 5, 6, 7])), r"timestamp column has 1 missing"),
-        (X.assign(timestamp=list("abcdefg")), r"timestamp column must be numeric or datetime"),
+        (X.assign(timestamp=[1, np.nan, 3, 4, 5, 6, 7]), r"column 'timestamp' contains NaN or inf \(or NaT\) in 1 rows"),
+        (X.assign(timestamp=pd.to_datetime([1, None, 3, 4, 5, 6, 7])), r"column 'timestamp' contains NaN or inf \(or NaT\) in 1 rows"),
+        (X.assign(timestamp=list("abcdefg")), r"column 'timestamp' must be numeric or datetime"),
         (X.assign(user_id=["a", None, "a", "c", "a", "b", "a"]), r"missing user_id values .* in 1 rows"),
     ],
 )

@@ -18,13 +18,12 @@ Hypothesis draws new examples on every run (its seed is random unless
 times more examples.
 """
 
-import os
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 
@@ -38,26 +37,9 @@ from sklearn_zsrec import (
     ZeroShotRecommender,
 )
 
+from ._hypothesis import examples
 from ._tiny import tiny_model_path
 from ._members import cf_members
-
-settings.register_profile(
-    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "thorough", deadline=None, suppress_health_check=[HealthCheck.too_slow],
-    max_examples=1000,
-)
-PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or "default"
-settings.load_profile(PROFILE)
-# a test's own example count, times ten under the "thorough" profile (a
-# test's ``settings(max_examples=...)`` overrides the profile's)
-SCALE = 10 if PROFILE == "thorough" else 1
-
-
-def examples(n):
-    """``n`` examples, ``10 * n`` with ``HYPOTHESIS_PROFILE=thorough``."""
-    return n * SCALE
 
 INTS = st.integers(-3, 12) | st.sampled_from([2**62, -(2**40)])
 STRS = st.text(st.characters(codec="utf-8"), max_size=3)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
-from .._interactions import is_positive_int
+from .._interactions import _timestamps, is_positive_int
 
 
 def _check_positive_int(value, name):
@@ -31,8 +31,13 @@ def _as_array(X):
     return arr
 
 
-def _users_and_times(X):
-    """User ids and sortable timestamps (None when X has none) of each row."""
+def _users_and_times(X, name):
+    """User ids and an exact sort key of the timestamps (None without) of each row.
+
+    The timestamps are read as the models read them (``_timestamps``:
+    numbers, datetimes in any column type, time zones converted to UTC), so
+    that a split orders each user's rows as a model fitted on them does.
+    """
     if isinstance(X, pd.DataFrame):
         if "user_id" not in X.columns:
             raise ValueError(
@@ -41,13 +46,7 @@ def _users_and_times(X):
                 "to 'user_id'."
             )
         users = X["user_id"].to_numpy()
-        times = None
-        if "timestamp" in X.columns:
-            column = X["timestamp"]
-            if pd.api.types.is_datetime64_any_dtype(column):  # also tz-aware
-                times = column.to_numpy("datetime64[ns]", na_value=np.datetime64("NaT"))
-            else:
-                times = column.to_numpy()
+        times = X["timestamp"] if "timestamp" in X.columns else None
     else:
         arr = _as_array(X)
         users = arr[:, 0]
@@ -55,27 +54,7 @@ def _users_and_times(X):
     if len(users) == 0:
         raise ValueError("X has 0 interaction rows; at least one is required.")
     if times is not None:
-        missing = np.zeros(len(times), dtype=bool)
-        if times.dtype.kind in "mM":
-            missing = np.isnat(times)
-            times = times.view(np.int64)
-        elif times.dtype.kind == "b":
-            times = times.astype(np.int64)
-        elif times.dtype.kind not in "iu":
-            try:
-                times = times.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    "The timestamp column must be numeric or datetime; could "
-                    f"not convert it ({exc})."
-                ) from None
-            missing = np.isnan(times)
-        if missing.any():
-            raise ValueError(
-                f"The timestamp column has {int(missing.sum())} missing values "
-                "(NaN/NaT); fill or drop those rows so that every interaction "
-                "can be ordered in time."
-            )
+        times = _timestamps(times, name)[1]
     return users, times
 
 
@@ -195,7 +174,7 @@ class LeaveLastOut(BaseCrossValidator):
         test : ndarray of int
             Positions of the test rows, ascending.
         """
-        rank, n_user_rows = _rank_from_end(*_users_and_times(X))
+        rank, n_user_rows = _rank_from_end(*_users_and_times(X, type(self).__name__))
         most = int(n_user_rows.max())
         if most <= self.n_splits:
             fix = (
@@ -252,7 +231,7 @@ def train_test_split_last(X, n_test=1):
     array([[  1,  11, 300]])
     """
     n_test = _check_positive_int(n_test, "n_test")
-    rank, n_user_rows = _rank_from_end(*_users_and_times(X))
+    rank, n_user_rows = _rank_from_end(*_users_and_times(X, "train_test_split_last"))
     test = (rank < n_test) & (n_user_rows > n_test)
     if not test.any():
         raise ValueError(
