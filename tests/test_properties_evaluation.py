@@ -12,7 +12,6 @@ empty ones, and any ``k``; each must equal its definition written out in
 plain Python (trec_eval's conventions, see ``sklearn_zsrec.metrics``).
 """
 
-import math
 import warnings
 
 import numpy as np
@@ -33,6 +32,7 @@ from sklearn_zsrec.metrics import (
 from sklearn_zsrec.model_selection import LeaveLastOut, train_test_split_last
 
 from ._hypothesis import examples
+from ._metric_definitions import metric_by_definition
 
 # each timestamp type from a small int ``v`` (ties included), increasing in ``v``
 STAMPS = {
@@ -139,32 +139,6 @@ def rankings(draw):
     return [set(r) if container == "sets" else r for r in y_true], y_pred
 
 
-def _reference(metric, relevant, ranking, k):
-    """One user's value of ``metric``, written out; None without relevant items."""
-    relevant = set(relevant)
-    if not relevant:
-        return None
-    top = ranking if k is None else ranking[:k]
-    seen, hits = [], []
-    for item in top:
-        missing = item is None or (isinstance(item, float) and math.isnan(item))
-        hits.append(not missing and item in relevant and item not in seen)
-        seen.append(item)
-    found = sum(hits)
-    if metric == "hit_rate":
-        return float(found > 0)
-    if metric == "precision":
-        return found / k
-    if metric == "recall":
-        return found / len(relevant)
-    if metric == "ndcg":
-        dcg = sum(1 / math.log2(i + 2) for i, h in enumerate(hits) if h)
-        return dcg / sum(1 / math.log2(i + 2) for i in range(min(len(relevant), k)))
-    if metric == "map":
-        return sum(sum(hits[:i + 1]) / (i + 1) for i, h in enumerate(hits) if h) / len(relevant)
-    return next((1 / (i + 1) for i, h in enumerate(hits) if h), 0.0)  # mrr
-
-
 METRICS = {"hit_rate": hit_rate_at_k, "precision": precision_at_k, "recall": recall_at_k,
            "ndcg": ndcg_at_k, "map": map_at_k, "mrr": mrr}
 
@@ -175,7 +149,7 @@ METRICS = {"hit_rate": hit_rate_at_k, "precision": precision_at_k, "recall": rec
 def test_metrics_match_their_definitions(drawn, metric, k, no_cutoff):
     y_true, y_pred = drawn
     k = None if metric == "mrr" and no_cutoff else k
-    values = [_reference(metric, list(r), list(p), k) for r, p in zip(y_true, y_pred)]
+    values = [metric_by_definition(metric, list(r), list(p), k) for r, p in zip(y_true, y_pred)]
     expected = np.mean([x for x in values if x is not None])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # users without relevant items
