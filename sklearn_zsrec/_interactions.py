@@ -305,41 +305,35 @@ def check_interactions(
 def _timestamps(ts, name):
     """``(timestamps, key)``: the timestamps as float64, and an exact sort key of them.
 
-    Datetimes become nanoseconds since the epoch (UTC: time-zone-aware ones
-    are converted, naive ones read as UTC), in ``timestamps``. ``key``
-    orders the rows exactly, which float64 does not: it holds whole numbers
-    only up to 2**53, so integer timestamps in nanoseconds (about 1.7e18
-    today) a few hundred apart would tie, and be ordered by row instead of
-    by time. Datetimes are keyed in their own unit (numpy's conversion to
-    nanoseconds wraps dates outside 1677-2262 around silently), integers as
-    they are. One definition for the models and the splitters of
+    Datetimes and timedeltas become nanoseconds (datetimes since the epoch,
+    UTC: time-zone-aware ones are converted, naive ones read as UTC), in
+    ``timestamps``. ``key`` orders the rows exactly, which float64 does not:
+    it holds whole numbers only up to 2**53, so integer timestamps in
+    nanoseconds (about 1.7e18 today) a few hundred apart would tie, and be
+    ordered by row instead of by time. Datetimes are keyed in their own unit
+    (numpy's conversion to nanoseconds wraps dates outside 1677-2262 around
+    silently), integers as they are (Python ints of an object column too).
+    One definition for the models and the splitters of
     :mod:`sklearn_zsrec.model_selection`, so that both order rows alike.
-    Raises for NaN, inf or NaT, and for values that are neither numbers
-    nor datetimes.
+    Raises for missing values (NaN, NaT, None), inf, datetimes mixed with
+    other values, and values that are neither numbers nor datetimes.
     """
-    if isinstance(ts, pd.Series) and pd.api.types.is_datetime64_any_dtype(ts):
-        if getattr(ts.dtype, "tz", None) is not None:
-            ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
-        ts = ts.to_numpy()
-    elif isinstance(ts, pd.Series):
-        ts = ts.to_numpy()
+    if isinstance(ts, pd.Series):
+        if isinstance(ts.dtype, pd.ArrowDtype):  # Arrow timestamps, dates, durations, ints
+            ts = ts.to_numpy(dtype=object)
+        elif getattr(ts.dtype, "tz", None) is not None:
+            ts = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        else:
+            ts = ts.to_numpy()
     ts = np.asarray(ts)
-    if ts.dtype.kind == "O" and any(
-        isinstance(v, (datetime.datetime, np.datetime64)) for v in ts
-    ):
-        try:
-            ts = pd.to_datetime(ts, utc=True).tz_localize(None).to_numpy()
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise ValueError(
-                f"{name}: column 'timestamp' mixes datetimes with other values "
-                f"and could not be converted ({exc}). Give every row a "
-                "datetime, or every row a number."
-            ) from None
-    if ts.dtype.kind == "M":
+    if ts.dtype.kind == "O":
+        ts = _typed_times(ts, name)
+    if ts.dtype.kind in "mM":
         missing = np.isnat(ts)
         unit = np.datetime_data(ts.dtype)[0]
         if unit in ("Y", "M", "generic"):  # calendar units: days are exact
-            ts, unit = ts.astype("datetime64[D]"), "D"
+            kind = "datetime64" if ts.dtype.kind == "M" else "timedelta64"
+            ts, unit = ts.astype(f"{kind}[D]"), "D"
         key = ts.view(np.int64)
         values = key * float(np.timedelta64(1, unit) / np.timedelta64(1, "ns"))
         values[missing] = np.nan
@@ -347,7 +341,6 @@ def _timestamps(ts, name):
         key = ts.astype(np.int64) if ts.dtype.kind == "b" else ts
         values = key.astype(np.float64)
     else:
-        exact = np.asarray(ts.tolist()) if ts.dtype.kind == "O" else ts
         try:
             values = ts.astype(np.float64)
         except (TypeError, ValueError) as exc:
@@ -355,8 +348,11 @@ def _timestamps(ts, name):
                 f"{name}: column 'timestamp' must be numeric or datetime; "
                 f"could not convert it ({exc})."
             ) from None
-        # Python ints of an object column keep their exact order
-        key = exact if exact.dtype.kind in "iu" else values
+        key = values
+        if ts.dtype.kind == "O" and all(isinstance(v, Integral) for v in ts):
+            # Python ints of an object column keep their exact order
+            exact = np.asarray(ts.tolist())
+            key = exact if exact.dtype.kind in "iu" else values
     if not np.isfinite(values).all():
         raise ValueError(
             f"{name}: column 'timestamp' contains NaN or inf (or NaT) in "
@@ -364,6 +360,42 @@ def _timestamps(ts, name):
             "column."
         )
     return values, key
+
+
+def _typed_times(ts, name):
+    """An object array of timestamps as datetime64 or timedelta64 when it holds them.
+
+    Datetimes (``datetime``, ``date``, ``np.datetime64``, ``pd.Timestamp``)
+    or timedeltas, each with missing values (None, NaN, NaT) beside them,
+    become one numpy array (datetimes in UTC); numbers stay as they are.
+    Datetimes mixed with numbers or with timedeltas raise.
+    """
+    kinds = set()
+    for v in ts:
+        if isinstance(v, (datetime.date, np.datetime64)):
+            kinds.add("datetime")
+        elif isinstance(v, (datetime.timedelta, np.timedelta64)):
+            kinds.add("timedelta")
+        elif v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v):
+            continue
+        else:
+            kinds.add("other")
+    if not kinds & {"datetime", "timedelta"}:  # numbers: missing ones (pd.NA too) as NaN
+        return np.where(pd.isna(ts), np.nan, ts) if kinds else np.full(len(ts), np.nan)
+    if len(kinds) > 1:
+        raise ValueError(
+            f"{name}: column 'timestamp' mixes {' and '.join(sorted(kinds))} values; "
+            "give every row a datetime, or every row a number."
+        )
+    try:
+        if kinds == {"datetime"}:
+            return pd.to_datetime(ts, utc=True).tz_localize(None).to_numpy()
+        return pd.to_timedelta(ts).to_numpy()
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(
+            f"{name}: column 'timestamp' holds datetimes that could not be converted "
+            f"({exc}). Give every row a datetime, or every row a number."
+        ) from None
 
 
 def _weights(weight, name):

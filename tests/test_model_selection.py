@@ -278,6 +278,10 @@ def test_too_few_interactions_raise():
         (X.assign(timestamp=[1, np.nan, 3, 4, 5, 6, 7]), r"column 'timestamp' contains NaN or inf \(or NaT\) in 1 rows"),
         (X.assign(timestamp=pd.to_datetime([1, None, 3, 4, 5, 6, 7])), r"column 'timestamp' contains NaN or inf \(or NaT\) in 1 rows"),
         (X.assign(timestamp=list("abcdefg")), r"column 'timestamp' must be numeric or datetime"),
+        (X.assign(timestamp=pd.to_timedelta([1, None, 3, 4, 5, 6, 7], unit="D")),
+         r"column 'timestamp' contains NaN or inf \(or NaT\) in 1 rows"),
+        (X.assign(timestamp=pd.Series([pd.Timestamp(0), 5, *[pd.Timestamp(9)] * 5], dtype=object)),
+         r"column 'timestamp' mixes datetime and other values"),
         (X.assign(user_id=["a", None, "a", "c", "a", "b", "a"]), r"missing user_id values .* in 1 rows"),
     ],
 )

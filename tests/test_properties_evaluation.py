@@ -3,7 +3,8 @@
 The splitters (``LeaveLastOut``, ``train_test_split_last``) get users with
 int, str and mixed ids and timestamps of every type users send (ints with
 ties, nanoseconds beyond float64's exact range, Python ints in an object
-column, floats, naive, time-zone-aware and far-off datetimes), as a
+column, nullable and Arrow ints, floats, naive, time-zone-aware and
+far-off datetimes, dates, Arrow dates, timedeltas), as a
 DataFrame, a list of rows or an object array; their folds must be those of
 a slow reference (each user's rows sorted by time, then row), and a model
 fitted on the same rows must order them alike. The metrics get rankings
@@ -12,6 +13,7 @@ empty ones, and any ``k``; each must equal its definition written out in
 plain Python (trec_eval's conventions, see ``sklearn_zsrec.metrics``).
 """
 
+import datetime
 import warnings
 
 import numpy as np
@@ -46,6 +48,13 @@ STAMPS = {
                                  + pd.to_timedelta(v, unit="us")),
     # outside 1677-2262: numpy's conversion to nanoseconds wraps around
     "far dates": lambda v: np.datetime64("3000-01-01") + np.asarray(v).astype("timedelta64[D]"),
+    "dates": lambda v: pd.Series([datetime.date(2024, 1, 1 + int(x)) for x in v], dtype=object),
+    "timedelta": lambda v: pd.Series(pd.to_timedelta(np.asarray(v) + 2**60, unit="ns")),
+    "nullable ints": lambda v: pd.Series(pd.array(np.asarray(v) + 2**60, dtype="Int64")),
+    # columns read with dtype_backend="pyarrow"
+    "arrow ints": lambda v: pd.Series(pd.array(np.asarray(v) + 2**60, dtype="int64[pyarrow]")),
+    "arrow dates": lambda v: pd.Series([datetime.date(2024, 1, 1 + int(x)) for x in v],
+                                       dtype="date32[pyarrow]"),
 }
 
 
@@ -53,15 +62,12 @@ STAMPS = {
 def timed_rows(draw):
     """``(X, users, v)``: interactions, their user ids and time ranks ``v`` (None: row order)."""
     n = draw(st.integers(1, 20))
-    users = draw(st.lists(st.sampled_from([0, 1, 7, "a", "b"]), min_size=n, max_size=n))
+    users = draw(st.lists(st.sampled_from([0, 1, 7, 1.5, "a", "b"]), min_size=n, max_size=n))
     kind = draw(st.sampled_from(["none", *STAMPS]))
     v = None if kind == "none" else draw(st.lists(st.integers(0, 4), min_size=n, max_size=n))
     frame = pd.DataFrame({"user_id": pd.Series(users, dtype=object), "item_id": np.arange(n)})
     if v is not None:
-        stamps = STAMPS[kind](np.asarray(v))
-        frame["timestamp"] = stamps.to_numpy() if isinstance(stamps, pd.Series) else stamps
-        if kind == "aware":
-            frame["timestamp"] = stamps
+        frame["timestamp"] = STAMPS[kind](np.asarray(v))
     container = draw(st.sampled_from(["frame", "rows", "object array"]))
     if container == "frame":
         X = frame

@@ -19,9 +19,9 @@ def _check_positive_int(value, name):
 
 
 def _as_array(X):
-    arr = np.asarray(X)
-    if arr.dtype.kind in "US" and not isinstance(X, np.ndarray):
-        arr = np.asarray(X, dtype=object)  # keep int ids among strings
+    # a list keeps each value's Python type, as the models read it (an int
+    # id beside a string, an int timestamp beside a float id)
+    arr = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
     if arr.ndim != 2 or arr.shape[1] not in (2, 3):
         raise ValueError(
             "X must be a DataFrame with a 'user_id' column (and optionally "
