@@ -159,9 +159,10 @@ def report(s):
               "the slots fixed, the hybrid's choice of new items finds about what their true",
               "popularity would, twice what the text alone finds, and a third of what a model",
               "that had seen them finds: the text of these items (title, year, genres) carries",
-              "little of who picks them. Its `random_state` (which items its holdout hides to",
-              "learn the new-item model) moves its figure as much as the draw of the new items",
-              "does. More slots (`new_item_exposure`) is the other lever: docs/blend.md.", "",
+              "little of who picks them. Its `random_state` (the seed of its ALS member and of",
+              "the items its holdout hides to learn the new-item model) moves its figure more",
+              "than the draw of the new items does. More slots (`new_item_exposure`) is the",
+              "other lever: docs/blend.md.", "",
               f"Run time: {s['seconds']} s.", ""]
     return "\n".join(lines)
 
