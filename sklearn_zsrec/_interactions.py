@@ -372,12 +372,13 @@ def _typed_times(ts, name):
     """
     kinds = set()
     for v in ts:
+        if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v) or (
+                isinstance(v, (np.datetime64, np.timedelta64)) and np.isnat(v)):
+            continue  # missing: raises below, as missing
         if isinstance(v, (datetime.date, np.datetime64)):
             kinds.add("datetime")
         elif isinstance(v, (datetime.timedelta, np.timedelta64)):
             kinds.add("timedelta")
-        elif v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v):
-            continue
         else:
             kinds.add("other")
     if not kinds & {"datetime", "timedelta"}:  # numbers: missing ones (pd.NA too) as NaN
