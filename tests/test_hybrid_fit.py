@@ -509,6 +509,17 @@ def test_member_names_are_checked_before_any_fit():
         _hybrid(members=[("switch", als)]).fit(X)
 
 
+def test_default_members_parameters_raise_naming_the_fix():
+    # GridSearchCV sets its candidates' parameters on a clone: the same error
+    hybrid = HybridRecommender(ZeroShotRecommender(), random_state=0)
+    with pytest.raises(ValueError, match=r"cannot set \['knn__n_neighbors'\].*default_members"):
+        clone(hybrid).set_params(knn__n_neighbors=5)
+    members = HybridRecommender.default_members(random_state=0)
+    tuned = clone(hybrid).set_params(members=members, knn__n_neighbors=5)
+    assert tuned.get_params()["knn__n_neighbors"] == 5
+    assert clone(hybrid).set_params(text__half_life=2.0, switch=3.0).switch == 3.0
+
+
 def test_the_fit_memo_keys_members_by_name_and_any_order_fits(monkeypatch):
     # the same ALS under two names: each hybrid gets its own factor terms
     monkeypatch.setattr(_memo, "_FIT_MEMO", OrderedDict())

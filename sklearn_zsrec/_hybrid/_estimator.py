@@ -222,6 +222,16 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
 
     def set_params(self, **params):
         """Set parameters, a member's as ``<name>__<parameter>`` or a whole member by name."""
+        if params.get("members", self.members) is None:
+            defaults = [name for name, _ in default_members()]
+            nested = sorted(key for key in params if key.split("__", 1)[0] in defaults)
+            if nested:
+                raise ValueError(
+                    f"HybridRecommender: cannot set {nested}: members is None, so the default "
+                    "members are made at fit and have no parameters to set before it. Pass "
+                    "them to tune them: HybridRecommender(text, "
+                    "members=HybridRecommender.default_members(random_state=0)), then "
+                    f"set_params({nested[0]}=...) or search it in GridSearchCV.")
         self._set_params("members", **params)
         return self
 
