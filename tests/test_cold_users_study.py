@@ -1,5 +1,6 @@
 """The studies beside the page on cold start: benchmarks/cold_users.py (the ceiling of user texts
-on protocol D, real MovieLens-100K) and benchmarks/zero_items.py (its count model)."""
+on protocol D, real MovieLens-100K), benchmarks/zero_items.py (its count model) and
+benchmarks/new_item_recall.py (its recall of new items in fixed slots)."""
 
 import json
 
@@ -34,3 +35,24 @@ def test_negative_binomial_zeros_recovers_the_zeros_of_its_own_distribution():
     counts = rng.negative_binomial(0.8, 0.8 / (0.8 + 5.0), size=20_000)  # k 0.8, mean 5
     zeros = (counts == 0).sum()
     assert abs(negative_binomial_zeros(counts[counts > 0]) - zeros) < 0.1 * zeros
+
+
+def test_new_items_in_fixed_slots_are_counted_per_user():
+    import numpy as np
+
+    from benchmarks.new_item_recall import slots_recall
+
+    scores = np.array([[0.9, 0.8, 0.1, 0.5],
+                       [0.1, 0.2, 0.3, 0.4],
+                       [0.3, 0.2, 0.1, 0.0]])
+    relevant = np.array([[False, True, False, True],
+                         [True, False, False, False],
+                         [False, False, True, True]])
+    seen = np.zeros_like(relevant)
+    seen[0, 0] = True  # user 0 may not get its best-scored item: slots go to 1, then 3
+    # user 0: 2 slots, items 1 and 3, both relevant; user 1: 3 slots, items 3, 2, 1,
+    # its relevant item 0 missed; user 2: 1 slot, item 0, none of its two
+    np.testing.assert_allclose(slots_recall(scores, np.array([2, 3, 1]), relevant, seen),
+                               [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(slots_recall(scores, np.array([1, 4, 4]), relevant, seen),
+                               [0.5, 1.0, 1.0])
