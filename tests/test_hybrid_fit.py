@@ -270,6 +270,29 @@ def test_undeclared_items_without_interactions_get_only_the_share_they_earn(monk
     assert unjudged.new_item_share_ == declared.new_item_share_
 
 
+def test_fresh_arrivals_earn_an_average_items_share_whatever_the_draw():
+    # 40 of the catalog's items have texts and no interaction: declared
+    # arrivals (the default). Each earns an average item's share of the
+    # held-out interactions, the same for every random_state (the items the
+    # holdout hides vary with it; their measured share followed whether the
+    # draw hid popular items)
+    texts, topics = topic_catalog(items_per_topic=40)
+    data = topic_interactions(topics, users_per_topic=20, per_user=12)
+    data = data[~data.item_id.isin(data.item_id.drop_duplicates().sample(40, random_state=0))]
+    fresh = np.setdiff1d(texts.index, data.item_id.unique())
+    n_items = data.item_id.nunique()
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    shares = set()
+    for random_state in range(4):
+        hybrid = HybridRecommender(text, cf_members(ALSRecommender(factors=4, iterations=3,
+                                                                   random_state=0)),
+                                   random_state=random_state, verbose=0).fit(data)
+        shares.add(hybrid.new_item_share_)
+    n_hidden = round(_learn.NEW_ITEM_FRACTION * n_items)
+    assert len(shares) == 1
+    assert shares.pop() == pytest.approx(min(len(fresh), n_hidden) / n_items)
+
+
 def test_item_transitions_count_what_follows_within_the_window():
     # user 0: items 0, 1, 2 in time; user 1: items 0, 1 (rows given shuffled)
     rows = np.array([0, 1, 0, 1, 0])

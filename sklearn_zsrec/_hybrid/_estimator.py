@@ -96,7 +96,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         Which catalog items without interactions are fresh arrivals (added
         after the interactions were logged: the log cannot say how popular
         they will be). Each arrival is shown as often as a hidden item of the
-        holdout earned, that is as often as an average item, the most
+        holdout, that is as often as an average item, the most
         text-relevant ones first. ``"all"`` (default): every item of
         ``item_texts`` without interactions, so that new products show up
         without declaring them. A list of ids: those only (ids not in the
