@@ -48,6 +48,11 @@ RANDOM_STATES = (0, 1, 2)  # the hybrid's, per draw
 N = 10
 
 
+def recall(chosen, relevant_new):
+    """Per user: the share of its relevant new items among its ``chosen`` ones (booleans)."""
+    return (chosen & relevant_new).sum(axis=1) / relevant_new.sum(axis=1)
+
+
 def slots_recall(scores, slots, relevant_new, seen):
     """Per user: the share of its relevant new items among its ``slots`` best-scored ones.
 
@@ -56,11 +61,19 @@ def slots_recall(scores, slots, relevant_new, seen):
     """
     scores = np.where(seen, -np.inf, scores)
     order = np.argsort(-scores, axis=1, kind="stable")
-    out = np.empty(len(scores))
+    chosen = np.zeros(scores.shape, dtype=bool)
     for u, (row, q) in enumerate(zip(order, slots)):
         top = row[:q]
-        top = top[np.isfinite(scores[u, top])]
-        out[u] = relevant_new[u, top].sum() / relevant_new[u].sum()
+        chosen[u, top[np.isfinite(scores[u, top])]] = True
+    return recall(chosen, relevant_new)
+
+
+def _pairs(users, new, frame):
+    """(users, new items) booleans: the rows of ``frame`` pairing one with the other."""
+    out = np.zeros((len(users), len(new)), dtype=bool)
+    mine = frame.item_id.isin(new).to_numpy() & frame.user_id.isin(users).to_numpy()
+    out[pd.Index(users).get_indexer(frame.user_id[mine]),
+        pd.Index(new).get_indexer(frame.item_id[mine])] = True
     return out
 
 
@@ -77,17 +90,10 @@ def run(out_dir=RESULTS, log=print, quick=False):
         split = P.protocol_c_mix(X, new)
         users = np.asarray(pd.unique(split.test.user_id))
         new_cols = pd.Index(catalog).get_indexer(new)
-        test = split.test
-        relevant = np.zeros((len(users), len(new)), dtype=bool)
-        mine = test.item_id.isin(new).to_numpy()
-        relevant[pd.Index(users).get_indexer(test.user_id[mine]),
-                 pd.Index(new).get_indexer(test.item_id[mine])] = True
+        relevant = _pairs(users, new, split.test)
         tested = relevant.any(axis=1)  # users with a new item in their test
         period = X[rank >= N]  # the training period, the new items' rows kept
-        seen_in_period = np.zeros_like(relevant)
-        mine = period.item_id.isin(new).to_numpy() & period.user_id.isin(users).to_numpy()
-        seen_in_period[pd.Index(users).get_indexer(period.user_id[mine]),
-                       pd.Index(new).get_indexer(period.item_id[mine])] = True
+        seen_in_period = _pairs(users, new, period)
         no_seen = np.zeros_like(relevant)
 
         oracles = {}
@@ -113,10 +119,8 @@ def run(out_dir=RESULTS, log=print, quick=False):
             top = P.rank_top(split, P.score_matrix(hybrid, users, catalog), users, catalog, N)
             is_new = np.isin(top, new_cols) & (top >= 0)
             slots = is_new.sum(axis=1)
-            hybrid_recall = np.array([
-                np.isin(new_cols[relevant[u]], top[u][is_new[u]]).sum() / relevant[u].sum()
-                if tested[u] else np.nan for u in range(len(users))])
-            result = {"HybridRecommender (defaults)": hybrid_recall[tested]}
+            chosen = np.stack([np.isin(new_cols, row[mine]) for row, mine in zip(top, is_new)])
+            result = {"HybridRecommender (defaults)": recall(chosen[tested], relevant[tested])}
             for name, (scores, seen) in oracles.items():
                 result[name] = slots_recall(scores[tested], slots[tested], relevant[tested],
                                             seen[tested])
