@@ -9,6 +9,7 @@ excluded (:meth:`BaseRecommender.recommend`), per-row scores
 """
 
 import warnings
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from ._interactions import check_ids, check_interactions, is_positive_int
+from ._interactions import check_ids, check_interactions, is_positive_int, object_array
 
 # default chunk: ~2 MB of scores, so that a chunk's arrays stay small, but at
 # least 64 users, so that each matrix product still has rows enough to be
@@ -150,20 +151,48 @@ def _unique_ids(values):
     return uniq[np.asarray(order, dtype=np.intp)]
 
 
-def _check_user_ids(users, owner):
-    """``(ids, single)``: users as a 1-D id array, and whether one id was given."""
-    single = isinstance(users, (str, bytes)) or np.ndim(users) == 0
-    if single:
-        users = np.array([users], dtype=object)
-    elif not isinstance(users, (np.ndarray, pd.Series, pd.Index)):
-        users = np.asarray(list(users), dtype=object)
-    if np.ndim(users) != 1:
+def _other_type(unknown, catalog):
+    """A hint when ids missing from ``catalog`` are there as strings (or as ints)."""
+    as_text = pd.Index([str(i) for i in catalog[:100_000]])
+    found = [i for i in unknown[:5] if str(i) in as_text]
+    if not found:
+        return ""
+    there = catalog[as_text.get_indexer([str(found[0])])[0]]
+    there, here = (v.item() if isinstance(v, np.generic) else v for v in (there, found[0]))
+    return (f", but the catalog holds {there!r} ({type(there).__name__}) where X has "
+            f"{here!r} ({type(here).__name__}): ids of another type are other ids; "
+            "convert one side to the other's type")
+
+
+def _check_user_ids(users, owner, is_user=None):
+    """``(ids, single)``: users as a 1-D id array, and whether one id was given.
+
+    One id: a scalar (a 0-d array too), a string, or a tuple for which
+    ``is_user`` (the fitted model's lookup) says it is itself a user id:
+    tuples are valid ids. Any other iterable (list, array, Series,
+    generator, ...) is a sequence of ids, each element one id (a tuple
+    too); a set raises, its order (that of the rows returned) being
+    arbitrary.
+    """
+    if isinstance(users, np.ndarray) and users.ndim == 0:
+        users = users.item()
+    if isinstance(users, (set, frozenset)):
+        raise TypeError(
+            f"{owner}: users is a {type(users).__name__}, whose order is arbitrary; the "
+            "rows returned follow the order of users. Pass a list, e.g. sorted(users).")
+    if (isinstance(users, (str, bytes)) or not isinstance(users, Iterable)
+            or (isinstance(users, tuple) and is_user is not None and is_user(users))):
+        return check_ids(object_array([users]), "users", owner), True
+    if not isinstance(users, (np.ndarray, pd.Series, pd.Index)):
+        users = object_array(list(users))
+    if np.ndim(users) != 1 or (users.dtype == object and any(
+            isinstance(u, (list, np.ndarray)) for u in users)):
         raise ValueError(
             f"{owner}: users must be a single id or a 1-D sequence of ids; got "
-            f"an array of shape {np.shape(users)}. Flatten it, e.g. "
+            f"an array of shape {np.shape(np.asarray(users).tolist())}. Flatten it, e.g. "
             "np.ravel(users)."
         )
-    return check_ids(users, "users", owner), single
+    return check_ids(users, "users", owner), False
 
 
 class BaseRecommender(BaseEstimator):
@@ -224,8 +253,8 @@ class BaseRecommender(BaseEstimator):
             unknown = pd.unique(data.item_id[cols < 0])
             raise ValueError(
                 f"{type(self).__name__}: {len(unknown)} item ids in X are not in "
-                f"the catalog (e.g. {np.asarray(unknown[:5]).tolist()}); add them (for "
-                "example their texts to item_texts) or drop those rows."
+                f"the catalog (e.g. {np.asarray(unknown[:5]).tolist()}){_other_type(unknown, items)}; "
+                "add them (for example their texts to item_texts) or drop those rows."
             )
         matrix = sp.csr_matrix((data.weight.astype(np.float32), (rows, cols)),
                                shape=(len(users), len(items)))
@@ -240,6 +269,13 @@ class BaseRecommender(BaseEstimator):
             cache[kind] = pd.Index(getattr(self, attr))
         ids = np.asarray(ids)
         return cache[kind].get_indexer(ids) if ids.size else np.zeros(0, int)
+
+    def _is_user(self, user):
+        """Whether the single id ``user`` (e.g. a tuple) is a user of ``fit``."""
+        try:
+            return bool(self._rows(object_array([user]), "user")[0] >= 0)
+        except (TypeError, ValueError):  # a tuple of another length than tuple ids
+            return False
 
     def _user_rows(self, users):
         """Rows of ``users`` in ``users_``, -1 for unknown (if handled)."""
@@ -291,7 +327,7 @@ class BaseRecommender(BaseEstimator):
             items are scored too. A single id gives shape (n_items,).
         """
         check_is_fitted(self, "user_items_")
-        users, single = _check_user_ids(users, type(self).__name__)
+        users, single = _check_user_ids(users, type(self).__name__, self._is_user)
         chunks = self._score_chunks(users, batch_size)
         if 0 < len(users) <= _chunk_size(batch_size, len(self.items_), len(users)):
             out = next(chunks)[2]  # one chunk: ``_scores`` returns a new array, no copy
@@ -350,12 +386,16 @@ class BaseRecommender(BaseEstimator):
             Returned when ``return_scores=True``.
         """
         check_is_fitted(self, "user_items_")
-        users, single = _check_user_ids(users, type(self).__name__)
+        users, single = _check_user_ids(users, type(self).__name__, self._is_user)
         if not is_positive_int(n):
             raise ValueError(
                 f"{type(self).__name__}: n must be a positive int (the number "
                 f"of items per user); got {n!r}."
             )
+        for flag, value in (("exclude_seen", exclude_seen), ("return_scores", return_scores)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{type(self).__name__}: {flag} must be True or False; got "
+                                f"{value!r}.")
         n = min(int(n), len(self.items_))
         from . import _ann
 
@@ -396,8 +436,8 @@ class BaseRecommender(BaseEstimator):
             unknown = pd.unique(data.item_id[cols < 0])
             raise ValueError(
                 f"{type(self).__name__}: {len(unknown)} item ids in X are not in "
-                f"the catalog (e.g. {np.asarray(unknown[:5]).tolist()}); only items_ can be "
-                "scored."
+                f"the catalog (e.g. {np.asarray(unknown[:5]).tolist()})"
+                f"{_other_type(unknown, self.items_)}; only items_ can be scored."
             )
         inverse, users = pd.factorize(data.user_id)
         users = np.asarray(users)

@@ -31,6 +31,8 @@ The disk is never trusted blindly:
   ``UserWarning`` names it and the fix; the embeddings just encoded are
   returned and kept in memory, and no more writes are attempted there until
   :func:`clear_embedding_cache`.
+- Texts ending in a NUL character are cached in memory only (numpy's
+  strings in a shard drop trailing NULs).
 """
 
 import contextlib
@@ -294,7 +296,9 @@ def _write_shard(directory, key, texts, embeddings):
 
 def _write_new(key, directory, location, texts, state):
     """Write the texts not on disk yet; on an OSError, keep to memory."""
-    new = [t for t in dict.fromkeys(texts) if t not in state.on_disk]
+    # texts ending in NUL stay in memory: the shard's numpy strings drop
+    # trailing NULs, and the text read back would not be the text encoded
+    new = [t for t in dict.fromkeys(texts) if t not in state.on_disk and not t.endswith("\0")]
     if not new or directory in _UNWRITABLE:
         return
     try:

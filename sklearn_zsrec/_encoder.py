@@ -19,7 +19,7 @@ from ._progress import Stages, progress
 logger = logging.getLogger("sklearn_zsrec")
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-_MODELS = {}  # (path, device) -> (tokenizer, model); one load per process
+_MODELS = {}  # (path, files stamp, device) -> (tokenizer, model); one load per process
 _MODELS_LOCK = threading.Lock()
 _PRECISIONS = {}  # (path, device) -> precision chosen by "auto"; one decision per process
 
@@ -172,9 +172,32 @@ def _auto_device():
     return "cpu"
 
 
+def model_files_stamp(path):
+    """A digest of the names, sizes and modification times of a model directory's files.
+
+    Part of every key under which a model or its embeddings are kept (in
+    this process and in ``memory=``), so that another model saved at the
+    same path (a retrained model, a tuning output reused) is loaded and
+    encodes anew. Stat calls only: the weights are not read.
+    """
+    import hashlib
+
+    entries = []
+    for root, _, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            try:
+                stat = os.stat(full)
+            except OSError:  # a dangling link or a file removed meanwhile
+                continue
+            entries.append((os.path.relpath(full, path), stat.st_size, stat.st_mtime_ns))
+    return hashlib.sha256(json.dumps(sorted(entries)).encode()).hexdigest()[:16]
+
+
 def _load_model(path, device):
+    key = (path, model_files_stamp(path), device)
     with _MODELS_LOCK:
-        if (path, device) not in _MODELS:
+        if key not in _MODELS:
             from transformers import AutoModel, AutoTokenizer
             from transformers.utils import logging as hf_logging
 
@@ -187,9 +210,11 @@ def _load_model(path, device):
                 if bars:
                     hf_logging.enable_progress_bar()
             model.to(device).eval()
-            _MODELS[(path, device)] = (tokenizer, model)
+            for old in [k for k in _MODELS if k[0] == path and k[2] == device]:
+                del _MODELS[old]  # the files at that path changed: not used again
+            _MODELS[key] = (tokenizer, model)
             logger.info("loaded %s on %s", path, device)
-        return _MODELS[(path, device)]
+        return _MODELS[key]
 
 
 def _cpu_flags():
@@ -521,7 +546,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         self.model_path_ = resolve_model_path(self.model)
         self.device_ = _auto_device() if self.device == "auto" else self.device
         # loading takes seconds (imports, weights): a bar says so, once per process
-        loaded = (self.model_path_, self.device_) in _MODELS
+        loaded = (self.model_path_, model_files_stamp(self.model_path_), self.device_) in _MODELS
         stages = Stages(1, self.verbose and not loaded, "TextEncoder.fit")
         stages(f"loading {self.model} on {self.device_}")
         tokenizer, model = _load_model(self.model_path_, self.device_)
@@ -562,6 +587,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
     def _cache_key(self):
         return {
             "model": os.path.realpath(self.model_path_),
+            "files": model_files_stamp(self.model_path_),
             "pooling": self.pooling_,
             "normalize": self.normalize_,
             "template": self.template,

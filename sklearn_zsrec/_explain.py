@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from ._interactions import check_ids, is_positive_int
+from ._interactions import check_ids, is_positive_int, object_array
 
 COLUMNS = ["user_id", "item_id", "score", "source", "contributor", "contribution"]
 
@@ -64,11 +64,14 @@ def explain(estimator, user, items, n, max_contributions):
     """The body of :meth:`BaseRecommender.explain` (see there)."""
     name = type(estimator).__name__
     check_is_fitted(estimator, "user_items_")
-    if not (isinstance(user, (str, bytes)) or np.ndim(user) == 0):
+    if isinstance(user, np.ndarray) and user.ndim == 0:
+        user = user.item()
+    # a tuple is one id (tuples are valid ids); other sequences are several users
+    if not (isinstance(user, (str, bytes, tuple)) or np.ndim(user) == 0):
         raise ValueError(
             f"{name}.explain: user must be a single user id; got {type(user).__name__} of "
             f"shape {np.shape(user)}. Call explain once per user.")
-    users = check_ids(np.array([user], dtype=object), "user", name)
+    users = check_ids(object_array([user]), "user", name)
     if not is_positive_int(max_contributions):
         raise ValueError(
             f"{name}.explain: max_contributions must be a positive int (rows kept per "

@@ -37,8 +37,9 @@ def history_matrix(data, half_life, rows, cols, shape):
     is compared per user, so one common scale changes no ranking; it keeps
     weight x similarity sums inside float32), and with a ``half_life``,
     interactions under ``MIN_RECENCY`` of their user's largest weight are
-    dropped: they cannot change a ranking, and they bound the cost of the
-    products.
+    dropped, which bounds the cost of the products: they would add under
+    ``MIN_RECENCY`` of the latest item's weight to a score, but an item
+    that only they reach then scores 0 (documented with ``half_life``).
     """
     weights = np.asarray(recency_weights(data, half_life), dtype=np.float64)
     if len(weights) and weights.max() > MAX_HISTORY_WEIGHT:

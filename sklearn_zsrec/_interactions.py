@@ -67,6 +67,14 @@ def is_positive_int(value):
     return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
 
 
+def object_array(values):
+    """A 1-D object array with one element per item of the list ``values``.
+
+    Tuples stay elements (``np.asarray`` would make a list of pairs 2-D).
+    """
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
 def check_ids(values, name, estimator_name):
     """Ids as a 1-D array: one rule for every input kind.
 
@@ -145,8 +153,20 @@ def _infer_ids(values, name, estimator_name):
             return values.astype(np.int64)
         except OverflowError:  # Python ints past int64: keep them exact
             return values
-    if kind in ("floating", "mixed-integer-float"):
+    big = kind == "mixed-integer-float" and any(
+        isinstance(v, (int, np.integer)) and abs(int(v)) >= _EXACT_FLOAT_INT for v in values)
+    if kind == "floating" or (kind == "mixed-integer-float" and not big):
         return values.astype(np.float64)
+    if kind in ("mixed", "mixed-integer", "mixed-integer-float"):
+        # beside strings (or ints float64 cannot hold), whole-number floats
+        # become ints one by one, as in a float column: the id 1.0 is 1
+        # whatever the rows around it
+        whole = [k for k, v in enumerate(values) if isinstance(v, (float, np.floating))
+                 and float(v).is_integer() and abs(v) < _EXACT_FLOAT_INT]
+        if whole:
+            values = values.copy()  # may be a view of the caller's column
+            for k in whole:
+                values[k] = int(values[k])
     return values
 
 
@@ -182,6 +202,7 @@ def check_interactions(
         # already checked and merged (a composite passing its data on to its
         # members, e.g. HybridRecommender): validated once, not once per member
         return X
+    X = _arrow_frame(X, name)
     if isinstance(X, pd.DataFrame):
         missing = [c for c in ("user_id", "item_id") if c not in X.columns]
         if missing:
@@ -221,6 +242,10 @@ def check_interactions(
                 f"{name}: Complex data not supported; ids and timestamps must "
                 "be real numbers or strings."
             )
+        if arr.ndim == 1 and len(arr) and all(isinstance(row, Mapping) for row in arr):
+            raise ValueError(
+                f"{name}: X is a list of {len(arr)} dicts; pass pd.DataFrame(X) (their "
+                "keys as columns 'user_id', 'item_id', ...).")
         if arr.ndim != 2:
             raise ValueError(
                 f"{name}: X must be 2-D with columns user_id, item_id"
@@ -302,6 +327,29 @@ def check_interactions(
     return Interactions(user, item, weight, ts, order)
 
 
+def _arrow_frame(X, name):
+    """A table with named columns (pyarrow Table or RecordBatch, polars, ...) as a DataFrame.
+
+    Tables exporting Arrow streams (``__arrow_c_stream__``) are read by
+    column name, as a DataFrame is (``np.asarray`` would read them by
+    position); Arrow-typed columns are kept (``pd.ArrowDtype``). Anything
+    else is returned as it is.
+    """
+    if isinstance(X, (pd.DataFrame, np.ndarray)) or not hasattr(X, "__arrow_c_stream__"):
+        return X
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - Arrow tables come with pyarrow
+        raise TypeError(f"{name}: X is a {type(X).__name__} (an Arrow table); install "
+                        "pyarrow, or pass X.to_pandas().") from None
+    if not isinstance(X, (pa.Table, pa.RecordBatch)):
+        try:
+            X = pa.table(X)
+        except (pa.ArrowInvalid, TypeError, ValueError):  # not a table (an array): as is
+            return X
+    return X.to_pandas(types_mapper=pd.ArrowDtype)
+
+
 def _timestamps(ts, name):
     """``(timestamps, key)``: the timestamps as float64, and an exact sort key of them.
 
@@ -346,7 +394,8 @@ def _timestamps(ts, name):
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"{name}: column 'timestamp' must be numeric or datetime; "
-                f"could not convert it ({exc})."
+                f"could not convert it ({exc}). Strings of dates: parse them "
+                "first, e.g. pd.to_datetime(X['timestamp'])."
             ) from None
         key = values
         if ts.dtype.kind == "O" and all(isinstance(v, Integral) for v in ts):

@@ -400,3 +400,42 @@ def test_grid_search_survives_a_damaged_and_read_only_cache(tmp_path, monkeypatc
     )
     out, _ = _transform_recording(tmp_path, texts)  # what the cache holds now
     np.testing.assert_array_equal(out, _fresh(texts))
+
+
+def test_text_ending_in_nul_does_not_damage_its_shard(tmp_path):
+    # numpy's strings in a shard drop trailing NULs: such a text stays in
+    # memory, and the shard it would have been in reads back healthy
+    texts = ["space rocket\0", "pasta recipe"]
+    first, _ = _transform_recording(tmp_path, texts)
+    again, messages = _transform_recording(tmp_path, texts)
+    assert messages == [] and not list(Path(tmp_path).rglob("*.damaged"))
+    np.testing.assert_array_equal(again, first)
+    assert embedding_cache_info().misses == 1  # only the NUL text encoded anew
+
+
+def test_another_model_saved_at_the_same_path_encodes_anew(tmp_path):
+    # a retrained model of the same dimension saved over the old one (a
+    # reused output directory): its files changed, so nothing of the old
+    # model's is served, from disk or from this process's caches
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_path(), model)
+
+    def encode():
+        return TextEncoder(str(model), precision="float32", memory=str(tmp_path / "memory"),
+                           verbose=0).fit().transform(TEXTS)
+
+    old = encode()
+    import torch
+    from transformers import BertModel
+
+    retrained = BertModel.from_pretrained(str(model))
+    with torch.no_grad():
+        for weight in retrained.parameters():
+            weight.mul_(1.5)
+    retrained.save_pretrained(str(model))
+    new = encode()  # same process: the loaded model and the memory cache are stale too
+    clear_embedding_cache()
+    assert not np.allclose(new, old)
+    np.testing.assert_array_equal(new, encode())  # a new process: from disk, the new model's

@@ -97,6 +97,59 @@ def test_whole_number_float_ids_past_2_53_never_merge():
     assert big.users_.tolist() == [10**20, 10**20 + 1]
 
 
+def test_ids_past_2_53_beside_a_fraction_never_merge():
+    # the column held 0.5, so it was read as float64 whole: 2**60 and 2**60 + 1 merged
+    X = pd.DataFrame({"user_id": pd.Series([2**60, 2**60 + 1, 0.5], dtype=object),
+                      "item_id": ["a", "b", "c"]})
+    model = PopularityRecommender().fit(X)
+    assert sorted(model.users_.tolist()) == [0.5, 2**60, 2**60 + 1]
+    assert model.recommend(2**60 + 1, n=3).tolist()[-1] == "b"  # its own item, seen: last
+
+
+def test_a_whole_number_float_beside_strings_is_the_int_whatever_the_row_order():
+    for rows in ([[1, 1], [2, 1.0], [3, "z"]], [[3, "z"], [2, 1.0], [1, 1]],
+                 [[2, 1.0], [3, "z"]]):
+        items = PopularityRecommender().fit(rows).items_.tolist()
+        assert items == [1, "z"] and type(items[0]) is int
+
+
+def test_users_as_any_ordered_iterable_give_the_rows_of_a_list():
+    model = PopularityRecommender().fit(MIXED)
+    expected = model.recommend([1, 2], n=2)
+    for users in (lambda: (u for u in [1, 2]), lambda: iter([1, 2]),
+                  lambda: map(int, ["1", "2"]), lambda: {1: "x", 2: "y"}.keys(),
+                  lambda: pd.Series([1, 2]), lambda: np.array([1, 2])):
+        np.testing.assert_array_equal(model.recommend(users(), n=2), expected)
+        assert model.score_items(users()).shape == (2, len(model.items_))
+    np.testing.assert_array_equal(model.recommend(np.array(2), n=2), expected[1])
+    with pytest.raises(TypeError, match=r"users is a set, whose order is arbitrary.*sorted"):
+        model.recommend({1, 2})
+
+
+def test_a_tuple_id_is_one_user():
+    X = pd.DataFrame({"user_id": pd.Series([("s1", 7), ("s1", 7), ("s2", 7)], dtype=object),
+                      "item_id": ["a", "b", "a"]})
+    model = PopularityRecommender().fit(X)
+    ids, scores = model.recommend(("s1", 7), n=2, return_scores=True)
+    assert ids.shape == (2,) and np.isneginf(scores).all()  # one row: both items seen
+    np.testing.assert_array_equal(model.recommend([("s1", 7), ("s2", 7)], n=1),
+                                  [["a"], ["b"]])
+    np.testing.assert_array_equal(model.recommend(("s2", 7), n=2), ["b", "a"])
+    assert set(model.explain(("s2", 7), ["b"]).item_id) == {"b"}
+
+
+def test_an_arrow_table_is_read_by_column_name():
+    pa = pytest.importorskip("pyarrow")
+    X = pd.DataFrame({"item_id": ["a", "a", "b"], "user_id": [1, 2, 1],
+                      "weight": [5.0, 1.0, 1.0]})
+    expected = PopularityRecommender("weight").fit(X)
+    table = pa.Table.from_pandas(X, preserve_index=False)
+    for data in (table, table.to_batches()[0]):
+        model = PopularityRecommender("weight").fit(data)
+        assert model.users_.tolist() == [1, 2] and model.items_.tolist() == ["a", "b"]
+        np.testing.assert_array_equal(model.item_scores_, expected.item_scores_)
+
+
 @pytest.mark.parametrize(
     "users, message",
     [
@@ -171,3 +224,19 @@ def test_texts_that_are_not_strings_are_called_so():
     model.set_params(item_texts={1: "", 2: "a story"})
     with pytest.raises(ValueError, match=r"1 ids have a missing or empty text \(e.g. \[1\]\)"):
         model.fit([[1, 1], [2, 2]])
+
+
+def test_errors_name_the_fix_for_common_input_slips(tmp_path):
+    model = PopularityRecommender().fit(MIXED)
+    with pytest.raises(TypeError, match="exclude_seen must be True or False; got 'False'"):
+        model.recommend([1], exclude_seen="False")
+    with pytest.raises(ValueError, match=r"list of 1 dicts; pass pd.DataFrame\(X\)"):
+        PopularityRecommender().fit([{"user_id": 1, "item_id": 2}])
+    dates = pd.DataFrame({"user_id": [1], "item_id": [2], "timestamp": ["2020-01-01"]})
+    with pytest.raises(ValueError, match=r"pd.to_datetime\(X\['timestamp'\]\)"):
+        PopularityRecommender().fit(dates)
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                               item_texts={"10": "space rocket", "11": "pasta"})
+    with pytest.raises(ValueError, match=r"the catalog holds '10' \(str\) where X has 10 "
+                                         r"\(int\).*convert one side"):
+        text.fit(pd.DataFrame({"user_id": [1, 1], "item_id": [10, 11]}))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._base import _put_columns
+from .._base import _put_columns, _unique_ids
 from ._blend import N_BINS
 from ._members import positions
 
@@ -175,11 +175,16 @@ class Learner:
         from ._members import subset
 
         rng = self.rng
-        frame = pd.DataFrame({"u": pd.factorize(data.user_id)[0], "o": data.order})
+        # users and items in an order of their own, not of the rows, so that
+        # the random draws below give one answer for any row order of the
+        # same interactions (rows whose times tie across users come in the
+        # caller's order)
+        user_codes = positions(_unique_ids(data.user_id), data.user_id)
+        frame = pd.DataFrame({"u": user_codes, "o": data.order})
         rank = frame.groupby("u")["o"].rank(method="first", ascending=False).to_numpy()
         n_rows = frame.groupby("u")["o"].transform("size").to_numpy()
         held = (rank == 1) & (n_rows > 1)
-        items = pd.unique(data.item_id)
+        items = _unique_ids(data.item_id)
         hidden = rng.choice(items, size=int(round(NEW_ITEM_FRACTION * len(items))),
                             replace=False)
         train = ~held & ~pd.Series(data.item_id).isin(hidden).to_numpy()
@@ -195,6 +200,7 @@ class Learner:
             return out
         blend = fit_blend(subset(data, train))
         f = blend.fitted
+        held = np.flatnonzero(held)[np.argsort(user_codes[held], kind="stable")]  # by user
         users = data.user_id[held]
         rows = positions(f.text.users_, users)
         pos = positions(f.text.items_, data.item_id[held])

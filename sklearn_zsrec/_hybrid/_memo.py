@@ -40,7 +40,10 @@ def memo_key(estimator, data_hash):
     if any(key.split("__")[-1] == "random_state" and not isinstance(value, Integral)
            for key, value in params.items()):
         return None
-    described = {key: name(value) if hasattr(value, "get_params") else value
+    # joblib.hash sorts a dict's keys, but a dict's order can matter (the
+    # catalog follows the order of an item_texts dict): hashed as item pairs
+    described = {key: name(value) if hasattr(value, "get_params")
+                 else (dict, list(value.items())) if isinstance(value, dict) else value
                  for key, value in params.items()}
     try:
         return name(estimator), joblib.hash(described), data_hash
