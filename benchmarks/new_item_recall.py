@@ -20,7 +20,9 @@ new items, to see how much a choice among new items can find here:
 
 Several draws of the new items (``cold_items`` seeds) and of the hybrid's
 ``random_state``; means over the draws, and the standard error over the
-test users of each draw. Writes
+test users of each draw. The same draws also rank the new items among
+themselves (C-new), to show how much the hybrid's new-item model moves
+with its ``random_state``. Writes
 ``benchmarks/results/ml-100k-new-item-recall.{json,md}`` (``--out`` for
 another directory; ``--quick``: one draw, one random state, to a temporary
 directory).
@@ -84,10 +86,11 @@ def run(out_dir=RESULTS, log=print, quick=False):
     X, catalog = ml.interactions, np.asarray(ml.item_text.index)
     encoder = TextEncoder(verbose=0)
     rank, _ = P.rank_from_end(X)
-    rows = {}
+    rows, c_new = {}, []
     for draw in draws:
         new = np.asarray(P.cold_items(X, 0.2, seed=draw))
         split = P.protocol_c_mix(X, new)
+        ranked_apart = P.protocol_c_new(X, new)  # the same new items, ranked among themselves
         users = np.asarray(pd.unique(split.test.user_id))
         new_cols = pd.Index(catalog).get_indexer(new)
         relevant = _pairs(users, new, split.test)
@@ -131,8 +134,14 @@ def run(out_dir=RESULTS, log=print, quick=False):
                     "slots": float(slots.mean())})
             log(f"  draw {draw}, random_state {random_state}: " + ", ".join(
                 f"{name} {rows[name][-1]['mean']:.4f}" for name in result))
+            hybrid = HybridRecommender(ZeroShotRecommender(encoder, item_texts=ml.item_text),
+                                       random_state=random_state, verbose=0)
+            ndcg = P.evaluate(hybrid.fit(ranked_apart.train), ranked_apart, catalog)["NDCG@10"]
+            c_new.append({"draw": draw, "random_state": random_state, "mean": float(ndcg.mean()),
+                          "se": float(ndcg.std(ddof=1) / np.sqrt(len(ndcg)))})
+            log(f"  draw {draw}, random_state {random_state}: C-new NDCG@10 {ndcg.mean():.4f}")
     summary = {"draws": list(draws), "random_states": list(random_states), "rows": rows,
-               "seconds": round(time.perf_counter() - t0, 1)}
+               "c_new": c_new, "seconds": round(time.perf_counter() - t0, 1)}
     return write_study(out_dir, f"{ml.name}-new-item-recall", summary, report(summary), log)
 
 
@@ -166,8 +175,20 @@ def report(s):
               "little of who picks them. Its `random_state` (the seed of its ALS member and of",
               "the items its holdout hides to learn the new-item model) moves its figure more",
               "than the draw of the new items does. More slots (`new_item_exposure`) is the",
-              "other lever: docs/blend.md.", "",
-              f"Run time: {s['seconds']} s.", ""]
+              "other lever: docs/blend.md.", ""]
+    lines += ["## The same new items ranked among themselves (C-new)", "",
+              "NDCG@10 of the hybrid (defaults) on C-new with the same draws of new items",
+              "(each user's interactions with them, ranked among them): how much its",
+              "new-item model moves with its `random_state`.", "",
+              "| draw | " + " | ".join(f"random_state {r}" for r in s["random_states"])
+              + " | spread | SE (largest) |",
+              "|---" * (len(s["random_states"]) + 3) + "|"]
+    for d in s["draws"]:
+        runs = [r for r in s["c_new"] if r["draw"] == d]
+        means = [r["mean"] for r in runs]
+        lines.append(f"| {d} | " + " | ".join(f"{m:.4f}" for m in means)
+                     + f" | {max(means) - min(means):.4f} | {max(r['se'] for r in runs):.4f} |")
+    lines += ["", f"Run time: {s['seconds']} s.", ""]
     return "\n".join(lines)
 
 
