@@ -167,15 +167,18 @@ def report(s):
                      + f" | {min(r['mean'] for r in runs):.4f} - "
                      f"{max(r['mean'] for r in runs):.4f} | {max(r['se'] for r in runs):.4f} |")
     slots = np.mean([r["slots"] for r in s["rows"]["HybridRecommender (defaults)"]])
+    mean = {name: np.mean([r["mean"] for r in runs]) for name, runs in s["rows"].items()}
+    warm = [v for name, v in mean.items() if "warm" in name]
     lines += ["", f"New-item slots per user (the hybrid's): {slots:.2f} on average.", "",
               "The oracles use what no model has in C-mix (the new items' interactions). With",
-              "the slots fixed, the hybrid's choice of new items finds about what their true",
-              "popularity would, twice what the text alone finds, and a third of what a model",
-              "that had seen them finds: the text of these items (title, year, genres) carries",
-              "little of who picks them. Its `random_state` (the seed of its ALS member and of",
-              "the items its holdout hides to learn the new-item model) moves its figure more",
-              "than the draw of the new items does. More slots (`new_item_exposure`) is the",
-              "other lever: docs/blend.md.", ""]
+              "the slots fixed, the hybrid's choice of new items finds "
+              f"{mean['HybridRecommender (defaults)']:.1%}, their true popularity",
+              f"{mean['true popularity (oracle)']:.1%}, the text alone "
+              f"{mean['text alone (ZeroShotRecommender)']:.1%}, and a model that had seen them",
+              f"{min(warm):.0%}-{max(warm):.0%}: the text of these items (title, year, genres) "
+              "carries little of who",
+              "picks them. More slots (`new_item_exposure`) is the other lever: docs/blend.md.",
+              ""]
     lines += ["## The same new items ranked among themselves (C-new)", "",
               "NDCG@10 of the hybrid (defaults) on C-new with the same draws of new items",
               "(each user's interactions with them, ranked among them): how much its",
