@@ -194,8 +194,9 @@ def model_files_stamp(path):
     return hashlib.sha256(json.dumps(sorted(entries)).encode()).hexdigest()[:16]
 
 
-def _load_model(path, device):
-    key = (path, model_files_stamp(path), device)
+def _load_model(path, device, stamp=None):
+    """The (tokenizer, model) at ``path`` (``stamp``: its ``model_files_stamp``, if known)."""
+    key = (path, model_files_stamp(path) if stamp is None else stamp, device)
     with _MODELS_LOCK:
         if key not in _MODELS:
             from transformers import AutoModel, AutoTokenizer
@@ -546,10 +547,11 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         self.model_path_ = resolve_model_path(self.model)
         self.device_ = _auto_device() if self.device == "auto" else self.device
         # loading takes seconds (imports, weights): a bar says so, once per process
-        loaded = (self.model_path_, model_files_stamp(self.model_path_), self.device_) in _MODELS
+        stamp = model_files_stamp(self.model_path_)
+        loaded = (self.model_path_, stamp, self.device_) in _MODELS
         stages = Stages(1, self.verbose and not loaded, "TextEncoder.fit")
         stages(f"loading {self.model} on {self.device_}")
-        tokenizer, model = _load_model(self.model_path_, self.device_)
+        tokenizer, model = _load_model(self.model_path_, self.device_, stamp)
         stages.close()
         st = _st_config(self.model_path_)
         if self.pooling != "auto":

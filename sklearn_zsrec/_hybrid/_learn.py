@@ -203,7 +203,8 @@ class Learner:
         held = (rank == 1) & (n_rows > 1)
         items = _unique_ids(data.item_id)
         hidden = hidden_items(items, rng)
-        train = ~held & ~pd.Series(data.item_id).isin(hidden).to_numpy()
+        picks = pd.Series(data.item_id).isin(hidden).to_numpy()  # rows of hidden items
+        train = ~held & ~picks
         # warm-up: some users keep only their last few interactions
         codes = frame["u"].to_numpy()
         n_codes = codes.max() + 1
@@ -235,7 +236,6 @@ class Learner:
         # held-out users (their refit saw none), not only their latest
         # interactions: 19,612 on MovieLens-100K (5,000 drawn) against about
         # 190, and coefficients that no longer follow the holdout's draw
-        picks = pd.Series(data.item_id).isin(hidden).to_numpy()
         pick_who = positions(users, data.user_id[picks])
         pick_col = positions(f.text.items_, data.item_id[picks])
         mine = np.flatnonzero((pick_who >= 0) & (pick_col >= 0))
