@@ -21,7 +21,7 @@ logger = logging.getLogger("sklearn_zsrec")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _MODELS = {}  # (path, files stamp, device) -> (tokenizer, model); one load per process
 _MODELS_LOCK = threading.Lock()
-_PRECISIONS = {}  # (path, device) -> precision chosen by "auto"; one decision per process
+_PRECISIONS = {}  # (path, files stamp, device) -> precision chosen by "auto"; one per process
 
 # The fixed batch the "auto" precision check encodes both ways, where the
 # hardware has bfloat16 matrix units: 64 short sentences of varied length, as
@@ -271,18 +271,21 @@ def _has_native_bf16(device):
     return _bf16_matrix_units(device)[0] or (cpu and "avx512_bf16" in _cpu_flags())
 
 
-def _auto_precision(path, device, run):
+def _auto_precision(path, device, run, stamp=None):
     """"bfloat16" where the hardware's bfloat16 matrix units pay off, else "float32".
 
     ``run(texts, precision)`` encodes texts. Decided once per (model, device)
-    and process, from the hardware only (:func:`_bf16_matrix_units`), never
-    from timings, so load cannot change it. Where the hardware has the units,
+    and process, the model being the files at ``path`` as they are
+    (``stamp``, their ``model_files_stamp``: a model retrained in place is
+    checked again); from the hardware only (:func:`_bf16_matrix_units`),
+    never from timings, so load cannot change it. Where the hardware has the units,
     bfloat16 must also give a cosine of at least ``_CHECK_MIN_COSINE`` to
     float32 on every text of a fixed batch (deterministic too).
     """
+    key = (path, stamp, device)
     with _MODELS_LOCK:
-        if (path, device) in _PRECISIONS:
-            return _PRECISIONS[(path, device)]
+        if key in _PRECISIONS:
+            return _PRECISIONS[key]
     pays_off, reason = _bf16_matrix_units(device)
     choice = "float32"
     if pays_off:
@@ -292,7 +295,7 @@ def _auto_precision(path, device, run):
         reason += f"; min cosine of bfloat16 to float32 {cosine:.6f}"
     logger.info("precision auto on %s for %s: %s (%s)", device, path, choice, reason)
     with _MODELS_LOCK:
-        return _PRECISIONS.setdefault((path, device), choice)
+        return _PRECISIONS.setdefault(key, choice)
 
 
 def _pad(encoded, idx, width, tokenizer, left):
@@ -579,9 +582,8 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         self.embedding_dim_ = int(model.config.hidden_size)
         self._n_features_out = self.embedding_dim_
         if self.precision == "auto":
-            self.precision_ = _auto_precision(
-                self.model_path_, self.device_, self._forward
-            )
+            self.precision_ = _auto_precision(self.model_path_, self.device_, self._forward,
+                                              stamp)
         else:
             self.precision_ = self.precision
         return self

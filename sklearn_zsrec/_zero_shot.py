@@ -43,7 +43,8 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
 
     Users not seen in ``fit`` are embedded from ``user_texts`` when it has
     their text; otherwise they get the items' popularity in ``fit`` (the
-    most-interacted items first).
+    most-interacted items first). So are users whose interactions in ``fit``
+    all weigh 0 (their history gives no direction to score by).
 
     Parameters
     ----------
@@ -162,22 +163,34 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         return self
 
     def _scores(self, rows, users):
-        known = rows >= 0
-        if known.all():  # no copy through a boolean mask
-            return _matmul(self.user_embeddings_[rows], self.item_embeddings_.T)
+        emb = self.user_embeddings_[np.maximum(rows, 0)]
+        profiled = self._profiled(rows, emb)
+        if profiled.all():  # no copy through a boolean mask
+            return _matmul(emb, self.item_embeddings_.T)
         out = np.empty((len(rows), len(self.items_)), dtype=np.float32)
-        out[known] = _matmul(self.user_embeddings_[rows[known]], self.item_embeddings_.T)
-        if (~known).any():
-            unknown = np.flatnonzero(~known)
-            texts = user_texts_for(self.user_texts_)
-            with_text = np.zeros(len(unknown), dtype=bool)
-            if texts is not None:
-                with_text = pd.Index(texts.index).get_indexer(users[unknown]) >= 0
+        out[profiled] = _matmul(emb[profiled], self.item_embeddings_.T)
+        for rest, texts in ((~profiled & (rows < 0), user_texts_for(self.user_texts_)),
+                            (~profiled & (rows >= 0), self.user_texts_)):
+            rest = np.flatnonzero(rest)
+            with_text = np.zeros(len(rest), dtype=bool)
+            if texts is not None and len(rest):
+                with_text = pd.Index(texts.index).get_indexer(users[rest]) >= 0
             if with_text.any():
-                vec = self.encoder_.transform(texts.loc[users[unknown[with_text]]])
-                out[unknown[with_text]] = _normalize_rows(vec) @ self.item_embeddings_.T
-            out[unknown[~with_text]] = self._popularity
+                vec = self.encoder_.transform(texts.loc[users[rest[with_text]]])
+                out[rest[with_text]] = _normalize_rows(vec) @ self.item_embeddings_.T
+            out[rest[~with_text]] = self._popularity
         return out
+
+    @staticmethod
+    def _profiled(rows, emb):
+        """Which users ``rows`` (embeddings ``emb``) have a profile to score by.
+
+        Users not seen in fit have none, nor do users whose training
+        interactions all weigh 0: those are scored as users without
+        history (their ``user_texts`` from fit, else popularity), not by a
+        profile of zeros that would tie every item.
+        """
+        return (rows >= 0) & emb.any(axis=1)
 
     def add_items(self, item_texts):
         """Add items to the catalog by their text, after ``fit``.
@@ -225,9 +238,10 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
 
         A new user is explained by its text (one row) or popularity.
         """
-        if row < 0:
-            score = self._scores(np.array([row]), users)[0, cols]
-            texts = user_texts_for(self.user_texts_)
+        rows = np.array([row])
+        if not self._profiled(rows, self.user_embeddings_[np.maximum(rows, 0)])[0]:
+            score = self._scores(rows, users)[0, cols]
+            texts = user_texts_for(self.user_texts_) if row < 0 else self.user_texts_
             source = ("user text" if texts is not None and users[0] in texts.index
                       else "popularity")
             return contributions(np.arange(len(cols)), source, None, score)

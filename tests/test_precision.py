@@ -115,3 +115,28 @@ def test_the_choice_is_logged(monkeypatch, caplog):
     assert "float32" in record.getMessage() and "AVX512-BF16 without AMX" in record.getMessage()
     assert enc.precision_ == "float32"
 
+
+
+def test_a_model_retrained_in_place_is_checked_again(monkeypatch, tmp_path):
+    # the decision is per model files, not per path: bfloat16 accepted for
+    # one model is not carried to another saved over it (a reused output
+    # directory), whose bfloat16 embeddings may be far from its float32 ones
+    import shutil
+
+    import torch
+    from transformers import BertModel
+
+    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: {"amx_bf16"})
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_path(), model)
+    monkeypatch.setattr(_encoder, "_CHECK_MIN_COSINE", 0.0)  # the first model passes
+    first = TextEncoder(str(model), device="cpu", verbose=0).fit()
+    assert first.precision_ == "bfloat16"
+    retrained = BertModel.from_pretrained(str(model))
+    with torch.no_grad():
+        for weight in retrained.parameters():
+            weight.mul_(1.5)
+    retrained.save_pretrained(str(model))
+    monkeypatch.setattr(_encoder, "_CHECK_MIN_COSINE", 2.0)  # no model passes
+    second = TextEncoder(str(model), device="cpu", verbose=0).fit()
+    assert second.precision_ == "float32"  # checked again

@@ -124,6 +124,28 @@ def test_zero_shot_new_users_from_user_texts_or_popularity():
     np.testing.assert_array_equal(counts.loc[fallback].to_numpy(), counts.iloc[:5].to_numpy())
 
 
+def test_zero_shot_user_whose_interactions_weigh_zero_is_scored_as_a_new_user():
+    # a history of weight 0 gives no direction: not a profile of zeros that
+    # ties every item (top-n in catalog order), but the new users' fallback:
+    # the user's text from fit when it has one, else popularity
+    encoder = TextEncoder(tiny_model_path(), verbose=0)
+    zero = pd.DataFrame({"user_id": ["mute", "mute", "talker", "talker"],
+                         "item_id": ITEM_TEXTS.index[[0, 1, 0, 1]], "timestamp": [0, 1] * 2,
+                         "weight": [0.0] * 4})
+    data = pd.concat([X.assign(weight=1.0), zero], ignore_index=True)
+    rec = ZeroShotRecommender(encoder, item_texts=ITEM_TEXTS,
+                              user_texts={"talker": ITEM_TEXTS.iloc[5]}).fit(data)
+    scores = rec.score_items(["mute", "nobody", "talker"])
+    np.testing.assert_array_equal(scores[0], scores[1])  # popularity, as a new user
+    assert scores[0].std() > 0
+    assert rec.recommend("talker", n=1)[0] == ITEM_TEXTS.index[5]  # its text
+    for user in ("mute", "talker"):
+        out = rec.explain(user, n=3)
+        assert out["source"].iloc[0] == ("popularity" if user == "mute" else "user text")
+        np.testing.assert_allclose(out.groupby("item_id", sort=False)["contribution"].sum(),
+                                   out.groupby("item_id", sort=False)["score"].first())
+
+
 def test_nested_params_are_tunable():
     hybrid = _models()[3]
     params = hybrid.get_params()
