@@ -201,7 +201,8 @@ class BaseRecommender(BaseEstimator):
     Subclasses implement ``_fit(data)`` (which calls ``_index``) and
     ``_scores(user_rows, user_ids)`` returning a new dense float array of
     shape (n_users, n_items) over ``items_``, which callers may overwrite
-    (``recommend`` masks and ranks it in place). Subclasses that can score users never
+    (``recommend`` masks and ranks it in place; a read-only array, or a view
+    of one of the model's own arrays, is copied first). Subclasses that can score users never
     seen in ``fit`` set ``_handles_unknown_users = True`` and receive row -1
     for them.
     """
@@ -304,7 +305,17 @@ class BaseRecommender(BaseEstimator):
         for start in range(0, len(users), chunk):
             part = slice(start, start + chunk)
             scores = np.asarray(self._scores(rows[part], users[part]), np.float32)
+            if not scores.flags.writeable or self._holds(scores):
+                # ``_scores`` of a subclass of one's own that returns its
+                # fitted table (or a view): ``recommend`` masks seen items in
+                # place, which would raise or, worse, write into the model
+                scores = scores.copy()
             yield part, rows[part], scores
+
+    def _holds(self, array):
+        """Whether ``array`` may be (a view of) one of the model's own arrays."""
+        return any(isinstance(value, np.ndarray) and np.may_share_memory(array, value)
+                   for value in vars(self).values())
 
     def score_items(self, users, *, batch_size=None):
         """Scores of ``users`` over the whole catalog, nothing excluded.

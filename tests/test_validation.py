@@ -6,6 +6,7 @@ import pytest
 
 from sklearn_zsrec import (
     ALSRecommender,
+    BaseRecommender,
     PopularityRecommender,
     TextEncoder,
     ZeroShotRecommender,
@@ -110,3 +111,38 @@ def test_bad_item_texts(item_texts, message):
     rec = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=item_texts)
     with pytest.raises((ValueError, TypeError), match=message):
         rec.fit(GOOD)
+
+
+class _TableRecommender(BaseRecommender):
+    """Scores from a fitted table, returned as a view (against ``_scores``' contract)."""
+
+    _parameter_constraints = {"writeable": ["boolean"]}
+
+    def __init__(self, writeable=True):
+        self.writeable = writeable
+
+    def _fit(self, data):
+        self._index(data)
+        rng = np.random.RandomState(0)
+        self.table_ = rng.rand(len(self.users_), len(self.items_)).astype(np.float32)
+        self.table_.flags.writeable = self.writeable
+        return self
+
+    def _scores(self, rows, users):
+        return self.table_[rows.min():rows.max() + 1]  # rows come in order here
+
+
+@pytest.mark.parametrize("writeable", [True, False])
+def test_scores_that_are_the_models_own_table_are_not_written_into(writeable):
+    # recommend masks the seen items in the scores in place: a view of the
+    # model's table would have raised (read-only) or been overwritten (-inf
+    # in the fitted table, a silently changed model)
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": [1, 2, 2, 3, 4]})
+    model = _TableRecommender(writeable).fit(X)
+    before = model.table_.copy()
+    top = model.recommend([1, 2, 3], n=2)
+    np.testing.assert_array_equal(model.table_, before)
+    for user, seen in ((1, {1, 2}), (2, {2, 3}), (3, {4})):
+        assert not seen & set(top[user - 1])
+    model.score_items([1, 2, 3])[:] = 0.0  # the caller's copy
+    np.testing.assert_array_equal(model.table_, before)
