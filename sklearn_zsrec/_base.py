@@ -17,7 +17,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from ._interactions import check_ids, check_interactions, is_positive_int, object_array
+from ._interactions import (arrow_values, check_ids, check_interactions, is_positive_int,
+                            object_array)
 
 # default chunk: ~2 MB of scores, so that a chunk's arrays stay small, but at
 # least 64 users, so that each matrix product still has rows enough to be
@@ -123,14 +124,31 @@ def _tensor(array):
 def _top_n(scores, n):
     """Indices and values of each row's ``n`` largest scores, best first.
 
-    ``torch.topk`` (multithreaded, several times faster than
-    ``np.argpartition`` on a chunk of users x the catalog); ties at the
-    cut-off are broken arbitrarily, as by ``argpartition``.
+    Ties go to the lower column (the item earlier in the catalog), at the
+    cut-off too: so each row's top-``n`` is the first ``n`` of its
+    top-``n + 1``, and a ranking does not change with ``n`` (metrics at
+    several ``k`` describe one ranking). ``torch.topk`` finds them
+    (multithreaded, several times faster than ``np.argpartition`` on a
+    chunk of users x the catalog), which orders ties as it likes; the rows
+    where it left out an item tied with its last one are completed by column.
     """
     import torch
 
-    val, idx = torch.topk(torch.from_numpy(np.ascontiguousarray(scores)), n, dim=1)
-    return idx.numpy(), val.numpy()
+    scores = np.ascontiguousarray(scores)
+    tensor = torch.from_numpy(scores)
+    val, idx = (t.numpy() for t in torch.topk(tensor, n, dim=1))
+    last = val[:, -1:]
+    cut = np.flatnonzero((tensor == torch.from_numpy(last)).sum(dim=1).numpy()
+                         > (val == last).sum(axis=1))
+    if len(cut):  # ties at the cut-off: the items above it, then the tied ones by column
+        part = scores[cut]
+        above = part > last[cut]
+        tied = part == last[cut]
+        tied &= np.cumsum(tied, axis=1) <= n - above.sum(axis=1, keepdims=True)
+        idx[cut] = np.nonzero(above | tied)[1].reshape(len(cut), n)  # by column
+        val[cut] = np.take_along_axis(part, idx[cut], axis=1)
+    order = np.lexsort((idx, -val), axis=1)  # best first, ties by column
+    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(val, order, axis=1)
 
 
 def _unique_ids(values):
@@ -151,15 +169,21 @@ def _unique_ids(values):
     return uniq[np.asarray(order, dtype=np.intp)]
 
 
-def _other_type(unknown, catalog):
-    """A hint when ids missing from ``catalog`` are there as strings (or as ints)."""
-    as_text = pd.Index([str(i) for i in catalog[:100_000]])
+def _other_type(unknown, catalog, where="X", as_text=None, holder="the catalog holds"):
+    """A hint when ids missing from ``catalog`` are there as strings (or as ints).
+
+    ``where`` names the input that holds ``unknown`` and ``holder`` the
+    catalog; ``as_text``, the catalog's first 100,000 ids as strings (a
+    ``pd.Index``), when known.
+    """
+    if as_text is None:
+        as_text = pd.Index([str(i) for i in catalog[:100_000]])
     found = [i for i in unknown[:5] if str(i) in as_text]
     if not found:
         return ""
     there = catalog[as_text.get_indexer([str(found[0])])[0]]
     there, here = (v.item() if isinstance(v, np.generic) else v for v in (there, found[0]))
-    return (f", but the catalog holds {there!r} ({type(there).__name__}) where X has "
+    return (f", but {holder} {there!r} ({type(there).__name__}) where {where} has "
             f"{here!r} ({type(here).__name__}): ids of another type are other ids; "
             "convert one side to the other's type")
 
@@ -176,6 +200,12 @@ def _check_user_ids(users, owner, is_user=None):
     """
     if isinstance(users, np.ndarray) and users.ndim == 0:
         users = users.item()
+    users = arrow_values(users)
+    if isinstance(users, pd.DataFrame) or hasattr(users, "__arrow_c_stream__") and \
+            hasattr(users, "columns"):
+        raise TypeError(
+            f"{owner}: users is a {type(users).__name__}, a table (iterating it gives its "
+            "column names); pass its column of user ids, e.g. users['user_id'].")
     if isinstance(users, (set, frozenset)):
         raise TypeError(
             f"{owner}: users is a {type(users).__name__}, whose order is arbitrary; the "
@@ -279,17 +309,32 @@ class BaseRecommender(BaseEstimator):
             return False
 
     def _user_rows(self, users):
-        """Rows of ``users`` in ``users_``, -1 for unknown (if handled)."""
+        """Rows of ``users`` in ``users_``, -1 for unknown (if handled).
+
+        Unknown users that are known ids of another type ('1' for 1) raise,
+        or are warned about by models that score new users.
+        """
         rows = self._rows(users, "user")
-        if not self._handles_unknown_users and (rows < 0).any():
-            unknown = pd.unique(np.asarray(users)[rows < 0])
+        if not (rows < 0).any():
+            return rows
+        unknown = pd.unique(np.asarray(users)[rows < 0])
+        cache = self.__dict__.setdefault("_lookup", {})
+        if "user text" not in cache:
+            cache["user text"] = pd.Index([str(u) for u in self.users_[:100_000]])
+        hint = _other_type(unknown, self.users_, "users", cache["user text"], "fit saw")
+        if not self._handles_unknown_users:
             raise ValueError(
                 f"{type(self).__name__}: {len(unknown)} user ids were not seen in "
-                f"fit (e.g. {np.asarray(unknown[:5]).tolist()}); it cannot score users without "
-                "interactions. Refit with their interactions, or use "
+                f"fit (e.g. {np.asarray(unknown[:5]).tolist()}){hint}; it cannot score users "
+                "without interactions. Refit with their interactions, or use "
                 "HybridRecommender or ZeroShotRecommender (text) or "
                 "PopularityRecommender for new users."
             )
+        if hint:
+            warnings.warn(
+                f"{type(self).__name__}: {len(unknown)} user ids were not seen in fit and "
+                f"are scored as new users (e.g. {np.asarray(unknown[:5]).tolist()}){hint}.",
+                UserWarning, stacklevel=4)
         return rows
 
     def __getstate__(self):
@@ -392,7 +437,8 @@ class BaseRecommender(BaseEstimator):
         Returns
         -------
         ids : ndarray of shape (n_users, n)
-            Item ids, best first.
+            Item ids, best first; equal scores in the order of ``items_``,
+            so the top-``n`` is the first ``n`` of any longer list.
         scores : ndarray of shape (n_users, n), float32
             Returned when ``return_scores=True``.
         """

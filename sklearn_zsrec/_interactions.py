@@ -202,7 +202,7 @@ def check_interactions(
         # already checked and merged (a composite passing its data on to its
         # members, e.g. HybridRecommender): validated once, not once per member
         return X
-    X = _arrow_frame(X, name)
+    X = named_columns(X, name)
     if isinstance(X, pd.DataFrame):
         missing = [c for c in ("user_id", "item_id") if c not in X.columns]
         if missing:
@@ -325,6 +325,39 @@ def check_interactions(
             user, item, weight, ts = user[by_time], item[by_time], weight[by_time], ts[by_time]
             order = np.arange(n)
     return Interactions(user, item, weight, ts, order)
+
+
+def arrow_values(values):
+    """A pyarrow Array or ChunkedArray as a pandas Series; anything else as it is.
+
+    Iterating an Arrow array yields pyarrow scalars, which equal no id (a
+    ``pa.Int64Scalar`` is not ``1``): its values are read as pandas reads
+    them (a list array gives one numpy array per row).
+    """
+    if type(values).__module__.startswith("pyarrow") and hasattr(values, "to_pandas") \
+            and not hasattr(values, "column_names"):  # (tables: ``_arrow_frame``)
+        return values.to_pandas()
+    return values
+
+
+def named_columns(X, name):
+    """``X`` as a DataFrame when its columns have names; anything else as it is.
+
+    Arrow tables (``_arrow_frame``) and numpy structured arrays are read by
+    column name, as a DataFrame is. A column of ours (user_id, item_id,
+    timestamp, weight) present twice (``pd.concat(axis=1)``) raises.
+    """
+    X = _arrow_frame(X, name)
+    if isinstance(X, np.ndarray) and X.dtype.names is not None:
+        X = pd.DataFrame(X.ravel() if X.ndim > 1 else X)
+    if isinstance(X, pd.DataFrame):
+        twice = [c for c in _COLUMNS if (X.columns == c).sum() > 1]
+        if twice:
+            raise ValueError(
+                f"{name}: X has the column(s) {twice} more than once (e.g. from "
+                "pd.concat(..., axis=1)); keep one of each, e.g. "
+                "X.loc[:, ~X.columns.duplicated()].")
+    return X
 
 
 def _arrow_frame(X, name):

@@ -150,6 +150,81 @@ def test_an_arrow_table_is_read_by_column_name():
         np.testing.assert_array_equal(model.item_scores_, expected.item_scores_)
 
 
+def test_splitters_read_an_arrow_table_by_column_name_as_the_models_do():
+    # by position, the splitters took the item ids (third column here) for
+    # the times: a later row trained on, an earlier one held out
+    pa = pytest.importorskip("pyarrow")
+    from sklearn_zsrec.model_selection import LeaveLastOut, train_test_split_last
+
+    X = pd.DataFrame({"user_id": [1, 1, 1, 2, 2], "timestamp": [300, 100, 200, 50, 60],
+                      "item_id": [10, 11, 12, 13, 14]})
+    table = pa.Table.from_pandas(X, preserve_index=False)
+    assert [test.tolist() for _, test in LeaveLastOut().split(table)] == [[0, 4]]
+    train, test = train_test_split_last(table)
+    assert isinstance(train, pa.Table)
+    assert train.to_pandas().equals(X.iloc[[1, 2, 3]].reset_index(drop=True))
+    assert test.column("item_id").to_pylist() == [10, 14]
+
+
+def test_users_and_relevant_items_as_arrow_arrays_are_read_as_their_values():
+    # iterating an Arrow array gives pyarrow scalars, equal to no id: every
+    # user was new (popularity, seen items not excluded), every hit missed
+    pa = pytest.importorskip("pyarrow")
+    from sklearn_zsrec.metrics import catalog_coverage, recall_at_k
+
+    model = PopularityRecommender().fit(MIXED)
+    expected = model.recommend([1, 2], n=2)
+    for column in (pa.array([1, 2]), pa.chunked_array([[1], [2]])):
+        np.testing.assert_array_equal(model.recommend(column, n=2), expected)
+    y_pred = np.array([[10, 11], [12, 10]])
+    assert catalog_coverage(y_pred, catalog=pa.array([10, 11, 12, 13])) == 0.75
+    for y_true in (pa.array([[10], [12, 13]]), [pa.array([10]), pa.array([12, 13])]):
+        assert recall_at_k(y_true, y_pred, k=2) == 0.75
+
+
+def test_a_structured_array_is_read_by_field_name():
+    from sklearn_zsrec.model_selection import LeaveLastOut, train_test_split_last
+
+    X = np.array([(5, 1, 10), (6, 1, 11), (7, 2, 10)],
+                 dtype=[("timestamp", "i8"), ("user_id", "i8"), ("item_id", "i8")])
+    model = PopularityRecommender().fit(X)
+    assert model.users_.tolist() == [1, 2] and model.items_.tolist() == [10, 11]
+    assert [test.tolist() for _, test in LeaveLastOut().split(X)] == [[1]]
+    train, test = train_test_split_last(X)
+    assert train.dtype == X.dtype and test["item_id"].tolist() == [11]
+
+
+def test_a_column_given_twice_raises_naming_it():
+    # pd.concat(axis=1) of two frames: which 'user_id' is meant is not ours to guess
+    from sklearn_zsrec.model_selection import LeaveLastOut, train_test_split_last
+
+    X = pd.concat([MIXED, pd.DataFrame({"user_id": range(len(MIXED))})], axis=1)
+    for call in (lambda: PopularityRecommender().fit(X), lambda: next(LeaveLastOut().split(X)),
+                 lambda: train_test_split_last(X)):
+        with pytest.raises(ValueError, match=r"X has the column\(s\) \['user_id'\] more than "
+                                             r"once .* X.loc\[:, ~X.columns.duplicated\(\)\]"):
+            call()
+
+
+def test_users_of_another_type_than_fit_s_are_named():
+    # '1' is not 1: a model that cannot score new users says so in its error;
+    # one that can warns, since each such user silently gets the new users' list
+    model = PopularityRecommender().fit(MIXED[MIXED.user_id.map(type) == int])
+    with pytest.warns(UserWarning, match=r"fit saw 2 \(int\) where users has '2' \(str\)"):
+        model.recommend(["2"])
+    als = ALSRecommender(factors=2, iterations=2, random_state=0).fit(
+        MIXED[MIXED.user_id.map(type) == int])
+    with pytest.raises(ValueError, match=r"fit saw 2 \(int\) where users has '2' \(str\)"):
+        als.recommend(["2"])
+
+
+def test_users_as_a_table_raise_naming_the_column_to_pass():
+    # a DataFrame iterates over its column names: they were the users
+    model = PopularityRecommender().fit(MIXED)
+    with pytest.raises(TypeError, match=r"users is a DataFrame.*users\['user_id'\]"):
+        model.recommend(MIXED[["user_id"]].drop_duplicates())
+
+
 @pytest.mark.parametrize(
     "users, message",
     [

@@ -142,6 +142,11 @@ def _check_ranking(model, users, n):
         # every unseen item comes before any training item
         assert k == min(len(row), n_items - len(seen))
         assert len({(type(i), i) for i in row.tolist()}) == len(row)
+        # ties go to the item earlier in the catalog
+        position = pd.Index(model.items_).get_indexer(row)
+        assert (np.diff(position)[score[1:] == score[:-1]] > 0).all()
+    if n > 1:  # one ranking, whatever its length: top-(n - 1) is a prefix of top-n
+        np.testing.assert_array_equal(model.recommend(users, n=n - 1), ids[:, :n - 1])
     return ids, scores
 
 

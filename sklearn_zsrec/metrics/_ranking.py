@@ -25,7 +25,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .._base import _seen_positions
-from .._interactions import check_interactions, is_positive_int
+from .._interactions import arrow_values, check_interactions, is_positive_int
 
 
 def _check_k(k, name="k", allow_none=False):
@@ -73,7 +73,8 @@ def _check_y_true(y_true, n_users):
             f"{len(y_true)} relevant sets in y_true and {n_users} rows in y_pred."
         )
     relevant = []
-    for row, items in enumerate(y_true):
+    for row, items in enumerate(arrow_values(y_true)):
+        items = arrow_values(items)
         if isinstance(items, np.ndarray) and items.ndim == 1:
             arr = items
         elif isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
@@ -488,6 +489,7 @@ def catalog_coverage(y_pred, catalog, k=None):
     """
     k = _check_k(k, allow_none=True)
     top = _check_y_pred(y_pred)[:, :k]
+    catalog = arrow_values(catalog)
     if isinstance(catalog, (str, bytes)) or not isinstance(catalog, Iterable):
         raise ValueError(
             f"catalog must be a collection of item ids; got {catalog!r}."

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
-from .._interactions import _timestamps, is_positive_int
+from .._interactions import _timestamps, is_positive_int, named_columns
 
 
 def _check_positive_int(value, name):
@@ -36,8 +36,11 @@ def _users_and_times(X, name):
 
     The timestamps are read as the models read them (``_timestamps``:
     numbers, datetimes in any column type, time zones converted to UTC), so
-    that a split orders each user's rows as a model fitted on them does.
+    that a split orders each user's rows as a model fitted on them does;
+    a table with named columns (pyarrow, polars, a numpy structured array)
+    by column name, as the models read it.
     """
+    X = named_columns(X, name)
     if isinstance(X, pd.DataFrame):
         if "user_id" not in X.columns:
             raise ValueError(
@@ -160,8 +163,9 @@ class LeaveLastOut(BaseCrossValidator):
 
         Parameters
         ----------
-        X : DataFrame or array-like of shape (n_rows, 2 or 3)
-            Interactions: a DataFrame with a ``user_id`` and optionally a
+        X : DataFrame, Arrow table or array-like of shape (n_rows, 2 or 3)
+            Interactions: a DataFrame (or a pyarrow or polars table, read
+            by column name) with a ``user_id`` and optionally a
             ``timestamp`` column, or an array with columns
             ``user_id, item_id[, timestamp]``.
         y, groups : object
@@ -205,17 +209,18 @@ def train_test_split_last(X, n_test=1):
 
     Parameters
     ----------
-    X : DataFrame or array-like of shape (n_rows, 2 or 3)
-        Interactions: a DataFrame with a ``user_id`` and optionally a
-        ``timestamp`` column, or an array with columns
-        ``user_id, item_id[, timestamp]``.
+    X : DataFrame, Arrow table or array-like of shape (n_rows, 2 or 3)
+        Interactions: a DataFrame (or a pyarrow or polars table, read by
+        column name) with a ``user_id`` and optionally a ``timestamp``
+        column, or an array with columns ``user_id, item_id[, timestamp]``.
     n_test : int, default=1
         Number of interactions held out per user.
 
     Returns
     -------
-    X_train, X_test : DataFrame or ndarray
-        The rows of X, in their original order (a DataFrame keeps its index).
+    X_train, X_test : DataFrame, Arrow table or ndarray
+        The rows of X, in their original order and of its type (a DataFrame
+        keeps its index).
 
     Examples
     --------
@@ -242,5 +247,11 @@ def train_test_split_last(X, n_test=1):
     train, test = np.flatnonzero(~test), np.flatnonzero(test)
     if isinstance(X, pd.DataFrame):
         return X.iloc[train], X.iloc[test]
+    if isinstance(X, np.ndarray) and X.dtype.names is not None:  # structured
+        return X[train], X[test]
+    if named_columns(X, "train_test_split_last") is not X:  # a table: of its own type
+        from sklearn.utils import _safe_indexing
+
+        return _safe_indexing(X, train), _safe_indexing(X, test)
     X = _as_array(X)
     return X[train], X[test]
