@@ -238,6 +238,9 @@ class BaseRecommender(BaseEstimator):
     """
 
     _handles_unknown_users = False
+    # scikit-learn's validation of the constructor's parameters, by name: a
+    # subclass of one's own without parameters to check needs none
+    _parameter_constraints: dict = {}
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

@@ -35,6 +35,21 @@ def user_texts_for(fitted_texts):
 class CallTextsMixin:
     """``recommend``, ``score_items``, ``explain`` with ``user_texts`` for users not seen in fit."""
 
+    def _is_user(self, user):
+        """Whether the single id ``user`` (a tuple) is a user of fit or has a text.
+
+        So a new user whose id is a tuple, given with its text, is one user,
+        not a sequence of users.
+        """
+        if super()._is_user(user):
+            return True
+        # the text model's user texts (the hybrid's is its fitted text_)
+        texts = user_texts_for(getattr(getattr(self, "text_", self), "user_texts_", None))
+        try:
+            return texts is not None and user in texts.index
+        except TypeError:  # an unhashable id
+            return False
+
     def _with_texts(self, user_texts, method, *args, **kwargs):
         if user_texts is None:
             return method(*args, **kwargs)

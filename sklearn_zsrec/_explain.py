@@ -6,6 +6,8 @@ contributions and returns them as a DataFrame whose contributions add up to
 the score.
 """
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
@@ -86,8 +88,10 @@ def explain(estimator, user, items, n, max_contributions):
     elif isinstance(items, (set, frozenset, dict)):
         raise TypeError(f"{name}.explain: items must be a sequence of item ids (a list or an "
                         f"array); got a {type(items).__name__}. Pass sorted(items).")
-    elif isinstance(items, (str, bytes)) or np.ndim(items) == 0:
-        items = [items]
+    elif isinstance(items, np.ndarray) and items.ndim == 0:
+        items = [items.item()]
+    elif isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+        items = [items]  # one id (an iterator or generator: its ids)
     items = np.asarray(list(items), dtype=object)
     if items.ndim != 1:
         raise ValueError(f"{name}.explain: items must be a 1-D sequence of item ids; got "

@@ -13,8 +13,12 @@ def check_id_texts(texts, name, owner):
     """Return ``texts`` as a Series of non-empty str indexed by unique ids."""
     if isinstance(texts, pd.DataFrame) and texts.shape[1] == 1:
         texts = texts.iloc[:, 0]
-    if isinstance(texts, Mapping):
-        texts = pd.Series(dict(texts), dtype=object)
+    if isinstance(texts, Mapping):  # tuple ids stay tuples (not a MultiIndex)
+        texts = pd.Series(list(texts.values()), dtype=object,
+                          index=pd.Index(list(texts.keys()), dtype=object, tupleize_cols=False))
+    if isinstance(texts, pd.Series) and isinstance(texts.index, pd.MultiIndex):
+        texts = pd.Series(texts.to_numpy(dtype=object),
+                          index=pd.Index(list(texts.index), dtype=object, tupleize_cols=False))
     if not isinstance(texts, pd.Series):
         raise TypeError(
             f"{owner}: {name} must be a pandas Series indexed by id or a dict "

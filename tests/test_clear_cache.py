@@ -25,3 +25,61 @@ def test_clear_cache_empties_the_fit_memo_and_the_embeddings():
     assert len(_memo._FIT_MEMO) == 0 and embedding_cache_info().currsize > 0
     clear_cache()
     assert embedding_cache_info().currsize == 0
+
+
+def test_the_fit_memo_does_not_serve_a_model_retrained_in_place(tmp_path):
+    # the memo keyed the text model by its parameters, the model's path among
+    # them: a model saved over the old one got the old model's embeddings
+    import shutil
+
+    import numpy as np
+    import torch
+    from sklearn.base import clone
+    from transformers import BertModel
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_path(), model)
+    text = ZeroShotRecommender(TextEncoder(str(model), verbose=0), item_texts=ITEM_TEXTS)
+    hybrid = HybridRecommender(text, cf_members(ALSRecommender(factors=4, iterations=2,
+                                                               random_state=0)),
+                               blend="fixed", random_state=0, verbose=0)
+    old = clone(hybrid).fit(X).text_.item_embeddings_
+    retrained = BertModel.from_pretrained(str(model))
+    with torch.no_grad():
+        for weight in retrained.parameters():
+            weight.mul_(-1.5)
+    retrained.save_pretrained(str(model))
+    new = clone(hybrid).fit(X).text_.item_embeddings_
+    expected = clone(text).fit(X).item_embeddings_  # not through the memo
+    assert not np.allclose(new, old)
+    np.testing.assert_allclose(new, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_fit_memo_does_not_serve_a_class_defined_again():
+    # a recommender of one's own defined again (a notebook cell run again
+    # after a fix): same module, name and parameters, other code
+    import numpy as np
+
+    from sklearn_zsrec import BaseRecommender
+
+    def define(sign):
+        class Mine(BaseRecommender):
+            _parameter_constraints = {}
+
+            def _fit(self, data):
+                self._index(data)
+                self.bias_ = sign * np.arange(len(self.items_), dtype=np.float32)
+                return self
+
+            def _scores(self, rows, users):
+                return np.tile(self.bias_, (len(rows), 1))
+
+        return Mine
+
+    first, again = define(1.0), define(-1.0)
+    for cls in (first, again):
+        hybrid = HybridRecommender(_text(), [("mine", cls())], blend="fixed",
+                                   weights={"mine": 1.0}, verbose=0).fit(X)
+        member = hybrid.named_members_.mine
+        assert type(member) is cls
+        np.testing.assert_array_equal(member.bias_, cls().fit(X).bias_)

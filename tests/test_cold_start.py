@@ -140,3 +140,26 @@ def test_add_items_and_call_texts_reject_bad_input():
         model.recommend(["new"], user_texts=["a text without an id"])
     with pytest.raises(ValueError, match="not fitted|NotFitted|fit"):
         ZeroShotRecommender(item_texts=ITEM_TEXTS).add_items(NEW_ITEMS)
+
+
+def test_new_users_get_their_text_neighbours_when_few_users_have_texts():
+    # with fewer than 50 known users with texts, "auto" took all of them as
+    # every new user's neighbours: popularity for every text
+    small = topic_interactions(TOPICS, users_per_topic=6, per_user=5)
+    topic = small.assign(topic=TOPICS.loc[small.item_id].to_numpy()).groupby("user_id").topic.first()
+    texts = {user: f"I am a fan of {t}" for user, t in topic.items()}
+    text = ZeroShotRecommender(TextEncoder(real_model_path(), verbose=0),
+                               item_texts=ITEM_TEXTS, user_texts=texts)
+    model = HybridRecommender(text, cf_members(ALSRecommender(factors=4, iterations=3,
+                                                              random_state=0)),
+                              blend="fixed", random_state=0, verbose=0).fit(small)
+    assert len(texts) < 50 and model.user_neighbors_ == 10  # of 36
+    for t in ("jazz", "space"):  # 6 users per topic: most of the top-5 of the fan's topic
+        top = model.recommend("newcomer", n=5, user_texts={"newcomer": f"I am a fan of {t}"})
+        assert TOPICS.loc[top[0]] == t and (TOPICS.loc[top] == t).mean() >= 0.6
+
+
+@pytest.mark.parametrize("blend", ["fixed", "learned"])
+def test_new_items_not_in_the_catalog_raise_whatever_the_blend(blend):
+    with pytest.raises(ValueError, match=r"1 new_items are not in the catalog"):
+        _hybrid(tiny_model_path(), blend=blend, new_items=["no such item"]).fit(X)

@@ -129,6 +129,24 @@ def test_explain_validates_its_input():
         model.explain("nobody")
 
 
+def test_explain_reads_items_as_recommend_reads_users():
+    # a generator was one id (the generator), a 0-d array an unhashable id
+    model = ItemKNNRecommender().fit(X)
+    user, items = model.users_[0], list(model.items_[:2])
+    expected = model.explain(user, items)
+    pd.testing.assert_frame_equal(model.explain(user, (i for i in items)), expected)
+    pd.testing.assert_frame_equal(model.explain(user, np.array(items[0])),
+                                  model.explain(user, [items[0]]))
+
+
+def test_a_recommender_of_ones_own_fits_alone():
+    # GenreMatch declares no parameter constraints: fitted alone, scikit-learn's
+    # parameter validation asked for them (inside the hybrid it was skipped)
+    genres = {item: ITEM_TEXTS[item].split()[0] for item in ITEM_TEXTS.index}
+    model = GenreMatch(genres).fit(X)
+    assert model.recommend(model.users_[0], n=3).shape == (3,)
+
+
 class GenreMatch(BaseRecommender):
     """A recommender of a user's own, written against the public protocol only.
 

@@ -218,6 +218,23 @@ def test_users_of_another_type_than_fit_s_are_named():
         als.recommend(["2"])
 
 
+def test_texts_keyed_by_tuple_ids():
+    # a dict with tuple keys became a MultiIndex (NotImplementedError), and a
+    # new tuple user given with its text was read as two users
+    items = {("book", 1): "space rockets", ("book", 2): "jazz saxophone",
+             ("film", 1): "pasta cooking"}
+    X = pd.DataFrame({"user_id": ["a", "a", "b"], "item_id": list(items)})
+    encoder = TextEncoder(tiny_model_path(), verbose=0)
+    model = ZeroShotRecommender(encoder, item_texts=items).fit(X)
+    assert model.items_.tolist() == list(items)
+    top = model.recommend(("new", 1), n=2, user_texts={("new", 1): "jazz"}, exclude_seen=False)
+    assert top.shape == (2,) and set(top) <= set(items)
+    with_texts = ZeroShotRecommender(encoder, item_texts=items,
+                                     user_texts={("new", 1): "jazz"}).fit(X)
+    np.testing.assert_array_equal(with_texts.recommend(("new", 1), n=2, exclude_seen=False),
+                                  top)
+
+
 def test_users_as_a_table_raise_naming_the_column_to_pass():
     # a DataFrame iterates over its column names: they were the users
     model = PopularityRecommender().fit(MIXED)

@@ -91,7 +91,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         Inverse regularisation of the learned blend's logistic regressions.
     user_neighbors : int or "auto", default="auto"
         Known users whose items score a new user (with ``user_texts``).
-        ``"auto"`` picks it among 10, 25, 50, 100, 200 and 400 in ``fit``.
+        ``"auto"`` picks it among 10, 25, 50, 100, 200 and 400 in ``fit``
+        (10 with fewer than 50 known users with texts: too few to judge).
     new_items : "all", array-like of item ids or None, default="all"
         Which catalog items without interactions are fresh arrivals (added
         after the interactions were logged: the log cannot say how popular
@@ -150,8 +151,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         Per bin, the margin above which a user gets one more new item than
         ``floor(10 * new_item_share_)``.
     user_neighbors_, user_neighbors_smoothing_ : int, float or None
-        The neighbour count and popularity smoothing new users are scored
-        with; None without user texts.
+        New users' neighbour count and popularity smoothing; None without texts.
     users_ : ndarray of shape (n_users,)
         User ids seen in ``fit``.
     items_ : ndarray of shape (n_items,)
@@ -261,6 +261,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         blend = self._blend = Blend(fit_members(text, members, data, stages),
                                     self.switch, self.item_switch)
         fitted = blend.fitted
+        self._fresh_mask(fitted.text)  # new_items checked whatever the blend
         self.terms_, self.new_item_share_, self.blend_candidates_ = blend.names, None, ()
         self.coef_ = self._fixed_coef(blend, members)
         self.blend_choice_ = ["fixed"] * N_BINS

@@ -27,14 +27,19 @@ def memo_key(estimator, data_hash):
     A fit is reused only when it is reproducible: an estimator whose
     ``random_state`` (or a nested one) is None or a RandomState instance
     draws anew each time. Nested estimators count by class (their
-    parameters are among the deep ones); a parameter that cannot be hashed
+    parameters are among the deep ones), the class object itself (a class
+    defined again, e.g. a notebook cell run again after a fix, is another
+    class), and by the files they read (``_memo_stamp``: a text model
+    retrained in place is another model); a parameter that cannot be hashed
     (pickled; a Spark session raises its own error) means no reuse.
     """
     import joblib
 
     def name(value):
         kind = type(value)
-        return f"{kind.__module__}.{kind.__qualname__}"
+        stamp = getattr(value, "_memo_stamp", None)
+        return (f"{kind.__module__}.{kind.__qualname__}", id(kind),
+                stamp() if callable(stamp) else None)
 
     params = estimator.get_params(deep=True)
     if any(key.split("__")[-1] == "random_state" and not isinstance(value, Integral)

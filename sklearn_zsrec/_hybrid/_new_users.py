@@ -106,8 +106,11 @@ class TextNeighbours:
         n = len(self.rows_)
         counts = USER_NEIGHBORS if self.n_neighbors == "auto" else (self.n_neighbors,)
         counts = sorted({min(c, n - 1) for c in counts} - {0})
-        if n < MIN_POSITIVES or not counts:  # too few users to judge: the middle ground
-            return (min(50, n) if self.n_neighbors == "auto" else min(self.n_neighbors, n)), 1.0
+        if n < MIN_POSITIVES or not counts:
+            # too few users to judge: the fewest neighbours of the grid (all
+            # of them would score every new user alike, by popularity)
+            return (max(1, min(USER_NEIGHBORS[0], n - 1)) if self.n_neighbors == "auto"
+                    else min(self.n_neighbors, n)), 1.0
         pick = np.sort(rng.choice(n, min(n, max_users), replace=False))
         discount = 1.0 / np.log2(np.arange(2, k + 2))
         gains = np.zeros((len(counts), len(USER_SMOOTHING), len(pick)))
