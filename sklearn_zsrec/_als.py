@@ -186,7 +186,10 @@ class ALSRecommender(BaseRecommender):
         score of item ``i`` is ``sum_h c_h y_i' A^-1 y_h``: one term per
         history item. The stored factors come from the last ALS sweep
         (conjugate-gradient steps, before the items' last update), so a row
-        ``"rest"`` holds the small difference to the score ``predict`` gives.
+        ``"rest"`` holds the difference to the score ``predict`` gives: a
+        few percent of the score at usual settings, but most of it where a
+        strong regularization shrinks the scores toward 0 (regularization=10
+        with alpha=1 on a small catalog: 74%).
         """
         history = self.user_items_[row]
         confidence = self.alpha * history.data.astype(np.float64)

@@ -97,6 +97,10 @@ def explain(estimator, user, items, n, max_contributions):
         raise ValueError(f"{name}.explain: items must be a 1-D sequence of item ids; got "
                          f"shape {items.shape}. Flatten it, e.g. np.ravel(items).")
     items = check_ids(items, "items", name)
+    repeated = pd.Index(items)[pd.Index(items).duplicated()].unique()
+    if len(repeated):  # each would get its own rows: a group-by would count them twice
+        raise ValueError(f"{name}.explain: items has repeated ids (e.g. "
+                         f"{list(repeated[:5])}); pass each item once, e.g. pd.unique(items).")
     cols = estimator._rows(items, "item")
     if (cols < 0).any():
         unknown = pd.unique(items[cols < 0])
