@@ -92,12 +92,12 @@ def explain(estimator, user, items, n, max_contributions):
         items = [items.item()]
     elif isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
         items = [items]  # one id (an iterator or generator: its ids)
-    items = np.asarray(list(items), dtype=object)
-    if items.ndim != 1:
+    items = object_array(list(items))  # tuple ids stay tuples
+    if any(isinstance(i, (list, np.ndarray)) for i in items):
         raise ValueError(f"{name}.explain: items must be a 1-D sequence of item ids; got "
-                         f"shape {items.shape}. Flatten it, e.g. np.ravel(items).")
+                         f"shape {np.shape(items.tolist())}. Flatten it, e.g. np.ravel(items).")
     items = check_ids(items, "items", name)
-    repeated = pd.Index(items)[pd.Index(items).duplicated()].unique()
+    repeated = pd.unique(items[pd.Series(items).duplicated().to_numpy()])
     if len(repeated):  # each would get its own rows: a group-by would count them twice
         raise ValueError(f"{name}.explain: items has repeated ids (e.g. "
                          f"{list(repeated[:5])}); pass each item once, e.g. pd.unique(items).")

@@ -139,6 +139,12 @@ def test_explain_reads_items_as_recommend_reads_users():
     pd.testing.assert_frame_equal(model.explain(user, (i for i in items)), expected)
     pd.testing.assert_frame_equal(model.explain(user, np.array(items[0])),
                                   model.explain(user, [items[0]]))
+    with pytest.raises(ValueError, match=r"1-D sequence of item ids; got shape \(1, 2\)"):
+        model.explain(user, [items])
+    # tuple ids are ids: a list of them was read as a 2-D array
+    pairs = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [("a", 1), ("b", 2), ("a", 1)]})
+    out = PopularityRecommender().fit(pairs).explain(2, [("b", 2), ("a", 1)])
+    assert out["item_id"].tolist() == [("b", 2), ("a", 1)]
 
 
 def test_a_recommender_of_ones_own_fits_alone():

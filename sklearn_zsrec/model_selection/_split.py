@@ -249,7 +249,7 @@ def train_test_split_last(X, n_test=1):
         return X.iloc[train], X.iloc[test]
     if isinstance(X, np.ndarray) and X.dtype.names is not None:  # structured
         return X[train], X[test]
-    if named_columns(X, "train_test_split_last") is not X:  # a table: of its own type
+    if hasattr(X, "__arrow_c_stream__"):  # an Arrow table (pyarrow, polars): of its type
         from sklearn.utils import _safe_indexing
 
         return _safe_indexing(X, train), _safe_indexing(X, test)
