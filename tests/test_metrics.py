@@ -315,3 +315,14 @@ def test_make_rank_scorer_rejects_bad_k():
 def test_scorer_bad_X_raises(X, message):
     with pytest.raises(ValueError, match=message):
         make_rank_scorer("ndcg")(StubRecommender(RANKINGS), X)
+
+
+def test_catalog_coverage_warns_when_no_recommended_id_is_in_the_catalog():
+    # item_texts (the package's catalog) passed as catalog: its values are
+    # the texts, and the coverage was a silent 0.0
+    from sklearn_zsrec.metrics import catalog_coverage
+
+    texts = pd.Series({1: "space rocket", 2: "pasta recipe", 3: "jazz club"})
+    with pytest.warns(UserWarning, match=r"none of the recommended ids .*catalog=item_texts.index"):
+        assert catalog_coverage([[1, 2]], catalog=texts) == 0.0
+    assert catalog_coverage([[1, 2]], catalog=texts.index) == 2 / 3

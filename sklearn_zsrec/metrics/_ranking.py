@@ -494,10 +494,18 @@ def catalog_coverage(y_pred, catalog, k=None):
         raise ValueError(
             f"catalog must be a collection of item ids; got {catalog!r}."
         )
-    catalog = pd.unique(np.fromiter(catalog, dtype=object))
-    if len(catalog) == 0:
+    ids = pd.unique(np.fromiter(catalog, dtype=object))
+    if len(ids) == 0:
         raise ValueError("catalog is empty; pass the ids of all items.")
-    return float(pd.Index(catalog).isin(top.ravel().astype(object)).mean())
+    covered = pd.Index(ids).isin(top.ravel().astype(object))
+    if not covered.any() and (top == top).any():  # (NaN pads are no recommendation)
+        # e.g. item_texts passed as catalog: its values are texts, its index the ids
+        hint = (" It is a Series: are the ids its index (catalog=item_texts.index)?"
+                if isinstance(catalog, pd.Series) else "")
+        warnings.warn(f"catalog_coverage: none of the recommended ids is in catalog (e.g. "
+                      f"{ids[:3].tolist()} against {top.ravel()[:3].tolist()}): coverage "
+                      f"0.{hint}", UserWarning, stacklevel=2)
+    return float(covered.mean())
 
 
 _METRICS = {
