@@ -211,7 +211,7 @@ class Blend:
             if not weight.any():
                 continue
             if name not in scratch:
-                scratch[name] = f.member_scores(name, users)
+                scratch[name] = f.member_scores(name, users, rows)
             mean, std = self._score_stats(name, rows, scratch[name], mask)
             scale = np.divide(weight, std, out=np.zeros_like(weight), where=std > 0)
             offset -= scale * mean

@@ -74,9 +74,11 @@ def _cut(margin, q):
     user's margin, computed again in another batch, may differ in the last
     float32 bits, which must not move it across the threshold. For the same
     reason margins closer than ``MARGIN_TOLERANCE`` (relative to the cut's
-    size, at least 1) count as one: the cut moves up to the first wider
-    gap, so that users with near-equal margins get the same decision (at
-    most a few fewer users above it than ``1 - q``).
+    size, at least 1, or to the margins' size when all are smaller: a
+    strongly regularised blend, ``C=1e-5``, has margins of 1e-4) count as
+    one: the cut moves up to the first wider gap, so that users with
+    near-equal margins get the same decision (at most a few fewer users
+    above it than ``1 - q``).
     """
     valid = np.sort(margin[~np.isnan(margin)])
     if not len(valid):
@@ -84,7 +86,8 @@ def _cut(margin, q):
     cut = float(np.quantile(valid, q, method="higher"))
     if not np.isfinite(cut):
         return cut
-    tolerance = MARGIN_TOLERANCE * max(1.0, abs(cut))
+    finite = np.abs(valid[np.isfinite(valid)])
+    tolerance = MARGIN_TOLERANCE * max(min(1.0, float(finite.max())), abs(cut))
     for value in valid[valid > cut]:  # up to the first gap wider than the tolerance
         if value - cut > tolerance:
             return (cut + float(value)) / 2

@@ -88,11 +88,12 @@ def check_members(members, random_state=None):
                 f"{name}__n_neighbors), not one of {list(RESERVED_NAMES)} (the blend's "
                 f"own terms) and not ending with {list(RESERVED_SUFFIXES)} (the suffixes "
                 "of a member's terms).")
-        if not (hasattr(member, "fit") and hasattr(member, "score_items")):
+        if not all(hasattr(member, m) for m in ("fit", "score_items", "get_params")):
             raise ValueError(
-                f"HybridRecommender: member {name!r} ({type(member).__name__}) has no fit or "
-                "no score_items; a member is a recommender (a BaseRecommender subclass, or "
-                "any estimator with fit, score_items, users_ and items_).")
+                f"HybridRecommender: member {name!r} ({type(member).__name__}) has no fit, "
+                "score_items or get_params; a member is a recommender (a BaseRecommender "
+                "subclass, or any scikit-learn estimator with fit, score_items, users_ and "
+                "items_).")
     names = [name for name, _ in members]
     if len(set(names)) < len(names):
         raise ValueError(f"HybridRecommender: member names must be unique; got {names}.")
@@ -187,24 +188,41 @@ class Fitted:
         """Member ``name``'s user factors of ``rows``, times its scale (``factor_scale``)."""
         return scaled(self.members[name].user_factors_[rows], self.user_scales[name])
 
-    def member_scores(self, name, users):
-        """Member ``name``'s ``score_items(users)`` over the catalog (0 on items it lacks).
+    def member_scores(self, name, users, rows):
+        """Member ``name``'s ``score_items(users)`` over the catalog (C-contiguous float32).
 
-        A C-contiguous float32 array, whatever the member returns.
+        ``rows`` are the users' rows in the text model. Items the member
+        lacks get each user's mean score over the items it has, and users
+        it lacks (not in its ``users_``) a row of zeros: both neutral, a
+        z-score of 0 (``Blend``), as a member with factors gives them. Scores
+        of another float type are centred per user before the float32 cast
+        (``1e9 + count`` keeps its ranking).
         """
         member, cols = self.members[name], self.member_cols[name]
-        scores = np.ascontiguousarray(member.score_items(users), dtype=np.float32)
-        shape = (len(users), len(member.items_))
+        mine = self.member_rows(name, users, rows) >= 0
+        if not mine.any():
+            return np.zeros((len(users), len(self.n_items)), dtype=np.float32)
+        scores = np.asarray(member.score_items(users[mine] if not mine.all() else users))
+        shape = (int(mine.sum()), len(member.items_))
         if scores.shape != shape:
             raise ValueError(
                 f"HybridRecommender: member {name!r} ({type(member).__name__}) returned "
-                f"scores of shape {scores.shape} from score_items for {len(users)} users; "
+                f"scores of shape {scores.shape} from score_items for {shape[0]} users; "
                 f"expected {shape}, one row per user and one column per item of its "
                 "items_, in that order.")
-        if cols is None:
+        if scores.dtype != np.float32:  # centred in its own precision first
+            scores = scores - np.mean(scores, axis=1, keepdims=True, dtype=np.float64)
+        scores = np.ascontiguousarray(scores, dtype=np.float32)
+        if cols is None and mine.all():
             return scores
         out = np.zeros((len(users), len(self.n_items)), dtype=np.float32)
-        return _put_columns(out, cols, scores)
+        if cols is None:
+            out[mine] = scores
+            return out
+        # the items the member lacks: its mean over the items it has (neutral)
+        part = np.repeat(scores.mean(axis=1, keepdims=True), len(self.n_items), axis=1)
+        out[mine] = _put_columns(part, cols, scores)
+        return out
 
     def member_rows(self, name, users, rows):
         """Rows of ``users`` in member ``name``'s public ``users_`` (-1 if absent).

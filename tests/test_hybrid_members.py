@@ -1,0 +1,133 @@
+"""Members of one's own that know part of the catalog or of the users, or score in float64.
+
+Each test here failed before: the hybrid read the missing items' filler (0)
+as a score, cast float64 scores to float32 before centring them, raised an
+error blaming the member for users it lacks, and accepted a member without
+``get_params`` until deep inside ``fit``. The last test is about the
+exposure of new items under a strongly regularised learned blend.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator
+
+from sklearn_zsrec import BaseRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender
+from sklearn_zsrec._hybrid._members import subset
+
+from ._data import topic_catalog, topic_interactions
+from ._tiny import tiny_model_path
+
+ITEM_TEXTS, TOPICS = topic_catalog()
+X = topic_interactions(TOPICS, per_user=6)
+
+
+def _text(texts=ITEM_TEXTS):
+    return ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+
+
+def _alone(member, **params):
+    """A hybrid that ranks by ``member`` alone (the fixed blend, its weight only)."""
+    return HybridRecommender(_text(), [("m", member)], blend="fixed", weights={"m": 1.0},
+                             verbose=0, **params).fit(X)
+
+
+class EvenItemsLogProb(BaseRecommender):
+    """Popularity as a log-probability (all scores < 0), fitted on the even item ids only."""
+
+    def _fit(self, data):
+        self._index(subset(data, np.asarray(data.item_id) % 2 == 0))
+        counts = self.n_item_interactions_ + 1.0
+        self.log_p_ = np.log(counts / counts.sum()).astype(np.float32)
+        return self
+
+    def _scores(self, rows, users):
+        return np.tile(self.log_p_, (len(rows), 1))
+
+
+class BigOffset(BaseEstimator):
+    """Popularity plus 1e9, in float64: the ranking lives in the last digits."""
+
+    def fit(self, X, y=None):
+        self.users_ = np.sort(X.user_id.unique())
+        counts = X.item_id.value_counts()
+        self.items_ = np.sort(counts.index.to_numpy())
+        self.scores_ = 1e9 + counts.reindex(self.items_).to_numpy(dtype=np.float64)
+        return self
+
+    def score_items(self, users):
+        return np.tile(self.scores_, (len(users), 1))
+
+
+class FrequentUsers(BaseRecommender):
+    """Item popularity, for the users with at least 7 interactions only."""
+
+    def _fit(self, data):
+        users = pd.Series(data.user_id)
+        self._index(subset(data, (users.map(users.value_counts()) >= 7).to_numpy()))
+        self.pop_ = self.n_item_interactions_.astype(np.float32)
+        return self
+
+    def _scores(self, rows, users):
+        return np.tile(self.pop_, (len(rows), 1))
+
+
+def test_a_member_that_knows_part_of_the_catalog_ranks_only_what_it_knows():
+    # its scores are all negative: the 0 written for the items it lacks
+    # ranked those first
+    model = _alone(EvenItemsLogProb())
+    user = model.users_[0]
+    own = model.named_members_.m.recommend(user, n=5, exclude_seen=False)
+    np.testing.assert_array_equal(model.recommend(user, n=5, exclude_seen=False), own)
+
+
+def test_float64_scores_keep_their_ranking():
+    model = _alone(BigOffset())
+    user = model.users_[0]
+    member = model.named_members_.m
+    expected = member.items_[np.argsort(-member.scores_, kind="stable")[:5]]
+    top = model.recommend(user, n=5, exclude_seen=False)
+    assert np.unique(model.score_items(user)).size > 2  # not collapsed to one value
+    np.testing.assert_array_equal(np.sort(top), np.sort(expected))
+
+
+@pytest.mark.parametrize("blend", ["fixed", "learned"])
+def test_users_a_member_lacks_are_scored_without_it(blend):
+    # the member's users_ are a subset: it raised "... were not seen in fit",
+    # naming the member as if the user had called it
+    params = {"weights": {"m": 1.0, "text": 1.0}} if blend == "fixed" else {}
+    model = HybridRecommender(_text(), [("m", FrequentUsers())], blend=blend, verbose=0,
+                              random_state=0, **params).fit(X)
+    member = model.named_members_.m
+    lacking = np.setdiff1d(model.users_, member.users_)
+    assert len(lacking)
+    assert model.recommend(lacking, n=3).shape == (len(lacking), 3)
+    terms = model.explain(lacking[0], n=3)
+    assert not (terms["source"] == "m").any()  # no contribution of the member
+
+
+def test_a_member_without_get_params_is_named_at_once():
+    class Plain:
+        def fit(self, X, y=None):
+            return self
+
+        def score_items(self, users):
+            return None
+
+    with pytest.raises(ValueError, match=r"member 'm' \(Plain\) has no fit, score_items or "
+                                         r"get_params"):
+        HybridRecommender(_text(), [("m", Plain())]).fit(X)
+
+
+def test_new_items_keep_their_share_under_a_strongly_regularised_blend():
+    # C=1e-5 shrinks the scores to ~1e-3: the users' margins fell within the
+    # absolute tolerance of the extra slot's cut, and nobody got it
+    texts, topics = topic_catalog(items_per_topic=15)
+    data = topic_interactions(topics, users_per_topic=25, per_user=8)
+    cold = texts.index[::7]
+    data = data[~data.item_id.isin(cold)].reset_index(drop=True)
+    users = data.user_id.unique()
+    for C in (1.0, 1e-5):
+        model = HybridRecommender(_text(texts), C=C, random_state=0, verbose=0).fit(data)
+        share = np.isin(model.recommend(users), cold).mean()
+        assert abs(share - model.new_item_share_) < 0.01, (C, share, model.new_item_share_)
