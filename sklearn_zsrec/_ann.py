@@ -172,8 +172,9 @@ def top_n(model, users, n, exclude_seen, batch_size):
     ``users`` is a checked 1-D id array; ``n`` at most the catalog size.
     See the module's docstring for the over-fetching.
     """
-    from ._base import _seen_positions, _top_n
+    from ._base import _chunk_size, _seen_positions, _top_n
 
+    _chunk_size(batch_size, 1, len(users))  # batch_size checked as in exact search
     user_factors, item_factors = factors(model)
     rows = model._user_rows(users)  # unknown users raise as in exact search
     hnsw = index(model)

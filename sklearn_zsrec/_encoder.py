@@ -21,6 +21,7 @@ logger = logging.getLogger("sklearn_zsrec")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _MODELS = {}  # (path, files stamp, device) -> (tokenizer, model); one load per process
 _MODELS_LOCK = threading.Lock()
+_TOKENIZER_LOCK = threading.Lock()  # around tokenizer calls (see ``_forward``)
 _PRECISIONS = {}  # (path, files stamp, device) -> precision chosen by "auto"; one per process
 
 # The fixed batch the "auto" precision check encodes both ways, where the
@@ -96,7 +97,7 @@ def resolve_model_path(model):
                 "config.json; pass the folder a transformers model was saved "
                 "to with save_pretrained()."
             )
-        return expanded
+        return os.path.abspath(expanded)  # fitted state independent of the working directory
     if _looks_like_path(str(model)) or os.path.exists(expanded):
         raise FileNotFoundError(
             f"TextEncoder: the model path {expanded!r} does not exist. Pass "
@@ -542,11 +543,16 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         -------
         self : TextEncoder
         """
-        if self.template is not None and "{}" not in self.template:
-            raise ValueError(
-                "TextEncoder: template must contain '{}' where the text goes, "
-                f"e.g. 'query: {{}}'; got {self.template!r}."
-            )
+        if self.template is not None:
+            try:
+                filled = self.template.format("\0")
+            except (IndexError, KeyError, ValueError):
+                filled = ""
+            if "{}" not in self.template or filled.count("\0") != 1:
+                raise ValueError(
+                    "TextEncoder: template must contain '{}' once, where the text goes, "
+                    "and no other braces (write a literal brace twice: '{{'); e.g. "
+                    f"'query: {{}}'; got {self.template!r}.")
         self.model_path_ = resolve_model_path(self.model)
         self.device_ = _auto_device() if self.device == "auto" else self.device
         # loading takes seconds (imports, weights): a bar says so, once per process
@@ -579,6 +585,12 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             if isinstance(v, int) and v > 0
         ]
         self.max_length_ = self.max_length or st.get("max_length") or min(limits)
+        positions = getattr(model.config, "max_position_embeddings", None)
+        if self.max_length is not None and not 2 < self.max_length <= (positions or np.inf):
+            raise ValueError(
+                f"TextEncoder: max_length={self.max_length} does not fit {self.model}: a "
+                f"text takes 3 to {positions} tokens with its special tokens (the model's "
+                f"positions). Pass max_length in that range, or None for the model's own.")
         self.embedding_dim_ = int(model.config.hidden_size)
         self._n_features_out = self.embedding_dim_
         if self.precision == "auto":
@@ -645,7 +657,10 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             tokenizer.pad_token = tokenizer.eos_token
         # Tokenize once, then batch texts of equal token counts: batches pad
         # less than when sorted by characters, as sentence-transformers does.
-        encoded = tokenizer(prepared, truncation=True, max_length=self.max_length_)
+        # one tokenizer per model is shared by its encoders, and a call sets
+        # its truncation: two max_lengths in two threads must not interleave
+        with _TOKENIZER_LOCK:
+            encoded = tokenizer(prepared, truncation=True, max_length=self.max_length_)
         lengths = np.array([len(ids) for ids in encoded["input_ids"]])
         order = np.argsort(-lengths, kind="stable")
         out = np.empty((len(texts), self.embedding_dim_), dtype=np.float32)

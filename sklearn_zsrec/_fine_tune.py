@@ -178,7 +178,9 @@ class ContrastiveFineTuning(BaseEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "window": [Interval(Integral, 1, None, closed="left")],
         "location": [str, os.PathLike, None],
-        "random_state": ["random_state"],
+        # an int only: the seed is part of the tuned model's cache key (an
+        # instance would print the same for every seed)
+        "random_state": [Interval(Integral, 0, None, closed="left")],
         "verbose": ["verbose"],
     }
 
@@ -247,10 +249,12 @@ class ContrastiveFineTuning(BaseEstimator):
         return clone(encoder).set_params(model=str(directory)).fit()
 
     def _location(self, encoder):
+        """Where tuned models are kept: an absolute path (the tuned encoder's ``model``)."""
         if self.location is not None:
-            return Path(self.location)
+            return Path(self.location).expanduser().absolute()
         memory = getattr(encoder.memory, "location", encoder.memory)
-        return Path(memory) / "fine-tuned" if memory is not None else default_location()
+        return (Path(memory).expanduser().absolute() / "fine-tuned" if memory is not None
+                else default_location())
 
     def _key(self, encoder, texts, anchors, positives):
         h = hashlib.sha256()

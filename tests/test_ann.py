@@ -138,6 +138,13 @@ def test_single_user_batch_size_and_numpy_bool(als):
         len(als.items_),)
 
 
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "10"])
+def test_batch_size_is_checked_as_in_exact_search(als, batch_size):
+    # 0 raised range()'s "arg 3 must not be zero"; 2.5, True and "10" passed
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        als.recommend(als.users_[:5], 3, approximate=True, batch_size=batch_size)
+
+
 def test_unknown_users_raise_as_in_exact_search(als):
     with pytest.raises(ValueError, match="1 user ids were not seen in fit") as exact:
         als.recommend([als.users_[0], -5], 10)

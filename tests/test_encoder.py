@@ -130,6 +130,32 @@ def test_bad_texts_raise():
         TextEncoder(tiny_model_path(), template="query: ").fit()
 
 
+@pytest.mark.parametrize("params, message", [
+    ({"template": "Title: {} / {}"}, "template must contain '{}' once"),
+    ({"template": '{"text": {}}'}, "no other braces"),
+    ({"template": "{0} {}"}, "template must contain"),
+    ({"max_length": 1000}, r"max_length=1000 does not fit .* 3 to 128 tokens"),
+    ({"max_length": 1}, r"max_length=1 does not fit"),
+])
+def test_settings_that_cannot_encode_raise_at_fit(params, message):
+    # they fitted, then a long text raised torch's "size of tensor a (702)
+    # must match", or the template str.format's IndexError / KeyError
+    with pytest.raises(ValueError, match=message):
+        TextEncoder(tiny_model_path(), verbose=0, **params).fit()
+    TextEncoder(tiny_model_path(), verbose=0, template="{{x}} {}", max_length=3).fit()
+
+
+def test_a_relative_model_path_is_kept_absolute(tmp_path, monkeypatch):
+    # a fitted encoder kept "model" relative: after a change of directory it
+    # encoded with whatever model sat at that relative path there
+    import shutil
+
+    shutil.copytree(tiny_model_path(), tmp_path / "a" / "model")
+    monkeypatch.chdir(tmp_path / "a")
+    enc = TextEncoder("model", verbose=0).fit()
+    assert enc.model_path_ == str(tmp_path / "a" / "model")
+
+
 def test_missing_model_path_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="the model path .* does not exist"):
         TextEncoder(str(tmp_path / "nowhere"), verbose=0).fit()

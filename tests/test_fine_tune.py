@@ -187,3 +187,12 @@ def test_the_hybrid_tunes_once_and_serves_the_encoder_its_blend_learned_on(tmp_p
                                 fine_tune=tuning).fit(X)  # all of X: more pairs, a new tuning
     assert len(calls) == 2 and calls[1] > calls[0]
     assert alone.encoder_.model != hybrid.text_.encoder_.model
+
+
+def test_random_state_is_an_int():
+    # the seed is part of the tuned model's cache key; every RandomState
+    # instance printed the same, and one seed's model was served for another
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="random_state"):
+        ContrastiveFineTuning(random_state=np.random.RandomState(1))._validate_params()
