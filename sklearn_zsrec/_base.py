@@ -129,21 +129,21 @@ def _top_n(scores, n):
     top-``n + 1``, and a ranking does not change with ``n`` (metrics at
     several ``k`` describe one ranking). ``torch.topk`` finds them
     (multithreaded, several times faster than ``np.argpartition`` on a
-    chunk of users x the catalog), which orders ties as it likes; the rows
-    where it left out an item tied with its last one are completed by column.
+    chunk of users x the catalog), which orders ties as it likes: it is asked
+    for one more score, and the rows whose extra score equals their last
+    (an item tied with it was left out) are completed by column.
     """
     import torch
 
     scores = np.ascontiguousarray(scores)
-    tensor = torch.from_numpy(scores)
-    val, idx = (t.numpy() for t in torch.topk(tensor, n, dim=1))
-    last = val[:, -1:]
-    cut = np.flatnonzero((tensor == torch.from_numpy(last)).sum(dim=1).numpy()
-                         > (val == last).sum(axis=1))
+    k = min(n + 1, scores.shape[1])
+    val, idx = (t.numpy() for t in torch.topk(torch.from_numpy(scores), k, dim=1))
+    cut = np.flatnonzero(val[:, n - 1] == val[:, n]) if k > n else np.zeros(0, np.intp)
+    val, idx = val[:, :n], idx[:, :n]
     if len(cut):  # ties at the cut-off: the items above it, then the tied ones by column
-        part = scores[cut]
-        above = part > last[cut]
-        tied = part == last[cut]
+        part, last = scores[cut], val[cut, -1:]
+        above = part > last
+        tied = part == last
         tied &= np.cumsum(tied, axis=1) <= n - above.sum(axis=1, keepdims=True)
         idx[cut] = np.nonzero(above | tied)[1].reshape(len(cut), n)  # by column
         val[cut] = np.take_along_axis(part, idx[cut], axis=1)
