@@ -600,16 +600,6 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             self.precision_ = self.precision
         return self
 
-    def _memo_stamp(self):
-        """The model files' stamp when ``model`` is a local directory (else None).
-
-        Part of the key under which a ``HybridRecommender`` reuses fitted
-        text models: a model retrained at the same path is another model.
-        """
-        if isinstance(self.model, (str, os.PathLike)) and os.path.isdir(self.model):
-            return model_files_stamp(os.fspath(self.model))
-        return None
-
     def _cache_key(self):
         return {
             "model": os.path.realpath(self.model_path_),

@@ -9,6 +9,7 @@ empties it.
 """
 
 import copy
+import os
 import threading
 from collections import OrderedDict
 from numbers import Integral
@@ -27,19 +28,26 @@ def memo_key(estimator, data_hash):
     A fit is reused only when it is reproducible: an estimator whose
     ``random_state`` (or a nested one) is None or a RandomState instance
     draws anew each time. Nested estimators count by class (their
-    parameters are among the deep ones), the class object itself (a class
-    defined again, e.g. a notebook cell run again after a fix, is another
-    class), and by the files they read (``_memo_stamp``: a text model
-    retrained in place is another model); a parameter that cannot be hashed
-    (pickled; a Spark session raises its own error) means no reuse.
+    parameters are among the deep ones) and by the class object itself (a
+    class defined again, e.g. a notebook cell run again after a fix, is
+    another class); a ``model`` parameter naming a local directory (a
+    ``TextEncoder``'s) by its files (``model_files_stamp``: a model retrained
+    in place is another model). A parameter that cannot be hashed (pickled;
+    a Spark session raises its own error) means no reuse.
     """
     import joblib
 
+    from .._encoder import model_files_stamp
+
     def name(value):
         kind = type(value)
-        stamp = getattr(value, "_memo_stamp", None)
-        return (f"{kind.__module__}.{kind.__qualname__}", id(kind),
-                stamp() if callable(stamp) else None)
+        return f"{kind.__module__}.{kind.__qualname__}", id(kind)
+
+    def files(key, value):
+        if (key.split("__")[-1] == "model" and isinstance(value, (str, os.PathLike))
+                and os.path.isdir(value)):
+            return value, model_files_stamp(os.fspath(value))
+        return value
 
     params = estimator.get_params(deep=True)
     if any(key.split("__")[-1] == "random_state" and not isinstance(value, Integral)
@@ -48,8 +56,8 @@ def memo_key(estimator, data_hash):
     # joblib.hash sorts a dict's keys, but a dict's order can matter (the
     # catalog follows the order of an item_texts dict): hashed as item pairs
     described = {key: name(value) if hasattr(value, "get_params")
-                 else (dict, list(value.items())) if isinstance(value, dict) else value
-                 for key, value in params.items()}
+                 else (dict, list(value.items())) if isinstance(value, dict)
+                 else files(key, value) for key, value in params.items()}
     try:
         return name(estimator), joblib.hash(described), data_hash
     except Exception:  # noqa: BLE001 - whatever cannot be pickled: no reuse, never an error
