@@ -293,6 +293,60 @@ def test_fresh_arrivals_earn_an_average_items_share_whatever_the_draw():
     assert shares.pop() == pytest.approx(min(len(fresh), n_hidden) / n_items)
 
 
+def test_declared_arrivals_and_the_other_items_without_interactions_keep_their_own_quotas():
+    # 60 items lose their interactions: 30 declared arrivals, 30 left as the
+    # log's tail. Each arrival earns an average item's share of every top-10
+    # whatever the tail beside it; one quota for both gave the arrivals a
+    # share in proportion to their number and scores (about half of it here)
+    texts, topics = topic_catalog(items_per_topic=40)
+    # at most 10 interactions each: every user in one history-length bin
+    data = topic_interactions(topics, users_per_topic=20, per_user=10)
+    cold = data.item_id.drop_duplicates().sample(60, random_state=0).to_numpy()
+    data = data[~data.item_id.isin(cold)]
+    zero = np.setdiff1d(texts.index, data.item_id.unique())
+    arrivals, tail = cold[:30], np.setdiff1d(zero, cold[:30])
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    hybrid = HybridRecommender(text, cf_members(ALSRecommender(factors=4, iterations=3,
+                                                               random_state=0)),
+                               new_items=arrivals, random_state=0, verbose=0).fit(data)
+    n_items = data.item_id.nunique()
+    n_hidden = round(_learn.NEW_ITEM_FRACTION * n_items)
+    arrival_share = min(len(arrivals), n_hidden) / n_items
+    assert hybrid.new_item_thresholds_.shape == (2, 4)  # arrivals, then the tail
+    users = data.user_id.unique()
+    top = hybrid.recommend(users, n=10)
+    shares = [np.isin(top, arrivals).mean(), np.isin(top, tail).mean()]
+    assert abs(shares[0] - arrival_share) < 0.01, (shares, arrival_share)
+    assert abs(sum(shares) - hybrid.new_item_share_) < 0.01, (shares, hybrid.new_item_share_)
+    # each user: floor(share * 10) arrivals, or one more
+    per_user = np.isin(top, arrivals).sum(axis=1)
+    assert set(per_user) <= {int(arrival_share * 10), int(arrival_share * 10) + 1}
+
+
+def test_group_offsets_give_each_group_its_own_quota():
+    rng = np.random.RandomState(0)
+    old, first, second = rng.randn(400, 12), rng.randn(400, 12) - 0.5, rng.randn(400, 12) + 0.5
+    first[:20, 2:] = -np.inf  # users with only two items of the first group
+    offsets, thresholds = _exposure.group_offsets(old, [first, second], [0.25, 0.15], 10)
+    both = np.concatenate([old, first + offsets[:, :1], second + offsets[:, 1:]], axis=1)
+    top = np.argsort(-both, axis=1)[:, :10]
+    counts = np.stack([((top >= 12) & (top < 24)).sum(axis=1), (top >= 24).sum(axis=1)], axis=1)
+    assert set(counts[20:, 0]) == {2, 3} and set(counts[:, 1]) == {1, 2}
+    assert (counts[:20, 0] == 2).all()  # all they have
+    np.testing.assert_allclose(counts[20:].mean(axis=0), [2.5, 1.5], atol=0.05)
+    # recommend applies the thresholds set on the fitted users
+    again, same = _exposure.group_offsets(old, [first, second], [0.25, 0.15], 10, thresholds)
+    assert same == thresholds
+    np.testing.assert_array_equal(again, offsets)
+    # a user without a slot for a group: that group's items rank below the top-10
+    offsets, _ = _exposure.group_offsets(old[20:], [first[20:], second[20:]], [0.3, 0.01], 10)
+    both = np.concatenate([old[20:], first[20:] + offsets[:, :1], second[20:] + offsets[:, 1:]],
+                          axis=1)
+    top = np.argsort(-both, axis=1)[:, :10]
+    assert (((top >= 12) & (top < 24)).sum(axis=1) == 3).all()
+    assert abs((top >= 24).sum(axis=1).mean() - 0.1) < 0.02
+
+
 def test_item_transitions_count_what_follows_within_the_window():
     # user 0: items 0, 1, 2 in time; user 1: items 0, 1 (rows given shuffled)
     rows = np.array([0, 1, 0, 1, 0])

@@ -12,13 +12,13 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 
-from .._base import BaseRecommender, _put_columns
+from .._base import BaseRecommender
 from .._cold_start import CallTextsMixin, check_new_items, grow_catalog
 from .._explain import contributions
 from .._progress import Stages
-from . import _exposure
 from ._blend import HISTORY_BINS, N_BINS, Blend
-from ._learn import MIN_HOLDOUT, MIN_POSITIVES, NEW_ITEM_FRACTION, Learner, arrival_share
+from ._exposure import Exposure
+from ._learn import MIN_HOLDOUT, MIN_POSITIVES, NEW_ITEM_FRACTION, Learner
 from ._members import check_members, default_members, fit_members, positions
 from ._new_users import TextNeighbours
 
@@ -102,7 +102,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         ``item_texts`` without interactions, so that new products show up
         without declaring them. A list of ids: those only (ids not in the
         catalog raise a ``ValueError``; ids with interactions are ordinary
-        items). None: no arrival, for logs whose items without interactions
+        items; the other items without interactions are the log's tail, as
+        with None, with their own quota). None: no arrival, for logs whose items without interactions
         are old tail items (e.g. a sample of a larger log): they are shown as
         often as this log's next interactions go to items it had not reached,
         cut to a half, a quarter or none unless the holdout's NDCG@10 says
@@ -147,9 +148,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     new_item_share_ : float or None
         The share of every known user's top-10 given to items without
         interactions; None when the catalog has none or with the fixed blend.
-    new_item_thresholds_ : ndarray of shape (4,) or None
+    new_item_thresholds_ : ndarray of shape (4,), (2, 4) or None
         Per bin, the margin above which a user gets one more new item than
-        ``floor(10 * new_item_share_)``.
+        its quota's floor; with both arrivals and tail items (a list of
+        ``new_items``), one row for each, arrivals first.
     user_neighbors_, user_neighbors_smoothing_ : int, float or None
         New users' neighbour count and popularity smoothing; None without texts.
     users_ : ndarray of shape (n_users,)
@@ -243,7 +245,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
                              "of the hybrid; rename those members.")
         self._check_weights(members)
         learned = self.blend == "learned"
-        self._arrivals = None
+        self._exposure = None
         stages = Stages((2 + len(members)) * (1 + learned) + 2 + learned, self.verbose,
                         "HybridRecommender.fit")
         try:
@@ -268,13 +270,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         self.blend_validation_ndcg_ = np.zeros((N_BINS, 0))
         if learned is not None:
             self._adopt(data, members, learned, stages)
-        self.new_item_thresholds_ = None
-        new = fitted.n_items == 0
         stages("new-item exposure")
-        if self.new_item_share_ is not None and new.any() and not new.all():
-            # calibrated on the final model's own scores, as recommend sees them
-            self.new_item_thresholds_ = _exposure.thresholds(blend, self.coef_,
-                                                             self.new_item_share_, rng)
+        self._set_exposure(rng)
         self.text_ = fitted.text
         self.named_members_ = Bunch(**fitted.members)
         self._index(data, items=self.text_.items_)
@@ -310,7 +307,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             # solver's Hessian singular; scikit-learn then falls back to
             # lbfgs, as wanted: nothing for the caller to do
             warnings.simplefilter("ignore", LinAlgWarning)
-            out = Learner(self.C, rng, self.new_item_exposure).learn(data, fit_blend)
+            out = Learner(self.C, rng).learn(data, fit_blend)
         text = self.text
         if (out.coef is not None and holdout_text
                 and getattr(self.text, "fine_tune", None) is not None):
@@ -326,13 +323,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             self.coef_ = self._fixed_coef(self._blend, members, use_weights=False)
             return
         zero = self._blend.fitted.n_items == 0
-        fresh = zero & self._fresh_mask(self._blend.fitted.text)
-        Learner.share(out, int(fresh.sum()), int((zero & ~fresh).sum()))
+        Learner.share(out, int((zero & ~self._fresh_mask(self._blend.fitted.text)).sum()))
         self.coef_, self.blend_choice_ = out.coef, out.choice
         self.blend_candidates_, self.blend_validation_ndcg_ = out.candidates, out.ndcg
-        self.new_item_share_ = out.share
-        # what items added after fit (fresh arrivals) earn: see add_items
-        self._arrivals = (out.arrival, out.unseen_share, int(fresh.sum()))
+        self._exposure = Exposure(out.arrival, out.unseen_share, self.new_item_exposure)
         edges = [0, *HISTORY_BINS]
         labels = [f"{a + 1}-{b}" for a, b in zip(edges[:-1], edges[1:])] + [f">{edges[-1]}"]
         message = "HybridRecommender: blend per history length: " + "; ".join(
@@ -340,6 +334,20 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         logger.info(message)
         if self.verbose >= 2:
             stages.write(message)
+
+    def _set_exposure(self, rng, n_added=0):
+        """Quotas of the items without interactions (learned blend); ``n_added``: by add_items."""
+        exposure, self.new_item_thresholds_ = self._exposure, None
+        if exposure is None:
+            return
+        if n_added:
+            exposure.grown(self._blend, self.coef_, n_added, rng)
+        else:
+            exposure.fit(self._blend, self.coef_, self._fresh_mask(self._blend.fitted.text), rng)
+        self.new_item_share_ = exposure.share_ if exposure.groups_ else None
+        if exposure.thresholds_ is not None:  # one row per group: arrivals, then the others
+            self.new_item_thresholds_ = (exposure.thresholds_[0] if len(exposure.groups_) == 1
+                                         else exposure.thresholds_)
 
     def _warn_tiny(self, data, out):
         n_users, n_items = len(pd.unique(data.user_id)), len(pd.unique(data.item_id))
@@ -437,14 +445,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         self._blend = Blend(self._blend.fitted.grown(self.text_), self.switch, self.item_switch)
         grow_catalog(self, texts.index.to_numpy())
         self._new_users.grown(self.user_items_, self.n_item_interactions_)
-        if self._arrivals is not None:
-            arrival, unseen_share, n_fresh = self._arrivals
-            self._arrivals = (arrival, unseen_share, n_fresh + len(texts))
-            self.new_item_share_ = arrival_share(arrival, unseen_share, n_fresh + len(texts),
-                                                 self.new_item_exposure)
-            self.new_item_thresholds_ = _exposure.thresholds(
-                self._blend, self.coef_, self.new_item_share_,
-                check_random_state(self.random_state))
+        self._set_exposure(check_random_state(self.random_state), len(texts))
         return self
 
     def _scores(self, rows, users):
@@ -466,10 +467,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         offset = None
         if getattr(self, "new_item_thresholds_", None) is not None:
             # each user's top-10 holds new_item_share_ of items without interactions
-            offset = _exposure.offsets(blend, rows, score, self.new_item_share_,
-                                       self.new_item_thresholds_)
-            _put_columns(score, np.flatnonzero(blend.fitted.n_items == 0), offset[:, None],
-                         add=True)
+            offset = self._exposure.offsets(blend, rows, score)
+            self._exposure.add(score, offset)
         return score, offset
 
     def _contributions(self, row, users, cols):
@@ -492,9 +491,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
                for k, (name, term) in enumerate(zip(blend.names, terms)) if coef[k]]
         offset = self._known_scores(rows, users)[1]
         if offset is not None:
-            new = blend.fitted.n_items == 0
             out.append(contributions(position, "new item offset", None,
-                                     np.where(new[cols], offset[0], 0.0)))
+                                     self._exposure.of_items(offset[0], cols)))
         out = (pd.concat(out, ignore_index=True) if out
                else contributions(position, "none", None, 0.0 * position))
         return out[out["contribution"] != 0].reset_index(drop=True)

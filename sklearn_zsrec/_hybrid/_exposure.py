@@ -2,12 +2,15 @@
 
 The learned blend ranks new items among themselves by their own terms; how
 many of them reach a user's top-10 is set by one offset per user on their
-scores (``quota_offsets``), so that every user's top-10 holds the share the
-holdout says they earn (``Learner.share``, times ``new_item_exposure``).
+scores (``group_offsets``), so that every user's top-10 holds the share the
+holdout says they earn (``Learner.share``, times ``new_item_exposure``):
+declared arrivals and the other items without interactions (the log's tail)
+each with their own offset and share (``Exposure``).
 """
 
 import numpy as np
 
+from .._base import _put_columns
 from ._learn import CHUNK, MIN_POSITIVES
 
 # the new items' offset is searched in this range: z-scored terms stay far inside
@@ -21,49 +24,90 @@ MARGIN_TOLERANCE = 1e-4
 def quota_offsets(old_top, new_top, share, k, threshold=None):
     """Per-user offsets on new items' scores giving each user ``share`` of its top-``k``.
 
-    ``old_top`` and ``new_top`` hold each user's best scores of old and of
-    new items (at least ``k`` and ``k + 1`` when there are that many; -inf
-    for excluded items). Every user gets ``q = floor(share * k)`` new items
-    in its top-``k``, and one more where its margin (the score of its next
-    new item minus that of its last old item in the top-``k``) is above
-    ``threshold``. With ``threshold`` None it is set so that the fraction
+    One group of new items: see ``group_offsets``, which returns the
+    offsets and thresholds of several groups.
+    """
+    offsets, thresholds = group_offsets(old_top, [new_top], [share], k,
+                                        None if threshold is None else [threshold])
+    return offsets[:, 0], thresholds[0]
+
+
+def group_offsets(old_top, tops, shares, k, thresholds=None):
+    """Per-user offsets on each group's scores giving each user ``shares[g]`` of its top-``k``.
+
+    ``old_top`` and each of ``tops`` hold each user's best scores of the
+    old items and of a group of new items (at least ``k`` and ``k + 1``
+    when there are that many; -inf for excluded items). Every user gets
+    ``q = floor(share * k)`` items of a group in its top-``k``, and one
+    more where its margin (the score of the group's next item minus that of
+    its last old item in the top-``k``) is above the group's threshold.
+    With ``thresholds`` None each is set so that the fraction
     ``share * k - q`` of these users gets one more, and returned, for
-    ``recommend`` to apply to any user. Each offset puts the user's last
-    new item in the top-``k`` halfway between the old items around it.
+    ``recommend`` to apply to any user. Each offset puts the group's last
+    item in the top-``k`` halfway between the old items around it: all
+    groups' items in the top-``k`` then score above that point and the
+    others below it, so that each group keeps its own quota. A group of
+    share 0 comes after every old item.
 
     The same share for every user: a user's rate of picking new items is
     not known per user, and an offset common to all users gave most of the
     new items' slots to the users whose new-item scores run high.
     """
-    if share <= 0:  # none: new items after every old one
-        return np.full(len(old_top), OFFSET_RANGE[0]), np.inf if threshold is None else threshold
-
     def top(scores, n):  # descending, padded with -inf to n columns
         scores = -np.sort(-scores, axis=1)[:, :n]
         return np.pad(scores, ((0, 0), (0, n - scores.shape[1])), constant_values=-np.inf)
 
-    old, new = top(old_top, k + 1), top(new_top, k + 1)
-    n_old, n_new = np.isfinite(old).sum(axis=1), np.isfinite(new).sum(axis=1)
-    base = min(int(np.floor(share * k + 1e-9)), k)
+    old = top(old_top, k + 1)
+    news = [top(new_top, k + 1) for new_top in tops]
+    n_old = np.isfinite(old).sum(axis=1)
     users = np.arange(len(old))
-    with np.errstate(invalid="ignore"):
-        margin = new[:, min(base, k)] - old[:, max(k - base - 1, 0)]
-    if threshold is None:
-        extra = share * k - base
-        threshold = np.inf if extra <= 0 or base >= k else _cut(margin, 1.0 - extra)
-    quota = np.minimum(base + (margin > threshold), k)
-    # as many as the user has: at most its new items, at least what old ones leave
-    quota = np.minimum(np.maximum(quota, k - n_old), n_new)
-    with np.errstate(invalid="ignore"):
-        lower = np.where(quota > 0, old[users, np.clip(k - quota, 0, k)]
-                         - new[users, np.clip(quota - 1, 0, k)], -np.inf)
-        upper = np.where(quota < k, old[users, np.clip(k - quota - 1, 0, k)]
-                         - new[users, np.clip(quota, 0, k)], np.inf)
-    with np.errstate(invalid="ignore"):  # -inf + inf where a side is empty: not selected
-        offsets = np.where(np.isfinite(lower) & np.isfinite(upper), (lower + upper) / 2,
-                           np.where(np.isfinite(lower), lower + 1.0,
-                                    np.where(np.isfinite(upper), upper - 1.0, 0.0)))
-    return np.clip(offsets, *OFFSET_RANGE), threshold
+    shown = [g for g, share in enumerate(shares) if share > 0]
+    bases = {g: min(int(np.floor(shares[g] * k + 1e-9)), k) for g in shown}
+    # each group's margin, every group holding its base quota
+    last_old = max(k - sum(bases.values()) - 1, 0)
+    out_thresholds = [np.inf] * len(shares) if thresholds is None else list(thresholds)
+    quota = np.zeros((len(old), len(shares)), dtype=int)
+    for g in shown:
+        with np.errstate(invalid="ignore"):
+            margin = news[g][:, min(bases[g], k)] - old[:, last_old]
+        if thresholds is None:
+            extra = shares[g] * k - bases[g]
+            out_thresholds[g] = (np.inf if extra <= 0 or bases[g] >= k
+                                 else _cut(margin, 1.0 - extra))
+        quota[:, g] = bases[g] + (margin > out_thresholds[g])
+        quota[:, g] = np.minimum(quota[:, g], np.isfinite(news[g]).sum(axis=1))
+    # as many as the user has: at most k in all, and new items where old ones run out
+    for g in reversed(shown):
+        quota[:, g] -= np.minimum(np.maximum(quota.sum(axis=1) - k, 0), quota[:, g])
+    for g in shown:
+        spare = np.isfinite(news[g]).sum(axis=1) - quota[:, g]
+        quota[:, g] += np.minimum(np.maximum(k - quota.sum(axis=1) - n_old, 0), spare)
+    n_kept = k - quota.sum(axis=1)  # old items in the top-k
+    offsets = np.full((len(old), len(shares)), OFFSET_RANGE[0])
+    for g in shown:
+        new, q = news[g], quota[:, g]
+        with np.errstate(invalid="ignore"):
+            lower = np.where(q > 0, old[users, n_kept] - new[users, np.clip(q - 1, 0, k)],
+                             -np.inf)
+            upper = np.where(n_kept > 0, old[users, np.clip(n_kept - 1, 0, k)]
+                             - new[users, np.clip(q, 0, k)], np.inf)
+            # -inf + inf where a side is empty: not selected
+            offsets[:, g] = np.where(
+                np.isfinite(lower) & np.isfinite(upper), (lower + upper) / 2,
+                np.where(np.isfinite(lower), lower + 1.0,
+                         np.where(np.isfinite(upper), upper - 1.0, 0.0)))
+    if len(shown) > 1:  # a group without a slot: its best below every item in the top-k
+        with np.errstate(invalid="ignore"):
+            kept = [np.where(n_kept > 0, old[users, np.clip(n_kept - 1, 0, k)], np.inf)]
+            kept += [np.where(quota[:, g] > 0, news[g][users, np.clip(quota[:, g] - 1, 0, k)]
+                              + offsets[:, g], np.inf) for g in shown]
+            lowest = np.min(kept, axis=0)
+            for g in shown:
+                below = (quota[:, g] == 0) & np.isfinite(lowest) & np.isfinite(news[g][:, 0])
+                offsets[:, g] = np.where(below, np.minimum(offsets[:, g],
+                                                           lowest - news[g][:, 0] - 1.0),
+                                         offsets[:, g])
+    return np.clip(offsets, *OFFSET_RANGE), out_thresholds
 
 
 def _cut(margin, q):
@@ -101,6 +145,12 @@ def best_old_and_new(score, new, k):
     Fewer when a side has fewer items: only those can make the top-``k``.
     Best first (torch's top-k: several times faster than ``np.partition``).
     """
+    old_top, (new_top,) = best_of_groups(score, [new], k)
+    return old_top, new_top
+
+
+def best_of_groups(score, groups, k):
+    """Each row's ``k`` best scores of the items in no group, and of each group (masks)."""
     import torch
 
     score = torch.from_numpy(np.ascontiguousarray(score))
@@ -109,7 +159,8 @@ def best_old_and_new(score, new, k):
         cols = torch.from_numpy(cols)
         return torch.topk(score.index_select(1, cols), min(k, len(cols)), dim=1)[0].numpy()
 
-    return best(np.flatnonzero(~new)), best(np.flatnonzero(new))
+    old = ~np.any(groups, axis=0)
+    return best(np.flatnonzero(old)), [best(np.flatnonzero(group)) for group in groups]
 
 
 def earned_share(holdout, coef, rate, k=10):
@@ -171,64 +222,122 @@ def earned_share(holdout, coef, rate, k=10):
     return next(s for s, m, e in zip(shares, means, se) if means[best] - m <= e)
 
 
-def best_unseen(blend, rows, score, k):
-    """Each row's ``k + 1`` best scores of old and of new items, training items excluded.
+def best_unseen(blend, rows, score, groups, k):
+    """Each row's ``k + 1`` best scores of old items and of each group, training items excluded.
 
     ``score`` is left as it was (its training items' scores restored).
     """
     seen = blend.fitted.text.user_items_[rows].nonzero()
     kept = score[seen]
     score[seen] = -np.inf
-    best = best_old_and_new(score, blend.fitted.n_items == 0, k + 1)
+    best = best_of_groups(score, groups, k + 1)
     score[seen] = kept
     return best
 
 
-def thresholds(blend, coef, share, rng, k=10):
-    """Per history-length bin, the margin above which a user gets one more new item.
+def thresholds(blend, coef, groups, shares, rng, k=10):
+    """Per group and history-length bin, the margin above which a user gets one more item.
 
-    Each user's top-``k`` holds ``floor(share * k)`` new items, one more for
-    the fraction ``share * k - floor(share * k)`` of users with the largest
-    margins (see ``quota_offsets``), so that the users of every bin hold
-    that share: the scores of a user with one interaction and of one with
-    hundreds are spread differently. Set on (at most 200 per bin of) the
-    training users, their training items excluded, on the fitted model's
-    own scores; a bin with fewer than ``MIN_POSITIVES`` users takes the
-    threshold of all users pooled.
+    Each user's top-``k`` holds ``floor(share * k)`` items of a group, one
+    more for the fraction ``share * k - floor(share * k)`` of users with the
+    largest margins (see ``group_offsets``), so that the users of every bin
+    hold that share: the scores of a user with one interaction and of one
+    with hundreds are spread differently. Set on (at most 200 per bin of)
+    the training users, their training items excluded, on the fitted
+    model's own scores; a bin with fewer than ``MIN_POSITIVES`` users takes
+    the threshold of all users pooled. Shape (n_groups, n_bins).
     """
-    if share <= 0:  # no slot for new items: nothing to calibrate
-        return np.full(len(coef), np.inf)
+    if not any(share > 0 for share in shares):  # no slot: nothing to calibrate
+        return np.full((len(groups), len(coef)), np.inf)
     users = blend.fitted.text.users_
     bins = blend.bins(np.arange(len(users)))
     rows = np.concatenate([
         members if len(members) <= 200 else rng.choice(members, 200, replace=False)
         for members in (np.flatnonzero(bins == b) for b in range(len(coef)))])
     bins = bins[rows]
-    old_top, new_top = [], []
+    old_top, new_tops = [], []
     for start in range(0, len(rows), CHUNK):
         part = rows[start:start + CHUNK]
         score = blend.scores(part, users[part], blend.per_user(coef, part))
-        best_old, best_new = best_unseen(blend, part, score, k)
+        best_old, best_new = best_unseen(blend, part, score, groups, k)
         old_top.append(best_old)
-        new_top.append(best_new)
-    old_top, new_top = np.concatenate(old_top), np.concatenate(new_top)
+        new_tops.append(best_new)
+    old_top = np.concatenate(old_top)
+    new_tops = [np.concatenate(tops) for tops in zip(*new_tops)]
 
     def threshold(mine):
-        return quota_offsets(old_top[mine], new_top[mine], share, k)[1]
+        return group_offsets(old_top[mine], [t[mine] for t in new_tops], shares, k)[1]
 
     pooled = threshold(np.ones(len(rows), dtype=bool))
     return np.array([threshold(bins == b) if (bins == b).sum() >= MIN_POSITIVES else pooled
-                     for b in range(len(coef))])
+                     for b in range(len(coef))]).T
 
 
-def offsets(blend, rows, score, share, per_bin, k=10):
-    """Each user's offset on new items' scores (see ``thresholds``)."""
-    if share <= 0:  # after every old item (as quota_offsets puts them)
-        return np.full(len(rows), OFFSET_RANGE[0], dtype=np.float32)
+def offsets(blend, rows, score, groups, shares, per_bin, k=10):
+    """Each user's offset on each group's scores (see ``thresholds``), (n_rows, n_groups)."""
+    out = np.full((len(rows), len(groups)), OFFSET_RANGE[0])
+    if not any(share > 0 for share in shares):  # after every old item
+        return out.astype(np.float32)
     bins = blend.bins(rows)
-    old_top, new_top = best_unseen(blend, rows, score, k)
-    out = np.empty(len(rows))
+    old_top, new_tops = best_unseen(blend, rows, score, groups, k)
     for b in np.unique(bins):
         mine = bins == b
-        out[mine] = quota_offsets(old_top[mine], new_top[mine], share, k, per_bin[b])[0]
+        out[mine] = group_offsets(old_top[mine], [t[mine] for t in new_tops], shares, k,
+                                  per_bin[:, b])[0]
     return out.astype(np.float32)
+
+
+class Exposure:
+    """The items without interactions' quotas in every known user's top-10.
+
+    Two groups, each with its own quota: the fresh arrivals (``new_items``)
+    earn what the holdout's hidden items earn, each an average item's share
+    (``arrival``: that share and their number); the other items without
+    interactions, the log's tail, earn ``tail_share`` (what the holdout's
+    items the log had not reached earned). One quota for both gave each
+    group slots in proportion to its size and text scores, not its rate
+    (MovieLens-100K with as many tail items as arrivals: 0.060 of the top-10
+    to the arrivals and 0.062 to the tail, for shares of 0.126 and 0.002).
+    """
+
+    def __init__(self, arrival, tail_share, exposure):
+        self.arrival, self.tail_share, self.exposure = arrival, tail_share, exposure
+
+    def fit(self, blend, coef, fresh, rng):
+        """Set the groups (``fresh``: a mask of the catalog), shares and thresholds."""
+        zero = blend.fitted.n_items == 0
+        self.fresh_ = fresh
+        self.groups_ = [mask for mask in (zero & fresh, zero & ~fresh) if mask.any()]
+        hidden_share, n_hidden = self.arrival
+        rates = [hidden_share * min(1.0, (zero & fresh).sum() / max(n_hidden, 1)),
+                 self.tail_share]
+        rates = [rate for rate, mask in zip(rates, (zero & fresh, zero & ~fresh)) if mask.any()]
+        total = sum(rates) * self.exposure
+        self.shares_ = [rate * self.exposure / max(total, 1.0) for rate in rates]
+        self.share_ = float(min(total, 1.0))
+        self.thresholds_ = None
+        if self.groups_ and not zero.all():
+            # calibrated on the final model's own scores, as recommend sees them
+            self.thresholds_ = thresholds(blend, coef, self.groups_, self.shares_, rng)
+        return self
+
+    def grown(self, blend, coef, n_added, rng):
+        """Refit after ``n_added`` items were added to the catalog: fresh arrivals."""
+        return self.fit(blend, coef, np.r_[self.fresh_, np.ones(n_added, dtype=bool)], rng)
+
+    def offsets(self, blend, rows, score):
+        """Each user's offset on each group's items, (n_rows, n_groups)."""
+        return offsets(blend, rows, score, self.groups_, self.shares_, self.thresholds_)
+
+    def add(self, score, by_group):
+        """Add the offsets ``by_group`` (of ``offsets``) to the groups' columns of ``score``."""
+        for group, offset in zip(self.groups_, by_group.T):
+            _put_columns(score, np.flatnonzero(group), offset[:, None], add=True)
+        return score
+
+    def of_items(self, by_group, cols):
+        """One user's offsets ``by_group`` on the catalog columns ``cols`` (0 for old items)."""
+        out = np.zeros(len(cols))
+        for group, offset in zip(self.groups_, by_group):
+            out[group[cols]] = offset
+        return out

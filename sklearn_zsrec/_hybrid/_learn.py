@@ -63,7 +63,6 @@ class Learned:
     choice: list = None  # the candidate kept per bin
     candidates: tuple = None  # the candidates' names
     ndcg: np.ndarray = None  # (N_BINS, n_candidates): held-out NDCG@10 per bin
-    share: float = None  # the share of the top-10 earned by items without interactions
     arrival: tuple = (0.0, 0)  # expected held-out share of the hidden items, and their number
     unseen_share: float = 0.0  # the share earned by undeclared items without interactions
     held: int = 0  # held-out interactions (users with 2+ interactions)
@@ -180,8 +179,8 @@ def fixed_candidates(blend):
 class Learner:
     """Learns the blend of a ``HybridRecommender`` (``C``: logistic regularisation)."""
 
-    def __init__(self, C, rng, exposure):
-        self.C, self.rng, self.exposure = C, rng, exposure
+    def __init__(self, C, rng):
+        self.C, self.rng = C, rng
 
     def learn(self, data, fit_blend):
         """``Learned`` from the rows ``data``; ``fit_blend(rows)`` fits the members on rows.
@@ -279,7 +278,7 @@ class Learner:
         out.coef = self.select(holdout, coef, cross, fold, out)
         if cold[0]:
             self.fit_new_items(blend, out.coef, cold, own)
-        out.pending = (holdout, len(hidden) / len(items), hidden_cols, self.exposure)
+        out.pending = (holdout, len(hidden) / len(items), hidden_cols)
         return out
 
     def fit_new_items(self, blend, coef, cold, own):
@@ -383,47 +382,32 @@ class Learner:
         return best
 
     @staticmethod
-    def share(out, n_fresh, n_unseen):
-        """The share of the top-10 that items without interactions earn, or None.
+    def share(out, n_unseen):
+        """What the items without interactions earn of the top-10 (see ``Exposure``).
 
-        ``n_fresh`` and ``n_unseen`` count the catalog's items without
-        interactions that are, and are not, declared fresh (``new_items``).
+        ``n_unseen`` counts the catalog's items without interactions not
+        declared fresh (``new_items``).
 
         Fresh arrivals earn what an average item earns, as the hidden items
-        do, times how many there are (``arrival_share``): the hidden items'
-        expected share of the held-out interactions, their fraction of the
-        items (each held-out interaction's item was hidden with that
-        probability), not the share the drawn ones happened to earn, which
-        follows the few popular items a draw hides or not (on MovieLens-100K
-        C-mix it ranged from 0.17 to 0.25 over five random states, and the
-        new items' recall with it). The others earn what the holdout's
-        items the log had not reached yet (no interaction left in the refit,
-        not hidden) earned per item, and only as far as the holdout's NDCG@10
-        says those slots pay off when no arrival is declared
-        (``earned_share``). Sets ``share``, ``arrival`` and ``unseen_share``
-        on ``out`` (the ``Learned`` record, its ``coef`` set).
+        do, times how many there are: the hidden items' expected share of
+        the held-out interactions, their fraction of the items (each
+        held-out interaction's item was hidden with that probability), not
+        the share the drawn ones happened to earn, which follows the few
+        popular items a draw hides or not (on MovieLens-100K C-mix it ranged
+        from 0.17 to 0.25 over five random states, and the new items' recall
+        with it). The others earn what the holdout's items the log had not
+        reached yet (no interaction left in the refit, not hidden) earned
+        per item, and only as far as the holdout's NDCG@10 says those slots
+        pay off (``earned_share``). Sets ``arrival`` and ``unseen_share`` on
+        ``out`` (the ``Learned`` record, its ``coef`` set).
         """
         from ._exposure import earned_share
 
-        holdout, hidden_fraction, hidden_cols, exposure = out.pending
+        holdout, hidden_fraction, hidden_cols = out.pending
         out.pending = None  # the holdout's models are not kept
         blend, rows, users, pos, bins, is_hidden, kept = holdout
         out.arrival = (hidden_fraction, len(hidden_cols))
         unseen = (blend.fitted.n_items == 0) & ~is_hidden
         out.unseen_share = float(unseen[pos].mean() * min(1.0, n_unseen / max(unseen.sum(), 1)))
-        if n_unseen and not n_fresh and unseen.any():
+        if n_unseen and unseen.any():
             out.unseen_share = earned_share(holdout, out.coef, out.unseen_share)
-        if n_fresh + n_unseen:
-            out.share = arrival_share(out.arrival, out.unseen_share, n_fresh, exposure)
-
-
-def arrival_share(arrival, unseen_share, n_fresh, exposure):
-    """The top-10 share of the items without interactions: ``n_fresh`` arrivals and the rest.
-
-    ``arrival``: the hidden items' expected held-out share and their number
-    (each fresh arrival earns what a hidden item earns); ``unseen_share``: what
-    the undeclared ones earn; times ``exposure``, at most 1.
-    """
-    hidden_share, n_hidden = arrival
-    fresh = hidden_share * min(1.0, n_fresh / max(n_hidden, 1))
-    return float(min(1.0, (fresh + unseen_share) * exposure))
