@@ -3,6 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
@@ -33,7 +34,8 @@ class ALSRecommender(BaseRecommender):
     random_state : int, RandomState instance or None, default=None
         Seed of the factor initialisation; an int makes ``fit`` repeatable.
     n_jobs : int, default=None
-        Threads used by implicit; None or -1 uses all cores.
+        Threads used by implicit; None or -1 uses all cores, -2 all but one
+        (as joblib counts them).
     verbose : int, default=0
         Show implicit's progress bar during ``fit`` when > 0.
     warm_start : bool, default=False
@@ -120,6 +122,8 @@ class ALSRecommender(BaseRecommender):
             previous = (self.users_, self.user_factors_, self.items_, self.item_factors_)
         self._index(data)
         threads = 0 if self.n_jobs in (None, -1) else int(self.n_jobs)
+        if threads < 0:  # implicit took -2 for 2**64 - 2 threads and aborted the process
+            threads = effective_n_jobs(threads)
         seed = None
         if self.random_state is not None:  # implicit cannot take a RandomState
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))

@@ -85,16 +85,24 @@ def item_item_scores(history, matrix, dense):
 def top_per_row(matrix, k, block=4096):
     """``matrix`` (CSR) with only the ``k`` largest entries of each row kept.
 
+    Of equal entries at the cut, those of the lowest columns are kept.
     Sorted ``block`` rows at a time, so that memory stays that of the matrix.
     """
     if np.diff(matrix.indptr).max(initial=0) <= k:
         return matrix
-    if matrix.shape[1] <= DENSE_ITEMS:  # small: through a dense matrix (torch)
+    if matrix.shape[1] <= DENSE_ITEMS and matrix.data.min() >= 0:  # small: dense (torch)
         import torch
 
         dense = torch.from_numpy(matrix.toarray())
-        values, columns = torch.topk(dense, k, dim=1)
-        return sp.csr_matrix(torch.zeros_like(dense).scatter_(1, columns, values).numpy())
+        values, columns = torch.topk(dense, k + 1, dim=1)
+        # torch breaks ties in any order: rows with a tie at the cut sorted stably
+        tied = np.flatnonzero(((values[:, k - 1] == values[:, k]) & (values[:, k] > 0)).numpy())
+        if len(tied):
+            columns[tied] = torch.from_numpy(
+                np.argsort(-dense[tied].numpy(), axis=1, kind="stable")[:, :k + 1])
+            values[tied] = torch.gather(dense[tied], 1, columns[tied])
+        kept = torch.zeros_like(dense).scatter_(1, columns[:, :k], values[:, :k])
+        return sp.csr_matrix(kept.numpy())
     parts = []
     for start in range(0, matrix.shape[0], block):
         part = matrix[start:start + block]

@@ -3,13 +3,20 @@
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils._param_validation import StrOptions
 
+from ._history import top_per_row
 from ._item_item import _ItemItemRecommender
 
 
 def item_similarity(user_items, n_neighbors, kind="bm25"):
-    """Item-item similarity (implicit's BM25 or cosine), each item's ``n_neighbors`` largest."""
+    """Item-item similarity (implicit's BM25 or cosine), each item's ``n_neighbors`` largest.
+
+    Without the item itself: implicit keeps each item's similarity to itself
+    (the largest, with cosine) among its ``K``, which left ``n_neighbors - 1``
+    neighbours (none with 1) and credited a user's items with themselves.
+    """
     from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
     from implicit.utils import ParameterWarning
     from threadpoolctl import threadpool_limits
@@ -19,9 +26,15 @@ def item_similarity(user_items, n_neighbors, kind="bm25"):
         # implicit's BM25 weighting hands its own fit a COO matrix and warns
         # about converting it (well under a millisecond); not the caller's doing
         warnings.simplefilter("ignore", ParameterWarning)
-        knn = BM25Recommender(K=n_neighbors) if kind == "bm25" else CosineRecommender(K=n_neighbors)
+        model = BM25Recommender if kind == "bm25" else CosineRecommender
+        knn = model(K=n_neighbors + 1)  # one more: the item itself, dropped below
         knn.fit(binary, show_progress=False)
-    return knn.similarity.astype(np.float32).tocsr()
+    similarity = knn.similarity.astype(np.float32).tocoo()
+    other = similarity.row != similarity.col
+    similarity = sp.csr_matrix((similarity.data[other], (similarity.row[other],
+                                                         similarity.col[other])),
+                               shape=similarity.shape, dtype=np.float32)
+    return top_per_row(similarity, n_neighbors)  # where the item was not among its K
 
 
 class ItemKNNRecommender(_ItemItemRecommender):
@@ -40,7 +53,7 @@ class ItemKNNRecommender(_ItemItemRecommender):
     similarity : {"bm25", "cosine"}, default="bm25"
         Item-item similarity on the binary user-item matrix.
     n_neighbors : int, default=100
-        Neighbours kept per item.
+        Neighbours kept per item (other items: an item is not its own).
     half_life : float or None, default=2.0
         Recency half-life of the history, in interactions; None weighs every
         interaction by its weight alone (classic item-kNN).

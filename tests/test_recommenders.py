@@ -4,16 +4,20 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from sklearn_zsrec import (
     ALSRecommender,
     HybridRecommender,
+    ItemKNNRecommender,
     PopularityRecommender,
     TextEncoder,
     ZeroShotRecommender,
 )
+
+from sklearn_zsrec import _history
 
 from ._data import topic_catalog, topic_interactions
 from ._tiny import tiny_model_path
@@ -246,3 +250,44 @@ def test_unknown_new_items_raise(cold_setup):
                                new_items=[1, "nope", 12345], random_state=0)
     with pytest.raises(ValueError, match=r"2 new_items are not in the catalog .*'nope'"):
         hybrid.fit(X)
+
+
+@pytest.mark.parametrize("similarity", ["bm25", "cosine"])
+def test_item_knn_keeps_n_neighbors_other_items(similarity):
+    # implicit counts an item among its own K nearest (the largest, with
+    # cosine): n_neighbors=1 kept no neighbour at all, every unseen item
+    # scored 0 and the lists came in catalog order
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": ["a", "b", "a", "b", "a"]})
+    knn = ItemKNNRecommender(similarity, n_neighbors=1).fit(X)
+    assert knn.score_items([3])[0, list(knn.items_).index("b")] > 0
+    assert knn.explain(3, ["b"]).contributor.tolist() == ["a"]
+    rng = np.random.RandomState(0)
+    R = pd.DataFrame({"user_id": rng.randint(0, 40, 400), "item_id": rng.randint(0, 30, 400)})
+    full = ItemKNNRecommender(similarity, n_neighbors=100).fit(R).similarity_.toarray()
+    assert (np.diag(full) == 0).all()
+    for n in (1, 3):
+        got = ItemKNNRecommender(similarity, n_neighbors=n).fit(R).similarity_.toarray()
+        assert (np.diag(got) == 0).all() and ((got != 0).sum(axis=1) <= n).all()
+        np.testing.assert_allclose(np.sort(got, axis=1)[:, -n:], np.sort(full, axis=1)[:, -n:],
+                                   rtol=1e-6)
+
+
+def test_top_per_row_keeps_the_lowest_columns_of_tied_entries(monkeypatch):
+    # torch.topk kept any of the tied entries at the cut: which neighbour a
+    # small catalog kept differed from a large one's (the sparse path)
+    rng = np.random.RandomState(0)
+    for trial in range(20):
+        matrix = sp.random(30, 40, density=0.5, random_state=trial, format="csr",
+                           data_rvs=lambda n: rng.randint(1, 4, n).astype(np.float32))
+        for k in (1, 3, 10):
+            dense = _history.top_per_row(matrix, k)
+            monkeypatch.setattr(_history, "DENSE_ITEMS", 0)
+            sparse = _history.top_per_row(matrix, k)
+            monkeypatch.undo()
+            np.testing.assert_array_equal(dense.toarray(), sparse.toarray())
+
+
+def test_als_takes_n_jobs_as_joblib_counts_them():
+    # n_jobs=-2 reached implicit as 2**64 - 2 threads: libgomp aborted the process
+    model = ALSRecommender(factors=2, iterations=2, random_state=0, n_jobs=-2).fit(X)
+    assert model.recommend(X.user_id[:2], n=3).shape == (2, 3)
