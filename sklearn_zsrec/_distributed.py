@@ -233,6 +233,8 @@ def _as_embeddings(embeddings, n_texts, dim):
     owner = "fill_embedding_cache"
     try:
         array = np.asarray(embeddings)
+        if array.ndim == 1 and not len(array):  # an empty chunk (a list, a Series)
+            array = np.empty((0, dim), dtype=np.float32)
         if array.dtype == object:  # a Series of vectors, e.g. collected from Spark
             array = np.stack([np.asarray(row) for row in array])
     except ValueError as exc:
@@ -311,9 +313,10 @@ def fill_embedding_cache(encoder, texts, embeddings, *, n_check=8):
         Floating-point vectors, one per text in the same order; a Series or
         list of vectors is stacked. Stored as float32.
     n_check : int, default=8
-        How many of the texts (spread over the input) to encode with
-        ``encoder`` and compare to the vectors given, to catch vectors of
-        another configuration or misaligned with ``texts``; 0 skips it.
+        How many of the texts (spread over the input), and as many of the
+        longest (another ``max_length`` changes only long texts), to encode
+        with ``encoder`` and compare to the vectors given, to catch vectors
+        of another configuration or misaligned with ``texts``; 0 skips it.
 
     Raises
     ------
@@ -371,7 +374,11 @@ def fill_embedding_cache(encoder, texts, embeddings, *, n_check=8):
     order = list(by_text)
     given = np.stack([by_text[t] for t in order]) if order else vectors
     if n_check and order:
-        idx = np.unique(np.linspace(0, len(order) - 1, min(n_check, len(order))).astype(int))
+        # spread over the input, and the longest texts: another max_length
+        # changes only texts longer than the shorter one
+        idx = np.unique(np.r_[
+            np.linspace(0, len(order) - 1, min(n_check, len(order))).astype(int),
+            np.argsort([-len(t) for t in order], kind="stable")[:n_check]])
         sample = [order[i] for i in idx]
         _check_agreement(
             sample, given[idx], fitted._encode(sample),

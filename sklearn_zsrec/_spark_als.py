@@ -422,7 +422,20 @@ class SparkALSRecommender(BaseRecommender):
                   numItemBlocks=self.num_blocks, checkpointInterval=self.checkpoint_interval,
                   seed=seed, userCol="user", itemCol="item", ratingCol="rating")
         with _checkpoint_dir(spark.sparkContext):
-            model = als.fit(_ratings(spark, self.user_items_))
+            try:
+                model = als.fit(_ratings(spark, self.user_items_))
+            except Exception as error:  # py4j's Java error: the cause is in its text
+                if "SingularMatrixException" not in str(error):
+                    raise
+                raise ValueError(
+                    f"SparkALSRecommender: Spark's ALS could not solve some user's or "
+                    f"item's factors (a singular system: rank={self.rank}, "
+                    f"reg_param={self.reg_param}, {n_items} items, {n_users} users; Spark "
+                    "regularises each by its count of positive weights, so users or items "
+                    "whose interactions all weigh 0 get none). Raise reg_param above 0, "
+                    "use a rank below the number of items, drop the rows of weight 0, or "
+                    "rescale the weights (alpha x weight far below 1e15)."
+                ) from error
             # collected inside: the factors' lineage may read the checkpoints
             self.user_factors_ = _collect_factors(model.userFactors, n_users, self.rank)
             self.item_factors_ = _collect_factors(model.itemFactors, n_items, self.rank)

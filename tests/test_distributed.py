@@ -255,6 +255,22 @@ def test_fill_embedding_cache_refuses_what_does_not_fit(change, message):
         fill_embedding_cache(encoder, TEXTS, change(vectors))
 
 
+def test_fill_embedding_cache_checks_the_longest_texts_and_takes_empty_chunks():
+    # vectors of max_length=8 differ from the encoder's (max_length=128) only
+    # for the long texts: a minority, which the spread sample missed
+    short = [f"item {i}" for i in range(60)]
+    long = [f"item {i}: " + " ".join(f"word{j}" for j in range(60)) for i in range(3)]
+    texts = short[:20] + long[:1] + short[20:40] + long[1:] + short[40:]
+    truncated = TextEncoder(tiny_model_path(), max_length=8, verbose=0).fit()._encode(texts)
+    encoder = TextEncoder(tiny_model_path(), verbose=0)
+    with pytest.raises(ValueError, match="not this encoder's: re-encoding some texts"):
+        fill_embedding_cache(encoder, texts, truncated)
+    clear_embedding_cache()
+    for empty in ([], pd.Series([], dtype=object), np.zeros((0, 32))):  # a chunk left empty
+        fill_embedding_cache(encoder, [], empty)
+    assert embedding_cache_info().currsize == 0
+
+
 def test_fill_embedding_cache_catches_misaligned_and_conflicting_vectors(tmp_path):
     encoder = TextEncoder(memory=str(tmp_path), verbose=0).fit()  # MiniLM: texts differ
     vectors = encoder._encode(TEXTS)

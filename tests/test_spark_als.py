@@ -244,6 +244,17 @@ def test_spark_dataframe_errors_name_the_fix(spark):
         _small().fit(spark.createDataFrame(X), y=np.ones(len(X)))
 
 
+def test_a_singular_system_names_the_fix(spark):
+    # five items under the default rank of 10 and a user whose only row
+    # weighs 0 (no regularisation in Spark): Spark raised its Java
+    # SingularMatrixException through py4j, naming no parameter
+    X = pd.DataFrame({"user_id": ["a"] * 5 + ["b"] * 3 + ["c"], "item_id": list("VWXYZVWXV"),
+                      "weight": [1.0] * 8 + [0.0]})
+    with pytest.raises(ValueError, match="could not solve some user's or item's factors.*"
+                                         "Raise reg_param above 0, use a rank below"):
+        SparkALSRecommender(max_iter=3, num_blocks=1, random_state=0, spark=spark).fit(X)
+
+
 def test_unknown_users_raise_as_in_als(fitted):
     with pytest.raises(ValueError, match="1 user ids were not seen in fit"):
         fitted.recommend(["nobody"])
