@@ -8,7 +8,7 @@ aligned one-dimensional arrays, or raises an error that names the fix.
 """
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from numbers import Integral
 
@@ -303,16 +303,19 @@ def check_interactions(
         else np.argsort(np.argsort(ts_key, kind="stable"), kind="stable")
     )
     if duplicates == "sum":
+        # grouped by codes: a key column of ints past 2**53 and floats became
+        # float64 in groupby, which merged distinct ids
         frame = pd.DataFrame(
-            {"u": user, "i": item, "w": weight, "o": order}
+            {"u": _codes(user, "user", name), "i": _codes(item, "item", name), "w": weight,
+             "o": order, "r": np.arange(n)}
             | ({} if ts is None else {"t": ts})
         )
         if frame.duplicated(["u", "i"]).any():
-            agg = {"w": "sum", "o": "max"} | ({} if ts is None else {"t": "max"})
+            agg = {"w": "sum", "o": "max", "r": "first"} | ({} if ts is None else {"t": "max"})
             frame = frame.groupby(["u", "i"], sort=False, as_index=False).agg(agg)
             frame = frame.sort_values("o", kind="stable")
-            user = frame["u"].to_numpy()
-            item = frame["i"].to_numpy()
+            user = user[frame["r"].to_numpy()]
+            item = item[frame["r"].to_numpy()]
             weight = frame["w"].to_numpy()
             _check_weight_range(weight, name, summed=True)
             ts = None if ts is None else frame["t"].to_numpy()
@@ -325,6 +328,19 @@ def check_interactions(
             user, item, weight, ts = user[by_time], item[by_time], weight[by_time], ts[by_time]
             order = np.arange(n)
     return Interactions(user, item, weight, ts, order)
+
+
+def _codes(ids, what, name):
+    """Integer codes of ``ids`` (equal ids, equal codes), or an error for unhashable ids."""
+    try:
+        return pd.factorize(ids)[0]
+    except TypeError:
+        bad = next(v for v in ids if not isinstance(v, Hashable))
+        raise ValueError(
+            f"{name}: {what} ids must be scalars (str, int, ...); got {bad!r} "
+            f"({type(bad).__name__}). Pass one id per row (e.g. a list column "
+            "exploded, a struct column's id field)."
+        ) from None
 
 
 def arrow_values(values):
@@ -485,6 +501,12 @@ def _weights(weight, name):
     """Weights as float64, or an error naming the first value that is not a number."""
     if isinstance(weight, pd.Series):
         weight = weight.to_numpy()
+    kind = np.asarray(weight).dtype.kind
+    if kind in "mMc":  # times and complex numbers cast to float64 without a word
+        raise ValueError(
+            f"{name}: weights (y or the 'weight' column) must be real numbers; got "
+            f"dtype {np.asarray(weight).dtype}. Pass the weights (e.g. counts or "
+            "ratings), and times as the 'timestamp' column.")
     try:
         return np.asarray(weight, dtype=np.float64)
     except (TypeError, ValueError):

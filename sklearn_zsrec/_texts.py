@@ -20,9 +20,12 @@ def check_id_texts(texts, name, owner):
         texts = pd.Series(texts.to_numpy(dtype=object),
                           index=pd.Index(list(texts.index), dtype=object, tupleize_cols=False))
     if not isinstance(texts, pd.Series):
+        hint = (f" For a table of ids and texts, pass e.g. "
+                f"df.set_index({texts.columns[0]!r})[{texts.columns[-1]!r}]."
+                if isinstance(texts, pd.DataFrame) and len(texts.columns) >= 2 else "")
         raise TypeError(
             f"{owner}: {name} must be a pandas Series indexed by id or a dict "
-            f"{{id: text}}; got {type(texts).__name__}."
+            f"{{id: text}}; got {type(texts).__name__}.{hint}"
         )
     if len(texts) == 0:
         raise ValueError(f"{owner}: {name} is empty; give at least one text.")

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ._base import BaseRecommender, _matmul
+from ._base import BaseRecommender, _matmul, _unique_ids
 from ._cold_start import CallTextsMixin, check_new_items, grow_catalog, user_texts_for
 from ._explain import contributions, history_contributions
 from ._history import recency_weights
@@ -140,6 +140,8 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
             if self.user_texts is None
             else check_id_texts(self.user_texts, "user_texts", name)
         )
+        # the catalog sorted as from X alone: ties break alike whatever the texts' order
+        texts = texts.iloc[pd.Index(texts.index).get_indexer(_unique_ids(texts.index.to_numpy()))]
         self._index(data, items=texts.index.to_numpy())
         if self.encoder is None:
             from ._encoder import TextEncoder

@@ -133,6 +133,13 @@ def assert_bunches_equal(a, b):
     assert a.DESCR == b.DESCR
 
 
+@pytest.fixture(autouse=True)
+def synthetic_sizes(request, monkeypatch):
+    """The loader checks MovieLens-100K's sizes: the synthetic copies here have their own."""
+    if not request.node.name.startswith("test_real_"):
+        monkeypatch.setattr(_movielens, "_SIZES", (len(RATINGS), len(USERS), len(ITEMS)))
+
+
 @pytest.fixture
 def no_recbole(monkeypatch):
     """Act as if recbole were not installed."""
@@ -339,3 +346,19 @@ def test_real_copy_matches_its_grouplens_conversion(tmp_path):
     (directory / "u.item").write_bytes("".join(lines).encode("latin-1"))
     ml.users.to_csv(directory / "u.user", sep="|", header=False, index=False)
     assert_bunches_equal(load_movielens_100k(directory), ml)
+
+
+@requires_recbole
+def test_real_partial_or_damaged_copy_is_refused(tmp_path):
+    # a copy cut short (an interrupted copy) loaded without a word: items
+    # rated without a text, or a fraction of the ratings
+    for name, keep in (("ml-100k.item", 800), ("ml-100k.inter", 5001), ("ml-100k.inter", 0)):
+        directory = tmp_path / f"{name}-{keep}"
+        directory.mkdir()
+        for file in ("ml-100k.inter", "ml-100k.item", "ml-100k.user"):
+            lines = (_installed_copy() / file).read_bytes().splitlines(keepends=True)
+            (directory / file).write_bytes(b"".join(lines[:keep] if file == name else lines))
+        message = ("could not be read" if keep == 0 else
+                   "rated ids without a text" if name.endswith("item") else "hold 5000 ratings")
+        with pytest.raises(ValueError, match=f"{message}.*The copy is damaged or partial"):
+            load_movielens_100k(directory)

@@ -666,9 +666,10 @@ def test_the_fitted_hybrid_records_the_text_maps_regularisation():
     assert set(alphas) == {"popularity", "cf"}
 
 
-def test_the_fit_memo_tells_item_texts_dicts_in_another_order_apart(monkeypatch):
-    # the catalog follows a dict's order; joblib.hash sorts dict keys, so a
-    # fit with the reversed dict was served the first dict's catalog
+def test_the_catalog_is_sorted_whatever_the_order_of_an_item_texts_dict(monkeypatch):
+    # the catalog followed a dict's order (and joblib.hash sorts dict keys, so
+    # a fit with the reversed dict was once served the first dict's catalog);
+    # it is now sorted, as a catalog read from X is
     monkeypatch.setattr(_memo, "_FIT_MEMO", OrderedDict())
     forward = dict(ITEM_TEXTS.items())
     backward = dict(reversed(forward.items()))
@@ -677,8 +678,9 @@ def test_the_fit_memo_tells_item_texts_dicts_in_another_order_apart(monkeypatch)
         hybrid = _hybrid(blend="fixed", verbose=0)
         return hybrid.set_params(text__item_texts=texts).fit(X)
 
-    assert list(fit(forward).items_) == list(forward)
-    assert list(fit(backward).items_) == list(backward)
+    a, b = fit(forward), fit(backward)
+    assert list(a.items_) == list(b.items_) == sorted(forward)
+    np.testing.assert_array_equal(a.recommend(a.users_), b.recommend(b.users_))
 
 
 def test_the_learned_blend_does_not_depend_on_the_order_of_the_rows():

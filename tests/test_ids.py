@@ -7,6 +7,7 @@ answers", items 1, 2, 3, 9, 10 and 11.
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from sklearn.base import clone
 
@@ -104,6 +105,12 @@ def test_ids_past_2_53_beside_a_fraction_never_merge():
     model = PopularityRecommender().fit(X)
     assert sorted(model.users_.tolist()) == [0.5, 2**60, 2**60 + 1]
     assert model.recommend(2**60 + 1, n=3).tolist()[-1] == "b"  # its own item, seen: last
+    # a repeated row: merging duplicates grouped an object column of ints and
+    # floats as float64, and 2**60 and 2**60 + 1 became one user
+    model = PopularityRecommender().fit(pd.concat([X, X.iloc[:1]], ignore_index=True))
+    assert sorted(model.users_.tolist()) == [0.5, 2**60, 2**60 + 1]
+    assert model.n_user_interactions_.tolist() == [1, 1, 1]
+    assert model.user_items_.sum() == 4  # the repeated row's weight summed
 
 
 def test_a_whole_number_float_beside_strings_is_the_int_whatever_the_row_order():
@@ -276,6 +283,14 @@ def test_a_dict_or_a_text_weight_gets_an_error_that_names_the_fix():
     X = pd.DataFrame({"user_id": [1, 2], "item_id": [1, 2], "weight": [1, "heavy"]})
     with pytest.raises(ValueError, match=r"must be numbers; got 'heavy' \(str\)\. Map them"):
         PopularityRecommender().fit(X)
+    # times and complex numbers were cast to float64 (microseconds: weights of 1e15)
+    for weight in (pd.to_datetime(["2024-01-01", "2024-06-01"]), pd.to_timedelta([1, 2], "D"),
+                   np.array([1 + 2j, 1 + 0j])):
+        with pytest.raises(ValueError, match="must be real numbers; got dtype"):
+            PopularityRecommender().fit(X.assign(weight=weight))
+    # ids that are not scalars (an Arrow list column): pandas' bare "unhashable type"
+    with pytest.raises(ValueError, match=r"user ids must be scalars .* got array\(\[1\]\)"):
+        PopularityRecommender().fit(pa.table({"user_id": [[1], [2]], "item_id": [1, 2]}))
 
 
 def test_time_zone_aware_timestamps_are_read_as_utc():
@@ -332,3 +347,19 @@ def test_errors_name_the_fix_for_common_input_slips(tmp_path):
     with pytest.raises(ValueError, match=r"the catalog holds '10' \(str\) where X has 10 "
                                          r"\(int\).*convert one side"):
         text.fit(pd.DataFrame({"user_id": [1, 1], "item_id": [10, 11]}))
+
+
+def test_the_text_catalog_is_sorted_whatever_the_order_of_item_texts():
+    # items_ followed item_texts' key order, and ties (a new user's
+    # popularity fallback, items of equal texts) broke by it: the same data
+    # and texts with reordered keys gave another top-n
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": [10, 11, 10, 12, 13]})
+    texts = pd.Series({10: "apple pie", 11: "banana bread", 12: "cherry tart", 13: "date cake",
+                       14: "elder juice", 15: "fig jam", 16: "grape soda"})
+    encoder = TextEncoder(tiny_model_path(), verbose=0)
+    fitted = [ZeroShotRecommender(encoder, item_texts=t).fit(X)
+              for t in (texts, texts[::-1], texts.sample(frac=1, random_state=0))]
+    for model in fitted:
+        assert model.items_.tolist() == sorted(texts.index)
+        assert model.recommend("new", n=4).tolist() == [10, 11, 12, 13]  # popularity, ties
+        np.testing.assert_array_equal(model.item_embeddings_, fitted[0].item_embeddings_)

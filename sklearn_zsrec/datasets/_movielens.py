@@ -104,6 +104,10 @@ History and Context. ACM Transactions on Interactive Intelligent Systems
 """
 
 
+# ratings, users and movies of MovieLens-100K: a partial copy reads without error
+_SIZES = (100_000, 943, 1682)
+
+
 def load_movielens_100k(path=None, *, data_home=None, download_if_missing=False):
     """Load the MovieLens-100K ratings, with item and user texts.
 
@@ -163,6 +167,9 @@ def load_movielens_100k(path=None, *, data_home=None, download_if_missing=False)
     FileNotFoundError
         If ``path`` holds no MovieLens-100K files, or if no copy was found and
         ``download_if_missing`` is False.
+    ValueError
+        If the files found cannot be read or do not hold the whole dataset
+        (100,000 ratings by 943 users of 1,682 movies, each with a text).
     OSError
         If the download fails or the downloaded archive has the wrong checksum.
 
@@ -187,11 +194,28 @@ def load_movielens_100k(path=None, *, data_home=None, download_if_missing=False)
     (1682, 943)
     """
     directory, fmt = _find_movielens_100k(path, data_home, download_if_missing)
-    if fmt == "recbole":
-        interactions, items, users = _read_recbole(directory)
-    else:
-        interactions, items, users = _read_grouplens(directory)
-    return _make_bunch(interactions, items, users)
+    fix = ("The copy is damaged or partial: delete it and copy (or download) "
+           "MovieLens-100K again, or pass another path.")
+    try:
+        if fmt == "recbole":
+            interactions, items, users = _read_recbole(directory)
+        else:
+            interactions, items, users = _read_grouplens(directory)
+        bunch = _make_bunch(interactions, items, users)
+    except (ValueError, KeyError, IndexError) as error:  # pandas' parse errors among them
+        raise ValueError(f"load_movielens_100k: the {fmt} files in {directory} could not "
+                         f"be read ({type(error).__name__}: {error}). {fix}") from error
+    # a partial copy reads without error: the counts say it
+    found = (len(bunch.interactions), len(bunch.users), len(bunch.movies),
+             bunch.interactions.item_id.isin(bunch.item_text.index).all()
+             and bunch.interactions.user_id.isin(bunch.user_text.index).all())
+    if found != (*_SIZES, True):
+        untexted = "" if found[3] else ", and rated ids without a text"
+        raise ValueError(
+            f"load_movielens_100k: the {fmt} files in {directory} hold {found[0]} ratings, "
+            f"{found[1]} users and {found[2]} movies{untexted} (MovieLens-100K: "
+            f"{_SIZES[0]}, {_SIZES[1]} and {_SIZES[2]}). {fix}")
+    return bunch
 
 
 def _find_movielens_100k(path, data_home, download_if_missing):

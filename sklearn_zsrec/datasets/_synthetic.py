@@ -71,10 +71,16 @@ def make_synthetic_interactions(
     Each item has one topic and a text of ``words_per_text`` words, most of
     them drawn from its topic's vocabulary (ordinary English words, e.g.
     "rocket", "galaxy" for space), so a pretrained text model groups items
-    by topic. Each user prefers one topic: 80% of their interactions are with
-    items of that topic, the rest with items of any topic. Within a topic,
-    items are chosen by a long-tailed (Zipf, exponent 1) popularity; user
-    activity is long-tailed too (log-normal). Everything is vectorised
+    by topic. Each user prefers one topic: each draw picks an item of that
+    topic with probability 0.8, of any topic otherwise. Pairs drawn twice are
+    dropped and the shortfall drawn again; repeats are most frequent in a
+    user's own topic, so dense data keep fewer of them: the share of rows in
+    the users' topics is
+    about 0.8 for sparse data (0.82 with 10,000 users, 5,000 items and
+    20,000 rows), 0.72 with the defaults and 0.26 with 100 users, 50 items
+    and 2,000 rows. Within a topic, items are chosen by a long-tailed
+    popularity (Zipf, ``rank ** -0.8``); user activity is long-tailed too
+    (log-normal). Everything is vectorised
     numpy: ten million interactions take seconds and under 1 GB at peak.
 
     Parameters
