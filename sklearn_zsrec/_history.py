@@ -95,14 +95,21 @@ def top_per_row(matrix, k, block=4096):
 
         dense = torch.from_numpy(matrix.toarray())
         values, columns = torch.topk(dense, k + 1, dim=1)
-        # torch breaks ties in any order: rows with a tie at the cut sorted stably
+        # torch breaks ties in any order: rows with a tie at the cut go the sparse way
         tied = np.flatnonzero(((values[:, k - 1] == values[:, k]) & (values[:, k] > 0)).numpy())
-        if len(tied):
-            columns[tied] = torch.from_numpy(
-                np.argsort(-dense[tied].numpy(), axis=1, kind="stable")[:, :k + 1])
-            values[tied] = torch.gather(dense[tied], 1, columns[tied])
-        kept = torch.zeros_like(dense).scatter_(1, columns[:, :k], values[:, :k])
-        return sp.csr_matrix(kept.numpy())
+        values[tied] = 0
+        kept = sp.csr_matrix(torch.zeros_like(dense).scatter_(1, columns[:, :k],
+                                                                values[:, :k]).numpy())
+        if not len(tied):
+            return kept
+        place = sp.csr_matrix((np.ones(len(tied), dtype=matrix.dtype),
+                               (tied, np.arange(len(tied)))), shape=(matrix.shape[0], len(tied)))
+        return sp.csr_matrix(kept + place @ _top_sparse(matrix[tied], k, block))
+    return _top_sparse(matrix, k, block)
+
+
+def _top_sparse(matrix, k, block):
+    """``top_per_row`` through each row's stored entries, sorted (stable: lowest columns first)."""
     parts = []
     for start in range(0, matrix.shape[0], block):
         part = matrix[start:start + block]

@@ -1,5 +1,7 @@
 """HybridRecommender.fit: CF fits reused across grid candidates, and the blend choice."""
 
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -321,6 +323,11 @@ def test_declared_arrivals_and_the_other_items_without_interactions_keep_their_o
     # each user: floor(share * 10) arrivals, or one more
     per_user = np.isin(top, arrivals).sum(axis=1)
     assert set(per_user) <= {int(arrival_share * 10), int(arrival_share * 10) + 1}
+    # a model pickled before the quotas per kind (no Exposure) says to refit
+    earlier = pickle.loads(pickle.dumps(hybrid))
+    del earlier._exposure
+    with pytest.raises(ValueError, match="pickled by an earlier version .* fit it again"):
+        earlier.recommend(users[:1])
 
 
 def test_group_offsets_give_each_group_its_own_quota():
@@ -345,6 +352,33 @@ def test_group_offsets_give_each_group_its_own_quota():
     top = np.argsort(-both, axis=1)[:, :10]
     assert (((top >= 12) & (top < 24)).sum(axis=1) == 3).all()
     assert abs((top >= 24).sum(axis=1).mean() - 0.1) < 0.02
+
+
+def test_group_offsets_keep_each_quota_with_wide_gaps_small_groups_and_few_old_items():
+    # offsets set from the old items alone let a group shown whole (one
+    # arrival) fall below the other group's next item where old scores are
+    # far apart, and users with fewer than k old items lose a slot
+    rng = np.random.default_rng(0)
+    k = 10
+    for _ in range(3000):
+        n_old, n_a, n_b = rng.integers(2, 13), rng.integers(1, 4), rng.integers(1, 12)
+        sides = []
+        for n, scale in ((n_old, rng.choice([1.0, 5.0])), (n_a, 1.0), (n_b, 1.0)):
+            side = np.full(12, -np.inf)
+            side[:n] = -np.sort(-rng.normal(size=n) * scale)
+            sides.append(side[None])
+        old, a, b = sides
+        shares = [float(rng.choice([0.1, 0.2, 0.3])), float(rng.choice([0.1, 0.2]))]
+        offsets, _ = _exposure.group_offsets(old, [a, b], shares, k, [np.inf, np.inf])
+        scores = np.r_[old[0], a[0] + offsets[0, 0], b[0] + offsets[0, 1]]
+        top = np.argsort(-scores, kind="stable")[:k]
+        top = top[np.isfinite(scores[top])]
+        got = [((top >= 12) & (top < 24)).sum(), (top >= 24).sum()]
+        for count, share, n in zip(got, shares, (n_a, n_b)):
+            # its quota, or all it has; more only to fill a top-k old items leave short
+            want = min(int(share * k + 1e-9), n)
+            assert count >= want, (n_old, n_a, n_b, shares, got)
+            assert count == want or n_old + sum(got) - count < k, (n_old, n_a, n_b, shares, got)
 
 
 def test_item_transitions_count_what_follows_within_the_window():

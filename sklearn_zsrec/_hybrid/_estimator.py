@@ -17,7 +17,7 @@ from .._cold_start import CallTextsMixin, check_new_items, grow_catalog
 from .._explain import contributions
 from .._progress import Stages
 from ._blend import HISTORY_BINS, N_BINS, Blend
-from ._exposure import Exposure
+from ._exposure import Exposure, exposure_of
 from ._learn import MIN_HOLDOUT, MIN_POSITIVES, NEW_ITEM_FRACTION, Learner
 from ._members import check_members, default_members, fit_members, positions
 from ._new_users import TextNeighbours
@@ -151,7 +151,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     new_item_thresholds_ : ndarray of shape (4,), (2, 4) or None
         Per bin, the margin above which a user gets one more new item than
         its quota's floor; with both arrivals and tail items (a list of
-        ``new_items``), one row for each, arrivals first.
+        ``new_items``, or items added to a catalog with a tail), one row for
+        each, arrivals first.
     user_neighbors_, user_neighbors_smoothing_ : int, float or None
         New users' neighbour count and popularity smoothing; None without texts.
     users_ : ndarray of shape (n_users,)
@@ -337,7 +338,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
 
     def _set_exposure(self, rng, n_added=0):
         """Quotas of the items without interactions (learned blend); ``n_added``: by add_items."""
-        exposure, self.new_item_thresholds_ = self._exposure, None
+        exposure, self.new_item_thresholds_ = exposure_of(self), None
         if exposure is None:
             return
         if n_added:
@@ -422,11 +423,11 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         an item without interactions declared in ``new_items``: by its text
         (the text model's ``add_items``), the popularity and factors its
         text predicts (the ridge maps fitted in ``fit``), with the learned
-        blend's coefficients; and, with ``blend="learned"``, the items
-        without interactions (these and the earlier ones) take the share of
-        every user's top-10 that fresh arrivals earn (``new_item_share_``,
-        recalibrated; the share ``fit`` found for undeclared items without
-        interactions, if any, is kept as it was). No member is refitted:
+        blend's coefficients; and, with ``blend="learned"``, they join the
+        fresh arrivals (declared or added earlier), whose quota of every
+        user's top-10 is recalibrated for their number; the other items
+        without interactions (the tail, e.g. all of them with
+        ``new_items=None``) keep their own quota. No member is refitted:
         their scores of the new items are 0 until a refit gives them
         interactions.
 
@@ -467,7 +468,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         offset = None
         if getattr(self, "new_item_thresholds_", None) is not None:
             # each user's top-10 holds new_item_share_ of items without interactions
-            offset = self._exposure.offsets(blend, rows, score)
+            offset = exposure_of(self).offsets(blend, rows, score)
             self._exposure.add(score, offset)
         return score, offset
 

@@ -84,6 +84,9 @@ def group_offsets(old_top, tops, shares, k, thresholds=None):
         quota[:, g] += np.minimum(np.maximum(k - quota.sum(axis=1) - n_old, 0), spare)
     n_kept = k - quota.sum(axis=1)  # old items in the top-k
     offsets = np.full((len(old), len(shares)), OFFSET_RANGE[0])
+    if len(shown) > 1:
+        offsets[:, shown] = _common_cut(old, [news[g] for g in shown], quota[:, shown], n_kept, k)
+        return np.clip(offsets, *OFFSET_RANGE), out_thresholds
     for g in shown:
         new, q = news[g], quota[:, g]
         with np.errstate(invalid="ignore"):
@@ -96,18 +99,37 @@ def group_offsets(old_top, tops, shares, k, thresholds=None):
                 np.isfinite(lower) & np.isfinite(upper), (lower + upper) / 2,
                 np.where(np.isfinite(lower), lower + 1.0,
                          np.where(np.isfinite(upper), upper - 1.0, 0.0)))
-    if len(shown) > 1:  # a group without a slot: its best below every item in the top-k
-        with np.errstate(invalid="ignore"):
-            kept = [np.where(n_kept > 0, old[users, np.clip(n_kept - 1, 0, k)], np.inf)]
-            kept += [np.where(quota[:, g] > 0, news[g][users, np.clip(quota[:, g] - 1, 0, k)]
-                              + offsets[:, g], np.inf) for g in shown]
-            lowest = np.min(kept, axis=0)
-            for g in shown:
-                below = (quota[:, g] == 0) & np.isfinite(lowest) & np.isfinite(news[g][:, 0])
-                offsets[:, g] = np.where(below, np.minimum(offsets[:, g],
-                                                           lowest - news[g][:, 0] - 1.0),
-                                         offsets[:, g])
     return np.clip(offsets, *OFFSET_RANGE), out_thresholds
+
+
+def _common_cut(old, news, quota, n_kept, k):
+    """Offsets putting each group's ``quota`` best above one cut per user, the rest below.
+
+    The cut lies halfway between the last old item kept and the first left
+    out (1 from the one there is when a side is empty); each group's last
+    item kept and first left out go halfway around it (its last item 0.5
+    above it when the group has no more, its best 1 below it with no slot).
+    One cut for all groups: a group's offset set from the old items alone
+    let a group with few items, or users with few old items, lose slots to
+    the other group.
+    """
+    users = np.arange(len(old))
+    with np.errstate(invalid="ignore"):
+        above = np.where(n_kept > 0, old[users, np.clip(n_kept - 1, 0, k)], -np.inf)
+        below = old[users, np.minimum(n_kept, k)]
+        cut = np.where(np.isfinite(above) & np.isfinite(below), (above + below) / 2,
+                       np.where(np.isfinite(above), above - 1.0,
+                                np.where(np.isfinite(below), below + 1.0, 0.0)))
+        out = np.zeros(quota.shape)
+        for g, new in enumerate(news):
+            q = quota[:, g]
+            last = np.where(q > 0, new[users, np.clip(q - 1, 0, k)], -np.inf)
+            first = new[users, np.clip(q, 0, k)]
+            out[:, g] = np.where(
+                np.isfinite(last) & np.isfinite(first), cut - (last + first) / 2,
+                np.where(np.isfinite(last), cut + 0.5 - last,
+                         np.where(np.isfinite(first), cut - 1.0 - first, 0.0)))
+    return out
 
 
 def _cut(margin, q):
@@ -285,6 +307,15 @@ def offsets(blend, rows, score, groups, shares, per_bin, k=10):
         out[mine] = group_offsets(old_top[mine], [t[mine] for t in new_tops], shares, k,
                                   per_bin[:, b])[0]
     return out.astype(np.float32)
+
+
+def exposure_of(hybrid):
+    """The hybrid's own ``Exposure``, or an error for one pickled before it had one."""
+    if not hasattr(hybrid, "_exposure"):
+        raise ValueError(f"{type(hybrid).__name__}: this model was pickled by an earlier "
+                         "version of sklearn_zsrec, which kept its new items' quota "
+                         "otherwise; fit it again with this version.")
+    return hybrid._exposure
 
 
 class Exposure:
