@@ -103,8 +103,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         without declaring them. A list of ids: those only (ids not in the
         catalog raise a ``ValueError``; ids with interactions are ordinary
         items; the other items without interactions are the log's tail, as
-        with None, with their own quota). None: no arrival, for logs whose items without interactions
-        are old tail items (e.g. a sample of a larger log): they are shown as
+        with None, with their own quota). None: no arrival, for logs whose
+        items without interactions are old tail items (a sample): shown as
         often as this log's next interactions go to items it had not reached,
         cut to a half, a quarter or none unless the holdout's NDCG@10 says
         those slots pay off. docs/blend.md gives the trade-off in numbers.
