@@ -335,7 +335,9 @@ def _codes(ids, what, name):
     try:
         return pd.factorize(ids)[0]
     except TypeError:
-        bad = next(v for v in ids if not isinstance(v, Hashable))
+        bad = next((v for v in ids if not isinstance(v, Hashable)), None)
+        if bad is None:  # another cause: pandas' own message
+            raise
         raise ValueError(
             f"{name}: {what} ids must be scalars (str, int, ...); got {bad!r} "
             f"({type(bad).__name__}). Pass one id per row (e.g. a list column "
