@@ -8,6 +8,7 @@ aligned one-dimensional arrays, or raises an error that names the fix.
 """
 
 import datetime
+import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from numbers import Integral
@@ -411,7 +412,8 @@ def _timestamps(ts, name):
     nanoseconds (about 1.7e18 today) a few hundred apart would tie, and be
     ordered by row instead of by time. Datetimes are keyed in their own unit
     (numpy's conversion to nanoseconds wraps dates outside 1677-2262 around
-    silently), integers as they are (Python ints of an object column too).
+    silently), integers exactly (Python ints of an object column and digit
+    strings too, at any size).
     One definition for the models and the splitters of
     :mod:`sklearn_zsrec.model_selection`, so that both order rows alike.
     Raises for missing values (NaN, NaT, None), inf, datetimes mixed with
@@ -449,10 +451,8 @@ def _timestamps(ts, name):
                 "first, e.g. pd.to_datetime(X['timestamp'])."
             ) from None
         key = values
-        if ts.dtype.kind == "O" and all(isinstance(v, Integral) for v in ts):
-            # Python ints of an object column keep their exact order
-            exact = np.asarray(ts.tolist())
-            key = exact if exact.dtype.kind in "iu" else values
+        if ts.dtype.kind in "OU":  # Python ints or digit strings keep their exact order
+            key = _integer_ranks(ts.tolist(), values)
     if not np.isfinite(values).all():
         raise ValueError(
             f"{name}: column 'timestamp' contains NaN or inf (or NaT) in "
@@ -460,6 +460,27 @@ def _timestamps(ts, name):
             "column."
         )
     return values, key
+
+
+def _integer_ranks(values, fallback):
+    """Dense ranks of integers given as Python ints or digit strings, else ``fallback``.
+
+    Exact at any size: float64 ties nanosecond times (about 1.7e18) a few
+    hundred apart, as read from a CSV as strings, or ints past int64.
+    """
+    if all(isinstance(v, Integral) for v in values):
+        ints = [int(v) for v in values]
+    elif all(isinstance(v, str) and _DIGITS.fullmatch(v) for v in values):
+        ints = [int(v) for v in values]
+    else:
+        return fallback
+    exact = np.asarray(ints)
+    if exact.dtype.kind in "iu":
+        return exact
+    return np.unique(np.asarray(ints, dtype=object), return_inverse=True)[1].ravel()
+
+
+_DIGITS = re.compile(r"\s*[+-]?\d+\s*")
 
 
 def _typed_times(ts, name):

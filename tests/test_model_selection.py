@@ -110,8 +110,14 @@ def test_datetimes_in_rows_split_as_in_a_dataframe():
         pd.Series([2**60 + 1, 2**60, 2**60 + 2], dtype=object),
         # outside 1677-2262, where numpy's conversion to nanoseconds wraps around
         np.array(["3000-01-01", "1000-01-01", "3000-01-02"], dtype="datetime64[D]"),
+        # as read_csv(dtype=str) gives them: were parsed as float64, a tie
+        pd.Series([str(2**60 + 1), str(2**60), str(2**60 + 2)], dtype=object),
+        np.array([str(2**60 + 1), str(2**60), str(2**60 + 2)]),
+        # Python ints past int64
+        pd.Series([2**70 + 1, 2**70, 2**70 + 2], dtype=object),
     ],
-    ids=["int64", "object ints", "far dates"],
+    ids=["int64", "object ints", "far dates", "digit strings", "numpy strings",
+         "ints past int64"],
 )
 def test_timestamps_beyond_float64_or_nanoseconds_order_exactly(stamps):
     from sklearn_zsrec import ItemKNNRecommender
