@@ -514,9 +514,13 @@ def _typed_times(ts, name):
             return pd.to_datetime(ts, utc=True).tz_localize(None).to_numpy()
         return pd.to_timedelta(ts).to_numpy()
     except (TypeError, ValueError, OverflowError) as exc:
+        fix = ("Nanoseconds reach only the years 1677-2262: give them one unit that holds "
+               "them all (e.g. np.datetime64 values in 'us'), or pass numbers."
+               if isinstance(exc, (pd.errors.OutOfBoundsDatetime, OverflowError))
+               else "Give every row a datetime, or every row a number.")
         raise ValueError(
             f"{name}: column 'timestamp' holds datetimes that could not be converted "
-            f"({exc}). Give every row a datetime, or every row a number."
+            f"together ({exc}). {fix}"
         ) from None
 
 

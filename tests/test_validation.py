@@ -30,6 +30,11 @@ GOOD = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 11, 10], "timestamp":
         (GOOD.assign(timestamp=pd.array([1, None, 3], dtype="Int64")), "'timestamp' contains NaN"),
         (GOOD.assign(timestamp=pd.Series([pd.Timestamp(0), 5, pd.Timestamp(9)], dtype=object)),
          "'timestamp' mixes datetime and other values"),
+        # every row a datetime, a ns one beside one past 2262: the fix is a unit
+        (GOOD.assign(timestamp=pd.Series([np.datetime64("3000-01-01", "D"),
+                                          np.datetime64("2020-01-01T00:00:00.000000001"),
+                                          np.datetime64("2021-01-01", "D")], dtype=object)),
+         r"Nanoseconds reach only the years 1677-2262: give them one unit"),
         (GOOD.iloc[:0], "X has 0 interaction rows"),
         (np.array([1, 2, 3]), "must be 2-D .* Reshape your data"),
         (np.ones((4, 5)), r"got 5 feature\(s\) \(shape=\(4, 5\)\)"),
