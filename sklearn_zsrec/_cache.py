@@ -25,7 +25,11 @@ The disk is never trusted blindly:
   ``UserWarning`` naming it, renamed to ``<name>.npz.damaged`` (kept for
   inspection, ignored by the cache, safe to delete) when the directory lets
   us, and skipped: its texts are encoded again and written to a new shard.
-  A shard that cannot be read for lack of permission is skipped, not renamed.
+  A shard that cannot be read for lack of permission, or that does not fit
+  in the process's memory, is skipped, not renamed.
+- Texts are written in shards by length (one per power of two), as a
+  shard's array of texts pads each to the longest. A directory deleted
+  while the process runs is written again.
 - When the directory cannot be created or written (permissions, read-only
   file system, disk full, a path through a regular file), one
   ``UserWarning`` names it and the fix; the embeddings just encoded are
@@ -153,6 +157,8 @@ def _load_shard(path):
         raise  # moved aside or replaced by another process meanwhile
     except OSError as exc:
         raise _Unusable(f"it cannot be read ({type(exc).__name__}: {exc})", damaged=False)
+    except MemoryError as exc:  # intact, too large for this process: not damaged
+        raise _Unusable(f"it does not fit in this process's memory ({exc})", damaged=False)
     except Exception as exc:  # BadZipFile, EOFError, ValueError, zlib.error...
         raise _Unusable(f"it is not a valid npz file ({type(exc).__name__}: {exc})")
     _check_structure(arrays)
@@ -295,16 +301,24 @@ def _write_shard(directory, key, texts, embeddings):
 
 
 def _write_new(key, directory, location, texts, state):
-    """Write the texts not on disk yet; on an OSError, keep to memory."""
+    """Write the texts not on disk yet; on an OSError, keep to memory.
+
+    One shard per power of two of the texts' lengths: a shard's array of
+    texts pads each to the longest (numpy strings), so that one long text
+    among thousands of short ones made a shard hundreds of times their size.
+    """
     # texts ending in NUL stay in memory: the shard's numpy strings drop
     # trailing NULs, and the text read back would not be the text encoded
     new = [t for t in dict.fromkeys(texts) if t not in state.on_disk and not t.endswith("\0")]
     if not new or directory in _UNWRITABLE:
         return
+    buckets = {}
+    for text in new:
+        buckets.setdefault(len(text).bit_length(), []).append(text)
     try:
-        vectors = np.stack([state.store[t] for t in new])
-        name = _write_shard(directory, key, new, vectors)
-    except OSError as exc:
+        names = [_write_shard(directory, key, part, np.stack([state.store[t] for t in part]))
+                 for _, part in sorted(buckets.items())]
+    except (OSError, MemoryError) as exc:
         _UNWRITABLE.add(directory)
         _warn_once(
             directory,
@@ -315,7 +329,7 @@ def _write_new(key, directory, location, texts, state):
             "or pass memory= a writable directory or None.",
         )
         return
-    state.loaded.add(name)
+    state.loaded.update(names)
     state.on_disk.update(new)
 
 
@@ -344,6 +358,10 @@ def cached_encode(key, texts, encode, location=None, *, count=True):
     directory = None if location is None else _key_dir(location, key)
     with _LOCK:
         state = _key_state(key_str, directory)
+        if directory is not None and (state.loaded or state.on_disk) and not directory.is_dir():
+            # deleted meanwhile (as a warning's fix says): what it held is to write again
+            state.loaded.clear()
+            state.on_disk.clear()
         if directory is not None:
             _read_shards(directory, state, encode)
         missing = list(dict.fromkeys(t for t in texts if t not in state.store))

@@ -171,23 +171,68 @@ def test_cache_of_another_dimension_than_the_model_is_ignored(tmp_path):
     assert len(_about(messages, other)) == 1 and not other.exists()
 
 
+def _load_failing_on(monkeypatch, path, error):
+    """``np.load`` raising ``error`` for the shard ``path`` only (a mock)."""
+    load = np.load
+
+    def failing(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise error
+        return load(file, *args, **kwargs)
+
+    monkeypatch.setattr(np, "load", failing)
+
+
 def test_unreadable_shard_is_skipped_not_moved(tmp_path, monkeypatch):
     # np.load raising PermissionError is a mock (root reads any file), about
     # our own logic: a file we may not read is not ours to rename
     first, _ = _two_shards(tmp_path)
-    load = np.load
-
-    def forbidden(file, *args, **kwargs):
-        if str(file) == str(first):
-            raise PermissionError(errno.EACCES, "Permission denied", str(file))
-        return load(file, *args, **kwargs)
-
-    monkeypatch.setattr(np, "load", forbidden)
+    _load_failing_on(monkeypatch, first, PermissionError(errno.EACCES, "Permission denied"))
     out, messages = _transform_recording(tmp_path, TEXTS)
     monkeypatch.undo()
     np.testing.assert_array_equal(out, _fresh(TEXTS))
     (message,) = messages
     assert str(first) in message and "cannot be read" in message and first.exists()
+
+
+def test_shard_too_large_for_memory_is_skipped_not_moved(tmp_path, monkeypatch):
+    # np.load raising MemoryError is a mock, about our own logic: an intact
+    # shard a process cannot hold was renamed aside as damaged, and its
+    # texts lost for every process
+    first, _ = _two_shards(tmp_path)
+    _load_failing_on(monkeypatch, first, MemoryError("Unable to allocate 2.24 GiB"))
+    out, messages = _transform_recording(tmp_path, TEXTS)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(out, _fresh(TEXTS))
+    (message,) = messages
+    assert "does not fit in this process's memory" in message and first.exists()
+
+
+def test_one_long_text_does_not_inflate_the_shards(tmp_path):
+    # a shard's numpy strings pad every text to the longest: 200 short texts
+    # beside one of 20,000 characters made a 16 MB shard for 60 kB of data
+    texts = [f"short item {i}" for i in range(200)] + ["long " * 4000]
+    out = _encoder(str(tmp_path)).transform(texts)
+    assert sum(p.stat().st_size for p in _shards(tmp_path)) < 1_000_000
+    clear_embedding_cache()
+    np.testing.assert_array_equal(_encoder(str(tmp_path)).transform(texts), out)
+    assert embedding_cache_info().misses == 0
+
+
+def test_a_deleted_cache_directory_is_written_again(tmp_path):
+    # after the directory was deleted (as the dimension warning's fix says),
+    # the texts still in memory were taken as on disk: nothing was written
+    # and every worker encoded them all again
+    import shutil
+
+    location = tmp_path / "cache"
+    _encoder(str(location)).transform(TEXTS)
+    shutil.rmtree(location)
+    _encoder(str(location)).transform(TEXTS)  # from memory
+    assert _shards(location)
+    clear_embedding_cache()  # as a worker process starts
+    _encoder(str(location)).transform(TEXTS)
+    assert embedding_cache_info().misses == 0
 
 
 def test_shards_without_checksum_are_still_read(tmp_path):
