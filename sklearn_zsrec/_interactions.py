@@ -528,11 +528,11 @@ def _weights(weight, name):
     """Weights as float64, or an error naming the first value that is not a number."""
     if isinstance(weight, pd.Series):
         weight = weight.to_numpy()
-    kind = np.asarray(weight).dtype.kind
-    if kind in "mMc":  # times and complex numbers cast to float64 without a word
+    dtype = np.asarray(weight).dtype
+    if dtype.kind in "mMc":  # times and complex numbers cast to float64 without a word
         raise ValueError(
             f"{name}: weights (y or the 'weight' column) must be real numbers; got "
-            f"dtype {np.asarray(weight).dtype}. Pass the weights (e.g. counts or "
+            f"dtype {dtype}. Pass the weights (e.g. counts or "
             "ratings), and times as the 'timestamp' column.")
     try:
         return np.asarray(weight, dtype=np.float64)

@@ -338,11 +338,11 @@ class Exposure:
         """Set the groups (``fresh``: a mask of the catalog), shares and thresholds."""
         zero = blend.fitted.n_items == 0
         self.fresh_ = fresh
-        self.groups_ = [mask for mask in (zero & fresh, zero & ~fresh) if mask.any()]
+        arrivals, tail = zero & fresh, zero & ~fresh
         hidden_share, n_hidden = self.arrival
-        rates = [hidden_share * min(1.0, (zero & fresh).sum() / max(n_hidden, 1)),
-                 self.tail_share]
-        rates = [rate for rate, mask in zip(rates, (zero & fresh, zero & ~fresh)) if mask.any()]
+        rates = [hidden_share * min(1.0, arrivals.sum() / max(n_hidden, 1)), self.tail_share]
+        self.groups_ = [mask for mask in (arrivals, tail) if mask.any()]
+        rates = [rate for rate, mask in zip(rates, (arrivals, tail)) if mask.any()]
         total = sum(rates) * self.exposure
         self.shares_ = [rate * self.exposure / max(total, 1.0) for rate in rates]
         self.share_ = float(min(total, 1.0))

@@ -53,8 +53,9 @@ def memo_key(estimator, data_hash):
     if any(key.split("__")[-1] == "random_state" and not isinstance(value, Integral)
            for key, value in params.items()):
         return None
-    # joblib.hash sorts a dict's keys, but a dict's order can matter (the
-    # catalog follows the order of an item_texts dict): hashed as item pairs
+    # joblib.hash sorts a dict's keys, but a member of one's own may read a
+    # dict in its order (the package's text catalog no longer does: it is
+    # sorted): hashed as item pairs
     described = {key: name(value) if hasattr(value, "get_params")
                  else (dict, list(value.items())) if isinstance(value, dict)
                  else files(key, value) for key, value in params.items()}
