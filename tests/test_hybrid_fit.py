@@ -533,7 +533,8 @@ def test_fixed_weights_set_the_blend_and_are_checked():
     np.testing.assert_array_equal(default.coef_, same.coef_)
     knn = _hybrid(blend="fixed", weights={"knn": 2.0}, verbose=0).fit(X)
     assert knn.coef_[0, knn.terms_.index("knn")] == 2.0
-    assert np.count_nonzero(knn.coef_[0]) == 1
+    # and the items without interactions' offset, which no weighted term scores
+    assert np.count_nonzero(knn.coef_[0]) == 2 and knn.coef_[0, knn.terms_.index("new_item")] < 0
     users = knn.users_[:5]
     # the blend is then the item-kNN member's ranking
     np.testing.assert_array_equal(knn.recommend(users, n=3), knn.named_members_.knn.recommend(users, n=3))
@@ -541,6 +542,31 @@ def test_fixed_weights_set_the_blend_and_are_checked():
         _hybrid(blend="fixed", weights={"als": 1}).fit(X)  # the member is named "cf" here
     with pytest.raises(ValueError, match="finite numbers"):
         _hybrid(blend="fixed", weights={"cf": float("nan")}).fit(X)
+
+
+@pytest.mark.parametrize("weights", [{"knn": 1.0}, {"cf": 1.0, "next": 3.0}, {"popularity": 2.0}])
+def test_a_fixed_blend_without_text_ranks_items_without_interactions_last(weights):
+    # no weighted term scores them: they scored 0, an average item's z-score,
+    # and took the slots of every below-average item (up to 40% of a top-10)
+    cold = sorted(X.item_id.unique())[::4]
+    warm_rows = X[~X.item_id.isin(cold)]
+    model = _hybrid(blend="fixed", weights=weights, verbose=0).fit(warm_rows)
+    n_warm = warm_rows.item_id.nunique()
+    seen = warm_rows.groupby("user_id").item_id.nunique()
+    users = model.users_
+    top = model.recommend(users, n=len(model.items_))
+    for user, row in zip(users, top):
+        n_unseen = n_warm - seen[user]
+        assert not np.isin(row[:n_unseen], cold).any()
+        assert np.isin(row[n_unseen:n_unseen + len(cold)], cold).all()
+    # so also for items added after fit
+    model.add_items({9999: ITEM_TEXTS[cold[0]]})
+    top = model.recommend(users, n=3)
+    assert 9999 not in top and not np.isin(top, cold).any()
+    # a text weight scores them by their text, as before
+    texted = _hybrid(blend="fixed", weights={**weights, "text": 1.0}, verbose=0).fit(warm_rows)
+    assert texted.coef_[0, texted.terms_.index("new_item")] == 0
+    assert np.isin(texted.recommend(users, n=5), cold).any()
 
 
 def test_a_blend_choice_moves_from_its_default_only_on_a_clear_win():

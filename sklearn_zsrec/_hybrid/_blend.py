@@ -102,6 +102,35 @@ class _Items:
     covs: dict  # covariances (float64) of the text embeddings and of each member's factors
 
 
+def fixed_coef(blend, weights, members):
+    """The fixed blend's ``coef`` (one row per bin): ``weights`` on each member's main term.
+
+    A member with factors gets its gated term; ``weights`` None is ``{"text":
+    1, <first member>: 1}``. Without a ``"text"`` weight no weighted term
+    scores the items without interactions, which would then score 0, an
+    average item's z-score, and outrank every below-average item with
+    interactions (catalog order among them); their ``new_item`` term (1 on
+    them) then gets ``-floor``, below any score the weighted terms give an
+    item with interactions (a z-score over ``m`` items is at most ``sqrt(m -
+    1)`` in size), so they come after every item with interactions.
+    """
+    weights = weights if weights is not None else {"text": 1.0, members[0][0]: 1.0}
+    coef = np.zeros(len(blend.names), dtype=np.float32)
+    for key, value in weights.items():
+        term = {"text": "text_gated", "popularity": "popularity"}.get(key, key)
+        if key in blend.fitted.factors:
+            term = key + "_gated"
+        coef[blend.index[term]] = value
+    if not weights.get("text"):
+        f = blend.fitted
+        popularity = np.abs(f.popularity[f.n_items > 0]).max(initial=0.0)
+        in_members = sum(abs(v) for k, v in weights.items() if k not in ("text", "popularity"))
+        floor = (1.0 + in_members * np.sqrt(len(f.n_items))
+                 + abs(weights.get("popularity", 0.0)) * popularity)
+        coef[blend.index["new_item"]] = -floor
+    return np.tile(coef, (N_BINS, 1))
+
+
 class Blend:
     """The blend's terms over one ``Fitted`` record, and their weighted sum.
 

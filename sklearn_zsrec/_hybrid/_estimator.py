@@ -16,7 +16,7 @@ from .._base import BaseRecommender
 from .._cold_start import CallTextsMixin, check_new_items, grow_catalog
 from .._explain import contributions
 from .._progress import Stages
-from ._blend import HISTORY_BINS, N_BINS, Blend
+from ._blend import HISTORY_BINS, N_BINS, Blend, fixed_coef
 from ._exposure import Exposure, exposure_of
 from ._learn import MIN_HOLDOUT, MIN_POSITIVES, NEW_ITEM_FRACTION, Learner
 from ._members import check_members, default_members, fit_members, positions
@@ -79,8 +79,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         The fixed blend's weight of each member's z-scored scores by name,
         and of ``"text"`` (``(1 - w) * z_text``) and ``"popularity"``; a
         member with factors is gated (``w * z``), the others are added as
-        they are, on items with interactions; missing keys weigh 0. None is
-        ``{"text": 1, <first member>: 1}``. ``GridSearchCV`` can search them,
+        they are, on items with interactions; missing keys weigh 0. Items
+        without interactions are scored by the text alone; without a
+        ``"text"`` weight they rank after every item with interactions. None
+        is ``{"text": 1, <first member>: 1}``. ``GridSearchCV`` can search them,
         e.g. ``{"weights": [{"text": 1, "als": 1, "knn": k} for k in (0, 1, 2)]}``.
         Checked by ``fit`` whatever the blend, used by ``blend="fixed"``.
     switch : float, default=2.0
@@ -266,7 +268,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         fitted = blend.fitted
         self._fresh_mask(fitted.text)  # new_items checked whatever the blend
         self.terms_, self.new_item_share_, self.blend_candidates_ = blend.names, None, ()
-        self.coef_ = self._fixed_coef(blend, members)
+        self.coef_ = fixed_coef(blend, self.weights, members)
         self.blend_choice_ = ["fixed"] * N_BINS
         self.blend_validation_ndcg_ = np.zeros((N_BINS, 0))
         if learned is not None:
@@ -321,7 +323,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         """Take the learned blend ``out`` (the fixed one with a warning on tiny data)."""
         if out.coef is None:
             self._warn_tiny(data, out)
-            self.coef_ = self._fixed_coef(self._blend, members, use_weights=False)
+            self.coef_ = fixed_coef(self._blend, None, members)
             return
         zero = self._blend.fitted.n_items == 0
         Learner.share(out, int((zero & ~self._fresh_mask(self._blend.fitted.text)).sum()))
@@ -403,18 +405,6 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
                 f"HybridRecommender: every weight is 0 ({self.weights}): the blend would "
                 "score every item 0. Give at least one member a weight, or weights=None "
                 "for the text model and the first member at 1.")
-
-    def _fixed_coef(self, blend, members, use_weights=True):
-        """The fixed blend: ``weights`` on each member's main term (gated if it has factors)."""
-        weights = self.weights if self.weights is not None and use_weights else {
-            "text": 1.0, members[0][0]: 1.0}
-        coef = np.zeros(len(blend.names), dtype=np.float32)
-        for key, value in weights.items():
-            term = {"text": "text_gated", "popularity": "popularity"}.get(key, key)
-            if key in blend.fitted.factors:
-                term = key + "_gated"
-            coef[blend.index[term]] = value
-        return np.tile(coef, (N_BINS, 1))
 
     def add_items(self, item_texts):
         """Add items to the catalog by their text, after ``fit``, without a refit.
