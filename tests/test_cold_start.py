@@ -163,3 +163,36 @@ def test_new_users_get_their_text_neighbours_when_few_users_have_texts():
 def test_new_items_not_in_the_catalog_raise_whatever_the_blend(blend):
     with pytest.raises(ValueError, match=r"1 new_items are not in the catalog"):
         _hybrid(tiny_model_path(), blend=blend, new_items=["no such item"]).fit(X)
+
+
+def test_new_users_by_their_text_neighbours_get_the_items_without_interactions():
+    # no known user has those items: a new user scored from its text
+    # neighbours' items scored them 0 and was never shown one
+    user_texts = pd.Series({u: f"Someone who likes {t}." for u, t in USER_TOPIC.items()})
+    cold = list(TOPICS.index[TOPICS.isin(["jazz", "space"])][::3])
+    text = ZeroShotRecommender(TextEncoder(real_model_path(), verbose=0), item_texts=ITEM_TEXTS,
+                               user_texts=user_texts)
+    model = HybridRecommender(text, cf_members(ALSRecommender(factors=8, random_state=0)),
+                              random_state=0, verbose=0).fit(X[~X.item_id.isin(cold)])
+    assert model.new_item_share_ > 0
+    texts = {"fan": "I love jazz: saxophone, bebop and swing.",
+             "reader": "I read about rockets, astronauts and galaxies."}
+    top = model.recommend(list(texts), n=10, user_texts=texts)
+    for row, topic in zip(top, ("jazz", "space")):
+        shown = [item for item in row if item in cold]
+        assert shown and (TOPICS.loc[shown] == topic).all(), (row, topic)
+        assert (TOPICS.loc[row] == topic).mean() >= 0.8
+    # one user alone as in a batch (each user's quota is its own)
+    np.testing.assert_array_equal(model.recommend(["fan"], n=10, user_texts=texts)[0], top[0])
+    # explained as ranked: the neighbours' items, and on the others the text and their offset
+    why = model.explain("fan", top[0], user_texts=texts)
+    assert {"text neighbours", "user text", "new item offset"} <= set(why.source)
+    scores = model.score_items(["fan"], user_texts=texts)[0]
+    np.testing.assert_allclose(why.groupby("item_id", sort=False).contribution.sum().loc[top[0]],
+                               scores[pd.Index(model.items_).get_indexer(top[0])],
+                               rtol=1e-5, atol=1e-5)
+    # and an item added after fit reaches the new users close to it
+    model.add_items(NEW_ITEMS)
+    top = model.recommend(list(texts), n=10, user_texts=texts)
+    assert "jazz-new" in top[0] and "space-new" in top[1]
+    assert "jazz-new" not in top[1] and "space-new" not in top[0]

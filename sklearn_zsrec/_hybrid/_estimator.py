@@ -57,8 +57,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
 
     Users not seen in ``fit`` are scored from their text when the text model
     has ``user_texts``: the items of the ``user_neighbors`` known users whose
-    texts are most similar, smoothed toward popularity; otherwise by the
-    text model (its popularity fallback).
+    texts are most similar, smoothed toward popularity, their top-10 ending
+    with the known users' share of items without interactions (the closest
+    to their text; learned blend); otherwise by the text model (its
+    popularity fallback).
 
     Parameters
     ----------
@@ -283,7 +285,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         # the text model's fit, one choice serves a grid over the members
         self._new_users = TextNeighbours(self.user_neighbors, self.random_state).fit(
             self.text_, self.users_, self.user_items_, self.n_item_interactions_,
-            fitted.text_key)
+            fitted.text_key).set_exposure(self._exposure)
         self.user_neighbors_ = self._new_users.n_neighbors_
         self.user_neighbors_smoothing_ = self._new_users.smoothing_
 
@@ -437,6 +439,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         grow_catalog(self, texts.index.to_numpy())
         self._new_users.grown(self.user_items_, self.n_item_interactions_)
         self._set_exposure(check_random_state(self.random_state), len(texts))
+        self._new_users.set_exposure(self._exposure)
         return self
 
     def _scores(self, rows, users):
@@ -468,13 +471,17 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         They add up to the score: the blend is linear in its terms. A known
         user's member terms can be taken further with the member's own
         ``explain`` (``named_members_``). A new user is explained by its text
-        neighbours, its text (the text model's scores, when no known user has
-        a text to match) or the popularity fallback (one row).
+        neighbours (on items without interactions: its text and their
+        offset), its text (the text model's scores, when no known user has a
+        text to match) or the popularity fallback.
         """
         position = np.arange(len(cols))
         if row < 0:
-            return contributions(position, self._new_users.source(users[0]), None,
-                                 self._new_users.scores(users)[0, cols])
+            parts = self._new_users.explained(users[0])
+            out = pd.concat([contributions(position, source, None, part[cols])
+                             for source, part in parts.items()], ignore_index=True)
+            keep = (out["contribution"] != 0) | (out["source"] == next(iter(parts)))
+            return out[keep].reset_index(drop=True)
         rows, blend = np.array([row]), self._blend
         coef = blend.per_user(self.coef_, rows)[0]
         terms = blend.terms(rows, users)
