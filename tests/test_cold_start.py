@@ -182,6 +182,10 @@ def test_new_users_by_their_text_neighbours_get_the_items_without_interactions()
         shown = [item for item in row if item in cold]
         assert shown and (TOPICS.loc[shown] == topic).all(), (row, topic)
         assert (TOPICS.loc[row] == topic).mean() >= 0.8
+    # past its top-10, the others come after every item with interactions
+    # (not in one block just below the top-10, whatever their text)
+    ranked = np.isin(model.recommend(["fan"], n=len(model.items_), user_texts=texts)[0], cold)
+    assert ranked[10:].sum() and not (np.diff(ranked[10:].astype(int)) < 0).any()
     # one user alone as in a batch (each user's quota is its own)
     np.testing.assert_array_equal(model.recommend(["fan"], n=10, user_texts=texts)[0], top[0])
     # explained as ranked: the neighbours' items, and on the others the text and their offset

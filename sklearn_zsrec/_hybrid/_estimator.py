@@ -82,8 +82,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         and of ``"text"`` (``(1 - w) * z_text``) and ``"popularity"``; a
         member with factors is gated (``w * z``), the others are added as
         they are, on items with interactions; missing keys weigh 0. Items
-        without interactions are scored by the text alone; without a
-        ``"text"`` weight they rank after every item with interactions. None
+        without interactions score ``weights["text"] * z_text`` (near 0, an
+        average item's score, for a small text weight: no quota, unlike the
+        learned blend); without a text weight they rank after every item
+        with interactions. None
         is ``{"text": 1, <first member>: 1}``. ``GridSearchCV`` can search them,
         e.g. ``{"weights": [{"text": 1, "als": 1, "knn": k} for k in (0, 1, 2)]}``.
         Checked by ``fit`` whatever the blend, used by ``blend="fixed"``.
@@ -480,8 +482,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             parts = self._new_users.explained(users[0])
             out = pd.concat([contributions(position, source, None, part[cols])
                              for source, part in parts.items()], ignore_index=True)
-            keep = (out["contribution"] != 0) | (out["source"] == next(iter(parts)))
-            return out[keep].reset_index(drop=True)
+            return out[out["contribution"] != 0].reset_index(drop=True)
         rows, blend = np.array([row]), self._blend
         coef = blend.per_user(self.coef_, rows)[0]
         terms = blend.terms(rows, users)

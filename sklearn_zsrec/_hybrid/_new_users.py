@@ -44,7 +44,9 @@ class TextNeighbours:
     quotas (``Exposure``): ranked among themselves by the user's text (its
     similarity to theirs, z-scored over the catalog), each group takes its
     share of the top-10 through one offset per user (``group_offsets``),
-    with thresholds set on known users scored as if new.
+    with thresholds set on known users scored as if new; those of the
+    quota take the top-10's last slots, the others come after every item
+    with interactions.
     """
 
     def __init__(self, n_neighbors="auto", random_state=None):
@@ -108,8 +110,8 @@ class TextNeighbours:
 
         ``exposure``: the hybrid's ``Exposure``, or None (fixed blend: no
         quota). The thresholds are set on (up to ``MAX_THRESHOLD_USERS``)
-        known users with a text, scored as if new, drawn by a generator of
-        its own (the fit's is left as it was).
+        known users with a text, scored as if new, drawn as ``fit`` draws
+        them (by ``random_state``).
         """
         self.groups_, self.shares_, self.thresholds_ = [], [], None
         if (exposure is None or not exposure.groups_ or self.embeddings_ is None
@@ -158,10 +160,20 @@ class TextNeighbours:
         parts = self._parts(emb, emb @ self.embeddings_.T)
         if getattr(self, "thresholds_", None) is not None:  # each group's share of the top-k
             best_old, best_new = best_of_groups(sum(parts.values()), self.groups_, k + 1)
-            offsets = group_offsets(best_old, best_new, self.shares_, k, self.thresholds_)[0]
-            parts["new item offset"] = np.zeros_like(parts["text neighbours"])
-            for group, offset in zip(self.groups_, offsets.T):
-                parts["new item offset"][:, group] = offset[:, None]
+            by_group = group_offsets(best_old, best_new, self.shares_, k, self.thresholds_)[0]
+            offset = np.zeros_like(parts["text neighbours"])
+            for group, group_offset in zip(self.groups_, by_group.T):
+                offset[:, group] = group_offset[:, None]
+            # the others come after every item with interactions, in the
+            # order of their text (just below the top-k they would make one
+            # block, whatever their text)
+            cold, score = np.any(self.groups_, axis=0), sum(parts.values()) + offset
+            last = min(k, score.shape[1]) - 1
+            kth = -np.partition(-score, last, axis=1)[:, last]  # each user's k-th best score
+            lowest = np.where(cold, np.inf, score).min(axis=1)
+            below = np.where(np.isfinite(lowest), lowest - 1.0, 0.0) - parts["user text"].max(axis=1)
+            offset = np.where(cold & (score < kth[:, None]), below[:, None], offset)
+            parts["new item offset"] = offset.astype(np.float32)
         return parts
 
     def _parts(self, emb, sim):
