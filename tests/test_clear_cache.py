@@ -83,3 +83,47 @@ def test_the_fit_memo_does_not_serve_a_class_defined_again():
         member = hybrid.named_members_.mine
         assert type(member) is cls
         np.testing.assert_array_equal(member.bias_, cls().fit(X).bias_)
+
+
+def test_the_fit_memo_tells_class_and_function_parameters_apart(monkeypatch):
+    # a parameter that is a class counted as ``type`` (every class alike) and
+    # a function by its name (pickled by reference): another class, or a
+    # function defined again with other code, was served the first one's fit
+    import sys
+
+    import numpy as np
+
+    from sklearn_zsrec import BaseRecommender, ItemKNNRecommender, NextItemRecommender
+
+    class Wrap(BaseRecommender):
+        _parameter_constraints = {}
+
+        def __init__(self, inner=ItemKNNRecommender, transform=np.negative):
+            self.inner, self.transform = inner, transform
+
+        def _fit(self, data):
+            self._index(data)
+            self.model_ = self.inner().fit(data)
+            self.bias_ = self.transform(self.n_item_interactions_.astype(np.float32))
+            return self
+
+        def _scores(self, rows, users):
+            return self.model_.score_items(self.users_[rows]) + self.bias_
+
+    def define(body):  # a module-level function defined again (a notebook cell run again)
+        space = {"np": np}
+        exec(f"def weigh(n):\n    return {body}\n", space)
+        function = space["weigh"]
+        function.__module__, function.__qualname__ = __name__, "weigh"
+        monkeypatch.setattr(sys.modules[__name__], "weigh", function, raising=False)
+        return function
+
+    for inner, body in [(ItemKNNRecommender, "np.log1p(n)"), (NextItemRecommender, "np.log1p(n)"),
+                        (NextItemRecommender, "-n")]:
+        transform = define(body)
+        hybrid = HybridRecommender(_text(), [("mine", Wrap(inner, transform))], blend="fixed",
+                                   weights={"mine": 1.0}, verbose=0).fit(X)
+        member = hybrid.named_members_.mine
+        assert type(member.model_) is inner
+        np.testing.assert_array_equal(member.bias_,
+                                      transform(member.n_item_interactions_.astype(np.float32)))

@@ -32,16 +32,26 @@ def memo_key(estimator, data_hash):
     class defined again, e.g. a notebook cell run again after a fix, is
     another class); a ``model`` parameter naming a local directory (a
     ``TextEncoder``'s) by its files (``model_files_stamp``: a model retrained
-    in place is another model). A parameter that cannot be hashed (pickled;
-    a Spark session raises its own error) means no reuse.
+    in place is another model). A parameter that is a class or a function
+    counts by the object itself, held by the key (so that its id stays its
+    own): pickling hashes them by name, so a class or function defined
+    again with other code, or another class (deep parameters do not expand
+    a class), was served the first one's fit. A parameter that cannot be
+    hashed (pickled; a Spark session raises its own error) means no reuse.
     """
     import joblib
 
     from .._encoder import model_files_stamp
 
+    held = []  # classes and functions of the parameters, by identity
+
     def name(value):
         kind = type(value)
         return f"{kind.__module__}.{kind.__qualname__}", id(kind)
+
+    def identity(value):
+        held.append(value)
+        return "by identity", getattr(value, "__qualname__", repr(type(value))), id(value)
 
     def files(key, value):
         if (key.split("__")[-1] == "model" and isinstance(value, (str, os.PathLike))
@@ -56,11 +66,13 @@ def memo_key(estimator, data_hash):
     # joblib.hash sorts a dict's keys, but a member of one's own may read a
     # dict in its order (the package's text catalog no longer does: it is
     # sorted): hashed as item pairs
-    described = {key: name(value) if hasattr(value, "get_params")
+    described = {key: identity(value) if isinstance(value, type) or (
+                     callable(value) and not hasattr(value, "get_params"))
+                 else name(value) if hasattr(value, "get_params")
                  else (dict, list(value.items())) if isinstance(value, dict)
                  else files(key, value) for key, value in params.items()}
     try:
-        return name(estimator), joblib.hash(described), data_hash
+        return name(estimator), joblib.hash(described), data_hash, tuple(held)
     except Exception:  # noqa: BLE001 - whatever cannot be pickled: no reuse, never an error
         return None
 
