@@ -200,3 +200,14 @@ def test_new_users_by_their_text_neighbours_get_the_items_without_interactions()
     top = model.recommend(list(texts), n=10, user_texts=texts)
     assert "jazz-new" in top[0] and "space-new" in top[1]
     assert "jazz-new" not in top[1] and "space-new" not in top[0]
+
+
+def test_add_items_keeps_the_fitted_switches():
+    # parameters set after fit take effect at the next fit: add_items built
+    # its blend with the new switch and the coefficients fitted for the old
+    model = _hybrid(tiny_model_path(), blend="fixed").fit(X)
+    same = clone(model).fit(X).add_items(NEW_ITEMS)
+    model.set_params(switch=50.0, item_switch=50.0).add_items(NEW_ITEMS)
+    users = model.users_[:6]
+    np.testing.assert_allclose(model.score_items(users), same.score_items(users),
+                               rtol=1e-6, atol=1e-6)

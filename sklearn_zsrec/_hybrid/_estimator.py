@@ -437,7 +437,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         """
         texts = check_new_items(self, item_texts)
         self.text_.add_items(texts)
-        self._blend = Blend(self._blend.fitted.grown(self.text_), self.switch, self.item_switch)
+        blend = self._blend  # the fitted switches, not ones set since
+        self._blend = Blend(blend.fitted.grown(self.text_), blend.switch, blend.item_switch)
         grow_catalog(self, texts.index.to_numpy())
         self._new_users.grown(self.user_items_, self.n_item_interactions_)
         self._set_exposure(check_random_state(self.random_state), len(texts))
