@@ -32,18 +32,20 @@ def memo_key(estimator, data_hash):
     class defined again, e.g. a notebook cell run again after a fix, is
     another class); a ``model`` parameter naming a local directory (a
     ``TextEncoder``'s) by its files (``model_files_stamp``: a model retrained
-    in place is another model). A parameter that is a class or a function
-    counts by the object itself, held by the key (so that its id stays its
-    own): pickling hashes them by name, so a class or function defined
-    again with other code, or another class (deep parameters do not expand
-    a class), was served the first one's fit. A parameter that cannot be
-    hashed (pickled; a Spark session raises its own error) means no reuse.
+    in place is another model). A parameter that is a class counts by the
+    object itself, held by the key (so that its id stays its own): it was
+    hashed as ``type``, so another class (deep parameters do not expand a
+    class) was served the first one's fit. A function means no reuse: it
+    is pickled by name, so one defined again with other code was served the
+    first one's fit, and the same function object may read globals that
+    changed. A parameter that cannot be hashed (pickled; a Spark session
+    raises its own error) means no reuse.
     """
     import joblib
 
     from .._encoder import model_files_stamp
 
-    held = []  # classes and functions of the parameters, by identity
+    held = []  # the classes among the parameters, by identity
 
     def name(value):
         kind = type(value)
@@ -51,7 +53,7 @@ def memo_key(estimator, data_hash):
 
     def identity(value):
         held.append(value)
-        return "by identity", getattr(value, "__qualname__", repr(type(value))), id(value)
+        return "by identity", value.__qualname__, id(value)
 
     def files(key, value):
         if (key.split("__")[-1] == "model" and isinstance(value, (str, os.PathLike))
@@ -63,11 +65,13 @@ def memo_key(estimator, data_hash):
     if any(key.split("__")[-1] == "random_state" and not isinstance(value, Integral)
            for key, value in params.items()):
         return None
+    if any(callable(value) and not isinstance(value, type) and not hasattr(value, "get_params")
+           for value in params.values()):
+        return None
     # joblib.hash sorts a dict's keys, but a member of one's own may read a
     # dict in its order (the package's text catalog no longer does: it is
     # sorted): hashed as item pairs
-    described = {key: identity(value) if isinstance(value, type) or (
-                     callable(value) and not hasattr(value, "get_params"))
+    described = {key: identity(value) if isinstance(value, type)
                  else name(value) if hasattr(value, "get_params")
                  else (dict, list(value.items())) if isinstance(value, dict)
                  else files(key, value) for key, value in params.items()}
