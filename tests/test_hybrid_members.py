@@ -131,3 +131,32 @@ def test_new_items_keep_their_share_under_a_strongly_regularised_blend():
         model = HybridRecommender(_text(texts), C=C, random_state=0, verbose=0).fit(data)
         share = np.isin(model.recommend(users), cold).mean()
         assert abs(share - model.new_item_share_) < 0.01, (C, share, model.new_item_share_)
+
+
+@pytest.mark.parametrize("where", ["named_members_.knn", "named_members_.cf", "text_"])
+def test_a_member_fitted_again_after_the_hybrids_fit_raises(where, tmp_path):
+    # the blend keeps what it derived from the fits (factors, catalog columns,
+    # each user's score statistics): with a member refitted in place it mixed
+    # two fits (scores off by up to 19), or crashed with a tensor size error
+    import joblib
+    from sklearn_zsrec import ALSRecommender, ItemKNNRecommender, NextItemRecommender
+
+    members = [("cf", ALSRecommender(factors=4, iterations=3, random_state=0)),
+               ("knn", ItemKNNRecommender()), ("next", NextItemRecommender())]
+    model = HybridRecommender(_text(), members, random_state=0, verbose=0).fit(X)
+    users = model.users_[:5]
+    # no false alarm after a round trip through pickle or joblib (memory-mapped)
+    joblib.dump(model, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib", mmap_mode="r")
+    np.testing.assert_array_equal(loaded.recommend(users), model.recommend(users))
+    member = model
+    for attribute in where.split("."):
+        member = getattr(member, attribute)
+    other = X.assign(weight=np.arange(len(X)) % 3 + 1.0)
+    member.fit(other.iloc[: len(other) * 3 // 4])
+    with pytest.raises(ValueError, match=rf"{where} \(.*\) was fitted again after the hybrid's fit"):
+        model.recommend(users)
+    with pytest.raises(ValueError, match="Fit the hybrid again"):
+        model.explain(users[0])
+    model.fit(X)  # and a refit of the hybrid is fine
+    model.recommend(users)

@@ -18,7 +18,7 @@ from .._explain import contributions
 from .._progress import Stages
 from ._blend import HISTORY_BINS, N_BINS, Blend, fixed_coef
 from ._exposure import Exposure, exposure_of
-from ._learn import MIN_HOLDOUT, MIN_POSITIVES, NEW_ITEM_FRACTION, Learner
+from ._learn import Learner, warn_tiny
 from ._members import check_members, default_members, fit_members, positions
 from ._new_users import TextNeighbours
 
@@ -137,6 +137,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     named_members_ : Bunch
         The fitted members by name (``named_members_.knn``); each one's
         ``explain`` says which of a user's items made an item score high.
+        Fitting one (or ``text_``) again makes the hybrid raise until it is
+        fitted again; fit a ``clone`` to use a member on its own.
     terms_ : tuple of str
         The blend's terms, in the order of ``coef_``'s columns.
     coef_ : ndarray of shape (4, n_terms)
@@ -326,7 +328,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     def _adopt(self, data, members, out, stages):
         """Take the learned blend ``out`` (the fixed one with a warning on tiny data)."""
         if out.coef is None:
-            self._warn_tiny(data, out)
+            warn_tiny(data, out)
             self.coef_ = fixed_coef(self._blend, None, members)
             return
         zero = self._blend.fitted.n_items == 0
@@ -355,20 +357,6 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         if exposure.thresholds_ is not None:  # one row per group: arrivals, then the others
             self.new_item_thresholds_ = (exposure.thresholds_[0] if len(exposure.groups_) == 1
                                          else exposure.thresholds_)
-
-    def _warn_tiny(self, data, out):
-        n_users, n_items = len(pd.unique(data.user_id)), len(pd.unique(data.item_id))
-        warnings.warn(
-            f"HybridRecommender: blend='learned' found {out.usable} usable held-out "
-            f"interactions in X ({len(data.user_id)} interactions, {n_users} users, "
-            f"{out.held} of them with 2+ interactions, {n_items} items) and needs "
-            f"at least {MIN_HOLDOUT} ({MIN_POSITIVES} per history-length bin for a blend "
-            "of its own): fit holds out each user's latest interaction, usable when the "
-            f"user keeps an earlier one, the item is not among the {NEW_ITEM_FRACTION:.0%} "
-            "of items hidden while learning, and the user has unseen items to rank it "
-            "against. Fell back to the fixed blend with the default weights. Pass more "
-            "users with 2+ interactions, or blend='fixed' to use that blend without this "
-            "warning.", UserWarning, stacklevel=7)  # fit's caller
 
     def _fresh_mask(self, text):
         """Catalog items declared fresh arrivals (``new_items``), as a mask."""
@@ -446,6 +434,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         return self
 
     def _scores(self, rows, users):
+        self._blend.fitted.check_unchanged()
         users = np.asarray(users)
         known = rows >= 0
         if known.all():  # no copy through a boolean mask
@@ -479,6 +468,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         text to match) or the popularity fallback.
         """
         position = np.arange(len(cols))
+        self._blend.fitted.check_unchanged()
         if row < 0:
             parts = self._new_users.explained(users[0])
             out = pd.concat([contributions(position, source, None, part[cols])

@@ -10,6 +10,7 @@ NDCG@10 (see ``select``). The new items' own terms are fitted apart, on
 every pick of a hidden item by the held-out users (``fit_new_items``).
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -411,3 +412,19 @@ class Learner:
         out.unseen_share = float(unseen[pos].mean() * min(1.0, n_unseen / max(unseen.sum(), 1)))
         if n_unseen and unseen.any():
             out.unseen_share = earned_share(holdout, out.coef, out.unseen_share)
+
+
+def warn_tiny(data, out):
+    """Warn that the holdout ``out`` of ``data`` was too small for a learned blend."""
+    n_users, n_items = len(pd.unique(data.user_id)), len(pd.unique(data.item_id))
+    warnings.warn(
+        f"HybridRecommender: blend='learned' found {out.usable} usable held-out "
+        f"interactions in X ({len(data.user_id)} interactions, {n_users} users, "
+        f"{out.held} of them with 2+ interactions, {n_items} items) and needs "
+        f"at least {MIN_HOLDOUT} ({MIN_POSITIVES} per history-length bin for a blend "
+        "of its own): fit holds out each user's latest interaction, usable when the "
+        f"user keeps an earlier one, the item is not among the {NEW_ITEM_FRACTION:.0%} "
+        "of items hidden while learning, and the user has unseen items to rank it "
+        "against. Fell back to the fixed blend with the default weights. Pass more "
+        "users with 2+ interactions, or blend='fixed' to use that blend without this "
+        "warning.", UserWarning, stacklevel=7)  # fit's caller

@@ -150,11 +150,31 @@ class Fitted:
     # name -> the power of two the blend multiplies a factor member's user
     # factors by (its item factors are stored times theirs: ``factor_scale``)
     user_scales: dict = field(default_factory=dict)
+    # name ("text" for the text model) -> the user_items_ matrix of the fit
+    # this record was made from: a refit makes another (``check_unchanged``)
+    stamps: dict = field(default_factory=dict)
     # arrays derived from the above on first use (not pickled)
     cache: dict = field(default_factory=dict, repr=False)
 
     def __getstate__(self):
         return {**self.__dict__, "cache": {}}
+
+    def check_unchanged(self):
+        """Raise if a member (or the text model) was fitted again since this record was made.
+
+        The blend keeps what it derived from the fits (factors, catalog
+        columns, each user's score statistics): with a member refitted in
+        place it would mix two fits (scores off by up to 19 in a hunt).
+        """
+        for name, model in [("text", self.text), *self.members.items()]:
+            stamp = getattr(self, "stamps", {}).get(name)
+            if stamp is not None and getattr(model, "user_items_", None) is not stamp:
+                where = "text_" if name == "text" else f"named_members_.{name}"
+                raise ValueError(
+                    f"HybridRecommender: {where} ({type(model).__name__}) was fitted again "
+                    "after the hybrid's fit, which keeps what it derived from that fit (the "
+                    "factors, the catalog, each user's score statistics). Fit the hybrid "
+                    f"again; to use a member on its own, fit a copy: clone(hybrid.{where}).")
 
     @property
     def factor_names(self):
@@ -182,7 +202,8 @@ class Fitted:
                       self.n_users, {name: catalog.get_indexer(m.items_)
                                      for name, m in self.members.items()},
                       factors, self.recent, np.concatenate([self.popularity, popularity]),
-                      self.maps, self.key, self.text_key, self.user_scales)
+                      self.maps, self.key, self.text_key, self.user_scales,
+                      stamps_of(text, self.members))
 
     def user_factors(self, name, rows):
         """Member ``name``'s user factors of ``rows``, times its scale (``factor_scale``)."""
@@ -417,4 +438,11 @@ def fit_members(text, members, data, stage):
 
     return Fitted(text, fitted, side["n_items"], text.n_user_interactions_,
                   {name: columns(m.items_) for name, m in fitted.items()}, side["factors"],
-                  recent, side["popularity"], side["maps"], key, text_key, user_scales)
+                  recent, side["popularity"], side["maps"], key, text_key, user_scales,
+                  stamps_of(text, fitted))
+
+
+def stamps_of(text, members):
+    """``Fitted.stamps``: each fitted model's ``user_items_`` (None without one)."""
+    return {name: getattr(model, "user_items_", None)
+            for name, model in [("text", text), *members.items()]}
