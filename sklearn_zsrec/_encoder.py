@@ -459,6 +459,10 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         The precision used (what ``"auto"`` chose).
     embedding_dim_ : int
         The dimension of the embeddings.
+    files_stamp_ : str
+        A digest of the model files' names, sizes and modification times at
+        fit: if another model is saved at the same path, ``transform``
+        raises until the encoder is fitted again.
 
     See Also
     --------
@@ -562,6 +566,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         stages(f"loading {self.model} on {self.device_}")
         tokenizer, model = _load_model(self.model_path_, self.device_, stamp)
         stages.close()
+        self.files_stamp_ = stamp
         st = _st_config(self.model_path_)
         if self.pooling != "auto":
             self.pooling_ = self.pooling
@@ -600,10 +605,26 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             self.precision_ = self.precision
         return self
 
+    def _files_stamp(self):
+        """The model files' stamp; raises if they changed since ``fit``.
+
+        Vectors encoded by a model saved over the fitted one (a retrained
+        model at the same path) would be mixed with those computed at fit
+        (a recommender's item embeddings) without a word.
+        """
+        stamp = model_files_stamp(self.model_path_)
+        fitted = getattr(self, "files_stamp_", None)  # None: pickled before it was kept
+        if fitted is not None and stamp != fitted:
+            raise ValueError(
+                f"TextEncoder: the model files at {self.model_path_} changed since fit "
+                "(another model saved there): its vectors would be mixed with those of the "
+                "model fitted. Fit the encoder again, or the recommender that holds it.")
+        return stamp
+
     def _cache_key(self):
         return {
             "model": os.path.realpath(self.model_path_),
-            "files": model_files_stamp(self.model_path_),
+            "files": self._files_stamp(),
             "pooling": self.pooling_,
             "normalize": self.normalize_,
             "template": self.template,
@@ -631,6 +652,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
 
     def _encode(self, texts):
         """Embed ``texts`` with the fitted settings, bypassing the cache."""
+        self._files_stamp()
         return self._forward(texts, self.precision_, self.verbose)
 
     def _forward(self, texts, precision, verbose=0):

@@ -43,7 +43,8 @@ def test_the_fit_memo_does_not_serve_a_model_retrained_in_place(tmp_path):
     hybrid = HybridRecommender(text, cf_members(ALSRecommender(factors=4, iterations=2,
                                                                random_state=0)),
                                blend="fixed", random_state=0, verbose=0)
-    old = clone(hybrid).fit(X).text_.item_embeddings_
+    fitted = clone(hybrid).fit(X)
+    old = fitted.text_.item_embeddings_
     retrained = BertModel.from_pretrained(str(model))
     with torch.no_grad():
         for weight in retrained.parameters():
@@ -53,6 +54,14 @@ def test_the_fit_memo_does_not_serve_a_model_retrained_in_place(tmp_path):
     expected = clone(text).fit(X).item_embeddings_  # not through the memo
     assert not np.allclose(new, old)
     np.testing.assert_allclose(new, expected, rtol=1e-5, atol=1e-6)
+    # the model fitted before: new users' texts would be encoded by the new
+    # model beside the old one's item embeddings; it says so instead
+    texts = {"newbie": "A story about a rocket."}
+    import pytest
+    with pytest.raises(ValueError, match="model files at .* changed since fit"):
+        fitted.recommend(["newbie"], user_texts=texts)
+    with pytest.raises(ValueError, match="Fit the encoder again"):
+        fitted.text_.encoder_.transform(["a text"])
 
 
 def test_the_fit_memo_does_not_serve_a_class_defined_again():
