@@ -99,6 +99,25 @@ def test_grid_over_blend_parameters_fits_the_cf_once_per_split(als_fits):
     assert len(als_fits) == 2  # one split: its final and holdout fits, once
 
 
+def test_a_three_fold_grid_over_blend_parameters_fits_the_cf_once_per_split(als_fits):
+    # GridSearchCV runs every split of a candidate before the next: with 4
+    # entries per kind the memo had dropped a split's fits before the next
+    # candidate came back to them (sklearn's default cv=5: no reuse at all)
+    GridSearchCV(clone(_hybrid()), {"switch": [1.0, 2.0, 4.0]},
+                 cv=LeaveLastOut(n_splits=3), refit=False).fit(X)
+    assert len(als_fits) == 6  # each split's final and holdout fits, once
+
+
+def test_the_fit_memo_keeps_its_memory_bound(monkeypatch):
+    monkeypatch.setattr(_memo, "_FIT_MEMO", OrderedDict())
+    monkeypatch.setattr(_memo, "_SIZES", {})
+    monkeypatch.setattr(_memo, "_FIT_MEMO_BYTES", 3_000)
+    for k in range(5):  # 1,200 bytes each: two fit the bound
+        _memo.memoized(("kind", k), lambda: np.zeros(150), shared=True)
+        assert sum(_memo._SIZES.values()) <= 3_000 and ("kind", k) in _memo._FIT_MEMO
+    assert list(_memo._FIT_MEMO) == [("kind", 3), ("kind", 4)]
+
+
 def test_grid_over_n_neighbors_keeps_the_cf_fits_and_each_similarity(als_fits, monkeypatch):
     # 2 n_neighbors x 2 fits per candidate (holdout and final): 4 similarities,
     # which with the 2 CF fits are more entries than the memo keeps of one kind

@@ -4,8 +4,8 @@ The candidates of a grid over the blend's own parameters (``C``,
 ``switch``, ...) refit the same members on the same rows: each member is
 fitted once per split and shared, its arrays read-only. In process memory,
 at most ``_FIT_MEMO_SIZE`` entries of each kind (the first element of a
-key), least recently used dropped first; ``sklearn_zsrec.clear_cache``
-empties it.
+key) and ``_FIT_MEMO_BYTES`` of arrays in all, least recently used dropped
+first; ``sklearn_zsrec.clear_cache`` empties it.
 """
 
 import copy
@@ -18,7 +18,13 @@ import numpy as np
 import scipy.sparse as sp
 
 _FIT_MEMO = OrderedDict()
-_FIT_MEMO_SIZE = 4  # entries per kind
+# entries per kind: GridSearchCV runs every split of a candidate before the
+# next one, so a 5-fold search (scikit-learn's default) of the learned blend
+# (a holdout fit and a final fit per split) reuses its fits with 10; with 4
+# it refitted every member for every candidate
+_FIT_MEMO_SIZE = 10
+_FIT_MEMO_BYTES = 1 << 30  # and at most this much of arrays in all (shared ones counted each time)
+_SIZES = {}  # key -> its arrays' bytes
 _FIT_MEMO_LOCK = threading.Lock()
 
 
@@ -99,16 +105,43 @@ def memoized(key, build, shared=False):
         read_only(value)
     with _FIT_MEMO_LOCK:
         _FIT_MEMO[key] = value if shared else copy.deepcopy(value)
+        _SIZES[key] = array_bytes(value)
         same_kind = [k for k in _FIT_MEMO if k[0] == key[0]]
         for old in same_kind[: max(len(same_kind) - _FIT_MEMO_SIZE, 0)]:  # least recent first
-            del _FIT_MEMO[old]
+            _drop(old)
+        while len(_FIT_MEMO) > 1 and sum(_SIZES.values()) > _FIT_MEMO_BYTES:
+            _drop(next(iter(_FIT_MEMO)))
     return value
+
+
+def _drop(key):
+    del _FIT_MEMO[key]
+    _SIZES.pop(key, None)
+
+
+def array_bytes(value, seen=None):
+    """The bytes of the arrays ``value`` holds (as ``read_only`` walks it), each counted once."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if sp.issparse(value):
+        return sum(array_bytes(a, seen) for a in (value.data, value.indices, value.indptr))
+    if isinstance(value, (dict, tuple, list)):
+        return sum(array_bytes(item, seen)
+                   for item in (value.values() if isinstance(value, dict) else value))
+    if hasattr(value, "get_params"):
+        return sum(array_bytes(item, seen) for item in vars(value).values())
+    return 0
 
 
 def clear():
     """Empty the memo."""
     with _FIT_MEMO_LOCK:
         _FIT_MEMO.clear()
+        _SIZES.clear()
 
 
 def read_only(value):
