@@ -1,5 +1,7 @@
 """Cold start after fit: items added by text, users scored from a text given with the call."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -195,6 +197,12 @@ def test_new_users_by_their_text_neighbours_get_the_items_without_interactions()
     np.testing.assert_allclose(why.groupby("item_id", sort=False).contribution.sum().loc[top[0]],
                                scores[pd.Index(model.items_).get_indexer(top[0])],
                                rtol=1e-5, atol=1e-5)
+    # a model pickled before new users had quotas gets them when loaded
+    older = pickle.loads(pickle.dumps(model))
+    for name in ("groups_", "shares_", "thresholds_"):
+        delattr(older._new_users, name)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(older)).recommend(
+        list(texts), n=10, user_texts=texts), top)
     # and an item added after fit reaches the new users close to it
     model.add_items(NEW_ITEMS)
     top = model.recommend(list(texts), n=10, user_texts=texts)

@@ -227,6 +227,13 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
 
     default_members = staticmethod(default_members)
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        new_users = state.get("_new_users")
+        if new_users is not None and not hasattr(new_users, "thresholds_"):
+            # pickled before new users had quotas: set them as fit does now
+            new_users.set_exposure(state.get("_exposure"))
+
     def get_params(self, deep=True):
         """Parameters, with each member's as ``<name>__<parameter>`` (``deep``)."""
         return self._get_params("members", deep=deep)

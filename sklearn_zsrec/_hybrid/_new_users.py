@@ -114,7 +114,7 @@ class TextNeighbours:
         them (by ``random_state``).
         """
         self.groups_, self.shares_, self.thresholds_ = [], [], None
-        if (exposure is None or not exposure.groups_ or self.embeddings_ is None
+        if (exposure is None or not getattr(exposure, "groups_", None) or self.embeddings_ is None
                 or not any(share > 0 for share in exposure.shares_)):
             return self
         self.groups_, self.shares_ = list(exposure.groups_), list(exposure.shares_)
