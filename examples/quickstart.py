@@ -9,7 +9,7 @@ X_train, X_test = train_test_split_last(ml.interactions)       # each user's las
 text = ZeroShotRecommender(encoder=TextEncoder(), item_texts=ml.item_text)
 members = [("als", ALSRecommender(factors=64, random_state=0)),  # named: als__factors below
            ("knn", ItemKNNRecommender()), ("next", NextItemRecommender())]
-hybrid = HybridRecommender(text, members, switch=10, random_state=0)  # progress bars: verbose=0 turns them off
+hybrid = HybridRecommender(text, members, switch=10, random_state=0)  # progress bars: verbose=0 here and in TextEncoder
 hybrid.fit(X_train)
 print(hybrid.recommend([1, 2, 3], n=10))   # (3, 10) array of item ids, each user's training items excluded
 print(hybrid.predict(X_test)[:5])          # one score per (user_id, item_id) row

@@ -564,8 +564,10 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         loaded = (self.model_path_, stamp, self.device_) in _MODELS
         stages = Stages(1, self.verbose and not loaded, "TextEncoder.fit")
         stages(f"loading {self.model} on {self.device_}")
-        tokenizer, model = _load_model(self.model_path_, self.device_, stamp)
-        stages.close()
+        try:
+            tokenizer, model = _load_model(self.model_path_, self.device_, stamp)
+        finally:
+            stages.close()
         self.files_stamp_ = stamp
         st = _st_config(self.model_path_)
         if self.pooling != "auto":

@@ -1,8 +1,12 @@
 """Progress bars for long work, silenced by ``verbose=0``."""
 
+import threading
+
+DELAY = 2.0  # seconds before a bar appears: quick work shows nothing
+
 
 def progress(iterable, verbose, **kwargs):
-    """Wrap ``iterable`` in a tqdm bar that appears after two seconds.
+    """Wrap ``iterable`` in a tqdm bar that appears after ``DELAY`` seconds.
 
     No bar when ``verbose`` is falsy or tqdm is not installed.
     """
@@ -12,7 +16,7 @@ def progress(iterable, verbose, **kwargs):
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm ships with transformers
         return iterable
-    return tqdm(iterable, delay=2.0, **kwargs)
+    return tqdm(iterable, delay=DELAY, **kwargs)
 
 
 class Stages:
@@ -27,15 +31,31 @@ class Stages:
     def __init__(self, total, verbose, desc):
         # leave=False: a grid search's many fits do not leave a bar each
         self.bar = progress(None, verbose, total=total, desc=desc, unit="stage", leave=False)
-        self.started = False
+        self.started = self.shown = False
+        self.lock = threading.Lock()
+        self.timer = None
+        if self.bar is not None:
+            # tqdm shows a delayed bar only when it is updated: a long stage
+            # (a model loading) would show nothing until it ends
+            self.timer = threading.Timer(DELAY, self._show)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _show(self):
+        with self.lock:
+            if self.bar is not None:
+                self.shown = True
+                self.bar.refresh()
 
     def __call__(self, name):
         if self.bar is None:
             return
-        if self.started:
-            self.bar.update(1)
-        self.started = True
-        self.bar.set_postfix_str(name)
+        with self.lock:
+            if self.started:
+                self.bar.update(1)
+            self.started = True
+            # shown at once only once the bar is up: a refresh skips the delay
+            self.bar.set_postfix_str(name, refresh=self.shown)
 
     def write(self, message):
         """Print ``message`` above the bar (nothing when silenced)."""
@@ -43,6 +63,10 @@ class Stages:
             self.bar.write(message)
 
     def close(self):
-        if self.bar is not None:
-            self.bar.update(max(self.bar.total - self.bar.n, 0))  # stages a memo skipped
-            self.bar.close()
+        if self.timer is not None:
+            self.timer.cancel()
+        with self.lock:
+            if self.bar is not None:
+                self.bar.update(max(self.bar.total - self.bar.n, 0))  # stages a memo skipped
+                self.bar.close()
+                self.bar = None

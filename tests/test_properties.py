@@ -441,4 +441,6 @@ def test_items_added_after_fit_and_users_with_call_texts(name, drawn):
     why = model.explain("a newcomer", ids[0][:2], user_texts={"a newcomer": user_text})
     np.testing.assert_allclose(why.groupby("item_id", sort=False).contribution.sum(),
                                scores[0][:2], rtol=1e-4, atol=1e-4)
-    assert set(why.source) <= {"text neighbours", "user text"}
+    # (an item nothing scores gets explain's own "no contribution" row)
+    assert set(why.source) <= {"text neighbours", "user text", "new item offset",
+                               "no contribution"}
