@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._cache import cached_encode
+from ._interactions import arrow_values
 from ._progress import Stages, progress
 
 logger = logging.getLogger("sklearn_zsrec")
@@ -353,6 +354,7 @@ def check_texts(texts, name="texts", owner="TextEncoder"):
             f"{owner}: {name} must be a list of strings; got a single string. "
             "Wrap it in a list: [text]."
         )
+    texts = arrow_values(texts)  # a pyarrow array: its values, not pyarrow scalars
     if hasattr(texts, "ndim") and getattr(texts, "ndim", 1) == 2:
         if texts.shape[1] != 1:
             raise ValueError(

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from ._interactions import check_ids, is_positive_int, object_array
+from ._interactions import arrow_values, check_ids, is_positive_int, object_array
 
 COLUMNS = ["user_id", "item_id", "score", "source", "contributor", "contribution"]
 
@@ -82,6 +82,7 @@ def explain(estimator, user, items, n, max_contributions):
         raise ValueError(f"{name}.explain: n must be a positive int (the recommendations "
                          f"explained when items is None); got {n!r}.")
     rows = estimator._user_rows(users)
+    items = arrow_values(items)  # a pyarrow array: its values, not pyarrow scalars
     if items is None:
         ids, scores = estimator.recommend(users, n=n, return_scores=True)
         items = ids[0][np.isfinite(scores[0])]  # not the excluded items padding a short list

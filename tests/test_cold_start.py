@@ -219,3 +219,35 @@ def test_add_items_keeps_the_fitted_switches():
     users = model.users_[:6]
     np.testing.assert_allclose(model.score_items(users), same.score_items(users),
                                rtol=1e-6, atol=1e-6)
+
+
+def test_add_items_draws_as_its_fit_says():
+    # its thresholds resample users: with random_state=None two copies of one
+    # fitted model gave different top-10s, and random_state set after fit
+    # changed them (parameters set after fit wait for the next fit)
+    import copy
+
+    many = topic_interactions(TOPICS, users_per_topic=60, per_user=6)  # 200+ users in a bin
+    model = _hybrid(tiny_model_path()).set_params(random_state=None).fit(many)
+    copies = [copy.deepcopy(model) for _ in range(2)]
+    copies[1].set_params(random_state=1)
+    for copied in copies:
+        copied.add_items(NEW_ITEMS)
+    np.testing.assert_array_equal(copies[0].new_item_thresholds_, copies[1].new_item_thresholds_)
+    np.testing.assert_array_equal(copies[0].recommend(model.users_), copies[1].recommend(model.users_))
+
+
+def test_a_text_model_grown_or_refitted_behind_the_hybrid_raises_in_add_items():
+    # add_items re-read the models as they were: after named_members_.cf.fit(...)
+    # (or text_.add_items) the guard was lifted and two fits were mixed, or
+    # items_ and the score columns disagreed (an item labelled with another's score)
+    for change in ("refit", "text items"):
+        model = _hybrid(tiny_model_path(), blend="fixed").fit(X)
+        if change == "refit":
+            model.named_members_.cf.fit(X.iloc[::2])
+        else:
+            model.text_.add_items(NEW_ITEMS.iloc[:1])
+        with pytest.raises(ValueError, match="add them with the hybrid's add_items"):
+            model.add_items(NEW_ITEMS.iloc[1:])
+        with pytest.raises(ValueError, match="Fit the hybrid again"):
+            model.recommend(model.users_[:2])

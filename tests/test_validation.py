@@ -154,3 +154,30 @@ def test_scores_that_are_the_models_own_table_are_not_written_into(writeable):
         assert not seen & set(top[user - 1])
     model.score_items([1, 2, 3])[:] = 0.0  # the caller's copy
     np.testing.assert_array_equal(model.table_, before)
+
+
+def test_pyarrow_arrays_of_items_and_texts_are_read_as_their_values():
+    # users given as a pyarrow array were read as their values, but items to
+    # explain, new_items and texts were iterated as pyarrow scalars: "not in
+    # the catalog" and "not strings", printing the scalars
+    import pandas as pd
+    import pyarrow as pa
+
+    from sklearn_zsrec import (HybridRecommender, ItemKNNRecommender, TextEncoder,
+                               ZeroShotRecommender)
+
+    from ._tiny import tiny_model_path
+
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3, 4, 4],
+                      "item_id": [10, 11, 10, 12, 11, 12, 10, 11]})
+    texts = pd.Series({10: "action film", 11: "comedy film", 12: "drama film", 13: "new drama"})
+    knn = ItemKNNRecommender().fit(X)
+    pd.testing.assert_frame_equal(knn.explain(1, pa.array([11, 12])), knn.explain(1, [11, 12]))
+    encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
+    np.testing.assert_array_equal(encoder.transform(pa.array(["a b", "c d"])),
+                                  encoder.transform(["a b", "c d"]))
+    hybrid = HybridRecommender(ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                                                   item_texts=texts),
+                               [("knn", ItemKNNRecommender())], blend="fixed",
+                               new_items=pa.array([13]), verbose=0).fit(X)
+    assert hybrid.new_item_thresholds_ is None  # (the fixed blend) and no error

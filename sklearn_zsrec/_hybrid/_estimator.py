@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 
 from .._base import BaseRecommender
+from .._interactions import arrow_values
 from .._cold_start import CallTextsMixin, check_new_items, grow_catalog
 from .._explain import contributions
 from .._progress import Stages
@@ -299,6 +300,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             fitted.text_key).set_exposure(self._exposure)
         self.user_neighbors_ = self._new_users.n_neighbors_
         self.user_neighbors_smoothing_ = self._new_users.smoothing_
+        # add_items' draws, fixed by this fit (last: the fit's own draws are as they were)
+        self._add_items_seed = int(rng.randint(np.iinfo(np.int32).max))
 
     def _learn(self, data, members, rng, stages):
         """The blend learned on a holdout (see the class doc), and the final fit's text model.
@@ -371,7 +374,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             return np.zeros(len(text.items_), dtype=bool)
         if isinstance(self.new_items, str):  # "all"
             return np.ones(len(text.items_), dtype=bool)
-        ids = self.new_items
+        ids = arrow_values(self.new_items)  # a pyarrow array: its values
         if not hasattr(ids, "dtype"):  # a list of mixed ids must not turn into strings
             ids = np.asarray(list(ids), dtype=object)
         ids = np.asarray(ids).ravel()
@@ -431,12 +434,14 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             The model, its catalog grown by the new items.
         """
         texts = check_new_items(self, item_texts)
+        self._blend.fitted.check_unchanged()  # before the record takes the models as they are
         self.text_.add_items(texts)
         blend = self._blend  # the fitted switches, not ones set since
         self._blend = Blend(blend.fitted.grown(self.text_), blend.switch, blend.item_switch)
         grow_catalog(self, texts.index.to_numpy())
         self._new_users.grown(self.user_items_, self.n_item_interactions_)
-        self._set_exposure(check_random_state(self.random_state), len(texts))
+        self._set_exposure(check_random_state(getattr(self, "_add_items_seed", self.random_state)),
+                           len(texts))
         self._new_users.set_exposure(self._exposure)
         return self
 

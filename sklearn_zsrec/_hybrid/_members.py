@@ -172,9 +172,10 @@ class Fitted:
                 where = "text_" if name == "text" else f"named_members_.{name}"
                 raise ValueError(
                     f"HybridRecommender: {where} ({type(model).__name__}) was fitted again "
-                    "after the hybrid's fit, which keeps what it derived from that fit (the "
-                    "factors, the catalog, each user's score statistics). Fit the hybrid "
-                    f"again; to use a member on its own, fit a copy: clone(hybrid.{where}).")
+                    "(or given items: add them with the hybrid's add_items) after the "
+                    "hybrid's fit, which keeps what it derived from that fit (the factors, "
+                    "the catalog, each user's score statistics). Fit the hybrid again; to "
+                    f"use a member on its own, fit a copy: clone(hybrid.{where}).")
 
     @property
     def factor_names(self):
