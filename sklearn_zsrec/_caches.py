@@ -46,3 +46,4 @@ def clear_cache(*, fits=True, embeddings=True, models=True):
         with _encoder._MODELS_LOCK:
             _encoder._MODELS.clear()
             _encoder._PRECISIONS.clear()
+            _encoder._FINGERPRINTS.clear()

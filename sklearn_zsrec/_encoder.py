@@ -196,6 +196,38 @@ def model_files_stamp(path):
     return hashlib.sha256(json.dumps(sorted(entries)).encode()).hexdigest()[:16]
 
 
+_FINGERPRINTS = {}  # (path, files stamp) -> model_files_fingerprint
+
+
+def model_files_fingerprint(path, stamp=None, block=1 << 16, n_blocks=8):
+    """A digest of a model directory's file names, sizes and sampled contents.
+
+    ``n_blocks`` blocks of ``block`` bytes spread over each file (and its
+    end): a model retrained in place differs in them, while the same files
+    written again (a reinstall, a copy without times) keep it, though their
+    ``model_files_stamp`` (modification times) changes. Cached by the stamp.
+    """
+    import hashlib
+
+    key = (path, model_files_stamp(path) if stamp is None else stamp)
+    if key not in _FINGERPRINTS:
+        digest = hashlib.sha256()
+        for root, _, files in sorted(os.walk(path)):
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                try:
+                    size = os.path.getsize(full)
+                    with open(full, "rb") as f:
+                        digest.update(f"{os.path.relpath(full, path)}\0{size}\0".encode())
+                        for k in range(n_blocks + 1):
+                            f.seek(max(0, min(k * size // n_blocks, size - block)))
+                            digest.update(f.read(block))
+                except OSError:  # a dangling link or a file removed meanwhile
+                    continue
+        _FINGERPRINTS[key] = digest.hexdigest()[:16]
+    return _FINGERPRINTS[key]
+
+
 def _load_model(path, device, stamp=None):
     """The (tokenizer, model) at ``path`` (``stamp``: its ``model_files_stamp``, if known)."""
     key = (path, model_files_stamp(path) if stamp is None else stamp, device)
@@ -461,10 +493,12 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         The precision used (what ``"auto"`` chose).
     embedding_dim_ : int
         The dimension of the embeddings.
-    files_stamp_ : str
-        A digest of the model files' names, sizes and modification times at
-        fit: if another model is saved at the same path, ``transform``
-        raises until the encoder is fitted again.
+    files_stamp_, files_fingerprint_ : str
+        Digests of the model files at fit: their names, sizes and
+        modification times, and their names, sizes and sampled contents. If
+        another model is saved at the same path, ``transform`` raises until
+        the encoder is fitted again (the same files written again, e.g. by a
+        reinstall, do not count).
 
     See Also
     --------
@@ -571,6 +605,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         finally:
             stages.close()
         self.files_stamp_ = stamp
+        self.files_fingerprint_ = model_files_fingerprint(self.model_path_, stamp)
         st = _st_config(self.model_path_)
         if self.pooling != "auto":
             self.pooling_ = self.pooling
@@ -617,8 +652,9 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         (a recommender's item embeddings) without a word.
         """
         stamp = model_files_stamp(self.model_path_)
-        fitted = getattr(self, "files_stamp_", None)  # None: pickled before it was kept
-        if fitted is not None and stamp != fitted:
+        fitted = getattr(self, "files_fingerprint_", None)  # None: pickled before it was kept
+        if (fitted is not None and stamp != self.files_stamp_
+                and model_files_fingerprint(self.model_path_, stamp) != fitted):
             raise ValueError(
                 f"TextEncoder: the model files at {self.model_path_} changed since fit "
                 "(another model saved there): its vectors would be mixed with those of the "

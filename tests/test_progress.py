@@ -1,8 +1,9 @@
-"""Progress bars: after two seconds, also in the middle of a long stage; never for quick work."""
+"""Progress bars: after their delay, also in the middle of a long stage; never for quick work."""
 
 import time
 
 from sklearn_zsrec import ALSRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender
+from sklearn_zsrec import _progress
 from sklearn_zsrec._progress import Stages
 
 from ._data import topic_catalog, topic_interactions
@@ -10,9 +11,10 @@ from ._members import cf_members
 from ._tiny import tiny_model_path
 
 
-def test_quick_work_shows_no_bar(capsys):
+def test_quick_work_shows_no_bar(capsys, monkeypatch):
     # naming a stage refreshed the bar at once, skipping tqdm's delay: a
-    # 0.02 s fit printed one
+    # 0.02 s fit printed one (a delay of a minute: quick on any machine)
+    monkeypatch.setattr(_progress, "DELAY", 60.0)
     tiny_model_path()  # built (with transformers' own bars) before we listen
     capsys.readouterr()
     stages = Stages(3, 1, "quick")
@@ -27,10 +29,11 @@ def test_quick_work_shows_no_bar(capsys):
     assert printed.err == printed.out == ""
 
 
-def test_a_long_stage_shows_the_bar_while_it_runs(capsys):
+def test_a_long_stage_shows_the_bar_while_it_runs(capsys, monkeypatch):
+    monkeypatch.setattr(_progress, "DELAY", 0.1)
     stages = Stages(2, 1, "slow")
     stages("loading the model")
-    time.sleep(2.6)  # still in the first stage: the bar is up, with its name
+    time.sleep(1.0)  # still in the first stage: the bar is up, with its name
     shown = capsys.readouterr().err
     stages("next")
     stages.close()

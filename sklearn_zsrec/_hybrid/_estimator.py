@@ -59,9 +59,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     Users not seen in ``fit`` are scored from their text when the text model
     has ``user_texts``: the items of the ``user_neighbors`` known users whose
     texts are most similar, smoothed toward popularity, their top-10 ending
-    with the known users' share of items without interactions (the closest
-    to their text; learned blend); otherwise by the text model (its
-    popularity fallback).
+    with the declared arrivals closest to their text (``new_items`` as a
+    list, items added by ``add_items``; learned blend); otherwise by the
+    text model (its popularity fallback).
 
     Parameters
     ----------
@@ -138,8 +138,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     named_members_ : Bunch
         The fitted members by name (``named_members_.knn``); each one's
         ``explain`` says which of a user's items made an item score high.
-        Fitting one (or ``text_``) again makes the hybrid raise until it is
-        fitted again; fit a ``clone`` to use a member on its own.
+        Fitting one with ``user_items_`` (a ``BaseRecommender``), or ``text_``,
+        again makes the hybrid raise until it is fitted again; fit a ``clone``
+        to use a member on its own.
     terms_ : tuple of str
         The blend's terms, in the order of ``coef_``'s columns.
     coef_ : ndarray of shape (4, n_terms)
@@ -228,13 +229,6 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
 
     default_members = staticmethod(default_members)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        new_users = state.get("_new_users")
-        if new_users is not None and not hasattr(new_users, "thresholds_"):
-            # pickled before new users had quotas: set them as fit does now
-            new_users.set_exposure(state.get("_exposure"))
-
     def get_params(self, deep=True):
         """Parameters, with each member's as ``<name>__<parameter>`` (``deep``)."""
         return self._get_params("members", deep=deep)
@@ -297,7 +291,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         # the text model's fit, one choice serves a grid over the members
         self._new_users = TextNeighbours(self.user_neighbors, self.random_state).fit(
             self.text_, self.users_, self.user_items_, self.n_item_interactions_,
-            fitted.text_key).set_exposure(self._exposure)
+            fitted.text_key).set_exposure(self._exposure, self._declared(fitted.text))
         self.user_neighbors_ = self._new_users.n_neighbors_
         self.user_neighbors_smoothing_ = self._new_users.smoothing_
         # add_items' draws, fixed by this fit (last: the fit's own draws are as they were)
@@ -367,6 +361,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         if exposure.thresholds_ is not None:  # one row per group: arrivals, then the others
             self.new_item_thresholds_ = (exposure.thresholds_[0] if len(exposure.groups_) == 1
                                          else exposure.thresholds_)
+
+    def _declared(self, text):
+        """The arrivals ``new_items`` names (a list; none for "all" or None), as a mask."""
+        return self._fresh_mask(text) & (not isinstance(self.new_items, str))
 
     def _fresh_mask(self, text):
         """Catalog items declared fresh arrivals (``new_items``), as a mask."""
@@ -440,9 +438,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         self._blend = Blend(blend.fitted.grown(self.text_), blend.switch, blend.item_switch)
         grow_catalog(self, texts.index.to_numpy())
         self._new_users.grown(self.user_items_, self.n_item_interactions_)
-        self._set_exposure(check_random_state(getattr(self, "_add_items_seed", self.random_state)),
-                           len(texts))
-        self._new_users.set_exposure(self._exposure)
+        seed = getattr(self, "_add_items_seed", self.random_state)
+        self._set_exposure(check_random_state(seed), len(texts))
+        self._new_users.set_exposure(self._exposure, random_state=seed)
         return self
 
     def _scores(self, rows, users):

@@ -40,18 +40,25 @@ class TextNeighbours:
     Users without a text get the text model's (popularity) scores.
 
     No known user has the items without interactions: they would score 0
-    and never be shown. ``set_exposure`` gives them the known users'
-    quotas (``Exposure``): ranked among themselves by the user's text (its
-    similarity to theirs, z-scored over the catalog), each group takes its
-    share of the top-10 through one offset per user (``group_offsets``),
-    with thresholds set on known users scored as if new; those of the
-    quota take the top-10's last slots, the others come after every item
-    with interactions.
+    and never be shown. ``set_exposure`` gives the declared arrivals among
+    them (a ``new_items`` list, items added after fit) the known users'
+    arrival rate: ranked among themselves by the user's text (its
+    similarity to theirs, z-scored over the catalog), they take that share
+    of the top-10 through one offset per user (``group_offsets``), with a
+    threshold set on known users scored as if new; those of the quota take
+    the top-10's last slots, the others come after every item with
+    interactions. Items without interactions that are only assumed to be
+    arrivals (``new_items="all"``) are left out: they may be the log's tail,
+    which cold users, who pick popular items, reach less (MovieLens-100K's
+    protocol D: 26 such items, 0.13% of the test rows, given 1.2% of the
+    slots, moved NDCG@10 from 0.5558 to 0.5524 and the lead over popularity
+    from 1.07 to 0.88 standard errors).
     """
 
     def __init__(self, n_neighbors="auto", random_state=None):
         self.n_neighbors, self.random_state = n_neighbors, random_state
         self.groups_, self.shares_, self.thresholds_ = [], [], None
+        self.declared_ = None  # the declared arrivals (a catalog mask), set by set_exposure
 
     def fit(self, text, users, user_items, n_item_interactions, key=None):
         """``text``: the fitted text model; the rest: the hybrid's fitted attributes."""
@@ -80,7 +87,14 @@ class TextNeighbours:
         return self
 
     def grown(self, user_items, n_item_interactions):
-        """Follow a catalog grown by items without interactions (the hybrid's attributes)."""
+        """Follow a catalog grown by items without interactions (the hybrid's attributes).
+
+        The added items are declared arrivals.
+        """
+        declared = getattr(self, "declared_", None)
+        if declared is not None:
+            n_added = len(n_item_interactions) - len(declared)
+            self.declared_ = np.r_[declared, np.ones(n_added, dtype=bool)]
         self.n_item_interactions_ = n_item_interactions
         if self.embeddings_ is not None:
             self.items_ = (user_items[self.rows_] != 0).astype(np.float32)
@@ -105,21 +119,32 @@ class TextNeighbours:
         has_text = texts is not None and pd.Index(texts.index).get_indexer([user])[0] >= 0
         return "user text" if has_text else "popularity"
 
-    def set_exposure(self, exposure, k=10):
-        """Take ``exposure``'s groups and shares, and set their thresholds for new users.
+    def set_exposure(self, exposure, declared=None, random_state=None, k=10):
+        """The declared arrivals' group, share and threshold for new users.
 
         ``exposure``: the hybrid's ``Exposure``, or None (fixed blend: no
-        quota). The thresholds are set on (up to ``MAX_THRESHOLD_USERS``)
-        known users with a text, scored as if new, drawn as ``fit`` draws
-        them (by ``random_state``).
+        quota); ``declared``: a catalog mask of the declared arrivals (None:
+        the one kept, grown by ``grown``). Their share is the known users'
+        arrival rate for their number (``Exposure.arrival``, times its
+        ``exposure``). The threshold is set on (up to
+        ``MAX_THRESHOLD_USERS``) known users with a text, scored as if new,
+        drawn by ``random_state`` (None: this model's).
         """
+        if declared is not None:
+            self.declared_ = np.asarray(declared, dtype=bool)
         self.groups_, self.shares_, self.thresholds_ = [], [], None
-        if (exposure is None or not getattr(exposure, "groups_", None) or self.embeddings_ is None
-                or not any(share > 0 for share in exposure.shares_)):
+        declared = getattr(self, "declared_", None)
+        if exposure is None or declared is None or self.embeddings_ is None:
             return self
-        self.groups_, self.shares_ = list(exposure.groups_), list(exposure.shares_)
+        arrivals = declared & (self.n_item_interactions_ == 0)
+        hidden_share, n_hidden = exposure.arrival
+        share = hidden_share * min(1.0, arrivals.sum() / max(n_hidden, 1)) * exposure.exposure
+        if not arrivals.any() or not share > 0:
+            return self
+        self.groups_, self.shares_ = [arrivals], [min(share, 1.0)]
         n = len(self.rows_)
-        pick = np.sort(check_random_state(self.random_state).choice(
+        seed = self.random_state if random_state is None else random_state
+        pick = np.sort(check_random_state(seed).choice(
             n, min(n, MAX_THRESHOLD_USERS), replace=False))
         old_top, new_tops = [], []
         for start in range(0, len(pick), 256):
