@@ -468,12 +468,10 @@ def _integer_ranks(values, fallback):
     Exact at any size: float64 ties nanosecond times (about 1.7e18) a few
     hundred apart, as read from a CSV as strings, or ints past int64.
     """
-    if all(isinstance(v, Integral) for v in values):
-        ints = [int(v) for v in values]
-    elif all(isinstance(v, str) and _DIGITS.fullmatch(v) for v in values):
-        ints = [int(v) for v in values]
-    else:
+    if not (all(isinstance(v, Integral) for v in values)
+            or all(isinstance(v, str) and _DIGITS.fullmatch(v) for v in values)):
         return fallback
+    ints = [int(v) for v in values]
     exact = np.asarray(ints)
     if exact.dtype.kind in "iu":
         return exact

@@ -339,8 +339,7 @@ class Exposure:
         zero = blend.fitted.n_items == 0
         self.fresh_ = fresh
         arrivals, tail = zero & fresh, zero & ~fresh
-        hidden_share, n_hidden = self.arrival
-        rates = [hidden_share * min(1.0, arrivals.sum() / max(n_hidden, 1)), self.tail_share]
+        rates = [self.arrival_rate(arrivals.sum()), self.tail_share]
         self.groups_ = [mask for mask in (arrivals, tail) if mask.any()]
         rates = [rate for rate, mask in zip(rates, (arrivals, tail)) if mask.any()]
         total = sum(rates) * self.exposure
@@ -351,6 +350,11 @@ class Exposure:
             # calibrated on the final model's own scores, as recommend sees them
             self.thresholds_ = thresholds(blend, coef, self.groups_, self.shares_, rng)
         return self
+
+    def arrival_rate(self, n):
+        """The share of a top-10 that ``n`` arrivals earn: each an average hidden item's."""
+        hidden_share, n_hidden = self.arrival
+        return hidden_share * min(1.0, n / max(n_hidden, 1))
 
     def grown(self, blend, coef, n_added, rng):
         """Refit after ``n_added`` items were added to the catalog: fresh arrivals."""

@@ -125,7 +125,7 @@ class TextNeighbours:
         ``exposure``: the hybrid's ``Exposure``, or None (fixed blend: no
         quota); ``declared``: a catalog mask of the declared arrivals (None:
         the one kept, grown by ``grown``). Their share is the known users'
-        arrival rate for their number (``Exposure.arrival``, times its
+        arrival rate for their number (``Exposure.arrival_rate``, times its
         ``exposure``). The threshold is set on (up to
         ``MAX_THRESHOLD_USERS``) known users with a text, scored as if new,
         drawn by ``random_state`` (None: this model's).
@@ -137,8 +137,7 @@ class TextNeighbours:
         if exposure is None or declared is None or self.embeddings_ is None:
             return self
         arrivals = declared & (self.n_item_interactions_ == 0)
-        hidden_share, n_hidden = exposure.arrival
-        share = hidden_share * min(1.0, arrivals.sum() / max(n_hidden, 1)) * exposure.exposure
+        share = exposure.arrival_rate(arrivals.sum()) * exposure.exposure
         if not arrivals.any() or not share > 0:
             return self
         self.groups_, self.shares_ = [arrivals], [min(share, 1.0)]
@@ -184,7 +183,8 @@ class TextNeighbours:
             texts.loc[users].to_numpy())).astype(np.float32)
         parts = self._parts(emb, emb @ self.embeddings_.T)
         if getattr(self, "thresholds_", None) is not None:  # each group's share of the top-k
-            best_old, best_new = best_of_groups(sum(parts.values()), self.groups_, k + 1)
+            base = sum(parts.values())
+            best_old, best_new = best_of_groups(base, self.groups_, k + 1)
             by_group = group_offsets(best_old, best_new, self.shares_, k, self.thresholds_)[0]
             offset = np.zeros_like(parts["text neighbours"])
             for group, group_offset in zip(self.groups_, by_group.T):
@@ -192,7 +192,7 @@ class TextNeighbours:
             # the others come after every item with interactions, in the
             # order of their text (just below the top-k they would make one
             # block, whatever their text)
-            cold, score = np.any(self.groups_, axis=0), sum(parts.values()) + offset
+            cold, score = np.any(self.groups_, axis=0), base + offset
             last = min(k, score.shape[1]) - 1
             kth = -np.partition(-score, last, axis=1)[:, last]  # each user's k-th best score
             lowest = np.where(cold, np.inf, score).min(axis=1)
