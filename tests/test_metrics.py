@@ -173,6 +173,22 @@ def test_bad_inputs_raise(y_true, y_pred, message):
         recall_at_k(y_true, y_pred, k=2)
 
 
+def test_y_pred_as_a_column_of_rows():
+    # a Series of lists (df.groupby(...).agg(list)) or an Arrow list array:
+    # one row per user, read as the 2-D array it holds (it raised "shape (2,)")
+    pa = pytest.importorskip("pyarrow")
+    y_true, rows = [[1], ["b"]], [[1, 2, 3], ["a", "b", 4]]
+    expected = ndcg_at_k(y_true, np.array(rows, dtype=object), k=3)
+    assert 0 < expected < 1
+    assert ndcg_at_k(y_true, pd.Series(rows), k=3) == expected
+    assert ndcg_at_k(y_true, pd.Series([tuple(r) for r in rows]), k=3) == expected
+    ints = [[1, 2, 3], [4, 5, 6]]
+    assert ndcg_at_k([[1], [5]], pa.array(ints), k=3) == ndcg_at_k([[1], [5]], ints, k=3)
+    assert catalog_coverage(pd.Series([[1, 2], [2, 3]]), [1, 2, 3, 4]) == 0.75
+    with pytest.raises(ValueError, match=r"rows have 2 different lengths \(\[2, 3\]\)"):
+        ndcg_at_k(y_true, pd.Series([[1, 2, 3], [4, 5]]))
+
+
 def test_users_without_relevant_items_are_left_out_of_the_mean():
     # as trec_eval leaves out queries without relevance judgements (more in
     # test_score_semantics.py)

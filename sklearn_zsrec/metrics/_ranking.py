@@ -40,16 +40,39 @@ def _check_k(k, name="k", allow_none=False):
     return int(k)
 
 
+def _rows_of_ids(arr):
+    """A 1-D object array of equal-length rows (a Series of lists, an Arrow
+    list array) as the 2-D array it holds; anything else as it is."""
+    if arr.ndim != 1 or arr.dtype != object or len(arr) == 0 or not all(
+        isinstance(row, (list, tuple, np.ndarray)) for row in arr
+    ):
+        return arr
+    lengths = {len(row) for row in arr}
+    if len(lengths) > 1:
+        raise ValueError(
+            "y_pred must be a 2-D array of shape (n_users, n_recommended) "
+            f"holding item ids; its rows have {len(lengths)} different lengths "
+            f"({sorted(lengths)[:5]}). Every row must have the same length, e.g. "
+            "the output of recommend(users, n=k)."
+        )
+    out = np.empty((len(arr), lengths.pop()), dtype=object)
+    for i, row in enumerate(arr):
+        out[i] = list(row)  # ids keep their own types: no cast among rows
+    return out
+
+
 def _check_y_pred(y_pred):
     if isinstance(y_pred, np.ndarray):
         arr = y_pred
     else:
+        y_pred = arrow_values(y_pred)
         try:
             arr = np.asarray(y_pred)
         except ValueError:  # ragged lists
             arr = np.asarray(y_pred, dtype=object)
         if arr.dtype.kind in "US":  # keep ints among strings as ints
             arr = np.asarray(y_pred, dtype=object)
+    arr = _rows_of_ids(arr)
     if arr.ndim != 2:
         raise ValueError(
             "y_pred must be a 2-D array of shape (n_users, n_recommended) "
