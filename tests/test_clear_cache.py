@@ -141,3 +141,38 @@ def test_the_fit_memo_tells_class_and_function_parameters_apart(monkeypatch):
         assert type(member.model_) is inner
         np.testing.assert_array_equal(member.bias_,
                                       transform(member.n_item_interactions_.astype(np.float32)))
+
+
+def test_the_fit_memo_walks_lists_tuples_and_dicts_of_parameters():
+    # a class or a function inside a list, a tuple or a dict was pickled by
+    # name: a class defined again (same module and name, other code) got the
+    # key of the first one, so the memo served the first one's fit
+    import numpy as np
+
+    from sklearn_zsrec import BaseRecommender
+    from sklearn_zsrec._hybrid._memo import memo_key
+
+    class Stack(BaseRecommender):
+        _parameter_constraints = {}
+
+        def __init__(self, parts=None):
+            self.parts = parts
+
+    def define():
+        class Part:
+            pass
+
+        return Part
+
+    first, again = define(), define()
+    assert first.__qualname__ == again.__qualname__
+    for wrap in (lambda c: [c], lambda c: (1, c), lambda c: {"part": c}, lambda c: [{"p": (c,)}]):
+        one, other = memo_key(Stack(wrap(first)), "data"), memo_key(Stack(wrap(again)), "data")
+        assert one is not None and other is not None and one != other
+        assert memo_key(Stack(wrap(first)), "data") == one  # the same class: reused
+    for wrap in (lambda f: [f], lambda f: {"f": f}, lambda f: ((f,),)):
+        assert memo_key(Stack(wrap(np.negative)), "data") is None
+        assert memo_key(Stack(wrap(lambda n: n)), "data") is None
+    assert memo_key(Stack([1, "a", 2.0]), "data") == memo_key(Stack([1, "a", 2.0]), "data")
+    assert memo_key(Stack([1, 2]), "data") != memo_key(Stack((1, 2)), "data")
+    assert memo_key(Stack({"a": 1, "b": 2}), "d") != memo_key(Stack({"b": 2, "a": 1}), "d")

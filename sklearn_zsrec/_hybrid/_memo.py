@@ -41,7 +41,8 @@ def memo_key(estimator, data_hash):
     in place is another model). A parameter that is a class counts by the
     object itself, held by the key (so that its id stays its own): it was
     hashed as ``type``, so another class (deep parameters do not expand a
-    class) was served the first one's fit. A function means no reuse: it
+    class) was served the first one's fit; so does one inside a list, a
+    tuple or a dict. A function, there too, means no reuse: it
     is pickled by name, so one defined again with other code was served the
     first one's fit, and the same function object may read globals that
     changed. A parameter that cannot be hashed (pickled; a Spark session
@@ -67,20 +68,35 @@ def memo_key(estimator, data_hash):
             return value, model_files_stamp(os.fspath(value))
         return value
 
+    class Unhashable(Exception):
+        pass
+
+    def describe(value):
+        # joblib.hash sorts a dict's keys, but a member of one's own may read a
+        # dict in its order (the package's text catalog no longer does: it is
+        # sorted): hashed as item pairs. Lists, tuples and dicts are walked, so
+        # that a class or a function inside one counts as at the top
+        if isinstance(value, type):
+            return identity(value)
+        if hasattr(value, "get_params"):
+            return name(value)
+        if callable(value):
+            raise Unhashable
+        if isinstance(value, dict):
+            return dict, [(describe(k), describe(v)) for k, v in value.items()]
+        if isinstance(value, (list, tuple)):
+            return type(value), [describe(item) for item in value]
+        return value
+
     params = estimator.get_params(deep=True)
     if any(key.split("__")[-1] == "random_state" and not isinstance(value, Integral)
            for key, value in params.items()):
         return None
-    if any(callable(value) and not isinstance(value, type) and not hasattr(value, "get_params")
-           for value in params.values()):
+    try:
+        described = {key: files(key, value) if isinstance(value, (str, os.PathLike))
+                     else describe(value) for key, value in params.items()}
+    except Unhashable:  # a function, at the top or nested
         return None
-    # joblib.hash sorts a dict's keys, but a member of one's own may read a
-    # dict in its order (the package's text catalog no longer does: it is
-    # sorted): hashed as item pairs
-    described = {key: identity(value) if isinstance(value, type)
-                 else name(value) if hasattr(value, "get_params")
-                 else (dict, list(value.items())) if isinstance(value, dict)
-                 else files(key, value) for key, value in params.items()}
     try:
         return name(estimator), joblib.hash(described), data_hash, tuple(held)
     except Exception:  # noqa: BLE001 - whatever cannot be pickled: no reuse, never an error
