@@ -242,7 +242,7 @@ class BaseRecommender(BaseEstimator):
     # subclass of one's own without parameters to check needs none
     _parameter_constraints: dict = {}
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Fit the recommender on interactions.
 

@@ -372,7 +372,9 @@ def _pool(hidden, mask, pooling, left_padded):
         return hidden[:, 0]
     if pooling == "max":
         return hidden.masked_fill(m == 0, torch.finfo(hidden.dtype).min).max(1).values
-    # "last": the last non-padding token
+    if pooling != "last":  # TextEncoder validates it; this is for direct calls
+        raise ValueError(
+            f"pooling must be 'mean', 'cls', 'max' or 'last'; got {pooling!r}.")
     if left_padded:
         return hidden[:, -1]
     last = mask.sum(1) - 1
@@ -570,7 +572,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         self.memory = memory
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X=None, y=None):
         """Resolve and load the model; no learning happens.
 

@@ -26,7 +26,10 @@ def item_similarity(user_items, n_neighbors, kind="bm25"):
         # implicit's BM25 weighting hands its own fit a COO matrix and warns
         # about converting it (well under a millisecond); not the caller's doing
         warnings.simplefilter("ignore", ParameterWarning)
-        model = BM25Recommender if kind == "bm25" else CosineRecommender
+        models = {"bm25": BM25Recommender, "cosine": CosineRecommender}
+        if kind not in models:  # the estimators validate it; this is for direct calls
+            raise ValueError(f"similarity must be 'bm25' or 'cosine'; got {kind!r}.")
+        model = models[kind]
         knn = model(K=n_neighbors + 1)  # one more: the item itself, dropped below
         knn.fit(binary, show_progress=False)
     similarity = knn.similarity.astype(np.float32).tocoo()

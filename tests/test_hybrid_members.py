@@ -160,3 +160,26 @@ def test_a_member_fitted_again_after_the_hybrids_fit_raises(where, tmp_path):
         model.explain(users[0])
     model.fit(X)  # and a refit of the hybrid is fine
     model.recommend(users)
+
+
+@pytest.mark.parametrize("params", [
+    {"knn__n_neighbors": -1},  # crashed the process (implicit with K=0)
+    {"knn__similarity": "jaccard"},  # was cosine without a word
+    {"knn__half_life": -2.0},  # reversed the recency weighting
+    {"cf__factors": 0},
+    {"text__half_life": -1.0},
+    {"text__encoder__pooling": "avg"},  # was last-token pooling
+])
+def test_members_parameters_are_validated_inside_the_hybrid(params):
+    # fitted alone, each raised; inside the hybrid (or the text member) the
+    # outer fit skipped its members' validation, so invalid values were used
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sklearn_zsrec import ALSRecommender, ItemKNNRecommender
+
+    hybrid = HybridRecommender(_text(), [("cf", ALSRecommender(factors=4, iterations=2,
+                                                                random_state=0)),
+                                         ("knn", ItemKNNRecommender())], verbose=0)
+    name = next(iter(params)).split("__")[-1]
+    with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter"):
+        hybrid.set_params(**params).fit(X)
