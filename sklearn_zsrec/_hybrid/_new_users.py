@@ -29,6 +29,16 @@ MAX_THRESHOLD_USERS = 1000
 NEW_ITEM_TEXT_SCALE = 1e-3
 
 
+def _nearest(sim, k):
+    """Each row's ``k`` largest columns, ties by column (the earlier first), in column order."""
+    n = sim.shape[1]
+    kth = np.partition(sim, n - k, axis=1)[:, n - k]
+    above, tie = sim > kth[:, None], sim == kth[:, None]
+    need = k - above.sum(axis=1)
+    chosen = above | (tie & (np.cumsum(tie, axis=1) <= need[:, None]))
+    return np.nonzero(chosen)[1].reshape(len(sim), k)
+
+
 class TextNeighbours:
     """Scores a user not seen in fit by the items of the known users closest in text.
 
@@ -148,7 +158,7 @@ class TextNeighbours:
         old_top, new_tops = [], []
         for start in range(0, len(pick), 256):
             part = pick[start:start + 256]
-            sim = _matmul(self.embeddings_[part], self.embeddings_.T)
+            sim = self._similarity(self.embeddings_[part])
             sim[np.arange(len(part)), part] = -np.inf  # not oneself
             best_old, best_new = best_of_groups(
                 sum(self._parts(self.embeddings_[part], sim).values()), self.groups_, k + 1)
@@ -181,7 +191,7 @@ class TextNeighbours:
         texts = user_texts_for(self.text_.user_texts_)
         emb = _normalize_rows(self.text_.encoder_.transform(
             texts.loc[users].to_numpy())).astype(np.float32)
-        parts = self._parts(emb, emb @ self.embeddings_.T)
+        parts = self._parts(emb, self._similarity(emb))
         if getattr(self, "thresholds_", None) is not None:  # each group's share of the top-k
             base = sum(parts.values())
             best_old, best_new = best_of_groups(base, self.groups_, k + 1)
@@ -204,7 +214,7 @@ class TextNeighbours:
     def _parts(self, emb, sim):
         """Scores from the known users' items (``sim``: similarity to them) and, with
         groups of items without interactions, the text ``emb``'s z-scores on those."""
-        nearest = np.argpartition(-sim, self.n_neighbors_ - 1, axis=1)[:, :self.n_neighbors_]
+        nearest = _nearest(sim, self.n_neighbors_)
         hits = self._hits(nearest, self._item_matrix())
         parts = {"text neighbours": np.log1p(hits + self._prior(self.n_neighbors_,
                                                                  self.smoothing_))}
@@ -231,13 +241,13 @@ class TextNeighbours:
         items = self._item_matrix()
         for start in range(0, len(pick), 256):
             part = pick[start:start + 256]
-            sim = _matmul(self.embeddings_[part], self.embeddings_.T)
+            sim = self._similarity(self.embeddings_[part])
             sim[np.arange(len(part)), part] = -np.inf  # not oneself
             relevant = self.items_[part].toarray() > 0
             ideal = np.cumsum(discount)[np.minimum(relevant.sum(axis=1), k) - 1]
             # each user's neighbours, most similar first: the counts of the
             # first c of them grow by the next ones' items
-            ranked = np.argsort(-sim, axis=1)[:, :counts[-1]]
+            ranked = np.argsort(-sim, axis=1, kind="stable")[:, :counts[-1]]
             hits, done = 0.0, 0
             for i, count in enumerate(counts):
                 hits = hits + self._hits(ranked[:, done:count], items)
@@ -249,6 +259,16 @@ class TextNeighbours:
                         np.take_along_axis(relevant, top, axis=1) @ discount) / ideal
         i, j = np.unravel_index(np.argmax(gains.mean(axis=2)), gains.shape[:2])
         return int(counts[i]), float(USER_SMOOTHING[j])
+
+    def _similarity(self, emb):
+        """Cosine similarities of ``emb`` to the known users' texts, whatever the batch.
+
+        In float64, rounded to float32: a float32 product rounds with the
+        number of rows it is given, and users with the same text (a profile,
+        "F, 25-34, student") tie exactly, so which of them were neighbours
+        depended on who else was in the call (scores moved by 0.6).
+        """
+        return (emb.astype(np.float64) @ self.embeddings_.T.astype(np.float64)).astype(np.float32)
 
     def _item_matrix(self):
         """The known users' items (binary), dense when small enough, else sparse.
