@@ -8,6 +8,7 @@ encoder, reads them instead of encoding. pyspark is imported only when a UDF
 is built: ``import sklearn_zsrec`` stays cheap.
 """
 
+import os
 import threading
 from numbers import Integral
 from typing import Iterator
@@ -18,9 +19,9 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, validate_params
 
 from ._cache import cached_encode
-from ._encoder import TextEncoder, check_texts
+from ._encoder import TextEncoder, check_texts, model_files_stamp
 
-_WORKER_ENCODERS = {}  # worker parameters -> fitted TextEncoder; one per Python worker
+_WORKER_ENCODERS = {}  # worker parameters -> (files stamp, fitted TextEncoder); per Python worker
 _WORKER_LOCK = threading.Lock()
 _MAX_RELATIVE_DIFFERENCE = 0.05  # given vector vs a fresh encoding; cosine >= 0.999 or so
 
@@ -49,12 +50,23 @@ def _worker_params(encoder):
 
 
 def _worker_encoder(params):
-    """A fitted TextEncoder for ``params``, built once per process."""
+    """A fitted TextEncoder for ``params``, built once per process and model files.
+
+    The model files' stamp is part of the key: a worker process outlives
+    the UDF that started it (Spark reuses its Python workers), and after a
+    model was saved again at the same path and the caller's encoder fitted
+    again, the encoder kept from before would raise (the files changed
+    since its fit) in every batch until the application restarted.
+    """
+    model = params.get("model")
+    stamp = (model_files_stamp(os.fspath(model))
+             if isinstance(model, (str, os.PathLike)) and os.path.isdir(model) else None)
     key = tuple(sorted((name, repr(value)) for name, value in params.items()))
     with _WORKER_LOCK:
-        if key not in _WORKER_ENCODERS:
-            _WORKER_ENCODERS[key] = TextEncoder(**params).fit()
-        return _WORKER_ENCODERS[key]
+        kept = _WORKER_ENCODERS.get(key)
+        if kept is None or kept[0] != stamp:
+            _WORKER_ENCODERS[key] = stamp, TextEncoder(**params).fit()
+        return _WORKER_ENCODERS[key][1]
 
 
 def _encode_batch(params, texts):

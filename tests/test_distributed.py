@@ -112,7 +112,7 @@ def spark_vectors(spark, texts_2000):
         rows = list(rows)
         batch = pd.Series([text for _, text in rows], index=[i for i, _ in rows], dtype=object)
         out = next(encode(iter([batch]))) if rows else pd.Series([], dtype=object)
-        encoder = next(iter(_distributed._WORKER_ENCODERS.values()), None)
+        encoder = next(iter(_distributed._WORKER_ENCODERS.values()), (None, None))[1]
         yield os.getpid(), id(encoder), len(_distributed._WORKER_ENCODERS), out
 
     parts = spark.sparkContext.parallelize(list(enumerate(texts_2000)), 8).mapPartitions(partition)

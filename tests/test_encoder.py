@@ -220,3 +220,94 @@ def test_pad_builds_the_tokenizers_padding(side):
     assert set(ours) == set(theirs.keys())
     for name in ours:
         np.testing.assert_array_equal(ours[name].numpy(), theirs[name].numpy())
+
+
+def _copy_model(src, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(src, model)
+    return model
+
+
+def _flip_byte(path, offset):
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 1]))
+
+
+def test_a_model_changed_anywhere_in_its_weights_is_another_model(tmp_path):
+    # the fingerprint read 9 blocks of 64 KiB per file: a model fine-tuned in
+    # one layer (or its biases) at the same path passed as the fitted one,
+    # and transform mixed its vectors with those computed at fit
+    model = _copy_model(real_model_path(), tmp_path)
+    encoder = TextEncoder(str(model), verbose=0).fit()
+    key = encoder._cache_key()
+    weights = model / "model.safetensors"
+    _flip_byte(weights, weights.stat().st_size * 3 // 16)  # between the old blocks
+    with pytest.raises(ValueError, match="model files at .* changed since fit"):
+        encoder.transform(["another text"])
+    refitted = TextEncoder(str(model), verbose=0).fit()
+    assert refitted.files_fingerprint_ != encoder.files_fingerprint_
+    assert refitted._cache_key() != key  # its embeddings are not the old model's
+
+
+def test_files_beside_the_model_do_not_make_it_another_model(tmp_path):
+    # an ONNX export, a README or evaluation outputs saved in the model's
+    # folder made every fitted encoder on it raise
+    model = _copy_model(tiny_model_path(), tmp_path)
+    encoder = TextEncoder(str(model), verbose=0).fit()
+    (model / "onnx").mkdir()
+    (model / "onnx" / "model.onnx").write_bytes(b"\0" * 100)
+    (model / "README.md").write_text("notes")
+    (model / ".git").mkdir()
+    (model / ".git" / "HEAD").write_text("ref")
+    encoder.transform(["still the same model"])
+    assert TextEncoder(str(model), verbose=0).fit().files_stamp_ == encoder.files_stamp_
+
+
+def test_the_embedding_cache_is_keyed_by_the_models_contents(tmp_path, monkeypatch):
+    # keyed by names, sizes and times: the same files installed again (other
+    # times) missed the disk cache, and another model with the same sizes and
+    # times (fixed times: Nix, Docker, tar --mtime) was served the old vectors
+    import os
+
+    from sklearn_zsrec import _encoder
+
+    model = _copy_model(tiny_model_path(), tmp_path)
+    files = sorted(p for p in model.rglob("*") if p.is_file())
+    for path in files:
+        os.utime(path, ns=(1, 10**18))
+    key = TextEncoder(str(model), verbose=0).fit()._cache_key()
+    for path in files:  # installed again: other times, same contents
+        os.utime(path, ns=(2, 2 * 10**18))
+    assert TextEncoder(str(model), verbose=0).fit()._cache_key() == key
+    weights = next(p for p in files if p.suffix in (".safetensors", ".bin"))
+    _flip_byte(weights, weights.stat().st_size // 2)
+    for path in files:  # another model, same sizes and times, seen by a new process
+        os.utime(path, ns=(1, 10**18))
+    monkeypatch.setattr(_encoder, "_FINGERPRINTS", {})
+    monkeypatch.setattr(_encoder, "_MODELS", {})
+    assert TextEncoder(str(model), verbose=0).fit()._cache_key()["files"] != key["files"]
+
+
+def test_a_worker_encoder_follows_the_model_saved_again(tmp_path):
+    # Spark reuses its Python workers: after the model was saved again and the
+    # caller's encoder refitted, the worker kept its encoder from before, which
+    # raised (files changed since its fit) in every batch until a restart
+    import os
+
+    from sklearn_zsrec import _distributed
+
+    model = _copy_model(tiny_model_path(), tmp_path)
+    params = _distributed._worker_params(TextEncoder(str(model), verbose=0))
+    first = _distributed._worker_encoder(params)
+    assert _distributed._worker_encoder(params) is first
+    weights = next(p for p in model.rglob("*") if p.suffix in (".safetensors", ".bin"))
+    _flip_byte(weights, weights.stat().st_size // 2)
+    os.utime(weights, ns=(3, 3 * 10**18))
+    second = _distributed._worker_encoder(params)
+    assert second is not first
+    second.transform(["encoded by the model saved again"])
