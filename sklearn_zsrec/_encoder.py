@@ -403,6 +403,21 @@ def _pool(hidden, mask, pooling, left_padded):
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
 
 
+def embed(encoder, texts):
+    """``encoder.transform(texts)`` as a float32 array, whatever the output setting.
+
+    Our own encoding inside a recommender: under scikit-learn's
+    ``set_config(transform_output="pandas")`` (or an encoder's
+    ``set_output``) ``transform`` returns a DataFrame, which the models
+    stored as their embeddings and failed on later (``'DataFrame' object
+    has no attribute 'dtype'``), while ``"polars"`` failed without polars.
+    """
+    from sklearn import config_context
+
+    with config_context(transform_output="default"):
+        return np.asarray(encoder.transform(texts), dtype=np.float32)
+
+
 def check_texts(texts, name="texts", owner="TextEncoder"):
     """Validate a sequence of texts: no single string, no missing or empty."""
     if isinstance(texts, str):

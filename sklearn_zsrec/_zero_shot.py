@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 
 from ._base import BaseRecommender, _matmul, _unique_ids
 from ._cold_start import CallTextsMixin, check_new_items, grow_catalog, user_texts_for
+from ._encoder import embed
 from ._explain import contributions, history_contributions
 from ._history import recency_weights
 from ._texts import check_id_texts
@@ -154,7 +155,7 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         if self.fine_tune is not None:
             self.encoder_ = self.fine_tune.tuned_encoder(
                 self.encoder_, texts.to_numpy(), data, cols, self.user_texts_)
-        emb = self.encoder_.transform(texts.to_numpy())
+        emb = embed(self.encoder_, texts.to_numpy())
         self.item_embeddings_ = _normalize_rows(emb).astype(np.float32)
         self.history_ = sp.csr_matrix(
             (recency_weights(data, self.half_life), (rows, cols)),
@@ -178,7 +179,7 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
             if texts is not None and len(rest):
                 with_text = pd.Index(texts.index).get_indexer(users[rest]) >= 0
             if with_text.any():
-                vec = self.encoder_.transform(texts.loc[users[rest[with_text]]])
+                vec = embed(self.encoder_, texts.loc[users[rest[with_text]]])
                 out[rest[with_text]] = _normalize_rows(vec) @ self.item_embeddings_.T
             out[rest[~with_text]] = self._popularity
         return out
@@ -225,7 +226,7 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         array([[3]])
         """
         texts = check_new_items(self, item_texts)
-        emb = _normalize_rows(self.encoder_.transform(texts.to_numpy())).astype(np.float32)
+        emb = _normalize_rows(embed(self.encoder_, texts.to_numpy())).astype(np.float32)
         n_new = len(texts)
         self.item_embeddings_ = np.concatenate([self.item_embeddings_, emb])
         self._popularity = np.concatenate([self._popularity, np.zeros(n_new, np.float32)])

@@ -282,3 +282,32 @@ def test_a_new_users_scores_do_not_depend_on_who_else_is_in_the_call():
     users = ["a", "b"] * 3
     np.testing.assert_array_equal(hybrid.recommend(users, user_texts=texts, batch_size=1),
                                   hybrid.recommend(users, user_texts=texts))
+
+
+def test_the_models_own_encoding_ignores_the_transform_output_setting():
+    # under set_config(transform_output="pandas") (or an encoder's set_output)
+    # the text model stored a DataFrame as its embeddings and failed in every
+    # later call ('DataFrame' object has no attribute 'dtype'); the hybrid's
+    # fit raised a bare KeyError, and its failed fit stayed in the fit memo
+    import sklearn
+
+    from sklearn_zsrec import clear_cache
+
+    def fitted(encoder):
+        text = ZeroShotRecommender(encoder, item_texts=ITEM_TEXTS)
+        return HybridRecommender(text, cf_members(ALSRecommender(factors=4, iterations=2,
+                                                                 random_state=0)),
+                                 random_state=0, verbose=0).fit(X)
+
+    users, texts = [X.user_id.iloc[0], "newbie"], {"newbie": "A story about a rocket."}
+    expected = fitted(TextEncoder(tiny_model_path(), verbose=0)).recommend(users,
+                                                                           user_texts=texts)
+    clear_cache()  # fitted anew, not served from the memo
+    with sklearn.config_context(transform_output="pandas"):
+        hybrid = fitted(TextEncoder(tiny_model_path(), verbose=0))
+        np.testing.assert_array_equal(hybrid.recommend(users, user_texts=texts), expected)
+    assert isinstance(hybrid.text_.item_embeddings_, np.ndarray)
+    np.testing.assert_array_equal(hybrid.recommend(users, user_texts=texts), expected)
+    clear_cache()
+    own = fitted(TextEncoder(tiny_model_path(), verbose=0).set_output(transform="pandas"))
+    np.testing.assert_array_equal(own.recommend(users, user_texts=texts), expected)

@@ -9,6 +9,7 @@ from sklearn.utils import check_random_state
 
 from .._base import _matmul, _top_n
 from .._cold_start import user_texts_for
+from .._encoder import embed
 from .._zero_shot import _normalize_rows
 from . import _memo
 from ._blend import standardize
@@ -83,7 +84,7 @@ class TextNeighbours:
         has = pd.Index(texts.index).get_indexer(users) >= 0
         if not has.any():
             return self
-        emb = text.encoder_.transform(texts.loc[users[has]].to_numpy())
+        emb = embed(text.encoder_, texts.loc[users[has]].to_numpy())
         self.rows_ = np.flatnonzero(has)
         self.embeddings_ = _normalize_rows(emb).astype(np.float32)
         self.items_ = (user_items[self.rows_] != 0).astype(np.float32)
@@ -189,7 +190,7 @@ class TextNeighbours:
     def _text_parts(self, users, k=10):
         """The parts of the scores of ``users`` with a text and known users to match."""
         texts = user_texts_for(self.text_.user_texts_)
-        emb = _normalize_rows(self.text_.encoder_.transform(
+        emb = _normalize_rows(embed(self.text_.encoder_, 
             texts.loc[users].to_numpy())).astype(np.float32)
         parts = self._parts(emb, self._similarity(emb))
         if getattr(self, "thresholds_", None) is not None:  # each group's share of the top-k
