@@ -338,7 +338,21 @@ class BaseRecommender(BaseEstimator):
                 f"{type(self).__name__}: {len(unknown)} user ids were not seen in fit and "
                 f"are scored as new users (e.g. {np.asarray(unknown[:5]).tolist()}){hint}.",
                 UserWarning, stacklevel=4)
+        text_ids = self._user_text_ids()
+        if text_ids is not None and len(text_ids):
+            lacking = unknown[~pd.Index(unknown, dtype=object, tupleize_cols=False).isin(text_ids)]
+            hint = _other_type(lacking, np.asarray(text_ids, dtype=object), "users", None,
+                               "user_texts holds")
+            if hint:  # e.g. texts loaded from JSON (str keys) for int ids
+                warnings.warn(
+                    f"{type(self).__name__}: {len(lacking)} users not seen in fit have no "
+                    f"text and are scored without one (e.g. {np.asarray(lacking[:5]).tolist()})"
+                    f"{hint}.", UserWarning, stacklevel=4)
         return rows
+
+    def _user_text_ids(self):
+        """The ids of the user texts the model reads for new users (None: it reads none)."""
+        return None
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -50,6 +50,10 @@ class CallTextsMixin:
         except TypeError:  # an unhashable id
             return False
 
+    def _user_text_ids(self):
+        texts = user_texts_for(getattr(getattr(self, "text_", self), "user_texts_", None))
+        return None if texts is None else texts.index
+
     def _with_texts(self, user_texts, method, *args, **kwargs):
         if user_texts is None:
             return method(*args, **kwargs)

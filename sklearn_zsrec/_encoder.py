@@ -220,6 +220,10 @@ def model_files_stamp(path):
 
 
 _FINGERPRINTS = {}  # (path, files stamp) -> model_files_fingerprint
+# the prefix of this version's fingerprints: an encoder pickled by an earlier
+# version kept a digest of sampled blocks of every file, which no longer
+# compares (it would raise as if the model had changed): it is not checked
+_FINGERPRINT_SCHEME = "contents:"
 
 
 def model_files_fingerprint(path, stamp=None):
@@ -246,7 +250,7 @@ def model_files_fingerprint(path, stamp=None):
             except OSError:  # a dangling link or a file removed meanwhile
                 continue
             digest.update(f"{rel}\0{content}\0".encode())
-        _FINGERPRINTS[key] = digest.hexdigest()[:16]
+        _FINGERPRINTS[key] = _FINGERPRINT_SCHEME + digest.hexdigest()[:16]
     return _FINGERPRINTS[key]
 
 
@@ -692,7 +696,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         (a recommender's item embeddings) without a word.
         """
         stamp = model_files_stamp(self.model_path_)
-        fitted = getattr(self, "files_fingerprint_", None)  # None: pickled before it was kept
+        fitted = self._fitted_fingerprint()
         if (fitted is not None and stamp != self.files_stamp_
                 and model_files_fingerprint(self.model_path_, stamp) != fitted):
             raise ValueError(
@@ -701,8 +705,13 @@ class TextEncoder(TransformerMixin, BaseEstimator):
                 "model fitted. Fit the encoder again, or the recommender that holds it.")
         return stamp
 
+    def _fitted_fingerprint(self):
+        """``files_fingerprint_``, or None if pickled before it was kept, or kept otherwise."""
+        fitted = getattr(self, "files_fingerprint_", None)
+        return fitted if fitted is not None and fitted.startswith(_FINGERPRINT_SCHEME) else None
+
     def _fingerprint(self):
-        fitted = getattr(self, "files_fingerprint_", None)  # None: pickled before it was kept
+        fitted = self._fitted_fingerprint()
         return fitted if fitted is not None else model_files_fingerprint(self.model_path_)
 
     def _cache_key(self):

@@ -1,5 +1,6 @@
 """ZeroShotRecommender: item scores from text alone."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -8,7 +9,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ._base import BaseRecommender, _matmul, _unique_ids
+from ._base import BaseRecommender, _matmul, _other_type, _unique_ids
 from ._cold_start import CallTextsMixin, check_new_items, grow_catalog, user_texts_for
 from ._encoder import embed
 from ._explain import contributions, history_contributions
@@ -144,6 +145,13 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         # the catalog sorted as from X alone: ties break alike whatever the texts' order
         texts = texts.iloc[pd.Index(texts.index).get_indexer(_unique_ids(texts.index.to_numpy()))]
         self._index(data, items=texts.index.to_numpy())
+        if self.user_texts_ is not None:
+            ids = self.user_texts_.index
+            strays = ids[~ids.isin(self.users_)].to_numpy()
+            hint = _other_type(strays, self.users_, "user_texts", None, "X holds")
+            if hint:  # e.g. texts loaded from JSON (str keys) for int ids
+                warnings.warn(f"{name}: {len(strays)} ids of user_texts are not users of X "
+                              f"(e.g. {strays[:5].tolist()}){hint}.", UserWarning, stacklevel=3)
         if self.encoder is None:
             from ._encoder import TextEncoder
 

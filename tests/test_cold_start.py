@@ -311,3 +311,24 @@ def test_the_models_own_encoding_ignores_the_transform_output_setting():
     clear_cache()
     own = fitted(TextEncoder(tiny_model_path(), verbose=0).set_output(transform="pandas"))
     np.testing.assert_array_equal(own.recommend(users, user_texts=texts), expected)
+
+
+def test_user_texts_under_ids_of_another_type_are_named():
+    # texts loaded from JSON have str keys: for int user ids they were
+    # silently not used (new users scored by popularity)
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
+    Xi = X.assign(user_id=X.user_id.str.lstrip("u").astype(int))  # int user ids
+    new_user = int(Xi.user_id.max()) + 1
+    fitted = clone(text).fit(Xi)
+    with pytest.warns(UserWarning, match=r"user_texts holds '\d+' \(str\) where users has \d+ "
+                                         r"\(int\)"):
+        fitted.score_items(new_user, user_texts={str(new_user): "jazz and bebop"})
+    users = pd.Series({u: "a text" for u in Xi.user_id.unique()[:5]})
+    with pytest.warns(UserWarning, match=r"5 ids of user_texts are not users of X .* \(str\)"):
+        clone(text).set_params(user_texts=users.set_axis(users.index.astype(str))).fit(Xi)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted.score_items(new_user, user_texts={new_user: "jazz and bebop"})
+        fitted.score_items(new_user, user_texts={"someone else": "jazz and bebop"})
+        clone(text).set_params(user_texts=users).fit(Xi)
