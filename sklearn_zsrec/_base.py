@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
 from ._interactions import (arrow_values, check_ids, check_interactions, is_positive_int,
-                            object_array)
+                            object_array, positions)
 
 # default chunk: ~2 MB of scores, so that a chunk's arrays stay small, but at
 # least 64 users, so that each matrix product still has rows enough to be
@@ -281,8 +281,8 @@ class BaseRecommender(BaseEstimator):
     def _user_item_matrix(self, data, items):
         users = _unique_ids(data.user_id)
         items = _unique_ids(data.item_id) if items is None else items
-        rows = pd.Index(users).get_indexer(data.user_id)
-        cols = pd.Index(items).get_indexer(data.item_id)
+        rows = positions(pd.Index(users), data.user_id)
+        cols = positions(pd.Index(items), data.item_id)
         if (cols < 0).any():
             unknown = pd.unique(data.item_id[cols < 0])
             raise ValueError(
@@ -302,7 +302,7 @@ class BaseRecommender(BaseEstimator):
         if kind not in cache:
             cache[kind] = pd.Index(getattr(self, attr))
         ids = np.asarray(ids)
-        return cache[kind].get_indexer(ids) if ids.size else np.zeros(0, int)
+        return positions(cache[kind], ids) if ids.size else np.zeros(0, int)
 
     def _is_user(self, user):
         """Whether the single id ``user`` (e.g. a tuple) is a user of ``fit``."""

@@ -346,6 +346,26 @@ def _codes(ids, what, name):
         ) from None
 
 
+def positions(index, ids):
+    """``index.get_indexer(ids)`` (``index`` a ``pd.Index``), exact for floats on int ids.
+
+    pandas compares float ids with int64 ids in float64 after its own
+    conversion: past 2**53 a float matched another int than the one it
+    equals (float(2**60 + 1), which is 2**60, found 2**60 + 2). Integral
+    floats are looked up as the ints they equal; others match no int id.
+    """
+    ids = np.asarray(ids)
+    if ids.dtype.kind != "f" or index.dtype.kind not in "iu" or not ids.size:
+        return index.get_indexer(ids)
+    integral = np.isfinite(ids) & (ids == np.floor(ids))
+    integral &= (ids >= np.iinfo(index.dtype).min) & (ids < 2.0**63)
+    out = np.full(ids.shape, -1, dtype=np.intp)
+    out[integral] = index.get_indexer(
+        np.array([int(v) for v in ids[integral]], dtype=object)
+        if integral.any() else np.zeros(0, dtype=index.dtype))
+    return out
+
+
 def arrow_values(values):
     """A pyarrow Array or ChunkedArray as a pandas Series; anything else as it is.
 

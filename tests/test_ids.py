@@ -363,3 +363,21 @@ def test_the_text_catalog_is_sorted_whatever_the_order_of_item_texts():
         assert model.items_.tolist() == sorted(texts.index)
         assert model.recommend("new", n=4).tolist() == [10, 11, 12, 13]  # popularity, ties
         np.testing.assert_array_equal(model.item_embeddings_, fitted[0].item_embeddings_)
+
+
+def test_float_ids_past_two_to_the_53_find_the_int_they_equal():
+    # pandas compared them in float64 after its own conversion: float(2**60 + 1)
+    # (which is 2**60) found the user 2**60 + 2, and its recommendations
+    from sklearn_zsrec import PopularityRecommender
+    from sklearn_zsrec._interactions import positions
+
+    big = 2**60
+    X = pd.DataFrame({"user_id": np.array([big, big, big + 1, big + 2], dtype=np.int64),
+                      "item_id": [1, 2, 3, 3]})
+    model = PopularityRecommender().fit(X)
+    np.testing.assert_array_equal(model.recommend([float(big + 1)], n=2),
+                                  model.recommend([big], n=2))
+    index = pd.Index(np.array([big, big + 1, big + 2, 5], dtype=np.int64))
+    np.testing.assert_array_equal(
+        positions(index, np.array([float(big + 1), float(big + 2), 5.0, 5.5, np.nan, -1e30])),
+        [0, 0, 3, -1, -1, -1])

@@ -25,7 +25,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .._base import _seen_positions
-from .._interactions import arrow_values, check_interactions, is_positive_int
+from .._interactions import arrow_values, check_interactions, is_positive_int, positions
 
 
 def _check_k(k, name="k", allow_none=False):
@@ -609,7 +609,7 @@ def _check_known_items(estimator, name, item):
     are never retrieved (misses), as trec_eval counts relevant documents a
     run does not retrieve, with one warning that counts them.
     """
-    cols = pd.Index(estimator.items_).get_indexer(item)
+    cols = positions(pd.Index(estimator.items_), item)
     if (cols < 0).any():
         unknown = pd.unique(item[cols < 0])
         warnings.warn(
@@ -635,7 +635,7 @@ def _training_rows(estimator, user, cols):
     held-out users only.
     """
     user_items = estimator.user_items_.tocsr()
-    rows = pd.Index(estimator.users_).get_indexer(user)
+    rows = positions(pd.Index(estimator.users_), user)
     known = (rows >= 0) & (cols >= 0)
     out = np.zeros(len(rows), dtype=bool)
     if known.any():
