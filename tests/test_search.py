@@ -54,3 +54,22 @@ def test_grid_search_prefers_the_model_that_uses_the_data():
     hybrid = clone(_hybrid()).set_params(cf__iterations=15, blend="fixed", random_state=0)
     search = GridSearchCV(hybrid, grid, cv=LeaveLastOut(n_splits=2)).fit(X)
     assert search.best_params_["cf__factors"] == 8
+
+
+def test_nested_cross_validation_with_a_rank_scorer():
+    # the scorer did not read a fitted search through its best_estimator_:
+    # every outer fold scored NaN ('GridSearchCV has no recommend method')
+    import pytest
+
+    scorer = make_rank_scorer("ndcg", k=10)
+    inner = GridSearchCV(ALSRecommender(iterations=3, random_state=0),
+                         {"factors": [2, 4]}, cv=LeaveLastOut(), scoring=scorer)
+    result = cross_validate(inner, X, cv=LeaveLastOut(n_splits=2), scoring=scorer,
+                            error_score="raise", return_estimator=True)
+    assert np.all(np.isfinite(result["test_score"]))
+    train, test = next(LeaveLastOut(n_splits=2).split(X))
+    fitted = result["estimator"][0]
+    assert result["test_score"][0] == scorer(fitted.best_estimator_, X.iloc[test])
+    no_refit = clone(inner).set_params(refit=False).fit(X.iloc[train])
+    with pytest.raises(ValueError, match="refit=False: it has no best_estimator_"):
+        scorer(no_refit, X.iloc[test])

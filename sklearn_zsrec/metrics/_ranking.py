@@ -568,8 +568,18 @@ def _final_recommender(estimator, X):
     A :class:`~sklearn.pipeline.Pipeline` (nested ones included) is unwrapped:
     X goes through the ``transform`` of every step but the last (steps
     ``None`` and ``"passthrough"`` do nothing), as ``Pipeline.score`` does.
+    A fitted search (``GridSearchCV`` and the like, nested in
+    ``cross_validate``) is read through its ``best_estimator_``, as its own
+    ``score`` does.
     """
-    while isinstance(estimator, Pipeline):
+    while isinstance(estimator, Pipeline) or hasattr(estimator, "cv_results_"):
+        if not isinstance(estimator, Pipeline):
+            if not hasattr(estimator, "best_estimator_"):
+                raise ValueError(
+                    f"{type(estimator).__name__} was fitted with refit=False: it has no "
+                    "best_estimator_ to score. Pass refit=True (the default).")
+            estimator = estimator.best_estimator_
+            continue
         *steps, (name, last) = estimator.steps
         for _, step in steps:
             if step is None or (isinstance(step, str) and step == "passthrough"):
