@@ -10,7 +10,7 @@ exposure of new items under a strongly regularised learned blend.
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 
 from sklearn_zsrec import BaseRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender
 from sklearn_zsrec._hybrid._members import subset
@@ -183,3 +183,31 @@ def test_members_parameters_are_validated_inside_the_hybrid(params):
     name = next(iter(params)).split("__")[-1]
     with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter"):
         hybrid.set_params(**params).fit(X)
+
+
+def test_a_member_set_to_drop_is_left_out():
+    # as in scikit-learn's ensembles: GridSearchCV can ask whether a member
+    # helps (it raised "member 'knn' (str) has no fit")
+    from sklearn.model_selection import GridSearchCV
+
+    from sklearn_zsrec import ALSRecommender, ItemKNNRecommender
+    from sklearn_zsrec.model_selection import LeaveLastOut
+
+    als = ALSRecommender(factors=4, iterations=2, random_state=0)
+    both = HybridRecommender(_text(), [("cf", als), ("knn", ItemKNNRecommender())],
+                             blend="fixed", weights={"text": 1.0, "cf": 1.0, "knn": 1.0},
+                             verbose=0)
+    dropped = clone(both).set_params(knn="drop").fit(X)
+    alone = HybridRecommender(_text(), [("cf", als)], blend="fixed",
+                              weights={"text": 1.0, "cf": 1.0}, verbose=0).fit(X)
+    assert list(dropped.named_members_) == ["cf"]
+    users = X.user_id.unique()[:5]
+    np.testing.assert_array_equal(dropped.recommend(users), alone.recommend(users))
+    search = GridSearchCV(both, {"knn": ["drop", ItemKNNRecommender()]}, cv=LeaveLastOut()).fit(X)
+    assert len(search.cv_results_["params"]) == 2
+    with pytest.raises(ValueError, match="every member is 'drop'"):
+        clone(both).set_params(knn="drop", cf="drop").fit(X)
+    with pytest.raises(ValueError, match="every weight is 0 or a dropped member's"):
+        clone(both).set_params(knn="drop", weights={"knn": 1.0}).fit(X)
+    with pytest.raises(ValueError, match="has no fit, .* or 'drop' to leave it out"):
+        clone(both).set_params(knn="passthrough").fit(X)

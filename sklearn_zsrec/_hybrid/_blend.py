@@ -115,6 +115,8 @@ def fixed_coef(blend, weights, members):
     1)`` in size), so they come after every item with interactions.
     """
     weights = weights if weights is not None else {"text": 1.0, members[0][0]: 1.0}
+    names = {"text", "popularity", *(name for name, _ in members)}
+    weights = {k: v for k, v in weights.items() if k in names}  # not those of dropped members
     coef = np.zeros(len(blend.names), dtype=np.float32)
     for key, value in weights.items():
         term = {"text": "text_gated", "popularity": "popularity"}.get(key, key)

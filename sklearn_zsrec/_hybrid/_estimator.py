@@ -20,7 +20,7 @@ from .._progress import Stages
 from ._blend import HISTORY_BINS, N_BINS, Blend, fixed_coef
 from ._exposure import Exposure, exposure_of
 from ._learn import Learner, warn_tiny
-from ._members import check_members, default_members, fit_members, positions
+from ._members import check_members, default_members, dropped_names, fit_members, positions
 from ._new_users import TextNeighbours
 
 logger = logging.getLogger("sklearn_zsrec._hybrid")
@@ -74,6 +74,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         seeded by ``random_state``. Names prefix the members' parameters, as
         in a ``Pipeline`` (``knn__n_neighbors``, ``als__factors``); to tune
         them, pass the list (members passed keep their own ``random_state``).
+        A member set to ``"drop"`` is left out (its weight too).
     blend : {"learned", "fixed"}, default="learned"
         Learn the blend on a holdout, or use ``weights``. ``"learned"`` warns
         (``UserWarning``) and uses the default weights when the holdout has
@@ -392,7 +393,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         if self.weights is None:
             return
         keys = ["text", "popularity", *(name for name, _ in members)]
-        unknown = sorted(set(self.weights) - set(keys), key=str)
+        unknown = sorted(set(self.weights) - set(keys) - set(dropped_names(self.members)), key=str)
         if unknown:
             raise ValueError(f"HybridRecommender: weights has unknown keys {unknown}; use "
                              f"{keys} (the members' names; missing keys weigh 0).")
@@ -400,11 +401,11 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
                if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v)}
         if bad:
             raise ValueError(f"HybridRecommender: weights must be finite numbers; got {bad}.")
-        if not any(self.weights.values()):
+        if not any(v for k, v in self.weights.items() if k in keys):
             raise ValueError(
-                f"HybridRecommender: every weight is 0 ({self.weights}): the blend would "
-                "score every item 0. Give at least one member a weight, or weights=None "
-                "for the text model and the first member at 1.")
+                f"HybridRecommender: every weight is 0 or a dropped member's ({self.weights}): "
+                "the blend would score every item 0. Give at least one member a weight, or "
+                "weights=None for the text model and the first member at 1.")
 
     def add_items(self, item_texts):
         """Add items to the catalog by their text, after ``fit``, without a refit.

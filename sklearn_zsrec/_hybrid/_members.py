@@ -88,16 +88,31 @@ def check_members(members, random_state=None):
                 f"{name}__n_neighbors), not one of {list(RESERVED_NAMES)} (the blend's "
                 f"own terms) and not ending with {list(RESERVED_SUFFIXES)} (the suffixes "
                 "of a member's terms).")
+        if _dropped(member):  # left out, as in scikit-learn's ensembles
+            continue
         if not all(hasattr(member, m) for m in ("fit", "score_items", "get_params")):
             raise ValueError(
                 f"HybridRecommender: member {name!r} ({type(member).__name__}) has no fit, "
                 "score_items or get_params; a member is a recommender (a BaseRecommender "
                 "subclass, or any scikit-learn estimator with fit, score_items, users_ and "
-                "items_).")
+                "items_), or 'drop' to leave it out (e.g. set_params(knn='drop')).")
     names = [name for name, _ in members]
     if len(set(names)) < len(names):
         raise ValueError(f"HybridRecommender: member names must be unique; got {names}.")
-    return members
+    kept = [(name, member) for name, member in members if not _dropped(member)]
+    if not kept:
+        raise ValueError(f"HybridRecommender: every member is 'drop' ({names}); keep at "
+                         f"least one. {fix}")
+    return kept
+
+
+def dropped_names(members):
+    """The names of the members set to ``"drop"``."""
+    return [name for name, member in members or [] if _dropped(member)]
+
+
+def _dropped(member):
+    return isinstance(member, str) and member == "drop"
 
 
 def positions(index, ids):
