@@ -8,12 +8,14 @@ The texts live for the call only (a context variable: safe across threads).
 """
 
 import contextvars
+import warnings
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
+from ._interactions import positions
 from ._texts import check_id_texts
 
 _CALL_TEXTS = contextvars.ContextVar("sklearn_zsrec_user_texts", default=None)
@@ -134,12 +136,18 @@ def check_new_items(model, item_texts):
     name = type(model).__name__
     check_is_fitted(model, "items_")
     texts = check_id_texts(item_texts, "item_texts", name)
-    known = pd.Index(model.items_).get_indexer(texts.index) >= 0
+    known = positions(pd.Index(model.items_), texts.index.to_numpy()) >= 0
     if known.any():
         raise ValueError(
             f"{name}: add_items got {int(known.sum())} ids already in the catalog (e.g. "
             f"{texts.index[known][:5].tolist()}); add only new ids (a changed text of an "
             "item needs a refit with the new item_texts).")
+    from ._base import _other_type
+
+    hint = _other_type(texts.index.to_numpy(), np.asarray(model.items_), "item_texts")
+    if hint:  # e.g. ids read from JSON (str keys) for an int catalog
+        warnings.warn(f"{name}: add_items adds ids that look like catalog ids{hint}.",
+                      UserWarning, stacklevel=3)
     return texts
 
 

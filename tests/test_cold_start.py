@@ -332,3 +332,19 @@ def test_user_texts_under_ids_of_another_type_are_named():
         fitted.score_items(new_user, user_texts={new_user: "jazz and bebop"})
         fitted.score_items(new_user, user_texts={"someone else": "jazz and bebop"})
         clone(text).set_params(user_texts=users).fit(Xi)
+
+
+def test_add_items_names_ids_of_another_type_than_the_catalogs():
+    # {"5": ...} read from JSON for an int catalog was added as a new item
+    # '5' beside the item 5 without a word
+    catalog = pd.Series({i: text for i, text in enumerate(ITEM_TEXTS.to_numpy())})
+    Xi = X.assign(item_id=pd.Index(ITEM_TEXTS.index).get_indexer(X.item_id))
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                               item_texts=catalog).fit(Xi)
+    with pytest.warns(UserWarning, match=r"look like catalog ids, but the catalog holds 5 "
+                                         r"\(int\) where item_texts has '5' \(str\)"):
+        clone(text).fit(Xi).add_items({"5": "a jazz story"})
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        text.add_items({10_000: "a jazz story"})
