@@ -240,15 +240,34 @@ def spark_text_encoder_udf(encoder=None):
     return pandas_udf(_batches_encoder(params), "array<float>")
 
 
+class _MissingVectors(Exception):
+    pass
+
+
+def _check_no_missing_vectors(rows, owner):
+    missing = [i for i, row in enumerate(rows)
+               if row is None or (np.ndim(row) == 0 and pd.isna(row))]
+    if missing:
+        raise _MissingVectors(
+            f"{owner}: embeddings has no vector (None or NaN) for {len(missing)} texts "
+            f"(rows {missing[:5]}); encode those texts, or leave them out of both texts "
+            "and embeddings.")
+
+
 def _as_embeddings(embeddings, n_texts, dim):
     """``embeddings`` as a C-contiguous float32 array of shape (n_texts, dim)."""
     owner = "fill_embedding_cache"
+    if type(embeddings).__module__.startswith("torch"):  # bfloat16 has no numpy dtype
+        embeddings = embeddings.detach().float().cpu().numpy()
     try:
         array = np.asarray(embeddings)
         if array.ndim == 1 and not len(array):  # an empty chunk (a list, a Series)
             array = np.empty((0, dim), dtype=np.float32)
         if array.dtype == object:  # a Series of vectors, e.g. collected from Spark
+            _check_no_missing_vectors(array, owner)
             array = np.stack([np.asarray(row) for row in array])
+    except _MissingVectors as exc:
+        raise ValueError(str(exc)) from None
     except ValueError as exc:
         raise ValueError(
             f"{owner}: embeddings must have one vector per text, all of the "

@@ -248,6 +248,10 @@ def test_fill_embedding_cache_memory_only_serves_this_process():
          r"must be finite; 1 rows hold NaN or infinity \(rows \[2\]\)"),
         (lambda v: v.astype(int), "must be a 2-D array of floats, one row per text; got dtype int"),
         (lambda v: [row[: 32 - i] for i, row in enumerate(v)], "vectors of different lengths"),
+        # a vector missing from a collected column was 'of different lengths'
+        (lambda v: pd.Series([*v[:3], None, *v[4:]]),
+         r"no vector \(None or NaN\) for 1 texts \(rows \[3\]\)"),
+        (lambda v: pd.Series([*v[:5], np.nan]), r"no vector .* \(rows \[5\]\)"),
         (lambda v: v * 2, r"the vectors given are not this encoder's: .* differ by more than 5%"),
     ],
 )
@@ -256,6 +260,17 @@ def test_fill_embedding_cache_refuses_what_does_not_fit(change, message):
     vectors = encoder._encode(TEXTS)
     with pytest.raises(ValueError, match=message):
         fill_embedding_cache(encoder, TEXTS, change(vectors))
+
+
+def test_fill_embedding_cache_takes_torch_tensors_in_bfloat16():
+    # torch's bfloat16 has no numpy dtype: a bare TypeError from np.asarray
+    import torch
+
+    encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
+    vectors = encoder._encode(TEXTS)
+    clear_embedding_cache()
+    fill_embedding_cache(encoder, TEXTS, torch.tensor(vectors).to(torch.bfloat16))
+    assert embedding_cache_info().currsize == len(TEXTS)
 
 
 def test_fill_embedding_cache_checks_the_longest_texts_and_takes_empty_chunks():
