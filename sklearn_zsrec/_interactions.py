@@ -407,6 +407,13 @@ def _arrow_frame(X, name):
     position); Arrow-typed columns are kept (``pd.ArrowDtype``). Anything
     else is returned as it is.
     """
+    if type(X).__module__.startswith("pyarrow") and type(X).__name__ in (
+            "StructArray", "ChunkedArray") and str(getattr(X, "type", "")).startswith("struct"):
+        # rows of named fields: what scikit-learn's indexing makes of a
+        # RecordBatch (cross_validate, GridSearchCV); read as its table
+        import pyarrow as pa
+
+        return pa.Table.from_struct_array(X).to_pandas(types_mapper=pd.ArrowDtype)
     if isinstance(X, (pd.DataFrame, np.ndarray)) or not hasattr(X, "__arrow_c_stream__"):
         return X
     try:

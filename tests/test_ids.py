@@ -381,3 +381,22 @@ def test_float_ids_past_two_to_the_53_find_the_int_they_equal():
     np.testing.assert_array_equal(
         positions(index, np.array([float(big + 1), float(big + 2), 5.0, 5.5, np.nan, -1e30])),
         [0, 0, 3, -1, -1, -1])
+
+
+def test_a_record_batch_through_cross_validate():
+    # scikit-learn's indexing makes a StructArray of a RecordBatch's rows,
+    # which was read as 'a list of dicts' and raised
+    from sklearn.model_selection import cross_validate
+
+    from sklearn_zsrec import ItemKNNRecommender
+    from sklearn_zsrec.model_selection import LeaveLastOut
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"user_id": rng.integers(0, 30, 600), "item_id": rng.integers(0, 40, 600),
+                          "timestamp": np.arange(600)})
+    batch = pa.RecordBatch.from_pandas(frame, preserve_index=False)
+    cv = LeaveLastOut(n_splits=2)
+    with pytest.warns(UserWarning):  # held-out rows that repeat training ones
+        got = cross_validate(ItemKNNRecommender(), batch, cv=cv, error_score="raise")
+        expected = cross_validate(ItemKNNRecommender(), frame, cv=cv)
+    np.testing.assert_array_equal(got["test_score"], expected["test_score"])
