@@ -176,3 +176,22 @@ def test_the_fit_memo_walks_lists_tuples_and_dicts_of_parameters():
     assert memo_key(Stack([1, "a", 2.0]), "data") == memo_key(Stack([1, "a", 2.0]), "data")
     assert memo_key(Stack([1, 2]), "data") != memo_key(Stack((1, 2)), "data")
     assert memo_key(Stack({"a": 1, "b": 2}), "d") != memo_key(Stack({"b": 2, "a": 1}), "d")
+
+
+def test_the_fit_memo_keys_estimators_inside_lists_and_dicts_by_their_parameters():
+    # get_params(deep=True) does not expand an estimator held in a list: keyed
+    # by its class alone, a second configuration was served the first's fit
+    from sklearn_zsrec import BaseRecommender, ItemKNNRecommender
+    from sklearn_zsrec._hybrid._memo import memo_key
+
+    class Stack(BaseRecommender):
+        _parameter_constraints = {}
+
+        def __init__(self, parts=None):
+            self.parts = parts
+
+    for wrap in (lambda e: [e], lambda e: {"base": e}, lambda e: ([e],)):
+        few = memo_key(Stack(wrap(ItemKNNRecommender(n_neighbors=5))), "data")
+        many = memo_key(Stack(wrap(ItemKNNRecommender(n_neighbors=50))), "data")
+        assert few is not None and few != many
+        assert memo_key(Stack(wrap(ItemKNNRecommender(n_neighbors=5))), "data") == few

@@ -79,14 +79,22 @@ def memo_key(estimator, data_hash):
         if isinstance(value, type):
             return identity(value)
         if hasattr(value, "get_params"):
-            return name(value)
+            return name(value)  # at the top its parameters are among the deep ones
         if callable(value):
             raise Unhashable
         if isinstance(value, dict):
-            return dict, [(describe(k), describe(v)) for k, v in value.items()]
+            return dict, [(inner(k), inner(v)) for k, v in value.items()]
         if isinstance(value, (list, tuple)):
-            return type(value), [describe(item) for item in value]
+            return type(value), [inner(item) for item in value]
         return value
+
+    def inner(value):
+        # an estimator inside a list or a dict: get_params(deep=True) does not
+        # expand it, so its own parameters count here
+        if hasattr(value, "get_params") and not isinstance(value, type):
+            return name(value), sorted((k, inner(v)) for k, v in
+                                       value.get_params(deep=False).items())
+        return describe(value)
 
     params = estimator.get_params(deep=True)
     if any(key.split("__")[-1] == "random_state" and not isinstance(value, Integral)
