@@ -341,8 +341,8 @@ class BaseRecommender(BaseEstimator):
         text_ids = self._user_text_ids()
         if text_ids is not None and len(text_ids):
             lacking = unknown[~pd.Index(unknown, dtype=object, tupleize_cols=False).isin(text_ids)]
-            hint = _other_type(lacking, np.asarray(text_ids, dtype=object), "users", None,
-                               "user_texts holds")
+            hint = len(lacking) and _other_type(  # only then: it reads the ids as strings
+                lacking, np.asarray(text_ids, dtype=object), "users", None, "user_texts holds")
             if hint:  # e.g. texts loaded from JSON (str keys) for int ids
                 warnings.warn(
                     f"{type(self).__name__}: {len(lacking)} users not seen in fit have no "

@@ -319,7 +319,7 @@ def _check_agreement(texts, given, reference, what, fix):
         "embeddings": "no_validation",
         "n_check": [Interval(Integral, 0, None, closed="left")],
     },
-    prefer_skip_nested_validation=True,
+    prefer_skip_nested_validation=False,
 )
 def fill_embedding_cache(encoder, texts, embeddings, *, n_check=8):
     """Store precomputed embeddings of texts in ``encoder``'s embedding cache.

@@ -175,9 +175,10 @@ def _auto_device():
 
 
 # what a model directory's files the model is read from: configs, weights,
-# tokenizer files, at its top level and in sentence-transformers' module
-# folders ("1_Pooling"); not an ONNX or OpenVINO export beside it, a README,
-# evaluation outputs or version-control files
+# tokenizer files (by suffix), at its top level and in sentence-transformers'
+# module folders ("1_Pooling"); not an ONNX or OpenVINO export in a folder
+# beside it, a README or version-control files (a training run's own
+# .json/.bin outputs saved at the top level still count)
 _MODEL_SUFFIXES = {".json", ".safetensors", ".bin", ".txt", ".model", ".pt", ".pth",
                    ".msgpack", ".h5", ".tiktoken", ".py"}
 
@@ -191,7 +192,8 @@ def _model_files(path):
             dirs[:] = []
             continue
         dirs[:] = [d for d in dirs if not d.startswith(".")]
-        out += [(os.path.normpath(os.path.join(rel, name)), os.path.join(root, name))
+        out += [(os.path.normpath(os.path.join(rel, name)).replace(os.sep, "/"),
+                 os.path.join(root, name))
                 for name in files if not name.startswith(".")
                 and os.path.splitext(name)[1].lower() in _MODEL_SUFFIXES]
     return sorted(out)
@@ -234,7 +236,8 @@ def model_files_fingerprint(path, stamp=None):
     ``transform`` compares with the fitted model's. A model retrained in
     place differs in it (a layer, a bias), while the same files written
     again (a reinstall, a copy: other times) keep it. Reads every file once
-    per process and stamp (about 0.1 s for all-MiniLM-L6-v2's 90 MB): within
+    per process and stamp (about 0.1 s for all-MiniLM-L6-v2's 90 MB, about
+    1 s per GB of weights): within
     a process, files written again with the same sizes and times are taken
     as unchanged.
     """

@@ -355,10 +355,12 @@ def positions(index, ids):
     floats are looked up as the ints they equal; others match no int id.
     """
     ids = np.asarray(ids)
-    if ids.dtype.kind != "f" or index.dtype.kind not in "iu" or not ids.size:
+    if (ids.dtype.kind != "f" or not isinstance(index.dtype, np.dtype)
+            or index.dtype.kind not in "iu" or not ids.size):
         return index.get_indexer(ids)
     integral = np.isfinite(ids) & (ids == np.floor(ids))
-    integral &= (ids >= np.iinfo(index.dtype).min) & (ids < 2.0**63)
+    limits = np.iinfo(index.dtype)
+    integral &= (ids >= limits.min) & (ids <= float(limits.max))
     out = np.full(ids.shape, -1, dtype=np.intp)
     out[integral] = index.get_indexer(
         np.array([int(v) for v in ids[integral]], dtype=object)

@@ -348,3 +348,19 @@ def test_add_items_names_ids_of_another_type_than_the_catalogs():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         text.add_items({10_000: "a jazz story"})
+
+
+def test_text_neighbours_are_the_largest_with_ties_by_position():
+    # the neighbours of a new user: the k most similar known users, the
+    # earlier ones among exact ties, a NaN similarity last
+    from sklearn_zsrec._hybrid._new_users import _nearest
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n = int(rng.integers(1, 30))
+        k, rows = int(rng.integers(1, n + 1)), int(rng.integers(1, 6))
+        sim = rng.integers(0, 4, (rows, n)).astype(np.float32)
+        if rng.random() < 0.3:
+            sim[0, 0] = np.nan
+        expected = np.argsort(-np.where(np.isnan(sim), -np.inf, sim), axis=1, kind="stable")
+        np.testing.assert_array_equal(_nearest(sim, k), np.sort(expected[:, :k], axis=1))

@@ -412,3 +412,13 @@ def test_estimators_stay_cheap_to_pickle(ml_slice, shared_cache):
             with pytest.raises(NotFittedError):
                 check_is_fitted(value)
     assert abs(len(pickle.dumps(clone(fitted))) - size) < 100
+
+
+def test_fill_embedding_cache_validates_the_encoders_parameters():
+    # the function skipped nested validation: batch_size=0 gave a bare
+    # 'range() arg 3 must not be zero'
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="The 'batch_size' parameter"):
+        fill_embedding_cache(TextEncoder(tiny_model_path(), batch_size=0, verbose=0),
+                             TEXTS, np.zeros((len(TEXTS), 32), dtype=np.float32))

@@ -11,6 +11,7 @@ from sklearn.base import clone
 from .._base import BaseRecommender, _put_columns
 from .._history import history_matrix
 from .._interactions import Interactions
+from .._interactions import positions as exact_positions
 from . import _memo
 
 # names the blend gives its own terms, and the suffixes of a member's terms:
@@ -117,7 +118,7 @@ def _dropped(member):
 
 def positions(index, ids):
     """Positions of ``ids`` in a member's public ``users_`` or ``items_`` (-1 if absent)."""
-    return pd.Index(index).get_indexer(np.asarray(ids)) if len(ids) else np.zeros(0, int)
+    return exact_positions(pd.Index(index), ids) if len(ids) else np.zeros(0, int)
 
 
 def rows_for(member, data):

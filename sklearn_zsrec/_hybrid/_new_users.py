@@ -33,10 +33,16 @@ NEW_ITEM_TEXT_SCALE = 1e-3
 def _nearest(sim, k):
     """Each row's ``k`` largest columns, ties by column (the earlier first), in column order."""
     n = sim.shape[1]
+    sim = np.where(np.isnan(sim), -np.inf, sim)  # a NaN (an encoder of one's own) ranks last
     kth = np.partition(sim, n - k, axis=1)[:, n - k]
     above, tie = sim > kth[:, None], sim == kth[:, None]
     need = k - above.sum(axis=1)
-    chosen = above | (tie & (np.cumsum(tie, axis=1) <= need[:, None]))
+    chosen, whole = above, tie.sum(axis=1) <= need  # rows whose ties all make the cut
+    chosen[whole] |= tie[whole]
+    split = np.flatnonzero(~whole)  # the others: the earlier ones
+    if len(split):
+        first = np.cumsum(tie[split], axis=1, dtype=np.int32) <= need[split, None]
+        chosen[split] |= tie[split] & first
     return np.nonzero(chosen)[1].reshape(len(sim), k)
 
 
@@ -76,7 +82,7 @@ class TextNeighbours:
         self.text_ = text
         self.n_item_interactions_ = n_item_interactions
         self.n_users_ = len(users)
-        self.embeddings_ = None
+        self.embeddings_ = self._embeddings64 = None
         self.n_neighbors_ = self.smoothing_ = None
         texts = text.user_texts_
         if texts is None:
@@ -96,6 +102,11 @@ class TextNeighbours:
         self.n_neighbors_, self.smoothing_ = _memo.memoized(
             key, lambda: self._choose(check_random_state(self.random_state)))
         return self
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_embeddings64", None)  # a float64 copy of embeddings_, made again when used
+        return state
 
     def grown(self, user_items, n_item_interactions):
         """Follow a catalog grown by items without interactions (the hybrid's attributes).
@@ -269,7 +280,10 @@ class TextNeighbours:
         "F, 25-34, student") tie exactly, so which of them were neighbours
         depended on who else was in the call (scores moved by 0.6).
         """
-        return (emb.astype(np.float64) @ self.embeddings_.T.astype(np.float64)).astype(np.float32)
+        known = getattr(self, "_embeddings64", None)
+        if known is None or known.shape[0] != self.embeddings_.shape[0]:
+            known = self._embeddings64 = np.ascontiguousarray(self.embeddings_, dtype=np.float64)
+        return (emb.astype(np.float64) @ known.T).astype(np.float32)
 
     def _item_matrix(self):
         """The known users' items (binary), dense when small enough, else sparse.
