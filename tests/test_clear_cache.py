@@ -195,3 +195,8 @@ def test_the_fit_memo_keys_estimators_inside_lists_and_dicts_by_their_parameters
         many = memo_key(Stack(wrap(ItemKNNRecommender(n_neighbors=50))), "data")
         assert few is not None and few != many
         assert memo_key(Stack(wrap(ItemKNNRecommender(n_neighbors=5))), "data") == few
+    from sklearn_zsrec import ALSRecommender
+
+    # an unseeded estimator inside a list draws anew each time: no reuse
+    assert memo_key(Stack([ALSRecommender(random_state=None)]), "data") is None
+    assert memo_key(Stack([ALSRecommender(random_state=0)]), "data") is not None

@@ -92,8 +92,10 @@ def memo_key(estimator, data_hash):
         # an estimator inside a list or a dict: get_params(deep=True) does not
         # expand it, so its own parameters count here
         if hasattr(value, "get_params") and not isinstance(value, type):
-            return name(value), sorted((k, inner(v)) for k, v in
-                                       value.get_params(deep=False).items())
+            nested = value.get_params(deep=False)
+            if "random_state" in nested and not isinstance(nested["random_state"], Integral):
+                raise Unhashable  # it draws anew each time, as at the top
+            return name(value), sorted((k, inner(v)) for k, v in nested.items())
         return describe(value)
 
     params = estimator.get_params(deep=True)
@@ -103,7 +105,7 @@ def memo_key(estimator, data_hash):
     try:
         described = {key: files(key, value) if isinstance(value, (str, os.PathLike))
                      else describe(value) for key, value in params.items()}
-    except Unhashable:  # a function, at the top or nested
+    except Unhashable:  # a function, at the top or nested; a nested unseeded estimator
         return None
     try:
         return name(estimator), joblib.hash(described), data_hash, tuple(held)
