@@ -15,6 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import _other_type
 from ._interactions import positions
 from ._texts import check_id_texts
 
@@ -142,8 +143,6 @@ def check_new_items(model, item_texts):
             f"{name}: add_items got {int(known.sum())} ids already in the catalog (e.g. "
             f"{texts.index[known][:5].tolist()}); add only new ids (a changed text of an "
             "item needs a refit with the new item_texts).")
-    from ._base import _other_type
-
     hint = _other_type(texts.index.to_numpy(), np.asarray(model.items_), "item_texts")
     if hint:  # e.g. ids read from JSON (str keys) for an int catalog
         warnings.warn(f"{name}: add_items adds ids that look like catalog ids{hint}.",

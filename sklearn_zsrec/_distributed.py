@@ -240,18 +240,9 @@ def spark_text_encoder_udf(encoder=None):
     return pandas_udf(_batches_encoder(params), "array<float>")
 
 
-class _MissingVectors(Exception):
-    pass
-
-
-def _check_no_missing_vectors(rows, owner):
-    missing = [i for i, row in enumerate(rows)
-               if row is None or (np.ndim(row) == 0 and pd.isna(row))]
-    if missing:
-        raise _MissingVectors(
-            f"{owner}: embeddings has no vector (None or NaN) for {len(missing)} texts "
-            f"(rows {missing[:5]}); encode those texts, or leave them out of both texts "
-            "and embeddings.")
+def _missing_vectors(rows):
+    """Positions of the rows of an object array that hold no vector (None or NaN)."""
+    return [i for i, row in enumerate(rows) if row is None or (np.ndim(row) == 0 and pd.isna(row))]
 
 
 def _as_embeddings(embeddings, n_texts, dim):
@@ -263,17 +254,20 @@ def _as_embeddings(embeddings, n_texts, dim):
         array = np.asarray(embeddings)
         if array.ndim == 1 and not len(array):  # an empty chunk (a list, a Series)
             array = np.empty((0, dim), dtype=np.float32)
-        if array.dtype == object:  # a Series of vectors, e.g. collected from Spark
-            _check_no_missing_vectors(array, owner)
+        missing = _missing_vectors(array) if array.dtype == object else []
+        if array.dtype == object and not missing:  # a Series of vectors, e.g. from Spark
             array = np.stack([np.asarray(row) for row in array])
-    except _MissingVectors as exc:
-        raise ValueError(str(exc)) from None
     except ValueError as exc:
         raise ValueError(
             f"{owner}: embeddings must have one vector per text, all of the "
             f"same length; got vectors of different lengths ({exc}). Check "
             "the column the vectors came from."
         ) from exc
+    if missing:
+        raise ValueError(
+            f"{owner}: embeddings has no vector (None or NaN) for {len(missing)} texts "
+            f"(rows {missing[:5]}); encode those texts, or leave them out of both texts "
+            "and embeddings.")
     if array.ndim != 2 or array.dtype.kind != "f":
         raise ValueError(
             f"{owner}: embeddings must be a 2-D array of floats, one row per "
