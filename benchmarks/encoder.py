@@ -82,7 +82,8 @@ def main(argv=None):
     from sentence_transformers import SentenceTransformer
 
     from sklearn_zsrec import TextEncoder, clear_embedding_cache
-    from sklearn_zsrec._encoder import _cosine, _has_native_bf16, _load_model
+    from sklearn_zsrec._encoder import _load_model
+    from sklearn_zsrec._precision import _cosine, _has_native_bf16
     from sklearn_zsrec.datasets import load_movielens_100k
 
     texts = load_movielens_100k().item_text.tolist()

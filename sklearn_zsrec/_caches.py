@@ -41,9 +41,10 @@ def clear_cache(*, fits=True, embeddings=True, models=True):
 
         clear_embedding_cache()
     if models:
-        from . import _encoder
+        from . import _encoder, _model_files, _precision
 
         with _encoder._MODELS_LOCK:
             _encoder._MODELS.clear()
-            _encoder._PRECISIONS.clear()
-            _encoder._FINGERPRINTS.clear()
+        with _precision._PRECISIONS_LOCK:
+            _precision._PRECISIONS.clear()
+        _model_files._FINGERPRINTS.clear()

@@ -19,7 +19,8 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, validate_params
 
 from ._cache import cached_encode
-from ._encoder import TextEncoder, check_texts, model_files_stamp
+from ._encoder import TextEncoder, check_texts
+from ._model_files import model_files_stamp
 
 _WORKER_ENCODERS = {}  # worker parameters -> (files stamp, fitted TextEncoder); per Python worker
 _WORKER_LOCK = threading.Lock()

