@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from sklearn_zsrec import BaseRecommender
-from sklearn_zsrec._base import _matmul
+from sklearn_zsrec._scores import _matmul
 
 
 class FactorModel(BaseRecommender):

@@ -116,7 +116,7 @@ def child(n, out):
         ALSRecommender, HybridRecommender, ItemKNNRecommender, NextItemRecommender, TextEncoder,
         ZeroShotRecommender, embedding_cache_info,
     )  # fmt: skip
-    from sklearn_zsrec._base import _chunk_size
+    from sklearn_zsrec._scores import _chunk_size
     from sklearn_zsrec.datasets import make_synthetic_interactions
     from sklearn_zsrec.metrics import ndcg_at_k
     from sklearn_zsrec.model_selection import train_test_split_last

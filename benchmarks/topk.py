@@ -61,7 +61,7 @@ def main(argv=None):
 
     from sklearn_zsrec import (ALSRecommender, HybridRecommender, ItemKNNRecommender,
                                NextItemRecommender, TextEncoder, ZeroShotRecommender)
-    from sklearn_zsrec._base import _chunk_size
+    from sklearn_zsrec._scores import _chunk_size
     from sklearn_zsrec.datasets import load_movielens_100k
 
     ml = load_movielens_100k()

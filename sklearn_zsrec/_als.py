@@ -7,7 +7,8 @@ from joblib import effective_n_jobs
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
-from ._base import BaseRecommender, _matmul
+from ._base import BaseRecommender
+from ._scores import _matmul
 from ._explain import factor_contributions
 
 

@@ -172,7 +172,7 @@ def top_n(model, users, n, exclude_seen, batch_size):
     ``users`` is a checked 1-D id array; ``n`` at most the catalog size.
     See the module's docstring for the over-fetching.
     """
-    from ._base import _chunk_size, _seen_positions, _top_n
+    from ._scores import _chunk_size, _seen_positions, _top_n
 
     _chunk_size(batch_size, 1, len(users))  # batch_size checked as in exact search
     user_factors, item_factors = factors(model)
@@ -230,7 +230,7 @@ def _search(hnsw, queries, k, n, seen, rows):
     """
     import faiss
 
-    from ._base import _seen_positions
+    from ._scores import _seen_positions
 
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     params = faiss.SearchParametersHNSW(efSearch=max(EF_SEARCH, k))

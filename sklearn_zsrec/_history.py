@@ -70,7 +70,7 @@ def item_item_scores(history, matrix, dense):
         return np.asarray((history @ matrix).toarray(), dtype=np.float32)
     import torch
 
-    from ._base import _tensor
+    from ._scores import _tensor
 
     dense = _tensor(dense)
     history = history.astype(np.float32, copy=False)

@@ -21,7 +21,8 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ._base import BaseRecommender, _matmul
+from ._base import BaseRecommender
+from ._scores import _matmul
 from ._explain import factor_contributions
 from ._interactions import _COLUMNS
 

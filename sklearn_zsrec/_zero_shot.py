@@ -9,7 +9,8 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ._base import BaseRecommender, _matmul, _other_type, _unique_ids
+from ._base import BaseRecommender, _other_type, _unique_ids
+from ._scores import _matmul
 from ._cold_start import CallTextsMixin, check_new_items, grow_catalog, user_texts_for
 from ._encoder import embed
 from ._explain import contributions, history_contributions

@@ -11,7 +11,7 @@ from sklearn_zsrec import (
     TextEncoder,
     ZeroShotRecommender,
 )
-from sklearn_zsrec._base import _chunk_size, _put_columns, _seen_positions
+from sklearn_zsrec._scores import _chunk_size, _put_columns, _seen_positions
 from sklearn_zsrec._hybrid._exposure import best_old_and_new
 
 from ._data import topic_catalog, topic_interactions

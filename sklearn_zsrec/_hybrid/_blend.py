@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._base import _matmul, _put_columns, _tensor
+from .._scores import _matmul, _put_columns, _tensor
 
 # upper edges of the history-length bins; each bin (users with at most that
 # many interactions, and one bin above the last edge) gets its own blend

@@ -10,7 +10,7 @@ each with their own offset and share (``Exposure``).
 
 import numpy as np
 
-from .._base import _put_columns
+from .._scores import _put_columns
 from ._learn import CHUNK, MIN_POSITIVES
 
 # the new items' offset is searched in this range: z-scored terms stay far inside

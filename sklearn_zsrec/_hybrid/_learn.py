@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._base import _put_columns, _unique_ids
+from .._base import _unique_ids
+from .._scores import _put_columns
 from ._blend import N_BINS
 from ._members import positions
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from .._base import BaseRecommender, _put_columns
+from .._base import BaseRecommender
+from .._scores import _put_columns
 from .._history import history_matrix
 from .._interactions import Interactions
 from .._interactions import positions as exact_positions

@@ -7,7 +7,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from .._base import _matmul, _top_n
+from .._scores import _matmul, _top_n
 from .._cold_start import user_texts_for
 from .._encoder import embed
 from .._zero_shot import _normalize_rows

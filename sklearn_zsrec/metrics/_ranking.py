@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from .._base import _seen_positions
+from .._scores import _seen_positions
 from .._interactions import arrow_values, check_interactions, is_positive_int, positions
 
 
