@@ -7,8 +7,6 @@ and optionally ``timestamp`` and ``weight``, or as an array of shape (n, 2) or
 aligned one-dimensional arrays, or raises an error that names the fix.
 """
 
-import datetime
-import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from numbers import Integral
@@ -16,9 +14,9 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
+from ._columns import _check_weight_range, _timestamps, _weights
+
 _COLUMNS = ("user_id", "item_id", "timestamp", "weight")
-# weights are stored in float32 (the user-item matrix)
-_MAX_WEIGHT = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -429,164 +427,3 @@ def _arrow_frame(X, name):
         except (pa.ArrowInvalid, TypeError, ValueError):  # not a table (an array): as is
             return X
     return X.to_pandas(types_mapper=pd.ArrowDtype)
-
-
-def _timestamps(ts, name):
-    """``(timestamps, key)``: the timestamps as float64, and an exact sort key of them.
-
-    Datetimes and timedeltas become nanoseconds (datetimes since the epoch,
-    UTC: time-zone-aware ones are converted, naive ones read as UTC), in
-    ``timestamps``. ``key`` orders the rows exactly, which float64 does not:
-    it holds whole numbers only up to 2**53, so integer timestamps in
-    nanoseconds (about 1.7e18 today) a few hundred apart would tie, and be
-    ordered by row instead of by time. Datetimes are keyed in their own unit
-    (numpy's conversion to nanoseconds wraps dates outside 1677-2262 around
-    silently), integers exactly (Python ints of an object column and digit
-    strings too, at any size).
-    One definition for the models and the splitters of
-    :mod:`sklearn_zsrec.model_selection`, so that both order rows alike.
-    Raises for missing values (NaN, NaT, None), inf, datetimes mixed with
-    other values, and values that are neither numbers nor datetimes.
-    """
-    if isinstance(ts, pd.Series):
-        if isinstance(ts.dtype, pd.ArrowDtype):  # Arrow timestamps, dates, durations, ints
-            ts = ts.to_numpy(dtype=object)
-        elif getattr(ts.dtype, "tz", None) is not None:
-            ts = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-        else:
-            ts = ts.to_numpy()
-    ts = np.asarray(ts)
-    if ts.dtype.kind == "O":
-        ts = _typed_times(ts, name)
-    if ts.dtype.kind in "mM":
-        missing = np.isnat(ts)
-        unit = np.datetime_data(ts.dtype)[0]
-        if unit in ("Y", "M", "generic"):  # calendar units: days are exact
-            kind = "datetime64" if ts.dtype.kind == "M" else "timedelta64"
-            ts, unit = ts.astype(f"{kind}[D]"), "D"
-        key = ts.view(np.int64)
-        values = key * float(np.timedelta64(1, unit) / np.timedelta64(1, "ns"))
-        values[missing] = np.nan
-    elif ts.dtype.kind in "iub":
-        key = ts.astype(np.int64) if ts.dtype.kind == "b" else ts
-        values = key.astype(np.float64)
-    else:
-        try:
-            values = ts.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"{name}: column 'timestamp' must be numeric or datetime; "
-                f"could not convert it ({exc}). Strings of dates: parse them "
-                "first, e.g. pd.to_datetime(X['timestamp'])."
-            ) from None
-        key = values
-        if ts.dtype.kind in "OU":  # Python ints or digit strings keep their exact order
-            key = _integer_ranks(ts.tolist(), values)
-    if not np.isfinite(values).all():
-        raise ValueError(
-            f"{name}: column 'timestamp' contains NaN or inf (or NaT) in "
-            f"{int((~np.isfinite(values)).sum())} rows. Fill them or drop the "
-            "column."
-        )
-    return values, key
-
-
-def _integer_ranks(values, fallback):
-    """Dense ranks of integers given as Python ints or digit strings, else ``fallback``.
-
-    Exact at any size: float64 ties nanosecond times (about 1.7e18) a few
-    hundred apart, as read from a CSV as strings, or ints past int64.
-    """
-    if not (all(isinstance(v, Integral) for v in values)
-            or all(isinstance(v, str) and _DIGITS.fullmatch(v) for v in values)):
-        return fallback
-    ints = [int(v) for v in values]
-    exact = np.asarray(ints)
-    if exact.dtype.kind in "iu":
-        return exact
-    return np.unique(np.asarray(ints, dtype=object), return_inverse=True)[1].ravel()
-
-
-_DIGITS = re.compile(r"\s*[+-]?\d+\s*")
-
-
-def _typed_times(ts, name):
-    """An object array of timestamps as datetime64 or timedelta64 when it holds them.
-
-    Datetimes (``datetime``, ``date``, ``np.datetime64``, ``pd.Timestamp``)
-    or timedeltas, each with missing values (None, NaN, NaT) beside them,
-    become one numpy array (datetimes in UTC); numbers stay as they are.
-    Datetimes mixed with numbers or with timedeltas raise.
-    """
-    kinds = set()
-    for v in ts:
-        if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v) or (
-                isinstance(v, (np.datetime64, np.timedelta64)) and np.isnat(v)):
-            continue  # missing: raises below, as missing
-        if isinstance(v, (datetime.date, np.datetime64)):
-            kinds.add("datetime")
-        elif isinstance(v, (datetime.timedelta, np.timedelta64)):
-            kinds.add("timedelta")
-        else:
-            kinds.add("other")
-    if not kinds & {"datetime", "timedelta"}:  # numbers: missing ones (pd.NA too) as NaN
-        return np.where(pd.isna(ts), np.nan, ts) if kinds else np.full(len(ts), np.nan)
-    if len(kinds) > 1:
-        raise ValueError(
-            f"{name}: column 'timestamp' mixes {' and '.join(sorted(kinds))} values; "
-            "give every row a datetime, or every row a number."
-        )
-    try:
-        if kinds == {"datetime"}:
-            return pd.to_datetime(ts, utc=True).tz_localize(None).to_numpy()
-        return pd.to_timedelta(ts).to_numpy()
-    except (TypeError, ValueError, OverflowError) as exc:
-        fix = ("Nanoseconds reach only the years 1677-2262: give them one unit that holds "
-               "them all (e.g. np.datetime64 values in 'us'), or pass numbers."
-               if isinstance(exc, (pd.errors.OutOfBoundsDatetime, OverflowError))
-               else "Give every row a datetime, or every row a number.")
-        raise ValueError(
-            f"{name}: column 'timestamp' holds datetimes that could not be converted "
-            f"together ({exc}). {fix}"
-        ) from None
-
-
-def _weights(weight, name):
-    """Weights as float64, or an error naming the first value that is not a number."""
-    if isinstance(weight, pd.Series):
-        weight = weight.to_numpy()
-    dtype = np.asarray(weight).dtype
-    if dtype.kind in "mMc":  # times and complex numbers cast to float64 without a word
-        raise ValueError(
-            f"{name}: weights (y or the 'weight' column) must be real numbers; got "
-            f"dtype {dtype}. Pass the weights (e.g. counts or "
-            "ratings), and times as the 'timestamp' column.")
-    try:
-        return np.asarray(weight, dtype=np.float64)
-    except (TypeError, ValueError):
-        values = np.asarray(weight, dtype=object).ravel()
-        bad = next(v for v in values if not _is_number(v))
-        raise ValueError(
-            f"{name}: weights (y or the 'weight' column) must be numbers; got "
-            f"{bad!r} ({type(bad).__name__}). Map them to numbers (e.g. "
-            "{'light': 1, 'heavy': 5}) or drop the column."
-        ) from None
-
-
-def _is_number(value):
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _check_weight_range(weight, name, summed=False):
-    """Weights must fit float32, in which the user-item matrix holds them."""
-    if len(weight) and weight.max() > _MAX_WEIGHT:
-        what = "the summed weights of repeated (user_id, item_id) pairs" if summed else "weights"
-        raise ValueError(
-            f"{name}: {what} must be at most {_MAX_WEIGHT:.3g} (they are "
-            f"stored as float32); got {weight.max():.3g}. Rescale them, e.g. "
-            "divide by their maximum or take np.log1p."
-        )

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
-from .._interactions import _timestamps, is_positive_int, named_columns
+from .._columns import _timestamps
+from .._interactions import is_positive_int, named_columns
 
 
 def _check_positive_int(value, name):
