@@ -15,6 +15,9 @@ import scipy.sparse as sp
 DENSE_ITEMS = 4096
 MIN_RECENCY = 1e-4  # recency weights below this fraction of a user's largest are dropped
 MAX_HISTORY_WEIGHT = 1e6  # larger history weights are rescaled (to at most 1) first
+# a user whose largest history weight is under this is scaled up by a power of
+# two (exact), so that float32 products do not round their scores to 0
+MIN_HISTORY_WEIGHT = 2.0**-64
 
 
 def recency_weights(data, half_life):
@@ -35,7 +38,11 @@ def history_matrix(data, half_life, rows, cols, shape):
     ``rows`` and ``cols`` place each interaction of ``data``. Weights above
     ``MAX_HISTORY_WEIGHT`` are rescaled together (every score built on them
     is compared per user, so one common scale changes no ranking; it keeps
-    weight x similarity sums inside float32), and with a ``half_life``,
+    weight x similarity sums inside float32); the weights of a user whose
+    largest is under ``MIN_HISTORY_WEIGHT`` (exponential time decay of a
+    user long gone: ``exp(-130)``) are multiplied by the power of two that
+    brings it to [1, 2), exactly, as float32 would round their scores to 0
+    and rank the catalog in its order. With a ``half_life``,
     interactions under ``MIN_RECENCY`` of their user's largest weight are
     dropped, which bounds the cost of the products: they would add under
     ``MIN_RECENCY`` of the latest item's weight to a score, but an item
@@ -44,8 +51,18 @@ def history_matrix(data, half_life, rows, cols, shape):
     weights = np.asarray(recency_weights(data, half_life), dtype=np.float64)
     if len(weights) and weights.max() > MAX_HISTORY_WEIGHT:
         weights = weights / weights.max()
-    if half_life is not None:
+    positive = weights[weights > 0]
+    tiny = len(positive) and positive.min() < MIN_HISTORY_WEIGHT
+    top = None
+    if half_life is not None or tiny:
         top = pd.Series(weights).groupby(rows).transform("max").to_numpy()
+    if tiny:
+        small = (top > 0) & (top < MIN_HISTORY_WEIGHT)
+        shift = 1 - np.frexp(top[small])[1]  # top * 2**shift in [1, 2)
+        weights, top = weights.copy(), top.copy()
+        weights[small] = np.ldexp(weights[small], shift)
+        top[small] = np.ldexp(top[small], shift)
+    if half_life is not None:
         keep = weights >= MIN_RECENCY * top
         weights, rows, cols = weights[keep], rows[keep], cols[keep]
     return sp.csr_matrix((weights, (rows, cols)), shape=shape, dtype=np.float32)

@@ -57,6 +57,8 @@ class ItemKNNRecommender(_ItemItemRecommender):
         Item-item similarity on the binary user-item matrix.
     n_neighbors : int, default=100
         Neighbours kept per item (other items: an item is not its own).
+        Of neighbours tied at the cut, those implicit's search keeps
+        (deterministic for the same data), not necessarily the lowest ids.
     half_life : float or None, default=2.0
         Recency half-life of the history, in interactions; None weighs every
         interaction by its weight alone (classic item-kNN).
@@ -72,7 +74,11 @@ class ItemKNNRecommender(_ItemItemRecommender):
     similarity_ : scipy.sparse.csr_matrix of shape (n_items, n_items)
         Row ``i`` holds the ``n_neighbors`` neighbours of item ``i``.
     history_ : scipy.sparse.csr_matrix of shape (n_users, n_items)
-        The recency-weighted training interactions that are scored.
+        The recency-weighted training interactions that are scored. Weights
+        past 1e6 are rescaled together, and a user whose largest weight is
+        under 2**-64 has their weights multiplied by the power of two that
+        brings it to [1, 2) (float32 would round their scores to 0), so
+        their scores are on that scale; rankings are exact either way.
 
     See Also
     --------

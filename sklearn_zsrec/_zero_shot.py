@@ -19,8 +19,23 @@ from ._texts import check_id_texts
 
 
 def _normalize_rows(a):
+    """Rows of ``a`` scaled to unit length; rows of zeros stay zeros.
+
+    Whatever their length: a profile of weights of 1e-13 (a floor of 1e-12
+    on the norm shrank its cosines; at 1e-200 the user fell back to
+    popularity) is the profile of the same weights times any constant.
+    """
+    a = np.asarray(a)
     norms = np.linalg.norm(a, axis=1, keepdims=True)
-    return a / np.maximum(norms, 1e-12)
+    # the squares of entries under sqrt(tiny) underflow to 0: such rows are
+    # scaled to a largest entry of 1 first
+    low = np.flatnonzero(norms[:, 0] < np.sqrt(np.finfo(a.dtype).tiny))
+    if len(low):
+        a = a.copy()
+        top = np.abs(a[low]).max(axis=1, keepdims=True)
+        a[low] /= np.where(top > 0, top, 1.0)
+        norms[low] = np.linalg.norm(a[low], axis=1, keepdims=True)
+    return a / np.where(norms > 0, norms, 1.0)
 
 
 def _user_profiles(weights, item_embeddings, chunk=16384):

@@ -47,7 +47,8 @@ STRS = st.text(st.characters(codec="utf-8"), max_size=3)
 IDS = {"int": INTS, "str": STRS, "mixed": INTS | STRS}
 # weights users send: none, counts, ratings, zeros, and huge ones that
 # models may reject with a clear error
-WEIGHTS = st.sampled_from([0.0, 1.0, 2.0, 5.0]) | st.floats(0, 100) | st.floats(1e30, 3e38)
+WEIGHTS = (st.sampled_from([0.0, 1.0, 2.0, 5.0]) | st.floats(0, 100) | st.floats(1e30, 3e38)
+           | st.floats(1e-300, 1e-30))
 TEXTS = st.text(st.characters(codec="utf-8"), min_size=1, max_size=20)
 
 
@@ -444,3 +445,42 @@ def test_items_added_after_fit_and_users_with_call_texts(name, drawn):
     # (an item nothing scores gets explain's own "no contribution" row)
     assert set(why.source) <= {"text neighbours", "user text", "new item offset",
                                "no contribution"}
+
+
+def _scale_models(texts):
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    return {
+        "knn": ItemKNNRecommender(),
+        "knn_cosine": ItemKNNRecommender("cosine", half_life=None),
+        "next": NextItemRecommender(),
+        "zero_shot": text,
+        "hybrid": HybridRecommender(text, [("knn", ItemKNNRecommender())], blend="fixed",
+                                    weights={"text": 1.0, "knn": 1.0}, verbose=0),
+    }
+
+
+@pytest.mark.parametrize("name", ["knn", "knn_cosine", "next", "zero_shot", "hybrid"])
+@given(seed=st.integers(0, 2**16), c=st.sampled_from([1e-13, 1e-30, 1e-46, 1e-60, 1e-200]))
+@settings(max_examples=examples(8))
+def test_a_users_weights_times_a_constant_keep_their_scores_up_to_that_scale(name, seed, c):
+    # exponential time decay of a user long gone (exp(-130) = 3e-57): the
+    # item-item models' float32 products scored 0 on every item and ranked
+    # the catalog in its order; the text profile's norm had a floor of 1e-12
+    # (cosines shrank at 1e-13, popularity at 1e-200) and the hybrid lost
+    # the text term. Item-item scores are linear in the user's weights, the
+    # text profile and the blend's z-scores do not depend on their scale.
+    from ._data import topic_catalog, topic_interactions
+
+    rng = np.random.default_rng(seed)
+    texts, topics = topic_catalog(items_per_topic=5, seed=seed % 7)
+    X = topic_interactions(topics, users_per_topic=4, seed=seed % 11)
+    X["weight"] = rng.integers(1, 5, len(X)).astype(float)
+    user = rng.choice(X.user_id.unique())
+    model = _scale_models(texts)[name]
+    expected = clone(model).fit(X).score_items([user])[0]
+    scaled = X.assign(weight=np.where(X.user_id == user, X.weight * c, X.weight))
+    got = clone(model).fit(scaled).score_items([user])[0]
+    if name.startswith(("knn", "next")):  # up to the user's scale: compare the shapes
+        assert got.max() > 0, (name, c)
+        expected, got = expected / expected.max(), got / got.max()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
