@@ -1,6 +1,7 @@
 """Write the benchmark results page (markdown) and its plots (PNG)."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,7 @@ def _curve_table(res, keys, labels, metric="NDCG@10"):
 
 
 HYBRID = "Hybrid (ours)"
+PEER_SUFFIX = " (RecTools)"  # the next-item peers' rows (benchmarks/peers.py)
 # the hybrid's members as rows of the page (their own fits, text embeddings cached)
 MEMBERS = ("ZeroShot (ours)", "ALSRecommender (ours)", "ItemKNNRecommender (ours)",
            "NextItemRecommender (ours)")
@@ -193,9 +195,16 @@ def _cold_user_ceiling(out_dir, stem, summary):
     study = json.loads(path.read_text())
     if study.get("main_page_tuning") != tuning_digest(summary):
         return None
+    env = study.get("environment") or {}
+    page_precision = summary["meta"].get("encoder_precision")
+    if env.get("encoder_precision", page_precision) != page_precision:
+        return None  # user texts encoded in another precision: not this page's ceiling
     rows = study["rows"]
     name = next(n for n in rows if n.startswith("Text neighbours"))
-    return name, rows[name]
+    where = (f"computed on {env['machine']}, {env['date']}, code {env['git_commit']}, "
+             f"encoder in {env['encoder_precision']}" if env else
+             "its machine and precision not recorded (a study written before they were)")
+    return name, rows[name], where
 
 
 def _targets(res, tuning, ceiling=None, fit_cost=None):
@@ -212,6 +221,22 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
         return res[key][model]["NDCG@10"][:2]
 
     rows, misses = [], []
+    page_models = set(others("A"))
+
+    def not_run(keys):
+        """`` (not run: ...)``: the page's models (those of A) missing at ``keys``."""
+        where = {}
+        for k in keys:
+            for m in sorted(page_models - set(res.get(k, {}))):
+                where.setdefault(m, []).append(k)
+        if not where:
+            return ""
+        groups = {}
+        for m, at in where.items():
+            label = "at every point" if len(at) == len(keys) > 1 else "at " + ", ".join(at)
+            groups.setdefault(label, []).append(m)
+        return " (not run: " + "; ".join(f"{', '.join(ms)} {label}".rstrip()
+                                          for label, ms in groups.items()) + ")"
 
     def add(name, value, against, met, why=None):
         rows.append(f"| {name} | {value} | {against} | {'**yes**' if met else '**no**'} |")
@@ -222,7 +247,9 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
         return []
     h, _ = ndcg("A", HYBRID)
     best = max(others("A"), key=lambda m: ndcg("A", m)[0])
-    add("A: NDCG@10 >= 1.10x the best model of the page (peers included)", f"{h:.4f}",
+    peers_in_a = any(m.endswith(PEER_SUFFIX) for m in res["A"])
+    add("A: NDCG@10 >= 1.10x the best model of the page "
+        f"({'peers included' if peers_in_a else 'peers missing'})", f"{h:.4f}",
         f"{best} {ndcg('A', best)[0]:.4f} ({h / ndcg('A', best)[0]:.2f}x)",
         h >= 1.10 * ndcg("A", best)[0])
     for prefix, label, aim, extra in (("B/n=", "B", 5, None), ("E/p=", "E", None, 10)):
@@ -234,21 +261,21 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
                            for m in others(k))
         worst = max(leads, key=lambda k: leads[k][0])
         add(f"{label} floor: no model ahead by more than 1 SE, at every point",
-            f"largest lead {leads[worst][0]:+.2f} SE", f"{leads[worst][1]} at {worst}",
-            leads[worst][0] <= 1.0)
+            f"largest lead {leads[worst][0]:+.2f} SE",
+            f"{leads[worst][1]} at {worst}{not_run(keys)}", leads[worst][0] <= 1.0)
         if aim is not None:
             small = [k for k in keys if k.split("=")[1] != "all" and int(k.split("=")[1]) <= aim]
             behind = [k for k in small if leads[k][0] >= 0]
             add(f"{label} aim: ahead of every baseline at n <= {aim}",
                 "ahead at " + ", ".join(k.split("/")[1] for k in small if k not in behind),
-                "behind at " + (", ".join(behind) or "none"), not behind)
+                "behind at " + (", ".join(behind) or "none") + not_run(small), not behind)
         if extra is not None:  # issue 15: the floor from p = extra on, ahead of ALS below
             large = [k for k in keys if int(k.split("=")[1]) >= extra]
             if large:
                 worst = max(large, key=lambda k: leads[k][0])
                 add(f"{label} floor from p = {extra}: no model ahead by more than 1 SE",
-                    f"largest lead {leads[worst][0]:+.2f} SE", f"{leads[worst][1]} at {worst}",
-                    leads[worst][0] <= 1.0)
+                    f"largest lead {leads[worst][0]:+.2f} SE",
+                    f"{leads[worst][1]} at {worst}{not_run(large)}", leads[worst][0] <= 1.0)
             small = [k for k in keys if int(k.split("=")[1]) <= extra]
             als = [m for m in others(keys[0]) if m.startswith("ALS")]
             behind = [k for k in small for m in als if ndcg(k, m)[0] >= ndcg(k, HYBRID)[0]]
@@ -268,7 +295,8 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
         best = max(others("C-mix"), key=lambda m: ndcg("C-mix", m)[0])
         h = row["NDCG@10"][0]
         add("C-mix: NDCG@10 at least level with the best baseline", f"{h:.4f}",
-            f"{best} {ndcg('C-mix', best)[0]:.4f}", h >= ndcg("C-mix", best)[0])
+            f"{best} {ndcg('C-mix', best)[0]:.4f}{not_run(['C-mix'])}",
+            h >= ndcg("C-mix", best)[0])
         share, test = row["NewShareTop10"][0], row["NewShareTest"][0]
         add("C-mix: new items' top-10 share within 0.5x-2x their test share", f"{share:.3f}",
             f"test {test:.3f} ({share / test:.2f}x)", 0.5 * test <= share <= 2 * test)
@@ -282,7 +310,7 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
         # issue 15: 2 SE, or the page shows why texts cannot carry it
         target = "D: ahead of popularity by 2 SE, or the ceiling of user texts under 2 SE"
         if ceiling is not None:
-            name, row = ceiling
+            name, row, _ = ceiling
             add(target, f"{(h - p) / se:+.2f} SE", f"ceiling ({name.lower()}): "
                 f"{row['NDCG@10']:.4f}, {row['lead_in_popularity_se']:+.2f} SE",
                 h - p >= 2 * se or row["lead_in_popularity_se"] < 2)
@@ -292,14 +320,15 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
     ours = [m for m in ("ALSRecommender (ours)",) if m in tuning and tuning[m]["seconds"]]
     if HYBRID in tuning and ours:
         h, a = tuning[HYBRID]["seconds"], tuning[ours[0]]["seconds"]
-        add("Tuning: hybrid's GridSearchCV within 3x ALS's, same grid size",
+        add("Tuning: hybrid's GridSearchCV within 3x ALS's, same grid size (best of 3 searches each)",
             f"{h} s", f"{ours[0]} {a} s ({h / a:.1f}x)", h <= 3 * a)
     if fit_cost:
         h = sum(fit_cost["hybrid"])
         parts = {name: sum(s) for name, s in fit_cost["members"].items()}
         total = sum(parts.values())
         add(f"Fit: hybrid's fit within 1.5x its members' own fits plus encoding (from "
-            f"scratch, A, {len(fit_cost['hybrid'])} fold{'s' * (len(fit_cost['hybrid']) > 1)})",
+            f"scratch, A, {len(fit_cost['hybrid'])} fold{'s' * (len(fit_cost['hybrid']) > 1)}, "
+            "one timing per fold)",
             f"{h:.1f} s",
             " + ".join(f"{name} {s:.1f}" for name, s in parts.items())
             + f" = {total:.1f} s ({h / total:.2f}x)", h <= 1.5 * total, FITS_TWICE)
@@ -317,9 +346,15 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
             "dominates both sides.", ""]
     if not rows:
         return []
+    peer_keys = [k for k in res if k == "A" or k.startswith(("B/", "E/"))]
+    no_peers = [k for k in peer_keys if not any(m.endswith(PEER_SUFFIX) for m in res[k])]
+    peers_line = ("The next-item peers count as models of the page"
+                  + (f"; their rows are missing at {', '.join(no_peers)}." if no_peers else "."))
     return ["## Targets of the hybrid, checked on this run", "",
             "Ahead or behind \"by one SE\": the difference of the means against the standard",
-            "error of the other model's mean. The next-item peers count as models of the page.", "",
+            "error of the other model's mean.", peers_line,
+            "A row names the page's models that did not run where it is checked. The Tuning",
+            "and Fit rows are wall-clock timings (other load on the machine moves them).", "",
             "| target | hybrid | against | met |", "|---|---|---|---|", *rows, "", *cached,
             *(["Where a target is missed:", "", *misses, ""] if misses else [])]
 
@@ -390,12 +425,21 @@ def write_report(summary, out_dir):
     _plot_bars(res, [k for k in ("A", "C-new", "C-mix", "D") if k in res], out_dir / f"{stem}-bars.png")
 
     v = meta["versions"]
+    flags = meta.get("cpu_flags")
+    threads = meta.get("threads")
     md = [
         f"# {title} benchmark",
         "",
+        *(["> **Smoke run (`--quick`): small splits, one candidate per grid. Its figures "
+           "and verdicts check that the benchmark runs; they are not results.**", ""]
+          if "--quick" in meta["command"] else []),
         f"- Command: `{meta['command']}` (from the project root, offline)",
         f"- Date: {meta['date']}; wall time {meta['seconds']:.0f} s",
         f"- Machine: {meta['machine']} (shared, noisy: compare models within this run, not across runs)",
+        "- CPU flags: " + (", ".join(f"{f} {'yes' if on else 'no'}" for f, on in flags.items())
+                           if flags else "not recorded"),
+        "- Threads: " + (", ".join(f"{k} {x}" for k, x in threads.items())
+                         if threads else "not recorded"),
         f"- Python {meta['python']}; " + ", ".join(f"{k} {x}" for k, x in v.items()),
         f"- Text encoder precision: {meta.get('encoder_precision', 'not recorded')} "
         "(`TextEncoder(precision=\"auto\")`, chosen from the hardware's capabilities)",
@@ -452,7 +496,7 @@ def write_report(summary, out_dir):
             f"{ceiling[1]['NDCG@10']:.4f}, "
             f"{ceiling[1]['lead_in_popularity_se']:+.2f} of popularity's "
             f"SE; demographic groups do less ([{stem}-cold-users.md]({stem}-cold-users.md), "
-            "`python -m benchmarks.cold_users`).", ""]),
+            f"`python -m benchmarks.cold_users`; {ceiling[2]}).", ""]),
         *_fine_tuning_lines(res),
         "## E. Data growth: protocol A fold 0, models trained on p% of the training rows",
         "",
@@ -472,5 +516,6 @@ def write_report(summary, out_dir):
            "| model | best parameters | candidates | seconds | note |", "|---|---|---|---|---|"]
     for name, t in tuning.items():
         note = f"unavailable: {t['unavailable']}" if t["unavailable"] else t.get("library", "")
-        md.append(f"| {name} | `{t['best']}` | {t['candidates']} | {t['seconds']} | {note} |")
+        best = re.sub(r"location='[^']*'", "location=<temporary directory>", str(t["best"]))
+        md.append(f"| {name} | `{best}` | {t['candidates']} | {t['seconds']} | {note} |")
     (out_dir / f"{stem}.md").write_text("\n".join(md) + "\n")

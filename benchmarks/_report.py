@@ -83,6 +83,13 @@ def versions():
     return out
 
 
+def refuse_quick_into_results(parser, quick, out):
+    """Stop a ``--quick`` run whose ``--out`` is ``benchmarks/results`` (the committed results)."""
+    if quick and out and Path(out).resolve() == RESULTS.resolve():
+        parser.error(f"--quick writes a smoke run; it would replace the results in {RESULTS}. "
+                     "Leave out --out (a temporary directory) or give another directory.")
+
+
 def command():
     return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
 

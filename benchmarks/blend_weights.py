@@ -12,9 +12,7 @@ members keep the main page's tuned parameters. Writes
 ``benchmarks/results/ml-100k-blend-weights.{json,md}``.
 """
 
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
@@ -24,14 +22,14 @@ from sklearn_zsrec.model_selection import LeaveLastOut
 
 from . import _protocols as P
 from .movielens import RESULTS, movielens_dataset, summarise
-from .stability import page_hybrid, study_main, write_study
+from .stability import page_hybrid, read_main_page, study_main, write_study
 
 VALUES = (0.0, 0.5, 1.0)
 
 
 def run(out_dir=RESULTS, quick=False, log=print):
     ml = movielens_dataset()
-    page = json.loads((Path(RESULTS) / f"{ml.name}.json").read_text())
+    page = read_main_page(out_dir, ml.name)
     fixed = page_hybrid(ml, page).set_params(blend="fixed", random_state=0, verbose=0)
     values = VALUES[:2] if quick else VALUES
     grid = {"weights": [{"als": 1.0, "text": 1.0, "knn": k, "next": n}

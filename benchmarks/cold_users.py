@@ -23,10 +23,8 @@ another directory).
 """
 
 import argparse
-import json
 import re
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,7 +34,7 @@ from sklearn_zsrec import TextEncoder
 
 from . import _protocols as P
 from .movielens import RESULTS, movielens_dataset
-from .stability import write_study
+from .stability import read_main_page, write_study
 
 COUNTS = (5, 10, 25, 50, 100, 200, 400, None)  # None: every known user
 PRIORS = (0.001, 0.01, 0.1, 1.0, 10.0)
@@ -107,7 +105,7 @@ def run(out_dir=RESULTS, log=print):
             group_best = (weight, got)
     results["Demographic-group popularity, prior chosen on the test users"] = group_best[1]
     sizes = [len(index.get(g, [])) for g in groups_cold]
-    page = json.loads((Path(RESULTS) / f"{ml.name}.json").read_text())
+    page = read_main_page(out_dir, ml.name)
     hybrid = page["results"]["D"]["Hybrid (ours)"]["NDCG@10"]
     pop_mean, pop_se, pop_users = results["Popularity"]
     summary = {

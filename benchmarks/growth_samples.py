@@ -20,9 +20,7 @@ for another directory; ``--quick``: two samples, p = 5 only).
 """
 
 import importlib.util
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
@@ -31,7 +29,7 @@ from sklearn_zsrec import PopularityRecommender
 
 from . import _protocols as P
 from .movielens import RESULTS, make_entries, movielens_dataset, remove_tuned_encoders
-from .stability import page_hybrid, study_main, write_study
+from .stability import page_hybrid, read_main_page, study_main, write_study
 
 GROWTH_P = (1, 2, 5)
 SEEDS = (0, 1, 2, 3, 4, 5)
@@ -57,7 +55,7 @@ def models(ml, page):
 def run(out_dir=RESULTS, quick=False, log=print):
     t0 = time.perf_counter()
     ml = movielens_dataset()
-    page = json.loads((Path(RESULTS) / f"{ml.name}.json").read_text())
+    page = read_main_page(out_dir, ml.name)
     compared = models(ml, page)
     catalog = np.sort(ml.item_text.index.to_numpy())
     ps, seeds = ((5,), SEEDS[:2]) if quick else (GROWTH_P, SEEDS)

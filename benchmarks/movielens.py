@@ -65,6 +65,7 @@ from . import _protocols as P
 from ._baselines import (LIGHTFM_INSTALL, BPR, ImplicitALS, ItemKNN, LightFM, genre_title_features,
                          text_word_features)
 from ._fit_cost import fit_from_scratch
+from ._report import refuse_quick_into_results
 from ._text_baselines import RandomRecommender, UserTextRidge
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -585,17 +586,21 @@ def _add_peers(summary, ml, quick, out_dir, log, splits, tuning_rows):
                                  "`python benchmarks/install_peers.py`")
         else:
             log("peers (smoke run)")
-            found = peers.run(ml, quick=True, out_dir=tempfile.mkdtemp(prefix="peers-quick-"),
-                              log=log)
+            with tempfile.TemporaryDirectory(prefix="peers-quick-") as tmp:
+                found = peers.run(ml, quick=True, out_dir=tmp, log=log)
             note = "smoke run (--quick): one candidate, one epoch"
     else:
         path = peers_file(out_dir, ml.name)
-        if library is None and path.exists():  # no venv here: trust the file's versions
+        unchecked = library is None and path.exists()
+        if unchecked:  # no venv here: the file's versions, which the page says
             library = json.loads(path.read_text()).get("meta", {}).get("library")
         expected = fingerprint(by_key(splits), tuning_rows, False,
                                [p.__dict__ for p in peers.peers(False)],
                                peers.SEED, peers.THREADS, library)
         found, note = read_peers(path, expected)
+        if found is not None and unchecked:
+            note += ("; their library versions are the file's own, not checked (no peers' "
+                     "venv here: `python benchmarks/install_peers.py` builds it)")
     summary["meta"]["peers"] = {"note": note,
                                 "library": found["meta"]["library"] if found else None,
                                 "not_in": found["meta"]["not_in"] if found else None,
@@ -626,14 +631,19 @@ def meta(quick, seconds, data, n_items):
         lightfm_version = lightfm.__version__
     except ImportError:
         lightfm_version = "not installed"
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from threadpoolctl import threadpool_info
+
+    from ._report import cpu_info, versions
+
+    machine, found = cpu_info(), versions()
+    # what the figures depend on beyond seeds: torch's threads (the text
+    # encoder in bfloat16, the products), BLAS's and OpenMP's
+    threads = {"torch": torch.get_num_threads()}
+    for pool in threadpool_info():
+        threads[f"{pool['internal_api']} ({pool['user_api']})"] = pool["num_threads"]
+    threads.update({var: os.environ[var] for var in
+                    ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+                    if var in os.environ})
     return {
         "command": data.command + (" --quick" if quick else ""),
         "dataset": {"name": data.name, "title": data.title, "n_items": n_items,
@@ -641,7 +651,10 @@ def meta(quick, seconds, data, n_items):
                     "n_interactions": len(data.interactions),
                     "features_label": data.features_label},
         "date": date.today().isoformat(),
-        "machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}",
+        "machine": f"{machine['cpu']}, {os.cpu_count()} cores, "
+                   f"{platform.system()} {platform.machine()}",
+        "cpu_flags": machine["flags"],
+        "threads": threads,
         "python": sys.version.split()[0],
         "versions": {
             "sklearn_zsrec": sklearn_zsrec.__version__,
@@ -651,6 +664,7 @@ def meta(quick, seconds, data, n_items):
             "torch": torch.__version__,
             "transformers": transformers.__version__,
             "numpy": np.__version__,
+            **{k: found[k] for k in ("scipy", "pandas", "threadpoolctl", "git_commit")},
         },
         "seconds": round(seconds, 1),
         # what TextEncoder(precision="auto") ran in; decided from the hardware
@@ -689,6 +703,7 @@ def main(argv=None):
     data = dataset_from_arguments(parser, args)
     if data is not None and args.out is None:
         parser.error("with your own data, say where the results go: --out DIR")
+    refuse_quick_into_results(parser, args.quick, args.out)
     out = args.out or (tempfile.mkdtemp(prefix="ml100k-quick-") if args.quick else RESULTS)
     warnings.filterwarnings("ignore", category=RuntimeWarning, module="implicit")
     run(quick=args.quick, out_dir=out, data=data)

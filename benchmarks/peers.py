@@ -47,6 +47,7 @@ from sklearn_zsrec.model_selection import LeaveLastOut
 
 from . import _protocols as P
 from ._peers_results import by_key, current_keys, fingerprint, peers_file, stale_parts
+from ._report import refuse_quick_into_results
 from .install_peers import DEFAULT_VENV, venv_python, versions
 
 HERE = Path(__file__).resolve().parent
@@ -317,6 +318,7 @@ def main(argv=None):
     add_data_arguments(parser, user_texts=False)
     args = parser.parse_args(argv)
     ml = dataset_from_arguments(parser, args) or movielens_dataset()
+    refuse_quick_into_results(parser, args.quick, args.out)
     out = args.out or (tempfile.mkdtemp(prefix="peers-quick-") if args.quick else RESULTS)
     run(ml, quick=args.quick, out_dir=out, venv=args.venv,
         epochs=[int(e) for e in args.epochs.split(",")] if args.epochs else None,

@@ -58,7 +58,7 @@ def best_single(page, key):
 
 def run(out_dir=RESULTS, quick=False, log=print):
     ml = movielens_dataset()
-    page = json.loads((Path(RESULTS) / f"{ml.name}.json").read_text())
+    page = read_main_page(out_dir, ml.name)
     hybrid = page_hybrid(ml, page)
     catalog = np.sort(ml.item_text.index.to_numpy())
     ns = (1, 5) if quick else WARMUP_N
@@ -107,6 +107,44 @@ def run(out_dir=RESULTS, quick=False, log=print):
                        main_page=page)
 
 
+def study_environment():
+    """Where a study ran: machine, CPU flags, threads, versions, the encoder's precision.
+
+    The main page shows it beside a study's figures it reads and leaves out a
+    study whose text encoder ran in another precision than the page's.
+    """
+    import torch
+
+    from sklearn_zsrec import TextEncoder
+
+    from ._report import cpu_info, versions
+
+    machine = cpu_info()
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": f"{machine['cpu']}, {machine['cores']} cores",
+            "cpu_flags": machine["flags"], "torch_threads": torch.get_num_threads(),
+            "git_commit": versions()["git_commit"],
+            "encoder_precision": TextEncoder(verbose=0).fit().precision_}
+
+
+def read_main_page(out_dir, name):
+    """The main page's JSON (a dict) that a study writing to ``out_dir`` reads.
+
+    The page in ``out_dir`` when there is one (a page rerun there, as
+    ``python -m benchmarks.movielens --out DIR`` writes it), else the
+    committed one in ``benchmarks/results``. Its file goes into the study's
+    JSON (``write_study``).
+    """
+    for folder in (Path(out_dir), Path(RESULTS)):
+        path = folder / f"{name}.json"
+        if path.exists():
+            page = json.loads(path.read_text())
+            page["_file"] = str(path.resolve())
+            return page
+    raise FileNotFoundError(f"No {name}.json in {out_dir} or {RESULTS}: run "
+                            "`python -m benchmarks.movielens` first.")
+
+
 def write_study(out_dir, stem, summary, page, log, main_page=None):
     """Write a study's ``<stem>.json`` (``summary``) and ``<stem>.md`` (``page``); ``summary``.
 
@@ -115,6 +153,11 @@ def write_study(out_dir, stem, summary, page, log, main_page=None):
     """
     if main_page is not None:
         summary["main_page_tuning"] = tuning_digest(main_page)
+        summary["main_page_file"] = main_page.get("_file")
+    env = summary["environment"] = study_environment()
+    page = page.rstrip("\n") + "\n\n" + (
+        f"Ran on {env['date']}: {env['machine']}, torch on {env['torch_threads']} threads, "
+        f"text encoder in {env['encoder_precision']}, code {env['git_commit']}.\n")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stem}.json").write_text(json.dumps(summary, indent=1, default=str))

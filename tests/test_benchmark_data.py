@@ -91,6 +91,9 @@ def test_quick_run_on_own_data_writes_the_page(tmp_path, synthetic, capsys):
     page = (out / "shop.md").read_text()
     assert "Text encoder precision: float32" in page or "Text encoder precision: bfloat16" in page
     assert page.startswith("# shop benchmark")
+    assert "Smoke run (`--quick`)" in page  # not results
+    assert "- Threads: torch " in page and "- CPU flags: avx2 " in page
+    assert "git_commit" in page
     assert "80 items" in page
     assert "no user texts were given" in page  # protocol D skipped, and said so
     assert "LightFM-WARP+text words" in page or "unavailable" in page
@@ -104,6 +107,6 @@ def test_quick_run_on_own_data_writes_the_page(tmp_path, synthetic, capsys):
     cost = summary["fit_from_scratch"]
     assert len(cost["hybrid"]) == 1 and cost["hybrid"][0] > 0
     assert set(cost["members"]) == {"text model", "als", "knn", "next"}  # no user texts given
-    assert "its members' own fits plus encoding (from scratch, A, 1 fold)" in page
+    assert "its members' own fits plus encoding (from scratch, A, 1 fold, one timing" in page
     for name in ("shop-warmup.png", "shop-growth.png", "shop-bars.png"):
         assert (out / name).stat().st_size > 0

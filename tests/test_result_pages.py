@@ -75,3 +75,59 @@ def test_growth_samples_compares_the_models_sample_by_sample():
     # the sample-to-sample level does not enter the paired standard error
     assert lead["se"] < 1e-3
     assert row["leads"][f"Popularity over {NONE}"]["mean"] == 0.0
+
+
+def test_the_page_leaves_out_a_ceiling_encoded_in_another_precision(tmp_path):
+    # a study run on another machine, whose text encoder ran in bfloat16,
+    # was read beside a float32 page as its ceiling
+    page = _page()
+    study = json.loads((RESULTS / "ml-100k-cold-users.json").read_text())
+    study["environment"] = {"date": "2026-12-04 00:00 UTC", "machine": "Some CPU, 2 cores",
+                            "git_commit": "abc1234", "encoder_precision": "bfloat16"}
+    (tmp_path / "ml-100k-cold-users.json").write_text(json.dumps(study))
+    assert page["meta"]["encoder_precision"] == "float32"
+    write_report(page, tmp_path)
+    assert "ceiling (text neighbours" not in (tmp_path / "ml-100k.md").read_text()
+    study["environment"]["encoder_precision"] = "float32"
+    (tmp_path / "ml-100k-cold-users.json").write_text(json.dumps(study))
+    write_report(page, tmp_path)
+    text = (tmp_path / "ml-100k.md").read_text()
+    assert "ceiling (text neighbours" in text
+    assert "computed on Some CPU, 2 cores, 2026-12-04 00:00 UTC, code abc1234" in text
+
+
+def test_target_rows_name_the_models_and_peers_that_did_not_run(tmp_path):
+    # the B verdicts were computed without LightFM with item features, and
+    # "(peers included)" was printed whether or not the peers' rows were read
+    page = _page()
+    write_report(page, tmp_path)
+    rows = {line.split(" | ")[0]: line for line in (tmp_path / "ml-100k.md").read_text()
+            .splitlines() if line.startswith("| B ") or line.startswith("| A:")}
+    floor = rows["| B floor: no model ahead by more than 1 SE, at every point"]
+    assert "(not run: LightFM-WARP+genres/title, LightFM-WARP+text emb. at every point)" in floor
+    assert "(peers included)" in rows[next(k for k in rows if k.startswith("| A:"))]
+    for key in page["results"]:
+        for name in [m for m in page["results"][key] if m.endswith("(RecTools)")]:
+            del page["results"][key][name]
+    write_report(page, tmp_path)
+    text = (tmp_path / "ml-100k.md").read_text()
+    assert "(peers missing)" in text and "their rows are missing at A, B/n=1" in text
+    assert "BERT4Rec (RecTools)" not in text.split("## Targets")[1].split("## A.")[0]
+
+
+def test_studies_read_the_page_in_their_out_directory(tmp_path):
+    from benchmarks.stability import read_main_page
+
+    assert read_main_page(tmp_path, "ml-100k")["_file"] == str(RESULTS / "ml-100k.json")
+    (tmp_path / "ml-100k.json").write_text(json.dumps(_page()))
+    assert read_main_page(tmp_path, "ml-100k")["_file"] == str(tmp_path / "ml-100k.json")
+
+
+@pytest.mark.parametrize("script", ["movielens", "peers"])
+def test_a_quick_run_refuses_to_write_over_the_committed_results(script, capsys):
+    import importlib
+
+    main = importlib.import_module(f"benchmarks.{script}").main
+    with pytest.raises(SystemExit):
+        main(["--quick", "--out", str(RESULTS)])
+    assert "would replace the results" in capsys.readouterr().err
