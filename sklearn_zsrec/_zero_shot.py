@@ -274,7 +274,10 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
             return contributions(np.arange(len(cols)), source, None, score)
         history = self.history_[row]
         emb = self.item_embeddings_.astype(np.float64)
-        profile = np.asarray(history.data, dtype=np.float64) @ emb[history.indices]
+        # the cosine does not depend on the weights' scale (tiny weights' squares underflow)
+        weights = np.asarray(history.data, dtype=np.float64)
+        weights = weights / weights.max()
+        profile = weights @ emb[history.indices]
         votes = (emb[history.indices] @ emb[cols].T) * (
-            history.data[:, None] / max(np.linalg.norm(profile), 1e-12))
+            weights[:, None] / np.linalg.norm(profile))
         return history_contributions(self.items_, history.indices, votes)

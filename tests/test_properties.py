@@ -479,7 +479,9 @@ def test_a_users_weights_times_a_constant_keep_their_scores_up_to_that_scale(nam
     model = _scale_models(texts)[name]
     expected = clone(model).fit(X).score_items([user])[0]
     scaled = X.assign(weight=np.where(X.user_id == user, X.weight * c, X.weight))
-    got = clone(model).fit(scaled).score_items([user])[0]
+    fitted = clone(model).fit(scaled)
+    got = fitted.score_items([user])[0]
+    _check_explain(fitted, user, fitted.recommend([user], n=2)[0])  # sums to the score
     if name.startswith(("knn", "next")):  # up to the user's scale: compare the shapes
         assert got.max() > 0, (name, c)
         expected, got = expected / expected.max(), got / got.max()
