@@ -50,7 +50,12 @@ CASES = {
     "three_rows_user_left_out": ([(1, 1), (1, 2), (2, 3)], 1),
     "single_interaction_each": ([(1, 1), (2, 2), (3, 3), (4, 4)], 0),
     "same_items_for_all": ([(1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2)], 0),
+    "chain": ([(1, 1), (1, 2), (2, 2), (2, 3), (3, 3), (3, 4)], 1),
 }
+# the learned blend ranks a held-out item with interactions left in the
+# holdout's refit against other such items: "same_items_for_all" has two
+# items, which leaves none to rank against (items without interactions are
+# not candidates), "chain" three
 # (timestamps, user_texts, new_items, catalog): with and without each; a
 # catalog of the interacted items only, or with items without interactions
 VARIANTS = {
@@ -104,9 +109,9 @@ def _fit(hybrid, X):
 def test_tiny_data_fits_and_scores(case, variant, monkeypatch):
     X, hybrid, items = _data(case, variant)
     fallback = _fit(hybrid, X)
-    # only the users who all share two items, with other items to rank
-    # theirs against, leave (3) usable held-out interactions
-    learnable = case == "same_items_for_all" and VARIANTS[variant][3] == "all items"
+    # only a chain of users sharing items, whose held-out items keep
+    # interactions and other items to rank against, leaves usable ones
+    learnable = case == "chain"
     assert bool(fallback) != learnable
     if fallback:  # the fixed blend, said once
         assert len(fallback) == 1 and fallback[0].category is UserWarning
@@ -164,12 +169,15 @@ def test_no_holdout_falls_back_to_the_fixed_blend_with_a_warning(case):
 
 
 def test_one_usable_held_out_interaction_is_too_few():
-    # with this seed the one held-out interaction is usable: before, the blend
+    # with this seed one held-out interaction is usable: before, the blend
     # was "learned" from it (no standard error: the simplest candidate,
     # popularity, every unseen item of the user tied at 0); now it warns
-    X, hybrid, _ = _data("one_user", "timestamps")
+    X = pd.DataFrame([(1, 1), (1, 2), (2, 2), (2, 3), (3, 3), (3, 4), (4, 4), (4, 5)],
+                     columns=["user_id", "item_id"])
+    X["timestamp"] = pd.date_range("2024-01-01", periods=len(X), freq="D")
+    _, hybrid, _ = _data("one_user", "timestamps")
     with pytest.warns(UserWarning, match="found 1 usable held-out interactions"):
-        hybrid.set_params(random_state=1).fit(X)
+        hybrid.set_params(random_state=0).fit(X)
     np.testing.assert_array_equal(hybrid.coef_, _default_fixed(hybrid))
     scores = hybrid.recommend(1, n=len(ITEM_TEXTS) - 3, return_scores=True)[1]
     assert len(np.unique(scores)) > 1  # text orders the unseen items

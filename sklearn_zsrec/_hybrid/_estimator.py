@@ -337,7 +337,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             self.coef_ = fixed_coef(self._blend, None, members)
             return
         zero = self._blend.fitted.n_items == 0
-        Learner.share(out, int((zero & ~self._fresh_mask(self._blend.fitted.text)).sum()))
+        Learner.share(out, int((zero & ~self._fresh_mask(self._blend.fitted.text)).sum()),
+                      self._fresh_mask)
         self.coef_, self.blend_choice_ = out.coef, out.choice
         self.blend_candidates_, self.blend_validation_ndcg_ = out.candidates, out.ndcg
         self._exposure = Exposure(out.arrival, out.unseen_share, self.new_item_exposure)

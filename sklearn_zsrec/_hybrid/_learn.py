@@ -230,6 +230,12 @@ class Learner:
         hidden_cols = positions(f.text.items_, hidden)
         is_hidden = np.zeros(len(f.n_items), dtype=bool)
         is_hidden[hidden_cols] = True
+        # the warm blend ranks the items with interactions; the others (hidden,
+        # arrivals, the tail the refit lost) take the quotas' slots in
+        # recommend, so neither candidates nor positives here: thousands of
+        # text-only arrivals drawn as candidates (all scoring 0) moved the
+        # blend and its choice, which their number must not decide
+        not_warm = is_hidden | (f.n_items == 0)
         bins = blend.bins(rows)
         who = np.arange(len(users))  # each sample's held-out interaction
         keep = len(users) * len(f.n_items) * len(blend.names) <= KEEP_TERMS_FLOATS
@@ -252,7 +258,7 @@ class Learner:
             kept.append(terms if keep else None)
             seen = f.text.user_items_[rows[part]]
             # warm ranking only: new items are ranked by their own model below
-            sample(terms, pos[part], len(f.n_items), seen, rng, main, who[part], skip=is_hidden)
+            sample(terms, pos[part], len(f.n_items), seen, rng, main, who[part], skip=not_warm)
             lo, hi = np.searchsorted(pick_who, [start, start + CHUNK])
             if hi > lo and len(hidden_cols) > 1:
                 sample([terms[k] for k in own], pick_col[lo:hi], hidden_cols, seen, rng, cold,
@@ -350,8 +356,9 @@ class Learner:
         simplicity = np.array([3, 2, *(s for _, _, s in fixed)])
         candidates = fitted(coef) + [np.tile(c, (N_BINS, 1)) for _, c, _ in fixed]
         judged = [fitted(c) for c in cross]  # out of fold, per fold
-        warm = ~is_hidden[pos]
-        hidden_cols = np.flatnonzero(is_hidden)
+        not_warm = is_hidden | (blend.fitted.n_items == 0)  # as in ``learn``
+        warm = ~not_warm[pos]
+        out_cols = np.flatnonzero(not_warm)
         gains = np.zeros((len(candidates), len(rows)))
         cum_discount = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))]
         for chunk, start in enumerate(range(0, len(rows), CHUNK)):
@@ -365,7 +372,7 @@ class Learner:
                             if c < 2 else cand[b])
                 score = blend.combine(terms, per_user)
                 score[seen] = -np.inf
-                _put_columns(score, hidden_cols, -np.inf)
+                _put_columns(score, out_cols, -np.inf)
                 target = score[np.arange(len(score)), pos[part]][:, None]
                 gains[c, part] = tied_gain(score, target, cum_discount, k)
         best = coef.copy()
@@ -384,11 +391,14 @@ class Learner:
         return best
 
     @staticmethod
-    def share(out, n_unseen):
+    def share(out, n_unseen, fresh):
         """What the items without interactions earn of the top-10 (see ``Exposure``).
 
         ``n_unseen`` counts the catalog's items without interactions not
-        declared fresh (``new_items``).
+        declared fresh (``new_items``); ``fresh(text)`` is the mask of the
+        declared ones in a text model's catalog: never a held-out pick, they
+        are not the log's tail whose rate is measured (each one declared
+        diluted it).
 
         Fresh arrivals earn what an average item earns, as the hidden items
         do, times how many there are: the hidden items' expected share of
@@ -409,6 +419,8 @@ class Learner:
         out.pending = None  # the holdout's models are not kept
         blend, rows, users, pos, bins, is_hidden, kept = holdout
         out.arrival = (hidden_fraction, len(hidden_cols))
+        is_hidden = is_hidden | fresh(blend.fitted.text)  # out of the tail, as the hidden
+        holdout = (blend, rows, users, pos, bins, is_hidden, kept)
         unseen = (blend.fitted.n_items == 0) & ~is_hidden
         out.unseen_share = float(unseen[pos].mean() * min(1.0, n_unseen / max(unseen.sum(), 1)))
         if n_unseen and unseen.any():
