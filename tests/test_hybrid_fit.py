@@ -862,3 +862,18 @@ def test_declared_arrivals_do_not_dilute_the_tails_share(monkeypatch):
             shares.append(hybrid.fit(X)._exposure.tail_share)
     assert shares[0] > 0
     np.testing.assert_allclose(shares, shares[0])
+
+
+def test_holdout_candidates_skip_training_items_of_weight_0():
+    # recommend excludes every training item, weight-0 ones too (stored
+    # zeros); the learned blend drew those as negatives ("unseen")
+    import scipy.sparse as sp
+
+    seen = sp.csr_matrix((np.array([0.0, 1.0]), (np.array([0, 0]), np.array([3, 1]))),
+                         shape=(1, 6))
+    assert seen.nnz == 2  # the weight-0 interaction is stored
+    out = ([], [], [])
+    terms = [np.arange(6, dtype=float)[None, :]]
+    _learn.sample(terms, np.array([0]), np.array([3, 1]), seen, np.random.RandomState(0), out,
+                  np.array([0]), n_negatives=20)
+    assert np.concatenate(out[1]).tolist() == [1]  # the positive alone

@@ -342,3 +342,24 @@ def test_catalog_coverage_warns_when_no_recommended_id_is_in_the_catalog():
     with pytest.warns(UserWarning, match=r"none of the recommended ids .*catalog=item_texts.index"):
         assert catalog_coverage([[1, 2]], catalog=texts) == 0.0
     assert catalog_coverage([[1, 2]], catalog=texts.index) == 2 / 3
+
+
+def test_int_ids_past_2_53_beside_nan_pads_are_not_rounded():
+    # a list of recommendations padded with NaN became float64: 2**60 + 1
+    # rounded to 2**60, a miss and a false hit
+    big = 2**60 + 1
+    assert hit_rate_at_k([[big]], [[big, np.nan]], k=2) == 1.0
+    assert hit_rate_at_k([[2**60]], [[big, np.nan]], k=2) == 0.0
+    assert catalog_coverage([[big, np.nan]], [big, 5]) == 0.5
+
+
+def test_a_recommend_with_kwargs_that_returns_ids_only_is_named():
+    # recommend(users, n, **kwargs) is called with return_scores=True; ids
+    # alone were unpacked as (ids, scores): a shape error, or "too many values"
+    class Wrapper:
+        def recommend(self, users, n=10, **kwargs):
+            return np.tile([7, 8, 9], (len(users), 1))[:, :n]
+
+    for held_out in (np.array([[1, 8], [2, 5]]), np.array([[1, 8], [2, 5], [3, 9]])):
+        with pytest.raises(TypeError, match="must return a pair \\(ids, scores\\)"):
+            make_rank_scorer("recall", k=2)(Wrapper(), held_out)

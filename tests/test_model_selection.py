@@ -296,3 +296,18 @@ def test_bad_X_raises(bad_X, message):
         list(LeaveLastOut().split(bad_X))
     with pytest.raises(ValueError, match=message):
         train_test_split_last(bad_X)
+
+
+@pytest.mark.parametrize("dtype, times", [
+    (np.int8, [-100, 0, 100]),
+    (np.int16, [-20000, 0, 20000]),
+    (np.int32, [-631152000, 0, 1577836800]),  # 1950, 1970, 2020 in seconds
+])
+def test_narrow_integer_timestamps_hold_out_the_latest_row(dtype, times):
+    # the span was computed in the column's own type and wrapped around:
+    # the earliest row was held out, later rows trained on
+    X = pd.DataFrame({"user_id": [1, 1, 1], "item_id": [10, 11, 12],
+                      "timestamp": np.array(times, dtype=dtype)})
+    assert train_test_split_last(X)[1].item_id.tolist() == [12]
+    folds = [(a.tolist(), b.tolist()) for a, b in LeaveLastOut(2).split(X)]
+    assert folds == [([0, 1], [2]), ([0], [1])]

@@ -71,3 +71,15 @@ def test_text_carries_signal_about_users():
 
     chance = Random().fit(train).score(test)
     assert ndcg > 2.5 * chance, (ndcg, chance)
+
+
+def test_a_topic_after_an_empty_first_topic_gets_its_users():
+    # with topic 0 empty, topic 1's popularity range started at the whole
+    # catalog's total: its items were never drawn, its users never got them
+    data = next(d for d in (make_synthetic_interactions(5000, 40, 4000, n_topics=20,
+                                                        random_state=seed) for seed in range(100))
+                if (d.item_topic == 0).sum() == 0 and (d.item_topic == 1).sum() > 0)
+    X = data.interactions
+    mine = data.user_topic[X.user_id] == 1
+    assert mine.any()
+    assert np.mean(data.item_topic[X.item_id[mine]] == 1) > 0.5

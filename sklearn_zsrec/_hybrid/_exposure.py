@@ -10,7 +10,7 @@ each with their own offset and share (``Exposure``).
 
 import numpy as np
 
-from .._scores import _put_columns
+from .._scores import _put_columns, _seen_positions
 from ._learn import CHUNK, MIN_POSITIVES
 
 # the new items' offset is searched in this range: z-scored terms stay far inside
@@ -215,7 +215,7 @@ def earned_share(holdout, coef, rate, k=10):
                  else blend.combine(kept[chunk], per_user))
         score, cols = score[mine], pos[part][mine]
         target.append(score[np.arange(len(score)), cols])
-        score[f.text.user_items_[rows[part][mine]].nonzero()] = -np.inf
+        score[_seen_positions(f.text.user_items_, rows[part][mine])] = -np.inf
         # hidden items are out of this ranking
         best_old, best_new = best_old_and_new(score[:, warm | unseen], unseen[warm | unseen],
                                               k + 1)
@@ -249,7 +249,7 @@ def best_unseen(blend, rows, score, groups, k):
 
     ``score`` is left as it was (its training items' scores restored).
     """
-    seen = blend.fitted.text.user_items_[rows].nonzero()
+    seen = _seen_positions(blend.fitted.text.user_items_, rows)
     kept = score[seen]
     score[seen] = -np.inf
     best = best_of_groups(score, groups, k + 1)

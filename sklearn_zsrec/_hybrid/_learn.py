@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._base import _unique_ids
-from .._scores import _put_columns
+from .._scores import _put_columns, _seen_positions
 from ._blend import N_BINS
 from ._members import positions
 
@@ -95,7 +95,10 @@ def sample(terms, pos, candidates, seen, rng, out, groups, skip=None, rows=None,
     else:
         neg = np.asarray(candidates)[rng.randint(0, len(candidates), size=(n, n_negatives))]
     cols = np.concatenate([pos[:, None], neg], axis=1)
-    ok = np.asarray(seen[rows[:, None], cols].todense()) == 0
+    # every stored entry is seen, weight-0 interactions too (recommend excludes them)
+    stored = seen.copy()
+    stored.data = np.ones(len(stored.data), dtype=np.int8)
+    ok = np.asarray(stored[rows[:, None], cols].todense()) == 0
     ok[:, 1:] &= cols[:, 1:] != pos[:, None]
     if skip is not None:
         ok &= ~skip[cols] & ~skip[pos][:, None]
@@ -365,7 +368,7 @@ class Learner:
             part = slice(start, start + CHUNK)
             terms = kept[chunk] if kept[chunk] is not None else blend.terms(rows[part],
                                                                             users[part])
-            seen = blend.fitted.text.user_items_[rows[part]].nonzero()
+            seen = _seen_positions(blend.fitted.text.user_items_, rows[part])
             b = bins[part]
             for c, cand in enumerate(candidates):
                 per_user = (np.where(fold[part][:, None] == 0, judged[0][c][b], judged[1][c][b])

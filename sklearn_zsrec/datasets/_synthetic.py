@@ -144,7 +144,7 @@ def make_synthetic_interactions(
     by_topic = np.argsort(item_topic, kind="stable")  # items grouped by topic
     cum = np.cumsum(popularity[by_topic])
     ends = np.searchsorted(item_topic[by_topic], np.arange(n_topics), side="right")
-    hi = cum[ends - 1]
+    hi = np.r_[0.0, cum][ends]  # a topic without items: its range is empty
     lo = np.r_[0.0, hi[:-1]]
     has_items = np.diff(np.r_[0, ends]) > 0
 

@@ -19,6 +19,7 @@ The conventions are trec_eval's (``ndcg_cut``, ``map_cut``, ``recall``,
 import inspect
 import warnings
 from collections.abc import Iterable
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,11 @@ def _check_y_pred(y_pred):
             arr = np.asarray(y_pred, dtype=object)
         if arr.dtype.kind in "US":  # keep ints among strings as ints
             arr = np.asarray(y_pred, dtype=object)
+        elif arr.dtype.kind == "f":  # ints among NaN pads: float64 rounds them past 2**53
+            objects = np.asarray(y_pred, dtype=object)
+            if any(isinstance(v, Integral) and not isinstance(v, (bool, np.bool_))
+                   for v in objects.ravel()):
+                arr = objects
     arr = _rows_of_ids(arr)
     if arr.ndim != 2:
         raise ValueError(
@@ -601,6 +607,14 @@ def _final_recommender(estimator, X):
     return estimator, X
 
 
+def _described(value):
+    """``value``'s type, and its shape if it is an array."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    length = f" of length {len(value)}" if hasattr(value, "__len__") else ""
+    return f"a {type(value).__name__}{length}"
+
+
 def _recommend_parameters(recommend):
     """The keyword names ``recommend`` accepts (all of them with ``**kwargs``)."""
     try:
@@ -694,7 +708,14 @@ def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True):
         )
     filled = None
     if "return_scores" in parameters:
-        y_pred, scores = estimator.recommend(users, n=k, return_scores=True, **options)
+        out = estimator.recommend(users, n=k, return_scores=True, **options)
+        if not (isinstance(out, tuple) and len(out) == 2 and np.ndim(out[0]) == 2):
+            raise TypeError(
+                f"{name}.recommend accepts return_scores (or **kwargs), so the scorer "
+                "called it with return_scores=True, which must return a pair (ids, "
+                f"scores) of shape (n_users, n); it returned {_described(out)}. Return "
+                "that pair, or give recommend explicit parameters without return_scores.")
+        y_pred, scores = out
         # items scored -inf were excluded (e.g. training items filling a list
         # when fewer than k remain): empty positions, never hits
         filled = np.asarray(scores) != -np.inf

@@ -76,7 +76,11 @@ def _sort_by_user_and_time(codes, times):
     if times.dtype.kind not in "iu" or span * n_codes >= 2**63:
         times = np.unique(times, return_inverse=True)[1].ravel()
         low, span = 0, int(times.max()) + 1
-    key = codes.astype(np.int64) * span + (times - low).astype(np.int64)
+    # in int64 (or uint64, whose values may pass int64's): int32 seconds
+    # spanning 1950-2020 wrapped around in their own type
+    offset = (times - np.uint64(low) if times.dtype == np.uint64
+              else times.astype(np.int64) - low)
+    key = codes.astype(np.int64) * span + offset.astype(np.int64)
     return np.argsort(key, kind="stable")
 
 
