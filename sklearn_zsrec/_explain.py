@@ -48,13 +48,17 @@ def factor_contributions(model, row, cols, columns, ridge, curvature, weights):
     weights_h y_i' A^-1 y_h``: one row per history item and item of
     ``cols``, and a row ``"rest"`` with what the stored factors differ by.
     """
-    from scipy.linalg import cho_factor, cho_solve
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve, pinvh
 
     Y = model.item_factors_.astype(np.float64)
     Yh = Y[columns]
     A = Y.T @ Y + ridge * np.eye(Y.shape[1])
     A += (Yh * curvature[:, None]).T @ Yh
-    votes = (Yh @ cho_solve(cho_factor(A), Y[cols].T)) * weights[:, None]  # (history, cols)
+    try:
+        solved = cho_solve(cho_factor(A), Y[cols].T)
+    except LinAlgError:  # singular without a ridge (regularization=0, few items)
+        solved = pinvh(A) @ Y[cols].T  # the least-norm solve; "rest" holds any gap
+    votes = (Yh @ solved) * weights[:, None]  # (history, cols)
     score = (model.user_factors_[row] @ model.item_factors_[cols].T).astype(np.float64)
     return pd.concat([history_contributions(model.items_, columns, votes),
                       contributions(np.arange(len(cols)), "rest", None,

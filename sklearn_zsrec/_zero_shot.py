@@ -77,7 +77,7 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
     half_life : float, default=1.0
         Recency weighting of a user's items: the k-th most recent (k = 0 for
         the latest) weighs ``0.5 ** (k / half_life)`` times its interaction
-        weight. None weighs all items equally.
+        weight. None weighs every item by its interaction weight alone.
     fine_tune : ContrastiveFineTuning, default=None
         Adapt the encoder's model to the interactions of ``fit`` first (items
         consumed one after the other, and users' texts and their items, get
@@ -225,7 +225,10 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         The new items have no interactions: users are scored against them
         by text, exactly as if they had been in ``item_texts`` when the
         model was fitted (the users' profiles come from their histories,
-        which the new items are not part of). Nothing is refitted.
+        which the new items are not part of). Nothing is refitted. They
+        join the end of ``items_``, so an added item tied with an earlier
+        one ranks after it, where a refit (which sorts the catalog by id)
+        may rank it first.
 
         Parameters
         ----------

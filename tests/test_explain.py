@@ -275,3 +275,19 @@ def test_explain_leaves_out_the_training_items_padding_a_short_list():
         model.explain(1, [["a", "b"]])
     with pytest.raises(ValueError, match="n must be a positive int"):
         model.explain(1, ["a"], n=-1)
+
+
+def test_als_without_regularization_explains_instead_of_crashing():
+    # regularization=0 with more factors than items: the normal equation's
+    # matrix is singular and its Cholesky factorisation raised LinAlgError
+    import warnings
+
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3, 4], "item_id": [10, 11, 10, 12, 11, 13, 12]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # implicit: factors beyond the data
+        als = ALSRecommender(factors=8, regularization=0.0, random_state=0).fit(X)
+    explanation = als.explain(1, [12, 13])
+    sums = explanation.groupby("item_id", sort=False).contribution.sum().to_numpy()
+    expected = als.predict(pd.DataFrame({"user_id": [1, 1], "item_id": [12, 13]}))
+    np.testing.assert_allclose(sums, expected, rtol=1e-4, atol=1e-5)
+    assert np.isfinite(explanation.contribution).all()
