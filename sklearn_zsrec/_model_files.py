@@ -99,8 +99,31 @@ def resolve_model_path(model):
         ) from exc
 
 
+# sentence-transformers' pooling modes (its configs' names, either format)
+# as TextEncoder's; the others (mean_sqrt_len_tokens, weightedmean, several
+# at once) it does not compute
+_ST_POOLING = {"cls": "cls", "cls_token": "cls", "mean": "mean", "mean_tokens": "mean",
+               "max": "max", "max_tokens": "max", "lasttoken": "last"}
+# the modules TextEncoder applies: the transformer, its pooling, Normalize
+_ST_MODULES = ("Transformer", "Pooling", "Normalize")
+
+
+def _st_pooling(pool):
+    """The pooling a sentence-transformers ``Pooling`` config asks for, as a list of its modes."""
+    if "pooling_mode" in pool:  # sentence-transformers 6: one name or a list
+        modes = pool["pooling_mode"]
+        return [modes] if isinstance(modes, str) else list(modes)
+    return [key[len("pooling_mode_"):] for key, on in pool.items()
+            if key.startswith("pooling_mode_") and on is True]
+
+
 def _st_config(path):
-    """Pooling, normalisation and max length from a sentence-transformers dir."""
+    """Pooling, normalisation and max length from a sentence-transformers dir.
+
+    Also what of it TextEncoder does not compute, named for an error:
+    ``"unsupported"`` modules (such as ``Dense``) and an
+    ``"unsupported_pooling"`` (``weightedmean``, several modes at once).
+    """
     path = Path(path)
     out = {}
     modules = path / "modules.json"
@@ -108,20 +131,19 @@ def _st_config(path):
         entries = json.loads(modules.read_text())
         types = [m.get("type", "") for m in entries]
         out["normalize"] = any(t.endswith("Normalize") for t in types)
+        unsupported = [f"a {t.rsplit('.', 1)[-1]} module ({m.get('path', '')})"
+                       for t, m in zip(types, entries) if not t.endswith(_ST_MODULES)]
         for m in entries:
             if m.get("type", "").endswith("Pooling"):
                 cfg = path / m.get("path", "") / "config.json"
                 if cfg.is_file():
-                    pool = json.loads(cfg.read_text())
-                    for mode, name in (
-                        ("pooling_mode_cls_token", "cls"),
-                        ("pooling_mode_mean_tokens", "mean"),
-                        ("pooling_mode_max_tokens", "max"),
-                        ("pooling_mode_lasttoken", "last"),
-                    ):
-                        if pool.get(mode):
-                            out["pooling"] = name
-                            break
+                    modes = _st_pooling(json.loads(cfg.read_text()))
+                    if len(modes) == 1 and modes[0] in _ST_POOLING:
+                        out["pooling"] = _ST_POOLING[modes[0]]
+                    elif modes:
+                        out["unsupported_pooling"] = "+".join(modes)
+        if unsupported:
+            out["unsupported"] = unsupported
     bert_cfg = path / "sentence_bert_config.json"
     if bert_cfg.is_file():
         max_len = json.loads(bert_cfg.read_text()).get("max_seq_length")

@@ -320,3 +320,44 @@ def test_an_encoder_pickled_with_the_earlier_fingerprint_still_encodes(tmp_path)
     old = pickle.loads(pickle.dumps(encoder))
     old.files_stamp_, old.files_fingerprint_ = "0123456789abcdef", "fedcba9876543210"
     np.testing.assert_array_equal(old.transform(["a text"]), encoder.transform(["a text"]))
+
+
+def _st_saved(tmp_path, *modules):
+    """A sentence-transformers model of the tiny BERT and ``modules``, saved as 6.x saves it."""
+    from sentence_transformers import SentenceTransformer, models
+
+    transformer = models.Transformer(tiny_model_path(), max_seq_length=16)
+    built = [m(transformer.get_word_embedding_dimension()) for m in modules]
+    st = SentenceTransformer(modules=[transformer, *built], device="cpu")
+    st.save(str(tmp_path / "st"))
+    return st, str(tmp_path / "st")
+
+
+def test_pooling_saved_by_sentence_transformers_6_is_read(tmp_path):
+    # its Pooling config holds {"pooling_mode": "cls"}, not the older
+    # pooling_mode_*_token flags: TextEncoder read none and mean-pooled
+    from sentence_transformers import models
+
+    st, path = _st_saved(tmp_path, lambda dim: models.Pooling(dim, "cls"))
+    encoder = TextEncoder(path, verbose=0, device="cpu", precision="float32").fit()
+    assert encoder.pooling_ == "cls"
+    texts = ["Toy Story (1995) " * 10, "Heat (1995)"]
+    np.testing.assert_allclose(encoder.transform(texts), st.encode(texts), atol=1e-5)
+
+
+@pytest.mark.parametrize("extra", ["dense", "weightedmean"])
+def test_sentence_transformers_modules_it_does_not_compute_raise(tmp_path, extra):
+    # a Dense module (LaBSE, sentence-t5, distiluse) was skipped: other
+    # vectors, even of another dimension, than SentenceTransformer.encode's
+    from sentence_transformers import models
+
+    if extra == "dense":
+        modules = [lambda dim: models.Pooling(dim, "mean"), lambda dim: models.Dense(dim, 16)]
+    else:
+        modules = [lambda dim: models.Pooling(dim, "weightedmean")]
+    _, path = _st_saved(tmp_path, *modules)
+    with pytest.raises(ValueError, match="Dense module" if extra == "dense" else
+                       "pooling weightedmean"):
+        TextEncoder(path, verbose=0, device="cpu").fit()
+    if extra == "weightedmean":  # a pooling chosen by the user is the user's
+        assert TextEncoder(path, pooling="mean", verbose=0, device="cpu").fit().pooling_ == "mean"
