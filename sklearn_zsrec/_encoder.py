@@ -421,9 +421,9 @@ class TextEncoder(TransformerMixin, BaseEstimator):
     def _cache_key(self):
         self._files_stamp()
         return {
-            "model": os.path.realpath(self.model_path_),
-            # the contents (a model retrained in place is another key; the
-            # same files installed again, on another machine too, the same)
+            # the contents, not the path (a model retrained in place is
+            # another key; the same files installed again, at another path
+            # or on another machine, the same)
             "files": self._fingerprint(),
             "pooling": self.pooling_,
             "normalize": self.normalize_,

@@ -262,8 +262,9 @@ class ContrastiveFineTuning(BaseEstimator):
                     if k not in ("location", "verbose")}
         h.update(json.dumps([encoder._cache_key(), settings], sort_keys=True,
                             default=str).encode())
-        for t in texts:
-            h.update(t.encode("utf-8", "surrogatepass") + b"\0")
+        for t in texts:  # each with its length: a NUL inside a text is no separator
+            data = t.encode("utf-8", "surrogatepass")
+            h.update(len(data).to_bytes(8, "little") + data)
         h.update(np.ascontiguousarray(anchors, dtype=np.int64).tobytes())
         h.update(np.ascontiguousarray(positives, dtype=np.int64).tobytes())
         return h.hexdigest()[:32]

@@ -155,8 +155,11 @@ def _st_config(path):
 # what a model directory's files the model is read from: configs, weights,
 # tokenizer files (by suffix), at its top level and in sentence-transformers'
 # module folders ("1_Pooling"); not an ONNX or OpenVINO export in a folder
-# beside it, a README or version-control files (a training run's own
-# .json/.bin outputs saved at the top level still count)
+# beside it, a README or version-control files, nor the records a training
+# run leaves beside the weights (transformers' Trainer's, ContrastiveFineTuning's
+# fine_tuning.json, whose paths differ from one node to the next)
+_NOT_MODEL_FILES = {"trainer_state.json", "training_args.bin", "fine_tuning.json",
+                    "all_results.json", "train_results.json", "eval_results.json"}
 _MODEL_SUFFIXES = {".json", ".safetensors", ".bin", ".txt", ".model", ".pt", ".pth",
                    ".msgpack", ".h5", ".tiktoken", ".py"}
 
@@ -173,7 +176,8 @@ def _model_files(path):
         out += [(os.path.normpath(os.path.join(rel, name)).replace(os.sep, "/"),
                  os.path.join(root, name))
                 for name in files if not name.startswith(".")
-                and os.path.splitext(name)[1].lower() in _MODEL_SUFFIXES]
+                and os.path.splitext(name)[1].lower() in _MODEL_SUFFIXES
+                and name not in _NOT_MODEL_FILES]
     return sorted(out)
 
 

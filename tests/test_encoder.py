@@ -264,6 +264,8 @@ def test_files_beside_the_model_do_not_make_it_another_model(tmp_path):
     (model / "README.md").write_text("notes")
     (model / ".git").mkdir()
     (model / ".git" / "HEAD").write_text("ref")
+    (model / "trainer_state.json").write_text("{}")  # a training run's records
+    (model / "fine_tuning.json").write_text("{}")
     encoder.transform(["still the same model"])
     assert TextEncoder(str(model), verbose=0).fit().files_stamp_ == encoder.files_stamp_
 
@@ -361,3 +363,16 @@ def test_sentence_transformers_modules_it_does_not_compute_raise(tmp_path, extra
         TextEncoder(path, verbose=0, device="cpu").fit()
     if extra == "weightedmean":  # a pooling chosen by the user is the user's
         assert TextEncoder(path, pooling="mean", verbose=0, device="cpu").fit().pooling_ == "mean"
+
+
+def test_the_same_model_at_two_paths_shares_one_cache_key(tmp_path):
+    # the key held the model's real path: nodes that install the same files
+    # at different paths never shared the memory= directory (docs/scale.md
+    # says they do)
+    import shutil
+
+    first = _copy_model(tiny_model_path(), tmp_path)
+    second = tmp_path / "elsewhere"
+    shutil.copytree(first, second)
+    keys = [TextEncoder(str(path), verbose=0).fit()._cache_key() for path in (first, second)]
+    assert keys[0] == keys[1]

@@ -11,6 +11,8 @@ import pytest
 from sklearn_zsrec import ContrastiveFineTuning, TextEncoder, ZeroShotRecommender
 from sklearn_zsrec._fine_tune import held_out_pairs, interaction_pairs
 
+from ._tiny import tiny_model_path
+
 # two halves of a catalogue with no textual link between partners: users
 # consume each left item and then its right partner, so only the
 # interactions can tell which right item goes with which left item
@@ -161,7 +163,6 @@ def test_the_hybrid_tunes_once_and_serves_the_encoder_its_blend_learned_on(tmp_p
 
     from ._data import topic_catalog, topic_interactions
     from ._members import cf_members
-    from ._tiny import tiny_model_path
 
     texts, topics = topic_catalog()
     X = topic_interactions(topics, per_user=5)
@@ -196,3 +197,14 @@ def test_random_state_is_an_int():
 
     with pytest.raises(InvalidParameterError, match="random_state"):
         ContrastiveFineTuning(random_state=np.random.RandomState(1))._validate_params()
+
+
+def test_the_tuned_models_key_does_not_split_texts_at_nul():
+    # texts were joined with NUL separators: ["Heat\0Crime", "Toy Story"]
+    # and ["Heat", "Crime\0Toy Story"] with the same pairs loaded one
+    # catalog's tuned model for the other
+    encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
+    tuning = ContrastiveFineTuning(verbose=0)
+    pairs = np.array([0]), np.array([1])
+    assert (tuning._key(encoder, ["Heat\0Crime", "Toy Story"], *pairs)
+            != tuning._key(encoder, ["Heat", "Crime\0Toy Story"], *pairs))
