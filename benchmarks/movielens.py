@@ -90,6 +90,7 @@ class Dataset:
     item_features: pd.DataFrame = None  # sparse item features for LightFM
     features_label: str = "genres/title"
     command: str = "python -m benchmarks.movielens"
+    ties: str = "in the rows' own order"  # of a user's rows of one timestamp
 
 
 def movielens_dataset():
@@ -98,7 +99,8 @@ def movielens_dataset():
     return Dataset(
         name="ml-100k",
         title="MovieLens-100K",
-        interactions=ml.interactions[P.COLUMNS].reset_index(drop=True),
+        interactions=P.random_tie_order(ml.interactions[P.COLUMNS]),
+        ties=f"in a seeded random order (seed {P.TIE_SEED})",
         item_text=ml.item_text,
         user_text=ml.user_text,
         item_features=genre_title_features(ml),
@@ -412,11 +414,14 @@ def record(results, key, model, split, metrics, fit_seconds):
 
 
 def test_events(split):
-    """One label per test user of ``split`` (``pd.unique`` order): the user and its test items."""
-    items = split.test.groupby("user_id", sort=False).item_id.agg(
-        lambda s: ",".join(map(str, sorted(s))))
-    return np.array([f"{user}:{items[user]}" for user in pd.unique(split.test.user_id)],
-                    dtype=object)
+    """One cluster label per test user of ``split`` (``pd.unique`` order): the user.
+
+    A user tested in several splits of one key is one cluster of the
+    standard error: E's samples (the same test item) and A's three folds
+    (other test items of the same user, whose results go together: taking
+    them as independent made A's standard errors 6-10% too small).
+    """
+    return np.array([str(user) for user in pd.unique(split.test.user_id)], dtype=object)
 
 
 def clustered_se(values, clusters=None):
@@ -440,10 +445,9 @@ def summarise(results):
     """Mean, standard error and count of each per-user metric.
 
     The mean is over every split's tested users, pooled (one sample's
-    weighting of the users, repeated). A test event (a user and its test
-    items) that several splits of one key share, as protocol E's samples
-    do, is one cluster of the standard error (``clustered_se``): the samples
-    vary the training rows, not the test.
+    weighting of the users, repeated). A user that several splits of one
+    key test, as A's folds and E's samples do, is one cluster of the
+    standard error (``clustered_se``, ``test_events``).
     """
     out = {}
     for key, models in results.items():
@@ -670,6 +674,11 @@ def meta(quick, seconds, data, n_items):
         # what TextEncoder(precision="auto") ran in; decided from the hardware
         "encoder_precision": TextEncoder(verbose=0).fit().precision_,
         "reproducibility": REPRODUCIBILITY,
+        # how a user's rows of one second are ordered, and what a user is to
+        # the standard errors (pages without these keys: docs/benchmark.md,
+        # "Ties in time")
+        "ties": f"a user's rows of one timestamp {data.ties}",
+        "se_clusters": "users",
     }
 
 

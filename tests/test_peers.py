@@ -95,13 +95,14 @@ def test_a_test_event_measured_on_several_samples_is_one_cluster_of_the_standard
     assert mean == 2 / 3 and n == 3 and summarise(results)["E"]["model"]["fit_seconds"] == 3.0
     # clusters {1, 1} and {0}: residual sums 2/3 and -2/3, G = 2
     assert np.isclose(se, np.sqrt((4 / 9 + 4 / 9) * 2) / 3)
-    # another test item is another event (protocol A's folds): the usual standard error
+    # another test item of the same user (protocol A's folds) is the same
+    # cluster: the user (as independent events, A's errors were 6-10% too small)
     other = P.Split("A", X, test.assign(item_id=[12, 13]), X.iloc[:0])
     record(results, "A", "model", first, {"NDCG@10": np.array([1.0, 0.0])}, 1.0)
-    record(results, "A", "model", other, {"NDCG@10": np.array([0.0, 1.0])}, 1.0)
-    values = np.array([1.0, 0.0, 0.0, 1.0])
+    record(results, "A", "model", other, {"NDCG@10": np.array([1.0, 1.0])}, 1.0)
+    # users {1: 1, 1} and {2: 0, 1}, mean 3/4: residual sums 1/2 and -1/2, G = 2
     assert np.isclose(summarise(results)["A"]["model"]["NDCG@10"][1],
-                      values.std(ddof=1) / 2)
+                      np.sqrt((1 / 4 + 1 / 4) * 2) / 4)
 
 
 def test_a_rerun_keeps_the_tuning_and_the_current_keys_and_says_which_run_made_what(tmp_path):
