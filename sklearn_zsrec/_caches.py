@@ -10,8 +10,9 @@ def clear_cache(*, fits=True, embeddings=True, models=True):
       the same data and parameters come back (the candidates of a grid
       search over the blend's own parameters refit nothing else, up to
       5-fold with the learned blend). At most 10 entries of each kind (text
-      model, CF model, item-kNN, next-item, ...) and 1 GiB of arrays in all,
-      least recently used dropped first (MovieLens-100K's default members:
+      model, CF model, item-kNN, next-item, ...) and 1 GiB in all (arrays,
+      and pandas objects such as texts with their strings; a fit larger than
+      that alone is not kept), least recently used dropped first (MovieLens-100K's default members:
       about 25 MB per holdout fit and 35 MB per final fit).
     - ``embeddings``: text vectors, one per distinct text and model (384
       float32 for the default model: 1.5 kB per text); see

@@ -200,3 +200,23 @@ def test_the_fit_memo_keys_estimators_inside_lists_and_dicts_by_their_parameters
     # an unseeded estimator inside a list draws anew each time: no reuse
     assert memo_key(Stack([ALSRecommender(random_state=None)]), "data") is None
     assert memo_key(Stack([ALSRecommender(random_state=0)]), "data") is not None
+
+
+def test_the_fit_memo_keeps_its_bound_with_texts_and_large_fits(monkeypatch):
+    # a text model's texts (pandas Series) counted 0 bytes, and a fit larger
+    # than the bound alone was kept
+    import numpy as np
+    import pandas as pd
+
+    from sklearn_zsrec._hybrid import _memo
+
+    texts = pd.Series({i: "lorem ipsum dolor sit amet " * 20 for i in range(1000)})
+    assert _memo.array_bytes({"texts": texts}) > 500 * 1000  # its strings
+    monkeypatch.setattr(_memo, "_FIT_MEMO_BYTES", 1000)
+    _memo.clear()
+    try:
+        value = _memo.memoized(("kind", 1), lambda: np.zeros(10_000), shared=True)
+        assert len(value) == 10_000  # served, not kept
+        assert not _memo._FIT_MEMO
+    finally:
+        _memo.clear()

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from numbers import Integral
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 _FIT_MEMO = OrderedDict()
@@ -135,7 +136,8 @@ def memoized(key, build, shared=False):
         same_kind = [k for k in _FIT_MEMO if k[0] == key[0]]
         for old in same_kind[: max(len(same_kind) - _FIT_MEMO_SIZE, 0)]:  # least recent first
             _drop(old)
-        while len(_FIT_MEMO) > 1 and sum(_SIZES.values()) > _FIT_MEMO_BYTES:
+        # the bound holds: an entry larger than it alone is not kept either
+        while _FIT_MEMO and sum(_SIZES.values()) > _FIT_MEMO_BYTES:
             _drop(next(iter(_FIT_MEMO)))
     return value
 
@@ -146,7 +148,11 @@ def _drop(key):
 
 
 def array_bytes(value, seen=None):
-    """The bytes of the arrays ``value`` holds (as ``read_only`` walks it), each counted once."""
+    """The bytes of the arrays and pandas objects ``value`` holds, each counted once.
+
+    As ``read_only`` walks it; a Series or DataFrame (a text model's texts)
+    counts its contents (``memory_usage(deep=True)``: the strings too).
+    """
     seen = set() if seen is None else seen
     if id(value) in seen:
         return 0
@@ -155,6 +161,10 @@ def array_bytes(value, seen=None):
         return value.nbytes
     if sp.issparse(value):
         return sum(array_bytes(a, seen) for a in (value.data, value.indices, value.indptr))
+    if isinstance(value, (pd.Series, pd.Index)):
+        return int(value.memory_usage(deep=True))
+    if isinstance(value, pd.DataFrame):
+        return int(value.memory_usage(deep=True).sum())
     if isinstance(value, (dict, tuple, list)):
         return sum(array_bytes(item, seen)
                    for item in (value.values() if isinstance(value, dict) else value))
