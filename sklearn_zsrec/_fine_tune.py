@@ -280,13 +280,25 @@ class ContrastiveFineTuning(BaseEstimator):
         train, val = held_out_pairs(anchors, positives, len(texts), rng)
         path = encoder.model_path_
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+            tokenizer.pad_token = tokenizer.eos_token  # as TextEncoder pads decoder models
         model = AutoModel.from_pretrained(path, local_files_only=True).to(encoder.device_)
         if self.method == "lora":
             from peft import LoraConfig, get_peft_model
 
-            model = get_peft_model(model, LoraConfig(
-                r=LORA_RANK, lora_alpha=2 * LORA_RANK, lora_dropout=0.0,
-                target_modules=["query", "value"]))
+            # BERT's attention projections; other architectures: peft's own
+            # choice for them (GPT-2's c_attn, Llama's q_proj/v_proj, ...)
+            names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+            targets = ["query", "value"] if {"query", "value"} <= names else None
+            try:
+                model = get_peft_model(model, LoraConfig(
+                    r=LORA_RANK, lora_alpha=2 * LORA_RANK, lora_dropout=0.0,
+                    target_modules=targets))
+            except ValueError as exc:
+                raise ValueError(
+                    f"ContrastiveFineTuning(method='lora'): peft knows no attention "
+                    f"layers to adapt in {type(model).__name__} ({exc}). Use "
+                    "method='full'.") from exc
         rate = self.learning_rate or (5e-5 if self.method == "full" else 1e-3)
         params = {n: p for n, p in model.named_parameters() if p.requires_grad}
         optimiser = torch.optim.AdamW(params.values(), lr=rate)

@@ -208,3 +208,30 @@ def test_the_tuned_models_key_does_not_split_texts_at_nul():
     pairs = np.array([0]), np.array([1])
     assert (tuning._key(encoder, ["Heat\0Crime", "Toy Story"], *pairs)
             != tuning._key(encoder, ["Heat", "Crime\0Toy Story"], *pairs))
+
+
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_a_decoder_model_without_a_pad_token_fine_tunes(tmp_path, method):
+    # TextEncoder pads a decoder model with its eos token; the tuning loaded
+    # a tokenizer of its own without it ("Asking to pad but the tokenizer
+    # does not have a padding token"), and LoRA named BERT's layers only
+    import warnings
+
+    from transformers import AutoTokenizer, GPT2Config, GPT2Model
+
+    from ._tiny import real_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(real_model_path())
+    tokenizer.eos_token, tokenizer.pad_token = "[SEP]", None
+    tokenizer.save_pretrained(tmp_path / "gpt")
+    GPT2Model(GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=1, n_head=2,
+                         n_positions=128)).save_pretrained(tmp_path / "gpt")
+    encoder = TextEncoder(str(tmp_path / "gpt"), verbose=0, device="cpu", precision="float32")
+    X = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [1, 2, 1, 2], "timestamp": [0, 1, 2, 3]})
+    items = pd.Series({1: "Heat (1995)", 2: "Toy Story (1995)"})
+    tuning = ContrastiveFineTuning(method, n_steps=1, batch_size=2, location=tmp_path / "ft",
+                                   verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # peft on GPT-2's Conv1D layers
+        fitted = ZeroShotRecommender(encoder, item_texts=items, fine_tune=tuning).fit(X)
+    assert fitted.item_embeddings_.shape == (2, 32)
