@@ -245,7 +245,11 @@ class ContrastiveFineTuning(BaseEstimator):
         directory = location / key
         with _LOCK, _quiet_transformers():
             if not (directory / "config.json").exists():
-                self._train(encoder, anchor_texts, anchors, positives, location, directory)
+                import torch
+
+                # its seed (random_state) leaves the caller's torch RNG as it was
+                with torch.random.fork_rng(devices=[]):
+                    self._train(encoder, anchor_texts, anchors, positives, location, directory)
         return clone(encoder).set_params(model=str(directory)).fit()
 
     def _location(self, encoder):

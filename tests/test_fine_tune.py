@@ -235,3 +235,18 @@ def test_a_decoder_model_without_a_pad_token_fine_tunes(tmp_path, method):
         warnings.simplefilter("ignore")  # peft on GPT-2's Conv1D layers
         fitted = ZeroShotRecommender(encoder, item_texts=items, fine_tune=tuning).fit(X)
     assert fitted.item_embeddings_.shape == (2, 32)
+
+
+def test_fine_tuning_leaves_the_callers_torch_random_state_alone(tmp_path):
+    # the tuning seeded torch's global generator (torch.manual_seed): a
+    # caller's own random draws after a fit repeated from that seed
+    import torch
+
+    texts, X = _catalogue()
+    torch.manual_seed(123)
+    expected = (torch.rand(1), torch.rand(3))[1]
+    torch.manual_seed(123)
+    torch.rand(1)
+    tuning = ContrastiveFineTuning(n_steps=1, batch_size=4, location=tmp_path, verbose=0)
+    ZeroShotRecommender(TextEncoder(verbose=0), item_texts=texts, fine_tune=tuning).fit(X)
+    assert torch.equal(torch.rand(3), expected)
