@@ -31,6 +31,7 @@ from sklearn_zsrec import HybridRecommender, TextEncoder, ZeroShotRecommender, c
 
 from . import _protocols as P
 from ._ml_report import tuning_digest
+from ._report import refuse_quick_into_results
 from .movielens import (RESULTS, WARMUP_N, hybrid_members, member_params, movielens_dataset,
                         summarise)
 
@@ -208,6 +209,7 @@ def study_main(doc, run, quick_help, argv=None):
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--out", default=None, help="output directory")
     args = parser.parse_args(argv)
+    refuse_quick_into_results(parser, args.quick, args.out)
     out = args.out or (tempfile.mkdtemp(prefix="zsrec-study-") if args.quick else RESULTS)
     run(out, quick=args.quick)
 

@@ -345,16 +345,15 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         self.files_fingerprint_ = model_files_fingerprint(self.model_path_, stamp)
         st = _st_config(self.model_path_)
         unsupported = st.get("unsupported", []) + (
-            [f"pooling {st['unsupported_pooling']}"]
-            if self.pooling == "auto" and "unsupported_pooling" in st else [])
-        if unsupported:
+            [f"pooling {st['unsupported_pooling']}"] if "unsupported_pooling" in st else [])
+        if unsupported and self.pooling == "auto":  # a pooling given: the user's own vectors
             raise ValueError(
                 f"TextEncoder: the sentence-transformers model at {self.model_path_} has "
                 f"{', '.join(unsupported)}, which TextEncoder does not compute (it applies "
                 "the transformer, mean/cls/max/last pooling and Normalize): its vectors "
                 "would differ from SentenceTransformer.encode's. Encode with "
-                "sentence-transformers and pass the vectors to fill_embedding_cache, "
-                "choose a pooling= yourself, or use a model of those modules.")
+                "sentence-transformers and pass the vectors to fill_embedding_cache, or "
+                "pass pooling= to embed with the transformer and that pooling alone.")
         if self.pooling != "auto":
             self.pooling_ = self.pooling
         else:

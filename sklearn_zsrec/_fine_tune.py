@@ -247,8 +247,9 @@ class ContrastiveFineTuning(BaseEstimator):
             if not (directory / "config.json").exists():
                 import torch
 
-                # its seed (random_state) leaves the caller's torch RNG as it was
-                with torch.random.fork_rng(devices=[]):
+                # its seed (random_state) leaves the caller's torch RNGs as they were
+                cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+                with torch.random.fork_rng(devices=cuda):
                     self._train(encoder, anchor_texts, anchors, positives, location, directory)
         return clone(encoder).set_params(model=str(directory)).fit()
 

@@ -104,8 +104,9 @@ def resolve_model_path(model):
 # at once) it does not compute
 _ST_POOLING = {"cls": "cls", "cls_token": "cls", "mean": "mean", "mean_tokens": "mean",
                "max": "max", "max_tokens": "max", "lasttoken": "last"}
-# the modules TextEncoder applies: the transformer, its pooling, Normalize
-_ST_MODULES = ("Transformer", "Pooling", "Normalize")
+# the modules TextEncoder applies (the transformer, its pooling, Normalize)
+# or that do nothing at inference (Dropout), by their class name
+_ST_MODULES = {"Transformer", "Pooling", "Normalize", "Dropout"}
 
 
 def _st_pooling(pool):
@@ -129,15 +130,17 @@ def _st_config(path):
     modules = path / "modules.json"
     if modules.is_file():
         entries = json.loads(modules.read_text())
-        types = [m.get("type", "") for m in entries]
-        out["normalize"] = any(t.endswith("Normalize") for t in types)
-        unsupported = [f"a {t.rsplit('.', 1)[-1]} module ({m.get('path', '')})"
-                       for t, m in zip(types, entries) if not t.endswith(_ST_MODULES)]
-        for m in entries:
-            if m.get("type", "").endswith("Pooling"):
+        types = [m.get("type", "").rsplit(".", 1)[-1] for m in entries]  # class names
+        out["normalize"] = "Normalize" in types
+        unsupported = [f"a {t} module ({m.get('path', '')})"
+                       for t, m in zip(types, entries) if t not in _ST_MODULES]
+        for t, m in zip(types, entries):
+            if t == "Pooling":
                 cfg = path / m.get("path", "") / "config.json"
                 if cfg.is_file():
                     modes = _st_pooling(json.loads(cfg.read_text()))
+                    if modes == ["mean_sqrt_len_tokens"] and out["normalize"]:
+                        modes = ["mean"]  # mean times sqrt(length): the same direction
                     if len(modes) == 1 and modes[0] in _ST_POOLING:
                         out["pooling"] = _ST_POOLING[modes[0]]
                     elif modes:

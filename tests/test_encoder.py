@@ -376,3 +376,24 @@ def test_the_same_model_at_two_paths_shares_one_cache_key(tmp_path):
     shutil.copytree(first, second)
     keys = [TextEncoder(str(path), verbose=0).fit()._cache_key() for path in (first, second)]
     assert keys[0] == keys[1]
+
+
+def test_a_pooling_given_embeds_with_the_transformer_whatever_the_modules(tmp_path):
+    # with pooling= set, the user asks for the transformer's vectors with
+    # that pooling: a Dense module after it is the user's choice to skip
+    from sentence_transformers import models
+
+    _, path = _st_saved(tmp_path, lambda dim: models.Pooling(dim, "mean"),
+                        lambda dim: models.Dense(dim, 16))
+    encoder = TextEncoder(path, pooling="cls", verbose=0, device="cpu").fit()
+    assert encoder.transform(["Heat"]).shape == (1, 32)
+
+
+def test_mean_sqrt_len_pooling_with_normalize_is_mean_pooling(tmp_path):
+    from sentence_transformers import models
+
+    st, path = _st_saved(tmp_path, lambda dim: models.Pooling(dim, "mean_sqrt_len_tokens"),
+                         lambda dim: models.Normalize())
+    encoder = TextEncoder(path, verbose=0, device="cpu", precision="float32").fit()
+    texts = ["Toy Story (1995) " * 5, "Heat (1995)"]
+    np.testing.assert_allclose(encoder.transform(texts), st.encode(texts), atol=1e-4)

@@ -363,3 +363,22 @@ def test_a_recommend_with_kwargs_that_returns_ids_only_is_named():
     for held_out in (np.array([[1, 8], [2, 5]]), np.array([[1, 8], [2, 5], [3, 9]])):
         with pytest.raises(TypeError, match="must return a pair \\(ids, scores\\)"):
             make_rank_scorer("recall", k=2)(Wrapper(), held_out)
+
+
+def test_a_pair_of_ids_and_scores_in_any_layout_is_scored():
+    # the check of the pair first accepted only a tuple of 2-D ids
+    class Listed:
+        def __init__(self, layout):
+            self.layout = layout
+
+        def recommend(self, users, n=10, return_scores=False, exclude_seen=True):
+            ids = np.tile([7, 8, 9], (len(users), 1))[:, :n]
+            scores = np.tile([3.0, 2.0, 1.0], (len(users), 1))[:, :n]
+            if self.layout == "series":
+                ids = pd.Series(list(ids))
+            out = [ids, scores] if self.layout == "list" else (ids, scores)
+            return out if return_scores else ids
+
+    held_out = np.array([[1, 8], [2, 5]])
+    for layout in ("tuple", "list", "series"):
+        assert make_rank_scorer("recall", k=2)(Listed(layout), held_out) == 0.5

@@ -338,7 +338,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             return
         zero = self._blend.fitted.n_items == 0
         Learner.share(out, int((zero & ~self._fresh_mask(self._blend.fitted.text)).sum()),
-                      self._fresh_mask)
+                      lambda text: self._fresh_mask(text) & zero)
         self.coef_, self.blend_choice_ = out.coef, out.choice
         self.blend_candidates_, self.blend_validation_ndcg_ = out.candidates, out.ndcg
         self._exposure = Exposure(out.arrival, out.unseen_share, self.new_item_exposure)

@@ -128,15 +128,17 @@ def memoized(key, build, shared=False):
             _FIT_MEMO.move_to_end(key)
             return _FIT_MEMO[key] if shared else copy.deepcopy(_FIT_MEMO[key])
     value = build()
+    size = array_bytes(value)
+    if size > _FIT_MEMO_BYTES:  # larger than the bound alone: served, not kept
+        return value
     if shared:
         read_only(value)
     with _FIT_MEMO_LOCK:
         _FIT_MEMO[key] = value if shared else copy.deepcopy(value)
-        _SIZES[key] = array_bytes(value)
+        _SIZES[key] = size
         same_kind = [k for k in _FIT_MEMO if k[0] == key[0]]
         for old in same_kind[: max(len(same_kind) - _FIT_MEMO_SIZE, 0)]:  # least recent first
             _drop(old)
-        # the bound holds: an entry larger than it alone is not kept either
         while _FIT_MEMO and sum(_SIZES.values()) > _FIT_MEMO_BYTES:
             _drop(next(iter(_FIT_MEMO)))
     return value

@@ -73,7 +73,8 @@ def _check_y_pred(y_pred):
             arr = np.asarray(y_pred, dtype=object)
         if arr.dtype.kind in "US":  # keep ints among strings as ints
             arr = np.asarray(y_pred, dtype=object)
-        elif arr.dtype.kind == "f":  # ints among NaN pads: float64 rounds them past 2**53
+        elif arr.dtype.kind == "f" and isinstance(y_pred, (list, tuple)):
+            # Python ints among NaN pads: float64 rounds them past 2**53
             objects = np.asarray(y_pred, dtype=object)
             if any(isinstance(v, Integral) and not isinstance(v, (bool, np.bool_))
                    for v in objects.ravel()):
@@ -607,6 +608,17 @@ def _final_recommender(estimator, X):
     return estimator, X
 
 
+def _is_ids_and_scores(out, n_users):
+    """Whether ``out`` is a pair (ids, scores) of ``n_users`` rows each (any layout of ids)."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        return False
+    try:
+        ids = _check_y_pred(out[0])
+    except ValueError:
+        return False
+    return ids.shape[0] == n_users and np.shape(out[1]) == ids.shape
+
+
 def _described(value):
     """``value``'s type, and its shape if it is an array."""
     if isinstance(value, np.ndarray):
@@ -709,7 +721,7 @@ def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True):
     filled = None
     if "return_scores" in parameters:
         out = estimator.recommend(users, n=k, return_scores=True, **options)
-        if not (isinstance(out, tuple) and len(out) == 2 and np.ndim(out[0]) == 2):
+        if not _is_ids_and_scores(out, len(users)):
             raise TypeError(
                 f"{name}.recommend accepts return_scores (or **kwargs), so the scorer "
                 "called it with return_scores=True, which must return a pair (ids, "
