@@ -83,6 +83,20 @@ def versions():
     return out
 
 
+def threads():
+    """The thread counts figures depend on: torch's, each BLAS/OpenMP pool's, the env vars."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    out = {"torch": torch.get_num_threads()}
+    for pool in threadpool_info():
+        out[f"{pool['internal_api']} ({pool['user_api']})"] = pool["num_threads"]
+    out.update({var: os.environ[var] for var in
+                ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+                if var in os.environ})
+    return out
+
+
 def refuse_quick_into_results(parser, quick, out):
     """Stop a ``--quick`` run whose ``--out`` is ``benchmarks/results`` (the committed results)."""
     if quick and out and Path(out).resolve() == RESULTS.resolve():

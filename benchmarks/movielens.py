@@ -635,19 +635,9 @@ def meta(quick, seconds, data, n_items):
         lightfm_version = lightfm.__version__
     except ImportError:
         lightfm_version = "not installed"
-    from threadpoolctl import threadpool_info
-
-    from ._report import cpu_info, versions
+    from ._report import cpu_info, threads, versions
 
     machine, found = cpu_info(), versions()
-    # what the figures depend on beyond seeds: torch's threads (the text
-    # encoder in bfloat16, the products), BLAS's and OpenMP's
-    threads = {"torch": torch.get_num_threads()}
-    for pool in threadpool_info():
-        threads[f"{pool['internal_api']} ({pool['user_api']})"] = pool["num_threads"]
-    threads.update({var: os.environ[var] for var in
-                    ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-                    if var in os.environ})
     return {
         "command": data.command + (" --quick" if quick else ""),
         "dataset": {"name": data.name, "title": data.title, "n_items": n_items,
@@ -658,7 +648,9 @@ def meta(quick, seconds, data, n_items):
         "machine": f"{machine['cpu']}, {os.cpu_count()} cores, "
                    f"{platform.system()} {platform.machine()}",
         "cpu_flags": machine["flags"],
-        "threads": threads,
+        # what the figures depend on beyond seeds: torch's threads (the text
+        # encoder in bfloat16, the products), BLAS's and OpenMP's
+        "threads": threads(),
         "python": sys.version.split()[0],
         "versions": {
             "sklearn_zsrec": sklearn_zsrec.__version__,

@@ -114,16 +114,14 @@ def study_environment():
     The main page shows it beside a study's figures it reads and leaves out a
     study whose text encoder ran in another precision than the page's.
     """
-    import torch
-
     from sklearn_zsrec import TextEncoder
 
-    from ._report import cpu_info, versions
+    from ._report import cpu_info, threads, versions
 
     machine = cpu_info()
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": f"{machine['cpu']}, {machine['cores']} cores",
-            "cpu_flags": machine["flags"], "torch_threads": torch.get_num_threads(),
+            "cpu_flags": machine["flags"], "threads": threads(),
             "git_commit": versions()["git_commit"],
             "encoder_precision": TextEncoder(verbose=0).fit().precision_}
 
@@ -157,7 +155,7 @@ def write_study(out_dir, stem, summary, page, log, main_page=None):
         summary["main_page_file"] = main_page.get("_file")
     env = summary["environment"] = study_environment()
     page = page.rstrip("\n") + "\n\n" + (
-        f"Ran on {env['date']}: {env['machine']}, torch on {env['torch_threads']} threads, "
+        f"Ran on {env['date']}: {env['machine']}, torch on {env['threads']['torch']} threads, "
         f"text encoder in {env['encoder_precision']}, code {env['git_commit']}.\n")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -51,8 +51,7 @@ def history_matrix(data, half_life, rows, cols, shape):
     weights = np.asarray(recency_weights(data, half_life), dtype=np.float64)
     if len(weights) and weights.max() > MAX_HISTORY_WEIGHT:
         weights = weights / weights.max()
-    positive = weights[weights > 0]
-    tiny = len(positive) and positive.min() < MIN_HISTORY_WEIGHT
+    tiny = np.min(weights, initial=np.inf, where=weights > 0) < MIN_HISTORY_WEIGHT
     top = None
     if half_life is not None or tiny:
         top = pd.Series(weights).groupby(rows).transform("max").to_numpy()

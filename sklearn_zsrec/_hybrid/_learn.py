@@ -72,6 +72,18 @@ class Learned:
     pending: tuple = None  # what ``share`` needs of the holdout, until it runs
 
 
+def not_warm(fitted, is_hidden):
+    """The catalog columns the warm blend does not rank: hidden, or without interactions.
+
+    Those (hidden, arrivals, the tail the holdout's refit lost) take the
+    quotas' slots in recommend, so they are neither candidates nor positives
+    of the warm ranking: thousands of text-only arrivals drawn as candidates
+    (all scoring 0) moved the blend and its choice, which their number must
+    not decide.
+    """
+    return is_hidden | (fitted.n_items == 0)
+
+
 def hidden_items(items, rng):
     """The items whose interactions the holdout hides: ``NEW_ITEM_FRACTION`` of them."""
     return rng.choice(items, size=int(round(NEW_ITEM_FRACTION * len(items))), replace=False)
@@ -233,12 +245,7 @@ class Learner:
         hidden_cols = positions(f.text.items_, hidden)
         is_hidden = np.zeros(len(f.n_items), dtype=bool)
         is_hidden[hidden_cols] = True
-        # the warm blend ranks the items with interactions; the others (hidden,
-        # arrivals, the tail the refit lost) take the quotas' slots in
-        # recommend, so neither candidates nor positives here: thousands of
-        # text-only arrivals drawn as candidates (all scoring 0) moved the
-        # blend and its choice, which their number must not decide
-        not_warm = is_hidden | (f.n_items == 0)
+        cold_cols = not_warm(f, is_hidden)
         bins = blend.bins(rows)
         who = np.arange(len(users))  # each sample's held-out interaction
         keep = len(users) * len(f.n_items) * len(blend.names) <= KEEP_TERMS_FLOATS
@@ -261,7 +268,7 @@ class Learner:
             kept.append(terms if keep else None)
             seen = f.text.user_items_[rows[part]]
             # warm ranking only: new items are ranked by their own model below
-            sample(terms, pos[part], len(f.n_items), seen, rng, main, who[part], skip=not_warm)
+            sample(terms, pos[part], len(f.n_items), seen, rng, main, who[part], skip=cold_cols)
             lo, hi = np.searchsorted(pick_who, [start, start + CHUNK])
             if hi > lo and len(hidden_cols) > 1:
                 sample([terms[k] for k in own], pick_col[lo:hi], hidden_cols, seen, rng, cold,
@@ -359,9 +366,9 @@ class Learner:
         simplicity = np.array([3, 2, *(s for _, _, s in fixed)])
         candidates = fitted(coef) + [np.tile(c, (N_BINS, 1)) for _, c, _ in fixed]
         judged = [fitted(c) for c in cross]  # out of fold, per fold
-        not_warm = is_hidden | (blend.fitted.n_items == 0)  # as in ``learn``
-        warm = ~not_warm[pos]
-        out_cols = np.flatnonzero(not_warm)
+        cold_cols = not_warm(blend.fitted, is_hidden)
+        warm = ~cold_cols[pos]
+        out_cols = np.flatnonzero(cold_cols)
         gains = np.zeros((len(candidates), len(rows)))
         cum_discount = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))]
         for chunk, start in enumerate(range(0, len(rows), CHUNK)):

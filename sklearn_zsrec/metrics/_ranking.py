@@ -608,15 +608,15 @@ def _final_recommender(estimator, X):
     return estimator, X
 
 
-def _is_ids_and_scores(out, n_users):
-    """Whether ``out`` is a pair (ids, scores) of ``n_users`` rows each (any layout of ids)."""
+def _ids_and_scores(out, n_users):
+    """``out`` as checked (ids, scores) of ``n_users`` rows each (any layout of ids), or None."""
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        return False
+        return None
     try:
         ids = _check_y_pred(out[0])
     except ValueError:
-        return False
-    return ids.shape[0] == n_users and np.shape(out[1]) == ids.shape
+        return None
+    return (ids, out[1]) if ids.shape[0] == n_users and np.shape(out[1]) == ids.shape else None
 
 
 def _described(value):
@@ -721,13 +721,14 @@ def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True):
     filled = None
     if "return_scores" in parameters:
         out = estimator.recommend(users, n=k, return_scores=True, **options)
-        if not _is_ids_and_scores(out, len(users)):
+        pair = _ids_and_scores(out, len(users))
+        if pair is None:
             raise TypeError(
                 f"{name}.recommend accepts return_scores (or **kwargs), so the scorer "
                 "called it with return_scores=True, which must return a pair (ids, "
                 f"scores) of shape (n_users, n); it returned {_described(out)}. Return "
                 "that pair, or give recommend explicit parameters without return_scores.")
-        y_pred, scores = out
+        y_pred, scores = pair
         # items scored -inf were excluded (e.g. training items filling a list
         # when fewer than k remain): empty positions, never hits
         filled = np.asarray(scores) != -np.inf
