@@ -49,6 +49,17 @@ def _curve(results, prefix, values, metric="NDCG@10"):
     return curves
 
 
+def _xs(pts, xs_labels=None):
+    """The x of a curve's points: their value, or their label's place in ``xs_labels``.
+
+    By label, not by the point's place in its own list: a model missing at
+    some labels (a peer's stale keys) keeps its points above their labels.
+    """
+    if xs_labels:
+        return np.array([list(xs_labels).index(p[0]) for p in pts], float)
+    return np.array([p[0] for p in pts], float)
+
+
 def _plot_curves(curves, xlabel, title, path, xs_labels=None, logx=False):
     import matplotlib
 
@@ -57,7 +68,7 @@ def _plot_curves(curves, xlabel, title, path, xs_labels=None, logx=False):
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for name, pts in curves.items():
-        x = np.arange(len(pts)) if xs_labels else np.array([p[0] for p in pts], float)
+        x = _xs(pts, xs_labels)
         y = np.array([p[1] for p in pts])
         e = np.array([p[2] for p in pts])
         style = dict(lw=2.5, marker="o") if "(ours" in name else dict(lw=1, marker=".", ls="--")
@@ -456,7 +467,9 @@ def write_report(summary, out_dir):
         "All numbers are means over test users ± one standard error. Ranking is over the",
         f"whole catalogue ({data['n_items']:,} items) minus each user's training items, unless said otherwise.",
         "Every model was tuned once with the same budget (≤ 6 grid candidates, GridSearchCV",
-        "with LeaveLastOut on the training rows of the earliest fold of A) and refitted per split.",
+        "with LeaveLastOut on the training rows of the earliest fold of A) and refitted per split;",
+        "the user-text ridge, whose alpha acts on cold users only, with cold validation users",
+        "carved from the same rows (none of D's test users).",
         "Bold: best non-random model of the column.",
         "",
         *_peers_lines(meta.get("peers")),

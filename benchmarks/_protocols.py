@@ -50,7 +50,7 @@ class Split:
     info: dict = field(default_factory=dict)
 
 
-TIE_SEED = 0  # the order of a user's rows that share a timestamp (``random_tie_order``)
+TIE_SEED = 0  # the order of rows that share a timestamp (``random_tie_order``) and of equal scores (``rank_top``)
 
 
 def random_tie_order(X, seed=TIE_SEED):
@@ -100,6 +100,22 @@ def tuning_split(X, n_folds=3):
     """
     rank, _ = rank_from_end(X)
     return X[rank >= n_folds]
+
+
+def cold_user_tuning_cv(X_tune, test_users, fraction=0.2, seed=1):
+    """One (train, validation) split of the tuning rows whose validation users are cold.
+
+    For parameters that act only on users without training rows (the
+    user-text ridge's ``alpha``): ``LeaveLastOut`` validates on warm users,
+    where they change nothing. A random ``fraction`` of the users of
+    ``X_tune`` (fixed ``seed``), drawn outside ``test_users`` (protocol D's
+    cold users, so that no test user's history validates a choice), is held
+    out entirely and scored on its whole history, as D scores its users.
+    Returned as a list of one pair of row positions, for ``GridSearchCV(cv=)``.
+    """
+    validation = cold_users(X_tune, fraction, seed, exclude=test_users)
+    is_validation = X_tune.user_id.isin(validation).to_numpy()
+    return [(np.flatnonzero(~is_validation), np.flatnonzero(is_validation))]
 
 
 def protocol_b(X, n, part, n_parts=3, seed=0):
@@ -161,15 +177,20 @@ def protocol_c_mix(X, new_items, n_test=10):
                  new_items=np.asarray(new_items))
 
 
+def cold_users(X, fraction=0.2, seed=0, exclude=()):
+    """The ids of a random ``fraction`` of the users of X outside ``exclude`` (fixed seed)."""
+    users = np.setdiff1d(np.sort(X.user_id.unique()), np.asarray(exclude))
+    rng = np.random.default_rng(seed)
+    return rng.choice(users, size=int(round(fraction * len(users))), replace=False)
+
+
 def protocol_d(X, fraction=0.2, seed=0):
     """Cold users: a random ``fraction`` of users held out entirely.
 
     Their whole history is the relevant set; the model sees none of it (only
     their ``user_text``, given to the models that use it).
     """
-    users = np.sort(X.user_id.unique())
-    rng = np.random.default_rng(seed)
-    cold = rng.choice(users, size=int(round(fraction * len(users))), replace=False)
+    cold = cold_users(X, fraction, seed)
     is_cold = X.user_id.isin(cold).to_numpy()
     train, test = X[~is_cold], X[is_cold]
     return Split("D", train, test, _exclude(train, []))
@@ -212,6 +233,9 @@ def rank_top(split, scores, users, catalog, k):
     """Top-``k`` catalogue columns per user, excluded items and non-candidates removed.
 
     Positions left without an allowed item (fewer than ``k`` of them) hold -1.
+    Equal scores are ranked in a seeded random order (``TIE_SEED``), drawn
+    anew for each user: neither the catalogue's order (MovieLens numbers its
+    popular films first) nor an order that depends on the other scores.
     """
     scores = scores.copy()
     ucode = pd.Index(users)
@@ -230,11 +254,12 @@ def rank_top(split, scores, users, catalog, k):
     key[np.isneginf(scores)] = -1e300
     key[np.isnan(scores)] = -np.inf
     k = min(k, scores.shape[1])
-    idx = np.argpartition(-key, k - 1, axis=1)[:, :k]
-    val = np.take_along_axis(key, idx, axis=1)
-    order = np.argsort(-val, axis=1, kind="stable")
-    top = np.take_along_axis(idx, order, axis=1)
-    top[np.take_along_axis(val, order, axis=1) == -np.inf] = -1  # removed: no item
+    # equal scores in a seeded random order of each user's columns, the same
+    # for every model ranked on these users and catalogue (docs/benchmark.md,
+    # "Ties in scores")
+    tiebreak = np.random.default_rng(TIE_SEED).random(key.shape)
+    top = np.lexsort((tiebreak, -key), axis=1)[:, :k]
+    top[np.take_along_axis(key, top, axis=1) == -np.inf] = -1  # removed: no item
     return top
 
 

@@ -14,7 +14,10 @@ The same protocols on your own data (CSV files; see docs/benchmark.md)::
 Every model is tuned once, with the same budget (at most 6 grid candidates,
 ``GridSearchCV`` with ``LeaveLastOut(n_splits=1)``), on the training rows of
 the earliest protocol-A fold (see :func:`benchmarks._protocols.tuning_split`),
-then refitted on the training rows of each protocol. Protocols (all
+then refitted on the training rows of each protocol. The user-text ridge,
+whose only parameter acts on users without training rows, is searched on the
+same rows with cold validation users instead
+(:func:`benchmarks._protocols.cold_user_tuning_cv`). Protocols (all
 full-catalogue ranking, each user's training items excluded):
 
 A  warm leave-last-out, three rolling folds;
@@ -166,6 +169,9 @@ class Entry:
     grid: dict
     cold_items: bool = False  # can score items with no training rows
     cold_users: bool = False  # can score users with no training rows
+    # its grid acts only on users with no training rows: searched on cold
+    # users carved from the tuning rows (``_protocols.cold_user_tuning_cv``)
+    tune_on_cold_users: bool = False
     ours: bool = False
     skip: tuple = ()  # protocols left out (for time)
     # told the protocol's new items (HybridRecommender's new_items) in C-new and C-mix
@@ -254,6 +260,7 @@ def make_entries(ml, quick):
             UserTextRidge(encoder=encoder, user_texts=ml.user_text, random_state=0),
             {"alpha": [0.1, 1.0, 10.0]},
             cold_users=True,
+            tune_on_cold_users=True,
         ),
         Entry("ALSRecommender (ours)", ALSRecommender(regularization=1.0, random_state=0, n_jobs=1),
               als_grid, ours=True),
@@ -322,15 +329,17 @@ def make_entries(ml, quick):
 TIMED_TUNING = {"ALSRecommender (ours)": 3, "Hybrid (ours)": 3}
 
 
-def tune(entries, X_tune, log):
+def tune(entries, X_tune, log, cold_cv=None):
     """GridSearchCV each entry on the tuning rows; keep the best parameters.
 
     ``tune_seconds``: the search's wall time, the best of ``TIMED_TUNING``
     repeats for the entries there (the hybrid's fit memo emptied before each,
-    so that every repeat fits from scratch).
+    so that every repeat fits from scratch). Entries with
+    ``tune_on_cold_users`` are searched with ``cold_cv`` (the tuning rows'
+    split with cold validation users) instead of ``LeaveLastOut``.
     """
 
-    cv = LeaveLastOut(n_splits=1)
+    warm_cv = LeaveLastOut(n_splits=1)
     for e in entries:
         missing = [(m, how) for m, how in e.requires if importlib.util.find_spec(m) is None]
         if missing:
@@ -350,6 +359,7 @@ def tune(entries, X_tune, log):
             e.n_candidates, e.tune_seconds = 0, 0.0
             continue
         seconds = []
+        cv = cold_cv if e.tune_on_cold_users else warm_cv
         if e.grid and sum(len(v) for v in e.grid.values()) > len(e.grid):
             try:
                 for _ in range(TIMED_TUNING.get(e.name, 1)):
@@ -512,7 +522,8 @@ def _run(ml, entries, quick, out_dir, log, t0):
     catalog = np.sort(ml.item_text.index.to_numpy())
     X_tune = P.tuning_split(X)
     log(f"tuning on {len(X_tune)} rows")
-    tune(entries, X_tune, log)
+    # D's cold users stay out of the cold-user validation
+    tune(entries, X_tune, log, cold_cv=P.cold_user_tuning_cv(X_tune, P.cold_users(X, 0.2, seed=0)))
     results = {}
     warm_and_growth = warm_and_growth_splits(X, quick)
     for key, split in warm_and_growth:

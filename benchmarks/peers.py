@@ -29,7 +29,10 @@ the other baselines' budget: at most 6 grid candidates on the same tuning
 split (``LeaveLastOut(n_splits=1)`` on ``_protocols.tuning_split``), scored
 by NDCG@10; the transformers' epochs are chosen on the same validation rows
 from one training curve per candidate (rankings taken after each of
-``epochs``), so the epoch choice costs no extra fit.
+``epochs``), so the epoch choice costs no extra fit. A checkpoint after
+the first continues the weights with RecTools' ``fit_partial``, which starts
+a new optimizer: it is close to, not the same as, a fresh fit of that many
+epochs, which each protocol then fits.
 """
 
 import argparse

@@ -3,7 +3,8 @@
 (a) the bare bound: one float32 matrix product of the factors + argpartition
 (no exclusion of seen items, no blending); (b) ALSRecommender.recommend;
 (c) implicit's own ``recommend`` on the same factors; (d)
-HybridRecommender.recommend (all-MiniLM-L6-v2 zero-shot + ALS, learned blend).
+HybridRecommender.recommend (all-MiniLM-L6-v2 zero-shot text member; ALS,
+item-kNN and next-item members; learned blend).
 The hybrid's bare bound is one product of the concatenated factors its blend
 multiplies (text embeddings, ALS factors, recency profiles), all read from
 the fitted members' public attributes. Medians of repeats. Run from the repository
@@ -201,11 +202,13 @@ def main(argv=None):
         "(except in the bare bounds). ALS: `ALSRecommender(factors=64, random_state=0)` fitted on all "
         "interactions; implicit's `AlternatingLeastSquares.recommend(userids, user_items, N=10, "
         "filter_already_liked_items=True)` gets the very same factors. Hybrid: "
-        "`HybridRecommender(ZeroShotRecommender(TextEncoder()), ALS)`, all-MiniLM-L6-v2 "
+        "`HybridRecommender(ZeroShotRecommender(TextEncoder()), [(\"als\", ALS), (\"knn\", "
+        "ItemKNNRecommender()), (\"next\", NextItemRecommender())])`, all-MiniLM-L6-v2 "
         f"({zs.item_embeddings_.shape[1]}-d embeddings, precision {zs.encoder_.precision_}).",
         "- Bare bound: `np.argpartition(-(U @ V.T), 9, axis=1)[:, :10]` in float32, where U, V are the "
-        "ALS factors, or for the hybrid the zero-shot embeddings and ALS factors side by side (one "
-        "product computes both sides' dot products).",
+        "ALS factors, or for the hybrid the zero-shot embeddings, the ALS factors and the recency "
+        "profiles (the item-kNN member's recency-weighted histories times the ALS item factors) "
+        "side by side (one product computes the three dot products).",
         f"- Each configuration is timed {ROUNDS * max(1, repeats // ROUNDS)} times in {ROUNDS} "
         f"rounds; in each round it runs as a block ({SETTLE_RUNS} untimed runs, then "
         f"{max(1, repeats // ROUNDS)} timed ones), because numpy's OpenBLAS threads and torch's "

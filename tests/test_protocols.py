@@ -90,6 +90,41 @@ def test_cold_users_have_no_training_rows(X):
     assert len(split.train) + len(split.test) == len(X)
 
 
+def test_rank_top_orders_equal_scores_at_random_per_user():
+    # equal scores used to come out in argpartition's order (columns
+    # 1656-1663 first on 1,682 tied columns); catalogue order would favour
+    # MovieLens' low ids, its popular films
+    users, catalog = np.arange(60), np.arange(300)
+    empty = pd.DataFrame({"user_id": [], "item_id": []})
+    split = P.Split("ties", empty, empty, empty)
+    scores = np.zeros((len(users), len(catalog)), dtype=np.float32)
+    scores[7, 250] = 1.0  # a strictly higher score still comes first
+    top = P.rank_top(split, scores, users, catalog, 10)
+    assert top[7, 0] == 250
+    np.testing.assert_array_equal(top, P.rank_top(split, scores, users, catalog, 10))
+    np.testing.assert_array_equal(top[:, :5], P.rank_top(split, scores, users, catalog, 5))
+    assert len({tuple(row) for row in top}) == len(users)  # drawn anew for each user
+    assert 100 < top[:, 0].mean() < 200  # not the catalogue's first columns
+    assert (np.sort(top, axis=1) != np.arange(10)).any(axis=1).all()
+
+
+def test_cold_user_tuning_cv_holds_out_whole_users_outside_d(X):
+    # the user-text ridge's alpha acts on cold users only: it is searched on
+    # users held out entirely from the tuning rows, none of them D's test users
+    X_tune = P.tuning_split(X)
+    d_users = P.protocol_d(X, 0.2, seed=0).test.user_id.unique()
+    [(train, validation)] = P.cold_user_tuning_cv(X_tune, d_users)
+    assert len(train) + len(validation) == len(X_tune)
+    assert np.intersect1d(train, validation).size == 0
+    held_out = X_tune.iloc[validation].user_id.unique()
+    assert not X_tune.iloc[train].user_id.isin(held_out).any()
+    assert not np.isin(held_out, d_users).any()
+    outside = np.setdiff1d(X_tune.user_id.unique(), d_users)
+    assert len(held_out) == round(0.2 * len(outside))
+    [(_, again)] = P.cold_user_tuning_cv(X_tune, d_users)
+    np.testing.assert_array_equal(validation, again)
+
+
 @pytest.mark.parametrize("p", [1, 10, 100])
 def test_protocol_e_samples_p_percent_of_fold0_training(X, p):
     base = P.protocol_a(X, 0)

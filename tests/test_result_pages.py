@@ -131,3 +131,13 @@ def test_a_quick_run_refuses_to_write_over_the_committed_results(script, capsys)
     with pytest.raises(SystemExit):
         main(["--quick", "--out", str(RESULTS)])
     assert "would replace the results" in capsys.readouterr().err
+
+
+def test_a_curve_missing_some_labels_keeps_its_points_above_their_labels():
+    # a peer whose B keys n=2 and n=5 are stale: its n=all point was drawn
+    # above the n=2 tick (x was the point's place in its own list)
+    from benchmarks._ml_report import _xs
+
+    labels = ["1", "2", "5", "all"]
+    assert list(_xs([("1", 0.04, 0.0), ("all", 0.09, 0.0)], labels)) == [0.0, 3.0]
+    assert list(_xs([(1, 0.0, 0.0), (25, 0.0, 0.0)])) == [1.0, 25.0]
