@@ -877,3 +877,24 @@ def test_holdout_candidates_skip_training_items_of_weight_0():
     _learn.sample(terms, np.array([0]), np.array([3, 1]), seen, np.random.RandomState(0), out,
                   np.array([0]), n_negatives=20)
     assert np.concatenate(out[1]).tolist() == [1]  # the positive alone
+
+
+def test_a_users_recency_profile_counts_whatever_the_scale_of_its_weights():
+    # the recency profiles (history @ item factors) are exact sums: a user
+    # whose weights were 1e-7 of the others' (time decay of a user long
+    # gone) lost its als_recent terms to the rule for ALS factors' rounding
+    # noise (a vector below 1e-6 of the model's largest)
+    rows = X.assign(weight=1.0, user_id=X.user_id.astype(object))
+    history = rows[rows.user_id == rows.user_id.iloc[0]]
+    later = rows.timestamp.max() + 1 + np.arange(len(history)) if "timestamp" in rows else None
+    copies = [history.assign(user_id=name, weight=w) for name, w in (("one", 1.0), ("tiny", 1e-7))]
+    if later is not None:
+        copies = [c.assign(timestamp=later) for c in copies]
+    hybrid = _hybrid(verbose=0).fit(pd.concat([rows, *copies], ignore_index=True))
+    recent = {}
+    for user in ("one", "tiny"):
+        why = hybrid.explain(user, items=hybrid.items_[:5], max_contributions=100)
+        why = why[why.source.str.contains("recent")]
+        recent[user] = why.set_index(["item_id", "source"]).contribution.sort_index()
+    assert len(recent["one"]) > 0
+    pd.testing.assert_series_equal(recent["tiny"], recent["one"], rtol=1e-4, atol=1e-5)

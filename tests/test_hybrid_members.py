@@ -211,3 +211,23 @@ def test_a_member_set_to_drop_is_left_out():
         clone(both).set_params(knn="drop", weights={"knn": 1.0}).fit(X)
     with pytest.raises(ValueError, match="has no fit, .* or 'drop' to leave it out"):
         clone(both).set_params(knn="passthrough").fit(X)
+
+
+@pytest.mark.parametrize("n_items", [90, 13, 16])
+def test_equal_counts_give_popularity_no_say(n_items):
+    # every item with interactions picked once (unique listings): the
+    # popularity term's z-score was +1 (90 items) or -1 (13 items) from
+    # float32 rounding of the mean, moving every such item against the items
+    # without interactions (75 of 90 top-10s changed by adding popularity)
+    texts = pd.Series({i: f"item {i} about topic {i % 5}" for i in range(n_items + 10)})
+    rows = pd.DataFrame({"user_id": np.arange(n_items), "item_id": np.arange(n_items)})
+    from sklearn_zsrec import ALSRecommender
+
+    tops = []
+    for weights in ({"text": 1.0}, {"text": 1.0, "popularity": 1.0}):
+        hybrid = HybridRecommender(_text(texts), [("als", ALSRecommender(factors=4, random_state=0))],
+                                   blend="fixed", weights=weights, verbose=0).fit(rows)
+        tops.append(hybrid.recommend(hybrid.users_, 10))
+    np.testing.assert_array_equal(tops[0], tops[1])
+    explained = hybrid.explain(hybrid.users_[0], items=[1, 2, n_items + 3])
+    assert (explained[explained.source == "popularity"].contribution == 0).all()

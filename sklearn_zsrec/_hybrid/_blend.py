@@ -357,14 +357,17 @@ class Blend:
         once per fitted model (in float64, ``chunk`` users at a time). 0 for
         a user whose scores are constant (z-score 0): a deviation within
         float32 rounding of the user's scale ``|x| sqrt(trace C)`` (the
-        product would z-score rounding noise), or a user vector below
-        ``NEGLIGIBLE`` of the model's largest (a factor solve's rounding
-        noise, whose direction ranks nothing). Both rules are relative, so
-        they hold for embeddings and factors of any size.
+        product would z-score rounding noise), or a user vector of a solve
+        (embeddings, factors) below ``NEGLIGIBLE`` of the model's largest (a
+        factor solve's rounding noise, whose direction ranks nothing). Both
+        rules are relative, so they hold for embeddings and factors of any
+        size. The recency profiles are exact sums of the user's weighted
+        items, whose direction holds at any size: only the first rule applies
+        to them (a user whose weights are 1e-7 of another user's keeps them).
         """
         f = self.fitted
         if "user std" not in f.cache:
-            def std(x, cov, scale=1.0):
+            def std(x, cov, scale=1.0, solved=True):
                 var, norm = np.empty(len(x)), np.empty(len(x))
                 for start in range(0, len(x), chunk):
                     part = x[start:start + chunk].astype(np.float64) * scale
@@ -372,14 +375,14 @@ class Blend:
                     norm[start:start + chunk] = np.sqrt((part * part).sum(axis=1))
                 out = np.sqrt(np.maximum(var, 0.0))
                 rounding = 8 * np.finfo(np.float32).eps * norm * np.sqrt(max(np.trace(cov), 0.0))
-                negligible = norm <= NEGLIGIBLE * norm.max(initial=0.0)
+                negligible = solved & (norm <= NEGLIGIBLE * norm.max(initial=0.0))
                 return np.where((out <= rounding) | negligible, 0.0, out)
 
             stds = {"text": std(f.text.user_embeddings_, items.covs["text"])}
             for name in f.factor_names:
                 stds[name] = std(f.members[name].user_factors_, items.covs[name],
                                  f.user_scales[name])
-                stds[name + "_recent"] = std(f.recent[name], items.covs[name])
+                stds[name + "_recent"] = std(f.recent[name], items.covs[name], solved=False)
             f.cache["user std"] = stds
         return f.cache["user std"]
 

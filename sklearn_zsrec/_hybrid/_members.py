@@ -333,16 +333,22 @@ def _item_side(text, members):
             factors[name] = np.zeros((n_catalog, member.item_factors_.shape[1]), np.float32)
             factors[name][cols] = scaled(member.item_factors_,
                                          factor_scale(name, member, "item_factors_"))
-    log_n = np.log1p(n_items).astype(np.float32)
+    # in float64: equal counts (one interaction per item) have a float32 mean
+    # one ulp off and a float32 deviation of that ulp, which made their
+    # z-score +1 or -1 (by the number of items) instead of 0
+    log_n = np.log1p(n_items)
     maps = None
     if warm.any():
-        targets = [log_n[warm, None] - log_n[warm].mean()] + [f[warm] for f in factors.values()]
+        log_mean, log_std = log_n[warm].mean(), log_n[warm].std()
+        if log_std <= 8 * np.finfo(np.float64).eps * log_mean:
+            log_std = np.inf  # every count equal: popularity says nothing, its z-scores are 0
+        targets = [(log_n[warm, None] - log_mean).astype(np.float32)]
+        targets += [f[warm] for f in factors.values()]
         edges = np.cumsum([0] + [t.shape[1] for t in targets])
         coef, alphas = _ridge(emb[warm], np.hstack(targets),
                               [slice(a, b) for a, b in zip(edges[:-1], edges[1:])])
         maps = {"coef": coef, "alphas": dict(zip(["popularity", *factors], alphas)),
-                "log_mean": float(log_n[warm].mean()),
-                "log_std": float(max(log_n[warm].std(), 1e-12)),
+                "log_mean": float(log_mean), "log_std": float(log_std),
                 "dims": {name: f.shape[1] for name, f in factors.items()}}
         popularity, mapped = _mapped(maps, emb[~warm])
         for name, f in factors.items():
