@@ -27,13 +27,20 @@ _WORKER_LOCK = threading.Lock()
 _MAX_RELATIVE_DIFFERENCE = 0.05  # given vector vs a fresh encoding; cosine >= 0.999 or so
 
 
+# the key of _worker_params under which a fitted encoder's files fingerprint
+# travels to the workers (not a TextEncoder parameter)
+_EXPECTED_FILES = "expected files fingerprint"
+
+
 def _worker_params(encoder):
     """The constructor parameters a worker rebuilds ``encoder`` from.
 
     No ``memory`` (workers encode, the caller stores the vectors where it
     wants them) and no progress bar. A fitted encoder pins the precision its
     ``"auto"`` chose, so that every worker computes what the caller's
-    encoder would, whatever the workers' hardware.
+    encoder would, whatever the workers' hardware, and its files'
+    fingerprint, which the workers check. A model directory is passed as an
+    absolute path.
     """
     if encoder is None:
         encoder = TextEncoder()
@@ -45,8 +52,18 @@ def _worker_params(encoder):
         )
     params = encoder.get_params(deep=False)
     params.update(memory=None, verbose=0)
+    model = params.get("model")
+    if isinstance(model, (str, os.PathLike)):
+        local = os.path.expanduser(os.fspath(model))
+        if os.path.isdir(local):
+            # a worker would resolve a relative path from its own directory
+            # (Spark's Python workers keep the JVM's, a cluster's their own)
+            # and could load another model found there
+            params["model"] = os.path.abspath(local)
     if hasattr(encoder, "precision_"):
         params["precision"] = encoder.precision_
+        # the workers check that they loaded the caller's model files
+        params[_EXPECTED_FILES] = encoder.files_fingerprint_
     return params
 
 
@@ -59,14 +76,23 @@ def _worker_encoder(params):
     again, the encoder kept from before would raise (the files changed
     since its fit) in every batch until the application restarted.
     """
+    key = tuple(sorted((name, repr(value)) for name, value in params.items()))
+    params = dict(params)
+    expected = params.pop(_EXPECTED_FILES, None)
     model = params.get("model")
     stamp = (model_files_stamp(os.fspath(model))
              if isinstance(model, (str, os.PathLike)) and os.path.isdir(model) else None)
-    key = tuple(sorted((name, repr(value)) for name, value in params.items()))
     with _WORKER_LOCK:
         kept = _WORKER_ENCODERS.get(key)
         if kept is None or kept[0] != stamp:
-            _WORKER_ENCODERS[key] = stamp, TextEncoder(**params).fit()
+            encoder = TextEncoder(**params).fit()
+            if expected is not None and encoder.files_fingerprint_ != expected:
+                raise ValueError(
+                    f"TextEncoder on a worker: model={model!r} loaded other model files "
+                    f"than the caller's encoder ({encoder.model_path_} on the worker). "
+                    "Give every worker the same model files at a path it can read, "
+                    "or the caller the workers' ones.")
+            _WORKER_ENCODERS[key] = stamp, encoder
         return _WORKER_ENCODERS[key][1]
 
 
@@ -359,10 +385,11 @@ def fill_embedding_cache(encoder, texts, embeddings, *, n_check=8):
 
     Notes
     -----
-    The cache is keyed by the encoder's configuration (model path,
-    pooling, normalisation, template, maximum length, precision), not by
-    ``batch_size``, ``device`` or ``memory``: a worker's encoder of the same
-    configuration finds the vectors. Texts already in the cache keep their
+    The cache is keyed by the encoder's configuration (the model's files by
+    their contents, not their path; pooling, normalisation, template,
+    maximum length, precision), not by ``batch_size``, ``device`` or
+    ``memory``: a worker's encoder of the same configuration finds the
+    vectors. Texts already in the cache keep their
     vectors; :func:`embedding_cache_info` does not count the vectors given as
     encoded. With ``memory=None`` only this process sees them: give
     ``memory=`` a shared directory for ``GridSearchCV(n_jobs=...)``.

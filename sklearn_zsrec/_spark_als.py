@@ -70,6 +70,12 @@ def _session(spark):
     from pyspark import SparkContext
 
     created = SparkContext._active_spark_context is None
+    if not created:
+        # a session of another thread (the active one is per thread): the
+        # builder below would write its master, name and settings into it
+        default = getattr(SparkSession, "_instantiatedSession", None)
+        if default is not None:
+            return default
     # workers run this interpreter (its packages), not the first python3 on PATH
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
@@ -137,9 +143,15 @@ def _checkpoint_dir(sc):
 
 _ARROW = "spark.sql.execution.arrow.pyspark.enabled"
 # fits in threads of one session share the setting: the first to enter keeps
-# the user's value, the last to leave puts it back
-_ARROW_STATE = {"users": 0, "previous": None}
+# the user's value, the last to leave puts it back; per session (each of
+# ``spark.newSession()``'s has settings of its own), keyed by the JVM session
+_ARROW_STATE = {}
 _ARROW_LOCK = threading.Lock()
+
+
+def _session_key(spark):
+    """One key per session, whichever Python object wraps it (the JVM session's)."""
+    return getattr(spark, "_jsparkSession", None) or id(spark)
 
 
 @contextmanager
@@ -155,22 +167,24 @@ def _arrow(spark):
     except ImportError:
         yield False
         return
+    key = _session_key(spark)
     with _ARROW_LOCK:
-        if _ARROW_STATE["users"] == 0:
-            _ARROW_STATE["previous"] = spark.conf.get(_ARROW, None)
+        state = _ARROW_STATE.get(key)
+        if state is None:
+            state = _ARROW_STATE[key] = {"users": 0, "previous": spark.conf.get(_ARROW, None)}
             spark.conf.set(_ARROW, "true")
-        _ARROW_STATE["users"] += 1
+        state["users"] += 1
     try:
         yield True
     finally:
         with _ARROW_LOCK:
-            _ARROW_STATE["users"] -= 1
-            if _ARROW_STATE["users"] == 0:
-                previous = _ARROW_STATE["previous"]
-                if previous is None:
+            state["users"] -= 1
+            if state["users"] == 0:
+                del _ARROW_STATE[key]
+                if state["previous"] is None:
                     spark.conf.unset(_ARROW)
                 else:
-                    spark.conf.set(_ARROW, previous)
+                    spark.conf.set(_ARROW, state["previous"])
 
 
 def _ratings(spark, user_items):

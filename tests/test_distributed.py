@@ -422,3 +422,28 @@ def test_fill_embedding_cache_validates_the_encoders_parameters():
     with pytest.raises(InvalidParameterError, match="The 'batch_size' parameter"):
         fill_embedding_cache(TextEncoder(tiny_model_path(), batch_size=0, verbose=0),
                              TEXTS, np.zeros((len(TEXTS), 32), dtype=np.float32))
+
+
+def test_workers_load_the_callers_model_directory_or_say_they_cannot(tmp_path, monkeypatch):
+    # Spark's Python workers keep the directory the JVM started in: a relative
+    # model="model" fitted in B was loaded from A's "model" on the workers, and
+    # the UDF's vectors came from another model without a word
+    for where in ("A", "B"):
+        shutil.copytree(tiny_model_path(), tmp_path / where / "model")
+    weights = next(p for p in (tmp_path / "B" / "model").rglob("*")
+                   if p.suffix in (".safetensors", ".bin"))
+    with open(weights, "r+b") as f:  # B: other weights than A
+        f.seek(weights.stat().st_size // 2)
+        byte = f.read(1)
+        f.seek(weights.stat().st_size // 2)
+        f.write(bytes([byte[0] ^ 1]))
+    monkeypatch.chdir(tmp_path / "B")
+    caller = TextEncoder("model", verbose=0).fit()
+    params = _distributed._worker_params(caller)
+    monkeypatch.chdir(tmp_path / "A")  # the worker's directory
+    worker = _distributed._worker_encoder(params)
+    assert worker.model_path_ == caller.model_path_ == str(tmp_path / "B" / "model")
+    # files at the workers' path that are not the caller's: an error, not other vectors
+    other = {**params, "model": str(tmp_path / "A" / "model")}
+    with pytest.raises(ValueError, match="loaded other model files than the caller's"):
+        _distributed._worker_encoder(other)

@@ -162,6 +162,33 @@ def test_fits_in_threads_share_the_temporary_directory(spark, fitted):
     assert _spark_als._TEMPORARY == {"directory": None, "fits": 0}
 
 
+def test_a_fit_in_a_thread_leaves_the_sessions_settings_alone(spark):
+    # the active session is per thread: spark=None in a worker thread went to
+    # the builder, which wrote master local[2], the app name and its settings
+    # into the user's session
+    before = {key: spark.conf.get(key) for key in ("spark.app.name", "spark.master")}
+    assert before["spark.app.name"] != "sklearn_zsrec"  # the builder's name
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: _small().fit(X)).result()
+    assert {key: spark.conf.get(key) for key in before} == before
+
+
+def test_arrow_is_restored_in_each_session_of_interleaved_fits(spark):
+    # the count and the saved value were the process's: the first session to
+    # leave while another was inside kept Arrow switched on for good
+    pytest.importorskip("pyarrow")
+    other = spark.newSession()
+    first, second = _spark_als._arrow(spark), _spark_als._arrow(other)
+    first.__enter__()
+    second.__enter__()
+    assert spark.conf.get(_spark_als._ARROW) == other.conf.get(_spark_als._ARROW) == "true"
+    first.__exit__(None, None, None)
+    second.__exit__(None, None, None)
+    assert spark.conf.get(_spark_als._ARROW, None) is None
+    assert other.conf.get(_spark_als._ARROW, None) is None
+    assert _spark_als._ARROW_STATE == {}
+
+
 def test_a_sessions_own_checkpoint_directory_is_kept(spark, tmp_path):
     spark.sparkContext.setCheckpointDir(str(tmp_path))
     try:
