@@ -118,7 +118,7 @@ def run(n_users, n_items, dim, n=10, random_state=0, ef_search=None, exact_sampl
     ``exact_s`` (``recommend`` for all users, seen items excluded) and, per
     value of ``ef_search``, ``approximate_s`` (index already built),
     ``speedup`` (exact / approximate), ``recall_at_<n>`` (mean over users,
-    ties counted as hits; see ``sklearn_zsrec._ann.recall``),
+    ties counted as hits; see ``sklearn_zsrec._ann.recall_of``),
     ``seen_returned`` (over all users; must be 0), the HNSW parameters and
     faiss' version and threads. With a list, those per-value keys are the
     rows of ``sweep``; with one value, they are top-level keys.
@@ -163,7 +163,7 @@ def _run(n_users, n_items, dim, n, random_state, values, exact_sample):
         rng = np.random.default_rng(random_state)
         sample = np.sort(rng.choice(len(users), size=int(exact_sample), replace=False))
     start = time.perf_counter()
-    _, exact = model.recommend(users[sample], n, return_scores=True)
+    exact = model.recommend(users[sample], n, return_scores=True)
     exact_sample_s = time.perf_counter() - start
     exact_s = exact_sample_s * len(users) / len(sample)
     default = _ann.EF_SEARCH
@@ -179,7 +179,8 @@ def _run(n_users, n_items, dim, n, random_state, values, exact_sample):
             rows.append({
                 "ef_search": _ann.EF_SEARCH, "approximate_s": approx_s,
                 "speedup": exact_s / approx_s,
-                f"recall_at_{n}": float(_ann.recall(exact, approx[sample]).mean()),
+                f"recall_at_{n}": float(_ann.recall_of(
+                    model, users[sample], exact, (ids[sample], approx[sample])).mean()),
                 "seen_returned": seen,
             })
     finally:

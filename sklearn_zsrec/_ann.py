@@ -44,10 +44,11 @@ import time
 import weakref
 
 import numpy as np
+import pandas as pd
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._interactions import is_positive_int
+from ._interactions import is_positive_int, positions
 
 logger = logging.getLogger("sklearn_zsrec")
 
@@ -150,11 +151,10 @@ class _IndexCache:
                 self._factors = weakref.ref(item_factors)
             return self._index
 
-    def __getstate__(self):
-        return {}
-
-    def __setstate__(self, state):
-        self.__init__()
+    def __reduce__(self):
+        # pickled as a new empty cache under every protocol (a falsy
+        # __getstate__ skips __setstate__ under protocols 0 and 1: no lock)
+        return _IndexCache, ()
 
 
 def index(model):
@@ -315,24 +315,63 @@ def approximate_recall(recommender, users=None, *, n=10, sample=1000, exclude_se
     if len(users) == 0:
         raise ValueError("approximate_recall: users is empty; pass at least one user id.")
     kwargs = {"exclude_seen": exclude_seen, "return_scores": True}
-    _, exact = recommender.recommend(users, n, **kwargs)
-    _, approx = recommender.recommend(users, n, approximate=True, **kwargs)
-    return float(recall(exact, approx).mean())
+    exact = recommender.recommend(users, n, **kwargs)
+    approx = recommender.recommend(users, n, approximate=True, **kwargs)
+    return float(recall_of(recommender, users, exact, approx).mean())
 
 
-def recall(exact, approx):
-    """Per user, the share of the exact top-``n`` that ``approx`` reaches.
+def recall_of(model, users, exact, approx):
+    """Per user, the share of the exact top-``n`` that the approximate one reaches.
+
+    ``exact`` and ``approx`` are ``(ids, scores)`` of ``model.recommend(users,
+    n, return_scores=True)`` without and with ``approximate=True``. Both lists
+    are scored again by one computation, ``user_factors_[u] @
+    item_factors_[i]`` in float64, so that the two searches' float32 rounding
+    (torch's and faiss') cannot make a tie look like a miss or a miss like a
+    hit; then :func:`recall` counts, with a tolerance of that product's
+    float64 rounding.
+    """
+    user, item = factors(model)
+    rows = positions(pd.Index(model.users_), np.asarray(users))
+    if (rows < 0).any():  # users scored without factors are ranked exactly both times
+        raise ValueError("recall_of: every user must be one of model.users_ (users the "
+                         "model scores without factors are ranked exactly anyway).")
+    u = np.asarray(user, dtype=np.float64)[rows]
+    item = np.asarray(item, dtype=np.float64)
+    catalog = pd.Index(model.items_)
+
+    def rescored(ids, scores):
+        ids, finite = np.asarray(ids), np.isfinite(scores)
+        cols = positions(catalog, ids.ravel()).reshape(ids.shape)
+        v = item[np.where(finite, cols, 0)]
+        out = np.where(finite, np.einsum("uf,unf->un", u, v), -np.inf)
+        return out, np.linalg.norm(v, axis=2).max(axis=1, initial=0.0)
+
+    (exact, v_exact), (approx, v_approx) = rescored(*exact), rescored(*approx)
+    tol = (64 * u.shape[1] * np.finfo(np.float64).eps * np.linalg.norm(u, axis=1)
+           * np.maximum(v_exact, v_approx))
+    return recall(exact, approx, tol)
+
+
+def recall(exact, approx, tol=0.0):
+    """Per user, the share of the exact top-``n`` that ``approx`` reaches, by scores.
 
     ``exact`` and ``approx`` are the scores of the exact and approximate
-    top-``n`` (best first, ``-inf`` for excluded items). An approximate
-    item is a hit when its score reaches the exact ``n``-th finite score
-    (minus float32 rounding: 1e-5 of the best score).
+    top-``n`` (best first, ``-inf`` for excluded items), ``tol`` (per user
+    or one value) the scores' rounding. An approximate item scoring above
+    the exact ``n``-th finite score is a hit; items tied with it (within
+    ``tol``) are hits up to the number of tied items the exact list holds,
+    since any of the tied items completes the top-``n``.
     """
     exact = np.asarray(exact, dtype=np.float64)
     approx = np.asarray(approx, dtype=np.float64)
+    tol = np.broadcast_to(np.asarray(tol, dtype=np.float64), exact.shape[:1])[:, None]
     finite = np.isfinite(exact)
     wanted = finite.sum(axis=1)
     last = np.take_along_axis(exact, np.maximum(wanted - 1, 0)[:, None], axis=1)
-    tol = 1e-5 * np.abs(exact[:, :1])
-    hits = (np.isfinite(approx) & (approx >= last - tol)).sum(axis=1)
+    found = np.isfinite(approx)
+    above = (found & (approx > last + tol)).sum(axis=1)
+    tied_approx = (found & (np.abs(approx - last) <= tol)).sum(axis=1)
+    tied_exact = (finite & (np.abs(exact - last) <= tol)).sum(axis=1)
+    hits = above + np.minimum(tied_approx, tied_exact)
     return np.where(wanted > 0, np.minimum(hits, wanted) / np.maximum(wanted, 1), 1.0)

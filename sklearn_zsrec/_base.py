@@ -176,11 +176,19 @@ class BaseRecommender(BaseEstimator):
         return positions(cache[kind], ids) if ids.size else np.zeros(0, int)
 
     def _is_user(self, user):
-        """Whether the single id ``user`` (e.g. a tuple) is a user of ``fit``."""
+        """Whether the single id ``user`` (e.g. a tuple) is one user id.
+
+        A user of ``fit``, or a tuple of the length of ``fit``'s tuple ids:
+        a new user (for models that score new users) rather than a sequence
+        of users, which it silently was ((998, "z") ranked users 998 and "z").
+        """
         try:
-            return bool(self._rows(object_array([user]), "user")[0] >= 0)
+            if self._rows(object_array([user]), "user")[0] >= 0:
+                return True
         except (TypeError, ValueError):  # a tuple of another length than tuple ids
             return False
+        first = self.users_[0] if len(self.users_) else None
+        return isinstance(user, tuple) and isinstance(first, tuple) and len(user) == len(first)
 
     def _user_rows(self, users):
         """Rows of ``users`` in ``users_``, -1 for unknown (if handled).
@@ -326,7 +334,8 @@ class BaseRecommender(BaseEstimator):
         -------
         ids : ndarray of shape (n_users, n)
             Item ids, best first; equal scores in the order of ``items_``,
-            so the top-``n`` is the first ``n`` of any longer list.
+            so the top-``n`` is the first ``n`` of any longer list (with
+            ``approximate=True``, in the index's order).
         scores : ndarray of shape (n_users, n), float32
             Returned when ``return_scores=True``.
         """

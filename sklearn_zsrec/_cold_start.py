@@ -157,9 +157,13 @@ def grow_catalog(model, ids):
     with other models, so it is rebuilt, not changed), and the counts.
     """
     n_new = len(ids)
-    model.items_ = np.concatenate([np.asarray(model.items_, dtype=object)
-                                   if np.asarray(ids).dtype != np.asarray(model.items_).dtype
-                                   else model.items_, ids])
+    ids, items = np.asarray(ids), np.asarray(model.items_)
+    if ids.dtype.kind in "iu" and items.dtype.kind in "iu" and ids.dtype != items.dtype:
+        same = ids.astype(items.dtype)  # uint64 and int64 ids: the catalog's, when they fit
+        if np.array_equal(same.astype(object), ids.astype(object)):
+            ids = same
+    model.items_ = np.concatenate([items.astype(object) if ids.dtype != items.dtype else items,
+                                   ids])
     model.user_items_ = sp.hstack([model.user_items_, sp.csr_matrix(
         (model.user_items_.shape[0], n_new), dtype=model.user_items_.dtype)], format="csr")
     model.n_item_interactions_ = np.concatenate([model.n_item_interactions_,

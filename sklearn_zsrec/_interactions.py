@@ -114,6 +114,11 @@ def check_ids(values, name, estimator_name):
             "ids must be ints, strings or other hashable values (booleans "
             "would merge with 1 and 0). Map them to ints or strings first."
         )
+    # one dtype per kind (int32 ids added to an int64 catalog made it object)
+    if values.dtype.kind in "iu" and values.dtype != np.uint64:
+        values = values.astype(np.int64)
+    elif values.dtype.kind == "f":
+        values = values.astype(np.float64)
     if values.dtype.kind == "f":
         finite = np.isfinite(values)
         if not finite.all():

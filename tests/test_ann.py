@@ -267,6 +267,10 @@ def test_pickle_round_trip(als):
     after = again.recommend(again.users_[:100], 10, approximate=True)
     assert _recall(after, before) >= 0.95
     assert again._ann_index._index is not None
+    for protocol in (0, 1):  # the cache came back without its lock
+        old = pickle.loads(pickle.dumps(als, protocol=protocol))
+        np.testing.assert_array_equal(old.recommend(old.users_[:5], 10, approximate=True),
+                                      after[:5])
 
 
 def test_refit_rebuilds_the_index():
@@ -337,3 +341,31 @@ def test_recall_counts_ties_and_short_lists():
     np.testing.assert_allclose(_ann.recall(exact, approx), [2 / 3, 1.0])
     tied = np.array([[3.0, 2.0, 1.0]])
     assert _ann.recall(tied, np.array([[3.0, 1.0, 2.0]]))[0] == 1.0  # another item at 1.0
+    # items tied at the n-th score count only up to the tied places of the
+    # exact list (three tied items in place of 5.0 and 1.0, 1.0 scored 1.0)
+    assert _ann.recall([[5.0, 1.0, 1.0]], [[1.0, 1.0, 1.0]])[0] == pytest.approx(2 / 3)
+    # a best score far above the n-th gives no tolerance below the n-th (it
+    # was 1e-5 of the best: 0.1 here, which counted 0.0 and -0.04 as hits)
+    assert _ann.recall([[1e4, 0.08, 0.05]], [[1e4, 0.0, -0.04]])[0] == pytest.approx(1 / 3)
+
+
+def test_approximate_recall_rescores_both_lists_alike():
+    # faiss and torch round the same product differently (1 ulp of 160
+    # here); with a tolerance of 1e-5 of the best score (0, the zero item)
+    # every tied item of the approximate list counted as a miss
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal(8).astype(np.float32)
+    items = np.tile(v, (30, 1))
+    items[0] = 0.0  # the best item of every user below: score 0, the others about -160
+    users = -(3 * v + 0.01 * rng.standard_normal((4, 8))).astype(np.float32) * 8
+    model = FactorModel(users, item_factors=items).fit(
+        pd.DataFrame({"user_id": np.arange(4), "item_id": np.full(4, 29)}))
+    exact = model.recommend(np.arange(4), 5, return_scores=True)
+    ids, scores = exact
+    # another draw among the tied items, scored one ulp apart, the best item found or missed
+    others = np.array([[0, 9, 8, 7, 6], [0, 10, 11, 12, 13], [9, 8, 7, 6, 5], [0, 1, 2, 3, 4]])
+    approx = (others, np.nextafter(scores[:, [0, 1, 1, 1, 1]], -np.inf))
+    approx[1][others == 0] = 0.0
+    approx[1][2] = np.nextafter(scores[2, 1], np.inf)
+    got = _ann.recall_of(model, np.arange(4), exact, approx)
+    np.testing.assert_allclose(got, [1.0, 1.0, 0.8, 1.0])

@@ -364,3 +364,38 @@ def test_text_neighbours_are_the_largest_with_ties_by_position():
             sim[0, 0] = np.nan
         expected = np.argsort(-np.where(np.isnan(sim), -np.inf, sim), axis=1, kind="stable")
         np.testing.assert_array_equal(_nearest(sim, k), np.sort(expected[:, :k], axis=1))
+
+
+@pytest.mark.parametrize("catalog, arrivals, expected", [
+    (np.int64, np.int32, np.int64),  # ids read from parquet as int32: the catalog became object
+    (np.uint64, np.int64, np.uint64),
+    (np.int64, np.uint8, np.int64),
+])
+def test_add_items_with_integer_ids_of_another_width_keeps_the_catalogs_dtype(
+        catalog, arrivals, expected):
+    texts = pd.Series({1: "action movie with cars", 2: "romantic comedy", 3: "space opera"})
+    texts.index = texts.index.astype(catalog)
+    rows = pd.DataFrame({"user_id": [7, 7, 8], "item_id": np.array([1, 2, 3], dtype=catalog)})
+    model = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    model.fit(rows).add_items(pd.Series(["a cooking show"],
+                                        index=pd.Index(np.array([5], dtype=arrivals))))
+    assert model.items_.dtype == expected and model.items_.tolist() == [1, 2, 3, 5]
+    assert model.recommend([8], n=3).dtype == expected
+
+
+@pytest.mark.parametrize("blend", ["learned", "fixed"])
+def test_a_new_user_with_a_tuple_id_is_explained(blend):
+    # np.array([user], dtype=object) made a (1, 2) array of the tuple:
+    # "Cannot index with multidimensional key" with a text, and a shape error
+    # blaming the user's array without one
+    rows = X.assign(user_id=[(u, "x") for u in X.user_id])
+    texts = {("new", "y"): "A reader of jazz, saxophone and late club nights."}
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                               item_texts=ITEM_TEXTS, user_texts=texts)
+    model = HybridRecommender(text, cf_members(ALSRecommender(factors=8, random_state=0)),
+                              blend=blend, random_state=0, verbose=0).fit(rows)
+    for user in [("new", "y"), ("other", "z")]:  # with a text, without one
+        top, scores = model.recommend(user, n=3, return_scores=True)
+        why = model.explain(user, items=top)
+        np.testing.assert_allclose(why.groupby("item_id", sort=False).contribution.sum()
+                                   .reindex(top), scores, rtol=1e-4, atol=1e-4)

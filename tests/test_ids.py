@@ -143,6 +143,8 @@ def test_a_tuple_id_is_one_user():
                                   [["a"], ["b"]])
     np.testing.assert_array_equal(model.recommend(("s2", 7), n=2), ["b", "a"])
     assert set(model.explain(("s2", 7), ["b"]).item_id) == {"b"}
+    # a new user whose id is a tuple like fit's: one user, not users "s9" and 7
+    assert model.recommend(("s9", 7), n=2).shape == (2,)
 
 
 def test_an_arrow_table_is_read_by_column_name():

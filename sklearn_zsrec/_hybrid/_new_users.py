@@ -9,6 +9,7 @@ from sklearn.utils import check_random_state
 
 from .._scores import _matmul, _top_n
 from .._cold_start import user_texts_for
+from .._interactions import object_array
 from .._encoder import embed
 from .._zero_shot import _normalize_rows
 from . import _memo
@@ -135,7 +136,7 @@ class TextNeighbours:
         Users with a text but no known users to match by text are scored by
         the text model (its similarity of their text to the items').
         """
-        if self.has_text(np.array([user], dtype=object))[0]:
+        if self.has_text(object_array([user]))[0]:
             return "text neighbours"
         texts = user_texts_for(self.text_.user_texts_)
         has_text = texts is not None and pd.Index(texts.index).get_indexer([user])[0] >= 0
@@ -193,7 +194,7 @@ class TextNeighbours:
 
     def explained(self, user):
         """One user's ``scores`` as ``{source: scores over the catalog}``, adding up to them."""
-        users = np.array([user], dtype=object)
+        users = object_array([user])
         if self.has_text(users)[0]:
             return {name: part[0] for name, part in self._text_parts(users).items()}
         return {self.source(user): self.scores(users)[0]}
