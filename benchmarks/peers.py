@@ -3,7 +3,7 @@
 Run it after ``python benchmarks/install_peers.py`` (which builds RecTools'
 own venv: its numpy<2 and pandas<3 pins clash with ours)::
 
-    HF_HUB_OFFLINE=1 python -m benchmarks.peers            # ~1.5 hours on 2 cores from scratch
+    HF_HUB_OFFLINE=1 python -m benchmarks.peers            # ~1-1.5 hours on 2 cores from scratch
     HF_HUB_OFFLINE=1 python -m benchmarks.movielens        # its page reads the peers' results
 
 Tuning SASRec and BERT4Rec costs more than the whole main job, so they run
