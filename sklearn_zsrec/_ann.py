@@ -252,9 +252,10 @@ def approximate_recall(recommender, users=None, *, n=10, sample=1000, exclude_se
 
     Ranks a sample of users both ways (``recommend(users, n,
     approximate=...)``) and counts, per user, the approximate items that
-    belong to the exact top-``n``. An item tied with the exact ``n``-th
-    score (up to float32 rounding) counts as a hit, so that ties broken
-    differently are not misses.
+    belong to the exact top-``n``. Both lists are scored again in float64;
+    items tied with the exact ``n``-th score count as hits up to the number
+    of tied places the exact list holds, so that ties broken differently
+    are not misses.
 
     Parameters
     ----------
@@ -336,14 +337,14 @@ def recall_of(model, users, exact, approx):
     if (rows < 0).any():  # users scored without factors are ranked exactly both times
         raise ValueError("recall_of: every user must be one of model.users_ (users the "
                          "model scores without factors are ranked exactly anyway).")
-    u = np.asarray(user, dtype=np.float64)[rows]
-    item = np.asarray(item, dtype=np.float64)
+    u = np.asarray(user)[rows].astype(np.float64)  # the sample's rows only
+    item = np.asarray(item)
     catalog = pd.Index(model.items_)
 
     def rescored(ids, scores):
         ids, finite = np.asarray(ids), np.isfinite(scores)
         cols = positions(catalog, ids.ravel()).reshape(ids.shape)
-        v = item[np.where(finite, cols, 0)]
+        v = item[np.where(finite, cols, 0)].astype(np.float64)
         out = np.where(finite, np.einsum("uf,unf->un", u, v), -np.inf)
         return out, np.linalg.norm(v, axis=2).max(axis=1, initial=0.0)
 
@@ -368,7 +369,8 @@ def recall(exact, approx, tol=0.0):
     tol = np.broadcast_to(np.asarray(tol, dtype=np.float64), exact.shape[:1])[:, None]
     finite = np.isfinite(exact)
     wanted = finite.sum(axis=1)
-    last = np.take_along_axis(exact, np.maximum(wanted - 1, 0)[:, None], axis=1)
+    # the lowest, not the last: scored again, a float32 tie may come out of order
+    last = np.where(finite, exact, np.inf).min(axis=1, initial=np.inf)[:, None]
     found = np.isfinite(approx)
     above = (found & (approx > last + tol)).sum(axis=1)
     tied_approx = (found & (np.abs(approx - last) <= tol)).sum(axis=1)

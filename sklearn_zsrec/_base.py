@@ -188,7 +188,12 @@ class BaseRecommender(BaseEstimator):
         except (TypeError, ValueError):  # a tuple of another length than tuple ids
             return False
         first = self.users_[0] if len(self.users_) else None
-        return isinstance(user, tuple) and isinstance(first, tuple) and len(user) == len(first)
+        if not (isinstance(user, tuple) and isinstance(first, tuple) and len(user) == len(first)):
+            return False
+        try:  # a tuple of known users is a sequence of them
+            return not (self._rows(object_array(list(user)), "user") >= 0).all()
+        except (TypeError, ValueError):
+            return True
 
     def _user_rows(self, users):
         """Rows of ``users`` in ``users_``, -1 for unknown (if handled).

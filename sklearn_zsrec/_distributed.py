@@ -63,7 +63,9 @@ def _worker_params(encoder):
     if hasattr(encoder, "precision_"):
         params["precision"] = encoder.precision_
         # the workers check that they loaded the caller's model files
-        params[_EXPECTED_FILES] = encoder.files_fingerprint_
+        expected = encoder._fitted_fingerprint()  # None for an encoder pickled before
+        if expected is not None:
+            params[_EXPECTED_FILES] = expected
     return params
 
 

@@ -74,7 +74,7 @@ def _session(spark):
         # a session of another thread (the active one is per thread): the
         # builder below would write its master, name and settings into it
         default = getattr(SparkSession, "_instantiatedSession", None)
-        if default is not None:
+        if default is not None and default._sc._jsc is not None:  # not on a stopped context
             return default
     # workers run this interpreter (its packages), not the first python3 on PATH
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -369,3 +369,10 @@ def test_approximate_recall_rescores_both_lists_alike():
     approx[1][2] = np.nextafter(scores[2, 1], np.inf)
     got = _ann.recall_of(model, np.arange(4), exact, approx)
     np.testing.assert_allclose(got, [1.0, 1.0, 0.8, 1.0])
+    # a float32 tie that float64 orders the other way: the exact list's last
+    # item was taken for its lowest, and the list missed its own item
+    items = np.array([[3.0, 0.0], [1.0, 0.0], [1.0, 2e-8], [0.0, 0.0]], np.float32)
+    model = FactorModel(np.ones((1, 2), np.float32), item_factors=items).fit(
+        pd.DataFrame({"user_id": [0], "item_id": [3]}))
+    exact = model.recommend([0], 3, return_scores=True)
+    assert _ann.recall_of(model, np.array([0]), exact, exact)[0] == 1.0

@@ -447,3 +447,8 @@ def test_workers_load_the_callers_model_directory_or_say_they_cannot(tmp_path, m
     other = {**params, "model": str(tmp_path / "A" / "model")}
     with pytest.raises(ValueError, match="loaded other model files than the caller's"):
         _distributed._worker_encoder(other)
+    # an encoder pickled before today's fingerprint (or without one) is not checked
+    caller.files_fingerprint_ = "an earlier scheme"
+    assert _distributed._EXPECTED_FILES not in _distributed._worker_params(caller)
+    del caller.files_fingerprint_
+    assert _distributed._EXPECTED_FILES not in _distributed._worker_params(caller)

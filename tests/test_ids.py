@@ -145,6 +145,8 @@ def test_a_tuple_id_is_one_user():
     assert set(model.explain(("s2", 7), ["b"]).item_id) == {"b"}
     # a new user whose id is a tuple like fit's: one user, not users "s9" and 7
     assert model.recommend(("s9", 7), n=2).shape == (2,)
+    # and a tuple of two known users is still those two users
+    np.testing.assert_array_equal(model.recommend((("s1", 7), ("s2", 7)), n=1), [["a"], ["b"]])
 
 
 def test_an_arrow_table_is_read_by_column_name():
