@@ -116,9 +116,9 @@ def check_ids(values, name, estimator_name):
         )
     # one dtype per kind (int32 ids added to an int64 catalog made it object)
     if values.dtype.kind in "iu" and values.dtype != np.uint64:
-        values = values.astype(np.int64)
+        values = values.astype(np.int64, copy=False)
     elif values.dtype.kind == "f":
-        values = values.astype(np.float64)
+        values = values.astype(np.float64, copy=False)
     if values.dtype.kind == "f":
         finite = np.isfinite(values)
         if not finite.all():
