@@ -22,7 +22,7 @@ from ._model_files import (
     resolve_model_path,
 )
 from ._precision import _auto_device, _auto_precision
-from ._progress import Stages, progress
+from ._progress import Stages, no_loading_bars, progress
 
 logger = logging.getLogger("sklearn_zsrec")
 
@@ -37,16 +37,10 @@ def _load_model(path, device, stamp=None):
     with _MODELS_LOCK:
         if key not in _MODELS:
             from transformers import AutoModel, AutoTokenizer
-            from transformers.utils import logging as hf_logging
 
-            bars = hf_logging.is_progress_bar_enabled()
-            hf_logging.disable_progress_bar()  # a load is short: no bar
-            try:
+            with no_loading_bars():  # a load is short: no bar
                 tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
                 model = AutoModel.from_pretrained(path, local_files_only=True)
-            finally:
-                if bars:
-                    hf_logging.enable_progress_bar()
             model.to(device).eval()
             for old in [k for k in _MODELS if k[0] == path and k[2] == device]:
                 del _MODELS[old]  # the files at that path changed: not used again

@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._progress import progress
+from ._progress import no_loading_bars, progress
 
 logger = logging.getLogger("sklearn_zsrec")
 
@@ -47,7 +47,9 @@ LORA_RANK = 8
 # none beats it): tuning goes only as far as it helps texts it has not
 # seen, which is what cold items and users are. Training stops after
 # PATIENCE evaluations without a better one. Below MIN_HELD_OUT pairs
-# (tiny data) there is no validation and every step is kept.
+# (tiny data) there is no validation and the last step is kept. A step whose
+# loss is not finite (a learning rate too high for the model) ends training:
+# the best evaluated weights are kept, or without validation the base's.
 HELD_OUT = 0.1
 EVALUATIONS = 10
 PATIENCE = 3
@@ -56,6 +58,10 @@ MIN_HELD_OUT = 50
 # weight files of a model directory that are not copied from the base model
 _WEIGHTS = (".safetensors", ".bin", ".pt", ".h5", ".msgpack", ".onnx")
 _LOCK = threading.Lock()  # one tuning at a time in a process
+UNSEEDED_HYBRID = (
+    "HybridRecommender: random_state=None draws a new holdout at every fit, and "
+    "text__fine_tune tunes on the holdout's rows: each fit (each grid candidate) trains "
+    "and saves another tuned model. Set random_state to an int to tune once per data.")
 
 
 def default_location():
@@ -107,18 +113,26 @@ class ContrastiveFineTuning(BaseEstimator):
     interactions before it embeds the items. Each training pair is an item
     and one of the ``window`` items its user consumed next; when the
     recommender has user texts, also a user's text and an item they
-    consumed. The loss is the in-batch softmax of sentence-transformers'
+    consumed. Interactions of weight 0 make no pair. The loss is the
+    in-batch softmax of sentence-transformers'
     ``MultipleNegativesRankingLoss`` (the other pairs' items are the
     negatives; an item is never its own negative). A tenth of the items and
     users are held out of training, and the weights kept are those that
     rank their pairs best (evaluated ten times; the base model's if no step
     beats it): tuning goes only as far as it helps texts it has not seen,
-    which is what cold items and users are.
+    which is what cold items and users are. With fewer than 50 held-out
+    pairs (small data) nothing is held out and the last step is kept. A
+    step whose loss is not finite (a ``learning_rate`` too high for the
+    model) ends training with a warning, keeping the best evaluated weights
+    (without held-out pairs, the base model's).
 
     Training runs once per data and settings: the tuned model is saved under
     ``location`` by a key of the base model, the texts, the pairs and these
     parameters, and loaded from there when they come back (so the candidates
-    of a grid search over other parameters share one tuning).
+    of a grid search over other parameters share one tuning; in a
+    :class:`HybridRecommender`, which tunes on the rows of its holdout, only
+    with an int ``random_state`` on the hybrid, as its holdout is drawn anew
+    otherwise). Training runs in float32 whatever the base model's dtype.
 
     Parameters
     ----------
@@ -219,16 +233,25 @@ class ContrastiveFineTuning(BaseEstimator):
             ``clone(encoder)`` with ``model`` set to the tuned directory, fitted.
         """
         self._validate_params()
+        from ._encoder import TextEncoder
+
+        if not isinstance(encoder, TextEncoder):
+            raise TypeError(
+                f"ContrastiveFineTuning tunes a TextEncoder's transformer; got an encoder "
+                f"of type {type(encoder).__name__}. Use a TextEncoder, or fine_tune=None "
+                "with an encoder of your own.")
         if self.method == "lora":
             _require_peft()
         texts = np.asarray(item_texts, dtype=object)
+        picked = np.asarray(data.weight) > 0  # an interaction of weight 0 makes no pair
         users = pd.factorize(data.user_id)[0]
-        anchors, positives = interaction_pairs(users, item_positions, data.order, self.window)
+        anchors, positives = interaction_pairs(users[picked], item_positions[picked],
+                                               np.asarray(data.order)[picked], self.window)
         anchor_texts = texts
         if user_texts is not None:
             # user text -> each consumed item: the anchors past the catalogue
             has = pd.Index(user_texts.index).get_indexer(data.user_id)
-            known = has >= 0
+            known = (has >= 0) & picked
             offset = len(texts)
             user_rows = pd.factorize(has[known])
             anchor_texts = np.concatenate(
@@ -238,11 +261,12 @@ class ContrastiveFineTuning(BaseEstimator):
         if len(anchors) == 0:
             raise ValueError(
                 "ContrastiveFineTuning: the interactions give no training pair (no "
-                "user has two distinct items, and no user with interactions has a "
+                "user has two distinct items of weight above 0, and no such user has a "
                 "text); fit without fine_tune, or with more interactions.")
         key = self._key(encoder, anchor_texts, anchors, positives)
         location = self._location(encoder)
         directory = location / key
+        location.mkdir(parents=True, exist_ok=True)  # a bad location fails before training
         with _LOCK, _quiet_transformers():
             if not (directory / "config.json").exists():
                 import torch
@@ -287,7 +311,10 @@ class ContrastiveFineTuning(BaseEstimator):
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         if tokenizer.pad_token is None and tokenizer.eos_token is not None:
             tokenizer.pad_token = tokenizer.eos_token  # as TextEncoder pads decoder models
-        model = AutoModel.from_pretrained(path, local_files_only=True).to(encoder.device_)
+        # float32 whatever the checkpoint's dtype: float16 weights train to NaN,
+        # bfloat16 ones lose the small updates
+        model = AutoModel.from_pretrained(path, local_files_only=True,
+                                          dtype=torch.float32).to(encoder.device_)
         if self.method == "lora":
             from peft import LoraConfig, get_peft_model
 
@@ -328,8 +355,10 @@ class ContrastiveFineTuning(BaseEstimator):
             candidates, target = np.unique(p, return_inverse=True)
             model.eval()
             with torch.no_grad():
-                sim = (embed(a) @ embed(candidates).T).numpy()
+                sim = (embed(a) @ embed(candidates).T).float().cpu().numpy()
             model.train()
+            if not np.isfinite(sim).all():  # a model gone to NaN ranks nothing
+                return 0.0
             sim[candidates[None, :] == a[:, None]] = -np.inf  # never the anchor itself
             true = sim[np.arange(len(a)), target][:, None]
             # ties count half: a collapsed model (all embeddings equal) ranks badly
@@ -338,9 +367,11 @@ class ContrastiveFineTuning(BaseEstimator):
 
         every = max(1, self.n_steps // EVALUATIONS)
         curve = [(0, held_out_mrr())] if val is not None else []
-        # the base weights are kept unless a later evaluation beats them
-        best = {n: v.detach().clone() for n, v in params.items()} if curve else None
+        # the base weights are kept unless a later evaluation beats them (and,
+        # without evaluations, if the loss stops being finite)
+        best = {n: v.detach().clone() for n, v in params.items()}
         model.train()
+        diverged = 0  # the step whose loss was not finite
         size = min(self.batch_size, len(train))
         losses = []
         for step in progress(range(1, self.n_steps + 1), self.verbose, desc="Fine-tuning",
@@ -355,6 +386,9 @@ class ContrastiveFineTuning(BaseEstimator):
                                         float("-inf"))
             loss = torch.nn.functional.cross_entropy(
                 logits, torch.arange(size, device=logits.device))
+            if not torch.isfinite(loss):
+                diverged = step
+                break
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -366,11 +400,17 @@ class ContrastiveFineTuning(BaseEstimator):
                     best = {n: v.detach().clone() for n, v in params.items()}
                 elif step - max(curve, key=lambda c: c[1])[0] >= PATIENCE * every:
                     break  # no better held-out pairs for PATIENCE evaluations
-        if curve:  # back to the best evaluated weights (the base's if none was better)
+        if curve or diverged:  # back to the best evaluated weights (or the base's)
             with torch.no_grad():
                 for n, v in params.items():
                     v.copy_(best[n])
-        kept = max(curve, key=lambda c: c[1])[0] if curve else len(losses)
+        kept = max(curve, key=lambda c: c[1])[0] if curve else 0 if diverged else len(losses)
+        if diverged:
+            warnings.warn(
+                f"ContrastiveFineTuning: the training loss was not finite at step {diverged} "
+                f"(learning_rate {rate:g} too high for this model?); training stopped and "
+                f"the weights of step {kept} were kept (0: the base model's). Lower "
+                "learning_rate to tune further.", UserWarning, stacklevel=2)
         if self.method == "lora":
             model = model.merge_and_unload()
         model.eval()
@@ -388,8 +428,9 @@ class ContrastiveFineTuning(BaseEstimator):
                 "pairs": int(len(anchors)), "held_out_pairs": 0 if val is None else len(val),
                 "steps_run": len(losses), "step_kept": int(kept),
                 "held_out_mrr": curve,
-                "loss_first_tenth": float(np.mean(losses[:warmup])),
-                "loss_last_tenth": float(np.mean(losses[-warmup:])),
+                "loss_first_tenth": float(np.mean(losses[:warmup])) if losses else None,
+                "loss_last_tenth": float(np.mean(losses[-warmup:])) if losses else None,
+                "diverged_at_step": diverged or None,
             }, indent=1, default=str))
             try:
                 os.replace(staging, directory)
@@ -404,17 +445,9 @@ class ContrastiveFineTuning(BaseEstimator):
 @contextlib.contextmanager
 def _quiet_transformers():
     """No loading bars from transformers, no deprecation notes peft triggers in it."""
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
-            yield
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
+    with no_loading_bars(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+        yield
 
 
 def _require_peft():

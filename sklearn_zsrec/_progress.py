@@ -1,5 +1,6 @@
 """Progress bars for long work, silenced by ``verbose=0``."""
 
+import contextlib
 import threading
 
 DELAY = 2.0  # seconds before a bar appears: quick work shows nothing
@@ -17,6 +18,27 @@ def progress(iterable, verbose, **kwargs):
     except ImportError:  # pragma: no cover - tqdm ships with transformers
         return iterable
     return tqdm(iterable, delay=DELAY, **kwargs)
+
+
+@contextlib.contextmanager
+def no_loading_bars():
+    """transformers' and huggingface_hub's progress bars off; each restored as it was.
+
+    transformers' ``enable_progress_bar`` turns huggingface_hub's bars on as
+    well, which a caller may have turned off on their own.
+    """
+    from huggingface_hub import utils as hub
+    from transformers.utils import logging as hf_logging
+
+    bars, hub_off = hf_logging.is_progress_bar_enabled(), hub.are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+        if hub.are_progress_bars_disabled() != hub_off:
+            hub.disable_progress_bars() if hub_off else hub.enable_progress_bars()
 
 
 class Stages:

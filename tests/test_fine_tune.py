@@ -250,3 +250,131 @@ def test_fine_tuning_leaves_the_callers_torch_random_state_alone(tmp_path):
     tuning = ContrastiveFineTuning(n_steps=1, batch_size=4, location=tmp_path, verbose=0)
     ZeroShotRecommender(TextEncoder(verbose=0), item_texts=texts, fine_tune=tuning).fit(X)
     assert torch.equal(torch.rand(3), expected)
+
+
+def _tiny_catalogue(n_items=120, n_users=80, per_user=6):
+    """Users who each consume a run of consecutive items (held-out pairs: >= 50)."""
+    rng = np.random.default_rng(0)
+    texts = pd.Series([f"product {k % 16} of kind {(k * 7) % 16}, number {k}"
+                       for k in range(n_items)])
+    rows, t = [], 0
+    for u in range(n_users):
+        start = int(rng.integers(n_items))
+        for k in range(per_user):
+            rows.append((u, (start + k) % n_items, t))
+            t += 1
+    return texts, pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+
+
+def _tiny_encoder(model=None):
+    return TextEncoder(model or tiny_model_path(), verbose=0, device="cpu", precision="float32")
+
+
+@pytest.mark.parametrize("size", ["held-out pairs", "small data"])
+def test_a_diverging_rate_keeps_finite_weights_and_says_so(tmp_path, size):
+    # a NaN model scored a held-out MRR of 2.0 (NaN similarities ranked 0.5)
+    # and was kept as the best, then served NaN embeddings without a word
+    texts, X = _tiny_catalogue() if size == "held-out pairs" else _tiny_catalogue(30, 10, 3)
+    tuning = ContrastiveFineTuning("full", n_steps=20, batch_size=8, learning_rate=1e6,
+                                   location=tmp_path, verbose=0)
+    with pytest.warns(UserWarning, match="loss was not finite at step"):
+        tuned = ZeroShotRecommender(_tiny_encoder(), item_texts=texts,
+                                    fine_tune=tuning).fit(X)
+    record = json.loads((Path(tuned.encoder_.model) / "fine_tuning.json").read_text())
+    assert record["diverged_at_step"] >= 1
+    assert all(0 <= mrr <= 1 for _, mrr in record["held_out_mrr"])
+    assert np.isfinite(tuned.item_embeddings_).all()
+    if size == "small data":  # no evaluation to fall back on: the base model's weights
+        assert record["held_out_pairs"] == 0 and record["step_kept"] == 0
+        base = ZeroShotRecommender(_tiny_encoder(), item_texts=texts).fit(X)
+        np.testing.assert_allclose(tuned.item_embeddings_, base.item_embeddings_, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_a_half_precision_checkpoint_tunes_in_float32(tmp_path, dtype):
+    # a float16 checkpoint trained in float16 went to NaN (and was kept); a
+    # bfloat16 one crashed the held-out evaluation ("unsupported ScalarType")
+    import shutil
+
+    import torch
+    from transformers import AutoModel
+
+    path = tmp_path / dtype
+    shutil.copytree(tiny_model_path(), path)
+    AutoModel.from_pretrained(tiny_model_path()).to(getattr(torch, dtype)).save_pretrained(path)
+    texts, X = _tiny_catalogue()
+    tuning = ContrastiveFineTuning("full", n_steps=6, batch_size=8, location=tmp_path / "ft",
+                                   verbose=0)
+    tuned = ZeroShotRecommender(_tiny_encoder(str(path)), item_texts=texts,
+                                fine_tune=tuning).fit(X)
+    record = json.loads((Path(tuned.encoder_.model) / "fine_tuning.json").read_text())
+    assert record["held_out_pairs"] >= 50 and record["diverged_at_step"] is None
+    assert np.isfinite(record["loss_last_tenth"])
+    assert np.isfinite(tuned.item_embeddings_).all()
+
+
+def test_fine_tuning_names_an_encoder_it_cannot_tune(tmp_path):
+    from sklearn.base import BaseEstimator, TransformerMixin
+
+    class Letters(TransformerMixin, BaseEstimator):  # an encoder of one's own
+        def fit(self, X=None, y=None):
+            return self
+
+        def transform(self, texts):
+            return np.array([[t.count(c) for c in "aeiou"] for t in texts], dtype=np.float32)
+
+    texts, X = _catalogue()
+    rec = ZeroShotRecommender(Letters(), item_texts=texts,
+                              fine_tune=ContrastiveFineTuning(location=tmp_path, verbose=0))
+    with pytest.raises(TypeError, match="tunes a TextEncoder's transformer; got an encoder "
+                                        "of type Letters"):
+        rec.fit(X)
+
+
+def test_interactions_of_weight_zero_make_no_pair(tmp_path):
+    texts, X = _tiny_catalogue(30, 10, 4)
+    # users whose every interaction weighs 0 (e.g. impressions without a click)
+    noise = X.assign(user_id=X.user_id + 100, item_id=(X.item_id * 7 + 3) % 30, weight=0.0)
+    tuning = ContrastiveFineTuning(n_steps=1, batch_size=4, location=tmp_path, verbose=0)
+    fit = lambda data: ZeroShotRecommender(_tiny_encoder(), item_texts=texts,  # noqa: E731
+                                           fine_tune=tuning).fit(data).encoder_.model
+    assert fit(pd.concat([X.assign(weight=1.0), noise])) == fit(X.assign(weight=1.0))
+
+
+def test_a_location_that_is_a_file_fails_before_training(tmp_path, monkeypatch):
+    def no_training(self, *args):  # a spy on our own logic: training must not start
+        raise AssertionError("trained before checking the location")
+
+    monkeypatch.setattr(ContrastiveFineTuning, "_train", no_training)
+    (tmp_path / "a-file").write_text("x")
+    texts, X = _tiny_catalogue(30, 10, 3)
+    tuning = ContrastiveFineTuning(n_steps=1, batch_size=4, location=tmp_path / "a-file",
+                                   verbose=0)
+    with pytest.raises(FileExistsError):
+        ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning).fit(X)
+
+
+def test_fine_tuning_leaves_the_hubs_progress_bars_as_they_were(tmp_path):
+    import huggingface_hub.utils as hub
+
+    texts, X = _tiny_catalogue(30, 10, 3)
+    was = hub.are_progress_bars_disabled()
+    hub.disable_progress_bars()  # the caller silenced the hub's download bars
+    try:
+        tuning = ContrastiveFineTuning("full", n_steps=1, batch_size=4, location=tmp_path,
+                                       verbose=0)
+        ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning).fit(X)
+        assert hub.are_progress_bars_disabled()
+    finally:
+        if not was:
+            hub.enable_progress_bars()
+
+
+def test_an_unseeded_hybrid_warns_that_it_tunes_at_every_fit(tmp_path):
+    from sklearn_zsrec import HybridRecommender
+
+    texts, X = _tiny_catalogue()
+    tuning = ContrastiveFineTuning("full", n_steps=1, batch_size=4, location=tmp_path, verbose=0)
+    text = ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning)
+    with pytest.warns(UserWarning, match="Set random_state to an int to tune once per data"):
+        HybridRecommender(text, verbose=0).fit(X)

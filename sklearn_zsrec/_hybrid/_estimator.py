@@ -16,6 +16,7 @@ from .._base import BaseRecommender
 from .._interactions import arrow_values
 from .._cold_start import CallTextsMixin, check_new_items, grow_catalog
 from .._explain import contributions
+from .._fine_tune import UNSEEDED_HYBRID
 from .._progress import Stages
 from ._blend import HISTORY_BINS, N_BINS, Blend, fixed_coef
 from ._exposure import Exposure, exposure_of
@@ -301,13 +302,15 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     def _learn(self, data, members, rng, stages):
         """The blend learned on a holdout (see the class doc), and the final fit's text model.
 
-        A text model that fine-tunes its encoder (``fine_tune`` set) is
-        tuned once, on the holdout's rows, and the final fit uses that tuned
-        encoder: the blend is learned on the text scores it is applied to
-        (two tunings, early-stopped apart, give different encoders). When
-        no blend is learned (tiny data: the fixed blend), the final fit
-        tunes on all rows.
+        A text model with ``fine_tune`` is tuned once, on the holdout's rows
+        (a warning without an int random_state: the holdout changes with every
+        fit), and the final fit uses that tuned encoder: the blend is learned
+        on the text scores it is applied to. Without a learned blend (tiny
+        data), the final fit tunes on all rows.
         """
+        tuned = getattr(self.text, "fine_tune", None) is not None
+        if tuned and not isinstance(self.random_state, Integral):
+            warnings.warn(UNSEEDED_HYBRID, UserWarning, stacklevel=5)
         holdout_text = []
 
         def fit_blend(rows):
@@ -323,8 +326,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             warnings.simplefilter("ignore", LinAlgWarning)
             out = Learner(self.C, rng).learn(data, fit_blend)
         text = self.text
-        if (out.coef is not None and holdout_text
-                and getattr(self.text, "fine_tune", None) is not None):
+        if out.coef is not None and holdout_text and tuned:
             # an unfitted copy of the tuned encoder (its model: the tuned directory)
             text = clone(self.text).set_params(encoder=clone(holdout_text[0].encoder_),
                                                fine_tune=None)
@@ -385,9 +387,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
                 f"HybridRecommender: {len(unknown)} new_items are not in the catalog "
                 f"(e.g. {unknown[:5].tolist()}); give them a text in item_texts or "
                 "leave them out of new_items.")
-        mask = np.zeros(len(text.items_), dtype=bool)
-        mask[cols] = True
-        return mask
+        return np.isin(np.arange(len(text.items_)), cols)
 
     def _check_weights(self, members):
         """Raise when ``weights`` cannot give a ranking (checked whatever the blend)."""
