@@ -302,7 +302,7 @@ class ContrastiveFineTuning(BaseEstimator):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        from ._encoder import _pool
+        from ._encoder import _pool, prepare_texts
 
         rng = np.random.default_rng(self.random_state)
         torch.manual_seed(int(rng.integers(2**31)))
@@ -337,9 +337,8 @@ class ContrastiveFineTuning(BaseEstimator):
         warmup = max(1, self.n_steps // 10)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(
             (s + 1) / warmup, max(0.0, (self.n_steps - s) / max(1, self.n_steps - warmup))))
-        template = encoder.template
-        prepared = np.array([(template.format(t) if template else t).strip() for t in texts],
-                            dtype=object)
+        prepared = np.array(prepare_texts(texts, encoder.template,
+                                          getattr(encoder, "lowercase_", False)), dtype=object)
         left = getattr(tokenizer, "padding_side", "right") == "left"
 
         def embed(idx):

@@ -119,7 +119,7 @@ def _st_pooling(pool):
 
 
 def _st_config(path):
-    """Pooling, normalisation and max length from a sentence-transformers dir.
+    """Pooling, normalisation, max length and lowercasing from a sentence-transformers dir.
 
     Also what of it TextEncoder does not compute, named for an error:
     ``"unsupported"`` modules (such as ``Dense``) and an
@@ -149,9 +149,10 @@ def _st_config(path):
             out["unsupported"] = unsupported
     bert_cfg = path / "sentence_bert_config.json"
     if bert_cfg.is_file():
-        max_len = json.loads(bert_cfg.read_text()).get("max_seq_length")
-        if max_len:
-            out["max_length"] = int(max_len)
+        bert = json.loads(bert_cfg.read_text())
+        if bert.get("max_seq_length"):
+            out["max_length"] = int(bert["max_seq_length"])
+        out["lowercase"] = bool(bert.get("do_lower_case", False))
     return out
 
 

@@ -40,13 +40,16 @@ def check_id_texts(texts, name, owner):
     try:
         check_texts(texts.to_numpy(), name, owner)
     except ValueError:
-        not_str = [(i, t) for i, t in texts.items() if not isinstance(t, str) and not pd.isna(t)]
+        not_str = [(i, t) for i, t in texts.items()
+                   if not isinstance(t, str) and not (pd.api.types.is_scalar(t) and pd.isna(t))]
         if not_str:
             raise TypeError(
                 f"{owner}: {name} must map every id to a string; {len(not_str)} "
                 f"ids have a {type(not_str[0][1]).__name__} instead (e.g. "
-                f"{dict(not_str[:5])}). Convert them, e.g. {name}.astype(str), "
-                "if they are meant as text."
+                f"{dict(not_str[:5])}). Convert them, e.g. "
+                + (f"{name}.str.join(', ') for lists of words."
+                   if isinstance(not_str[0][1], (list, tuple, np.ndarray))
+                   else f"{name}.astype(str), if they are meant as text.")
             ) from None
         bad = [i for i, t in texts.items() if not isinstance(t, str) or not t.strip()]
         if not bad:

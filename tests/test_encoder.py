@@ -397,3 +397,62 @@ def test_mean_sqrt_len_pooling_with_normalize_is_mean_pooling(tmp_path):
     encoder = TextEncoder(path, verbose=0, device="cpu", precision="float32").fit()
     texts = ["Toy Story (1995) " * 5, "Heat (1995)"]
     np.testing.assert_allclose(encoder.transform(texts), st.encode(texts), atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_a_half_precision_checkpoint_runs_in_the_precision_asked_for(tmp_path, dtype):
+    # transformers loads a checkpoint in its own dtype: precision="float32"
+    # ran float16 or bfloat16 arithmetic while precision_ said float32
+    import shutil
+
+    import torch
+    from transformers import AutoModel
+
+    for name in ("half", "widened"):  # its weights, rounded to dtype, in float32
+        model = AutoModel.from_pretrained(tiny_model_path()).to(getattr(torch, dtype))
+        shutil.copytree(tiny_model_path(), tmp_path / name)
+        (model if name == "half" else model.to(torch.float32)).save_pretrained(tmp_path / name)
+    encode = lambda name: TextEncoder(str(tmp_path / name), verbose=0, device="cpu",  # noqa: E731
+                                      precision="float32").fit().transform(TEXTS)
+    np.testing.assert_allclose(encode("half"), encode("widened"), atol=1e-6)
+
+
+def test_cls_pooling_of_a_left_padding_tokenizer_takes_the_first_real_token(tmp_path):
+    # position 0 of a left-padded text is padding: its "CLS" vector was a pad token's
+    from sentence_transformers import SentenceTransformer, models
+
+    transformer = models.Transformer(tiny_model_path(), max_seq_length=64)
+    transformer.tokenizer.padding_side = "left"
+    pooling = models.Pooling(transformer.get_embedding_dimension(), "cls")
+    st = SentenceTransformer(modules=[transformer, pooling], device="cpu")
+    st.save(str(tmp_path / "st"))
+    encoder = TextEncoder(str(tmp_path / "st"), verbose=0, device="cpu", precision="float32")
+    texts = ["Toy Story (1995) " * 10, "Heat (1995)", "a"]
+    ours = encoder.fit().transform(texts)
+    assert encoder.pooling_ == "cls"
+    np.testing.assert_allclose(ours, st.encode(texts, batch_size=3), atol=1e-5)
+
+
+def test_a_model_that_lowercases_in_sentence_transformers_is_lowercased(tmp_path):
+    # do_lower_case in sentence_bert_config.json: sentence-transformers
+    # lowercases before a case-sensitive tokenizer; TextEncoder did not
+    import json
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    path = tmp_path / "cased"
+    shutil.copytree(tiny_model_path(), path)
+    for f in path.iterdir():
+        if f.name.startswith(("tokenizer", "vocab", "special_tokens")):
+            f.unlink()
+    AutoTokenizer.from_pretrained(tiny_model_path(), do_lower_case=False).save_pretrained(path)
+    encode = lambda texts: TextEncoder(str(path), verbose=0, device="cpu",  # noqa: E731
+                                       precision="float32").fit().transform(texts)
+    assert not np.allclose(encode(["Toy Story"]), encode(["toy story"]), atol=1e-4)
+    (path / "sentence_bert_config.json").write_text(
+        json.dumps({"max_seq_length": 64, "do_lower_case": True}))
+    encoder = TextEncoder(str(path), verbose=0, device="cpu", precision="float32").fit()
+    assert encoder.lowercase_
+    np.testing.assert_allclose(encoder.transform(["Toy Story"]),
+                               encoder.transform(["toy story"]), atol=1e-6)

@@ -335,6 +335,10 @@ def test_texts_that_are_not_strings_are_called_so():
     model.set_params(item_texts={1: "", 2: "a story"})
     with pytest.raises(ValueError, match=r"1 ids have a missing or empty text \(e.g. \[1\]\)"):
         model.fit([[1, 1], [2, 2]])
+    # lists of words (keywords, genres): numpy's "truth value of an array is ambiguous"
+    model.set_params(item_texts=pd.Series([["space", "rocket"], ["jazz", "piano"]], index=[1, 2]))
+    with pytest.raises(TypeError, match=r"2 ids have a list instead .* item_texts.str.join"):
+        model.fit([[1, 1], [2, 2]])
 
 
 def test_errors_name_the_fix_for_common_input_slips(tmp_path):
