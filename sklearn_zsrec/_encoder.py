@@ -447,6 +447,8 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             "template": self.template,
             "max_length": self.max_length_,
             "precision": self.precision_,
+            # only when set: the keys of other models stay those of earlier versions
+            **({"lowercase": True} if getattr(self, "lowercase_", False) else {}),
         }
 
     def transform(self, X):

@@ -453,6 +453,6 @@ def test_a_model_that_lowercases_in_sentence_transformers_is_lowercased(tmp_path
     (path / "sentence_bert_config.json").write_text(
         json.dumps({"max_seq_length": 64, "do_lower_case": True}))
     encoder = TextEncoder(str(path), verbose=0, device="cpu", precision="float32").fit()
-    assert encoder.lowercase_
+    assert encoder.lowercase_ and encoder._cache_key()["lowercase"]  # not the vectors cached before
     np.testing.assert_allclose(encoder.transform(["Toy Story"]),
                                encoder.transform(["toy story"]), atol=1e-6)
