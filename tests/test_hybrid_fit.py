@@ -898,3 +898,21 @@ def test_a_users_recency_profile_counts_whatever_the_scale_of_its_weights():
         recent[user] = why.set_index(["item_id", "source"]).contribution.sort_index()
     assert len(recent["one"]) > 0
     pd.testing.assert_series_equal(recent["tiny"], recent["one"], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("blend", ["fixed", "learned"])
+def test_a_refit_that_raises_leaves_the_model_not_fitted(blend):
+    # new_items was checked after the new blend replaced the old one: the
+    # model kept serving, each old user row read in the new blend (another
+    # user's scores), or raised AttributeError with the learned blend
+    from sklearn.exceptions import NotFittedError
+
+    model = _hybrid(blend=blend).fit(X)
+    users = model.users_[:3]
+    with pytest.raises(ValueError, match="new_items are not in the catalog"):
+        model.set_params(new_items=[10**9]).fit(X[X.user_id != users[0]])
+    for call in (model.recommend, model.score_items):
+        with pytest.raises(NotFittedError):
+            call(users)
+    model.set_params(new_items="all").fit(X)  # and it fits again
+    assert model.recommend(users).shape == (3, 10)

@@ -231,3 +231,49 @@ def test_equal_counts_give_popularity_no_say(n_items):
     np.testing.assert_array_equal(tops[0], tops[1])
     explained = hybrid.explain(hybrid.users_[0], items=[1, 2, n_items + 3])
     assert (explained[explained.source == "popularity"].contribution == 0).all()
+
+
+def test_items_a_factor_member_lacks_get_z_score_0_as_for_other_members():
+    # a factor member's missing items had zero factors, so a raw score of 0:
+    # their z-score was -mean/std, not the 0 that members without factors
+    # (and docs/blend.md) give them
+    from sklearn_zsrec import ALSRecommender
+
+    class EvenItemsALS(ALSRecommender):  # a filter of its own: the even item ids only
+        def _fit(self, data):
+            return super()._fit(subset(data, np.asarray(data.item_id) % 2 == 0))
+
+    class ScoresOnly(BaseEstimator):  # the same member seen through score_items only
+        def __init__(self, inner=None):
+            self.inner = inner
+
+        def fit(self, X, y=None):
+            self.m_ = clone(self.inner).fit(X)
+            self.users_, self.items_ = self.m_.users_, self.m_.items_
+            return self
+
+        def score_items(self, users):
+            return self.m_.score_items(users)
+
+    als = EvenItemsALS(factors=4, iterations=3, random_state=0)
+    scores = {}
+    for label, member in (("factors", als), ("scores only", ScoresOnly(als))):
+        model = _alone(member, switch=0, item_switch=0)
+        users = model.users_[:20]
+        odd = np.isin(model.items_, X.item_id[X.item_id % 2 == 1])
+        scores[label] = model.score_items(users)
+        np.testing.assert_allclose(scores[label][:, odd], 0.0, atol=1e-5)
+    np.testing.assert_allclose(scores["factors"], scores["scores only"], atol=1e-4)
+
+
+def test_new_items_given_as_tuple_ids_are_declared():
+    # a list of tuple ids became a 2-D array, flattened into the tuples' parts:
+    # "6 new_items are not in the catalog (e.g. ['shop', 109, ...])"
+    texts = pd.Series(ITEM_TEXTS.to_numpy(), index=pd.Index(
+        [("shop", int(i)) for i in ITEM_TEXTS.index], dtype=object, tupleize_cols=False))
+    kept = X[~X.item_id.isin(ITEM_TEXTS.index[:3])]  # three items without interactions
+    rows = kept.assign(item_id=[("shop", int(i)) for i in kept.item_id])
+    cold = [("shop", int(i)) for i in ITEM_TEXTS.index[:3]]
+    model = HybridRecommender(_text(texts), blend="fixed", new_items=cold, verbose=0).fit(rows)
+    declared = model._declared(model.text_)
+    assert set(model.items_[declared]) == set(cold)

@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 
 from .._base import BaseRecommender
-from .._interactions import arrow_values
+from .._interactions import arrow_values, object_array
 from .._cold_start import CallTextsMixin, check_new_items, grow_catalog
 from .._explain import contributions
 from .._fine_tune import UNSEEDED_HYBRID
@@ -45,9 +45,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     some held-out items are new, as in production), fits the members on the
     rest and a logistic regression of held-out item against random
     candidates on the terms, one per history-length bin (1-3, 4-10, 11-30
-    and more interactions); each bin keeps that fit, or a fixed sum of terms
-    that ranks the held-out items clearly better. Then it refits the
-    members on all the data. docs/blend.md lists the terms and the rules.
+    and more interactions); the mean of those fits serves every bin unless
+    the bin's own fit or a fixed sum of terms ranks its held-out items
+    clearly better. Then it refits the members on all the data. docs/blend.md lists the terms and the rules.
 
     A member is any recommender with ``fit`` and the public scoring
     protocol ``score_items(users)`` (scores over its ``items_`` for users of
@@ -378,7 +378,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             return np.ones(len(text.items_), dtype=bool)
         ids = arrow_values(self.new_items)  # a pyarrow array: its values
         if not hasattr(ids, "dtype"):  # a list of mixed ids must not turn into strings
-            ids = np.asarray(list(ids), dtype=object)
+            ids = object_array(list(ids))  # tuple ids stay elements
         ids = np.asarray(ids).ravel()
         cols = positions(text.items_, ids)
         if (cols < 0).any():

@@ -326,13 +326,20 @@ def _item_side(text, members):
     n_items = np.asarray(text.n_item_interactions_, dtype=np.int64)
     warm = n_items > 0
     emb = text.item_embeddings_
-    factors = {}
+    factors, lacked, known_to_all = {}, {}, warm.copy()
     for name, member in members.items():
         if has_factors(member):
             cols = positions(text.items_, member.items_)
-            factors[name] = np.zeros((n_catalog, member.item_factors_.shape[1]), np.float32)
-            factors[name][cols] = scaled(member.item_factors_,
-                                         factor_scale(name, member, "item_factors_"))
+            f = factors[name] = np.zeros((n_catalog, member.item_factors_.shape[1]), np.float32)
+            f[cols] = scaled(member.item_factors_, factor_scale(name, member, "item_factors_"))
+            known = np.isin(np.arange(n_catalog), cols)
+            lacked[name] = warm & ~known
+            if lacked[name].any() and (warm & known).any():
+                # items with interactions the member lacks (a filter of its own): the
+                # mean of its items' factors, the per-user mean score (z-score 0),
+                # as members without factors give them; no part of the recency profile
+                f[lacked[name]] = f[warm & known].mean(axis=0)
+            known_to_all &= known
     # in float64: equal counts (one interaction per item) have a float32 mean
     # one ulp off and a float32 deviation of that ulp, which made their
     # z-score +1 or -1 (by the number of items) instead of 0
@@ -342,10 +349,12 @@ def _item_side(text, members):
         log_mean, log_std = log_n[warm].mean(), log_n[warm].std()
         if log_std <= 8 * np.finfo(np.float64).eps * log_mean:
             log_std = np.inf  # every count equal: popularity says nothing, its z-scores are 0
-        targets = [(log_n[warm, None] - log_mean).astype(np.float32)]
-        targets += [f[warm] for f in factors.values()]
+        # fitted on the items every factor member knows (not on the filled-in rows)
+        fit = known_to_all if known_to_all.any() else warm
+        targets = [(log_n[fit, None] - log_mean).astype(np.float32)]
+        targets += [f[fit] for f in factors.values()]
         edges = np.cumsum([0] + [t.shape[1] for t in targets])
-        coef, alphas = _ridge(emb[warm], np.hstack(targets),
+        coef, alphas = _ridge(emb[fit], np.hstack(targets),
                               [slice(a, b) for a, b in zip(edges[:-1], edges[1:])])
         maps = {"coef": coef, "alphas": dict(zip(["popularity", *factors], alphas)),
                 "log_mean": float(log_mean), "log_std": float(log_std),
@@ -357,7 +366,7 @@ def _item_side(text, members):
     if maps is not None and (~warm).any():
         full[~warm] = popularity
     return {"n_items": n_items, "factors": factors, "popularity": full.astype(np.float32),
-            "maps": maps}
+            "maps": maps, "lacked": lacked}
 
 
 def _mapped(maps, emb):
@@ -452,7 +461,9 @@ def fit_members(text, members, data, stage):
     recent = {}
     if side["factors"]:
         history = history_matrix(data, RECENT_HALF_LIFE, rows, cols, shape)
-        recent = {name: np.asarray(history @ f, dtype=np.float32)
+        recent = {name: np.asarray(history @ (np.where(side["lacked"][name][:, None], 0, f)
+                                              if side["lacked"][name].any() else f),
+                                   dtype=np.float32)
                   for name, f in side["factors"].items()}
     catalog = pd.Index(text.items_)
 
