@@ -19,44 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._interactions import (arrow_values, check_ids, check_interactions, is_positive_int,
                             object_array, positions)
+from ._ids import _other_type, _unique_ids
 from ._scores import _chunk_size, _seen_positions, _top_n
-
-
-def _unique_ids(values):
-    """Distinct ids, sorted; ids of mixed types sorted by type name, then value.
-
-    So the catalog's order (which breaks ties in the rankings) does not
-    depend on the order of the rows.
-    """
-    uniq = pd.unique(values)
-    try:
-        return np.sort(uniq)
-    except TypeError:  # mixed types
-        pass
-    try:
-        order = sorted(range(len(uniq)), key=lambda i: (type(uniq[i]).__name__, uniq[i]))
-    except TypeError:  # values of one type that do not compare: appearance
-        return uniq
-    return uniq[np.asarray(order, dtype=np.intp)]
-
-
-def _other_type(unknown, catalog, where="X", as_text=None, holder="the catalog holds"):
-    """A hint when ids missing from ``catalog`` are there as strings (or as ints).
-
-    ``where`` names the input that holds ``unknown`` and ``holder`` the
-    catalog; ``as_text``, the catalog's first 100,000 ids as strings (a
-    ``pd.Index``), when known.
-    """
-    if as_text is None:
-        as_text = pd.Index([str(i) for i in catalog[:100_000]])
-    found = [i for i in unknown[:5] if str(i) in as_text]
-    if not found:
-        return ""
-    there = catalog[as_text.get_indexer([str(found[0])])[0]]
-    there, here = (v.item() if isinstance(v, np.generic) else v for v in (there, found[0]))
-    return (f", but {holder} {there!r} ({type(there).__name__}) where {where} has "
-            f"{here!r} ({type(here).__name__}): ids of another type are other ids; "
-            "convert one side to the other's type")
 
 
 def _check_user_ids(users, owner, is_user=None):
@@ -132,10 +96,17 @@ class BaseRecommender(BaseEstimator):
         Returns
         -------
         self : object
-            The fitted recommender.
+            The fitted recommender. A fit that raises leaves it not fitted
+            (its earlier fit is forgotten too).
         """
         data = check_interactions(X, y, estimator_name=type(self).__name__)
-        self._fit(data)
+        try:
+            self._fit(data)
+        except BaseException:
+            # a refit failing part way left two fits' attributes mixed: not fitted
+            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+                delattr(self, name)
+            raise
         return self
 
     def _index(self, data, items=None):

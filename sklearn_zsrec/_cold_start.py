@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _other_type
+from ._ids import _other_type
 from ._interactions import positions
 from ._texts import check_id_texts
 

@@ -30,7 +30,9 @@ def item_similarity(user_items, n_neighbors, kind="bm25"):
         if kind not in models:  # the estimators validate it; this is for direct calls
             raise ValueError(f"similarity must be 'bm25' or 'cosine'; got {kind!r}.")
         model = models[kind]
-        knn = model(K=n_neighbors + 1)  # one more: the item itself, dropped below
+        # one more: the item itself, dropped below; at most the catalog (implicit
+        # allocates K per item: n_neighbors=2**31-1 crashed the process)
+        knn = model(K=min(n_neighbors, max(binary.shape[1] - 1, 0)) + 1)
         knn.fit(binary, show_progress=False)
     similarity = knn.similarity.astype(np.float32).tocoo()
     other = similarity.row != similarity.col

@@ -9,12 +9,14 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ._base import BaseRecommender, _other_type, _unique_ids
+from ._base import BaseRecommender
+from ._ids import _other_type, _unique_ids
 from ._scores import _matmul
 from ._cold_start import CallTextsMixin, check_new_items, grow_catalog, user_texts_for
 from ._encoder import embed
 from ._explain import contributions, history_contributions
 from ._history import recency_weights
+from ._interactions import positions
 from ._texts import check_id_texts
 
 
@@ -199,11 +201,12 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         for rest, texts in ((~profiled & (rows < 0), user_texts_for(self.user_texts_)),
                             (~profiled & (rows >= 0), self.user_texts_)):
             rest = np.flatnonzero(rest)
-            with_text = np.zeros(len(rest), dtype=bool)
-            if texts is not None and len(rest):
-                with_text = pd.Index(texts.index).get_indexer(users[rest]) >= 0
+            found = np.full(len(rest), -1)
+            if texts is not None and len(rest):  # exact: a float id past 2**53 is its int
+                found = positions(pd.Index(texts.index), users[rest])
+            with_text = found >= 0
             if with_text.any():
-                vec = embed(self.encoder_, texts.loc[users[rest[with_text]]])
+                vec = embed(self.encoder_, texts.iloc[found[with_text]])
                 out[rest[with_text]] = _normalize_rows(vec) @ self.item_embeddings_.T
             out[rest[~with_text]] = self._popularity
         return out
@@ -272,8 +275,8 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         if not self._profiled(rows, self.user_embeddings_[np.maximum(rows, 0)])[0]:
             score = self._scores(rows, users)[0, cols]
             texts = user_texts_for(self.user_texts_) if row < 0 else self.user_texts_
-            source = ("user text" if texts is not None and users[0] in texts.index
-                      else "popularity")
+            source = ("user text" if texts is not None
+                      and positions(pd.Index(texts.index), users[:1])[0] >= 0 else "popularity")
             return contributions(np.arange(len(cols)), source, None, score)
         history = self.history_[row]
         emb = self.item_embeddings_.astype(np.float64)

@@ -408,3 +408,30 @@ def test_a_record_batch_through_cross_validate():
         got = cross_validate(ItemKNNRecommender(), batch, cv=cv, error_score="raise")
         expected = cross_validate(ItemKNNRecommender(), frame, cv=cv)
     np.testing.assert_array_equal(got["test_score"], expected["test_score"])
+
+
+def test_a_new_users_float_id_past_2_53_finds_only_its_own_text():
+    # the text of a new user was looked up in float64 by pandas: float(2**60)
+    # (== 2**60, which has no text) got user 2**60 + 2's text, and explain
+    # called the same scores "popularity"
+    big = 2**60
+    texts = pd.Series({i: f"item {i} of the shop" for i in range(6)})
+    X = pd.DataFrame({"user_id": [1, 2], "item_id": [0, 1]})
+    model = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
+                                user_texts={big + 2: "item 4 of the shop"}).fit(X)
+    np.testing.assert_array_equal(model.score_items([float(big)]), model.score_items([big]))
+    assert set(model.explain(float(big), [4, 0]).source) == {"popularity"}
+    assert set(model.explain(big + 2, [4, 0]).source) == {"user text"}
+
+
+def test_numpy_and_python_ints_of_a_mixed_column_sort_as_one_kind():
+    # np.int64(3) sorted after 5 ("int64" > "int" by type name) when it came
+    # first in the rows: row order moved the catalog, which breaks ties
+    items = np.array([np.int64(3), 3, 5, 5, "x"], dtype=object)
+    catalogs = []
+    for order in ([0, 1, 2, 3, 4], [1, 0, 2, 3, 4]):
+        X = pd.DataFrame({"user_id": [1, 2, 3, 4, 5], "item_id": items[order]})
+        model = PopularityRecommender().fit(X)
+        catalogs.append(model.items_.tolist())
+        assert model.recommend(99, n=2).tolist() == [3, 5]  # tied counts: catalog order
+    assert catalogs[0] == catalogs[1] == [3, 5, "x"]

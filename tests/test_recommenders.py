@@ -291,3 +291,13 @@ def test_als_takes_n_jobs_as_joblib_counts_them():
     # n_jobs=-2 reached implicit as 2**64 - 2 threads: libgomp aborted the process
     model = ALSRecommender(factors=2, iterations=2, random_state=0, n_jobs=-2).fit(X)
     assert model.recommend(X.user_id[:2], n=3).shape == (2, 3)
+
+
+@pytest.mark.parametrize("n_neighbors", [10**6, 2**32])
+def test_item_knn_with_more_neighbours_than_items_keeps_them_all(n_neighbors):
+    # implicit allocates n_neighbors per item: 2**31 - 1 killed the process,
+    # 2**32 raised "value too large to convert to unsigned int"
+    X = pd.DataFrame({"user_id": [0, 0, 1, 1, 2, 2, 2], "item_id": [1, 2, 2, 3, 1, 3, 4]})
+    every = ItemKNNRecommender(n_neighbors=3).fit(X)  # 4 items: 3 others each
+    model = ItemKNNRecommender(n_neighbors=n_neighbors).fit(X)
+    np.testing.assert_array_equal(model.score_items([0, 1, 2]), every.score_items([0, 1, 2]))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._base import _unique_ids
+from .._ids import _unique_ids
 from .._scores import _put_columns, _seen_positions
 from ._blend import N_BINS
 from ._members import positions
