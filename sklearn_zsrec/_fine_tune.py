@@ -409,7 +409,7 @@ class ContrastiveFineTuning(BaseEstimator):
                 f"ContrastiveFineTuning: the training loss was not finite at step {diverged} "
                 f"(learning_rate {rate:g} too high for this model?); training stopped and "
                 f"the weights of step {kept} were kept (0: the base model's). Lower "
-                "learning_rate to tune further.", UserWarning, stacklevel=2)
+                "learning_rate to tune further.", UserWarning, stacklevel=6)
         if self.method == "lora":
             model = model.merge_and_unload()
         model.eval()

@@ -310,7 +310,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         """
         tuned = getattr(self.text, "fine_tune", None) is not None
         if tuned and not isinstance(self.random_state, Integral):
-            warnings.warn(UNSEEDED_HYBRID, UserWarning, stacklevel=5)
+            warnings.warn(UNSEEDED_HYBRID, UserWarning, stacklevel=6)
         holdout_text = []
 
         def fit_blend(rows):
