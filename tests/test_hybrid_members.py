@@ -277,3 +277,43 @@ def test_new_items_given_as_tuple_ids_are_declared():
     model = HybridRecommender(_text(texts), blend="fixed", new_items=cold, verbose=0).fit(rows)
     declared = model._declared(model.text_)
     assert set(model.items_[declared]) == set(cold)
+
+
+@pytest.mark.parametrize("blend", ["fixed", "learned"])
+def test_a_known_user_whose_interactions_all_weigh_0_is_scored_as_the_text_model_scores_it(
+        blend):
+    # impressions without a click: the user's text profile is zeros, so the
+    # blend's text term was 0 for every item and the fixed blend ranked the
+    # catalog in its own order (explain: no contribution)
+    rows = X.assign(weight=1.0)
+    clicks = pd.DataFrame({"user_id": ["imp", "imp"], "item_id": rows.item_id[:2].to_numpy(),
+                           "timestamp": [10**6, 10**6 + 1], "weight": 0.0})
+    model = HybridRecommender(_text(), blend=blend, random_state=0, verbose=0).fit(
+        pd.concat([rows, clicks], ignore_index=True))
+    scores = model.score_items(["imp"])[0]
+    assert np.unique(scores).size > 2
+    np.testing.assert_array_equal(model.recommend("imp", n=5),
+                                  model.text_.recommend("imp", n=5))  # popularity, no text
+    explained = model.explain("imp", n=3)
+    assert set(explained.source) == {"popularity"}
+    np.testing.assert_allclose(explained.groupby("item_id", sort=False).contribution.sum(),
+                               explained.groupby("item_id", sort=False).score.first(), atol=1e-6)
+
+
+def test_a_known_user_whose_interactions_all_weigh_0_is_scored_by_its_text_neighbours():
+    rows = X.assign(weight=1.0)
+    clicks = pd.DataFrame({"user_id": ["imp", "imp"], "item_id": rows.item_id[:2].to_numpy(),
+                           "timestamp": [10**6, 10**6 + 1], "weight": 0.0})
+    users = [*rows.user_id.unique(), "imp"]
+    texts = pd.Series([f"user of topic {sum(map(ord, str(u))) % 5}" for u in users],
+                      index=pd.Index(users, dtype=object))
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS,
+                               user_texts=texts)
+    model = HybridRecommender(text, random_state=0, verbose=0).fit(
+        pd.concat([rows, clicks], ignore_index=True))
+    explained = model.explain("imp", n=3)
+    assert "text neighbours" in set(explained.source)
+    np.testing.assert_allclose(explained.groupby("item_id", sort=False).contribution.sum(),
+                               explained.groupby("item_id", sort=False).score.first(), atol=1e-5)
+    np.testing.assert_allclose(model.score_items(["imp"])[0, model.items_ == explained.item_id[0]],
+                               explained.score[0], atol=1e-5)

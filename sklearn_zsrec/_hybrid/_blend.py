@@ -189,6 +189,17 @@ class Blend:
                                                _tensor(np.asarray(term, dtype=np.float32)))
         return out
 
+    def profiled(self, rows):
+        """Which user ``rows`` the blend scores: known users with a text profile.
+
+        The others (not seen in fit, or whose interactions all weigh 0, e.g.
+        impressions without a click) are scored as new users, as the text
+        model scores them: a profile of zeros gave every term 0 and, with the
+        fixed blend, the catalog in its own order.
+        """
+        rows = np.asarray(rows)
+        return (rows >= 0) & self.fitted.text.user_embeddings_[np.maximum(rows, 0)].any(axis=1)
+
     def scores(self, rows, users, coef, scratch=None):
         """The blend of known users ``rows`` (ids ``users``), one coefficient row per user."""
         import torch

@@ -57,8 +57,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     from text for new items. Members' scores enter as z-scores per user, so
     their scale does not matter (docs/blend.md).
 
-    Users not seen in ``fit`` are scored from their text when the text model
-    has ``user_texts``: the items of the ``user_neighbors`` known users whose
+    Users not seen in ``fit`` (or whose interactions all weigh 0) are scored
+    from their text when the text model has ``user_texts``: the items of the ``user_neighbors`` known users whose
     texts are most similar, smoothed toward popularity, their top-10 ending
     with the declared arrivals closest to their text (``new_items`` as a
     list, items added by ``add_items``; learned blend); otherwise by the
@@ -448,14 +448,14 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     def _scores(self, rows, users):
         self._blend.fitted.check_unchanged()
         users = np.asarray(users)
-        known = rows >= 0
+        known = self._blend.profiled(rows)  # the others: as new users
         if known.all():  # no copy through a boolean mask
             return self._known_scores(rows, users)[0]
         out = np.empty((len(rows), len(self.items_)), dtype=np.float32)
         if known.any():
             out[known] = self._known_scores(rows[known], users[known])[0]
         if (~known).any():
-            out[~known] = self._new_users.scores(users[~known])
+            out[~known] = self._new_users.scores(users[~known], rows[~known])
         return out
 
     def _known_scores(self, rows, users):
@@ -481,8 +481,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         """
         position = np.arange(len(cols))
         self._blend.fitted.check_unchanged()
-        if row < 0:
-            parts = self._new_users.explained(users[0])
+        if not self._blend.profiled([row])[0]:  # as a new user
+            parts = self._new_users.explained(users[0], row)
             out = pd.concat([contributions(position, source, None, part[cols])
                              for source, part in parts.items()], ignore_index=True)
             return out[out["contribution"] != 0].reset_index(drop=True)

@@ -182,29 +182,41 @@ class TextNeighbours:
                                          self.shares_, k)[1]
         return self
 
-    def scores(self, users):
-        """Scores of ``users`` (not seen in fit) over the catalog."""
+    def scores(self, users, rows=None):
+        """Scores of ``users`` (not seen in fit) over the catalog.
+
+        ``rows``: their rows in fit's users (-1 for users not seen in fit): a
+        known user scored as new (its interactions all weigh 0) is not its own
+        text neighbour, as in the choice of the neighbour count.
+        """
         out = np.empty((len(users), len(self.n_item_interactions_)), dtype=np.float32)
         with_text = self.has_text(users)
         if with_text.any():
-            out[with_text] = sum(self._text_parts(users[with_text]).values())
+            out[with_text] = sum(self._text_parts(
+                users[with_text], None if rows is None else np.asarray(rows)[with_text]).values())
         if (~with_text).any():  # the text model: its text scores, or popularity without text
             out[~with_text] = standardize(self.text_.score_items(users[~with_text]))
         return out
 
-    def explained(self, user):
+    def explained(self, user, row=-1):
         """One user's ``scores`` as ``{source: scores over the catalog}``, adding up to them."""
         users = object_array([user])
         if self.has_text(users)[0]:
-            return {name: part[0] for name, part in self._text_parts(users).items()}
+            return {name: part[0] for name, part in self._text_parts(users, [row]).items()}
         return {self.source(user): self.scores(users)[0]}
 
-    def _text_parts(self, users, k=10):
+    def _text_parts(self, users, rows=None, k=10):
         """The parts of the scores of ``users`` with a text and known users to match."""
         texts = user_texts_for(self.text_.user_texts_)
         emb = _normalize_rows(embed(self.text_.encoder_, 
             texts.loc[users].to_numpy())).astype(np.float32)
-        parts = self._parts(emb, self._similarity(emb))
+        sim = self._similarity(emb)
+        if rows is not None:  # a known user (row >= 0) with a text is not its own neighbour
+            own = np.searchsorted(self.rows_, rows)  # rows_: sorted
+            mine = np.flatnonzero((np.asarray(rows) >= 0) & (own < len(self.rows_)))
+            mine = mine[self.rows_[own[mine]] == np.asarray(rows)[mine]]
+            sim[mine, own[mine]] = -np.inf
+        parts = self._parts(emb, sim)
         if getattr(self, "thresholds_", None) is not None:  # each group's share of the top-k
             base = sum(parts.values())
             best_old, best_new = best_of_groups(base, self.groups_, k + 1)
