@@ -376,12 +376,27 @@ def arrow_values(values):
 
     Iterating an Arrow array yields pyarrow scalars, which equal no id (a
     ``pa.Int64Scalar`` is not ``1``): its values are read as pandas reads
-    them (a list array gives one numpy array per row).
+    them, except a list array (or a pandas Series of Arrow lists), whose
+    rows are Python lists (nulls None) so that int ids stay exact.
     """
+    if isinstance(getattr(values, "dtype", None), pd.ArrowDtype) and _is_list(
+            values.dtype.pyarrow_dtype):  # a pandas Series of Arrow lists
+        return pd.Series(values.tolist(), index=values.index, dtype=object)
     if type(values).__module__.startswith("pyarrow") and hasattr(values, "to_pandas") \
             and not hasattr(values, "column_names"):  # (tables: ``_arrow_frame``)
+        if _is_list(values.type):
+            # rows as Python lists: pandas reads int lists with nulls as float64,
+            # which rounds ids past 2**53 (every row, not only those with a null)
+            return pd.Series(values.to_pylist(), dtype=object)
         return values.to_pandas()
     return values
+
+
+def _is_list(arrow_type):
+    import pyarrow as pa
+
+    return (pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)
+            or pa.types.is_fixed_size_list(arrow_type))
 
 
 def named_columns(X, name):

@@ -382,3 +382,57 @@ def test_a_pair_of_ids_and_scores_in_any_layout_is_scored():
     held_out = np.array([[1, 8], [2, 5]])
     for layout in ("tuple", "list", "series"):
         assert make_rank_scorer("recall", k=2)(Listed(layout), held_out) == 0.5
+
+
+def test_arrow_lists_padded_with_nulls_keep_big_int_ids_exact():
+    # pandas reads an Arrow list<int64> with a null as float64 (every row):
+    # ids past 2**53 were rounded, so real hits counted as misses
+    pa = pytest.importorskip("pyarrow")
+    big = 2**60 + 1
+    y_true, rows = [[big], [big + 2]], [[big, None], [big + 2, 5]]
+    for y_pred in (pa.array(rows), pa.chunked_array([pa.array(rows)]),
+                   pd.Series(rows, dtype=pd.ArrowDtype(pa.list_(pa.int64())))):
+        assert recall_at_k(y_true, y_pred, k=2) == 1.0
+        assert catalog_coverage(y_pred, [big, big + 2, 5]) == 1.0
+
+
+def test_catalog_coverage_reads_missing_ids_as_missing():
+    with pytest.raises(ValueError, match="catalog contains a missing id"):
+        catalog_coverage([[1, 2], [3, 1]], [1, 2, 3, np.nan])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # all-None pads are no recommendation: no warning
+        assert catalog_coverage([[None, None]], [1, 2]) == 0.0
+    assert catalog_coverage([[1, None], [2, None]], [1, 2, 3]) == pytest.approx(2 / 3)
+
+
+def test_ids_of_another_kind_than_y_trues_are_named():
+    # '1' (read from a CSV) against 1 (from recommend): every metric 0, silently
+    with pytest.warns(UserWarning, match=r"kind \['str'\] and y_pred's of kind \['number'\]"):
+        assert ndcg_at_k([["1"], ["2"]], [[1, 2], [2, 1]], k=2) == 0.0
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # ints against whole floats are the same ids
+        assert hit_rate_at_k([[1], [2]], np.array([[1.0, np.nan], [2.0, 3.0]]), k=2) == 1.0
+        assert hit_rate_at_k([[1], [2]], [[3, 4], [5, 6]], k=2) == 0.0  # only misses
+
+
+def test_tuple_ids_in_lists_of_lists_are_ids():
+    y_pred = [[("shop", 1), ("shop", 2)], [("shop", 3), ("shop", 1)]]
+    assert hit_rate_at_k([[("shop", 2)], [("shop", 1)]], y_pred, k=2) == 1.0
+
+
+def test_y_true_of_a_left_join_and_of_the_wrong_shape():
+    # NaN or None for a user without held-out rows: "Wrap a single id in a
+    # list, e.g. [nan]", which then raised "contains a missing id"
+    y_pred = [[10, 11], [20, 21], [30, 31]]
+    with pytest.warns(UserWarning, match=r"1 of 3 users have no relevant item \(y_true\[1\]\)"):
+        assert recall_at_k(pd.Series([[10], np.nan, [30]]), y_pred, k=2) == 1.0
+    with pytest.warns(UserWarning, match="no relevant item"):
+        assert recall_at_k([[10], None, [30]], y_pred, k=2) == 1.0
+    held_out = pd.DataFrame({"user_id": [0, 1, 2], "item_id": [10, 20, 30]})
+    for y_true in (held_out, {0: [10], 1: [20], 2: [30]}):
+        with pytest.raises(ValueError, match=r"groupby\('user_id'\)\['item_id'\].agg\(list\)"):
+            recall_at_k(y_true, y_pred, k=2)

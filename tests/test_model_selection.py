@@ -311,3 +311,13 @@ def test_narrow_integer_timestamps_hold_out_the_latest_row(dtype, times):
     assert train_test_split_last(X)[1].item_id.tolist() == [12]
     folds = [(a.tolist(), b.tolist()) for a, b in LeaveLastOut(2).split(X)]
     assert folds == [([0, 1], [2]), ([0], [1])]
+
+
+def test_a_record_batch_is_split_into_record_batches_and_records_are_named():
+    pa = pytest.importorskip("pyarrow")
+    batch = pa.RecordBatch.from_pandas(X, preserve_index=False)
+    train, test = train_test_split_last(batch)
+    assert isinstance(train, pa.RecordBatch) and isinstance(test, pa.RecordBatch)
+    assert sorted(test.column("item_id").to_pylist()) == [6, 7]
+    with pytest.raises(ValueError, match=r"X is a list of 7 dicts; pass pd.DataFrame\(X\)"):
+        train_test_split_last(X.drop(columns="timestamp").to_dict("records"))

@@ -18,15 +18,16 @@ The conventions are trec_eval's (``ndcg_cut``, ``map_cut``, ``recall``,
 
 import inspect
 import warnings
-from collections.abc import Iterable
-from numbers import Integral
+from collections.abc import Iterable, Mapping
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .._scores import _seen_positions
-from .._interactions import arrow_values, check_interactions, is_positive_int, positions
+from .._interactions import (arrow_values, check_interactions, is_positive_int, object_array,
+                             positions)
 
 
 def _check_k(k, name="k", allow_none=False):
@@ -79,6 +80,11 @@ def _check_y_pred(y_pred):
             if any(isinstance(v, Integral) and not isinstance(v, (bool, np.bool_))
                    for v in objects.ravel()):
                 arr = objects
+    if arr.ndim == 3 and isinstance(y_pred, (list, tuple)) and len(
+            {len(row) for row in y_pred}) == 1:  # tuple ids: np.asarray made them an axis
+        arr = np.empty(arr.shape[:2], dtype=object)
+        for i, row in enumerate(y_pred):
+            arr[i] = object_array(list(row))
     arr = _rows_of_ids(arr)
     if arr.ndim != 2:
         raise ValueError(
@@ -92,6 +98,12 @@ def _check_y_pred(y_pred):
 
 
 def _check_y_true(y_true, n_users):
+    if isinstance(y_true, (pd.DataFrame, Mapping)):
+        raise ValueError(
+            f"y_true must hold one collection of relevant item ids per user, in the "
+            f"order of y_pred's rows; got a {type(y_true).__name__}. From held-out rows: "
+            "test.groupby('user_id')['item_id'].agg(list).reindex(users) for the users "
+            "that y_pred ranks (a user without rows then gets NaN: no relevant item).")
     if isinstance(y_true, (str, bytes)) or not hasattr(y_true, "__len__"):
         raise ValueError(
             "y_true must be a sequence with one collection of relevant item "
@@ -105,13 +117,15 @@ def _check_y_true(y_true, n_users):
     relevant = []
     for row, items in enumerate(arrow_values(y_true)):
         items = arrow_values(items)
-        if isinstance(items, np.ndarray) and items.ndim == 1:
+        if items is None or (pd.api.types.is_scalar(items) and pd.isna(items)):
+            arr = np.empty(0, dtype=object)  # a user without held-out rows (a left join)
+        elif isinstance(items, np.ndarray) and items.ndim == 1:
             arr = items
         elif isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
             raise ValueError(
                 f"y_true[{row}] must be a collection (list, set or array) of "
                 f"relevant item ids; got {items!r}. Wrap a single id in a "
-                f"list, e.g. [{items!r}]."
+                f"list, e.g. [{items!r}] ([] or None for a user without relevant items)."
             )
         else:
             arr = np.fromiter(items, dtype=object)
@@ -160,7 +174,30 @@ def _relevance(y_true, y_pred, k, filled=None):
     pred_keys = pred_rows * n_codes + pred_codes + 1
     hits = np.isin(pred_keys, true_keys) & (pred_codes >= 0)
     hits &= ~pd.Series(pred_keys).duplicated().to_numpy()
+    if not hits.any() and len(flat_true):
+        _warn_other_kinds(flat_true, top)
     return hits.reshape(top.shape), n_relevant
+
+
+def _id_kind(value):
+    if isinstance(value, str):
+        return "str"
+    return "number" if isinstance(value, (Real, np.number)) else type(value).__name__
+
+
+def _warn_other_kinds(true, top):
+    """Warn when no id of ``y_true`` can match one of ``y_pred`` (strings against ints).
+
+    By the package's rule they are other ids (``'1'`` is not ``1``), so every
+    metric is 0; ids read from a CSV or JSON file as strings are the usual cause.
+    """
+    kinds = [{_id_kind(v) for v in a.ravel() if not (pd.api.types.is_scalar(v) and pd.isna(v))}
+             for a in (true, top)]
+    if all(kinds) and not kinds[0] & kinds[1]:
+        warnings.warn(
+            f"y_true's ids are of kind {sorted(kinds[0])} and y_pred's of kind "
+            f"{sorted(kinds[1])}: ids of another type are other ids (e.g. '1' is not 1), so "
+            "nothing is a hit. Convert one side to the other's type.", UserWarning, stacklevel=4)
 
 
 # Per-user values from the hits (n_users, n_positions) and the number of
@@ -527,8 +564,12 @@ def catalog_coverage(y_pred, catalog, k=None):
     ids = pd.unique(np.fromiter(catalog, dtype=object))
     if len(ids) == 0:
         raise ValueError("catalog is empty; pass the ids of all items.")
-    covered = pd.Index(ids).isin(top.ravel().astype(object))
-    if not covered.any() and (top == top).any():  # (NaN pads are no recommendation)
+    if pd.isna(ids).any():
+        raise ValueError("catalog contains a missing id (NaN or None); drop it.")
+    recommended = top.ravel().astype(object)
+    recommended = recommended[pd.notna(recommended)]  # NaN or None pads: no recommendation
+    covered = pd.Index(ids).isin(recommended)
+    if not covered.any() and len(recommended):
         # e.g. item_texts passed as catalog: its values are texts, its index the ids
         hint = (" It is a Series: are the ids its index (catalog=item_texts.index)?"
                 if isinstance(catalog, pd.Series) else "")

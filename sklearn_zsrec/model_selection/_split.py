@@ -5,6 +5,8 @@ from the end within its user (:func:`_rank_from_end`): 0 for the user's last
 interaction, 1 for the one before, and so on.
 """
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
@@ -23,6 +25,9 @@ def _as_array(X):
     # a list keeps each value's Python type, as the models read it (an int
     # id beside a string, an int timestamp beside a float id)
     arr = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
+    if arr.ndim == 1 and len(arr) and all(isinstance(row, Mapping) for row in arr):
+        raise ValueError(f"X is a list of {len(arr)} dicts; pass pd.DataFrame(X) (their keys "
+                         "as columns 'user_id', 'item_id', ...).")
     if arr.ndim != 2 or arr.shape[1] not in (2, 3):
         raise ValueError(
             "X must be a DataFrame with a 'user_id' column (and optionally "
@@ -255,6 +260,8 @@ def train_test_split_last(X, n_test=1):
     if isinstance(X, np.ndarray) and X.dtype.names is not None:  # structured
         return X[train], X[test]
     if hasattr(X, "__arrow_c_stream__"):  # an Arrow table (pyarrow, polars): of its type
+        if type(X).__module__.startswith("pyarrow"):  # a RecordBatch stays one (not StructArray)
+            return X.take(train), X.take(test)
         from sklearn.utils import _safe_indexing
 
         return _safe_indexing(X, train), _safe_indexing(X, test)
