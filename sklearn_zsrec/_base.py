@@ -96,8 +96,9 @@ class BaseRecommender(BaseEstimator):
         Returns
         -------
         self : object
-            The fitted recommender. A fit that raises leaves it not fitted
-            (its earlier fit is forgotten too).
+            The fitted recommender. A fit that raises once its input and
+            parameters are validated leaves it not fitted (its earlier fit
+            is forgotten too); invalid input leaves an earlier fit as it was.
         """
         data = check_interactions(X, y, estimator_name=type(self).__name__)
         try:

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._cache import cached_encode
 from ._interactions import arrow_values
 from ._model_files import (
+    float32_weights,
     _FINGERPRINT_SCHEME,
     DEFAULT_MODEL,
     _st_config,
@@ -38,14 +39,12 @@ def _load_model(path, device, stamp=None):
         if key not in _MODELS:
             from transformers import AutoModel, AutoTokenizer
 
-            import torch
-
             with no_loading_bars():  # a load is short: no bar
                 tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
                 # float32 whatever the checkpoint's dtype (transformers loads a
                 # float16 or bfloat16 checkpoint in it): ``precision`` decides
                 model = AutoModel.from_pretrained(path, local_files_only=True,
-                                                  dtype=torch.float32)
+                                                  **float32_weights())
             model.to(device).eval()
             for old in [k for k in _MODELS if k[0] == path and k[2] == device]:
                 del _MODELS[old]  # the files at that path changed: not used again

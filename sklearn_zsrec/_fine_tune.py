@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._progress import no_loading_bars, progress
+from ._progress import caller_stacklevel, no_loading_bars, progress
 
 logger = logging.getLogger("sklearn_zsrec")
 
@@ -303,6 +303,7 @@ class ContrastiveFineTuning(BaseEstimator):
         from transformers import AutoModel, AutoTokenizer
 
         from ._encoder import _pool, prepare_texts
+        from ._model_files import float32_weights
 
         rng = np.random.default_rng(self.random_state)
         torch.manual_seed(int(rng.integers(2**31)))
@@ -314,7 +315,7 @@ class ContrastiveFineTuning(BaseEstimator):
         # float32 whatever the checkpoint's dtype: float16 weights train to NaN,
         # bfloat16 ones lose the small updates
         model = AutoModel.from_pretrained(path, local_files_only=True,
-                                          dtype=torch.float32).to(encoder.device_)
+                                          **float32_weights()).to(encoder.device_)
         if self.method == "lora":
             from peft import LoraConfig, get_peft_model
 
@@ -390,7 +391,13 @@ class ContrastiveFineTuning(BaseEstimator):
                 break
             optimiser.zero_grad()
             loss.backward()
-            optimiser.step()
+            try:
+                optimiser.step()
+            except RuntimeError as exc:  # AdamW's step overflowing float (an absurd rate)
+                if "overflow" not in str(exc):
+                    raise
+                diverged = step
+                break
             schedule.step()
             losses.append(loss.item())
             if curve and (step % every == 0 or step == self.n_steps):
@@ -399,6 +406,12 @@ class ContrastiveFineTuning(BaseEstimator):
                     best = {n: v.detach().clone() for n, v in params.items()}
                 elif step - max(curve, key=lambda c: c[1])[0] >= PATIENCE * every:
                     break  # no better held-out pairs for PATIENCE evaluations
+        if not diverged:  # the last update, which no loss has seen: finite weights and vectors?
+            with torch.no_grad():
+                last = train[:size]
+                if not (all(torch.isfinite(v).all() for v in params.values())
+                        and torch.isfinite(embed(np.r_[anchors[last], positives[last]])).all()):
+                    diverged = len(losses)
         if curve or diverged:  # back to the best evaluated weights (or the base's)
             with torch.no_grad():
                 for n, v in params.items():
@@ -406,10 +419,11 @@ class ContrastiveFineTuning(BaseEstimator):
         kept = max(curve, key=lambda c: c[1])[0] if curve else 0 if diverged else len(losses)
         if diverged:
             warnings.warn(
-                f"ContrastiveFineTuning: the training loss was not finite at step {diverged} "
-                f"(learning_rate {rate:g} too high for this model?); training stopped and "
+                f"ContrastiveFineTuning: training diverged at step {diverged} (a loss, weight "
+                f"or embedding not finite: learning_rate {rate:g} too high for this model?); "
+                f"training stopped and "
                 f"the weights of step {kept} were kept (0: the base model's). Lower "
-                "learning_rate to tune further.", UserWarning, stacklevel=6)
+                "learning_rate to tune further.", UserWarning, stacklevel=caller_stacklevel())
         if self.method == "lora":
             model = model.merge_and_unload()
         model.eval()

@@ -358,6 +358,13 @@ def positions(index, ids):
     floats are looked up as the ints they equal; others match no int id.
     """
     ids = np.asarray(ids)
+    if (ids.dtype == object and ids.ndim == 1 and ids.size and isinstance(index.dtype, np.dtype)
+            and index.dtype.kind in "iu"):  # floats held in an object array (one id, a mix)
+        floats = np.array([isinstance(v, (float, np.floating)) for v in ids], dtype=bool)
+        if floats.any():
+            out = index.get_indexer(ids)
+            out[floats] = positions(index, ids[floats].astype(np.float64))
+            return out
     if (ids.dtype.kind != "f" or not isinstance(index.dtype, np.dtype)
             or index.dtype.kind not in "iu" or not ids.size):
         return index.get_indexer(ids)

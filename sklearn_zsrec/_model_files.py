@@ -118,6 +118,17 @@ def _st_pooling(pool):
             if key.startswith("pooling_mode_") and on is True]
 
 
+def float32_weights():
+    """``from_pretrained``'s keyword for float32 weights: ``dtype`` (transformers
+    4.56 and later) or ``torch_dtype`` (earlier: ``dtype`` went to the model's
+    constructor and raised)."""
+    import torch
+    import transformers
+
+    major, minor = (int(part) for part in transformers.__version__.split(".")[:2])
+    return {"dtype" if (major, minor) >= (4, 56) else "torch_dtype": torch.float32}
+
+
 def _st_config(path):
     """Pooling, normalisation, max length and lowercasing from a sentence-transformers dir.
 

@@ -1,6 +1,8 @@
 """Progress bars for long work, silenced by ``verbose=0``."""
 
 import contextlib
+import os
+import sys
 import threading
 
 DELAY = 2.0  # seconds before a bar appears: quick work shows nothing
@@ -18,6 +20,20 @@ def progress(iterable, verbose, **kwargs):
     except ImportError:  # pragma: no cover - tqdm ships with transformers
         return iterable
     return tqdm(iterable, delay=DELAY, **kwargs)
+
+
+def caller_stacklevel():
+    """``stacklevel`` for a warning issued by the caller of this function that
+    names the first frame outside this package and scikit-learn (the user's
+    ``fit``, whatever the path: a recommender alone, in a hybrid, in a search)."""
+    import sklearn
+
+    inside = (os.path.dirname(os.path.abspath(__file__)),
+              os.path.dirname(os.path.abspath(sklearn.__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 @contextlib.contextmanager

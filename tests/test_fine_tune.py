@@ -277,7 +277,7 @@ def test_a_diverging_rate_keeps_finite_weights_and_says_so(tmp_path, size):
     texts, X = _tiny_catalogue() if size == "held-out pairs" else _tiny_catalogue(30, 10, 3)
     tuning = ContrastiveFineTuning("full", n_steps=20, batch_size=8, learning_rate=1e6,
                                    location=tmp_path, verbose=0)
-    with pytest.warns(UserWarning, match="loss was not finite at step"):
+    with pytest.warns(UserWarning, match="training diverged at step"):
         tuned = ZeroShotRecommender(_tiny_encoder(), item_texts=texts,
                                     fine_tune=tuning).fit(X)
     record = json.loads((Path(tuned.encoder_.model) / "fine_tuning.json").read_text())
@@ -378,3 +378,17 @@ def test_an_unseeded_hybrid_warns_that_it_tunes_at_every_fit(tmp_path):
     text = ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning)
     with pytest.warns(UserWarning, match="Set random_state to an int to tune once per data"):
         HybridRecommender(text, verbose=0).fit(X)
+
+
+@pytest.mark.parametrize("rate", [1e30, 1e38])
+def test_a_last_step_that_diverges_keeps_the_base_model(tmp_path, rate):
+    # small data (no held-out pairs): the last update was never checked, so
+    # weights that gave NaN vectors were kept; 1e38 overflowed AdamW's step
+    texts, X = _tiny_catalogue(30, 10, 3)
+    tuning = ContrastiveFineTuning("full", n_steps=1, batch_size=8, learning_rate=rate,
+                                   location=tmp_path, verbose=0)
+    with pytest.warns(UserWarning, match="training diverged at step 1"):
+        tuned = ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning).fit(X)
+    record = json.loads((Path(tuned.encoder_.model) / "fine_tuning.json").read_text())
+    assert record["step_kept"] == 0 and record["diverged_at_step"] == 1
+    assert np.isfinite(tuned.item_embeddings_).all()

@@ -311,6 +311,26 @@ def test_a_known_user_whose_interactions_all_weigh_0_is_scored_by_its_text_neigh
                                user_texts=texts)
     model = HybridRecommender(text, random_state=0, verbose=0).fit(
         pd.concat([rows, clicks], ignore_index=True))
+    from sklearn_zsrec._hybrid._new_users import TextNeighbours
+
+    seen = []
+    parts = TextNeighbours._parts
+
+    def spy(self, emb, sim):  # a spy on our own logic: the similarities it ranks by
+        seen.append(sim.copy())
+        return parts(self, emb, sim)
+
+    TextNeighbours._parts = spy
+    try:
+        model.score_items(["imp"])
+    finally:
+        TextNeighbours._parts = parts
+    own = np.flatnonzero(model.users_[model._new_users.rows_] == "imp")
+    assert len(own) == 1 and seen[-1][0, own[0]] == -np.inf  # not its own neighbour
+    # texts of users seen in fit are not read from the call
+    np.testing.assert_array_equal(
+        model.score_items(["imp"], user_texts={"imp": "something else entirely"}),
+        model.score_items(["imp"]))
     explained = model.explain("imp", n=3)
     assert "text neighbours" in set(explained.source)
     np.testing.assert_allclose(explained.groupby("item_id", sort=False).contribution.sum(),

@@ -435,3 +435,19 @@ def test_numpy_and_python_ints_of_a_mixed_column_sort_as_one_kind():
         catalogs.append(model.items_.tolist())
         assert model.recommend(99, n=2).tolist() == [3, 5]  # tied counts: catalog order
     assert catalogs[0] == catalogs[1] == [3, 5, "x"]
+
+
+def test_the_hybrids_new_user_float_id_past_2_53_finds_only_its_own_text():
+    from sklearn_zsrec import HybridRecommender
+
+    big = 2**60
+    texts = pd.Series({i: f"item {i} of the shop" for i in range(6)})
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, big + 2, big + 2], "item_id": [0, 1, 1, 2, 4, 5]})
+    users = {1: "a reader", 2: "a reader of comics", big + 2: "item 4 of the shop"}
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
+                               user_texts=users)
+    model = HybridRecommender(text, blend="fixed", verbose=0).fit(X)
+    new = {big + 4: "item 1 of the shop"}  # a new user's text at the call; float(2**60) has none
+    np.testing.assert_array_equal(model.score_items([float(big)], user_texts=new),
+                                  model.score_items([big], user_texts=new))
+    assert set(model.explain(float(big), [4, 0]).source) == {"popularity"}

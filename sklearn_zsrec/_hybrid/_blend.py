@@ -34,11 +34,13 @@ and ``mean_u``, ``std_u`` are computed the first time a user is scored and
 kept with the fitted models (a known user's scores do not change after fit).
 """
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._scores import _matmul, _put_columns, _tensor
+from ._members import dropped_names
 
 # upper edges of the history-length bins; each bin (users with at most that
 # many interactions, and one bin above the last edge) gets its own blend
@@ -401,3 +403,27 @@ class Blend:
 def _scaled(x, std):
     """``x / std(x . y)`` over the items, in float32; 0 where ``std`` is 0 (constant scores)."""
     return x / np.where(std > 0, std, np.inf).astype(np.float32)[:, None]
+
+
+def check_weights(weights, members, all_members):
+    """Raise when the hybrid's ``weights`` cannot give a ranking (checked whatever the blend).
+
+    ``members``: the (name, member) pairs kept; ``all_members``: the
+    hybrid's ``members`` parameter (its dropped names are allowed keys).
+    """
+    if weights is None:
+        return
+    keys = ["text", "popularity", *(name for name, _ in members)]
+    unknown = sorted(set(weights) - set(keys) - set(dropped_names(all_members)), key=str)
+    if unknown:
+        raise ValueError(f"HybridRecommender: weights has unknown keys {unknown}; use "
+                         f"{keys} (the members' names; missing keys weigh 0).")
+    bad = {k: v for k, v in weights.items()
+           if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v)}
+    if bad:
+        raise ValueError(f"HybridRecommender: weights must be finite numbers; got {bad}.")
+    if not any(v for k, v in weights.items() if k in keys):
+        raise ValueError(
+            f"HybridRecommender: every weight is 0 or a dropped member's ({weights}): "
+            "the blend would score every item 0. Give at least one member a weight, or "
+            "weights=None for the text model and the first member at 1.")

@@ -17,11 +17,11 @@ from .._interactions import arrow_values, object_array
 from .._cold_start import CallTextsMixin, check_new_items, grow_catalog
 from .._explain import contributions
 from .._fine_tune import UNSEEDED_HYBRID
-from .._progress import Stages
-from ._blend import HISTORY_BINS, N_BINS, Blend, fixed_coef
+from .._progress import Stages, caller_stacklevel
+from ._blend import HISTORY_BINS, N_BINS, Blend, check_weights, fixed_coef
 from ._exposure import Exposure, exposure_of
 from ._learn import Learner, warn_tiny
-from ._members import check_members, default_members, dropped_names, fit_members, positions
+from ._members import check_members, default_members, fit_members, positions
 from ._new_users import TextNeighbours
 
 logger = logging.getLogger("sklearn_zsrec._hybrid")
@@ -47,7 +47,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     candidates on the terms, one per history-length bin (1-3, 4-10, 11-30
     and more interactions); the mean of those fits serves every bin unless
     the bin's own fit or a fixed sum of terms ranks its held-out items
-    clearly better. Then it refits the members on all the data. docs/blend.md lists the terms and the rules.
+    clearly better. Then it refits the members on all the data.
+    docs/blend.md lists the terms and the rules.
 
     A member is any recommender with ``fit`` and the public scoring
     protocol ``score_items(users)`` (scores over its ``items_`` for users of
@@ -58,8 +59,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     their scale does not matter (docs/blend.md).
 
     Users not seen in ``fit`` (or whose interactions all weigh 0) are scored
-    from their text when the text model has ``user_texts``: the items of the ``user_neighbors`` known users whose
-    texts are most similar, smoothed toward popularity, their top-10 ending
+    from their text when the text model has ``user_texts``: the items of the
+    ``user_neighbors`` known users whose texts are most similar, smoothed
+    toward popularity, their top-10 ending
     with the declared arrivals closest to their text (``new_items`` as a
     list, items added by ``add_items``; learned blend); otherwise by the
     text model (its popularity fallback).
@@ -101,7 +103,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     user_neighbors : int or "auto", default="auto"
         Known users whose items score a new user (with ``user_texts``).
         ``"auto"`` picks it among 10, 25, 50, 100, 200 and 400 in ``fit``
-        (10 with fewer than 50 known users with texts: too few to judge).
+        (10 with fewer than 50 known users with texts, too few to judge; one
+        less than their number, at least 1, with fewer than 11).
     new_items : "all", array-like of item ids or None, default="all"
         Which catalog items without interactions are fresh arrivals (added
         after the interactions were logged: the log cannot say how popular
@@ -256,7 +259,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         if clash:
             raise ValueError(f"HybridRecommender: member names {sorted(clash)} are parameters "
                              "of the hybrid; rename those members.")
-        self._check_weights(members)
+        check_weights(self.weights, members, self.members)
         learned = self.blend == "learned"
         self._exposure = None
         stages = Stages((2 + len(members)) * (1 + learned) + 2 + learned, self.verbose,
@@ -310,7 +313,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         """
         tuned = getattr(self.text, "fine_tune", None) is not None
         if tuned and not isinstance(self.random_state, Integral):
-            warnings.warn(UNSEEDED_HYBRID, UserWarning, stacklevel=6)
+            warnings.warn(UNSEEDED_HYBRID, UserWarning, stacklevel=caller_stacklevel())
         holdout_text = []
 
         def fit_blend(rows):
@@ -388,25 +391,6 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
                 f"(e.g. {unknown[:5].tolist()}); give them a text in item_texts or "
                 "leave them out of new_items.")
         return np.isin(np.arange(len(text.items_)), cols)
-
-    def _check_weights(self, members):
-        """Raise when ``weights`` cannot give a ranking (checked whatever the blend)."""
-        if self.weights is None:
-            return
-        keys = ["text", "popularity", *(name for name, _ in members)]
-        unknown = sorted(set(self.weights) - set(keys) - set(dropped_names(self.members)), key=str)
-        if unknown:
-            raise ValueError(f"HybridRecommender: weights has unknown keys {unknown}; use "
-                             f"{keys} (the members' names; missing keys weigh 0).")
-        bad = {k: v for k, v in self.weights.items()
-               if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v)}
-        if bad:
-            raise ValueError(f"HybridRecommender: weights must be finite numbers; got {bad}.")
-        if not any(v for k, v in self.weights.items() if k in keys):
-            raise ValueError(
-                f"HybridRecommender: every weight is 0 or a dropped member's ({self.weights}): "
-                "the blend would score every item 0. Give at least one member a weight, or "
-                "weights=None for the text model and the first member at 1.")
 
     def add_items(self, item_texts):
         """Add items to the catalog by their text, after ``fit``, without a refit.

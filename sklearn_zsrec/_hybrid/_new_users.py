@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 
 from .._scores import _matmul, _top_n
 from .._cold_start import user_texts_for
-from .._interactions import object_array
+from .._interactions import object_array, positions
 from .._encoder import embed
 from .._zero_shot import _normalize_rows
 from . import _memo
@@ -123,23 +123,37 @@ class TextNeighbours:
             self.items_ = (user_items[self.rows_] != 0).astype(np.float32)
         return self
 
-    def has_text(self, users):
-        """Users with a text (given to the call, or in the text model's) and known users to match."""
-        texts = user_texts_for(self.text_.user_texts_)
-        if texts is None or self.embeddings_ is None:
-            return np.zeros(len(users), dtype=bool)
-        return pd.Index(texts.index).get_indexer(users) >= 0
+    def user_texts(self, users, rows=None):
+        """Each user's text, None without one: for users not seen in fit the call's,
+        then the text model's; for known users (``rows`` >= 0) the text model's
+        only (texts of users seen in fit are not read from the call). Exact
+        for float ids past 2**53."""
+        out = np.full(len(users), None, dtype=object)
+        known = np.zeros(len(users), bool) if rows is None else np.asarray(rows) >= 0
+        for chosen, texts in ((~known, user_texts_for(self.text_.user_texts_)),
+                              (known, self.text_.user_texts_)):
+            if texts is not None and chosen.any():
+                found = positions(pd.Index(texts.index), np.asarray(users)[chosen])
+                part = np.full(len(found), None, dtype=object)
+                part[found >= 0] = texts.to_numpy(dtype=object)[found[found >= 0]]
+                out[chosen] = part
+        return out
 
-    def source(self, user):
+    def has_text(self, users, rows=None):
+        """Users with a text (see ``user_texts``) and known users to match."""
+        if self.embeddings_ is None:
+            return np.zeros(len(users), dtype=bool)
+        return np.array([t is not None for t in self.user_texts(users, rows)], dtype=bool)
+
+    def source(self, user, row=-1):
         """What scores ``user`` (not seen in fit): its text neighbours, its text, or popularity.
 
         Users with a text but no known users to match by text are scored by
         the text model (its similarity of their text to the items').
         """
-        if self.has_text(object_array([user]))[0]:
+        if self.has_text(object_array([user]), [row])[0]:
             return "text neighbours"
-        texts = user_texts_for(self.text_.user_texts_)
-        has_text = texts is not None and pd.Index(texts.index).get_indexer([user])[0] >= 0
+        has_text = self.user_texts(object_array([user]), [row])[0] is not None
         return "user text" if has_text else "popularity"
 
     def set_exposure(self, exposure, declared=None, random_state=None, k=10):
@@ -190,7 +204,7 @@ class TextNeighbours:
         text neighbour, as in the choice of the neighbour count.
         """
         out = np.empty((len(users), len(self.n_item_interactions_)), dtype=np.float32)
-        with_text = self.has_text(users)
+        with_text = self.has_text(users, rows)
         if with_text.any():
             out[with_text] = sum(self._text_parts(
                 users[with_text], None if rows is None else np.asarray(rows)[with_text]).values())
@@ -201,15 +215,14 @@ class TextNeighbours:
     def explained(self, user, row=-1):
         """One user's ``scores`` as ``{source: scores over the catalog}``, adding up to them."""
         users = object_array([user])
-        if self.has_text(users)[0]:
+        if self.has_text(users, [row])[0]:
             return {name: part[0] for name, part in self._text_parts(users, [row]).items()}
-        return {self.source(user): self.scores(users)[0]}
+        return {self.source(user, row): self.scores(users, [row])[0]}
 
     def _text_parts(self, users, rows=None, k=10):
         """The parts of the scores of ``users`` with a text and known users to match."""
-        texts = user_texts_for(self.text_.user_texts_)
-        emb = _normalize_rows(embed(self.text_.encoder_, 
-            texts.loc[users].to_numpy())).astype(np.float32)
+        emb = _normalize_rows(embed(self.text_.encoder_,
+                                    self.user_texts(users, rows))).astype(np.float32)
         sim = self._similarity(emb)
         if rows is not None:  # a known user (row >= 0) with a text is not its own neighbour
             own = np.searchsorted(self.rows_, rows)  # rows_: sorted

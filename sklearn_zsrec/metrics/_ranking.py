@@ -19,12 +19,13 @@ The conventions are trec_eval's (``ndcg_cut``, ``map_cut``, ``recall``,
 import inspect
 import warnings
 from collections.abc import Iterable, Mapping
-from numbers import Integral, Real
+from numbers import Integral, Number
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from .._progress import caller_stacklevel
 from .._scores import _seen_positions
 from .._interactions import (arrow_values, check_interactions, is_positive_int, object_array,
                              positions)
@@ -179,10 +180,11 @@ def _relevance(y_true, y_pred, k, filled=None):
     return hits.reshape(top.shape), n_relevant
 
 
-def _id_kind(value):
-    if isinstance(value, str):
+def _id_kind(kind):
+    """The kind of ids of type ``kind``: equal ids of one kind can match (1 == 1.0)."""
+    if issubclass(kind, str):
         return "str"
-    return "number" if isinstance(value, (Real, np.number)) else type(value).__name__
+    return "number" if issubclass(kind, (Number, np.number)) else kind.__name__
 
 
 def _warn_other_kinds(true, top):
@@ -191,13 +193,21 @@ def _warn_other_kinds(true, top):
     By the package's rule they are other ids (``'1'`` is not ``1``), so every
     metric is 0; ids read from a CSV or JSON file as strings are the usual cause.
     """
-    kinds = [{_id_kind(v) for v in a.ravel() if not (pd.api.types.is_scalar(v) and pd.isna(v))}
-             for a in (true, top)]
-    if all(kinds) and not kinds[0] & kinds[1]:
+    def kinds(a):
+        if a.dtype.kind in "US":
+            return {"str"}
+        if a.dtype.kind in "iub" or (a.dtype.kind == "f" and not np.isnan(a).all()):
+            return {"number"}
+        ids = pd.unique(a.ravel())  # an object array: the types of its distinct ids
+        return {_id_kind(kind) for kind in {type(v) for v in ids[pd.notna(ids)]}}
+
+    found = [kinds(true), kinds(top)]
+    if all(found) and not found[0] & found[1]:
         warnings.warn(
-            f"y_true's ids are of kind {sorted(kinds[0])} and y_pred's of kind "
-            f"{sorted(kinds[1])}: ids of another type are other ids (e.g. '1' is not 1), so "
-            "nothing is a hit. Convert one side to the other's type.", UserWarning, stacklevel=4)
+            f"y_true's ids are of kind {sorted(found[0])} and y_pred's of kind "
+            f"{sorted(found[1])}: ids of another type are other ids (e.g. '1' is not 1), so "
+            "nothing is a hit. Convert one side to the other's type.", UserWarning,
+            stacklevel=caller_stacklevel())
 
 
 # Per-user values from the hits (n_users, n_positions) and the number of
