@@ -459,7 +459,13 @@ class BaseRecommender(BaseEstimator):
         array of its id. Returns ``_explain.contributions(...)`` with
         ``item`` the position in ``cols``.
         """
-        raise NotImplementedError(f"{type(self).__name__} does not implement explain.")
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement explain: define "
+            "_contributions(self, row, users, cols), returning one row per "
+            "contribution (sklearn_zsrec._explain.contributions(item, source, "
+            "contributor, value), item the position in cols), as the package's "
+            "recommenders do; as a member of a HybridRecommender it is explained "
+            "by its blend term without it.")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -23,12 +23,16 @@ MIN_HISTORY_WEIGHT = 2.0**-64
 def recency_weights(data, half_life):
     """``weight * 0.5 ** (rank_from_latest / half_life)`` per interaction.
 
-    ``half_life`` None keeps the interaction weights as they are.
+    ``half_life`` None keeps the interaction weights as they are. Rows of
+    weight 0 (an impression without a click) are no interaction: they stay
+    0 and do not count in the ranks of the others.
     """
     if half_life is None:
         return data.weight
-    frame = pd.DataFrame({"u": pd.factorize(data.user_id)[0], "o": data.order})
-    rank = frame.groupby("u")["o"].rank(method="first", ascending=False) - 1
+    # weight-0 rows ranked among themselves (their weight stays 0), the others apart
+    frame = pd.DataFrame({"u": pd.factorize(data.user_id)[0], "o": data.order,
+                          "z": np.asarray(data.weight) == 0})
+    rank = frame.groupby(["u", "z"])["o"].rank(method="first", ascending=False) - 1
     return data.weight * 0.5 ** (rank.to_numpy() / half_life)
 
 

@@ -67,6 +67,8 @@ class NextItemRecommender(_ItemItemRecommender):
     / half_life)``: what others picked right after what this user picked
     last. Co-occurrence (:class:`ItemKNNRecommender`) ignores the order; this
     model is built on it. Without timestamps, row order is time order.
+    Interactions of weight 0 (impressions without a click) are left out of
+    the sequences.
 
     Parameters
     ----------
@@ -122,5 +124,10 @@ class NextItemRecommender(_ItemItemRecommender):
         self.half_life = half_life
 
     def _fit_matrix(self, data, rows, cols):
-        return item_transitions(rows, cols, data.order, self.n_item_interactions_,
+        # weight 0 is no interaction (an impression without a click): no
+        # transition, no step between the others, not one of an item's users
+        kept = np.asarray(data.weight) != 0
+        rows, cols = rows[kept], cols[kept]
+        return item_transitions(rows, cols, data.order[kept],
+                                np.bincount(cols, minlength=len(self.items_)),
                                 self.window, self.n_neighbors)

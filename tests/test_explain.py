@@ -187,6 +187,11 @@ def test_a_recommender_of_ones_own_can_be_the_hybrids_cf_member():
     assert not np.array_equal(fixed.score_items(users), plain.score_items(users))
 
 
+def test_a_recommender_of_ones_own_names_what_its_explain_needs():
+    model = GenreMatch(TOPICS).fit(X)
+    with pytest.raises(NotImplementedError, match=r"define _contributions\(self, row, users, cols\)"):
+        model.explain(model.users_[0], n=2)
+
 
 class ReversedGenreMatch(GenreMatch):
     """``GenreMatch`` whose scores come in a layout torch cannot view (negative strides)."""

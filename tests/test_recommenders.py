@@ -301,3 +301,53 @@ def test_item_knn_with_more_neighbours_than_items_keeps_them_all(n_neighbors):
     every = ItemKNNRecommender(n_neighbors=3).fit(X)  # 4 items: 3 others each
     model = ItemKNNRecommender(n_neighbors=n_neighbors).fit(X)
     np.testing.assert_array_equal(model.score_items([0, 1, 2]), every.score_items([0, 1, 2]))
+
+
+def _impressions():
+    """A click log with impressions (weight 0): 20 users click x and are then
+    shown "ad", which nobody clicks; 5 users click x, then y; "me" clicks z, then x."""
+    rows, t = [], 0
+    for u in range(25):
+        rows += [(f"u{u}", "x", t, 1.0), (f"u{u}", "ad" if u < 20 else "y", t + 1,
+                                          0.0 if u < 20 else 1.0)]
+        t += 2
+    rows += [("me", "z", t, 1.0), ("me", "x", t + 1, 1.0)]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "weight"])
+
+
+def test_next_item_learns_nothing_from_interactions_of_weight_0():
+    # weight 0 is no interaction (as item-kNN's co-occurrence and the
+    # fine-tuning's pairs read it): an impression that nobody clicked was
+    # the first "next item" of x, at twice the score of the clicked one
+    from sklearn_zsrec import NextItemRecommender
+
+    X = _impressions()
+    model = NextItemRecommender().fit(X)
+    clicks = NextItemRecommender().fit(X[X.weight > 0])
+    assert model.recommend("me", n=1)[0] == "y"
+    known = np.isin(model.items_, clicks.items_)
+    np.testing.assert_allclose(model.score_items("me")[known], clicks.score_items("me"),
+                               rtol=1e-6)
+    assert model.score_items("me")[list(model.items_).index("ad")] == 0
+    y = X.pop("weight") > 0  # the same log passed as y
+    np.testing.assert_array_equal(NextItemRecommender().fit(X, y).score_items("me"),
+                                  model.score_items("me"))
+
+
+@pytest.mark.parametrize("model", ["knn", "next"])
+def test_recency_counts_interactions_not_impressions(model):
+    # half_life is in interactions: impressions (weight 0) shown after a
+    # click did not make it older
+    from sklearn_zsrec import NextItemRecommender
+
+    make = {"knn": ItemKNNRecommender, "next": NextItemRecommender}[model]
+    X = _impressions()
+    shown = pd.DataFrame({"user_id": "me", "item_id": ["ad"],
+                          "timestamp": [10**6], "weight": [0.0]})
+    with_impression = make(half_life=1.0).fit(pd.concat([X, shown], ignore_index=True))
+    without = make(half_life=1.0).fit(X)
+    row = list(with_impression.users_).index("me")
+    history = with_impression.history_[row]
+    same = without.history_[list(without.users_).index("me")]
+    np.testing.assert_allclose(history[:, np.isin(with_impression.items_, without.items_)].toarray(),
+                               same.toarray(), rtol=1e-6)
