@@ -304,12 +304,15 @@ class TextNeighbours:
         In float64, rounded to float32: a float32 product rounds with the
         number of rows it is given, and users with the same text (a profile,
         "F, 25-34, student") tie exactly, so which of them were neighbours
-        depended on who else was in the call (scores moved by 0.6).
+        depended on who else was in the call (scores moved by 0.6). Through
+        torch (``_matmul``), as the products that follow it: a numpy product
+        here left OpenBLAS's threads spinning against torch's through the
+        neighbour choice's top-k (2.4x slower on 2 cores).
         """
         known = getattr(self, "_embeddings64", None)
         if known is None or known.shape[0] != self.embeddings_.shape[0]:
             known = self._embeddings64 = np.ascontiguousarray(self.embeddings_, dtype=np.float64)
-        return (emb.astype(np.float64) @ known.T).astype(np.float32)
+        return _matmul(emb, known.T).astype(np.float32)
 
     def _item_matrix(self):
         """The known users' items (binary), dense when small enough, else sparse.
