@@ -12,12 +12,30 @@ from ._scores import _matmul
 from ._explain import factor_contributions
 
 
+def _without_zeros(user_items):
+    """``user_items`` without its stored zeros (interactions of weight 0).
+
+    A weight of 0 is no interaction, as in Hu, Koren and Volinsky's model
+    (confidence ``1 + alpha * 0``, preference 0: an unobserved pair) and in
+    Spark's ALS; implicit reads a stored 0 as confidence 0 instead, which
+    drops the pair from the loss: impressions without a click moved the
+    factors of every user who had them.
+    """
+    if not (user_items.data == 0).any():
+        return user_items
+    out = user_items.copy()
+    out.eliminate_zeros()
+    return out
+
+
 class ALSRecommender(BaseRecommender):
     """Collaborative filtering by alternating least squares (implicit).
 
     Wraps ``implicit``'s ``AlternatingLeastSquares`` (Hu, Koren and Volinsky,
     2008) for implicit feedback: each interaction's confidence is
-    ``alpha * weight``. Scores are dot products of the learned user and item
+    ``alpha * weight``; interactions of weight 0 (impressions without a
+    click) are pairs without an interaction, as in the paper and in Spark's
+    ALS. Scores are dot products of the learned user and item
     factors. Only users and items seen in ``fit`` can be scored; new users
     raise an error (use :class:`HybridRecommender` or
     :class:`PopularityRecommender` for them).
@@ -142,7 +160,7 @@ class ALSRecommender(BaseRecommender):
             if previous is not None:
                 model.user_factors, model.item_factors = self._warm_factors(previous, seed)
             try:
-                model.fit(self.user_items_, show_progress=bool(self.verbose))
+                model.fit(_without_zeros(self.user_items_), show_progress=bool(self.verbose))
             except ModelFitError as exc:  # NaN factors: confidences too large
                 self._overflow(exc)
         self.user_factors_ = np.ascontiguousarray(model.user_factors, np.float32)
@@ -196,7 +214,7 @@ class ALSRecommender(BaseRecommender):
         strong regularization shrinks the scores toward 0 (regularization=10
         with alpha=1 on a small catalog: 74%).
         """
-        history = self.user_items_[row]
+        history = _without_zeros(self.user_items_[row])  # as fit read it
         confidence = self.alpha * history.data.astype(np.float64)
         return factor_contributions(self, row, cols, history.indices, self.regularization,
                                     confidence - 1.0, confidence)

@@ -351,3 +351,28 @@ def test_recency_counts_interactions_not_impressions(model):
     same = without.history_[list(without.users_).index("me")]
     np.testing.assert_allclose(history[:, np.isin(with_impression.items_, without.items_)].toarray(),
                                same.toarray(), rtol=1e-6)
+
+
+def test_als_reads_interactions_of_weight_0_as_no_interaction():
+    # Hu, Koren and Volinsky's model (and Spark's ALS) give a weight of 0
+    # confidence 1 + alpha * 0 and preference 0, as an unobserved pair;
+    # implicit read the stored 0 as confidence 0, which dropped the pair from
+    # the loss: 636 impressions moved the top-10 of 86% of the users
+    from sklearn_zsrec.datasets import make_synthetic_interactions
+
+    X = make_synthetic_interactions(200, 80, 3000, n_topics=4, random_state=0).interactions
+    rng = np.random.default_rng(0)
+    shown = pd.DataFrame({"user_id": rng.choice(X.user_id.unique(), 800),
+                          "item_id": rng.choice(X.item_id.unique(), 800)}).drop_duplicates()
+    seen = pd.MultiIndex.from_frame(X[["user_id", "item_id"]])
+    shown = shown[~pd.MultiIndex.from_frame(shown).isin(seen)]
+    with_shown = pd.concat([X.assign(weight=1.0),
+                            shown.assign(timestamp=X.timestamp.max(), weight=0.0)],
+                           ignore_index=True)
+    make = lambda: ALSRecommender(factors=8, iterations=5, random_state=0)  # noqa: E731
+    clicks, model = make().fit(X), make().fit(with_shown)
+    assert np.array_equal(clicks.items_, model.items_) and len(shown) > 500
+    np.testing.assert_allclose(model.user_factors_, clicks.user_factors_, rtol=1e-4, atol=1e-6)
+    user = clicks.users_[0]
+    out = model.explain(user, model.items_[:3])
+    assert not out.contributor.isin(shown.item_id[shown.user_id == user]).any()
