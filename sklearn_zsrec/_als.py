@@ -73,9 +73,9 @@ class ALSRecommender(BaseRecommender):
     user_items_ : scipy.sparse.csr_matrix of shape (n_users, n_items)
         Training interactions (weights), used to exclude seen items.
     n_user_interactions_ : ndarray of shape (n_users,)
-        Distinct items per user in ``fit``.
+        Distinct items of non-zero weight per user in ``fit``.
     n_item_interactions_ : ndarray of shape (n_items,)
-        Distinct users per item in ``fit``.
+        Distinct users of non-zero weight per item in ``fit``.
     user_factors_ : ndarray of shape (n_users, factors), float32
         Learned user factors.
     item_factors_ : ndarray of shape (n_items, factors), float32

@@ -136,8 +136,11 @@ class BaseRecommender(BaseEstimator):
         matrix = sp.csr_matrix((data.weight.astype(np.float32), (rows, cols)),
                                shape=(len(users), len(items)))
         matrix.sort_indices()
-        return (users, items, matrix, np.diff(matrix.indptr),
-                np.bincount(cols, minlength=len(items)))
+        # counts of interactions: rows of weight 0 (impressions without a
+        # click) stay in the matrix, as seen items, but are no interaction
+        some = np.asarray(data.weight) != 0
+        return (users, items, matrix, np.bincount(rows[some], minlength=len(users)),
+                np.bincount(cols[some], minlength=len(items)))
 
     def _rows(self, ids, kind):
         attr = "users_" if kind == "user" else "items_"
@@ -403,12 +406,16 @@ class BaseRecommender(BaseEstimator):
         - Items of X not in ``items_`` cannot be recommended: they count as
           relevant items never retrieved (misses), with one ``UserWarning``.
           Users the model cannot score raise as in :meth:`recommend`.
+        - Rows of weight 0 (impressions without a click, from X's
+          ``weight`` column or ``y``) are no interaction: not relevant items.
 
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_rows, 2 or 3)
-            Held-out interactions, as in :meth:`fit` (every row kept).
-        y : ignored
+            Held-out interactions, as in :meth:`fit` (repeated rows kept).
+        y : array-like of shape (n_rows,), default=None
+            The rows' weights, as in :meth:`fit` (e.g. whether each was
+            clicked); None reads X's ``weight`` column, if any.
 
         Returns
         -------
@@ -418,7 +425,7 @@ class BaseRecommender(BaseEstimator):
         from .metrics._ranking import _score_recommender
 
         check_is_fitted(self, "user_items_")
-        return _score_recommender(self, X, "ndcg", 10)
+        return _score_recommender(self, X, "ndcg", 10, y=y)
 
     def explain(self, user, items=None, *, n=10, max_contributions=10):
         """Why ``items`` score as they do for ``user``: one row per contribution.

@@ -193,7 +193,9 @@ def check_interactions(
         Used in error messages.
     duplicates : {"sum", "keep"}
         ``"sum"`` merges repeated ``(user_id, item_id)`` pairs into one row
-        whose weight is the sum and whose timestamp is the latest, and
+        whose weight is the sum and whose timestamp is the latest (of the
+        rows of non-zero weight, when there are any: an impression after a
+        click does not move the click), and
         returns the rows in time order; ``"keep"`` keeps every row in the
         order of X (for scoring held-out rows).
 
@@ -315,15 +317,23 @@ def check_interactions(
             | ({} if ts is None else {"t": ts})
         )
         if frame.duplicated(["u", "i"]).any():
-            agg = {"w": "sum", "o": "max", "r": "first"} | ({} if ts is None else {"t": "max"})
+            # the merged row's time is its latest interaction's: rows of
+            # weight 0 (an impression after the click) only when all weigh 0
+            frame["o"] = np.where(weight != 0, order + n, order)
+            agg = {"w": "sum", "o": "max", "r": "first"}
             frame = frame.groupby(["u", "i"], sort=False, as_index=False).agg(agg)
+            frame["o"] %= n  # the order of the row whose time is kept
             frame = frame.sort_values("o", kind="stable")
             user = user[frame["r"].to_numpy()]
             item = item[frame["r"].to_numpy()]
             weight = frame["w"].to_numpy()
             _check_weight_range(weight, name, summed=True)
-            ts = None if ts is None else frame["t"].to_numpy()
-            order = np.argsort(np.argsort(frame["o"].to_numpy(), kind="stable"))
+            latest = frame["o"].to_numpy()
+            if ts is not None:
+                by_order = np.empty_like(ts)
+                by_order[order] = ts
+                ts = by_order[latest]
+            order = np.argsort(np.argsort(latest, kind="stable"))
         elif ts is not None:
             # rows in time order, as merged rows are: models that draw random
             # samples over rows then give the same answer for any row order

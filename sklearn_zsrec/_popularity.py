@@ -28,9 +28,9 @@ class PopularityRecommender(BaseRecommender):
     user_items_ : scipy.sparse.csr_matrix of shape (n_users, n_items)
         Training interactions (weights), used to exclude seen items.
     n_user_interactions_ : ndarray of shape (n_users,)
-        Distinct items per user in ``fit``.
+        Distinct items of non-zero weight per user in ``fit``.
     n_item_interactions_ : ndarray of shape (n_items,)
-        Distinct users per item in ``fit``.
+        Distinct users of non-zero weight per item in ``fit``.
     item_scores_ : ndarray of shape (n_items,)
         The popularity of each item.
 

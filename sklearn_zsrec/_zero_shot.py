@@ -97,9 +97,10 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
     user_items_ : scipy.sparse.csr_matrix of shape (n_users, n_items)
         Training interactions (weights), used to exclude seen items.
     n_user_interactions_ : ndarray of shape (n_users,)
-        Distinct items per user in ``fit``.
+        Distinct items of non-zero weight per user in ``fit``.
     n_item_interactions_ : ndarray of shape (n_items,)
-        Distinct users per item in ``fit`` (0 for items nobody touched).
+        Distinct users of non-zero weight per item in ``fit`` (0 for items
+        nobody touched).
     item_embeddings_ : ndarray of shape (n_items, dim), float32
         L2-normalised item embeddings.
     user_embeddings_ : ndarray of shape (n_users, dim), float32

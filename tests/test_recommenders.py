@@ -376,3 +376,90 @@ def test_als_reads_interactions_of_weight_0_as_no_interaction():
     user = clicks.users_[0]
     out = model.explain(user, model.items_[:3])
     assert not out.contributor.isin(shown.item_id[shown.user_id == user]).any()
+
+
+def test_counts_read_interactions_of_weight_0_as_no_interaction():
+    # "z" was shown to 4 users and clicked by none: it ranked first by
+    # popularity, for new users too (PopularityRecommender, ZeroShot's fallback)
+    clicks = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 4], "item_id": ["a", "b", "a", "b", "a", "c"],
+                           "weight": 1.0})
+    shown = pd.DataFrame({"user_id": [1, 2, 3, 4], "item_id": "z", "weight": 0.0})
+    model = PopularityRecommender().fit(pd.concat([clicks, shown], ignore_index=True))
+    assert list(model.recommend([99], n=3)[0]) == ["a", "b", "c"]
+    assert model.n_item_interactions_[list(model.items_).index("z")] == 0
+    np.testing.assert_array_equal(model.n_user_interactions_, [2, 2, 1, 1])
+
+
+def test_a_merged_click_keeps_its_time_when_shown_again_later():
+    # user 1 clicks a, then x, and is shown a again without a click: the
+    # merged row took the impression's time, which reordered the history
+    from sklearn_zsrec import NextItemRecommender
+
+    clicks = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": ["a", "x", "x", "c", "a"],
+                           "timestamp": [1, 2, 1, 2, 1], "weight": 1.0})
+    again = pd.DataFrame({"user_id": [1], "item_id": ["a"], "timestamp": [3], "weight": [0.0]})
+    logged = pd.concat([clicks, again], ignore_index=True)
+    for make in (NextItemRecommender, ItemKNNRecommender):
+        a, b = make(half_life=1.0).fit(clicks), make(half_life=1.0).fit(logged)
+        np.testing.assert_allclose(b.history_.toarray(), a.history_.toarray())
+        np.testing.assert_allclose(b.score_items([3]), a.score_items([3]))
+    # all rows of weight 0: the latest one's time
+    shown = pd.DataFrame({"user_id": [1, 1], "item_id": ["q", "q"], "timestamp": [5, 9],
+                          "weight": [0.0, 0.0]})
+    from sklearn_zsrec._interactions import check_interactions
+
+    data = check_interactions(pd.concat([clicks, shown], ignore_index=True))
+    assert data.timestamp[data.item_id == "q"].tolist() == [9]
+
+
+def test_score_leaves_rows_of_weight_0_out_of_the_relevant_items():
+    from sklearn_zsrec.metrics import make_rank_scorer
+
+    train = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 3, 3, 4, 5],
+                          "item_id": ["a", "b", "c", "a", "b", "a", "d", "e", "f"]})
+    model = PopularityRecommender().fit(train)
+    click = pd.DataFrame({"user_id": [4], "item_id": ["f"]})
+    logged = pd.DataFrame({"user_id": [4, 4, 4], "item_id": ["f", "a", "b"],
+                           "weight": [1.0, 0.0, 0.0]})  # shown a and b, not clicked
+    assert model.score(logged) == model.score(click) < 0.5
+    assert model.score(logged.drop(columns="weight"), logged.weight > 0) == model.score(click)
+    precision = make_rank_scorer("precision")
+    assert precision(model, logged) == precision(model, click) == pytest.approx(0.1)
+    assert precision(model, logged.drop(columns="weight"), logged.weight) == pytest.approx(0.1)
+
+
+def test_the_learned_blend_never_takes_an_impression_as_a_positive(monkeypatch):
+    # each user's latest rows are impressions (weight 0): the holdout held
+    # them out as "the latest interaction" and learned the blend on them
+    from sklearn_zsrec._hybrid import _blend, _learn
+    from sklearn_zsrec.datasets import make_synthetic_interactions
+
+    data = make_synthetic_interactions(300, 60, 3000, n_topics=4, random_state=0)
+    X = data.interactions.assign(weight=1.0)
+    rng = np.random.RandomState(0)
+    shown = [pd.DataFrame({"user_id": u, "item_id": rng.choice(np.setdiff1d(
+                 data.item_text.index, g.item_id), 2, replace=False),
+                 "timestamp": g.timestamp.max() + 1, "weight": 0.0})
+             for u, g in X.groupby("user_id")]
+    logged = pd.concat([X, *shown], ignore_index=True)
+    weight = logged.set_index(["user_id", "item_id"]).weight
+    calls, positives = {}, []
+    terms, sample = _blend.Blend.terms, _learn.sample
+
+    def spy_terms(self, rows, users):
+        calls["users"], calls["items"] = np.asarray(users), self.fitted.text.items_
+        return terms(self, rows, users)
+
+    def spy_sample(terms_, pos, *args, rows=None, **kwargs):
+        users = calls["users"] if rows is None else calls["users"][rows]
+        positives.extend(zip(users, calls["items"][pos]))
+        return sample(terms_, pos, *args, rows=rows, **kwargs)
+
+    monkeypatch.setattr(_blend.Blend, "terms", spy_terms)
+    monkeypatch.setattr(_learn, "sample", spy_sample)
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                               item_texts=data.item_text)
+    HybridRecommender(text, cf_members(ALSRecommender(factors=4, iterations=3, random_state=0)),
+                      random_state=0, verbose=0).fit(logged)
+    assert len(positives) > 200
+    assert all(weight[pair] != 0 for pair in positives)

@@ -177,7 +177,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     user_items_ : scipy.sparse.csr_matrix of shape (n_users, n_items)
         Training interactions (weights), used to exclude seen items.
     n_user_interactions_, n_item_interactions_ : ndarray
-        Distinct items per user and distinct users per item in ``fit``.
+        Distinct items per user and distinct users per item in ``fit`` (of
+        non-zero weight).
 
     Examples
     --------

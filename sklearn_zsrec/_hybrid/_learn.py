@@ -213,10 +213,13 @@ class Learner:
         # same interactions (rows whose times tie across users come in the
         # caller's order)
         user_codes = positions(_unique_ids(data.user_id), data.user_id)
-        frame = pd.DataFrame({"u": user_codes, "o": data.order})
-        rank = frame.groupby("u")["o"].rank(method="first", ascending=False).to_numpy()
-        n_rows = frame.groupby("u")["o"].transform("size").to_numpy()
-        held = (rank == 1) & (n_rows > 1)
+        # each user's interactions ranked latest first; rows of weight 0
+        # (impressions without a click) among themselves: never held out
+        some = np.asarray(data.weight) != 0
+        frame = pd.DataFrame({"u": user_codes, "o": data.order, "z": ~some})
+        rank = frame.groupby(["u", "z"])["o"].rank(method="first", ascending=False).to_numpy()
+        n_rows = frame.groupby(["u", "z"])["o"].transform("size").to_numpy()
+        held = some & (rank == 1) & (n_rows > 1)
         items = _unique_ids(data.item_id)
         hidden = hidden_items(items, rng)
         picks = pd.Series(data.item_id).isin(hidden).to_numpy()  # rows of hidden items
@@ -253,8 +256,9 @@ class Learner:
         # held-out users (their refit saw none), not only their latest
         # interactions: 19,612 on MovieLens-100K (5,000 drawn) against about
         # 190, and coefficients that no longer follow the holdout's draw
-        pick_who = positions(users, data.user_id[picks])
-        pick_col = positions(f.text.items_, data.item_id[picks])
+        chosen = picks & some  # picks, not impressions
+        pick_who = positions(users, data.user_id[chosen])
+        pick_col = positions(f.text.items_, data.item_id[chosen])
         mine = np.flatnonzero((pick_who >= 0) & (pick_col >= 0))
         if len(mine) > MAX_NEW_ITEM_PICKS:
             mine = np.sort(rng.choice(mine, MAX_NEW_ITEM_PICKS, replace=False))

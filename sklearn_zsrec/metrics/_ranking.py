@@ -734,30 +734,33 @@ def _training_rows(estimator, user, cols):
     return out
 
 
-def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True):
+def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True, y=None):
     """Rank each user of X with ``estimator`` and score against their rows.
 
     See :func:`make_rank_scorer` for the conventions. The estimators'
-    ``score`` calls ``_score_recommender(self, X, "ndcg", 10)``.
+    ``score`` calls ``_score_recommender(self, X, "ndcg", 10, y=y)``.
     """
     metric, _ = _check_metric(metric)
     k = _check_k(k)
     estimator, X = _final_recommender(estimator, X)
     name = type(estimator).__name__
-    data = check_interactions(X, estimator_name=name, duplicates="keep")
+    data = check_interactions(X, y, estimator_name=name, duplicates="keep")
     user, item = data.user_id, data.item_id
-    keep = np.ones(len(user), dtype=bool)
+    # rows of weight 0 (impressions without a click) are no interaction: not relevant
+    keep = np.asarray(data.weight) != 0
+    training = np.zeros(len(user), dtype=bool)
     if hasattr(estimator, "items_"):
         cols = _check_known_items(estimator, name, item)
         knows_training = all(
             hasattr(estimator, a) for a in ("users_", "user_items_")
         )
         if exclude_seen and knows_training:
-            keep = ~_training_rows(estimator, user, cols)
+            training = _training_rows(estimator, user, cols) & keep
+            keep &= ~training
     users, relevant = _group_by_user(user[keep], item[keep])
-    if not keep.all():
+    if training.any():
         n_users = len(pd.unique(user))
-        _report_training_rows(name, len(keep), int((~keep).sum()), n_users, len(users))
+        _report_training_rows(name, len(keep), int(training.sum()), n_users, len(users))
 
     parameters = _recommend_parameters(estimator.recommend)
     options = {}
@@ -834,7 +837,7 @@ class _RankScorer:
 
     def __call__(self, estimator, X, y=None):
         return _score_recommender(
-            estimator, X, self._name, self._k, exclude_seen=self._exclude_seen
+            estimator, X, self._name, self._k, exclude_seen=self._exclude_seen, y=y
         )
 
     def __repr__(self):
@@ -870,6 +873,9 @@ def make_rank_scorer(metric, k=10, exclude_seen=True):
       catalog (``items_``) cannot be recommended: they count as relevant
       items never retrieved (misses), with one ``UserWarning``; users the
       estimator cannot score raise from ``recommend``.
+    - **Weights.** Held-out rows of weight 0 (X's ``weight`` column, or
+      ``y`` as in ``fit``: impressions without a click) are no interaction:
+      they are not relevant items. Other weights do not grade relevance.
 
     A :class:`~sklearn.pipeline.Pipeline` that ends in a recommender is
     scored as that recommender, on X transformed by the steps before it.
@@ -895,7 +901,8 @@ def make_rank_scorer(metric, k=10, exclude_seen=True):
         ``scorer(estimator, X, y=None) -> float``, where ``X`` is a DataFrame
         with columns ``user_id`` and ``item_id`` or an array of shape
         (n, 2) or (n, 3) with columns ``user_id, item_id[, timestamp]``;
-        ``y`` is ignored. Pass it as ``scoring`` to
+        ``y``, the rows' weights as in ``fit`` (or None), leaves the rows of
+        weight 0 out of the relevant items. Pass it as ``scoring`` to
         :class:`~sklearn.model_selection.GridSearchCV` or
         :func:`~sklearn.model_selection.cross_validate`.
 
