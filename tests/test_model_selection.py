@@ -321,3 +321,29 @@ def test_a_record_batch_is_split_into_record_batches_and_records_are_named():
     assert sorted(test.column("item_id").to_pylist()) == [6, 7]
     with pytest.raises(ValueError, match=r"X is a list of 7 dicts; pass pd.DataFrame\(X\)"):
         train_test_split_last(X.drop(columns="timestamp").to_dict("records"))
+
+
+def test_splits_hold_out_interactions_not_impressions():
+    # a click log whose users' last rows are impressions (y: clicked): the
+    # impression was held out as "the latest interaction", and
+    # cross_validate(model, X, clicked) scored the non-clicks (1.0)
+    from sklearn.model_selection import cross_validate
+    from sklearn_zsrec import PopularityRecommender
+    from sklearn_zsrec.model_selection import LeaveLastOut, train_test_split_last
+
+    X = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 2, 3, 3, 3],
+                      "item_id": ["a", "b", "c", "a", "c", "b", "b", "c", "a"]})
+    clicked = np.array([1, 1, 0, 1, 1, 0, 1, 1, 0])
+    (train, test), = LeaveLastOut().split(X, clicked)
+    assert test.tolist() == [1, 4, 7] and train.tolist() == [0, 3, 6]  # impressions: after the test
+    (train, test), = LeaveLastOut().split(X.assign(weight=clicked))
+    assert test.tolist() == [1, 4, 7]
+    folds = list(LeaveLastOut(n_splits=2).split(X, np.ones(9)))  # all clicks: as without y
+    assert [t.tolist() for t in folds[0]] == [[0, 1, 3, 4, 6, 7], [2, 5, 8]]
+    scores = cross_validate(PopularityRecommender(), X, clicked, cv=LeaveLastOut())["test_score"]
+    assert scores[0] < 1.0
+    X_train, X_test = train_test_split_last(X.assign(weight=clicked.astype(float)))
+    assert X_test.index.tolist() == [1, 2, 4, 5, 7, 8]
+    assert X_test.weight.tolist() == [1, 0, 1, 0, 1, 0]
+    with pytest.raises(ValueError, match="y has 2 values for 9 rows"):
+        next(LeaveLastOut().split(X, [1, 0]))
