@@ -347,3 +347,9 @@ def test_splits_hold_out_interactions_not_impressions():
     assert X_test.weight.tolist() == [1, 0, 1, 0, 1, 0]
     with pytest.raises(ValueError, match="y has 2 values for 9 rows"):
         next(LeaveLastOut().split(X, [1, 0]))
+
+
+def test_leave_last_out_of_rows_that_all_weigh_0_says_so():
+    X = pd.DataFrame({"user_id": [1, 1, 2], "item_id": ["a", "b", "a"]})
+    with pytest.raises(ValueError, match="every row of X weighs 0"):
+        next(LeaveLastOut().split(X, np.zeros(3)))

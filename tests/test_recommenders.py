@@ -1,3 +1,4 @@
+import warnings
 import pickle
 
 import joblib
@@ -463,3 +464,19 @@ def test_the_learned_blend_never_takes_an_impression_as_a_positive(monkeypatch):
                       random_state=0, verbose=0).fit(logged)
     assert len(positives) > 200
     assert all(weight[pair] != 0 for pair in positives)
+
+
+def test_score_of_rows_that_all_weigh_0_says_so_and_messages_count_interactions():
+    train = pd.DataFrame({"user_id": [1, 1, 2, 3], "item_id": ["a", "b", "a", "c"]})
+    model = PopularityRecommender().fit(train)
+    shown = pd.DataFrame({"user_id": [1, 2], "item_id": ["c", "b"]})
+    with pytest.raises(ValueError, match="none of the 2 held-out rows of X has a non-zero weight"):
+        model.score(shown, [0, 0])  # was a TypeError blaming recommend
+    # the unknown item is of weight 0: no miss to warn about
+    unknown = pd.DataFrame({"user_id": [1, 1], "item_id": ["c", "zzz"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert model.score(unknown, [1, 0]) == model.score(unknown.iloc[:1])
+    repeat = pd.DataFrame({"user_id": [1, 1, 1], "item_id": ["a", "c", "zzz"]})
+    with pytest.raises(ValueError, match="all 1 rows of X repeat"):
+        model.score(repeat, [1, 0, 0])

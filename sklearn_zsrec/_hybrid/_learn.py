@@ -444,9 +444,10 @@ class Learner:
 def warn_tiny(data, out):
     """Warn that the holdout ``out`` of ``data`` was too small for a learned blend."""
     n_users, n_items = len(pd.unique(data.user_id)), len(pd.unique(data.item_id))
+    n_rows = int((np.asarray(data.weight) != 0).sum())  # rows of weight 0: no interaction
     warnings.warn(
         f"HybridRecommender: blend='learned' found {out.usable} usable held-out "
-        f"interactions in X ({len(data.user_id)} interactions, {n_users} users, "
+        f"interactions in X ({n_rows} interactions, {n_users} users, "
         f"{out.held} of them with 2+ interactions, {n_items} items) and needs "
         f"at least {MIN_HOLDOUT} ({MIN_POSITIVES} per history-length bin for a blend "
         "of its own): fit holds out each user's latest interaction, usable when the "

@@ -745,22 +745,27 @@ def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True, y=N
     estimator, X = _final_recommender(estimator, X)
     name = type(estimator).__name__
     data = check_interactions(X, y, estimator_name=name, duplicates="keep")
-    user, item = data.user_id, data.item_id
     # rows of weight 0 (impressions without a click) are no interaction: not relevant
-    keep = np.asarray(data.weight) != 0
-    training = np.zeros(len(user), dtype=bool)
+    some = np.asarray(data.weight) != 0
+    if not some.any():
+        raise ValueError(
+            f"{name}: none of the {len(some)} held-out rows of X has a non-zero weight "
+            "(X's 'weight' column or y), so there is no relevant item to score: rows "
+            "of weight 0 (impressions without a click) are not relevant items. Score "
+            "on rows that include interactions.")
+    user, item = data.user_id[some], data.item_id[some]
+    keep = np.ones(len(user), dtype=bool)
     if hasattr(estimator, "items_"):
         cols = _check_known_items(estimator, name, item)
         knows_training = all(
             hasattr(estimator, a) for a in ("users_", "user_items_")
         )
         if exclude_seen and knows_training:
-            training = _training_rows(estimator, user, cols) & keep
-            keep &= ~training
+            keep = ~_training_rows(estimator, user, cols)
     users, relevant = _group_by_user(user[keep], item[keep])
-    if training.any():
+    if not keep.all():
         n_users = len(pd.unique(user))
-        _report_training_rows(name, len(keep), int(training.sum()), n_users, len(users))
+        _report_training_rows(name, len(keep), int((~keep).sum()), n_users, len(users))
 
     parameters = _recommend_parameters(estimator.recommend)
     options = {}

@@ -224,6 +224,11 @@ class LeaveLastOut(BaseCrossValidator):
         rank, n_user_rows = _rank_from_end(users, times, interactions)
         test_ok = np.ones(len(rank), dtype=bool) if interactions is None else interactions
         most = int(n_user_rows.max())
+        if most == 0:
+            raise ValueError(
+                "LeaveLastOut: every row of X weighs 0 (y or X's 'weight' column), so "
+                "there is no interaction to hold out: rows of weight 0 (impressions "
+                "without a click) are no interaction. Pass the interactions' weights.")
         if most <= self.n_splits:
             fix = (
                 f"Use n_splits <= {most - 1}"
