@@ -1,0 +1,89 @@
+"""Impressions (rows of weight 0) are no interaction: a metamorphic property.
+
+A log with impressions added, on pairs a user already has (merged into them)
+or not, gives every model the scores of the log without them: on every
+user and item, training items included (``score_items``). Only two things
+may differ by design: impressions count as seen, so ``recommend`` leaves
+them out; and a learned hybrid draws its holdout from rows, so it is
+compared with ``blend="fixed"``.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sklearn_zsrec import (
+    ALSRecommender,
+    HybridRecommender,
+    ItemKNNRecommender,
+    NextItemRecommender,
+    PopularityRecommender,
+    TextEncoder,
+    ZeroShotRecommender,
+)
+
+from ._hypothesis import examples
+from ._tiny import tiny_model_path
+
+N_USERS, N_ITEMS = 12, 15
+ITEM_TEXTS = pd.Series({i: f"item number {i} topic {i % 3}" for i in range(N_ITEMS)})
+USER_TEXTS = pd.Series({u: f"user {u} likes topic {u % 3}" for u in range(N_USERS)})
+
+
+@st.composite
+def logs(draw):
+    """Clicks (every user and item at least once) and impressions among them."""
+    n = draw(st.integers(N_USERS + N_ITEMS, 80))
+    users = draw(st.lists(st.integers(0, N_USERS - 1), min_size=n, max_size=n))
+    items = draw(st.lists(st.integers(0, N_ITEMS - 1), min_size=n, max_size=n))
+    users[:N_USERS] = range(N_USERS)
+    items[N_USERS:N_USERS + N_ITEMS] = range(N_ITEMS)
+    weights = draw(st.lists(st.sampled_from([1.0, 2.0, 0.5]), min_size=n, max_size=n))
+    times = draw(st.permutations(range(n)))  # distinct: ties would follow row order
+    clicks = pd.DataFrame({"user_id": users, "item_id": items, "timestamp": times,
+                           "weight": weights})
+    m = draw(st.integers(1, 40))
+    shown = pd.DataFrame({
+        "user_id": draw(st.lists(st.integers(0, N_USERS - 1), min_size=m, max_size=m)),
+        "item_id": draw(st.lists(st.integers(0, N_ITEMS - 1), min_size=m, max_size=m)),
+        "timestamp": draw(st.lists(st.integers(0, 80), min_size=m, max_size=m)),
+        "weight": 0.0})
+    logged = pd.concat([clicks, shown], ignore_index=True)
+    order = draw(st.permutations(range(len(logged))))
+    return clicks, logged.iloc[list(order)].reset_index(drop=True)
+
+
+def _models():
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                               item_texts=ITEM_TEXTS, user_texts=USER_TEXTS)
+    return {
+        "popularity": PopularityRecommender(),
+        "als": ALSRecommender(factors=4, iterations=3, random_state=0),
+        "knn": ItemKNNRecommender(n_neighbors=5, half_life=2.0),
+        "next": NextItemRecommender(window=3, half_life=2.0),
+        "text": text,
+        "hybrid": HybridRecommender(
+            text, [("als", ALSRecommender(factors=4, iterations=3, random_state=0)),
+                   ("knn", ItemKNNRecommender(n_neighbors=5)), ("next", NextItemRecommender())],
+            blend="fixed", weights={"als": 1, "text": 1, "knn": 0.5, "next": 0.5,
+                                    "popularity": 0.2}, random_state=0, verbose=0),
+    }
+
+
+@pytest.mark.parametrize("name", list(_models()))
+@settings(max_examples=examples(15))
+@given(log=logs())
+def test_impressions_change_no_score(name, log):
+    from sklearn.base import clone
+
+    clicks, logged = log
+    model = _models()[name]
+    a, b = clone(model).fit(clicks), clone(model).fit(logged)
+    assert np.array_equal(a.users_, b.users_) and np.array_equal(a.items_, b.items_)
+    np.testing.assert_array_equal(a.n_item_interactions_, b.n_item_interactions_)
+    users = list(range(N_USERS)) + [99]  # a new user too, where the model scores one
+    users = users if name in ("popularity", "text", "hybrid") else users[:-1]
+    np.testing.assert_allclose(b.score_items(users), a.score_items(users),
+                               rtol=1e-5, atol=1e-5)
