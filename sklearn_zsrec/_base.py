@@ -138,7 +138,7 @@ class BaseRecommender(BaseEstimator):
         matrix.sort_indices()
         # counts of interactions: rows of weight 0 (impressions without a
         # click) stay in the matrix, as seen items, but are no interaction
-        some = np.asarray(data.weight) != 0
+        some = data.interacted
         return (users, items, matrix, np.bincount(rows[some], minlength=len(users)),
                 np.bincount(cols[some], minlength=len(items)))
 

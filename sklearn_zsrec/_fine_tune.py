@@ -243,7 +243,7 @@ class ContrastiveFineTuning(BaseEstimator):
         if self.method == "lora":
             _require_peft()
         texts = np.asarray(item_texts, dtype=object)
-        picked = np.asarray(data.weight) > 0  # an interaction of weight 0 makes no pair
+        picked = data.interacted  # an interaction of weight 0 makes no pair
         users = pd.factorize(data.user_id)[0]
         anchors, positives = interaction_pairs(users[picked], item_positions[picked],
                                                np.asarray(data.order)[picked], self.window)

@@ -20,20 +20,27 @@ MAX_HISTORY_WEIGHT = 1e6  # larger history weights are rescaled (to at most 1) f
 MIN_HISTORY_WEIGHT = 2.0**-64
 
 
+def rank_from_latest(codes, data):
+    """Each row's rank from its user's latest interaction (0 for it) in time order.
+
+    ``codes``: the rows' users as ints. Rows of weight 0 (impressions
+    without a click) are no interaction: they are ranked among themselves
+    and do not count in the ranks of the others.
+    """
+    frame = pd.DataFrame({"u": codes, "o": data.order, "z": ~data.interacted})
+    return frame.groupby(["u", "z"])["o"].rank(method="first", ascending=False).to_numpy() - 1
+
+
 def recency_weights(data, half_life):
     """``weight * 0.5 ** (rank_from_latest / half_life)`` per interaction.
 
     ``half_life`` None keeps the interaction weights as they are. Rows of
-    weight 0 (an impression without a click) are no interaction: they stay
-    0 and do not count in the ranks of the others.
+    weight 0 stay 0 and do not count in the ranks of the others.
     """
     if half_life is None:
         return data.weight
-    # weight-0 rows ranked among themselves (their weight stays 0), the others apart
-    frame = pd.DataFrame({"u": pd.factorize(data.user_id)[0], "o": data.order,
-                          "z": np.asarray(data.weight) == 0})
-    rank = frame.groupby(["u", "z"])["o"].rank(method="first", ascending=False) - 1
-    return data.weight * 0.5 ** (rank.to_numpy() / half_life)
+    return data.weight * 0.5 ** (rank_from_latest(pd.factorize(data.user_id)[0], data)
+                                 / half_life)
 
 
 def history_matrix(data, half_life, rows, cols, shape):

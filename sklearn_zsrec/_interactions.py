@@ -39,6 +39,12 @@ class Interactions:
     def __len__(self):
         return len(self.user_id)
 
+    @property
+    def interacted(self):
+        """Which rows are interactions: a row of weight 0 (an impression
+        without a click) is none. It stays a seen item."""
+        return np.asarray(self.weight) != 0
+
     def matrix(self, items, build):
         """``build()`` for the item list ``items`` (None: the rows' own), built once.
 

@@ -126,7 +126,7 @@ class NextItemRecommender(_ItemItemRecommender):
     def _fit_matrix(self, data, rows, cols):
         # weight 0 is no interaction (an impression without a click): no
         # transition, no step between the others, not one of an item's users
-        kept = np.asarray(data.weight) != 0
+        kept = data.interacted
         rows, cols = rows[kept], cols[kept]
         return item_transitions(rows, cols, data.order[kept],
                                 np.bincount(cols, minlength=len(self.items_)),

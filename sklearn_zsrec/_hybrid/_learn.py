@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._history import rank_from_latest
 from .._ids import _unique_ids
 from .._scores import _put_columns, _seen_positions
 from ._blend import N_BINS
@@ -212,31 +213,27 @@ class Learner:
         # the random draws below give one answer for any row order of the
         # same interactions (rows whose times tie across users come in the
         # caller's order)
-        user_codes = positions(_unique_ids(data.user_id), data.user_id)
-        # each user's interactions ranked latest first; rows of weight 0
-        # (impressions without a click) among themselves: never held out
-        some = np.asarray(data.weight) != 0
-        frame = pd.DataFrame({"u": user_codes, "o": data.order, "z": ~some})
-        rank = frame.groupby(["u", "z"])["o"].rank(method="first", ascending=False).to_numpy()
-        n_rows = frame.groupby(["u", "z"])["o"].transform("size").to_numpy()
-        held = some & (rank == 1) & (n_rows > 1)
+        codes = positions(_unique_ids(data.user_id), data.user_id)
+        # each user's latest interaction (never a row of weight 0), when it has another
+        some = data.interacted
+        rank = rank_from_latest(codes, data)
+        held = some & (rank == 0) & (np.bincount(codes, weights=some)[codes] > 1)
         items = _unique_ids(data.item_id)
         hidden = hidden_items(items, rng)
         picks = pd.Series(data.item_id).isin(hidden).to_numpy()  # rows of hidden items
         train = ~held & ~picks
         # warm-up: some users keep only their last few interactions
-        codes = frame["u"].to_numpy()
         n_codes = codes.max() + 1
         short = rng.rand(n_codes) < SHORT_HISTORY_FRACTION
         keep_last = np.where(short, SHORT_HISTORIES[rng.randint(0, len(SHORT_HISTORIES),
                                                                 n_codes)], np.inf)
-        train &= rank <= keep_last[codes] + 1
+        train &= rank <= keep_last[codes]
         out = Learned(held=int(held.sum()))
         if not held.any() or not train.any():
             return out
         blend = fit_blend(subset(data, train))
         f = blend.fitted
-        held = np.flatnonzero(held)[np.argsort(user_codes[held], kind="stable")]  # by user
+        held = np.flatnonzero(held)[np.argsort(codes[held], kind="stable")]  # by user
         users = data.user_id[held]
         rows = positions(f.text.users_, users)
         pos = positions(f.text.items_, data.item_id[held])
@@ -444,7 +441,7 @@ class Learner:
 def warn_tiny(data, out):
     """Warn that the holdout ``out`` of ``data`` was too small for a learned blend."""
     n_users, n_items = len(pd.unique(data.user_id)), len(pd.unique(data.item_id))
-    n_rows = int((np.asarray(data.weight) != 0).sum())  # rows of weight 0: no interaction
+    n_rows = int(data.interacted.sum())
     warnings.warn(
         f"HybridRecommender: blend='learned' found {out.usable} usable held-out "
         f"interactions in X ({n_rows} interactions, {n_users} users, "

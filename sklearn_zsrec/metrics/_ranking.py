@@ -746,7 +746,7 @@ def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True, y=N
     name = type(estimator).__name__
     data = check_interactions(X, y, estimator_name=name, duplicates="keep")
     # rows of weight 0 (impressions without a click) are no interaction: not relevant
-    some = np.asarray(data.weight) != 0
+    some = data.interacted
     if not some.any():
         raise ValueError(
             f"{name}: none of the {len(some)} held-out rows of X has a non-zero weight "

@@ -130,18 +130,12 @@ def _rank_from_end(users, times=None, interactions=None):
         )
     n = len(codes)
     order = _sort_by_user_and_time(codes, np.arange(n) if times is None else times)
-    if interactions is None:
-        counts = np.bincount(codes)
-        ends = np.cumsum(counts)  # one past each user's last sorted position
-        rank = np.empty(n, dtype=np.int64)
-        rank[order] = ends[codes[order]] - 1 - np.arange(n)
-        return rank, counts[codes]
-    some = np.asarray(interactions, dtype=np.int64)[order]
-    upto = np.cumsum(some)  # interactions up to each sorted position, inclusive
+    some = np.ones(n, np.int64) if interactions is None else np.asarray(interactions, np.int64)
+    upto = np.cumsum(some[order])  # interactions up to each sorted position, inclusive
     last = np.cumsum(np.bincount(codes)) - 1  # each user's last sorted position
     rank = np.empty(n, dtype=np.int64)
     rank[order] = upto[last[codes[order]]] - upto  # the user's interactions after it
-    return rank, np.bincount(codes, weights=interactions).astype(np.int64)[codes]
+    return rank, np.bincount(codes, weights=some).astype(np.int64)[codes]
 
 
 class LeaveLastOut(BaseCrossValidator):
