@@ -32,7 +32,12 @@ def user_texts_for(fitted_texts):
         return fitted_texts
     if fitted_texts is None:
         return call
-    return pd.concat([call, fitted_texts[~fitted_texts.index.isin(call.index)]])
+    fitted_ids = fitted_texts.index
+    if fitted_ids.dtype != call.index.dtype:
+        # compared as Python objects: an Arrow string index cannot take a
+        # tuple id that mixes str and int (pyarrow raised ArrowTypeError)
+        fitted_ids = fitted_ids.astype(object)
+    return pd.concat([call, fitted_texts[~fitted_ids.isin(call.index)]])
 
 
 class CallTextsMixin:

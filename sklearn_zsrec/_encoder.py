@@ -392,7 +392,9 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             )
             if isinstance(v, int) and v > 0
         ]
-        self.max_length_ = self.max_length or st.get("max_length") or min(limits)
+        # a Python int: a numpy one (np.arange in a parameter grid) is not
+        # JSON, which the embedding cache's key is
+        self.max_length_ = int(self.max_length or st.get("max_length") or min(limits))
         positions = getattr(model.config, "max_position_embeddings", None)
         if self.max_length is not None and not 2 < self.max_length <= (positions or np.inf):
             raise ValueError(

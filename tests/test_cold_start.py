@@ -399,3 +399,22 @@ def test_a_new_user_with_a_tuple_id_is_explained(blend):
         why = model.explain(user, items=top)
         np.testing.assert_allclose(why.groupby("item_id", sort=False).contribution.sum()
                                    .reindex(top), scores, rtol=1e-4, atol=1e-4)
+
+
+def test_a_tuple_id_mixing_str_and_int_takes_its_text_at_the_call():
+    # fitted user texts of str ids (an Arrow string index under pandas 3)
+    # could not be compared with a tuple that mixes str and int: pyarrow's
+    # ArrowTypeError from recommend, score_items and explain
+    users = [f"u{u}" for u in X.user_id]
+    texts = {u: "A reader of history and war stories." for u in set(users)}
+    model = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                                item_texts=ITEM_TEXTS, user_texts=texts)
+    model.fit(X.assign(user_id=users))
+    jazz = "A reader of jazz, saxophone and late club nights."
+    for user in [("web", 42), (42, "web")]:
+        scores = model.score_items(user, user_texts={user: jazz})
+        expected = model.score_items(("web", "x"), user_texts={("web", "x"): jazz})
+        np.testing.assert_array_equal(scores, expected)
+        top = model.recommend(user, n=3, user_texts={user: jazz})
+        why = model.explain(user, items=top, user_texts={user: jazz})
+        assert set(why.item_id) <= set(top)

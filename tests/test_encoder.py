@@ -145,6 +145,17 @@ def test_settings_that_cannot_encode_raise_at_fit(params, message):
     TextEncoder(tiny_model_path(), verbose=0, template="{{x}} {}", max_length=3).fit()
 
 
+def test_a_numpy_int_max_length_encodes_as_its_python_int():
+    # np.arange in a parameter grid gives numpy ints, which the parameter
+    # check accepts: the cache key (JSON) raised "Object of type int64 is not
+    # JSON serializable" at the first transform
+    texts = ["a heist on a train", "a quiet garden"]
+    given = TextEncoder(tiny_model_path(), verbose=0, max_length=np.int64(16)).fit()
+    plain = TextEncoder(tiny_model_path(), verbose=0, max_length=16).fit()
+    assert type(given.max_length_) is int
+    np.testing.assert_array_equal(given.transform(texts), plain.transform(texts))
+
+
 def test_a_relative_model_path_is_kept_absolute(tmp_path, monkeypatch):
     # a fitted encoder kept "model" relative: after a change of directory it
     # encoded with whatever model sat at that relative path there
