@@ -111,13 +111,16 @@ def test_added_items_score_as_in_a_refit_with_them():
         refit = _hybrid(tiny_model_path(), blend=blend, new_items=list(NEW_ITEMS.index))
         refit = refit.set_params(text__item_texts=catalog).fit(X)
         assert list(added.items_) == list(refit.items_)
-        a, b = added.score_items(users), refit.score_items(users)
-        if blend == "fixed":  # no holdout: the same model, up to float32 rounding
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
-        else:  # the refit's holdout draws other negatives from the larger catalog
-            for col in (-2, -1):
-                assert np.corrcoef(a[:, col], b[:, col])[0, 1] > 0.9
-            assert abs(added.new_item_share_ - refit.new_item_share_) < 0.02
+        # the same model, up to float32 rounding, the learned blend too: its
+        # holdout draws its negatives among the items with interactions and
+        # standardises every term over them (the refit's draws, over the
+        # larger catalog, and its text z-scores once differed: coefficients
+        # off by 0.35, 13% of the users with the same top-10)
+        np.testing.assert_allclose(added.score_items(users), refit.score_items(users),
+                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(added.recommend(users), refit.recommend(users))
+        np.testing.assert_array_equal(added.coef_, refit.coef_)
+        assert added.new_item_share_ == refit.new_item_share_
 
 
 def test_zero_shot_add_items_equals_a_fit_with_them():

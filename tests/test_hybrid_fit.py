@@ -292,6 +292,32 @@ def test_undeclared_items_without_interactions_get_only_the_share_they_earn(monk
     assert unjudged.new_item_share_ == declared.new_item_share_
 
 
+@pytest.mark.parametrize("blend", ["learned", "fixed"])
+def test_items_with_text_and_no_interaction_leave_the_other_items_ranking_alone(blend):
+    # 400 text-only items (new_items=None: the log's tail) beside 60 with
+    # interactions: the learned blend drew its holdout's negatives over the
+    # whole catalog, then dropped theirs (9 negatives a user, not 100: its
+    # choice moved), and the text was standardised over every item (the
+    # fixed blend's text scale moved): both changed the ranking of the items
+    # with interactions, which the text-only items' number must not decide
+    extra, _ = topic_catalog(items_per_topic=50, seed=1)
+    extra.index = np.arange(len(extra)) - len(extra)  # ids before the others: columns move
+    data = topic_interactions(TOPICS, users_per_topic=20, per_user=8, seed=3)
+
+    def fitted(texts):
+        text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+        return HybridRecommender(text, cf_members(ALSRecommender(factors=4, random_state=0)),
+                                 blend=blend, new_items=None, random_state=0,
+                                 verbose=0).fit(data)
+
+    alone, beside = fitted(ITEM_TEXTS), fitted(pd.concat([extra, ITEM_TEXTS]))
+    np.testing.assert_array_equal(alone.coef_, beside.coef_)
+    users = alone.users_
+    warm = pd.Index(beside.items_).get_indexer(alone.items_)
+    np.testing.assert_allclose(beside.score_items(users)[:, warm], alone.score_items(users),
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_fresh_arrivals_earn_an_average_items_share_whatever_the_draw():
     # 40 of the catalog's items have texts and no interaction: declared
     # arrivals (the default). Each earns an average item's share of the

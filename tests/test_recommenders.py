@@ -164,9 +164,11 @@ def test_hybrid_weights_follow_counts():
     text_only = clone(hybrid).set_params(blend="fixed", switch=1e12).fit(X)
     users = X.user_id.unique()
     z_text = text_only.text_._scores(text_only.text_._rows(users, "user"), users)
-    # with an infinite switch the blend is the standardised text score
+    # with an infinite switch the blend is the text score, standardised over
+    # the items with interactions (as every term is)
     blended = text_only._scores(text_only._rows(users, "user"), users)
-    z = (z_text - z_text.mean(1, keepdims=True)) / z_text.std(1, keepdims=True)
+    over = z_text[:, text_only.n_item_interactions_ > 0]
+    z = (z_text - over.mean(1, keepdims=True)) / over.std(1, keepdims=True)
     np.testing.assert_allclose(blended, z, atol=1e-4)
     # with zero switches warm items get the standardised CF score, cold
     # items (no interactions) the standardised text score

@@ -328,8 +328,10 @@ class Blend:
     def _items(self):
         """The item side of ``scores``, computed once per fitted model.
 
-        The text scores are standardised over all items, the factor scores
-        over the items with interactions.
+        Every score is standardised over the items with interactions, the
+        text's too (new items get their z-score on that scale): so the
+        ranking of the items with interactions does not depend on how many
+        items without any the catalog holds.
         """
         f = self.fitted
         key = ("blend items", float(self.item_switch))
@@ -344,7 +346,7 @@ class Blend:
             c = y - y[rows].mean(axis=0)
             return c, _matmul(c[rows].T, c[rows]) / max(rows.sum(), 1)
 
-        text, text_cov = centred(f.text.item_embeddings_, np.ones_like(warm))
+        text, text_cov = centred(f.text.item_embeddings_, over)
         _, gate = self.gates(np.zeros(0), f.n_items)
         covs, blocks, new = {"text": text_cov}, [], [text[cold]]
         for name in f.factor_names:

@@ -31,9 +31,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     """Blend a zero-shot text model with named collaborative recommenders.
 
     Each known user's scores are a weighted sum of terms: every member's
-    scores over the catalog, standardised per user (z-scores, one scale for
-    all), on items with interactions; the text model's scores on every
-    item; popularity; and, for items without interactions, their text and
+    scores over the catalog, standardised per user over the items with
+    interactions (z-scores, one scale for all), on items with interactions;
+    the text model's scores (standardised alike) on every item; popularity; and, for items without interactions, their text and
     what their text predicts of each member's scores. The text model scores
     cold users and cold items; the collaborative members take over as
     interactions accumulate, through the CF gate ``w(u, i) = n_u / (n_u +
@@ -162,7 +162,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         when ``blend="learned"`` falls back to it.
     new_item_share_ : float or None
         The share of every known user's top-10 given to items without
-        interactions; None when the catalog has none or with the fixed blend.
+        interactions (its top-10 of unseen items: with
+        ``recommend(exclude_seen=False)`` its training items compete for those
+        slots too); None when the catalog has none or with the fixed blend.
     new_item_thresholds_ : ndarray of shape (4,), (2, 4) or None
         Per bin, the margin above which a user gets one more new item than
         its quota's floor; with both arrivals and tail items (a list of

@@ -97,16 +97,13 @@ def sample(terms, pos, candidates, seen, rng, out, groups, skip=None, rows=None,
     ``terms`` holds the blend's (n_users, n_items) terms, gathered only at
     the sampled columns, and ``seen`` the users' training items; positive
     ``j`` is of the user in row ``rows[j]`` (row ``j`` when None).
-    ``candidates`` is a number of catalog columns or an array of them;
-    negatives that the user has seen or that are the positive are dropped,
-    as are columns in ``skip`` (with their positives).
+    Negatives are drawn among ``candidates`` (catalog columns); those that
+    the user has seen or that are the positive are dropped, as are columns
+    in ``skip`` (with their positives).
     """
     n = len(pos)
     rows = np.arange(n) if rows is None else np.asarray(rows)
-    if np.ndim(candidates) == 0:
-        neg = rng.randint(0, candidates, size=(n, n_negatives))
-    else:
-        neg = np.asarray(candidates)[rng.randint(0, len(candidates), size=(n, n_negatives))]
+    neg = np.asarray(candidates)[rng.randint(0, len(candidates), size=(n, n_negatives))]
     cols = np.concatenate([pos[:, None], neg], axis=1)
     # every stored entry is seen, weight-0 interactions too (recommend excludes them)
     stored = seen.copy()
@@ -246,6 +243,12 @@ class Learner:
         is_hidden = np.zeros(len(f.n_items), dtype=bool)
         is_hidden[hidden_cols] = True
         cold_cols = not_warm(f, is_hidden)
+        # negatives are drawn among the items the warm ranking ranks: drawn
+        # over the catalog, then dropped, text-only items left a user 100
+        # times their share of negatives (9 beside 400 of them and 40 items)
+        warm_cols = np.flatnonzero(~cold_cols)
+        if not len(warm_cols):
+            return out
         bins = blend.bins(rows)
         who = np.arange(len(users))  # each sample's held-out interaction
         keep = len(users) * len(f.n_items) * len(blend.names) <= KEEP_TERMS_FLOATS
@@ -269,7 +272,7 @@ class Learner:
             kept.append(terms if keep else None)
             seen = f.text.user_items_[rows[part]]
             # warm ranking only: new items are ranked by their own model below
-            sample(terms, pos[part], len(f.n_items), seen, rng, main, who[part], skip=cold_cols)
+            sample(terms, pos[part], warm_cols, seen, rng, main, who[part], skip=cold_cols)
             lo, hi = np.searchsorted(pick_who, [start, start + CHUNK])
             if hi > lo and len(hidden_cols) > 1:
                 sample([terms[k] for k in own], pick_col[lo:hi], hidden_cols, seen, rng, cold,
