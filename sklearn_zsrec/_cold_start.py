@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
-from ._ids import _other_type
+from ._ids import _other_type, isin_ids
 from ._interactions import positions
 from ._texts import check_id_texts
 
@@ -32,12 +32,7 @@ def user_texts_for(fitted_texts):
         return fitted_texts
     if fitted_texts is None:
         return call
-    fitted_ids = fitted_texts.index
-    if fitted_ids.dtype != call.index.dtype:
-        # compared as Python objects: an Arrow string index cannot take a
-        # tuple id that mixes str and int (pyarrow raised ArrowTypeError)
-        fitted_ids = fitted_ids.astype(object)
-    return pd.concat([call, fitted_texts[~fitted_ids.isin(call.index)]])
+    return pd.concat([call, fitted_texts[~isin_ids(fitted_texts.index, call.index)]])
 
 
 class CallTextsMixin:

@@ -24,6 +24,21 @@ def _unique_ids(values):
     return uniq[np.asarray(order, dtype=np.intp)]
 
 
+def isin_ids(ids, values):
+    """Whether each of ``ids`` is among ``values`` (a boolean array).
+
+    Compared as Python objects when the two hold ids of other dtypes: an
+    Arrow string index (pandas 3's str ids) cannot take a tuple id that
+    mixes str and int (pyarrow raised ArrowTypeError).
+    """
+    ids = pd.Index(ids, tupleize_cols=False)
+    values = (values if isinstance(values, pd.Index)
+              else pd.Index(np.asarray(values, dtype=object), tupleize_cols=False))
+    if ids.dtype != values.dtype:
+        ids, values = ids.astype(object), values.astype(object)
+    return np.asarray(ids.isin(values))
+
+
 def _kind(value):
     """The sort group of an id: numpy and Python ints (or floats, strings) are one kind.
 

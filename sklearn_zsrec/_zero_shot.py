@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from ._base import BaseRecommender
-from ._ids import _other_type, _unique_ids
+from ._ids import _other_type, _unique_ids, isin_ids
 from ._scores import _matmul
 from ._cold_start import CallTextsMixin, check_new_items, grow_catalog, user_texts_for
 from ._encoder import embed
@@ -166,7 +166,7 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         self._index(data, items=texts.index.to_numpy())
         if self.user_texts_ is not None:
             ids = self.user_texts_.index
-            strays = ids[~ids.isin(self.users_)].to_numpy()
+            strays = ids[~isin_ids(ids, self.users_)].to_numpy()
             hint = _other_type(strays, self.users_, "user_texts", None, "X holds")
             if hint:  # e.g. texts loaded from JSON (str keys) for int ids
                 warnings.warn(f"{name}: {len(strays)} ids of user_texts are not users of X "

@@ -30,7 +30,11 @@ def plain_terms(model, rows, users):
         w = np.nan_to_num((n_u / (n_u + model.switch)) * (n_i / (n_i + model.item_switch)), nan=1.0)
     w[:, ~warm] = 0.0
     short = 1 / (1 + np.log(np.maximum(n_u, 1)))
-    z_text = _standardize(model.text_.score_items(users).astype(np.float64), mask)
+    # over the items with interactions, unless their texts are one embedding
+    embeddings = model.text_.item_embeddings_[warm]
+    varies = len(embeddings) and np.ptp(embeddings, axis=0).any()
+    z_text = _standardize(model.text_.score_items(users).astype(np.float64),
+                          mask if varies else None)
     n = len(rows)
     terms = {"text_gated": (1 - w) * z_text, "text_new": z_text * cold,
              "popularity": np.tile(fitted.popularity * warm, (n, 1)),

@@ -105,22 +105,26 @@ def test_call_texts_use_the_known_users_texts_when_the_model_has_them():
 
 def test_added_items_score_as_in_a_refit_with_them():
     catalog = pd.concat([ITEM_TEXTS, NEW_ITEMS])
-    users = X.user_id.unique()
+    many = topic_interactions(TOPICS, users_per_topic=60, per_user=6)  # 200+ users in a bin
+    users = many.user_id.unique()
     for blend in ("fixed", "learned"):
-        added = _hybrid(tiny_model_path(), blend=blend).fit(X).add_items(NEW_ITEMS)
+        added = _hybrid(tiny_model_path(), blend=blend).fit(many).add_items(NEW_ITEMS)
         refit = _hybrid(tiny_model_path(), blend=blend, new_items=list(NEW_ITEMS.index))
-        refit = refit.set_params(text__item_texts=catalog).fit(X)
+        refit = refit.set_params(text__item_texts=catalog).fit(many)
         assert list(added.items_) == list(refit.items_)
         # the same model, up to float32 rounding, the learned blend too: its
         # holdout draws its negatives among the items with interactions and
         # standardises every term over them (the refit's draws, over the
         # larger catalog, and its text z-scores once differed: coefficients
-        # off by 0.35, 13% of the users with the same top-10)
+        # off by 0.35, 13% of the users with the same top-10); and the new
+        # items' thresholds are calibrated on the users a refit draws (200 of
+        # a bin's, drawn anew by add_items: 6 of 240 users' top-10 moved)
         np.testing.assert_allclose(added.score_items(users), refit.score_items(users),
                                    rtol=1e-4, atol=1e-4)
         np.testing.assert_array_equal(added.recommend(users), refit.recommend(users))
         np.testing.assert_array_equal(added.coef_, refit.coef_)
         assert added.new_item_share_ == refit.new_item_share_
+        np.testing.assert_array_equal(added.new_item_thresholds_, refit.new_item_thresholds_)
 
 
 def test_zero_shot_add_items_equals_a_fit_with_them():
@@ -421,3 +425,14 @@ def test_a_tuple_id_mixing_str_and_int_takes_its_text_at_the_call():
         top = model.recommend(user, n=3, user_texts={user: jazz})
         why = model.explain(user, items=top, user_texts={user: jazz})
         assert set(why.item_id) <= set(top)
+
+
+def test_a_log_of_str_and_tuple_user_ids_fits_with_texts_for_some_of_them():
+    # the texts' ids (an Arrow string index) were compared with the users,
+    # tuples mixing str and int among them: pyarrow's ArrowTypeError in fit
+    users = [f"u{u}" if k % 2 else ("web", k) for k, u in enumerate(X.user_id)]
+    texts = {u: "A reader of history and war stories." for u in users if isinstance(u, str)}
+    model = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                                item_texts=ITEM_TEXTS, user_texts=texts)
+    model.fit(X.assign(user_id=users))
+    assert model.recommend(("web", 0), n=3).shape == (3,)

@@ -292,14 +292,16 @@ def test_undeclared_items_without_interactions_get_only_the_share_they_earn(monk
     assert unjudged.new_item_share_ == declared.new_item_share_
 
 
-@pytest.mark.parametrize("blend", ["learned", "fixed"])
-def test_items_with_text_and_no_interaction_leave_the_other_items_ranking_alone(blend):
+@pytest.mark.parametrize("params", [{"blend": "learned"}, {"blend": "fixed"},
+                                    {"blend": "fixed", "weights": {"cf": 1.0}}])
+def test_items_with_text_and_no_interaction_leave_the_other_items_ranking_alone(params):
     # 400 text-only items (new_items=None: the log's tail) beside 60 with
     # interactions: the learned blend drew its holdout's negatives over the
     # whole catalog, then dropped theirs (9 negatives a user, not 100: its
     # choice moved), and the text was standardised over every item (the
     # fixed blend's text scale moved): both changed the ranking of the items
-    # with interactions, which the text-only items' number must not decide
+    # with interactions, which the text-only items' number must not decide;
+    # without a text weight, their floor counted them (coef_ -8.7 and -22.5)
     extra, _ = topic_catalog(items_per_topic=50, seed=1)
     extra.index = np.arange(len(extra)) - len(extra)  # ids before the others: columns move
     data = topic_interactions(TOPICS, users_per_topic=20, per_user=8, seed=3)
@@ -307,8 +309,8 @@ def test_items_with_text_and_no_interaction_leave_the_other_items_ranking_alone(
     def fitted(texts):
         text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
         return HybridRecommender(text, cf_members(ALSRecommender(factors=4, random_state=0)),
-                                 blend=blend, new_items=None, random_state=0,
-                                 verbose=0).fit(data)
+                                 new_items=None, random_state=0, verbose=0,
+                                 **params).fit(data)
 
     alone, beside = fitted(ITEM_TEXTS), fitted(pd.concat([extra, ITEM_TEXTS]))
     np.testing.assert_array_equal(alone.coef_, beside.coef_)
@@ -316,6 +318,21 @@ def test_items_with_text_and_no_interaction_leave_the_other_items_ranking_alone(
     warm = pd.Index(beside.items_).get_indexer(alone.items_)
     np.testing.assert_allclose(beside.score_items(users)[:, warm], alone.score_items(users),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_with_one_item_with_interactions_the_text_ranks_the_others():
+    # the text was standardised over the items with interactions: over one,
+    # its scores are constant, so every other item scored 0 and came in the
+    # catalog's order (space stories for a jazz listener)
+    jazz = TOPICS.index[TOPICS == "jazz"]
+    data = pd.DataFrame({"user_id": [f"u{k}" for k in range(6)], "item_id": jazz[0]})
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
+    model = HybridRecommender(text, cf_members(ALSRecommender(factors=4, random_state=0)),
+                              blend="fixed", verbose=0).fit(data)
+    users = model.users_
+    expected = model.text_.recommend(users, n=5)
+    np.testing.assert_array_equal(model.recommend(users, n=5), expected)
+    assert len(np.unique(model.score_items(users)[0])) == len(ITEM_TEXTS)
 
 
 def test_fresh_arrivals_earn_an_average_items_share_whatever_the_draw():

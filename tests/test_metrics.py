@@ -436,3 +436,11 @@ def test_y_true_of_a_left_join_and_of_the_wrong_shape():
     for y_true in (held_out, {0: [10], 1: [20], 2: [30]}):
         with pytest.raises(ValueError, match=r"groupby\('user_id'\)\['item_id'\].agg\(list\)"):
             recall_at_k(y_true, y_pred, k=2)
+
+
+def test_catalog_coverage_of_a_str_catalog_takes_tuple_ids_mixing_str_and_int():
+    # the catalog's ids became an Arrow string index (pandas 3), which could
+    # not be compared with ("web", 42): pyarrow's ArrowTypeError
+    assert catalog_coverage([["a", "b"], ["b", ("web", 42)]], ["a", "b", "c"]) == 2 / 3
+    with pytest.warns(UserWarning, match="none of the recommended ids is in catalog"):
+        assert catalog_coverage([[("web", 42)]], ["a", "b", "c"]) == 0.0

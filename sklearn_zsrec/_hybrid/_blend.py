@@ -113,8 +113,9 @@ def fixed_coef(blend, weights, members):
     average item's z-score, and outrank every below-average item with
     interactions (catalog order among them); their ``new_item`` term (1 on
     them) then gets ``-floor``, below any score the weighted terms give an
-    item with interactions (a z-score over ``m`` items is at most ``sqrt(m -
-    1)`` in size), so they come after every item with interactions.
+    item with interactions (a z-score over the ``m`` items with interactions
+    is at most ``sqrt(m - 1)`` in size), so they come after every item with
+    interactions.
     """
     weights = weights if weights is not None else {"text": 1.0, members[0][0]: 1.0}
     names = {"text", "popularity", *(name for name, _ in members)}
@@ -129,7 +130,7 @@ def fixed_coef(blend, weights, members):
         f = blend.fitted
         popularity = np.abs(f.popularity[f.n_items > 0]).max(initial=0.0)
         in_members = sum(abs(v) for k, v in weights.items() if k not in ("text", "popularity"))
-        floor = (1.0 + in_members * np.sqrt(len(f.n_items))
+        floor = (1.0 + in_members * np.sqrt(max(np.count_nonzero(f.n_items), 1))
                  + abs(weights.get("popularity", 0.0)) * popularity)
         coef[blend.index["new_item"]] = -floor
     return np.tile(coef, (N_BINS, 1))
@@ -331,7 +332,10 @@ class Blend:
         Every score is standardised over the items with interactions, the
         text's too (new items get their z-score on that scale): so the
         ranking of the items with interactions does not depend on how many
-        items without any the catalog holds.
+        items without any the catalog holds. The text over the whole catalog
+        when the items with interactions all have one embedding (one such
+        item, or one text): over them it would be constant, a z-score of 0
+        on every item, and the text would rank no new item.
         """
         f = self.fitted
         key = ("blend items", float(self.item_switch))
@@ -346,7 +350,9 @@ class Blend:
             c = y - y[rows].mean(axis=0)
             return c, _matmul(c[rows].T, c[rows]) / max(rows.sum(), 1)
 
-        text, text_cov = centred(f.text.item_embeddings_, over)
+        embeddings = f.text.item_embeddings_
+        varies = np.ptp(embeddings[over], axis=0).any()
+        text, text_cov = centred(embeddings, over if varies else np.ones_like(warm))
         _, gate = self.gates(np.zeros(0), f.n_items)
         covs, blocks, new = {"text": text_cov}, [], [text[cold]]
         for name in f.factor_names:

@@ -290,6 +290,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         if learned is not None:
             self._adopt(data, members, learned, stages)
         stages("new-item exposure")
+        # add_items calibrates on the users this draws, as a refit would
+        self._exposure_state = rng.get_state()
         self._set_exposure(rng)
         self.text_ = fitted.text
         self.named_members_ = Bunch(**fitted.members)
@@ -427,9 +429,18 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         self._blend = Blend(blend.fitted.grown(self.text_), blend.switch, blend.item_switch)
         grow_catalog(self, texts.index.to_numpy())
         self._new_users.grown(self.user_items_, self.n_item_interactions_)
+        # the draws of a refit with the items declared (the same users to
+        # calibrate on), also for random_state=None: fixed by the fit
         seed = getattr(self, "_add_items_seed", self.random_state)
-        self._set_exposure(check_random_state(seed), len(texts))
-        self._new_users.set_exposure(self._exposure, random_state=seed)
+        if getattr(self, "_exposure_state", None) is None:  # pickled before it was kept
+            rng = check_random_state(seed)
+        else:  # a generator of its own (check_random_state(None) is numpy's global one)
+            rng = np.random.RandomState()
+            rng.set_state(self._exposure_state)
+        self._set_exposure(rng, len(texts))
+        own = self._new_users.random_state  # the fit's seed, as a refit draws
+        self._new_users.set_exposure(self._exposure,
+                                     random_state=own if isinstance(own, Integral) else seed)
         return self
 
     def _scores(self, rows, users):

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from .._ids import isin_ids
 from .._progress import caller_stacklevel
 from .._scores import _seen_positions
 from .._interactions import (arrow_values, check_interactions, is_positive_int, object_array,
@@ -578,7 +579,7 @@ def catalog_coverage(y_pred, catalog, k=None):
         raise ValueError("catalog contains a missing id (NaN or None); drop it.")
     recommended = top.ravel().astype(object)
     recommended = recommended[pd.notna(recommended)]  # NaN or None pads: no recommendation
-    covered = pd.Index(ids).isin(recommended)
+    covered = isin_ids(ids, recommended)
     if not covered.any() and len(recommended):
         # e.g. item_texts passed as catalog: its values are texts, its index the ids
         hint = (" It is a Series: are the ids its index (catalog=item_texts.index)?"
