@@ -1,13 +1,13 @@
 """How much does the draw of a small sample decide? Protocol E at p = 1, 2, 5 on six samples.
 
-    HF_HUB_OFFLINE=1 python -m benchmarks.growth_samples     # about 3 minutes on 2 cores
+    HF_HUB_OFFLINE=1 python -m benchmarks.growth_samples     # about 40 s on 2 cores
 
 The main page draws three samples of each p below 100 (sampling seeds 0, 1,
 2) and pools their tested users, with a standard error clustered by test
 event: it counts the test users' noise, not how much the training sample
 itself moves a model (at 1% a sample holds about 800 rows). This study
 refits the page's hybrid (defaults, and ``new_items=None``), popularity and
-LightFM with the text embeddings (the page's leader at p = 1 and 5) on six
+LightFM with the text embeddings (the AMD EPYC page's leader at p <= 5) on six
 samples per p (seeds 0 to 5, the page's three among them) and compares them
 sample by sample: each sample's difference of means over its own tested
 users, then the mean of the six differences with the standard error of that

@@ -1,6 +1,6 @@
 """Does the hybrid's learned blend depend on its random_state? The warm-up curve, 5 seeds.
 
-    HF_HUB_OFFLINE=1 python -m benchmarks.stability          # about 20 minutes on 2 cores
+    HF_HUB_OFFLINE=1 python -m benchmarks.stability          # about 3 minutes on 2 cores
 
 Fits the page's hybrid (``benchmarks/results/ml-100k.json``: the tuned
 parameters of "Hybrid (ours)", its CF and text members) on protocol B's
