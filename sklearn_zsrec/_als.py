@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval
 from ._base import BaseRecommender
 from ._scores import _matmul
 from ._explain import factor_contributions
+from ._interactions import positions
 
 
 def _without_zeros(user_items):
@@ -169,6 +170,8 @@ class ALSRecommender(BaseRecommender):
             np.isfinite(self.user_factors_).all() and np.isfinite(self.item_factors_).all()
         ):
             self._overflow("non-finite factors")
+        # what explain solves with: the fit's, not parameters set since
+        self._solved_with = (self.alpha, self.regularization)
         return self
 
     def _warm_factors(self, previous, seed):
@@ -183,7 +186,7 @@ class ALSRecommender(BaseRecommender):
         for ids, old_ids, old in ((self.users_, previous[0], previous[1]),
                                   (self.items_, previous[2], previous[3])):
             start = rng.random((len(ids), self.factors), dtype=np.float32) * np.float32(0.01)
-            found = pd.Index(old_ids).get_indexer(ids)
+            found = positions(pd.Index(old_ids), ids)  # exact past 2**53
             start[found >= 0] = old[found[found >= 0]]
             out.append(start)
         return out
@@ -215,6 +218,7 @@ class ALSRecommender(BaseRecommender):
         with alpha=1 on a small catalog: 74%).
         """
         history = _without_zeros(self.user_items_[row])  # as fit read it
-        confidence = self.alpha * history.data.astype(np.float64)
-        return factor_contributions(self, row, cols, history.indices, self.regularization,
+        alpha, regularization = getattr(self, "_solved_with", (self.alpha, self.regularization))
+        confidence = alpha * history.data.astype(np.float64)
+        return factor_contributions(self, row, cols, history.indices, regularization,
                                     confidence - 1.0, confidence)

@@ -454,6 +454,8 @@ class SparkALSRecommender(BaseRecommender):
             # collected inside: the factors' lineage may read the checkpoints
             self.user_factors_ = _collect_factors(model.userFactors, n_users, self.rank)
             self.item_factors_ = _collect_factors(model.itemFactors, n_items, self.rank)
+        # what explain solves with: the fit's, not parameters set since
+        self._solved_with = (self.alpha, self.reg_param)
         return self
 
     def _scores(self, rows, users):
@@ -469,8 +471,9 @@ class SparkALSRecommender(BaseRecommender):
         """
         history = self.user_items_[row]
         positive = history.data > 0
-        columns, confidence = history.indices[positive], self.alpha * history.data[positive]
-        return factor_contributions(self, row, cols, columns, self.reg_param * len(columns),
+        alpha, reg_param = getattr(self, "_solved_with", (self.alpha, self.reg_param))
+        columns, confidence = history.indices[positive], alpha * history.data[positive]
+        return factor_contributions(self, row, cols, columns, reg_param * len(columns),
                                     confidence, 1.0 + confidence)
 
     def __sklearn_clone__(self):

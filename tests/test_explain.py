@@ -296,3 +296,16 @@ def test_als_without_regularization_explains_instead_of_crashing():
     expected = als.predict(pd.DataFrame({"user_id": [1, 1], "item_id": [12, 13]}))
     np.testing.assert_allclose(sums, expected, rtol=1e-4, atol=1e-5)
     assert np.isfinite(explanation.contribution).all()
+
+
+def test_als_explains_the_fit_not_parameters_set_since():
+    # alpha and regularization set after fit (say, for the next warm refit)
+    # were read by explain: same factors and scores, every contribution off
+    # by about 27% and the unexplained rest from 1.4% to 29% of the score
+    als = ALSRecommender(factors=8, iterations=15, regularization=0.1, alpha=1.0,
+                         random_state=0).fit(X)
+    item = als.recommend("u0", n=1)[0]
+    before = als.explain("u0", [item], max_contributions=100)
+    after = als.set_params(alpha=40.0, regularization=10.0).explain("u0", [item],
+                                                                     max_contributions=100)
+    pd.testing.assert_frame_equal(before, after)

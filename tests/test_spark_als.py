@@ -132,6 +132,14 @@ def test_explain_follows_sparks_normal_equation(fitted):
     np.testing.assert_allclose(total, score, rtol=1e-5, atol=1e-6)
     rest = parts.contribution[parts.source == "rest"].abs()
     assert rest.max() < 1e-3 * score.abs().max()
+    # the fit's alpha and reg_param, not ones set since (for the next fit)
+    alpha, reg_param = fitted.alpha, fitted.reg_param
+    fitted.set_params(alpha=alpha * 10, reg_param=reg_param * 10)
+    try:
+        changed = fitted.explain("u0", n=3)
+    finally:
+        fitted.set_params(alpha=alpha, reg_param=reg_param)
+    pd.testing.assert_frame_equal(changed, parts)
 
 
 def test_string_huge_and_negative_ids_give_the_same_model(fitted):

@@ -49,3 +49,28 @@ def test_warm_start_false_or_unfitted_is_a_fresh_fit():
     np.testing.assert_array_equal(fresh.item_factors_, warm_unfitted.item_factors_)
     refit = ALSRecommender(factors=4, random_state=0).fit(X.iloc[:50]).fit(X)
     np.testing.assert_array_equal(fresh.item_factors_, refit.item_factors_)
+
+
+def test_warm_start_matches_an_int_id_past_2_53_that_comes_back_as_a_float():
+    # pandas compared float(2**60) with the int ids in float64 and gave it
+    # the factors of 2**60 + 9; the ids are matched exactly
+    big = 2**60 + np.array([0, 2, 5, 9])
+    first = pd.DataFrame({"user_id": np.repeat([1, 2, 3], 4), "item_id": np.tile(big, 3)})
+    als = ALSRecommender(factors=4, iterations=5, random_state=0, n_jobs=1).fit(first)
+    old = dict(zip(als.items_.tolist(), als.item_factors_.copy()))
+    start = {}
+    original = ALSRecommender._warm_factors
+
+    def spy(self, previous, seed):  # what fit starts from (our own logic)
+        factors = original(self, previous, seed)
+        start["items"] = factors[1].copy()
+        return factors
+
+    again = first.assign(item_id=float(2**60))  # a float column: every row on 2**60
+    ALSRecommender._warm_factors = spy
+    try:
+        als.set_params(warm_start=True, iterations=1).fit(again)
+    finally:
+        ALSRecommender._warm_factors = original
+    assert als.items_.tolist() == [2**60]
+    np.testing.assert_array_equal(start["items"][0], old[2**60])
