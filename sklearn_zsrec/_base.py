@@ -235,8 +235,10 @@ class BaseRecommender(BaseEstimator):
 
     def _holds(self, array):
         """Whether ``array`` may be (a view of) one of the model's own arrays."""
+        # a copy: another thread may add a lazy attribute meanwhile (the ANN
+        # index, the id lookup): "dictionary changed size during iteration"
         return any(isinstance(value, np.ndarray) and np.may_share_memory(array, value)
-                   for value in vars(self).values())
+                   for value in vars(self).copy().values())
 
     def score_items(self, users, *, batch_size=None):
         """Scores of ``users`` over the whole catalog, nothing excluded.

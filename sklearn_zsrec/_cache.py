@@ -371,7 +371,11 @@ def cached_encode(key, texts, encode, location=None, *, count=True):
         n_encoded += len(missing)
         with _LOCK:
             _forget_other_dims(state, directory, vectors.shape[1])
-            state.store.update(zip(missing, vectors))
+            for text, vector in zip(missing, vectors):
+                # the first vector stored for a text stays (another thread may
+                # have encoded it meanwhile, batched with other texts: float32
+                # vectors differ in the last bits): each text one vector
+                state.store.setdefault(text, vector)
             missing = list(dict.fromkeys(t for t in texts if t not in state.store))
     with _LOCK:
         if directory is not None:

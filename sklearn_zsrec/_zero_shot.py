@@ -234,6 +234,11 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         one ranks after it, where a refit (which sorts the catalog by id)
         may rank it first.
 
+        ``add_items`` changes the model in place, as ``fit`` does: not while
+        other threads use it (they would read a half-grown catalog: wrong
+        rankings or shape errors). To grow a model that serves, add the
+        items to a copy (``copy.deepcopy``) and swap the reference.
+
         Parameters
         ----------
         item_texts : pandas Series or dict

@@ -412,6 +412,11 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         their scores of the new items are 0 until a refit gives them
         interactions.
 
+        ``add_items`` changes the model in place, as ``fit`` does: not while
+        other threads use it (they would read a half-grown catalog: wrong
+        rankings or shape errors). To grow a model that serves, add the
+        items to a copy (``copy.deepcopy``) and swap the reference.
+
         Parameters
         ----------
         item_texts : pandas Series or dict

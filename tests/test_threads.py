@@ -1,0 +1,72 @@
+"""A fitted model serving several threads at once, as a web server's would."""
+
+import sys
+import threading
+
+import numpy as np
+
+from sklearn_zsrec import ALSRecommender
+
+from ._data import topic_catalog, topic_interactions
+
+_, TOPICS = topic_catalog()
+X = topic_interactions(TOPICS, per_user=6)
+
+
+def test_a_text_encoded_by_two_callers_at_once_keeps_one_vector():
+    # two threads that miss one text both encode it, batched with other
+    # texts (float32 vectors then differ in the last bits); the last to
+    # store replaced the vector the first had already returned, so one text
+    # got two vectors. Simulated without threads (our own logic): the first
+    # caller's encode lets a second caller store the text meanwhile
+    from sklearn_zsrec._cache import cached_encode
+
+    key = {"test": "two callers at once"}
+    second = np.full((1, 4), 2.0, dtype=np.float32)
+
+    def first_encode(texts):
+        inner = cached_encode(key, ["shared"], lambda t: second, count=False)
+        np.testing.assert_array_equal(inner, second)
+        return np.ones((len(texts), 4), dtype=np.float32)
+
+    outer = cached_encode(key, ["other", "shared"], first_encode, count=False)
+    again = cached_encode(key, ["shared"], lambda t: 3 * second, count=False)
+    np.testing.assert_array_equal(outer[1], second[0])  # the vector stored first
+    np.testing.assert_array_equal(again, second)
+
+
+def test_scoring_while_another_thread_adds_a_lazy_attribute():
+    # recommend checks its scores against the model's arrays by iterating
+    # its attributes; another thread building the ANN index (or the id
+    # lookup) lazily added one meanwhile: "dictionary changed size during
+    # iteration" (13 of 2,400 calls on MovieLens-100K)
+    model = ALSRecommender(factors=4, iterations=2, random_state=0).fit(X)
+    users = model.users_[:5]
+    stop, errors = threading.Event(), []
+
+    def add_and_remove():  # the attributes' count changes at every step
+        k = 0
+        while not stop.is_set():
+            model.__dict__[f"_lazy{k}"] = k
+            k += 1
+            if k == 50:
+                for j in range(k):
+                    del model.__dict__[f"_lazy{j}"]
+                k = 0
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    worker = threading.Thread(target=add_and_remove)
+    worker.start()
+    try:
+        for _ in range(3000):
+            try:
+                model.score_items(users)
+            except RuntimeError as error:
+                errors.append(error)
+                break
+    finally:
+        stop.set()
+        worker.join()
+        sys.setswitchinterval(interval)
+    assert not errors, errors
