@@ -234,10 +234,9 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         one ranks after it, where a refit (which sorts the catalog by id)
         may rank it first.
 
-        ``add_items`` changes the model in place, as ``fit`` does: not while
-        other threads use it (they would read a half-grown catalog: wrong
-        rankings or shape errors). To grow a model that serves, add the
-        items to a copy (``copy.deepcopy``) and swap the reference.
+        It changes the model in place, as ``fit`` does: not while other
+        threads use it (they would read a half-grown catalog: wrong rankings
+        or shape errors); grow a copy (``copy.deepcopy``) and swap it in.
 
         Parameters
         ----------

@@ -19,7 +19,7 @@ from .._explain import contributions
 from .._fine_tune import UNSEEDED_HYBRID
 from .._progress import Stages, caller_stacklevel
 from ._blend import HISTORY_BINS, N_BINS, Blend, check_weights, fixed_coef
-from ._exposure import Exposure, exposure_of
+from ._exposure import Exposure, exposure_of, resumed
 from ._learn import Learner, warn_tiny
 from ._members import check_members, default_members, fit_members, positions
 from ._new_users import TextNeighbours
@@ -33,8 +33,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     Each known user's scores are a weighted sum of terms: every member's
     scores over the catalog, standardised per user over the items with
     interactions (z-scores, one scale for all), on items with interactions;
-    the text model's scores (standardised alike) on every item; popularity; and, for items without interactions, their text and
-    what their text predicts of each member's scores. The text model scores
+    the text model's scores (standardised alike) on every item; popularity;
+    and, for items without interactions, their text and what their text
+    predicts of each member's scores. The text model scores
     cold users and cold items; the collaborative members take over as
     interactions accumulate, through the CF gate ``w(u, i) = n_u / (n_u +
     switch) * n_i / (n_i + item_switch)``: with ``blend="fixed"`` and the
@@ -412,10 +413,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         their scores of the new items are 0 until a refit gives them
         interactions.
 
-        ``add_items`` changes the model in place, as ``fit`` does: not while
-        other threads use it (they would read a half-grown catalog: wrong
-        rankings or shape errors). To grow a model that serves, add the
-        items to a copy (``copy.deepcopy``) and swap the reference.
+        It changes the model in place, as ``fit`` does: not while other
+        threads use it (a half-grown catalog); grow a copy and swap it in.
 
         Parameters
         ----------
@@ -434,15 +433,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         self._blend = Blend(blend.fitted.grown(self.text_), blend.switch, blend.item_switch)
         grow_catalog(self, texts.index.to_numpy())
         self._new_users.grown(self.user_items_, self.n_item_interactions_)
-        # the draws of a refit with the items declared (the same users to
-        # calibrate on), also for random_state=None: fixed by the fit
+        # a refit's draws (the same users to calibrate on), fixed by the fit
         seed = getattr(self, "_add_items_seed", self.random_state)
-        if getattr(self, "_exposure_state", None) is None:  # pickled before it was kept
-            rng = check_random_state(seed)
-        else:  # a generator of its own (check_random_state(None) is numpy's global one)
-            rng = np.random.RandomState()
-            rng.set_state(self._exposure_state)
-        self._set_exposure(rng, len(texts))
+        self._set_exposure(resumed(getattr(self, "_exposure_state", None), seed), len(texts))
         own = self._new_users.random_state  # the fit's seed, as a refit draws
         self._new_users.set_exposure(self._exposure,
                                      random_state=own if isinstance(own, Integral) else seed)

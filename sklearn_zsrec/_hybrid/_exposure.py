@@ -9,6 +9,7 @@ each with their own offset and share (``Exposure``).
 """
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 from .._scores import _put_columns, _seen_positions
 from ._learn import CHUNK, MIN_POSITIVES
@@ -307,6 +308,19 @@ def offsets(blend, rows, score, groups, shares, per_bin, k=10):
         out[mine] = group_offsets(old_top[mine], [t[mine] for t in new_tops], shares, k,
                                   per_bin[:, b])[0]
     return out.astype(np.float32)
+
+
+def resumed(state, seed):
+    """A generator at ``state`` (``RandomState.get_state()``: where ``fit`` drew the
+    users to calibrate on), or ``check_random_state(seed)`` without one.
+
+    A generator of its own: ``check_random_state(None)`` is numpy's global one.
+    """
+    if state is None:  # a model pickled before the state was kept
+        return check_random_state(seed)
+    rng = np.random.RandomState()
+    rng.set_state(state)
+    return rng
 
 
 def exposure_of(hybrid):
