@@ -362,3 +362,13 @@ def test_real_partial_or_damaged_copy_is_refused(tmp_path):
                    "rated ids without a text" if name.endswith("item") else "hold 5000 ratings")
         with pytest.raises(ValueError, match=f"{message}.*The copy is damaged or partial"):
             load_movielens_100k(directory)
+
+
+@pytest.mark.parametrize("write", [write_grouplens, write_recbole])
+def test_the_documented_one_hot_recipe_gives_the_genres_only(tmp_path, write):
+    # movies.genres.str.get_dummies("|") made a column of "" (the items of no
+    # genre) under pandas 3's strings; the docstring's recipe leaves it out
+    movies = load_movielens_100k(write(tmp_path / "ml")).movies
+    onehot = movies.genres.replace("", None).str.get_dummies("|")
+    assert "" not in onehot.columns
+    assert set(onehot.columns) == {g for _, _, _, gs in ITEMS for g in gs if g != "unknown"}

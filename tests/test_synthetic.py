@@ -83,3 +83,24 @@ def test_a_topic_after_an_empty_first_topic_gets_its_users():
     mine = data.user_topic[X.user_id] == 1
     assert mine.any()
     assert np.mean(data.item_topic[X.item_id[mine]] == 1) > 0.5
+
+
+@pytest.mark.parametrize("shape", [(1000, 500, 400_000), (20, 10, 200), (100, 50, 5000)])
+def test_dense_requests_give_the_rows_asked_for(shape):
+    # 20 rounds of redrawing repeats left 399,352 of 400,000 rows (190 of
+    # 200 on 20 x 10) without a word; the rest come from the pairs not drawn
+    rows = make_synthetic_interactions(*shape, random_state=0).interactions
+    assert len(rows) == shape[2]
+    assert not rows.duplicated(["user_id", "item_id"]).any()
+
+
+def test_a_request_beyond_the_catalog_gives_every_pair_at_once():
+    # 10**8 rows of a 10 x 10 catalog allocated 1.25e8 draws first (MemoryError)
+    rows = make_synthetic_interactions(10, 10, 10**8, random_state=0).interactions
+    assert len(rows) == 100
+
+
+@pytest.mark.parametrize("name", ["n_users", "n_items", "n_interactions", "n_topics"])
+def test_a_bool_is_not_a_count(name):
+    with pytest.raises(TypeError, match=f"{name} must be an int; got a bool"):
+        make_synthetic_interactions(**{name: True})

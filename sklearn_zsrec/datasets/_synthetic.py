@@ -91,8 +91,10 @@ def make_synthetic_interactions(
         Number of items; each has a text.
     n_interactions : int, default=20000
         Number of distinct ``(user_id, item_id)`` pairs to draw. Repeated
-        draws are replaced by new ones, for up to 20 rounds; only a catalog
-        too small for that many pairs gives fewer rows.
+        draws are replaced by new ones, for up to 20 rounds, then by pairs
+        not drawn yet, uniformly (dense data: beyond about 70% of the
+        pairs); only a catalog too small for that many pairs gives fewer
+        rows (all its ``n_users * n_items`` pairs).
     n_topics : int, default=10
         Number of topics, at most 20.
     words_per_text : int, default=6
@@ -135,8 +137,15 @@ def make_synthetic_interactions(
     >>> print(data.item_text[0], "|", data.topics[data.item_topic[0]])
     item 0: saxophone piano saxophone club improvisation trumpet | jazz
     """
+    flags = [name for name, value in (("n_users", n_users), ("n_items", n_items),
+                                      ("n_interactions", n_interactions),
+                                      ("n_topics", n_topics), ("words_per_text", words_per_text))
+             if isinstance(value, (bool, np.bool_))]
+    if flags:  # an int to the parameter check: True read as 1, or a crash in numpy
+        raise TypeError(f"make_synthetic_interactions: {flags[0]} must be an int; got a bool.")
     rng = check_random_state(random_state)
     topics = list(_TOPICS)[:n_topics]
+    n_interactions = min(n_interactions, n_users * n_items)  # every pair at most
 
     # items: a topic each, a long-tailed popularity within the catalog
     item_topic = rng.randint(n_topics, size=n_items)
@@ -177,6 +186,9 @@ def make_synthetic_interactions(
         if len(pairs) >= n_interactions:
             break
         size = int((n_interactions - len(pairs)) / new_rate * 1.25) + 100
+    if len(pairs) < n_interactions:  # dense: the rest among the pairs not drawn yet
+        rest = np.setdiff1d(np.arange(n_users * n_items, dtype=np.int64), pairs)
+        pairs = np.r_[pairs, rng.permutation(rest)[:n_interactions - len(pairs)]]
     pairs = pairs[:n_interactions]
     timestamps = np.sort(rng.randint(0, 10**9, size=len(pairs)).astype(np.int64))
     interactions = pd.DataFrame(
