@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
+from ._ids import _other_type
 from ._interactions import arrow_values, check_ids, is_positive_int, object_array
 
 COLUMNS = ["user_id", "item_id", "score", "source", "contributor", "contribution"]
@@ -95,6 +96,8 @@ def explain(estimator, user, items, n, max_contributions):
                         f"array); got a {type(items).__name__}. Pass sorted(items).")
     elif isinstance(items, np.ndarray) and items.ndim == 0:
         items = [items.item()]
+    elif isinstance(items, tuple) and estimator._rows(object_array([items]), "item")[0] >= 0:
+        items = [items]  # a catalog id that is a tuple: one id, as a tuple user is
     elif isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
         items = [items]  # one id (an iterator or generator: its ids)
     items = object_array(list(items))  # tuple ids stay tuples
@@ -111,7 +114,8 @@ def explain(estimator, user, items, n, max_contributions):
         unknown = pd.unique(items[cols < 0])
         raise ValueError(
             f"{name}.explain: {len(unknown)} items are not in items_ (e.g. "
-            f"{np.asarray(unknown[:5]).tolist()}); only catalog items can be explained.")
+            f"{np.asarray(unknown[:5]).tolist()}){_other_type(unknown, estimator.items_, 'items')};"
+            " only catalog items can be explained.")
     parts = estimator._contributions(int(rows[0]), users, cols)
     score = estimator._scores(rows, users)[0, cols].astype(np.float64)
     out = []

@@ -309,3 +309,21 @@ def test_als_explains_the_fit_not_parameters_set_since():
     after = als.set_params(alpha=40.0, regularization=10.0).explain("u0", [item],
                                                                      max_contributions=100)
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_explain_reads_a_single_tuple_item_as_one_id():
+    # a catalog id that is a tuple was split into its parts: "2 items are
+    # not in items_ (e.g. [12, 'c'])", where a list of it worked
+    T = pd.DataFrame({"user_id": [(1, "x"), (1, "x"), (2, "y"), (2, "y")],
+                      "item_id": [(10, "a"), (11, "b"), (10, "a"), (12, "c")]})
+    model = NextItemRecommender(window=1, half_life=None).fit(T)
+    pd.testing.assert_frame_equal(model.explain((1, "x"), (12, "c")),
+                                  model.explain((1, "x"), [(12, "c")]))
+
+
+def test_explain_of_an_item_id_of_another_type_says_so():
+    # as predict does: ids read from JSON or CSV as strings
+    model = ItemKNNRecommender().fit(pd.DataFrame({"user_id": [1, 1, 2, 2],
+                                                   "item_id": [10, 11, 10, 12]}))
+    with pytest.raises(ValueError, match=r"the catalog holds 12 \(int\) where items has '12'"):
+        model.explain(1, ["12"])
