@@ -153,10 +153,11 @@ def load_movielens_100k(path=None, *, data_home=None, download_if_missing=False)
         movies : pandas.DataFrame of shape (1682, 4)
             Columns ``item_id``, ``title`` (None when unknown), ``year``
             (nullable Int64) and ``genres`` (names joined by ``"|"``, ``""``
-            when unknown; ``movies.genres.replace("", None).str.get_dummies("|")``
-            one-hot encodes them in 18 columns: pandas 3's strings make a
-            column of ``""`` otherwise). Not called ``items``: a Bunch is a dict, whose
-            ``items`` method would hide it.
+            when unknown; ``movies.genres.replace("", None)
+            .str.get_dummies("|")`` one-hot encodes them in 18 columns:
+            pandas 3's strings make a column of ``""`` otherwise). Not
+            called ``items``: a Bunch is a dict, whose ``items`` method
+            would hide it.
         users : pandas.DataFrame of shape (943, 5)
             Columns ``user_id``, ``age``, ``gender`` ("M" or "F"),
             ``occupation`` and ``zip_code`` (str).
