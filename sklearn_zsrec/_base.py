@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._interactions import (arrow_values, check_ids, check_interactions, is_positive_int,
                             object_array, positions)
-from ._ids import _other_type, _unique_ids
+from ._ids import _other_type, _unique_ids, isin_ids
 from ._scores import _chunk_size, _seen_positions, _top_n
 
 
@@ -199,7 +199,7 @@ class BaseRecommender(BaseEstimator):
                 UserWarning, stacklevel=4)
         text_ids = self._user_text_ids()
         if text_ids is not None and len(text_ids):
-            lacking = unknown[~pd.Index(unknown, dtype=object, tupleize_cols=False).isin(text_ids)]
+            lacking = unknown[~isin_ids(unknown, text_ids)]
             hint = len(lacking) and _other_type(  # only then: it reads the ids as strings
                 lacking, np.asarray(text_ids, dtype=object), "users", None, "user_texts holds")
             if hint:  # e.g. texts loaded from JSON (str keys) for int ids
