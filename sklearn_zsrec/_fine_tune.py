@@ -27,6 +27,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._ids import _unique_ids
+from ._interactions import positions
 from ._progress import caller_stacklevel, no_loading_bars, progress
 
 logger = logging.getLogger("sklearn_zsrec")
@@ -244,7 +246,10 @@ class ContrastiveFineTuning(BaseEstimator):
             _require_peft()
         texts = np.asarray(item_texts, dtype=object)
         picked = data.interacted  # an interaction of weight 0 makes no pair
-        users = pd.factorize(data.user_id)[0]
+        # users numbered in an order of their own (sorted ids), not as they
+        # first come in the rows: rows whose times tie across users come in
+        # the caller's order, and the pairs' order decides the batches
+        users = positions(pd.Index(_unique_ids(data.user_id)), data.user_id)
         anchors, positives = interaction_pairs(users[picked], item_positions[picked],
                                                np.asarray(data.order)[picked], self.window)
         anchor_texts = texts
@@ -253,11 +258,14 @@ class ContrastiveFineTuning(BaseEstimator):
             has = pd.Index(user_texts.index).get_indexer(data.user_id)
             known = (has >= 0) & picked
             offset = len(texts)
-            user_rows = pd.factorize(has[known])
+            # in the order of ``user_texts`` (not of the rows), as the users above
+            # and each user's pairs in time order
+            text_rows, user_rows = np.unique(has[known], return_inverse=True)
+            by_user = np.lexsort((np.asarray(data.order)[known], user_rows))
             anchor_texts = np.concatenate(
-                [texts, user_texts.to_numpy(dtype=object)[user_rows[1]]])
-            anchors = np.concatenate([anchors, offset + user_rows[0]])
-            positives = np.concatenate([positives, item_positions[known]])
+                [texts, user_texts.to_numpy(dtype=object)[text_rows]])
+            anchors = np.concatenate([anchors, offset + user_rows[by_user]])
+            positives = np.concatenate([positives, item_positions[known][by_user]])
         if len(anchors) == 0:
             raise ValueError(
                 "ContrastiveFineTuning: the interactions give no training pair (no "

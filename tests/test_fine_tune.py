@@ -341,6 +341,26 @@ def test_interactions_of_weight_zero_make_no_pair(tmp_path):
     assert fit(pd.concat([X.assign(weight=1.0), noise])) == fit(X.assign(weight=1.0))
 
 
+@pytest.mark.parametrize("with_user_texts", [False, True])
+def test_users_sharing_a_time_tune_the_same_model_in_any_row_order(tmp_path, with_user_texts):
+    # each user's own times are distinct (its sequence is fixed), but users
+    # share times (days): users were numbered as they first came in the rows,
+    # so the same interactions in another order trained another model
+    texts, X = _tiny_catalogue(30, 10, 4)
+    X = X.assign(timestamp=X.groupby("user_id").cumcount())
+    user_texts = (pd.Series({u: f"a reader of kind {u % 3}" for u in X.user_id.unique()})
+                  if with_user_texts else None)
+    tuning = ContrastiveFineTuning(n_steps=2, batch_size=4, location=tmp_path, verbose=0)
+
+    def fit(data):
+        return ZeroShotRecommender(_tiny_encoder(), item_texts=texts, user_texts=user_texts,
+                                   fine_tune=tuning).fit(data)
+
+    a, b = fit(X), fit(X.sample(frac=1, random_state=1))
+    assert a.encoder_.model == b.encoder_.model
+    np.testing.assert_array_equal(a.item_embeddings_, b.item_embeddings_)
+
+
 def test_a_location_that_is_a_file_fails_before_training(tmp_path, monkeypatch):
     def no_training(self, *args):  # a spy on our own logic: training must not start
         raise AssertionError("trained before checking the location")
