@@ -347,6 +347,17 @@ def test_splits_hold_out_interactions_not_impressions():
     assert X_test.weight.tolist() == [1, 0, 1, 0, 1, 0]
     with pytest.raises(ValueError, match="y has 2 values for 9 rows"):
         next(LeaveLastOut().split(X, [1, 0]))
+    # the weights as fit's y (README: fit(X, y=clicked)): the impressions
+    # were held out, as train_test_split_last took no y
+    for y in (clicked, pd.Series(clicked, index=X.index + 10), clicked.tolist()):
+        X_train, X_test, y_train, y_test = train_test_split_last(X, y=y)
+        assert X_test.index.tolist() == [1, 2, 4, 5, 7, 8]
+        assert np.asarray(y_test).tolist() == [1, 0, 1, 0, 1, 0]
+        assert np.asarray(y_train).tolist() == [1, 1, 1] and type(y_train) is type(y)
+    arr_train, arr_test, _, _ = train_test_split_last(X.to_numpy(), y=clicked)
+    assert arr_test.tolist() == X_test.to_numpy().tolist()
+    with pytest.raises(ValueError, match="y has 2 values for 9 rows"):
+        train_test_split_last(X, y=[1, 0])
 
 
 def test_leave_last_out_of_rows_that_all_weigh_0_says_so():

@@ -243,15 +243,15 @@ class LeaveLastOut(BaseCrossValidator):
             )
 
 
-def train_test_split_last(X, n_test=1):
+def train_test_split_last(X, n_test=1, *, y=None):
     """Split interactions, holding out each user's latest ``n_test`` rows.
 
     Within each user, rows are ordered by ``timestamp`` (ties, and all rows
     when there is no timestamp, by row order). Users with at most ``n_test``
-    interactions keep all of them in the training set. Rows of weight 0 in
-    X's ``weight`` column (impressions without a click) are no interaction:
-    never among the ``n_test`` held out, and on the test side when they come
-    after the earliest of them.
+    interactions keep all of them in the training set. Rows of weight 0 (in
+    ``y``, else in X's ``weight`` column: impressions without a click) are
+    no interaction: never among the ``n_test`` held out, and on the test
+    side when they come after the earliest of them.
 
     Parameters
     ----------
@@ -261,12 +261,18 @@ def train_test_split_last(X, n_test=1):
         column, or an array with columns ``user_id, item_id[, timestamp]``.
     n_test : int, default=1
         Number of interactions held out per user.
+    y : array-like of shape (n_rows,), default=None
+        The rows' weights, as in ``fit(X, y)`` (None reads X's ``weight``
+        column, if any). Split too, and returned after X's parts.
 
     Returns
     -------
     X_train, X_test : DataFrame, Arrow table or ndarray
         The rows of X, in their original order and of its type (a DataFrame
         keeps its index).
+    y_train, y_test : array-like
+        The values of ``y`` of the same rows, of its type (a Series keeps its
+        index); returned only when ``y`` is given.
 
     Examples
     --------
@@ -282,7 +288,7 @@ def train_test_split_last(X, n_test=1):
     array([[  1,  11, 300]])
     """
     n_test = _check_positive_int(n_test, "n_test")
-    users, times, interactions = _users_and_times(X, "train_test_split_last")
+    users, times, interactions = _users_and_times(X, "train_test_split_last", y)
     rank, n_user_rows = _rank_from_end(users, times, interactions)
     # with impressions: those after the earliest held-out interaction go to
     # the test side (later than it), with weight 0 they are no relevant item
@@ -294,6 +300,16 @@ def train_test_split_last(X, n_test=1):
             "n_test or users with more interactions."
         )
     train, test = np.flatnonzero(~test), np.flatnonzero(test)
+    parts = _take_rows(X, train, test)
+    if y is None:
+        return parts
+    from sklearn.utils import _safe_indexing
+
+    return (*parts, _safe_indexing(y, train), _safe_indexing(y, test))
+
+
+def _take_rows(X, train, test):
+    """``(X_train, X_test)``: the rows ``train`` and ``test`` of X, of its type."""
     if isinstance(X, pd.DataFrame):
         return X.iloc[train], X.iloc[test]
     if isinstance(X, np.ndarray) and X.dtype.names is not None:  # structured
