@@ -32,7 +32,12 @@ def user_texts_for(fitted_texts):
         return fitted_texts
     if fitted_texts is None:
         return call
-    return pd.concat([call, fitted_texts[~isin_ids(fitted_texts.index, call.index)]])
+    rest = fitted_texts[~isin_ids(fitted_texts.index, call.index)]
+    if call.index.dtype != rest.index.dtype:
+        # ids as Python objects: pandas joins uint64 and int64 ids in float64
+        # (ids past 2**53 rounded: a user lost its text or took another's)
+        call, rest = (texts.set_axis(texts.index.astype(object)) for texts in (call, rest))
+    return pd.concat([call, rest])
 
 
 class CallTextsMixin:

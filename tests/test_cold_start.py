@@ -436,3 +436,30 @@ def test_a_log_of_str_and_tuple_user_ids_fits_with_texts_for_some_of_them():
                                 item_texts=ITEM_TEXTS, user_texts=texts)
     model.fit(X.assign(user_id=users))
     assert model.recommend(("web", 0), n=3).shape == (3,)
+
+
+@pytest.mark.parametrize("blend", [None, "fixed"])
+def test_hashed_64_bit_user_ids_keep_their_texts_beside_the_calls(blend):
+    # fitted texts under uint64 ids (past 2**63) and call texts under an
+    # int64 id were joined in a float64 index: a guest lost its text (scored
+    # by popularity), one without a text took another's, and two ids in one
+    # float64 step raised pandas' InvalidIndexError
+    base = np.uint64(2**63)
+    users = pd.factorize(X.user_id)[0].astype(np.uint64) + base
+    guests = [int(base) + 10**6 + 1, int(base) + 10**6 + 2, int(base) + 10**6 + 3]
+    texts = pd.Series(["A reader of jazz, saxophone and late club nights.",
+                       "A reader of space, rockets and astronauts."],
+                      index=np.array(guests[:2], dtype=np.uint64))
+    model = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                                item_texts=ITEM_TEXTS, user_texts=texts)
+    if blend is not None:
+        model = HybridRecommender(model, cf_members(ALSRecommender(factors=8, random_state=0)),
+                                  blend=blend, verbose=0)
+    model.fit(X.assign(user_id=users))
+    call = {12: "A reader of history and war stories."}
+    for user in guests:
+        alone = model.score_items(user)
+        np.testing.assert_array_equal(model.score_items(user, user_texts=call), alone)
+        np.testing.assert_array_equal(
+            model.score_items(np.array([user], dtype=np.uint64), user_texts=call)[0], alone)
+    assert not np.array_equal(model.score_items(guests[0]), model.score_items(guests[2]))
