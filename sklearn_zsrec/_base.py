@@ -133,8 +133,11 @@ class BaseRecommender(BaseEstimator):
                 f"the catalog (e.g. {np.asarray(unknown[:5]).tolist()}){_other_type(unknown, items)}; "
                 "add them (for example their texts to item_texts) or drop those rows."
             )
-        matrix = sp.csr_matrix((data.weight.astype(np.float32), (rows, cols)),
-                               shape=(len(users), len(items)))
+        weights = data.weight.astype(np.float32)
+        # a weight under float32's range (time decay: exp(-130)) is still an
+        # interaction: its smallest value, not 0 (a seen item without one)
+        weights[(weights == 0) & (data.weight > 0)] = np.finfo(np.float32).smallest_subnormal
+        matrix = sp.csr_matrix((weights, (rows, cols)), shape=(len(users), len(items)))
         matrix.sort_indices()
         # counts of interactions: rows of weight 0 (impressions without a
         # click) stay in the matrix, as seen items, but are no interaction

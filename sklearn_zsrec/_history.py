@@ -115,6 +115,7 @@ def top_per_row(matrix, k, block=4096):
     Of equal entries at the cut, those of the lowest columns are kept.
     Sorted ``block`` rows at a time, so that memory stays that of the matrix.
     """
+    k = int(k)  # True (an Integral to scikit-learn's checks) indexed a tensor as a mask
     if np.diff(matrix.indptr).max(initial=0) <= k:
         return matrix
     if matrix.shape[1] <= DENSE_ITEMS and matrix.data.min() >= 0:  # small: dense (torch)

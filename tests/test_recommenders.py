@@ -13,6 +13,7 @@ from sklearn_zsrec import (
     ALSRecommender,
     HybridRecommender,
     ItemKNNRecommender,
+    NextItemRecommender,
     PopularityRecommender,
     TextEncoder,
     ZeroShotRecommender,
@@ -304,6 +305,34 @@ def test_item_knn_with_more_neighbours_than_items_keeps_them_all(n_neighbors):
     every = ItemKNNRecommender(n_neighbors=3).fit(X)  # 4 items: 3 others each
     model = ItemKNNRecommender(n_neighbors=n_neighbors).fit(X)
     np.testing.assert_array_equal(model.score_items([0, 1, 2]), every.score_items([0, 1, 2]))
+
+
+@pytest.mark.parametrize("model", [ItemKNNRecommender, NextItemRecommender])
+@pytest.mark.parametrize("n_neighbors", [True, np.int64(1), np.uint8(1)])
+def test_item_item_n_neighbors_is_taken_as_the_int_it_equals(model, n_neighbors):
+    # True passes scikit-learn's Interval(Integral) as 1, then indexed a
+    # tensor: "The size of tensor a (3) must match the size of tensor b (2)"
+    R = pd.DataFrame({"user_id": np.repeat(np.arange(8), 3),
+                      "item_id": np.random.RandomState(0).randint(0, 6, 24)})
+    one = model(n_neighbors=1).fit(R)
+    got = model(n_neighbors=n_neighbors).fit(R)
+    np.testing.assert_array_equal(got.score_items(one.users_), one.score_items(one.users_))
+
+
+@pytest.mark.parametrize("similarity", ["bm25", "cosine"])
+def test_a_weight_below_float32s_range_is_still_an_interaction(similarity):
+    # exp(-130), the time decay of a user long gone, was stored as 0 in
+    # float32: the binary similarity lost that user's co-occurrences (item
+    # e had no neighbour, user 4 got the catalog in its order)
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3, 9, 9, 9, 4],
+                      "item_id": ["a", "b", "a", "c", "b", "d", "c", "d", "e", "e"],
+                      "weight": [1.0] * 10})
+    decayed = X.assign(weight=np.where(X.user_id == 9, np.exp(-130), 1.0))
+    model = ItemKNNRecommender(similarity).fit(decayed)
+    assert model.user_items_.nnz == 10 and (model.user_items_.data > 0).all()
+    np.testing.assert_array_equal(model.similarity_.toarray(),
+                                  ItemKNNRecommender(similarity).fit(X).similarity_.toarray())
+    assert model.recommend(4, n=2).tolist() == ["c", "d"]
 
 
 def _impressions():
