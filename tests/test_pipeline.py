@@ -82,6 +82,19 @@ def test_rank_scorer_scores_a_pipeline_as_its_final_recommender(recommender):
         make_rank_scorer("ndcg")(bare, X_ADS.iloc[test])
 
 
+def test_rank_scorer_scores_a_frozen_pipeline_as_its_final_recommender():
+    # scikit-learn's FrozenEstimator (a model fitted beforehand): "FrozenEstimator
+    # has no recommend method; a rank scorer scores ... a Pipeline that ends in one"
+    from sklearn.frozen import FrozenEstimator
+
+    train, test = CV[0]
+    pipe = _pipeline(PopularityRecommender()).fit(X_ADS.iloc[train])
+    scorer = make_rank_scorer("ndcg", k=5)
+    expected = scorer(pipe, X_ADS.iloc[test])
+    assert scorer(FrozenEstimator(pipe), X_ADS.iloc[test]) == expected
+    assert scorer(Pipeline([("all", FrozenEstimator(pipe))]), X_ADS.iloc[test]) == expected
+
+
 @pytest.mark.parametrize("recommender", RECOMMENDERS, ids=lambda r: type(r).__name__)
 def test_cross_validate_a_pipeline_with_rank_scorers(recommender):
     scoring = {"ndcg": make_rank_scorer("ndcg", k=10), "recall": make_rank_scorer("recall", k=5)}

@@ -23,6 +23,7 @@ from numbers import Integral, Number
 
 import numpy as np
 import pandas as pd
+from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
 from .._ids import isin_ids
@@ -629,9 +630,14 @@ def _final_recommender(estimator, X):
     ``None`` and ``"passthrough"`` do nothing), as ``Pipeline.score`` does.
     A fitted search (``GridSearchCV`` and the like, nested in
     ``cross_validate``) is read through its ``best_estimator_``, as its own
-    ``score`` does.
+    ``score`` does; a ``FrozenEstimator`` (a model fitted beforehand), through
+    the estimator it holds.
     """
-    while isinstance(estimator, Pipeline) or hasattr(estimator, "cv_results_"):
+    while (isinstance(estimator, (Pipeline, FrozenEstimator))
+           or hasattr(estimator, "cv_results_")):
+        if isinstance(estimator, FrozenEstimator):
+            estimator = estimator.estimator
+            continue
         if not isinstance(estimator, Pipeline):
             if not hasattr(estimator, "best_estimator_"):
                 raise ValueError(
