@@ -11,6 +11,7 @@ from ._base import BaseRecommender
 from ._scores import _matmul
 from ._explain import factor_contributions
 from ._interactions import positions
+from ._params import Count
 
 
 def _without_zeros(user_items):
@@ -100,10 +101,10 @@ class ALSRecommender(BaseRecommender):
     """
 
     _parameter_constraints = {
-        "factors": [Interval(Integral, 1, None, closed="left")],
+        "factors": [Count(1, None, closed="left")],
         "regularization": [Interval(Real, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="neither")],
-        "iterations": [Interval(Integral, 1, None, closed="left")],
+        "iterations": [Count(1, None, closed="left")],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],

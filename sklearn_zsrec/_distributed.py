@@ -10,17 +10,17 @@ is built: ``import sklearn_zsrec`` stays cheap.
 
 import os
 import threading
-from numbers import Integral
 from typing import Iterator
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import validate_params
 
 from ._cache import cached_encode
 from ._encoder import TextEncoder, check_texts
 from ._model_files import model_files_stamp
+from ._params import Count
 
 _WORKER_ENCODERS = {}  # worker parameters -> (files stamp, fitted TextEncoder); per Python worker
 _WORKER_LOCK = threading.Lock()
@@ -340,7 +340,7 @@ def _check_agreement(texts, given, reference, what, fix):
         "encoder": [TextEncoder],
         "texts": "no_validation",
         "embeddings": "no_validation",
-        "n_check": [Interval(Integral, 0, None, closed="left")],
+        "n_check": [Count(0, None, closed="left")],
     },
     prefer_skip_nested_validation=False,
 )

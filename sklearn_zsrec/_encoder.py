@@ -3,12 +3,11 @@
 import logging
 import os
 import threading
-from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._cache import cached_encode
@@ -22,6 +21,7 @@ from ._model_files import (
     model_files_stamp,
     resolve_model_path,
 )
+from ._params import Count
 from ._precision import _auto_device, _auto_precision
 from ._progress import Stages, no_loading_bars, progress
 
@@ -290,8 +290,8 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         "pooling": [StrOptions({"auto", "mean", "cls", "max", "last"})],
         "normalize": [StrOptions({"auto"}), "boolean"],
         "template": [str, None],
-        "max_length": [Interval(Integral, 1, None, closed="left"), None],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_length": [Count(1, None, closed="left"), None],
+        "batch_size": [Count(1, None, closed="left")],
         "device": [str],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "memory": [str, os.PathLike, None, HasMethods(["cache"])],

@@ -1,6 +1,6 @@
 """The shared part of the item-item recommenders: history times an item-item matrix."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval
 from ._base import BaseRecommender
 from ._explain import history_contributions
 from ._history import dense_matrix, history_matrix, item_item_scores
+from ._params import Count
 
 
 class _ItemItemRecommender(BaseRecommender):
@@ -20,7 +21,7 @@ class _ItemItemRecommender(BaseRecommender):
     """
 
     _parameter_constraints = {
-        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "n_neighbors": [Count(1, None, closed="left")],
         "half_life": [Interval(Real, 0, None, closed="neither"), None],
     }
 

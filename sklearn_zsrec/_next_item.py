@@ -1,13 +1,11 @@
 """NextItemRecommender: what other users picked right after the user's last items."""
 
-from numbers import Integral
-
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils._param_validation import Interval
 
 from ._history import DENSE_ITEMS, top_per_row
 from ._item_item import _ItemItemRecommender
+from ._params import Count
 
 
 def item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
@@ -114,7 +112,7 @@ class NextItemRecommender(_ItemItemRecommender):
 
     _parameter_constraints = {
         **_ItemItemRecommender._parameter_constraints,
-        "window": [Interval(Integral, 1, None, closed="left")],
+        "window": [Count(1, None, closed="left")],
     }
     _matrix_name = "transitions_"
 

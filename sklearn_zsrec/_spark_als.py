@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 from contextlib import contextmanager
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from ._base import BaseRecommender
 from ._scores import _matmul
 from ._explain import factor_contributions
 from ._interactions import _COLUMNS
+from ._params import Count
 
 _INT32_IDS = 2**31 - 1  # Spark's ALS takes int32 user and item ids
 _LOCAL_MASTER = "local[2]"
@@ -358,12 +359,12 @@ class SparkALSRecommender(BaseRecommender):
     """
 
     _parameter_constraints = {
-        "rank": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "rank": [Count(1, None, closed="left")],
+        "max_iter": [Count(1, None, closed="left")],
         "reg_param": [Interval(Real, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "num_blocks": [Interval(Integral, 1, None, closed="left")],
-        "checkpoint_interval": [Interval(Integral, 1, None, closed="left")],
+        "num_blocks": [Count(1, None, closed="left")],
+        "checkpoint_interval": [Count(1, None, closed="left")],
         "random_state": ["random_state"],
         "spark": [HasMethods(["createDataFrame"]), None],
     }

@@ -308,15 +308,17 @@ def test_item_knn_with_more_neighbours_than_items_keeps_them_all(n_neighbors):
 
 
 @pytest.mark.parametrize("model", [ItemKNNRecommender, NextItemRecommender])
-@pytest.mark.parametrize("n_neighbors", [True, np.int64(1), np.uint8(1)])
-def test_item_item_n_neighbors_is_taken_as_the_int_it_equals(model, n_neighbors):
-    # True passes scikit-learn's Interval(Integral) as 1, then indexed a
+def test_item_item_n_neighbors_takes_numpy_ints_and_no_bool(model):
+    # True passed scikit-learn's Interval(Integral) as 1, then indexed a
     # tensor: "The size of tensor a (3) must match the size of tensor b (2)"
     R = pd.DataFrame({"user_id": np.repeat(np.arange(8), 3),
                       "item_id": np.random.RandomState(0).randint(0, 6, 24)})
     one = model(n_neighbors=1).fit(R)
-    got = model(n_neighbors=n_neighbors).fit(R)
-    np.testing.assert_array_equal(got.score_items(one.users_), one.score_items(one.users_))
+    for n_neighbors in (np.int64(1), np.uint8(1)):
+        got = model(n_neighbors=n_neighbors).fit(R)
+        np.testing.assert_array_equal(got.score_items(one.users_), one.score_items(one.users_))
+    with pytest.raises(ValueError, match=r"'n_neighbors' parameter .* \(not a bool\)\. Got True"):
+        model(n_neighbors=True).fit(R)
 
 
 @pytest.mark.parametrize("similarity", ["bm25", "cosine"])
@@ -333,6 +335,16 @@ def test_a_weight_below_float32s_range_is_still_an_interaction(similarity):
     np.testing.assert_array_equal(model.similarity_.toarray(),
                                   ItemKNNRecommender(similarity).fit(X).similarity_.toarray())
     assert model.recommend(4, n=2).tolist() == ["c", "d"]
+
+
+def test_popularity_sums_the_weights_as_given():
+    # the weights of the user-item matrix, each raised to float32's smallest
+    # when under it, summed 1.4e-44 for ten weights of exp(-130): "old" led
+    X = pd.DataFrame({"user_id": list(range(10)) + [10, 11],
+                      "item_id": ["old"] * 10 + ["recent", "other"],
+                      "weight": [np.exp(-130)] * 10 + [1e-44, 0.0]})
+    model = PopularityRecommender("weight").fit(X)
+    assert model.recommend(99, n=3).tolist() == ["recent", "old", "other"]
 
 
 def _impressions():

@@ -181,3 +181,36 @@ def test_pyarrow_arrays_of_items_and_texts_are_read_as_their_values():
                                [("knn", ItemKNNRecommender())], blend="fixed",
                                new_items=pa.array([13]), verbose=0).fit(X)
     assert hybrid.new_item_thresholds_ is None  # (the fixed blend) and no error
+
+
+def test_no_count_parameter_takes_a_bool():
+    # scikit-learn's Interval(Integral) takes True as 1: n_neighbors=True
+    # crashed in torch, HybridRecommender(user_neighbors=True) at a new
+    # user's first call, ALSRecommender(factors=True) in implicit
+    import inspect
+    from numbers import Integral
+
+    from sklearn.utils._param_validation import Interval
+
+    import sklearn_zsrec
+    from sklearn_zsrec.datasets import make_synthetic_interactions
+
+    checked = [getattr(sklearn_zsrec, name) for name in sklearn_zsrec.__all__]
+    checked = [c for c in checked if hasattr(c, "_parameter_constraints")]
+    checked += [make_synthetic_interactions.__wrapped__]
+    found = 0
+    for owner in checked:
+        constraints = getattr(owner, "_parameter_constraints", None)
+        if constraints is None:  # a function under validate_params
+            closure = inspect.getclosurevars(make_synthetic_interactions).nonlocals
+            constraints = closure.get("parameter_constraints", {})
+        for name, options in constraints.items():
+            for option in options:
+                if isinstance(option, Interval) and option.type is Integral:
+                    found += 1
+                    assert not option.is_satisfied_by(True), (owner, name)
+                    assert option.is_satisfied_by(np.int64(max(option.left or 0, 2))), (owner, name)
+    assert found >= 15
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": ["a", "b", "a", "c"]})
+    with pytest.raises(ValueError, match=r"'factors' parameter of ALSRecommender .*not a bool"):
+        ALSRecommender(factors=True).fit(X)

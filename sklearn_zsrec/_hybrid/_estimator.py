@@ -17,6 +17,7 @@ from .._interactions import arrow_values, object_array
 from .._cold_start import CallTextsMixin, check_new_items, grow_catalog
 from .._explain import contributions
 from .._fine_tune import UNSEEDED_HYBRID
+from .._params import Count
 from .._progress import Stages, caller_stacklevel
 from ._blend import HISTORY_BINS, N_BINS, Blend, check_weights, fixed_coef
 from ._exposure import Exposure, exposure_of, resumed
@@ -213,7 +214,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         "switch": [Interval(Real, 0, None, closed="left")],
         "item_switch": [Interval(Real, 0, None, closed="left")],
         "C": [Interval(Real, 0, None, closed="neither")],
-        "user_neighbors": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "user_neighbors": [Count(1, None, closed="left"), StrOptions({"auto"})],
         "new_items": [StrOptions({"all"}), "array-like", None],
         "new_item_exposure": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],

@@ -1,11 +1,11 @@
 """Synthetic interactions whose item texts say who interacts with them."""
 
-from numbers import Integral
-
 import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import validate_params
+
+from .._params import Count
 
 # Twenty topics of ordinary words, so that a pretrained text model sees them.
 _TOPICS = {
@@ -48,11 +48,11 @@ def _first_occurrences(values):
 
 @validate_params(
     {
-        "n_users": [Interval(Integral, 1, None, closed="left")],
-        "n_items": [Interval(Integral, 1, None, closed="left")],
-        "n_interactions": [Interval(Integral, 1, None, closed="left")],
-        "n_topics": [Interval(Integral, 1, MAX_TOPICS, closed="both")],
-        "words_per_text": [Interval(Integral, 1, None, closed="left")],
+        "n_users": [Count(1, None, closed="left")],
+        "n_items": [Count(1, None, closed="left")],
+        "n_interactions": [Count(1, None, closed="left")],
+        "n_topics": [Count(1, MAX_TOPICS, closed="both")],
+        "words_per_text": [Count(1, None, closed="left")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
