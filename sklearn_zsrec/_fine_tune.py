@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import threading
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._ids import _unique_ids
 from ._interactions import positions
+from ._params import Count
 from ._progress import caller_stacklevel, no_loading_bars, progress
 
 logger = logging.getLogger("sklearn_zsrec")
@@ -189,14 +190,14 @@ class ContrastiveFineTuning(BaseEstimator):
 
     _parameter_constraints = {
         "method": [StrOptions({"full", "lora"})],
-        "n_steps": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "n_steps": [Count(1, None, closed="left")],
+        "batch_size": [Count(2, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
-        "window": [Interval(Integral, 1, None, closed="left")],
+        "window": [Count(1, None, closed="left")],
         "location": [str, os.PathLike, None],
         # an int only: the seed is part of the tuned model's cache key (an
         # instance would print the same for every seed)
-        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "random_state": [Count(0, None, closed="left")],
         "verbose": ["verbose"],
     }
 
@@ -258,12 +259,13 @@ class ContrastiveFineTuning(BaseEstimator):
             has = pd.Index(user_texts.index).get_indexer(data.user_id)
             known = (has >= 0) & picked
             offset = len(texts)
-            # in the order of ``user_texts`` (not of the rows), as the users above
-            # and each user's pairs in time order
-            text_rows, user_rows = np.unique(has[known], return_inverse=True)
+            # numbered as the users above (not in the order of the rows or of
+            # ``user_texts``), each user's pairs in time order
+            _, first, user_rows = np.unique(users[known], return_index=True,
+                                            return_inverse=True)
             by_user = np.lexsort((np.asarray(data.order)[known], user_rows))
             anchor_texts = np.concatenate(
-                [texts, user_texts.to_numpy(dtype=object)[text_rows]])
+                [texts, user_texts.to_numpy(dtype=object)[has[known][first]]])
             anchors = np.concatenate([anchors, offset + user_rows[by_user]])
             positives = np.concatenate([positives, item_positions[known][by_user]])
         if len(anchors) == 0:

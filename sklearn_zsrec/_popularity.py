@@ -1,10 +1,12 @@
 """PopularityRecommender: the same most-interacted items for everyone."""
 
 import numpy as np
+import pandas as pd
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import BaseRecommender
 from ._explain import contributions
+from ._interactions import positions
 
 
 class PopularityRecommender(BaseRecommender):
@@ -56,7 +58,10 @@ class PopularityRecommender(BaseRecommender):
         if self.popularity == "count":
             self.item_scores_ = self.n_item_interactions_.astype(np.float32)
         else:
-            totals = np.asarray(self.user_items_.astype(np.float64).sum(axis=0)).ravel()
+            # the weights as given, in float64 (the matrix stores float32,
+            # a positive weight under its range raised to its smallest)
+            cols = positions(pd.Index(self.items_), data.item_id)
+            totals = np.bincount(cols, weights=data.weight, minlength=len(self.items_))
             if totals.max() > np.finfo(np.float32).max:
                 raise ValueError(
                     "PopularityRecommender: the summed weights of an item reach "

@@ -359,6 +359,9 @@ def test_users_sharing_a_time_tune_the_same_model_in_any_row_order(tmp_path, wit
     a, b = fit(X), fit(X.sample(frac=1, random_state=1))
     assert a.encoder_.model == b.encoder_.model
     np.testing.assert_array_equal(a.item_embeddings_, b.item_embeddings_)
+    if with_user_texts:  # nor in the order of the texts
+        user_texts = user_texts.iloc[::-1]
+        assert fit(X).encoder_.model == a.encoder_.model
 
 
 def test_a_location_that_is_a_file_fails_before_training(tmp_path, monkeypatch):

@@ -271,8 +271,9 @@ def train_test_split_last(X, n_test=1, *, y=None):
         The rows of X, in their original order and of its type (a DataFrame
         keeps its index).
     y_train, y_test : array-like
-        The values of ``y`` of the same rows, of its type (a Series keeps its
-        index); returned only when ``y`` is given.
+        The values of ``y`` of the same rows, as scikit-learn indexes them (a
+        Series keeps its index, an array or list stays one); returned only
+        when ``y`` is given.
 
     Examples
     --------
