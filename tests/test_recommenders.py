@@ -317,7 +317,7 @@ def test_item_item_n_neighbors_takes_numpy_ints_and_no_bool(model):
     for n_neighbors in (np.int64(1), np.uint8(1)):
         got = model(n_neighbors=n_neighbors).fit(R)
         np.testing.assert_array_equal(got.score_items(one.users_), one.score_items(one.users_))
-    with pytest.raises(ValueError, match=r"'n_neighbors' parameter .* \(not a bool\)\. Got True"):
+    with pytest.raises(ValueError, match=r"'n_neighbors' parameter .*, not a bool\. Got True"):
         model(n_neighbors=True).fit(R)
 
 

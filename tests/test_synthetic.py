@@ -100,7 +100,8 @@ def test_a_request_beyond_the_catalog_gives_every_pair_at_once():
     assert len(rows) == 100
 
 
-@pytest.mark.parametrize("name", ["n_users", "n_items", "n_interactions", "n_topics"])
+@pytest.mark.parametrize("name", ["n_users", "n_items", "n_interactions", "n_topics",
+                                  "words_per_text"])
 def test_a_bool_is_not_a_count(name):
-    with pytest.raises(TypeError, match=f"{name} must be an int; got a bool"):
+    with pytest.raises(TypeError, match=f"'{name}' parameter .*, not a bool\\. Got True"):
         make_synthetic_interactions(**{name: True})

@@ -137,12 +137,6 @@ def make_synthetic_interactions(
     >>> print(data.item_text[0], "|", data.topics[data.item_topic[0]])
     item 0: saxophone piano saxophone club improvisation trumpet | jazz
     """
-    flags = [name for name, value in (("n_users", n_users), ("n_items", n_items),
-                                      ("n_interactions", n_interactions),
-                                      ("n_topics", n_topics), ("words_per_text", words_per_text))
-             if isinstance(value, (bool, np.bool_))]
-    if flags:  # an int to the parameter check: True read as 1, or a crash in numpy
-        raise TypeError(f"make_synthetic_interactions: {flags[0]} must be an int; got a bool.")
     rng = check_random_state(random_state)
     topics = list(_TOPICS)[:n_topics]
     n_interactions = min(n_interactions, n_users * n_items)  # every pair at most
