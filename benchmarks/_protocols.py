@@ -108,9 +108,9 @@ def cold_user_tuning_cv(X_tune, test_users, fraction=0.2, seed=1):
     For parameters that act only on users without training rows (the
     user-text ridge's ``alpha``): ``LeaveLastOut`` validates on warm users,
     where they change nothing. A random ``fraction`` of the users of
-    ``X_tune`` (fixed ``seed``), drawn outside ``test_users`` (protocol D's
-    cold users, so that no test user's history validates a choice), is held
-    out entirely and scored on its whole history, as D scores its users.
+    ``X_tune`` outside ``test_users`` (protocol D's cold users, so that no
+    test user's history validates a choice; fixed ``seed``) is held out
+    entirely and scored on its whole history, as D scores its users.
     Returned as a list of one pair of row positions, for ``GridSearchCV(cv=)``.
     """
     validation = cold_users(X_tune, fraction, seed, exclude=test_users)

@@ -43,7 +43,7 @@ PRIORS = (0.001, 0.01, 0.1, 1.0, 10.0)
 def _metrics(split, scores, users, catalog):
     top = P.rank_top(split, scores, users, catalog, 20)
     ndcg = np.asarray(P.per_user_metrics(split, top, users, catalog)["NDCG@10"])
-    return float(ndcg.mean()), float(ndcg.std() / np.sqrt(len(ndcg))), ndcg
+    return float(ndcg.mean()), float(ndcg.std(ddof=1) / np.sqrt(len(ndcg))), ndcg
 
 
 def _group(text):

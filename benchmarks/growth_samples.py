@@ -5,7 +5,7 @@
 The main page draws three samples of each p below 100 (sampling seeds 0, 1,
 2) and pools their tested users, with a standard error clustered by test
 event: it counts the test users' noise, not how much the training sample
-itself moves a model (at 1% a sample holds about 800 rows). This study
+itself moves a model (at 1% a sample holds about 1,000 rows). This study
 refits the page's hybrid (defaults, and ``new_items=None``), popularity and
 LightFM with the text embeddings (the AMD EPYC page's leader at p <= 5) on six
 samples per p (seeds 0 to 5, the page's three among them) and compares them

@@ -50,6 +50,25 @@ def test_csv_dataset_without_timestamp_takes_row_order(tmp_path, synthetic):
     assert data.user_text is None
 
 
+def test_csv_dataset_merges_repeated_pairs_at_their_latest_time(tmp_path, synthetic):
+    # a re-watch was a test item the user had in training: left out of the
+    # ranking, still counted relevant, so a certain miss for every model
+    from benchmarks import _protocols as P
+
+    clicks, items, _ = _write(tmp_path, synthetic, users=False)
+    rows = synthetic.interactions
+    again = rows.groupby("user_id").head(1).assign(timestamp=rows.timestamp.max() + 1)
+    pd.concat([rows, again], ignore_index=True).to_csv(clicks, index=False)
+    data = bench.csv_dataset(clicks, items)
+    X = data.interactions
+    assert len(X) == len(rows) and not X.duplicated(["user_id", "item_id"]).any()
+    latest = X.merge(again, on=["user_id", "item_id"], suffixes=("", "_again"))
+    assert (latest.timestamp == latest.timestamp_again).all()
+    split = P.protocol_a(X, 0)
+    seen = split.train.merge(split.test, on=["user_id", "item_id"])
+    assert seen.empty
+
+
 def test_csv_dataset_errors_name_the_fix(tmp_path, synthetic):
     clicks, items, users = _write(tmp_path, synthetic)
     bad = tmp_path / "bad.csv"
