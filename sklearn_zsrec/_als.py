@@ -1,6 +1,6 @@
 """ALSRecommender: implicit's alternating least squares as an estimator."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from joblib import effective_n_jobs
@@ -56,7 +56,7 @@ class ALSRecommender(BaseRecommender):
         Seed of the factor initialisation; an int makes ``fit`` repeatable.
     n_jobs : int, default=None
         Threads used by implicit; None or -1 uses all cores, -2 all but one
-        (as joblib counts them).
+        (as joblib counts them); 0 has no meaning, as in joblib.
     verbose : int, default=0
         Show implicit's progress bar during ``fit`` when > 0.
     warm_start : bool, default=False
@@ -106,7 +106,7 @@ class ALSRecommender(BaseRecommender):
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "iterations": [Count(1, None, closed="left")],
         "random_state": ["random_state"],
-        "n_jobs": [Integral, None],
+        "n_jobs": [Count(1, None, closed="left"), Count(None, -1, closed="right"), None],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
     }

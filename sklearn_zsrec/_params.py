@@ -21,4 +21,4 @@ class Count(Interval):
         return not isinstance(val, bool) and super().is_satisfied_by(val)
 
     def __str__(self):
-        return f"{super().__str__()}, not a bool"
+        return f"{super().__str__()} (not a bool)"

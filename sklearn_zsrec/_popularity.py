@@ -69,7 +69,10 @@ class PopularityRecommender(BaseRecommender):
                     "items would tie at inf. Rescale the weights, e.g. divide "
                     "by their maximum, or use popularity='count'."
                 )
-            self.item_scores_ = totals.astype(np.float32)
+            scores = totals.astype(np.float32)
+            # a sum under float32's range stays above the items without one
+            scores[(scores == 0) & (totals > 0)] = np.finfo(np.float32).smallest_subnormal
+            self.item_scores_ = scores
         return self
 
     def _scores(self, rows, users):

@@ -264,7 +264,7 @@ def test_clone_shares_the_session_and_grid_search_runs(spark):
 
 def test_parameters_are_validated_before_spark_runs():
     with pytest.raises(ValueError, match=r"The 'rank' parameter of SparkALSRecommender must be "
-                                         r"an int in the range \[1, inf\), not a bool\. Got 0 instead"):
+                                         r"an int in the range \[1, inf\) \(not a bool\)\. Got 0 instead"):
         SparkALSRecommender(rank=0).fit(X)
     with pytest.raises(ValueError, match="The 'spark' parameter of SparkALSRecommender"):
         SparkALSRecommender(spark="local[2]").fit(X)

@@ -103,5 +103,5 @@ def test_a_request_beyond_the_catalog_gives_every_pair_at_once():
 @pytest.mark.parametrize("name", ["n_users", "n_items", "n_interactions", "n_topics",
                                   "words_per_text"])
 def test_a_bool_is_not_a_count(name):
-    with pytest.raises(TypeError, match=f"'{name}' parameter .*, not a bool\\. Got True"):
+    with pytest.raises(TypeError, match=f"'{name}' parameter .* \\(not a bool\\)\\. Got True"):
         make_synthetic_interactions(**{name: True})

@@ -209,8 +209,14 @@ def test_no_count_parameter_takes_a_bool():
                 if isinstance(option, Interval) and option.type is Integral:
                     found += 1
                     assert not option.is_satisfied_by(True), (owner, name)
-                    assert option.is_satisfied_by(np.int64(max(option.left or 0, 2))), (owner, name)
+                    some = option.right if option.left is None else max(option.left, 2)
+                    assert option.is_satisfied_by(np.int64(some)), (owner, name)
     assert found >= 15
     X = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": ["a", "b", "a", "c"]})
     with pytest.raises(ValueError, match=r"'factors' parameter of ALSRecommender .*not a bool"):
         ALSRecommender(factors=True).fit(X)
+    # n_jobs: 0 and False ran on every core (scikit-learn and joblib raise)
+    for n_jobs in (0, False, True):
+        with pytest.raises(ValueError, match=r"'n_jobs' parameter of ALSRecommender"):
+            ALSRecommender(factors=2, n_jobs=n_jobs).fit(X)
+    assert ALSRecommender(factors=2, iterations=1, n_jobs=np.int64(-1)).fit(X).n_jobs == -1
