@@ -69,7 +69,7 @@ class Stages:
     def __init__(self, total, verbose, desc):
         # leave=False: a grid search's many fits do not leave a bar each
         self.bar = progress(None, verbose, total=total, desc=desc, unit="stage", leave=False)
-        self.started = self.shown = False
+        self.started = self.shown = self.drawn = False
         self.lock = threading.Lock()
         self.timer = None
         if self.bar is not None:
@@ -82,7 +82,7 @@ class Stages:
     def _show(self):
         with self.lock:
             if self.bar is not None:
-                self.shown = True
+                self.shown = self.drawn = True
                 self.bar.refresh()
 
     def __call__(self, name):
@@ -98,7 +98,9 @@ class Stages:
     def write(self, message):
         """Print ``message`` above the bar (nothing when silenced)."""
         if self.bar is not None:
-            self.bar.write(message)
+            with self.lock:
+                self.drawn = True  # tqdm redraws the bar below, in its delay too
+                self.bar.write(message)
 
     def close(self):
         if self.timer is not None:
@@ -106,5 +108,8 @@ class Stages:
         with self.lock:
             if self.bar is not None:
                 self.bar.update(max(self.bar.total - self.bar.n, 0))  # stages a memo skipped
+                if self.drawn:
+                    # tqdm's close clears only a bar it drew after its delay
+                    self.bar.clear()
                 self.bar.close()
                 self.bar = None

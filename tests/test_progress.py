@@ -29,6 +29,22 @@ def test_quick_work_shows_no_bar(capsys, monkeypatch):
     assert printed.err == printed.out == ""
 
 
+def test_a_line_written_in_quick_work_leaves_no_bar_behind(capsys, monkeypatch):
+    # the blend's log line (HybridRecommender(verbose=2)) drew the bar in its
+    # delay; tqdm's close, counting it as never shown, left it on the screen
+    # ("HybridRecommender.fit:  62%| 8/13 member 'next'"), the user's next
+    # output appended to it
+    monkeypatch.setattr(_progress, "DELAY", 60.0)
+    stages = Stages(3, 1, "quick")
+    stages("a")
+    stages.write("the chosen blend")
+    stages("b")
+    stages.close()
+    printed = capsys.readouterr()
+    assert "the chosen blend" in printed.out
+    assert printed.err.split("\n")[-1].split("\r")[-1].strip() == ""
+
+
 def test_a_long_stage_shows_the_bar_while_it_runs(capsys, monkeypatch):
     monkeypatch.setattr(_progress, "DELAY", 0.1)
     stages = Stages(2, 1, "slow")
@@ -38,3 +54,30 @@ def test_a_long_stage_shows_the_bar_while_it_runs(capsys, monkeypatch):
     stages("next")
     stages.close()
     assert "slow" in shown and "loading the model" in shown
+
+
+def test_the_hybrids_bar_counts_the_stages_it_announces(monkeypatch):
+    # it counted two stages per fit of the members where one is announced:
+    # the bar stood at 10/13 on its last stage, then jumped to the end
+    from sklearn_zsrec._hybrid import _estimator
+
+    made = []
+
+    class Counting(Stages):  # a spy on our own bar: which stages a fit announces
+        def __init__(self, total, verbose, desc):
+            super().__init__(total, 0, desc)
+            self.total, self.names = total, []
+            made.append(self)
+
+        def __call__(self, name):
+            self.names.append(name)
+
+    monkeypatch.setattr(_estimator, "Stages", Counting)
+    texts, topics = topic_catalog()
+    X = topic_interactions(topics, users_per_topic=10, per_user=6)
+    for blend in ("learned", "fixed"):
+        text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+        HybridRecommender(text, cf_members(ALSRecommender(factors=2, iterations=1,
+                                                          random_state=0)),
+                          blend=blend, random_state=0, verbose=0).fit(X)
+        assert made[-1].names and len(made[-1].names) == made[-1].total, made[-1].names

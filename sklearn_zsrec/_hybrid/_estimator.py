@@ -267,7 +267,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         check_weights(self.weights, members, self.members)
         learned = self.blend == "learned"
         self._exposure = None
-        stages = Stages((2 + len(members)) * (1 + learned) + 2 + learned, self.verbose,
+        # text and members (twice with a holdout), the blend, exposure, new users
+        stages = Stages((1 + len(members)) * (1 + learned) + learned + 2, self.verbose,
                         "HybridRecommender.fit")
         try:
             self._fit_stages(data, members, stages)
