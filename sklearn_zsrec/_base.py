@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._interactions import (arrow_values, check_ids, check_interactions, is_positive_int,
                             object_array, positions)
 from ._ids import _other_type, _unique_ids, isin_ids
+from ._progress import caller_stacklevel
 from ._scores import _chunk_size, _seen_positions, _top_n
 
 
@@ -199,7 +200,7 @@ class BaseRecommender(BaseEstimator):
             warnings.warn(
                 f"{type(self).__name__}: {len(unknown)} user ids were not seen in fit and "
                 f"are scored as new users (e.g. {np.asarray(unknown[:5]).tolist()}){hint}.",
-                UserWarning, stacklevel=4)
+                UserWarning, stacklevel=caller_stacklevel())
         text_ids = self._user_text_ids()
         if text_ids is not None and len(text_ids):
             lacking = unknown[~isin_ids(unknown, text_ids)]
@@ -209,7 +210,7 @@ class BaseRecommender(BaseEstimator):
                 warnings.warn(
                     f"{type(self).__name__}: {len(lacking)} users not seen in fit have no "
                     f"text and are scored without one (e.g. {np.asarray(lacking[:5]).tolist()})"
-                    f"{hint}.", UserWarning, stacklevel=4)
+                    f"{hint}.", UserWarning, stacklevel=caller_stacklevel())
         return rows
 
     def _user_text_ids(self):

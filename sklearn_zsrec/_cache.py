@@ -51,6 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._progress import caller_stacklevel
+
 CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "currsize"])
 _KeyState = namedtuple("_KeyState", ["store", "loaded", "on_disk"])
 
@@ -120,7 +122,7 @@ def _warn_once(path, message):
     """Warn about ``path`` once per process."""
     if str(path) not in _WARNED:
         _WARNED.add(str(path))
-        warnings.warn(message, UserWarning, stacklevel=2)
+        warnings.warn(message, UserWarning, stacklevel=caller_stacklevel())
 
 
 def _checksum(texts, embeddings):

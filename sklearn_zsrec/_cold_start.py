@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._ids import _other_type, isin_ids
 from ._interactions import positions
+from ._progress import caller_stacklevel
 from ._texts import check_id_texts
 
 _CALL_TEXTS = contextvars.ContextVar("sklearn_zsrec_user_texts", default=None)
@@ -151,7 +152,7 @@ def check_new_items(model, item_texts):
     hint = _other_type(texts.index.to_numpy(), np.asarray(model.items_), "item_texts")
     if hint:  # e.g. ids read from JSON (str keys) for an int catalog
         warnings.warn(f"{name}: add_items adds ids that look like catalog ids{hint}.",
-                      UserWarning, stacklevel=3)
+                      UserWarning, stacklevel=caller_stacklevel())
     return texts
 
 

@@ -17,6 +17,7 @@ from ._encoder import embed
 from ._explain import contributions, history_contributions
 from ._history import recency_weights
 from ._interactions import positions
+from ._progress import caller_stacklevel
 from ._texts import check_id_texts
 
 
@@ -170,7 +171,8 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
             hint = _other_type(strays, self.users_, "user_texts", None, "X holds")
             if hint:  # e.g. texts loaded from JSON (str keys) for int ids
                 warnings.warn(f"{name}: {len(strays)} ids of user_texts are not users of X "
-                              f"(e.g. {strays[:5].tolist()}){hint}.", UserWarning, stacklevel=3)
+                              f"(e.g. {strays[:5].tolist()}){hint}.", UserWarning,
+                              stacklevel=caller_stacklevel())
         if self.encoder is None:
             from ._encoder import TextEncoder
 

@@ -220,3 +220,32 @@ def test_no_count_parameter_takes_a_bool():
         with pytest.raises(ValueError, match=r"'n_jobs' parameter of ALSRecommender"):
             ALSRecommender(factors=2, n_jobs=n_jobs).fit(X)
     assert ALSRecommender(factors=2, iterations=1, n_jobs=np.int64(-1)).fit(X).n_jobs == -1
+
+
+def test_warnings_point_at_the_callers_line():
+    # fixed stacklevels named package or scikit-learn lines: a user id of
+    # another type at _cold_start.py, user_texts of str keys at sklearn's
+    # base.py, an unknown item in Pipeline.score at sklearn's pipeline.py
+    import warnings
+
+    from sklearn.pipeline import Pipeline
+
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": ["a", "b", "a", "c", "b"]})
+    texts = {"a": "a jazz record", "b": "a space story", "c": "a cooking book"}
+
+    def caught(call):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            call()
+        assert seen, "no warning"
+        return [(w.filename, str(w.message)[:60]) for w in seen]
+
+    model = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
+                                user_texts={"1": "likes jazz"})
+    for filename, message in caught(lambda: model.fit(X)):
+        assert filename == __file__, message
+    for call in (lambda: model.recommend("2", n=1), lambda: model.explain("2", n=1),
+                 lambda: Pipeline([("rec", PopularityRecommender())]).fit(X).score(
+                     pd.DataFrame({"user_id": [1], "item_id": ["zz"]}))):
+        for filename, message in caught(call):
+            assert filename == __file__, message

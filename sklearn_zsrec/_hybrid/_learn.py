@@ -18,6 +18,7 @@ import pandas as pd
 
 from .._history import rank_from_latest
 from .._ids import _unique_ids
+from .._progress import caller_stacklevel
 from .._scores import _put_columns, _seen_positions
 from ._blend import N_BINS
 from ._members import positions
@@ -455,4 +456,4 @@ def warn_tiny(data, out):
         "of items hidden while learning, and the user has unseen items to rank it "
         "against. Fell back to the fixed blend with the default weights. Pass more "
         "users with 2+ interactions, or blend='fixed' to use that blend without this "
-        "warning.", UserWarning, stacklevel=7)  # fit's caller
+        "warning.", UserWarning, stacklevel=caller_stacklevel())

@@ -309,7 +309,7 @@ def _mean_over_users(values):
             "leaves out queries without relevance judgements. Drop those users "
             "from y_true and y_pred to silence this warning.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
         values = np.delete(values, left_out)
     return float(values.mean())
@@ -587,7 +587,7 @@ def catalog_coverage(y_pred, catalog, k=None):
                 if isinstance(catalog, pd.Series) else "")
         warnings.warn(f"catalog_coverage: none of the recommended ids is in catalog (e.g. "
                       f"{ids[:3].tolist()} against {top.ravel()[:3].tolist()}): coverage "
-                      f"0.{hint}", UserWarning, stacklevel=2)
+                      f"0.{hint}", UserWarning, stacklevel=caller_stacklevel())
     return float(covered.mean())
 
 
@@ -715,7 +715,7 @@ def _check_known_items(estimator, name, item):
             "X[X['item_id'].isin(model.items_)]; to score them, refit with "
             "those items (e.g. their texts in item_texts).",
             UserWarning,
-            stacklevel=4,
+            stacklevel=caller_stacklevel(),
         )
     return cols
 
@@ -829,7 +829,7 @@ def _report_training_rows(name, n_rows, n_left_out, n_users, n_users_left):
         "excludes training items, so these rows cannot be recommended and are "
         f"left out of the relevant items{users}. To count them, {fix}.",
         UserWarning,
-        stacklevel=4,
+        stacklevel=caller_stacklevel(),
     )
 
 
