@@ -4,6 +4,7 @@ import contextlib
 import os
 import sys
 import threading
+import warnings
 
 DELAY = 2.0  # seconds before a bar appears: quick work shows nothing
 
@@ -47,7 +48,11 @@ def no_loading_bars():
     from transformers.utils import logging as hf_logging
 
     bars, hub_off = hf_logging.is_progress_bar_enabled(), hub.are_progress_bars_disabled()
-    hf_logging.disable_progress_bar()
+    with warnings.catch_warnings():
+        # HF_HUB_DISABLE_PROGRESS_BARS=0 (the user's bars on) has priority, and
+        # huggingface_hub says so at every model load, whatever verbose says
+        warnings.filterwarnings("ignore", message="Cannot disable progress bars")
+        hf_logging.disable_progress_bar()
     try:
         yield
     finally:

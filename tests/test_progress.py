@@ -81,3 +81,16 @@ def test_the_hybrids_bar_counts_the_stages_it_announces(monkeypatch):
                                                           random_state=0)),
                           blend=blend, random_state=0, verbose=0).fit(X)
         assert made[-1].names and len(made[-1].names) == made[-1].total, made[-1].names
+
+
+def test_silenced_loading_says_nothing_when_the_environment_keeps_the_hubs_bars(
+        monkeypatch, recwarn):
+    # HF_HUB_DISABLE_PROGRESS_BARS=0: huggingface_hub warned "Cannot disable
+    # progress bars" at every model load, verbose=0 or not
+    import importlib
+
+    hub_tqdm = importlib.import_module("huggingface_hub.utils.tqdm")
+    monkeypatch.setattr(hub_tqdm, "HF_HUB_DISABLE_PROGRESS_BARS", False)
+    with _progress.no_loading_bars():
+        pass
+    assert not [w for w in recwarn if "progress bars" in str(w.message)]
