@@ -196,9 +196,10 @@ class ALSRecommender(BaseRecommender):
         raise ValueError(
             f"ALSRecommender: implicit's ALS failed ({reason}) with "
             f"confidences alpha * weight up to "
-            f"{self.alpha * self.user_items_.max():.3g}; float32 factors "
-            "cannot hold such confidences. Rescale the weights (e.g. "
-            "np.log1p, or divide by their maximum) or lower alpha."
+            f"{self.alpha * self.user_items_.max():.3g} and regularization "
+            f"{self.regularization:.3g}; float32 factors cannot hold such "
+            "values. Rescale the weights (e.g. np.log1p, or divide by their "
+            "maximum), lower alpha, or lower the regularization."
         )
 
     def _scores(self, rows, users):

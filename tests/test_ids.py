@@ -324,6 +324,10 @@ def test_weights_past_float32_raise_instead_of_overflowing():
         PopularityRecommender(popularity="weight").fit(X.assign(weight=[3e38, 3e38, 1]))
     with pytest.raises(ValueError, match=r"ALSRecommender: implicit's ALS failed .* Rescale the weights"):
         ALSRecommender(factors=2, random_state=0).fit(X.assign(weight=[3e38, 3e38, 1]))
+    # a regularization past float32's reach failed the same way, with a
+    # message that blamed confidences of 2 and named no regularization
+    with pytest.raises(ValueError, match=r"and regularization 1e\+25; .* or lower the regularization"):
+        ALSRecommender(factors=2, regularization=1e25, random_state=0).fit(X)
 
 
 def test_texts_that_are_not_strings_are_called_so():
