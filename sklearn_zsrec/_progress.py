@@ -14,27 +14,32 @@ def progress(iterable, verbose, **kwargs):
 
     No bar when ``verbose`` is falsy or tqdm is not installed.
     """
-    if not verbose:
-        return iterable
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm ships with transformers
-        return iterable
-    return tqdm(iterable, delay=DELAY, **kwargs)
+    tqdm = _tqdm() if verbose else None
+    return iterable if tqdm is None else tqdm(iterable, delay=DELAY, **kwargs)
 
 
 def caller_stacklevel():
     """``stacklevel`` for a warning issued by the caller of this function that
-    names the first frame outside this package and scikit-learn (the user's
-    ``fit``, whatever the path: a recommender alone, in a hybrid, in a search)."""
+    names the first frame outside this package, scikit-learn and joblib (the
+    user's ``fit``, whatever the path: a recommender alone, in a hybrid, in a
+    search; a search's workers in other processes, ``n_jobs > 1``, have no
+    such frame)."""
+    import joblib
     import sklearn
 
-    inside = (os.path.dirname(os.path.abspath(__file__)),
-              os.path.dirname(os.path.abspath(sklearn.__file__)))
+    # joblib: scikit-learn's searches run every fold through it (in workers
+    # of other processes with n_jobs > 1, where no level reaches the user)
+    inside = tuple(os.path.dirname(os.path.abspath(path)) + os.sep
+                   for path in (__file__, sklearn.__file__, joblib.__file__))
     frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
+    while frame is not None and _is_inside(frame.f_code.co_filename, inside):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def _is_inside(filename, folders):
+    """Whether ``filename`` is a file of ``folders`` ("<stdin>", "<string>": never)."""
+    return not filename.startswith("<") and os.path.abspath(filename).startswith(folders)
 
 
 @contextlib.contextmanager
@@ -68,53 +73,66 @@ class Stages:
     ``stages("name")`` marks the end of the previous stage and the start of
     ``name`` (shown beside the bar); ``stages.close()`` ends the last one.
     Nothing is shown with ``verbose`` falsy or when everything takes less
-    than two seconds.
+    than two seconds: the bar is made only then (a bar made at once but
+    held back by tqdm's delay was drawn by any ``tqdm.write`` meanwhile, a
+    log line through tqdm's logging redirect included, and tqdm's close,
+    counting it as never shown, left it on the screen).
     """
 
     def __init__(self, total, verbose, desc):
-        # leave=False: a grid search's many fits do not leave a bar each
-        self.bar = progress(None, verbose, total=total, desc=desc, unit="stage", leave=False)
-        self.started = self.shown = self.drawn = False
+        self.total, self.desc = total, desc
+        self.done, self.name, self.started = 0, None, False
+        self.bar = None
+        self.active = bool(verbose) and _tqdm() is not None
         self.lock = threading.Lock()
         self.timer = None
-        if self.bar is not None:
-            # tqdm shows a delayed bar only when it is updated: a long stage
-            # (a model loading) would show nothing until it ends
+        if self.active:
+            # a long stage (a model loading) shows the bar while it runs
             self.timer = threading.Timer(DELAY, self._show)
             self.timer.daemon = True
             self.timer.start()
 
     def _show(self):
         with self.lock:
-            if self.bar is not None:
-                self.shown = self.drawn = True
-                self.bar.refresh()
+            if self.active and self.bar is None:
+                # leave=False: a grid search's many fits do not leave a bar each
+                self.bar = _tqdm()(total=self.total, initial=self.done, desc=self.desc,
+                                   unit="stage", leave=False)
+                if self.name is not None:
+                    self.bar.set_postfix_str(self.name)
 
     def __call__(self, name):
-        if self.bar is None:
+        if not self.active:
             return
         with self.lock:
             if self.started:
-                self.bar.update(1)
-            self.started = True
-            # shown at once only once the bar is up: a refresh skips the delay
-            self.bar.set_postfix_str(name, refresh=self.shown)
+                self.done += 1
+                if self.bar is not None:
+                    self.bar.update(1)
+            self.started, self.name = True, name
+            if self.bar is not None:
+                self.bar.set_postfix_str(name)
 
     def write(self, message):
         """Print ``message`` above the bar (nothing when silenced)."""
-        if self.bar is not None:
-            with self.lock:
-                self.drawn = True  # tqdm redraws the bar below, in its delay too
-                self.bar.write(message)
+        if self.active:
+            _tqdm().write(message)
 
     def close(self):
         if self.timer is not None:
             self.timer.cancel()
         with self.lock:
+            self.active = False
             if self.bar is not None:
                 self.bar.update(max(self.bar.total - self.bar.n, 0))  # stages a memo skipped
-                if self.drawn:
-                    # tqdm's close clears only a bar it drew after its delay
-                    self.bar.clear()
                 self.bar.close()
                 self.bar = None
+
+
+def _tqdm():
+    """tqdm's class for this environment (notebook or terminal), or None without tqdm."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm ships with transformers
+        return None
+    return tqdm

@@ -34,15 +34,22 @@ def test_a_line_written_in_quick_work_leaves_no_bar_behind(capsys, monkeypatch):
     # delay; tqdm's close, counting it as never shown, left it on the screen
     # ("HybridRecommender.fit:  62%| 8/13 member 'next'"), the user's next
     # output appended to it
+    # (any tqdm.write drew it: a log line through tqdm's logging redirect too)
+    import sys
+
+    from tqdm import tqdm
+
     monkeypatch.setattr(_progress, "DELAY", 60.0)
     stages = Stages(3, 1, "quick")
     stages("a")
     stages.write("the chosen blend")
+    tqdm.write("a line of the user's own", file=sys.stderr)
     stages("b")
     stages.close()
     printed = capsys.readouterr()
     assert "the chosen blend" in printed.out
     assert printed.err.split("\n")[-1].split("\r")[-1].strip() == ""
+    assert "quick" not in printed.err
 
 
 def test_a_long_stage_shows_the_bar_while_it_runs(capsys, monkeypatch):

@@ -249,3 +249,31 @@ def test_warnings_point_at_the_callers_line():
                      pd.DataFrame({"user_id": [1], "item_id": ["zz"]}))):
         for filename, message in caught(call):
             assert filename == __file__, message
+
+
+def test_warnings_in_a_search_or_a_script_of_no_file_point_at_their_line(monkeypatch):
+    # scikit-learn runs a search's folds through joblib, whose frame the
+    # warnings named; "<string>" code run from the package's folder counted
+    # as the package's, and the warning fell off the stack to "sys:1"
+    import os
+    import warnings
+
+    from sklearn.model_selection import cross_validate
+
+    import sklearn_zsrec
+    from sklearn_zsrec.model_selection import LeaveLastOut
+
+    X = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 2, 3, 3, 3],
+                      "item_id": ["a", "b", "c", "a", "c", "b", "b", "c", "a"]})
+    texts = {"a": "a jazz record", "b": "a space story", "c": "a cooking book"}
+    model = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
+                                user_texts={"1": "likes jazz"})
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        cross_validate(model, X, cv=LeaveLastOut())
+    assert seen and {w.filename for w in seen} == {__file__}
+    monkeypatch.chdir(os.path.dirname(sklearn_zsrec.__file__))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        exec(compile("model.fit(X)", "<string>", "exec"), {"model": model, "X": X})
+    assert seen and {w.filename for w in seen} == {"<string>"}
