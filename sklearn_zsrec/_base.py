@@ -8,7 +8,6 @@ excluded (:meth:`BaseRecommender.recommend`), per-row scores
 (:meth:`~BaseRecommender.score`).
 """
 
-import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -20,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._interactions import (arrow_values, check_ids, check_interactions, is_positive_int,
                             object_array, positions)
 from ._ids import _other_type, _unique_ids, isin_ids
-from ._progress import caller_stacklevel
+from ._progress import warn_ids
 from ._scores import _chunk_size, _seen_positions, _top_n
 
 
@@ -197,20 +196,21 @@ class BaseRecommender(BaseEstimator):
                 "PopularityRecommender for new users."
             )
         if hint:
-            warnings.warn(
+            warn_ids(
+                "new users",
                 f"{type(self).__name__}: {len(unknown)} user ids were not seen in fit and "
-                f"are scored as new users (e.g. {np.asarray(unknown[:5]).tolist()}){hint}.",
-                UserWarning, stacklevel=caller_stacklevel())
+                f"are scored as new users (e.g. {np.asarray(unknown[:5]).tolist()}){hint}.")
         text_ids = self._user_text_ids()
         if text_ids is not None and len(text_ids):
             lacking = unknown[~isin_ids(unknown, text_ids)]
             hint = len(lacking) and _other_type(  # only then: it reads the ids as strings
                 lacking, np.asarray(text_ids, dtype=object), "users", None, "user_texts holds")
             if hint:  # e.g. texts loaded from JSON (str keys) for int ids
-                warnings.warn(
+                warn_ids(
+                    "users without text",
                     f"{type(self).__name__}: {len(lacking)} users not seen in fit have no "
                     f"text and are scored without one (e.g. {np.asarray(lacking[:5]).tolist()})"
-                    f"{hint}.", UserWarning, stacklevel=caller_stacklevel())
+                    f"{hint}.")
         return rows
 
     def _user_text_ids(self):

@@ -8,7 +8,6 @@ The texts live for the call only (a context variable: safe across threads).
 """
 
 import contextvars
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._ids import _other_type, isin_ids
 from ._interactions import positions
-from ._progress import caller_stacklevel
+from ._progress import warn_ids
 from ._texts import check_id_texts
 
 _CALL_TEXTS = contextvars.ContextVar("sklearn_zsrec_user_texts", default=None)
@@ -151,8 +150,7 @@ def check_new_items(model, item_texts):
             "item needs a refit with the new item_texts).")
     hint = _other_type(texts.index.to_numpy(), np.asarray(model.items_), "item_texts")
     if hint:  # e.g. ids read from JSON (str keys) for an int catalog
-        warnings.warn(f"{name}: add_items adds ids that look like catalog ids{hint}.",
-                      UserWarning, stacklevel=caller_stacklevel())
+        warn_ids("added items", f"{name}: add_items adds ids that look like catalog ids{hint}.")
     return texts
 
 

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._ids import _other_type
 from ._interactions import arrow_values, check_ids, is_positive_int, object_array
+from ._progress import one_id_warning
 
 COLUMNS = ["user_id", "item_id", "score", "source", "contributor", "contribution"]
 
@@ -69,6 +70,11 @@ def factor_contributions(model, row, cols, columns, ridge, curvature, weights):
 
 def explain(estimator, user, items, n, max_contributions):
     """The body of :meth:`BaseRecommender.explain` (see there)."""
+    with one_id_warning():  # its own check of the user, not recommend's again
+        return _explain(estimator, user, items, n, max_contributions)
+
+
+def _explain(estimator, user, items, n, max_contributions):
     name = type(estimator).__name__
     check_is_fitted(estimator, "user_items_")
     if isinstance(user, np.ndarray) and user.ndim == 0:

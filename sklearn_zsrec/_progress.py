@@ -1,6 +1,7 @@
 """Progress bars for long work, silenced by ``verbose=0``."""
 
 import contextlib
+import contextvars
 import os
 import sys
 import threading
@@ -35,6 +36,42 @@ def caller_stacklevel():
     while frame is not None and _is_inside(frame.f_code.co_filename, inside):
         frame, level = frame.f_back, level + 1
     return level
+
+
+# the kinds of warnings about ids given in the current call (None: no call
+# that groups them); "*": all of them, the ids checked by the caller
+_ID_WARNINGS = contextvars.ContextVar("sklearn_zsrec_id_warnings", default=None)
+
+
+@contextlib.contextmanager
+def one_id_warning(checked=False):
+    """Within: each kind of warning about ids given once, in the outermost such block.
+
+    A composite (the hybrid and its members) or a method that checks its
+    ids and then calls others (``explain``, then ``recommend``) warned about
+    the same ids once per model and per pass: five times in one call.
+    ``checked``: the caller checked (and warned about) the ids at hand, so
+    the calls within give none. A context variable: per thread.
+    """
+    given = _ID_WARNINGS.get()
+    token = _ID_WARNINGS.set(set()) if given is None else None
+    if checked:
+        _ID_WARNINGS.get().add("*")
+    try:
+        yield
+    finally:
+        if token is not None:
+            _ID_WARNINGS.reset(token)
+
+
+def warn_ids(kind, message):
+    """A UserWarning ``message`` about ids, at the caller's line, once per ``kind`` and call."""
+    given = _ID_WARNINGS.get()
+    if given is not None:
+        if "*" in given or kind in given:
+            return
+        given.add(kind)
+    warnings.warn(message, UserWarning, stacklevel=caller_stacklevel())
 
 
 def _is_inside(filename, folders):

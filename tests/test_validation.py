@@ -277,3 +277,26 @@ def test_warnings_in_a_search_or_a_script_of_no_file_point_at_their_line(monkeyp
         warnings.simplefilter("always")
         exec(compile("model.fit(X)", "<string>", "exec"), {"model": model, "X": X})
     assert seen and {w.filename for w in seen} == {"<string>"}
+
+
+def test_one_call_warns_once_about_ids_of_another_type():
+    # the hybrid's explain('87') where fit saw 87 warned five times (twice
+    # itself, three times its text member), add_items of '0' where the
+    # catalog holds 0 twice: the members re-checked ids the hybrid had
+    import warnings
+
+    from sklearn_zsrec import HybridRecommender
+
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3, 4, 4], "item_id": [0, 1, 0, 2, 1, 2, 0, 1]})
+    texts = {0: "a jazz record", 1: "a space story", 2: "a cooking book"}
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    hybrid = HybridRecommender(text, [("als", ALSRecommender(factors=2, random_state=0))],
+                               blend="fixed", verbose=0).fit(X)
+    for call in (lambda: hybrid.explain("1", n=1), lambda: hybrid.recommend(["1"], n=1),
+                 lambda: hybrid.score_items(["1"]), lambda: hybrid.text_.explain("1", n=1),
+                 lambda: hybrid.add_items({"0": "a rocket in a galaxy"})):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            call()
+        assert len(seen) == 1, [str(w.message)[:70] for w in seen]
+        assert seen[0].filename == __file__

@@ -18,7 +18,7 @@ from .._cold_start import CallTextsMixin, check_new_items, grow_catalog
 from .._explain import contributions
 from .._fine_tune import UNSEEDED_HYBRID
 from .._params import Count
-from .._progress import Stages, caller_stacklevel
+from .._progress import Stages, caller_stacklevel, one_id_warning
 from ._blend import HISTORY_BINS, N_BINS, Blend, check_weights, fixed_coef
 from ._exposure import Exposure, exposure_of, resumed
 from ._learn import Learner, warn_tiny
@@ -430,7 +430,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         """
         texts = check_new_items(self, item_texts)
         self._blend.fitted.check_unchanged()  # before the record takes the models as they are
-        self.text_.add_items(texts)
+        with one_id_warning(checked=True):  # the ids checked (and warned about) above
+            self.text_.add_items(texts)
         blend = self._blend  # the fitted switches, not ones set since
         self._blend = Blend(blend.fitted.grown(self.text_), blend.switch, blend.item_switch)
         grow_catalog(self, texts.index.to_numpy())

@@ -13,6 +13,7 @@ from .._scores import _put_columns
 from .._history import history_matrix
 from .._interactions import Interactions
 from .._interactions import positions as exact_positions
+from .._progress import one_id_warning
 from . import _memo
 
 # names the blend gives its own terms, and the suffixes of a member's terms:
@@ -241,7 +242,8 @@ class Fitted:
         mine = self.member_rows(name, users, rows) >= 0
         if not mine.any():
             return np.zeros((len(users), len(self.n_items)), dtype=np.float32)
-        scores = np.asarray(member.score_items(users[mine] if not mine.all() else users))
+        with one_id_warning(checked=True):  # the hybrid checked (and warned about) them
+            scores = np.asarray(member.score_items(users[mine] if not mine.all() else users))
         shape = (int(mine.sum()), len(member.items_))
         if scores.shape != shape:
             raise ValueError(

@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state
 from .._scores import _matmul, _top_n
 from .._cold_start import user_texts_for
 from .._interactions import object_array, positions
+from .._progress import one_id_warning
 from .._encoder import embed
 from .._zero_shot import _normalize_rows
 from . import _memo
@@ -209,7 +210,8 @@ class TextNeighbours:
             out[with_text] = sum(self._text_parts(
                 users[with_text], None if rows is None else np.asarray(rows)[with_text]).values())
         if (~with_text).any():  # the text model: its text scores, or popularity without text
-            out[~with_text] = standardize(self.text_.score_items(users[~with_text]))
+            with one_id_warning(checked=True):  # the hybrid checked (and warned about) them
+                out[~with_text] = standardize(self.text_.score_items(users[~with_text]))
         return out
 
     def explained(self, user, row=-1):
