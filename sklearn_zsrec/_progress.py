@@ -1,4 +1,6 @@
-"""Progress bars for long work, silenced by ``verbose=0``."""
+"""What a user sees while the package works: progress bars for long work
+(silenced by ``verbose=0``), and warnings at the user's line, those about
+ids once per call."""
 
 import contextlib
 import contextvars
