@@ -16,8 +16,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from ._interactions import (arrow_values, check_ids, check_interactions, is_positive_int,
-                            object_array, positions)
+from ._interactions import (arrow_values, check_ids, check_interactions, float32_weights,
+                            is_positive_int, object_array, positions)
 from ._ids import _other_type, _unique_ids, isin_ids
 from ._progress import warn_ids
 from ._scores import _chunk_size, _seen_positions, _top_n
@@ -133,11 +133,8 @@ class BaseRecommender(BaseEstimator):
                 f"the catalog (e.g. {np.asarray(unknown[:5]).tolist()}){_other_type(unknown, items)}; "
                 "add them (for example their texts to item_texts) or drop those rows."
             )
-        weights = data.weight.astype(np.float32)
-        # a weight under float32's range (time decay: exp(-130)) is still an
-        # interaction: its smallest value, not 0 (a seen item without one)
-        weights[(weights == 0) & (data.weight > 0)] = np.finfo(np.float32).smallest_subnormal
-        matrix = sp.csr_matrix((weights, (rows, cols)), shape=(len(users), len(items)))
+        matrix = sp.csr_matrix((float32_weights(data.weight), (rows, cols)),
+                               shape=(len(users), len(items)))
         matrix.sort_indices()
         # counts of interactions: rows of weight 0 (impressions without a
         # click) stay in the matrix, as seen items, but are no interaction

@@ -72,6 +72,19 @@ def is_positive_int(value):
     return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
 
 
+def float32_weights(weights):
+    """``weights`` (float64 sums included) in float32, a positive one kept positive.
+
+    One under float32's range (time decay: ``exp(-130)``) is raised to its
+    smallest, 1.4e-45, not rounded to 0: still an interaction, still above
+    the weights of 0 (a seen item without one).
+    """
+    weights = np.asarray(weights)
+    out = weights.astype(np.float32)
+    out[(out == 0) & (weights > 0)] = np.finfo(np.float32).smallest_subnormal
+    return out
+
+
 def object_array(values):
     """A 1-D object array with one element per item of the list ``values``.
 

@@ -6,7 +6,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from ._base import BaseRecommender
 from ._explain import contributions
-from ._interactions import positions
+from ._interactions import float32_weights, positions
 
 
 class PopularityRecommender(BaseRecommender):
@@ -69,10 +69,8 @@ class PopularityRecommender(BaseRecommender):
                     "items would tie at inf. Rescale the weights, e.g. divide "
                     "by their maximum, or use popularity='count'."
                 )
-            scores = totals.astype(np.float32)
             # a sum under float32's range stays above the items without one
-            scores[(scores == 0) & (totals > 0)] = np.finfo(np.float32).smallest_subnormal
-            self.item_scores_ = scores
+            self.item_scores_ = float32_weights(totals)
         return self
 
     def _scores(self, rows, users):
