@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._interactions import (arrow_values, check_ids, check_interactions, float32_weights,
                             is_positive_int, object_array, positions)
-from ._ids import _other_type, _unique_ids, isin_ids
+from ._ids import _other_type, _unique_ids, ids_as_text, isin_ids
 from ._progress import warn_ids
 from ._scores import _chunk_size, _seen_positions, _top_n
 
@@ -182,7 +182,7 @@ class BaseRecommender(BaseEstimator):
         unknown = pd.unique(np.asarray(users)[rows < 0])
         cache = self.__dict__.setdefault("_lookup", {})
         if "user text" not in cache:
-            cache["user text"] = pd.Index([str(u) for u in self.users_[:100_000]])
+            cache["user text"] = ids_as_text(self.users_[:100_000])
         hint = _other_type(unknown, self.users_, "users", cache["user text"], "fit saw")
         if not self._handles_unknown_users:
             raise ValueError(

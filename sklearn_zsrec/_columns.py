@@ -8,6 +8,7 @@ float32's range (the user-item matrix's dtype), or an error that names the fix.
 
 import datetime
 import re
+from decimal import Decimal
 from numbers import Integral
 
 import numpy as np
@@ -29,7 +30,8 @@ def _timestamps(ts, name):
     ordered by row instead of by time. Datetimes are keyed in their own unit
     (numpy's conversion to nanoseconds wraps dates outside 1677-2262 around
     silently), integers exactly (Python ints of an object column and digit
-    strings too, at any size).
+    strings and whole ``Decimal`` values too, at any size; periods by their
+    start).
     One definition for the models and the splitters of
     :mod:`sklearn_zsrec.model_selection`, so that both order rows alike.
     Raises for missing values (NaN, NaT, None), inf, datetimes mixed with
@@ -38,6 +40,8 @@ def _timestamps(ts, name):
     if isinstance(ts, pd.Series):
         if isinstance(ts.dtype, pd.ArrowDtype):  # Arrow timestamps, dates, durations, ints
             ts = ts.to_numpy(dtype=object)
+        elif isinstance(ts.dtype, pd.PeriodDtype):  # a period: its start
+            ts = ts.dt.to_timestamp().to_numpy()
         elif getattr(ts.dtype, "tz", None) is not None:
             ts = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
         else:
@@ -82,9 +86,10 @@ def _integer_ranks(values, fallback):
     """Dense ranks of integers given as Python ints or digit strings, else ``fallback``.
 
     Exact at any size: float64 ties nanosecond times (about 1.7e18) a few
-    hundred apart, as read from a CSV as strings, or ints past int64.
+    hundred apart, as read from a CSV as strings, or ints past int64, or
+    whole ``Decimal`` values (SQL ``NUMERIC`` columns read by pandas or Arrow).
     """
-    if not (all(isinstance(v, Integral) for v in values)
+    if not (all(_is_whole(v) for v in values)
             or all(isinstance(v, str) and _DIGITS.fullmatch(v) for v in values)):
         return fallback
     ints = [int(v) for v in values]
@@ -97,10 +102,18 @@ def _integer_ranks(values, fallback):
 _DIGITS = re.compile(r"\s*[+-]?\d+\s*")
 
 
+def _is_whole(value):
+    """An int, or a whole ``Decimal`` (SQL NUMERIC columns, Arrow decimal128)."""
+    if isinstance(value, Decimal):
+        return value.is_finite() and value == value.to_integral_value()
+    return isinstance(value, Integral)
+
+
 def _typed_times(ts, name):
     """An object array of timestamps as datetime64 or timedelta64 when it holds them.
 
-    Datetimes (``datetime``, ``date``, ``np.datetime64``, ``pd.Timestamp``)
+    Datetimes (``datetime``, ``date``, ``np.datetime64``, ``pd.Timestamp``,
+    ``pd.Period`` by its start)
     or timedeltas, each with missing values (None, NaN, NaT) beside them,
     become one numpy array (datetimes in UTC); numbers stay as they are.
     Datetimes mixed with numbers or with timedeltas raise.
@@ -110,7 +123,7 @@ def _typed_times(ts, name):
         if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v) or (
                 isinstance(v, (np.datetime64, np.timedelta64)) and np.isnat(v)):
             continue  # missing: raises below, as missing
-        if isinstance(v, (datetime.date, np.datetime64)):
+        if isinstance(v, (datetime.date, np.datetime64, pd.Period)):
             kinds.add("datetime")
         elif isinstance(v, (datetime.timedelta, np.timedelta64)):
             kinds.add("timedelta")
@@ -125,6 +138,7 @@ def _typed_times(ts, name):
         )
     try:
         if kinds == {"datetime"}:
+            ts = [v.to_timestamp() if isinstance(v, pd.Period) else v for v in ts]
             return pd.to_datetime(ts, utc=True).tz_localize(None).to_numpy()
         return pd.to_timedelta(ts).to_numpy()
     except (TypeError, ValueError, OverflowError) as exc:
@@ -148,6 +162,8 @@ def _weights(weight, name):
             f"{name}: weights (y or the 'weight' column) must be real numbers; got "
             f"dtype {dtype}. Pass the weights (e.g. counts or "
             "ratings), and times as the 'timestamp' column.")
+    if dtype.kind == "O":  # missing values (pd.NA of a nullable "clicked" flag) as NaN
+        weight = np.where(pd.isna(weight), np.nan, weight)
     try:
         return np.asarray(weight, dtype=np.float64)
     except (TypeError, ValueError):
@@ -158,6 +174,28 @@ def _weights(weight, name):
             f"{bad!r} ({type(bad).__name__}). Map them to numbers (e.g. "
             "{'light': 1, 'heavy': 5}) or drop the column."
         ) from None
+
+
+def checked_weights(weight, n, name):
+    """``_weights``, one per row (``n`` rows), finite and >= 0, or an error naming the fix."""
+    weight = _weights(weight, name)
+    if weight.ndim != 1 or len(weight) != n:
+        got = f"{len(weight)} values" if weight.ndim == 1 else f"shape {weight.shape}"
+        raise ValueError(
+            f"{name}: weights (y or the 'weight' column) must be a 1-D array with "
+            f"one value per row of X; y has {got} for {n} rows. Pass one weight per row."
+        )
+    bad = ~np.isfinite(weight) | (weight < 0)
+    if bad.any():
+        missing = int(np.isnan(weight).sum())
+        raise ValueError(
+            f"{name}: weights (y or the 'weight' column) must be finite and "
+            f">= 0; found NaN, inf or negative values in {int(bad.sum())} rows"
+            + (f" ({missing} missing: NaN or NA). Fill the missing ones (e.g. "
+               "fillna(0): an impression without a click) or drop those rows."
+               if missing else ".")
+        )
+    return weight
 
 
 def _is_number(value):

@@ -52,6 +52,18 @@ def _kind(value):
     return type(value).__name__
 
 
+def ids_as_text(ids):
+    """The ids as strings (a ``pd.Index``), for ``_other_type``'s hint."""
+    return pd.Index([_text(i) for i in ids])
+
+
+def _text(value):
+    """An id as text: bytes decoded (numpy 'S' ids for str ones: b'u1' for 'u1')."""
+    if isinstance(value, bytes):  # np.bytes_ too
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
 def _other_type(unknown, catalog, where="X", as_text=None, holder="the catalog holds"):
     """A hint when ids missing from ``catalog`` are there as strings (or as ints).
 
@@ -60,11 +72,11 @@ def _other_type(unknown, catalog, where="X", as_text=None, holder="the catalog h
     ``pd.Index``), when known.
     """
     if as_text is None:
-        as_text = pd.Index([str(i) for i in catalog[:100_000]])
-    found = [i for i in unknown[:5] if str(i) in as_text]
+        as_text = ids_as_text(catalog[:100_000])
+    found = [i for i in unknown[:5] if _text(i) in as_text]
     if not found:
         return ""
-    there = catalog[as_text.get_indexer([str(found[0])])[0]]
+    there = catalog[as_text.get_indexer([_text(found[0])])[0]]
     there, here = (v.item() if isinstance(v, np.generic) else v for v in (there, found[0]))
     return (f", but {holder} {there!r} ({type(there).__name__}) where {where} has "
             f"{here!r} ({type(here).__name__}): ids of another type are other ids; "

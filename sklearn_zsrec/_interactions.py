@@ -14,7 +14,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
-from ._columns import _check_weight_range, _timestamps, _weights
+from ._columns import _check_weight_range, _timestamps, checked_weights
 
 _COLUMNS = ("user_id", "item_id", "timestamp", "weight")
 
@@ -130,8 +130,9 @@ def check_ids(values, name, estimator_name):
     if values.dtype.kind not in "iufO":
         raise TypeError(
             f"{estimator_name}: {name} holds {values.dtype} values; "
-            "ids must be ints, strings or other hashable values (booleans "
-            "would merge with 1 and 0). Map them to ints or strings first."
+            "ids must be ints, strings or other hashable values, not booleans "
+            "(they would merge with 1 and 0), datetimes or timedeltas. Map them to "
+            "ints or strings first (e.g. .astype(str))."
         )
     # one dtype per kind (int32 ids added to an int64 catalog made it object)
     if values.dtype.kind in "iu" and values.dtype != np.uint64:
@@ -309,17 +310,7 @@ def check_interactions(
     if weight is None:
         weight = np.ones(n, dtype=np.float64)
     else:
-        weight = _weights(weight, name)
-        if weight.ndim != 1 or len(weight) != n:
-            raise ValueError(
-                f"{name}: weights (y or the 'weight' column) must be a 1-D "
-                f"array with one value per row ({n}); got shape {weight.shape}."
-            )
-        if not np.isfinite(weight).all() or (weight < 0).any():
-            raise ValueError(
-                f"{name}: weights (y or the 'weight' column) must be finite and "
-                ">= 0; found NaN, inf or negative values."
-            )
+        weight = checked_weights(weight, n, name)
         _check_weight_range(weight, name)
 
     order = (

@@ -229,6 +229,23 @@ def test_users_of_another_type_than_fit_s_are_named():
         als.recommend(["2"])
 
 
+def test_bytes_ids_asked_for_as_strings_are_named():
+    # numpy 'S' ids (np.loadtxt, HDF5) asked for as str: the hint, not "refit"
+    frame = pd.DataFrame({"user_id": np.array([b"u1", b"u1", b"u2"]), "item_id": [1, 2, 1]})
+    model = ALSRecommender(factors=2, iterations=2, random_state=0).fit(frame)
+    with pytest.raises(ValueError, match=r"fit saw b'u1' \(bytes\) where users has 'u1'"):
+        model.recommend("u1")
+    with pytest.raises(ValueError, match=r"catalog holds 1 \(int\) where X has b'1'"):
+        model.predict(pd.DataFrame({"user_id": [b"u1"], "item_id": [b"1"]}))
+
+
+def test_datetime_ids_are_refused_naming_the_fix():
+    frame = pd.DataFrame({"user_id": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+                          "item_id": [1, 2]})
+    with pytest.raises(TypeError, match=r"not booleans .*, datetimes or timedeltas.*astype\(str\)"):
+        PopularityRecommender().fit(frame)
+
+
 def test_texts_keyed_by_tuple_ids():
     # a dict with tuple keys became a MultiIndex (NotImplementedError), and a
     # new tuple user given with its text was read as two users

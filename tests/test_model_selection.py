@@ -1,5 +1,7 @@
 """Splitting interactions in time: known splits, no leakage, bad input."""
 
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,9 +117,12 @@ def test_datetimes_in_rows_split_as_in_a_dataframe():
         np.array([str(2**60 + 1), str(2**60), str(2**60 + 2)]),
         # Python ints past int64
         pd.Series([2**70 + 1, 2**70, 2**70 + 2], dtype=object),
+        # whole Decimals, as pd.read_sql gives a NUMERIC(20, 0) column: were float64, a tie
+        pd.Series([Decimal(2**60 + 1), Decimal(2**60), Decimal("1152921504606846978.000")],
+                  dtype=object),
     ],
     ids=["int64", "object ints", "far dates", "digit strings", "numpy strings",
-         "ints past int64"],
+         "ints past int64", "decimals"],
 )
 def test_timestamps_beyond_float64_or_nanoseconds_order_exactly(stamps):
     from sklearn_zsrec import ItemKNNRecommender
@@ -364,3 +369,42 @@ def test_leave_last_out_of_rows_that_all_weigh_0_says_so():
     X = pd.DataFrame({"user_id": [1, 1, 2], "item_id": ["a", "b", "a"]})
     with pytest.raises(ValueError, match="every row of X weighs 0"):
         next(LeaveLastOut().split(X, np.zeros(3)))
+
+
+def test_arrow_decimal_and_period_timestamps_order_as_their_values():
+    pa = pytest.importorskip("pyarrow")
+    from sklearn_zsrec import NextItemRecommender
+
+    frame = pd.DataFrame({"user_id": [1, 1, 1], "item_id": [10, 11, 12]})
+    ns = [2**60 + 1, 2**60, 2**60 + 2]  # float64 rounds all three to 2**60
+    decimals = pd.Series(pd.array([Decimal(v) for v in ns], dtype=pd.ArrowDtype(
+        pa.decimal128(38, 0))))
+    periods = pd.Series(pd.PeriodIndex(["2020-02", "2020-01", "2020-03"], freq="M"))
+    for stamps in (decimals, periods, periods.astype(object)):
+        data = frame.assign(timestamp=stamps)
+        assert train_test_split_last(data)[1].item_id.tolist() == [12]
+        assert _folds(LeaveLastOut(n_splits=2), data) == [([0, 1], [2]), ([1], [0])]
+        # 11 came before 10: the next item after 11 is 10, after 10 is 12
+        model = NextItemRecommender(window=1).fit(data)
+        assert model.transitions_[model._rows([11], "item")[0]].indices.tolist() == \
+            model._rows([10], "item").tolist()
+
+
+def test_missing_weights_raise_in_fit_and_in_the_splitters_naming_the_fix():
+    # a nullable "clicked" flag after a left join of impressions and clicks
+    clicked = pd.array([True, pd.NA, False, True], dtype="boolean")
+    frame = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [1, 2, 1, 2],
+                          "timestamp": [0, 1, 0, 1]})
+    match = r"1 missing: NaN or NA\). Fill the missing ones \(e.g. fillna\(0\)"
+    from sklearn_zsrec import PopularityRecommender
+
+    for fit in (lambda: PopularityRecommender().fit(frame, clicked),
+                lambda: PopularityRecommender().fit(frame.assign(weight=clicked)),
+                lambda: train_test_split_last(frame, y=clicked),
+                lambda: train_test_split_last(frame.assign(weight=clicked)),
+                lambda: list(LeaveLastOut().split(frame, clicked))):
+        with pytest.raises(ValueError, match=match):
+            fit()
+    # negative weights: fit refuses them, and so do the splitters now
+    with pytest.raises(ValueError, match="must be finite and >= 0"):
+        train_test_split_last(frame, y=[1, -1, 1, 1])

@@ -51,7 +51,7 @@ def test_bad_interactions_raise(X, message):
 def test_weights_given_twice_or_with_wrong_length():
     with pytest.raises(ValueError, match="weights were given twice"):
         PopularityRecommender().fit(GOOD.assign(weight=1.0), y=np.ones(3))
-    with pytest.raises(ValueError, match=r"one value per row \(3\)"):
+    with pytest.raises(ValueError, match=r"one value per row of X; y has 2 values for 3 rows"):
         PopularityRecommender().fit(GOOD, y=np.ones(2))
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
-from .._columns import _timestamps
+from .._columns import _timestamps, checked_weights
 from .._interactions import is_positive_int, named_columns
 
 
@@ -42,7 +42,8 @@ def _users_and_times(X, name, y=None):
     rows are interactions (weight not 0; None: all) of each row.
 
     The weights are ``y``, else X's ``weight`` column; rows of weight 0
-    (impressions without a click) are no interaction, as in ``fit``.
+    (impressions without a click) are no interaction, as in ``fit``, and
+    missing, infinite or negative weights raise, as in ``fit``.
 
     The timestamps are read as the models read them (``_timestamps``:
     numbers, datetimes in any column type, time zones converted to UTC), so
@@ -71,16 +72,8 @@ def _users_and_times(X, name, y=None):
     if times is not None:
         times = _timestamps(times, name)[1]
     interactions = None
-    if y is not None:
-        try:
-            weights = np.asarray(y, dtype=np.float64).ravel()
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name}: the weights (y or X's 'weight' column) must be "
-                             f"numbers or booleans; {exc}") from None
-        if len(weights) != len(users):
-            raise ValueError(f"{name}: y has {len(weights)} values for {len(users)} rows "
-                             "of X; pass one weight per row.")
-        interactions = weights != 0
+    if y is not None:  # read and checked as fit reads them
+        interactions = checked_weights(y, len(users), name) != 0
     return users, times, interactions
 
 
