@@ -8,6 +8,7 @@ excluded (:meth:`BaseRecommender.recommend`), per-row scores
 (:meth:`~BaseRecommender.score`).
 """
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -19,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._interactions import (arrow_values, check_ids, check_interactions, float32_weights,
                             is_positive_int, object_array, positions)
 from ._ids import _other_type, _unique_ids, ids_as_text, isin_ids
-from ._progress import warn_ids
+from ._progress import caller_stacklevel, warn_ids
 from ._scores import _chunk_size, _seen_positions, _top_n
 
 
@@ -58,6 +59,28 @@ def _check_user_ids(users, owner, is_user=None):
             "np.ravel(users)."
         )
     return check_ids(users, "users", owner), False
+
+
+def _warn_if_rounded_together(scores, name):
+    """Warn when float64 ``scores`` lose their ranking in the float32 cast; whether it warned.
+
+    A user's scores whose spread is small for their size (``1e9 + count``)
+    round to a few float32 values, or to one: their ranking is lost. Flagged
+    when float32's step at the row's largest magnitude is above a thousandth
+    of the row's spread (or the row has a spread and float32 none).
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        spread = np.ptp(scores, axis=1) if scores.ndim == 2 and scores.size else np.zeros(0)
+        step = np.spacing(np.abs(scores).max(axis=1, initial=0.0).astype(np.float32))
+        rounded = (spread > 0) & np.isfinite(spread) & (step > spread / 1024)
+    if rounded.any():
+        warnings.warn(
+            f"{name}: _scores returned float64 scores whose spread float32 (the dtype "
+            f"of scores) cannot hold for {int(rounded.sum())} users: their values are "
+            "large for their spread (e.g. 1e9 + count), and round together, which "
+            "loses their ranking. Subtract each user's mean (or a constant) in float64 "
+            "in _scores.", UserWarning, stacklevel=caller_stacklevel())
+    return bool(rounded.any())
 
 
 class BaseRecommender(BaseEstimator):
@@ -224,9 +247,13 @@ class BaseRecommender(BaseEstimator):
         users = np.asarray(users)
         rows = self._user_rows(users)
         chunk = _chunk_size(batch_size, len(self.items_), len(users))
+        warned = False  # once per call
         for start in range(0, len(users), chunk):
             part = slice(start, start + chunk)
-            scores = np.asarray(self._scores(rows[part], users[part]), np.float32)
+            raw = np.asarray(self._scores(rows[part], users[part]))
+            scores = raw.astype(np.float32, copy=False)
+            if raw.dtype.kind == "f" and raw.dtype.itemsize > 4 and not warned:
+                warned = _warn_if_rounded_together(raw, type(self).__name__)
             if not scores.flags.writeable or self._holds(scores):
                 # ``_scores`` of a subclass of one's own that returns its
                 # fitted table (or a view): ``recommend`` masks seen items in

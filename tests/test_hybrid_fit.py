@@ -759,7 +759,7 @@ def test_the_text_maps_choose_their_regularisation_as_ridge_cv_does():
     # scikit-learn's RidgeCV (no intercept) on each block is the reference
     from sklearn.linear_model import RidgeCV
 
-    from sklearn_zsrec._hybrid._members import MAP_ALPHAS, _ridge
+    from sklearn_zsrec._hybrid._item_side import MAP_ALPHAS, _ridge
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 24))

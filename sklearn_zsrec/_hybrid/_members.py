@@ -6,15 +6,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import clone
 
 from .._base import BaseRecommender
+from .._ids import _other_type
 from .._scores import _put_columns
 from .._history import history_matrix
 from .._interactions import Interactions
 from .._interactions import positions as exact_positions
 from .._progress import one_id_warning
 from . import _memo
+from ._item_side import factor_scale, has_factors, item_side, scaled, text_mapped
 
 # names the blend gives its own terms, and the suffixes of a member's terms:
 # a member's name may not be one of them, nor end with a suffix
@@ -25,16 +28,6 @@ RESERVED_SUFFIXES = ("_gated", "_short", "_recent", "_new")
 # interaction is often close to the last few. The item-kNN and next-item
 # members have their own ``half_life``.
 RECENT_HALF_LIFE = 2.0
-# ridge regularisations the maps from text embeddings to popularity and to a
-# factor member's item factors (the new items' collaborative side) choose
-# from, each map by its leave-one-item-out error (``_ridge``): the fitting
-# one depends on the embeddings' spread, which a fine-tuned or custom
-# encoder changes (a fixed 5.0 left the map of fine-tuned MiniLM embeddings,
-# six times less spread, over-regularised)
-MAP_ALPHAS = tuple(np.logspace(-2, 3, 11))
-# with fewer items with interactions than this, leaving one out judges
-# nothing: the maps take this regularisation instead
-MIN_MAP_ITEMS, MAP_ALPHA = 10, 5.0
 
 
 def default_members(random_state=None):
@@ -144,11 +137,6 @@ def subset(data, mask):
                         data.order[mask])
 
 
-def has_factors(member):
-    """A member whose scores are ``user_factors_ @ item_factors_.T`` (e.g. ALS)."""
-    return hasattr(member, "user_factors_") and hasattr(member, "item_factors_")
-
-
 @dataclass
 class Fitted:
     """The fitted text model and members, and what the blend reads of them."""
@@ -211,7 +199,7 @@ class Fitted:
         """
         n_new = len(text.items_) - len(self.n_items)
         emb = text.item_embeddings_[len(self.n_items):]
-        popularity, mapped = (_mapped(self.maps, emb) if self.maps is not None
+        popularity, mapped = (text_mapped(self.maps, emb) if self.maps is not None
                               else (np.zeros(n_new, np.float32), {}))
         factors = {name: np.concatenate([f, mapped.get(name, np.zeros((n_new, f.shape[1]),
                                                                       np.float32))])
@@ -235,15 +223,22 @@ class Fitted:
         lacks get each user's mean score over the items it has, and users
         it lacks (not in its ``users_``) a row of zeros: both neutral, a
         z-score of 0 (``Blend``), as a member with factors gives them. Scores
-        of another float type are centred per user before the float32 cast
-        (``1e9 + count`` keeps its ranking).
+        of another type are centred and scaled per user before the float32
+        cast (``_unit_rows``: ``1e9 + count`` and ``exp(10 * x)`` keep their
+        ranking).
         """
         member, cols = self.members[name], self.member_cols[name]
         mine = self.member_rows(name, users, rows) >= 0
         if not mine.any():
             return np.zeros((len(users), len(self.n_items)), dtype=np.float32)
         with one_id_warning(checked=True):  # the hybrid checked (and warned about) them
-            scores = np.asarray(member.score_items(users[mine] if not mine.all() else users))
+            scores = member.score_items(users[mine] if not mine.all() else users)
+        if sp.issparse(scores):
+            raise ValueError(
+                f"HybridRecommender: member {name!r} ({type(member).__name__}) returned a "
+                f"sparse matrix from score_items; return a dense array (e.g. .toarray()): "
+                "every item is scored.")
+        scores = np.asarray(scores)
         shape = (int(mine.sum()), len(member.items_))
         if scores.shape != shape:
             raise ValueError(
@@ -251,8 +246,8 @@ class Fitted:
                 f"scores of shape {scores.shape} from score_items for {shape[0]} users; "
                 f"expected {shape}, one row per user and one column per item of its "
                 "items_, in that order.")
-        if scores.dtype != np.float32:  # centred in its own precision first
-            scores = scores - np.mean(scores, axis=1, keepdims=True, dtype=np.float64)
+        if scores.dtype != np.float32:  # centred and scaled in its own precision first
+            scores = _unit_rows(scores)
         scores = np.ascontiguousarray(scores, dtype=np.float32)
         if cols is None and mine.all():
             return scores
@@ -260,8 +255,12 @@ class Fitted:
         if cols is None:
             out[mine] = scores
             return out
-        # the items the member lacks: its mean over the items it has (neutral)
-        part = np.repeat(scores.mean(axis=1, keepdims=True), len(self.n_items), axis=1)
+        # the items the member lacks: its mean over the items it has with
+        # interactions, over which the blend standardises (a z-score of 0)
+        warm = self.n_items[cols] > 0
+        mean = (scores[:, warm] if warm.any() and not warm.all() else scores).mean(
+            axis=1, keepdims=True, dtype=np.float64).astype(np.float32)
+        part = np.repeat(mean, len(self.n_items), axis=1)
         out[mine] = _put_columns(part, cols, scores)
         return out
 
@@ -282,146 +281,30 @@ class Fitted:
         return index.get_indexer(np.asarray(users))
 
 
-def _ridge(x, y, blocks):
-    """Ridge maps from ``x`` to each block of columns of ``y``; (coefficients, alphas).
+def _unit_rows(scores):
+    """Each row centred, in float64, and scaled by a power of two to a largest magnitude < 1.
 
-    Each block (a slice of ``y``'s columns: popularity, one factor member's
-    factors) gets the regularisation of ``MAP_ALPHAS`` with the smallest
-    leave-one-out squared error over its columns, as scikit-learn's
-    ``RidgeCV`` (no intercept) chooses it: closed-form residuals ``(y_i -
-    yhat_i) / (1 - h_ii)`` from one eigendecomposition of ``x.T @ x``. One
-    alpha per block, not per column: factors are defined up to a rotation,
-    which a per-column choice would not respect.
+    The blend's z-score per user changes with neither, so a member's scores
+    of any size keep their ranking in float32 (``1e9 + count`` and
+    ``exp(10 * x)`` up to 1e70 were rounded together, or overflowed).
     """
-    x, y = x.astype(np.float64), y.astype(np.float64)
-    if len(x) < MIN_MAP_ITEMS:
-        coef = np.linalg.solve(x.T @ x + MAP_ALPHA * np.eye(x.shape[1]), x.T @ y)
-        return coef, [MAP_ALPHA] * len(blocks)
-    eigenvalues, vectors = np.linalg.eigh(x.T @ x)
-    eigenvalues = np.maximum(eigenvalues, 0.0)
-    z = x @ vectors
-    del x  # (the items' rotated embeddings replace them: two n x dims arrays, not three)
-    zy, z2 = z.T @ y, z * z
-    coef, alphas = np.empty((len(vectors), y.shape[1])), []
-    for block in blocks:
-        errors = []
-        for alpha in MAP_ALPHAS:
-            inverse = 1.0 / (eigenvalues + alpha)
-            leverage = z2 @ inverse
-            residual = (y[:, block] - z @ (inverse[:, None] * zy[:, block])) / (
-                1.0 - leverage)[:, None]
-            errors.append(float(np.einsum("ij,ij->", residual, residual)))
-        alpha = MAP_ALPHAS[int(np.argmin(errors))]
-        coef[:, block] = vectors @ (zy[:, block] / (eigenvalues + alpha)[:, None])
-        alphas.append(float(alpha))
-    return coef, alphas
-
-
-def _item_side(text, members):
-    """What follows from the fitted models for items: counts, mapped factors, popularity.
-
-    Items without interactions get each factor member's item factors and a
-    popularity predicted from their text by one ridge solve fitted on the
-    other items (``maps``, kept for items added after fit).
-    """
-    n_catalog = len(text.items_)
-    n_items = np.asarray(text.n_item_interactions_, dtype=np.int64)
-    warm = n_items > 0
-    emb = text.item_embeddings_
-    factors, lacked, known_to_all = {}, {}, warm.copy()
-    for name, member in members.items():
-        if has_factors(member):
-            cols = positions(text.items_, member.items_)
-            f = factors[name] = np.zeros((n_catalog, member.item_factors_.shape[1]), np.float32)
-            f[cols] = scaled(member.item_factors_, factor_scale(name, member, "item_factors_"))
-            known = np.isin(np.arange(n_catalog), cols)
-            lacked[name] = warm & ~known
-            if lacked[name].any() and (warm & known).any():
-                # items with interactions the member lacks (a filter of its own): the
-                # mean of its items' factors, the per-user mean score (z-score 0),
-                # as members without factors give them; no part of the recency profile
-                f[lacked[name]] = f[warm & known].mean(axis=0)
-            known_to_all &= known
-    # in float64: equal counts (one interaction per item) have a float32 mean
-    # one ulp off and a float32 deviation of that ulp, which made their
-    # z-score +1 or -1 (by the number of items) instead of 0
-    log_n = np.log1p(n_items)
-    maps = None
-    if warm.any():
-        log_mean, log_std = log_n[warm].mean(), log_n[warm].std()
-        if log_std <= 8 * np.finfo(np.float64).eps * log_mean:
-            log_std = np.inf  # every count equal: popularity says nothing, its z-scores are 0
-        # fitted on the items every factor member knows (not on the filled-in rows)
-        fit = known_to_all if known_to_all.any() else warm
-        targets = [(log_n[fit, None] - log_mean).astype(np.float32)]
-        targets += [f[fit] for f in factors.values()]
-        edges = np.cumsum([0] + [t.shape[1] for t in targets])
-        coef, alphas = _ridge(emb[fit], np.hstack(targets),
-                              [slice(a, b) for a, b in zip(edges[:-1], edges[1:])])
-        maps = {"coef": coef, "alphas": dict(zip(["popularity", *factors], alphas)),
-                "log_mean": float(log_mean), "log_std": float(log_std),
-                "dims": {name: f.shape[1] for name, f in factors.items()}}
-        popularity, mapped = _mapped(maps, emb[~warm])
-        for name, f in factors.items():
-            f[~warm] = mapped[name]
-    full = (log_n - (maps["log_mean"] if maps else 0.0)) / (maps["log_std"] if maps else 1.0)
-    if maps is not None and (~warm).any():
-        full[~warm] = popularity
-    return {"n_items": n_items, "factors": factors, "popularity": full.astype(np.float32),
-            "maps": maps, "lacked": lacked}
-
-
-def _mapped(maps, emb):
-    """The text-predicted popularity (z-scored) and factors of items with embeddings ``emb``."""
-    out = emb @ maps["coef"]
-    popularity = (out[:, 0] / maps["log_std"]).astype(np.float32)
-    mapped, start = {}, 1
-    for name, dims in maps["dims"].items():
-        mapped[name] = out[:, start:start + dims].astype(np.float32)
-        start += dims
-    return popularity, mapped
-
-
-def factor_scale(name, member, attr):
-    """The power of two that brings the largest magnitude of ``member.<attr>`` into [0.5, 1).
-
-    The blend z-scores a factor member's scores per user, which no common
-    rescaling of its user or item factors changes. Multiplying by a power of
-    two is exact, so factors of the usual size blend as they are, while
-    factors of any size (1e-8 or 1e25, float32 or float64) reach the float32
-    products in the range where these neither overflow nor lose precision.
-    Raises when the factors hold NaN or infinite values (min and max
-    propagate both, with no temporary array and no overflow).
-    """
-    values = np.asarray(getattr(member, attr))
-    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
-    if not (np.isfinite(low) and np.isfinite(high)):
-        raise ValueError(
-            f"HybridRecommender: member {name!r} ({type(member).__name__}) has NaN or "
-            f"infinite values in {attr} after fit; the blend multiplies them. Check its "
-            "parameters (e.g. a smaller learning rate or more regularization).")
-    largest = max(abs(low), abs(high))
-    if largest == 0:
-        return 1.0
-    return float(np.ldexp(1.0, int(np.clip(-np.frexp(largest)[1], -1000, 1000))))
-
-
-def scaled(values, scale, block=65536):
-    """``values * scale`` as float32, computed in float64 ``block`` rows at a time."""
-    values = np.asarray(values)
-    if scale == 1.0:
-        return values.astype(np.float32, copy=False)
-    out = np.empty(values.shape, dtype=np.float32)
-    for start in range(0, len(values), block):
-        out[start:start + block] = values[start:start + block] * np.float64(scale)
-    return out
+    scores = np.asarray(scores, dtype=np.float64)
+    scores = scores - scores.mean(axis=1, keepdims=True)
+    largest = np.abs(scores).max(axis=1, initial=0.0, keepdims=True)
+    with np.errstate(invalid="ignore"):  # NaN and inf rows: raised by the blend as they are
+        exponent = np.where(np.isfinite(largest) & (largest > 0), np.frexp(largest)[1], 0)
+    return np.ldexp(scores, -exponent)
 
 
 def _fit_one(model, data, data_hash):
     """``model`` fitted on ``data`` (memoized, shared read-only), as this fit's own copy."""
+    def fit():  # the fitted copy, whatever fit returns (as scikit-learn's ensembles)
+        fitted = clone(model)
+        fitted.fit(rows_for(model, data))
+        return fitted
+
     key = _memo.memo_key(model, data_hash)
-    fitted = _memo.memoized(key, lambda: clone(model).fit(rows_for(model, data)), shared=True)
-    return _memo.own_copy(fitted), key
+    return _memo.own_copy(_memo.memoized(key, fit, shared=True)), key
 
 
 def fit_members(text, members, data, stage):
@@ -446,17 +329,13 @@ def fit_members(text, members, data, stage):
         stage(f"member {name!r}")
         fitted[name], key = _fit_one(member, data, data_hash)
         keys.append(key)
+        _check_fitted(name, fitted[name], text)
         if has_factors(fitted[name]):
             user_scales[name] = factor_scale(name, fitted[name], "user_factors_")
-        cols = positions(text.items_, fitted[name].items_)
-        if (cols < 0).any():
-            raise ValueError(
-                f"HybridRecommender: member {name!r} knows items the text model has no "
-                "text for; give every item a text in item_texts.")
     # the item side is stored by member name: the names are part of the key
     key = None if None in keys else ("item side", keys[0],
                                      *zip((name for name, _ in members), keys[1:]))
-    side = _memo.memoized(key, lambda: _item_side(text, fitted), shared=True)
+    side = _memo.memoized(key, lambda: item_side(text, fitted), shared=True)
     rows = positions(text.users_, data.user_id)
     cols = positions(text.items_, data.item_id)
     shape = (len(text.users_), len(text.items_))
@@ -477,6 +356,38 @@ def fit_members(text, members, data, stage):
                   {name: columns(m.items_) for name, m in fitted.items()}, side["factors"],
                   recent, side["popularity"], side["maps"], key, text_key, user_scales,
                   stamps_of(text, fitted))
+
+
+def _check_fitted(name, member, text):
+    """Raise naming the fix unless fitted ``member`` has ``users_`` and ``items_`` the hybrid can use.
+
+    Every item of the member must be in the text model's catalog, and some
+    of its users among the text model's: ids of another type ('1' for 1)
+    matched none, and the member gave every user a z-score of 0, silently.
+    """
+    what = f"HybridRecommender: member {name!r} ({type(member).__name__})"
+    for attr in ("users_", "items_"):
+        if not hasattr(member, attr):
+            raise ValueError(
+                f"{what} has no {attr} after fit; a member keeps the ids it scores in "
+                "users_ and items_ (score_items' rows and columns), as every "
+                "BaseRecommender does.")
+    items = np.asarray(member.items_)
+    lacking = items[positions(text.items_, items) < 0]
+    if len(lacking):
+        hint = _other_type(lacking, np.asarray(text.items_), f"member {name!r}",
+                           holder="the text model holds")
+        raise ValueError(
+            f"{what} knows {len(lacking)} items the text model has no text for (e.g. "
+            f"{lacking[:5].tolist()}){hint}; give every item a text in item_texts.")
+    users = np.asarray(member.users_)
+    if len(users) and not (positions(text.users_, users) >= 0).any():
+        hint = _other_type(users, np.asarray(text.users_), f"member {name!r}",
+                           holder="X holds")
+        raise ValueError(
+            f"{what} knows none of the users of X (e.g. {users[:5].tolist()}){hint}; "
+            "the hybrid blends a member's scores of the users in its users_, so it "
+            "would add nothing.")
 
 
 def stamps_of(text, members):

@@ -1,0 +1,154 @@
+"""Recommenders of one's own as members of HybridRecommender, through the public protocol.
+
+Each test here failed before (a hunt of custom members): the items a member
+lacks scored above its mean when it also knew items without interactions;
+a member whose ids were of another type than X's added nothing, silently;
+float64 scores of a ``BaseRecommender`` subclass lost their ranking in the
+float32 cast without a word; huge finite float64 scores overflowed float32;
+a ``fit`` that returns None, a sparse ``score_items`` and a member without
+``users_`` failed with messages that named nothing.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+
+from sklearn_zsrec import BaseRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender
+
+from ._data import topic_catalog, topic_interactions
+from ._tiny import tiny_model_path
+
+ITEM_TEXTS, TOPICS = topic_catalog()
+X = topic_interactions(TOPICS, per_user=6)
+WARM = np.sort(X.item_id.unique())
+COLD = np.arange(900, 905)  # items with a text and no interaction
+WITH_COLD = pd.concat([ITEM_TEXTS, pd.Series({i: f"A new {list(TOPICS.unique())[i % 6]} story."
+                                              for i in COLD})])
+
+
+def _text(texts=ITEM_TEXTS):
+    return ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+
+
+def _alone(member, data=X, texts=ITEM_TEXTS):
+    """A hybrid that ranks by ``member`` alone (the fixed blend, its weight only)."""
+    return HybridRecommender(_text(texts), [("m", member)], blend="fixed", weights={"m": 1.0},
+                             verbose=0).fit(data)
+
+
+def _table(users, items):
+    """A score table of distinct values per user: what a member of one's own computes."""
+    u = np.asarray([int(str(user).lstrip("u")) for user in users], dtype=np.int64)[:, None]
+    i = np.asarray(items, dtype=np.int64)[None, :]
+    return ((u * 7 + i * 13) % 17 + i / 1000.0).astype(np.float64)
+
+
+class Table(BaseEstimator):
+    """Scores ``_table`` (times ``transform``) over ``items``, for the users of X."""
+
+    def __init__(self, items=None, transform=None, user_type=None, boost=None):
+        self.items, self.transform, self.user_type, self.boost = items, transform, user_type, boost
+
+    def fit(self, X, y=None):
+        users = np.sort(X.user_id.unique())
+        self.users_ = users if self.user_type is None else users.astype(self.user_type)
+        self.items_ = np.sort(X.item_id.unique()) if self.items is None else np.asarray(self.items)
+        return self
+
+    def score_items(self, users):
+        scores = _table(users, self.items_.astype(np.int64))
+        if self.boost is not None:  # e.g. a content score that ranks some items first
+            scores[:, np.isin(self.items_, self.boost)] += 100.0
+        return scores if self.transform is None else self.transform(scores)
+
+
+def test_items_a_member_lacks_stay_neutral_when_it_knows_items_without_interactions():
+    # the filler was the member's mean over all its items (new ones too),
+    # while the blend standardises over the items with interactions: the
+    # lacked items got z = +1.6 and filled every top-10
+    lacked = WARM[::4]
+    member = Table(items=np.r_[np.setdiff1d(WARM, lacked), COLD], boost=COLD)
+    model = _alone(member, texts=WITH_COLD)
+    terms = model.explain(model.users_[0], list(lacked[:3]))
+    m = terms[terms["source"] == "m"]
+    assert len(m) == 3
+    np.testing.assert_allclose(m["contribution"], 0.0, atol=1e-5)
+    top = model.recommend(model.users_, n=10, exclude_seen=False)
+    assert not np.isin(top, lacked).any()  # below every item of z > 0
+
+
+def test_a_member_whose_ids_are_of_another_type_raises_naming_it():
+    data = X.assign(user_id=pd.factorize(X.user_id)[0])  # int users
+    with pytest.raises(ValueError, match=r"knows none of the users of X .*X holds 0 \(int\) "
+                                         r"where member 'm' has '0' \(str\)"):
+        _alone(Table(user_type=str), data)
+    # items: the message named missing texts only
+    with pytest.raises(ValueError, match=r"knows \d+ items the text model has no text for .*"
+                                         r"text model holds 1\d\d \(int\) where member 'm' "
+                                         r"has '1\d\d' \(str\)"):
+        _alone(Table(items=WARM.astype(str)))
+
+
+class Offset(BaseRecommender):
+    """A subclass (the documented way) whose float64 ``_scores`` live in the last digits."""
+
+    def __init__(self, offset=0.0):
+        self.offset = offset
+
+    def _fit(self, data):
+        self._index(data)
+        return self
+
+    def _scores(self, rows, users):
+        return _table(self.users_[rows], self.items_) + self.offset
+
+
+def test_float64_scores_of_a_subclass_that_float32_rounds_together_warn():
+    model = Offset(offset=1e9).fit(X)
+    with pytest.warns(UserWarning, match=r"Offset: _scores returned float64 scores .* "
+                                         r"Subtract each user's mean"):
+        model.score_items(model.users_[:3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scores float32 holds: no warning
+        Offset(offset=0.0).fit(X).recommend(model.users_)
+
+
+def test_huge_finite_float64_scores_keep_their_ranking():
+    # exp(10 x) up to 1e73: finite, but past float32's range once centred
+    member = Table(transform=lambda s: np.exp(10 * s))
+    model = _alone(member)
+    users = model.users_[:5]
+    own = model.named_members_.m.score_items(users)
+    for user, row in zip(users, own):
+        expected = model.named_members_.m.items_[np.argsort(-row, kind="stable")[:5]]
+        np.testing.assert_array_equal(model.recommend(user, n=5, exclude_seen=False), expected)
+
+
+class NoReturn(Table):
+    def fit(self, X, y=None):
+        super().fit(X)  # returns None, as some estimators of one's own do
+
+
+def test_a_member_whose_fit_returns_none_is_used_as_fitted():
+    # "object.__new__(NoneType) is not safe": the hybrid used fit's return
+    model = _alone(NoReturn())
+    assert model.recommend(model.users_[:2], n=3).shape == (2, 3)
+
+
+def test_protocol_slips_are_named_with_the_fix():
+    with pytest.raises(ValueError, match=r"returned a sparse matrix from score_items; "
+                                         r"return a dense array \(e.g. .toarray\(\)\)"):
+        _alone(Table(transform=sp.csr_matrix)).recommend(X.user_id[:2])
+
+    class NoUsers(Table):
+        def fit(self, X, y=None):
+            super().fit(X)
+            del self.users_
+            return self
+
+    with pytest.raises(ValueError, match=r"member 'm' \(NoUsers\) has no users_ after fit"):
+        _alone(NoUsers())
