@@ -417,6 +417,13 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         model at the same path) would be mixed with those computed at fit
         (a recommender's item embeddings) without a word.
         """
+        if not os.path.exists(self.model_path_):
+            raise ValueError(
+                f"TextEncoder: the model files at {self.model_path_} are gone since fit "
+                "(deleted or moved, e.g. a fine-tuned model's directory freed), so no new "
+                "text can be encoded. Keep the directory while a model fitted with it "
+                "encodes new texts (users' texts given at call time, add_items), or fit "
+                "again.")
         stamp = model_files_stamp(self.model_path_)
         fitted = self._fitted_fingerprint()
         if (fitted is not None and stamp != self.files_stamp_

@@ -158,7 +158,9 @@ class ContrastiveFineTuning(BaseEstimator):
         Directory of the tuned models. None uses the encoder's ``memory``
         location when it has one, else ``$SKLEARN_ZSREC_CACHE/fine-tuned``
         (default ``~/.cache/sklearn_zsrec/fine-tuned``). About 90 MB per tuned
-        model for the default encoder; delete the directory to free it.
+        model for the default encoder; delete the directory to free it
+        (a model fitted with it then cannot encode new texts: users' texts
+        given at call time, ``add_items``; fit it again).
     random_state : int, default=0
         Seeds the sampling of pairs and torch's initialisation.
     verbose : int, default=1

@@ -234,7 +234,10 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         which the new items are not part of). Nothing is refitted. They
         join the end of ``items_``, so an added item tied with an earlier
         one ranks after it, where a refit (which sorts the catalog by id)
-        may rank it first.
+        may rank it first. With ``fine_tune``, the added items are encoded
+        by the encoder tuned at fit; a refit tunes it again, on a catalog
+        that holds them (the tuning reads every item text), so its scores
+        differ by that tuning's change.
 
         It changes the model in place, as ``fit`` does: not while other
         threads use it (they would read a half-grown catalog: wrong rankings
