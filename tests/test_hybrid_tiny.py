@@ -197,3 +197,22 @@ def test_huge_weights_give_the_same_blend_as_ones():
     for weight in (1e37, 3e38):
         np.testing.assert_array_equal(
             clone(hybrid).fit(X.assign(weight=weight)).recommend(users, n=5), expected)
+
+
+@pytest.mark.parametrize("blend", ["fixed", "learned"])
+def test_fewer_items_than_the_top_10_with_user_texts_of_many_users(blend):
+    # the neighbour count for new users is chosen on known users' top-10:
+    # on 5 items, "matmul: size 10 is different from 5" (50+ text users)
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"user_id": rng.randint(0, 60, 300), "item_id": rng.randint(1, 6, 300)})
+    users = pd.Series({u: f"A reader of topic {u % 3}." for u in range(60)})
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                               item_texts=ITEM_TEXTS[:5], user_texts=users)
+    model = HybridRecommender(text, blend=blend, random_state=0, verbose=0).fit(X)
+    # new users scored one at a time (a sparse product) and 70 at once (dense)
+    # get the same scores
+    late = {f"late{i}": f"A reader of topic {i % 3}." for i in range(70)}
+    together = model.score_items(list(late), user_texts=late)
+    alone = model.score_items(["late1"], user_texts={"late1": late["late1"]})
+    np.testing.assert_allclose(alone[0], together[1], atol=1e-6)
+    assert model.recommend(list(late)[:2], n=10, user_texts=late).shape == (2, 5)

@@ -23,6 +23,9 @@ USER_NEIGHBORS = (10, 25, 50, 100, 200, 400)
 USER_SMOOTHING = (0.01, 0.1, 1.0)
 # known users scored as if new, to set the new items' thresholds for new users
 MAX_THRESHOLD_USERS = 1000
+# new users scored at once from which the known users' items are densified
+# (``_item_matrix``); fewer take the sparse product
+DENSE_ROWS = 64
 # the text's z-scores on items without interactions are scaled by this for
 # new users, so that the items of the quota take the last slots of the top-10
 # (in the order of their text): a z-score has no common scale with the
@@ -255,7 +258,7 @@ class TextNeighbours:
         """Scores from the known users' items (``sim``: similarity to them) and, with
         groups of items without interactions, the text ``emb``'s z-scores on those."""
         nearest = _nearest(sim, self.n_neighbors_)
-        hits = self._hits(nearest, self._item_matrix())
+        hits = self._hits(nearest, self._item_matrix(len(nearest)))
         parts = {"text neighbours": np.log1p(hits + self._prior(self.n_neighbors_,
                                                                  self.smoothing_))}
         if getattr(self, "groups_", None):
@@ -276,6 +279,7 @@ class TextNeighbours:
             return (max(1, min(USER_NEIGHBORS[0], n - 1)) if self.n_neighbors == "auto"
                     else min(self.n_neighbors, n)), 1.0
         pick = np.sort(rng.choice(n, min(n, max_users), replace=False))
+        k = min(k, self.items_.shape[1])  # a catalog of fewer items: its top-k is shorter
         discount = 1.0 / np.log2(np.arange(2, k + 2))
         gains = np.zeros((len(counts), len(USER_SMOOTHING), len(pick)))
         items = self._item_matrix()
@@ -316,12 +320,17 @@ class TextNeighbours:
             known = self._embeddings64 = np.ascontiguousarray(self.embeddings_, dtype=np.float64)
         return _matmul(emb, known.T).astype(np.float32)
 
-    def _item_matrix(self):
+    def _item_matrix(self, n_rows=None):
         """The known users' items (binary), dense when small enough, else sparse.
 
         Dense up to ``KEEP_TERMS_FLOATS`` entries: the sparse-sparse product
-        of ``_hits`` is many times slower.
+        of ``_hits`` is many times slower. For fewer than ``DENSE_ROWS``
+        rows to score (``n_rows``; None: many), sparse: densifying the
+        known users x items (up to 128 MB) on each call cost more than a
+        few rows' sparse product. The counts are the same (small integers).
         """
+        if n_rows is not None and n_rows < DENSE_ROWS:
+            return self.items_
         if self.items_.shape[0] * self.items_.shape[1] <= KEEP_TERMS_FLOATS:
             return self.items_.toarray()
         return self.items_
