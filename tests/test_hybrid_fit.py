@@ -917,8 +917,8 @@ def test_holdout_candidates_skip_training_items_of_weight_0():
     assert seen.nnz == 2  # the weight-0 interaction is stored
     out = ([], [], [])
     terms = [np.arange(6, dtype=float)[None, :]]
-    _learn.sample(terms, np.array([0]), np.array([3, 1]), seen, np.random.RandomState(0), out,
-                  np.array([0]), n_negatives=20)
+    neg = _learn.negatives(1, np.array([3, 1]), np.random.RandomState(0), n_negatives=20)
+    _learn.sample(terms, np.array([0]), neg, seen, out, np.array([0]))
     assert np.concatenate(out[1]).tolist() == [1]  # the positive alone
 
 
@@ -959,3 +959,32 @@ def test_a_refit_that_raises_leaves_the_model_not_fitted(blend):
             call(users)
     model.set_params(new_items="all").fit(X)  # and it fits again
     assert model.recommend(users).shape == (3, 10)
+
+
+def test_the_learned_blend_does_not_depend_on_the_holdouts_chunks(monkeypatch):
+    # large catalogs score the held-out users in fewer than 512 at a time
+    # (512 users' terms took 570 MB at 20,000 items): the same draws, so
+    # the same blend, whatever the chunks
+    rng = np.random.RandomState(0)
+    n = 6000
+    X = pd.DataFrame({"user_id": rng.randint(0, 700, n), "item_id": rng.randint(0, 120, n),
+                      "timestamp": np.arange(n)})
+    texts = pd.Series({i: f"item {i} about topic {i % 7}" for i in range(140)})
+
+    def fit():
+        _memo.clear()
+        text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+        return HybridRecommender(text, random_state=0, verbose=0).fit(X)
+
+    whole = fit()
+    n_terms = len(whole.terms_)
+    assert _learn.chunk_size(whole._blend) == _learn.CHUNK
+    monkeypatch.setattr(_learn, "TERMS_BYTES", 4 * 140 * n_terms * 37)  # 37 users at a time
+    assert _learn.chunk_size(whole._blend) == 37
+    parts = _learn.holdout_chunks(700, whole._blend)
+    assert np.array_equal(np.concatenate([np.arange(700)[p] for p in parts]), np.arange(700))
+    assert max(p.stop - p.start for p in parts) == 37
+    chunked = fit()
+    np.testing.assert_array_equal(chunked.coef_, whole.coef_)
+    assert chunked.new_item_share_ == whole.new_item_share_
+    np.testing.assert_array_equal(chunked.score_items(whole.users_), whole.score_items(whole.users_))

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._scores import _put_columns, _seen_positions
-from ._learn import CHUNK, MIN_POSITIVES
+from ._learn import MIN_POSITIVES, chunk_size, holdout_chunks
 
 # the new items' offset is searched in this range: z-scored terms stay far inside
 OFFSET_RANGE = (-50.0, 50.0)
@@ -208,8 +208,7 @@ def earned_share(holdout, coef, rate, k=10):
         return rate
     k = min(k, int(unseen.sum() + warm.sum()))
     old_top, new_top, target = [], [], []
-    for chunk, start in enumerate(range(0, len(rows), CHUNK)):
-        part = slice(start, start + CHUNK)
+    for chunk, part in enumerate(holdout_chunks(len(rows), blend)):  # those of ``kept``
         mine = scoring[part]
         per_user = blend.per_user(coef, rows[part])
         score = (blend.scores(rows[part], users[part], per_user) if kept[chunk] is None
@@ -279,8 +278,9 @@ def thresholds(blend, coef, groups, shares, rng, k=10):
         for members in (np.flatnonzero(bins == b) for b in range(len(coef)))])
     bins = bins[rows]
     old_top, new_tops = [], []
-    for start in range(0, len(rows), CHUNK):
-        part = rows[start:start + CHUNK]
+    size = chunk_size(blend)
+    for start in range(0, len(rows), size):
+        part = rows[start:start + size]
         score = blend.scores(part, users[part], blend.per_user(coef, part))
         best_old, best_new = best_unseen(blend, part, score, groups, k)
         old_top.append(best_old)

@@ -56,7 +56,26 @@ SOLVER = "newton-cholesky"
 # errors better than it on the bin's own held-out interactions
 CLEAR_WIN_SE = 2.0
 GLOBAL_FIT = 1  # the index of "global fit" among the candidates
-CHUNK = 512  # held-out users scored at a time
+CHUNK = 512  # held-out users scored at a time, at most
+# and at most this many bytes of their terms (each term a float32 array of
+# the chunk's users x the catalog): 512 users' 14 terms took 570 MB at 20,000
+# items, and the learned fit 2.2 GB
+TERMS_BYTES = 256 << 20
+
+
+def chunk_size(blend):
+    """Held-out users scored at a time: ``CHUNK``, fewer on large catalogs (``TERMS_BYTES``)."""
+    per_user = 4 * max(len(blend.fitted.n_items), 1) * max(len(blend.names), 1)
+    return int(max(16, min(CHUNK, TERMS_BYTES // per_user)))
+
+
+def holdout_chunks(n, blend):
+    """The slices of ``n`` held-out users scored at a time: blocks of ``CHUNK``, each cut
+    into pieces of ``chunk_size`` (the negatives are drawn per block)."""
+    size = chunk_size(blend)
+    return [slice(start, min(start + size, block + CHUNK, n))
+            for block in range(0, n, CHUNK)
+            for start in range(block, min(block + CHUNK, n), size)]
 
 
 @dataclass
@@ -91,20 +110,22 @@ def hidden_items(items, rng):
     return rng.choice(items, size=int(round(NEW_ITEM_FRACTION * len(items))), replace=False)
 
 
-def sample(terms, pos, candidates, seen, rng, out, groups, skip=None, rows=None,
-           n_negatives=N_NEGATIVES):
-    """Append (features, labels, groups) of positives ``pos`` and random negatives.
+def negatives(n, candidates, rng, n_negatives=N_NEGATIVES):
+    """``n_negatives`` random columns of ``candidates`` (catalog columns) for each of ``n`` positives."""
+    return np.asarray(candidates)[rng.randint(0, len(candidates), size=(n, n_negatives))]
+
+
+def sample(terms, pos, neg, seen, out, groups, skip=None, rows=None):
+    """Append (features, labels, groups) of positives ``pos`` and their negatives ``neg``.
 
     ``terms`` holds the blend's (n_users, n_items) terms, gathered only at
     the sampled columns, and ``seen`` the users' training items; positive
-    ``j`` is of the user in row ``rows[j]`` (row ``j`` when None).
-    Negatives are drawn among ``candidates`` (catalog columns); those that
-    the user has seen or that are the positive are dropped, as are columns
-    in ``skip`` (with their positives).
+    ``j`` is of the user in row ``rows[j]`` (row ``j`` when None), its
+    negatives the columns ``neg[j]`` (``negatives``); those that the user
+    has seen or that are the positive are dropped, as are columns in
+    ``skip`` (with their positives).
     """
-    n = len(pos)
-    rows = np.arange(n) if rows is None else np.asarray(rows)
-    neg = np.asarray(candidates)[rng.randint(0, len(candidates), size=(n, n_negatives))]
+    rows = np.arange(len(pos)) if rows is None else np.asarray(rows)
     cols = np.concatenate([pos[:, None], neg], axis=1)
     # every stored entry is seen, weight-0 interactions too (recommend excludes them)
     stored = seen.copy()
@@ -267,18 +288,27 @@ class Learner:
         pick_who, pick_col = pick_who[mine], pick_col[mine]
         own = [k for k, name in enumerate(blend.names) if name.endswith("_new")]
         main, cold, kept = ([], [], []), ([], [], []), []
-        for start in range(0, len(users), CHUNK):
-            part = slice(start, start + CHUNK)
-            terms = blend.terms(rows[part], users[part])
-            kept.append(terms if keep else None)
-            seen = f.text.user_items_[rows[part]]
-            # warm ranking only: new items are ranked by their own model below
-            sample(terms, pos[part], warm_cols, seen, rng, main, who[part], skip=cold_cols)
-            lo, hi = np.searchsorted(pick_who, [start, start + CHUNK])
-            if hi > lo and len(hidden_cols) > 1:
-                sample([terms[k] for k in own], pick_col[lo:hi], hidden_cols, seen, rng, cold,
-                       pick_who[lo:hi], rows=pick_who[lo:hi] - start,
-                       n_negatives=NEW_ITEM_NEGATIVES)
+        # the negatives are drawn per CHUNK users, the terms computed per
+        # ``holdout_chunks`` (fewer users on large catalogs): the draws, and so
+        # the learned blend, do not depend on the catalog's size through them
+        parts = holdout_chunks(len(users), blend)
+        for block in range(0, len(users), CHUNK):
+            n_block = min(CHUNK, len(users) - block)
+            neg = negatives(n_block, warm_cols, rng)
+            lo, hi = np.searchsorted(pick_who, [block, block + CHUNK])
+            new_neg = (negatives(hi - lo, hidden_cols, rng, NEW_ITEM_NEGATIVES)
+                       if hi > lo and len(hidden_cols) > 1 else None)
+            for part in (p for p in parts if block <= p.start < block + n_block):
+                terms = blend.terms(rows[part], users[part])
+                kept.append(terms if keep else None)
+                seen = f.text.user_items_[rows[part]]
+                # warm ranking only: new items are ranked by their own model below
+                sample(terms, pos[part], neg[part.start - block:part.stop - block], seen, main,
+                       who[part], skip=cold_cols)
+                a, b = np.searchsorted(pick_who, [part.start, part.stop])
+                if new_neg is not None and b > a:
+                    sample([terms[k] for k in own], pick_col[a:b], new_neg[a - lo:b - lo],
+                           seen, cold, pick_who[a:b], rows=pick_who[a:b] - part.start)
         if not main[0]:
             return out
         features, labels = np.concatenate(main[0]), np.concatenate(main[1])
@@ -376,8 +406,7 @@ class Learner:
         out_cols = np.flatnonzero(cold_cols)
         gains = np.zeros((len(candidates), len(rows)))
         cum_discount = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))]
-        for chunk, start in enumerate(range(0, len(rows), CHUNK)):
-            part = slice(start, start + CHUNK)
+        for chunk, part in enumerate(holdout_chunks(len(rows), blend)):  # those of ``kept``
             terms = kept[chunk] if kept[chunk] is not None else blend.terms(rows[part],
                                                                             users[part])
             seen = _seen_positions(blend.fitted.text.user_items_, rows[part])
