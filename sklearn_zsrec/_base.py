@@ -61,26 +61,29 @@ def _check_user_ids(users, owner, is_user=None):
     return check_ids(users, "users", owner), False
 
 
-def _warn_if_rounded_together(scores, name):
-    """Warn when float64 ``scores`` lose their ranking in the float32 cast; whether it warned.
+def _warn_if_rounded_together(scores, name, max_entries=1 << 18):
+    """Warn when ``scores`` (float64, or ints past float32's exact range) lose their
+    ranking in the float32 cast; whether it warned.
 
-    A user's scores whose spread is small for their size (``1e9 + count``)
-    round to a few float32 values, or to one: their ranking is lost. Flagged
-    when float32's step at the row's largest magnitude is above a thousandth
-    of the row's spread (or the row has a spread and float32 none).
+    Exact, on the first users of the chunk (at most 64, and ``max_entries``
+    scores: one sort of them): different scores of a user that the cast
+    makes equal (``1e9 + count``, nanosecond times) are a ranking lost;
+    flagged from 1% of a user's items (a few float64 near-ties, closer than
+    float32's precision, are not worth a warning).
     """
-    with np.errstate(invalid="ignore", over="ignore"):
-        spread = np.ptp(scores, axis=1) if scores.ndim == 2 and scores.size else np.zeros(0)
-        step = np.spacing(np.abs(scores).max(axis=1, initial=0.0).astype(np.float32))
-        rounded = (spread > 0) & np.isfinite(spread) & (step > spread / 1024)
-    if rounded.any():
+    part = scores[:max(1, min(64, max_entries // max(scores.shape[1], 1)))]
+    ordered = np.sort(part, axis=1)
+    cast = ordered.astype(np.float32)
+    merges = ((cast[:, 1:] == cast[:, :-1]) & (ordered[:, 1:] != ordered[:, :-1])).sum(axis=1)
+    merged = merges > max(1, 0.01 * scores.shape[1])
+    if merged.any():
         warnings.warn(
-            f"{name}: _scores returned float64 scores whose spread float32 (the dtype "
-            f"of scores) cannot hold for {int(rounded.sum())} users: their values are "
-            "large for their spread (e.g. 1e9 + count), and round together, which "
-            "loses their ranking. Subtract each user's mean (or a constant) in float64 "
-            "in _scores.", UserWarning, stacklevel=caller_stacklevel())
-    return bool(rounded.any())
+            f"{name}: _scores returned {scores.dtype} scores that float32 (the dtype of "
+            f"scores) rounds together for {int(merged.sum())} of the {len(part)} users "
+            "checked: their values are large for their differences (e.g. 1e9 + count), "
+            "which loses their ranking. Subtract each user's mean (or a constant) in "
+            "float64 in _scores.", UserWarning, stacklevel=caller_stacklevel())
+    return bool(merged.any())
 
 
 class BaseRecommender(BaseEstimator):
@@ -252,7 +255,9 @@ class BaseRecommender(BaseEstimator):
             part = slice(start, start + chunk)
             raw = np.asarray(self._scores(rows[part], users[part]))
             scores = raw.astype(np.float32, copy=False)
-            if raw.dtype.kind == "f" and raw.dtype.itemsize > 4 and not warned:
+            if (raw.ndim == 2 and raw.size and not warned
+                    and raw.dtype.itemsize > (4 if raw.dtype.kind == "f" else 2)
+                    and raw.dtype.kind in "fiu"):
                 warned = _warn_if_rounded_together(raw, type(self).__name__)
             if not scores.flags.writeable or self._holds(scores):
                 # ``_scores`` of a subclass of one's own that returns its

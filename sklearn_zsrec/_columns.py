@@ -83,13 +83,18 @@ def _timestamps(ts, name):
 
 
 def _integer_ranks(values, fallback):
-    """Dense ranks of integers given as Python ints or digit strings, else ``fallback``.
+    """Exact ranks of Python ints, ``Decimal`` values or digit strings, else ``fallback``.
 
     Exact at any size: float64 ties nanosecond times (about 1.7e18) a few
     hundred apart, as read from a CSV as strings, or ints past int64, or
-    whole ``Decimal`` values (SQL ``NUMERIC`` columns read by pandas or Arrow).
+    ``Decimal`` values (SQL ``NUMERIC`` columns read by pandas or Arrow,
+    e.g. epoch seconds with nine decimals), compared as they are.
     """
-    if not (all(_is_whole(v) for v in values)
+    exact_numbers = all(isinstance(v, Integral) or (isinstance(v, Decimal) and v.is_finite())
+                        for v in values)
+    if exact_numbers and not all(_is_whole(v) for v in values):  # fractional Decimals
+        return np.unique(np.asarray(values, dtype=object), return_inverse=True)[1].ravel()
+    if not (exact_numbers
             or all(isinstance(v, str) and _DIGITS.fullmatch(v) for v in values)):
         return fallback
     ints = [int(v) for v in values]

@@ -18,6 +18,7 @@ from ._model_files import (
     DEFAULT_MODEL,
     _st_config,
     model_files_fingerprint,
+    model_files_gone,
     model_files_stamp,
     resolve_model_path,
 )
@@ -417,10 +418,11 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         model at the same path) would be mixed with those computed at fit
         (a recommender's item embeddings) without a word.
         """
-        if not os.path.exists(self.model_path_):
+        if model_files_gone(self.model_path_):
             raise ValueError(
                 f"TextEncoder: the model files at {self.model_path_} are gone since fit "
-                "(deleted or moved, e.g. a fine-tuned model's directory freed), so no new "
+                "(deleted or moved: its config.json or weights are missing, e.g. a "
+                "fine-tuned model's directory freed), so no new "
                 "text can be encoded. Keep the directory while a model fitted with it "
                 "encodes new texts (users' texts given at call time, add_items), or fit "
                 "again.")

@@ -60,7 +60,7 @@ def ids_as_text(ids):
 def _text(value):
     """An id as text: bytes decoded (numpy 'S' ids for str ones: b'u1' for 'u1')."""
     if isinstance(value, bytes):  # np.bytes_ too
-        return value.decode("utf-8", "replace")
+        return value.decode("utf-8", "backslashreplace")  # distinct bytes stay distinct
     return str(value)
 
 
@@ -76,7 +76,8 @@ def _other_type(unknown, catalog, where="X", as_text=None, holder="the catalog h
     found = [i for i in unknown[:5] if _text(i) in as_text]
     if not found:
         return ""
-    there = catalog[as_text.get_indexer([_text(found[0])])[0]]
+    # (the first of the catalog's ids with that text: 1 and '1' share it)
+    there = catalog[np.flatnonzero(np.asarray(as_text == _text(found[0])))[0]]
     there, here = (v.item() if isinstance(v, np.generic) else v for v in (there, found[0]))
     return (f", but {holder} {there!r} ({type(there).__name__}) where {where} has "
             f"{here!r} ({type(here).__name__}): ids of another type are other ids; "

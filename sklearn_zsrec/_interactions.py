@@ -93,6 +93,15 @@ def object_array(values):
     return np.fromiter(values, dtype=object, count=len(values))
 
 
+def _refuse_id_dtype(dtype, name, estimator_name):
+    raise TypeError(
+        f"{estimator_name}: {name} holds {dtype} values; "
+        "ids must be ints, strings or other hashable values, not booleans "
+        "(they would merge with 1 and 0), datetimes or timedeltas. Map them to "
+        "ints or strings first (e.g. .astype(str))."
+    )
+
+
 def check_ids(values, name, estimator_name):
     """Ids as a 1-D array: one rule for every input kind.
 
@@ -120,6 +129,8 @@ def check_ids(values, name, estimator_name):
         int64, uint64 or float64 for numeric ids, object otherwise.
     """
     if isinstance(values, (pd.Series, pd.Index)):
+        if isinstance(values.dtype, pd.DatetimeTZDtype):  # as datetime64: not ids
+            _refuse_id_dtype(values.dtype, name, estimator_name)
         values = values.to_numpy()
     elif not isinstance(values, np.ndarray):
         values = np.asarray(values, dtype=object)
@@ -128,12 +139,7 @@ def check_ids(values, name, estimator_name):
     if values.dtype.kind == "O":
         values = _infer_ids(values, name, estimator_name)
     if values.dtype.kind not in "iufO":
-        raise TypeError(
-            f"{estimator_name}: {name} holds {values.dtype} values; "
-            "ids must be ints, strings or other hashable values, not booleans "
-            "(they would merge with 1 and 0), datetimes or timedeltas. Map them to "
-            "ints or strings first (e.g. .astype(str))."
-        )
+        _refuse_id_dtype(values.dtype, name, estimator_name)
     # one dtype per kind (int32 ids added to an int64 catalog made it object)
     if values.dtype.kind in "iu" and values.dtype != np.uint64:
         values = values.astype(np.int64, copy=False)
@@ -237,8 +243,7 @@ def check_interactions(
                 f"{list(map(str, X.columns))}. Rename your columns to 'user_id' "
                 "and 'item_id' (optionally 'timestamp' and 'weight')."
             )
-        user = X["user_id"].to_numpy()
-        item = X["item_id"].to_numpy()
+        user, item = X["user_id"], X["item_id"]  # Series: check_ids reads their dtype
         ts = X["timestamp"] if "timestamp" in X.columns else None
         col_weight = X["weight"].to_numpy() if "weight" in X.columns else None
     else:

@@ -196,6 +196,17 @@ def _model_files(path):
     return sorted(out)
 
 
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack")
+
+
+def model_files_gone(path):
+    """Whether the model at ``path`` can no longer be loaded: the directory,
+    its ``config.json`` or every weights file is missing (deleted, moved, emptied)."""
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        return True
+    return not any(rel.endswith(_WEIGHT_SUFFIXES) for rel, _ in _model_files(path))
+
+
 def model_files_stamp(path):
     """A digest of the names, sizes and modification times of a model's files.
 

@@ -152,3 +152,48 @@ def test_protocol_slips_are_named_with_the_fix():
 
     with pytest.raises(ValueError, match=r"member 'm' \(NoUsers\) has no users_ after fit"):
         _alone(NoUsers())
+
+
+def test_int64_scores_past_float64_keep_their_ranking_and_a_subclass_warns():
+    # nanosecond times a hundred apart: float64 tied them before centring
+    member = Table(transform=lambda s: 1_700_000_000_000_000_000 + 100 * (1000 * s).astype(
+        np.int64))
+    model = _alone(member)
+    user = model.users_[0]
+    own = model.named_members_.m.score_items([user])[0]
+    expected = model.named_members_.m.items_[np.argsort(-own, kind="stable")[:5]]
+    np.testing.assert_array_equal(model.recommend(user, n=5, exclude_seen=False), expected)
+
+    class Nanoseconds(Offset):
+        def _scores(self, rows, users):
+            return 1_700_000_000_000_000_000 + (1000 * super()._scores(rows, users)).astype(
+                np.int64)
+
+    fitted = Nanoseconds().fit(X)
+    with pytest.warns(UserWarning, match=r"Nanoseconds: _scores returned int64 scores"):
+        fitted.recommend(fitted.users_[:2])
+
+
+def test_member_ids_as_a_list_of_tuples_and_a_member_of_no_users():
+    data = X.assign(user_id=[(u, 0) for u in X.user_id])  # tuple user ids
+
+    class ListIds(Table):
+        def fit(self, X, y=None):
+            super().fit(X)
+            self.users_ = list(self.users_)  # a list of tuples: np.asarray made it 2-D
+            return self
+
+        def score_items(self, users):
+            return super().score_items([u[0] for u in users])
+
+    model = _alone(ListIds(), data)
+    assert model.recommend(model.users_[:2], n=3).shape == (2, 3)
+
+    class NoOne(Table):
+        def fit(self, X, y=None):
+            super().fit(X)
+            self.users_ = np.array([], dtype=object)
+            return self
+
+    with pytest.warns(UserWarning, match=r"member 'm' \(NoOne\) knows no user after fit"):
+        _alone(NoOne())

@@ -479,14 +479,19 @@ def test_a_model_whose_files_were_deleted_says_so_when_it_must_encode(tmp_path):
 
     from sklearn_zsrec import ZeroShotRecommender
 
-    model = _copy_model(tiny_model_path(), tmp_path)
     texts = {i: f"item {i} about topic {i % 3}" for i in range(6)}
     X = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [0, 1, 2, 3]})
-    rec = ZeroShotRecommender(TextEncoder(str(model), verbose=0), item_texts=texts).fit(X)
-    shutil.rmtree(model)
-    assert rec.recommend([0], n=2).shape == (1, 2)  # known users: nothing to encode
-    for call in (lambda: rec.recommend(["late"], n=2, user_texts={"late": "topic 1"}),
-                 lambda: rec.add_items({9: "item 9 about topic 0"})):
-        with pytest.raises(ValueError, match=r"are gone since fit \(deleted or moved.*"
-                                             r"Keep the directory"):
-            call()
+    for gone in ("directory", "contents", "weights"):
+        model = _copy_model(tiny_model_path(), tmp_path / gone)
+        rec = ZeroShotRecommender(TextEncoder(str(model), verbose=0), item_texts=texts).fit(X)
+        if gone == "directory":
+            shutil.rmtree(model)
+        for path in model.iterdir() if gone != "directory" else ():
+            if gone == "contents" or path.suffix in (".safetensors", ".bin"):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        assert rec.recommend([0], n=2).shape == (1, 2)  # known users: nothing to encode
+        for call in (lambda: rec.recommend(["late"], n=2, user_texts={"late": "topic 1"}),
+                     lambda: rec.add_items({9: "item 9 about topic 0"})):
+            with pytest.raises(ValueError, match=r"are gone since fit \(deleted or moved.*"
+                                                 r"Keep the directory"):
+                call()

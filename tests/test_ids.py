@@ -11,6 +11,8 @@ import pyarrow as pa
 import pytest
 from sklearn.base import clone
 
+from sklearn_zsrec._interactions import object_array
+
 from sklearn_zsrec import (
     ALSRecommender,
     HybridRecommender,
@@ -239,8 +241,23 @@ def test_bytes_ids_asked_for_as_strings_are_named():
         model.predict(pd.DataFrame({"user_id": [b"u1"], "item_id": [b"1"]}))
 
 
-def test_datetime_ids_are_refused_naming_the_fix():
-    frame = pd.DataFrame({"user_id": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+def test_bytes_ids_whose_text_is_shared_get_the_hint_without_crashing():
+    # ids that decoded alike (b"Jos\xe9", b"Jos\xe8" with "replace"), or a
+    # catalog of 1 and "1" asked for b"1": pandas' InvalidIndexError
+    frame = pd.DataFrame({"user_id": np.array([b"Jos\xe9", b"Jos\xe8", b"Ann"]),
+                          "item_id": [1, 2, 1]})
+    model = PopularityRecommender().fit(frame)
+    assert model.recommend([b"Jos\xea"]).tolist() == [[1, 2]]  # a new user: popularity
+    mixed = PopularityRecommender().fit(
+        pd.DataFrame({"user_id": object_array([1, "1", 2]), "item_id": [1, 2, 1]}))
+    with pytest.warns(UserWarning, match=r"fit saw 1 \(int\) where users has b'1' \(bytes\)"):
+        assert mixed.recommend([b"1"]).shape == (1, 2)
+
+
+@pytest.mark.parametrize("zone", [None, "UTC"])
+def test_datetime_ids_are_refused_naming_the_fix(zone):
+    stamps = pd.to_datetime(["2024-01-01", "2024-01-02"])
+    frame = pd.DataFrame({"user_id": stamps if zone is None else stamps.tz_localize(zone),
                           "item_id": [1, 2]})
     with pytest.raises(TypeError, match=r"not booleans .*, datetimes or timedeltas.*astype\(str\)"):
         PopularityRecommender().fit(frame)

@@ -380,7 +380,11 @@ def test_arrow_decimal_and_period_timestamps_order_as_their_values():
     decimals = pd.Series(pd.array([Decimal(v) for v in ns], dtype=pd.ArrowDtype(
         pa.decimal128(38, 0))))
     periods = pd.Series(pd.PeriodIndex(["2020-02", "2020-01", "2020-03"], freq="M"))
-    for stamps in (decimals, periods, periods.astype(object)):
+    # epoch seconds to the nanosecond, as NUMERIC(38, 9): float64 ties them
+    seconds = pd.Series(pd.array([Decimal("1700000000.000000002"), Decimal("1700000000.000000001"),
+                                  Decimal("1700000000.000000003")],
+                                 dtype=pd.ArrowDtype(pa.decimal128(38, 9))))
+    for stamps in (decimals, periods, periods.astype(object), seconds, seconds.astype(object)):
         data = frame.assign(timestamp=stamps)
         assert train_test_split_last(data)[1].item_id.tolist() == [12]
         assert _folds(LeaveLastOut(n_splits=2), data) == [([0, 1], [2]), ([1], [0])]

@@ -2,6 +2,7 @@
 what the blend reads of them through their public attributes."""
 
 import numbers
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,9 +14,9 @@ from .._base import BaseRecommender
 from .._ids import _other_type
 from .._scores import _put_columns
 from .._history import history_matrix
-from .._interactions import Interactions
+from .._interactions import Interactions, object_array
 from .._interactions import positions as exact_positions
-from .._progress import one_id_warning
+from .._progress import caller_stacklevel, one_id_warning
 from . import _memo
 from ._item_side import factor_scale, has_factors, item_side, scaled, text_mapped
 
@@ -286,8 +287,17 @@ def _unit_rows(scores):
 
     The blend's z-score per user changes with neither, so a member's scores
     of any size keep their ranking in float32 (``1e9 + count`` and
-    ``exp(10 * x)`` up to 1e70 were rounded together, or overflowed).
+    ``exp(10 * x)`` up to 1e70 were rounded together, or overflowed); ints
+    are first taken from each row's smallest, exactly (nanosecond times a
+    hundred apart tied in float64).
     """
+    scores = np.asarray(scores)
+    if scores.dtype.kind in "iu" and scores.size:  # ints past 2**53 (nanoseconds): exactly
+        low = scores.min(axis=1, keepdims=True)
+        span = scores.max(axis=1, keepdims=True).astype(np.float64) - low.astype(np.float64)
+        if span.max() < 2.0**62:  # the differences fit int64
+            scores = scores.astype(np.int64) - low.astype(np.int64) if scores.dtype.kind == "i" \
+                else (scores - low).astype(np.int64)
     scores = np.asarray(scores, dtype=np.float64)
     scores = scores - scores.mean(axis=1, keepdims=True)
     largest = np.abs(scores).max(axis=1, initial=0.0, keepdims=True)
@@ -372,7 +382,7 @@ def _check_fitted(name, member, text):
                 f"{what} has no {attr} after fit; a member keeps the ids it scores in "
                 "users_ and items_ (score_items' rows and columns), as every "
                 "BaseRecommender does.")
-    items = np.asarray(member.items_)
+    items = _ids_of(member.items_)
     lacking = items[positions(text.items_, items) < 0]
     if len(lacking):
         hint = _other_type(lacking, np.asarray(text.items_), f"member {name!r}",
@@ -380,14 +390,23 @@ def _check_fitted(name, member, text):
         raise ValueError(
             f"{what} knows {len(lacking)} items the text model has no text for (e.g. "
             f"{lacking[:5].tolist()}){hint}; give every item a text in item_texts.")
-    users = np.asarray(member.users_)
-    if len(users) and not (positions(text.users_, users) >= 0).any():
+    users = _ids_of(member.users_)
+    if not len(users):  # e.g. a member for heavy users, on data that has none
+        warnings.warn(
+            f"{what} knows no user after fit (its users_ is empty): it adds nothing to "
+            "the blend.", UserWarning, stacklevel=caller_stacklevel())
+    elif not (positions(text.users_, users) >= 0).any():
         hint = _other_type(users, np.asarray(text.users_), f"member {name!r}",
                            holder="X holds")
         raise ValueError(
             f"{what} knows none of the users of X (e.g. {users[:5].tolist()}){hint}; "
             "the hybrid blends a member's scores of the users in its users_, so it "
             "would add nothing.")
+
+
+def _ids_of(ids):
+    """A member's ``users_`` or ``items_`` as a 1-D array (a list of tuple ids stays 1-D)."""
+    return ids if isinstance(ids, np.ndarray) else object_array(list(ids))
 
 
 def stamps_of(text, members):
