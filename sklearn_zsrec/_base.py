@@ -416,7 +416,7 @@ class BaseRecommender(BaseEstimator):
             out[in_part] = scores[inverse[in_part] - part.start, cols[in_part]]
         return out
 
-    def score(self, X, y=None):
+    def score(self, X, y=None, sample_weight=None):
         """NDCG@10 of the rows of X as held-out positives.
 
         Each user in X is ranked against the whole catalog minus their
@@ -451,6 +451,10 @@ class BaseRecommender(BaseEstimator):
         y : array-like of shape (n_rows,), default=None
             The rows' weights, as in :meth:`fit` (e.g. whether each was
             clicked); None reads X's ``weight`` column, if any.
+        sample_weight : None
+            Not used: each user counts once in the mean, and the rows'
+            weights are ``y``. Only None is taken (scikit-learn's
+            ``Pipeline.score`` passes it with metadata routing on).
 
         Returns
         -------
@@ -460,6 +464,11 @@ class BaseRecommender(BaseEstimator):
         from .metrics._ranking import _score_recommender
 
         check_is_fitted(self, "user_items_")
+        if sample_weight is not None:
+            raise ValueError(
+                f"{type(self).__name__}.score takes no sample_weight: each user counts "
+                "once in the mean NDCG@10, and the held-out rows' weights (rows of "
+                "weight 0 are no interaction) are y or X's 'weight' column.")
         return _score_recommender(self, X, "ndcg", 10, y=y)
 
     def explain(self, user, items=None, *, n=10, max_contributions=10):

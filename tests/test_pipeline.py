@@ -138,6 +138,27 @@ def test_grid_search_a_pipeline_with_default_scoring(recommender):
     np.testing.assert_allclose(search.best_score_, _bare_scores(recommender, default).mean())
 
 
+def test_a_pipeline_scores_with_metadata_routing_on():
+    # Pipeline.score passes sample_weight=None to its last step when routing
+    # is on: "unexpected argument(s) {'sample_weight'}", and every candidate
+    # of a search scored NaN (the first best) with only a warning
+    import sklearn
+
+    grid = {"rec__factors": [2, 4]}
+    searches = []
+    for routing in (False, True):
+        with sklearn.config_context(enable_metadata_routing=routing):
+            train, test = (X_ADS.iloc[rows] for rows in CV[0])
+            pipe = _pipeline(ALSRecommender(random_state=0)).fit(train)
+            assert np.isfinite(pipe.score(test))
+            searches.append(GridSearchCV(_pipeline(ALSRecommender(random_state=0)), grid,
+                                         cv=CV, error_score="raise").fit(X_ADS))
+    np.testing.assert_array_equal(searches[1].cv_results_["mean_test_score"],
+                                  searches[0].cv_results_["mean_test_score"])
+    with pytest.raises(ValueError, match=r"takes no sample_weight: each user counts once"):
+        pipe.score(test, sample_weight=np.ones(len(test)))
+
+
 def test_pipeline_that_renames_columns_and_has_passthrough_steps():
     raw = X_ADS.rename(columns={"user_id": "user", "item_id": "item"})
     pipe = Pipeline(
