@@ -271,9 +271,11 @@ class TextEncoder(TransformerMixin, BaseEstimator):
     apart. The weights are loaded in float32 whatever the checkpoint's dtype
     (a float16 or bfloat16 checkpoint too), so ``precision`` alone decides.
     In bfloat16 a text's vector depends slightly on the texts batched with it
-    (their padding): up to 7e-4 per coordinate on MiniLM, against 1e-7 in
-    float32; as the cache keeps the first vector computed for a text, pass
-    ``precision="float32"`` where runs must match to the bit.
+    (their padding) and on torch's thread count: up to 1e-3 per coordinate
+    on MiniLM, against 1e-7 in float32, which can reorder near-ties of a
+    ranking; as the cache keeps the first vector computed for a text, pass
+    ``precision="float32"``, and keep the thread count, where runs must
+    match to the bit.
 
     Examples
     --------
