@@ -68,14 +68,16 @@ def _warn_if_rounded_together(scores, name, max_entries=1 << 18):
     Exact, on the first users of the chunk (at most 64, and ``max_entries``
     scores: one sort of them): different scores of a user that the cast
     makes equal (``1e9 + count``, nanosecond times) are a ranking lost;
-    flagged from 1% of a user's items (a few float64 near-ties, closer than
-    float32's precision, are not worth a warning).
+    flagged when a tenth of a user's distinct scores, or more, merge with
+    another (float64 near-ties closer than float32's precision, a few in a
+    large catalog, are not worth a warning).
     """
     part = scores[:max(1, min(64, max_entries // max(scores.shape[1], 1)))]
     ordered = np.sort(part, axis=1)
     cast = ordered.astype(np.float32)
-    merges = ((cast[:, 1:] == cast[:, :-1]) & (ordered[:, 1:] != ordered[:, :-1])).sum(axis=1)
-    merged = merges > max(1, 0.01 * scores.shape[1])
+    distinct = ordered[:, 1:] != ordered[:, :-1]
+    merges = ((cast[:, 1:] == cast[:, :-1]) & distinct).sum(axis=1)
+    merged = (merges > 0) & (merges >= 0.1 * distinct.sum(axis=1))
     if merged.any():
         warnings.warn(
             f"{name}: _scores returned {scores.dtype} scores that float32 (the dtype of "

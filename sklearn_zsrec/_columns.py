@@ -93,7 +93,9 @@ def _integer_ranks(values, fallback):
     exact_numbers = all(isinstance(v, Integral) or (isinstance(v, Decimal) and v.is_finite())
                         for v in values)
     if exact_numbers and not all(_is_whole(v) for v in values):  # fractional Decimals
-        return np.unique(np.asarray(values, dtype=object), return_inverse=True)[1].ravel()
+        exact = [int(v) if isinstance(v, Integral) else v for v in values]  # np.int64 too
+        exact = np.fromiter(exact, dtype=object, count=len(exact))
+        return np.unique(exact, return_inverse=True)[1].ravel()
     if not (exact_numbers
             or all(isinstance(v, str) and _DIGITS.fullmatch(v) for v in values)):
         return fallback

@@ -197,3 +197,18 @@ def test_member_ids_as_a_list_of_tuples_and_a_member_of_no_users():
 
     with pytest.warns(UserWarning, match=r"member 'm' \(NoOne\) knows no user after fit"):
         _alone(NoOne())
+
+
+def test_the_rounding_warning_counts_the_scores_merged_not_the_catalog():
+    # a few distinct scores all merged on a large catalog: 0 warnings when
+    # the rule counted merges against 1% of the items; ordinary float64
+    # scores (near-ties closer than float32's precision) do not warn
+    from sklearn_zsrec._base import _warn_if_rounded_together
+
+    counts = 1e9 + np.tile(np.arange(50.0), 100)[None, :]  # 5,000 items, 50 counts
+    with pytest.warns(UserWarning, match="rounds together for 1 of the 1 users"):
+        assert _warn_if_rounded_together(counts, "Counts")
+    normal = np.random.default_rng(0).standard_normal((2, 1_500_000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not _warn_if_rounded_together(normal, "Normal")

@@ -254,11 +254,13 @@ def test_bytes_ids_whose_text_is_shared_get_the_hint_without_crashing():
         assert mixed.recommend([b"1"]).shape == (1, 2)
 
 
-@pytest.mark.parametrize("zone", [None, "UTC"])
+@pytest.mark.parametrize("zone", [None, "UTC", "arrow"])
 def test_datetime_ids_are_refused_naming_the_fix(zone):
     stamps = pd.to_datetime(["2024-01-01", "2024-01-02"])
-    frame = pd.DataFrame({"user_id": stamps if zone is None else stamps.tz_localize(zone),
-                          "item_id": [1, 2]})
+    users = (stamps if zone is None else stamps.tz_localize("UTC") if zone == "UTC"
+             else pd.Series(stamps.tz_localize("UTC")).astype(pd.ArrowDtype(
+                 pa.timestamp("us", tz="UTC"))))
+    frame = pd.DataFrame({"user_id": users, "item_id": [1, 2]})
     with pytest.raises(TypeError, match=r"not booleans .*, datetimes or timedeltas.*astype\(str\)"):
         PopularityRecommender().fit(frame)
 

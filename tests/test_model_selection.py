@@ -384,7 +384,10 @@ def test_arrow_decimal_and_period_timestamps_order_as_their_values():
     seconds = pd.Series(pd.array([Decimal("1700000000.000000002"), Decimal("1700000000.000000001"),
                                   Decimal("1700000000.000000003")],
                                  dtype=pd.ArrowDtype(pa.decimal128(38, 9))))
-    for stamps in (decimals, periods, periods.astype(object), seconds, seconds.astype(object)):
+    # numpy ints beside fractional Decimals (a concat of two sources)
+    mixed = pd.Series([np.int64(2), Decimal("1.5"), Decimal("2.25")], dtype=object)
+    for stamps in (decimals, periods, periods.astype(object), seconds, seconds.astype(object),
+                   mixed):
         data = frame.assign(timestamp=stamps)
         assert train_test_split_last(data)[1].item_id.tolist() == [12]
         assert _folds(LeaveLastOut(n_splits=2), data) == [([0, 1], [2]), ([1], [0])]
