@@ -463,3 +463,31 @@ def test_hashed_64_bit_user_ids_keep_their_texts_beside_the_calls(blend):
         np.testing.assert_array_equal(
             model.score_items(np.array([user], dtype=np.uint64), user_texts=call)[0], alone)
     assert not np.array_equal(model.score_items(guests[0]), model.score_items(guests[2]))
+
+
+def test_new_users_scored_by_the_text_model_keep_the_items_left_out_out():
+    # fitted without user texts, a new user with a text is scored by the
+    # text model: items without interactions took 13% of their top-10 at
+    # new_item_exposure=0, and the undeclared ones (the log's tail, left
+    # out for new users) were served too
+    from sklearn_zsrec import HybridRecommender, TextEncoder, ZeroShotRecommender
+
+    from ._tiny import tiny_model_path
+
+    rng = np.random.RandomState(0)
+    texts = pd.Series({i: f"A story about topic {i % 4}, item {i}." for i in range(60)})
+    X = pd.DataFrame({"user_id": rng.randint(0, 80, 800), "item_id": rng.randint(0, 40, 800),
+                      "timestamp": np.arange(800)})
+    cold = np.arange(40, 60)  # items without interactions
+    late = {f"late{i}": f"A reader of topic {i % 4}." for i in range(20)}
+    for new_items, exposure, served in ((None, 1.0, []), (list(cold[:10]), 0.0, []),
+                                        (list(cold[:10]), 1.0, list(cold[:10]))):
+        model = HybridRecommender(
+            ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts),
+            new_items=new_items, new_item_exposure=exposure, random_state=0,
+            verbose=0).fit(X)
+        top = model.recommend(list(late), n=10, user_texts=late)
+        assert not np.isin(top, np.setdiff1d(cold, served)).any()
+        scores = model.score_items(list(late), user_texts=late)
+        warm = ~np.isin(model.items_, np.setdiff1d(cold, served))
+        assert (scores[:, warm].min(axis=1) > scores[:, ~warm].max(axis=1)).all()

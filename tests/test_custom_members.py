@@ -212,3 +212,15 @@ def test_the_rounding_warning_counts_the_scores_merged_not_the_catalog():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert not _warn_if_rounded_together(normal, "Normal")
+
+
+def test_a_class_given_for_an_instance_is_named():
+    # the parentheses forgotten: "get_params() missing 1 required positional
+    # argument: 'self'", after the text model's fit
+    from sklearn_zsrec import ItemKNNRecommender
+
+    with pytest.raises(ValueError, match=r"member 'knn' is the class ItemKNNRecommender, not a "
+                                         r"recommender; pass an instance"):
+        HybridRecommender(_text(), [("knn", ItemKNNRecommender)], verbose=0).fit(X)
+    with pytest.raises(ValueError, match=r"text is the class ZeroShotRecommender; pass an"):
+        HybridRecommender(ZeroShotRecommender, verbose=0).fit(X)

@@ -22,7 +22,7 @@ from .._progress import Stages, caller_stacklevel, one_id_warning
 from ._blend import HISTORY_BINS, N_BINS, Blend, check_weights, fixed_coef
 from ._exposure import Exposure, exposure_of, resumed
 from ._learn import Learner, warn_tiny
-from ._members import check_members, default_members, fit_members, positions
+from ._members import check_members, check_text, default_members, fit_members, positions
 from ._new_users import TextNeighbours
 
 logger = logging.getLogger("sklearn_zsrec._hybrid")
@@ -259,6 +259,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         return self
 
     def _fit(self, data):
+        check_text(self.text)
         members = check_members(self.members, self.random_state)
         clash = {name for name, _ in members} & set(self.get_params(deep=False))
         if clash:

@@ -55,6 +55,14 @@ def default_members(random_state=None):
             ("next", NextItemRecommender())]
 
 
+def check_text(text):
+    """Raise naming the fix when ``text`` is a class, not a fitted-to-be instance."""
+    if isinstance(text, type):
+        cls = getattr(text, "__name__")  # the class's name
+        raise ValueError(f"HybridRecommender: text is the class {cls}; pass an "
+                         f"instance, e.g. {cls}(TextEncoder(), item_texts=...).")
+
+
 def check_members(members, random_state=None):
     """``members`` as a list of ``(name, recommender)``; raise naming the fix.
 
@@ -87,6 +95,11 @@ def check_members(members, random_state=None):
                 "of a member's terms).")
         if _dropped(member):  # left out, as in scikit-learn's ensembles
             continue
+        if isinstance(member, type):
+            cls = getattr(member, "__name__")  # the class's name
+            raise ValueError(
+                f"HybridRecommender: member {name!r} is the class {cls}, not a "
+                f"recommender; pass an instance, e.g. ({name!r}, {cls}()).")
         if not all(hasattr(member, m) for m in ("fit", "score_items", "get_params")):
             raise ValueError(
                 f"HybridRecommender: member {name!r} ({type(member).__name__}) has no fit, "
@@ -223,7 +236,8 @@ class Fitted:
         ``rows`` are the users' rows in the text model. Items the member
         lacks get each user's mean score over the items it has, and users
         it lacks (not in its ``users_``) a row of zeros: both neutral, a
-        z-score of 0 (``Blend``), as a member with factors gives them. Scores
+        z-score of 0 (``Blend``), as a member with factors gives them (its
+        user-factor terms; a user's recency profile still counts). Scores
         of another type are centred and scaled per user before the float32
         cast (``_unit_rows``: ``1e9 + count`` and ``exp(10 * x)`` keep their
         ranking).
