@@ -75,7 +75,11 @@ def _warn_if_rounded_together(scores, name, max_entries=1 << 18):
     part = scores[:max(1, min(64, max_entries // max(scores.shape[1], 1)))]
     ordered = np.sort(part, axis=1)
     cast = ordered.astype(np.float32)
-    distinct = ordered[:, 1:] != ordered[:, :-1]
+    distinct = ordered[:, 1:] != ordered[:, :-1]  # ints: exactly
+    if ordered.dtype.kind == "f":  # beyond float64's own rounding (0.1 + 0.2 and 0.3: one)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gap = ordered[:, 1:] - ordered[:, :-1]
+            distinct &= gap > 1e-12 * np.maximum(np.abs(ordered[:, 1:]), np.abs(ordered[:, :-1]))
     merges = ((cast[:, 1:] == cast[:, :-1]) & distinct).sum(axis=1)
     merged = (merges > 0) & (merges >= 0.1 * distinct.sum(axis=1))
     if merged.any():

@@ -92,8 +92,13 @@ def _integer_ranks(values, fallback):
     """
     exact_numbers = all(isinstance(v, Integral) or (isinstance(v, Decimal) and v.is_finite())
                         for v in values)
-    if exact_numbers and not all(_is_whole(v) for v in values):  # fractional Decimals
-        exact = [int(v) if isinstance(v, Integral) else v for v in values]  # np.int64 too
+    with_floats = not exact_numbers and any(isinstance(v, Decimal) for v in values) and all(
+        isinstance(v, Integral) or (isinstance(v, (float, np.floating)) and np.isfinite(v))
+        or (isinstance(v, Decimal) and v.is_finite()) for v in values)
+    if with_floats or (exact_numbers and not all(_is_whole(v) for v in values)):
+        # fractional Decimals (beside ints or floats, which Decimal compares exactly)
+        exact = [int(v) if isinstance(v, Integral) else float(v) if isinstance(
+            v, (float, np.floating)) else v for v in values]
         exact = np.fromiter(exact, dtype=object, count=len(exact))
         return np.unique(exact, return_inverse=True)[1].ravel()
     if not (exact_numbers

@@ -129,7 +129,8 @@ def check_ids(values, name, estimator_name):
         int64, uint64 or float64 for numeric ids, object otherwise.
     """
     if isinstance(values, (pd.Series, pd.Index)):
-        if getattr(values.dtype, "kind", "O") in ("m", "M"):  # tz-aware, Arrow: as datetime64
+        if getattr(values.dtype, "kind", "O") in ("m", "M") and not str(values.dtype).startswith(
+                ("date32", "date64")):  # tz-aware, Arrow timestamps: as datetime64, not dates
             _refuse_id_dtype(values.dtype, name, estimator_name)
         values = values.to_numpy()
     elif not isinstance(values, np.ndarray):

@@ -224,3 +224,28 @@ def test_a_class_given_for_an_instance_is_named():
         HybridRecommender(_text(), [("knn", ItemKNNRecommender)], verbose=0).fit(X)
     with pytest.raises(ValueError, match=r"text is the class ZeroShotRecommender; pass an"):
         HybridRecommender(ZeroShotRecommender, verbose=0).fit(X)
+
+
+def test_a_class_member_is_named_in_a_search_too():
+    # get_params(deep=True), which a search's set_params calls, called the
+    # class's get_params unbound: "missing 1 required positional argument"
+    from sklearn.model_selection import GridSearchCV
+
+    from sklearn_zsrec import ItemKNNRecommender
+
+    model = HybridRecommender(_text(), [("knn", ItemKNNRecommender)], verbose=0)
+    with pytest.raises(ValueError, match=r"member 'knn' is the class ItemKNNRecommender"):
+        model.get_params()
+    with pytest.raises(ValueError, match=r"member 'knn' is the class ItemKNNRecommender"):
+        GridSearchCV(model, {"knn__n_neighbors": [5, 10]}, cv=2).fit(X)
+
+
+def test_float64_noise_in_a_few_distinct_scores_does_not_warn():
+    from sklearn_zsrec._base import _warn_if_rounded_together
+
+    scores = np.zeros((1, 40))
+    scores[0, :2] = [0.1 + 0.2, 0.3]  # one score, written two ways
+    scores[0, 2] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not _warn_if_rounded_together(scores, "Sparse")

@@ -263,6 +263,9 @@ def test_datetime_ids_are_refused_naming_the_fix(zone):
     frame = pd.DataFrame({"user_id": users, "item_id": [1, 2]})
     with pytest.raises(TypeError, match=r"not booleans .*, datetimes or timedeltas.*astype\(str\)"):
         PopularityRecommender().fit(frame)
+    # Arrow dates are dates, as a column of Python dates is: ids
+    dates = pd.Series(stamps.date).astype(pd.ArrowDtype(pa.date32()))
+    assert len(PopularityRecommender().fit(frame.assign(user_id=dates)).users_) == 2
 
 
 def test_texts_keyed_by_tuple_ids():

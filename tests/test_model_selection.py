@@ -386,8 +386,11 @@ def test_arrow_decimal_and_period_timestamps_order_as_their_values():
                                  dtype=pd.ArrowDtype(pa.decimal128(38, 9))))
     # numpy ints beside fractional Decimals (a concat of two sources)
     mixed = pd.Series([np.int64(2), Decimal("1.5"), Decimal("2.25")], dtype=object)
+    # a float beside nanosecond Decimals: all went through float64, a tie
+    floats = pd.Series([Decimal("1700000000.000000002"), 1700000000.0,
+                        Decimal("1700000000.000000003")], dtype=object)
     for stamps in (decimals, periods, periods.astype(object), seconds, seconds.astype(object),
-                   mixed):
+                   mixed, floats):
         data = frame.assign(timestamp=stamps)
         assert train_test_split_last(data)[1].item_id.tolist() == [12]
         assert _folds(LeaveLastOut(n_splits=2), data) == [([0, 1], [2]), ([1], [0])]

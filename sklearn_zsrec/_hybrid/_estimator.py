@@ -22,7 +22,7 @@ from .._progress import Stages, caller_stacklevel, one_id_warning
 from ._blend import HISTORY_BINS, N_BINS, Blend, check_weights, fixed_coef
 from ._exposure import Exposure, exposure_of, resumed
 from ._learn import Learner, warn_tiny
-from ._members import check_members, check_text, default_members, fit_members, positions
+from ._members import check_classes, check_members, check_text, default_members, fit_members, positions  # noqa: E501
 from ._new_users import TextNeighbours
 
 logger = logging.getLogger("sklearn_zsrec._hybrid")
@@ -125,7 +125,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     new_item_exposure : float, default=1.0
         Multiplies the share of the top-10 given to items without
         interactions (``new_item_share_``): above 1 shows them more often, 0
-        keeps them out of the top-10.
+        keeps them out of the top-10 (the learned blend's; not the fixed one's).
     random_state : int, RandomState instance or None, default=None
         Seeds the holdout's hidden items and negatives, and the default
         members (``members=None``). An int makes ``fit`` repeatable when the
@@ -241,7 +241,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
 
     def get_params(self, deep=True):
         """Parameters, with each member's as ``<name>__<parameter>`` (``deep``)."""
-        return self._get_params("members", deep=deep)
+        return self._get_params("members", deep=deep and check_classes(self.members))
 
     def set_params(self, **params):
         """Set parameters, a member's as ``<name>__<parameter>`` or a whole member by name."""

@@ -63,6 +63,19 @@ def check_text(text):
                          f"instance, e.g. {cls}(TextEncoder(), item_texts=...).")
 
 
+def check_classes(members):
+    """True, or raise naming the member given as a class (the parentheses forgotten):
+    before ``get_params(deep=True)`` (a search's ``set_params``) calls it unbound."""
+    for pair in members if isinstance(members, list) else ():
+        member = pair[1] if isinstance(pair, tuple) and len(pair) == 2 else None
+        if isinstance(member, type):
+            cls = getattr(member, "__name__")  # the class's name
+            raise ValueError(
+                f"HybridRecommender: member {pair[0]!r} is the class {cls}, not a "
+                f"recommender; pass an instance, e.g. ({pair[0]!r}, {cls}()).")
+    return True
+
+
 def check_members(members, random_state=None):
     """``members`` as a list of ``(name, recommender)``; raise naming the fix.
 
@@ -95,11 +108,7 @@ def check_members(members, random_state=None):
                 "of a member's terms).")
         if _dropped(member):  # left out, as in scikit-learn's ensembles
             continue
-        if isinstance(member, type):
-            cls = getattr(member, "__name__")  # the class's name
-            raise ValueError(
-                f"HybridRecommender: member {name!r} is the class {cls}, not a "
-                f"recommender; pass an instance, e.g. ({name!r}, {cls}()).")
+        check_classes([pair])
         if not all(hasattr(member, m) for m in ("fit", "score_items", "get_params")):
             raise ValueError(
                 f"HybridRecommender: member {name!r} ({type(member).__name__}) has no fit, "
