@@ -98,14 +98,15 @@ def _worker_encoder(params):
         return _WORKER_ENCODERS[key][1]
 
 
-def _encode_batch(params, texts):
+def _encode_batch(params, texts, what="the text column", caller="spark_text_encoder_udf"):
     """Embeddings of a batch of texts, each distinct text encoded once.
 
     Straight through the model, not the embedding cache: a long-lived worker
-    would otherwise keep every vector it ever computed in memory.
+    would otherwise keep every vector it ever computed in memory. ``what``
+    and ``caller`` name the texts and the entry point in error messages.
     """
     encoder = _worker_encoder(params)
-    texts = check_texts(texts, "the text column", "spark_text_encoder_udf")
+    texts = check_texts(texts, what, caller)
     codes, unique = pd.factorize(pd.Series(texts, dtype=object))
     if len(unique) == 0:
         return np.zeros((0, encoder.embedding_dim_), dtype=np.float32)
@@ -173,7 +174,8 @@ def ray_text_encoder_batches(encoder=None, *, column="text", output="embedding")
 
     def encode(batch):
         out = batch.copy()
-        out[output] = list(_encode_batch(params, batch[column]))
+        out[output] = list(_encode_batch(params, batch[column], f"column {column!r}",
+                                         "ray_text_encoder_batches"))
         return out
 
     return encode

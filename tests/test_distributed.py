@@ -452,3 +452,12 @@ def test_workers_load_the_callers_model_directory_or_say_they_cannot(tmp_path, m
     assert _distributed._EXPECTED_FILES not in _distributed._worker_params(caller)
     del caller.files_fingerprint_
     assert _distributed._EXPECTED_FILES not in _distributed._worker_params(caller)
+
+
+def test_the_ray_helper_names_itself_and_its_column_in_errors():
+    # a batch with a missing text blamed spark_text_encoder_udf and "the text column"
+    encode = ray_text_encoder_batches(TextEncoder(tiny_model_path(), verbose=0),
+                                      column="title")
+    batch = pd.DataFrame({"title": ["a film", None]})
+    with pytest.raises(ValueError, match=r"ray_text_encoder_batches: column 'title' must be"):
+        encode(batch)
