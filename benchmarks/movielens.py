@@ -110,8 +110,21 @@ def movielens_dataset():
     )
 
 
+def _read_csv(path, ids):
+    """``path``'s table, its id columns ``ids`` read as written ('007' is not '7',
+    an SKU beside numbers is no other type); only empty fields are missing."""
+    table = pd.read_csv(path, dtype={column: str for column in ids}, keep_default_na=False,
+                        na_values=[""])
+    for column in set(ids) & set(table.columns):
+        blank = np.flatnonzero(table[column].isna().to_numpy())
+        if len(blank):
+            raise ValueError(f"{path}: {len(blank)} rows have no {column} (e.g. data rows "
+                             f"{(blank[:5] + 1).tolist()}); fill them or drop those rows")
+    return table
+
+
 def _read_texts(path, key):
-    table = pd.read_csv(path)
+    table = _read_csv(path, [key])
     missing = {key, "text"} - set(table.columns)
     if missing:
         raise ValueError(
@@ -121,27 +134,64 @@ def _read_texts(path, key):
     if table[key].duplicated().any():
         dup = table.loc[table[key].duplicated(), key].iloc[:5].tolist()
         raise ValueError(f"{path}: duplicated {key} values, e.g. {dup}; give one text per id")
-    return table.set_index(key)["text"]
+    texts = table.set_index(key)["text"]
+    empty = texts.index[texts.isna().to_numpy() | (texts.astype(str).str.strip() == "")]
+    if len(empty):
+        raise ValueError(f"{path}: {len(empty)} empty texts, e.g. for {key} "
+                         f"{empty[:5].tolist()}; give each a text or drop those rows")
+    return texts.astype(str)
 
 
-def csv_dataset(interactions, item_texts, user_texts=None, name="own-data"):
+def _times(X, path):
+    """The ``timestamp`` column as numbers or datetimes (ISO strings parsed), or an error."""
+    times = X["timestamp"]
+    if times.isna().any():
+        rows = (np.flatnonzero(times.isna().to_numpy())[:5] + 1).tolist()
+        raise ValueError(f"{path}: {int(times.isna().sum())} rows have no timestamp (e.g. "
+                         f"data rows {rows}); fill them or drop those rows")
+    if times.dtype.kind in "iuf":
+        return times
+    try:  # dates as text: ISO 8601, with or without a time zone (compared in UTC)
+        return pd.to_datetime(times, utc=True, format="ISO8601")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: column 'timestamp' holds {times.iloc[0]!r}, neither "
+                         f"numbers nor ISO 8601 dates ({exc}); write it as epoch seconds "
+                         "or as ISO dates (2024-05-01T12:00:00Z)") from None
+
+
+def csv_dataset(interactions, item_texts, user_texts=None, name="own-data", out=None):
     """Your own data as a :class:`Dataset` (the files of docs/benchmark.md).
 
     ``interactions``: CSV with columns ``user_id``, ``item_id`` and, if the
     order in time is known, ``timestamp`` (without it, the file's row order is
     taken as the order in time). ``item_texts``: CSV with ``item_id`` and
     ``text``; every interacted item needs one. ``user_texts`` (optional): CSV
-    with ``user_id`` and ``text``; without it protocol D is skipped.
+    with ``user_id`` and ``text``; without it protocol D is skipped. Ids are
+    read as written (text), and every row is an interaction: a ``weight``
+    column (impressions of weight 0) is refused, as the protocols hold rows
+    out without reading one.
     """
-    X = pd.read_csv(interactions)
+    X = _read_csv(interactions, ["user_id", "item_id"])
     missing = {"user_id", "item_id"} - set(X.columns)
     if missing:
         raise ValueError(
             f"{interactions}: missing column(s) {sorted(missing)}; expected "
             f"user_id, item_id and optionally timestamp (found {list(X.columns)})"
         )
+    if "weight" in X.columns:
+        raise ValueError(
+            f"{interactions}: a 'weight' column; the benchmark's protocols take every row "
+            "as an interaction (a row of weight 0 held out would count as relevant). Keep "
+            "the rows of positive weight and drop the column, e.g. "
+            "X[X.weight > 0].drop(columns='weight')")
     if "timestamp" not in X.columns:
+        other = [c for c in X.columns if str(c).strip().lower() in ("timestamp", "time")]
+        if other:
+            raise ValueError(f"{interactions}: a column {other[0]!r} but no 'timestamp'; "
+                             f"rename it to 'timestamp' (without one, the file's row order "
+                             "is taken as the order in time)")
         X["timestamp"] = np.arange(len(X))  # the file's order is the order in time
+    X["timestamp"] = _times(X, interactions)
     # a repeated (user, item) pair is one row, at its latest time, as the
     # models merge it: a re-watch held out would be a test item the user has
     # in training (left out of the ranking, yet relevant: a certain miss)
@@ -159,10 +209,18 @@ def csv_dataset(interactions, item_texts, user_texts=None, name="own-data"):
             f"e.g. {lacking[:5].tolist()}; add a text for each"
         )
     user_text = _read_texts(user_texts, "user_id") if user_texts else None
+    if user_text is not None:
+        lacking = pd.Index(X.user_id.unique()).difference(user_text.index)
+        if len(lacking):
+            raise ValueError(
+                f"{len(lacking)} user(s) of {interactions} have no row in {user_texts}, "
+                f"e.g. {lacking[:5].tolist()}; protocol D needs every user's text: add "
+                "them, or leave --user-texts out (protocol D is then skipped)")
     features = text_word_features(item_text)
     command = (f"python -m benchmarks.movielens --interactions {interactions} "
                f"--item-texts {item_texts}"
-               + (f" --user-texts {user_texts}" if user_texts else "") + f" --name {name}")
+               + (f" --user-texts {user_texts}" if user_texts else "") + f" --name {name}"
+               + (f" --out {out}" if out else ""))
     return Dataset(name=name, title=name, interactions=X, item_text=item_text,
                    user_text=user_text, item_features=features,
                    features_label="text words", command=command)
@@ -713,7 +771,7 @@ def dataset_from_arguments(parser, args):
     if not args.interactions:
         return None
     return csv_dataset(args.interactions, args.item_texts,
-                       getattr(args, "user_texts", None), args.name)
+                       getattr(args, "user_texts", None), args.name, getattr(args, "out", None))
 
 
 def main(argv=None):

@@ -34,8 +34,9 @@ def test_csv_dataset_reads_the_three_files(tmp_path, synthetic):
     assert data.name == "shop"
     assert list(data.interactions.columns) == ["user_id", "item_id", "timestamp"]
     assert len(data.interactions) == len(synthetic.interactions)
-    pd.testing.assert_series_equal(data.item_text, synthetic.item_text.rename("text"),
-                                   check_names=False, check_index_type=False)
+    # ids as written in the file: text
+    expected = synthetic.item_text.rename("text").rename(index=str)
+    pd.testing.assert_series_equal(data.item_text, expected, check_names=False)
     assert len(data.user_text) == len(synthetic.user_text)
     # LightFM's feature variant reads the words of the item texts
     assert data.features_label == "text words"
@@ -62,6 +63,7 @@ def test_csv_dataset_merges_repeated_pairs_at_their_latest_time(tmp_path, synthe
     data = bench.csv_dataset(clicks, items)
     X = data.interactions
     assert len(X) == len(rows) and not X.duplicated(["user_id", "item_id"]).any()
+    again = again.astype({"user_id": str, "item_id": str})  # ids as written: text
     latest = X.merge(again, on=["user_id", "item_id"], suffixes=("", "_again"))
     assert (latest.timestamp == latest.timestamp_again).all()
     split = P.protocol_a(X, 0)
@@ -129,3 +131,43 @@ def test_quick_run_on_own_data_writes_the_page(tmp_path, synthetic, capsys):
     assert "its members' own fits plus encoding (from scratch, A, 1 fold, one timing" in page
     for name in ("shop-warmup.png", "shop-growth.png", "shop-bars.png"):
         assert (out / name).stat().st_size > 0
+
+
+def test_csv_dataset_reads_a_shops_export_as_written_or_names_the_fix(tmp_path, synthetic):
+    # a hunt on a shop's export: "007", "07" and "7" merged (read as ints), a
+    # weight column of impressions dropped without a word (held out as
+    # relevant), a "Timestamp" column ignored (file order used), ISO dates
+    # and blank texts failing late with messages naming no file
+    clicks, items, users = _write(tmp_path, synthetic)
+    rows = pd.read_csv(clicks)
+    shop = tmp_path / "shop.csv"
+    two = rows.iloc[:2].assign(user_id=["007", "07"], item_id=rows.item_id.iloc[0])
+    pd.concat([rows, two], ignore_index=True).to_csv(shop, index=False)
+    texts = pd.read_csv(users)
+    extra = pd.DataFrame({"user_id": ["007", "07"], "text": ["a", "b"]})
+    pd.concat([texts, extra]).to_csv(tmp_path / "users2.csv", index=False)
+    data = bench.csv_dataset(shop, items, tmp_path / "users2.csv", out="results")
+    assert {"007", "07", "7"} <= set(data.interactions.user_id)  # three users, not one
+    assert data.command.endswith("--out results")
+    iso = rows.assign(timestamp=pd.to_datetime(rows.timestamp, unit="s", utc=True).astype(str))
+    iso.to_csv(shop, index=False)
+    times = bench.csv_dataset(shop, items).interactions.timestamp
+    assert (times.rank(method="first").to_numpy()
+            == rows.timestamp.rank(method="first").to_numpy()).all()
+    for frame, match in (
+            (rows.assign(weight=1.0), "a 'weight' column; the benchmark's protocols take every"),
+            (rows.rename(columns={"timestamp": "Timestamp"}), "rename it to 'timestamp'"),
+            (rows.assign(timestamp=rows.timestamp.astype(object).where(rows.index > 0)),
+             r"1 rows have no timestamp \(e.g. data rows \[1\]\)"),
+            (rows.assign(timestamp="yesterday"), "neither numbers nor ISO 8601 dates")):
+        frame.to_csv(shop, index=False)
+        with pytest.raises(ValueError, match=match):
+            bench.csv_dataset(shop, items)
+    blank = pd.read_csv(items)
+    blank.loc[3, "text"] = " "
+    blank.to_csv(tmp_path / "items2.csv", index=False)
+    with pytest.raises(ValueError, match=r"items2.csv: 1 empty texts, e.g. for item_id \['3'\]"):
+        bench.csv_dataset(clicks, tmp_path / "items2.csv")
+    texts.iloc[1:].to_csv(tmp_path / "users3.csv", index=False)
+    with pytest.raises(ValueError, match=r"have no row in .*users3.csv.*leave --user-texts out"):
+        bench.csv_dataset(clicks, items, tmp_path / "users3.csv")
