@@ -151,8 +151,9 @@ def _times(X, path):
                          f"data rows {rows}); fill them or drop those rows")
     if times.dtype.kind in "iuf":
         return times
-    try:  # dates as text: ISO 8601, with or without a time zone (compared in UTC)
-        return pd.to_datetime(times, utc=True, format="ISO8601")
+    try:  # dates as text: ISO 8601, with or without a time zone: nanoseconds since 1970 UTC
+        parsed = pd.to_datetime(times, utc=True, format="ISO8601")
+        return (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ns")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: column 'timestamp' holds {times.iloc[0]!r}, neither "
                          f"numbers nor ISO 8601 dates ({exc}); write it as epoch seconds "
