@@ -113,8 +113,12 @@ def movielens_dataset():
 def _read_csv(path, ids):
     """``path``'s table, its id columns ``ids`` read as written ('007' is not '7',
     an SKU beside numbers is no other type); only empty fields are missing."""
+    # empty fields only are missing ids and texts ("NA" is an id, a text);
+    # times take pandas' usual markers of a missing value too
+    missing = {column: [""] for column in [*ids, "text"]}
+    missing["timestamp"] = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "NaT"]
     table = pd.read_csv(path, dtype={column: str for column in ids}, keep_default_na=False,
-                        na_values=[""])
+                        na_values=missing)
     for column in set(ids) & set(table.columns):
         blank = np.flatnonzero(table[column].isna().to_numpy())
         if len(blank):
@@ -151,13 +155,15 @@ def _times(X, path):
                          f"data rows {rows}); fill them or drop those rows")
     if times.dtype.kind in "iuf":
         return times
-    try:  # dates as text: ISO 8601, with or without a time zone: nanoseconds since 1970 UTC
-        parsed = pd.to_datetime(times, utc=True, format="ISO8601")
-        return (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ns")
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: column 'timestamp' holds {times.iloc[0]!r}, neither "
-                         f"numbers nor ISO 8601 dates ({exc}); write it as epoch seconds "
-                         "or as ISO dates (2024-05-01T12:00:00Z)") from None
+    # dates as text: ISO 8601, with or without a time zone: nanoseconds since 1970 UTC
+    parsed = pd.to_datetime(times, utc=True, format="ISO8601", errors="coerce")
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if len(bad):
+        raise ValueError(f"{path}: column 'timestamp' holds {len(bad)} values that are "
+                         f"neither numbers nor ISO 8601 dates (in pandas' range), e.g. "
+                         f"{times.iloc[bad[:3]].tolist()} in data rows {(bad[:3] + 1).tolist()}; "
+                         "write them as epoch seconds or as ISO dates (2024-05-01T12:00:00Z)")
+    return (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ns")
 
 
 def csv_dataset(interactions, item_texts, user_texts=None, name="own-data", out=None):
@@ -179,14 +185,14 @@ def csv_dataset(interactions, item_texts, user_texts=None, name="own-data", out=
             f"{interactions}: missing column(s) {sorted(missing)}; expected "
             f"user_id, item_id and optionally timestamp (found {list(X.columns)})"
         )
-    if "weight" in X.columns:
+    if any(str(c).strip().lower() == "weight" for c in X.columns):
         raise ValueError(
             f"{interactions}: a 'weight' column; the benchmark's protocols take every row "
             "as an interaction (a row of weight 0 held out would count as relevant). Keep "
             "the rows of positive weight and drop the column, e.g. "
             "X[X.weight > 0].drop(columns='weight')")
     if "timestamp" not in X.columns:
-        other = [c for c in X.columns if str(c).strip().lower() in ("timestamp", "time")]
+        other = [c for c in X.columns if str(c).strip().lower() == "timestamp"]
         if other:
             raise ValueError(f"{interactions}: a column {other[0]!r} but no 'timestamp'; "
                              f"rename it to 'timestamp' (without one, the file's row order "
@@ -205,9 +211,15 @@ def csv_dataset(interactions, item_texts, user_texts=None, name="own-data", out=
     item_text = _read_texts(item_texts, "item_id")
     lacking = pd.Index(X.item_id.unique()).difference(item_text.index)
     if len(lacking):
+        numbers = pd.to_numeric(pd.Series(lacking[:5]), errors="coerce")
+        known = pd.to_numeric(pd.Series(item_text.index), errors="coerce")
+        spelled = numbers[numbers.isin(known.dropna())]
+        hint = (f" ({interactions} writes ids as {lacking[spelled.index[0]]!r} where "
+                f"{item_texts} has {item_text.index[known == spelled.iloc[0]][0]!r}: ids are "
+                "read as written; write them alike in both files)" if len(spelled) else "")
         raise ValueError(
             f"{len(lacking)} interacted item(s) have no row in {item_texts}, "
-            f"e.g. {lacking[:5].tolist()}; add a text for each"
+            f"e.g. {lacking[:5].tolist()}{hint}; add a text for each"
         )
     user_text = _read_texts(user_texts, "user_id") if user_texts else None
     if user_text is not None:

@@ -156,10 +156,15 @@ def test_csv_dataset_reads_a_shops_export_as_written_or_names_the_fix(tmp_path, 
             == rows.timestamp.rank(method="first").to_numpy()).all()
     for frame, match in (
             (rows.assign(weight=1.0), "a 'weight' column; the benchmark's protocols take every"),
+            (rows.assign(Weight=1.0), "a 'weight' column; the benchmark's protocols take every"),
+            (rows.assign(timestamp=rows.timestamp.astype(object).where(rows.index != 2, "NA")),
+             r"1 rows have no timestamp \(e.g. data rows \[3\]\)"),
             (rows.rename(columns={"timestamp": "Timestamp"}), "rename it to 'timestamp'"),
             (rows.assign(timestamp=rows.timestamp.astype(object).where(rows.index > 0)),
              r"1 rows have no timestamp \(e.g. data rows \[1\]\)"),
-            (rows.assign(timestamp="yesterday"), "neither numbers nor ISO 8601 dates")):
+            (rows.assign(timestamp="yesterday"), "neither numbers nor ISO 8601 dates"),
+            (rows.assign(item_id=rows.item_id.astype(float)),
+             r"writes ids as '\d+\.0' where .*items.csv has '\d+': ids are read as written")):
         frame.to_csv(shop, index=False)
         with pytest.raises(ValueError, match=match):
             bench.csv_dataset(shop, items)
