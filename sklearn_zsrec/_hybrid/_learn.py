@@ -291,24 +291,23 @@ class Learner:
         # the negatives are drawn per CHUNK users, the terms computed per
         # ``holdout_chunks`` (fewer users on large catalogs): the draws, and so
         # the learned blend, do not depend on the catalog's size through them
-        parts = holdout_chunks(len(users), blend)
-        for block in range(0, len(users), CHUNK):
-            n_block = min(CHUNK, len(users) - block)
-            neg = negatives(n_block, warm_cols, rng)
-            lo, hi = np.searchsorted(pick_who, [block, block + CHUNK])
-            new_neg = (negatives(hi - lo, hidden_cols, rng, NEW_ITEM_NEGATIVES)
-                       if hi > lo and len(hidden_cols) > 1 else None)
-            for part in (p for p in parts if block <= p.start < block + n_block):
-                terms = blend.terms(rows[part], users[part])
-                kept.append(terms if keep else None)
-                seen = f.text.user_items_[rows[part]]
-                # warm ranking only: new items are ranked by their own model below
-                sample(terms, pos[part], neg[part.start - block:part.stop - block], seen, main,
-                       who[part], skip=cold_cols)
-                a, b = np.searchsorted(pick_who, [part.start, part.stop])
-                if new_neg is not None and b > a:
-                    sample([terms[k] for k in own], pick_col[a:b], new_neg[a - lo:b - lo],
-                           seen, cold, pick_who[a:b], rows=pick_who[a:b] - part.start)
+        for part in holdout_chunks(len(users), blend):
+            block = part.start - part.start % CHUNK
+            if part.start == block:  # a block's first chunk: the block's draws
+                neg = negatives(min(CHUNK, len(users) - block), warm_cols, rng)
+                lo, hi = np.searchsorted(pick_who, [block, block + CHUNK])
+                new_neg = (negatives(hi - lo, hidden_cols, rng, NEW_ITEM_NEGATIVES)
+                           if hi > lo and len(hidden_cols) > 1 else None)
+            terms = blend.terms(rows[part], users[part])
+            kept.append(terms if keep else None)
+            seen = f.text.user_items_[rows[part]]
+            # warm ranking only: new items are ranked by their own model below
+            sample(terms, pos[part], neg[part.start - block:part.stop - block], seen, main,
+                   who[part], skip=cold_cols)
+            a, b = np.searchsorted(pick_who, [part.start, part.stop])
+            if new_neg is not None and b > a:
+                sample([terms[k] for k in own], pick_col[a:b], new_neg[a - lo:b - lo],
+                       seen, cold, pick_who[a:b], rows=pick_who[a:b] - part.start)
         if not main[0]:
             return out
         features, labels = np.concatenate(main[0]), np.concatenate(main[1])
