@@ -90,19 +90,16 @@ def _integer_ranks(values, fallback):
     ``Decimal`` values (SQL ``NUMERIC`` columns read by pandas or Arrow,
     e.g. epoch seconds with nine decimals), compared as they are.
     """
-    exact_numbers = all(isinstance(v, Integral) or (isinstance(v, Decimal) and v.is_finite())
-                        for v in values)
-    with_floats = not exact_numbers and any(isinstance(v, Decimal) for v in values) and all(
-        isinstance(v, Integral) or (isinstance(v, (float, np.floating)) and np.isfinite(v))
-        or (isinstance(v, Decimal) and v.is_finite()) for v in values)
-    if with_floats or (exact_numbers and not all(_is_whole(v) for v in values)):
+    numbers = all(isinstance(v, Integral) or (isinstance(v, Decimal) and v.is_finite())
+                  or (isinstance(v, (float, np.floating)) and np.isfinite(v)) for v in values)
+    whole = numbers and all(_is_whole(v) for v in values)
+    if numbers and not whole and any(isinstance(v, Decimal) for v in values):
         # fractional Decimals (beside ints or floats, which Decimal compares exactly)
         exact = [int(v) if isinstance(v, Integral) else float(v) if isinstance(
             v, (float, np.floating)) else v for v in values]
         exact = np.fromiter(exact, dtype=object, count=len(exact))
         return np.unique(exact, return_inverse=True)[1].ravel()
-    if not (exact_numbers
-            or all(isinstance(v, str) and _DIGITS.fullmatch(v) for v in values)):
+    if not (whole or all(isinstance(v, str) and _DIGITS.fullmatch(v) for v in values)):
         return fallback
     ints = [int(v) for v in values]
     exact = np.asarray(ints)
