@@ -112,14 +112,15 @@ def movielens_dataset():
 
 def _read_csv(path, ids):
     """``path``'s table, its id columns ``ids`` read as written ('007' is not '7',
-    an SKU beside numbers is no other type); only empty fields are missing."""
+    an SKU beside numbers is no other type); only empty fields are missing.
+    Missing ids and times raise, naming the rows."""
     # empty fields only are missing ids and texts ("NA" is an id, a text);
     # times take pandas' usual markers of a missing value too
     missing = {column: [""] for column in [*ids, "text"]}
     missing["timestamp"] = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "NaT"]
     table = pd.read_csv(path, dtype={column: str for column in ids}, keep_default_na=False,
                         na_values=missing)
-    for column in set(ids) & set(table.columns):
+    for column in [c for c in [*ids, "timestamp"] if c in table.columns]:
         blank = np.flatnonzero(table[column].isna().to_numpy())
         if len(blank):
             raise ValueError(f"{path}: {len(blank)} rows have no {column} (e.g. data rows "
@@ -147,12 +148,9 @@ def _read_texts(path, key):
 
 
 def _times(X, path):
-    """The ``timestamp`` column as numbers or datetimes (ISO strings parsed), or an error."""
+    """The ``timestamp`` column (none missing: ``_read_csv``) as numbers, ISO strings
+    parsed to nanoseconds since 1970 UTC, or an error."""
     times = X["timestamp"]
-    if times.isna().any():
-        rows = (np.flatnonzero(times.isna().to_numpy())[:5] + 1).tolist()
-        raise ValueError(f"{path}: {int(times.isna().sum())} rows have no timestamp (e.g. "
-                         f"data rows {rows}); fill them or drop those rows")
     if times.dtype.kind in "iuf":
         return times
     # dates as text: ISO 8601, with or without a time zone: nanoseconds since 1970 UTC
@@ -164,6 +162,22 @@ def _times(X, path):
                          f"{times.iloc[bad[:3]].tolist()} in data rows {(bad[:3] + 1).tolist()}; "
                          "write them as epoch seconds or as ISO dates (2024-05-01T12:00:00Z)")
     return (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ns")
+
+
+def _check_covered(ids, texts, what, interactions, path, fix):
+    """Raise unless every id of ``ids`` (a column of ``interactions``) has a row in ``texts``
+    (read from ``path``), naming ids spelt otherwise there ('1.0' for '1')."""
+    lacking = pd.Index(ids.unique()).difference(texts.index)
+    if not len(lacking):
+        return
+    numbers = pd.to_numeric(pd.Series(lacking[:5]), errors="coerce")
+    known = pd.to_numeric(pd.Series(texts.index), errors="coerce")
+    spelled = numbers[numbers.isin(known.dropna())]
+    hint = (f" ({interactions} writes ids as {lacking[spelled.index[0]]!r} where "
+            f"{path} has {texts.index[known == spelled.iloc[0]][0]!r}: ids are read as "
+            "written; write them alike in both files)" if len(spelled) else "")
+    raise ValueError(f"{len(lacking)} {what} have no row in {path}, "
+                     f"e.g. {lacking[:5].tolist()}{hint}; {fix}")
 
 
 def csv_dataset(interactions, item_texts, user_texts=None, name="own-data", out=None):
@@ -209,26 +223,13 @@ def csv_dataset(interactions, item_texts, user_texts=None, name="own-data", out=
               "merged into their latest", flush=True)
     X = X.loc[~repeated.sort_index(), P.COLUMNS].reset_index(drop=True)
     item_text = _read_texts(item_texts, "item_id")
-    lacking = pd.Index(X.item_id.unique()).difference(item_text.index)
-    if len(lacking):
-        numbers = pd.to_numeric(pd.Series(lacking[:5]), errors="coerce")
-        known = pd.to_numeric(pd.Series(item_text.index), errors="coerce")
-        spelled = numbers[numbers.isin(known.dropna())]
-        hint = (f" ({interactions} writes ids as {lacking[spelled.index[0]]!r} where "
-                f"{item_texts} has {item_text.index[known == spelled.iloc[0]][0]!r}: ids are "
-                "read as written; write them alike in both files)" if len(spelled) else "")
-        raise ValueError(
-            f"{len(lacking)} interacted item(s) have no row in {item_texts}, "
-            f"e.g. {lacking[:5].tolist()}{hint}; add a text for each"
-        )
+    _check_covered(X.item_id, item_text, "interacted item(s)", interactions, item_texts,
+                   "add a text for each")
     user_text = _read_texts(user_texts, "user_id") if user_texts else None
     if user_text is not None:
-        lacking = pd.Index(X.user_id.unique()).difference(user_text.index)
-        if len(lacking):
-            raise ValueError(
-                f"{len(lacking)} user(s) of {interactions} have no row in {user_texts}, "
-                f"e.g. {lacking[:5].tolist()}; protocol D needs every user's text: add "
-                "them, or leave --user-texts out (protocol D is then skipped)")
+        _check_covered(X.user_id, user_text, f"user(s) of {interactions}", interactions,
+                       user_texts, "protocol D needs every user's text: add them, or leave "
+                       "--user-texts out (protocol D is then skipped)")
     features = text_word_features(item_text)
     command = (f"python -m benchmarks.movielens --interactions {interactions} "
                f"--item-texts {item_texts}"
