@@ -420,7 +420,9 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         model at the same path) would be mixed with those computed at fit
         (a recommender's item embeddings) without a word.
         """
-        if model_files_gone(self.model_path_):
+        stamp = model_files_stamp(self.model_path_)
+        if stamp != self.files_stamp_ and model_files_gone(self.model_path_):
+            # (files as at fit are there: only a changed stamp lists them again)
             raise ValueError(
                 f"TextEncoder: the model files at {self.model_path_} are gone since fit "
                 "(deleted or moved: its config.json or weights are missing, e.g. a "
@@ -428,7 +430,6 @@ class TextEncoder(TransformerMixin, BaseEstimator):
                 "text can be encoded. Keep the directory while a model fitted with it "
                 "encodes new texts (users' texts given at call time, add_items), or fit "
                 "again.")
-        stamp = model_files_stamp(self.model_path_)
         fitted = self._fitted_fingerprint()
         if (fitted is not None and stamp != self.files_stamp_
                 and model_files_fingerprint(self.model_path_, stamp) != fitted):
