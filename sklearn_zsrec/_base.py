@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
 from ._interactions import (arrow_values, check_ids, check_interactions, float32_weights,
-                            is_positive_int, object_array, positions)
+                            is_positive_int, object_array, positions, refuse_table)
 from ._ids import _other_type, _unique_ids, ids_as_text, isin_ids
 from ._progress import caller_stacklevel, warn_ids
 from ._scores import _chunk_size, _seen_positions, _top_n
@@ -37,11 +37,7 @@ def _check_user_ids(users, owner, is_user=None):
     if isinstance(users, np.ndarray) and users.ndim == 0:
         users = users.item()
     users = arrow_values(users)
-    if isinstance(users, pd.DataFrame) or hasattr(users, "__arrow_c_stream__") and \
-            hasattr(users, "columns"):
-        raise TypeError(
-            f"{owner}: users is a {type(users).__name__}, a table (iterating it gives its "
-            "column names); pass its column of user ids, e.g. users['user_id'].")
+    refuse_table(users, "users", owner, "user_id")
     if isinstance(users, (set, frozenset)):
         raise TypeError(
             f"{owner}: users is a {type(users).__name__}, whose order is arbitrary; the "

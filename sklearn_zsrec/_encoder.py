@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._cache import cached_encode
-from ._interactions import arrow_values
+from ._interactions import _arrow_frame, arrow_values
 from ._model_files import (
     float32_weights,
     _FINGERPRINT_SCHEME,
@@ -132,6 +132,8 @@ def check_texts(texts, name="texts", owner="TextEncoder"):
             "Wrap it in a list: [text]."
         )
     texts = arrow_values(texts)  # a pyarrow array: its values, not pyarrow scalars
+    if hasattr(texts, "__arrow_c_stream__") and hasattr(texts, "columns"):
+        texts = _arrow_frame(texts, owner)  # a polars or Arrow table: by column, as pandas
     if hasattr(texts, "ndim") and getattr(texts, "ndim", 1) == 2:
         if texts.shape[1] != 1:
             raise ValueError(

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import _check_user_ids
 from ._ids import _other_type
-from ._interactions import arrow_values, check_ids, is_positive_int, object_array
+from ._interactions import arrow_values, check_ids, is_positive_int, object_array, refuse_table
 from ._progress import one_id_warning
 
 COLUMNS = ["user_id", "item_id", "score", "source", "contributor", "contribution"]
@@ -77,14 +78,13 @@ def explain(estimator, user, items, n, max_contributions):
 def _explain(estimator, user, items, n, max_contributions):
     name = type(estimator).__name__
     check_is_fitted(estimator, "user_items_")
-    if isinstance(user, np.ndarray) and user.ndim == 0:
-        user = user.item()
-    # a tuple is one id (tuples are valid ids); other sequences are several users
-    if not (isinstance(user, (str, bytes, tuple)) or np.ndim(user) == 0):
+    # read as recommend reads users: a tuple is one id when it is a user (or of
+    # the length of fit's tuple ids); a sequence, an iterator too, is several
+    users, single = _check_user_ids(user, f"{name}.explain", is_user=estimator._is_user)
+    if not single:
         raise ValueError(
             f"{name}.explain: user must be a single user id; got {type(user).__name__} of "
-            f"shape {np.shape(user)}. Call explain once per user.")
-    users = check_ids(object_array([user]), "user", name)
+            f"{len(users)} ids. Call explain once per user.")
     if not is_positive_int(max_contributions):
         raise ValueError(
             f"{name}.explain: max_contributions must be a positive int (rows kept per "
@@ -94,6 +94,7 @@ def _explain(estimator, user, items, n, max_contributions):
                          f"explained when items is None); got {n!r}.")
     rows = estimator._user_rows(users)
     items = arrow_values(items)  # a pyarrow array: its values, not pyarrow scalars
+    refuse_table(items, "items", f"{name}.explain", "item_id")
     if items is None:
         ids, scores = estimator.recommend(users, n=n, return_scores=True)
         items = ids[0][np.isfinite(scores[0])]  # not the excluded items padding a short list

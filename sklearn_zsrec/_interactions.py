@@ -425,6 +425,16 @@ def arrow_values(values):
     return values
 
 
+def refuse_table(ids, name, owner, column):
+    """A table (pandas, polars, Arrow) given for a sequence of ids raises:
+    iterating it would give its column names."""
+    if isinstance(ids, pd.DataFrame) or hasattr(ids, "__arrow_c_stream__") and \
+            hasattr(ids, "columns"):
+        raise TypeError(
+            f"{owner}: {name} is a {type(ids).__name__}, a table (iterating it gives its "
+            f"column names); pass its column of ids, e.g. {name}[{column!r}].")
+
+
 def _is_list(arrow_type):
     import pyarrow as pa
 
@@ -439,6 +449,9 @@ def named_columns(X, name):
     column name, as a DataFrame is. A column of ours (user_id, item_id,
     timestamp, weight) present twice (``pd.concat(axis=1)``) raises.
     """
+    if type(X).__name__ == "LazyFrame":  # polars (np.asarray makes it a 0-d array)
+        raise TypeError(f"{name}: X is a {type(X).__name__}, a query not yet run; pass "
+                        "its table, X.collect().")
     X = _arrow_frame(X, name)
     if isinstance(X, np.ndarray) and X.dtype.names is not None:
         X = pd.DataFrame(X.ravel() if X.ndim > 1 else X)
@@ -449,7 +462,24 @@ def named_columns(X, name):
                 f"{name}: X has the column(s) {twice} more than once (e.g. from "
                 "pd.concat(..., axis=1)); keep one of each, e.g. "
                 "X.loc[:, ~X.columns.duplicated()].")
+        _check_spelling(X.columns, name)
     return X
+
+
+def _check_spelling(columns, name):
+    """Our columns spelt otherwise (``TIMESTAMP``, ``Weight``, ``USER_ID``) raise.
+
+    Columns are read by their exact names and others ignored, so a
+    ``TIMESTAMP`` column (as SQL engines return it) would leave row order as
+    time order, and a ``Weight`` column would count impressions as clicks.
+    """
+    spelt = {col: c for col in columns for c in _COLUMNS
+             if c not in columns and str(col).strip().casefold() == c}
+    if spelt:
+        raise ValueError(
+            f"{name}: X has the column(s) {list(spelt)}; columns are read by their exact "
+            f"names ({', '.join(_COLUMNS)}), so these would be ignored. Rename them, "
+            f"e.g. X.rename(columns={spelt!r}).")
 
 
 def _arrow_frame(X, name):
@@ -479,4 +509,20 @@ def _arrow_frame(X, name):
             X = pa.table(X)
         except (pa.ArrowInvalid, TypeError, ValueError):  # not a table (an array): as is
             return X
-    return X.to_pandas(types_mapper=pd.ArrowDtype)
+    plain = pa.schema([f.with_type(_without_views(f.type)) for f in X.schema])
+    return X.cast(plain).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _without_views(arrow_type):
+    """Arrow's view types (polars exports its strings as ``string_view``) as
+    their plain types, which pandas can turn into numpy; other types as they are."""
+    import pyarrow as pa
+
+    if pa.types.is_string_view(arrow_type):
+        return pa.large_string()
+    if pa.types.is_binary_view(arrow_type):
+        return pa.large_binary()
+    if pa.types.is_dictionary(arrow_type):  # polars' Categorical and Enum
+        return pa.dictionary(arrow_type.index_type, _without_views(arrow_type.value_type),
+                             arrow_type.ordered)
+    return arrow_type

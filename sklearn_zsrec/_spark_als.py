@@ -53,10 +53,11 @@ def _spark_to_pandas(X):
     """The interaction columns of a Spark DataFrame, as a pandas DataFrame (on the driver).
 
     Without ``user_id`` or ``item_id`` only the header comes over, for
-    :func:`check_interactions` to name the missing columns.
+    :func:`check_interactions` to name the missing columns; our columns
+    spelt otherwise (``TIMESTAMP``) come over too, for it to refuse them.
     """
     if {"user_id", "item_id"} <= set(X.columns):
-        return X.select([c for c in _COLUMNS if c in X.columns]).toPandas()
+        return X.select([c for c in X.columns if c.strip().casefold() in _COLUMNS]).toPandas()
     return X.limit(0).toPandas()
 
 

@@ -20,12 +20,9 @@ def check_id_texts(texts, name, owner):
         texts = pd.Series(texts.to_numpy(dtype=object),
                           index=pd.Index(list(texts.index), dtype=object, tupleize_cols=False))
     if not isinstance(texts, pd.Series):
-        hint = (f" For a table of ids and texts, pass e.g. "
-                f"df.set_index({texts.columns[0]!r})[{texts.columns[-1]!r}]."
-                if isinstance(texts, pd.DataFrame) and len(texts.columns) >= 2 else "")
         raise TypeError(
             f"{owner}: {name} must be a pandas Series indexed by id or a dict "
-            f"{{id: text}}; got {type(texts).__name__}.{hint}"
+            f"{{id: text}}; got a {_kind(texts)}.{_hint(texts)}"
         )
     if len(texts) == 0:
         raise ValueError(f"{owner}: {name} is empty; give at least one text.")
@@ -61,3 +58,23 @@ def check_id_texts(texts, name, owner):
         ) from None
     ids = check_ids(texts.index, f"the index of {name}", owner)
     return pd.Series(texts.to_numpy(dtype=object), index=ids)
+
+
+def _kind(texts):
+    """The type's name, with its package's when it is not ours or Python's (``polars.Series``)."""
+    package = type(texts).__module__.split(".")[0]
+    name = type(texts).__name__
+    return name if package in ("builtins", "numpy", "sklearn_zsrec") else f"{package}.{name}"
+
+
+def _hint(texts):
+    """How to turn a table of ids and texts, or texts without ids, into a dict or Series."""
+    # (a pyarrow Table's ``columns`` are its arrays; ``column_names`` their names)
+    columns = list(getattr(texts, "column_names", None) or getattr(texts, "columns", []))
+    if isinstance(texts, pd.DataFrame) and len(columns) >= 2:
+        return (" For a table of ids and texts, pass e.g. "
+                f"df.set_index({columns[0]!r})[{columns[-1]!r}].")
+    if len(columns) >= 2:  # a polars or Arrow table: no index to hold the ids
+        return (" For a table of ids and texts, pass e.g. "
+                f"dict(zip(df[{columns[0]!r}], df[{columns[-1]!r}])).")
+    return " Texts need their ids: e.g. dict(zip(ids, texts))."

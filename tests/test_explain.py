@@ -131,6 +131,21 @@ def test_explain_validates_its_input():
         model.explain(model.users_[0], [model.items_[0], model.items_[1], model.items_[0]])
 
 
+def test_explain_reads_its_user_as_recommend_reads_users():
+    # an iterator, or a tuple of two known users, was one new user, explained
+    # by the popularity fallback; a set crashed in pandas
+    model = PopularityRecommender().fit(X)
+    first, second = model.users_[:2]
+    for user in (iter([first]), (first, second), [first]):
+        with pytest.raises(ValueError, match="single user id"):
+            model.explain(user, n=2)
+    with pytest.raises(TypeError, match="users is a set"):
+        model.explain({first}, n=2)
+    tuples = PopularityRecommender().fit(X.assign(user_id=[(u, 0) for u in X["user_id"]]))
+    out = tuples.explain((first, 0), n=2)
+    assert out["user_id"].tolist() == [(first, 0)] * len(out)
+
+
 def test_explain_reads_items_as_recommend_reads_users():
     # a generator was one id (the generator), a 0-d array an unhashable id
     model = ItemKNNRecommender().fit(X)

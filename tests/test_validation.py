@@ -110,7 +110,7 @@ def test_bad_parameters():
         (pd.Series(["a", "b"], index=[10, 10]), "duplicate ids"),
         (["a film"], "must be a pandas Series indexed by id or a dict"),
         (pd.DataFrame({"item_id": [10, 11], "text": ["a film", "a book"]}),
-         r"got DataFrame\. For a table of ids and texts, pass e\.g\. "
+         r"got a pandas\.DataFrame\. For a table of ids and texts, pass e\.g\. "
          r"df\.set_index\('item_id'\)\['text'\]"),
         ({10: "a film"}, r"1 item ids in X are not in the catalog \(e.g. \[11\]\)"),
     ],
