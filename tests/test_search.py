@@ -73,3 +73,27 @@ def test_nested_cross_validation_with_a_rank_scorer():
     no_refit = clone(inner).set_params(refit=False).fit(X.iloc[train])
     with pytest.raises(ValueError, match="refit=False: it has no best_estimator_"):
         scorer(no_refit, X.iloc[test])
+
+
+def test_metric_functions_and_train_scores_in_searches_raise_naming_the_fix():
+    # a metric function as scoring got the estimator as y_true, and the
+    # messages blamed y_true, k or y_pred; train scores blamed "held-out rows"
+    import pytest
+    from sklearn.metrics import make_scorer
+    from sklearn.model_selection import validation_curve
+
+    from sklearn_zsrec import ItemKNNRecommender
+    from sklearn_zsrec.metrics import catalog_coverage, ndcg_at_k
+
+    knn, cv = ItemKNNRecommender(), LeaveLastOut(n_splits=2)
+    y = np.ones(len(X))
+    fix = r"make_rank_scorer\('ndcg', k=10\)"
+    for scoring, target in [(ndcg_at_k, None), (ndcg_at_k, y), (catalog_coverage, None)]:
+        with pytest.raises(TypeError, match=fix):
+            cross_validate(knn, X, target, cv=cv, scoring=scoring, error_score="raise")
+    with pytest.raises(ValueError, match=fix):  # predict's per-row scores as y_pred
+        make_scorer(ndcg_at_k)(clone(knn).fit(X), X, y)
+    with pytest.raises(ValueError, match=r"A train score scores the training rows.*"
+                                         r"return_train_score=False"):
+        validation_curve(knn, X, None, param_name="n_neighbors", param_range=[5], cv=cv,
+                         scoring=make_rank_scorer("ndcg"), error_score="raise")

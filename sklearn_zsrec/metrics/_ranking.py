@@ -66,7 +66,20 @@ def _rows_of_ids(arr):
     return out
 
 
+_AS_SCORING = ("scikit-learn calls scoring(estimator, X, y), and make_scorer(metric) "
+               "gives a metric predict's per-row scores: for scoring=, pass "
+               "make_rank_scorer('ndcg', k=10) (or another metric's name)")
+
+
+def _refuse_estimator(value, name):
+    """A metric function given as ``scoring`` gets the estimator first: say so."""
+    if hasattr(value, "fit") and hasattr(value, "get_params"):
+        raise TypeError(f"{name} is an estimator ({type(value).__name__}), not ids: the "
+                        f"metric functions take (y_true, y_pred, k); {_AS_SCORING}.")
+
+
 def _check_y_pred(y_pred):
+    _refuse_estimator(y_pred, "y_pred")
     if isinstance(y_pred, np.ndarray):
         arr = y_pred
     else:
@@ -94,6 +107,7 @@ def _check_y_pred(y_pred):
             "y_pred must be a 2-D array of shape (n_users, n_recommended) "
             f"holding item ids; got an array of shape {arr.shape}. Every row "
             "must have the same length, e.g. the output of recommend(users, n=k)."
+            + (f" ({_AS_SCORING}.)" if arr.ndim == 1 and arr.dtype.kind == "f" else "")
         )
     if arr.shape[0] == 0:
         raise ValueError("y_pred has 0 rows; at least one user is required.")
@@ -281,6 +295,7 @@ def _per_user(metric, y_true, y_pred, k, filled=None):
     values : ndarray of shape (n_users,), float64
     """
     name, _ = _check_metric(metric)
+    _refuse_estimator(y_true, "y_true")
     k = _check_k(k, allow_none=name == "mrr")
     hits, n_relevant = _relevance(y_true, y_pred, k, filled)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -813,7 +828,11 @@ def _report_training_rows(name, n_rows, n_left_out, n_users, n_users_left):
         raise ValueError(
             f"{name}: no held-out row is left to score: all {n_rows} rows of X "
             "repeat one of their user's training interactions (user_items_), "
-            f"which recommend() excludes. To score them, {fix}."
+            f"which recommend() excludes. To score them, {fix}. (A train score scores "
+            "the training rows: return_train_score=True, the default of the halving "
+            "searches, and learning_curve and validation_curve compute one; with "
+            "error_score='raise', pass return_train_score=False, or score with "
+            "make_rank_scorer(metric, exclude_seen=False).)"
         )
     gone = n_users - n_users_left
     users = (
