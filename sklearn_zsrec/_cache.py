@@ -37,6 +37,11 @@ The disk is never trusted blindly:
   :func:`clear_embedding_cache`.
 - Texts ending in a NUL character are cached in memory only (numpy's
   strings in a shard drop trailing NULs).
+- A directory of more than ``_MAX_SHARDS`` shards (a process serving new
+  texts a few at a time writes one per call, and every call lists them)
+  merges the smaller half of them into shards by length; the merged shards
+  are in place before their sources are deleted, so a process reading
+  meanwhile finds every text in one or the other.
 """
 
 import contextlib
@@ -56,6 +61,7 @@ from ._progress import caller_stacklevel
 CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "currsize"])
 _KeyState = namedtuple("_KeyState", ["store", "loaded", "on_disk"])
 
+_MAX_SHARDS = 64  # more in a directory: the smaller half is merged (``_compact``)
 _LOCK = threading.Lock()
 _MEMORY = {}  # key -> {text: vector}
 _LOADED_SHARDS = {}  # (key, directory) -> shard names already read
@@ -314,12 +320,9 @@ def _write_new(key, directory, location, texts, state):
     new = [t for t in dict.fromkeys(texts) if t not in state.on_disk and not t.endswith("\0")]
     if not new or directory in _UNWRITABLE:
         return
-    buckets = {}
-    for text in new:
-        buckets.setdefault(len(text).bit_length(), []).append(text)
     try:
-        names = [_write_shard(directory, key, part, np.stack([state.store[t] for t in part]))
-                 for _, part in sorted(buckets.items())]
+        names = _write_by_length(directory, key, new, lambda part: np.stack(
+            [state.store[t] for t in part]))
     except (OSError, MemoryError) as exc:
         _UNWRITABLE.add(directory)
         _warn_once(
@@ -333,6 +336,55 @@ def _write_new(key, directory, location, texts, state):
         return
     state.loaded.update(names)
     state.on_disk.update(new)
+    with contextlib.suppress(OSError, MemoryError):  # merging is an economy: the texts are written
+        _compact(directory, key, state)
+
+
+def _write_by_length(directory, key, texts, vectors):
+    """Shards of ``texts`` by length, one per power of two; ``vectors(part)``
+    gives the embeddings of a part. Returns their names."""
+    buckets = {}
+    for text in texts:
+        buckets.setdefault(len(text).bit_length(), []).append(text)
+    return [_write_shard(directory, key, part, vectors(part))
+            for _, part in sorted(buckets.items())]
+
+
+def _compact(directory, key, state):
+    """Merge the smaller half of the shards this process has read or written,
+    when ``directory`` holds more than ``_MAX_SHARDS``.
+
+    Sources are deleted only after the merged shards are in place; a source
+    another process deleted meanwhile is skipped (its texts are in that
+    process's merged shard), and so is one that no longer reads.
+    """
+    shards = _list_shards(directory)
+    if len(shards) <= _MAX_SHARDS:
+        return
+    sizes = []
+    for path in shards:
+        with contextlib.suppress(OSError):
+            if path.name in state.loaded:  # read and checked, or written, here
+                sizes.append((path.stat().st_size, path.name, path))
+    merged = {}
+    sources = []
+    for _, _, path in sorted(sizes)[: len(shards) // 2]:
+        try:
+            texts, embeddings = _load_shard(path)
+        except (FileNotFoundError, _Unusable):
+            continue
+        for text, vector in zip(texts, embeddings):
+            merged.setdefault(text, vector)
+        sources.append(path)
+    if len(sources) < 2:
+        return
+    names = _write_by_length(directory, key, list(merged),
+                             lambda part: np.stack([merged[t] for t in part]))
+    state.loaded.update(names)
+    for path in sources:
+        if path.name not in names:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 def cached_encode(key, texts, encode, location=None, *, count=True):

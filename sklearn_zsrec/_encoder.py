@@ -17,6 +17,7 @@ from ._model_files import (
     _FINGERPRINT_SCHEME,
     DEFAULT_MODEL,
     _st_config,
+    local_model_path,
     model_files_fingerprint,
     model_files_gone,
     model_files_stamp,
@@ -227,7 +228,10 @@ class TextEncoder(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     model_path_ : str
-        The local directory the model was loaded from.
+        The local directory the model was loaded from. A saved encoder
+        loaded where that directory is gone looks ``model`` up again (a
+        relative path, the HuggingFace cache, the installed package) and
+        moves there if it finds the same files (by their contents).
     pooling_ : str
         The pooling used.
     normalize_ : bool
@@ -238,7 +242,9 @@ class TextEncoder(TransformerMixin, BaseEstimator):
     max_length_ : int
         The token limit used.
     device_ : str
-        The device used.
+        The device used. Loaded where that device is missing (fitted on a
+        GPU, served on a CPU), ``device="auto"`` encodes on this machine's
+        own; another device raises, naming the fix.
     precision_ : {"float32", "bfloat16"}
         The precision used (what ``"auto"`` chose).
     embedding_dim_ : int
@@ -425,6 +431,8 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         stamp = model_files_stamp(self.model_path_)
         if stamp != self.files_stamp_ and model_files_gone(self.model_path_):
             # (files as at fit are there: only a changed stamp lists them again)
+            if self._found_elsewhere():
+                return self.files_stamp_
             raise ValueError(
                 f"TextEncoder: the model files at {self.model_path_} are gone since fit "
                 "(deleted or moved: its config.json or weights are missing, e.g. a "
@@ -440,6 +448,42 @@ class TextEncoder(TransformerMixin, BaseEstimator):
                 "(another model saved there): its vectors would be mixed with those of the "
                 "model fitted. Fit the encoder again, or the recommender that holds it.")
         return stamp
+
+    def _found_elsewhere(self):
+        """Whether ``model`` now lies at another path with the fitted files' contents.
+
+        A model fitted and saved with an id (the HuggingFace cache, the
+        installed package) or a directory, then loaded where those lie at
+        another path (another ``HF_HOME``, a container's site-packages): the
+        same files by their fingerprint, so ``model_path_`` and
+        ``files_stamp_`` move there. Other files, or none, are not used.
+        """
+        fitted = self._fitted_fingerprint()
+        found = local_model_path(self.model)
+        if fitted is None or found is None or found == self.model_path_:
+            return False
+        stamp = model_files_stamp(found)
+        if model_files_fingerprint(found, stamp) != fitted:
+            return False
+        self.model_path_, self.files_stamp_ = found, stamp
+        return True
+
+    def _device_here(self):
+        """``device_``, or, where this machine lacks it (a model fitted on a GPU
+        and loaded without one), the device ``device="auto"`` picks here."""
+        import torch
+
+        kind = torch.device(self.device_).type
+        mps = getattr(torch.backends, "mps", None)
+        if (kind == "cuda" and not torch.cuda.is_available()) or (
+                kind == "mps" and not (mps is not None and mps.is_available())):
+            if self.device == "auto":
+                return _auto_device()
+            raise RuntimeError(
+                f"TextEncoder: fitted with device={self.device!r}, which this machine "
+                f"lacks, so no new text can be encoded here. Encode where {kind} is, or "
+                "fit with device='auto' (which picks each machine's own) or 'cpu'.")
+        return self.device_
 
     def _fitted_fingerprint(self):
         """``files_fingerprint_``, or None if pickled before it was kept, or kept otherwise."""
@@ -494,7 +538,8 @@ class TextEncoder(TransformerMixin, BaseEstimator):
 
         import torch
 
-        tokenizer, model = _load_model(self.model_path_, self.device_)
+        device = self._device_here()
+        tokenizer, model = _load_model(self.model_path_, device)
         prepared = prepare_texts(texts, self.template, getattr(self, "lowercase_", False))
         left = getattr(tokenizer, "padding_side", "right") == "left"
         if tokenizer.pad_token is None and tokenizer.eos_token is not None:
@@ -509,7 +554,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         order = np.argsort(-lengths, kind="stable")
         out = np.empty((len(texts), self.embedding_dim_), dtype=np.float32)
         autocast = (
-            torch.autocast(torch.device(self.device_).type, dtype=torch.bfloat16)
+            torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
             if precision == "bfloat16"
             else contextlib.nullcontext()
         )
@@ -518,7 +563,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             for start in progress(starts, verbose, desc="Encoding", unit="batch"):
                 idx = order[start : start + self.batch_size]
                 batch = _pad(encoded, idx, lengths[idx[0]], tokenizer, left)
-                batch = {k: v.to(self.device_) for k, v in batch.items()}
+                batch = {k: v.to(device) for k, v in batch.items()}
                 with autocast:
                     hidden = model(**batch).last_hidden_state
                 hidden = hidden.float()

@@ -50,6 +50,17 @@ def _from_installed_package(repo_id):
     return str(path) if (path / "config.json").is_file() else None
 
 
+def local_model_path(model):
+    """Where ``model`` (a directory, or an id in the HuggingFace cache or an
+    installed package) lies on this machine, without downloading; None if nowhere."""
+    expanded = os.path.expanduser(str(model))
+    if os.path.isfile(os.path.join(expanded, "config.json")):
+        return os.path.abspath(expanded)
+    if _looks_like_path(str(model)) or os.path.exists(expanded):
+        return None
+    return _from_hf_cache(model) or _from_installed_package(model)
+
+
 def resolve_model_path(model):
     """Find a model's files on this machine, downloading only when online.
 

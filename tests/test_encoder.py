@@ -106,6 +106,22 @@ def test_disk_cache_survives_a_cleared_memory(tmp_path):
     assert list(tmp_path.glob("sklearn_zsrec_embeddings/*/key.json"))
 
 
+def test_a_disk_cache_fed_one_text_per_call_keeps_few_shards(tmp_path):
+    # a service encoding each request's new texts wrote one shard per call,
+    # and every call listed them all (500 calls: 505 files)
+    from sklearn_zsrec._cache import _MAX_SHARDS
+
+    clear_embedding_cache()
+    enc = TextEncoder(tiny_model_path(), memory=str(tmp_path), verbose=0).fit()
+    texts = [f"request {i} " + "word " * (i % 7) for i in range(3 * _MAX_SHARDS)]
+    first = np.vstack([enc.transform([t]) for t in texts])
+    shards = list(tmp_path.glob("sklearn_zsrec_embeddings/*/*.npz"))
+    assert len(shards) <= _MAX_SHARDS
+    clear_embedding_cache()  # as a new process would start: every text read back
+    np.testing.assert_array_equal(enc.transform(texts), first)
+    assert embedding_cache_info().misses == 0
+
+
 def test_joblib_memory_is_accepted(tmp_path):
     joblib = pytest.importorskip("joblib")
     enc = TextEncoder(tiny_model_path(), memory=joblib.Memory(tmp_path, verbose=0))
@@ -495,3 +511,45 @@ def test_a_model_whose_files_were_deleted_says_so_when_it_must_encode(tmp_path):
             with pytest.raises(ValueError, match=r"are gone since fit \(deleted or moved.*"
                                                  r"Keep the directory"):
                 call()
+
+
+def test_a_saved_model_finds_its_files_where_its_model_now_lies(tmp_path, monkeypatch):
+    # served where the same files lie at another path (another HF_HOME, a
+    # container's site-packages, another working directory for a relative
+    # path), the first new text raised "gone since fit ... fit again"
+    import pickle
+    import shutil
+
+    from sklearn_zsrec import clear_embedding_cache
+
+    for place in ("built", "served", "other"):
+        _copy_model(tiny_model_path(), tmp_path / place)
+    monkeypatch.chdir(tmp_path / "built")
+    encoder = TextEncoder("model", verbose=0, device="cpu", precision="float32").fit()
+    expected = encoder.transform(["a late text"])
+    saved = pickle.dumps(encoder)
+    shutil.rmtree(tmp_path / "built" / "model")
+    monkeypatch.chdir(tmp_path / "served")  # the same files: used
+    served = pickle.loads(saved)
+    clear_embedding_cache()  # encoded again, not read from memory
+    np.testing.assert_array_equal(served.transform(["a late text"]), expected)
+    assert served.model_path_ == str(tmp_path / "served" / "model")
+    other = tmp_path / "other" / "model"  # other weights: not used
+    weights = next(p for p in other.iterdir() if p.suffix in (".safetensors", ".bin"))
+    weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")
+    monkeypatch.chdir(tmp_path / "other")
+    with pytest.raises(ValueError, match=r"are gone since fit"):
+        pickle.loads(saved).transform(["another late text"])
+
+
+def test_a_model_fitted_on_a_gpu_encodes_on_this_machine_with_device_auto():
+    # the fitted device was reused where it is missing: "Torch not compiled
+    # with CUDA enabled" (the fitted attribute set by hand: no GPU here; the
+    # test is about our own choice of device)
+    encoder = TextEncoder(tiny_model_path(), verbose=0, precision="float32").fit()
+    expected = encoder.transform(["a gpu-fitted text"])
+    encoder.device_ = "cuda"
+    np.testing.assert_array_equal(encoder._forward(["a gpu-fitted text"], "float32"), expected)
+    encoder.device = "cuda"  # asked for by name: named in the error
+    with pytest.raises(RuntimeError, match=r"fitted with device='cuda', which this machine lacks"):
+        encoder._forward(["a gpu-fitted text"], "float32")
