@@ -51,6 +51,8 @@ CASES = {
     "single_interaction_each": ([(1, 1), (2, 2), (3, 3), (4, 4)], 0),
     "same_items_for_all": ([(1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2)], 0),
     "chain": ([(1, 1), (1, 2), (2, 2), (2, 3), (3, 3), (3, 4)], 1),
+    "chain_of_threes": ([(1, 1), (1, 2), (1, 3), (2, 2), (2, 3), (2, 4), (3, 3), (3, 4),
+                         (3, 5), (4, 4), (4, 5), (4, 6)], 0),
 }
 # the learned blend ranks a held-out item with interactions left in the
 # holdout's refit against other such items: "same_items_for_all" has two
@@ -110,8 +112,11 @@ def test_tiny_data_fits_and_scores(case, variant, monkeypatch):
     X, hybrid, items = _data(case, variant)
     fallback = _fit(hybrid, X)
     # only a chain of users sharing items, whose held-out items keep
-    # interactions and other items to rank against, leaves usable ones
-    learnable = case == "chain"
+    # interactions and other items to rank against, leaves usable ones; and
+    # only a chain of three items each leaves the item-item members something
+    # to learn once each user's latest is held out ("chain": 1 item each, the
+    # blend cannot judge them)
+    learnable = case == "chain_of_threes"
     assert bool(fallback) != learnable
     if fallback:  # the fixed blend, said once
         assert len(fallback) == 1 and fallback[0].category is UserWarning
@@ -216,3 +221,34 @@ def test_fewer_items_than_the_top_10_with_user_texts_of_many_users(blend):
     alone = model.score_items(["late1"], user_texts={"late1": late["late1"]})
     np.testing.assert_allclose(alone[0], together[1], atol=1e-6)
     assert model.recommend(list(late)[:2], n=10, user_texts=late).shape == (2, 5)
+
+
+def test_members_a_holdout_of_every_user_cannot_judge_are_judged_on_half_the_users():
+    # every user of bundles of 3 items, after a leave-last-out split, has 2:
+    # held out once more, 1, and the item-kNN and next-item members scored
+    # every item alike on the holdout; their weights were learnt 0 (NDCG@10
+    # 0.03 against item-kNN's 1.0 alone, in a hunt's run), without a word
+    rng = np.random.RandomState(0)
+    rows = [(u, 3 * (u % 40) + k) for u in range(400) for k in rng.permutation(3)[:2]]
+    X = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    texts = pd.Series({i: f"A story about topic {i % 3}, item {i}." for i in range(120)})
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hybrid = HybridRecommender(text, random_state=0).fit(X)
+    users = np.arange(400)
+    third = [next(i for i in range(3 * (u % 40), 3 * (u % 40) + 3)
+                  if i not in set(X.item_id[X.user_id == u])) for u in users]
+    found = np.mean([t in top for t, top in zip(third, hybrid.recommend(users, n=1))])
+    assert found > 0.9, found  # its bundle's third item, which the item-item members find
+    # the users whose held-out item others have keep an item of their own,
+    # which is linked to no other item on any holdout
+    X = pd.DataFrame([(u, i) for u in range(100) for i in (1000 + u, u % 20)]
+                     + [(u, i) for u in range(100, 200) for i in (u % 20, 1000 + u)],
+                     columns=["user_id", "item_id"])
+    texts = pd.Series({i: f"A story about topic {i % 3}, item {i}." for i in set(X.item_id)})
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    with pytest.warns(UserWarning, match=r"cannot judge the member\(s\) \['knn', 'next'\]"):
+        hybrid = HybridRecommender(text, random_state=0).fit(X)
+    fixed = clone(hybrid).set_params(blend="fixed").fit(X)
+    np.testing.assert_array_equal(hybrid.coef_, fixed.coef_)

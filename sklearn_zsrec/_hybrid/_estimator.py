@@ -82,8 +82,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         A member set to ``"drop"`` is left out (its weight too).
     blend : {"learned", "fixed"}, default="learned"
         Learn the blend on a holdout, or use ``weights``. ``"learned"`` warns
-        (``UserWarning``) and uses the default weights when the holdout has
-        fewer than 2 usable held-out interactions (tiny data).
+        and uses the default weights when the holdout has under 2 usable
+        interactions, or cannot judge a member (constant scores there).
     weights : dict or None, default=None
         The fixed blend's weight of each member's z-scored scores by name,
         and of ``"text"`` (``(1 - w) * z_text``) and ``"popularity"``; a

@@ -90,6 +90,7 @@ class Learned:
     unseen_share: float = 0.0  # the share earned by undeclared items without interactions
     held: int = 0  # held-out interactions (users with 2+ interactions)
     usable: int = 0  # of them, ranked against candidates
+    constant: tuple = ()  # members whose terms were 0 over the whole holdout
     pending: tuple = None  # what ``share`` needs of the holdout, until it runs
 
 
@@ -219,8 +220,11 @@ class Learner:
     def __init__(self, C, rng):
         self.C, self.rng = C, rng
 
-    def learn(self, data, fit_blend):
+    def learn(self, data, fit_blend, held_share=1.0):
         """``Learned`` from the rows ``data``; ``fit_blend(rows)`` fits the members on rows.
+
+        ``held_share``: the share of users whose latest interaction is held
+        out, the others keeping their whole histories in the refit.
 
         The share of new items is left to ``share``, once the final fit has
         counted the catalog's items without interactions.
@@ -237,6 +241,8 @@ class Learner:
         some = data.interacted
         rank = rank_from_latest(codes, data)
         held = some & (rank == 0) & (np.bincount(codes, weights=some)[codes] > 1)
+        if held_share < 1.0:
+            held &= (rng.rand(codes.max() + 1) < held_share)[codes]
         items = _unique_ids(data.item_id)
         hidden = hidden_items(items, rng)
         picks = pd.Series(data.item_id).isin(hidden).to_numpy()  # rows of hidden items
@@ -315,6 +321,17 @@ class Learner:
         out.usable = len(np.unique(sample_who[labels == 0]))  # held-out items with candidates
         if out.usable < MIN_HOLDOUT:
             return out
+        # a member whose terms are 0 over the whole holdout (constant scores
+        # for every held-out user) cannot be judged there: its weight would be
+        # learnt 0 whatever it is worth at the final fit, as when the rows held
+        # out take all it learns from (every user with 2 interactions keeps 1:
+        # no item-item co-occurrence or transition is left)
+        out.constant = tuple(name for name in f.factor_names + f.score_names
+                             if not features[:, blend.index[name]].any())
+        if out.constant:
+            # learnt again with half the users held out: the others' whole
+            # histories give those members something to learn from
+            return self.learn(data, fit_blend, 0.5) if held_share == 1.0 else out
         groups = bins[sample_who]
         own_bins = [b for b in range(N_BINS) if labels[groups == b].sum() >= MIN_POSITIVES
                     and labels[groups == b].min() == 0]
@@ -471,9 +488,23 @@ class Learner:
 
 
 def warn_tiny(data, out):
-    """Warn that the holdout ``out`` of ``data`` was too small for a learned blend."""
+    """Warn that the holdout ``out`` of ``data`` was too small for a learned
+    blend, or could not judge some of its members."""
     n_users, n_items = len(pd.unique(data.user_id)), len(pd.unique(data.item_id))
     n_rows = int(data.interacted.sum())
+    if out.constant:
+        warnings.warn(
+            f"HybridRecommender: blend='learned' cannot judge the member(s) "
+            f"{list(out.constant)}: refitted without the latest interaction of each user, "
+            "then of half the users (the holdout the blend is learnt on), they scored every "
+            f"item alike for all {out.usable} held-out users, so their weights would be "
+            "learnt 0 whatever "
+            "they are worth with the full histories (e.g. users with 2 interactions keep "
+            "1: no co-occurrence or transition is left). Fell back to the fixed blend "
+            "with the default weights. Pass blend='fixed' to use that blend without this "
+            "warning, or leave those members out ('drop').",
+            UserWarning, stacklevel=caller_stacklevel())
+        return
     warnings.warn(
         f"HybridRecommender: blend='learned' found {out.usable} usable held-out "
         f"interactions in X ({n_rows} interactions, {n_users} users, "
