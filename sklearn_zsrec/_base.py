@@ -124,9 +124,12 @@ class BaseRecommender(BaseEstimator):
         Returns
         -------
         self : object
-            The fitted recommender. A fit that raises once its input and
-            parameters are validated leaves it not fitted (its earlier fit
-            is forgotten too); invalid input leaves an earlier fit as it was.
+            The fitted recommender. X that fails validation (its columns,
+            ids, times, weights) leaves an earlier fit as it was; a fit that
+            raises later, also on input checked against the parameters (items
+            of X without a text, ``new_items`` not in the catalog), leaves it
+            not fitted, its earlier fit forgotten: refit a copy of a model
+            that serves (``copy.deepcopy``) and swap the reference.
         """
         data = check_interactions(X, y, estimator_name=type(self).__name__)
         try:

@@ -130,7 +130,8 @@ def ray_text_encoder_batches(encoder=None, *, column="text", output="embedding")
     and loads its model once (Ray reuses its worker processes across tasks),
     then adds the embeddings of ``column`` to each pandas batch as
     ``output`` (one float32 array per row). The vectors equal
-    ``encoder.transform`` of the same texts; bring them back with
+    ``encoder.transform`` of the same texts (cosine >= 0.9999; batches pad
+    differently, which moves bfloat16's rounding); bring them back with
     :func:`fill_embedding_cache`.
 
     Parameters
@@ -378,9 +379,11 @@ def fill_embedding_cache(encoder, texts, embeddings, *, n_check=8):
     ------
     ValueError
         If the embeddings are not finite floats of the encoder's dimension,
-        one per text; if a text is given twice with different vectors; or if
-        a vector given, or one already cached for the same text, differs
-        from the encoder's by more than 5% (relative L2 distance).
+        one per text; if a text is given twice with different vectors; if a
+        vector already cached for the same text differs from the one given by
+        more than 5% (relative L2 distance); or if one of the ``n_check``
+        texts checked (not every text: a few misaligned vectors among many
+        can pass) differs from the encoder's vector by as much.
 
     See Also
     --------

@@ -122,7 +122,10 @@ def embed(encoder, texts):
     from sklearn import config_context
 
     with config_context(transform_output="default"):
-        return np.asarray(encoder.transform(texts), dtype=np.float32)
+        out = encoder.transform(texts)
+    if hasattr(out, "toarray"):  # a transformer of one's own (TfidfVectorizer): sparse
+        out = out.toarray()
+    return np.asarray(out, dtype=np.float32)
 
 
 def check_texts(texts, name="texts", owner="TextEncoder"):
@@ -220,7 +223,10 @@ class TextEncoder(TransformerMixin, BaseEstimator):
     memory : str, path or joblib.Memory, default=None
         Directory for an on-disk embedding cache shared across processes and
         sessions, in the spirit of ``Pipeline(memory=...)``. None keeps the
-        cache in memory only.
+        cache in memory only. The shards hold the texts themselves beside
+        their embeddings (users' texts too, those given at call time
+        included), and nothing deletes one: to forget a text, delete the
+        directory.
     verbose : int, default=1
         Show a progress bar when encoding takes more than two seconds; 0
         silences it.

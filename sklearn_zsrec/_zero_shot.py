@@ -69,15 +69,18 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
 
     Parameters
     ----------
-    encoder : TextEncoder, default=None
+    encoder : TextEncoder or transformer, default=None
         Turns texts into vectors; None uses ``TextEncoder()`` (all-MiniLM-L6-v2).
+        Any scikit-learn transformer of texts works, fitted on the item texts
+        (e.g. ``make_pipeline(TfidfVectorizer(), TruncatedSVD(100))``; sparse
+        vectors are made dense).
     item_texts : pandas Series or dict
         Text of every catalog item, indexed by item id. Every item of the
         training interactions needs a text.
     user_texts : pandas Series or dict, default=None
         Text of users (e.g. a profile or demographics), indexed by user id,
         used for users without interactions.
-    half_life : float, default=1.0
+    half_life : float or None, default=1.0
         Recency weighting of a user's items: the k-th most recent (k = 0 for
         the latest) weighs ``0.5 ** (k / half_life)`` times its interaction
         weight. None weighs every item by its interaction weight alone.
@@ -178,7 +181,9 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
 
             self.encoder_ = TextEncoder().fit()
         else:
-            self.encoder_ = clone(self.encoder).fit()
+            # fitted on the item texts, as a scikit-learn transformer of texts
+            # (TfidfVectorizer) needs; TextEncoder's fit ignores them
+            self.encoder_ = clone(self.encoder).fit(texts.to_numpy())
         rows = self._rows(data.user_id, "user")
         cols = self._rows(data.item_id, "item")
         if self.fine_tune is not None:

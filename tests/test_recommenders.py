@@ -525,3 +525,22 @@ def test_score_of_rows_that_all_weigh_0_says_so_and_messages_count_interactions(
     repeat = pd.DataFrame({"user_id": [1, 1, 1], "item_id": ["a", "c", "zzz"]})
     with pytest.raises(ValueError, match="all 1 rows of X repeat"):
         model.score(repeat, [1, 0, 0])
+
+
+def test_zero_shot_takes_a_scikit_learn_transformer_of_texts_fitted_on_the_items():
+    # the encoder was fitted without data: TfidfVectorizer raised "missing 1
+    # required positional argument: 'raw_documents'", and its sparse vectors
+    # "setting an array element with a sequence"
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_zsrec import ZeroShotRecommender
+
+    texts = {1: "jazz piano trio", 2: "jazz saxophone quartet", 3: "heavy metal guitar",
+             4: "metal drums and guitar", 5: "string sonata"}
+    X = pd.DataFrame({"user_id": ["a", "b"], "item_id": [1, 3]})
+    for encoder in (TfidfVectorizer(), make_pipeline(TfidfVectorizer(), TruncatedSVD(3, random_state=0))):
+        model = ZeroShotRecommender(encoder, item_texts=texts).fit(X)
+        assert model.recommend(["a", "b"], n=1).tolist() == [[2], [4]]
+        assert model.recommend("new", n=1, user_texts={"new": "metal guitar"})[0] in (3, 4)

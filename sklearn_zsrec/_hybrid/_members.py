@@ -41,6 +41,15 @@ def default_members(random_state=None):
     MovieLens-100K). ``HybridRecommender`` passes its own ``random_state``, so
     that an int makes its fit repeatable.
 
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None, default=None
+        The ALS member's ``random_state``.
+
+    Returns
+    -------
+    members : list of (str, recommender)
+
     Examples
     --------
     >>> from sklearn_zsrec import HybridRecommender

@@ -262,7 +262,7 @@ def train_test_split_last(X, n_test=1, *, y=None):
     -------
     X_train, X_test : DataFrame, Arrow table or ndarray
         The rows of X, in their original order and of its type (a DataFrame
-        keeps its index).
+        keeps its index; a list of rows comes back as an object array).
     y_train, y_test : array-like
         The values of ``y`` of the same rows, as scikit-learn indexes them (a
         Series keeps its index, an array or list stays one); returned only
