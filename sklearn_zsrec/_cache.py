@@ -40,8 +40,9 @@ The disk is never trusted blindly:
 - A directory of more than ``_MAX_SHARDS`` shards (a process serving new
   texts a few at a time writes one per call, and every call lists them)
   merges the smaller half of them into shards by length; the merged shards
-  are in place before their sources are deleted, so a process reading
-  meanwhile finds every text in one or the other.
+  are in place before their sources are deleted, so no text leaves the
+  disk, but a process that listed the shards just before may miss a few
+  and encode them again (the same vectors, one more shard).
 """
 
 import contextlib
@@ -292,10 +293,13 @@ def _atomic_write(path, write):
         raise
 
 
-def _write_shard(directory, key, texts, embeddings):
-    directory.mkdir(parents=True, exist_ok=True)
+def _write_shard(directory, key, texts, embeddings, create=True):
+    """Write a shard; ``create=False``: only into the directory as it is (a
+    directory deleted meanwhile, to forget its texts, is not made again)."""
+    if create:
+        directory.mkdir(parents=True, exist_ok=True)
     key_file = directory / "key.json"
-    if not key_file.exists():
+    if create and not key_file.exists():
         text = json.dumps(key, indent=1, sort_keys=True).encode()
         _atomic_write(key_file, lambda fh: fh.write(text))
     name = hashlib.sha256(json.dumps(texts).encode()).hexdigest()[:32] + ".npz"
@@ -340,13 +344,13 @@ def _write_new(key, directory, location, texts, state):
         _compact(directory, key, state)
 
 
-def _write_by_length(directory, key, texts, vectors):
+def _write_by_length(directory, key, texts, vectors, create=True):
     """Shards of ``texts`` by length, one per power of two; ``vectors(part)``
     gives the embeddings of a part. Returns their names."""
     buckets = {}
     for text in texts:
         buckets.setdefault(len(text).bit_length(), []).append(text)
-    return [_write_shard(directory, key, part, vectors(part))
+    return [_write_shard(directory, key, part, vectors(part), create)
             for _, part in sorted(buckets.items())]
 
 
@@ -356,7 +360,8 @@ def _compact(directory, key, state):
 
     Sources are deleted only after the merged shards are in place; a source
     another process deleted meanwhile is skipped (its texts are in that
-    process's merged shard), and so is one that no longer reads.
+    process's merged shard), and so is one that no longer reads. A
+    directory deleted meanwhile is not made again.
     """
     shards = _list_shards(directory)
     if len(shards) <= _MAX_SHARDS:
@@ -379,7 +384,7 @@ def _compact(directory, key, state):
     if len(sources) < 2:
         return
     names = _write_by_length(directory, key, list(merged),
-                             lambda part: np.stack([merged[t] for t in part]))
+                             lambda part: np.stack([merged[t] for t in part]), create=False)
     state.loaded.update(names)
     for path in sources:
         if path.name not in names:

@@ -509,8 +509,13 @@ def _arrow_frame(X, name):
             X = pa.table(X)
         except (pa.ArrowInvalid, TypeError, ValueError):  # not a table (an array): as is
             return X
-    plain = pa.schema([f.with_type(_without_views(f.type)) for f in X.schema])
-    return X.cast(plain).to_pandas(types_mapper=pd.ArrowDtype)
+    # (the schema's metadata kept: a pandas frame's index stays its index)
+    plain = pa.schema([f.with_type(_without_views(f.type)) for f in X.schema],
+                      metadata=X.schema.metadata)
+    if not plain.equals(X.schema):  # (pyarrow 14 and 15 have no view types, nor batch casts)
+        X = pa.Table.from_batches([X]) if isinstance(X, pa.RecordBatch) else X
+        X = X.cast(plain)
+    return X.to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def _without_views(arrow_type):
@@ -518,9 +523,9 @@ def _without_views(arrow_type):
     their plain types, which pandas can turn into numpy; other types as they are."""
     import pyarrow as pa
 
-    if pa.types.is_string_view(arrow_type):
+    if getattr(pa.types, "is_string_view", lambda t: False)(arrow_type):  # pyarrow >= 16
         return pa.large_string()
-    if pa.types.is_binary_view(arrow_type):
+    if getattr(pa.types, "is_binary_view", lambda t: False)(arrow_type):
         return pa.large_binary()
     if pa.types.is_dictionary(arrow_type):  # polars' Categorical and Enum
         return pa.dictionary(arrow_type.index_type, _without_views(arrow_type.value_type),

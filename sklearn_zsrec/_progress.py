@@ -148,6 +148,12 @@ class Stages:
                 self.done += 1
                 if self.bar is not None:
                     self.bar.update(1)
+            # a stage more than planned (the learned blend's second holdout)
+            # stretches the bar rather than run past its end
+            self.total = max(self.total, self.done + 1)
+            if self.bar is not None and self.bar.total < self.total:
+                self.bar.total = self.total
+                self.bar.refresh()
             self.started, self.name = True, name
             if self.bar is not None:
                 self.bar.set_postfix_str(name)

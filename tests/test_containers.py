@@ -30,10 +30,10 @@ X = pd.DataFrame({
 
 def _views(frame):
     """``frame`` as polars exports it: strings as Arrow ``string_view``."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = pa.Table.from_pandas(frame)
     strings = (pa.types.is_string, pa.types.is_large_string)
     schema = pa.schema([f.with_type(pa.string_view()) if any(t(f.type) for t in strings) else f
-                        for f in table.schema])
+                        for f in table.schema], metadata=table.schema.metadata)
     assert schema != table.schema
     return table.cast(schema)
 
@@ -116,3 +116,15 @@ def test_explain_refuses_a_table_of_items_as_recommend_refuses_one_of_users():
     model = PopularityRecommender().fit(X)
     with pytest.raises(TypeError, match=r"items is a DataFrame.*items\['item_id'\]"):
         model.explain("u3", items=X[["item_id"]])
+
+
+def test_an_arrow_table_of_a_pandas_frame_keeps_its_index_as_the_index():
+    # the view types' cast dropped the schema's pandas metadata: an index
+    # named "timestamp" (a parquet file of the frame) became the time column
+    frame = X.iloc[::-1].set_index("timestamp")  # newest first: read in row order
+    expected = NextItemRecommender().fit(frame).score_items(["u1", "u2"])
+    table = pa.Table.from_pandas(frame)
+    np.testing.assert_array_equal(NextItemRecommender().fit(table).score_items(["u1", "u2"]),
+                                  expected)
+    np.testing.assert_array_equal(NextItemRecommender().fit(_views(frame)).score_items(
+        ["u1", "u2"]), expected)

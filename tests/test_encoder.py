@@ -122,6 +122,33 @@ def test_a_disk_cache_fed_one_text_per_call_keeps_few_shards(tmp_path):
     assert embedding_cache_info().misses == 0
 
 
+def test_merging_shards_does_not_make_a_deleted_directory_again(tmp_path, monkeypatch):
+    # deleting the directory is how a text is forgotten; a merge under way
+    # wrote it again with the older texts (the deletion made to happen
+    # during the merge by wrapping the shard reader: a test of our own logic)
+    import shutil
+
+    from sklearn_zsrec import _cache
+
+    clear_embedding_cache()
+    enc = TextEncoder(tiny_model_path(), memory=str(tmp_path), verbose=0).fit()
+    for i in range(_cache._MAX_SHARDS):
+        enc.transform([f"request {i}"])
+    directory = next(tmp_path.glob("sklearn_zsrec_embeddings/*"))
+    read, calls = _cache._load_shard, []
+
+    def deleted_meanwhile(path):
+        out = read(path)
+        calls.append(path)
+        if len(calls) == 2:  # two shards read: the merge goes on
+            shutil.rmtree(directory, ignore_errors=True)
+        return out
+
+    monkeypatch.setattr(_cache, "_load_shard", deleted_meanwhile)
+    enc.transform(["the request that merges"])
+    assert len(calls) == 2 and not directory.exists()
+
+
 def test_joblib_memory_is_accepted(tmp_path):
     joblib = pytest.importorskip("joblib")
     enc = TextEncoder(tiny_model_path(), memory=joblib.Memory(tmp_path, verbose=0))
@@ -550,6 +577,10 @@ def test_a_model_fitted_on_a_gpu_encodes_on_this_machine_with_device_auto():
     expected = encoder.transform(["a gpu-fitted text"])
     encoder.device_ = "cuda"
     np.testing.assert_array_equal(encoder._forward(["a gpu-fitted text"], "float32"), expected)
+    import torch
+
+    if torch.cuda.is_available():  # (there, "cuda" is this machine's own)
+        return
     encoder.device = "cuda"  # asked for by name: named in the error
     with pytest.raises(RuntimeError, match=r"fitted with device='cuda', which this machine lacks"):
         encoder._forward(["a gpu-fitted text"], "float32")

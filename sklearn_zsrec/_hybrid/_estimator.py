@@ -340,7 +340,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         text = self.text
         if out.coef is not None and holdout_text and tuned:
             # an unfitted copy of the tuned encoder (its model: the tuned directory)
-            text = clone(self.text).set_params(encoder=clone(holdout_text[0].encoder_),
+            text = clone(self.text).set_params(encoder=clone(holdout_text[-1].encoder_),
                                                fine_tune=None)
         return out, text
 
