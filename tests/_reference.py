@@ -25,6 +25,8 @@ def plain_terms(model, rows, users):
     cold = (~warm).astype(np.float64)
     mask = None if warm.all() else warm
     n_u = fitted.n_users[rows][:, None].astype(np.float64)
+    if model._blend.longest is not None:  # no longer than the learned blend's held-out histories
+        n_u = np.minimum(n_u, max(model._blend.longest, 1))
     n_i = fitted.n_items[None, :].astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.nan_to_num((n_u / (n_u + model.switch)) * (n_i / (n_i + model.item_switch)), nan=1.0)

@@ -143,11 +143,21 @@ class Blend:
     history-length bin, columns in the order of ``names``.
     """
 
+    # a learned blend's longest held-out history: longer ones are scored as
+    # that long (its gates and short-history term are not extrapolated)
+    longest = None
+
     def __init__(self, fitted, switch, item_switch):
         self.fitted, self.switch, self.item_switch = fitted, switch, item_switch
         self.names = term_names(fitted.factor_names, fitted.score_names)
         self.index = {name: k for k, name in enumerate(self.names)}
         self.warm = fitted.n_items > 0
+
+    def grown(self, text):
+        """This blend, as fitted, over the text model ``text`` grown by ``add_items``."""
+        out = Blend(self.fitted.grown(text), self.switch, self.item_switch)
+        out.longest = self.longest
+        return out
 
     def bins(self, rows):
         """Each user's history-length bin (see ``HISTORY_BINS``)."""
@@ -211,6 +221,8 @@ class Blend:
         coef = np.asarray(coef, dtype=np.float64)
         scratch = {} if scratch is None else scratch
         n_u = f.n_users[rows].astype(np.float32)
+        if self.longest is not None:
+            n_u = np.minimum(n_u, np.float32(max(self.longest, 1)))
         a, _ = self.gates(n_u, f.n_items[:0])
         short = (1.0 / (1.0 + np.log(np.maximum(n_u, 1.0))))[:, None]
         mask = None if self.warm.all() or not self.warm.any() else self.warm

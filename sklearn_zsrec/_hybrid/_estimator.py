@@ -353,7 +353,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         zero = self._blend.fitted.n_items == 0
         Learner.share(out, int((zero & ~self._fresh_mask(self._blend.fitted.text)).sum()),
                       lambda text: self._fresh_mask(text) & zero)
-        self.coef_, self.blend_choice_ = out.coef, out.choice
+        self.coef_, self.blend_choice_, self._blend.longest = out.coef, out.choice, out.longest
         self.blend_candidates_, self.blend_validation_ndcg_ = out.candidates, out.ndcg
         self._exposure = Exposure(out.arrival, out.unseen_share, self.new_item_exposure)
         edges = [0, *HISTORY_BINS]
@@ -433,8 +433,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         self._blend.fitted.check_unchanged()  # before the record takes the models as they are
         with one_id_warning(checked=True):  # the ids checked (and warned about) above
             self.text_.add_items(texts)
-        blend = self._blend  # the fitted switches, not ones set since
-        self._blend = Blend(blend.fitted.grown(self.text_), blend.switch, blend.item_switch)
+        self._blend = self._blend.grown(self.text_)  # the fitted switches, not ones set since
         grow_catalog(self, texts.index.to_numpy())
         self._new_users.grown(self.user_items_, self.n_item_interactions_)
         # a refit's draws (the same users to calibrate on), fixed by the fit

@@ -91,6 +91,7 @@ class Learned:
     held: int = 0  # held-out interactions (users with 2+ interactions)
     usable: int = 0  # of them, ranked against candidates
     constant: tuple = ()  # members whose terms were 0 over the whole holdout
+    longest: int = None  # the longest history of the held-out users
     pending: tuple = None  # what ``share`` needs of the holdout, until it runs
 
 
@@ -267,6 +268,7 @@ class Learner:
         if len(users) > MAX_HOLDOUT_USERS:  # a random sample is enough
             pick = np.sort(rng.choice(len(users), MAX_HOLDOUT_USERS, replace=False))
             users, rows, pos = users[pick], rows[pick], pos[pick]
+        out.longest = int(f.n_users[rows].max(initial=0))
         hidden_cols = positions(f.text.items_, hidden)
         is_hidden = np.zeros(len(f.n_items), dtype=bool)
         is_hidden[hidden_cols] = True
