@@ -988,3 +988,20 @@ def test_the_learned_blend_does_not_depend_on_the_holdouts_chunks(monkeypatch):
     np.testing.assert_array_equal(chunked.coef_, whole.coef_)
     assert chunked.new_item_share_ == whole.new_item_share_
     np.testing.assert_array_equal(chunked.score_items(whole.users_), whole.score_items(whole.users_))
+
+
+def test_new_items_outside_the_catalog_raise_before_the_final_fit():
+    # the check ran after the holdout's and the final fits: all the fit's time first
+    from sklearn_zsrec import ItemKNNRecommender
+
+    fits = []
+
+    class Counted(ItemKNNRecommender):
+        def fit(self, X, y=None):
+            fits.append(1)
+            return super().fit(X, y)
+
+    model = _hybrid().set_params(members=[("knn", Counted())], new_items=[10**9])
+    with pytest.raises(ValueError, match="new_items are not in the catalog"):
+        model.fit(X)
+    assert len(fits) == 1  # the holdout's member only

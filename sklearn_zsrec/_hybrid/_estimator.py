@@ -328,6 +328,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         def fit_blend(rows):
             holdout = fit_members(self.text, members, rows, lambda name: stages("holdout: " + name))
             holdout_text.append(holdout.text)
+            self._fresh_mask(holdout.text)  # new_items checked before the final fit, not after
             stages("blend")
             return Blend(holdout, self.switch, self.item_switch)
 
