@@ -70,7 +70,8 @@ def _kind(texts):
 def _hint(texts):
     """How to turn a table of ids and texts, or texts without ids, into a dict or Series."""
     # (a pyarrow Table's ``columns`` are its arrays; ``column_names`` their names)
-    columns = list(getattr(texts, "column_names", None) or getattr(texts, "columns", []))
+    columns = list(texts.columns if isinstance(texts, pd.DataFrame) else
+                   getattr(texts, "column_names", None) or getattr(texts, "columns", []))
     if isinstance(texts, pd.DataFrame) and len(columns) >= 2:
         return (" For a table of ids and texts, pass e.g. "
                 f"df.set_index({columns[0]!r})[{columns[-1]!r}].")

@@ -112,6 +112,8 @@ def test_bad_parameters():
         (pd.DataFrame({"item_id": [10, 11], "text": ["a film", "a book"]}),
          r"got a pandas\.DataFrame\. For a table of ids and texts, pass e\.g\. "
          r"df\.set_index\('item_id'\)\['text'\]"),
+        (pd.DataFrame({"column_names": [10, 11], "text": ["a film", "a book"]}),
+         r"df\.set_index\('column_names'\)\['text'\]"),  # (a column, not pyarrow's names)
         ({10: "a film"}, r"1 item ids in X are not in the catalog \(e.g. \[11\]\)"),
     ],
 )
