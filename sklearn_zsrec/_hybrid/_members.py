@@ -64,24 +64,27 @@ def default_members(random_state=None):
             ("next", NextItemRecommender())]
 
 
+def _refuse_class(value, what, example, note=""):
+    """Raise naming the fix when ``value`` is a class (the parentheses forgotten);
+    ``example`` the instance to pass, with ``{}`` for the class's name."""
+    if isinstance(value, type):
+        cls = getattr(value, "__name__")  # the class's name
+        raise ValueError(f"HybridRecommender: {what} is the class {cls}{note}; pass an "
+                         f"instance, e.g. {example.format(cls)}.")
+
+
 def check_text(text):
     """Raise naming the fix when ``text`` is a class, not a fitted-to-be instance."""
-    if isinstance(text, type):
-        cls = getattr(text, "__name__")  # the class's name
-        raise ValueError(f"HybridRecommender: text is the class {cls}; pass an "
-                         f"instance, e.g. {cls}(TextEncoder(), item_texts=...).")
+    _refuse_class(text, "text", "{}(TextEncoder(), item_texts=...)")
 
 
 def check_classes(members):
     """True, or raise naming the member given as a class (the parentheses forgotten):
     before ``get_params(deep=True)`` (a search's ``set_params``) calls it unbound."""
     for pair in members if isinstance(members, list) else ():
-        member = pair[1] if isinstance(pair, tuple) and len(pair) == 2 else None
-        if isinstance(member, type):
-            cls = getattr(member, "__name__")  # the class's name
-            raise ValueError(
-                f"HybridRecommender: member {pair[0]!r} is the class {cls}, not a "
-                f"recommender; pass an instance, e.g. ({pair[0]!r}, {cls}()).")
+        if isinstance(pair, tuple) and len(pair) == 2:
+            _refuse_class(pair[1], f"member {pair[0]!r}", f"({pair[0]!r}, {{}}())",
+                          ", not a recommender")
     return True
 
 
