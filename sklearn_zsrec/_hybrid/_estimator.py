@@ -323,11 +323,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         tuned = getattr(self.text, "fine_tune", None) is not None
         if tuned and not isinstance(self.random_state, Integral):
             warnings.warn(UNSEEDED_HYBRID, UserWarning, stacklevel=caller_stacklevel())
-        holdout_text = []
 
         def fit_blend(rows):
             holdout = fit_members(self.text, members, rows, lambda name: stages("holdout: " + name))
-            holdout_text.append(holdout.text)
             self._fresh_mask(holdout.text)  # new_items checked before the final fit, not after
             stages("blend")
             return Blend(holdout, self.switch, self.item_switch)
@@ -339,9 +337,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             warnings.simplefilter("ignore", LinAlgWarning)
             out = Learner(self.C, rng).learn(data, fit_blend)
         text = self.text
-        if out.coef is not None and holdout_text and tuned:
+        if out.coef is not None and tuned:
             # an unfitted copy of the tuned encoder (its model: the tuned directory)
-            text = clone(self.text).set_params(encoder=clone(holdout_text[-1].encoder_),
+            text = clone(self.text).set_params(encoder=clone(out.text.encoder_),
                                                fine_tune=None)
         return out, text
 

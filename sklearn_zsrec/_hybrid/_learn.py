@@ -46,6 +46,11 @@ SHORT_HISTORIES = np.array([1, 2, 3, 5, 8, 13, 20])
 # selection up to this many floats (128 MB), else computed twice
 KEEP_TERMS_FLOATS = 1 << 25
 MIN_POSITIVES = 50  # held-out interactions a history-length bin needs for its own blend
+# a member that scores every item alike for more than this share of the
+# held-out users, and for at least MIN_POSITIVES of them (fewer are noise in
+# the comparison below, and too few for a bin's blend of their own), is
+# judged again on a holdout of half the users (see ``Learner.learn``)
+CONSTANT_SHARE = 0.1
 # held-out interactions the learned blend needs at all: with one, the choice
 # among candidates (``one_se_choice``) has no standard error and judges nothing
 MIN_HOLDOUT = 2
@@ -91,8 +96,20 @@ class Learned:
     held: int = 0  # held-out interactions (users with 2+ interactions)
     usable: int = 0  # of them, ranked against candidates
     constant: tuple = ()  # members whose terms were 0 over the whole holdout
+    mute: dict = None  # per member, the share of held-out users it scored all alike
+    text: object = None  # the holdout's fitted text model
     longest: int = None  # the longest history of the held-out users
     pending: tuple = None  # what ``share`` needs of the holdout, until it runs
+
+
+def mute_shares(features, who, blend, names):
+    """Per member of ``names``, the share of the held-out users ``who`` (one
+    per sample of ``features``) whose samples all have its term 0."""
+    _, users = np.unique(who, return_inverse=True)
+    columns = [blend.index[name] for name in names]
+    heard = np.zeros((users.max(initial=-1) + 1, len(columns)), dtype=bool)
+    np.logical_or.at(heard, users, features[:, columns] != 0)
+    return dict(zip(names, 1.0 - heard.mean(axis=0))) if len(heard) else {}
 
 
 def not_warm(fitted, is_hidden):
@@ -259,6 +276,7 @@ class Learner:
             return out
         blend = fit_blend(subset(data, train))
         f = blend.fitted
+        out.text = f.text
         held = np.flatnonzero(held)[np.argsort(codes[held], kind="stable")]  # by user
         users = data.user_id[held]
         rows = positions(f.text.users_, users)
@@ -323,17 +341,31 @@ class Learner:
         out.usable = len(np.unique(sample_who[labels == 0]))  # held-out items with candidates
         if out.usable < MIN_HOLDOUT:
             return out
-        # a member whose terms are 0 over the whole holdout (constant scores
-        # for every held-out user) cannot be judged there: its weight would be
-        # learnt 0 whatever it is worth at the final fit, as when the rows held
-        # out take all it learns from (every user with 2 interactions keeps 1:
-        # no item-item co-occurrence or transition is left)
-        out.constant = tuple(name for name in f.factor_names + f.score_names
-                             if not features[:, blend.index[name]].any())
-        if out.constant:
+        # a member whose terms are 0 for a held-out user (constant scores)
+        # cannot be judged on that user: its weight would be learnt 0 whatever
+        # it is worth at the final fit, as when the rows held out take all it
+        # learns from (every user with 2 interactions keeps 1: no item-item
+        # co-occurrence or transition is left for them)
+        out.mute = mute_shares(features, sample_who, blend, f.factor_names + f.score_names)
+        out.constant = tuple(name for name, share in out.mute.items() if share == 1.0)
+        many = len(np.unique(sample_who)) * max(out.mute.values(), default=0)
+        if held_share == 1.0 and (out.constant or (
+                many >= MIN_POSITIVES and max(out.mute.values()) > CONSTANT_SHARE)):
             # learnt again with half the users held out: the others' whole
-            # histories give those members something to learn from
-            return self.learn(data, fit_blend, 0.5) if held_share == 1.0 else out
+            # histories give those members something to learn from. Kept if
+            # it did (a member mute for half as many of its users or fewer);
+            # a member mute there too is mute for those users at the final
+            # fit as well, and the larger holdout is kept, with the random
+            # state it left (the draws after it as without the second holdout)
+            state = rng.get_state()
+            half = self.learn(data, fit_blend, 0.5)
+            if out.constant or any(half.mute and half.mute[name] <= share / 2
+                                   for name, share in out.mute.items()
+                                   if share > CONSTANT_SHARE):
+                return half
+            rng.set_state(state)
+        if out.constant:
+            return out
         groups = bins[sample_who]
         own_bins = [b for b in range(N_BINS) if labels[groups == b].sum() >= MIN_POSITIVES
                     and labels[groups == b].min() == 0]
