@@ -9,7 +9,7 @@ def clear_cache(*, fits=True, embeddings=True, models=True):
     - ``fits``: fitted members that :class:`HybridRecommender` reuses while
       the same data and parameters come back (the candidates of a grid
       search over the blend's own parameters refit nothing else, up to
-      5-fold with the learned blend). At most 10 entries of each kind (text
+      5-fold with the learned blend). At most 15 entries of each kind (text
       model, CF model, item-kNN, next-item, ...) and 1 GiB in all (arrays,
       and pandas objects such as texts with their strings; a fit larger than
       that alone is not kept), least recently used dropped first (MovieLens-100K's default members:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 
 from sklearn_zsrec import (
     ALSRecommender,
@@ -312,6 +312,76 @@ def test_members_mute_for_many_held_out_users_are_judged_on_half_the_users(seed)
     assert ndcg(hybrid, sessions) > alone - 0.03, (ndcg(hybrid, sessions), alone)
 
 
+class _FewUsers(BaseEstimator):
+    """Popularity, for users 1, 3 and 5 only: a member that knows few users."""
+
+    def fit(self, X, y=None):
+        self.users_ = np.intersect1d(X.user_id.unique(), [1, 3, 5])
+        counts = X.item_id.value_counts()
+        self.items_ = np.sort(counts.index.to_numpy())
+        self.scores_ = counts.reindex(self.items_).to_numpy(dtype=np.float32)
+        return self
+
+    def score_items(self, users):
+        return np.tile(self.scores_, (len(users), 1))
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_second_holdout_where_another_member_judges_no_one_is_not_kept(seed):
+    # the half holdout gave next-item back its session users, but left no
+    # held-out user that the few-users member knows: it was kept, and that
+    # member, constant over it, sent the fit to the fixed blend with a
+    # warning (session users' NDCG@10 0.827 -> 0.029, a review's run)
+    from sklearn_zsrec import ALSRecommender, ItemKNNRecommender, NextItemRecommender
+    from sklearn_zsrec.metrics import make_rank_scorer
+
+    (train, test), texts = _sessions_beside_long_histories(0)
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    members = [("als", ALSRecommender(random_state=seed)), ("knn", ItemKNNRecommender()),
+               ("next", NextItemRecommender()), ("few", _FewUsers())]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hybrid = HybridRecommender(text, members, random_state=seed, verbose=0).fit(train)
+    sessions = test[(test.user_id % 2 == 0) & test.item_id.isin(train.item_id)]
+    assert make_rank_scorer("ndcg", k=10)(hybrid, sessions) > 0.75
+
+
+def _first_items_private():
+    # 150 users of 2 items, the first one nobody else has; 300 users of 4
+    # items of a topic
+    rng = np.random.RandomState(0)
+    rows = [(u, i) for u in range(150) for i in (1000 + u, rng.randint(300))]
+    rows += [(u, int(i)) for u in range(150, 450)
+             for i in rng.choice(np.arange(60) + 60 * (u % 5), 4, replace=False)]
+    X = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    return X, pd.Series({i: f"A story about topic {i % 3}, item {i}." for i in set(X.item_id)})
+
+
+def test_the_final_fit_serves_the_encoder_tuned_on_the_holdout_kept(monkeypatch, tmp_path):
+    # the final fit served the encoder tuned on the last holdout fitted: the
+    # second one, also when the blend was learned on the first
+    from sklearn_zsrec import ContrastiveFineTuning
+    from sklearn_zsrec._hybrid import _learn
+
+    X, texts = _first_items_private()
+    tuned = []
+    learn = _learn.Learner.learn
+
+    def spy(self, data, fit_blend, held_share=1.0):
+        out = learn(self, data, fit_blend, held_share)
+        tuned.append((held_share, out.text.encoder_.model))
+        return out
+
+    monkeypatch.setattr(_learn.Learner, "learn", spy)
+    tuning = ContrastiveFineTuning(n_steps=1, batch_size=4, location=tmp_path, verbose=0)
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
+                               fine_tune=tuning)
+    hybrid = HybridRecommender(text, random_state=0, verbose=0).fit(X)
+    (half, second), (full, first) = tuned  # the second holdout returns first
+    assert (half, full) == (0.5, 1.0) and first != second
+    assert hybrid.text_.encoder_.model == first
+
+
 def test_a_second_holdout_that_does_not_help_leaves_the_blend_as_without_it(monkeypatch):
     # users whose first item nobody else has, their second a common one:
     # held out, they keep the first, and item-kNN and next-item score nothing
@@ -320,12 +390,7 @@ def test_a_second_holdout_that_does_not_help_leaves_the_blend_as_without_it(monk
     # it as without the second
     from sklearn_zsrec._hybrid import _learn
 
-    rng = np.random.RandomState(0)
-    rows = [(u, i) for u in range(150) for i in (1000 + u, rng.randint(300))]
-    rows += [(u, int(i)) for u in range(150, 450)
-             for i in rng.choice(np.arange(60) + 60 * (u % 5), 4, replace=False)]
-    X = pd.DataFrame(rows, columns=["user_id", "item_id"])
-    texts = pd.Series({i: f"A story about topic {i % 3}, item {i}." for i in set(X.item_id)})
+    X, texts = _first_items_private()
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
     learns = []
     learn = _learn.Learner.learn
@@ -341,3 +406,33 @@ def test_a_second_holdout_that_does_not_help_leaves_the_blend_as_without_it(monk
     np.testing.assert_array_equal(hybrid.blend_validation_ndcg_, alone.blend_validation_ndcg_)
     users = X.user_id.unique()
     np.testing.assert_array_equal(hybrid.recommend(users, n=10), alone.recommend(users, n=10))
+
+
+def test_a_grid_reuses_the_members_of_second_holdouts(monkeypatch):
+    # each split that fits a second holdout keeps 3 fits of each member in
+    # the memo; with 10 entries per kind, 4 such splits of one candidate
+    # pushed out the first ones and the next candidate refitted everything
+    # (NextItemRecommender fitted 22 times instead of 11, a review's run)
+    from sklearn.model_selection import GridSearchCV
+    from sklearn_zsrec import NextItemRecommender
+    from sklearn_zsrec._hybrid import _learn
+
+    (train, _), texts = _sessions_beside_long_histories(0)
+    last = train.groupby("user_id").timestamp.transform("max") == train.timestamp
+    cv = [(np.flatnonzero(~(last & (train.user_id % 4 == q))),
+           np.flatnonzero(last & (train.user_id % 4 == q))) for q in range(4)]
+    fits, learns = [], []
+    fit, learn = NextItemRecommender.fit, _learn.Learner.learn
+    monkeypatch.setattr(NextItemRecommender, "fit",
+                        lambda self, *a, **k: fits.append(1) or fit(self, *a, **k))
+    monkeypatch.setattr(_learn.Learner, "learn", lambda self, data, fit_blend, held_share=1.0:
+                        learns.append(held_share) or learn(self, data, fit_blend, held_share))
+    clear_cache()
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    search = GridSearchCV(HybridRecommender(text, random_state=0, verbose=0),
+                          {"C": [1.0, 0.1]}, cv=cv, refit=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # test rows of items not in a split
+        search.fit(train)
+    assert learns.count(0.5) >= 2 * 3  # second holdouts in 3+ splits, per candidate
+    assert len(fits) == len(learns) // 2 + 4  # the first candidate's fits only

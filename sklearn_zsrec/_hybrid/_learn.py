@@ -96,20 +96,21 @@ class Learned:
     held: int = 0  # held-out interactions (users with 2+ interactions)
     usable: int = 0  # of them, ranked against candidates
     constant: tuple = ()  # members whose terms were 0 over the whole holdout
-    mute: dict = None  # per member, the share of held-out users it scored all alike
+    mute: dict = None  # per member, the share of the held-out users it scored all alike
     text: object = None  # the holdout's fitted text model
     longest: int = None  # the longest history of the held-out users
     pending: tuple = None  # what ``share`` needs of the holdout, until it runs
 
 
-def mute_shares(features, who, blend, names):
-    """Per member of ``names``, the share of the held-out users ``who`` (one
-    per sample of ``features``) whose samples all have its term 0."""
+def mute_users(features, who, blend, names):
+    """Per member of ``names``, how many of the held-out users ``who`` (one
+    per sample of ``features``) have its term 0 in all their samples; and
+    the number of those users."""
     _, users = np.unique(who, return_inverse=True)
     columns = [blend.index[name] for name in names]
     heard = np.zeros((users.max(initial=-1) + 1, len(columns)), dtype=bool)
     np.logical_or.at(heard, users, features[:, columns] != 0)
-    return dict(zip(names, 1.0 - heard.mean(axis=0))) if len(heard) else {}
+    return dict(zip(names, (~heard).sum(axis=0).tolist())), len(heard)
 
 
 def not_warm(fitted, is_hidden):
@@ -346,22 +347,23 @@ class Learner:
         # it is worth at the final fit, as when the rows held out take all it
         # learns from (every user with 2 interactions keeps 1: no item-item
         # co-occurrence or transition is left for them)
-        out.mute = mute_shares(features, sample_who, blend, f.factor_names + f.score_names)
-        out.constant = tuple(name for name, share in out.mute.items() if share == 1.0)
-        many = len(np.unique(sample_who)) * max(out.mute.values(), default=0)
-        if held_share == 1.0 and (out.constant or (
-                many >= MIN_POSITIVES and max(out.mute.values()) > CONSTANT_SHARE)):
+        mute, n_judged = mute_users(features, sample_who, blend, f.factor_names + f.score_names)
+        out.mute = {name: count / n_judged for name, count in mute.items()}
+        out.constant = tuple(name for name, count in mute.items() if count == n_judged)
+        loud = [name for name, count in mute.items()
+                if count >= MIN_POSITIVES and count > CONSTANT_SHARE * n_judged]
+        if held_share == 1.0 and (out.constant or loud):
             # learnt again with half the users held out: the others' whole
             # histories give those members something to learn from. Kept if
-            # it did (a member mute for half as many of its users or fewer);
-            # a member mute there too is mute for those users at the final
-            # fit as well, and the larger holdout is kept, with the random
-            # state it left (the draws after it as without the second holdout)
+            # it did (a member of ``loud`` mute for half the share of its
+            # users or less) and judges every member; a member mute there
+            # too is mute for those users at the final fit as well, and the
+            # larger holdout is kept, with the random state it left (the
+            # draws after it as without the second holdout)
             state = rng.get_state()
             half = self.learn(data, fit_blend, 0.5)
-            if out.constant or any(half.mute and half.mute[name] <= share / 2
-                                   for name, share in out.mute.items()
-                                   if share > CONSTANT_SHARE):
+            if out.constant or (half.coef is not None and not half.constant and any(
+                    half.mute[name] <= out.mute[name] / 2 for name in loud)):
                 return half
             rng.set_state(state)
         if out.constant:
