@@ -6,7 +6,7 @@ Thin estimators over ``implicit`` (item k-NN, BPR, ALS) and ``lightfm``
 and scores them exactly like the package's own recommenders. Each one builds
 the user-item matrix with :meth:`BaseRecommender._index` and returns dense
 scores over ``items_`` from ``_scores``; ranking, the exclusion of training
-items and the metrics come from :class:`~sklearn_zsrec._base.BaseRecommender`.
+items and the metrics come from :class:`~sklearn_zsrec.BaseRecommender`.
 
 LightFM 1.17 does not install with current pip; run
 ``python benchmarks/install_lightfm.py`` first.
@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from sklearn_zsrec._base import BaseRecommender
+from sklearn_zsrec import BaseRecommender
 
 __all__ = ["BPR", "ImplicitALS", "ItemKNN", "LightFM", "genre_title_features"]
 

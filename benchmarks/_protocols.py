@@ -217,7 +217,7 @@ def protocol_e(X, p, seed=0):
 def score_matrix(model, users, catalog):
     """Scores of ``users`` over ``catalog`` items; -inf where the model has none.
 
-    ``model`` is a fitted :class:`sklearn_zsrec._base.BaseRecommender`.
+    ``model`` is a fitted :class:`sklearn_zsrec.BaseRecommender`.
     """
     cols = pd.Index(catalog).get_indexer(model.items_)
     known = cols >= 0

@@ -15,7 +15,7 @@ from sklearn.linear_model import Ridge
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from sklearn_zsrec import ALSRecommender, TextEncoder
-from sklearn_zsrec._base import BaseRecommender
+from sklearn_zsrec import BaseRecommender
 from sklearn_zsrec._texts import check_id_texts
 
 
