@@ -1,9 +1,28 @@
 """Ids across inputs: the catalog's order of mixed ids, and hints for ids of another type."""
 
+import re
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+
+# pandas before 3.1 hashes a string up to its first NUL character: its
+# factorize and unique made "x" and "x\0" one id (pandas-dev/pandas#34551)
+_NUL_MERGES = tuple(map(int, re.match(r"(\d+)\.(\d+)", pd.__version__).groups())) < (3, 1)
+
+
+def refuse_nul(values, what):
+    """Raise when ``values`` (ids) hold a string with a NUL character that this
+    pandas would merge with another id; ``what`` names them in the message."""
+    if not _NUL_MERGES or values.dtype.kind != "O":
+        return
+    bad = next((v for v in values if isinstance(v, str) and "\0" in v), None)
+    if bad is not None:
+        raise ValueError(
+            f"{what} holds ids with a NUL character (e.g. {bad!r}): pandas "
+            f"{pd.__version__} reads a string only up to its first NUL, so ids that "
+            "differ after it would be counted as one id. Upgrade pandas to 3.1 or "
+            "later, or map the ids to strings without NUL characters.")
 
 
 def _unique_ids(values):

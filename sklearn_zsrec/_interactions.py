@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ._columns import _check_weight_range, _timestamps, checked_weights
+from ._ids import refuse_nul
 
 _COLUMNS = ("user_id", "item_id", "timestamp", "weight")
 
@@ -129,16 +130,19 @@ def check_ids(values, name, estimator_name):
         int64, uint64 or float64 for numeric ids, object otherwise.
     """
     if isinstance(values, (pd.Series, pd.Index)):
-        if getattr(values.dtype, "kind", "O") in ("m", "M") and not str(values.dtype).startswith(
-                ("date32", "date64")):  # tz-aware, Arrow timestamps: as datetime64, not dates
+        dates = str(values.dtype).startswith(("date32", "date64"))  # Arrow dates: ids
+        if getattr(values.dtype, "kind", "O") in ("m", "M") and not dates:
+            # tz-aware, Arrow timestamps: as datetime64, not dates
             _refuse_id_dtype(values.dtype, name, estimator_name)
-        values = values.to_numpy()
+        # (pandas 2.0 gave Arrow dates as datetime64[D], refused below)
+        values = values.to_numpy(dtype=object) if dates else values.to_numpy()
     elif not isinstance(values, np.ndarray):
         values = np.asarray(values, dtype=object)
     if values.dtype.kind in "US":
         values = values.astype(object)
     if values.dtype.kind == "O":
         values = _infer_ids(values, name, estimator_name)
+        refuse_nul(values, f"{estimator_name}: {name}")
     if values.dtype.kind not in "iufO":
         _refuse_id_dtype(values.dtype, name, estimator_name)
     # one dtype per kind (int32 ids added to an int64 catalog made it object)

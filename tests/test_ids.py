@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 from sklearn.base import clone
 
+from sklearn_zsrec import _ids
 from sklearn_zsrec._interactions import object_array
 
 from sklearn_zsrec import (
@@ -82,12 +83,36 @@ def test_the_same_rows_as_a_list_a_frame_or_in_any_order_give_the_same_model():
     assert PopularityRecommender().fit([["a", 11], [1, 10], [1, 11]]).users_.tolist() == [1, "a"]
 
 
+@pytest.mark.skipif(_ids._NUL_MERGES, reason="this pandas merges them: refused (below)")
 def test_string_ids_keep_trailing_nul_characters():
     X = pd.DataFrame({"user_id": ["a", "a\0", "a\0"], "item_id": ["x", "x\0", "y"]})
     model = PopularityRecommender().fit(X)
     assert sorted(model.users_.tolist()) == ["a", "a\0"]
     assert sorted(model.items_.tolist()) == ["x", "x\0", "y"]
     assert model.recommend(["a\0"], n=1).tolist() == [["x"]]
+
+
+def test_ids_a_pandas_before_3_1_would_merge_are_refused(monkeypatch):
+    # pandas 2.0-3.0 hash a string up to its first NUL: "x" and "x\0" were
+    # one item to fit (their weights summed) and a hit to the metrics. Our
+    # refusal's logic, with the flag set as on those versions (a hunt ran
+    # pandas 2.0.0 itself)
+    from sklearn_zsrec.metrics import ndcg_at_k
+
+    merges = _ids._NUL_MERGES
+    monkeypatch.setattr(_ids, "_NUL_MERGES", True)
+    X = pd.DataFrame({"user_id": [1, 1, 2], "item_id": ["", "\0", "b"]})
+    with pytest.raises(ValueError, match=r"column 'item_id' holds ids with a NUL character "
+                                         r"\(e.g. '\\x00'\).*Upgrade pandas to 3.1"):
+        PopularityRecommender().fit(X)
+    with pytest.raises(ValueError, match="y_true or y_pred holds ids with a NUL"):
+        ndcg_at_k([["x\0"]], [["x", "y"]], k=2)
+    fitted = PopularityRecommender().fit(X.assign(item_id=["a", "b", "c"]))
+    with pytest.raises(ValueError, match="users holds ids with a NUL"):
+        fitted.recommend(["u\0"])
+    if not merges:  # this pandas keeps them apart
+        monkeypatch.setattr(_ids, "_NUL_MERGES", False)
+        assert ndcg_at_k([["x\0"]], [["x", "y"]], k=2) == 0.0
 
 
 def test_whole_number_float_ids_past_2_53_never_merge():

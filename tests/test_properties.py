@@ -37,13 +37,18 @@ from sklearn_zsrec import (
     ZeroShotRecommender,
 )
 
+from sklearn_zsrec._ids import _NUL_MERGES
+
 from ._hypothesis import examples
 from ._metric_definitions import metric_by_definition
 from ._tiny import tiny_model_path
 from ._members import cf_members
 
 INTS = st.integers(-3, 12) | st.sampled_from([2**62, -(2**40)])
-STRS = st.text(st.characters(codec="utf-8"), max_size=3)
+# (pandas before 3.1 merges strings that differ after a NUL: such ids are
+# refused there, as tests/test_ids.py checks)
+STRS = st.text(st.characters(codec="utf-8", exclude_characters="\0" if _NUL_MERGES else ""),
+               max_size=3)
 IDS = {"int": INTS, "str": STRS, "mixed": INTS | STRS}
 # weights users send: none, counts, ratings, zeros, and huge ones that
 # models may reject with a clear error

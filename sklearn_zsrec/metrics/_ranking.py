@@ -26,7 +26,7 @@ import pandas as pd
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
-from .._ids import isin_ids
+from .._ids import isin_ids, refuse_nul
 from .._progress import caller_stacklevel
 from .._scores import _seen_positions
 from .._interactions import (arrow_values, check_interactions, is_positive_int, object_array,
@@ -171,7 +171,9 @@ def _relevance(y_true, y_pred, k, filled=None):
     n_users = len(top)
 
     flat_true = _concat(relevant)
-    codes, uniques = pd.factorize(_concat([flat_true, top.ravel()]))
+    ids = _concat([flat_true, top.ravel()])
+    refuse_nul(ids, "y_true or y_pred")
+    codes, uniques = pd.factorize(ids)
     true_codes, pred_codes = codes[: len(flat_true)], codes[len(flat_true) :]
     true_rows = np.repeat(np.arange(n_users), [len(r) for r in relevant])
     if (true_codes < 0).any():
