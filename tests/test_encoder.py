@@ -473,6 +473,9 @@ def test_a_half_precision_checkpoint_runs_in_the_precision_asked_for(tmp_path, d
 
 def test_cls_pooling_of_a_left_padding_tokenizer_takes_the_first_real_token(tmp_path):
     # position 0 of a left-padded text is padding: its "CLS" vector was a pad token's
+    # the reference: sentence-transformers took the pad token too before 5.5
+    # (its issue #3208)
+    pytest.importorskip("sentence_transformers", minversion="5.5")
     from sentence_transformers import SentenceTransformer, models
 
     transformer = models.Transformer(tiny_model_path(), max_seq_length=64)
