@@ -261,10 +261,12 @@ def model_files_fingerprint(path, stamp=None):
         digest = hashlib.sha256()
         for rel, full in _model_files(path):
             try:
-                with open(full, "rb") as f:
-                    content = hashlib.file_digest(f, "sha256").hexdigest()
+                content = hashlib.sha256()
+                with open(full, "rb") as f:  # (hashlib.file_digest: Python 3.11+)
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        content.update(block)
             except OSError:  # a dangling link or a file removed meanwhile
                 continue
-            digest.update(f"{rel}\0{content}\0".encode())
+            digest.update(f"{rel}\0{content.hexdigest()}\0".encode())
         _FINGERPRINTS[key] = _FINGERPRINT_SCHEME + digest.hexdigest()[:16]
     return _FINGERPRINTS[key]
