@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 import pandas as pd
 
-from sklearn_zsrec._hybrid import _exposure, _learn, _memo
+from sklearn_zsrec._hybrid import _choice, _exposure, _learn, _memo
 from sklearn_zsrec._hybrid._blend import HISTORY_BINS
 from sklearn_zsrec._next_item import item_transitions
 from sklearn_zsrec.model_selection import LeaveLastOut
@@ -157,17 +157,17 @@ def test_blend_choice_is_the_simplest_within_one_standard_error():
     gains = rng.rand(8, n) * 0.2
     gains[0] += 0.02  # the own fit: best mean, by less than the noise
     gains[4] += 0.015  # knn: one term, close to it
-    assert _learn.one_se_choice(gains, _SIMPLICITY[:8]) == 4
+    assert _choice.one_se_choice(gains, _SIMPLICITY[:8]) == 4
     gains[7] = gains[4]  # popularity as good: simpler still
-    assert _learn.one_se_choice(gains, _SIMPLICITY[:8]) == 7
+    assert _choice.one_se_choice(gains, _SIMPLICITY[:8]) == 7
     clear = rng.rand(8, n) * 0.01
     clear[0] += 0.5  # far ahead: the own fit is kept
-    assert _learn.one_se_choice(clear, _SIMPLICITY[:8]) == 0
+    assert _choice.one_se_choice(clear, _SIMPLICITY[:8]) == 0
     # among equally simple candidates within reach, the best mean
     tied = np.tile(rng.rand(n) * 0.2, (8, 1))
     tied[[0, 1, 5, 6, 7]] -= 1.0  # of the one-term candidates, 2, 3 and 4 stay
     tied[3] += 0.001
-    assert _learn.one_se_choice(tied, _SIMPLICITY[:8]) == 3
+    assert _choice.one_se_choice(tied, _SIMPLICITY[:8]) == 3
 
 
 def test_fitted_blends_are_judged_on_the_users_they_were_not_fitted_on(monkeypatch):
@@ -638,9 +638,9 @@ def test_a_blend_choice_moves_from_its_default_only_on_a_clear_win():
     # candidate 0 (the default) and candidate 1, equally simple in _SIMPLICITY
     close = np.stack([base, base + 0.01 + rng.normal(0, 0.2, 400)] + [base * 0] * 8)
     clear = np.stack([base, base + 0.2 + rng.normal(0, 0.05, 400)] + [base * 0] * 8)
-    assert _learn.one_se_choice(close, _SIMPLICITY) in (0, 1)
-    assert _learn.clear_winner(close, 0, _SIMPLICITY) == 0  # a lead within 2 SE: the default stays
-    assert _learn.clear_winner(clear, 0, _SIMPLICITY) == 1
+    assert _choice.one_se_choice(close, _SIMPLICITY) in (0, 1)
+    assert _choice.clear_winner(close, 0, _SIMPLICITY) == 0  # a lead within 2 SE: the default stays
+    assert _choice.clear_winner(clear, 0, _SIMPLICITY) == 1
 
 
 def test_refitting_one_hybrids_member_leaves_another_hybrid_alone():
