@@ -295,11 +295,12 @@ def _sessions_beside_long_histories(seed):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_members_mute_for_many_held_out_users_are_judged_on_half_the_users(seed):
-    # the holdout took the session users' only transition: next-item scored
-    # every item alike for the held-out session users (a quarter of all held
-    # out), its weight for short histories was learnt from the long users cut
-    # short, and the hybrid found the session users' next item for 80-83% of
-    # them where next-item alone finds 91-97% (NDCG@10, a hunt's run)
+    # holding out every user's latest interaction took the session users'
+    # only transition: next-item scored every item alike for the held-out
+    # session users (a quarter of all held out), its weight for short
+    # histories was learnt from the long users cut short, and the hybrid
+    # found the session users' next item for 80-83% of them where next-item
+    # alone finds 91-97% (NDCG@10, a hunt's run); half the users are held out now
     from sklearn_zsrec import NextItemRecommender
     from sklearn_zsrec.metrics import make_rank_scorer
 
@@ -312,11 +313,46 @@ def test_members_mute_for_many_held_out_users_are_judged_on_half_the_users(seed)
     assert ndcg(hybrid, sessions) > alone - 0.03, (ndcg(hybrid, sessions), alone)
 
 
+def _spy_holdouts(monkeypatch):
+    """Record each holdout the learned blend learns on: (users held out, its Learned)."""
+    from sklearn_zsrec._hybrid import _learn
+
+    holdouts, learn_on = [], _learn.Learner.learn_on
+
+    def spy(self, out, data, fit_blend, split, catalog):
+        learn_on(self, out, data, fit_blend, split, catalog)
+        holdouts.append((int(split[1].sum()), out))
+
+    monkeypatch.setattr(_learn.Learner, "learn_on", spy)
+    return holdouts
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_holdout_takes_exactly_half_of_the_users_who_can_give_one(monkeypatch, seed):
+    # a coin per user, over all users: the draws of users with 1 interaction
+    # were lost, and where a data generator's first draws (each user's
+    # history length, with the same seed) lined up with them, no user with
+    # 2+ interactions was held out (a study's run: 0 of 997)
+    holdouts = _spy_holdouts(monkeypatch)
+    rng = np.random.RandomState(seed)
+    lengths = rng.choice([1, 2, 3, 8], size=600, p=[0.55, 0.2, 0.15, 0.1])
+    X = pd.DataFrame([(u, int(i)) for u, n in enumerate(lengths)
+                      for i in rng.choice(200, n, replace=False)], columns=["user_id", "item_id"])
+    texts = pd.Series({i: f"A story about topic {i % 3}, item {i}." for i in range(200)})
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    HybridRecommender(text, random_state=seed, verbose=0).fit(X)
+    (held, out), = holdouts
+    assert held == out.held == int(np.ceil((lengths > 1).sum() / 2))
+
+
 class _FewUsers(BaseEstimator):
-    """Popularity, for users 1, 3 and 5 only: a member that knows few users."""
+    """Popularity, for the users ``users`` only: a member that knows few users."""
+
+    def __init__(self, users=(1, 3, 5)):
+        self.users = users
 
     def fit(self, X, y=None):
-        self.users_ = np.intersect1d(X.user_id.unique(), [1, 3, 5])
+        self.users_ = np.intersect1d(X.user_id.unique(), self.users)
         counts = X.item_id.value_counts()
         self.items_ = np.sort(counts.index.to_numpy())
         self.scores_ = counts.reindex(self.items_).to_numpy(dtype=np.float32)
@@ -327,11 +363,11 @@ class _FewUsers(BaseEstimator):
 
 
 @pytest.mark.parametrize("seed", [0, 2])
-def test_a_second_holdout_where_another_member_judges_no_one_is_not_kept(seed):
-    # the half holdout gave next-item back its session users, but left no
-    # held-out user that the few-users member knows: it was kept, and that
-    # member, constant over it, sent the fit to the fixed blend with a
-    # warning (session users' NDCG@10 0.827 -> 0.029, a review's run)
+def test_a_member_that_knows_few_users_leaves_the_learned_blend_learned(seed):
+    # a member that knows a few users can know none of a holdout of half
+    # the users: constant over it, it sent the fit to the fixed blend with a
+    # warning (session users' NDCG@10 0.827 -> 0.029, a review's run); the
+    # holdout of every user judges it
     from sklearn_zsrec import ALSRecommender, ItemKNNRecommender, NextItemRecommender
     from sklearn_zsrec.metrics import make_rank_scorer
 
@@ -346,93 +382,92 @@ def test_a_second_holdout_where_another_member_judges_no_one_is_not_kept(seed):
     assert make_rank_scorer("ndcg", k=10)(hybrid, sessions) > 0.75
 
 
-def _first_items_private():
-    # 150 users of 2 items, the first one nobody else has; 300 users of 4
-    # items of a topic
-    rng = np.random.RandomState(0)
-    rows = [(u, i) for u in range(150) for i in (1000 + u, rng.randint(300))]
-    rows += [(u, int(i)) for u in range(150, 450)
-             for i in rng.choice(np.arange(60) + 60 * (u % 5), 4, replace=False)]
-    X = pd.DataFrame(rows, columns=["user_id", "item_id"])
-    return X, pd.Series({i: f"A story about topic {i % 3}, item {i}." for i in set(X.item_id)})
+def _with_one_known_user(seed):
+    """Sessions beside long histories, and members with one that knows one
+    user of 2+ interactions: held out in about half of the random states."""
+    from sklearn_zsrec import ItemKNNRecommender, NextItemRecommender
+
+    (train, _), texts = _sessions_beside_long_histories(0)
+    counts = train.user_id.value_counts()
+    one = int(np.sort(counts.index[counts > 1])[seed])
+    members = [("knn", ItemKNNRecommender()), ("next", NextItemRecommender()),
+               ("few", _FewUsers(users=(one,)))]
+    return train, texts, members
+
+
+def test_a_holdout_without_a_blend_is_taken_again_from_every_user(monkeypatch):
+    # the half holdout is kept where it gives a blend; where it gives none
+    # (here the one user the member knows is not held out, so the member is
+    # constant over it) the holdout of every user does, with no warning
+    seen = set()
+    for seed in range(6):
+        holdouts = _spy_holdouts(monkeypatch)
+        train, texts, members = _with_one_known_user(seed)
+        eligible = int((train.user_id.value_counts() > 1).sum())
+        text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            hybrid = HybridRecommender(text, members, random_state=seed, verbose=0).fit(train)
+        assert not [w for w in caught if "blend='learned'" in str(w.message)]
+        held = [n for n, _ in holdouts]
+        assert held in ([(eligible + 1) // 2], [(eligible + 1) // 2, eligible])
+        if len(held) == 2:
+            assert holdouts[0][1].constant == ("few",) and holdouts[0][1].coef is None
+        np.testing.assert_array_equal(hybrid.coef_, holdouts[-1][1].coef)
+        seen.add(len(held))
+    assert seen == {1, 2}  # both paths taken
 
 
 def test_the_final_fit_serves_the_encoder_tuned_on_the_holdout_kept(monkeypatch, tmp_path):
-    # the final fit served the encoder tuned on the last holdout fitted: the
-    # second one, also when the blend was learned on the first
+    # the final fit served the encoder tuned on the last holdout fitted,
+    # also when the blend was learned on another one
     from sklearn_zsrec import ContrastiveFineTuning
-    from sklearn_zsrec._hybrid import _learn
 
-    X, texts = _first_items_private()
-    tuned = []
-    learn = _learn.Learner.learn
-
-    def spy(self, data, fit_blend, held_share=1.0):
-        out = learn(self, data, fit_blend, held_share)
-        tuned.append((held_share, out.text.encoder_.model))
-        return out
-
-    monkeypatch.setattr(_learn.Learner, "learn", spy)
     tuning = ContrastiveFineTuning(n_steps=1, batch_size=4, location=tmp_path, verbose=0)
-    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
-                               fine_tune=tuning)
-    hybrid = HybridRecommender(text, random_state=0, verbose=0).fit(X)
-    (half, second), (full, first) = tuned  # the second holdout returns first
-    assert (half, full) == (0.5, 1.0) and first != second
-    assert hybrid.text_.encoder_.model == first
-
-
-def test_a_second_holdout_that_does_not_help_leaves_the_blend_as_without_it(monkeypatch):
-    # users whose first item nobody else has, their second a common one:
-    # held out, they keep the first, and item-kNN and next-item score nothing
-    # for them on either holdout. The second holdout is tried, does not halve
-    # their share, and the blend is the first holdout's, with the draws after
-    # it as without the second
-    from sklearn_zsrec._hybrid import _learn
-
-    X, texts = _first_items_private()
-    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
-    learns = []
-    learn = _learn.Learner.learn
-    monkeypatch.setattr(_learn.Learner, "learn", lambda self, data, fit_blend, held_share=1.0:
-                        learns.append(held_share) or learn(self, data, fit_blend, held_share))
-    hybrid = HybridRecommender(text, random_state=0, verbose=0).fit(X)
-    assert learns == [1.0, 0.5]  # the second holdout was tried
-    monkeypatch.setattr(_learn, "CONSTANT_SHARE", 2.0)  # and now is not
-    alone = clone(hybrid).fit(X)
-    assert learns == [1.0, 0.5, 1.0]
-    np.testing.assert_array_equal(hybrid.coef_, alone.coef_)
-    # the cross-fitted candidates' NDCG follows the draw of the folds
-    np.testing.assert_array_equal(hybrid.blend_validation_ndcg_, alone.blend_validation_ndcg_)
-    users = X.user_id.unique()
-    np.testing.assert_array_equal(hybrid.recommend(users, n=10), alone.recommend(users, n=10))
+    for seed in (0, 1):  # one holdout, then two
+        holdouts = _spy_holdouts(monkeypatch)
+        train, texts, members = _with_one_known_user(seed)
+        text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                                   item_texts=texts, fine_tune=tuning)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # a member knowing no user
+            hybrid = HybridRecommender(text, members, random_state=seed, verbose=0).fit(train)
+        tuned = [out.text.encoder_.model for _, out in holdouts]
+        assert len(tuned) == 1 + seed and len(set(tuned)) == len(tuned)
+        assert hybrid.text_.encoder_.model == tuned[-1]
+        np.testing.assert_array_equal(hybrid.coef_, holdouts[-1][1].coef)
 
 
 def test_a_grid_reuses_the_members_of_second_holdouts(monkeypatch):
     # each split that fits a second holdout keeps 3 fits of each member in
     # the memo; with 10 entries per kind, 4 such splits of one candidate
     # pushed out the first ones and the next candidate refitted everything
-    # (NextItemRecommender fitted 22 times instead of 11, a review's run)
+    # (NextItemRecommender fitted 22 times instead of 11, a review's run).
+    # Here a member knows only two users of one interaction, never held out:
+    # constant over both holdouts of every split
     from sklearn.model_selection import GridSearchCV
-    from sklearn_zsrec import NextItemRecommender
-    from sklearn_zsrec._hybrid import _learn
+    from sklearn_zsrec import ItemKNNRecommender, NextItemRecommender
 
     (train, _), texts = _sessions_beside_long_histories(0)
     last = train.groupby("user_id").timestamp.transform("max") == train.timestamp
     cv = [(np.flatnonzero(~(last & (train.user_id % 4 == q))),
            np.flatnonzero(last & (train.user_id % 4 == q))) for q in range(4)]
-    fits, learns = [], []
-    fit, learn = NextItemRecommender.fit, _learn.Learner.learn
+    counts = train.user_id.value_counts()
+    single = np.sort(counts.index[counts == 1])
+    few = (int(single[single % 4 == 0][0]), int(single[single % 4 == 2][0]))
+    fits = []
+    fit = NextItemRecommender.fit
     monkeypatch.setattr(NextItemRecommender, "fit",
                         lambda self, *a, **k: fits.append(1) or fit(self, *a, **k))
-    monkeypatch.setattr(_learn.Learner, "learn", lambda self, data, fit_blend, held_share=1.0:
-                        learns.append(held_share) or learn(self, data, fit_blend, held_share))
+    holdouts = _spy_holdouts(monkeypatch)
     clear_cache()
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
-    search = GridSearchCV(HybridRecommender(text, random_state=0, verbose=0),
+    members = [("knn", ItemKNNRecommender()), ("next", NextItemRecommender()),
+               ("few", _FewUsers(users=few))]
+    search = GridSearchCV(HybridRecommender(text, members, random_state=0, verbose=0),
                           {"C": [1.0, 0.1]}, cv=cv, refit=False)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # test rows of items not in a split
+        warnings.simplefilter("ignore", UserWarning)  # the fixed blend; items not in a split
         search.fit(train)
-    assert learns.count(0.5) >= 2 * 3  # second holdouts in 3+ splits, per candidate
-    assert len(fits) == len(learns) // 2 + 4  # the first candidate's fits only
+    assert len(holdouts) == 2 * 4 * 2  # half and every user, 4 splits, 2 candidates
+    assert len(fits) == len(holdouts) // 2 + 4  # the first candidate's fits only

@@ -47,11 +47,13 @@ SHORT_HISTORIES = np.array([1, 2, 3, 5, 8, 13, 20])
 # selection up to this many floats (128 MB), else computed twice
 KEEP_TERMS_FLOATS = 1 << 25
 MIN_POSITIVES = 50  # held-out interactions a history-length bin needs for its own blend
-# a member that scores every item alike for more than this share of the
-# held-out users, and for at least MIN_POSITIVES of them (fewer are noise in
-# the comparison below, and too few for a bin's blend of their own), is
-# judged again on a holdout of half the users (see ``Learner.learn``)
-CONSTANT_SHARE = 0.1
+# the share of the users (of those with 2+ interactions) whose latest
+# interaction is held out; the others keep their whole histories, so that a
+# member has something to learn from for users like the held-out ones: with
+# every user held out, where users of 2 interactions carried all the
+# co-occurrences or transitions, none was left, and that member's weight was
+# learnt from the other users alone (see ``Learner.learn``)
+HELD_SHARE = 0.5
 # held-out interactions the learned blend needs at all: with one, the choice
 # among candidates (``_choice.one_se_choice``) has no standard error and judges nothing
 MIN_HOLDOUT = 2
@@ -93,21 +95,14 @@ class Learned:
     held: int = 0  # held-out interactions (users with 2+ interactions)
     usable: int = 0  # of them, ranked against candidates
     constant: tuple = ()  # members whose terms were 0 over the whole holdout
-    mute: dict = None  # per member, the share of the held-out users it scored all alike
     text: object = None  # the holdout's fitted text model
     longest: int = None  # the longest history of the held-out users
     pending: tuple = None  # what ``share`` needs of the holdout, until it runs
 
 
-def mute_users(features, who, blend, names):
-    """Per member of ``names``, how many of the held-out users ``who`` (one
-    per sample of ``features``) have its term 0 in all their samples; and
-    the number of those users."""
-    _, users = np.unique(who, return_inverse=True)
-    columns = [blend.index[name] for name in names]
-    heard = np.zeros((users.max(initial=-1) + 1, len(columns)), dtype=bool)
-    np.logical_or.at(heard, users, features[:, columns] != 0)
-    return dict(zip(names, (~heard).sum(axis=0).tolist())), len(heard)
+def silent(features, blend, names):
+    """The members of ``names`` whose term is 0 in every sample of ``features``."""
+    return tuple(name for name in names if not features[:, blend.index[name]].any())
 
 
 def not_warm(fitted, is_hidden):
@@ -164,17 +159,19 @@ class Learner:
     def __init__(self, C, rng):
         self.C, self.rng = C, rng
 
-    def learn(self, data, fit_blend, held_share=1.0):
+    def learn(self, data, fit_blend, held_share=HELD_SHARE):
         """``Learned`` from the rows ``data``; ``fit_blend(rows)`` fits the members on rows.
 
-        ``held_share``: the share of users whose latest interaction is held
-        out, the others keeping their whole histories in the refit.
+        ``held_share``: the share of the users with 2+ interactions whose
+        latest interaction is held out (drawn at random), the others keeping
+        their whole histories in the refit. Where that holdout gives no
+        blend (too few usable interactions, or a member whose terms are 0
+        over all of it, as one that knows few users can be), it is learnt
+        on the holdout of every user (whose ``Learned`` says why, if none).
 
         The share of new items is left to ``share``, once the final fit has
         counted the catalog's items without interactions.
         """
-        from ._members import subset
-
         rng = self.rng
         # users and items in an order of their own, not of the rows, so that
         # the random draws below give one answer for any row order of the
@@ -186,7 +183,14 @@ class Learner:
         rank = rank_from_latest(codes, data)
         held = some & (rank == 0) & (np.bincount(codes, weights=some)[codes] > 1)
         if held_share < 1.0:
-            held &= (rng.rand(codes.max() + 1) < held_share)[codes]
+            # a share of the users who have one, not of all users: with a
+            # coin per user, the draws of users without one were lost, and
+            # the count held varied with them
+            mine = np.flatnonzero(held)
+            mine = mine[np.argsort(codes[mine], kind="stable")]  # by user
+            drawn = rng.choice(len(mine), int(np.ceil(held_share * len(mine))), replace=False)
+            held = np.zeros_like(held)
+            held[mine[drawn]] = True
         items = _unique_ids(data.item_id)
         hidden = hidden_items(items, rng)
         picks = pd.Series(data.item_id).isin(hidden).to_numpy()  # rows of hidden items
@@ -198,8 +202,21 @@ class Learner:
                                                                 n_codes)], np.inf)
         train &= rank <= keep_last[codes]
         out = Learned(held=int(held.sum()))
-        if not held.any() or not train.any():
-            return out
+        if held.any() and train.any():
+            self.learn_on(out, data, fit_blend, (codes, held, train, picks), (items, hidden))
+        if out.coef is None and held_share < 1.0:
+            return self.learn(data, fit_blend, 1.0)
+        return out
+
+    def learn_on(self, out, data, fit_blend, split, catalog):
+        """Fill ``out`` with what the holdout ``split`` of ``data`` teaches:
+        the rows' users (``codes``) and masks ``held``, ``train`` and
+        ``picks`` (of the ``hidden`` items among ``items``, the ``catalog``)."""
+        from ._members import subset
+
+        rng = self.rng
+        codes, held, train, picks = split
+        items, hidden = catalog
         blend = fit_blend(subset(data, train))
         f = blend.fitted
         out.text = f.text
@@ -222,7 +239,7 @@ class Learner:
         # times their share of negatives (9 beside 400 of them and 40 items)
         warm_cols = np.flatnonzero(~cold_cols)
         if not len(warm_cols):
-            return out
+            return
         bins = blend.bins(rows)
         who = np.arange(len(users))  # each sample's held-out interaction
         keep = len(users) * len(f.n_items) * len(blend.names) <= KEEP_TERMS_FLOATS
@@ -230,7 +247,7 @@ class Learner:
         # held-out users (their refit saw none), not only their latest
         # interactions: 19,612 on MovieLens-100K (5,000 drawn) against about
         # 190, and coefficients that no longer follow the holdout's draw
-        chosen = picks & some  # picks, not impressions
+        chosen = picks & data.interacted  # picks, not impressions
         pick_who = positions(users, data.user_id[chosen])
         pick_col = positions(f.text.items_, data.item_id[chosen])
         mine = np.flatnonzero((pick_who >= 0) & (pick_col >= 0))
@@ -261,38 +278,18 @@ class Learner:
                 sample([terms[k] for k in own], pick_col[a:b], new_neg[a - lo:b - lo],
                        seen, cold, pick_who[a:b], rows=pick_who[a:b] - part.start)
         if not main[0]:
-            return out
+            return
         features, labels = np.concatenate(main[0]), np.concatenate(main[1])
         sample_who = np.concatenate(main[2])
         out.usable = len(np.unique(sample_who[labels == 0]))  # held-out items with candidates
         if out.usable < MIN_HOLDOUT:
-            return out
-        # a member whose terms are 0 for a held-out user (constant scores)
-        # cannot be judged on that user: its weight would be learnt 0 whatever
-        # it is worth at the final fit, as when the rows held out take all it
-        # learns from (every user with 2 interactions keeps 1: no item-item
-        # co-occurrence or transition is left for them)
-        mute, n_judged = mute_users(features, sample_who, blend, f.factor_names + f.score_names)
-        out.mute = {name: count / n_judged for name, count in mute.items()}
-        out.constant = tuple(name for name, count in mute.items() if count == n_judged)
-        loud = [name for name, count in mute.items()
-                if count >= MIN_POSITIVES and count > CONSTANT_SHARE * n_judged]
-        if held_share == 1.0 and (out.constant or loud):
-            # learnt again with half the users held out: the others' whole
-            # histories give those members something to learn from. Kept if
-            # it did (a member of ``loud`` mute for half the share of its
-            # users or less) and judges every member; a member mute there
-            # too is mute for those users at the final fit as well, and the
-            # larger holdout is kept, with the random state it left (the
-            # draws after it as without the second holdout)
-            state = rng.get_state()
-            half = self.learn(data, fit_blend, 0.5)
-            if out.constant or (half.coef is not None and not half.constant and any(
-                    half.mute[name] <= out.mute[name] / 2 for name in loud)):
-                return half
-            rng.set_state(state)
+            return
+        # a member whose terms are 0 over the whole holdout (constant scores)
+        # cannot be judged: its weight would be learnt 0 whatever it is worth
+        # at the final fit
+        out.constant = silent(features, blend, f.factor_names + f.score_names)
         if out.constant:
-            return out
+            return
         groups = bins[sample_who]
         own_bins = [b for b in range(N_BINS) if labels[groups == b].sum() >= MIN_POSITIVES
                     and labels[groups == b].min() == 0]
@@ -309,7 +306,7 @@ class Learner:
         if cold[0]:
             self.fit_new_items(blend, out.coef, cold, own)
         out.pending = (holdout, len(hidden) / len(items), hidden_cols)
-        return out
+        return
 
     def fit_new_items(self, blend, coef, cold, own):
         """New items ranked among themselves: a logistic model of their own terms ``own``."""
@@ -456,9 +453,9 @@ def warn_tiny(data, out):
     if out.constant:
         warnings.warn(
             f"HybridRecommender: blend='learned' cannot judge the member(s) "
-            f"{list(out.constant)}: refitted without the latest interaction of each user, "
-            "then of half the users (the holdout the blend is learnt on), they scored every "
-            f"item alike for all {out.usable} held-out users, so their weights would be "
+            f"{list(out.constant)}: refitted without the latest interaction of half the "
+            "users, then of each user (the holdouts the blend is learnt on), they scored "
+            f"every item alike for all {out.usable} held-out users, so their weights would be "
             "learnt 0 whatever "
             "they are worth with the full histories (e.g. users with 2 interactions keep "
             "1: no co-occurrence or transition is left). Fell back to the fixed blend "
