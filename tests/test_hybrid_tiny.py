@@ -329,10 +329,11 @@ def _spy_holdouts(monkeypatch):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_holdout_takes_exactly_half_of_the_users_who_can_give_one(monkeypatch, seed):
-    # a coin per user, over all users: the draws of users with 1 interaction
-    # were lost, and where a data generator's first draws (each user's
-    # history length, with the same seed) lined up with them, no user with
-    # 2+ interactions was held out (a study's run: 0 of 997)
+    # short histories are common here (2-3 interactions); a coin per user,
+    # over all users: the draws of users with 1 interaction were lost, and
+    # where a data generator's first draws (each user's history length, with
+    # the same seed) lined up with them, no user with 2+ interactions was
+    # held out (a study's run: 0 of 997)
     holdouts = _spy_holdouts(monkeypatch)
     rng = np.random.RandomState(seed)
     lengths = rng.choice([1, 2, 3, 8], size=600, p=[0.55, 0.2, 0.15, 0.1])
@@ -343,6 +344,23 @@ def test_the_holdout_takes_exactly_half_of_the_users_who_can_give_one(monkeypatc
     HybridRecommender(text, random_state=seed, verbose=0).fit(X)
     (held, out), = holdouts
     assert held == out.held == int(np.ceil((lengths > 1).sum() / 2))
+
+
+@pytest.mark.parametrize("short", [0, 40])
+def test_where_short_histories_are_rare_every_user_is_held_out(monkeypatch, short):
+    # a user of 8-30 interactions loses little of its history to the
+    # holdout, and twice the held-out interactions make a steadier blend;
+    # 40 users of 2-3 interactions (under MIN_POSITIVES) do not change that
+    holdouts = _spy_holdouts(monkeypatch)
+    rng = np.random.RandomState(0)
+    lengths = np.concatenate([rng.randint(8, 31, size=300), rng.randint(2, 4, size=short)])
+    X = pd.DataFrame([(u, int(i)) for u, n in enumerate(lengths)
+                      for i in rng.choice(200, n, replace=False)], columns=["user_id", "item_id"])
+    texts = pd.Series({i: f"A story about topic {i % 3}, item {i}." for i in range(200)})
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    HybridRecommender(text, random_state=0, verbose=0).fit(X)
+    (held, out), = holdouts
+    assert held == out.held == len(lengths)
 
 
 class _FewUsers(BaseEstimator):

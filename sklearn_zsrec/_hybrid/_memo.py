@@ -21,10 +21,10 @@ import scipy.sparse as sp
 _FIT_MEMO = OrderedDict()
 # entries per kind: GridSearchCV runs every split of a candidate before the
 # next one, so a 5-fold search (scikit-learn's default) of the learned blend
-# (a holdout fit and a final fit per split, and a second holdout fit where a
-# member is silent for many held-out users) reuses its fits with 15; with 4
-# it refitted every member for every candidate, with 10 it did once a split
-# fitted a second holdout
+# (a holdout fit and a final fit per split, and a second holdout fit where
+# the first gives no blend) reuses its fits with 15; with 4 it refitted
+# every member for every candidate, with 10 it did once a split fitted a
+# second holdout
 _FIT_MEMO_SIZE = 15
 _FIT_MEMO_BYTES = 1 << 30  # and at most this much of arrays in all (shared ones counted each time)
 _SIZES = {}  # key -> its arrays' bytes
