@@ -58,9 +58,9 @@ HELD_SHARE = 0.5
 # holdout takes a third of their history or more) over this share of those
 # with 2+, and at least MIN_POSITIVES of them. Elsewhere every user is held
 # out: a user of 20 interactions loses a twentieth, and twice the held-out
-# interactions halve the blend's variance (MovieLens-100K, where every user
-# has 20+: with half the users, the spread of NDCG@10 over 5 random states
-# rose from 0.0013-0.0035 to 0.0014-0.0079, over one SE at 5 interactions)
+# interactions make a steadier blend (MovieLens-100K, where every user has
+# 20+: with half the users, the spread of NDCG@10 over 5 random states rose
+# from 0.0013-0.0035 to 0.0014-0.0079, over one SE at 5 interactions)
 SHORT_USERS_SHARE = 0.1
 # held-out interactions the learned blend needs at all: with one, the choice
 # among candidates (``_choice.one_se_choice``) has no standard error and judges nothing
@@ -182,7 +182,7 @@ class Learner:
         their whole histories in the refit; None: ``share_held``. Where that
         holdout gives no blend (too few usable interactions, or a member
         whose terms are 0 over all of it, as one that knows few users can
-        be, or one that the holdout of every user starved), it is learnt on
+        be, or one that the holdout of every user left nothing), it is learnt on
         the other holdout (every user, or half of them for a silent member)
         if ``again``; if neither gives one, the holdout of every user says why.
 
