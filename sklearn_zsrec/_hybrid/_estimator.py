@@ -43,12 +43,13 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     default weights the score is ``w * z_als + (1 - w) * z_text``.
 
     With ``blend="learned"`` (default) ``fit`` learns the weights: it holds
-    out the latest interaction of half the users (drawn among those with 2+
-    interactions; the others keep their whole histories), hides a fifth of
-    the items (so that some held-out items are new, as in production), fits
-    the members on the rest and a logistic regression of held-out item
-    against random candidates on the terms, one per history-length bin
-    (1-3, 4-10, 11-30 and more interactions); the mean of those fits serves every bin unless
+    out the latest interaction of each user with 2+ interactions (of half
+    of them, drawn at random, where users of 2-3 interactions are common;
+    the others keep their whole histories), hides a fifth of the items (so
+    that some held-out items are new, as in production), fits the members
+    on the rest and a logistic regression of held-out item against random
+    candidates on the terms, one per history-length bin (1-3, 4-10, 11-30
+    and more interactions); the mean of those fits serves every bin unless
     the bin's own fit or a fixed sum of terms ranks its held-out items
     clearly better. Then it refits the members on all the data.
     docs/blend.md lists the terms and the rules.

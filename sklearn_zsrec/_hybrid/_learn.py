@@ -181,10 +181,11 @@ class Learner:
         latest interaction is held out (drawn at random), the others keeping
         their whole histories in the refit; None: ``share_held``. Where that
         holdout gives no blend (too few usable interactions, or a member
-        whose terms are 0 over all of it, as one that knows few users can
-        be, or one that the holdout of every user left nothing), it is learnt on
-        the other holdout (every user, or half of them for a silent member)
-        if ``again``; if neither gives one, the holdout of every user says why.
+        whose terms are 0 over all of it: one that knows few users, or one
+        left nothing to learn from by the holdout of every user), it is
+        learnt on the other holdout (every user, or half of them for a
+        silent member) if ``again``; if neither gives one, the holdout of
+        every user says why.
 
         The share of new items is left to ``share``, once the final fit has
         counted the catalog's items without interactions.
@@ -330,7 +331,6 @@ class Learner:
         if cold[0]:
             self.fit_new_items(blend, out.coef, cold, own)
         out.pending = (holdout, len(hidden) / len(items), hidden_cols)
-        return
 
     def fit_new_items(self, blend, coef, cold, own):
         """New items ranked among themselves: a logistic model of their own terms ``own``."""
