@@ -718,6 +718,22 @@ def test_default_members_parameters_raise_naming_the_fix():
     assert clone(hybrid).set_params(text__half_life=2.0, switch=3.0).switch == 3.0
 
 
+def test_the_html_diagram_draws_the_text_model_and_every_member():
+    # as scikit-learn draws VotingClassifier: one box per "name: class"; it
+    # drew the text model alone (the members are a list, not an estimator)
+    from sklearn.utils import estimator_html_repr
+
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0))
+    html = estimator_html_repr(HybridRecommender(text))  # members=None: the defaults
+    for label in ("text: ZeroShotRecommender", "als: ALSRecommender",
+                  "knn: ItemKNNRecommender", "next: NextItemRecommender"):
+        assert label in html
+    html = estimator_html_repr(HybridRecommender(
+        text, [("knn", ItemKNNRecommender(n_neighbors=7)), ("next", "drop")]))
+    assert "knn: ItemKNNRecommender" in html and "next: drop" in html
+    assert "als: ALSRecommender" not in html and "n_neighbors=7" in html
+
+
 def test_the_fit_memo_keys_members_by_name_and_any_order_fits(monkeypatch):
     # the same ALS under two names: each hybrid gets its own factor terms
     monkeypatch.setattr(_memo, "_FIT_MEMO", OrderedDict())

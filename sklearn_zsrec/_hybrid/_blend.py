@@ -62,6 +62,12 @@ NEGLIGIBLE = 1e-6
 TEXT_TERMS = ("text_gated", "text_new", "popularity", "popularity_new", "new_item")
 
 
+def bin_labels():
+    """The history-length bins' labels: ``["1-3", "4-10", "11-30", ">30"]``."""
+    edges = [0, *HISTORY_BINS]
+    return [f"{a + 1}-{b}" for a, b in zip(edges[:-1], edges[1:])] + [f">{edges[-1]}"]
+
+
 def term_names(factor_names, score_names):
     """The blend's terms, in the order of ``coef_``'s columns."""
     names = [*TEXT_TERMS]

@@ -19,10 +19,10 @@ from .._explain import contributions
 from .._fine_tune import UNSEEDED_HYBRID
 from .._params import Count
 from .._progress import Stages, caller_stacklevel, one_id_warning
-from ._blend import HISTORY_BINS, N_BINS, Blend, check_weights, fixed_coef
+from ._blend import N_BINS, Blend, bin_labels, check_weights, fixed_coef
 from ._exposure import Exposure, exposure_of, resumed
 from ._learn import Learner, warn_tiny
-from ._members import check_classes, check_members, check_text, default_members, fit_members, positions  # noqa: E501
+from ._members import check_classes, check_members, check_text, default_members, fit_members, positions, visual_block  # noqa: E501
 from ._new_users import TextNeighbours
 
 logger = logging.getLogger("sklearn_zsrec._hybrid")
@@ -36,11 +36,11 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     interactions (z-scores, one scale for all), on items with interactions;
     the text model's scores (standardised alike) on every item; popularity;
     and, for items without interactions, their text and what their text
-    predicts of each member's scores. The text model scores
-    cold users and cold items; the collaborative members take over as
-    interactions accumulate, through the CF gate ``w(u, i) = n_u / (n_u +
-    switch) * n_i / (n_i + item_switch)``: with ``blend="fixed"`` and the
-    default weights the score is ``w * z_als + (1 - w) * z_text``.
+    predicts of each member's scores. The text model scores cold users and
+    cold items; the collaborative members take over as interactions
+    accumulate, through the CF gate ``w(u, i) = n_u / (n_u + switch) * n_i /
+    (n_i + item_switch)``: with ``blend="fixed"`` and the default weights
+    the score is ``w * z_als + (1 - w) * z_text``.
 
     With ``blend="learned"`` (default) ``fit`` learns the weights: it holds
     out the latest interaction of each user with 2+ interactions (of half
@@ -245,6 +245,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         """Parameters, with each member's as ``<name>__<parameter>`` (``deep``)."""
         return self._get_params("members", deep=deep and check_classes(self.members))
 
+    def _sk_visual_block_(self):  # the HTML diagram: the text model and each member
+        return visual_block(self.text, self.members, self.random_state)
+
     def set_params(self, **params):
         """Set parameters, a member's as ``<name>__<parameter>`` or a whole member by name."""
         if params.get("members", self.members) is None:
@@ -333,9 +336,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             return Blend(holdout, self.switch, self.item_switch)
 
         with warnings.catch_warnings():
-            # a degenerate holdout (a term constant over it) makes the Newton
-            # solver's Hessian singular; scikit-learn then falls back to
-            # lbfgs, as wanted: nothing for the caller to do
+            # a degenerate holdout (a term constant over it) makes the Newton solver's
+            # Hessian singular; scikit-learn falls back to lbfgs, as wanted
             warnings.simplefilter("ignore", LinAlgWarning)
             out = Learner(self.C, rng).learn(data, fit_blend)
         text = self.text
@@ -357,10 +359,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         self.coef_, self.blend_choice_, self._blend.longest = out.coef, out.choice, out.longest
         self.blend_candidates_, self.blend_validation_ndcg_ = out.candidates, out.ndcg
         self._exposure = Exposure(out.arrival, out.unseen_share, self.new_item_exposure)
-        edges = [0, *HISTORY_BINS]
-        labels = [f"{a + 1}-{b}" for a, b in zip(edges[:-1], edges[1:])] + [f">{edges[-1]}"]
         message = "HybridRecommender: blend per history length: " + "; ".join(
-            f"{label}: {choice}" for label, choice in zip(labels, self.blend_choice_))
+            f"{label}: {choice}" for label, choice in zip(bin_labels(), self.blend_choice_))
         logger.info(message)
         if self.verbose >= 2:
             stages.write(message)

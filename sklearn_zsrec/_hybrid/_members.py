@@ -137,6 +137,26 @@ def check_members(members, random_state=None):
     return kept
 
 
+def visual_block(text, members, random_state=None):
+    """The hybrid's HTML diagram: the text model and each member side by side.
+
+    As scikit-learn draws ``VotingClassifier``: one box per ``name: class``
+    (a dropped member as ``"drop"``); ``members=None`` draws the default
+    members, as ``fit`` makes them.
+    """
+    try:
+        from sklearn.utils._repr_html.estimator import _VisualBlock
+    except ImportError:  # scikit-learn < 1.7's module
+        from sklearn.utils._estimator_html_repr import _VisualBlock
+
+    pairs = [("text", text), *(default_members(random_state) if members is None
+                               else members if isinstance(members, list) else [])]
+    pairs = [pair for pair in pairs if isinstance(pair, tuple) and len(pair) == 2]
+    names = [f"{name}: {type(member).__name__}" if not _dropped(member) else f"{name}: drop"
+             for name, member in pairs]
+    return _VisualBlock("parallel", [member for _, member in pairs], names=names)
+
+
 def dropped_names(members):
     """The names of the members set to ``"drop"``."""
     return [name for name, member in members or [] if _dropped(member)]
