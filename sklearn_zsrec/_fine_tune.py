@@ -107,6 +107,14 @@ def held_out_pairs(anchors, positives, n_texts, rng):
     return np.flatnonzero(~touched), val
 
 
+
+class NoTrainingPairs(ValueError):
+    """Raised by ``ContrastiveFineTuning`` when the interactions give it no training pair.
+
+    The hybrid's learned blend catches it on a holdout's rows (each user's
+    latest interaction left out), to try the other holdout.
+    """
+
 class ContrastiveFineTuning(BaseEstimator):
     """Fine-tune a text encoder so that co-consumed items get close embeddings.
 
@@ -271,7 +279,7 @@ class ContrastiveFineTuning(BaseEstimator):
             anchors = np.concatenate([anchors, offset + user_rows[by_user]])
             positives = np.concatenate([positives, item_positions[known][by_user]])
         if len(anchors) == 0:
-            raise ValueError(
+            raise NoTrainingPairs(
                 "ContrastiveFineTuning: the interactions give no training pair (no "
                 "user has two distinct items of weight above 0, and no such user has a "
                 "text); fit without fine_tune, or with more interactions.")

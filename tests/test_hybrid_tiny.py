@@ -456,6 +456,40 @@ def test_the_final_fit_serves_the_encoder_tuned_on_the_holdout_kept(monkeypatch,
         np.testing.assert_array_equal(hybrid.coef_, holdouts[-1][1].coef)
 
 
+def test_a_holdout_without_tuning_pairs_falls_back_as_documented(monkeypatch, tmp_path):
+    # users of 2 items each (fewer than 50: every user held out) keep 1: the
+    # text model's fine-tuning had no training pair and fit raised, where
+    # half the users' holdout (the others keep 2) tunes and learns the blend
+    from sklearn_zsrec import ContrastiveFineTuning
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame([(u, 3 * (u % 15) + int(k), t) for u in range(45)
+                      for t, k in enumerate(rng.permutation(3)[:2])],
+                     columns=["user_id", "item_id", "timestamp"])
+    texts = pd.Series({i: f"A story about topic {i % 3}, item {i}." for i in range(45)})
+    tuning = ContrastiveFineTuning(n_steps=1, batch_size=4, location=tmp_path, verbose=0)
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
+                               fine_tune=tuning)
+    holdouts = _spy_holdouts(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hybrid = HybridRecommender(text, random_state=0, verbose=0).fit(X)
+    assert [n for n, _ in holdouts] == [23]  # half of the 45 users: the first raised
+    np.testing.assert_array_equal(hybrid.coef_, holdouts[0][1].coef)
+    assert hybrid.text_.encoder_.model == holdouts[0][1].text.encoder_.model
+    # the users of the test above (2 items each): half the users' holdout
+    # gives no blend (silent members), every user's no pair; fit raised there
+    X = pd.DataFrame([(u, i) for u in range(100) for i in (1000 + u, u % 20)]
+                     + [(u, i) for u in range(100, 200) for i in (u % 20, 1000 + u)],
+                     columns=["user_id", "item_id"])
+    text.set_params(item_texts=pd.Series(
+        {i: f"A story about topic {i % 3}, item {i}." for i in set(X.item_id)}))
+    with pytest.warns(UserWarning, match="could not fine-tune the text model"):
+        hybrid = HybridRecommender(text, random_state=0, verbose=0).fit(X)
+    assert hybrid.blend_choice_ == ["fixed"] * 4  # and the final fit tuned on all rows
+    assert hybrid.text_.encoder_.model not in {out.text.encoder_.model for _, out in holdouts}
+
+
 def test_a_grid_reuses_the_members_of_second_holdouts(monkeypatch):
     # each split that fits a second holdout keeps 3 fits of each member in
     # the memo; with 10 entries per kind, 4 such splits of one candidate

@@ -21,7 +21,8 @@ from .._params import Count
 from .._progress import Stages, caller_stacklevel, one_id_warning
 from ._blend import N_BINS, Blend, bin_labels, check_weights, fixed_coef
 from ._exposure import Exposure, exposure_of, resumed
-from ._learn import Learner, warn_tiny
+from ._fallback import warn_tiny
+from ._learn import Learner
 from ._members import check_classes, check_members, check_text, default_members, fit_members, positions, visual_block  # noqa: E501
 from ._new_users import TextNeighbours
 
@@ -45,7 +46,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     With ``blend="learned"`` (default) ``fit`` learns the weights: it holds
     out the latest interaction of each user with 2+ interactions (of half
     of them, drawn at random, where users of 2-3 interactions are common;
-    the others keep their whole histories), hides a fifth of the items (so
+    the others keep their latest ones), hides a fifth of the items (so
     that some held-out items are new, as in production), fits the members
     on the rest and a logistic regression of held-out item against random
     candidates on the terms, one per history-length bin (1-3, 4-10, 11-30
@@ -319,11 +320,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     def _learn(self, data, members, rng, stages):
         """The blend learned on a holdout (see the class doc), and the final fit's text model.
 
-        A text model with ``fine_tune`` is tuned once, on the holdout's rows
-        (a warning without an int random_state: the holdout changes with every
-        fit), and the final fit uses that tuned encoder: the blend is learned
-        on the text scores it is applied to. Without a learned blend (tiny
-        data), the final fit tunes on all rows.
+        A text model with ``fine_tune`` is tuned once, on the holdout's rows (a
+        warning without an int random_state: the holdout changes with every
+        fit), and the final fit uses that tuned encoder: the blend is learned on
+        the text scores it is applied to. Without a learned blend, it tunes on all rows.
         """
         tuned = getattr(self.text, "fine_tune", None) is not None
         if tuned and not isinstance(self.random_state, Integral):

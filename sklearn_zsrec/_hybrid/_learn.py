@@ -1,6 +1,7 @@
 """Learning the blend on a holdout carved from the training rows.
 
-Each user's latest interaction is held out, the interactions of a random
+Each user's latest interaction is held out (or half the users', where short
+histories are common: ``share_held``), the interactions of a random
 ``NEW_ITEM_FRACTION`` of the items are hidden (so that some held-out items
 are new, as in production), the members are fitted on the rest, and a
 logistic regression of held-out item against random candidates is fitted
@@ -10,15 +11,14 @@ NDCG@10 (see ``select``). The new items' own terms are fitted apart, on
 every pick of a hidden item by the held-out users (``fit_new_items``).
 """
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from .._fine_tune import NoTrainingPairs
 from .._history import rank_from_latest
 from .._ids import _unique_ids
-from .._progress import caller_stacklevel
 from .._scores import _put_columns, _seen_positions
 from ._blend import HISTORY_BINS, N_BINS
 from ._choice import GLOBAL_FIT, clear_winner, fixed_candidates, tied_gain
@@ -49,7 +49,7 @@ KEEP_TERMS_FLOATS = 1 << 25
 MIN_POSITIVES = 50  # held-out interactions a history-length bin needs for its own blend
 # the share of the users (of those with 2+ interactions) whose latest
 # interaction is held out where short histories are common: the others keep
-# their whole histories, so that a member has something to learn from for
+# their latest interactions, so that a member has something to learn from for
 # users like the held-out ones. With every user held out, where users of 2
 # interactions carried all the co-occurrences or transitions, none was left,
 # and that member's weight was learnt from the other users alone
@@ -100,9 +100,10 @@ class Learned:
     ndcg: np.ndarray = None  # (N_BINS, n_candidates): held-out NDCG@10 per bin
     arrival: tuple = (0.0, 0)  # expected held-out share of the hidden items, and their number
     unseen_share: float = 0.0  # the share earned by undeclared items without interactions
-    held: int = 0  # held-out interactions (users with 2+ interactions)
+    held: int = 0  # held-out interactions (of users with 2+ interactions)
     usable: int = 0  # of them, ranked against candidates
     constant: tuple = ()  # members whose terms were 0 over the whole holdout
+    untuned: bool = False  # the text model's fine-tuning found no pair in the refit's rows
     text: object = None  # the holdout's fitted text model
     longest: int = None  # the longest history of the held-out users
     pending: tuple = None  # what ``share`` needs of the holdout, until it runs
@@ -179,13 +180,14 @@ class Learner:
 
         ``held_share``: the share of the users with 2+ interactions whose
         latest interaction is held out (drawn at random), the others keeping
-        their whole histories in the refit; None: ``share_held``. Where that
+        their latest interactions in the refit; None: ``share_held``. Where that
         holdout gives no blend (too few usable interactions, or a member
         whose terms are 0 over all of it: one that knows few users, or one
         left nothing to learn from by the holdout of every user), it is
         learnt on the other holdout (every user, or half of them for a
-        silent member) if ``again``; if neither gives one, the holdout of
-        every user says why.
+        silent member or a text model whose fine-tuning finds no training
+        pair in the refit's rows) if ``again``; if neither gives one, the
+        holdout of every user says why.
 
         The share of new items is left to ``share``, once the final fit has
         counted the catalog's items without interactions.
@@ -224,10 +226,13 @@ class Learner:
         train &= rank <= keep_last[codes]
         out = Learned(held=int(held.sum()))
         if held.any() and train.any():
-            self.learn_on(out, data, fit_blend, (codes, held, train, picks), (items, hidden))
-        # from every user to half of them only for a silent member: half
-        # the users hold fewer usable interactions, not more
-        if out.coef is None and again and (held_share < 1.0 or out.constant):
+            try:
+                self.learn_on(out, data, fit_blend, (codes, held, train, picks), (items, hidden))
+            except NoTrainingPairs:  # the text model's fine-tuning, on the refit's rows
+                out.untuned = True
+        # from every user to half of them only for a silent member or an
+        # untuned text model: half the users hold fewer usable interactions
+        if out.coef is None and again and (held_share < 1.0 or out.constant or out.untuned):
             other = self.learn(data, fit_blend, 1.0 if held_share < 1.0 else HELD_SHARE, False)
             if other.coef is not None or held_share < 1.0:
                 return other
@@ -468,33 +473,3 @@ class Learner:
         if n_unseen and unseen.any():
             out.unseen_share = earned_share(holdout, out.coef, out.unseen_share)
 
-
-def warn_tiny(data, out):
-    """Warn that the holdout ``out`` of ``data`` was too small for a learned
-    blend, or could not judge some of its members."""
-    n_users, n_items = len(pd.unique(data.user_id)), len(pd.unique(data.item_id))
-    n_rows = int(data.interacted.sum())
-    if out.constant:
-        warnings.warn(
-            f"HybridRecommender: blend='learned' cannot judge the member(s) "
-            f"{list(out.constant)}: refitted without the latest interaction of each user, "
-            "and of half the users (the holdouts the blend is learnt on), they scored "
-            f"every item alike for all {out.usable} held-out users, so their weights would be "
-            "learnt 0 whatever "
-            "they are worth with the full histories (e.g. users with 2 interactions keep "
-            "1: no co-occurrence or transition is left). Fell back to the fixed blend "
-            "with the default weights. Pass blend='fixed' to use that blend without this "
-            "warning, or leave those members out ('drop').",
-            UserWarning, stacklevel=caller_stacklevel())
-        return
-    warnings.warn(
-        f"HybridRecommender: blend='learned' found {out.usable} usable held-out "
-        f"interactions in X ({n_rows} interactions, {n_users} users, "
-        f"{out.held} of them with 2+ interactions, {n_items} items) and needs "
-        f"at least {MIN_HOLDOUT} ({MIN_POSITIVES} per history-length bin for a blend "
-        "of its own): fit holds out each user's latest interaction, usable when the "
-        f"user keeps an earlier one, the item is not among the {NEW_ITEM_FRACTION:.0%} "
-        "of items hidden while learning, and the user has unseen items to rank it "
-        "against. Fell back to the fixed blend with the default weights. Pass more "
-        "users with 2+ interactions, or blend='fixed' to use that blend without this "
-        "warning.", UserWarning, stacklevel=caller_stacklevel())
