@@ -21,15 +21,27 @@ COLUMNS = ["user_id", "item_id", "score", "source", "contributor", "contribution
 
 
 def contributions(item, source, contributor, value):
-    """A frame of contributions: ``item`` (positions), ``source``, ``contributor``, ``value``."""
+    """A frame of contributions: ``item`` (positions), ``source``, ``contributor``, ``value``.
+
+    ``source`` and ``contributor`` are one value for every row or one per
+    row (a list or an array); a tuple is one value (an id), not one per row.
+    """
     n = len(value)
     return pd.DataFrame({
         "item": np.broadcast_to(np.asarray(item), n),
-        "source": np.broadcast_to(np.asarray(source, dtype=object), n),
-        "contributor": pd.Series(np.broadcast_to(np.asarray(contributor, dtype=object), n),
-                                 dtype=object),
+        "source": _objects(source, n),
+        "contributor": pd.Series(_objects(contributor, n), dtype=object),
         "contribution": np.asarray(value, dtype=np.float64),
     })
+
+
+def _objects(values, n):
+    """``values`` as an object array of ``n``: one per row, or one for all (a tuple too)."""
+    if isinstance(values, (list, np.ndarray, pd.Index, pd.Series)):
+        return np.broadcast_to(object_array(list(values)), n)
+    out = np.empty(n, dtype=object)
+    out.fill(values)  # (np.asarray would split a tuple id into its parts)
+    return out
 
 
 def history_contributions(items, history_columns, votes):
@@ -124,14 +136,14 @@ def _explain(estimator, user, items, n, max_contributions):
             f"{np.asarray(unknown[:5]).tolist()}){_other_type(unknown, estimator.items_, 'items')};"
             " only catalog items can be explained.")
     parts = estimator._contributions(int(rows[0]), users, cols)
-    score = estimator._scores(rows, users)[0, cols].astype(np.float64)
+    score = next(estimator._score_chunks(users))[2][0, cols].astype(np.float64)  # as predict
     out = []
     for position in range(len(cols)):
         mine = parts[parts["item"] == position]
         if not len(mine):  # nothing links the item to the user: one row says so
             mine = contributions(position, "no contribution", None, [0.0])
-        mine = mine.reindex(mine["contribution"].abs().sort_values(ascending=False,
-                                                                  kind="stable").index)
+        # by position: a frame of one's own may repeat index labels (a concat)
+        mine = mine.iloc[np.argsort(-mine["contribution"].abs().to_numpy(), kind="stable")]
         kept, rest = mine.iloc[:max_contributions], mine.iloc[max_contributions:]
         if len(rest):
             kept = pd.concat([kept, contributions(position, f"{len(rest)} more",

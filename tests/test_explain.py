@@ -345,3 +345,61 @@ def test_explain_of_an_item_id_of_another_type_says_so():
                                                    "item_id": [10, 11, 10, 12]}))
     with pytest.raises(ValueError, match=r"the catalog holds 12 \(int\) where items has '12'"):
         model.explain(1, ["12"])
+
+
+class GenrePlusPopularity(GenreMatch):
+    """``GenreMatch`` plus a tenth of each item's interactions, explained as the docs
+    suggest: ``history_contributions`` and ``contributions`` frames, concatenated."""
+
+    def _fit(self, data):
+        super()._fit(data)
+        self.bias_ = 0.1 * self.n_item_interactions_.astype(np.float32)
+        return self
+
+    def _scores(self, rows, users):
+        # a numpy.matrix, as scipy's .todense() gives: recommend and predict read it
+        return np.asmatrix(super()._scores(rows, users) + self.bias_)
+
+    def _contributions(self, row, users, cols):
+        from sklearn_zsrec._explain import contributions, history_contributions
+
+        h = self.user_items_[row]
+        votes = (self.genres_[h.indices] @ self.genres_[cols].T) * h.data[:, None]
+        return pd.concat([history_contributions(self.items_, h.indices, votes),  # index 0, 1
+                          contributions(np.arange(len(cols)), "popularity", None,
+                                        self.bias_[cols])])  # index 0, 1, ...
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_a_frame_of_ones_own_with_repeated_labels_is_kept_largest_first():
+    # the frames' index labels repeat (0, 1 and 0): explain sorted by label,
+    # and kept the smallest contribution first or raised "cannot reindex on
+    # an axis with duplicate labels"; a numpy.matrix of scores raised an
+    # IndexError past the first item
+    genres = {"a": "x", "c": "y", "d": "y", "e": "y"}
+    for w_d, order in ((0.2, ["popularity", "d", "c"]), (0.9, ["d", "popularity", "c"])):
+        X = pd.DataFrame({"user_id": [4, 4, 5, 5, 6, 7, 8, 9],
+                          "item_id": ["c", "d", "a", "e", "e", "e", "e", "e"],
+                          "weight": [0.1, w_d, 1, 1, 1, 1, 1, 1]})
+        model = GenrePlusPopularity(genres).fit(X)
+        out = model.explain(4, ["e", "a"])
+        e = out[out["item_id"] == "e"]
+        assert [s if s == "popularity" else c for s, c in zip(e["source"], e["contributor"])
+                ] == order
+        np.testing.assert_allclose(e["contribution"].sum(), e["score"].iloc[0], rtol=1e-6)
+        assert out["score"].tolist() == np.repeat(model.predict(
+            pd.DataFrame({"user_id": [4, 4], "item_id": ["e", "a"]})), [3, 1]).tolist()
+        one = model.explain(4, ["e"], max_contributions=1)
+        assert one["contribution"].iloc[0] == e["contribution"].iloc[0]
+
+
+def test_a_tuple_id_names_one_contributor():
+    # np.asarray split a tuple id into its parts: ("x", 2) read "x" and 2,
+    # or raised for one or three rows
+    from sklearn_zsrec._explain import contributions
+
+    for n in (1, 2, 3):
+        frame = contributions(np.arange(n), "last item", ("x", 2), np.ones(n))
+        assert frame["contributor"].tolist() == [("x", 2)] * n
+    frame = contributions(np.arange(2), "history", [("a", 1), ("b", 2)], np.ones(2))
+    assert frame["contributor"].tolist() == [("a", 1), ("b", 2)]
