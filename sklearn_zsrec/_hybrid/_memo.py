@@ -10,6 +10,7 @@ first; ``sklearn_zsrec.clear_cache`` empties it.
 
 import copy
 import os
+import sys
 import threading
 from collections import OrderedDict
 from numbers import Integral
@@ -165,16 +166,31 @@ def array_bytes(value, seen=None):
         return value.nbytes
     if sp.issparse(value):
         return sum(array_bytes(a, seen) for a in (value.data, value.indices, value.indptr))
-    if isinstance(value, (pd.Series, pd.Index)):
-        return int(value.memory_usage(deep=True))
-    if isinstance(value, pd.DataFrame):
-        return int(value.memory_usage(deep=True).sum())
+    if isinstance(value, (pd.Series, pd.Index, pd.DataFrame)):
+        return _deep_bytes(value)
     if isinstance(value, (dict, tuple, list)):
         return sum(array_bytes(item, seen)
                    for item in (value.values() if isinstance(value, dict) else value))
     if hasattr(value, "get_params"):
         return sum(array_bytes(item, seen) for item in vars(value).values())
     return 0
+
+
+def _deep_bytes(value):
+    """A pandas object's ``memory_usage(deep=True)``, strings and other objects counted."""
+    try:
+        return int(np.sum(value.memory_usage(deep=True)))
+    except ValueError:  # pandas 2 on a read-only object array: "buffer source array is read-only"
+        parts = ([value] if isinstance(value, pd.Index)
+                 else [value.index, *(column for _, column in value.items())]
+                 if isinstance(value, pd.DataFrame) else [value.index, value])
+        return sum(_object_bytes(np.asarray(part)) for part in parts)
+
+
+def _object_bytes(values):
+    """``values.nbytes``, plus each element's size for an object array (as pandas counts)."""
+    extra = sum(sys.getsizeof(v) for v in values.ravel()) if values.dtype == object else 0
+    return values.nbytes + extra
 
 
 def clear():
