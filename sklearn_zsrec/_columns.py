@@ -148,7 +148,13 @@ def _typed_times(ts, name):
     try:
         if kinds == {"datetime"}:
             ts = [v.to_timestamp() if isinstance(v, pd.Period) else v for v in ts]
-            return pd.to_datetime(ts, utc=True).tz_localize(None).to_numpy()
+            try:
+                return pd.to_datetime(ts, utc=True).tz_localize(None).to_numpy()
+            except (pd.errors.OutOfBoundsDatetime, OverflowError):
+                micro = _microseconds(ts)  # pandas 2 converts to nanoseconds only
+                if micro is None:  # nanoseconds beside years past 2262: no unit holds both
+                    raise
+                return micro
         return pd.to_timedelta(ts).to_numpy()
     except (TypeError, ValueError, OverflowError) as exc:
         fix = ("Nanoseconds reach only the years 1677-2262: give them one unit that holds "
@@ -159,6 +165,21 @@ def _typed_times(ts, name):
             f"{name}: column 'timestamp' holds datetimes that could not be converted "
             f"together ({exc}). {fix}"
         ) from None
+
+
+def _microseconds(values):
+    """Datetimes as datetime64[us] in UTC: past the years of nanoseconds (1677-2262),
+    which pandas 2's ``to_datetime`` gives (pandas 3 picks a unit that holds them).
+    None if a value has nanoseconds, which microseconds would round away."""
+    out = []
+    for value in values:
+        stamp = pd.Timestamp(value)
+        if stamp is not pd.NaT and stamp.nanosecond:
+            return None
+        if stamp.tz is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        out.append(stamp.to_datetime64())
+    return np.array(out, dtype="datetime64[us]")
 
 
 def _weights(weight, name):

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import datetime
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,6 +116,10 @@ def test_datetimes_in_rows_split_as_in_a_dataframe():
         # as read_csv(dtype=str) gives them: were parsed as float64, a tie
         pd.Series([str(2**60 + 1), str(2**60), str(2**60 + 2)], dtype=object),
         np.array([str(2**60 + 1), str(2**60), str(2**60 + 2)]),
+        # Timestamps past 2262, one with a zone: pandas 2 converted them to
+        # nanoseconds only and raised (the fallback, which pandas 3 does not need)
+        pd.Series([pd.Timestamp("3000-01-01 01:00", tz="Europe/Paris"),
+                   pd.Timestamp("1000-01-01"), pd.Timestamp("3000-01-01 00:30")], dtype=object),
         # Python ints past int64
         pd.Series([2**70 + 1, 2**70, 2**70 + 2], dtype=object),
         # whole Decimals, as pd.read_sql gives a NUMERIC(20, 0) column: were float64, a tie
@@ -122,7 +127,7 @@ def test_datetimes_in_rows_split_as_in_a_dataframe():
                   dtype=object),
     ],
     ids=["int64", "object ints", "far dates", "digit strings", "numpy strings",
-         "ints past int64", "decimals"],
+         "far timestamps", "ints past int64", "decimals"],
 )
 def test_timestamps_beyond_float64_or_nanoseconds_order_exactly(stamps):
     from sklearn_zsrec import ItemKNNRecommender
@@ -418,3 +423,17 @@ def test_missing_weights_raise_in_fit_and_in_the_splitters_naming_the_fix():
     # negative weights: fit refuses them, and so do the splitters now
     with pytest.raises(ValueError, match="must be finite and >= 0"):
         train_test_split_last(frame, y=[1, -1, 1, 1])
+
+
+def test_datetimes_past_nanoseconds_convert_to_microseconds_in_utc():
+    # pandas 2's to_datetime gives nanoseconds only; the fallback keeps the
+    # instant (in UTC) and refuses to round away nanoseconds
+    from sklearn_zsrec._columns import _microseconds
+
+    out = _microseconds([pd.Timestamp("3000-01-01 01:00", tz="Europe/Paris"),
+                         datetime.datetime(9999, 12, 31), pd.Timestamp("1000-01-01"), None])
+    assert out.dtype == np.dtype("datetime64[us]")
+    assert out[:3].tolist() == [datetime.datetime(3000, 1, 1), datetime.datetime(9999, 12, 31),
+                                datetime.datetime(1000, 1, 1)]
+    assert np.isnat(out[3])
+    assert _microseconds([pd.Timestamp("2020-01-01T00:00:00.000000001")]) is None
