@@ -235,12 +235,14 @@ def test_the_fit_memo_counts_read_only_object_arrays_under_pandas_2(monkeypatch)
 
     from sklearn_zsrec._hybrid import _memo
 
+    def pandas_objects(ids):
+        return [pd.Index(ids), pd.Series([1.0, 2.0, 3.0, 4.0], index=pd.Index(ids)),
+                pd.DataFrame({"user": ids, "w": [1.0, 2.0, 3.0, 4.0]}, index=pd.Index(ids))]
+
     ids = np.array(["a", "bb" * 50, ("t", 1), 7], dtype=object)
+    expected = [int(np.sum(v.memory_usage(deep=True))) for v in pandas_objects(ids.copy())]
     ids.flags.writeable = False
-    series = pd.Series([1.0, 2.0, 3.0, 4.0], index=pd.Index(ids))
-    frame = pd.DataFrame({"user": ids, "w": [1.0, 2.0, 3.0, 4.0]}, index=pd.Index(ids))
-    values = [pd.Index(ids), series, frame]
-    expected = [int(np.sum(v.copy(deep=True).memory_usage(deep=True))) for v in values]
+    values = pandas_objects(ids)
 
     def read_only(self, *args, **kwargs):
         raise ValueError("buffer source array is read-only")
