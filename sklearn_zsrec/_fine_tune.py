@@ -487,6 +487,14 @@ def _require_peft():
     try:
         import peft  # noqa: F401
     except ImportError as exc:
+        import importlib.util
+
+        if importlib.util.find_spec("peft") is not None:  # installed, but it fails
+            raise ImportError(
+                f"ContrastiveFineTuning(method='lora'): peft is installed but fails to "
+                f"import ({exc}); its releases from 0.14 need transformers 4.43 or newer: "
+                "pip install -U \"sklearn-zsrec[tune]\" (or method='full', which needs "
+                "nothing more).") from exc
         raise ImportError(
             "ContrastiveFineTuning(method='lora') needs peft: pip install "
             "\"sklearn-zsrec[tune]\" (or method='full', which needs nothing more)."

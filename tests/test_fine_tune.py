@@ -415,3 +415,20 @@ def test_a_last_step_that_diverges_keeps_the_base_model(tmp_path, rate):
     record = json.loads((Path(tuned.encoder_.model) / "fine_tuning.json").read_text())
     assert record["step_kept"] == 0 and record["diverged_at_step"] == 1
     assert np.isfinite(tuned.item_embeddings_).all()
+
+
+def test_lora_with_a_peft_that_fails_to_import_says_so(monkeypatch):
+    # peft 0.14+ beside transformers 4.40-4.42 fails to import: "needs peft:
+    # pip install" sent the user to a command that reports it installed. The
+    # import is made to fail and peft's presence faked (our message's logic)
+    import importlib.util
+    import sys
+
+    from sklearn_zsrec._fine_tune import _require_peft
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # import peft raises ImportError
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "peft" else find_spec(name, *a))
+    with pytest.raises(ImportError, match="peft is installed but fails to import"):
+        _require_peft()
