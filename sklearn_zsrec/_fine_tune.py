@@ -107,13 +107,13 @@ def held_out_pairs(anchors, positives, n_texts, rng):
     return np.flatnonzero(~touched), val
 
 
-
 class NoTrainingPairs(ValueError):
     """Raised by ``ContrastiveFineTuning`` when the interactions give it no training pair.
 
     The hybrid's learned blend catches it on a holdout's rows (each user's
     latest interaction left out), to try the other holdout.
     """
+
 
 class ContrastiveFineTuning(BaseEstimator):
     """Fine-tune a text encoder so that co-consumed items get close embeddings.

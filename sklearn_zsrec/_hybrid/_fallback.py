@@ -18,7 +18,7 @@ def warn_tiny(data, out):
             "HybridRecommender: blend='learned' could not fine-tune the text model "
             "(text__fine_tune) on its holdouts: refitted without the latest interaction "
             "of each user, or of half the users, no user kept two distinct items (nor "
-            f"a text beside an item) to make the training pairs of ContrastiveFineTuning "
+            "a text beside an item) to make the training pairs of ContrastiveFineTuning "
             f"({n_users} users, {out.held} of them held out, {n_rows} interactions). Fell "
             "back to the fixed blend with the default weights; the final fit tunes the "
             "encoder on all the rows. Pass blend='fixed' to use that blend without this "

@@ -472,4 +472,3 @@ class Learner:
         out.unseen_share = float(unseen[pos].mean() * min(1.0, n_unseen / max(unseen.sum(), 1)))
         if n_unseen and unseen.any():
             out.unseen_share = earned_share(holdout, out.coef, out.unseen_share)
-

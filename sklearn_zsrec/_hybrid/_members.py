@@ -144,10 +144,7 @@ def visual_block(text, members, random_state=None):
     (a dropped member as ``"drop"``); ``members=None`` draws the default
     members, as ``fit`` makes them.
     """
-    try:
-        from sklearn.utils._repr_html.estimator import _VisualBlock
-    except ImportError:  # scikit-learn < 1.7's module
-        from sklearn.utils._estimator_html_repr import _VisualBlock
+    from sklearn.utils._repr_html.estimator import _VisualBlock  # (scikit-learn >= 1.7)
 
     pairs = [("text", text), *(default_members(random_state) if members is None
                                else members if isinstance(members, list) else [])]
