@@ -223,6 +223,18 @@ def test_fewer_items_than_the_top_10_with_user_texts_of_many_users(blend):
     assert model.recommend(list(late)[:2], n=10, user_texts=late).shape == (2, 5)
 
 
+def _own_item_beside_a_shared_one():
+    """200 users of 2 items: one of their own and one of 20 shared (first or second).
+
+    Every holdout leaves the held-out users' own items linked to no other
+    item: the item-item members score every held-out item alike.
+    """
+    X = pd.DataFrame([(u, i) for u in range(100) for i in (1000 + u, u % 20)]
+                     + [(u, i) for u in range(100, 200) for i in (u % 20, 1000 + u)],
+                     columns=["user_id", "item_id"])
+    return X, pd.Series({i: f"A story about topic {i % 3}, item {i}." for i in set(X.item_id)})
+
+
 def test_members_a_holdout_of_every_user_cannot_judge_are_judged_on_half_the_users():
     # every user of bundles of 3 items, after a leave-last-out split, has 2:
     # held out once more, 1, and the item-kNN and next-item members scored
@@ -243,10 +255,7 @@ def test_members_a_holdout_of_every_user_cannot_judge_are_judged_on_half_the_use
     assert found > 0.9, found  # its bundle's third item, which the item-item members find
     # the users whose held-out item others have keep an item of their own,
     # which is linked to no other item on any holdout
-    X = pd.DataFrame([(u, i) for u in range(100) for i in (1000 + u, u % 20)]
-                     + [(u, i) for u in range(100, 200) for i in (u % 20, 1000 + u)],
-                     columns=["user_id", "item_id"])
-    texts = pd.Series({i: f"A story about topic {i % 3}, item {i}." for i in set(X.item_id)})
+    X, texts = _own_item_beside_a_shared_one()
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
     with pytest.warns(UserWarning, match=r"cannot judge the member\(s\) \['knn', 'next'\]"):
         hybrid = HybridRecommender(text, random_state=0).fit(X)
@@ -479,11 +488,8 @@ def test_a_holdout_without_tuning_pairs_falls_back_as_documented(monkeypatch, tm
     assert hybrid.text_.encoder_.model == holdouts[0][1].text.encoder_.model
     # the users of the test above (2 items each): half the users' holdout
     # gives no blend (silent members), every user's no pair; fit raised there
-    X = pd.DataFrame([(u, i) for u in range(100) for i in (1000 + u, u % 20)]
-                     + [(u, i) for u in range(100, 200) for i in (u % 20, 1000 + u)],
-                     columns=["user_id", "item_id"])
-    text.set_params(item_texts=pd.Series(
-        {i: f"A story about topic {i % 3}, item {i}." for i in set(X.item_id)}))
+    X, texts = _own_item_beside_a_shared_one()
+    text.set_params(item_texts=texts)
     with pytest.warns(UserWarning, match="could not fine-tune the text model"):
         hybrid = HybridRecommender(text, random_state=0, verbose=0).fit(X)
     assert hybrid.blend_choice_ == ["fixed"] * 4  # and the final fit tuned on all rows
