@@ -18,9 +18,10 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import validate_params
 
 from ._cache import cached_encode
-from ._encoder import TextEncoder, check_texts
+from ._encoder import TextEncoder
 from ._model_files import model_files_stamp
 from ._params import Count
+from ._texts import check_texts
 
 _WORKER_ENCODERS = {}  # worker parameters -> (files stamp, fitted TextEncoder); per Python worker
 _WORKER_LOCK = threading.Lock()

@@ -11,7 +11,6 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._cache import cached_encode
-from ._interactions import _arrow_frame, arrow_values
 from ._model_files import (
     float32_weights,
     _FINGERPRINT_SCHEME,
@@ -26,6 +25,7 @@ from ._model_files import (
 from ._params import Count
 from ._precision import _auto_device, _auto_precision
 from ._progress import Stages, no_loading_bars, progress
+from ._texts import check_texts
 
 logger = logging.getLogger("sklearn_zsrec")
 
@@ -43,6 +43,7 @@ def _load_model(path, device, stamp=None):
 
             with no_loading_bars():  # a load is short: no bar
                 tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+                _check_vocabulary(tokenizer, path)
                 # float32 whatever the checkpoint's dtype (transformers loads a
                 # float16 or bfloat16 checkpoint in it): ``precision`` decides
                 model = AutoModel.from_pretrained(path, local_files_only=True,
@@ -53,6 +54,38 @@ def _load_model(path, device, stamp=None):
             _MODELS[key] = (tokenizer, model)
             logger.info("loaded %s on %s", path, device)
         return _MODELS[key]
+
+
+def _check_vocabulary(tokenizer, path):
+    """Raise when the tokenizer at ``path`` knows no word beyond its special tokens.
+
+    A folder written by ``model.save_pretrained`` alone has no tokenizer
+    files; transformers 5 then builds an empty one, which reads every word
+    as ``[UNK]``: every text got nearly the same vector, without an error.
+    """
+    if len(tokenizer) <= len(set(tokenizer.all_special_tokens)):
+        raise ValueError(
+            f"TextEncoder: the model folder {path!r} has no tokenizer vocabulary "
+            f"(its tokenizer knows {len(tokenizer)} tokens, all special: every word "
+            "would read as unknown and every text embed alike). Save the tokenizer "
+            "beside the weights: tokenizer.save_pretrained(folder), with the "
+            "tokenizer the model was trained with."
+        )
+
+
+def _check_template(template):
+    """Raise unless ``template`` is None or holds ``{}`` once and no other field."""
+    if template is None:
+        return
+    try:
+        filled = template.format("\0")
+    except (IndexError, KeyError, ValueError):
+        filled = ""
+    if "{}" not in template or filled.count("\0") != 1:
+        raise ValueError(
+            "TextEncoder: template must contain '{}' once, where the text goes, "
+            "and no other braces (write a literal brace twice: '{{'); e.g. "
+            f"'query: {{}}'; got {template!r}.")
 
 
 def _pad(encoded, idx, width, tokenizer, left):
@@ -126,52 +159,6 @@ def embed(encoder, texts):
     if hasattr(out, "toarray"):  # a transformer of one's own (TfidfVectorizer): sparse
         out = out.toarray()
     return np.asarray(out, dtype=np.float32)
-
-
-def check_texts(texts, name="texts", owner="TextEncoder"):
-    """Validate a sequence of texts: no single string, no missing or empty."""
-    if isinstance(texts, str):
-        raise ValueError(
-            f"{owner}: {name} must be a list of strings; got a single string. "
-            "Wrap it in a list: [text]."
-        )
-    texts = arrow_values(texts)  # a pyarrow array: its values, not pyarrow scalars
-    if hasattr(texts, "__arrow_c_stream__") and hasattr(texts, "columns"):
-        texts = _arrow_frame(texts, owner)  # a polars or Arrow table: by column, as pandas
-    if hasattr(texts, "ndim") and getattr(texts, "ndim", 1) == 2:
-        if texts.shape[1] != 1:
-            raise ValueError(
-                f"{owner}: {name} must be 1-D or have one column; got shape "
-                f"{texts.shape}."
-            )
-        texts = np.asarray(texts).ravel()
-    texts = list(texts)
-    bad = [
-        i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()
-    ]
-    if bad:
-        raise ValueError(
-            f"{owner}: {name} must be non-empty strings; {len(bad)} are missing, "
-            f"empty or not strings (positions {bad[:5]}, values "
-            f"{[texts[i] for i in bad[:5]]}). Fill or drop them first."
-        )
-    invalid = [i for i, t in enumerate(texts) if not _is_utf8(t)]
-    if invalid:
-        raise ValueError(
-            f"{owner}: {name} must be valid Unicode; {len(invalid)} are not valid "
-            f"UTF-8 (a lone surrogate; positions {invalid[:5]}, values "
-            f"{[texts[i] for i in invalid[:5]]!r}). Repair them, e.g. "
-            "text.encode('utf-8', 'replace').decode('utf-8')."
-        )
-    return texts
-
-
-def _is_utf8(text):
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class TextEncoder(TransformerMixin, BaseEstimator):
@@ -285,8 +272,9 @@ class TextEncoder(TransformerMixin, BaseEstimator):
     apart. The weights are loaded in float32 whatever the checkpoint's dtype
     (a float16 or bfloat16 checkpoint too), so ``precision`` alone decides.
     In bfloat16 a text's vector depends slightly on the texts batched with it
-    (their padding) and on torch's thread count: up to 1e-3 per coordinate
-    on MiniLM, against 1e-7 in float32, which can reorder near-ties of a
+    (their padding) and on torch's thread count: up to about 2e-3 per
+    coordinate on MiniLM (1.4e-3 measured for a one-word text batched with
+    long ones), against 1e-7 in float32, which can reorder near-ties of a
     ranking; as the cache keeps the first vector computed for a text, pass
     ``precision="float32"``, and keep the thread count, where runs must
     match to the bit.
@@ -353,16 +341,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         -------
         self : TextEncoder
         """
-        if self.template is not None:
-            try:
-                filled = self.template.format("\0")
-            except (IndexError, KeyError, ValueError):
-                filled = ""
-            if "{}" not in self.template or filled.count("\0") != 1:
-                raise ValueError(
-                    "TextEncoder: template must contain '{}' once, where the text goes, "
-                    "and no other braces (write a literal brace twice: '{{'); e.g. "
-                    f"'query: {{}}'; got {self.template!r}.")
+        _check_template(self.template)
         self.model_path_ = resolve_model_path(self.model)
         self.device_ = _auto_device() if self.device == "auto" else self.device
         # loading takes seconds (imports, weights): a bar says so, once per process
@@ -544,6 +523,8 @@ class TextEncoder(TransformerMixin, BaseEstimator):
 
         import torch
 
+        # (read live: a template set after fit is checked here too)
+        _check_template(self.template)
         device = self._device_here()
         tokenizer, model = _load_model(self.model_path_, device)
         prepared = prepare_texts(texts, self.template, getattr(self, "lowercase_", False))

@@ -1,12 +1,69 @@
-"""Validation of id-to-text tables (``item_texts``, ``user_texts``)."""
+"""Validation of texts: sequences of them (what ``TextEncoder`` embeds) and
+id-to-text tables (``item_texts``, ``user_texts``)."""
 
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from ._encoder import check_texts
-from ._interactions import check_ids
+from ._interactions import _arrow_frame, arrow_values, check_ids
+
+
+def check_texts(texts, name="texts", owner="TextEncoder"):
+    """Validate a sequence of texts: no single string, no missing or empty."""
+    if isinstance(texts, str) or (isinstance(texts, np.ndarray) and texts.ndim == 0):
+        raise ValueError(
+            f"{owner}: {name} must be a list of strings; got a single string. "
+            "Wrap it in a list: [text]."
+        )
+    if isinstance(texts, Mapping):  # iterating it gives the keys: the ids
+        raise TypeError(
+            f"{owner}: {name} must be a sequence of strings; got a "
+            f"{type(texts).__name__}, whose iteration gives its keys, not its texts. "
+            "Pass list(texts.values()), or pd.Series(texts) to keep the ids as the index."
+        )
+    if texts is None or not hasattr(texts, "__iter__") and not hasattr(texts, "__arrow_c_stream__"):
+        raise TypeError(
+            f"{owner}: {name} must be a sequence of strings (a list, array, Series or "
+            f"one-column frame); got {type(texts).__name__}."
+        )
+    texts = arrow_values(texts)  # a pyarrow array: its values, not pyarrow scalars
+    if hasattr(texts, "__arrow_c_stream__") and hasattr(texts, "columns"):
+        texts = _arrow_frame(texts, owner)  # a polars or Arrow table: by column, as pandas
+    if hasattr(texts, "ndim") and getattr(texts, "ndim", 1) == 2:
+        if texts.shape[1] != 1:
+            raise ValueError(
+                f"{owner}: {name} must be 1-D or have one column; got shape "
+                f"{texts.shape}."
+            )
+        texts = np.asarray(texts).ravel()
+    texts = list(texts)
+    bad = [
+        i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()
+    ]
+    if bad:
+        raise ValueError(
+            f"{owner}: {name} must be non-empty strings; {len(bad)} are missing, "
+            f"empty or not strings (positions {bad[:5]}, values "
+            f"{[texts[i] for i in bad[:5]]}). Fill or drop them first."
+        )
+    invalid = [i for i, t in enumerate(texts) if not _is_utf8(t)]
+    if invalid:
+        raise ValueError(
+            f"{owner}: {name} must be valid Unicode; {len(invalid)} are not valid "
+            f"UTF-8 (a lone surrogate; positions {invalid[:5]}, values "
+            f"{[texts[i] for i in invalid[:5]]!r}). Repair them, e.g. "
+            "text.encode('utf-8', 'replace').decode('utf-8')."
+        )
+    return texts
+
+
+def _is_utf8(text):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_id_texts(texts, name, owner):

@@ -173,6 +173,39 @@ def test_bad_texts_raise():
         TextEncoder(tiny_model_path(), template="query: ").fit()
 
 
+@pytest.mark.parametrize("texts, error, message", [
+    # a dict's iteration gives its keys: the ids were embedded as if texts
+    ({"i1": "a heist on a train", "i2": "a quiet garden"}, TypeError,
+     r"got a dict, whose iteration gives its keys.*list\(texts.values\(\)\)"),
+    (np.array("a heist on a train"), ValueError, "got a single string. Wrap it in a list"),
+    (None, TypeError, "must be a sequence of strings .* got NoneType"),
+    (3, TypeError, "must be a sequence of strings .* got int"),
+])
+def test_texts_that_are_not_a_sequence_of_texts_raise(texts, error, message):
+    enc = TextEncoder(tiny_model_path(), verbose=0).fit()
+    with pytest.raises(error, match=message):
+        enc.transform(texts)
+
+
+def test_a_template_set_after_fit_is_checked_when_it_is_used():
+    # transform reads the template live: set without a refit, "movie" made
+    # every text the same text, and every embedding alike, without an error
+    enc = TextEncoder(tiny_model_path(), verbose=0).fit()
+    enc.set_params(template="movie")
+    with pytest.raises(ValueError, match="template must contain '{}' once.*got 'movie'"):
+        enc.transform(["a heist on a train", "a quiet garden"])
+
+
+def test_a_model_folder_without_its_tokenizer_raises(tmp_path):
+    # model.save_pretrained(folder) alone: transformers 5 builds an empty
+    # tokenizer, every word read as [UNK] and every text embedded alike
+    from transformers import AutoModel
+
+    AutoModel.from_pretrained(tiny_model_path()).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=r"has no tokenizer vocabulary.*tokenizer.save_pretrained"):
+        TextEncoder(str(tmp_path), verbose=0).fit()
+
+
 @pytest.mark.parametrize("params, message", [
     ({"template": "Title: {} / {}"}, "template must contain '{}' once"),
     ({"template": '{"text": {}}'}, "no other braces"),
@@ -215,6 +248,15 @@ def test_missing_model_path_raises(tmp_path):
         TextEncoder(str(tmp_path / "nowhere"), verbose=0).fit()
     with pytest.raises(FileNotFoundError, match="has no config.json"):
         TextEncoder(str(tmp_path), verbose=0).fit()
+
+
+def test_a_model_path_to_one_of_its_files_names_the_folder():
+    # it said "does not exist" of a file that exists
+    import os
+
+    weights = os.path.join(tiny_model_path(), "config.json")
+    with pytest.raises(NotADirectoryError, match=r"is a file; pass the folder .*" + tiny_model_path()):
+        TextEncoder(weights, verbose=0).fit()
 
 
 def test_offline_machine_asked_to_download_raises(monkeypatch):
