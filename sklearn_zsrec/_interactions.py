@@ -205,6 +205,16 @@ def _infer_ids(values, name, estimator_name):
     return values
 
 
+def refuse_sparse(X, name):
+    """Raise when ``X`` is a sparse user-item matrix instead of interaction rows."""
+    if hasattr(X, "toarray"):
+        raise TypeError(
+            f"{name}: X is a sparse matrix; pass interactions as rows "
+            "(user_id, item_id[, timestamp]), e.g. from scipy.sparse "
+            "coo_matrix(X).row and .col."
+        )
+
+
 def check_interactions(
     X, y=None, *, estimator_name="Recommender", duplicates="sum", copy_frame=False
 ):
@@ -257,12 +267,7 @@ def check_interactions(
                 f"{name}: X must be a DataFrame with columns 'user_id' and "
                 f"'item_id', or an array of shape (n, 2) or (n, 3); got {X!r}."
             )
-        if hasattr(X, "toarray"):
-            raise TypeError(
-                f"{name}: X is a sparse matrix; pass interactions as rows "
-                "(user_id, item_id[, timestamp]), e.g. from scipy.sparse "
-                "coo_matrix(X).row and .col."
-            )
+        refuse_sparse(X, name)
         if isinstance(X, Mapping):
             raise TypeError(
                 f"{name}: X is a {type(X).__name__}; pass a DataFrame with "

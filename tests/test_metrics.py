@@ -444,3 +444,36 @@ def test_catalog_coverage_of_a_str_catalog_takes_tuple_ids_mixing_str_and_int():
     assert catalog_coverage([["a", "b"], ["b", ("web", 42)]], ["a", "b", "c"]) == 2 / 3
     with pytest.warns(UserWarning, match="none of the recommended ids is in catalog"):
         assert catalog_coverage([[("web", 42)]], ["a", "b", "c"]) == 0.0
+
+
+def test_a_score_matrix_given_as_ranked_ids_warns():
+    # score_items' layout (sklearn's ndcg_score takes it): its scores were
+    # read as item ids, e.g. popularity counts 3.0 and 2.0 as items 3 and 2
+    y_true = [[0], [1]]
+    with pytest.warns(UserWarning, match=r"fractions \(e.g. 0.25\), as a score matrix does.*"
+                                         r"np.argsort\(-scores"):
+        ndcg_at_k(y_true, np.array([[0.25, 0.5, 0.0], [0.5, 0.25, 0.0]]), k=2)
+    with pytest.warns(UserWarning, match="a value repeated within a row"):
+        hit_rate_at_k(y_true, np.array([[3.0, 2.0, 2.0, 1.0], [3.0, 2.0, 2.0, 1.0]]), k=2)
+    # float ids (whole numbers, each once per row) are ids: no warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert hit_rate_at_k(y_true, np.array([[0.0, 2.0], [1.0, np.nan]]), k=2) == 1.0
+    with pytest.raises(TypeError, match="y_pred is a sparse matrix, not ranked ids"):
+        import scipy.sparse as sp
+
+        ndcg_at_k(y_true, sp.csr_matrix(np.eye(2)), k=2)
+
+
+@pytest.mark.parametrize("column", ["user_id", "Unnamed: 0"])
+def test_a_y_pred_frame_with_its_user_column_is_refused(column):
+    # recommendations written with to_csv and read back: the user ids were
+    # read as each row's first recommended item, shifting the others down
+    frame = pd.DataFrame(Y_PRED, columns=["0", "1", "2", "3"])
+    frame.insert(0, column, [10, 11])
+    with pytest.raises(ValueError, match=f"has the column '{column}' beside the ranked item ids.*"
+                                         rf"set_index\('{column}'\)"):
+        ndcg_at_k(Y_TRUE, frame, k=4)
+    assert ndcg_at_k(Y_TRUE, frame.set_index(column), k=4) == ndcg_at_k(Y_TRUE, Y_PRED, k=4)

@@ -437,3 +437,15 @@ def test_datetimes_past_nanoseconds_convert_to_microseconds_in_utc():
                                 datetime.datetime(1000, 1, 1)]
     assert np.isnat(out[3])
     assert _microseconds([pd.Timestamp("2020-01-01T00:00:00.000000001")]) is None
+
+
+def test_a_sparse_matrix_gets_fits_message_in_the_splitters():
+    # it said "got an array of shape ()" of a 3 x 3 matrix
+    import scipy.sparse as sp
+
+    X = sp.csr_matrix(np.eye(3))
+    with pytest.raises(TypeError, match="train_test_split_last: X is a sparse matrix; pass "
+                                        "interactions as rows"):
+        train_test_split_last(X)
+    with pytest.raises(TypeError, match="LeaveLastOut: X is a sparse matrix"):
+        next(LeaveLastOut().split(X))

@@ -78,8 +78,27 @@ def _refuse_estimator(value, name):
                         f"metric functions take (y_true, y_pred, k); {_AS_SCORING}.")
 
 
+_RANK_SCORES = ("the metrics take each user's ranked item ids, e.g. recommend(users, n=k); "
+                "from a score matrix over a model's items_ (score_items): "
+                "model.items_[np.argsort(-scores, axis=1, kind='stable')[:, :k]]")
+
+
 def _check_y_pred(y_pred):
     _refuse_estimator(y_pred, "y_pred")
+    if hasattr(y_pred, "toarray"):  # np.asarray made it a 0-d array
+        raise TypeError(f"y_pred is a sparse matrix, not ranked ids: {_RANK_SCORES}.")
+    if isinstance(y_pred, pd.DataFrame):
+        # written with to_csv and read back, or reset_index(): the user ids
+        # were read as each row's first recommended item
+        users = [c for c in y_pred.columns
+                 if str(c).lower() in ("user_id", "user", "userid", "index")
+                 or str(c).startswith("Unnamed:")]
+        if users:
+            raise ValueError(
+                f"y_pred has the column {users[0]!r} beside the ranked item ids (columns "
+                f"{list(map(str, y_pred.columns[:4]))}...); its values would be read as "
+                f"each row's first recommendation. Make it the index: "
+                f"y_pred.set_index({users[0]!r}) (or read_csv(..., index_col=0)).")
     if isinstance(y_pred, np.ndarray):
         arr = y_pred
     else:
@@ -111,6 +130,16 @@ def _check_y_pred(y_pred):
         )
     if arr.shape[0] == 0:
         raise ValueError("y_pred has 0 rows; at least one user is required.")
+    if arr.dtype.kind == "f":  # score_items' layout? (float ids are rare, and mostly whole)
+        finite = arr[np.isfinite(arr)]
+        fractional = finite[finite != np.round(finite)]
+        if fractional.size or (np.diff(np.sort(arr, axis=1), axis=1) == 0).any():
+            why = (f"fractions (e.g. {float(fractional[0])!r})" if fractional.size else
+                   "a value repeated within a row (a ranking names each item once)")
+            warnings.warn(
+                f"y_pred holds floats with {why}, as a score matrix does; they are read "
+                f"as item ids. If they are scores, {_RANK_SCORES}.", UserWarning,
+                stacklevel=caller_stacklevel())
     return arr
 
 

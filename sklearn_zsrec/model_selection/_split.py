@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
 from .._columns import _timestamps, checked_weights
-from .._interactions import is_positive_int, named_columns
+from .._interactions import is_positive_int, named_columns, refuse_sparse
 
 
 def _check_positive_int(value, name):
@@ -21,9 +21,10 @@ def _check_positive_int(value, name):
     return int(value)
 
 
-def _as_array(X):
+def _as_array(X, name="the splitter"):
     # a list keeps each value's Python type, as the models read it (an int
     # id beside a string, an int timestamp beside a float id)
+    refuse_sparse(X, name)  # (np.asarray made it a 0-d array)
     arr = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
     if arr.ndim == 1 and len(arr) and all(isinstance(row, Mapping) for row in arr):
         raise ValueError(f"X is a list of {len(arr)} dicts; pass pd.DataFrame(X) (their keys "
@@ -64,7 +65,7 @@ def _users_and_times(X, name, y=None):
         if y is None and "weight" in X.columns:
             y = X["weight"]
     else:
-        arr = _as_array(X)
+        arr = _as_array(X, name)
         users = arr[:, 0]
         times = arr[:, 2] if arr.shape[1] == 3 else None
     if len(users) == 0:
