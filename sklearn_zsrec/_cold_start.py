@@ -8,6 +8,7 @@ The texts live for the call only (a context variable: safe across threads).
 """
 
 import contextvars
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,10 @@ class CallTextsMixin:
         return None if texts is None else texts.index
 
     def _with_texts(self, user_texts, method, *args, **kwargs):
-        if user_texts is None:
+        # an empty table: a request none of whose users brought a text (a
+        # service's dict of them); it raised "user_texts is empty"
+        empty = isinstance(user_texts, (Mapping, pd.Series, pd.DataFrame)) and len(user_texts) == 0
+        if user_texts is None or empty:
             return method(*args, **kwargs)
         texts = check_id_texts(user_texts, "user_texts", type(self).__name__)
         token = _CALL_TEXTS.set(texts)
@@ -86,7 +90,8 @@ class CallTextsMixin:
             Texts of users not seen in ``fit``, by id, for this call only
             (they take precedence over the model's ``user_texts``): a user
             who arrives after ``fit`` is scored from its text, without a
-            refit. Texts of users seen in ``fit`` are not used.
+            refit. Texts of users seen in ``fit`` are not used. An empty one
+            is as None.
 
         Returns
         -------

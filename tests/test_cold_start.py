@@ -85,6 +85,19 @@ def test_a_user_arriving_after_fit_is_scored_from_the_text_given_with_the_call(f
     assert set(fitted.explain("newbie", top[0][:3]).source) == {"popularity"}
 
 
+@pytest.mark.parametrize("empty", [{}, pd.Series([], dtype=object)])
+def test_empty_call_texts_are_as_none(fitted, empty):
+    # a service's dict of the request's new users' texts, none this time: it
+    # raised "user_texts is empty"
+    users = list(fitted.users_[:3]) + ["newbie"]
+    np.testing.assert_array_equal(fitted.recommend(users, user_texts=empty),
+                                  fitted.recommend(users))
+    np.testing.assert_array_equal(fitted.score_items(users, user_texts=empty),
+                                  fitted.score_items(users))
+    pd.testing.assert_frame_equal(fitted.explain("newbie", fitted.items_[:2], user_texts=empty),
+                                  fitted.explain("newbie", fitted.items_[:2]))
+
+
 def test_call_texts_use_the_known_users_texts_when_the_model_has_them():
     user_texts = pd.Series({u: f"Someone who likes {t}." for u, t in USER_TOPIC.items()})
     text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS,
