@@ -13,7 +13,8 @@ import scipy.sparse as sp
 
 # up to this many items an item-item product uses a dense matrix (64 MB)
 DENSE_ITEMS = 4096
-MIN_RECENCY = 1e-4  # recency weights below this fraction of a user's largest are dropped
+MIN_RECENCY = 1e-4  # interactions whose recency factor is below this (about 13.3
+# half-lives back) are dropped
 MAX_HISTORY_WEIGHT = 1e6  # larger history weights are rescaled (to at most 1) first
 # a user whose largest history weight is under this is scaled up by a power of
 # two (exact), so that float32 products do not round their scores to 0
@@ -31,6 +32,11 @@ def rank_from_latest(codes, data):
     return frame.groupby(["u", "z"])["o"].rank(method="first", ascending=False).to_numpy() - 1
 
 
+def recency_factors(data, half_life):
+    """``0.5 ** (rank_from_latest / half_life)`` per interaction (1 for the latest)."""
+    return 0.5 ** (rank_from_latest(pd.factorize(data.user_id)[0], data) / half_life)
+
+
 def recency_weights(data, half_life):
     """``weight * 0.5 ** (rank_from_latest / half_life)`` per interaction.
 
@@ -39,8 +45,7 @@ def recency_weights(data, half_life):
     """
     if half_life is None:
         return data.weight
-    return data.weight * 0.5 ** (rank_from_latest(pd.factorize(data.user_id)[0], data)
-                                 / half_life)
+    return data.weight * recency_factors(data, half_life)
 
 
 def history_matrix(data, half_life, rows, cols, shape):
@@ -54,12 +59,17 @@ def history_matrix(data, half_life, rows, cols, shape):
     user long gone: ``exp(-130)``) are multiplied by the power of two that
     brings it to [1, 2), exactly, as float32 would round their scores to 0
     and rank the catalog in its order. With a ``half_life``,
-    interactions under ``MIN_RECENCY`` of their user's largest weight are
-    dropped, which bounds the cost of the products: they would add under
-    ``MIN_RECENCY`` of the latest item's weight to a score, but an item
-    that only they reach then scores 0 (documented with ``half_life``).
+    interactions whose recency factor is under ``MIN_RECENCY`` (about 13.3
+    half-lives before their user's latest) are dropped, which bounds the
+    cost of the products: they would add under ``MIN_RECENCY`` of their own
+    weight to a score, but an item that only they reach then scores 0
+    (documented with ``half_life``). The floor is on the recency alone: on
+    weight x recency against the user's heaviest, a light latest
+    interaction (one play after 20,000 of another item) was dropped.
     """
-    weights = np.asarray(recency_weights(data, half_life), dtype=np.float64)
+    factors = None if half_life is None else np.asarray(recency_factors(data, half_life))
+    weights = np.asarray(data.weight if factors is None else data.weight * factors,
+                         dtype=np.float64)
     if len(weights) and weights.max() > MAX_HISTORY_WEIGHT:
         weights = weights / weights.max()
     tiny = np.min(weights, initial=np.inf, where=weights > 0) < MIN_HISTORY_WEIGHT
@@ -72,8 +82,8 @@ def history_matrix(data, half_life, rows, cols, shape):
         weights, top = weights.copy(), top.copy()
         weights[small] = np.ldexp(weights[small], shift)
         top[small] = np.ldexp(top[small], shift)
-    if half_life is not None:
-        keep = weights >= MIN_RECENCY * top
+    if half_life is not None:  # (rows of weight 0 stay out, as before)
+        keep = (factors >= MIN_RECENCY) & ((weights > 0) | (top == 0))
         weights, rows, cols = weights[keep], rows[keep], cols[keep]
     return sp.csr_matrix((weights, (rows, cols)), shape=shape, dtype=np.float32)
 

@@ -78,10 +78,11 @@ class NextItemRecommender(_ItemItemRecommender):
     half_life : float or None, default=2.0
         Recency half-life of the history, in interactions; None weighs every
         interaction by its weight alone.
-        With a half-life, interactions weighing under 1e-4 of the user's
-        largest (about 13 half-lives back) are left out, which bounds the
-        cost of scoring long histories: an item that only they reach scores
-        0, as an item no history item reaches.
+        With a half-life, interactions more than about 13 half-lives
+        before the user's latest (recency factor under 1e-4, whatever their
+        weight) are left out, which bounds the cost of scoring long
+        histories: an item that only they reach scores 0, as an item no
+        history item reaches.
 
     Attributes
     ----------

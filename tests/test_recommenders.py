@@ -381,6 +381,24 @@ def test_next_item_learns_nothing_from_interactions_of_weight_0():
                                   model.score_items("me"))
 
 
+@pytest.mark.parametrize("make", [ItemKNNRecommender, NextItemRecommender])
+@pytest.mark.parametrize("half_life", [2.0, 1e6])
+def test_the_recency_floor_is_on_recency_not_weight(make, half_life):
+    # 20,000 plays of "a", then "b" once: the floor compared weight x recency
+    # with the user's heaviest, and dropped b, the latest, at any half-life,
+    # and with it "c", which followed b for another user
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3], "item_id": ["a", "b", "b", "c", "a", "d"],
+                      "timestamp": [0, 1, 0, 1, 0, 1]})
+    model = make(half_life=half_life).fit(X, [20000.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    items = list(model.items_)
+    assert model.history_[0, items.index("b")] == 1.0
+    assert model.score_items(1)[items.index("c")] > 0
+    # the floor still bounds a history: 13 half-lives back stay, 14 do not
+    long = pd.DataFrame({"user_id": 1, "item_id": np.arange(20), "timestamp": np.arange(20)})
+    kept = make(half_life=1.0).fit(long).history_
+    assert kept.nnz == 14 and kept[0, 19] == 1.0 and kept[0, 6] == 0.5**13
+
+
 @pytest.mark.parametrize("model", ["knn", "next"])
 def test_recency_counts_interactions_not_impressions(model):
     # half_life is in interactions: impressions (weight 0) shown after a
