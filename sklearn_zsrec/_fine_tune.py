@@ -29,6 +29,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._ids import _unique_ids
 from ._interactions import positions
+from ._model_files import model_files_gone
 from ._params import Count
 from ._progress import caller_stacklevel, no_loading_bars, progress
 
@@ -172,7 +173,8 @@ class ContrastiveFineTuning(BaseEstimator):
     random_state : int, default=0
         Seeds the sampling of pairs and torch's initialisation.
     verbose : int, default=1
-        Show a progress bar while training; 0 silences it.
+        Show a progress bar while training, from 2 seconds in (a shorter
+        tuning shows none, as every bar of the package); 0 silences it.
 
     See Also
     --------
@@ -287,15 +289,32 @@ class ContrastiveFineTuning(BaseEstimator):
         location = self._location(encoder)
         directory = location / key
         location.mkdir(parents=True, exist_ok=True)  # a bad location fails before training
-        with _LOCK, _quiet_transformers():
-            if not (directory / "config.json").exists():
-                import torch
+        def tuned():
+            with _LOCK, _quiet_transformers():
+                if model_files_gone(directory):  # never tuned, or its weights deleted since
+                    shutil.rmtree(directory, ignore_errors=True)
+                    import torch
 
-                # its seed (random_state) leaves the caller's torch RNGs as they were
-                cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-                with torch.random.fork_rng(devices=cuda):
-                    self._train(encoder, anchor_texts, anchors, positives, location, directory)
-        return clone(encoder).set_params(model=str(directory)).fit()
+                    # its seed (random_state) leaves the caller's torch RNGs as they were
+                    cuda = (list(range(torch.cuda.device_count()))
+                            if torch.cuda.is_available() else [])
+                    with torch.random.fork_rng(devices=cuda):
+                        self._train(encoder, anchor_texts, anchors, positives, location,
+                                    directory)
+            return clone(encoder).set_params(model=str(directory)).fit()
+
+        from safetensors import SafetensorError
+
+        try:
+            return tuned()
+        except (OSError, SafetensorError) as error:  # its weights damaged since (truncated)
+            if not directory.is_dir():
+                raise
+            warnings.warn(f"ContrastiveFineTuning: the tuned model at {str(directory)!r} "
+                          f"does not load ({error}); tuning it again.", UserWarning,
+                          stacklevel=caller_stacklevel())
+            shutil.rmtree(directory, ignore_errors=True)
+            return tuned()
 
     def _location(self, encoder):
         """Where tuned models are kept: an absolute path (the tuned encoder's ``model``)."""

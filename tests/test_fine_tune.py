@@ -432,3 +432,53 @@ def test_lora_with_a_peft_that_fails_to_import_says_so(monkeypatch):
                         lambda name, *a: object() if name == "peft" else find_spec(name, *a))
     with pytest.raises(ImportError, match="peft is installed but fails to import"):
         _require_peft()
+
+
+def test_a_hybrid_tunes_again_after_the_tuned_directory_is_deleted(tmp_path):
+    # the docs say to delete it to free the space, then fit again: the
+    # hybrid's fit memo served the text fit on the deleted directory, and the
+    # refit failed on a model path the user never passed
+    import shutil
+
+    from sklearn_zsrec import ALSRecommender, HybridRecommender
+
+    from ._data import topic_catalog, topic_interactions
+    from ._members import cf_members
+
+    texts, topics = topic_catalog()
+    X = topic_interactions(topics, per_user=5)
+    tuning = ContrastiveFineTuning(n_steps=2, batch_size=4, location=tmp_path / "tuned",
+                                   verbose=0)
+
+    def fit():
+        text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
+                                   fine_tune=tuning)
+        return HybridRecommender(text, cf_members(ALSRecommender(factors=4, random_state=0)),
+                                 random_state=0, verbose=0).fit(X)
+
+    first = fit().recommend(["new"], n=5, user_texts={"new": texts.iloc[0]})
+    shutil.rmtree(tmp_path / "tuned")
+    again = fit()
+    assert Path(again.text_.encoder_.model).is_dir()
+    np.testing.assert_array_equal(again.recommend(["new"], n=5, user_texts={"new": texts.iloc[0]}),
+                                  first)
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate"])
+def test_a_tuned_directory_whose_weights_were_damaged_is_tuned_again(tmp_path, damage):
+    # config.json alone made it a tuned model: every later fit failed on
+    # transformers' or safetensors' errors until the directory was deleted by hand
+    texts, X = _catalogue()
+    tuning = ContrastiveFineTuning(n_steps=2, batch_size=4, location=tmp_path, verbose=0)
+    make = lambda: ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),  # noqa: E731
+                                       item_texts=texts, fine_tune=tuning)
+    first = make().fit(X)
+    weights = Path(first.encoder_.model) / "model.safetensors"
+    if damage == "delete":
+        weights.unlink()
+        again = make().fit(X)
+    else:
+        weights.write_bytes(weights.read_bytes()[:100])
+        with pytest.warns(UserWarning, match="does not load .*; tuning it again"):
+            again = make().fit(X)
+    np.testing.assert_array_equal(again.item_embeddings_, first.item_embeddings_)

@@ -16,6 +16,7 @@ from .._scores import _put_columns
 from .._history import history_matrix
 from .._interactions import Interactions, object_array
 from .._interactions import positions as exact_positions
+from .._model_files import model_files_gone
 from .._progress import caller_stacklevel, one_id_warning
 from . import _memo
 from ._item_side import factor_scale, has_factors, item_side, scaled, text_mapped
@@ -366,7 +367,18 @@ def _fit_one(model, data, data_hash):
         return fitted
 
     key = _memo.memo_key(model, data_hash)
-    return _memo.own_copy(_memo.memoized(key, fit, shared=True)), key
+    return _memo.own_copy(_memo.memoized(key, fit, shared=True, usable=_files_kept)), key
+
+
+def _files_kept(fitted):
+    """Whether ``fitted``'s encoder (``encoder_``, if any) can still load its model.
+
+    A fine-tuned encoder's directory deleted to free it (as its docs say):
+    served from the memo, the fit failed on the missing path, and tuned
+    again only after ``clear_cache``.
+    """
+    path = getattr(getattr(fitted, "encoder_", None), "model_path_", None)
+    return not isinstance(path, str) or not model_files_gone(path)
 
 
 def fit_members(text, members, data, stage):

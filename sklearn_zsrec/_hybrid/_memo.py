@@ -117,16 +117,19 @@ def memo_key(estimator, data_hash):
         return None
 
 
-def memoized(key, build, shared=False):
+def memoized(key, build, shared=False, usable=None):
     """``build()``, or the result of an earlier call with the same key.
 
     A copy of it, or with ``shared`` (a value nobody modifies) the same
     value, its arrays made read-only (``read_only``) so that a change
-    would raise.
+    would raise. ``usable(value)`` False: the entry is built again (a
+    fitted model whose files were deleted since).
     """
     if key is None:
         return build()
     with _FIT_MEMO_LOCK:
+        if key in _FIT_MEMO and usable is not None and not usable(_FIT_MEMO[key]):
+            _drop(key)
         if key in _FIT_MEMO:
             _FIT_MEMO.move_to_end(key)
             return _FIT_MEMO[key] if shared else copy.deepcopy(_FIT_MEMO[key])
