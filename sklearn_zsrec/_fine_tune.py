@@ -288,11 +288,20 @@ class ContrastiveFineTuning(BaseEstimator):
         key = self._key(encoder, anchor_texts, anchors, positives)
         location = self._location(encoder)
         directory = location / key
-        location.mkdir(parents=True, exist_ok=True)  # a bad location fails before training
+        location.mkdir(parents=True, exist_ok=True)  # one that cannot be made fails here
+        def remove(why):  # a damaged tuned model, to tune again
+            shutil.rmtree(directory, ignore_errors=True)
+            if directory.exists():
+                raise OSError(
+                    f"ContrastiveFineTuning: the tuned model at {str(directory)!r} {why}, and "
+                    "it cannot be removed to tune it again. Delete it, or pass a location "
+                    "one can write to.")
+
         def tuned():
             with _LOCK, _quiet_transformers():
                 if model_files_gone(directory):  # never tuned, or its weights deleted since
-                    shutil.rmtree(directory, ignore_errors=True)
+                    if directory.exists():
+                        remove("has lost its weights")
                     import torch
 
                     # its seed (random_state) leaves the caller's torch RNGs as they were
@@ -307,13 +316,11 @@ class ContrastiveFineTuning(BaseEstimator):
 
         try:
             return tuned()
-        except (OSError, SafetensorError) as error:  # its weights damaged since (truncated)
-            if not directory.is_dir():
-                raise
+        except SafetensorError as error:  # its weights damaged since (truncated, emptied)
+            remove(f"does not load ({error})")
             warnings.warn(f"ContrastiveFineTuning: the tuned model at {str(directory)!r} "
-                          f"does not load ({error}); tuning it again.", UserWarning,
+                          f"did not load ({error}); tuning it again.", UserWarning,
                           stacklevel=caller_stacklevel())
-            shutil.rmtree(directory, ignore_errors=True)
             return tuned()
 
     def _location(self, encoder):

@@ -464,21 +464,37 @@ def test_a_hybrid_tunes_again_after_the_tuned_directory_is_deleted(tmp_path):
                                   first)
 
 
+def _tuned_once(location):
+    """An unfitted tuned zero-shot model's maker, its data, and one fit of it."""
+    texts, X = _catalogue()
+    tuning = ContrastiveFineTuning(n_steps=2, batch_size=4, location=location, verbose=0)
+    make = lambda: ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),  # noqa: E731
+                                       item_texts=texts, fine_tune=tuning)
+    return make, X, make().fit(X)
+
+
 @pytest.mark.parametrize("damage", ["delete", "truncate"])
 def test_a_tuned_directory_whose_weights_were_damaged_is_tuned_again(tmp_path, damage):
     # config.json alone made it a tuned model: every later fit failed on
     # transformers' or safetensors' errors until the directory was deleted by hand
-    texts, X = _catalogue()
-    tuning = ContrastiveFineTuning(n_steps=2, batch_size=4, location=tmp_path, verbose=0)
-    make = lambda: ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),  # noqa: E731
-                                       item_texts=texts, fine_tune=tuning)
-    first = make().fit(X)
+    make, X, first = _tuned_once(tmp_path)
     weights = Path(first.encoder_.model) / "model.safetensors"
     if damage == "delete":
         weights.unlink()
         again = make().fit(X)
     else:
         weights.write_bytes(weights.read_bytes()[:100])
-        with pytest.warns(UserWarning, match="does not load .*; tuning it again"):
+        with pytest.warns(UserWarning, match="did not load .*; tuning it again"):
             again = make().fit(X)
     np.testing.assert_array_equal(again.item_embeddings_, first.item_embeddings_)
+
+
+def test_a_damaged_tuned_directory_that_cannot_be_removed_says_so(tmp_path, monkeypatch):
+    # (a mock of the removal, as on a read-only location: our own logic) it
+    # trained twice, then raised a PermissionError about a staging directory
+    make, X, first = _tuned_once(tmp_path)
+    (Path(first.encoder_.model) / "model.safetensors").unlink()
+    monkeypatch.setattr("sklearn_zsrec._fine_tune.shutil.rmtree", lambda *a, **k: None)
+    with pytest.raises(OSError, match="has lost its weights, and it cannot be removed to tune "
+                                      "it again. Delete it, or pass a location"):
+        make().fit(X)

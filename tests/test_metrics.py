@@ -467,7 +467,8 @@ def test_a_score_matrix_given_as_ranked_ids_warns():
         ndcg_at_k(y_true, sp.csr_matrix(np.eye(2)), k=2)
 
 
-@pytest.mark.parametrize("column", ["user_id", "Unnamed: 0"])
+@pytest.mark.parametrize("column", ["user_id", "Unnamed: 0", "index", "customer_id", "session",
+                                    "uid"])
 def test_a_y_pred_frame_with_its_user_column_is_refused(column):
     # recommendations written with to_csv and read back: the user ids were
     # read as each row's first recommended item, shifting the others down
@@ -477,3 +478,25 @@ def test_a_y_pred_frame_with_its_user_column_is_refused(column):
                                          rf"set_index\('{column}'\)"):
         ndcg_at_k(Y_TRUE, frame, k=4)
     assert ndcg_at_k(Y_TRUE, frame.set_index(column), k=4) == ndcg_at_k(Y_TRUE, Y_PRED, k=4)
+    # an Arrow table too, and a frame of two-level columns
+    pa = pytest.importorskip("pyarrow")
+    with pytest.raises(ValueError, match=f"has the column '{column}'"):
+        ndcg_at_k(Y_TRUE, pa.Table.from_pandas(frame), k=4)
+    frame.columns = pd.MultiIndex.from_tuples([(c, "") for c in frame.columns])
+    with pytest.raises(ValueError, match="beside the ranked item ids"):
+        ndcg_at_k(Y_TRUE, frame, k=4)
+
+
+def test_a_models_own_fractional_float_ids_do_not_warn_in_its_score():
+    # our scorer passes the model's recommend output, ids of any type: item
+    # ids such as 6.5 warned "looks like a score matrix" on every fold
+    import warnings
+
+    from sklearn_zsrec import PopularityRecommender
+
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3], "item_id": [6.5, 7.5, 6.5, 8.5, 7.5, 8.5],
+                      "timestamp": [0, 1, 0, 1, 0, 1]})
+    model = PopularityRecommender().fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert 0 <= make_rank_scorer("ndcg", k=2, exclude_seen=False)(model, X, None) <= 1

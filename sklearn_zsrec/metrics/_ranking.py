@@ -83,22 +83,49 @@ _RANK_SCORES = ("the metrics take each user's ranked item ids, e.g. recommend(us
                 "model.items_[np.argsort(-scores, axis=1, kind='stable')[:, :k]]")
 
 
-def _check_y_pred(y_pred):
+def _id_columns(y_pred):
+    """The columns of a table ``y_pred`` (pandas, polars, Arrow) named as ids, not ranks.
+
+    Recommendations written with ``to_csv`` and read back, or through
+    ``reset_index()``, carry their user column (``user_id``, ``Unnamed: 0``,
+    ``index``), which was read as each row's first recommended item; an
+    ``item_id`` column is a long table, one row per recommendation.
+    """
+    names = getattr(y_pred, "column_names", None)  # Arrow (its .columns are the data)
+    if names is None and not isinstance(y_pred, np.ndarray):
+        names = getattr(y_pred, "columns", None)
+    if names is None:
+        return []
+
+    def id_like(label):
+        label = str(label).lower()
+        return (label in ("index", "uid") or label.startswith("unnamed:")
+                or label.endswith("id") or any(w in label for w in _ID_WORDS))
+
+    return [c for c in names if any(id_like(v) for v in (c if isinstance(c, tuple) else (c,)))]
+
+
+_ID_WORDS = ("user", "session", "customer", "client")
+
+
+def _first_columns(table):
+    names = getattr(table, "column_names", None)
+    return [str(c) for c in list(table.columns if names is None else names)[:4]]
+
+
+def _check_y_pred(y_pred, from_model=False):
+    """``y_pred`` as a 2-D array of ids; ``from_model``: a model's own ``recommend``."""
     _refuse_estimator(y_pred, "y_pred")
     if hasattr(y_pred, "toarray"):  # np.asarray made it a 0-d array
         raise TypeError(f"y_pred is a sparse matrix, not ranked ids: {_RANK_SCORES}.")
-    if isinstance(y_pred, pd.DataFrame):
-        # written with to_csv and read back, or reset_index(): the user ids
-        # were read as each row's first recommended item
-        users = [c for c in y_pred.columns
-                 if str(c).lower() in ("user_id", "user", "userid", "index")
-                 or str(c).startswith("Unnamed:")]
-        if users:
-            raise ValueError(
-                f"y_pred has the column {users[0]!r} beside the ranked item ids (columns "
-                f"{list(map(str, y_pred.columns[:4]))}...); its values would be read as "
-                f"each row's first recommendation. Make it the index: "
-                f"y_pred.set_index({users[0]!r}) (or read_csv(..., index_col=0)).")
+    ids = _id_columns(y_pred)
+    if ids:
+        raise ValueError(
+            f"y_pred has the column {ids[0]!r} beside the ranked item ids (columns "
+            f"{_first_columns(y_pred)}...); its values would be "
+            "read as each row's first recommendations. Make it the index "
+            f"(y_pred.set_index({ids[0]!r}); read_csv(..., index_col=0)) or drop it; y_pred "
+            "holds one row of ranked item ids per user, e.g. recommend(users, n=k).")
     if isinstance(y_pred, np.ndarray):
         arr = y_pred
     else:
@@ -130,7 +157,7 @@ def _check_y_pred(y_pred):
         )
     if arr.shape[0] == 0:
         raise ValueError("y_pred has 0 rows; at least one user is required.")
-    if arr.dtype.kind == "f":  # score_items' layout? (float ids are rare, and mostly whole)
+    if arr.dtype.kind == "f" and not from_model:  # score_items' layout? (float ids are rare)
         finite = arr[np.isfinite(arr)]
         fractional = finite[finite != np.round(finite)]
         if fractional.size or (np.diff(np.sort(arr, axis=1), axis=1) == 0).any():
@@ -187,14 +214,14 @@ def _concat(arrays):
     return np.concatenate([a.astype(object) for a in arrays])
 
 
-def _relevance(y_true, y_pred, k, filled=None):
+def _relevance(y_true, y_pred, k, filled=None, from_model=False):
     """Boolean (n_users, min(k, n_recommended)) hits and the relevant counts.
 
     An id repeated in a row of ``y_pred`` is a hit only the first time;
     repeated ids in ``y_true`` count once. Positions where ``filled`` (a
     boolean array of ``y_pred``'s shape) is False are empty: never hits.
     """
-    y_pred = _check_y_pred(y_pred)
+    y_pred = _check_y_pred(y_pred, from_model)
     relevant = _check_y_true(y_true, len(y_pred))
     top = y_pred if k is None else y_pred[:, :k]
     n_users = len(top)
@@ -305,7 +332,7 @@ _PER_USER = {
 }
 
 
-def _per_user(metric, y_true, y_pred, k, filled=None):
+def _per_user(metric, y_true, y_pred, k, filled=None, from_model=False):
     """Each user's value of ``metric``; NaN for users without relevant items.
 
     The one code path of every metric: the public functions average these
@@ -320,6 +347,9 @@ def _per_user(metric, y_true, y_pred, k, filled=None):
     filled : ndarray of bool of y_pred's shape, default=None
         False marks empty positions (never hits), e.g. the items a
         recommender scored ``-inf``.
+    from_model : bool, default=False
+        ``y_pred`` is a model's own ``recommend`` output: ids, whatever
+        their type (no warning about a score matrix for float ids).
 
     Returns
     -------
@@ -328,7 +358,7 @@ def _per_user(metric, y_true, y_pred, k, filled=None):
     name, _ = _check_metric(metric)
     _refuse_estimator(y_true, "y_true")
     k = _check_k(k, allow_none=name == "mrr")
-    hits, n_relevant = _relevance(y_true, y_pred, k, filled)
+    hits, n_relevant = _relevance(y_true, y_pred, k, filled, from_model)
     with np.errstate(divide="ignore", invalid="ignore"):
         values = np.asarray(_PER_USER[name](hits, n_relevant, k), dtype=np.float64)
     values[n_relevant == 0] = np.nan
@@ -717,7 +747,7 @@ def _ids_and_scores(out, n_users):
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         return None
     try:
-        ids = _check_y_pred(out[0])
+        ids = _check_y_pred(out[0], from_model=True)
     except ValueError:
         return None
     return (ids, out[1]) if ids.shape[0] == n_users and np.shape(out[1]) == ids.shape else None
@@ -846,7 +876,7 @@ def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True, y=N
         filled = np.asarray(scores) != -np.inf
     else:
         y_pred = estimator.recommend(users, n=k, **options)
-    return float(np.mean(_per_user(metric, relevant, y_pred, k, filled)))
+    return float(np.mean(_per_user(metric, relevant, y_pred, k, filled, from_model=True)))
 
 
 def _report_training_rows(name, n_rows, n_left_out, n_users, n_users_left):
