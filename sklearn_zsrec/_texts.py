@@ -11,7 +11,9 @@ from ._interactions import _arrow_frame, arrow_values, check_ids
 
 def check_texts(texts, name="texts", owner="TextEncoder"):
     """Validate a sequence of texts: no single string, no missing or empty."""
-    if isinstance(texts, str) or (isinstance(texts, np.ndarray) and texts.ndim == 0):
+    if isinstance(texts, np.ndarray) and texts.ndim == 0:
+        texts = texts.item()  # np.array("text"): one string (or one value)
+    if isinstance(texts, str):
         raise ValueError(
             f"{owner}: {name} must be a list of strings; got a single string. "
             "Wrap it in a list: [text]."

@@ -180,6 +180,7 @@ def test_bad_texts_raise():
     (np.array("a heist on a train"), ValueError, "got a single string. Wrap it in a list"),
     (None, TypeError, "must be a sequence of strings .* got NoneType"),
     (3, TypeError, "must be a sequence of strings .* got int"),
+    (np.array(5), TypeError, "must be a sequence of strings .* got int"),
 ])
 def test_texts_that_are_not_a_sequence_of_texts_raise(texts, error, message):
     enc = TextEncoder(tiny_model_path(), verbose=0).fit()
