@@ -289,6 +289,7 @@ class ContrastiveFineTuning(BaseEstimator):
         location = self._location(encoder)
         directory = location / key
         location.mkdir(parents=True, exist_ok=True)  # one that cannot be made fails here
+
         def remove(why):  # a damaged tuned model, to tune again
             shutil.rmtree(directory, ignore_errors=True)
             if directory.exists():

@@ -56,11 +56,6 @@ def local_model_path(model):
     expanded = os.path.expanduser(str(model))
     if os.path.isfile(os.path.join(expanded, "config.json")):
         return os.path.abspath(expanded)
-    if os.path.isfile(expanded):
-        raise NotADirectoryError(
-            f"TextEncoder: the model path {expanded!r} is a file; pass the folder "
-            f"that holds it and the model's other files: {os.path.dirname(expanded)!r}."
-        )
     if _looks_like_path(str(model)) or os.path.exists(expanded):
         return None
     return _from_hf_cache(model) or _from_installed_package(model)
