@@ -203,7 +203,10 @@ def test_a_model_folder_without_its_tokenizer_raises(tmp_path):
     from transformers import AutoModel
 
     AutoModel.from_pretrained(tiny_model_path()).save_pretrained(tmp_path)
-    with pytest.raises(ValueError, match=r"has no tokenizer vocabulary.*tokenizer.save_pretrained"):
+    # (transformers before 5 refuses such a folder itself, with an OSError)
+    with pytest.raises((ValueError, OSError),
+                       match=r"has no tokenizer vocabulary.*tokenizer.save_pretrained"
+                             r"|Can't load tokenizer for"):
         TextEncoder(str(tmp_path), verbose=0).fit()
 
 
