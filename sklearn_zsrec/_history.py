@@ -73,8 +73,11 @@ def history_matrix(data, half_life, rows, cols, shape):
     if len(weights) and weights.max() > MAX_HISTORY_WEIGHT:
         weights = weights / weights.max()
     tiny = np.min(weights, initial=np.inf, where=weights > 0) < MIN_HISTORY_WEIGHT
+    # each row's user's largest weight, where needed: to scale tiny users, and
+    # to keep a user's rows of weight 0 only when it has no other (as before)
+    unweighted = None if half_life is None else ~(weights > 0)
     top = None
-    if half_life is not None or tiny:
+    if tiny or (unweighted is not None and unweighted.any()):
         top = pd.Series(weights).groupby(rows).transform("max").to_numpy()
     if tiny:
         small = (top > 0) & (top < MIN_HISTORY_WEIGHT)
@@ -82,8 +85,10 @@ def history_matrix(data, half_life, rows, cols, shape):
         weights, top = weights.copy(), top.copy()
         weights[small] = np.ldexp(weights[small], shift)
         top[small] = np.ldexp(top[small], shift)
-    if half_life is not None:  # (rows of weight 0 stay out, as before)
-        keep = (factors >= MIN_RECENCY) & ((weights > 0) | (top == 0))
+    if half_life is not None:
+        keep = factors >= MIN_RECENCY
+        if top is not None:
+            keep &= ~unweighted | (top == 0)
         weights, rows, cols = weights[keep], rows[keep], cols[keep]
     return sp.csr_matrix((weights, (rows, cols)), shape=shape, dtype=np.float32)
 

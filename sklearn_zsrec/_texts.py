@@ -24,7 +24,7 @@ def check_texts(texts, name="texts", owner="TextEncoder"):
             f"{type(texts).__name__}, whose iteration gives its keys, not its texts. "
             "Pass list(texts.values()), or pd.Series(texts) to keep the ids as the index."
         )
-    if texts is None or not hasattr(texts, "__iter__") and not hasattr(texts, "__arrow_c_stream__"):
+    if not (hasattr(texts, "__iter__") or hasattr(texts, "__arrow_c_stream__")):  # None, 3
         raise TypeError(
             f"{owner}: {name} must be a sequence of strings (a list, array, Series or "
             f"one-column frame); got {type(texts).__name__}."

@@ -78,6 +78,7 @@ def _refuse_estimator(value, name):
                         f"metric functions take (y_true, y_pred, k); {_AS_SCORING}.")
 
 
+_ID_WORDS = ("user", "session", "customer", "client")  # in a column label: not ranks
 _RANK_SCORES = ("the metrics take each user's ranked item ids, e.g. recommend(users, n=k); "
                 "from a score matrix over a model's items_ (score_items): "
                 "model.items_[np.argsort(-scores, axis=1, kind='stable')[:, :k]]")
@@ -91,26 +92,21 @@ def _id_columns(y_pred):
     ``index``), which was read as each row's first recommended item; an
     ``item_id`` column is a long table, one row per recommendation.
     """
-    names = getattr(y_pred, "column_names", None)  # Arrow (its .columns are the data)
-    if names is None and not isinstance(y_pred, np.ndarray):
-        names = getattr(y_pred, "columns", None)
-    if names is None:
-        return []
-
     def id_like(label):
         label = str(label).lower()
         return (label in ("index", "uid") or label.startswith("unnamed:")
                 or label.endswith("id") or any(w in label for w in _ID_WORDS))
 
-    return [c for c in names if any(id_like(v) for v in (c if isinstance(c, tuple) else (c,)))]
+    return [c for c in _column_labels(y_pred)
+            if any(id_like(v) for v in (c if isinstance(c, tuple) else (c,)))]
 
 
-_ID_WORDS = ("user", "session", "customer", "client")
-
-
-def _first_columns(table):
-    names = getattr(table, "column_names", None)
-    return [str(c) for c in list(table.columns if names is None else names)[:4]]
+def _column_labels(table):
+    """The column labels of a pandas, polars or Arrow table; [] for anything else."""
+    names = getattr(table, "column_names", None)  # Arrow (its .columns are the data)
+    if names is None and not isinstance(table, np.ndarray):
+        names = getattr(table, "columns", None)
+    return [] if names is None else list(names)
 
 
 def _check_y_pred(y_pred, from_model=False):
@@ -122,7 +118,7 @@ def _check_y_pred(y_pred, from_model=False):
     if ids:
         raise ValueError(
             f"y_pred has the column {ids[0]!r} beside the ranked item ids (columns "
-            f"{_first_columns(y_pred)}...); its values would be "
+            f"{list(map(str, _column_labels(y_pred)[:4]))}...); its values would be "
             "read as each row's first recommendations. Make it the index "
             f"(y_pred.set_index({ids[0]!r}); read_csv(..., index_col=0)) or drop it; y_pred "
             "holds one row of ranked item ids per user, e.g. recommend(users, n=k).")
