@@ -16,7 +16,12 @@ def _fmt(cell):
     return f"{mean:.4f} ± {se:.4f}"
 
 
-def _table(results, key, metrics, best_of=None):
+# columns where more is not better (C-mix's share of new items in the top-10
+# is judged against their share of the test): never bold
+UNRANKED = ("NewShareTop10", "NewShareTest")
+
+
+def _table(results, key, metrics):
     models = results.get(key, {})
     if not models:
         return "_not run_\n"
@@ -25,7 +30,7 @@ def _table(results, key, metrics, best_of=None):
     best = {}
     for m in metrics:
         vals = {name: row[m][0] for name, row in models.items() if m in row and name != "Random"}
-        best[m] = max(vals.values()) if vals else None
+        best[m] = max(vals.values()) if vals and m not in UNRANKED else None
     for name, row in models.items():
         cells = []
         for m in metrics:
@@ -189,8 +194,11 @@ def tuning_digest(page):
     """
     # the searched rows only: a variant (0 candidates) takes its row's
     # parameters, and its own (e.g. a fine-tuning's temporary directory)
-    # differ from run to run
-    best = {name: t["best"] for name, t in page["tuning"].items() if t.get("candidates")}
+    # differ from run to run; the peers' rows (``library``: tuned by
+    # ``benchmarks.peers``, read from its file) are in no study, and a page
+    # rerun beside stale peers' results must keep its studies
+    best = {name: t["best"] for name, t in page["tuning"].items()
+            if t.get("candidates") and not t.get("library")}
     return json_digest(best)
 
 
@@ -470,7 +478,8 @@ def write_report(summary, out_dir):
         "with LeaveLastOut on the training rows of the earliest fold of A) and refitted per split;",
         "the user-text ridge, whose alpha acts on cold users only, with cold validation users",
         "carved from the same rows (none of D's test users).",
-        "Bold: best non-random model of the column.",
+        "Bold: best non-random model of the column (not in the share columns, where more is",
+        "not better).",
         "",
         *_peers_lines(meta.get("peers")),
         *_targets(res, tuning, ceiling, summary.get("fit_from_scratch")),

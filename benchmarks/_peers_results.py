@@ -4,13 +4,15 @@
 (``python -m benchmarks.movielens``) merges its rows into its own page for
 every protocol key (``A``, ``B/n=5``, ``E/p=10``, ...) whose splits have the
 rows of the main job's splits, when the peers' definitions, their tuning
-rows and their library versions are also the main job's; the page says
+rows, their library versions and the evaluation's definition are also the
+main job's; the page says
 which keys are missing or stale and how to refresh them. The peers' command
 reruns only those keys. Standard library, numpy and pandas only.
 """
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -38,14 +40,18 @@ def json_digest(value):
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def fingerprint(keyed_splits, tuning_rows, quick, definitions, seed, threads, library):
+def fingerprint(keyed_splits, tuning_rows, quick, definitions, seed, threads, library, *,
+                evaluation):
     """A digest of everything the peers' figures depend on, one per protocol key.
 
     ``keyed_splits`` maps each key to its splits (``_protocols.Split``): a
     key's digest covers the rows of their training, test and excluded
     frames, in order. ``tuning_rows`` are the rows the peers are tuned on.
     The other parts: the peers' grids and epochs with the seed, thread count
-    and ``quick``, and the peers' library versions.
+    and ``quick``, the peers' library versions, and ``evaluation``, a digest
+    of what the metrics and their standard errors compute
+    (``movielens.evaluation_digest``), so that the page never shows the
+    peers' figures of one definition beside ours of another.
     """
     parts = {
         "splits": {key: _rows_digest([frame for split in splits
@@ -54,6 +60,7 @@ def fingerprint(keyed_splits, tuning_rows, quick, definitions, seed, threads, li
         "tuning": _rows_digest([tuning_rows]),
         "peers": json_digest([definitions, seed, threads, bool(quick)]),
         "library": json_digest(library),
+        "evaluation": evaluation,
     }
     parts["digest"] = json_digest(parts)
     return parts
@@ -61,7 +68,36 @@ def fingerprint(keyed_splits, tuning_rows, quick, definitions, seed, threads, li
 
 def stale_parts(found, expected):
     """The parts other than the splits on which ``found`` and ``expected`` differ."""
-    return [k for k in ("tuning", "peers", "library") if found.get(k) != expected[k]]
+    return [k for k in ("tuning", "peers", "library", "evaluation")
+            if found.get(k) != expected[k]]
+
+
+def load_peers(path):
+    """``(summary, problem)``: the peers' results file ``path`` as a dict, or None and why.
+
+    A file that does not parse (cut short by a killed run, a merge
+    conflict) is a problem to report and refresh, not a reason to lose the
+    main job's run.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None, "missing"
+    try:
+        summary = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"unreadable ({type(exc).__name__}: {exc})"
+    if not isinstance(summary, dict):
+        return None, f"unreadable (a JSON {type(summary).__name__}, not an object)"
+    return summary, None
+
+
+def write_peers(path, summary):
+    """Write the peers' ``summary`` to ``path`` whole or not at all (a temporary file, moved)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(summary, indent=1, default=str))
+    os.replace(tmp, path)
 
 
 def by_key(pairs):
@@ -83,14 +119,14 @@ def read_peers(path, expected):
     """``(summary, note)``: the peers' results for the keys that match ``expected``.
 
     ``summary`` holds only those keys' results; it is None when the file is
-    missing, when its peers, tuning rows or library differ from ``expected``,
-    or when no key matches. ``note`` says which keys are missing and how to
+    missing or unreadable, when its peers, tuning rows, library or
+    evaluation differ from ``expected``, or when no key matches. ``note`` says which keys are missing and how to
     refresh them, for the page.
     """
     path = Path(path)
-    if not path.exists():
-        return None, f"the peers' results ({path.name}) are missing: {REFRESH}"
-    summary = json.loads(path.read_text())
+    summary, problem = load_peers(path)
+    if summary is None:
+        return None, f"the peers' results ({path.name}) are {problem}: {REFRESH}"
     found = summary.get("fingerprint", {})
     changed = stale_parts(found, expected)
     keys = current_keys(summary, expected) if not changed else []

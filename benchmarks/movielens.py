@@ -68,6 +68,7 @@ from . import _protocols as P
 from ._baselines import (LIGHTFM_INSTALL, BPR, ImplicitALS, ItemKNN, LightFM, genre_title_features,
                          text_word_features)
 from ._fit_cost import fit_from_scratch
+from ._peers_results import json_digest
 from ._report import refuse_quick_into_results
 from ._text_baselines import RandomRecommender, UserTextRidge
 
@@ -559,6 +560,38 @@ def summarise(results):
     return out
 
 
+def evaluation_digest():
+    """A digest of what the evaluation computes, for the peers' fingerprint.
+
+    The per-user metrics (``_protocols.per_user_metrics``, C's new-item
+    figures included) and their summary (``summarise``: pooled means and
+    clustered standard errors) of a fixed small example: two splits of
+    five users over twelve items, rankings with misses and short lists.
+    A change to what they compute changes it, and the peers' results of
+    the old definition are then stale; a change that computes the same
+    (docs, speed) does not.
+    """
+    catalog = np.arange(12)
+    test = pd.DataFrame({"user_id": [0, 0, 1, 2, 2, 2, 3, 4],
+                         "item_id": [1, 9, 3, 0, 5, 11, 7, 10],
+                         "timestamp": [9] * 8})
+    top = np.array([[1, 2, 9, 4, 5, 6, 7, 8, 0, 3, 10, 11],
+                    [0, 2, 4, 6, 8, 10, 1, 5, 7, 9, 11, 3],
+                    [5, 11, 1, 2, 3, 0, -1, -1, -1, -1, -1, -1],
+                    [-1] * 12,
+                    [10, 4, 3, 2, 1, 0, 5, 6, 7, 8, 9, 11]])
+    results = {}
+    for name, rows in (("s", slice(None)), ("t", slice(1, 4))):
+        split = P.Split(name, test.iloc[:0], test[test.user_id.isin(range(5)[rows])],
+                        test.iloc[:0], new_items=np.array([9, 10, 11]))
+        users = np.asarray(pd.unique(split.test.user_id))
+        metrics = P.per_user_metrics(split, top[users], users, catalog)
+        record(results, "key", "model", split, metrics, 0.0)
+    summary = summarise(results)["key"]["model"]
+    return json_digest({name: np.round(value, 12).tolist()
+                        for name, value in sorted(summary.items())})
+
+
 def warm_and_growth_splits(X, quick):
     """``(key, split)`` of protocols A (3 folds), B (warm-up) and E (data growth).
 
@@ -673,7 +706,7 @@ def _add_peers(summary, ml, quick, out_dir, log, splits, tuning_rows):
     came from.
     """
     from . import peers
-    from ._peers_results import by_key, fingerprint, peers_file, read_peers
+    from ._peers_results import by_key, fingerprint, load_peers, peers_file, read_peers
     from .install_peers import DEFAULT_VENV, versions
 
     library = versions(DEFAULT_VENV)
@@ -688,12 +721,14 @@ def _add_peers(summary, ml, quick, out_dir, log, splits, tuning_rows):
             note = "smoke run (--quick): one candidate, one epoch"
     else:
         path = peers_file(out_dir, ml.name)
-        unchecked = library is None and path.exists()
+        read, _ = load_peers(path)
+        unchecked = library is None and read is not None
         if unchecked:  # no venv here: the file's versions, which the page says
-            library = json.loads(path.read_text()).get("meta", {}).get("library")
+            library = read.get("meta", {}).get("library")
         expected = fingerprint(by_key(splits), tuning_rows, False,
                                [p.__dict__ for p in peers.peers(False)],
-                               peers.SEED, peers.THREADS, library)
+                               peers.SEED, peers.THREADS, library,
+                               evaluation=evaluation_digest())
         found, note = read_peers(path, expected)
         if found is not None and unchecked:
             note += ("; their library versions are the file's own, not checked (no peers' "

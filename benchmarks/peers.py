@@ -49,7 +49,8 @@ import pandas as pd
 from sklearn_zsrec.model_selection import LeaveLastOut
 
 from . import _protocols as P
-from ._peers_results import by_key, current_keys, fingerprint, peers_file, stale_parts
+from ._peers_results import (by_key, current_keys, fingerprint, load_peers, peers_file,
+                             stale_parts, write_peers)
 from ._report import refuse_quick_into_results
 from .install_peers import DEFAULT_VENV, venv_python, versions
 
@@ -208,7 +209,7 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
     cap holds the transformers back; their results go to
     ``<name>-peers-study.json``, which the main page never reads.
     """
-    from .movielens import record, summarise, warm_and_growth_splits
+    from .movielens import evaluation_digest, record, summarise, warm_and_growth_splits
 
     t0 = time.perf_counter()
     X = ml.interactions
@@ -226,7 +227,7 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
     if study:
         path = path.with_name(f"{ml.name}-peers-study.json")
     expected = fingerprint(keyed, tuning_rows, quick, [p.__dict__ for p in the_peers],
-                           SEED, THREADS, versions(venv))
+                           SEED, THREADS, versions(venv), evaluation=evaluation_digest())
     kept = _reusable(path, expected, log)
     tuning = kept["tuning"] if kept else {}
     todo = [key for key in keyed if not kept or key not in kept["results"]]
@@ -268,8 +269,7 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
                     for key in keyed},
     }
     summary["meta"]["study"] = {"epochs": epochs, "protocols": protocols} if study else None
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=1, default=str))
+    write_peers(path, summary)
     log(f"wrote {path} in {seconds:.0f}s")
     return summary
 
@@ -277,12 +277,15 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
 def _reusable(path, expected, log):
     """The results of ``path`` that need no rerun: their tuning and current keys, or None.
 
-    None when the file is missing or its peers, tuning rows or library
-    differ from ``expected`` (then everything runs again).
+    None when the file is missing or unreadable, or its peers, tuning rows,
+    library or evaluation differ from ``expected`` (then everything runs
+    again).
     """
-    if not path.exists():
+    found, problem = load_peers(path)
+    if found is None:
+        if problem != "missing":
+            log(f"  {path.name}: {problem}, every key runs again")
         return None
-    found = json.loads(path.read_text())
     changed = stale_parts(found.get("fingerprint", {}), expected)
     if changed:
         log(f"  {path.name}: {', '.join(changed)} changed, every key runs again")

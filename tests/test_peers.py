@@ -6,14 +6,19 @@ benchmark (``python -m benchmarks.movielens --quick`` calls
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmarks import _protocols as P
 from benchmarks import peers
-from benchmarks._peers_results import fingerprint, peers_file, read_peers
-from benchmarks.movielens import record, summarise
+from benchmarks import movielens
+from benchmarks._peers_results import fingerprint, peers_file, read_peers, write_peers
+from benchmarks.movielens import evaluation_digest, record, summarise
+
+EVAL = "the evaluation's digest"
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 X = pd.DataFrame({"user_id": [1, 1, 2, 1, 2, 3],
                   "item_id": [10, 11, 10, 12, 13, 11],
@@ -52,7 +57,7 @@ def _keyed(data):
 
 def test_the_page_reads_the_peers_only_with_a_matching_fingerprint(tmp_path):
     library = {"rectools": "0.19.0"}
-    expected = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library)
+    expected = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library, evaluation=EVAL)
     path = peers_file(tmp_path, "shop")
     found, note = read_peers(path, expected)
     assert found is None and "missing" in note and "python -m benchmarks.peers" in note
@@ -60,25 +65,27 @@ def test_the_page_reads_the_peers_only_with_a_matching_fingerprint(tmp_path):
     found, note = read_peers(path, expected)
     assert found["results"] == {"A": 1, "E": 2} and expected["digest"] in note
     changed = [
-        (X.assign(item_id=X.item_id + 1), X, [{"grid": 1}], library, "splits"),
-        (X, X.iloc[1:], [{"grid": 1}], library, "tuning"),
-        (X, X, [{"grid": 2}], library, "peers"),
-        (X, X, [{"grid": 1}], {"rectools": "0.20.0"}, "library"),
+        (X.assign(item_id=X.item_id + 1), X, [{"grid": 1}], library, EVAL, "splits"),
+        (X, X.iloc[1:], [{"grid": 1}], library, EVAL, "tuning"),
+        (X, X, [{"grid": 2}], library, EVAL, "peers"),
+        (X, X, [{"grid": 1}], {"rectools": "0.20.0"}, EVAL, "library"),
+        (X, X, [{"grid": 1}], library, "another definition", "evaluation"),
     ]
-    for data, tuning, definitions, lib, part in changed:
+    for data, tuning, definitions, lib, ev, part in changed:
         found, note = read_peers(path, fingerprint(_keyed(data), tuning, False, definitions,
-                                                   0, 1, lib))
+                                                   0, 1, lib, evaluation=ev))
         assert found is None and f"stale (changed since they ran: {part})" in note
 
 
 def test_a_changed_split_makes_only_its_own_key_stale(tmp_path):
     library = {"rectools": "0.19.0"}
     path = peers_file(tmp_path, "shop")
-    ran = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library)
+    ran = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library, evaluation=EVAL)
     path.write_text(json.dumps({"fingerprint": ran, "results": {"A": 1, "E": 2}}))
     keyed = _keyed(X)
     keyed["E"] = keyed["E"] + keyed["A"][:1]  # E now draws two samples
-    found, note = read_peers(path, fingerprint(keyed, X, False, [{"grid": 1}], 0, 1, library))
+    found, note = read_peers(path, fingerprint(keyed, X, False, [{"grid": 1}], 0, 1, library,
+                                               evaluation=EVAL))
     assert found["results"] == {"A": 1}
     assert "stale for E (their splits changed)" in note and "python -m benchmarks.peers" in note
 
@@ -108,19 +115,64 @@ def test_a_test_event_measured_on_several_samples_is_one_cluster_of_the_standard
 def test_a_rerun_keeps_the_tuning_and_the_current_keys_and_says_which_run_made_what(tmp_path):
     library = {"rectools": "0.19.0"}
     path = peers_file(tmp_path, "shop")
-    ran = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library)
+    ran = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library, evaluation=EVAL)
     first = {"date": "2026-12-01", "machine": "cpu 1", "seconds": 10.0,
              "keys": ["A", "E"], "tuned": ["SASRec"]}
     path.write_text(json.dumps({"fingerprint": ran, "tuning": {"SASRec": {}},
                                 "results": {"A": 1, "E": 2}, "meta": {"runs": [first]}}))
     keyed = _keyed(X)
     keyed["E"] = keyed["E"] + keyed["A"][:1]
-    expected = fingerprint(keyed, X, False, [{"grid": 1}], 0, 1, library)
+    expected = fingerprint(keyed, X, False, [{"grid": 1}], 0, 1, library, evaluation=EVAL)
     kept = peers._reusable(path, expected, log=lambda *a: None)
     assert kept["results"] == {"A": 1} and kept["tuning"] == {"SASRec": {}}
     runs = peers._runs(kept, 5.0, ["E"], [])
     assert [run["keys"] for run in runs] == [["A"], ["E"]]
     assert runs[0]["tuned"] == ["SASRec"] and runs[1]["seconds"] == 5.0
     # other grids: nothing is kept
-    other = fingerprint(keyed, X, False, [{"grid": 2}], 0, 1, library)
+    other = fingerprint(keyed, X, False, [{"grid": 2}], 0, 1, library, evaluation=EVAL)
     assert peers._reusable(path, other, log=lambda *a: None) is None
+
+
+def test_an_unreadable_peers_file_is_reported_not_fatal(tmp_path):
+    # a run killed while writing (before writes were atomic), a merge conflict
+    library = {"rectools": "0.19.0"}
+    expected = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library, evaluation=EVAL)
+    path = peers_file(tmp_path, "shop")
+    write_peers(path, {"fingerprint": expected, "results": {"A": 1, "E": 2}})
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert read_peers(path, expected)[0]["results"] == {"A": 1, "E": 2}
+    for text in (path.read_text()[:40], "<<<<<<< HEAD\n", "[1, 2]"):
+        path.write_text(text)
+        found, note = read_peers(path, expected)
+        assert found is None and "unreadable" in note and "python -m benchmarks.peers" in note
+        logged = []
+        assert peers._reusable(path, expected, log=logged.append) is None
+        assert "unreadable" in logged[0] and "every key runs again" in logged[0]
+
+
+def test_the_evaluation_digest_follows_what_the_metrics_and_errors_compute(monkeypatch):
+    digest = evaluation_digest()
+    assert digest == evaluation_digest()
+    # the standard error without the small-sample factor
+    se = movielens.clustered_se
+    monkeypatch.setattr(movielens, "clustered_se",
+                        lambda v, c=None: se(v, c) * np.sqrt((len(set(c)) - 1) / len(set(c))))
+    assert evaluation_digest() != digest
+    monkeypatch.undo()
+    # NDCG with the ideal DCG of all relevant items, not only the first k
+    metrics = P.per_user_metrics
+
+    def other_ndcg(split, top, users, catalog, ks=(10, 20)):
+        out = metrics(split, top, users, catalog, ks)
+        out["NDCG@10"] = out["NDCG@10"] * 0.9
+        return out
+
+    monkeypatch.setattr(P, "per_user_metrics", other_ndcg)
+    assert evaluation_digest() != digest
+
+
+def test_the_committed_peers_results_are_of_the_current_evaluation():
+    found = json.loads((RESULTS / "ml-100k-peers.json").read_text())["fingerprint"]
+    assert found["evaluation"] == evaluation_digest(), (
+        "the metrics or their standard errors compute something else than when the peers "
+        "ran: rerun `python -m benchmarks.peers`, then the main page")

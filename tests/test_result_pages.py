@@ -35,6 +35,15 @@ def test_the_digest_follows_the_tuned_parameters_only():
     variant = next(name for name, t in other["tuning"].items() if not t["candidates"])
     other["tuning"][variant]["best"]["fine_tune"] = "a directory of another run"
     assert tuning_digest(other) == tuning_digest(page)
+    # the peers' rows (read from their own file, in no study) do not count:
+    # stale, missing or retuned peers leave the studies beside the page
+    peers = [name for name, t in other["tuning"].items() if t.get("library")]
+    assert peers
+    other["tuning"][peers[0]]["best"] = {"lr": "another value"}
+    assert tuning_digest(other) == tuning_digest(page)
+    for name in peers:
+        del other["tuning"][name]
+    assert tuning_digest(other) == tuning_digest(page)
     name = next(name for name, t in other["tuning"].items() if t["candidates"])
     other["tuning"][name]["best"] = {"a parameter": "another value"}
     assert tuning_digest(other) != tuning_digest(page)
