@@ -5,6 +5,7 @@ numbers) and ``.png`` (the plot) from one command; ``--quick`` runs a smoke
 test and writes ``results/<name>-quick.*`` instead, marked as such.
 """
 
+import argparse
 import json
 import os
 import platform
@@ -98,10 +99,23 @@ def threads():
 
 
 def refuse_quick_into_results(parser, quick, out):
-    """Stop a ``--quick`` run whose ``--out`` is ``benchmarks/results`` (the committed results)."""
+    """Stop a run whose ``--out`` is a file, or a ``--quick`` one into ``benchmarks/results``.
+
+    Before the run, not when it writes its page at the end.
+    """
+    if out and Path(out).exists() and not Path(out).is_dir():
+        parser.error(f"--out {out} is a file; give a directory")
     if quick and out and Path(out).resolve() == RESULTS.resolve():
         parser.error(f"--quick writes a smoke run; it would replace the results in {RESULTS}. "
                      "Leave out --out (a temporary directory) or give another directory.")
+
+
+def positive_int(text):
+    """An ``argparse`` type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
 
 
 def command():

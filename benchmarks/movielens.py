@@ -810,17 +810,38 @@ def add_data_arguments(parser, user_texts=True):
     if user_texts:
         own.add_argument("--user-texts",
                          help="CSV: user_id, text (optional; enables protocol D)")
-    own.add_argument("--name", default="own-data", help="file stem of the results")
+    own.add_argument("--name", default=None, help="file stem of the results (default own-data)")
 
 
 def dataset_from_arguments(parser, args):
-    """The :class:`Dataset` of ``--interactions``/``--item-texts``, or None."""
+    """The :class:`Dataset` of ``--interactions``/``--item-texts``, or None.
+
+    The options that describe one's own data without the files themselves
+    are refused: without them the command would run MovieLens-100K into
+    ``benchmarks/results``. One's own results go to a directory of their
+    own (``--out``), never over the committed pages.
+    """
     if bool(args.interactions) != bool(args.item_texts):
         parser.error("--interactions and --item-texts go together")
     if not args.interactions:
+        given = [option for option, value in (("--name", args.name),
+                                              ("--user-texts", getattr(args, "user_texts", None)))
+                 if value is not None]
+        if given:
+            parser.error(f"{' and '.join(given)} describe your own data: give --interactions "
+                         "and --item-texts too (without them the command runs MovieLens-100K)")
         return None
+    out, name = getattr(args, "out", None), args.name or "own-data"
+    if out is None:
+        parser.error("with your own data, say where the results go: --out DIR")
+    if Path(out).resolve() == RESULTS.resolve():
+        parser.error(f"{RESULTS} holds the committed MovieLens-100K pages: give your own "
+                     "data's results another directory (--out)")
+    if not name or Path(name).name != name or name in (".", ".."):
+        parser.error(f"--name {name!r} is the results' file stem, without a folder: put the "
+                     "folder in --out")
     return csv_dataset(args.interactions, args.item_texts,
-                       getattr(args, "user_texts", None), args.name, getattr(args, "out", None))
+                       getattr(args, "user_texts", None), name, out)
 
 
 def main(argv=None):
@@ -830,8 +851,6 @@ def main(argv=None):
     add_data_arguments(parser)
     args = parser.parse_args(argv)
     data = dataset_from_arguments(parser, args)
-    if data is not None and args.out is None:
-        parser.error("with your own data, say where the results go: --out DIR")
     refuse_quick_into_results(parser, args.quick, args.out)
     out = args.out or (tempfile.mkdtemp(prefix="ml100k-quick-") if args.quick else RESULTS)
     warnings.filterwarnings("ignore", category=RuntimeWarning, module="implicit")

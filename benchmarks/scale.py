@@ -971,8 +971,9 @@ def main(argv=None):
                              "writes scale-quick.*")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
                         help="parts to run (default: all); the others keep their figures from the last page")
-    parser.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6, 1e7],
-                        help="numbers of interactions, hybrid and Spark parts (default 1e5 1e6 1e7)")
+    parser.add_argument("--sizes", nargs="+", type=float, default=None,
+                        help="numbers of interactions, hybrid and Spark parts (default 1e5 1e6 1e7; "
+                             "1e5 with --quick)")
     parser.add_argument("--no-grid", action="store_true", help="skip the GridSearchCV demonstration")
     parser.add_argument("--iterations", type=int, default=None,
                         help="ALS iterations of the Spark part (default 10; 2 with --quick)")
@@ -1008,7 +1009,8 @@ def main(argv=None):
         ann_child(args.ann_child, args.dim, json.loads(args.ef_json), args.exact_sample, args.out)
         return
 
-    sizes = [10**5] if args.quick else sorted(int(s) for s in args.sizes)
+    # an option given with --quick is kept; --quick sets the others
+    sizes = sorted(int(s) for s in args.sizes or ([1e5] if args.quick else [1e5, 1e6, 1e7]))
     iterations = args.iterations or (2 if args.quick else 10)
     cases = args.ann_cases or ([(10**4, 2 * 10**4)] if args.quick else [(10**5, 5 * 10**4), (10**5, 10**6)])
     todo = [p for p in PARTS if p in args.parts and not (p == "grid" and args.no_grid)]

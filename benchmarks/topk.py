@@ -54,9 +54,10 @@ def bare_torch(user_factors, item_factors, n=10):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 repeats")
-    parser.add_argument("--repeats", type=int, default=60, help="timed repeats (default 60)")
+    parser.add_argument("--repeats", type=_report.positive_int, default=None,
+                        help="timed repeats (default 60; 3 with --quick)")
     args = parser.parse_args(argv)
-    repeats = 3 if args.quick else args.repeats
+    repeats = args.repeats if args.repeats is not None else 3 if args.quick else 60
 
     from implicit.cpu.als import AlternatingLeastSquares
 

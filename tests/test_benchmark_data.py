@@ -96,6 +96,32 @@ def test_command_line_needs_both_files_and_an_output(tmp_path, synthetic):
         bench.main(["--interactions", str(clicks), "--item-texts", str(items)])
 
 
+def test_command_line_never_runs_movielens_or_writes_the_committed_pages_by_mistake(
+        tmp_path, synthetic, capsys, monkeypatch):
+    """Options of one's own data without its files ran the MovieLens job into
+    benchmarks/results; own data could be written there too."""
+    from benchmarks import peers
+
+    monkeypatch.setattr(bench, "run", lambda **kw: pytest.fail(f"ran {kw}"))
+    monkeypatch.setattr(peers, "run", lambda *a, **kw: pytest.fail(f"ran {a} {kw}"))
+    clicks, items, users = _write(tmp_path, synthetic)
+    own = ["--interactions", str(clicks), "--item-texts", str(items)]
+    (tmp_path / "a-file").write_text("")
+    cases = [
+        (bench.main, ["--name", "my-shop"], "--name describe your own data"),
+        (bench.main, ["--user-texts", str(users)], "--user-texts describe your own data"),
+        (peers.main, ["--name", "my-shop"], "--name describe your own data"),
+        (bench.main, own + ["--out", str(bench.RESULTS)], "holds the committed"),
+        (peers.main, own, "say where the results go"),
+        (bench.main, own + ["--name", "a/b", "--out", str(tmp_path)], "without a folder"),
+        (bench.main, ["--out", str(tmp_path / "a-file")], "is a file"),
+    ]
+    for main, argv, message in cases:
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert message in capsys.readouterr().err, argv
+
+
 def test_quick_run_on_own_data_writes_the_page(tmp_path, synthetic, capsys):
     """The whole harness, end to end, on a small synthetic catalogue."""
     import importlib.util
