@@ -33,7 +33,7 @@ _MAX_RELATIVE_DIFFERENCE = 0.05  # given vector vs a fresh encoding; cosine >= 0
 _EXPECTED_FILES = "expected files fingerprint"
 
 
-def _worker_params(encoder):
+def _worker_params(encoder, caller="spark_text_encoder_udf"):
     """The constructor parameters a worker rebuilds ``encoder`` from.
 
     No ``memory`` (workers encode, the caller stores the vectors where it
@@ -47,7 +47,7 @@ def _worker_params(encoder):
         encoder = TextEncoder()
     if not isinstance(encoder, TextEncoder):
         raise TypeError(
-            "spark_text_encoder_udf: encoder must be a TextEncoder; got "
+            f"{caller}: encoder must be a TextEncoder; got "
             f"{type(encoder).__name__}. Pass TextEncoder(...) with the settings "
             "of the recommender's encoder."
         )
@@ -149,7 +149,8 @@ def ray_text_encoder_batches(encoder=None, *, column="text", output="embedding")
     -------
     encode : callable
         ``encode(batch: pandas.DataFrame) -> pandas.DataFrame``, for
-        ``dataset.map_batches(encode, batch_format="pandas")``.
+        ``dataset.map_batches(encode, batch_format="pandas")`` (a pyarrow
+        batch is read as pandas).
 
     See Also
     --------
@@ -172,12 +173,18 @@ def ray_text_encoder_batches(encoder=None, *, column="text", output="embedding")
     >>> items = ray.data.from_items([{"item_id": 1, "text": "Toy Story (1995)"}])  # doctest: +SKIP
     >>> vectors = items.map_batches(encode, batch_format="pandas").to_pandas()  # doctest: +SKIP
     """
-    params = _worker_params(encoder)
+    caller = "ray_text_encoder_batches"
+    params = _worker_params(encoder, caller)
 
     def encode(batch):
+        if hasattr(batch, "to_pandas"):  # batch_format="pyarrow"
+            batch = batch.to_pandas()
+        if column not in batch:
+            raise ValueError(
+                f"{caller}: the batch has no column {column!r} (its columns: "
+                f"{list(batch)[:10]}); pass column= the name of the text column.")
         out = batch.copy()
-        out[output] = list(_encode_batch(params, batch[column], f"column {column!r}",
-                                         "ray_text_encoder_batches"))
+        out[output] = list(_encode_batch(params, batch[column], f"column {column!r}", caller))
         return out
 
     return encode
@@ -281,13 +288,22 @@ def _missing_vectors(rows):
 def _as_embeddings(embeddings, n_texts, dim):
     """``embeddings`` as a C-contiguous float32 array of shape (n_texts, dim)."""
     owner = "fill_embedding_cache"
+    if embeddings is None:
+        raise ValueError(f"{owner}: embeddings is None; pass one vector per text (e.g. the "
+                         "column the vectors were computed into).")
     if type(embeddings).__module__.startswith("torch"):  # bfloat16 has no numpy dtype
         embeddings = embeddings.detach().float().cpu().numpy()
+    if isinstance(embeddings, (list, tuple)) or (
+            not hasattr(embeddings, "__len__") and hasattr(embeddings, "__iter__")):
+        # a list of vectors (collected rows), a generator (toLocalIterator):
+        # one object per text, as a Series of vectors, so that a missing
+        # vector (None, NaN) is named as such
+        embeddings = pd.Series(list(embeddings), dtype=object).to_numpy()
     try:
         array = np.asarray(embeddings)
         if array.ndim == 1 and not len(array):  # an empty chunk (a list, a Series)
             array = np.empty((0, dim), dtype=np.float32)
-        missing = _missing_vectors(array) if array.dtype == object else []
+        missing = _missing_vectors(array) if array.dtype == object and array.ndim == 1 else []
         if array.dtype == object and not missing:  # a Series of vectors, e.g. from Spark
             array = np.stack([np.asarray(row) for row in array])
     except ValueError as exc:
@@ -312,13 +328,16 @@ def _as_embeddings(embeddings, n_texts, dim):
             f"({n_texts}, {dim}) for this encoder; got {array.shape}. Pass one "
             "vector per text, computed with this encoder's model."
         )
+    with np.errstate(over="ignore"):  # beyond float32's range: infinite, refused below
+        array = np.ascontiguousarray(array, dtype=np.float32)
     bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
     if len(bad):
         raise ValueError(
-            f"{owner}: embeddings must be finite; {len(bad)} rows hold NaN or "
-            f"infinity (rows {bad[:5].tolist()}). Encode those texts again."
+            f"{owner}: embeddings must be finite float32 values; {len(bad)} rows hold NaN, "
+            f"infinity or values beyond float32's range (rows {bad[:5].tolist()}). Encode "
+            "those texts again."
         )
-    return np.ascontiguousarray(array, dtype=np.float32)
+    return array
 
 
 def _relative_difference(given, reference):
@@ -368,8 +387,8 @@ def fill_embedding_cache(encoder, texts, embeddings, *, n_check=8):
     texts : sequence of str of length n_texts
         Non-empty strings, as ``transform`` takes them.
     embeddings : array-like of shape (n_texts, embedding_dim_)
-        Floating-point vectors, one per text in the same order; a Series or
-        list of vectors is stacked. Stored as float32.
+        Floating-point vectors, one per text in the same order; a Series,
+        list or iterator of vectors is stacked. Stored as float32.
     n_check : int, default=8
         How many of the texts (spread over the input), and as many of the
         longest (another ``max_length`` changes only long texts), to encode
@@ -380,7 +399,8 @@ def fill_embedding_cache(encoder, texts, embeddings, *, n_check=8):
     ------
     ValueError
         If the embeddings are not finite floats of the encoder's dimension,
-        one per text; if a text is given twice with different vectors; if a
+        one per text; if a text is given twice with vectors more than 5%
+        apart (relative L2 distance; within that, the first is kept); if a
         vector already cached for the same text differs from the one given by
         more than 5% (relative L2 distance); or if one of the ``n_check``
         texts checked (not every text: a few misaligned vectors among many

@@ -245,7 +245,14 @@ def test_fill_embedding_cache_memory_only_serves_this_process():
         (lambda v: v[:, :5], r"shape \(n_texts, embedding_dim_\) = \(6, 32\) .* got \(6, 5\)"),
         (lambda v: v[:4], r"= \(6, 32\) for this encoder; got \(4, 32\)"),
         (lambda v: np.where(np.arange(6)[:, None] == 2, np.nan, v),
-         r"must be finite; 1 rows hold NaN or infinity \(rows \[2\]\)"),
+         r"must be finite float32 values; 1 rows hold NaN, infinity .* \(rows \[2\]\)"),
+        # finite in float64, infinite once stored in float32
+        (lambda v: np.where(np.arange(6)[:, None] == 2, 1e39, v.astype(np.float64)),
+         r"beyond float32's range \(rows \[2\]\)"),
+        # a list of collected rows with a null vector (a left join) was 'of
+        # different lengths'; None itself crashed in numpy
+        (lambda v: [*v[:3], None, *v[4:]], r"no vector \(None or NaN\) for 1 texts \(rows \[3\]\)"),
+        (lambda v: None, "embeddings is None; pass one vector per text"),
         (lambda v: v.astype(int), "must be a 2-D array of floats, one row per text; got dtype int"),
         (lambda v: [row[: 32 - i] for i, row in enumerate(v)], "vectors of different lengths"),
         # a vector missing from a collected column was 'of different lengths'
@@ -260,6 +267,17 @@ def test_fill_embedding_cache_refuses_what_does_not_fit(change, message):
     vectors = encoder._encode(TEXTS)
     with pytest.raises(ValueError, match=message):
         fill_embedding_cache(encoder, TEXTS, change(vectors))
+
+
+def test_fill_embedding_cache_takes_vectors_from_an_iterator():
+    # rows streamed back (toLocalIterator) crashed: 'iteration over a 0-d array'
+    encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
+    vectors = encoder._encode(TEXTS)
+    for given in ((row for row in vectors), map(np.asarray, vectors.tolist()), list(vectors)):
+        clear_embedding_cache()
+        fill_embedding_cache(encoder, TEXTS, given)
+        np.testing.assert_array_equal(encoder.transform(TEXTS), vectors)
+    clear_embedding_cache()
 
 
 def test_fill_embedding_cache_takes_torch_tensors_in_bfloat16():
@@ -461,3 +479,19 @@ def test_the_ray_helper_names_itself_and_its_column_in_errors():
     batch = pd.DataFrame({"title": ["a film", None]})
     with pytest.raises(ValueError, match=r"ray_text_encoder_batches: column 'title' must be"):
         encode(batch)
+
+
+def test_the_ray_helper_takes_arrow_batches_and_names_a_missing_column():
+    import pyarrow as pa
+
+    encoder = TextEncoder(tiny_model_path(), verbose=0)
+    encode = ray_text_encoder_batches(encoder)
+    # batch_format="pyarrow": 'Table' object has no attribute 'copy'
+    out = encode(pa.table({"item_id": [1, 2], "text": TEXTS[:2]}))
+    np.testing.assert_allclose(np.stack(out["embedding"]), encoder.fit().transform(TEXTS[:2]),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match=r"no column 'text' \(its columns: \['title'\]\); "
+                                         r"pass column="):
+        encode(pd.DataFrame({"title": TEXTS[:2]}))  # was a bare KeyError
+    with pytest.raises(TypeError, match="ray_text_encoder_batches: encoder must be a TextEncoder"):
+        ray_text_encoder_batches("all-MiniLM-L6-v2")  # blamed spark_text_encoder_udf
