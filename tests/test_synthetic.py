@@ -29,6 +29,14 @@ def test_reproducible_and_seed_dependent():
     assert not a.interactions.equals(c.interactions)
 
 
+def test_numpy_integer_sizes_give_the_same_data():
+    # n_users * n_items overflowed in numpy's small ints (uint8: 64 rows of 100)
+    a = make_synthetic_interactions(200, 200, 100, random_state=0)
+    for kind in (np.uint8, np.int32):
+        b = make_synthetic_interactions(kind(200), kind(200), kind(100), random_state=0)
+        assert b.interactions.equals(a.interactions)
+
+
 def test_users_prefer_their_topic_and_popularity_is_long_tailed():
     data = make_synthetic_interactions(500, 400, 20000, n_topics=5, random_state=0)
     X = data.interactions

@@ -9,6 +9,7 @@ original ``u.data``/``u.item``/``u.user``) give the same Bunch.
 
 import csv
 import hashlib
+import http.client
 import importlib.util
 import io
 import re
@@ -171,7 +172,9 @@ def load_movielens_100k(path=None, *, data_home=None, download_if_missing=False)
         ``download_if_missing`` is False.
     ValueError
         If the files found cannot be read or do not hold the whole dataset
-        (100,000 ratings by 943 users of 1,682 movies, each with a text).
+        (100,000 ratings by 943 users of 1,682 movies, each with a text), or
+        a file ends inside a line (a copy cut short). GroupLens' ``u.item``
+        is read as UTF-8 if it is, as latin-1 (its own encoding) otherwise.
     OSError
         If the download fails or the downloaded archive has the wrong checksum.
 
@@ -198,6 +201,11 @@ def load_movielens_100k(path=None, *, data_home=None, download_if_missing=False)
     directory, fmt = _find_movielens_100k(path, data_home, download_if_missing)
     fix = ("The copy is damaged or partial: delete it and copy (or download) "
            "MovieLens-100K again, or pass another path.")
+    for name in _RECBOLE_FILES if fmt == "recbole" else _GROUPLENS_FILES:
+        # a copy cut inside its last line parses: a shorter number, a lost field
+        if not _ends_a_line(directory / name):
+            raise ValueError(f"load_movielens_100k: {directory / name} ends inside a line, "
+                             f"so the copy was cut short. {fix}")
     try:
         if fmt == "recbole":
             interactions, items, users = _read_recbole(directory)
@@ -300,6 +308,8 @@ def _download(url):
         reason = f"the server answered HTTP {exc.code} {exc.reason}"
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = f"the machine looks offline ({getattr(exc, 'reason', exc)})"
+    except (http.client.HTTPException, OSError) as exc:  # e.g. IncompleteRead
+        reason = f"the transfer failed ({type(exc).__name__}: {exc})"
     raise OSError(
         f"Could not download MovieLens-100K from {url}: {reason}. Install the "
         "copy that ships inside RecBole's wheel with `pip install --no-deps "
@@ -351,6 +361,15 @@ def _download_movielens_100k(data_home):
     return target
 
 
+def _ends_a_line(file):
+    """Whether ``file`` is empty or ends with a line break (its last line is whole)."""
+    with open(file, "rb") as handle:
+        if not handle.seek(0, 2):
+            return True
+        handle.seek(-1, 2)
+        return handle.read(1) in (b"\n", b"\r")
+
+
 def _read_table(file, **kwargs):
     return pd.read_csv(file, quoting=csv.QUOTE_NONE, **kwargs)
 
@@ -388,14 +407,12 @@ def _read_grouplens(directory):
         header=None,
         names=["user_id", "item_id", "rating", "timestamp"],
     )
-    raw = _read_table(
-        directory / "u.item",
-        sep="|",
-        header=None,
-        dtype=str,
-        keep_default_na=False,
-        encoding="latin-1",
-    )
+    try:  # a copy may be UTF-8; GroupLens' own u.item is latin-1, not UTF-8 (its accents)
+        raw = _read_table(directory / "u.item", sep="|", header=None, dtype=str,
+                          keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError:
+        raw = _read_table(directory / "u.item", sep="|", header=None, dtype=str,
+                          keep_default_na=False, encoding="latin-1")
     flags = raw.iloc[:, -len(_GENRES) :].to_numpy() == "1"
     items = pd.DataFrame(
         {

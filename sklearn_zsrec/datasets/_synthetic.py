@@ -1,5 +1,7 @@
 """Synthetic interactions whose item texts say who interacts with them."""
 
+import operator
+
 import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch, check_random_state
@@ -81,7 +83,10 @@ def make_synthetic_interactions(
     and 2,000 rows. Within a topic, items are chosen by a long-tailed
     popularity (Zipf, ``rank ** -0.8``); user activity is long-tailed too
     (log-normal). Everything is vectorised
-    numpy: ten million interactions take seconds and under 1 GB at peak.
+    numpy: ten million interactions take seconds and under 1 GB at peak
+    when they are a small share of the user-item pairs; dense data take
+    more rounds of drawing (ten million of 20 million pairs: some 100 s and
+    2.7 GB).
 
     Parameters
     ----------
@@ -138,6 +143,8 @@ def make_synthetic_interactions(
     item 0: saxophone piano saxophone club improvisation trumpet | jazz
     """
     rng = check_random_state(random_state)
+    # Python ints: numpy's int32 (ids of this generator + 1) overflowed n_users * n_items
+    n_users, n_items, n_interactions = map(operator.index, (n_users, n_items, n_interactions))
     topics = list(_TOPICS)[:n_topics]
     n_interactions = min(n_interactions, n_users * n_items)  # every pair at most
 
