@@ -49,7 +49,8 @@ class ItemKNNRecommender(_ItemItemRecommender):
     BM25-weighted co-occurrence (which discounts heavy users and popular
     items) or the cosine of the item columns, each item keeping its
     ``n_neighbors`` most similar items. A user's score for an item is the
-    sum of its similarities to the user's items, each weighted by
+    sum of its similarities to the user's items, each weighted by the
+    interaction's weight (1 without a weight column) times
     ``0.5 ** (rank_from_latest / half_life)``: the last few items count most,
     as the next interaction is often close to them.
 

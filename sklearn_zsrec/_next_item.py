@@ -61,8 +61,9 @@ class NextItemRecommender(_ItemItemRecommender):
     came within ``window`` steps after item ``i`` (``1 / steps`` per pair,
     normalised by ``sqrt(n_i n_j)`` like a cosine, the ``n_neighbors``
     largest kept per item). A user's score for an item is the sum of those
-    counts from the user's items, each weighted by ``0.5 ** (rank_from_latest
-    / half_life)``: what others picked right after what this user picked
+    counts from the user's items, each weighted by the interaction's weight
+    (1 without a weight column) times ``0.5 ** (rank_from_latest /
+    half_life)``: what others picked right after what this user picked
     last. Co-occurrence (:class:`ItemKNNRecommender`) ignores the order; this
     model is built on it. Without timestamps, row order is time order.
     Interactions of weight 0 (impressions without a click) are left out of
