@@ -21,7 +21,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn_zsrec.model_selection import LeaveLastOut
 
 from . import _protocols as P
-from .movielens import RESULTS, movielens_dataset, summarise
+from .movielens import RESULTS, movielens_dataset, record, summarise
 from .stability import page_hybrid, read_main_page, study_main, write_study
 
 VALUES = (0.0, 0.5, 1.0)
@@ -29,7 +29,7 @@ VALUES = (0.0, 0.5, 1.0)
 
 def run(out_dir=RESULTS, quick=False, log=print):
     ml = movielens_dataset()
-    page = read_main_page(out_dir, ml.name)
+    page = read_main_page(out_dir, ml.name, quick)
     fixed = page_hybrid(ml, page).set_params(blend="fixed", random_state=0, verbose=0)
     values = VALUES[:2] if quick else VALUES
     grid = {"weights": [{"als": 1.0, "text": 1.0, "knn": k, "next": n}
@@ -42,32 +42,37 @@ def run(out_dir=RESULTS, quick=False, log=print):
     best = search.best_params_["weights"]
     log(f"  best weights {best} ({len(grid['weights'])} candidates, {tune_seconds:.0f}s)")
     catalog = np.sort(ml.item_text.index.to_numpy())
-    results = {}
-    for fold in ((0,) if quick else (0, 1, 2)):
+    results, folds = {}, (0,) if quick else (0, 1, 2)
+    for fold in folds:
         split = P.protocol_a(X, fold)
         for name, weights in (("default fixed blend", None), ("searched weights", best)):
+            start = time.perf_counter()
             model = clone(fixed).set_params(weights=weights).fit(split.train)
-            store = results.setdefault("A", {}).setdefault(name, {"fit_seconds": 0.0})
-            for metric, v in P.evaluate(model, split, catalog).items():
-                store.setdefault(metric, []).append(v)
+            # each user's test events, so that a user's folds are one cluster of
+            # the standard error, as on the main page
+            record(results, "A", name, split, P.evaluate(model, split, catalog),
+                   time.perf_counter() - start)
     summary = {"results": summarise(results), "best": best,
                "cv": [{"weights": p["weights"], "NDCG@10": round(float(s), 4)}
                       for p, s in zip(search.cv_results_["params"],
                                       search.cv_results_["mean_test_score"])],
                "meta": {"seconds": round(time.perf_counter() - t0, 1),
                         "tune_seconds": round(tune_seconds, 1), "quick": quick,
+                        "folds": list(folds),
                         "date": time.strftime("%Y-%m-%d")}}
     return write_study(out_dir, f"{ml.name}-blend-weights", summary, report(summary), log,
-                       main_page=page)
+                       main_page=page, quick=quick)
 
 
 def report(summary):
     a = summary["results"]["A"]
+    folds = ", ".join(map(str, summary["meta"].get("folds", (0, 1, 2))))
     lines = ["# Searching the fixed blend's weights (MovieLens-100K)", "",
              "Written by `python -m benchmarks.blend_weights`: `GridSearchCV` over the item-kNN",
              "and next-item weights of `HybridRecommender(blend=\"fixed\")` (on top of",
              "`{\"als\": 1, \"text\": 1}`) on the main job's tuning split, then both blends on",
-             "protocol A's three leave-last-out folds.", "",
+             f"protocol A's leave-last-out folds {folds} (standard errors clustered by user, as",
+             "on the main page).", "",
              "| weights (knn, next) | tuning-split NDCG@10 |", "|---|---|"]
     for row in summary["cv"]:
         w = row["weights"]

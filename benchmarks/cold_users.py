@@ -34,6 +34,7 @@ from sklearn_zsrec import TextEncoder
 
 from . import _protocols as P
 from .movielens import RESULTS, movielens_dataset
+from ._report import refuse_quick_into_results
 from .stability import read_main_page, write_study
 
 COUNTS = (5, 10, 25, 50, 100, 200, 400, None)  # None: every known user
@@ -55,6 +56,7 @@ def _group(text):
 def run(out_dir=RESULTS, log=print):
     t0 = time.perf_counter()
     ml = movielens_dataset()
+    page = read_main_page(out_dir, ml.name, keys=["D"])  # before the fits
     X = ml.interactions
     split = P.protocol_d(X)
     catalog = np.sort(ml.item_text.index.to_numpy())
@@ -105,7 +107,6 @@ def run(out_dir=RESULTS, log=print):
             group_best = (weight, got)
     results["Demographic-group popularity, prior chosen on the test users"] = group_best[1]
     sizes = [len(index.get(g, [])) for g in groups_cold]
-    page = read_main_page(out_dir, ml.name)
     hybrid = page["results"]["D"]["Hybrid (ours)"]["NDCG@10"]
     pop_mean, pop_se, pop_users = results["Popularity"]
     summary = {
@@ -153,6 +154,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=None, help="output directory")
     args = parser.parse_args(argv)
+    refuse_quick_into_results(parser, False, args.out)  # an --out that is a file
     run(args.out or RESULTS)
 
 

@@ -55,7 +55,7 @@ def models(ml, page):
 def run(out_dir=RESULTS, quick=False, log=print):
     t0 = time.perf_counter()
     ml = movielens_dataset()
-    page = read_main_page(out_dir, ml.name)
+    page = read_main_page(out_dir, ml.name, quick)
     compared = models(ml, page)
     catalog = np.sort(ml.item_text.index.to_numpy())
     ps, seeds = ((5,), SEEDS[:2]) if quick else (GROWTH_P, SEEDS)
@@ -73,7 +73,7 @@ def run(out_dir=RESULTS, quick=False, log=print):
                "seconds": round(time.perf_counter() - t0, 1), "quick": quick,
                "date": time.strftime("%Y-%m-%d")}
     return write_study(out_dir, f"{ml.name}-growth-samples", summary, report(summary), log,
-                       main_page=page)
+                       main_page=page, quick=quick)
 
 
 def summarise_p(per_user):

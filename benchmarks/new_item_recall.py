@@ -142,7 +142,8 @@ def run(out_dir=RESULTS, log=print, quick=False):
             log(f"  draw {draw}, random_state {random_state}: C-new NDCG@10 {ndcg.mean():.4f}")
     summary = {"draws": list(draws), "random_states": list(random_states), "rows": rows,
                "c_new": c_new, "seconds": round(time.perf_counter() - t0, 1)}
-    return write_study(out_dir, f"{ml.name}-new-item-recall", summary, report(summary), log)
+    return write_study(out_dir, f"{ml.name}-new-item-recall", summary, report(summary), log,
+                       quick=quick)
 
 
 def report(s):

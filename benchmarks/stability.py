@@ -59,10 +59,11 @@ def best_single(page, key):
 
 def run(out_dir=RESULTS, quick=False, log=print):
     ml = movielens_dataset()
-    page = read_main_page(out_dir, ml.name)
+    ns = (1, 5) if quick else WARMUP_N
+    page = read_main_page(out_dir, ml.name, quick,
+                          keys=[f"B/n={'all' if n is None else n}" for n in ns])
     hybrid = page_hybrid(ml, page)
     catalog = np.sort(ml.item_text.index.to_numpy())
-    ns = (1, 5) if quick else WARMUP_N
     seeds = SEEDS[:2] if quick else SEEDS
     parts = (0,) if quick else (0, 1, 2)
     t0 = time.perf_counter()
@@ -105,7 +106,7 @@ def run(out_dir=RESULTS, quick=False, log=print):
                      "behind_ok": bool(behind_ok)})
     summary["table"], summary["met"] = rows, bool(met)
     return write_study(out_dir, f"{ml.name}-stability", summary, report(summary, seeds), log,
-                       main_page=page)
+                       main_page=page, quick=quick)
 
 
 def study_environment():
@@ -126,30 +127,46 @@ def study_environment():
             "encoder_precision": TextEncoder(verbose=0).fit().precision_}
 
 
-def read_main_page(out_dir, name):
+def read_main_page(out_dir, name, quick=False, keys=()):
     """The main page's JSON (a dict) that a study writing to ``out_dir`` reads.
 
     The page in ``out_dir`` when there is one (a page rerun there, as
     ``python -m benchmarks.movielens --out DIR`` writes it), else the
     committed one in ``benchmarks/results``. Its file goes into the study's
-    JSON (``write_study``).
+    JSON (``write_study``). A smoke run's page (``--quick``: one candidate
+    per grid, no tuning) serves only a smoke run of the study, and the page
+    must have results at every protocol key of ``keys``: both are checked
+    before the study fits anything.
     """
     for folder in (Path(out_dir), Path(RESULTS)):
         path = folder / f"{name}.json"
         if path.exists():
             page = json.loads(path.read_text())
             page["_file"] = str(path.resolve())
+            command = "`python -m benchmarks.movielens --out DIR` (without --quick)"
+            if page.get("meta", {}).get("quick") and not quick:
+                raise ValueError(f"{path} is a smoke run's page (--quick): its models were not "
+                                 f"tuned. Run {command} first, or this study with --quick.")
+            missing = [key for key in keys if key not in page.get("results", {})]
+            if missing:
+                raise ValueError(f"{path} has no results at {', '.join(missing)}, which this "
+                                 f"study compares with: run {command} first.")
             return page
     raise FileNotFoundError(f"No {name}.json in {out_dir} or {RESULTS}: run "
                             "`python -m benchmarks.movielens` first.")
 
 
-def write_study(out_dir, stem, summary, page, log, main_page=None):
+def write_study(out_dir, stem, summary, page, log, main_page=None, quick=False):
     """Write a study's ``<stem>.json`` (``summary``) and ``<stem>.md`` (``page``); ``summary``.
 
     ``main_page``: the main page's JSON the study read, whose tuned
-    parameters' digest (``tuning_digest``) goes into ``summary``.
+    parameters' digest (``tuning_digest``) goes into ``summary``. A
+    ``quick`` (smoke) run's page says so under its title.
     """
+    if quick:
+        title, _, rest = page.partition("\n")
+        page = (f"{title}\n\n> **Smoke run (`--quick`): fewer splits, seeds or candidates. Its "
+                "figures check that the study runs; they are not results.**\n" + rest)
     if main_page is not None:
         summary["main_page_tuning"] = tuning_digest(main_page)
         summary["main_page_file"] = main_page.get("_file")
