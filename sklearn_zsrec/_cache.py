@@ -17,10 +17,11 @@ The disk is never trusted blindly:
 
 - A shard is used only if it opens, holds a 1-D array of texts and a 2-D
   float32 array of embeddings with one row per text and the dimension of the
-  other shards, and its checksum matches its content. Shards of earlier
-  versions, without a checksum, are used if they pass the other checks (the
-  zip format's CRC-32 still catches their flipped bits). When shards disagree
-  on the dimension, one text is encoded to settle it.
+  other shards (the model's, which the encoder passes; without it, when
+  shards disagree, one text is encoded to settle it), and its checksum
+  matches its content. Shards of earlier versions, without a checksum, are
+  used if they pass the other checks (the zip format's CRC-32 still catches
+  their flipped bits).
 - A shard that fails is reported once per file and process in a
   ``UserWarning`` naming it, renamed to ``<name>.npz.damaged`` (kept for
   inspection, ignored by the cache, safe to delete) when the directory lets
@@ -114,7 +115,8 @@ def clear_embedding_cache():
 
 def _key_dir(location, key):
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    return Path(location) / "sklearn_zsrec_embeddings" / digest[:32]
+    # "~/cache" is the user's, as for the fine-tuned models (not a folder "~" here)
+    return Path(location).expanduser() / "sklearn_zsrec_embeddings" / digest[:32]
 
 
 class _Unusable(Exception):
@@ -210,9 +212,12 @@ def _list_shards(directory):
         return []
 
 
-def _reference_dim(store, found, encode):
-    """The dimension shards must have: the one in memory, else the shards'
-    own when they agree, else that of a fresh encoding of one of their texts."""
+def _reference_dim(store, found, encode, dim=None):
+    """The dimension shards must have: ``dim`` when the caller knows it (the
+    model's), else the one in memory, else the shards' own when they agree,
+    else that of a fresh encoding of one of their texts."""
+    if dim is not None:
+        return dim
     if store:
         return len(next(iter(store.values())))
     dims = {embeddings.shape[1] for _, embeddings in found.values()}
@@ -231,7 +236,7 @@ def _key_state(key_str, directory):
     )
 
 
-def _read_shards(directory, state, encode):
+def _read_shards(directory, state, encode, dim=None):
     """Load the shards of ``directory`` not read yet; skip the bad ones."""
     found = {}
     for path in _list_shards(directory):
@@ -243,7 +248,7 @@ def _read_shards(directory, state, encode):
             continue
         except _Unusable as problem:
             _skip_shard(path, problem)
-    dim = _reference_dim(state.store, found, encode)
+    dim = _reference_dim(state.store, found, encode, dim)
     for path, (texts, embeddings) in found.items():
         if embeddings.shape[1] != dim:
             reason = f"its embeddings have dimension {embeddings.shape[1]}, the model's {dim}"
@@ -373,10 +378,13 @@ def _compact(directory, key, state):
                 sizes.append((path.stat().st_size, path.name, path))
     merged = {}
     sources = []
+    dim = len(next(iter(state.store.values()))) if state.store else None
     for _, _, path in sorted(sizes)[: len(shards) // 2]:
         try:
             texts, embeddings = _load_shard(path)
         except (FileNotFoundError, _Unusable):
+            continue
+        if dim is not None and embeddings.shape[1] != dim:  # another model's: not ours to merge
             continue
         for text, vector in zip(texts, embeddings):
             merged.setdefault(text, vector)
@@ -392,7 +400,7 @@ def _compact(directory, key, state):
                 path.unlink()
 
 
-def cached_encode(key, texts, encode, location=None, *, count=True):
+def cached_encode(key, texts, encode, location=None, *, count=True, dim=None):
     """Embeddings of ``texts``, encoding through ``encode`` only the new ones.
 
     A damaged shard or an unwritable directory never fails the call: it is
@@ -412,6 +420,11 @@ def cached_encode(key, texts, encode, location=None, *, count=True):
         Add to the hits and misses of :func:`embedding_cache_info`; False
         when ``encode`` hands back embeddings given, not computed by a model
         (``fill_embedding_cache``).
+    dim : int, default=None
+        The dimension of ``encode``'s vectors when the caller knows it (the
+        model's): shards and vectors in memory of another dimension are then
+        set aside even when every text is cached. Without it, the first
+        encoding tells.
     """
     key_str = json.dumps(key, sort_keys=True)
     directory = None if location is None else _key_dir(location, key)
@@ -421,8 +434,16 @@ def cached_encode(key, texts, encode, location=None, *, count=True):
             # deleted meanwhile (as a warning's fix says): what it held is to write again
             state.loaded.clear()
             state.on_disk.clear()
+        settled = []  # texts encoded to settle a disagreement of the shards
+
+        def settle(some):
+            settled.append(len(some))
+            return encode(some)
+
         if directory is not None:
-            _read_shards(directory, state, encode)
+            _read_shards(directory, state, settle, dim)
+        if dim is not None:
+            _forget_other_dims(state, directory, dim)
         missing = list(dict.fromkeys(t for t in texts if t not in state.store))
     n_encoded = 0
     while missing:  # twice at most: when the disk held another dimension
@@ -440,8 +461,8 @@ def cached_encode(key, texts, encode, location=None, *, count=True):
         if directory is not None:
             # texts encoded earlier in memory only are written out too
             _write_new(key, directory, location, texts, state)
-        if count:
-            _STATS["misses"] += n_encoded
+        if count:  # the texts that went through the model, settling ones included
+            _STATS["misses"] += n_encoded + sum(settled)
             _STATS["hits"] += len(texts) - n_encoded
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)

@@ -478,7 +478,8 @@ def fill_embedding_cache(encoder, texts, embeddings, *, n_check=8):
         return np.stack(out)
 
     location = getattr(fitted.memory, "location", fitted.memory)
-    stored = cached_encode(fitted._cache_key(), order, lookup, location, count=False)
+    stored = cached_encode(fitted._cache_key(), order, lookup, location, count=False,
+                           dim=fitted.embedding_dim_)
     if order:
         _check_agreement(
             order, given, stored,

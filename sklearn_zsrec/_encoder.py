@@ -510,7 +510,8 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "model_path_")
         texts = check_texts(X)
         location = getattr(self.memory, "location", self.memory)
-        out = cached_encode(self._cache_key(), texts, self._encode, location)
+        out = cached_encode(self._cache_key(), texts, self._encode, location,
+                            dim=self.embedding_dim_)
         return out.reshape(len(texts), self.embedding_dim_)
 
     def _encode(self, texts):

@@ -152,23 +152,41 @@ def test_inconsistent_shard_written_by_hand_is_skipped(tmp_path, texts, embeddin
     assert str(bad) in message
 
 
-def test_cache_of_another_dimension_than_the_model_is_ignored(tmp_path):
+@pytest.mark.parametrize("asked", [TEXTS, FIRST], ids=["some-new", "all-in-the-shard"])
+def test_cache_of_another_dimension_than_the_model_is_ignored(tmp_path, asked):
     # every shard agrees on a dimension the model does not give (as if another
-    # model had been saved at the same path): the first fresh encoding says so
+    # model had been saved at the same path): the encoder knows its model's
+    # dimension, so the shard is set aside at once, even when every text asked
+    # is in it (nothing encoded: 'cannot reshape array of size 32 into shape
+    # (2,32)', on every call, and the wrong vectors then damaged a healthy
+    # directory's shard)
     _, second = _two_shards(tmp_path)
     for shard in _shards(tmp_path):
         shard.unlink()
     other = second.parent / "other-model.npz"
     np.savez(other, texts=np.array(FIRST), embeddings=_fresh(FIRST)[:, :16].copy())
-    out, messages = _transform_recording(tmp_path, TEXTS)
-    np.testing.assert_array_equal(out, _fresh(TEXTS))
+    out, messages = _transform_recording(tmp_path, asked)
+    np.testing.assert_array_equal(out, _fresh(asked))
     (message,) = messages
-    assert str(second.parent) in message and "dimension 16" in message
-    # the next process finds both dimensions, settles it by encoding one
-    # text, and moves the other model's shard aside
-    out, messages = _transform_recording(tmp_path, TEXTS)
-    np.testing.assert_array_equal(out, _fresh(TEXTS))
-    assert len(_about(messages, other)) == 1 and not other.exists()
+    assert str(other) in message and "dimension 16, the model's 32" in message
+    assert not other.exists()
+    # a healthy directory read next in the same process keeps its shards
+    healthy = tmp_path / "healthy"
+    _two_shards(healthy)
+    clear_embedding_cache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _encoder(tmp_path).transform(asked)
+        np.testing.assert_array_equal(_encoder(healthy).transform(TEXTS), _fresh(TEXTS))
+    assert len(_shards(healthy)) == 2
+
+
+def test_a_tilde_in_memory_is_the_users_home(tmp_path, monkeypatch):
+    # shards went to a folder literally named '~' in the working directory
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    _encoder("~/cache").transform(FIRST)
+    assert _shards(tmp_path / "home" / "cache") and not (tmp_path / "~").exists()
 
 
 def _load_failing_on(monkeypatch, path, error):
