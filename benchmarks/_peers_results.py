@@ -18,6 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 COLUMNS = ["user_id", "item_id", "timestamp"]
+# the code that fits the peers and ranks for them, in their own venv
+WORKER_DIGEST = hashlib.sha256(
+    Path(__file__).with_name("_peers_worker.py").read_bytes().replace(b"\r\n", b"\n")
+).hexdigest()[:16]
 REFRESH = "run `HF_HUB_OFFLINE=1 python -m benchmarks.peers` (it reruns only what changed)"
 
 
@@ -47,8 +51,10 @@ def fingerprint(keyed_splits, tuning_rows, quick, definitions, seed, threads, li
     ``keyed_splits`` maps each key to its splits (``_protocols.Split``): a
     key's digest covers the rows of their training, test and excluded
     frames, in order. ``tuning_rows`` are the rows the peers are tuned on.
-    The other parts: the peers' grids and epochs with the seed, thread count
-    and ``quick``, the peers' library versions, and ``evaluation``, a digest
+    The other parts: the peers' grids and epochs with the seed, thread count,
+    ``quick`` and the source of the worker that runs them in their venv
+    (``_peers_worker.py``: any edit makes them stale), the peers' library
+    versions, and ``evaluation``, a digest
     of what the metrics and their standard errors compute
     (``movielens.evaluation_digest``), so that the page never shows the
     peers' figures of one definition beside ours of another.
@@ -58,7 +64,7 @@ def fingerprint(keyed_splits, tuning_rows, quick, definitions, seed, threads, li
                                       for frame in (split.train, split.test, split.exclude)])
                    for key, splits in keyed_splits.items()},
         "tuning": _rows_digest([tuning_rows]),
-        "peers": json_digest([definitions, seed, threads, bool(quick)]),
+        "peers": json_digest([definitions, seed, threads, bool(quick), WORKER_DIGEST]),
         "library": json_digest(library),
         "evaluation": evaluation,
     }
@@ -88,6 +94,11 @@ def load_peers(path):
         return None, f"unreadable ({type(exc).__name__}: {exc})"
     if not isinstance(summary, dict):
         return None, f"unreadable (a JSON {type(summary).__name__}, not an object)"
+    parts = [part for part in ("fingerprint", "results", "tuning", "meta")
+             if not isinstance(summary.get(part), dict)]
+    if parts or "digest" not in summary["fingerprint"]:
+        return None, (f"unreadable (no {', '.join(parts) or 'digest'}: not as "
+                      "`python -m benchmarks.peers` writes it)")
     return summary, None
 
 

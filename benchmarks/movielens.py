@@ -563,30 +563,40 @@ def summarise(results):
 def evaluation_digest():
     """A digest of what the evaluation computes, for the peers' fingerprint.
 
-    The per-user metrics (``_protocols.per_user_metrics``, C's new-item
+    The peers' rankings read back as catalogue columns (``peers._top_columns``),
+    the per-user metrics (``_protocols.per_user_metrics``, C's new-item
     figures included) and their summary (``summarise``: pooled means and
-    clustered standard errors) of a fixed small example: two splits of
-    five users over twelve items, rankings with misses and short lists.
-    A change to what they compute changes it, and the peers' results of
-    the old definition are then stale; a change that computes the same
-    (docs, speed) does not.
+    clustered standard errors) of a fixed example: two splits over 30 items,
+    users with one test item hit at rank 1, 10, 11 or 20 or missed, a user
+    with 12 test items partly hit inside and outside the top 10, short and
+    empty rankings, new items. A change to what they compute changes it, and
+    the peers' results of the old definition are then stale; a change that
+    computes the same (docs, speed) does not.
     """
-    catalog = np.arange(12)
-    test = pd.DataFrame({"user_id": [0, 0, 1, 2, 2, 2, 3, 4],
-                         "item_id": [1, 9, 3, 0, 5, 11, 7, 10],
-                         "timestamp": [9] * 8})
-    top = np.array([[1, 2, 9, 4, 5, 6, 7, 8, 0, 3, 10, 11],
-                    [0, 2, 4, 6, 8, 10, 1, 5, 7, 9, 11, 3],
-                    [5, 11, 1, 2, 3, 0, -1, -1, -1, -1, -1, -1],
-                    [-1] * 12,
-                    [10, 4, 3, 2, 1, 0, 5, 6, 7, 8, 9, 11]])
+    from .peers import _top_columns
+
+    catalog = np.arange(100, 130)
+    rest = [c for c in catalog if c not in (101, 102, 103, 104)]
+    rankings = {  # user: (test items, ranking best first)
+        0: ([101], [101, *rest[:19]]),
+        1: ([102], [*rest[:9], 102, *rest[9:19]]),
+        2: ([103], [*rest[:10], 103, *rest[10:19]]),
+        3: ([104], [*rest[:19], 104]),
+        4: ([101], [*rest[:20]]),
+        5: (list(range(110, 122)), [110, 100, 111, 105, 112, 106, 107, 108, 109, 122,
+                                    113, 123, 114, 124, 125, 126, 127, 128, 129, 101]),
+        6: ([127, 128, 129], [129, 100, 127]),
+        7: ([100, 105], []),
+    }
     results = {}
-    for name, rows in (("s", slice(None)), ("t", slice(1, 4))):
-        split = P.Split(name, test.iloc[:0], test[test.user_id.isin(range(5)[rows])],
-                        test.iloc[:0], new_items=np.array([9, 10, 11]))
-        users = np.asarray(pd.unique(split.test.user_id))
-        metrics = P.per_user_metrics(split, top[users], users, catalog)
-        record(results, "key", "model", split, metrics, 0.0)
+    for name, users in (("s", list(rankings)), ("t", [0, 2, 5, 6])):
+        test = pd.DataFrame([(u, i, 9) for u in users for i in rankings[u][0]],
+                            columns=["user_id", "item_id", "timestamp"])
+        split = P.Split(name, test.iloc[:0], test, test.iloc[:0],
+                        new_items=np.array([104, 111, 112, 127, 128, 129]))
+        top = _top_columns([[str(i) for i in rankings[u][1]] for u in users], users, catalog)
+        record(results, "key", "model", split,
+               P.per_user_metrics(split, top, np.array(users), catalog), 0.0)
     summary = summarise(results)["key"]["model"]
     return json_digest({name: np.round(value, 12).tolist()
                         for name, value in sorted(summary.items())})
@@ -828,7 +838,8 @@ def dataset_from_arguments(parser, args):
                                               ("--user-texts", getattr(args, "user_texts", None)))
                  if value is not None]
         if given:
-            parser.error(f"{' and '.join(given)} describe your own data: give --interactions "
+            verb = "describes" if len(given) == 1 else "describe"
+            parser.error(f"{' and '.join(given)} {verb} your own data: give --interactions "
                          "and --item-texts too (without them the command runs MovieLens-100K)")
         return None
     out, name = getattr(args, "out", None), args.name or "own-data"

@@ -9,8 +9,9 @@ own venv: its numpy<2 and pandas<3 pins clash with ours)::
 Tuning SASRec and BERT4Rec costs more than the whole main job, so they run
 in this command of their own; it writes ``benchmarks/results/<name>-peers.json``
 with a fingerprint per protocol key (the rows of its splits) and one of
-the tuning rows, the peers' grids, seeds and threads, and the peers'
-library versions (``_peers_results.fingerprint``). The main job's page
+the tuning rows, the peers' grids, seeds and threads, the worker's source,
+the peers' library versions and what the evaluation computes
+(``_peers_results.fingerprint``). The main job's page
 reads each key whose fingerprint matches its own run and says which keys
 are missing or stale (and how to refresh them). A rerun keeps the tuning
 and the keys that still match when the rest matches, runs only the other

@@ -293,11 +293,15 @@ def _as_embeddings(embeddings, n_texts, dim):
                          "column the vectors were computed into).")
     if type(embeddings).__module__.startswith("torch"):  # bfloat16 has no numpy dtype
         embeddings = embeddings.detach().float().cpu().numpy()
+    if isinstance(embeddings, dict):
+        raise ValueError(f"{owner}: embeddings is a dict; pass one vector per text, in the "
+                         "order of texts: [embeddings[text] for text in texts].")
     if isinstance(embeddings, (list, tuple)) or (
-            not hasattr(embeddings, "__len__") and hasattr(embeddings, "__iter__")):
-        # a list of vectors (collected rows), a generator (toLocalIterator):
-        # one object per text, as a Series of vectors, so that a missing
-        # vector (None, NaN) is named as such
+            hasattr(embeddings, "__iter__") and not isinstance(embeddings, (str, bytes))
+            and not any(hasattr(embeddings, a) for a in ("__array__", "shape"))):
+        # a list of vectors (collected rows), a generator (toLocalIterator), a
+        # dict's values: one object per text, as a Series of vectors, so that
+        # a missing vector (None, NaN) is named as such
         embeddings = pd.Series(list(embeddings), dtype=object).to_numpy()
     try:
         array = np.asarray(embeddings)

@@ -108,9 +108,11 @@ def test_command_line_never_runs_movielens_or_writes_the_committed_pages_by_mist
     own = ["--interactions", str(clicks), "--item-texts", str(items)]
     (tmp_path / "a-file").write_text("")
     cases = [
-        (bench.main, ["--name", "my-shop"], "--name describe your own data"),
-        (bench.main, ["--user-texts", str(users)], "--user-texts describe your own data"),
-        (peers.main, ["--name", "my-shop"], "--name describe your own data"),
+        (bench.main, ["--name", "my-shop"], "--name describes your own data"),
+        (bench.main, ["--user-texts", str(users)], "--user-texts describes your own data"),
+        (bench.main, ["--name", "x", "--user-texts", str(users)],
+         "--name and --user-texts describe your own data"),
+        (peers.main, ["--name", "my-shop"], "--name describes your own data"),
         (bench.main, own + ["--out", str(bench.RESULTS)], "holds the committed"),
         (peers.main, own, "say where the results go"),
         (bench.main, own + ["--name", "a/b", "--out", str(tmp_path)], "without a folder"),

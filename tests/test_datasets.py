@@ -382,8 +382,9 @@ def test_a_copy_cut_inside_its_last_line_is_refused(tmp_path, write):
                  else _movielens._RECBOLE_FILES):
         directory = write(tmp_path / name)
         (directory / name).write_bytes((directory / name).read_bytes()[:-3])
-        with pytest.raises(ValueError, match=f"{name} ends inside a line, so the copy was cut "
-                                             "short.*The copy is damaged or partial"):
+        with pytest.raises(ValueError, match=f"{name} does not end with a line break, so its "
+                                             "last line may have been cut short.*add one at its "
+                                             "end; otherwise copy"):
             load_movielens_100k(directory)
     # Windows line breaks are whole lines
     directory = write_grouplens(tmp_path / "crlf")

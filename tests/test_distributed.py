@@ -253,6 +253,7 @@ def test_fill_embedding_cache_memory_only_serves_this_process():
         # different lengths'; None itself crashed in numpy
         (lambda v: [*v[:3], None, *v[4:]], r"no vector \(None or NaN\) for 1 texts \(rows \[3\]\)"),
         (lambda v: None, "embeddings is None; pass one vector per text"),
+        (lambda v: dict(zip(TEXTS, v)), r"embeddings is a dict; .* \[embeddings\[text\] for"),
         (lambda v: v.astype(int), "must be a 2-D array of floats, one row per text; got dtype int"),
         (lambda v: [row[: 32 - i] for i, row in enumerate(v)], "vectors of different lengths"),
         # a vector missing from a collected column was 'of different lengths'
@@ -273,7 +274,9 @@ def test_fill_embedding_cache_takes_vectors_from_an_iterator():
     # rows streamed back (toLocalIterator) crashed: 'iteration over a 0-d array'
     encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
     vectors = encoder._encode(TEXTS)
-    for given in ((row for row in vectors), map(np.asarray, vectors.tolist()), list(vectors)):
+    by_text = dict(zip(TEXTS, vectors))
+    for given in ((row for row in vectors), map(np.asarray, vectors.tolist()), list(vectors),
+                  by_text.values()):
         clear_embedding_cache()
         fill_embedding_cache(encoder, TEXTS, given)
         np.testing.assert_array_equal(encoder.transform(TEXTS), vectors)

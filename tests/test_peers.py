@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from benchmarks import _protocols as P
 from benchmarks import peers
@@ -48,6 +49,11 @@ def test_rankings_come_back_as_catalogue_columns():
     assert top[0, :3].tolist() == [2, 0, -1] and (top[1] == -1).all()
 
 
+def _file(fingerprint, results):
+    """A peers' results file as ``benchmarks.peers`` writes it (its parts the page reads)."""
+    return {"fingerprint": fingerprint, "results": results, "tuning": {}, "meta": {}}
+
+
 def _keyed(data):
     """Two protocol keys: "A" (two splits, as folds) and "E" (one)."""
     split = P.Split("s", data.iloc[:4], data.iloc[4:], P._exclude(data.iloc[:4], [2]))
@@ -61,7 +67,7 @@ def test_the_page_reads_the_peers_only_with_a_matching_fingerprint(tmp_path):
     path = peers_file(tmp_path, "shop")
     found, note = read_peers(path, expected)
     assert found is None and "missing" in note and "python -m benchmarks.peers" in note
-    path.write_text(json.dumps({"fingerprint": expected, "results": {"A": 1, "E": 2}}))
+    path.write_text(json.dumps(_file(expected, {"A": 1, "E": 2})))
     found, note = read_peers(path, expected)
     assert found["results"] == {"A": 1, "E": 2} and expected["digest"] in note
     changed = [
@@ -81,7 +87,7 @@ def test_a_changed_split_makes_only_its_own_key_stale(tmp_path):
     library = {"rectools": "0.19.0"}
     path = peers_file(tmp_path, "shop")
     ran = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library, evaluation=EVAL)
-    path.write_text(json.dumps({"fingerprint": ran, "results": {"A": 1, "E": 2}}))
+    path.write_text(json.dumps(_file(ran, {"A": 1, "E": 2})))
     keyed = _keyed(X)
     keyed["E"] = keyed["E"] + keyed["A"][:1]  # E now draws two samples
     found, note = read_peers(path, fingerprint(keyed, X, False, [{"grid": 1}], 0, 1, library,
@@ -138,10 +144,13 @@ def test_an_unreadable_peers_file_is_reported_not_fatal(tmp_path):
     library = {"rectools": "0.19.0"}
     expected = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library, evaluation=EVAL)
     path = peers_file(tmp_path, "shop")
-    write_peers(path, {"fingerprint": expected, "results": {"A": 1, "E": 2}})
+    write_peers(path, _file(expected, {"A": 1, "E": 2}))
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
     assert read_peers(path, expected)[0]["results"] == {"A": 1, "E": 2}
-    for text in (path.read_text()[:40], "<<<<<<< HEAD\n", "[1, 2]"):
+    whole = json.loads(path.read_text())
+    shapes = [dict(whole, fingerprint=None), dict(whole, results=None),
+              dict(whole, fingerprint={k: v for k, v in expected.items() if k != "digest"})]
+    for text in (path.read_text()[:40], "<<<<<<< HEAD\n", "[1, 2]", *map(json.dumps, shapes)):
         path.write_text(text)
         found, note = read_peers(path, expected)
         assert found is None and "unreadable" in note and "python -m benchmarks.peers" in note
@@ -169,6 +178,45 @@ def test_the_evaluation_digest_follows_what_the_metrics_and_errors_compute(monke
 
     monkeypatch.setattr(P, "per_user_metrics", other_ndcg)
     assert evaluation_digest() != digest
+
+
+def _edited(module, function, old, new):
+    """``module.function`` with ``old`` replaced by ``new`` in its source."""
+    import inspect
+    import textwrap
+
+    source = inspect.getsource(getattr(module, function))
+    assert old in source, old
+    namespace = dict(vars(module))
+    exec(textwrap.dedent(source.replace(old, new)), namespace)
+    return namespace[function]
+
+
+@pytest.mark.parametrize("module, function, old, new", [
+    # edits that move the peers' real figures (one test item per user in A, B, E)
+    (P, "per_user_metrics", "h = hits[:, :k]", "h = hits[:, :k - 1]"),
+    (P, "per_user_metrics", "h = hits[:, :k]", "h = hits[:, :min(k, 19)]"),
+    (P, "per_user_metrics", "h.sum(axis=1) / n_rel", "h.any(axis=1) / n_rel"),
+    (P, "per_user_metrics", "ideal[np.minimum(n_rel, k) - 1]", "ideal[0]"),
+    (P, "per_user_metrics", "hits_new / n_new", "hits_new / n_rel"),
+    (peers, "_top_columns", "items[:20]", "items[:19]"),
+    (movielens, "clustered_se", "g / (g - 1)", "1"),
+])
+def test_the_evaluation_digest_sees_edits_that_move_figures(monkeypatch, module, function, old,
+                                                            new):
+    digest = evaluation_digest()
+    monkeypatch.setattr(module, function, _edited(module, function, old, new))
+    assert evaluation_digest() != digest
+
+
+def test_the_peers_worker_is_part_of_their_fingerprint(monkeypatch):
+    from benchmarks import _peers_results
+
+    library = {"rectools": "0.19.0"}
+    before = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library, evaluation=EVAL)
+    monkeypatch.setattr(_peers_results, "WORKER_DIGEST", "an edited worker")
+    after = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library, evaluation=EVAL)
+    assert after["peers"] != before["peers"] and after["splits"] == before["splits"]
 
 
 def test_the_committed_peers_results_are_of_the_current_evaluation():

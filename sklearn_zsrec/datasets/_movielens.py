@@ -173,7 +173,8 @@ def load_movielens_100k(path=None, *, data_home=None, download_if_missing=False)
     ValueError
         If the files found cannot be read or do not hold the whole dataset
         (100,000 ratings by 943 users of 1,682 movies, each with a text), or
-        a file ends inside a line (a copy cut short). GroupLens' ``u.item``
+        a file does not end with a line break (its last line may be cut
+        short; a whole file saved without one needs it added). GroupLens' ``u.item``
         is read as UTF-8 if it is, as latin-1 (its own encoding) otherwise.
     OSError
         If the download fails or the downloaded archive has the wrong checksum.
@@ -204,8 +205,12 @@ def load_movielens_100k(path=None, *, data_home=None, download_if_missing=False)
     for name in _RECBOLE_FILES if fmt == "recbole" else _GROUPLENS_FILES:
         # a copy cut inside its last line parses: a shorter number, a lost field
         if not _ends_a_line(directory / name):
-            raise ValueError(f"load_movielens_100k: {directory / name} ends inside a line, "
-                             f"so the copy was cut short. {fix}")
+            raise ValueError(
+                f"load_movielens_100k: {directory / name} does not end with a line break, "
+                "so its last line may have been cut short (an interrupted copy reads without "
+                "error, with a shorter last number or a lost field). If the file is whole, "
+                "saved without a final line break, add one at its end; otherwise copy (or "
+                "download) MovieLens-100K again, or pass another path.")
     try:
         if fmt == "recbole":
             interactions, items, users = _read_recbole(directory)
