@@ -8,8 +8,8 @@ the user-item matrix with :meth:`BaseRecommender._index` and returns dense
 scores over ``items_`` from ``_scores``; ranking, the exclusion of training
 items and the metrics come from :class:`~sklearn_zsrec.BaseRecommender`.
 
-LightFM 1.17 does not install with current pip; run
-``python benchmarks/install_lightfm.py`` first.
+LightFM 1.17 does not install when pip builds it through PEP 517 (a venv
+without ``wheel``); run ``python benchmarks/install_lightfm.py`` first.
 """
 
 import warnings
@@ -404,8 +404,9 @@ class LightFM(BaseRecommender):
             from lightfm import LightFM as _LightFM
         except ImportError as exc:
             raise ImportError(
-                "LightFM needs the lightfm package, which current pip cannot install "
-                f"from PyPI; build it with `{LIGHTFM_INSTALL}` (needs a C compiler)."
+                "LightFM needs the lightfm package, which pip cannot build from its PyPI "
+                f"sdist through PEP 517; build it with `{LIGHTFM_INSTALL}` (needs a C "
+                "compiler)."
             ) from exc
 
         if self.item_features is None:

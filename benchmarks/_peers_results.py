@@ -10,6 +10,7 @@ which keys are missing or stale and how to refresh them. The peers' command
 reruns only those keys. Standard library, numpy and pandas only.
 """
 
+import ast
 import hashlib
 import json
 import os
@@ -18,10 +19,32 @@ from pathlib import Path
 import pandas as pd
 
 COLUMNS = ["user_id", "item_id", "timestamp"]
-# the code that fits the peers and ranks for them, in their own venv
-WORKER_DIGEST = hashlib.sha256(
-    Path(__file__).with_name("_peers_worker.py").read_bytes().replace(b"\r\n", b"\n")
-).hexdigest()[:16]
+
+
+def code_digest(*names):
+    """A digest of the code of the modules ``names`` beside this one.
+
+    Of their syntax trees written back as source, without docstrings: an
+    edit of the code counts, one of its comments, docstrings or layout
+    does not.
+    """
+    digest = hashlib.sha256()
+    for name in names:
+        tree = ast.parse(Path(__file__).with_name(name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                  ast.AsyncFunctionDef)) and body
+                    and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        digest.update(ast.unparse(tree).encode())
+    return digest.hexdigest()[:16]
+
+
+# the code that runs the peers: the driver (tasks, time order, tuning, the
+# rankings read back) and the worker that fits and ranks them in their venv
+PEERS_CODE_DIGEST = code_digest("peers.py", "_peers_worker.py")
 REFRESH = "run `HF_HUB_OFFLINE=1 python -m benchmarks.peers` (it reruns only what changed)"
 
 
@@ -52,9 +75,11 @@ def fingerprint(keyed_splits, tuning_rows, quick, definitions, seed, threads, li
     key's digest covers the rows of their training, test and excluded
     frames, in order. ``tuning_rows`` are the rows the peers are tuned on.
     The other parts: the peers' grids and epochs with the seed, thread count,
-    ``quick`` and the source of the worker that runs them in their venv
-    (``_peers_worker.py``: any edit makes them stale), the peers' library
-    versions, and ``evaluation``, a digest
+    ``quick`` and the code that runs them (``peers.py`` and
+    ``_peers_worker.py``, ``PEERS_CODE_DIGEST``: an edit of their code makes
+    the results stale, one of their comments or docstrings does not), the
+    peers' library versions (as their venv imports them), and
+    ``evaluation``, a digest
     of what the metrics and their standard errors compute
     (``movielens.evaluation_digest``), so that the page never shows the
     peers' figures of one definition beside ours of another.
@@ -64,7 +89,7 @@ def fingerprint(keyed_splits, tuning_rows, quick, definitions, seed, threads, li
                                       for frame in (split.train, split.test, split.exclude)])
                    for key, splits in keyed_splits.items()},
         "tuning": _rows_digest([tuning_rows]),
-        "peers": json_digest([definitions, seed, threads, bool(quick), WORKER_DIGEST]),
+        "peers": json_digest([definitions, seed, threads, bool(quick), PEERS_CODE_DIGEST]),
         "library": json_digest(library),
         "evaluation": evaluation,
     }

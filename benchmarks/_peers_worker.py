@@ -38,7 +38,9 @@ def _dataset(path):
     from rectools import Columns
     from rectools.dataset import Dataset
 
-    rows = pd.read_csv(path, dtype={"user_id": str, "item_id": str})
+    # ids as written: 'NA', 'None' or 'null' are ids, not missing values
+    rows = pd.read_csv(path, dtype={"user_id": str, "item_id": str}, keep_default_na=False,
+                       na_values=[])
     frame = pd.DataFrame({
         Columns.User: rows["user_id"],
         Columns.Item: rows["item_id"],

@@ -8,9 +8,11 @@ Why a script: LightFM 1.17 (the last release) is published on PyPI as an
 sdist only, and its ``setup.py`` runs ``__builtins__.__LIGHTFM_SETUP__ = True``.
 ``__builtins__`` is the builtins *module* only in ``__main__``; setuptools'
 PEP 517 backend runs ``setup.py`` through ``exec``, where it is a *dict*, so
-every ``pip install lightfm`` (and even ``pip download``, which prepares the
-metadata) fails with ``'dict' object has no attribute '__LIGHTFM_SETUP__'``,
-with or without build isolation.
+a ``pip install lightfm`` (and even a ``pip download``, which prepares the
+metadata) that goes through PEP 517 fails with ``'dict' object has no
+attribute '__LIGHTFM_SETUP__'``, with or without build isolation: in a venv
+without ``wheel``, and in pip's future default. (pip 23 with ``wheel``
+installed still takes the legacy ``setup.py`` route, which works.)
 
 What it does:
 

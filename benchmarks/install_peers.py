@@ -13,7 +13,9 @@ subprocess and reads the rankings back (``benchmarks/peers.py``).
 What it does:
 
 1. ``python -m venv DIR`` (default ``benchmarks/.peers-venv``, ignored by
-   git), unless DIR already holds a working install (``--force`` rebuilds).
+   git), unless DIR already holds a working install of the pinned versions
+   (``--force`` rebuilds). A DIR that is not empty and was not built by
+   this script is refused, never cleared.
 2. Installs the CPU build of torch first: ``pip install --find-links
    /opt/wheels torch==2.13.0`` where that directory exists (our machines),
    else ``torch>=2.1`` from the index (install a CPU build yourself first if
@@ -39,6 +41,8 @@ RECTOOLS = "rectools[torch]==0.19.0"
 TORCH_WHEELS = Path("/opt/wheels")
 TORCH_PIN = "torch==2.13.0"
 DEFAULT_VENV = Path(__file__).resolve().parent / ".peers-venv"
+# written into a venv this script builds: only such a directory is cleared
+MARKER = ".sklearn-zsrec-peers"
 _PROBE = (
     "import json, sys, warnings; warnings.simplefilter('ignore');"
     "import numpy, pandas, torch, rectools, pytorch_lightning;"
@@ -54,13 +58,36 @@ def venv_python(venv):
     return Path(venv) / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def versions(venv):
+def recorded_versions(venv):
     """The versions recorded by the last successful build, or None."""
     path = Path(venv) / "versions.json"
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def versions(venv):
+    """The versions ``venv`` imports (a probe in its Python), or None when it does not.
+
+    What the peers' fingerprint records: a package changed in the venv by
+    hand after the build changes them, where ``versions.json`` would not.
+    """
+    python = venv_python(venv)
+    if not python.exists():
+        return None
+    found, _ = _probe(python)
+    return found
+
+
+def _pinned(found):
+    """Whether the versions ``found`` are this script's pins."""
+    torch_pinned = not _torch_wheel() or found["torch"].split("+")[0] == TORCH_PIN.split("==")[1]
+    return found["rectools"] == RECTOOLS.split("==")[1] and torch_pinned
+
+
+def _torch_wheel():
+    return TORCH_WHEELS.is_dir() and any(TORCH_WHEELS.glob("torch-2.13.0*.whl"))
 
 
 def _run(step, cmd):
@@ -86,13 +113,21 @@ def main(argv=None):
     python = venv_python(args.venv)
     if python.exists() and not args.force:
         found, _ = _probe(python)
-        if found and versions(args.venv) == found:
+        if found and recorded_versions(args.venv) == found and _pinned(found):
             print(f"peers' environment ready at {args.venv}: RecTools {found['rectools']}, "
                   f"torch {found['torch']}")
             return 0
+    ours = (args.venv / MARKER).exists() or (args.venv / "versions.json").exists()
+    if args.venv.is_dir() and any(args.venv.iterdir()) and not ours:
+        sys.exit(f"install_peers: {args.venv} is not empty and is not a peers' environment "
+                 "this script built; nothing was deleted. Give a new or empty directory "
+                 "(--venv).")
+    if args.venv.exists() and not args.venv.is_dir():
+        sys.exit(f"install_peers: {args.venv} is a file; give a directory (--venv).")
     _run("venv", [sys.executable, "-m", "venv", "--clear", str(args.venv)])
+    (args.venv / MARKER).write_text("built by benchmarks/install_peers.py\n")
     pip = [str(python), "-m", "pip", "install", "--quiet"]
-    if TORCH_WHEELS.is_dir() and any(TORCH_WHEELS.glob("torch-2.13.0*.whl")):
+    if _torch_wheel():
         _run("torch (CPU wheel on disk)", pip + ["--find-links", str(TORCH_WHEELS), TORCH_PIN])
     else:
         _run("torch", pip + ["torch>=2.1"])

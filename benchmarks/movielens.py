@@ -569,7 +569,7 @@ def evaluation_digest():
     clustered standard errors) of a fixed example: two splits over 30 items,
     users with one test item hit at rank 1, 10, 11 or 20 or missed, a user
     with 12 test items partly hit inside and outside the top 10, short and
-    empty rankings, new items. A change to what they compute changes it, and
+    empty rankings, new items (one hit at rank 10, the catalogue's first). A change to what they compute changes it, and
     the peers' results of the old definition are then stale; a change that
     computes the same (docs, speed) does not.
     """
@@ -593,7 +593,7 @@ def evaluation_digest():
         test = pd.DataFrame([(u, i, 9) for u in users for i in rankings[u][0]],
                             columns=["user_id", "item_id", "timestamp"])
         split = P.Split(name, test.iloc[:0], test, test.iloc[:0],
-                        new_items=np.array([104, 111, 112, 127, 128, 129]))
+                        new_items=np.array([100, 102, 104, 111, 112, 127, 128, 129]))
         top = _top_columns([[str(i) for i in rankings[u][1]] for u in users], users, catalog)
         record(results, "key", "model", split,
                P.per_user_metrics(split, top, np.array(users), catalog), 0.0)
@@ -722,8 +722,8 @@ def _add_peers(summary, ml, quick, out_dir, log, splits, tuning_rows):
     library = versions(DEFAULT_VENV)
     if quick:
         if library is None:
-            found, note = None, ("the peers' environment is missing: build it with "
-                                 "`python benchmarks/install_peers.py`")
+            found, note = None, ("the peers' environment is missing or does not import "
+                                 "RecTools: build it with `python benchmarks/install_peers.py`")
         else:
             log("peers (smoke run)")
             with tempfile.TemporaryDirectory(prefix="peers-quick-") as tmp:
@@ -778,6 +778,7 @@ def meta(quick, seconds, data, n_items):
     machine, found = cpu_info(), versions()
     return {
         "command": data.command + (" --quick" if quick else ""),
+        "quick": bool(quick),
         "dataset": {"name": data.name, "title": data.title, "n_items": n_items,
                     "n_users": int(data.interactions.user_id.nunique()),
                     "n_interactions": len(data.interactions),

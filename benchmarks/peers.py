@@ -9,8 +9,8 @@ own venv: its numpy<2 and pandas<3 pins clash with ours)::
 Tuning SASRec and BERT4Rec costs more than the whole main job, so they run
 in this command of their own; it writes ``benchmarks/results/<name>-peers.json``
 with a fingerprint per protocol key (the rows of its splits) and one of
-the tuning rows, the peers' grids, seeds and threads, the worker's source,
-the peers' library versions and what the evaluation computes
+the tuning rows, the peers' grids, seeds and threads, the code that runs
+them (this module and its worker), the peers' library versions and what the evaluation computes
 (``_peers_results.fingerprint``). The main job's page
 reads each key whose fingerprint matches its own run and says which keys
 are missing or stale (and how to refresh them). A rerun keeps the tuning
@@ -114,10 +114,12 @@ class Worker:
 
     def __init__(self, venv=DEFAULT_VENV, log=print):
         self.python = venv_python(venv)
-        if not self.python.exists():
+        # what the venv imports (a half-built one does not), for the fingerprint
+        self.versions = versions(venv)
+        if self.versions is None:
             raise FileNotFoundError(
-                f"the peers' environment is missing ({venv}); build it with "
-                "`python benchmarks/install_peers.py`")
+                f"the peers' environment at {venv} is missing or does not import RecTools; "
+                f"build it with `python benchmarks/install_peers.py --venv {venv}`")
         self.log = log
 
     def run(self, tasks):
@@ -212,6 +214,9 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
     """
     from .movielens import evaluation_digest, record, summarise, warm_and_growth_splits
 
+    if epochs is not None and min(epochs, default=1) < 1:
+        # a checkpoint of 0 trained one epoch and was labelled 0
+        raise ValueError(f"epochs are checkpoints of training, at least 1 each; got {epochs}")
     t0 = time.perf_counter()
     X = ml.interactions
     catalog = np.sort(ml.item_text.index.to_numpy())
@@ -228,7 +233,7 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
     if study:
         path = path.with_name(f"{ml.name}-peers-study.json")
     expected = fingerprint(keyed, tuning_rows, quick, [p.__dict__ for p in the_peers],
-                           SEED, THREADS, versions(venv), evaluation=evaluation_digest())
+                           SEED, THREADS, worker.versions, evaluation=evaluation_digest())
     kept = _reusable(path, expected, log)
     tuning = kept["tuning"] if kept else {}
     todo = [key for key in keyed if not kept or key not in kept["results"]]
@@ -260,7 +265,7 @@ def run(ml, quick=False, out_dir=RESULTS, venv=DEFAULT_VENV, log=print, epochs=N
         "fingerprint": expected,
         # the runs that computed what the file holds, and their seconds in all
         "meta": {"seconds": round(sum(run["seconds"] for run in runs), 1), "runs": runs,
-                 "seed": SEED, "threads": THREADS, "library": versions(venv), "quick": quick,
+                 "seed": SEED, "threads": THREADS, "library": worker.versions, "quick": quick,
                  "not_in": "C-new, C-mix and D: RecTools' SASRec, BERT4Rec and EASE score "
                            "only items and users that have interactions",
                  # test users a peer gave no ranking (misses), per protocol key

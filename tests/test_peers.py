@@ -199,6 +199,9 @@ def _edited(module, function, old, new):
     (P, "per_user_metrics", "h.sum(axis=1) / n_rel", "h.any(axis=1) / n_rel"),
     (P, "per_user_metrics", "ideal[np.minimum(n_rel, k) - 1]", "ideal[0]"),
     (P, "per_user_metrics", "hits_new / n_new", "hits_new / n_rel"),
+    (P, "per_user_metrics", "rel_new, top[:, :10], axis=1) & filled[:, :10]",
+     "rel_new, top[:, :9], axis=1) & filled[:, :9]"),
+    (P, "per_user_metrics", "(new[top[:, :10]] & filled[:, :10])", "(new[top[:, :10]])"),
     (peers, "_top_columns", "items[:20]", "items[:19]"),
     (movielens, "clustered_se", "g / (g - 1)", "1"),
 ])
@@ -209,14 +212,52 @@ def test_the_evaluation_digest_sees_edits_that_move_figures(monkeypatch, module,
     assert evaluation_digest() != digest
 
 
-def test_the_peers_worker_is_part_of_their_fingerprint(monkeypatch):
+def test_the_peers_code_is_part_of_their_fingerprint(monkeypatch, tmp_path):
+    # edits of peers.py moved the peers' figures unseen (k=10, sequences
+    # reversed, tuning by HR@10, the last epoch always)
     from benchmarks import _peers_results
 
     library = {"rectools": "0.19.0"}
     before = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library, evaluation=EVAL)
-    monkeypatch.setattr(_peers_results, "WORKER_DIGEST", "an edited worker")
+    monkeypatch.setattr(_peers_results, "PEERS_CODE_DIGEST", "edited code")
     after = fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1, library, evaluation=EVAL)
     assert after["peers"] != before["peers"] and after["splits"] == before["splits"]
+    monkeypatch.undo()
+    # the digest reads the code, not its docstrings, comments or layout
+    here = Path(_peers_results.__file__).parent
+    source = (here / "peers.py").read_text()
+    (tmp_path / "_peers_worker.py").write_text((here / "_peers_worker.py").read_text())
+    monkeypatch.setattr(_peers_results, "__file__", str(tmp_path / "_peers_results.py"))
+
+    def digest(text):
+        (tmp_path / "peers.py").write_text(text)
+        return _peers_results.code_digest("peers.py", "_peers_worker.py")
+
+    reference = digest(source)
+    assert reference == code_digest_of_the_repository()
+    for text, same in ((source.replace('"""', '"""Another docstring. ', 1), True),
+                       (source.replace(":\n", ":  # a comment\n", 3), True),
+                       (source.replace('"k": 20', '"k": 10'), False),
+                       (source.replace("ndcg > best[0]", "ndcg >= best[0]"), False)):
+        assert text != source
+        assert (digest(text) == reference) is same
+
+
+def code_digest_of_the_repository():
+    from benchmarks._peers_results import PEERS_CODE_DIGEST
+
+    return PEERS_CODE_DIGEST
+
+
+def test_the_committed_peers_results_are_of_the_current_peers_code():
+    from benchmarks._peers_results import PEERS_CODE_DIGEST, json_digest
+
+    found = json.loads((RESULTS / "ml-100k-peers.json").read_text())["fingerprint"]
+    definitions = [peer.__dict__ for peer in peers.peers(False)]
+    assert found["peers"] == json_digest([definitions, peers.SEED, peers.THREADS, False,
+                                          PEERS_CODE_DIGEST]), (
+        "the peers' code, grids, seed or threads changed since their results ran: rerun "
+        "`python -m benchmarks.peers`, then the main page")
 
 
 def test_the_committed_peers_results_are_of_the_current_evaluation():
@@ -224,3 +265,38 @@ def test_the_committed_peers_results_are_of_the_current_evaluation():
     assert found["evaluation"] == evaluation_digest(), (
         "the metrics or their standard errors compute something else than when the peers "
         "ran: rerun `python -m benchmarks.peers`, then the main page")
+
+
+def test_the_installer_never_clears_a_directory_it_did_not_build(tmp_path, capsys):
+    # --venv ~/envs or --venv .venv was emptied by `python -m venv --clear`
+    from benchmarks import install_peers
+
+    mine = tmp_path / "my-project"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(SystemExit, match="is not empty and is not a peers' environment"):
+        install_peers.main(["--venv", str(mine)])
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+
+def test_a_half_built_peers_venv_reads_as_missing_with_its_own_path(tmp_path):
+    # a failed build left a venv whose Python does not import RecTools: the
+    # worker failed later with ModuleNotFoundError, and versions.json (which
+    # the fingerprint read) could say anything
+    import sys
+
+    from benchmarks import install_peers
+
+    venv = tmp_path / "half"
+    python = install_peers.venv_python(venv)
+    python.parent.mkdir(parents=True)
+    python.symlink_to(sys.executable)
+    (venv / "versions.json").write_text(json.dumps({"rectools": "0.19.0"}))
+    assert install_peers.versions(venv) is None
+    with pytest.raises(FileNotFoundError, match=f"install_peers.py --venv {venv}"):
+        peers.Worker(venv)
+
+
+def test_an_epoch_checkpoint_of_zero_is_refused():
+    with pytest.raises(ValueError, match="at least 1 each; got \\[0, 3\\]"):
+        peers.run(None, epochs=[0, 3])

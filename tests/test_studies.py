@@ -5,22 +5,30 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks import cold_users, stability, zero_items
+from benchmarks import cold_users, movielens, stability, zero_items
 
 
-def _page(tmp_path, quick, keys=("B/n=1", "B/n=5")):
-    page = {"meta": {"quick": quick}, "results": {key: {} for key in keys}, "tuning": {}}
-    (tmp_path / "ml-100k.json").write_text(json.dumps(page))
+def _page(tmp_path, quick, keys=("B/n=1", "B/n=5"), old=False):
+    """A main page as the main job writes its meta (``old``: before meta["quick"])."""
+    meta = movielens.meta(quick, 1.0, movielens.movielens_dataset(), 1682)
+    if old:
+        del meta["quick"]
+    page = {"meta": meta, "results": {key: {} for key in keys}, "tuning": {}}
+    (tmp_path / "ml-100k.json").write_text(json.dumps(page, default=str))
     return tmp_path
 
 
 def test_a_study_refuses_a_smoke_runs_page_unless_it_is_one_too(tmp_path):
     # a --quick page's "tuning" is one candidate per grid: the study ran on it,
     # called it tuned, then crashed after every fit on its missing keys
-    out = _page(tmp_path, quick=True)
-    with pytest.raises(ValueError, match=r"ml-100k.json is a smoke run's page \(--quick\)"):
-        stability.read_main_page(out, "ml-100k")
-    assert stability.read_main_page(out, "ml-100k", quick=True)["meta"]["quick"]
+    # (the check read meta["quick"], which the main job did not write)
+    for old in (False, True):
+        out = _page(tmp_path, quick=True, old=old)
+        with pytest.raises(ValueError, match=r"ml-100k.json is a smoke run's page \(--quick\)"):
+            stability.read_main_page(out, "ml-100k")
+        assert "--quick" in stability.read_main_page(out, "ml-100k", quick=True)["meta"]["command"]
+    out = _page(tmp_path, quick=False)
+    assert stability.read_main_page(out, "ml-100k")["meta"]["quick"] is False
 
 
 def test_a_study_names_the_keys_its_main_page_lacks_before_fitting(tmp_path):
