@@ -231,7 +231,10 @@ def csv_dataset(interactions, item_texts, user_texts=None, name="own-data", out=
         _check_covered(X.user_id, user_text, f"user(s) of {interactions}", interactions,
                        user_texts, "protocol D needs every user's text: add them, or leave "
                        "--user-texts out (protocol D is then skipped)")
-    features = text_word_features(item_text)
+    try:
+        features = text_word_features(item_text)
+    except ValueError:  # no word in two texts (e.g. a script without spaces): no such row
+        features = None
     command = (f"python -m benchmarks.movielens --interactions {interactions} "
                f"--item-texts {item_texts}"
                + (f" --user-texts {user_texts}" if user_texts else "") + f" --name {name}"
@@ -399,6 +402,11 @@ def make_entries(ml, quick):
     ]
     if ml.user_text is None:  # no user texts: nothing for the user-text ridge to read
         entries = [e for e in entries if e.name != "UserText->ALS ridge"]
+    if ml.item_features is None:
+        for e in entries:
+            if e.name == f"LightFM-WARP+{ml.features_label}":
+                e.unavailable = (f"no word is shared by two item texts: no "
+                                 f"{ml.features_label} features")
     if quick:
         for e in entries:
             e.grid = {k: v[:1] for k, v in list(e.grid.items())[:1]}
@@ -422,6 +430,9 @@ def tune(entries, X_tune, log, cold_cv=None):
 
     warm_cv = LeaveLastOut(n_splits=1)
     for e in entries:
+        if getattr(e, "unavailable", None):
+            log(f"  {e.name}: unavailable, {e.unavailable}")
+            continue
         missing = [(m, how) for m, how in e.requires if importlib.util.find_spec(m) is None]
         if missing:
             e.unavailable = "; ".join(f"needs {m} (install: {how})" for m, how in missing)

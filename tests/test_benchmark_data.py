@@ -204,3 +204,20 @@ def test_csv_dataset_reads_a_shops_export_as_written_or_names_the_fix(tmp_path, 
     texts.iloc[1:].to_csv(tmp_path / "users3.csv", index=False)
     with pytest.raises(ValueError, match=r"have no row in .*users3.csv.*leave --user-texts out"):
         bench.csv_dataset(clicks, items, tmp_path / "users3.csv")
+
+
+def test_item_texts_that_share_no_word_leave_out_the_word_features_row(tmp_path):
+    # texts written without spaces (Japanese titles): CountVectorizer(min_df=2)
+    # stopped the whole run with 'After pruning, no terms remain'
+    titles = ["千と千尋の神隠し", "となりのトトロ", "もののけ姫", "風の谷のナウシカ", "天空の城ラピュタ",
+              "魔女の宅急便", "紅の豚", "崖の上のポニョ", "ハウルの動く城"]
+    pd.DataFrame({"item_id": range(len(titles)), "text": titles}).to_csv(
+        tmp_path / "items.csv", index=False)
+    pd.DataFrame([(f"u{u}", i, t) for t, (u, i) in enumerate(
+        (u, i) for u in range(20) for i in range(u % 5, u % 5 + 4))],
+        columns=["user_id", "item_id", "timestamp"]).to_csv(tmp_path / "clicks.csv", index=False)
+    data = bench.csv_dataset(tmp_path / "clicks.csv", tmp_path / "items.csv")
+    assert data.item_features is None and len(data.interactions) == 80
+    entries = {e.name: e for e in bench.make_entries(data, quick=True)}
+    assert "no word is shared by two item texts" in entries["LightFM-WARP+text words"].unavailable
+    assert getattr(entries["LightFM-WARP+text emb."], "unavailable", None) is None

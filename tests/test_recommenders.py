@@ -493,6 +493,19 @@ def test_score_leaves_rows_of_weight_0_out_of_the_relevant_items():
     assert precision(model, logged.drop(columns="weight"), logged.weight) == pytest.approx(0.1)
 
 
+def test_score_warns_of_users_whose_held_out_rows_all_weigh_0():
+    # they were left out of the mean without the warning the docs promise
+    from sklearn_zsrec.metrics import make_rank_scorer
+
+    train = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": [7, 8, 7, 9, 8]})
+    model = PopularityRecommender().fit(train)
+    test = pd.DataFrame({"user_id": [1, 2], "item_id": [9, 5], "weight": [1.0, 0.0]})
+    for score in (model.score, lambda X: make_rank_scorer("hit_rate", k=1)(model, X)):
+        with pytest.warns(UserWarning, match=r"1 of 2 users of the held-out rows have only "
+                                             r"rows of weight 0 .* left out of the mean"):
+            assert score(test) == score(test.iloc[:1])
+
+
 def test_the_learned_blend_never_takes_an_impression_as_a_positive(monkeypatch):
     # each user's latest rows are impressions (weight 0): the holdout held
     # them out as "the latest interaction" and learned the blend on them

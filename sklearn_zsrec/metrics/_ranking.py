@@ -833,6 +833,13 @@ def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True, y=N
             "of weight 0 (impressions without a click) are not relevant items. Score "
             "on rows that include interactions.")
     user, item = data.user_id[some], data.item_id[some]
+    n_all, n_some = len(pd.unique(data.user_id)), len(pd.unique(user))
+    if n_some < n_all:  # as users without relevant items in the metrics
+        warnings.warn(
+            f"{name}: {n_all - n_some} of {n_all} users of the held-out rows have only rows "
+            "of weight 0 (impressions without a click), so no relevant item; they are left "
+            "out of the mean. Drop their rows from X to silence this warning.",
+            UserWarning, stacklevel=caller_stacklevel())
     keep = np.ones(len(user), dtype=bool)
     if hasattr(estimator, "items_"):
         cols = _check_known_items(estimator, name, item)
