@@ -21,16 +21,33 @@ import pandas as pd
 COLUMNS = ["user_id", "item_id", "timestamp"]
 
 
+def _canonical(node):
+    """A syntax tree as text: node names and their non-empty fields, no positions.
+
+    The same for the same code on every Python from 3.10 (``ast.unparse``'s
+    text is not: 3.10 writes ``for (key, split) in``, 3.12 reuses quotes in
+    f-strings).
+    """
+    if isinstance(node, ast.AST):
+        fields = [f"{name}={_canonical(value)}" for name, value in ast.iter_fields(node)
+                  if value is not None and value != [] and name != "kind"
+                  and not isinstance(value, ast.expr_context)]
+        return f"{type(node).__name__}({','.join(fields)})"
+    if isinstance(node, list):
+        return "[" + ",".join(_canonical(item) for item in node) + "]"
+    return repr(node)
+
+
 def code_digest(*names):
     """A digest of the code of the modules ``names`` beside this one.
 
-    Of their syntax trees written back as source, without docstrings: an
-    edit of the code counts, one of its comments, docstrings or layout
-    does not.
+    Of their syntax trees without docstrings (``_canonical``): an edit of
+    the code counts, one of its comments, docstrings, layout or line
+    endings does not, and neither does the Python version.
     """
     digest = hashlib.sha256()
     for name in names:
-        tree = ast.parse(Path(__file__).with_name(name).read_text(encoding="utf-8"))
+        tree = ast.parse(Path(__file__).with_name(name).read_bytes())
         for node in ast.walk(tree):
             body = getattr(node, "body", None)
             if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
@@ -38,7 +55,7 @@ def code_digest(*names):
                     and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
                     and isinstance(body[0].value.value, str)):
                 node.body = body[1:] or [ast.Pass()]
-        digest.update(ast.unparse(tree).encode())
+        digest.update(_canonical(tree).encode())
     return digest.hexdigest()[:16]
 
 

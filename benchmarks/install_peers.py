@@ -32,6 +32,7 @@ Exit status 0 on success, 1 with a message naming the step that failed.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -86,6 +87,19 @@ def _pinned(found):
     return found["rectools"] == RECTOOLS.split("==")[1] and torch_pinned
 
 
+def _ours(venv):
+    """Whether the directory ``venv`` is a peers' environment this script built.
+
+    Its marker; or, built before the marker, a venv with the versions file
+    of a build; or a venv at the default place, which is this script's.
+    """
+    is_venv = (venv / "pyvenv.cfg").is_file()
+    recorded = recorded_versions(venv)
+    return ((venv / MARKER).is_file()
+            or (is_venv and isinstance(recorded, dict) and "rectools" in recorded)
+            or (is_venv and venv == DEFAULT_VENV.resolve()))
+
+
 def _torch_wheel():
     return TORCH_WHEELS.is_dir() and any(TORCH_WHEELS.glob("torch-2.13.0*.whl"))
 
@@ -109,6 +123,8 @@ def main(argv=None):
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="where to build it")
     parser.add_argument("--force", action="store_true", help="rebuild even if it works")
     args = parser.parse_args(argv)
+    # a symlink: its target (venv --clear emptied it, then refused the link)
+    args.venv = args.venv.expanduser().resolve()
     start = time.perf_counter()
     python = venv_python(args.venv)
     if python.exists() and not args.force:
@@ -117,15 +133,19 @@ def main(argv=None):
             print(f"peers' environment ready at {args.venv}: RecTools {found['rectools']}, "
                   f"torch {found['torch']}")
             return 0
-    ours = (args.venv / MARKER).exists() or (args.venv / "versions.json").exists()
-    if args.venv.is_dir() and any(args.venv.iterdir()) and not ours:
-        sys.exit(f"install_peers: {args.venv} is not empty and is not a peers' environment "
-                 "this script built; nothing was deleted. Give a new or empty directory "
-                 "(--venv).")
     if args.venv.exists() and not args.venv.is_dir():
         sys.exit(f"install_peers: {args.venv} is a file; give a directory (--venv).")
-    _run("venv", [sys.executable, "-m", "venv", "--clear", str(args.venv)])
+    if args.venv.is_dir() and any(args.venv.iterdir()):
+        if not _ours(args.venv):
+            sys.exit(f"install_peers: {args.venv} is not empty and is not a peers' environment "
+                     "this script built; nothing was deleted. Give a new or empty directory "
+                     "(--venv).")
+        shutil.rmtree(args.venv)
+    # the marker first: a build interrupted in any step leaves a directory
+    # that the next run knows as its own
+    args.venv.mkdir(parents=True, exist_ok=True)
     (args.venv / MARKER).write_text("built by benchmarks/install_peers.py\n")
+    _run("venv", [sys.executable, "-m", "venv", str(args.venv)])
     pip = [str(python), "-m", "pip", "install", "--quiet"]
     if _torch_wheel():
         _run("torch (CPU wheel on disk)", pip + ["--find-links", str(TORCH_WHEELS), TORCH_PIN])

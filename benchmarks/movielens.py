@@ -752,7 +752,7 @@ def _add_peers(summary, ml, quick, out_dir, log, splits, tuning_rows):
                                evaluation=evaluation_digest())
         found, note = read_peers(path, expected)
         if found is not None and unchecked:
-            note += ("; their library versions are the file's own, not checked (no peers' "
+            note += ("; their library versions are the file's own, not checked (no working peers' "
                      "venv here: `python benchmarks/install_peers.py` builds it)")
     summary["meta"]["peers"] = {"note": note,
                                 "library": found["meta"]["library"] if found else None,

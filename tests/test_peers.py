@@ -243,6 +243,21 @@ def test_the_peers_code_is_part_of_their_fingerprint(monkeypatch, tmp_path):
         assert (digest(text) == reference) is same
 
 
+def test_the_code_digest_is_the_same_on_every_python(monkeypatch, tmp_path):
+    # ast.unparse's text gave another digest on 3.10 (`for (key, split) in`)
+    # and on 3.12+ (quotes reused in f-strings): the committed peers read as
+    # stale there; the value below is the one 3.10, 3.11, 3.12 and 3.13 give
+    from benchmarks import _peers_results
+
+    (tmp_path / "sample.py").write_bytes(
+        '\ufeff"""A docstring."""\r\ndef f(pairs, name):\r\n    """Another."""\r\n'
+        "    for (key, split) in pairs:  # a comment\r\n"
+        "        print(f\"{name['a']!r:>4} {key}\")\r\n"
+        '    return [x for x in pairs if x], {"k": 20}\r\n'.encode("utf-8"))
+    monkeypatch.setattr(_peers_results, "__file__", str(tmp_path / "_peers_results.py"))
+    assert _peers_results.code_digest("sample.py") == "5b5d64a648abbd0d"
+
+
 def code_digest_of_the_repository():
     from benchmarks._peers_results import PEERS_CODE_DIGEST
 
@@ -277,6 +292,20 @@ def test_the_installer_never_clears_a_directory_it_did_not_build(tmp_path, capsy
     with pytest.raises(SystemExit, match="is not empty and is not a peers' environment"):
         install_peers.main(["--venv", str(mine)])
     assert (mine / "notes.txt").read_text() == "keep me"
+    # a versions.json alone does not make a directory the script's
+    (mine / "versions.json").write_text(json.dumps({"rectools": "0.19.0"}))
+    with pytest.raises(SystemExit, match="is not empty and is not a peers' environment"):
+        install_peers.main(["--venv", str(mine)])
+    assert (mine / "notes.txt").read_text() == "keep me"
+    # what the script built, even a build interrupted in its venv step (the
+    # marker goes first), or a whole venv of before the marker, is its own
+    (mine / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    assert install_peers._ours(mine)
+    interrupted = tmp_path / "interrupted"
+    interrupted.mkdir()
+    (interrupted / install_peers.MARKER).write_text("")
+    (interrupted / "lib").mkdir()
+    assert install_peers._ours(interrupted)
 
 
 def test_a_half_built_peers_venv_reads_as_missing_with_its_own_path(tmp_path):
