@@ -5,7 +5,6 @@ Shared by the item-item recommenders (:class:`ItemKNNRecommender`,
 definition of "the recency-weighted history" for all of them.
 """
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -112,16 +111,18 @@ def item_item_scores(history, matrix, dense):
         return np.asarray((history @ matrix).toarray(), dtype=np.float32)
     import torch
 
+    from ._progress import quiet
     from ._scores import _tensor
 
     dense = _tensor(dense)
     history = history.astype(np.float32, copy=False)
-    with warnings.catch_warnings():  # "sparse CSR tensor support is in beta"
-        warnings.simplefilter("ignore", UserWarning)
+    # torch's note, once per process, that its sparse CSR support is in beta;
+    # the invariants are scipy's, checked (no need for torch's checks)
+    with quiet("Sparse CSR tensor support is in beta"):
         sparse = torch.sparse_csr_tensor(
             torch.from_numpy(history.indptr), torch.from_numpy(history.indices),
-            torch.from_numpy(history.data), size=history.shape)
-        return (sparse @ dense).numpy()
+            torch.from_numpy(history.data), size=history.shape, check_invariants=False)
+    return (sparse @ dense).numpy()
 
 
 def top_per_row(matrix, k, block=4096):

@@ -40,6 +40,25 @@ def caller_stacklevel():
     return level
 
 
+_QUIET = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet(message, category=UserWarning):
+    """Within: the warning of ``category`` whose message starts with ``message`` ignored.
+
+    ``warnings.catch_warnings`` saves the process-wide filters on entry and
+    restores them on exit: two such blocks overlapping in two threads left
+    one's filter behind for good (before Python 3.14), and a recommender
+    served from a thread pool switched off every UserWarning of the
+    process. These blocks run one at a time, and only around quick calls
+    (building a tensor, not computing with it).
+    """
+    with _QUIET, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=message, category=category)
+        yield
+
+
 # the kinds of warnings about ids given in the current call (None: no call
 # that groups them); "*": all of them, the ids checked by the caller
 _ID_WARNINGS = contextvars.ContextVar("sklearn_zsrec_id_warnings", default=None)
@@ -92,10 +111,9 @@ def no_loading_bars():
     from transformers.utils import logging as hf_logging
 
     bars, hub_off = hf_logging.is_progress_bar_enabled(), hub.are_progress_bars_disabled()
-    with warnings.catch_warnings():
-        # HF_HUB_DISABLE_PROGRESS_BARS=0 (the user's bars on) has priority, and
-        # huggingface_hub says so at every model load, whatever verbose says
-        warnings.filterwarnings("ignore", message="Cannot disable progress bars")
+    # HF_HUB_DISABLE_PROGRESS_BARS=0 (the user's bars on) has priority, and
+    # huggingface_hub says so at every model load, whatever verbose says
+    with quiet("Cannot disable progress bars"):
         hf_logging.disable_progress_bar()
     try:
         yield

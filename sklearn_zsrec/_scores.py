@@ -1,11 +1,10 @@
 """The array work of ranking: chunk sizes, matrix products, writes into
 catalog columns and top-k, shared by every recommender's scoring."""
 
-import warnings
-
 import numpy as np
 
 from ._interactions import is_positive_int
+from ._progress import quiet
 
 
 # default chunk: ~2 MB of scores, so that a chunk's arrays stay small, but at
@@ -104,8 +103,7 @@ def _tensor(array):
 
     if array.flags.writeable:
         return torch.from_numpy(array)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+    with quiet("The given NumPy array is not writable"):
         return torch.from_numpy(array)
 
 

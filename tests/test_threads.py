@@ -70,3 +70,28 @@ def test_scoring_while_another_thread_adds_a_lazy_attribute():
         worker.join()
         sys.setswitchinterval(interval)
     assert not errors, errors
+
+
+def test_serving_from_threads_leaves_the_warning_filters_as_they_were():
+    # warnings.catch_warnings saves and restores the process-wide filters:
+    # two blocks overlapping in two threads left one's filter behind, and
+    # item-kNN's blanket ignore of UserWarning, on every scoring call, then
+    # silenced every UserWarning of the process (the package's own included)
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch  # noqa: F401  (its import adds filters of its own)
+
+    from sklearn_zsrec import ItemKNNRecommender, NextItemRecommender
+    from sklearn_zsrec.datasets import make_synthetic_interactions
+
+    data = make_synthetic_interactions(300, 200, 6000, random_state=0).interactions
+    models = [ItemKNNRecommender().fit(data), NextItemRecommender().fit(data)]
+    users = models[0].users_[:50]
+    for model in models:
+        model.recommend(users[:3])
+    before = list(warnings.filters)
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda k: models[k % 2].recommend(users[k % 50: k % 50 + 3]),
+                      range(3000)))
+    assert list(warnings.filters) == before
