@@ -15,7 +15,8 @@ What it does:
 1. ``python -m venv DIR`` (default ``benchmarks/.peers-venv``, ignored by
    git), unless DIR already holds a working install of the pinned versions
    (``--force`` rebuilds). A DIR that is not empty and was not built by
-   this script is refused, never cleared.
+   this script is refused, never cleared (the default place is the
+   script's own).
 2. Installs the CPU build of torch first: ``pip install --find-links
    /opt/wheels torch==2.13.0`` where that directory exists (our machines),
    else ``torch>=2.1`` from the index (install a CPU build yourself first if
@@ -135,16 +136,25 @@ def main(argv=None):
             return 0
     if args.venv.exists() and not args.venv.is_dir():
         sys.exit(f"install_peers: {args.venv} is a file; give a directory (--venv).")
+    old = None
     if args.venv.is_dir() and any(args.venv.iterdir()):
         if not _ours(args.venv):
             sys.exit(f"install_peers: {args.venv} is not empty and is not a peers' environment "
                      "this script built; nothing was deleted. Give a new or empty directory "
                      "(--venv).")
-        shutil.rmtree(args.venv)
+        if Path(sys.prefix).resolve() == args.venv:
+            sys.exit(f"install_peers: this is the Python of {args.venv}, which a rebuild "
+                     "deletes; run it with another Python (deactivate that venv first).")
+        # moved aside, then deleted: a run interrupted while deleting leaves
+        # the new directory, with its marker, not a half-deleted one
+        old = args.venv.with_name(f".{args.venv.name}.old-{os.getpid()}")
+        os.replace(args.venv, old)
     # the marker first: a build interrupted in any step leaves a directory
     # that the next run knows as its own
     args.venv.mkdir(parents=True, exist_ok=True)
     (args.venv / MARKER).write_text("built by benchmarks/install_peers.py\n")
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     _run("venv", [sys.executable, "-m", "venv", str(args.venv)])
     pip = [str(python), "-m", "pip", "install", "--quiet"]
     if _torch_wheel():

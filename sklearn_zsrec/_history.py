@@ -116,9 +116,11 @@ def item_item_scores(history, matrix, dense):
 
     dense = _tensor(dense)
     history = history.astype(np.float32, copy=False)
-    # torch's note, once per process, that its sparse CSR support is in beta;
-    # the invariants are scipy's, checked (no need for torch's checks)
-    with quiet("Sparse CSR tensor support is in beta"):
+    # torch's notes, once per process, that its sparse CSR support is in beta
+    # and (torch 2.11-2.12, whatever check_invariants says) that its checks
+    # are off; the invariants are scipy's, checked (no need for torch's)
+    with quiet("Sparse CSR tensor support is in beta",
+               "Sparse invariant checks are implicitly disabled", once=True):
         sparse = torch.sparse_csr_tensor(
             torch.from_numpy(history.indptr), torch.from_numpy(history.indices),
             torch.from_numpy(history.data), size=history.shape, check_invariants=False)

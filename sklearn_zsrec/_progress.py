@@ -41,22 +41,32 @@ def caller_stacklevel():
 
 
 _QUIET = threading.Lock()
+_QUIETED = set()  # the one-time notes consumed in this process
 
 
 @contextlib.contextmanager
-def quiet(message, category=UserWarning):
-    """Within: the warning of ``category`` whose message starts with ``message`` ignored.
+def quiet(*messages, category=UserWarning, once=False):
+    """Within: the warnings of ``category`` whose messages start with ``messages`` ignored.
 
     ``warnings.catch_warnings`` saves the process-wide filters on entry and
     restores them on exit: two such blocks overlapping in two threads left
     one's filter behind for good (before Python 3.14), and a recommender
     served from a thread pool switched off every UserWarning of the
-    process. These blocks run one at a time, and only around quick calls
-    (building a tensor, not computing with it).
+    process. These blocks run one at a time, only around quick calls
+    (building a tensor, not computing with it), and with ``once`` (notes a
+    library shows once per process, as torch's) only until the first block
+    has passed: later calls enter none, so that serving cannot overlap
+    another thread's ``catch_warnings`` (a fit's) at all.
     """
-    with _QUIET, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=message, category=category)
+    if once and messages in _QUIETED:
         yield
+        return
+    with _QUIET, warnings.catch_warnings():
+        for message in messages:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        yield
+    if once:
+        _QUIETED.add(messages)
 
 
 # the kinds of warnings about ids given in the current call (None: no call

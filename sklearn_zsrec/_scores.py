@@ -103,7 +103,7 @@ def _tensor(array):
 
     if array.flags.writeable:
         return torch.from_numpy(array)
-    with quiet("The given NumPy array is not writable"):
+    with quiet("The given NumPy array is not writable", once=True):  # once per process
         return torch.from_numpy(array)
 
 
