@@ -5,7 +5,6 @@ Shared by the item-item recommenders (:class:`ItemKNNRecommender`,
 definition of "the recency-weighted history" for all of them.
 """
 
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
