@@ -448,6 +448,8 @@ class BaseRecommender(BaseEstimator):
           Users the model cannot score raise as in :meth:`recommend`.
         - Rows of weight 0 (impressions without a click, from X's
           ``weight`` column or ``y``) are no interaction: not relevant items.
+          Users with only such rows are left out of the mean, with one
+          ``UserWarning`` that counts them.
 
         Parameters
         ----------

@@ -838,7 +838,9 @@ def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True, y=N
         warnings.warn(
             f"{name}: {n_all - n_some} of {n_all} users of the held-out rows have only rows "
             "of weight 0 (impressions without a click), so no relevant item; they are left "
-            "out of the mean. Drop their rows from X to silence this warning.",
+            "out of the mean. Drop their rows from X to silence this warning; in "
+            "cross-validation, LeaveLastOut holds out interactions only (a shuffled "
+            "KFold holds out impressions too).",
             UserWarning, stacklevel=caller_stacklevel())
     keep = np.ones(len(user), dtype=bool)
     if hasattr(estimator, "items_"):
