@@ -86,15 +86,16 @@ def run(out_dir=RESULTS, log=print):
         # popularity (r = 0.00 where shuffled folds give +0.40); the mean over
         # FOLD_SEEDS shufflings, as one moves r by up to 0.1
         ridge = RidgeCV(alphas=[1.0, 5.0, 20.0])
-        r = [np.corrcoef(cross_val_predict(ridge, emb[warm], y, cv=KFold(
-            5, shuffle=True, random_state=seed)), y)[0, 1] for seed in FOLD_SEEDS]
+        out_of_fold = [cross_val_predict(ridge, emb[warm], y,
+                                         cv=KFold(5, shuffle=True, random_state=seed))
+                       for seed in FOLD_SEEDS]
+        r = [np.corrcoef(predicted, y)[0, 1] for predicted in out_of_fold]
         # do the items without interactions read, by their text, as less
-        # popular than those with (a tail) or as average (arrivals)?
+        # popular than those with (a tail) or as average (arrivals)? The
+        # items with interactions out of fold, of the first shuffling
         zero = ridge.fit(emb[warm], y).predict(emb[~warm])
-        warm_oof = cross_val_predict(ridge, emb[warm], y,
-                                     cv=KFold(5, shuffle=True, random_state=0))
-        auc = roc_auc_score(np.r_[np.ones(len(warm_oof)), np.zeros(len(zero))],
-                            np.r_[warm_oof, zero])
+        auc = roc_auc_score(np.r_[np.ones(len(out_of_fold[0])), np.zeros(len(zero))],
+                            np.r_[out_of_fold[0], zero])
         rows[name] = {
             "items_without_interactions": n0,
             "their_share_of_the_test": round(float((~split.test.item_id.isin(counts.index)).mean()), 3),
