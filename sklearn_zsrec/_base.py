@@ -241,6 +241,28 @@ class BaseRecommender(BaseEstimator):
                     f"{hint}.")
         return rows
 
+    def _refuse_users_without_interactions(self, rows, users):
+        """Raise for known ``users`` whose rows all weigh 0, in models without new users.
+
+        Such a user (impressions without a click) has no interaction, as a
+        user never seen: every item scores 0 for them, and their ranking
+        would be the catalog's order. Models that score new users score
+        them so; the others raise, as for users not seen in ``fit``.
+        """
+        counts = getattr(self, "n_user_interactions_", None)
+        if self._handles_unknown_users or counts is None:
+            return
+        empty = np.asarray(users)[(rows >= 0) & (counts[np.maximum(rows, 0)] == 0)]
+        if len(empty):
+            unique = pd.unique(empty)
+            raise ValueError(
+                f"{type(self).__name__}: {len(unique)} users have no interaction in fit "
+                f"(e.g. {np.asarray(unique[:5]).tolist()}: all their rows weigh 0, "
+                "impressions without a click); it cannot rank items for users without "
+                "interactions (every item scores 0). Refit with their interactions, or use "
+                "HybridRecommender or ZeroShotRecommender (text) or PopularityRecommender "
+                "for them.")
+
     def _user_text_ids(self):
         """The ids of the user texts the model reads for new users (None: it reads none)."""
         return None
@@ -318,7 +340,9 @@ class BaseRecommender(BaseEstimator):
         Parameters
         ----------
         users : array-like of shape (n_users,) or a single id
-            User ids. A single id gives one row of ``n`` ids.
+            User ids. A single id gives one row of ``n`` ids. Models that
+            cannot score new users raise for users not seen in ``fit`` and
+            for users whose rows all weigh 0 (impressions without a click).
         n : int, default=10
             Number of items per user (at most the catalog size).
         exclude_seen : bool, default=True
@@ -379,6 +403,7 @@ class BaseRecommender(BaseEstimator):
             top = np.empty((len(users), n), dtype=np.int64)
             top_scores = np.empty((len(users), n), dtype=np.float32)
             for part, rows, scores in self._score_chunks(users, batch_size):
+                self._refuse_users_without_interactions(rows, users[part])
                 if exclude_seen:
                     known = np.flatnonzero(rows >= 0)
                     r, c = _seen_positions(self.user_items_, rows[known])
@@ -437,7 +462,10 @@ class BaseRecommender(BaseEstimator):
           training items are excluded: they are left out of the relevant
           items, with one ``UserWarning`` that counts them. To count them, use
           ``make_rank_scorer("ndcg", k=10, exclude_seen=False)`` (training
-          items are ranked too), or drop repeated interactions from X.
+          items are ranked too), or drop repeated interactions from X. Items
+          shown to the user in training without a click (rows of weight 0)
+          count as seen too: a held-out click on one is left out the same
+          way, and the warning counts those apart.
         - Users left without relevant items are left out of the mean, as
           trec_eval leaves out queries without relevance judgements; when no
           user is left, a ``ValueError`` is raised.

@@ -13,6 +13,7 @@ from sklearn.base import clone
 
 from sklearn_zsrec import _ids
 from sklearn_zsrec._interactions import object_array
+from sklearn_zsrec.datasets import make_synthetic_interactions
 
 from sklearn_zsrec import (
     ALSRecommender,
@@ -386,12 +387,31 @@ def test_weights_past_float32_raise_instead_of_overflowing():
         PopularityRecommender().fit(X.assign(user_id=[1, 1, 2], weight=[3e38, 3e38, 1]))
     with pytest.raises(ValueError, match=r"summed weights of an item reach 6e\+38"):
         PopularityRecommender(popularity="weight").fit(X.assign(weight=[3e38, 3e38, 1]))
-    with pytest.raises(ValueError, match=r"ALSRecommender: implicit's ALS failed .* Rescale the weights"):
+    with pytest.raises(ValueError, match=r"ALSRecommender: implicit's ALS was not run: .* Rescale the weights"):
         ALSRecommender(factors=2, random_state=0).fit(X.assign(weight=[3e38, 3e38, 1]))
     # a regularization past float32's reach failed the same way, with a
     # message that blamed confidences of 2 and named no regularization
     with pytest.raises(ValueError, match=r"and regularization 1e\+25; .* or lower the regularization"):
         ALSRecommender(factors=2, regularization=1e25, random_state=0).fit(X)
+
+
+def test_als_refuses_confidences_that_leave_its_factors_unfitted():
+    # from about 1e15 per user, implicit's float32 steps overflowed without a
+    # NaN: fit returned the random starting factors (all in [0, 0.01)) and
+    # recommend ranked by them, with no error; one corrupt row was enough
+    X = make_synthetic_interactions(200, 60, 3000, n_topics=4, random_state=0).interactions
+    X = X.assign(weight=1.0)
+    fitted = ALSRecommender(factors=8, random_state=0, n_jobs=1).fit(X)
+    assert fitted.user_factors_.min() < 0  # a fitted model leaves the start's range
+    corrupt = X.copy()
+    corrupt.loc[corrupt.index[0], "weight"] = 1e17
+    for data, alpha in ((X.assign(weight=1e17), 1.0), (corrupt, 1.0), (X, 1e17)):
+        with pytest.raises(ValueError, match=r"ALS was not run: a user's or an item's "
+                                             r"confidences add up to .*, over 1e\+14 .* Rescale"):
+            ALSRecommender(factors=8, alpha=alpha, random_state=0, n_jobs=1).fit(data)
+    # large confidences below the bound still fit (sums up to 5e9 here)
+    large = ALSRecommender(factors=8, random_state=0, n_jobs=1).fit(X.assign(weight=1e8))
+    assert large.user_factors_.min() < 0
 
 
 def test_texts_that_are_not_strings_are_called_so():

@@ -87,3 +87,25 @@ def test_impressions_change_no_score(name, log):
     users = users if name in ("popularity", "text", "hybrid") else users[:-1]
     np.testing.assert_allclose(b.score_items(users), a.score_items(users),
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["als", "knn", "next"])
+def test_users_with_only_impressions_raise_where_new_users_do(name):
+    # they got every item scored 0, so the catalog in its order, with no
+    # error, from the models that raise for users never seen
+    clicks = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3, 4, 4, 5],
+                           "item_id": list("dedeeceacd"[:9]), "weight": 1.0})
+    shown = pd.DataFrame({"user_id": ["viewer", "viewer"], "item_id": ["a", "b"], "weight": 0.0})
+    model = _models()[name].fit(pd.concat([clicks, shown], ignore_index=True))
+    message = r"1 users have no interaction in fit \(e\.g\. \['viewer'\]: all their rows weigh 0"
+    with pytest.raises(ValueError, match=message):
+        model.recommend([1, "viewer"])
+    with pytest.raises(ValueError, match=message):
+        model.score(pd.DataFrame({"user_id": [1, "viewer"], "item_id": ["c", "c"]}))
+    # their scores stay what they are (0: no interaction), e.g. to a hybrid
+    np.testing.assert_array_equal(model.score_items(["viewer"]), 0)
+    assert model.recommend([1], n=2).shape == (1, 2)
+    if name == "als":  # the approximate search refuses them too
+        pytest.importorskip("faiss")
+        with pytest.raises(ValueError, match=message):
+            model.recommend(["viewer"], approximate=True)

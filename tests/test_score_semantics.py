@@ -128,6 +128,25 @@ def test_score_raises_when_every_held_out_row_is_a_training_interaction():
     assert "exclude_seen=False" in str(info.value)
 
 
+def test_a_held_out_click_on_an_item_shown_in_training_is_counted_as_shown():
+    # the warning called it a repeated interaction and said to drop repeats,
+    # though a row of weight 0 is no interaction (the item only counts as seen)
+    shown = pd.DataFrame({"user_id": ["u2", "u3"], "item_id": ["e", "c"], "weight": 0.0})
+    model = PopularityRecommender().fit(pd.concat([TRAIN.assign(weight=1.0), shown]))
+    held_out = pd.DataFrame({"user_id": ["u1", "u2", "u3", "u3"], "item_id": ["a", "e", "c", "d"]})
+    with pytest.warns(UserWarning) as record:
+        score = model.score(held_out)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert "3 of 4 held-out rows of X are training pairs of their user" in message
+    assert "1 repeat an interaction and 2 are items shown to the user in training" in message
+    assert "drop these rows from the held-out rows" in message
+    assert score == model.score(held_out.iloc[[3]])
+    with pytest.raises(ValueError, match=r"all 1 rows of X are training pairs .* 0 repeat an "
+                                         r"interaction and 1 are items shown"):
+        model.score(held_out.iloc[[1]])
+
+
 def test_exclude_seen_false_ranks_training_items_and_counts_every_row():
     model = _popularity()
     held_out = pd.DataFrame({"user_id": ["u1", "u2", "u2"], "item_id": ["a", "b", "e"]})

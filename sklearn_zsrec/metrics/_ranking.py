@@ -793,12 +793,13 @@ def _check_known_items(estimator, name, item):
 
 
 def _training_rows(estimator, user, cols):
-    """Held-out rows whose ``(user, item)`` is a training interaction.
+    """Held-out rows whose ``(user, item)`` is a training pair, and how many are impressions.
 
-    The training interactions are the stored entries of ``user_items_``
-    (rows ``users_``, columns ``items_``): the items ``recommend`` excludes,
+    The training pairs are the stored entries of ``user_items_`` (rows
+    ``users_``, columns ``items_``): the items ``recommend`` excludes,
     found as ``recommend`` finds them (``_seen_positions``), for the
-    held-out users only.
+    held-out users only. Those stored with weight 0 are impressions (shown,
+    not clicked), which count as seen too.
     """
     user_items = estimator.user_items_.tocsr()
     rows = positions(pd.Index(estimator.users_), user)
@@ -810,7 +811,10 @@ def _training_rows(estimator, user, cols):
         n_items = user_items.shape[1]
         train_keys = seen_rows.astype(np.int64) * n_items + seen_cols
         out[known] = np.isin(local.astype(np.int64) * n_items + cols[known], train_keys)
-    return out
+    n_shown = 0
+    if out.any():
+        n_shown = int((np.asarray(user_items[rows[out], cols[out]]).ravel() == 0).sum())
+    return out, n_shown
 
 
 def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True, y=None):
@@ -842,18 +846,20 @@ def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True, y=N
             "cross-validation, LeaveLastOut holds out interactions only (a shuffled "
             "KFold holds out impressions too).",
             UserWarning, stacklevel=caller_stacklevel())
-    keep = np.ones(len(user), dtype=bool)
+    keep, n_shown = np.ones(len(user), dtype=bool), 0
     if hasattr(estimator, "items_"):
         cols = _check_known_items(estimator, name, item)
         knows_training = all(
             hasattr(estimator, a) for a in ("users_", "user_items_")
         )
         if exclude_seen and knows_training:
-            keep = ~_training_rows(estimator, user, cols)
+            seen, n_shown = _training_rows(estimator, user, cols)
+            keep = ~seen
     users, relevant = _group_by_user(user[keep], item[keep])
     if not keep.all():
         n_users = len(pd.unique(user))
-        _report_training_rows(name, len(keep), int((~keep).sum()), n_users, len(users))
+        _report_training_rows(name, len(keep), int((~keep).sum()), n_users, len(users),
+                              n_shown)
 
     parameters = _recommend_parameters(estimator.recommend)
     options = {}
@@ -884,17 +890,27 @@ def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True, y=N
     return float(np.mean(_per_user(metric, relevant, y_pred, k, filled, from_model=True)))
 
 
-def _report_training_rows(name, n_rows, n_left_out, n_users, n_users_left):
-    """Warn about held-out rows left out as training interactions, or raise."""
+def _report_training_rows(name, n_rows, n_left_out, n_users, n_users_left, n_shown=0):
+    """Warn about held-out rows left out as training pairs, or raise.
+
+    ``n_shown`` of them are impressions in training (weight 0): seen, so
+    excluded too, but not interactions, so not "repeated interactions".
+    """
     fix = (
         "rank training items too with make_rank_scorer(metric, "
         "exclude_seen=False), or drop repeated interactions from the held-out rows"
     )
+    repeat = "repeat one of their user's training interactions (user_items_)"
+    if n_shown:
+        fix = ("rank training items too with make_rank_scorer(metric, "
+               "exclude_seen=False), or drop these rows from the held-out rows")
+        repeat = (f"are training pairs of their user (user_items_): {n_left_out - n_shown} "
+                  f"repeat an interaction and {n_shown} are items shown to the user in "
+                  "training without a click (rows of weight 0, which count as seen)")
     if n_users_left == 0:
         raise ValueError(
             f"{name}: no held-out row is left to score: all {n_rows} rows of X "
-            "repeat one of their user's training interactions (user_items_), "
-            f"which recommend() excludes. To score them, {fix}. (A train score scores "
+            f"{repeat}, which recommend() excludes. To score them, {fix}. (A train score scores "
             "the training rows: return_train_score=True, the default of the halving "
             "searches, and learning_curve and validation_curve compute one; with "
             "error_score='raise', pass return_train_score=False, or score with "
@@ -909,8 +925,7 @@ def _report_training_rows(name, n_rows, n_left_out, n_users, n_users_left):
         else ""
     )
     warnings.warn(
-        f"{name}: {n_left_out} of {n_rows} held-out rows of X repeat one of "
-        "their user's training interactions (user_items_); recommend() "
+        f"{name}: {n_left_out} of {n_rows} held-out rows of X {repeat}; recommend() "
         "excludes training items, so these rows cannot be recommended and are "
         f"left out of the relevant items{users}. To count them, {fix}.",
         UserWarning,
@@ -957,7 +972,10 @@ def make_rank_scorer(metric, k=10, exclude_seen=True):
       training interactions (the fitted ``user_items_``), so a held-out row
       whose ``(user_id, item_id)`` is one of them can never be recommended:
       such rows (repeated interactions) are left out of the relevant items,
-      with one ``UserWarning`` that counts them. With
+      with one ``UserWarning`` that counts them. Items shown to the user in
+      training without a click (rows of weight 0, stored in ``user_items_``)
+      count as seen too: a held-out click on one is left out the same way,
+      and the warning counts those apart. With
       ``exclude_seen=False``, training items are ranked too
       (``recommend(users, n=k, exclude_seen=False)``) and every row counts.
     - **Users without relevant items** (all their rows left out) are left
