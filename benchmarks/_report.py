@@ -123,12 +123,19 @@ def command():
 
 
 def header(title, quick):
-    """Environment block common to every page, and its JSON."""
+    """Environment block common to every page, and its JSON.
+
+    Call it when the run starts, before the timed work: the date, the git
+    commit (and whether the tree had uncommitted changes) and the thread
+    counts are those of the code and settings that ran, not of a commit or
+    an edit made while it ran.
+    """
     env = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command(),
         "machine": cpu_info(),
         "versions": versions(),
+        "threads": threads(),
         "quick": quick,
     }
     m = env["machine"]
@@ -146,6 +153,7 @@ def header(title, quick):
         f"- Command (from the repository root): `{env['command']}`",
         f"- CPU: {m['cpu']}; {m['cores']} cores available; RAM {m['ram_gib']} GiB; {m['os']}",
         f"- CPU flags: {flags}",
+        "- Threads at the start: " + ", ".join(f"{k} {v}" for k, v in env["threads"].items()),
         "- Versions: python " + m["python"] + ", "
         + ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v),
         "",

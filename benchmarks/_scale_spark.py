@@ -207,7 +207,10 @@ def child(engine, n, iterations, out, memory, shape, blocks=4, driver_memory="8g
     data = state["data"]
     result = {
         "engine": engine, "size": n, "iterations": iterations, "cores": cores,
-        "n_interactions": int(len(data.interactions)), "n_users": n_users, "n_items": n_items,
+        # the users and items the data holds (the generator's arguments are upper bounds)
+        "n_interactions": int(len(data.interactions)),
+        "n_users": int(data.interactions.user_id.nunique()),
+        "n_items": int(data.interactions.item_id.nunique()),
         "n_train": int(len(state["train"])), "n_evaluated": int(state["n_evaluated"]),
         "params": state["params"], "ndcg_at_10": float(state["ndcg"]), "stages": stages,
         "fit_seconds": stages["fit"]["seconds"],

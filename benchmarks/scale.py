@@ -175,8 +175,10 @@ def child(n, out):
     chance = float(sum(1 / np.log2(r + 1) for r in range(1, 11)) / n_items_all)
     result = {
         "n_interactions": int(len(data.interactions)),
-        "n_users": n_users,
-        "n_items": n_items,
+        # the users and items the data holds (the generator's arguments are
+        # upper bounds: 4,994 of 5,000 users at 1e5)
+        "n_users": int(len(state["model"].users_)),
+        "n_items": n_items_all,
         "n_train": int(len(state["train"])),
         "n_test": int(len(state["test"])),
         "precision": state["precision"],
@@ -187,7 +189,8 @@ def child(n, out):
         "total_seconds": total,
         "peak_rss": max(s["peak_rss"] for s in stages.values()),
         "peak_per_stage": mem.resettable,
-        "default_recommend_batch": _chunk_size(None, n_items),
+        # as recommend splits these users (evenly, ~2 MB of scores per chunk)
+        "default_recommend_batch": _chunk_size(None, n_items_all, len(state["model"].users_)),
     }
     Path(out).write_text(json.dumps(result))
 
@@ -403,6 +406,7 @@ def section_hybrid(part):
             ("interactions", "rows", "d"), ("total_min", "total min", ".2f"), ("peak_gib", "peak RSS GiB", ".2f"),
             ("ndcg", "NDCG@10", ".4f"), ("chance", "NDCG@10 by chance", ".4f"),
             ("fit_encoded", "texts encoded in fit", "d"), ("batch", "users per top-k batch", "d"),
+            ("precision", "encoder precision", ""),
         ]),
         "",
         "### Stages",
@@ -446,7 +450,8 @@ def _hybrid_summary(results):
         {"size": f"{r['size']:.0e}", "users": r["n_users"], "items": r["n_items"],
          "interactions": r["n_interactions"], "total_s": r["total_seconds"], "total_min": r["total_seconds"] / 60,
          "peak_gib": r["peak_rss"] / gib, "ndcg": r["ndcg_at_10"], "chance": r["ndcg_at_10_random"],
-         "fit_encoded": r["texts_encoded_in_fit"], "batch": r["default_recommend_batch"]}
+         "fit_encoded": r["texts_encoded_in_fit"], "batch": r["default_recommend_batch"],
+         "precision": r.get("precision")}
         for r in results
     ]
 
@@ -646,9 +651,13 @@ def _encoder_rates():
     data = json.loads(path.read_text())
     one = [r for r in data.get("sweep", []) if r["threads"] == 1 and r["batch_size"] == ENCODER_BATCH]
     rate = {r["config"]: r["texts_per_s"] for r in one}
+    auto = rate.get("TextEncoder auto")
+    if auto is None and data.get("precision_auto") == "float32":
+        # encoder.py times no separate auto row where auto chose float32
+        auto = rate.get("TextEncoder float32")
     return {"date": data["date"], "cpu": data["machine"]["cpu"], "batch_size": ENCODER_BATCH,
             "tokens_per_text": data["n_tokens"] / data["n_texts"],
-            "auto": rate.get("TextEncoder auto"), "float32": rate.get("TextEncoder float32"),
+            "auto": auto, "float32": rate.get("TextEncoder float32"),
             "precision_auto": data.get("precision_auto")}
 
 
@@ -848,7 +857,8 @@ def section_projection(proj):
         "rate is that of MovieLens titles ("
         + (f"{_encoder_rates()['tokens_per_text']:.1f} tokens" if _encoder_rates() else "n/a")
         + " per text, batch 32, one thread per process); longer texts cost about proportionally "
-          "more, and CPUs without native bfloat16 run at the float32 rate.",
+          "more, and CPUs where `precision=\"auto\"` chooses float32 (without AMX) run at the "
+          "float32 rate.",
         "- **Top-10 for every user**: the library's `recommend` runs in one process (with "
         "`approximate=True`, on one index). Spreading it over the workers (user factor blocks "
         "through `mapPartitions`, the index or item factors broadcast) is what the rows assume; "

@@ -53,11 +53,16 @@ def bare_torch(user_factors, item_factors, n=10):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 3 repeats")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke run: one timed run per round ({ROUNDS} in all)")
     parser.add_argument("--repeats", type=_report.positive_int, default=None,
-                        help="timed repeats (default 60; 3 with --quick)")
+                        help=f"timed runs per configuration, rounded down to a multiple of the "
+                             f"{ROUNDS} rounds, at least one per round (default 60; 3, so "
+                             f"{ROUNDS}, with --quick)")
     args = parser.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else 3 if args.quick else 60
+    # the commit, date and threads of the code that runs (not of the end)
+    head, env = _report.header("Top-10 for every user: speed against the bounds", args.quick)
 
     from implicit.cpu.als import AlternatingLeastSquares
 
@@ -194,7 +199,6 @@ def main(argv=None):
     hybrid_vs_members = med["HybridRecommender.recommend"] / med[members_label]
     cold_vs_bare = med[cold_label] / bare_blend
 
-    head, env = _report.header("Top-10 for every user: speed against the bounds", args.quick)
     lines = [
         head,
         "## Method",
