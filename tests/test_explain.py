@@ -403,3 +403,25 @@ def test_a_tuple_id_names_one_contributor():
         assert frame["contributor"].tolist() == [("x", 2)] * n
     frame = contributions(np.arange(2), "history", [("a", 1), ("b", 2)], np.ones(2))
     assert frame["contributor"].tolist() == [("a", 1), ("b", 2)]
+
+
+def test_the_contributions_kept_are_the_largest_in_size_negative_ones_included():
+    # ordered by signed value, the large negative contributions were folded
+    # into the "more" row and small positive ones shown (a mutation hunt;
+    # only the README's example with the real model noticed)
+    model = ALSRecommender(factors=8, iterations=5, random_state=0).fit(X)
+    checked = 0
+    for user in model.users_[:10]:
+        items = list(model.items_[:40])
+        full = model.explain(user, items, max_contributions=100)
+        short = model.explain(user, items, max_contributions=2)
+        for item, group in full.groupby("item_id"):
+            if len(group) < 3:
+                continue
+            largest = group.reindex(group.contribution.abs().sort_values(
+                ascending=False, kind="stable").index)[:2]
+            kept = short[(short.item_id == item) & ~short.source.str.endswith(" more")]
+            assert sorted(zip(kept.source, kept.contributor.astype(str))) == sorted(
+                zip(largest.source, largest.contributor.astype(str)))
+            checked += (largest.contribution < 0).any()
+    assert checked  # the data has negative contributions among the largest

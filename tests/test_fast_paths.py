@@ -277,3 +277,47 @@ def _read_only(array):
     array = array.copy()
     array.flags.writeable = False
     return array
+
+
+# Rules of the blend that a one-line slip changed with every other test
+# passing (a mutation hunt): each pinned here against an independent statement.
+
+def test_history_bins_put_each_edge_in_the_lower_bin():
+    # the bins are 1-3, 4-10, 11-30 and >30 interactions (docs/blend.md);
+    # side="right" scored users of exactly 3, 10 or 30 with the next bin's blend
+    from types import SimpleNamespace
+
+    from sklearn_zsrec._hybrid._blend import Blend, bin_labels
+
+    counts = np.array([1, 2, 3, 4, 10, 11, 30, 31, 500])
+    blend = SimpleNamespace(fitted=SimpleNamespace(n_users=counts))
+    bins = Blend.bins(blend, np.arange(len(counts)))
+    np.testing.assert_array_equal(bins, [0, 0, 0, 1, 1, 2, 2, 3, 3])
+    assert list(bin_labels()) == ["1-3", "4-10", "11-30", ">30"]
+
+
+def test_combine_keeps_a_term_that_is_zero_for_some_users_only():
+    # per-bin choices give users of one chunk different zero coefficients;
+    # a term skipped unless every user had it lost it for all of them
+    from sklearn_zsrec._hybrid._blend import Blend
+
+    rng = np.random.default_rng(0)
+    terms = [rng.normal(size=(6, 5)).astype(np.float32) for _ in range(4)]
+    coef = rng.normal(size=(6, 4))
+    coef[rng.random(coef.shape) < 0.4] = 0.0
+    coef[:, 2] = 0.0  # a term no user has
+    expected = sum(coef[:, k, None] * terms[k] for k in range(4))
+    np.testing.assert_allclose(Blend.combine(terms, coef), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_standardize_gives_each_row_mean_0_and_population_std_1():
+    from sklearn_zsrec._hybrid._blend import standardize
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(3.0, 2.0, size=(5, 7))
+    expected = (x - x.mean(axis=1, keepdims=True)) / x.std(axis=1, keepdims=True)  # ddof=0
+    np.testing.assert_allclose(standardize(x.copy()), expected, rtol=1e-12, atol=1e-12)
+    mask = np.array([True, False, True, True, False, True, True])
+    part = x[:, mask]
+    expected = (x - part.mean(axis=1, keepdims=True)) / part.std(axis=1, keepdims=True)
+    np.testing.assert_allclose(standardize(x.copy(), mask), expected, rtol=1e-12, atol=1e-12)

@@ -576,3 +576,50 @@ def test_zero_shot_takes_a_scikit_learn_transformer_of_texts_fitted_on_the_items
         model = ZeroShotRecommender(encoder, item_texts=texts).fit(X)
         assert model.recommend(["a", "b"], n=1).tolist() == [[2], [4]]
         assert model.recommend("new", n=1, user_texts={"new": "metal guitar"})[0] in (3, 4)
+
+
+@pytest.mark.parametrize("name", ["popularity", "text", "hybrid"])
+def test_new_users_before_known_ones_leave_each_their_own_exclusions(name):
+    # recommend masks each known user's training items on its own row of the
+    # chunk; masking by the chunk's first rows went unnoticed while no test
+    # put a new user before a known one (a mutation hunt)
+    texts, topics = topic_catalog()
+    X = topic_interactions(topics, per_user=5)
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    model = {"popularity": PopularityRecommender(), "text": text,
+             "hybrid": HybridRecommender(text, cf_members(ALSRecommender(factors=8, random_state=0)),
+                                         random_state=0)}[name]
+    model.fit(X)
+    known = list(model.users_[:2])
+    users = ["new", known[0], "new too", known[1]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # new users without a text
+        together = model.recommend(users, n=10)
+        for row, user in zip(together, users):
+            np.testing.assert_array_equal(row, model.recommend([user], n=10)[0])
+    for user in known:
+        seen = X.item_id[X.user_id == user]
+        assert not np.isin(together[users.index(user)], seen).any()
+
+
+def test_next_item_scores_are_normalised_by_both_items_counts():
+    # "a" was followed once by "pop" (6 users) and once by "rare" (1 user):
+    # sqrt(n_a n_j) discounts the popular follower (1/sqrt(3 x 6) against
+    # 1/sqrt(3 x 1)), on the dense path and the sparse one alike
+    rows = [("u1", "a"), ("u1", "pop"), ("u2", "a"), ("u2", "rare")]
+    rows += [(f"p{i}", "pop") for i in range(5)] + [("me", "z"), ("me", "a")]
+    X = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    from sklearn_zsrec import _next_item
+
+    for dense_items in (_next_item.DENSE_ITEMS, 0):
+        original = _next_item.DENSE_ITEMS
+        _next_item.DENSE_ITEMS = dense_items
+        try:
+            model = NextItemRecommender(window=1).fit(X)
+        finally:
+            _next_item.DENSE_ITEMS = original
+        col = {item: k for k, item in enumerate(model.items_)}
+        row = model.transitions_[col["a"]].toarray()[0]
+        np.testing.assert_allclose(row[[col["pop"], col["rare"]]],
+                                   [1 / np.sqrt(3 * 6), 1 / np.sqrt(3 * 1)], rtol=1e-6)
+        assert model.recommend("me", n=1).tolist() == ["rare"]
