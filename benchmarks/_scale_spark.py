@@ -208,6 +208,7 @@ def child(engine, n, iterations, out, memory, shape, blocks=4, driver_memory="8g
     result = {
         "engine": engine, "size": n, "iterations": iterations, "cores": cores,
         # the users and items the data holds (the generator's arguments are upper bounds)
+        "counted_from_data": True,
         "n_interactions": int(len(data.interactions)),
         "n_users": int(data.interactions.user_id.nunique()),
         "n_items": int(data.interactions.item_id.nunique()),

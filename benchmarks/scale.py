@@ -177,6 +177,7 @@ def child(n, out):
         "n_interactions": int(len(data.interactions)),
         # the users and items the data holds (the generator's arguments are
         # upper bounds: 4,994 of 5,000 users at 1e5)
+        "counted_from_data": True,
         "n_users": int(len(state["model"].users_)),
         "n_items": n_items_all,
         "n_train": int(len(state["train"])),
@@ -349,7 +350,7 @@ def run_ann(cases, dim, ef_search, sweep, exact_pairs):
 def _stamp(env):
     m, v = env["machine"], env["versions"]
     quick = "; **quick run**" if env.get("quick") else ""
-    return (f"*Measured {env['date']} by `{env['command']}` on {m['cpu']}, {m['cores']} cores, "
+    return (f"*Measured {env['date']} by `{env['command']}` on {_machine(m)}, "
             f"{m['ram_gib']} GiB; git {v.get('git_commit')}{quick}.*")
 
 
@@ -398,6 +399,7 @@ def section_hybrid(part):
         "2 MB of float32 scores (at least 64 users) and the zero-shot user profiles are computed in chunks "
         "of 16,384 users.",
         "- NDCG@10 by chance (a random ranking) is about 4.5 / n_items.",
+        *_nominal_note(results, "users and items", batch=True),
         "",
         "### Totals (target for 1e7: under 15 min and under 8 GiB)",
         "",
@@ -442,6 +444,16 @@ def section_hybrid(part):
             "",
         ]
     return lines
+
+
+def _nominal_note(runs, what, batch=False):
+    """A bullet for runs made before the users and items were counted from the data."""
+    if all(r.get("counted_from_data") for r in runs):
+        return []
+    return [f"- Runs before 2026-12-05 record as {what} the generator's arguments (e.g. 5,000 "
+            "users where the data held 4,994)"
+            + (", and a top-k batch computed without the number of users (64 where `recommend` "
+               "used 65)" if batch else "") + "; runs since record the data's own."]
 
 
 def _hybrid_summary(results):
@@ -538,6 +550,7 @@ def section_spark(part):
         "includes the ids to positions on the driver, the transfer to Spark, the sweeps and the "
         "factors back (the steps table). NDCG@10 of each user's held-out last interaction, "
         "ranked by our own masked top-k.",
+        *_nominal_note([r for pair in _engine_pairs(part) for r in pair if r], "users x items"),
         "- Memory: **driver RSS** is the peak resident memory of the Python process (`VmHWM`, reset "
         "per stage); **JVM RSS** the peak resident memory of the `java` process Spark starts below it "
         "(its own `VmHWM` in /proc/<pid>/status, reset per stage through its clear_refs): heap the "
@@ -1048,7 +1061,7 @@ def main(argv=None):
 
     proj = projection(parts)
     stamps = [{"part": name, "date": parts[name]["env"]["date"], "command": f"`{parts[name]['env']['command']}`",
-               "machine": f"{parts[name]['env']['machine']['cpu']}, {parts[name]['env']['machine']['cores']} cores",
+               "machine": _machine(parts[name]["env"]["machine"]),
                "commit": parts[name]["env"]["versions"].get("git_commit"),
                "took": _duration(parts[name].get("wall_s")),
                "rerun": ("failed: kept from the last page" if name in failed else
@@ -1087,6 +1100,13 @@ def main(argv=None):
             ("recall_at_10", "recall@10", ".4f"), ("seen_returned", "seen", "d")]))
     if failed:
         sys.exit(f"failed parts: {', '.join(failed)} (see above)")
+
+
+def _machine(machine):
+    """CPU, cores and whether it has AMX (which decides the encoder's precision)."""
+    amx = (machine.get("flags") or {}).get("amx_bf16")
+    return (f"{machine['cpu']}, {machine['cores']} cores"
+            + ("" if amx is None else ", AMX" if amx else ", no AMX"))
 
 
 def ann_child(case, dim, ef_search, exact_sample, out):

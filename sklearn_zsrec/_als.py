@@ -49,7 +49,8 @@ class ALSRecommender(BaseRecommender):
     ALS. Scores are dot products of the learned user and item
     factors. Only users and items seen in ``fit`` can be scored; new users
     raise an error (use :class:`HybridRecommender` or
-    :class:`PopularityRecommender` for them).
+    :class:`PopularityRecommender` for them), and so do, in ``recommend``,
+    users whose rows all weigh 0 (their factors are 0: every item scores 0).
 
     Parameters
     ----------
@@ -112,6 +113,7 @@ class ALSRecommender(BaseRecommender):
     (1, 2)
     """
 
+    _ranks_by_interactions = True  # recommend refuses users with only impressions
     _parameter_constraints = {
         "factors": [Count(1, None, closed="left")],
         "regularization": [Interval(Real, 0, None, closed="left")],
@@ -207,17 +209,24 @@ class ALSRecommender(BaseRecommender):
         return out
 
     def _check_confidences(self, user_items):
-        """Refuse confidences whose sums over a user or an item pass ``MAX_CONFIDENCE_SUM``."""
+        """Refuse confidences whose sum over a user or an item passes ``MAX_CONFIDENCE_SUM``."""
         if not user_items.nnz:
             return
         weights = user_items.astype(np.float64)  # a float32 sum could overflow
-        load = self.alpha * max(weights.sum(axis=1).max(), weights.sum(axis=0).max())
-        if load > MAX_CONFIDENCE_SUM:
-            self._overflow(
-                f"implicit's ALS was not run: a user's or an item's confidences add up "
-                f"to {load:.3g}, over {MAX_CONFIDENCE_SUM:.0e} (from about 1e15 its "
-                "float32 steps overflow without an error and leave the factors at "
-                "their random start)")
+        per_user = self.alpha * np.asarray(weights.sum(axis=1)).ravel()
+        per_item = self.alpha * np.asarray(weights.sum(axis=0)).ravel()
+        for name, ids, load in (("user", self.users_, per_user), ("item", self.items_, per_item)):
+            if load.max() > MAX_CONFIDENCE_SUM:
+                over = np.flatnonzero(load > MAX_CONFIDENCE_SUM)
+                worst = int(np.argmax(load))
+                raise ValueError(
+                    f"ALSRecommender: the confidences (alpha * weight, alpha={self.alpha:.3g}) "
+                    f"of {len(over)} {name}{'s' * (len(over) > 1)} add up to more than "
+                    f"{MAX_CONFIDENCE_SUM:.0e} (the most: {load[worst]:.3g}, {name} "
+                    f"{ids[worst:worst + 1].tolist()[0]!r}); implicit's ALS was not run: from "
+                    "about 1e15 its float32 steps overflow without an error and leave the "
+                    "factors at their random start. Rescale the weights (e.g. np.log1p, or "
+                    "divide by their maximum) or lower alpha.")
 
     def _overflow(self, reason):
         raise ValueError(

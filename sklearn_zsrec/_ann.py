@@ -177,7 +177,7 @@ def top_n(model, users, n, exclude_seen, batch_size):
     _chunk_size(batch_size, 1, len(users))  # batch_size checked as in exact search
     user_factors, item_factors = factors(model)
     rows = model._user_rows(users)  # unknown users raise as in exact search
-    model._refuse_users_without_interactions(rows, users)  # as in exact search
+    model._refuse_users_without_interactions(users)  # as in exact search
     hnsw = index(model)
     seen = model.user_items_
     n_items = item_factors.shape[0]

@@ -101,6 +101,9 @@ class BaseRecommender(BaseEstimator):
     """
 
     _handles_unknown_users = False
+    # models whose every score of a user without interactions is 0 (ALS,
+    # item-kNN, next-item): recommend refuses such users, as users never seen
+    _ranks_by_interactions = False
     # scikit-learn's validation of the constructor's parameters, by name: a
     # subclass of one's own without parameters to check needs none
     _parameter_constraints: dict = {}
@@ -241,22 +244,26 @@ class BaseRecommender(BaseEstimator):
                     f"{hint}.")
         return rows
 
-    def _refuse_users_without_interactions(self, rows, users):
-        """Raise for known ``users`` whose rows all weigh 0, in models without new users.
+    def _refuse_users_without_interactions(self, users):
+        """Raise for known ``users`` whose rows all weigh 0, in models that rank by them.
 
         Such a user (impressions without a click) has no interaction, as a
-        user never seen: every item scores 0 for them, and their ranking
-        would be the catalog's order. Models that score new users score
-        them so; the others raise, as for users not seen in ``fit``.
+        user never seen: in the models that set ``_ranks_by_interactions``
+        every item scores 0 for them, and their ranking would be the
+        catalog's order, so they raise, as for users not seen in ``fit``.
+        Before any scoring, over all ``users``.
         """
         counts = getattr(self, "n_user_interactions_", None)
-        if self._handles_unknown_users or counts is None:
+        if not self._ranks_by_interactions or counts is None:
             return
+        rows = self._rows(users, "user")  # unknown users raise later, as they do
         empty = np.asarray(users)[(rows >= 0) & (counts[np.maximum(rows, 0)] == 0)]
         if len(empty):
             unique = pd.unique(empty)
+            n = len(unique)
             raise ValueError(
-                f"{type(self).__name__}: {len(unique)} users have no interaction in fit "
+                f"{type(self).__name__}: {n} user{'s' * (n > 1)} "
+                f"ha{'ve' if n > 1 else 's'} no interaction in fit "
                 f"(e.g. {np.asarray(unique[:5]).tolist()}: all their rows weigh 0, "
                 "impressions without a click); it cannot rank items for users without "
                 "interactions (every item scores 0). Refit with their interactions, or use "
@@ -341,8 +348,10 @@ class BaseRecommender(BaseEstimator):
         ----------
         users : array-like of shape (n_users,) or a single id
             User ids. A single id gives one row of ``n`` ids. Models that
-            cannot score new users raise for users not seen in ``fit`` and
-            for users whose rows all weigh 0 (impressions without a click).
+            cannot score new users raise for users not seen in ``fit``;
+            ALS, item-kNN and next-item also for users whose rows all weigh
+            0 (impressions without a click: every item would score 0, as
+            ``score_items`` and ``predict`` return).
         n : int, default=10
             Number of items per user (at most the catalog size).
         exclude_seen : bool, default=True
@@ -402,8 +411,8 @@ class BaseRecommender(BaseEstimator):
         else:
             top = np.empty((len(users), n), dtype=np.int64)
             top_scores = np.empty((len(users), n), dtype=np.float32)
+            self._refuse_users_without_interactions(users)
             for part, rows, scores in self._score_chunks(users, batch_size):
-                self._refuse_users_without_interactions(rows, users[part])
                 if exclude_seen:
                     known = np.flatnonzero(rows >= 0)
                     r, c = _seen_positions(self.user_items_, rows[known])

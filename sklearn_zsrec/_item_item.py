@@ -20,6 +20,7 @@ class _ItemItemRecommender(BaseRecommender):
     (``weight * 0.5 ** (rank_from_latest / half_life)``).
     """
 
+    _ranks_by_interactions = True  # recommend refuses users with only impressions
     _parameter_constraints = {
         "n_neighbors": [Count(1, None, closed="left")],
         "half_life": [Interval(Real, 0, None, closed="neither"), None],

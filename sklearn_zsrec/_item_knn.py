@@ -52,7 +52,9 @@ class ItemKNNRecommender(_ItemItemRecommender):
     sum of its similarities to the user's items, each weighted by the
     interaction's weight (1 without a weight column) times
     ``0.5 ** (rank_from_latest / half_life)``: the last few items count most,
-    as the next interaction is often close to them.
+    as the next interaction is often close to them. Users not seen in
+    ``fit`` raise, and so do, in ``recommend``, users whose rows all weigh 0
+    (no history: every item scores 0).
 
     Parameters
     ----------

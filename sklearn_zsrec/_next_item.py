@@ -67,7 +67,9 @@ class NextItemRecommender(_ItemItemRecommender):
     last. Co-occurrence (:class:`ItemKNNRecommender`) ignores the order; this
     model is built on it. Without timestamps, row order is time order.
     Interactions of weight 0 (impressions without a click) are left out of
-    the sequences.
+    the sequences. Users not seen in ``fit`` raise, and so do, in
+    ``recommend``, users whose rows all weigh 0 (no history: every item
+    scores 0).
 
     Parameters
     ----------

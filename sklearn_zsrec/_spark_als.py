@@ -359,6 +359,7 @@ class SparkALSRecommender(BaseRecommender):
     (1, 2)
     """
 
+    _ranks_by_interactions = True  # recommend refuses users with only impressions
     _parameter_constraints = {
         "rank": [Count(1, None, closed="left")],
         "max_iter": [Count(1, None, closed="left")],

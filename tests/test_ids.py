@@ -387,7 +387,8 @@ def test_weights_past_float32_raise_instead_of_overflowing():
         PopularityRecommender().fit(X.assign(user_id=[1, 1, 2], weight=[3e38, 3e38, 1]))
     with pytest.raises(ValueError, match=r"summed weights of an item reach 6e\+38"):
         PopularityRecommender(popularity="weight").fit(X.assign(weight=[3e38, 3e38, 1]))
-    with pytest.raises(ValueError, match=r"ALSRecommender: implicit's ALS was not run: .* Rescale the weights"):
+    with pytest.raises(ValueError, match=r"ALSRecommender: the confidences .* implicit's ALS was "
+                                         r"not run: .* Rescale the weights"):
         ALSRecommender(factors=2, random_state=0).fit(X.assign(weight=[3e38, 3e38, 1]))
     # a regularization past float32's reach failed the same way, with a
     # message that blamed confidences of 2 and named no regularization
@@ -405,10 +406,19 @@ def test_als_refuses_confidences_that_leave_its_factors_unfitted():
     assert fitted.user_factors_.min() < 0  # a fitted model leaves the start's range
     corrupt = X.copy()
     corrupt.loc[corrupt.index[0], "weight"] = 1e17
-    for data, alpha in ((X.assign(weight=1e17), 1.0), (corrupt, 1.0), (X, 1e17)):
-        with pytest.raises(ValueError, match=r"ALS was not run: a user's or an item's "
-                                             r"confidences add up to .*, over 1e\+14 .* Rescale"):
+    for data, alpha in ((X.assign(weight=1e17), 1.0), (X, 1e17)):
+        with pytest.raises(ValueError, match=r"the confidences \(alpha \* weight, alpha=.*\) of "
+                                             r"\d+ users add up to more than 1e\+14 .* Rescale"):
             ALSRecommender(factors=8, alpha=alpha, random_state=0, n_jobs=1).fit(data)
+    # one corrupt row: its user is named
+    user = corrupt.user_id[corrupt.index[0]].item()
+    with pytest.raises(ValueError, match=rf"of 1 user add up .* \(the most: 1e\+17, user {user!r}\)"):
+        ALSRecommender(factors=8, random_state=0, n_jobs=1).fit(corrupt)
+    # an item whose users' confidences add up past the bound, none of them alone
+    many = X.assign(weight=np.where(X.item_id == X.item_id.iloc[0], 1e13, 1.0))
+    assert many.groupby("user_id").weight.sum().max() < 1e14
+    with pytest.raises(ValueError, match=r"of 1 item add up to more than 1e\+14"):
+        ALSRecommender(factors=8, random_state=0, n_jobs=1).fit(many)
     # large confidences below the bound still fit (sums up to 5e9 here)
     large = ALSRecommender(factors=8, random_state=0, n_jobs=1).fit(X.assign(weight=1e8))
     assert large.user_factors_.min() < 0

@@ -97,7 +97,7 @@ def test_users_with_only_impressions_raise_where_new_users_do(name):
                            "item_id": list("dedeeceacd"[:9]), "weight": 1.0})
     shown = pd.DataFrame({"user_id": ["viewer", "viewer"], "item_id": ["a", "b"], "weight": 0.0})
     model = _models()[name].fit(pd.concat([clicks, shown], ignore_index=True))
-    message = r"1 users have no interaction in fit \(e\.g\. \['viewer'\]: all their rows weigh 0"
+    message = r"1 user has no interaction in fit \(e\.g\. \['viewer'\]: all their rows weigh 0"
     with pytest.raises(ValueError, match=message):
         model.recommend([1, "viewer"])
     with pytest.raises(ValueError, match=message):
@@ -109,3 +109,33 @@ def test_users_with_only_impressions_raise_where_new_users_do(name):
         pytest.importorskip("faiss")
         with pytest.raises(ValueError, match=message):
             model.recommend(["viewer"], approximate=True)
+
+
+def test_the_refusal_counts_every_user_asked_for_before_scoring():
+    # it ran per chunk, after scoring it, and counted that chunk's users only
+    clicks = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": list("abab"), "weight": 1.0})
+    shown = pd.DataFrame({"user_id": [f"v{k}" for k in range(5)], "item_id": "c", "weight": 0.0})
+    model = ItemKNNRecommender().fit(pd.concat([clicks, shown], ignore_index=True))
+    users = [1] + list(shown.user_id)
+    with pytest.raises(ValueError, match=r"ItemKNNRecommender: 5 users have no interaction in fit"):
+        model.recommend(users, batch_size=2)
+
+
+def test_a_subclass_of_ones_own_ranks_users_with_only_impressions():
+    # the refusal is for the models whose every score is 0 for such users; a
+    # recommender written against BaseRecommender decides for itself
+    from sklearn_zsrec import BaseRecommender
+
+    class Counts(BaseRecommender):
+        def _fit(self, data):
+            self._index(data)
+            return self
+
+        def _scores(self, rows, users):
+            counts = self.n_item_interactions_.astype(np.float32)
+            return np.tile(counts, (len(rows), 1))
+
+    X = pd.DataFrame({"user_id": [1, 1, 2, "viewer"], "item_id": list("abac"),
+                      "weight": [1.0, 1.0, 1.0, 0.0]})
+    model = Counts().fit(X)
+    assert model.recommend(["viewer"], n=2).tolist() == [["a", "b"]]

@@ -594,9 +594,13 @@ def test_new_users_before_known_ones_leave_each_their_own_exclusions(name):
     users = ["new", known[0], "new too", known[1]]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # new users without a text
-        together = model.recommend(users, n=10)
-        for row, user in zip(together, users):
-            np.testing.assert_array_equal(row, model.recommend([user], n=10)[0])
+        together, scores = model.recommend(users, n=10, return_scores=True)
+        for k, user in enumerate(users):
+            alone, alone_scores = model.recommend([user], n=10, return_scores=True)
+            if name == "popularity":  # exact counts: the same ids
+                np.testing.assert_array_equal(together[k], alone[0])
+            # float32 products may round apart with the chunk: the same scores
+            np.testing.assert_allclose(scores[k], alone_scores[0], rtol=1e-4, atol=1e-4)
     for user in known:
         seen = X.item_id[X.user_id == user]
         assert not np.isin(together[users.index(user)], seen).any()

@@ -139,11 +139,11 @@ def test_a_held_out_click_on_an_item_shown_in_training_is_counted_as_shown():
     assert len(record) == 1
     message = str(record[0].message)
     assert "3 of 4 held-out rows of X are training pairs of their user" in message
-    assert "1 repeat an interaction and 2 are items shown to the user in training" in message
+    assert "1 repeats an interaction and 2 are items shown to the user in training" in message
     assert "drop these rows from the held-out rows" in message
     assert score == model.score(held_out.iloc[[3]])
     with pytest.raises(ValueError, match=r"all 1 rows of X are training pairs .* 0 repeat an "
-                                         r"interaction and 1 are items shown"):
+                                         r"interaction and 1 is an item shown"):
         model.score(held_out.iloc[[1]])
 
 

@@ -904,8 +904,10 @@ def _report_training_rows(name, n_rows, n_left_out, n_users, n_users_left, n_sho
     if n_shown:
         fix = ("rank training items too with make_rank_scorer(metric, "
                "exclude_seen=False), or drop these rows from the held-out rows")
-        repeat = (f"are training pairs of their user (user_items_): {n_left_out - n_shown} "
-                  f"repeat an interaction and {n_shown} are items shown to the user in "
+        n_repeated = n_left_out - n_shown
+        repeat = (f"are training pairs of their user (user_items_): {n_repeated} "
+                  f"repeat{'s' * (n_repeated == 1)} an interaction and {n_shown} "
+                  f"{'is an item' if n_shown == 1 else 'are items'} shown to the user in "
                   "training without a click (rows of weight 0, which count as seen)")
     if n_users_left == 0:
         raise ValueError(
