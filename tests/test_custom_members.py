@@ -249,3 +249,34 @@ def test_float64_noise_in_a_few_distinct_scores_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert not _warn_if_rounded_together(scores, "Sparse")
+
+
+class Favourite(BaseEstimator):
+    """A factor member of one's own (scores ``user_factors_ @ item_factors_.T``), users_ reversed.
+
+    Each user's factors score 1 on their own last item, 0 elsewhere.
+    """
+
+    def fit(self, X, y=None):
+        X = pd.DataFrame(X)
+        self.users_ = np.sort(X.user_id.unique())[::-1]
+        self.items_ = np.sort(X.item_id.unique())
+        self.last_ = X.groupby("user_id").item_id.last()
+        self.item_factors_ = np.eye(len(self.items_), dtype=np.float32)
+        self.user_factors_ = self.score_items(self.users_)
+        return self
+
+    def score_items(self, users):
+        out = np.zeros((len(users), len(self.items_)), dtype=np.float32)
+        out[np.arange(len(users)), np.searchsorted(self.items_, self.last_.loc[list(users)])] = 1.0
+        return out
+
+
+def test_a_factor_member_whose_users_are_in_another_order_scores_each_user_by_their_own():
+    # the text model's rows are the member's only when its users_ are the
+    # same ids in the same order; a check of their number alone read other
+    # users' factors (a mutation hunt)
+    model = _alone(Favourite())
+    users = list(model.users_[:5])
+    top = model.recommend(users, n=1, exclude_seen=False).ravel().tolist()
+    assert top == X.groupby("user_id").item_id.last().loc[users].tolist()

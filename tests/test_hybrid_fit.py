@@ -193,6 +193,44 @@ def test_fitted_blends_are_judged_on_the_users_they_were_not_fitted_on(monkeypat
     assert (honest[used, :2] > 2 * 10 / n_candidates).all()
 
 
+def test_each_fold_is_judged_by_the_blend_fitted_on_the_other_fold(monkeypatch):
+    # zeroing both folds' blends (above) cannot tell them apart: judged in
+    # sample instead of out of fold still left every fitted candidate at
+    # chance (a mutation hunt). Here only the blend fitted on fold 1's users
+    # (cross[0], fitted first) ties every item: out of fold, only the users
+    # of fold 0 fall to chance.
+    original_fit, original_select = _learn.Learner.fit_blends, _learn.Learner.select
+    fits, seen = [], {}
+
+    def zero_first_fold(self, features, labels, groups, own_bins, start=None):
+        coef, pooled = original_fit(self, features, labels, groups, own_bins, start)
+        if start is not None:
+            fits.append(1)
+            if len(fits) % 2 == 1:
+                return np.zeros_like(coef), pooled
+        return coef, pooled
+
+    def spy_select(self, holdout, coef, cross, fold, out, k=10):
+        seen.setdefault("fold", fold)
+        return original_select(self, holdout, coef, cross, fold, out, k)
+
+    gains = []
+
+    def recording(score, target, cum, k):
+        gain = _choice.tied_gain(score, target, cum, k)
+        gains.append(gain)
+        return gain
+
+    monkeypatch.setattr(_learn.Learner, "fit_blends", zero_first_fold)
+    monkeypatch.setattr(_learn.Learner, "select", spy_select)
+    monkeypatch.setattr(_learn, "tied_gain", recording)
+    _hybrid().fit(X)
+    own, fold = gains[0], seen["fold"]  # candidate 0, "own fit", of the first chunk
+    assert len(own) == len(fold) and set(np.unique(fold)) == {0, 1}
+    chance = 2 * 10 / (len(X.item_id.unique()) - 6)
+    assert own[fold == 0].mean() < chance < own[fold == 1].mean()
+
+
 def test_every_history_bin_holds_the_new_items_share():
     texts, topics = topic_catalog(items_per_topic=30)
     rng = np.random.RandomState(0)
@@ -512,6 +550,39 @@ def test_new_users_neighbour_count_is_chosen_on_the_known_users():
     # too few to judge: the fewest of the grid, not all 30 (every new user popularity)
     few = clone(model).fit(data[data.user_id.isin(list(topic_of)[:30])])
     assert (few.user_neighbors_, few.user_neighbors_smoothing_) == (10, 1.0)
+
+
+def test_the_neighbour_choice_never_counts_a_user_as_its_own_neighbour(monkeypatch):
+    # "each from the others' items": a user's own items leaked into the choice
+    # when its own similarity was left in (a mutation hunt: 50 neighbours
+    # chosen instead of 10 here, and new users' top-10 changed). A spy on the
+    # similarities the choice ranks: each row must have its own entry, the
+    # largest (itself), set to -inf before the ranking.
+    from sklearn_zsrec._hybrid import _new_users
+
+    texts, topics = topic_catalog(items_per_topic=15)
+    data = topic_interactions(topics, users_per_topic=60, per_user=6)
+    topic_of = dict(zip(data.user_id, topics.loc[data.item_id]))
+    user_texts = pd.Series({u: f"Someone who likes {t}." for u, t in topic_of.items()})
+    original = _new_users.TextNeighbours._similarity
+    seen = []
+
+    def spy(self, emb):
+        sim = original(self, emb)
+        seen.append((sim, sim.copy()))
+        return sim
+
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
+                               user_texts=user_texts)
+    monkeypatch.setattr(_new_users.TextNeighbours, "_similarity", spy)
+    HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=5, random_state=0)),
+                      blend="fixed", random_state=0, verbose=0).fit(data)
+    ranked = [(sim, before) for sim, before in seen if len(sim) > 1]
+    assert ranked
+    for sim, before in ranked:
+        masked = np.isneginf(sim) & ~np.isneginf(before)
+        assert (masked.sum(axis=1) == 1).all()  # one per user: itself
+        np.testing.assert_allclose(before[masked], before.max(axis=1), rtol=1e-6)
 
 
 def test_new_users_choice_is_made_once_for_a_grid_over_the_members(monkeypatch):

@@ -1,0 +1,71 @@
+"""Small rules of the learned blend, pinned against their documentation.
+
+A mutation hunt changed each of these by a one-line slip with every other
+test passing; each test here states its rule independently of the code.
+"""
+
+import types
+
+import numpy as np
+
+from sklearn_zsrec._hybrid import _choice, _exposure, _learn
+from sklearn_zsrec._hybrid._blend import HISTORY_BINS
+
+K = 10
+CUM = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, K + 2)))]
+
+
+def test_tied_gain_places_the_relevant_item_among_its_ties():
+    # first alone: gain 1; four-way tie at the top: any of positions 1-4;
+    # two items above it: position 3
+    score = np.array([[5.0, 1.0, 2.0, 3.0], [1.0, 1.0, 1.0, 1.0], [1.0, 2.0, 3.0, 0.5]])
+    gain = _choice.tied_gain(score, score[:, [0]], CUM, K)
+    expected = [1.0, np.mean(1 / np.log2(np.arange(2, 6))), 1 / np.log2(4)]
+    np.testing.assert_allclose(gain, expected)
+
+
+def test_among_equally_simple_candidates_within_one_se_the_best_mean_wins():
+    rng = np.random.RandomState(0)
+    common = rng.rand(400) * 0.2
+    gains = np.stack([common + rng.normal(0, 0.05, 400) + d for d in (0.0, 0.001, -0.001)])
+    assert _choice.one_se_choice(gains, np.array([1, 1, 1])) == 1  # the best mean
+    # a simpler candidate within reach wins over the best
+    assert _choice.one_se_choice(gains, np.array([1, 1, 0])) == 2
+
+
+def test_users_of_the_first_bin_count_as_short_up_to_its_last_length():
+    # the first bin is 1-3 interactions: users of exactly 3 are short
+    edge = HISTORY_BINS[0]
+    lengths = np.array([edge] * 100 + [20] * 100)
+    assert _learn.share_held(lengths) == _learn.HELD_SHARE < 1
+    assert _learn.share_held(np.array([edge + 1] * 100 + [20] * 100)) == 1.0
+
+
+def test_exposure_past_a_whole_top_10_keeps_the_groups_rates_ratio(monkeypatch):
+    # arrivals at 0.3 and the tail at 0.2, exposure 3: 1.5 of a top-10 asked;
+    # the shares are scaled down together to fill it, 0.6 and 0.4
+    n_items = np.array([5, 3, 2, 4, 0, 0, 0, 0, 0, 0])
+    fresh = np.array([False] * 4 + [True] * 3 + [False] * 3)
+    blend = types.SimpleNamespace(fitted=types.SimpleNamespace(n_items=n_items))
+    monkeypatch.setattr(_exposure, "thresholds",
+                        lambda blend, coef, groups, shares, rng, k=10: np.full((len(groups), 4),
+                                                                              np.inf))
+    exposure = _exposure.Exposure(arrival=(0.3, 3), tail_share=0.2, exposure=3.0)
+    exposure.fit(blend, None, fresh, None)
+    np.testing.assert_allclose(exposure.shares_, [0.6, 0.4])
+    np.testing.assert_allclose(exposure.share_, 1.0)
+
+
+def test_text_maps_give_each_factor_member_its_own_block_of_columns():
+    # two factor members: the second read the first one's block when the
+    # running column offset was not advanced (a mutation hunt)
+    from sklearn_zsrec._hybrid._item_side import text_mapped
+
+    rng = np.random.default_rng(0)
+    emb, coef = rng.normal(size=(4, 5)), rng.normal(size=(5, 1 + 2 + 3))
+    maps = {"coef": coef, "log_std": 2.0, "dims": {"a": 2, "b": 3}}
+    popularity, mapped = text_mapped(maps, emb)
+    out = emb @ coef
+    np.testing.assert_allclose(popularity, out[:, 0] / 2.0, rtol=1e-6)
+    np.testing.assert_allclose(mapped["a"], out[:, 1:3], rtol=1e-6)
+    np.testing.assert_allclose(mapped["b"], out[:, 3:6], rtol=1e-6)
