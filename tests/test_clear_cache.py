@@ -250,3 +250,15 @@ def test_the_fit_memo_counts_read_only_object_arrays_under_pandas_2(monkeypatch)
     for cls in (pd.Index, pd.Series, pd.DataFrame):
         monkeypatch.setattr(cls, "memory_usage", read_only)
     assert [_memo.array_bytes(v) for v in values] == expected
+
+
+def test_a_text_repeated_within_one_call_counts_as_a_hit():
+    # "hits: those served from memory or disk": encoded once, the repeat is
+    # served from memory (a count of distinct texts missed it; a mutation hunt)
+    from sklearn_zsrec import clear_embedding_cache, embedding_cache_info
+
+    encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
+    clear_embedding_cache()
+    encoder.transform(["Toy Story (1995)", "Toy Story (1995)", "Heat (1995)"])
+    info = embedding_cache_info()
+    assert (info.hits, info.misses) == (1, 2)

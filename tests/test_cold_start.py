@@ -1,5 +1,6 @@
 """Cold start after fit: items added by text, users scored from a text given with the call."""
 
+import warnings
 import pickle
 
 import numpy as np
@@ -504,3 +505,37 @@ def test_new_users_scored_by_the_text_model_keep_the_items_left_out_out():
         scores = model.score_items(list(late), user_texts=late)
         warm = ~np.isin(model.items_, np.setdiff1d(cold, served))
         assert (scores[:, warm].min(axis=1) > scores[:, ~warm].max(axis=1)).all()
+
+
+# Rules of the call-time user texts that a one-line slip changed with every
+# test passing (a mutation hunt); a TF-IDF text model keeps them fast.
+
+def _tfidf_zero_shot(user_texts=None):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    items = pd.Series({1: "rocket galaxy orbit", 2: "rocket launch astronaut",
+                       3: "jazz saxophone trumpet", 4: "jazz piano club"})
+    return ZeroShotRecommender(TfidfVectorizer(), item_texts=items, user_texts=user_texts)
+
+
+def test_a_call_text_takes_precedence_over_the_fitted_text_of_a_new_user():
+    model = _tfidf_zero_shot({"ann": "rocket", "bob": "jazz", "new": "jazz piano club"})
+    model.fit(pd.DataFrame({"user_id": ["ann", "bob"], "item_id": [1, 3]}))
+    top = model.recommend(["new"], n=2, user_texts={"new": "astronaut rocket launch"})
+    assert top.tolist() == [[2, 1]]
+    assert model.recommend(["new"], n=2).tolist() == [[4, 3]]  # the fitted text without one
+
+
+def test_a_call_text_is_not_used_for_a_user_seen_in_fit_with_only_impressions():
+    # "texts of users seen in fit are not used": such a user is scored as fit
+    # left it (here: no text, the popular items), whatever the call says
+    model = _tfidf_zero_shot().fit(pd.DataFrame({
+        "user_id": ["ann", "ann", "bob", "bob", "cy", "dee"], "item_id": [3, 4, 3, 4, 3, 1],
+        "weight": [1, 1, 1, 1, 1, 0]}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alone = model.recommend(["dee"], n=3, return_scores=True)
+        called = model.recommend(["dee"], n=3, return_scores=True,
+                                 user_texts={"dee": "astronaut rocket launch"})
+    np.testing.assert_array_equal(called[0], alone[0])
+    np.testing.assert_array_equal(called[1], alone[1])

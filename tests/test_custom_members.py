@@ -280,3 +280,28 @@ def test_a_factor_member_whose_users_are_in_another_order_scores_each_user_by_th
     users = list(model.users_[:5])
     top = model.recommend(users, n=1, exclude_seen=False).ravel().tolist()
     assert top == X.groupby("user_id").item_id.last().loc[users].tolist()
+
+
+class Recorder(BaseEstimator):
+    """A member of one's own that keeps the timestamps it is fitted on."""
+
+    def fit(self, X, y=None):
+        self.timestamps_ = X["timestamp"].to_numpy()
+        self.users_ = np.sort(X.user_id.unique())
+        self.items_ = np.sort(X.item_id.unique())
+        return self
+
+    def score_items(self, users):
+        return np.zeros((len(users), len(self.items_)), dtype=np.float32)
+
+
+@pytest.mark.parametrize("unit", ["s", "us", "ns", "aware"])
+def test_members_get_datetimes_as_float64_nanoseconds_whatever_their_unit(unit):
+    # docs/blend.md: "times as float64 nanoseconds for datetimes"; kept in
+    # their own unit, pandas 3's default (microseconds) gave 1000x too small
+    times = pd.to_datetime(["2024-01-01 10:00", "2024-01-02 10:00", "2024-01-03 10:00"])
+    times = times.tz_localize("Europe/Paris") if unit == "aware" else times.as_unit(unit)
+    data = pd.DataFrame({"user_id": ["u1", "u1", "u2"], "item_id": WARM[:3], "timestamp": times})
+    model = _alone(Recorder(), data=data)
+    expected = pd.DatetimeIndex(times).as_unit("ns").asi8.astype(np.float64)
+    np.testing.assert_array_equal(np.sort(model.named_members_.m.timestamps_), expected)
