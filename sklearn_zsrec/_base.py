@@ -254,8 +254,8 @@ class BaseRecommender(BaseEstimator):
         Before any scoring, over all ``users``.
         """
         counts = getattr(self, "n_user_interactions_", None)
-        if not self._ranks_by_interactions or counts is None:
-            return
+        if not self._ranks_by_interactions or counts is None or counts.all():
+            return  # (no such user at all, as in most logs: no lookup)
         rows = self._rows(users, "user")  # unknown users raise later, as they do
         empty = np.asarray(users)[(rows >= 0) & (counts[np.maximum(rows, 0)] == 0)]
         if len(empty):
