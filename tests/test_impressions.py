@@ -139,3 +139,29 @@ def test_a_subclass_of_ones_own_ranks_users_with_only_impressions():
                       "weight": [1.0, 1.0, 1.0, 0.0]})
     model = Counts().fit(X)
     assert model.recommend(["viewer"], n=2).tolist() == [["a", "b"]]
+
+
+def test_items_shown_only_in_impressions_are_the_logs_tail_not_arrivals():
+    # new_items="all" took every item without interactions for an arrival,
+    # an item shown 300 times and never picked too: 4.75% of every top-10
+    # went to them, a quarter of the arrivals' quota, with no warning
+    rng = np.random.RandomState(0)
+    texts = pd.Series({i: f"A story about topic {i % 4}, item {i}." for i in range(60)})
+    clicks = pd.DataFrame({"user_id": rng.randint(0, 80, 800), "item_id": rng.randint(0, 40, 800),
+                           "timestamp": np.arange(800), "weight": 1.0})
+    shown = pd.DataFrame({"user_id": rng.randint(0, 80, 300), "item_id": rng.randint(40, 50, 300),
+                          "timestamp": np.arange(800, 1100), "weight": 0.0})
+    X = pd.concat([clicks, shown], ignore_index=True)
+
+    def fit(**params):
+        text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+        return HybridRecommender(text, random_state=0, verbose=0, **params).fit(X)
+
+    users = np.arange(80)
+    default, declared = fit(), fit(new_items=list(range(50, 60)))  # the items X never names
+    top = default.recommend(users, n=10)
+    np.testing.assert_array_equal(top, declared.recommend(users, n=10))
+    assert np.shape(default.new_item_thresholds_)[0] == 2  # arrivals and tail, each its quota
+    assert np.isin(top, range(50, 60)).mean() > 0.1  # the arrivals are served
+    # the tail earns what the log's own next picks of unreached items earn: none here
+    assert not np.isin(top, range(40, 50)).any()

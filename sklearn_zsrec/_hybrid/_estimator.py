@@ -114,10 +114,11 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         Which catalog items without interactions are fresh arrivals (added
         after the interactions were logged: the log cannot say how popular
         they will be). Each arrival is shown as often as a hidden item of the
-        holdout, that is as often as an average item, the most
-        text-relevant ones first. ``"all"`` (default): every item of
-        ``item_texts`` without interactions, so that new products show up
-        without declaring them. A list of ids: those only (ids not in the
+        holdout, that is as often as an average item, the most text-relevant
+        ones first. ``"all"`` (default): every item of ``item_texts`` that no
+        row of X names, so that new products show up without declaring them
+        (one shown in an impression, a row of weight 0, is the log's tail, as
+        with None). A list of ids: those only (ids not in the
         catalog raise a ``ValueError``; ids with interactions are ordinary
         items; the other items without interactions are the log's tail, as
         with None, with their own quota). None: no arrival, for logs whose
@@ -273,7 +274,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
                              "of the hybrid; rename those members.")
         check_weights(self.weights, members, self.members)
         learned = self.blend == "learned"
-        self._exposure = None
+        # items the log names, impressions too: never fresh arrivals (new_items="all")
+        self._exposure, self._logged = None, pd.unique(data.item_id)
         # text and members (twice with a holdout), the blend, exposure, new users
         stages = Stages((1 + len(members)) * (1 + learned) + learned + 2, self.verbose,
                         "HybridRecommender.fit")
@@ -379,16 +381,14 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             self.new_item_thresholds_ = (exposure.thresholds_[0] if len(exposure.groups_) == 1
                                          else exposure.thresholds_)
 
-    def _declared(self, text):
-        """The arrivals ``new_items`` names (a list; none for "all" or None), as a mask."""
+    def _declared(self, text):  # the arrivals a list of new_items names
         return self._fresh_mask(text) & (not isinstance(self.new_items, str))
 
-    def _fresh_mask(self, text):
-        """Catalog items declared fresh arrivals (``new_items``), as a mask."""
+    def _fresh_mask(self, text):  # catalog items that are fresh arrivals (new_items)
         if self.new_items is None:
             return np.zeros(len(text.items_), dtype=bool)
-        if isinstance(self.new_items, str):  # "all"
-            return np.ones(len(text.items_), dtype=bool)
+        if isinstance(self.new_items, str):  # "all": the items no row of X names
+            return positions(self._logged, text.items_) < 0
         ids = arrow_values(self.new_items)  # a pyarrow array: its values
         if not hasattr(ids, "dtype"):  # a list of mixed ids must not turn into strings
             ids = object_array(list(ids))  # tuple ids stay elements
