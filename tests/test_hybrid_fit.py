@@ -765,6 +765,25 @@ def test_a_fit_builds_each_user_item_matrix_once(monkeypatch):
     assert model.user_items_ is model.text_.user_items_
 
 
+def test_a_matrix_is_shared_only_for_the_same_item_list_not_one_of_its_length():
+    # a second text model of another catalog of the same size took the first
+    # one's matrix (a mutation hunt: the match by length alone): it fitted
+    # without the error below, item 5's text standing for item 4
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    X = pd.DataFrame({"user_id": ["ann", "ann", "bob", "bob", "cy"], "item_id": [1, 2, 2, 3, 1]})
+    texts = pd.Series({1: "rocket galaxy", 2: "jazz piano", 3: "castle empire", 4: "whale coral"})
+    other = texts.drop(4)
+    other[5] = "tiger safari"
+    hybrid = HybridRecommender(
+        ZeroShotRecommender(TfidfVectorizer(), item_texts=texts),
+        members=[("other", ZeroShotRecommender(TfidfVectorizer(), item_texts=other))],
+        blend="fixed", weights={"text": 1, "other": 1})
+    with pytest.raises(ValueError, match=r"'other' .* knows 1 items the text model has no "
+                                         r"text for \(e\.g\. \[5\]\)"):
+        hybrid.fit(X)
+
+
 def test_member_names_are_checked_before_any_fit():
     als = ALSRecommender(factors=4, iterations=2, random_state=0)
     for name in ("text", "popularity", "als_new", "knn_recent", "a__b", "2als"):

@@ -188,6 +188,18 @@ def test_one_usable_held_out_interaction_is_too_few():
     assert len(np.unique(scores)) > 1  # text orders the unseen items
 
 
+def test_the_fallback_warning_counts_clicks_not_impressions():
+    # rows of weight 0 are no interactions (README); the warning's count of
+    # interactions took every row (a mutation hunt): 3 clicks read as 8
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 2, 3, 3, 3], "item_id": [1, 2, 3, 4, 5, 6, 7, 8],
+                      "weight": [1.0, 0, 1.0, 0, 0, 1.0, 0, 0]})
+    _, hybrid, _ = _data("one_row", "timestamps")
+    with pytest.warns(UserWarning, match=FALLBACK) as caught:
+        hybrid.fit(X)
+    assert "in X (3 interactions, 3 users, 0 of them with 2+ interactions, 8 items)" in str(
+        caught[0].message)
+
+
 def test_huge_weights_give_the_same_blend_as_ones():
     # weights near float32's maximum made the item-kNN sums inf, then NaN in
     # the blend's logistic fit; one common scale changes no z-score

@@ -113,3 +113,16 @@ def test_a_request_beyond_the_catalog_gives_every_pair_at_once():
 def test_a_bool_is_not_a_count(name):
     with pytest.raises(TypeError, match=f"'{name}' parameter .* \\(not a bool\\)\\. Got True"):
         make_synthetic_interactions(**{name: True})
+
+
+def test_the_cut_to_n_interactions_falls_on_no_user_in_particular():
+    # each round draws more pairs than asked and keeps the first; keeping
+    # the lowest pairs instead (user-major) cut the highest user ids, several
+    # to no row, with the row count still right (a mutation hunt)
+    rows = 0
+    for seed in range(5):
+        X = make_synthetic_interactions(1000, 500, 20_000, random_state=seed).interactions
+        assert len(X) == 20_000
+        rows += int((X.user_id >= 995).sum())
+    # five users of a thousand, five seeds: 500 rows expected (545 drawn; 37 when cut so)
+    assert rows > 250, rows
