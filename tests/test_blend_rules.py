@@ -69,3 +69,51 @@ def test_text_maps_give_each_factor_member_its_own_block_of_columns():
     np.testing.assert_allclose(popularity, out[:, 0] / 2.0, rtol=1e-6)
     np.testing.assert_allclose(mapped["a"], out[:, 1:3], rtol=1e-6)
     np.testing.assert_allclose(mapped["b"], out[:, 3:6], rtol=1e-6)
+
+
+def test_a_new_users_popularity_prior_holds_smoothing_times_neighbours_users_worth():
+    # TextNeighbours: log(1 + hits + prior), prior smoothing_ * n_neighbors_
+    # users' worth of popularity; without the count it held one user's worth
+    import pandas as pd
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from sklearn_zsrec import HybridRecommender, ItemKNNRecommender, ZeroShotRecommender
+
+    rng = np.random.RandomState(0)
+    items = pd.Series({i: f"topic{i % 3} thing{i}" for i in range(12)})
+    users = [f"u{k}" for k in range(30)]
+    X = pd.DataFrame({"user_id": rng.choice(users, 150), "item_id": rng.randint(0, 11, 150)})
+    # item 11: of a user without a text, so no text neighbour has it (hits 0)
+    X = pd.concat([X, pd.DataFrame({"user_id": ["loner"] * 2, "item_id": [11, 0]})])
+    texts = pd.Series({u: f"likes topic{k % 3}" for k, u in enumerate(users)})
+    text = ZeroShotRecommender(TfidfVectorizer(), item_texts=items, user_texts=texts)
+    model = HybridRecommender(text, [("knn", ItemKNNRecommender())], blend="fixed",
+                              user_neighbors=5, random_state=0, verbose=0).fit(X)
+    why = model.explain("newbie", [11], user_texts={"newbie": "likes topic1"})
+    assert list(why.source) == ["text neighbours"]
+    per_user = model.n_item_interactions_[list(model.items_).index(11)] / len(model.users_)
+    prior = model.user_neighbors_smoothing_ * model.user_neighbors_ * per_user
+    assert model.user_neighbors_ == 5
+    np.testing.assert_allclose(why.contribution, np.log1p(prior), rtol=1e-6)
+
+
+def test_new_users_neighbour_count_is_judged_on_the_others_only():
+    # known users are scored as if new "each from the others' items": with n
+    # of them, n - 1 at most; a count of n took each user itself as its last
+    # neighbour, its own items as hits, and won on texts that say nothing
+    import pandas as pd
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from sklearn_zsrec import HybridRecommender, ItemKNNRecommender, ZeroShotRecommender
+
+    from ._data import topic_catalog, topic_interactions
+
+    texts, topics = topic_catalog(items_per_topic=15)
+    X = topic_interactions(topics, users_per_topic=10, per_user=6)
+    users = pd.unique(X.user_id)
+    user_texts = pd.Series({u: f"Reader number {k}." for k, u in enumerate(users)})
+    text = ZeroShotRecommender(TfidfVectorizer(), item_texts=texts, user_texts=user_texts)
+    model = HybridRecommender(text, [("knn", ItemKNNRecommender())], blend="fixed",
+                              random_state=0, verbose=0).fit(X)
+    assert 50 <= len(users) < 100  # "auto" judges 10, 25, 50 and n - 1
+    assert model.user_neighbors_ <= len(users) - 1
