@@ -117,3 +117,68 @@ def test_new_users_neighbour_count_is_judged_on_the_others_only():
                               random_state=0, verbose=0).fit(X)
     assert 50 <= len(users) < 100  # "auto" judges 10, 25, 50 and n - 1
     assert model.user_neighbors_ <= len(users) - 1
+
+
+def test_raising_unseen_items_costs_the_held_out_items_they_pass():
+    # new_items=None: the tail's slots are kept only as far as the holdout's
+    # NDCG@k says they pay; a raised unseen item that passes a held-out item
+    # with interactions pushes it down (left out, promoting looked free)
+    k = 3
+    old_top = np.array([[6.0, 5.0, 1.0, 0.0], [6.0, 5.0, 3.0, 1.0]])
+    new_top = np.array([[4.5, 2.0, 1.0, 0.0], [4.5, 2.0, 1.0, 0.0]])
+    target = np.array([5.0, 2.0])  # row 0: an item with interactions; row 1: unseen
+    unseen = np.array([False, True])
+
+    def gains(offsets):
+        return _exposure.offset_gains(old_top, new_top, target, unseen, np.array(offsets), k)
+
+    # no offset: row 0 behind 6 (second), row 1 behind 6, 5, 3 and 4.5 (out)
+    np.testing.assert_allclose(gains([0.0, 0.0]), [1 / np.log2(3), 0.0])
+    # row 0: 4.5 + 1 passes it (third); row 1 raised to 4.5: behind 6, 5 and 4.5 (out)
+    np.testing.assert_allclose(gains([1.0, 2.5]), [1 / np.log2(4), 0.0])
+    # row 0: both unseen items pass it (out); row 1 raised to 6: behind 4.5 + 4 only
+    np.testing.assert_allclose(gains([4.0, 4.0]), [0.0, 1 / np.log2(3)])
+
+
+def test_a_groups_extra_slot_goes_by_its_margin_over_the_last_old_item_kept():
+    # group_offsets: floor(share * k) new items each, one more where the
+    # group's next item minus the last old item in the top-k (the old items
+    # holding the others' slots) is above the threshold; measured against
+    # the first old item left out instead, user 0 got the extra slot too
+    k, share = 3, 0.5  # one new item each, and one more above the threshold
+    old = np.array([[10.0, 9.0, 8.0, 7.0], [10.0, 9.0, 8.0, 7.0]])
+    new = np.array([[20.0, 8.5, 0.0, 0.0], [20.0, 9.5, 0.0, 0.0]])
+    offsets, _ = _exposure.group_offsets(old, [new], [share], k, [0.0])
+    # in the top-3 of the old items and the offset new ones: 8.5 - 9 < 0, 9.5 - 9 > 0
+    scores = np.concatenate([old, new + offsets[:, [0]]], axis=1)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    assert (top >= old.shape[1]).sum(axis=1).tolist() == [1, 2]  # new items in each top-3
+
+
+def test_users_cut_short_while_learning_keep_one_of_the_documented_lengths(monkeypatch):
+    # SHORT_HISTORY_FRACTION of the users keep their last few interactions,
+    # SHORT_HISTORIES of them (1, 2, 3, ...): each cut one less (0, 1, 2, ...)
+    import pandas as pd
+
+    from sklearn_zsrec._fine_tune import NoTrainingPairs
+    from sklearn_zsrec._interactions import check_interactions
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame([(f"u{u}", int(i), t) for u in range(300)
+                      for t, i in enumerate(rng.choice(200, 25, replace=False))],
+                     columns=["user_id", "item_id", "timestamp"])
+    data = check_interactions(X)
+    monkeypatch.setattr(_learn, "NEW_ITEM_FRACTION", 0.0)  # the warm-up's cut alone
+    refit = {}
+
+    def fit_blend(rows):  # records the holdout's refit rows, then stops
+        refit["rows"] = rows
+        raise NoTrainingPairs("recorded")
+
+    _learn.Learner(1.0, np.random.RandomState(0)).learn(data, fit_blend, held_share=1.0,
+                                                       again=False)
+    kept = pd.Series(refit["rows"].user_id).value_counts().reindex(X.user_id.unique(),
+                                                                   fill_value=0)
+    cut = kept[kept < 24]  # every user holds out 1 of its 25; the others keep 24
+    assert len(cut) > 0.2 * len(kept)
+    assert set(cut) == set(_learn.SHORT_HISTORIES.tolist()), sorted(set(cut))

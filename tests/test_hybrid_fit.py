@@ -330,6 +330,23 @@ def test_undeclared_items_without_interactions_get_only_the_share_they_earn(monk
     assert unjudged.new_item_share_ == declared.new_item_share_
 
 
+def test_the_tails_share_is_its_holdout_rate_per_item_times_its_items(monkeypatch):
+    # the log's tail earns what the holdout's items the log had not reached
+    # earned per item: two tail items less than four (the rate of all of the
+    # holdout's unseen items went to two, a mutation hunt)
+    monkeypatch.setattr(_exposure, "earned_share", lambda holdout, coef, rate: rate)  # mocked
+    shares = []
+    for n in (2, 4):
+        texts = pd.concat([ITEM_TEXTS, pd.Series({900 + i: f"A new story, number {i}."
+                                                  for i in range(n)})])
+        text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+        model = HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=5,
+                                                                  random_state=0)),
+                                  new_items=None, random_state=0, verbose=0).fit(X)
+        shares.append(model.new_item_share_)
+    assert 0 < shares[0] < shares[1], shares
+
+
 @pytest.mark.parametrize("params", [{"blend": "learned"}, {"blend": "fixed"},
                                     {"blend": "fixed", "weights": {"cf": 1.0}}])
 def test_items_with_text_and_no_interaction_leave_the_other_items_ranking_alone(params):

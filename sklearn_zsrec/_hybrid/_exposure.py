@@ -222,26 +222,35 @@ def earned_share(holdout, coef, rate, k=10):
         old_top.append(best_old)
         new_top.append(best_new)
     old_top, new_top = np.concatenate(old_top), np.concatenate(new_top)
-    target = np.concatenate(target)[:, None]
-    target_unseen = unseen[pos[scoring]]
+    target, target_unseen = np.concatenate(target), unseen[pos[scoring]]
     n = len(target)
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-
-    def gains(offset):  # NDCG@k of the held-out item, unseen items shifted per user
-        offset = offset[:, None]
-        above = np.where(target_unseen[:, None],
-                         (old_top > target + offset).sum(axis=1, keepdims=True)
-                         + (new_top > target).sum(axis=1, keepdims=True),
-                         (old_top > target).sum(axis=1, keepdims=True)
-                         + (new_top + offset > target).sum(axis=1, keepdims=True))[:, 0]
-        return np.where(above < k, discount[np.minimum(above, k - 1)], 0.0)
-
     shares = [0.0, rate / 4, rate / 2, rate]
-    table = np.array([gains(quota_offsets(old_top, new_top, s, k)[0]) for s in shares])
+    table = np.array([offset_gains(old_top, new_top, target, target_unseen,
+                                   quota_offsets(old_top, new_top, s, k)[0], k)
+                      for s in shares])
     means = table.mean(axis=1)
     best = int(np.argmax(means))
     se = (table[best] - table).std(axis=1, ddof=1) / np.sqrt(n)
     return next(s for s, m, e in zip(shares, means, se) if means[best] - m <= e)
+
+
+def offset_gains(old_top, new_top, target, target_unseen, offset, k):
+    """NDCG@k of each held-out item, each row's unseen items raised by its ``offset``.
+
+    ``old_top`` and ``new_top``: each row's best scores of the items with
+    interactions and of the unseen ones (training items excluded), ``k + 1``
+    of each; ``target``: the held-out item's score, one of them, unseen where
+    ``target_unseen``. A raised unseen item passes a held-out item with
+    interactions: that is what the slots cost.
+    """
+    offset, target = offset[:, None], np.asarray(target)[:, None]
+    above = np.where(target_unseen[:, None],
+                     (old_top > target + offset).sum(axis=1, keepdims=True)
+                     + (new_top > target).sum(axis=1, keepdims=True),
+                     (old_top > target).sum(axis=1, keepdims=True)
+                     + (new_top + offset > target).sum(axis=1, keepdims=True))[:, 0]
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    return np.where(above < k, discount[np.minimum(above, k - 1)], 0.0)
 
 
 def best_unseen(blend, rows, score, groups, k):
