@@ -182,3 +182,18 @@ def test_users_cut_short_while_learning_keep_one_of_the_documented_lengths(monke
     cut = kept[kept < 24]  # every user holds out 1 of its 25; the others keep 24
     assert len(cut) > 0.2 * len(kept)
     assert set(cut) == set(_learn.SHORT_HISTORIES.tolist()), sorted(set(cut))
+
+
+def test_quotas_past_the_whole_top_k_take_the_slot_from_the_tail_not_the_arrivals():
+    # floor(0.55 * 10) + 1 arrivals and floor(0.45 * 10) + 1 tail items make
+    # 11 slots of 10: the tail (the last group) yields one, the declared
+    # arrivals keep theirs (the slot came from the arrivals, a mutation hunt)
+    k = 10
+    rng = np.random.RandomState(0)
+    old, arrivals, tail = (np.sort(rng.rand(2, k + 1))[:, ::-1] for _ in range(3))
+    offsets, _ = _exposure.group_offsets(old, [arrivals, tail], [0.55, 0.45], k,
+                                         [-np.inf, -np.inf])  # every user its extra slot
+    scores = np.concatenate([old, arrivals + offsets[:, [0]], tail + offsets[:, [1]]], axis=1)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    group = np.repeat([0, 1, 2], k + 1)[top]  # old, arrivals, tail
+    assert [(group == g).sum(axis=1).tolist() for g in (1, 2)] == [[6, 6], [4, 4]]

@@ -42,7 +42,8 @@ def group_offsets(old_top, tops, shares, k, thresholds=None):
     ``q = floor(share * k)`` items of a group in its top-``k``, and one
     more where its margin (the score of the group's next item minus that of
     its last old item in the top-``k``) is above the group's threshold.
-    With ``thresholds`` None each is set so that the fraction
+    Quotas past ``k`` in all are cut from the last group first (the tail
+    before the declared arrivals). With ``thresholds`` None each is set so that the fraction
     ``share * k - q`` of these users gets one more, and returned, for
     ``recommend`` to apply to any user. Each offset puts the group's last
     item in the top-``k`` halfway between the old items around it: all
