@@ -425,3 +425,29 @@ def test_the_contributions_kept_are_the_largest_in_size_negative_ones_included()
                 zip(largest.source, largest.contributor.astype(str)))
             checked += (largest.contribution < 0).any()
     assert checked  # the data has negative contributions among the largest
+
+
+def test_explain_computes_only_the_terms_the_blend_weighs():
+    # the fallback blend (one user) weighs the text and ALS; explain computed
+    # every member's term, and next-item's scores of this user (weights 3e-31
+    # and 1: they vary by 1e-31) raised, where recommend and predict ranked it
+    import warnings
+
+    X = pd.DataFrame({"user_id": [0, 0], "item_id": [0, 1], "weight": [3.117129e-31, 1.0]})
+    texts = pd.Series(["0", "0"], index=[0, 1], dtype=object)
+    model = HybridRecommender(_text().set_params(item_texts=texts),
+                              cf_members(ALSRecommender(factors=2, iterations=2, random_state=0)),
+                              random_state=0, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fallback's warning
+        model.fit(X)
+    assert model.coef_[:, model.terms_.index("next")].max() == 0
+    why = model.explain(0, [0, 1])
+    scores = model.predict(pd.DataFrame({"user_id": [0, 0], "item_id": [0, 1]}))
+    np.testing.assert_allclose(why.groupby("item_id").contribution.sum().loc[[0, 1]], scores,
+                               rtol=1e-5)
+    # where it is weighed, it raises in both, naming the fix
+    model.coef_[:, model.terms_.index("next")] = 1.0
+    for call in (lambda: model.explain(0, [0, 1]), lambda: model.score_items([0])):
+        with pytest.raises(ValueError, match=r"member 'next' .* clip the smallest"):
+            call()

@@ -185,12 +185,17 @@ class Blend:
 
         return gate(n_u, self.switch), gate(n_items, self.item_switch) * (n_items > 0)
 
-    def terms(self, rows, users):
-        """Each term of ``names`` for the users ``rows`` (ids ``users``), over the catalog."""
+    def terms(self, rows, users, needed=None):
+        """Each term of ``names`` for the users ``rows`` (ids ``users``), over the catalog.
+
+        ``needed``: a mask of the terms to compute (the others are None), as
+        ``scores`` computes only the terms of non-zero weight: a member whose
+        scores it cannot standardise raises only where it is weighed.
+        """
         scratch = {}  # member scores, computed once for all the terms
         unit = np.eye(len(self.names), dtype=np.float64)
         return [self.scores(rows, users, np.broadcast_to(e, (len(rows), len(e))), scratch)
-                for e in unit]
+                if needed is None or needed[k] else None for k, e in enumerate(unit)]
 
     @staticmethod
     def combine(terms, coef):
@@ -329,7 +334,9 @@ class Blend:
                     "of their mean)",
                     "in float32, where weight / deviation would overflow. Multiply the "
                     "member's scores by a large constant (any positive factor keeps its "
-                    "rankings)")
+                    "rankings); the package's members score on the scale of the "
+                    "interaction weights: weights some 1e30 apart give such scores, so "
+                    "bring them closer (e.g. clip the smallest)")
             # deviations first: a mean that is no longer NaN marks both as set
             # (for recommend calls in other threads)
             stds[rows[missing]] = np.where(constant, 0.0, std)

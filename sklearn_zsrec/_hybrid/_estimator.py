@@ -488,7 +488,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             return out[out["contribution"] != 0].reset_index(drop=True)
         rows, blend = np.array([row]), self._blend
         coef = blend.per_user(self.coef_, rows)[0]
-        terms = blend.terms(rows, users)
+        terms = blend.terms(rows, users, needed=coef != 0)  # as scores computes them
         out = [contributions(position, name, None, coef[k] * term[0, cols])
                for k, (name, term) in enumerate(zip(blend.names, terms)) if coef[k]]
         offset = self._known_scores(rows, users)[1]
