@@ -141,27 +141,71 @@ def test_a_subclass_of_ones_own_ranks_users_with_only_impressions():
     assert model.recommend(["viewer"], n=2).tolist() == [["a", "b"]]
 
 
-def test_items_shown_only_in_impressions_are_the_logs_tail_not_arrivals():
-    # new_items="all" took every item without interactions for an arrival,
-    # an item shown 300 times and never picked too: 4.75% of every top-10
-    # went to them, a quarter of the arrivals' quota, with no warning
+def _shown_log(n_shown=300, shown_items=range(40, 50)):
+    """800 clicks on items 0-39 of 60, and ``n_shown`` impressions of ``shown_items``."""
     rng = np.random.RandomState(0)
-    texts = pd.Series({i: f"A story about topic {i % 4}, item {i}." for i in range(60)})
     clicks = pd.DataFrame({"user_id": rng.randint(0, 80, 800), "item_id": rng.randint(0, 40, 800),
                            "timestamp": np.arange(800), "weight": 1.0})
-    shown = pd.DataFrame({"user_id": rng.randint(0, 80, 300), "item_id": rng.randint(40, 50, 300),
-                          "timestamp": np.arange(800, 1100), "weight": 0.0})
-    X = pd.concat([clicks, shown], ignore_index=True)
+    shown = pd.DataFrame({"user_id": rng.randint(0, 80, n_shown),
+                          "item_id": rng.choice(shown_items, n_shown),
+                          "timestamp": np.arange(800, 800 + n_shown), "weight": 0.0})
+    return pd.concat([clicks, shown], ignore_index=True)
 
-    def fit(**params):
-        text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
-        return HybridRecommender(text, random_state=0, verbose=0, **params).fit(X)
 
+def _fit_shown(X, **params):
+    texts = pd.Series({i: f"A story about topic {i % 4}, item {i}." for i in range(60)})
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    return HybridRecommender(text, random_state=0, verbose=0, **params).fit(X)
+
+
+def test_items_shown_often_and_never_picked_are_the_logs_tail_not_arrivals():
+    # new_items="all" took every item without interactions for an arrival,
+    # one shown to 30 users and picked by none too: 4.75% of every top-10
+    # went to them, a quarter of the arrivals' quota, with no warning
+    X = _shown_log()  # 800 of 1,100 pairs picked: 30 showings without a pick say "unwanted"
     users = np.arange(80)
-    default, declared = fit(), fit(new_items=list(range(50, 60)))  # the items X never names
+    default, declared = _fit_shown(X), _fit_shown(X, new_items=list(range(50, 60)))
     top = default.recommend(users, n=10)
     np.testing.assert_array_equal(top, declared.recommend(users, n=10))
     assert np.shape(default.new_item_thresholds_)[0] == 2  # arrivals and tail, each its quota
     assert np.isin(top, range(50, 60)).mean() > 0.1  # the arrivals are served
     # the tail earns what the log's own next picks of unreached items earn: none here
     assert not np.isin(top, range(40, 50)).any()
+
+
+def test_an_item_shown_to_a_few_users_without_a_pick_yet_stays_an_arrival():
+    # a product shown to two users before the log ended: no pick says
+    # nothing yet (one picked at the log's rate goes unpicked that often),
+    # so it is served as an arrival, as if no row named it
+    rng = np.random.RandomState(1)
+    old = pd.DataFrame({"user_id": rng.randint(0, 80, 3000), "item_id": rng.randint(0, 40, 3000),
+                        "timestamp": np.arange(3000), "weight": 0.0})  # picks: a third
+    X = pd.concat([_shown_log(n_shown=2, shown_items=[40]), old], ignore_index=True)
+    users = np.arange(80)
+    default, declared = _fit_shown(X), _fit_shown(X, new_items=list(range(40, 60)))
+    np.testing.assert_array_equal(default.recommend(users, n=10), declared.recommend(users, n=10))
+    assert np.ndim(default.new_item_thresholds_) == 1  # one group: the arrivals
+
+
+def test_items_never_picked_leave_the_arrivals_share_alone():
+    # an arrival earns an average item's share: the average was taken over
+    # every item of X, those shown and never picked too, which earn none;
+    # 40 and then 160 of them cut 3 arrivals' share of the top-10 by half
+    # and three quarters (0.074, 0.038, 0.018)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    rng = np.random.RandomState(0)
+    shares = []
+    for n_unpicked in (0, 40, 160):
+        n = 40 + n_unpicked + 3  # 40 items picked, then the unpicked, then 3 arrivals
+        texts = pd.Series({i: f"topic{i % 5} thing{i} word{i % 3}" for i in range(n)})
+        clicks = pd.DataFrame({"user_id": rng.randint(0, 80, 1600),
+                               "item_id": rng.randint(0, 40, 1600), "weight": 1.0})
+        shown = pd.DataFrame({"user_id": rng.randint(0, 80, 20 * n_unpicked),
+                              "item_id": rng.randint(40, 40 + max(n_unpicked, 1), 20 * n_unpicked),
+                              "weight": 0.0})
+        model = HybridRecommender(ZeroShotRecommender(TfidfVectorizer(), item_texts=texts),
+                                  random_state=0, verbose=0).fit(pd.concat([clicks, shown]))
+        shares.append(np.isin(model.recommend(np.arange(80), n=10), range(n - 3, n)).mean())
+    # each as often as an average picked item: 3 x 1/40 of the picks
+    np.testing.assert_allclose(shares, 3 / 40, rtol=0.05)

@@ -20,7 +20,7 @@ from .._fine_tune import UNSEEDED_HYBRID
 from .._params import Count
 from .._progress import Stages, caller_stacklevel, one_id_warning
 from ._blend import N_BINS, Blend, bin_labels, check_weights, fixed_coef
-from ._exposure import Exposure, exposure_of, resumed
+from ._exposure import Exposure, exposure_of, resumed, unpicked_items
 from ._fallback import warn_tiny
 from ._learn import Learner
 from ._members import check_classes, check_members, check_text, default_members, fit_members, positions, visual_block  # noqa: E501
@@ -115,13 +115,14 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         after the interactions were logged: the log cannot say how popular
         they will be). Each arrival is shown as often as a hidden item of the
         holdout, that is as often as an average item, the most text-relevant
-        ones first. ``"all"`` (default): every item of ``item_texts`` that no
-        row of X names, so that new products show up without declaring them
-        (one shown in an impression, a row of weight 0, is the log's tail, as
-        with None). A list of ids: those only (ids not in the
-        catalog raise a ``ValueError``; ids with interactions are ordinary
-        items; the other items without interactions are the log's tail, as
-        with None, with their own quota). None: no arrival, for logs whose
+        ones first. ``"all"`` (default): every item of ``item_texts`` without
+        interactions, so that new products show up without declaring them,
+        but those X shows (rows of weight 0) to so many users without a pick
+        that an item picked at the log's rate would have been picked (95%
+        sure): the log's tail, as with None. A list of ids: those only (ids
+        not in the catalog raise a ``ValueError``; ids with interactions are
+        ordinary items; the other items without interactions are the log's
+        tail, with their own quota). None: no arrival, for logs whose
         items without interactions are old tail items (a sample): shown as
         often as this log's next interactions go to items it had not reached,
         cut to a half, a quarter or none unless the holdout's NDCG@10 says
@@ -174,8 +175,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     new_item_thresholds_ : ndarray of shape (4,), (2, 4) or None
         Per bin, the margin above which a user gets one more new item than
         its quota's floor; with both arrivals and tail items (a list of
-        ``new_items``, or items added to a catalog with a tail), one row for
-        each, arrivals first.
+        ``new_items``, items added to a catalog with a tail, or items shown
+        often and never picked), one row for each, arrivals first.
     user_neighbors_, user_neighbors_smoothing_ : int, float or None
         New users' neighbour count and popularity smoothing; None without texts.
     users_ : ndarray of shape (n_users,)
@@ -274,8 +275,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
                              "of the hybrid; rename those members.")
         check_weights(self.weights, members, self.members)
         learned = self.blend == "learned"
-        # items the log names, impressions too: never fresh arrivals (new_items="all")
-        self._exposure, self._logged = None, pd.unique(data.item_id)
+        # items shown often with no pick: the log's tail under new_items="all"
+        self._exposure, self._unpicked = None, unpicked_items(data)
         # text and members (twice with a holdout), the blend, exposure, new users
         stages = Stages((1 + len(members)) * (1 + learned) + learned + 2, self.verbose,
                         "HybridRecommender.fit")
@@ -385,10 +386,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         return self._fresh_mask(text) & (not isinstance(self.new_items, str))
 
     def _fresh_mask(self, text):  # catalog items that are fresh arrivals (new_items)
-        if self.new_items is None:
-            return np.zeros(len(text.items_), dtype=bool)
-        if isinstance(self.new_items, str):  # "all": the items no row of X names
-            return positions(self._logged, text.items_) < 0
+        if self.new_items is None or isinstance(self.new_items, str):  # "all": all but
+            # those shown often, never picked (unpicked_items); None: none
+            return (positions(self._unpicked, text.items_) < 0) & (self.new_items is not None)
         ids = arrow_values(self.new_items)  # a pyarrow array: its values
         if not hasattr(ids, "dtype"):  # a list of mixed ids must not turn into strings
             ids = object_array(list(ids))  # tuple ids stay elements

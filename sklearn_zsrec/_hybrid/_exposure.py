@@ -9,17 +9,44 @@ each with their own offset and share (``Exposure``).
 """
 
 import numpy as np
+import pandas as pd
 from sklearn.utils import check_random_state
 
 from .._scores import _put_columns, _seen_positions
 from ._learn import MIN_POSITIVES, chunk_size, holdout_chunks
+from ._members import positions
 
 # the new items' offset is searched in this range: z-scored terms stay far inside
 OFFSET_RANGE = (-50.0, 50.0)
+# an item that X shows only in impressions (rows of weight 0) is the log's
+# tail, not a fresh arrival, once an item picked at the log's rate (the share
+# of its user-item pairs that are interactions) and shown as often would have
+# been picked at least once with this probability: fewer showings without a
+# pick say nothing (a new product shown to a few users before the log ended)
+UNPICKED_CONFIDENCE = 0.95
 # users' margins closer than this (relative to their size, at least 1) get the
 # same extra slot or none (``_cut``): the blend's float32 scores computed in
 # batches of another size differ by up to about 1e-5
 MARGIN_TOLERANCE = 1e-4
+
+
+def unpicked_items(data):
+    """Ids of the items that ``data`` shows, never picks, and shows too often to be new.
+
+    ``data``: the checked rows, one per user-item pair. With the log's pick
+    rate ``p`` (the share of its pairs that are interactions), an item
+    shown to ``n`` users without a pick is one of these when ``(1 - p) ** n``
+    is at most ``1 - UNPICKED_CONFIDENCE``.
+    """
+    picked = np.asarray(data.interacted)
+    ids = pd.unique(data.item_id)
+    if picked.all() or not picked.any():
+        return ids[:0]
+    codes = positions(ids, data.item_id)
+    shown = np.bincount(codes, weights=~picked, minlength=len(ids))
+    picks = np.bincount(codes, weights=picked, minlength=len(ids))
+    miss = (1.0 - picked.mean()) ** shown  # no pick in that many showings
+    return ids[(picks == 0) & (miss <= 1.0 - UNPICKED_CONFIDENCE)]
 
 
 def quota_offsets(old_top, new_top, share, k, threshold=None):
@@ -43,7 +70,7 @@ def group_offsets(old_top, tops, shares, k, thresholds=None):
     more where its margin (the score of the group's next item minus that of
     its last old item in the top-``k``) is above the group's threshold.
     Quotas past ``k`` in all are cut from the last group first (the tail
-    before the declared arrivals). With ``thresholds`` None each is set so that the fraction
+    before the arrivals). With ``thresholds`` None each is set so that the fraction
     ``share * k - q`` of these users gets one more, and returned, for
     ``recommend`` to apply to any user. Each offset puts the group's last
     item in the top-``k`` halfway between the old items around it: all

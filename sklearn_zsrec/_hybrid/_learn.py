@@ -214,7 +214,9 @@ class Learner:
             drawn = rng.choice(len(mine), int(np.ceil(held_share * len(mine))), replace=False)
             held = np.zeros_like(held)
             held[mine[drawn]] = True
-        items = _unique_ids(data.item_id)
+        # items with interactions: an average item's share is theirs (items
+        # only shown, never picked, earn none; they would dilute it)
+        items = _unique_ids(data.item_id[some])
         hidden = hidden_items(items, rng)
         picks = pd.Series(data.item_id).isin(hidden).to_numpy()  # rows of hidden items
         train = ~held & ~picks
