@@ -451,3 +451,33 @@ def test_explain_computes_only_the_terms_the_blend_weighs():
     for call in (lambda: model.explain(0, [0, 1]), lambda: model.score_items([0])):
         with pytest.raises(ValueError, match=r"member 'next' .* clip the smallest"):
             call()
+
+
+def test_factor_z_scores_keep_float32_precision_for_users_orthogonal_to_the_items_spread():
+    # ALS gave this user factors (0.244, 0.535) and the two items factors
+    # 0.026 apart along a direction nearly orthogonal to them: x . (v - mean)
+    # cancelled in float32, the z-scores (+-1 for two items) came out
+    # 0.9992 and 1.0003 in the terms and the score, so explain's terms did
+    # not add up to the score (a property test drew it)
+    import warnings
+
+    X = pd.DataFrame({"user_id": [0, 0], "item_id": [0, 1], "weight": [16.5, 80.0]})
+    texts = pd.Series(["0", "00"], index=[0, 1], dtype=object)
+    model = HybridRecommender(_text().set_params(item_texts=texts),
+                              cf_members(ALSRecommender(factors=2, iterations=2, random_state=0)),
+                              random_state=0, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fallback's warning
+        model.fit(X)
+    why = model.explain(0, [0, 1])
+    scores = model.score_items([0])[0]
+    np.testing.assert_allclose(why.groupby("item_id").contribution.sum().loc[[0, 1]], scores,
+                               rtol=1e-6, atol=1e-6)
+    # two items: every z-score is -1 or 1, so each term is its weight times that
+    for _, term in why.groupby("source"):
+        np.testing.assert_allclose(np.abs(term.contribution), np.abs(term.contribution.iloc[0]),
+                                   rtol=1e-6)
+    # cf_gated: the CF gate a(u) b(i) times 1 (one interaction per item)
+    n, m = model.n_user_interactions_[0], model.n_item_interactions_[0]
+    gate = n / (n + model.switch) * m / (m + model.item_switch)
+    np.testing.assert_allclose(why[why.source == "cf_gated"].contribution.abs(), gate, rtol=1e-6)

@@ -59,6 +59,10 @@ TINY_SPREAD = 1e-30
 # 1e-7 of its largest factors, so such a vector's direction is that noise
 # (ALS gave one MovieLens user factors 1e-12 of the others' in a 25% sample)
 NEGLIGIBLE = 1e-6
+# directions of the items' factors whose variance is below this share of the
+# largest are left out of the whitened basis (``_whitening``): the items do
+# not spread along them, beyond rounding
+WHITEN_RTOL = 1e-10
 TEXT_TERMS = ("text_gated", "text_new", "popularity", "popularity_new", "new_item")
 
 
@@ -108,6 +112,7 @@ class _Items:
     cold: np.ndarray  # columns of the items without interactions
     gate: np.ndarray  # the item part b(i) of the CF gate
     covs: dict  # covariances (float64) of the text embeddings and of each member's factors
+    to_user: dict  # per factor member, the user side of its whitened basis (``_whitening``)
 
 
 def fixed_coef(blend, weights, members):
@@ -258,9 +263,10 @@ class Blend:
             if name not in scratch:
                 member_rows = f.member_rows(name, users, rows)
                 known = (member_rows >= 0)[:, None]
-                x = f.user_factors(name, member_rows) * known
+                x = _whitened(f.user_factors(name, member_rows) * known, items.to_user[name])
                 scratch[name] = (_scaled(x, std[name][member_rows] * known[:, 0] + ~known[:, 0]),
-                                 _scaled(f.recent[name][rows], std[name + "_recent"][rows]))
+                                 _scaled(_whitened(f.recent[name][rows], items.to_user[name]),
+                                         std[name + "_recent"][rows]))
             x, x_recent = scratch[name]
             user += [(col(name) + col(name + "_short") * short) * x
                      + col(name + "_recent") * x_recent,
@@ -379,9 +385,11 @@ class Blend:
         varies = np.ptp(embeddings[over], axis=0).any()
         text, text_cov = centred(embeddings, over if varies else np.ones_like(warm))
         _, gate = self.gates(np.zeros(0), f.n_items)
-        covs, blocks, new = {"text": text_cov}, [], [text[cold]]
+        covs, blocks, new, to_user = {"text": text_cov}, [], [text[cold]], {}
         for name in f.factor_names:
             factors, covs[name] = centred(f.factors[name], over)
+            to_items, to_user[name] = _whitening(covs[name])
+            factors = factors @ to_items
             blocks += [factors, gate[:, None] * factors]
             new.append(factors[cold])
         # the row that carries the other members' per-user offsets: over the
@@ -393,7 +401,7 @@ class Blend:
             return np.ascontiguousarray(np.hstack(parts).T, dtype=np.float32)
 
         f.cache[key] = _Items(transposed([text]), transposed(blocks), transposed(new), cold,
-                              gate.astype(np.float32), covs)
+                              gate.astype(np.float32), covs, to_user)
         return f.cache[key]
 
     def _user_stds(self, items, chunk=4096):
@@ -431,6 +439,32 @@ class Blend:
                 stds[name + "_recent"] = std(f.recent[name], items.covs[name], solved=False)
             f.cache["user std"] = stds
         return f.cache["user std"]
+
+
+def _whitening(cov):
+    """``(to_items, to_user)``: the item and user sides of a factor product in the
+    basis where the items' centred factors are uncorrelated, of variance 1.
+
+    ``(x @ to_user) . (c @ to_items) == x . c`` for centred item factors
+    ``c`` (of covariance ``cov``), over its eigenvectors of eigenvalue above
+    ``WHITEN_RTOL`` of the largest (at least one column: of zeros when none
+    is). There a user's z-score is its unit vector times items of spread 1:
+    its float32 rounding no longer grows as the user's factors turn
+    orthogonal to the items' spread, where the plain product ``x . c``
+    cancels (a z-score of 1 came out 0.9992, and a blend's terms did not add
+    up to its score).
+    """
+    values, vectors = np.linalg.eigh(cov)
+    keep = values > WHITEN_RTOL * max(values.max(initial=0.0), 0.0)
+    if not keep.any():
+        return np.zeros((len(cov), 1)), np.zeros((len(cov), 1))
+    root = np.sqrt(values[keep])
+    return vectors[:, keep] / root, vectors[:, keep] * root
+
+
+def _whitened(x, to_user):
+    """User vectors ``x`` on the whitened basis (``_whitening``): the product in float64."""
+    return (np.asarray(x, dtype=np.float64) @ to_user).astype(np.float32)
 
 
 def _scaled(x, std):
