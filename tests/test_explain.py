@@ -427,20 +427,25 @@ def test_the_contributions_kept_are_the_largest_in_size_negative_ones_included()
     assert checked  # the data has negative contributions among the largest
 
 
+def _one_user_of_two_items(weights, texts):
+    """The hybrid of the property tests on one user's two rows (its fallback blend)."""
+    import warnings
+
+    X = pd.DataFrame({"user_id": [0, 0], "item_id": [0, 1], "weight": weights})
+    model = HybridRecommender(
+        _text().set_params(item_texts=pd.Series(texts, index=[0, 1], dtype=object)),
+        cf_members(ALSRecommender(factors=2, iterations=2, random_state=0)),
+        random_state=0, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fallback's warning
+        return model.fit(X)
+
+
 def test_explain_computes_only_the_terms_the_blend_weighs():
     # the fallback blend (one user) weighs the text and ALS; explain computed
     # every member's term, and next-item's scores of this user (weights 3e-31
     # and 1: they vary by 1e-31) raised, where recommend and predict ranked it
-    import warnings
-
-    X = pd.DataFrame({"user_id": [0, 0], "item_id": [0, 1], "weight": [3.117129e-31, 1.0]})
-    texts = pd.Series(["0", "0"], index=[0, 1], dtype=object)
-    model = HybridRecommender(_text().set_params(item_texts=texts),
-                              cf_members(ALSRecommender(factors=2, iterations=2, random_state=0)),
-                              random_state=0, verbose=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the fallback's warning
-        model.fit(X)
+    model = _one_user_of_two_items([3.117129e-31, 1.0], ["0", "0"])
     assert model.coef_[:, model.terms_.index("next")].max() == 0
     why = model.explain(0, [0, 1])
     scores = model.predict(pd.DataFrame({"user_id": [0, 0], "item_id": [0, 1]}))
@@ -459,16 +464,7 @@ def test_factor_z_scores_keep_float32_precision_for_users_orthogonal_to_the_item
     # cancelled in float32, the z-scores (+-1 for two items) came out
     # 0.9992 and 1.0003 in the terms and the score, so explain's terms did
     # not add up to the score (a property test drew it)
-    import warnings
-
-    X = pd.DataFrame({"user_id": [0, 0], "item_id": [0, 1], "weight": [16.5, 80.0]})
-    texts = pd.Series(["0", "00"], index=[0, 1], dtype=object)
-    model = HybridRecommender(_text().set_params(item_texts=texts),
-                              cf_members(ALSRecommender(factors=2, iterations=2, random_state=0)),
-                              random_state=0, verbose=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the fallback's warning
-        model.fit(X)
+    model = _one_user_of_two_items([16.5, 80.0], ["0", "00"])
     why = model.explain(0, [0, 1])
     scores = model.score_items([0])[0]
     np.testing.assert_allclose(why.groupby("item_id").contribution.sum().loc[[0, 1]], scores,
