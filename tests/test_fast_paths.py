@@ -1,12 +1,14 @@
 """Fast paths give the results of the plain computations they replace."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 
 from sklearn_zsrec import (
     ALSRecommender,
     HybridRecommender,
+    ItemKNNRecommender,
     PopularityRecommender,
     TextEncoder,
     ZeroShotRecommender,
@@ -215,6 +217,31 @@ def test_score_items_does_not_depend_on_batch_size(model):
                                    rtol=1e-5, atol=1e-5)
     scores[:] = 0.0  # the caller owns it: the model's state is untouched
     assert np.abs(model.score_items(users)).sum() > 0
+
+
+@pytest.mark.parametrize(
+    "model",
+    [ALSRecommender(factors=8, iterations=10, random_state=0), ItemKNNRecommender()],
+    ids=lambda m: type(m).__name__,
+)
+def test_predict_over_several_chunks_equals_score_items_user_by_user(model, monkeypatch):
+    # a mutation hunt: predict's bookkeeping of chunks of users was never run
+    # with more than one chunk (2 MB of scores: thousands of users on the
+    # tests' catalogs), and three slips in it (an IndexError, or 148 of 300
+    # wrong scores) passed every test. Our own logic: chunks of 2 users
+    from sklearn_zsrec import _scores
+
+    model = clone(model).fit(X_PART)
+    monkeypatch.setattr(_scores, "_CHUNK_BYTES", 1)
+    monkeypatch.setattr(_scores, "_CHUNK_MIN_USERS", 2)
+    rng = np.random.RandomState(0)
+    users = rng.permutation(model.users_)[:7]
+    assert _chunk_size(None, len(model.items_), len(users)) == 2  # 4 chunks
+    cols = rng.randint(0, len(model.items_), 40)
+    pairs = pd.DataFrame({"user_id": users[rng.randint(0, len(users), 40)],  # interleaved
+                          "item_id": model.items_[cols]})
+    expected = [model.score_items(u)[c] for u, c in zip(pairs.user_id, cols)]  # one user at a time
+    np.testing.assert_allclose(model.predict(pairs), expected, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, "10", True])

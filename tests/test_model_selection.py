@@ -142,6 +142,53 @@ def test_timestamps_beyond_float64_or_nanoseconds_order_exactly(stamps):
     assert_array_equal(history, [[0.5, 0.25, 1.0]])
 
 
+def test_times_near_int64s_limit_order_exactly_with_several_users():
+    # a mutation hunt: the sort key user * span + time survived without its
+    # shift by the smallest time, though past 2**63 it wraps around: here
+    # 3 * span < 2**63 (the exact path) but 2**62 + 3 * span is not, and the
+    # fold came out as train [4, 5], test [] instead of each user's later row
+    t = 2**62
+    frame = pd.DataFrame({"user_id": ["a", "a", "b", "b", "c", "c"], "item_id": [1, 2, 1, 2, 1, 2],
+                          "timestamp": np.array([t + 2**61 - 1, t, t + 5, t + 2**61 - 2, t + 1, t + 2],
+                                                dtype=np.int64)})
+    # by hand: a's later row is 0, b's is 3, c's is 5
+    assert _folds(LeaveLastOut(), frame) == [([1, 2, 4], [0, 3, 5])]
+    assert train_test_split_last(frame)[1].index.tolist() == [0, 3, 5]
+
+
+def test_a_years_nanosecond_datetimes_of_hundreds_of_users_hold_out_each_latest_row():
+    # the same wrap-around with real dates: 260 users over 2023 in nanoseconds
+    # (about 1.7e18 + 260 x 3.2e16 passes 2**63) gave an empty test fold
+    rng = np.random.default_rng(0)
+    n_users = 260
+    stamps = pd.Timestamp("2023-01-01") + pd.to_timedelta(
+        rng.integers(0, 365 * 86400 * 10**9, 3 * n_users), unit="ns")
+    frame = pd.DataFrame({"user_id": np.repeat(np.arange(n_users), 3),
+                          "item_id": rng.integers(0, 100, 3 * n_users), "timestamp": stamps})
+    frame = frame.sample(frac=1, random_state=0).reset_index(drop=True)
+    assert not frame.duplicated(["user_id", "timestamp"]).any()  # no ties to break
+    latest = np.sort(frame.groupby("user_id")["timestamp"].idxmax().to_numpy())
+    (train, test), = LeaveLastOut().split(frame)
+    assert_array_equal(test, latest)
+    assert_array_equal(np.sort(train_test_split_last(frame)[1].index.to_numpy()), latest)
+
+
+def test_a_user_with_j_plus_1_interactions_and_earlier_impressions_is_out_of_fold_j():
+    # a mutation hunt: the training rows of fold j were taken as rank > j
+    # alone, which put the impression (weight 0) of b, a user with 1
+    # interaction, into fold 0's training rows, and c's (2 interactions) into
+    # fold 1's; the docstring: users with at most j + 1 interactions are left
+    # out of fold j
+    frame = pd.DataFrame({"user_id": ["a", "a", "a", "b", "b", "c", "c", "c"],
+                          "item_id": [1, 2, 3, 1, 2, 4, 5, 6],
+                          "timestamp": [1, 2, 3, 1, 2, 1, 2, 3],
+                          "weight": [1, 1, 1, 0, 1, 0, 1, 1]})
+    # fold 0: a and c hold out their last rows (2, 7) and train on the rest
+    # (c's impression 5 included); b has 1 interaction: out. Fold 1: only a
+    # has more than 2 interactions: test row 1, train row 0
+    assert _folds(LeaveLastOut(n_splits=2), frame) == [([0, 1, 5, 6], [2, 7]), ([0], [1])]
+
+
 def _random_interactions(seed, n=600):
     rng = np.random.RandomState(seed)
     return pd.DataFrame(

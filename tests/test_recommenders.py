@@ -338,6 +338,36 @@ def test_a_weight_below_float32s_range_is_still_an_interaction(similarity):
     assert model.recommend(4, n=2).tolist() == ["c", "d"]
 
 
+@pytest.mark.parametrize("make", [ItemKNNRecommender, NextItemRecommender])
+def test_a_tiny_users_weights_are_multiplied_by_one_power_of_two_to_1_2(make):
+    # a mutation hunt: the scale of a user whose largest weight is under
+    # 2**-64 taken per item (an item normal users also have stayed unscaled:
+    # t's 8e-30 : 1e-30 became 8e-30 : 0.16, and its ranking changed) or
+    # landing in [0.5, 1) (history_ and scores halved) passed every test.
+    # The docstring: the user's weights are multiplied by the power of two
+    # that brings the largest to [1, 2). By hand: 2**-97 <= 8e-30 < 2**-96
+    # and 2**-99 <= 3e-30 < 2**-98, so t's factor is 2**97 and s's 2**99
+    normal = [("n1", "a"), ("n1", "b"), ("n1", "c"), ("n2", "a"), ("n2", "c"), ("n3", "b"),
+              ("n3", "d"), ("n4", "c"), ("n4", "d"), ("n4", "e")]
+    X = pd.DataFrame(normal + [("t", "a"), ("t", "z"), ("s", "b"), ("s", "z")],
+                     columns=["user_id", "item_id"])
+    tiny = np.array([1.0] * len(normal) + [8e-30, 1e-30, 1e-30, 3e-30])
+    factor = np.array([1.0] * len(normal) + [2.0**97] * 2 + [2.0**99] * 2)
+    model = make(half_life=None).fit(X.assign(weight=tiny))
+    rows, items = list(model.users_), list(model.items_)
+    history = model.history_.toarray()
+    np.testing.assert_array_equal(history[rows.index("t"), [items.index("a"), items.index("z")]],
+                                  np.float32([8e-30 * 2.0**97, 1e-30 * 2.0**97]))
+    np.testing.assert_array_equal(history[rows.index("s"), [items.index("b"), items.index("z")]],
+                                  np.float32([1e-30 * 2.0**99, 3e-30 * 2.0**99]))
+    assert 1 <= history[rows.index("t")].max() < 2 and 1 <= history[rows.index("s")].max() < 2
+    # so they score as the same log with those weights given already scaled
+    scaled = make(half_life=None).fit(X.assign(weight=tiny * factor))
+    np.testing.assert_array_equal(model.score_items(["t", "s"]), scaled.score_items(["t", "s"]))
+    np.testing.assert_array_equal(model.recommend(["t", "s"], n=4),
+                                  scaled.recommend(["t", "s"], n=4))
+
+
 def test_popularity_sums_the_weights_as_given():
     # the weights of the user-item matrix, each raised to float32's smallest
     # when under it, summed 1.4e-44 for ten weights of exp(-130): "old" led

@@ -186,6 +186,40 @@ def test_score_counts_unknown_items_as_misses_with_a_warning():
     assert recall == recall_at_k([["e"], ["zz", "yy"]], model.recommend(["u1", "u2"], n=10, exclude_seen=False), k=10)
 
 
+def test_an_unknown_item_stays_a_miss_after_a_user_who_trained_on_the_last_item():
+    # a mutation hunt: the training-pair lookup keyed an unknown item (catalog
+    # column -1) as the previous held-out user's last catalog column, so when
+    # u1 had trained on c (the catalog's last item), u2's new-item was taken
+    # for a training pair and dropped: recall and NDCG went from 0.5 to 1.0
+    train = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u3"], "item_id": ["a", "c", "a", "b"]})
+    model = PopularityRecommender().fit(train)
+    assert model.items_.tolist() == ["a", "b", "c"]
+    held_out = pd.DataFrame({"user_id": ["u1", "u2"], "item_id": ["b", "new-item"]})
+    for scorer, expected in ((model.score, 1.0 / 2),  # u1: b at rank 1 (a, c seen); u2: a miss
+                             (lambda X: make_rank_scorer("recall", k=10)(model, X), (1 + 0) / 2)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert scorer(held_out) == expected
+        assert len(caught) == 1  # the unknown item's warning only, no "training pairs" one
+        assert "1 of 2 held-out rows of X have items that are not in the catalog" in str(
+            caught[0].message)
+
+
+def test_score_is_ndcg_at_10_of_recommend():
+    # a mutation hunt: score() computing NDCG@5 passed every metrics test
+    # (only a grid search's test saw it). Popularity: i0 (11 users) > i1 (9)
+    # > ... > i9 (1); z trained on i0, so its list is i1 .. i9 and its
+    # held-out i7 sits at rank 7: NDCG@10 = 1 / log2(7 + 1) = 1/3, NDCG@5 = 0
+    items = [f"i{k}" for k in range(10)]
+    train = pd.DataFrame([(f"u{j}", items[k]) for j in range(10) for k in range(10 - j)]
+                         + [("z", "i0")], columns=["user_id", "item_id"])
+    model = PopularityRecommender().fit(train)
+    assert model.recommend("z", n=10)[:9].tolist() == items[1:]
+    held_out = pd.DataFrame({"user_id": ["z"], "item_id": ["i7"]})
+    assert_allclose(model.score(held_out), 1 / 3, rtol=1e-12)
+    assert model.score(held_out) == ndcg_at_k([["i7"]], model.recommend(["z"], n=10), k=10)
+
+
 def test_score_with_a_user_unknown_to_als_still_raises():
     model = ALSRecommender(factors=2, iterations=2, random_state=0).fit(TRAIN)
     held_out = pd.DataFrame({"user_id": ["u1", "nobody"], "item_id": ["e", "e"]})
