@@ -88,6 +88,14 @@ def _warn_if_rounded_together(scores, name, max_entries=1 << 18):
     return bool(merged.any())
 
 
+def unknown_items_error(owner, unknown, items):
+    """The ValueError of ``owner`` for item ids of X ``unknown`` to its catalog ``items``."""
+    return ValueError(
+        f"{owner}: {len(unknown)} item ids in X are not in the catalog (e.g. "
+        f"{np.asarray(unknown[:5]).tolist()}){_other_type(unknown, items)}; add them (for "
+        "example their texts to item_texts) or drop those rows.")
+
+
 class BaseRecommender(BaseEstimator):
     """Base class of the recommenders; not meant to be used directly.
 
@@ -161,12 +169,8 @@ class BaseRecommender(BaseEstimator):
         rows = positions(pd.Index(users), data.user_id)
         cols = positions(pd.Index(items), data.item_id)
         if (cols < 0).any():
-            unknown = pd.unique(data.item_id[cols < 0])
-            raise ValueError(
-                f"{type(self).__name__}: {len(unknown)} item ids in X are not in "
-                f"the catalog (e.g. {np.asarray(unknown[:5]).tolist()}){_other_type(unknown, items)}; "
-                "add them (for example their texts to item_texts) or drop those rows."
-            )
+            raise unknown_items_error(type(self).__name__, pd.unique(data.item_id[cols < 0]),
+                                      items)
         matrix = sp.csr_matrix((float32_weights(data.weight), (rows, cols)),
                                shape=(len(users), len(items)))
         matrix.sort_indices()

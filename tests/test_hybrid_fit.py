@@ -1066,6 +1066,25 @@ def test_a_users_recency_profile_counts_whatever_the_scale_of_its_weights():
     pd.testing.assert_series_equal(recent["tiny"], recent["one"], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("blend, random_state", [("fixed", 0)] + [("learned", r) for r in range(4)])
+def test_the_error_counts_every_item_of_X_without_a_text(blend, random_state):
+    # a review: the learned blend fits its holdout first, on part of X (no
+    # held-out rows, no rows of the hidden items, short histories cut), and
+    # its refit's error counted the items of those rows only: "1 item ids in
+    # X are not in the catalog (e.g. [12])" where X has 3 (random_state=2)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = pd.Series({i: f"topic{i % 3} thing{i}" for i in range(10)})
+    rows = pd.DataFrame({"user_id": np.repeat(np.arange(8), 4),
+                         "item_id": np.random.RandomState(0).randint(0, 10, 32)})
+    rows.loc[[0, 5, 9], "item_id"] = [11, 12, 13]  # one click each, no text
+    model = HybridRecommender(ZeroShotRecommender(TfidfVectorizer(), item_texts=texts),
+                              blend=blend, random_state=random_state, verbose=0)
+    with pytest.raises(ValueError, match=r"^ZeroShotRecommender: 3 item ids in X are not in "
+                                         r"the catalog \(e\.g\. \[11, 12, 13\]\)"):
+        model.fit(rows)
+
+
 @pytest.mark.parametrize("blend", ["fixed", "learned"])
 def test_a_refit_that_raises_leaves_the_model_not_fitted(blend):
     # new_items was checked after the new blend replaced the old one: the

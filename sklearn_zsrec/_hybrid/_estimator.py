@@ -267,7 +267,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         return self
 
     def _fit(self, data):
-        check_text(self.text)
+        check_text(self.text, data)
         members = check_members(self.members, self.random_state)
         clash = {name for name, _ in members} & set(self.get_params(deep=False))
         if clash:

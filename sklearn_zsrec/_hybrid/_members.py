@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from .._base import BaseRecommender
+from .._base import BaseRecommender, unknown_items_error
 from .._ids import _other_type
 from .._scores import _put_columns
 from .._history import history_matrix
@@ -18,6 +18,7 @@ from .._interactions import Interactions, object_array
 from .._interactions import positions as exact_positions
 from .._model_files import model_files_gone
 from .._progress import caller_stacklevel, one_id_warning
+from .._texts import check_id_texts
 from . import _memo
 from ._item_side import factor_scale, has_factors, item_side, scaled, text_mapped
 
@@ -74,9 +75,21 @@ def _refuse_class(value, what, example, note=""):
                          f"instance, e.g. {example.format(cls)}.")
 
 
-def check_text(text):
-    """Raise naming the fix when ``text`` is a class, not a fitted-to-be instance."""
+def check_text(text, data):
+    """Raise naming the fix when ``text`` is a class, not a fitted-to-be instance,
+    or when X (``data``) has items its ``item_texts`` parameter has no text for.
+
+    The latter is the error the text model's fit gives, counted on all of X:
+    a learned blend fits it first on its holdout, part of X, where the count
+    (and the examples) would follow the holdout's draws.
+    """
     _refuse_class(text, "text", "{}(TextEncoder(), item_texts=...)")
+    texts = text.get_params(deep=False).get("item_texts") if hasattr(text, "get_params") else None
+    if texts is not None:
+        items = check_id_texts(texts, "item_texts", type(text).__name__).index.to_numpy()
+        unknown = pd.unique(data.item_id[positions(items, data.item_id) < 0])
+        if len(unknown):
+            raise unknown_items_error(type(text).__name__, unknown, items)
 
 
 def check_classes(members):
