@@ -7,6 +7,7 @@ test passing; each test here states its rule independently of the code.
 import types
 
 import numpy as np
+import pytest
 
 from sklearn_zsrec._hybrid import _choice, _exposure, _learn
 from sklearn_zsrec._hybrid._blend import HISTORY_BINS
@@ -197,3 +198,101 @@ def test_quotas_past_the_whole_top_k_take_the_slot_from_the_tail_not_the_arrival
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     group = np.repeat([0, 1, 2], k + 1)[top]  # old, arrivals, tail
     assert [(group == g).sum(axis=1).tolist() for g in (1, 2)] == [[6, 6], [4, 4]]
+
+
+def test_of_two_equally_good_candidates_the_simpler_wins():
+    # identical gains are within one standard error (0) of each other: the
+    # simpler one wins (a mutation hunt: a strict "< se" picked the 20-term
+    # blend over one term), through clear_winner too
+    g = np.random.RandomState(0).rand(300)
+    gains = np.stack([g, g, g * 0.5])
+    simplicity = np.array([1, 0, 0])
+    assert _choice.one_se_choice(gains, simplicity) == 1
+    assert _choice.clear_winner(gains, 2, simplicity) == 1
+
+
+def test_a_bin_without_evidence_keeps_the_default():
+    # "more than CLEAR_WIN_SE standard errors": where no candidate ranks any
+    # held-out item in the top 10 (every gain 0), or where the simpler ones
+    # score exactly as the default, the bin keeps its default (a mutation
+    # hunt: ">=" moved such a bin to popularity on no evidence)
+    simplicity = np.array([3, 2, 1, 0])
+    assert _choice.clear_winner(np.zeros((4, 60)), 1, simplicity) == 1
+    g = np.random.RandomState(0).rand(60)
+    assert _choice.clear_winner(np.stack([g * 0.9, g, g, g]), 1, simplicity) == 1
+
+
+def test_popularity_is_the_simplest_fixed_candidate():
+    # fixed_candidates: "popularity cannot overfit": it alone has the lowest
+    # simplicity, so the one-SE rule picks it within one standard error of
+    # the best (a mutation hunt: made as simple as a single term, it lost
+    # to the best single term)
+    blend = types.SimpleNamespace(
+        names=["als", "als_recent", "knn", "popularity", "text_gated", "text_new"],
+        fitted=types.SimpleNamespace(factor_names=["als"], score_names=["knn"]))
+    fixed = _choice.fixed_candidates(blend)
+    simplicity = {name: s for name, _, s in fixed}
+    assert simplicity["popularity"] < min(s for n, s in simplicity.items() if n != "popularity")
+    rng = np.random.RandomState(0)
+    common = rng.rand(400) * 0.3
+    gains = np.stack([common + rng.normal(0, 0.05, 400) for _ in fixed])
+    best = int(np.argmax(gains.mean(axis=1)))
+    pop = [name for name, _, _ in fixed].index("popularity")
+    gains[pop] = gains[best] - 0.002 + rng.normal(0, 0.05, 400)  # within one SE of the best
+    gains[pop] += gains[best].mean() - 0.002 - gains[pop].mean()
+    assert gains[best].mean() > gains[pop].mean()
+    assert _choice.one_se_choice(gains, np.array([s for _, _, s in fixed])) == pop
+
+
+def _linear_catalogue(n_warm, n_cold, member_items, dims=8, seed=0):
+    """A text member of ``n_warm`` items with interactions and ``n_cold`` without, and a
+    factor member over ``member_items`` whose item factors are exactly ``emb @ W``."""
+    rng = np.random.RandomState(seed)
+    emb = rng.normal(size=(n_warm + n_cold, dims)).astype(np.float32)
+    W = (rng.normal(size=(dims, 4)) * 0.1).astype(np.float32)
+    n = np.r_[rng.randint(1, 50, n_warm), np.zeros(n_cold, int)]
+    text = types.SimpleNamespace(items_=np.arange(len(n)), n_item_interactions_=n,
+                                 item_embeddings_=emb)
+    member = types.SimpleNamespace(items_=np.asarray(member_items),
+                                   item_factors_=emb[member_items] @ W,
+                                   user_factors_=np.ones((3, 4), np.float32))
+    return text, member, emb @ W
+
+
+def test_text_maps_are_fitted_on_items_every_factor_member_knows():
+    # a factor member lacking 5 of the 25 items with interactions (a filter
+    # of its own) has them filled in with its mean factor; the maps fitted
+    # on those rows too gave new items factors at cosine 0.79-0.92 to the
+    # true ones (a mutation hunt). Factors linear in the text: the new
+    # items' mapped factors are the true ones
+    from sklearn_zsrec._hybrid._item_side import factor_scale, item_side
+
+    text, member, truth = _linear_catalogue(25, 5, np.arange(20))
+    side = item_side(text, {"als": member})
+    got = side["factors"]["als"][25:] / factor_scale("als", member, "item_factors_")
+    np.testing.assert_allclose(got, truth[25:], atol=0.01)
+
+
+def test_text_maps_choose_their_alpha_by_leave_one_out_from_min_map_items_on():
+    # "with fewer items with interactions than MIN_MAP_ITEMS ... the maps
+    # take MAP_ALPHA": at exactly MIN_MAP_ITEMS each block's alpha is
+    # RidgeCV's leave-one-out choice among MAP_ALPHAS (a mutation hunt: "<="
+    # took 5.0 there and shrank the new items' factors)
+    from sklearn.linear_model import RidgeCV
+
+    from sklearn_zsrec._hybrid import _item_side
+
+    n = _item_side.MIN_MAP_ITEMS
+    text, member, _ = _linear_catalogue(n, 3, np.arange(n), dims=4)
+    maps = _item_side.item_side(text, {"als": member})["maps"]
+    x = text.item_embeddings_[:n].astype(np.float64)
+    log_n = np.log1p(text.n_item_interactions_[:n])
+    scale = _item_side.factor_scale("als", member, "item_factors_")
+    for name, y in (("popularity", log_n - log_n.mean()),
+                    ("als", member.item_factors_.astype(np.float64) * scale)):
+        expected = RidgeCV(alphas=_item_side.MAP_ALPHAS, fit_intercept=False).fit(x, y).alpha_
+        assert maps["alphas"][name] == pytest.approx(expected)
+    assert maps["alphas"]["als"] != _item_side.MAP_ALPHA
+    text, member, _ = _linear_catalogue(n - 1, 3, np.arange(n - 1), dims=4)
+    maps = _item_side.item_side(text, {"als": member})["maps"]
+    assert maps["alphas"] == {"popularity": _item_side.MAP_ALPHA, "als": _item_side.MAP_ALPHA}

@@ -262,3 +262,89 @@ def test_a_text_repeated_within_one_call_counts_as_a_hit():
     encoder.transform(["Toy Story (1995)", "Toy Story (1995)", "Heat (1995)"])
     info = embedding_cache_info()
     assert (info.hits, info.misses) == (1, 2)
+
+
+def test_the_fit_memo_tells_dicts_apart_by_their_keys():
+    # a dict parameter was hashed by its values alone (a mutation hunt): a
+    # member with boost={"b": 1} was served the fit of boost={"a": 1}
+    import numpy as np
+    import pandas as pd
+
+    from sklearn_zsrec import BaseRecommender, clear_cache
+    from sklearn_zsrec._hybrid._memo import memo_key
+
+    class Boosted(BaseRecommender):  # item scores boosted by item id
+        _parameter_constraints = {}
+
+        def __init__(self, boost=None):
+            self.boost = boost
+
+        def _fit(self, data):
+            self._index(data)
+            self.bias_ = np.array([self.boost.get(i, 0.0) for i in self.items_],
+                                  dtype=np.float32)
+            return self
+
+        def _scores(self, rows, users):
+            return np.tile(self.bias_, (len(rows), 1))
+
+    assert memo_key(Boosted({"a": 1.0}), "d") != memo_key(Boosted({"b": 1.0}), "d")
+    assert memo_key(Boosted({"a": 1.0}), "d") == memo_key(Boosted({"a": 1.0}), "d")
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": ["a", "b", "b", "c", "a"]})
+    texts = pd.Series({"a": "red apple", "b": "green pear", "c": "blue plum"})
+    clear_cache(embeddings=False, models=False)
+    for boost in ({"a": 1.0}, {"b": 1.0}):
+        hybrid = HybridRecommender(
+            ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts),
+            [("boost", Boosted(boost=boost))], blend="fixed", verbose=0).fit(X)
+        member = hybrid.named_members_.boost
+        assert dict(zip(member.items_, member.bias_.tolist())) == {
+            i: boost.get(i, 0.0) for i in "abc"}
+
+
+def test_the_fit_memo_drops_the_least_recently_used_first(monkeypatch):
+    # the docs (the _memo module, clear_cache): "least recently used dropped
+    # first". A mutation hunt: a hit that did not count as a use (first in,
+    # first out), and the byte bound dropping the newest fit, both survived
+    import numpy as np
+
+    from sklearn_zsrec._hybrid import _memo
+
+    built = []
+
+    def get(name, size=1):
+        return _memo.memoized(("kind", name), lambda: built.append(name) or np.zeros(size),
+                              shared=True)
+
+    _memo.clear()
+    try:
+        monkeypatch.setattr(_memo, "_FIT_MEMO_SIZE", 2)  # our own logic: a small bound
+        get("A"), get("B"), get("A")  # A used again: B is now the least recently used
+        get("C")
+        assert sorted(name for _, name in _memo._FIT_MEMO) == ["A", "C"]
+        get("A")
+        assert built == ["A", "B", "C"]  # A served, not built again
+        _memo.clear()
+        monkeypatch.setattr(_memo, "_FIT_MEMO_SIZE", 15)
+        monkeypatch.setattr(_memo, "_FIT_MEMO_BYTES", 2410)  # the three exceed it, two fit
+        get("A"), get("B")  # 8 bytes each, then A used again
+        get("A")
+        get("big", 300)  # 2400 bytes: one of A and B must go, the least recently used
+        assert [name for _, name in _memo._FIT_MEMO] == ["A", "big"]
+    finally:
+        _memo.clear()
+
+
+def test_clear_cache_forgets_precision_choices_and_model_fingerprints():
+    # its docstring: models=True empties "the precision chosen for each by
+    # precision='auto'"; the fingerprints of model files go with the models
+    # (a mutation hunt: keeping either survived)
+    from sklearn_zsrec import _model_files, _precision, clear_cache
+
+    encoder = TextEncoder(tiny_model_path(), device="cpu", precision="auto", verbose=0).fit()
+    _model_files.model_files_fingerprint(encoder.model_path_)
+    assert _precision._PRECISIONS and _model_files._FINGERPRINTS
+    clear_cache(fits=False, embeddings=False, models=False)
+    assert _precision._PRECISIONS and _model_files._FINGERPRINTS  # models=False: kept
+    clear_cache(fits=False, embeddings=False)
+    assert not _precision._PRECISIONS and not _model_files._FINGERPRINTS

@@ -229,6 +229,20 @@ def test_udf_function_encodes_batches_like_transform():
         next(encode(iter([pd.Series(["ok", None])])))
 
 
+def test_a_batch_that_repeats_a_text_gets_a_vector_per_row():
+    # distinct texts are encoded once per batch, so a repeated text is
+    # expected input: one vector per row, in the batch's order (a mutation
+    # hunt: without mapping the distinct texts back, such a batch crashed)
+    params = _distributed._worker_params(TextEncoder(tiny_model_path(), verbose=0))
+    batch = pd.Series([TEXTS[0], TEXTS[1], TEXTS[0], TEXTS[2]], index=[5, 6, 7, 8])
+    (out,) = list(_distributed._batches_encoder(params)(iter([batch])))
+    assert list(out.index) == [5, 6, 7, 8]
+    got = np.stack(out.to_list())
+    expected = TextEncoder(tiny_model_path(), verbose=0).fit().transform(list(batch))
+    assert _cosine(got, expected).min() >= 0.9999
+    np.testing.assert_array_equal(got[0], got[2])
+
+
 def test_fill_embedding_cache_memory_only_serves_this_process():
     encoder = TextEncoder(tiny_model_path(), verbose=0)
     vectors = clone(encoder).fit()._encode(TEXTS)
@@ -246,6 +260,10 @@ def test_fill_embedding_cache_memory_only_serves_this_process():
         (lambda v: v[:4], r"= \(6, 32\) for this encoder; got \(4, 32\)"),
         (lambda v: np.where(np.arange(6)[:, None] == 2, np.nan, v),
          r"must be finite float32 values; 1 rows hold NaN, infinity .* \(rows \[2\]\)"),
+        # one component lost, not the whole row (a mutation hunt: only rows
+        # all NaN were refused, and the NaN was served by transform)
+        (lambda v: np.where((np.arange(6)[:, None] == 4) & (np.arange(v.shape[1]) == 7), np.nan, v),
+         r"must be finite float32 values; 1 rows hold NaN, infinity .* \(rows \[4\]\)"),
         # finite in float64, infinite once stored in float32
         (lambda v: np.where(np.arange(6)[:, None] == 2, 1e39, v.astype(np.float64)),
          r"beyond float32's range \(rows \[2\]\)"),
@@ -307,6 +325,22 @@ def test_fill_embedding_cache_checks_the_longest_texts_and_takes_empty_chunks():
     clear_embedding_cache()
     for empty in ([], pd.Series([], dtype=object), np.zeros((0, 32))):  # a chunk left empty
         fill_embedding_cache(encoder, [], empty)
+    assert embedding_cache_info().currsize == 0
+
+
+def test_fill_embedding_cache_checks_texts_spread_over_the_input():
+    # n_check: "how many of the texts (spread over the input)". Vectors right
+    # for the first half and the longest texts (all there), shifted by one
+    # row from the middle on (a join gone wrong), must be refused (a mutation
+    # hunt: a check of the first n_check texts stored the shifted vectors)
+    texts = [f"a long description of product number {k}, with many words" if k < 20
+             else f"item {k}" for k in range(100)]
+    encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
+    vectors = encoder._encode(texts)
+    vectors[50:] = np.roll(vectors[50:], 1, axis=0)
+    clear_embedding_cache()
+    with pytest.raises(ValueError, match="not this encoder's: re-encoding some texts"):
+        fill_embedding_cache(encoder, texts, vectors)
     assert embedding_cache_info().currsize == 0
 
 

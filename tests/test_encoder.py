@@ -633,3 +633,39 @@ def test_a_model_fitted_on_a_gpu_encodes_on_this_machine_with_device_auto():
     encoder.device = "cuda"  # asked for by name: named in the error
     with pytest.raises(RuntimeError, match=r"fitted with device='cuda', which this machine lacks"):
         encoder._forward(["a gpu-fitted text"], "float32")
+
+
+def test_mean_sqrt_len_pooling_without_normalize_is_refused(tmp_path):
+    # mean times sqrt(length) has mean pooling's direction, not its length:
+    # without Normalize after it, TextEncoder's mean pooling gives other
+    # vectors (norms 3.5 and 4.2 where sentence-transformers gives 13.9 and
+    # 7.3), so it must refuse the model (a mutation hunt: it fitted)
+    from sentence_transformers import models
+
+    _, path = _st_saved(tmp_path, lambda dim: models.Pooling(dim, "mean_sqrt_len_tokens"))
+    with pytest.raises(ValueError, match="has pooling mean_sqrt_len_tokens, which TextEncoder "
+                                         "does not compute"):
+        TextEncoder(path, verbose=0, device="cpu", precision="float32").fit()
+
+
+def test_the_same_file_contents_under_other_names_are_another_model(tmp_path):
+    # model_files_fingerprint: "a digest of the names and contents": a
+    # pooling config renamed (old_config.json: the model then mean-pools)
+    # left the contents as they were and, without the names, the fingerprint
+    # too (a mutation hunt), so caches keyed by it took one model for the other
+    import shutil
+
+    from sentence_transformers import models
+
+    from sklearn_zsrec._model_files import model_files_fingerprint
+
+    _, path = _st_saved(tmp_path, lambda dim: models.Pooling(dim, "cls"))
+    renamed = tmp_path / "renamed"
+    shutil.copytree(path, renamed)
+    (renamed / "1_Pooling" / "config.json").rename(renamed / "1_Pooling" / "old_config.json")
+    cls = TextEncoder(path, verbose=0, device="cpu", precision="float32").fit()
+    other = TextEncoder(str(renamed), verbose=0, device="cpu", precision="float32").fit()
+    assert (cls.pooling_, other.pooling_) == ("cls", "mean")
+    assert model_files_fingerprint(str(renamed)) != model_files_fingerprint(path)
+    assert other.files_fingerprint_ != cls.files_fingerprint_
+    assert other._cache_key() != cls._cache_key()

@@ -498,3 +498,126 @@ def test_a_damaged_tuned_directory_that_cannot_be_removed_says_so(tmp_path, monk
     with pytest.raises(OSError, match="has lost its weights, and it cannot be removed to tune "
                                       "it again. Delete it, or pass a location"):
         make().fit(X)
+
+
+def test_the_tuned_models_key_covers_the_positives_and_every_setting():
+    # "keyed by the data and the settings": a key without the pairs'
+    # positives, or without method, loaded another log's or the full
+    # tuning's model for LoRA (a mutation hunt). Only location and verbose
+    # leave the model as it is
+    from sklearn.base import clone
+
+    encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
+    texts = [f"product {k}" for k in range(6)]
+    anchors = np.array([0, 3])
+
+    def key(tuning, positives=(1, 4)):
+        return tuning._key(encoder, texts, anchors, np.array(positives))
+
+    base = ContrastiveFineTuning(verbose=0)
+    assert key(base, (2, 5)) != key(base)  # same anchors, other next items
+    changed = {"method": "full", "n_steps": 7, "batch_size": 3, "learning_rate": 1e-3,
+               "window": 1, "random_state": 1}
+    assert set(changed) | {"location", "verbose"} == set(base.get_params())
+    for name, value in changed.items():
+        assert key(clone(base).set_params(**{name: value})) != key(base), name
+    assert key(clone(base).set_params(location="elsewhere", verbose=1)) == key(base)
+
+
+def test_full_and_lora_tuning_and_other_positives_each_train_their_own_model(tmp_path,
+                                                                             monkeypatch):
+    # the same location, the same anchors: other next items, or LoRA after a
+    # full tuning, are other models, trained and saved apart (a mutation
+    # hunt: both were served the first tuned model)
+    calls = []
+    train = ContrastiveFineTuning._train
+
+    def counted(self, *args):  # a spy on our own logic: how often training runs
+        calls.append(self.method)
+        return train(self, *args)
+
+    monkeypatch.setattr(ContrastiveFineTuning, "_train", counted)
+    texts = pd.Series([f"product {k}" for k in range(6)])
+    first = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [0, 1, 3, 4],
+                          "timestamp": [0, 1, 0, 1]})
+    second = first.assign(item_id=[0, 2, 3, 5])  # same first items, other next ones
+
+    def tuned(method, X):
+        tuning = ContrastiveFineTuning(method, n_steps=1, batch_size=2, location=tmp_path,
+                                       verbose=0)
+        return Path(ZeroShotRecommender(_tiny_encoder(), item_texts=texts,
+                                        fine_tune=tuning).fit(X).encoder_.model)
+
+    models = [tuned("full", first), tuned("full", second), tuned("lora", first)]
+    assert calls == ["full", "full", "lora"] and len(set(models)) == 3
+    assert tuned("full", first) == models[0] and len(calls) == 3  # the same: loaded
+    records = [json.loads((m / "fine_tuning.json").read_text()) for m in models]
+    assert [r["settings"]["method"] for r in records] == ["full", "full", "lora"]
+
+
+def test_the_weights_kept_are_the_best_evaluations_not_the_last_better_than_the_base(
+        tmp_path, monkeypatch):
+    # "the weights kept are those that rank their pairs best": an evaluation
+    # worse than the best but better than the base model's overwrote the
+    # kept weights while step_kept still named the best step (a mutation
+    # hunt). The held-out evaluations are scripted (our own logic: the
+    # pooling of the evaluation batches is replaced by vectors that rank a
+    # chosen share of the held-out pairs first, the others tied with every
+    # candidate): step 1 is the best; a run whose later evaluations fall
+    # below the base keeps step 1's weights, and so must a run whose later
+    # evaluations stay between the base and the best
+    import torch
+
+    from sklearn_zsrec import _encoder, _fine_tune
+
+    pool, split, train = _encoder._pool, _fine_tune.held_out_pairs, ContrastiveFineTuning._train
+    shares, run = {}, {}  # the scripted shares (evaluation 0 is the base's); this run's state
+
+    def spied_split(anchors, positives, n_texts, rng):
+        out = split(anchors, positives, n_texts, rng)
+        candidates, target = np.unique(positives[out[1]], return_inverse=True)
+        run.update(n_val=len(out[1]), n_candidates=len(candidates), target=target,
+                   pending=False, evaluation=0)
+        return out
+
+    def scripted_pool(hidden, mask, pooling, left):
+        rows = hidden.shape[0]
+        if not run or torch.is_grad_enabled():  # not an evaluation
+            return pool(hidden, mask, pooling, left)
+        if not run["pending"] and rows == run["n_val"]:  # the held-out pairs' anchors
+            share = shares["script"][min(run["evaluation"], len(shares["script"]) - 1)]
+            out = np.zeros((rows, run["n_candidates"]), np.float32)
+            first = np.arange(rows) < round(share * rows)
+            out[first, run["target"][first]] = 1.0
+            run["pending"] = True
+            return hidden.new_tensor(out)
+        if run["pending"] and rows == run["n_candidates"]:  # their candidates
+            run["pending"], run["evaluation"] = False, run["evaluation"] + 1
+            return hidden.new_tensor(np.eye(rows, dtype=np.float32))
+        return pool(hidden, mask, pooling, left)  # the check of the last update
+
+    def spied_train(self, *args):
+        try:
+            return train(self, *args)
+        finally:
+            run.clear()  # the tuned model's own encoding is not scripted
+
+    monkeypatch.setattr(_fine_tune, "held_out_pairs", spied_split)
+    monkeypatch.setattr(_encoder, "_pool", scripted_pool)
+    monkeypatch.setattr(ContrastiveFineTuning, "_train", spied_train)
+    texts, X = _tiny_catalogue()
+    results = {}
+    for name, script in (("falls", [0.25, 1.0, 0.0]), ("between", [0.25, 1.0, 0.5])):
+        shares["script"] = script
+        tuning = ContrastiveFineTuning("full", n_steps=10, batch_size=8, learning_rate=1e-3,
+                                       location=tmp_path / name, verbose=0)
+        rec = ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning).fit(X)
+        record = json.loads((Path(rec.encoder_.model) / "fine_tuning.json").read_text())
+        results[name] = rec.item_embeddings_, record
+    (falls, falls_record), (between, between_record) = results["falls"], results["between"]
+    mrr = [m for _, m in between_record["held_out_mrr"]]
+    assert mrr[1] == max(mrr) == 1.0 and mrr[0] < mrr[2] < mrr[1]  # as scripted
+    assert falls_record["step_kept"] == between_record["step_kept"] == 1
+    base = ZeroShotRecommender(_tiny_encoder(), item_texts=texts).fit(X).item_embeddings_
+    assert np.abs(falls - base).max() > 1e-3  # step 1 moved the weights
+    np.testing.assert_allclose(between, falls, atol=1e-6)

@@ -140,3 +140,35 @@ def test_a_model_retrained_in_place_is_checked_again(monkeypatch, tmp_path):
     monkeypatch.setattr(_precision, "_CHECK_MIN_COSINE", 2.0)  # no model passes
     second = TextEncoder(str(model), device="cpu", verbose=0).fit()
     assert second.precision_ == "float32"  # checked again
+
+
+def test_the_choice_is_per_device(monkeypatch, no_timer):
+    # "decided once per (model, device)": keyed by the model alone (a mutation
+    # hunt), the CPU's bfloat16 (AMX) was carried to a GPU without bfloat16
+    # matrix units (compute capability 7.5)
+    import torch
+
+    monkeypatch.setattr(_precision, "_cpu_flags", lambda: {"amx_bf16"})
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    run = _fake_run()
+    assert _precision._auto_precision("fake", "cpu", run, stamp="s") == "bfloat16"
+    assert _precision._auto_precision("fake", "cuda", run, stamp="s") == "float32"
+    assert _precision._auto_precision("fake", "cpu", run, stamp="s") == "bfloat16"
+
+
+def test_bfloat16_must_be_accurate_on_every_check_text(monkeypatch, no_timer):
+    # "a cosine of at least _CHECK_MIN_COSINE ... on every text": bfloat16
+    # exact on 63 texts and off on one (cosine about 0.9995, the mean over
+    # the 64 above 0.9999) stays float32 (a mutation hunt: the mean passed)
+    monkeypatch.setattr(_precision, "_cpu_flags", lambda: {"amx_bf16"})
+
+    def run(texts, precision):
+        x = np.ones((len(texts), 8), np.float32) + np.arange(8, dtype=np.float32)
+        if precision == "bfloat16":
+            x[5, 0] += 0.3
+        return x
+
+    cosines = _precision._cosine(run(_precision._CHECK_TEXTS, "float32"),
+                                 run(_precision._CHECK_TEXTS, "bfloat16"))
+    assert cosines.min() < _precision._CHECK_MIN_COSINE < cosines.mean()
+    assert _precision._auto_precision("fake", "cpu", run) == "float32"
