@@ -107,7 +107,7 @@ class _Items:
     """The item side of the blend's products (see ``Blend._items``)."""
 
     text: np.ndarray  # (text dims, n_items): centred text embeddings, transposed
-    cf: np.ndarray  # (factor blocks + 1, n_items): centred factors, gated, popularity
+    cf: np.ndarray  # (factor blocks + 1, n_items): whitened factors, gated, popularity
     new: np.ndarray  # (text + factor dims + 2, n_new): the same for new items, offsets
     cold: np.ndarray  # columns of the items without interactions
     gate: np.ndarray  # the item part b(i) of the CF gate
