@@ -364,7 +364,7 @@ def _rescaled_hybrid(blend, score_exponent=0, **als_params):
 @given(blend=st.sampled_from(["learned", "fixed"]), dtype=st.sampled_from(["float32", "float64"]),
        exponents=st.tuples(st.integers(-30, 30), st.integers(-30, 30)) | st.tuples(
            st.integers(-300, 300), st.integers(-300, 300)),
-       score_exponent=st.integers(-25, 36))
+       score_exponent=st.integers(-36, 36))
 @settings(max_examples=examples(20))
 def test_the_hybrid_does_not_depend_on_the_scale_of_its_members_scores(
         blend, dtype, exponents, score_exponent):
@@ -392,10 +392,14 @@ def test_factors_negligible_against_the_members_other_users_count_as_zero(blend)
     assert not np.allclose(_rescaled_hybrid(blend), expected, atol=1e-3)  # it matters
 
 
-def test_scores_too_small_to_standardise_in_float32_raise_naming_the_member():
-    with pytest.raises(ValueError, match=r"member 'knn' .RescaledItemKNN. gave scores that vary "
-                                         r"by less than 1e-30 .* Multiply the member's scores"):
-        _rescaled_hybrid("learned", score_exponent=-33)
+@pytest.mark.parametrize("blend", ["learned", "fixed"])
+def test_scores_too_small_to_standardise_in_float32_are_scaled_first(blend):
+    # scores varying by less than 1e-30 for a user raised (weight / deviation
+    # would overflow float32), the package's own too: next-item's, for a user
+    # whose weights spanned 1e31, failed a property test's fit at random. They
+    # are scaled by a power of two first, and z-scores do not depend on scale
+    np.testing.assert_allclose(_rescaled_hybrid(blend, score_exponent=-33),
+                               _rescaled_hybrid(blend), rtol=1e-4, atol=1e-4)
 
 
 @st.composite

@@ -51,8 +51,10 @@ N_BINS = len(HISTORY_BINS) + 1
 FACTOR_TERMS = ("", "_gated", "_short", "_recent", "_recent_gated", "_new", "_recent_new")
 SCORE_TERMS = ("",)
 # a member's scores that vary by less than this for a user (and not within
-# rounding of their mean) raise: their z-scores, weight / deviation times
-# the scores, would overflow float32 for weights above ~1e8
+# rounding of their mean) are first multiplied by the power of two that
+# brings their deviation to [1, 2) (exact in float32; z-scores do not change):
+# weight / deviation would overflow float32 for weights above ~1e8 (a user
+# whose weights span 1e31 gave next-item scores varying by 1e-31)
 TINY_SPREAD = 1e-30
 # a user's embedding or factors below this fraction of the model's largest
 # count as 0 (constant scores): a float32 factor solve leaves errors of about
@@ -287,9 +289,14 @@ class Blend:
             if name not in scratch:
                 scratch[name] = f.member_scores(name, users, rows)
             mean, std = self._score_stats(name, rows, scratch[name], mask)
+            raw, tiny = scratch[name], (std > 0) & (std < TINY_SPREAD)
+            if tiny.any():  # see TINY_SPREAD: a copy, scaled by a power of two
+                power = np.minimum(-np.floor(np.log2(np.where(tiny, std, 1.0))), 126)
+                factor = np.exp2(power * tiny)  # at most 2**126: finite in float32
+                raw, mean, std = raw * factor[:, None].astype(np.float32), mean * factor, std * factor
             scale = np.divide(weight, std, out=np.zeros_like(weight), where=std > 0)
             offset -= scale * mean
-            scaled.append((scale.astype(np.float32), scratch[name]))
+            scaled.append((scale.astype(np.float32), raw))
         user.append(offset[:, None].astype(np.float32))
         user = np.hstack(user)
         if user.any():  # out += user @ items.cf, in place
@@ -309,8 +316,7 @@ class Blend:
         float64. Cached per user row of the fitted model (the scores of a
         known user do not change after fit); a deviation within rounding of
         the mean (8 machine epsilons of the scores' dtype) is 0: a constant
-        row, whose z-score is 0. Raises for non-finite scores, and for scores
-        that vary by less than ``TINY_SPREAD`` otherwise.
+        row, whose z-score is 0. Raises for non-finite scores.
         """
         key = ("score stats", name)
         if key not in self.fitted.cache:
@@ -332,17 +338,6 @@ class Blend:
                     "score for items it would rule out, instead of -inf)")
             eps = np.finfo(part.dtype if part.dtype.kind == "f" else np.float64).eps
             constant = std <= 8 * eps * np.abs(mean)
-            tiny = ~constant & (std < TINY_SPREAD)
-            if tiny.any():
-                self._raise_for_scores(
-                    name, rows[missing][tiny],
-                    f"scores that vary by less than {TINY_SPREAD:g} (but not within rounding "
-                    "of their mean)",
-                    "in float32, where weight / deviation would overflow. Multiply the "
-                    "member's scores by a large constant (any positive factor keeps its "
-                    "rankings); the package's members score on the scale of the "
-                    "interaction weights: weights some 1e30 apart give such scores, so "
-                    "bring them closer (e.g. clip the smallest)")
             # deviations first: a mean that is no longer NaN marks both as set
             # (for recommend calls in other threads)
             stds[rows[missing]] = np.where(constant, 0.0, std)
