@@ -275,8 +275,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
                              "of the hybrid; rename those members.")
         check_weights(self.weights, members, self.members)
         learned = self.blend == "learned"
-        # items shown often with no pick: the log's tail under new_items="all"
-        self._exposure, self._unpicked = None, unpicked_items(data)
+        self._exposure, self._unpicked = None, unpicked_items(data)  # see _fresh_mask
         # text and members (twice with a holdout), the blend, exposure, new users
         stages = Stages((1 + len(members)) * (1 + learned) + learned + 2, self.verbose,
                         "HybridRecommender.fit")
@@ -386,9 +385,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         return self._fresh_mask(text) & (not isinstance(self.new_items, str))
 
     def _fresh_mask(self, text):  # catalog items that are fresh arrivals (new_items)
-        if self.new_items is None or isinstance(self.new_items, str):  # "all": all but
-            # those shown often, never picked (unpicked_items); None: none
-            return (positions(self._unpicked, text.items_) < 0) & (self.new_items is not None)
+        if self.new_items is None:
+            return np.zeros(len(text.items_), dtype=bool)
+        if isinstance(self.new_items, str):  # "all": but those shown often, never picked
+            return positions(self._unpicked, text.items_) < 0
         ids = arrow_values(self.new_items)  # a pyarrow array: its values
         if not hasattr(ids, "dtype"):  # a list of mixed ids must not turn into strings
             ids = object_array(list(ids))  # tuple ids stay elements
