@@ -107,6 +107,14 @@ def _tensor(array):
         return torch.from_numpy(array)
 
 
+class NaNScoresError(ValueError):
+    """``_top_n``'s error for rows holding NaN; ``rows``: their positions in ``scores``."""
+
+    def __init__(self, rows):
+        super().__init__(f"NaN scores in rows {rows[:5].tolist()} of {len(rows)}")
+        self.rows = rows
+
+
 def _top_n(scores, n):
     """Indices and values of each row's ``n`` largest scores, best first.
 
@@ -117,13 +125,18 @@ def _top_n(scores, n):
     (multithreaded, several times faster than ``np.argpartition`` on a
     chunk of users x the catalog), which orders ties as it likes: it is asked
     for one more score, and the rows whose extra score equals their last
-    (an item tied with it was left out) are completed by column.
+    (an item tied with it was left out) are completed by column. Rows that
+    hold NaN raise ``NaNScoresError``: torch ranks NaN above every number,
+    so NaN items took the first places (and a tie at the cut-off then failed).
     """
     import torch
 
     scores = np.ascontiguousarray(scores)
     k = min(n + 1, scores.shape[1])
     val, idx = (t.numpy() for t in torch.topk(torch.from_numpy(scores), k, dim=1))
+    nan = np.flatnonzero(np.isnan(val).any(axis=1))  # (first: NaN ranks highest)
+    if len(nan):
+        raise NaNScoresError(nan)
     cut = np.flatnonzero(val[:, n - 1] == val[:, n]) if k > n else np.zeros(0, np.intp)
     val, idx = val[:, :n], idx[:, :n]
     if len(cut):  # ties at the cut-off: the items above it, then the tied ones by column
@@ -133,5 +146,11 @@ def _top_n(scores, n):
         tied &= np.cumsum(tied, axis=1) <= n - above.sum(axis=1, keepdims=True)
         idx[cut] = np.nonzero(above | tied)[1].reshape(len(cut), n)  # by column
         val[cut] = np.take_along_axis(part, idx[cut], axis=1)
-    order = np.lexsort((idx, -val), axis=1)  # best first, ties by column
-    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(val, order, axis=1)
+    # best first, ties by column: torch's rows come best first, so only rows
+    # not strictly decreasing (ties, NaN, or completed above) are sorted
+    redo = np.flatnonzero(~(val[:, :-1] > val[:, 1:]).all(axis=1))
+    if len(redo):
+        order = np.lexsort((idx[redo], -val[redo]), axis=1)
+        idx[redo] = np.take_along_axis(idx[redo], order, axis=1)
+        val[redo] = np.take_along_axis(val[redo], order, axis=1)
+    return idx, val

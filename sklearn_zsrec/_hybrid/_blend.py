@@ -255,9 +255,9 @@ class Blend:
         if gated_text.any():
             out = _matmul(gated_text * text, items.text)
             if a.any() and items.gate.any():  # text on warm items: times (1 - a(u) b(i))
-                gate = torch.addcmul(torch.ones(()), torch.from_numpy(a)[:, None],
-                                     torch.from_numpy(items.gate)[None, :], value=-1.0)
-                torch.from_numpy(out).mul_(gate)
+                t = torch.from_numpy(out)  # out - a(u) (out b(i)): no gate matrix
+                t.addcmul_(t * torch.from_numpy(items.gate), torch.from_numpy(a)[:, None],
+                           value=-1.0)
         else:
             out = np.zeros((len(rows), len(self.warm)), dtype=np.float32)
         user, new = [], [(gated_text + col("text_new")) * text] if items.cold.size else []
