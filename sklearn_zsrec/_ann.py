@@ -172,7 +172,7 @@ def top_n(model, users, n, exclude_seen, batch_size):
     ``users`` is a checked 1-D id array; ``n`` at most the catalog size.
     See the module's docstring for the over-fetching.
     """
-    from ._scores import _chunk_size, _seen_positions, _top_n
+    from ._scores import _chunk_size, _seen_positions
 
     _chunk_size(batch_size, 1, len(users))  # batch_size checked as in exact search
     user_factors, item_factors = factors(model)
@@ -215,7 +215,7 @@ def top_n(model, users, n, exclude_seen, batch_size):
                 mine = np.flatnonzero(part_rows >= 0)
                 r, c = _seen_positions(seen, part_rows[mine])
                 scores[mine[r], c] = -np.inf
-            top[where[part]], top_scores[where[part]] = _top_n(scores, n)
+            top[where[part]], top_scores[where[part]] = model._top(scores, n, users[where[part]])
     return top, top_scores
 
 

@@ -21,7 +21,7 @@ from ._interactions import (arrow_values, check_ids, check_interactions, float32
                             is_positive_int, object_array, positions, refuse_table)
 from ._ids import _other_type, _unique_ids, ids_as_text, isin_ids
 from ._progress import caller_stacklevel, warn_ids
-from ._scores import _chunk_size, _seen_positions, _top_n
+from ._scores import NaNScoresError, _chunk_size, _seen_positions, _top_n
 
 
 def _check_user_ids(users, owner, is_user=None):
@@ -421,11 +421,23 @@ class BaseRecommender(BaseEstimator):
                     known = np.flatnonzero(rows >= 0)
                     r, c = _seen_positions(self.user_items_, rows[known])
                     scores[known[r], c] = -np.inf
-                top[part], top_scores[part] = _top_n(scores, n)
+                top[part], top_scores[part] = self._top(scores, n, users[part])
         ids = self.items_[top]
         if single:
             ids, top_scores = ids[0], top_scores[0]
         return (ids, top_scores) if return_scores else ids
+
+    def _top(self, scores, n, users):
+        """``_top_n`` of the scores of ``users``; NaN scores raise, naming the users."""
+        try:
+            return _top_n(scores, n)
+        except NaNScoresError as error:
+            bad = users[error.rows]
+            raise ValueError(
+                f"{type(self).__name__}: its scores hold NaN for {len(bad)} of the "
+                f"{len(users)} users ranked (e.g. {np.asarray(bad[:5]).tolist()}); recommend "
+                "cannot rank NaN. Fix the model's scores (_scores): a finite score, or -inf "
+                "for an item to rule out.") from None
 
     def predict(self, X):
         """Score each ``(user_id, item_id)`` row of X; higher is more relevant.

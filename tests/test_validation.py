@@ -302,3 +302,36 @@ def test_one_call_warns_once_about_ids_of_another_type():
             call()
         assert len(seen) == 1, [str(w.message)[:70] for w in seen]
         assert seen[0].filename == __file__
+
+
+class SomeNaN(BaseRecommender):
+    """A recommender of one's own whose scores hold NaN (a bug in its ``_scores``)."""
+
+    def __init__(self, nan_users=(1,), tied=False):
+        self.nan_users = nan_users
+        self.tied = tied
+
+    def _fit(self, data):
+        self._index(data)
+
+    def _scores(self, rows, users):
+        scores = np.tile(np.arange(len(self.items_), dtype=np.float32), (len(rows), 1))
+        if self.tied:  # a tie at the cut-off of a top-3 (items 6 and 7)
+            scores[:, 6:] = 5.5
+        scores[np.isin(users, self.nan_users), 3:5] = np.nan
+        return scores
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_nan_scores_of_a_model_of_ones_own_raise_in_recommend(tied):
+    # torch ranks NaN above every number: the NaN items took the first places
+    # of the top-n (ids 3 and 4 before 7), and with a tie at the cut-off the
+    # completion by column failed with a reshape error
+    X = pd.DataFrame({"user_id": [1, 2, 3] + [9] * 8, "item_id": [0, 1, 2] + list(range(8))})
+    model = SomeNaN(nan_users=(1, 3), tied=tied).fit(X)
+    with pytest.raises(ValueError, match=r"SomeNaN: its scores hold NaN for 2 of the 3 users "
+                                         r"ranked \(e\.g\. \[1, 3\]\).*-inf for an item"):
+        model.recommend([1, 2, 3], 3)
+    # the other users rank as before; score_items returns the model's scores as they are
+    assert model.recommend([2], 3).tolist() == [[7, 6, 5] if not tied else [6, 7, 5]]
+    assert np.isnan(model.score_items(1)[3])
