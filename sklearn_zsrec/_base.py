@@ -291,7 +291,7 @@ class BaseRecommender(BaseEstimator):
         warned = False  # once per call
         for start in range(0, len(users), chunk):
             part = slice(start, start + chunk)
-            raw = np.asarray(self._scores(rows[part], users[part]))
+            raw = self._checked_scores(self._scores(rows[part], users[part]), len(rows[part]))
             scores = raw.astype(np.float32, copy=False)
             if (raw.ndim == 2 and raw.size and not warned
                     and raw.dtype.itemsize > (4 if raw.dtype.kind == "f" else 2)
@@ -303,6 +303,34 @@ class BaseRecommender(BaseEstimator):
                 # place, which would raise or, worse, write into the model
                 scores = scores.copy()
             yield part, rows[part], scores
+
+    def _checked_scores(self, raw, n_users):
+        """``_scores``' output as an array of shape (n_users, n_items) of real numbers.
+
+        A recommender of one's own whose ``_scores`` returned another shape
+        had its columns ranked as the first items of ``items_`` (one short:
+        the last item was never recommended), or failed deep in numpy.
+        """
+        name = type(self).__name__
+        if sp.issparse(raw):
+            raise ValueError(f"{name}: _scores returned a sparse matrix; return a dense array "
+                             "(e.g. .toarray()): every item is scored.")
+        raw = np.asarray(raw)
+        if raw.shape != (n_users, len(self.items_)):
+            raise ValueError(
+                f"{name}: _scores returned scores of shape {raw.shape} for {n_users} users; "
+                f"expected {(n_users, len(self.items_))}, one row per user of rows and one "
+                "column per item of items_, in that order.")
+        numbers = raw.dtype.kind in "biuf"
+        if raw.dtype.kind == "O":  # e.g. Python floats: numbers as any other
+            try:
+                raw, numbers = raw.astype(np.float64), True
+            except (TypeError, ValueError):
+                pass
+        if not numbers:
+            raise ValueError(f"{name}: _scores returned scores of dtype {raw.dtype}; return real "
+                             "numbers (float32, the dtype of scores, or any int or float).")
+        return raw
 
     def _holds(self, array):
         """Whether ``array`` may be (a view of) one of the model's own arrays."""

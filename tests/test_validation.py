@@ -335,3 +335,50 @@ def test_nan_scores_of_a_model_of_ones_own_raise_in_recommend(tied):
     # the other users rank as before; score_items returns the model's scores as they are
     assert model.recommend([2], 3).tolist() == [[7, 6, 5] if not tied else [6, 7, 5]]
     assert np.isnan(model.score_items(1)[3])
+
+
+class BadScores(BaseRecommender):
+    """A recommender of one's own whose ``_scores`` returns ``kind`` of wrong output."""
+
+    def __init__(self, kind="fewer columns"):
+        self.kind = kind
+
+    def _fit(self, data):
+        self._index(data)
+
+    def _scores(self, rows, users):
+        import scipy.sparse as sp
+
+        good = np.tile(np.arange(len(self.items_), dtype=np.float32), (len(rows), 1))
+        return {"fewer columns": good[:, :-1], "one row more": np.vstack([good, good[:1]]),
+                "1-D": good[0], "3-D": good[:, :, None], "sparse": sp.csr_matrix(good),
+                "complex": good + 0j, "str": good.astype(str),
+                "object floats": good.astype(object), "good": good}[self.kind]
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("fewer columns", r"shape \(2, 7\) for 2 users; expected \(2, 8\), one row per user"),
+    ("one row more", r"shape \(3, 8\) for 2 users; expected \(2, 8\)"),
+    ("1-D", r"shape \(8,\) for 2 users"),
+    ("3-D", r"shape \(2, 8, 1\) for 2 users"),
+    ("sparse", r"a sparse matrix; return a dense array"),
+    ("complex", r"dtype complex64; return real numbers"),
+    ("str", r"dtype <U\d+; return real numbers"),
+])
+def test_scores_of_a_model_of_ones_own_must_have_the_catalogs_shape(kind, message):
+    # one column short, recommend ranked the first 7 items as if they were
+    # the catalog (the last never recommended) and score_items, predict
+    # returned such scores; the others failed deep in numpy, or (str scores)
+    # were parsed as numbers
+    X = pd.DataFrame({"user_id": [1, 2] + [9] * 8, "item_id": [0, 1] + list(range(8))})
+    model = BadScores(kind).fit(X)
+    for call in (lambda: model.recommend([1, 2], 3), lambda: model.score_items([1, 2]),
+                 lambda: model.predict(pd.DataFrame({"user_id": [1, 2], "item_id": [4, 5]}))):
+        with pytest.raises(ValueError, match=f"BadScores: _scores returned (.* )?{message}"):
+            call()
+
+
+def test_scores_of_python_numbers_rank_as_floats():
+    X = pd.DataFrame({"user_id": [1, 2] + [9] * 8, "item_id": [0, 1] + list(range(8))})
+    assert BadScores("object floats").fit(X).recommend([1], 3).tolist() == [[7, 6, 5]]
+    assert BadScores("good").fit(X).recommend([1], 3).tolist() == [[7, 6, 5]]
