@@ -8,7 +8,6 @@ excluded (:meth:`BaseRecommender.recommend`), per-row scores
 (:meth:`~BaseRecommender.score`).
 """
 
-import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -19,8 +18,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._interactions import (arrow_values, check_ids, check_interactions, float32_weights,
                             is_positive_int, object_array, positions, refuse_table)
+from ._contract import _ours, _warn_if_rounded_together, check_indexed, checked_scores
 from ._ids import _other_type, _unique_ids, ids_as_text, isin_ids
-from ._progress import caller_stacklevel, warn_ids
+from ._progress import warn_ids
 from ._scores import NaNScoresError, _chunk_size, _seen_positions, _top_n
 
 
@@ -55,37 +55,6 @@ def _check_user_ids(users, owner, is_user=None):
             "np.ravel(users)."
         )
     return check_ids(users, "users", owner), False
-
-
-def _warn_if_rounded_together(scores, name, max_entries=1 << 18):
-    """Warn when ``scores`` (float64, or ints past float32's exact range) lose their
-    ranking in the float32 cast; whether it warned.
-
-    Exact, on the first users of the chunk (at most 64, and ``max_entries``
-    scores: one sort of them): different scores of a user that the cast
-    makes equal (``1e9 + count``, nanosecond times) are a ranking lost;
-    flagged when a tenth of a user's distinct scores, or more, merge with
-    another (float64 near-ties closer than float32's precision, a few in a
-    large catalog, are not worth a warning).
-    """
-    part = scores[:max(1, min(64, max_entries // max(scores.shape[1], 1)))]
-    ordered = np.sort(part, axis=1)
-    cast = ordered.astype(np.float32)
-    distinct = ordered[:, 1:] != ordered[:, :-1]  # ints: exactly
-    if ordered.dtype.kind == "f":  # beyond float64's own rounding (0.1 + 0.2 and 0.3: one)
-        with np.errstate(over="ignore", invalid="ignore"):
-            gap = ordered[:, 1:] - ordered[:, :-1]
-            distinct &= gap > 1e-12 * np.maximum(np.abs(ordered[:, 1:]), np.abs(ordered[:, :-1]))
-    merges = ((cast[:, 1:] == cast[:, :-1]) & distinct).sum(axis=1)
-    merged = (merges > 0) & (merges >= 0.1 * distinct.sum(axis=1))
-    if merged.any():
-        warnings.warn(
-            f"{name}: _scores returned {scores.dtype} scores that float32 (the dtype of "
-            f"scores) rounds together for {int(merged.sum())} of the {len(part)} users "
-            "checked: their values are large for their differences (e.g. 1e9 + count), "
-            "which loses their ranking. Subtract each user's mean (or a constant) in "
-            "float64 in _scores.", UserWarning, stacklevel=caller_stacklevel())
-    return bool(merged.any())
 
 
 def unknown_items_error(owner, unknown, items):
@@ -143,11 +112,18 @@ class BaseRecommender(BaseEstimator):
             that serves (``copy.deepcopy``) and swap the reference.
         """
         data = check_interactions(X, y, estimator_name=type(self).__name__)
+        # the earlier fit's approximate-search index: a refit that updated
+        # item_factors_ in place (a warm start of one's own) kept serving it
+        self.__dict__.pop("_ann_index", None)
         try:
             self._fit(data)
+            check_indexed(self)
         except BaseException:
-            # a refit failing part way left two fits' attributes mixed: not fitted
-            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            # a refit failing part way left two fits' attributes mixed: not
+            # fitted (parameters whose names end in "_", e.g. lambda_, stay)
+            params = set(self._get_param_names())
+            for name in [k for k in vars(self)
+                         if k.endswith("_") and not k.startswith("__") and k not in params]:
                 delattr(self, name)
             raise
         return self
@@ -157,10 +133,14 @@ class BaseRecommender(BaseEstimator):
 
         The matrix is built once per record and item list (``data.matrix``):
         the members of a hybrid, fitted on one record, share it (the same
-        object; no model changes it in place).
+        object; no model of the package changes it in place). A ``_fit`` of
+        one's own gets copies, which it may change.
         """
+        fitted = data.matrix(items, lambda: self._user_item_matrix(data, items))
+        if not _ours(type(self)._fit):  # may change them in place (binarise the weights)
+            fitted = tuple(value.copy() for value in fitted)
         (self.users_, self.items_, self.user_items_, self.n_user_interactions_,
-         self.n_item_interactions_) = data.matrix(items, lambda: self._user_item_matrix(data, items))
+         self.n_item_interactions_) = fitted
         self._lookup = {}
 
     def _user_item_matrix(self, data, items):
@@ -291,8 +271,12 @@ class BaseRecommender(BaseEstimator):
         warned = False  # once per call
         for start in range(0, len(users), chunk):
             part = slice(start, start + chunk)
-            raw = self._checked_scores(self._scores(rows[part], users[part]), len(rows[part]))
+            raw = checked_scores(self, self._scores(rows[part], users[part]), len(rows[part]))
             scores = raw.astype(np.float32, copy=False)
+            if scores is raw and not _ours(type(self)._scores):
+                # a _scores of one's own may return an array it keeps (in a
+                # memo, a dict, a tensor): ``recommend`` masks seen items in place
+                scores = scores.copy()
             if (raw.ndim == 2 and raw.size and not warned
                     and raw.dtype.itemsize > (4 if raw.dtype.kind == "f" else 2)
                     and raw.dtype.kind in "fiu"):
@@ -303,34 +287,6 @@ class BaseRecommender(BaseEstimator):
                 # place, which would raise or, worse, write into the model
                 scores = scores.copy()
             yield part, rows[part], scores
-
-    def _checked_scores(self, raw, n_users):
-        """``_scores``' output as an array of shape (n_users, n_items) of real numbers.
-
-        A recommender of one's own whose ``_scores`` returned another shape
-        had its columns ranked as the first items of ``items_`` (one short:
-        the last item was never recommended), or failed deep in numpy.
-        """
-        name = type(self).__name__
-        if sp.issparse(raw):
-            raise ValueError(f"{name}: _scores returned a sparse matrix; return a dense array "
-                             "(e.g. .toarray()): every item is scored.")
-        raw = np.asarray(raw)
-        if raw.shape != (n_users, len(self.items_)):
-            raise ValueError(
-                f"{name}: _scores returned scores of shape {raw.shape} for {n_users} users; "
-                f"expected {(n_users, len(self.items_))}, one row per user of rows and one "
-                "column per item of items_, in that order.")
-        numbers = raw.dtype.kind in "biuf"
-        if raw.dtype.kind == "O":  # e.g. Python floats: numbers as any other
-            try:
-                raw, numbers = raw.astype(np.float64), True
-            except (TypeError, ValueError):
-                pass
-        if not numbers:
-            raise ValueError(f"{name}: _scores returned scores of dtype {raw.dtype}; return real "
-                             "numbers (float32, the dtype of scores, or any int or float).")
-        return raw
 
     def _holds(self, array):
         """Whether ``array`` may be (a view of) one of the model's own arrays."""
@@ -408,9 +364,11 @@ class BaseRecommender(BaseEstimator):
             true top-``n`` may be missed
             (:func:`~sklearn_zsrec.approximate_recall` measures how many).
             Only for models whose scores are ``user_factors_ @
-            item_factors_.T`` (ALSRecommender, SparkALSRecommender); others
-            raise a ``ValueError`` that names the fix. The index is built
-            on the first call and kept on the model (not pickled). Seen
+            item_factors_.T`` (ALSRecommender, SparkALSRecommender; a model
+            of one's own is checked on its first user); others raise a
+            ``ValueError`` that names the fix. The index is built on the
+            first call and kept on the model until its next fit (not
+            pickled). Seen
             items are still never returned, and users who have seen much
             of the catalog are ranked exactly. ``batch_size`` bounds the
             users searched at once.

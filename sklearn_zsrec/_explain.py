@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _check_user_ids
+from ._contract import _ours
 from ._ids import _other_type
 from ._interactions import arrow_values, check_ids, is_positive_int, object_array, refuse_table
 from ._progress import one_id_warning
@@ -87,6 +88,35 @@ def explain(estimator, user, items, n, max_contributions):
         return _explain(estimator, user, items, n, max_contributions)
 
 
+def _check_contributions(name, parts, score):
+    """Raise unless a ``_contributions`` of one's own adds up to ``score`` per item.
+
+    ``parts["item"]`` must be positions in ``cols`` (0 to ``len(score) - 1``)
+    and the contributions numbers whose sum per item is the item's score, up
+    to float32 rounding (an infinite score: exactly): catalog columns given
+    for positions put contributions on other items, silently.
+    """
+    fix = ("_contributions must return item positions 0 to len(cols) - 1 (not catalog "
+           "columns) and contributions that add up to each item's score")
+    item = pd.to_numeric(parts["item"], errors="coerce").to_numpy(dtype=np.float64)
+    value = pd.to_numeric(parts["contribution"], errors="coerce").to_numpy(dtype=np.float64)
+    outside = ~((item >= 0) & (item < len(score)) & (item == np.round(item)))
+    if outside.any():
+        raise ValueError(f"{name}: _contributions gave item positions outside 0 to "
+                         f"{len(score) - 1} (e.g. {item[outside][0]:g}); {fix}.")
+    if np.isnan(value).any():
+        raise ValueError(f"{name}: _contributions gave NaN contributions; {fix}.")
+    item = item.astype(np.intp)
+    with np.errstate(invalid="ignore"):  # inf - inf: an item whose sum is NaN
+        total = np.bincount(item, weights=value, minlength=len(score))
+        size = np.bincount(item, weights=np.abs(value), minlength=len(score)) + np.abs(score)
+        off = np.where(np.isfinite(score), ~(np.abs(total - score) <= 1e-5 * size), total != score)
+    if off.any():
+        k = int(np.flatnonzero(off)[0])
+        raise ValueError(f"{name}: _contributions of item position {k} add up to "
+                         f"{total[k]:.6g}, its score is {score[k]:.6g}; {fix}.")
+
+
 def _explain(estimator, user, items, n, max_contributions):
     name = type(estimator).__name__
     check_is_fitted(estimator, "user_items_")
@@ -109,7 +139,7 @@ def _explain(estimator, user, items, n, max_contributions):
     refuse_table(items, "items", f"{name}.explain", "item_id")
     if items is None:
         ids, scores = estimator.recommend(users, n=n, return_scores=True)
-        items = ids[0][np.isfinite(scores[0])]  # not the excluded items padding a short list
+        items = ids[0][scores[0] > -np.inf]  # not the excluded items padding a short list
     elif isinstance(items, (set, frozenset, dict)):
         raise TypeError(f"{name}.explain: items must be a sequence of item ids (a list or an "
                         f"array); got a {type(items).__name__}. Pass sorted(items).")
@@ -137,6 +167,8 @@ def _explain(estimator, user, items, n, max_contributions):
             " only catalog items can be explained.")
     parts = estimator._contributions(int(rows[0]), users, cols)
     score = next(estimator._score_chunks(users))[2][0, cols].astype(np.float64)  # as predict
+    if not _ours(type(estimator)._contributions):
+        _check_contributions(name, parts, score)
     out = []
     for position in range(len(cols)):
         mine = parts[parts["item"] == position]

@@ -203,7 +203,7 @@ def test_the_rounding_warning_counts_the_scores_merged_not_the_catalog():
     # a few distinct scores all merged on a large catalog: 0 warnings when
     # the rule counted merges against 1% of the items; ordinary float64
     # scores (near-ties closer than float32's precision) do not warn
-    from sklearn_zsrec._base import _warn_if_rounded_together
+    from sklearn_zsrec._contract import _warn_if_rounded_together
 
     counts = 1e9 + np.tile(np.arange(50.0), 100)[None, :]  # 5,000 items, 50 counts
     with pytest.warns(UserWarning, match="rounds together for 1 of the 1 users"):
@@ -241,7 +241,7 @@ def test_a_class_member_is_named_in_a_search_too():
 
 
 def test_float64_noise_in_a_few_distinct_scores_does_not_warn():
-    from sklearn_zsrec._base import _warn_if_rounded_together
+    from sklearn_zsrec._contract import _warn_if_rounded_together
 
     scores = np.zeros((1, 40))
     scores[0, :2] = [0.1 + 0.2, 0.3]  # one score, written two ways

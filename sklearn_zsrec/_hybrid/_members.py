@@ -459,6 +459,12 @@ def _check_fitted(name, member, text):
                 f"{what} has no {attr} after fit; a member keeps the ids it scores in "
                 "users_ and items_ (score_items' rows and columns), as every "
                 "BaseRecommender does.")
+        repeated = pd.Index(_ids_of(getattr(member, attr))).duplicated()
+        if repeated.any():  # which copy's score counts is undefined (users_: a bare crash)
+            raise ValueError(
+                f"{what} repeats ids in its {attr} (e.g. "
+                f"{_ids_of(getattr(member, attr))[repeated][:5].tolist()}); each id must "
+                "name one row (users_) or column (items_) of its score_items.")
     items = _ids_of(member.items_)
     lacking = items[positions(text.items_, items) < 0]
     if len(lacking):

@@ -1,0 +1,107 @@
+"""What a recommender's ``_fit`` must leave and its ``_scores`` return, checked.
+
+The package's own recommenders meet it by construction; a recommender of
+one's own (a ``BaseRecommender`` subclass, see the user guide) is where a
+slip would otherwise give a silent wrong answer or a crash deep in numpy.
+"""
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._progress import caller_stacklevel
+
+
+def _warn_if_rounded_together(scores, name, max_entries=1 << 18):
+    """Warn when ``scores`` (float64, or ints past float32's exact range) lose their
+    ranking in the float32 cast; whether it warned.
+
+    Exact, on the first users of the chunk (at most 64, and ``max_entries``
+    scores: one sort of them): different scores of a user that the cast
+    makes equal (``1e9 + count``, nanosecond times) are a ranking lost;
+    flagged when a tenth of a user's distinct scores, or more, merge with
+    another (float64 near-ties closer than float32's precision, a few in a
+    large catalog, are not worth a warning).
+    """
+    part = scores[:max(1, min(64, max_entries // max(scores.shape[1], 1)))]
+    ordered = np.sort(part, axis=1)
+    cast = ordered.astype(np.float32)
+    distinct = ordered[:, 1:] != ordered[:, :-1]  # ints: exactly
+    if ordered.dtype.kind == "f":  # beyond float64's own rounding (0.1 + 0.2 and 0.3: one)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gap = ordered[:, 1:] - ordered[:, :-1]
+            distinct &= gap > 1e-12 * np.maximum(np.abs(ordered[:, 1:]), np.abs(ordered[:, :-1]))
+    merges = ((cast[:, 1:] == cast[:, :-1]) & distinct).sum(axis=1)
+    merged = (merges > 0) & (merges >= 0.1 * distinct.sum(axis=1))
+    if merged.any():
+        # beyond float32's range (likelihoods of 1e-44, 1e300): flushed to 0 or inf
+        largest = np.abs(ordered[np.isfinite(ordered)]).max(initial=0.0)
+        info = np.finfo(np.float32)
+        if ordered.dtype.kind == "f" and not info.tiny <= largest <= info.max:
+            why = (f"they lie beyond float32's range (largest |score| {largest:.3g}), "
+                   "which loses their ranking. Rescale them in float64 in _scores (divide "
+                   "each user's scores by its largest absolute score), or return their logs.")
+        else:
+            why = ("their values are large for their differences (e.g. 1e9 + count), which "
+                   "loses their ranking. Subtract each user's mean (or a constant) in "
+                   "float64 in _scores.")
+        warnings.warn(
+            f"{name}: _scores returned {scores.dtype} scores that float32 (the dtype of "
+            f"scores) rounds together for {int(merged.sum())} of the {len(part)} users "
+            f"checked: {why}", UserWarning, stacklevel=caller_stacklevel())
+    return bool(merged.any())
+
+
+def _ours(method):
+    """Whether ``method`` is the package's code (not a recommender of one's own's)."""
+    return getattr(method, "__module__", "").startswith("sklearn_zsrec.")
+
+
+def check_indexed(model):
+    """Raise unless ``_fit`` left ``users_``, ``items_`` and a matching ``user_items_``.
+
+    What ``_index`` sets: a ``_fit`` of one's own that forgot it fitted
+    "successfully" and then was "not fitted yet"; one that narrowed
+    ``items_`` after it had seen items masked in the wrong columns.
+    """
+    name = type(model).__name__
+    missing = [a for a in ("users_", "items_", "user_items_") if not hasattr(model, a)]
+    if missing:
+        raise ValueError(f"{name}: _fit set no {', '.join(missing)}; call "
+                         "self._index(data) in _fit (it sets them from X).")
+    shape = (len(model.users_), len(model.items_))
+    if model.user_items_.shape != shape:
+        raise ValueError(
+            f"{name}: after _fit, user_items_ has shape {model.user_items_.shape} but "
+            f"users_ and items_ number {shape}; keep users_ and items_ as "
+            "self._index(data) sets them (score an item to leave out -inf in _scores).")
+
+
+def checked_scores(model, raw, n_users):
+    """``_scores``' output as an array of shape (n_users, n_items) of real numbers.
+
+    A recommender of one's own whose ``_scores`` returned another shape
+    had its columns ranked as the first items of ``items_`` (one short:
+    the last item was never recommended), or failed deep in numpy.
+    """
+    name = type(model).__name__
+    if sp.issparse(raw):
+        raise ValueError(f"{name}: _scores returned a sparse matrix; return a dense array "
+                         "(e.g. .toarray()): every item is scored.")
+    raw = np.asarray(raw)
+    if raw.shape != (n_users, len(model.items_)):
+        raise ValueError(
+            f"{name}: _scores returned scores of shape {raw.shape} for {n_users} users; "
+            f"expected {(n_users, len(model.items_))}, one row per user of rows and one "
+            "column per item of items_, in that order.")
+    numbers = raw.dtype.kind in "biuf"
+    if raw.dtype.kind == "O":  # e.g. Python floats: numbers as any other
+        try:
+            raw, numbers = raw.astype(np.float64), True
+        except (TypeError, ValueError):
+            pass
+    if not numbers:
+        raise ValueError(f"{name}: _scores returned scores of dtype {raw.dtype}; return real "
+                         "numbers (float32, the dtype of scores, or any int or float).")
+    return raw

@@ -1,0 +1,259 @@
+"""A recommender of one's own: a ``BaseRecommender`` subclass, as the user guide invites.
+
+Each test here failed before (a hunt of such recommenders): a ``_fit`` that
+binarised its ``user_items_`` in place changed what the other members of a
+hybrid trained on; ``recommend(approximate=True)`` ranked a model with
+factors and an item bias by the factors alone, and after a refit that
+updated ``item_factors_`` in place by the first fit's index; ``recommend``
+wrote ``-inf`` into arrays the model keeps and returns from ``_scores``; a
+``_fit`` that forgot ``_index``, or narrowed ``items_`` after it, fitted
+without a word; a failed fit deleted a parameter named ``lambda_``;
+``explain`` left out items scored ``+inf`` and trusted ``_contributions``
+that put contributions on other items; a member repeating ids in its
+``users_`` failed in pandas; likelihoods of 1e-46 got advice that did not help.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, clone
+
+from sklearn_zsrec import (ALSRecommender, BaseRecommender, HybridRecommender, TextEncoder,
+                           ZeroShotRecommender, clear_cache)
+from sklearn_zsrec._explain import contributions
+
+from ._data import topic_catalog, topic_interactions
+from ._tiny import tiny_model_path
+
+ITEM_TEXTS, TOPICS = topic_catalog()
+X = topic_interactions(TOPICS, per_user=6)
+XW = X.assign(weight=np.arange(len(X)) % 5 + 1.0)  # ratings 1 to 5 as confidences
+
+
+def _text():
+    return ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS)
+
+
+class Binary(BaseRecommender):
+    """Implicit feedback: a user's items weigh 1, binarised in place (a common idiom)."""
+
+    def _fit(self, data):
+        self._index(data)
+        self.user_items_.data[:] = 1.0
+
+    def _scores(self, rows, users):
+        return (self.user_items_[rows] @ (self.user_items_.T @ self.user_items_)).toarray()
+
+
+@pytest.mark.parametrize("first", ["own", "als"])
+def test_a_fit_of_ones_own_changes_only_its_own_interactions(first):
+    clear_cache()  # (no ALS of another test's fit from the memo)
+    alone = ALSRecommender(factors=4, random_state=0).fit(XW)
+    members = [("als", ALSRecommender(factors=4, random_state=0)), ("own", Binary())]
+    hybrid = HybridRecommender(_text(), members[::-1] if first == "own" else members,
+                               blend="fixed", verbose=0).fit(XW)
+    als, own = hybrid.named_members_.als, hybrid.named_members_.own
+    assert np.unique(own.user_items_.data).tolist() == [1.0]
+    assert np.unique(als.user_items_.data).tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    np.testing.assert_allclose(als.item_factors_, alone.item_factors_)
+
+
+class FactorsAndBias(BaseRecommender):
+    """Matrix factorisation, plus an item bias when ``bias`` (scores ``U V' + b``)."""
+
+    def __init__(self, bias=True, negate_on_refit=False):
+        self.bias = bias
+        self.negate_on_refit = negate_on_refit
+
+    def _fit(self, data):
+        refit = hasattr(self, "item_factors_")
+        self._index(data)
+        if refit and self.negate_on_refit:  # a warm start that updates in place
+            self.item_factors_ *= -1.0
+            return
+        rng = np.random.default_rng(0)
+        self.user_factors_ = rng.standard_normal((len(self.users_), 4)).astype(np.float32)
+        self.item_factors_ = rng.standard_normal((len(self.items_), 4)).astype(np.float32)
+        self.item_bias_ = (10.0 * self.bias * np.log1p(self.n_item_interactions_)).astype(
+            np.float32)
+
+    def _scores(self, rows, users):
+        return self.user_factors_[rows] @ self.item_factors_.T + self.item_bias_
+
+
+def test_approximate_search_refuses_scores_that_are_more_than_the_factor_product():
+    pytest.importorskip("faiss")
+    users = np.unique(X.user_id)[:4]
+    model = FactorsAndBias(bias=True).fit(X)
+    with pytest.raises(ValueError, match=r"FactorsAndBias: approximate=True ranks by "
+                                         r"user_factors_ @ item_factors_.T, but .*differ"):
+        model.recommend(users, 3, approximate=True)
+    plain = FactorsAndBias(bias=False).fit(X)  # the product alone: searched
+    assert np.array_equal(plain.recommend(users, 3, approximate=True), plain.recommend(users, 3))
+
+
+def test_a_refit_that_changes_the_factors_in_place_gets_a_new_index():
+    pytest.importorskip("faiss")
+    users = np.unique(X.user_id)[:4]
+    model = FactorsAndBias(bias=False, negate_on_refit=True).fit(X)
+    model.recommend(users, 3, approximate=True)  # builds the index
+    model.fit(X)
+    assert np.array_equal(model.recommend(users, 3, approximate=True), model.recommend(users, 3))
+
+
+class Kept(BaseRecommender):
+    """Popularity, scored from an array kept in a dict (or a memo), returned as it is."""
+
+    def _fit(self, data):
+        self._index(data)
+        self.tables_ = {"popularity": self.n_item_interactions_.astype(np.float32)}
+
+    def _scores(self, rows, users):
+        table = self.tables_["popularity"]
+        return table[None, :] if len(rows) == 1 else np.tile(table, (len(rows), 1))
+
+
+def test_recommend_masks_a_copy_of_what_scores_returns():
+    model = Kept().fit(X)
+    kept = model.tables_["popularity"].copy()
+    for user in model.users_:  # one user at a time, as a server does
+        model.recommend(user, 3)
+    np.testing.assert_array_equal(model.tables_["popularity"], kept)
+    assert np.isfinite(model.score_items(model.users_[:5])).all()
+
+
+class NoIndex(BaseRecommender):
+    def _fit(self, data):
+        self.counts_ = np.bincount(pd.factorize(data.item_id)[0])
+
+    def _scores(self, rows, users):
+        return np.tile(self.counts_, (len(rows), 1))
+
+
+class Narrowed(BaseRecommender):
+    """A catalog of the items with at least 4 interactions, cut after ``_index``."""
+
+    def _fit(self, data):
+        self._index(data)
+        keep = self.n_item_interactions_ >= 4
+        self.items_, self.counts_ = self.items_[keep], self.n_item_interactions_[keep]
+
+    def _scores(self, rows, users):
+        return np.tile(self.counts_, (len(rows), 1))
+
+
+@pytest.mark.parametrize("model, message", [
+    (NoIndex(), r"NoIndex: _fit set no users_, items_, user_items_; call self._index\(data\)"),
+    (Narrowed(), r"Narrowed: after _fit, user_items_ has shape \(48, 60\) but users_ and "
+                 r"items_ number \(48, \d+\); keep users_ and items_ as self._index\(data\)"),
+])
+def test_fit_checks_what_index_sets(model, message):
+    assert X.item_id.nunique() == 60 and X.user_id.nunique() == 48
+    with pytest.raises(ValueError, match=message):
+        model.fit(X)
+    assert not hasattr(model, "user_items_")  # not fitted: nothing half-set to serve
+
+
+class Fails(BaseRecommender):
+    def __init__(self, lambda_=0.1, fail=True):
+        self.lambda_ = lambda_
+        self.fail = fail
+
+    def _fit(self, data):
+        self._index(data)
+        if self.fail:
+            raise RuntimeError("the solver did not converge")
+
+    def _scores(self, rows, users):
+        return np.zeros((len(rows), len(self.items_)))
+
+
+def test_a_failed_fit_keeps_parameters_whose_names_end_in_an_underscore():
+    model = Fails(lambda_=0.5)
+    with pytest.raises(RuntimeError, match="did not converge"):
+        model.fit(X)
+    assert model.get_params() == {"lambda_": 0.5, "fail": True}
+    assert not hasattr(model, "users_")
+    assert clone(model).set_params(fail=False).fit(X).lambda_ == 0.5
+
+
+class Pinned(BaseRecommender):
+    """Popularity, one item pinned first (+inf); contributions by position or ``mode``."""
+
+    def __init__(self, mode="positions"):
+        self.mode = mode
+
+    def _fit(self, data):
+        self._index(data)
+        self.counts_ = self.n_item_interactions_.astype(np.float64)
+        self.counts_[5] = np.inf
+
+    def _scores(self, rows, users):
+        return np.tile(self.counts_, (len(rows), 1))
+
+    def _contributions(self, row, users, cols):
+        value = self.counts_[cols]
+        if self.mode == "catalog columns":  # a natural slip: columns for positions
+            return contributions(cols, "popularity", None, value)
+        if self.mode == "half":
+            value = value / 2
+        if self.mode == "nan":
+            value = np.where(np.isinf(value), value, np.nan)
+        return contributions(np.arange(len(cols)), "popularity", None, value)
+
+
+def test_explain_covers_items_scored_plus_inf_and_checks_contributions():
+    model = Pinned().fit(X)
+    user = model.users_[0]
+    ids, scores = model.recommend(user, 3, return_scores=True)
+    assert scores[0] == np.inf
+    explained = model.explain(user, n=3)
+    assert explained.item_id.tolist() == ids.tolist()
+    assert explained.contribution.tolist() == scores.tolist()
+    items = model.items_[[7, 8, 9]]
+    for mode, message in [("catalog columns", r"_contributions gave item positions outside 0 to 2 "
+                                             r"\(e\.g\. [3-9]"),
+                          ("half", r"_contributions of item position 0 add up to"),
+                          ("nan", r"_contributions gave NaN contributions")]:
+        with pytest.raises(ValueError, match=f"Pinned: {message}.*positions 0 to len"):
+            model.set_params(mode=mode).explain(user, items)
+
+
+class Repeats(BaseEstimator):
+    """A member of the protocol whose ``users_`` repeats ids (one per row of X)."""
+
+    def fit(self, X, y=None):
+        self.users_ = X.user_id.to_numpy()
+        self.items_ = np.sort(X.item_id.unique())
+        return self
+
+    def score_items(self, users):
+        return np.zeros((len(users), len(self.items_)), dtype=np.float32)
+
+
+def test_a_member_repeating_ids_is_refused_by_name():
+    hybrid = HybridRecommender(_text(), [("twice", Repeats())], blend="fixed", verbose=0)
+    with pytest.raises(ValueError, match=r"member 'twice' \(Repeats\) repeats ids in its "
+                                         r"users_ \(e\.g\. \["):
+        hybrid.fit(X)
+
+
+class Likelihood(BaseRecommender):
+    """Scores that are products of many probabilities (about 1e-46)."""
+
+    def _fit(self, data):
+        self._index(data)
+
+    def _scores(self, rows, users):
+        return np.tile(1e-47 * (1.0 + np.arange(len(self.items_))), (len(rows), 1))
+
+
+def test_scores_beyond_float32s_range_get_advice_that_helps():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Likelihood().fit(X).recommend(X.user_id.iloc[:1], 3)
+    message = " ".join(str(w.message) for w in caught)
+    assert "beyond float32's range (largest |score| 6e-46)" in message
+    assert "divide each user's scores by its largest absolute score" in message
