@@ -414,16 +414,16 @@ class BaseRecommender(BaseEstimator):
         return (ids, top_scores) if return_scores else ids
 
     def _top(self, scores, n, users):
-        """``_top_n`` of the scores of ``users``; NaN scores raise, naming the users."""
+        """``_top_n`` of the scores of ``users`` (a batch); NaN scores raise, naming users."""
         try:
             return _top_n(scores, n)
-        except NaNScoresError as error:
+        except NaNScoresError as error:  # (the first batch with NaN: others may have more)
             bad = users[error.rows]
             raise ValueError(
-                f"{type(self).__name__}: its scores hold NaN for {len(bad)} of the "
-                f"{len(users)} users ranked (e.g. {np.asarray(bad[:5]).tolist()}); recommend "
-                "cannot rank NaN. Fix the model's scores (_scores): a finite score, or -inf "
-                "for an item to rule out.") from None
+                f"{type(self).__name__}: its scores hold NaN for the users "
+                f"{np.asarray(bad[:5]).tolist()}{' and more' if len(bad) > 5 else ''}; "
+                "recommend cannot rank NaN. Fix the model's scores (_scores): a finite score, "
+                "or -inf for an item to rule out.") from None
 
     def predict(self, X):
         """Score each ``(user_id, item_id)`` row of X; higher is more relevant.

@@ -305,3 +305,38 @@ def test_members_get_datetimes_as_float64_nanoseconds_whatever_their_unit(unit):
     model = _alone(Recorder(), data=data)
     expected = pd.DatetimeIndex(times).as_unit("ns").asi8.astype(np.float64)
     np.testing.assert_array_equal(np.sort(model.named_members_.m.timestamps_), expected)
+
+
+def test_the_rounding_warning_rule_at_its_edges():
+    # a tenth of a user's distinct scores merged warns, less does not; every
+    # user of a batch is checked, not the first; merges are found between
+    # scores adjacent in value, not in column order; int32 scores past
+    # float32's exact range (2**24) are checked as int64 ones are
+    from sklearn_zsrec._contract import _warn_if_rounded_together
+
+    def merged(k, n=91):  # n distinct scores, k of them with a float32 twin
+        return np.r_[np.arange(1.0, n + 1), np.arange(1.0, k + 1) + 1e-9][None, :]
+
+    with pytest.warns(UserWarning, match="rounds together for 1 of the 1 users"):
+        assert _warn_if_rounded_together(merged(10), "Tenth")  # 10 of 100
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not _warn_if_rounded_together(merged(9), "Less")  # 9 of 99
+    fine = np.arange(101.0)[None, :]
+    with pytest.warns(UserWarning, match="rounds together for 1 of the 2 users"):
+        assert _warn_if_rounded_together(np.vstack([fine, merged(10)]), "Second")
+    # pairs 1 apart in buckets 64 apart (float32's spacing at 1e9): no two
+    # neighbouring columns merge, every pair does
+    spread = 1e9 + 64.0 * np.r_[np.arange(50), np.arange(50)] + np.repeat([0.0, 1.0], 50)
+    with pytest.warns(UserWarning, match="rounds together"):
+        assert _warn_if_rounded_together(spread[None, :], "Spread")
+
+    class Counts(BaseRecommender):
+        def _fit(self, data):
+            self._index(data)
+
+        def _scores(self, rows, users):
+            return np.tile(10**9 + np.arange(len(self.items_), dtype=np.int32), (len(rows), 1))
+
+    with pytest.warns(UserWarning, match=r"Counts: _scores returned int32 scores that float32"):
+        Counts().fit(X).recommend(X.user_id.iloc[:2], 3)

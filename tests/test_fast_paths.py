@@ -277,6 +277,8 @@ def test_put_columns_is_numpy_fancy_indexing():
     want, got = base.copy(), base.copy()
     want[:, cols] += offset
     np.testing.assert_array_equal(_put_columns(got, cols, offset, add=True), want)
+    want[:, cols] += 2.0  # a scalar added, not filled in
+    np.testing.assert_array_equal(_put_columns(got, cols, 2.0, add=True), want)
     np.testing.assert_array_equal(_put_columns(got, cols[:0], 1.0), want)  # no column
     with pytest.raises(TypeError, match="np.flatnonzero"):
         _put_columns(got, np.arange(11) < 3, 0.0)  # a mask, not positions
@@ -348,3 +350,31 @@ def test_standardize_gives_each_row_mean_0_and_population_std_1():
     part = x[:, mask]
     expected = (x - part.mean(axis=1, keepdims=True)) / part.std(axis=1, keepdims=True)
     np.testing.assert_allclose(standardize(x.copy(), mask), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_users_text_gate_does_not_depend_on_the_others_in_its_batch():
+    # the gate 1 - a(u) b(i) of the text on warm items was skipped for a
+    # whole batch once one of its users had a(u) = 0 (a mutant, a.all() for
+    # a.any(), survived): fit scores such users, with only impressions, for
+    # the new items' exposure, which then moved silently
+    texts, topics = topic_catalog()
+    X = topic_interactions(topics, per_user=5).assign(weight=1.0)
+    rng = np.random.default_rng(0)
+    shown = pd.DataFrame({"user_id": [f"shown-{i}" for i in range(6) for _ in range(3)],
+                          "item_id": rng.choice(X.item_id.unique(), 18), "weight": 0.0,
+                          "timestamp": X.timestamp.max()})
+    X = pd.concat([X, shown], ignore_index=True)
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    model = HybridRecommender(text, [("cf", ALSRecommender(factors=8, iterations=10,
+                                                         random_state=0))],
+                              blend="fixed", weights={"text": 1.0, "cf": 1.0},
+                              verbose=0).fit(X)
+    assert model.coef_[:, model.terms_.index("text_gated")].all()  # the switch: a gated text
+    blend, users = model._blend, np.r_[X.user_id.unique()[:5], shown.user_id.unique()[:2]]
+    rows = model._user_rows(users)
+    assert (model.n_user_interactions_[rows[-2:]] == 0).all()  # a(u) = 0 for the last two
+    coef = blend.per_user(model.coef_, rows)
+    together = blend.scores(rows, users, coef)
+    for k in range(len(rows)):
+        alone = blend.scores(rows[k:k + 1], users[k:k + 1], coef[k:k + 1])
+        np.testing.assert_allclose(together[k], alone[0], rtol=1e-5, atol=1e-6)

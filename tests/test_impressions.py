@@ -111,6 +111,17 @@ def test_users_with_only_impressions_raise_where_new_users_do(name):
             model.recommend(["viewer"], approximate=True)
 
 
+def test_a_user_never_seen_is_not_taken_for_the_first_user_of_fit():
+    # the refusal looked up unknown users (row -1) at row 0: with an
+    # impression-only user first, a new user got "no interaction in fit"
+    X = pd.DataFrame({"user_id": ["a", "b", "b", "c", "c"], "item_id": [1, 1, 2, 2, 3],
+                      "weight": [0.0, 1.0, 1.0, 1.0, 1.0]})
+    model = ItemKNNRecommender().fit(X)
+    assert model.users_[0] == "a" and model.n_user_interactions_[0] == 0
+    with pytest.raises(ValueError, match=r"1 user ids were not seen in fit \(e\.g\. \['zz'\]\)"):
+        model.recommend(["b", "zz"], n=2)
+
+
 def test_the_refusal_counts_every_user_asked_for_before_scoring():
     # it ran per chunk, after scoring it, and counted that chunk's users only
     clicks = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": list("abab"), "weight": 1.0})

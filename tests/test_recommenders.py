@@ -275,6 +275,12 @@ def test_item_knn_keeps_n_neighbors_other_items(similarity):
         assert (np.diag(got) == 0).all() and ((got != 0).sum(axis=1) <= n).all()
         np.testing.assert_allclose(np.sort(got, axis=1)[:, -n:], np.sort(full, axis=1)[:, -n:],
                                    rtol=1e-6)
+    # items bought by the same users tie with the item itself: implicit's K + 1
+    # nearest could leave the item out and keep K + 1 neighbours (n_neighbors=2
+    # scored an item 7.0 instead of 2.0)
+    same = pd.DataFrame({"user_id": np.repeat(np.arange(5), 8), "item_id": np.tile(np.arange(8), 5)})
+    knn = ItemKNNRecommender(similarity, n_neighbors=2, half_life=None).fit(same)
+    assert (np.diff(knn.similarity_.indptr) == 2).all() and (knn.similarity_.diagonal() == 0).all()
 
 
 def test_top_per_row_keeps_the_lowest_columns_of_tied_entries(monkeypatch):

@@ -329,9 +329,11 @@ def test_nan_scores_of_a_model_of_ones_own_raise_in_recommend(tied):
     # completion by column failed with a reshape error
     X = pd.DataFrame({"user_id": [1, 2, 3] + [9] * 8, "item_id": [0, 1, 2] + list(range(8))})
     model = SomeNaN(nan_users=(1, 3), tied=tied).fit(X)
-    with pytest.raises(ValueError, match=r"SomeNaN: its scores hold NaN for 2 of the 3 users "
-                                         r"ranked \(e\.g\. \[1, 3\]\).*-inf for an item"):
+    with pytest.raises(ValueError, match=r"SomeNaN: its scores hold NaN for the users \[1, 3\]; "
+                                         r"recommend cannot rank NaN.*-inf for an item"):
         model.recommend([1, 2, 3], 3)
+    with pytest.raises(ValueError, match=r"for the users \[3\];"):  # in the second batch
+        model.recommend([2, 3], 3, batch_size=1)
     # the other users rank as before; score_items returns the model's scores as they are
     assert model.recommend([2], 3).tolist() == [[7, 6, 5] if not tied else [6, 7, 5]]
     assert np.isnan(model.score_items(1)[3])
@@ -353,7 +355,8 @@ class BadScores(BaseRecommender):
         return {"fewer columns": good[:, :-1], "one row more": np.vstack([good, good[:1]]),
                 "1-D": good[0], "3-D": good[:, :, None], "sparse": sp.csr_matrix(good),
                 "complex": good + 0j, "str": good.astype(str),
-                "object floats": good.astype(object), "good": good}[self.kind]
+                "object floats": good.astype(object), "good": good,
+                "bool": good % 2 == 1}[self.kind]
 
 
 @pytest.mark.parametrize("kind, message", [
@@ -364,6 +367,7 @@ class BadScores(BaseRecommender):
     ("sparse", r"a sparse matrix; return a dense array"),
     ("complex", r"dtype complex64; return real numbers"),
     ("str", r"dtype <U\d+; return real numbers"),
+    ("bool", None),  # numbers: True ranks first
 ])
 def test_scores_of_a_model_of_ones_own_must_have_the_catalogs_shape(kind, message):
     # one column short, recommend ranked the first 7 items as if they were
@@ -372,6 +376,9 @@ def test_scores_of_a_model_of_ones_own_must_have_the_catalogs_shape(kind, messag
     # were parsed as numbers
     X = pd.DataFrame({"user_id": [1, 2] + [9] * 8, "item_id": [0, 1] + list(range(8))})
     model = BadScores(kind).fit(X)
+    if message is None:
+        assert model.recommend([1], 3).tolist() == [[1, 3, 5]]  # True items, by column
+        return
     for call in (lambda: model.recommend([1, 2], 3), lambda: model.score_items([1, 2]),
                  lambda: model.predict(pd.DataFrame({"user_id": [1, 2], "item_id": [4, 5]}))):
         with pytest.raises(ValueError, match=f"BadScores: _scores returned (.* )?{message}"):
