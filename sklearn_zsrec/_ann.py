@@ -172,12 +172,16 @@ def top_n(model, users, n, exclude_seen, batch_size):
     ``users`` is a checked 1-D id array; ``n`` at most the catalog size.
     See the module's docstring for the over-fetching.
     """
+    from ._contract import check_factor_scores
     from ._scores import _chunk_size, _seen_positions
 
     _chunk_size(batch_size, 1, len(users))  # batch_size checked as in exact search
     user_factors, item_factors = factors(model)
     rows = model._user_rows(users)  # unknown users raise as in exact search
-    _check_factor_scores(model, users, rows, user_factors, item_factors)
+    check_factor_scores(model, type(model).__name__, "approximate=True ranks by that product "
+                        "alone: use approximate=False (exact search), or fold the rest into the "
+                        "factors (e.g. an item bias as one more factor column, with a column of "
+                        "ones on the user side).")
     model._refuse_users_without_interactions(users)  # as in exact search
     hnsw = index(model)
     seen = model.user_items_
@@ -218,32 +222,6 @@ def top_n(model, users, n, exclude_seen, batch_size):
                 scores[mine[r], c] = -np.inf
             top[where[part]], top_scores[where[part]] = model._top(scores, n, users[where[part]])
     return top, top_scores
-
-
-def _check_factor_scores(model, users, rows, user_factors, item_factors):
-    """Raise unless a recommender of one's own scores its first known user by its factors.
-
-    The index ranks by ``user_factors_ @ item_factors_.T`` alone: a model of
-    one's own with factors and more in its scores (an item bias) was ranked
-    by the product, silently. The package's own factor models are that
-    product by construction (not checked).
-    """
-    from ._contract import _ours
-
-    known = np.flatnonzero(rows >= 0)[:1]
-    if _ours(type(model)._scores) or not len(known):
-        return
-    exact = next(model._score_chunks(users[known]))[2][0].astype(np.float64)
-    product = item_factors.astype(np.float64) @ user_factors[rows[known[0]]].astype(np.float64)
-    tolerance = 1e-4 * max(np.abs(product).max(initial=0.0), np.abs(exact).max(initial=0.0))
-    if not np.allclose(exact, product, rtol=1e-4, atol=tolerance):
-        name = type(model).__name__
-        raise ValueError(
-            f"{name}: approximate=True ranks by user_factors_ @ item_factors_.T, but "
-            f"{name}'s scores differ from that product (user {users[known[0]]!r}: up to "
-            f"{np.abs(exact - product).max():.3g}). Use approximate=False (exact search), "
-            "or fold the rest into the factors (e.g. an item bias as one more factor "
-            "column, with a column of ones on the user side).")
 
 
 def _next_power_of_two(x):

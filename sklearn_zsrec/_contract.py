@@ -105,3 +105,28 @@ def checked_scores(model, raw, n_users):
         raise ValueError(f"{name}: _scores returned scores of dtype {raw.dtype}; return real "
                          "numbers (float32, the dtype of scores, or any int or float).")
     return raw
+
+
+def check_factor_scores(model, what, fix):
+    """Raise unless a model of one's own scores its first user by its factors.
+
+    Approximate search and the hybrid's blend read a model with
+    ``user_factors_`` and ``item_factors_`` as scoring
+    ``user_factors_ @ item_factors_.T``: one of one's own with more in its
+    scores (an item bias) lost it, silently. The package's own factor
+    models are that product by construction (not checked). ``what`` names
+    the model, ``fix`` says what to do.
+    """
+    scores = getattr(type(model), "_scores", None) or type(model).score_items
+    if _ours(scores) or not len(model.users_):
+        return
+    exact = np.asarray(model.score_items(model.users_[:1]), dtype=np.float64)[0]
+    product = np.asarray(model.item_factors_, np.float64) @ np.asarray(model.user_factors_[0],
+                                                                       np.float64)
+    tolerance = 1e-4 * max(np.abs(product).max(initial=0.0), np.abs(exact).max(initial=0.0))
+    if exact.shape != product.shape or not np.allclose(exact, product, rtol=1e-4, atol=tolerance):
+        gap = np.abs(exact - product).max() if exact.shape == product.shape else np.inf
+        raise ValueError(
+            f"{what} has user_factors_ and item_factors_, but its scores differ from "
+            f"user_factors_ @ item_factors_.T (user {model.users_[0]!r}: up to {gap:.3g}); "
+            f"{fix}")

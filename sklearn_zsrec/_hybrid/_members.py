@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 
 from .._base import BaseRecommender, unknown_items_error
+from .._contract import check_factor_scores
 from .._ids import _other_type
 from .._scores import _put_columns
 from .._history import history_matrix
@@ -418,6 +419,8 @@ def fit_members(text, members, data, stage):
         keys.append(key)
         _check_fitted(name, fitted[name], text)
         if has_factors(fitted[name]):
+            check_factor_scores(fitted[name], f"HybridRecommender: member {name!r}", "the blend "
+                                "reads its factors: rename them to blend its score_items instead.")
             user_scales[name] = factor_scale(name, fitted[name], "user_factors_")
     # the item side is stored by member name: the names are part of the key
     key = None if None in keys else ("item side", keys[0],
@@ -459,12 +462,11 @@ def _check_fitted(name, member, text):
                 f"{what} has no {attr} after fit; a member keeps the ids it scores in "
                 "users_ and items_ (score_items' rows and columns), as every "
                 "BaseRecommender does.")
-        repeated = pd.Index(_ids_of(getattr(member, attr))).duplicated()
-        if repeated.any():  # which copy's score counts is undefined (users_: a bare crash)
-            raise ValueError(
-                f"{what} repeats ids in its {attr} (e.g. "
-                f"{_ids_of(getattr(member, attr))[repeated][:5].tolist()}); each id must "
-                "name one row (users_) or column (items_) of its score_items.")
+        ids = _ids_of(getattr(member, attr))  # repeated: which copy counts is undefined
+        if pd.Index(ids).duplicated().any():
+            raise ValueError(f"{what} repeats ids in its {attr} (e.g. "
+                             f"{ids[pd.Index(ids).duplicated()][:5].tolist()}); each id must "
+                             "name one row (users_) or column (items_) of its score_items.")
     items = _ids_of(member.items_)
     lacking = items[positions(text.items_, items) < 0]
     if len(lacking):
