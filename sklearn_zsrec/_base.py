@@ -122,6 +122,7 @@ class BaseRecommender(BaseEstimator):
             # a refit failing part way left two fits' attributes mixed: not
             # fitted (parameters whose names end in "_", e.g. lambda_, stay)
             params = set(self._get_param_names())
+            self.__dict__.pop("_indexed", None)
             for name in [k for k in vars(self)
                          if k.endswith("_") and not k.startswith("__") and k not in params]:
                 delattr(self, name)
@@ -142,6 +143,7 @@ class BaseRecommender(BaseEstimator):
         (self.users_, self.items_, self.user_items_, self.n_user_interactions_,
          self.n_item_interactions_) = fitted
         self._lookup = {}
+        self._indexed = (self.users_, self.items_)  # what fit checks (check_indexed)
 
     def _user_item_matrix(self, data, items):
         users = _unique_ids(data.user_id)

@@ -8,6 +8,7 @@ slip would otherwise give a silent wrong answer or a crash deep in numpy.
 import warnings
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from ._progress import caller_stacklevel
@@ -32,14 +33,17 @@ def _warn_if_rounded_together(scores, name, max_entries=1 << 18):
         with np.errstate(over="ignore", invalid="ignore"):
             gap = ordered[:, 1:] - ordered[:, :-1]
             distinct &= gap > 1e-12 * np.maximum(np.abs(ordered[:, 1:]), np.abs(ordered[:, :-1]))
-    merges = ((cast[:, 1:] == cast[:, :-1]) & distinct).sum(axis=1)
+    pairs = (cast[:, 1:] == cast[:, :-1]) & distinct
+    merges = pairs.sum(axis=1)
     merged = (merges > 0) & (merges >= 0.1 * distinct.sum(axis=1))
     if merged.any():
-        # beyond float32's range (likelihoods of 1e-44, 1e300): flushed to 0 or inf
-        largest = np.abs(ordered[np.isfinite(ordered)]).max(initial=0.0)
+        # pairs merged beyond float32's range (likelihoods of 1e-46, 1e300:
+        # flushed to 0 or inf), where subtracting a mean only makes it worse
         info = np.finfo(np.float32)
-        if ordered.dtype.kind == "f" and not info.tiny <= largest <= info.max:
-            why = (f"they lie beyond float32's range (largest |score| {largest:.3g}), "
+        size = np.maximum(np.abs(ordered[:, 1:]), np.abs(ordered[:, :-1]))[pairs]
+        beyond = size[(size < info.tiny) | (size > info.max)]
+        if ordered.dtype.kind == "f" and beyond.size:
+            why = (f"they reach beyond float32's range (e.g. |score| {beyond[0]:.3g}), "
                    "which loses their ranking. Rescale them in float64 in _scores (divide "
                    "each user's scores by its largest absolute score), or return their logs.")
         else:
@@ -55,27 +59,32 @@ def _warn_if_rounded_together(scores, name, max_entries=1 << 18):
 
 def _ours(method):
     """Whether ``method`` is the package's code (not a recommender of one's own's)."""
-    return getattr(method, "__module__", "").startswith("sklearn_zsrec.")
+    return (getattr(method, "__module__", None) or "").startswith("sklearn_zsrec.")
 
 
 def check_indexed(model):
     """Raise unless ``_fit`` left ``users_``, ``items_`` and a matching ``user_items_``.
 
     What ``_index`` sets: a ``_fit`` of one's own that forgot it fitted
-    "successfully" and then was "not fitted yet"; one that narrowed
-    ``items_`` after it had seen items masked in the wrong columns.
+    "successfully" and then was "not fitted yet"; one that narrowed or
+    reordered ``items_`` after it had seen items masked in the wrong columns.
     """
     name = type(model).__name__
+    indexed = model.__dict__.pop("_indexed", None)  # (users_, items_) as _index set them
     missing = [a for a in ("users_", "items_", "user_items_") if not hasattr(model, a)]
     if missing:
         raise ValueError(f"{name}: _fit set no {', '.join(missing)}; call "
                          "self._index(data) in _fit (it sets them from X).")
     shape = (len(model.users_), len(model.items_))
-    if model.user_items_.shape != shape:
+    moved = indexed is not None and any(  # the same ids, in another order
+        ids is not old and len(ids) == len(old) and not (pd.Index(ids) == pd.Index(old)).all()
+        for ids, old in zip((model.users_, model.items_), indexed))
+    if model.user_items_.shape != shape or moved:
         raise ValueError(
-            f"{name}: after _fit, user_items_ has shape {model.user_items_.shape} but "
-            f"users_ and items_ number {shape}; keep users_ and items_ as "
-            "self._index(data) sets them (score an item to leave out -inf in _scores).")
+            f"{name}: after _fit, user_items_ has shape {model.user_items_.shape} and "
+            f"users_ and items_ number {shape}{', reordered' if moved else ''}; keep "
+            "users_ and items_ as self._index(data) sets them, in its order (score an "
+            "item to leave out -inf in _scores).")
 
 
 def checked_scores(model, raw, n_users):

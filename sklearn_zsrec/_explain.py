@@ -97,7 +97,8 @@ def _check_contributions(name, parts, score):
     for positions put contributions on other items, silently.
     """
     fix = ("_contributions must return item positions 0 to len(cols) - 1 (not catalog "
-           "columns) and contributions that add up to each item's score")
+           "columns) and contributions that add up to each item's score (+-inf for an "
+           "item scored +-inf; a _scores of one's own needs a _contributions of its own)")
     item = pd.to_numeric(parts["item"], errors="coerce").to_numpy(dtype=np.float64)
     value = pd.to_numeric(parts["contribution"], errors="coerce").to_numpy(dtype=np.float64)
     outside = ~((item >= 0) & (item < len(score)) & (item == np.round(item)))
@@ -167,8 +168,8 @@ def _explain(estimator, user, items, n, max_contributions):
             " only catalog items can be explained.")
     parts = estimator._contributions(int(rows[0]), users, cols)
     score = next(estimator._score_chunks(users))[2][0, cols].astype(np.float64)  # as predict
-    if not _ours(type(estimator)._contributions):
-        _check_contributions(name, parts, score)
+    if not (_ours(type(estimator)._contributions) and _ours(type(estimator)._scores)):
+        _check_contributions(name, parts, score)  # (a subclass's _scores: ALS + a bias)
     out = []
     for position in range(len(cols)):
         mine = parts[parts["item"] == position]

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, clone
 
-from sklearn_zsrec import (ALSRecommender, BaseRecommender, HybridRecommender, TextEncoder,
-                           ZeroShotRecommender, clear_cache)
+from sklearn_zsrec import (ALSRecommender, BaseRecommender, HybridRecommender,
+                           PopularityRecommender, TextEncoder, ZeroShotRecommender, clear_cache)
 from sklearn_zsrec._explain import contributions
 
 from ._data import topic_catalog, topic_interactions
@@ -144,10 +144,21 @@ class Narrowed(BaseRecommender):
         return np.tile(self.counts_, (len(rows), 1))
 
 
+class Reordered(Narrowed):
+    """The catalog sorted popular first after ``_index`` (the columns of user_items_ not)."""
+
+    def _fit(self, data):
+        self._index(data)
+        order = np.argsort(-self.n_item_interactions_, kind="stable")
+        self.items_, self.counts_ = self.items_[order], self.n_item_interactions_[order]
+
+
 @pytest.mark.parametrize("model, message", [
     (NoIndex(), r"NoIndex: _fit set no users_, items_, user_items_; call self._index\(data\)"),
-    (Narrowed(), r"Narrowed: after _fit, user_items_ has shape \(48, 60\) but users_ and "
+    (Narrowed(), r"Narrowed: after _fit, user_items_ has shape \(48, 60\) and users_ and "
                  r"items_ number \(48, \d+\); keep users_ and items_ as self._index\(data\)"),
+    (Reordered(), r"Reordered: after _fit, user_items_ has shape \(48, 60\) and users_ and "
+                  r"items_ number \(48, 60\), reordered; keep .* in its order"),
 ])
 def test_fit_checks_what_index_sets(model, message):
     assert X.item_id.nunique() == 60 and X.user_id.nunique() == 48
@@ -241,12 +252,17 @@ def test_a_member_repeating_ids_is_refused_by_name():
 
 
 class Likelihood(BaseRecommender):
-    """Scores that are products of many probabilities (about 1e-46)."""
+    """Scores that are products of many probabilities (about 1e-46, or 1 to 1e-80)."""
+
+    def __init__(self, spread=False):
+        self.spread = spread
 
     def _fit(self, data):
         self._index(data)
 
     def _scores(self, rows, users):
+        if self.spread:  # the largest in range: the pairs merged decide the advice
+            return np.tile(np.logspace(0, -80, len(self.items_)), (len(rows), 1))
         return np.tile(1e-47 * (1.0 + np.arange(len(self.items_))), (len(rows), 1))
 
 
@@ -255,8 +271,12 @@ def test_scores_beyond_float32s_range_get_advice_that_helps():
         warnings.simplefilter("always")
         Likelihood().fit(X).recommend(X.user_id.iloc[:1], 3)
     message = " ".join(str(w.message) for w in caught)
-    assert "beyond float32's range (largest |score| 6e-46)" in message
+    assert "reach beyond float32's range (e.g. |score| 2e-47)" in message
     assert "divide each user's scores by its largest absolute score" in message
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Likelihood(spread=True).fit(X).recommend(X.user_id.iloc[:1], 3)
+    assert "reach beyond float32's range" in " ".join(str(w.message) for w in caught)
 
 
 def test_a_factor_member_of_ones_own_must_score_by_its_factors():
@@ -269,3 +289,40 @@ def test_a_factor_member_of_ones_own_must_score_by_its_factors():
     plain = HybridRecommender(_text(), [("mf", FactorsAndBias(bias=False))], blend="fixed",
                               verbose=0).fit(X)
     assert plain.recommend(X.user_id.iloc[:2], 3).shape == (2, 3)
+
+
+class Boosted(PopularityRecommender):
+    """Popularity with one item promoted: ``_scores`` changed, ``_contributions`` inherited."""
+
+    def _scores(self, rows, users):
+        scores = np.asarray(super()._scores(rows, users), dtype=np.float64).copy()
+        scores[:, 0] += 100.0
+        return scores
+
+
+def test_explain_checks_contributions_a_subclass_inherits_for_scores_it_changed():
+    model = Boosted().fit(X)
+    with pytest.raises(ValueError, match=r"Boosted: _contributions of item position 0 add up "
+                                         r"to .*a _scores of one's own needs a _contributions"):
+        model.explain(model.users_[0], model.items_[[0, 1]])
+
+
+def test_a_member_repeating_item_ids_is_refused_too():
+    class RepeatsItems(Repeats):
+        def fit(self, X, y=None):
+            super().fit(X)
+            self.users_ = np.unique(X.user_id)
+            self.items_ = np.r_[self.items_, self.items_[:1]]
+            return self
+
+    with pytest.raises(ValueError, match=r"member 'twice' \(RepeatsItems\) repeats ids in its "
+                                         r"items_"):
+        HybridRecommender(_text(), [("twice", RepeatsItems())], blend="fixed", verbose=0).fit(X)
+
+
+def test_methods_compiled_outside_a_module_are_ones_own():
+    namespace = {"Pinned": Pinned}  # no __name__: the function's __module__ is None
+    exec("def _fit(self, data):\n    Pinned._fit(self, data)\n", namespace)
+    Built = type("Built", (Pinned,), {"_fit": namespace["_fit"]})
+    assert Built._fit.__module__ is None
+    assert Built().fit(X).recommend(X.user_id.iloc[:1], 2).shape == (1, 2)
