@@ -275,27 +275,17 @@ class BaseRecommender(BaseEstimator):
             part = slice(start, start + chunk)
             raw = checked_scores(self, self._scores(rows[part], users[part]), len(rows[part]))
             scores = raw.astype(np.float32, copy=False)
-            if scores is raw and not _ours(type(self)._scores):
-                # a _scores of one's own may return an array it keeps (in a
-                # memo, a dict, a tensor): ``recommend`` masks seen items in place
+            if scores is raw and (not scores.flags.writeable or not _ours(type(self)._scores)):
+                # ``recommend`` masks seen items in place: a read-only array
+                # would raise, and a _scores of one's own may return an array
+                # it keeps (its fitted table or a view, a memo, a dict, a
+                # tensor), which it would write into; the package's return new ones
                 scores = scores.copy()
-            if (raw.ndim == 2 and raw.size and not warned
+            if (raw.size and not warned
                     and raw.dtype.itemsize > (4 if raw.dtype.kind == "f" else 2)
                     and raw.dtype.kind in "fiu"):
                 warned = _warn_if_rounded_together(raw, type(self).__name__)
-            if not scores.flags.writeable or self._holds(scores):
-                # ``_scores`` of a subclass of one's own that returns its
-                # fitted table (or a view): ``recommend`` masks seen items in
-                # place, which would raise or, worse, write into the model
-                scores = scores.copy()
             yield part, rows[part], scores
-
-    def _holds(self, array):
-        """Whether ``array`` may be (a view of) one of the model's own arrays."""
-        # a copy: another thread may add a lazy attribute meanwhile (the ANN
-        # index, the id lookup): "dictionary changed size during iteration"
-        return any(isinstance(value, np.ndarray) and np.may_share_memory(array, value)
-                   for value in vars(self).copy().values())
 
     def score_items(self, users, *, batch_size=None):
         """Scores of ``users`` over the whole catalog, nothing excluded.

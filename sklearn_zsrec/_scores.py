@@ -147,7 +147,7 @@ def _top_n(scores, n):
         idx[cut] = np.nonzero(above | tied)[1].reshape(len(cut), n)  # by column
         val[cut] = np.take_along_axis(part, idx[cut], axis=1)
     # best first, ties by column: torch's rows come best first, so only rows
-    # not strictly decreasing (ties, NaN, or completed above) are sorted
+    # not strictly decreasing (ties, or completed above) are sorted
     redo = np.flatnonzero(~(val[:, :-1] > val[:, 1:]).all(axis=1))
     if len(redo):
         order = np.lexsort((idx[redo], -val[redo]), axis=1)
