@@ -357,7 +357,7 @@ class BaseRecommender(BaseEstimator):
             (:func:`~sklearn_zsrec.approximate_recall` measures how many).
             Only for models whose scores are ``user_factors_ @
             item_factors_.T`` (ALSRecommender, SparkALSRecommender; a model
-            of one's own is checked on its first user); others raise a
+            of one's own is checked on three of its users); others raise a
             ``ValueError`` that names the fix. The index is built on the
             first call and kept on the model until its next fit (not
             pickled). Seen

@@ -116,26 +116,44 @@ def checked_scores(model, raw, n_users):
     return raw
 
 
+def _checked_rows(model, n=3):
+    """Rows of ``users_`` (at most ``n``: first, middle, last) to check scores on.
+
+    Users with interactions where the model counts them (a model that
+    ranks by interactions refuses the others).
+    """
+    counts = getattr(model, "n_user_interactions_", None)
+    rows = np.arange(len(model.users_))
+    if counts is not None and np.asarray(counts).any():
+        rows = np.flatnonzero(np.asarray(counts))
+    return np.unique(rows[np.linspace(0, len(rows) - 1, min(n, len(rows))).astype(int)])
+
+
 def check_factor_scores(model, what, fix):
-    """Raise unless a model of one's own scores its first user by its factors.
+    """Raise unless a model of one's own scores some of its users by its factors.
 
     Approximate search and the hybrid's blend read a model with
     ``user_factors_`` and ``item_factors_`` as scoring
     ``user_factors_ @ item_factors_.T``: one of one's own with more in its
-    scores (an item bias) lost it, silently. The package's own factor
-    models are that product by construction (not checked). ``what`` names
-    the model, ``fix`` says what to do.
+    scores (an item bias) lost it, silently. Checked on three users (the
+    first, middle and last of ``users_``), so that a term that is 0 for one
+    user is still seen. The package's own factor models are that product by
+    construction (not checked). ``what`` names the model, ``fix`` says what
+    to do.
     """
     scores = getattr(type(model), "_scores", None) or type(model).score_items
     if _ours(scores) or not len(model.users_):
         return
-    exact = np.asarray(model.score_items(model.users_[:1]), dtype=np.float64)[0]
-    product = np.asarray(model.item_factors_, np.float64) @ np.asarray(model.user_factors_[0],
-                                                                       np.float64)
-    tolerance = 1e-4 * max(np.abs(product).max(initial=0.0), np.abs(exact).max(initial=0.0))
-    if exact.shape != product.shape or not np.allclose(exact, product, rtol=1e-4, atol=tolerance):
-        gap = np.abs(exact - product).max() if exact.shape == product.shape else np.inf
-        raise ValueError(
-            f"{what} has user_factors_ and item_factors_, but its scores differ from "
-            f"user_factors_ @ item_factors_.T (user {model.users_[0]!r}: up to {gap:.3g}); "
-            f"{fix}")
+    rows = _checked_rows(model)
+    users = model.users_  # as _index set it (check_indexed): an array, tuples kept whole
+    users = users[rows] if isinstance(users, (np.ndarray, pd.Index)) else [users[r] for r in rows]
+    exact = np.asarray(model.score_items(users), dtype=np.float64)
+    product = (np.asarray(model.user_factors_, np.float64)[rows]
+               @ np.asarray(model.item_factors_, np.float64).T)
+    for user, got, want in zip(users, exact, product):
+        tolerance = 1e-4 * max(np.abs(want).max(initial=0.0), np.abs(got).max(initial=0.0))
+        if got.shape != want.shape or not np.allclose(got, want, rtol=1e-4, atol=tolerance):
+            gap = np.abs(got - want).max() if got.shape == want.shape else np.inf
+            raise ValueError(
+                f"{what} has user_factors_ and item_factors_, but its scores differ from "
+                f"user_factors_ @ item_factors_.T (user {user!r}: up to {gap:.3g}); {fix}")

@@ -94,6 +94,30 @@ def test_approximate_search_refuses_scores_that_are_more_than_the_factor_product
     assert np.array_equal(plain.recommend(users, 3, approximate=True), plain.recommend(users, 3))
 
 
+class FactorsAndTaste(FactorsAndBias):
+    """Factors plus a popularity taste per user, 0 for the first user (``U V' + t_u b``)."""
+
+    def _scores(self, rows, users):
+        taste = (np.asarray(rows, dtype=np.float32) / len(self.users_))[:, None]
+        return self.user_factors_[rows] @ self.item_factors_.T + taste * self.item_bias_
+
+
+def test_the_factor_product_check_sees_a_term_that_is_0_for_the_first_user():
+    # the check scored the first user alone, whose extra term is 0: it passed,
+    # and approximate search and the blend dropped the term for every other user
+    pytest.importorskip("faiss")
+    users = np.unique(X.user_id)[-4:]
+    model = FactorsAndTaste(bias=True).fit(X)
+    with pytest.raises(ValueError, match=r"FactorsAndTaste has user_factors_ and item_factors_, "
+                                         r"but its scores differ from .* \(user 'u"):
+        model.recommend(users, 3, approximate=True)
+    with pytest.raises(ValueError, match=r"member 'mf' has user_factors_ and item_factors_"):
+        HybridRecommender(_text(), [("mf", FactorsAndTaste(bias=True))], blend="fixed",
+                          verbose=0).fit(X)
+    plain = FactorsAndTaste(bias=False).fit(X)  # no term: searched
+    assert np.array_equal(plain.recommend(users, 3, approximate=True), plain.recommend(users, 3))
+
+
 def test_a_refit_that_changes_the_factors_in_place_gets_a_new_index():
     pytest.importorskip("faiss")
     users = np.unique(X.user_id)[:4]

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import joblib
 import numpy as np
@@ -51,6 +52,12 @@ pytestmark = [
 ITEM_TEXTS, TOPICS = topic_catalog()
 X = topic_interactions(TOPICS)  # 48 users ("u0", ...) x 60 items, 5 each, with timestamps
 USERS = X.user_id.unique()
+
+
+@contextmanager
+def _no_arrow(session):
+    """``_arrow`` forced off: ratings and factors go as Python rows (a mock of our own switch)."""
+    yield False
 
 
 def _small(**params):
@@ -122,6 +129,20 @@ def test_factors_follow_users_and_items_and_rank_the_topics(fitted):
         assert not set(X.item_id[X.user_id == user]) & set(row)
 
 
+@pytest.mark.parametrize("arrow", [True, False])
+def test_factors_of_several_blocks_are_stored_by_id(spark, arrow, monkeypatch):
+    # with more than one block Spark returns the factor rows block by block,
+    # not in id order: stored in the order collected, users got other users'
+    # factors (only the slow MovieLens test saw it)
+    if not arrow:
+        monkeypatch.setattr(_spark_als, "_arrow", _no_arrow)
+    model = _small(num_blocks=3).fit(X)
+    topic_of_user = X.groupby("user_id").item_id.first().map(TOPICS)
+    recs = model.recommend(topic_of_user.index, n=3)
+    assert (TOPICS.loc[recs.ravel()].to_numpy().reshape(recs.shape)
+            == topic_of_user.to_numpy()[:, None]).mean() > 0.9
+
+
 def test_explain_follows_sparks_normal_equation(fitted):
     # the contributions are computed from the documented equation (confidence
     # 1 + alpha * w, regularisation reg_param * count): they add up to
@@ -175,14 +196,8 @@ def test_without_pyarrow_python_rows_give_the_arrow_model(spark, with_impression
     # the suite never ran (pyspark imports pyarrow here, so hiding the module
     # does not reach it): users and items swapped there survived a mutation
     # hunt. _arrow forced off (our own logic): the same model as through Arrow
-    from contextlib import contextmanager
-
-    @contextmanager
-    def no_arrow(session):
-        yield False
-
     data, arrow_model = with_impressions
-    monkeypatch.setattr(_spark_als, "_arrow", no_arrow)
+    monkeypatch.setattr(_spark_als, "_arrow", _no_arrow)
     rows_model = _small().fit(data)
     np.testing.assert_allclose(rows_model.user_factors_, arrow_model.user_factors_, atol=1e-4)
     np.testing.assert_allclose(rows_model.item_factors_, arrow_model.item_factors_, atol=1e-4)
