@@ -305,10 +305,14 @@ class ContrastiveFineTuning(BaseEstimator):
                         remove("has lost its weights")
                     import torch
 
-                    # its seed (random_state) leaves the caller's torch RNGs as they were
+                    # its seed (random_state) leaves the caller's torch RNGs as they were;
+                    # gradients on and float32 whatever the caller set (a process that
+                    # turned autograd off failed in backward; one whose default dtype
+                    # was float64 tuned another model under the same key)
                     cuda = (list(range(torch.cuda.device_count()))
                             if torch.cuda.is_available() else [])
-                    with torch.random.fork_rng(devices=cuda):
+                    with torch.random.fork_rng(devices=cuda), torch.enable_grad(), \
+                            _default_dtype(torch.float32):
                         self._train(encoder, anchor_texts, anchors, positives, location,
                                     directory)
             return clone(encoder).set_params(model=str(directory)).fit()
@@ -500,6 +504,19 @@ class ContrastiveFineTuning(BaseEstimator):
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         logger.info("fine-tuned %s on %d pairs into %s", path, len(anchors), directory)
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype):
+    """torch's default dtype set to ``dtype`` inside, the caller's restored after."""
+    import torch
+
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
 
 
 @contextlib.contextmanager

@@ -81,7 +81,8 @@ def float32_weights(weights):
     the weights of 0 (a seen item without one).
     """
     weights = np.asarray(weights)
-    out = weights.astype(np.float32)
+    with np.errstate(under="ignore"):  # expected (also under np.seterr(all="raise"))
+        out = weights.astype(np.float32)
     out[(out == 0) & (weights > 0)] = np.finfo(np.float32).smallest_subnormal
     return out
 

@@ -29,16 +29,18 @@ def _normalize_rows(a):
     popularity) is the profile of the same weights times any constant.
     """
     a = np.asarray(a)
-    norms = np.linalg.norm(a, axis=1, keepdims=True)
-    # the squares of entries under sqrt(tiny) underflow to 0: such rows are
-    # scaled to a largest entry of 1 first
-    low = np.flatnonzero(norms[:, 0] < np.sqrt(np.finfo(a.dtype).tiny))
-    if len(low):
-        a = a.copy()
-        top = np.abs(a[low]).max(axis=1, keepdims=True)
-        a[low] /= np.where(top > 0, top, 1.0)
-        norms[low] = np.linalg.norm(a[low], axis=1, keepdims=True)
-    return a / np.where(norms > 0, norms, 1.0)
+    # the squares of entries under sqrt(tiny) underflow to 0 (expected, also
+    # under np.seterr(all="raise")): such rows are scaled to a largest entry
+    # of 1 first
+    with np.errstate(under="ignore"):
+        norms = np.linalg.norm(a, axis=1, keepdims=True)
+        low = np.flatnonzero(norms[:, 0] < np.sqrt(np.finfo(a.dtype).tiny))
+        if len(low):
+            a = a.copy()
+            top = np.abs(a[low]).max(axis=1, keepdims=True)
+            a[low] /= np.where(top > 0, top, 1.0)
+            norms[low] = np.linalg.norm(a[low], axis=1, keepdims=True)
+        return a / np.where(norms > 0, norms, 1.0)
 
 
 def _user_profiles(weights, item_embeddings, chunk=16384):

@@ -621,3 +621,40 @@ def test_the_weights_kept_are_the_best_evaluations_not_the_last_better_than_the_
     base = ZeroShotRecommender(_tiny_encoder(), item_texts=texts).fit(X).item_embeddings_
     assert np.abs(falls - base).max() > 1e-3  # step 1 moved the weights
     np.testing.assert_allclose(between, falls, atol=1e-6)
+
+
+@pytest.mark.parametrize("setting", ["autograd off", "float64 default"])
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_the_callers_torch_settings_neither_break_nor_change_the_tuning(tmp_path, setting,
+                                                                        method):
+    # a process with autograd off (serving code) failed in backward with torch's
+    # message; one whose default dtype was float64 tuned another model (LoRA's
+    # initialisation in float64) under the same key, which other fits then read
+    import torch
+
+    pytest.importorskip("peft")
+    texts, X = _tiny_catalogue()
+
+    def tuned(location):
+        steps = {"full": {"n_steps": 4}, "lora": {"n_steps": 20, "learning_rate": 1e-2}}
+        tuning = ContrastiveFineTuning(method, batch_size=8, random_state=0, location=location,
+                                       verbose=0, **steps[method])
+        return ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning).fit(X)
+
+    plain = tuned(tmp_path / "plain")
+    before = torch.is_grad_enabled(), torch.get_default_dtype()
+    try:
+        if setting == "autograd off":
+            torch.set_grad_enabled(False)
+        else:
+            torch.set_default_dtype(torch.float64)
+        after = (torch.is_grad_enabled(), torch.get_default_dtype())
+        other = tuned(tmp_path / "other")
+        assert (torch.is_grad_enabled(), torch.get_default_dtype()) == after  # left as set
+    finally:
+        torch.set_grad_enabled(before[0])
+        torch.set_default_dtype(before[1])
+    assert Path(other.encoder_.model).name == Path(plain.encoder_.model).name  # the same key
+    assert json.loads((Path(plain.encoder_.model) / "fine_tuning.json").read_text())[
+        "step_kept"] > 0  # a tuned model, not the base one
+    np.testing.assert_allclose(other.item_embeddings_, plain.item_embeddings_, atol=1e-6)
