@@ -71,7 +71,7 @@ UNSEEDED_HYBRID = (
 def default_location():
     """Where tuned models go by default: ``$SKLEARN_ZSREC_CACHE`` or ``~/.cache/sklearn_zsrec``."""
     root = os.environ.get("SKLEARN_ZSREC_CACHE") or Path.home() / ".cache" / "sklearn_zsrec"
-    return Path(root) / "fine-tuned"
+    return Path(root).expanduser().absolute() / "fine-tuned"  # (a relative one: from here)
 
 
 def interaction_pairs(users, items, order, window):

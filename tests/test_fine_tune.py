@@ -92,6 +92,19 @@ def test_default_location_is_the_cache_that_the_environment_names(tmp_path, monk
     assert (Path(rec.encoder_.model) / "fine_tuning.json").exists()
 
 
+def test_a_relative_cache_in_the_environment_is_taken_from_the_working_directory(
+        tmp_path, monkeypatch):
+    # the tuned encoder's model was the relative path: read from wherever the
+    # process stood later (the docstring promises an absolute path)
+    from sklearn_zsrec._fine_tune import default_location
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SKLEARN_ZSREC_CACHE", "cache")
+    assert default_location() == tmp_path / "cache" / "fine-tuned"
+    monkeypatch.setenv("SKLEARN_ZSREC_CACHE", "~/cache")
+    assert default_location() == Path.home() / "cache" / "fine-tuned"
+
+
 def test_pairs_follow_time_within_a_user_and_skip_repeats():
     users = np.array([0, 0, 0, 1, 0])
     items = np.array([5, 6, 5, 7, 8])
