@@ -350,3 +350,69 @@ def test_methods_compiled_outside_a_module_are_ones_own():
     Built = type("Built", (Pinned,), {"_fit": namespace["_fit"]})
     assert Built._fit.__module__ is None
     assert Built().fit(X).recommend(X.user_id.iloc[:1], 2).shape == (1, 2)
+
+
+# Mutation round 7 (each test failed on its mutant of the contract checks)
+
+class Offset(BaseRecommender):
+    """Item 'b' beats 'a' by 1 on a base of 1e9: one pair float32 cannot tell apart."""
+
+    def _fit(self, data):
+        self._index(data)
+
+    def _scores(self, rows, users):
+        return np.tile(np.array([1e9, 1e9 + 1, 5.0, 4.0]), (len(rows), 1))
+
+
+def test_one_pair_that_float32_merges_warns():
+    X = pd.DataFrame({"user_id": ["u", "v", "w", "w"], "item_id": ["c", "d", "a", "b"]})
+    model = Offset().fit(X)
+    with pytest.warns(UserWarning, match="rounds together for 1 of the 1 users"):
+        model.recommend(["u"], n=1)
+
+
+class Short(BaseRecommender):
+    """A slip: scores only ``items_[:-1]`` (one column short)."""
+
+    def _fit(self, data):
+        self._index(data)
+
+    def _scores(self, rows, users):
+        return np.tile(np.arange(len(self.items_) - 1, dtype=float), (len(rows), 1))
+
+
+@pytest.mark.parametrize("call", ["recommend", "score_items", "predict"])
+def test_scores_one_column_short_raise_naming_both_shapes(call):
+    X = pd.DataFrame({"user_id": ["u", "v", "w", "x"], "item_id": ["a", "b", "c", "d"]})
+    model = Short().fit(X)
+    run = {"recommend": lambda: model.recommend(["u"], n=3),
+           "score_items": lambda: model.score_items(["u"]),
+           "predict": lambda: model.predict(X.iloc[:1])}[call]
+    with pytest.raises(ValueError, match=r"shape \(1, 3\) for 1 users; expected \(1, 4\)"):
+        run()
+
+
+class SmallBias(BaseRecommender):
+    """Factors plus an item bias of at most 0.5% of the first user's largest score."""
+
+    def _fit(self, data):
+        self._index(data)
+        rng = np.random.default_rng(0)
+        self.user_factors_ = rng.standard_normal((len(self.users_), 4)).astype(np.float32)
+        self.item_factors_ = rng.standard_normal((len(self.items_), 4)).astype(np.float32)
+        top = np.abs(self.user_factors_[:1] @ self.item_factors_.T).max()
+        self.item_bias_ = (0.005 * top * np.linspace(-1, 1, len(self.items_))).astype(np.float32)
+
+    def _scores(self, rows, users):
+        return self.user_factors_[rows] @ self.item_factors_.T + self.item_bias_
+
+
+def test_a_small_item_bias_is_refused_by_the_factor_check():
+    # a bias of 0.5% of the scores reorders some top-10s (7 of 200 users in
+    # approximate search); the check's tolerance is float32 rounding, not that
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"user_id": rng.integers(0, 200, 3000), "item_id": rng.integers(0, 400, 3000)})
+    model = SmallBias().fit(X)
+    with pytest.raises(ValueError, match="SmallBias has user_factors_ and item_factors_"):
+        model.recommend(model.users_[:5], 10, approximate=True)
