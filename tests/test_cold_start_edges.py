@@ -22,6 +22,16 @@ def _zero_shot(items=JAZZ, encoder=None):
     return ZeroShotRecommender(encoder or TfidfVectorizer(), item_texts=items)
 
 
+def _topic_log(n_users, n_items, n_topics, boost, length, rng):
+    """Users who pick their topic's items ``boost`` + 1 times as often; ``length(u)`` draws."""
+    rows = []
+    for u in range(n_users):
+        pool = [i for i in range(n_items) if i % n_topics == u % n_topics] * boost
+        rows += [(u, int(i)) for i in rng.choice(pool + list(range(n_items)), length(u))]
+    X = pd.DataFrame(rows, columns=["user_id", "item_id"]).drop_duplicates()
+    return X.assign(timestamp=np.arange(len(X)))
+
+
 # add_items
 
 def test_add_items_refuses_a_mix_of_new_and_known_ids():
@@ -67,12 +77,7 @@ def test_items_added_to_a_hybrid_that_reads_zero_interaction_items_as_tail_are_a
     # added items were taken as the tail too and never recommended
     rng = np.random.RandomState(0)
     items = pd.Series({i: f"topic{i % 4} thing{i} word{i % 3}" for i in range(62)})
-    rows = []
-    for u in range(200):
-        pool = [i for i in range(60) if i % 4 == u % 4] * 3 + list(range(60))
-        rows += [(u, int(i)) for i in rng.choice(pool, rng.randint(2, 15))]
-    X = pd.DataFrame(rows, columns=["user_id", "item_id"]).drop_duplicates()
-    X["timestamp"] = np.arange(len(X))
+    X = _topic_log(200, 60, 4, 3, lambda u: rng.randint(2, 15), rng)
     model = HybridRecommender(_zero_shot(items), new_items=None, random_state=0,
                               verbose=0).fit(X)
     assert model.new_item_share_ == 0  # items 60 and 61: the tail
@@ -177,12 +182,7 @@ def test_a_bin_with_its_own_threshold_holds_the_arrivals_share():
     # longest histories none)
     rng = np.random.RandomState(0)
     texts = pd.Series({i: f"topic{i % 5} thing{i} word{i % 3} kind{i % 7}" for i in range(60)})
-    rows = []
-    for u in range(150):
-        pool = [i for i in range(50) if i % 5 == u % 5] * 2 + list(range(50))
-        rows += [(u, int(i)) for i in rng.choice(pool, [2, 4, 12, 40][u % 4])]
-    X = pd.DataFrame(rows, columns=["user_id", "item_id"]).drop_duplicates()
-    X["timestamp"] = np.arange(len(X))
+    X = _topic_log(150, 50, 5, 2, lambda u: [2, 4, 12, 40][u % 4], rng)
     model = HybridRecommender(_zero_shot(texts), new_items=list(range(50, 55)),
                               new_item_exposure=0.63, random_state=0, verbose=0).fit(X)
     share = model.new_item_share_
