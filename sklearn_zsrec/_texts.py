@@ -116,7 +116,7 @@ def check_id_texts(texts, name, owner):
             "Fill them (e.g. with the title) or drop those ids."
         ) from None
     ids = check_ids(texts.index, f"the index of {name}", owner)
-    return pd.Series(texts.to_numpy(dtype=object), index=ids)
+    return pd.Series(texts.to_numpy(dtype=object, copy=True), index=ids)  # (pandas 2: a view)
 
 
 def _kind(texts):

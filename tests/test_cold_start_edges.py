@@ -96,6 +96,20 @@ def test_exclude_seen_false_keeps_a_users_own_items(user_texts):
     assert sorted(top[0].tolist()) == [1, 2]
 
 
+def test_the_callers_texts_edited_in_place_after_fit_leave_the_model_alone():
+    # pandas 2 (the minimums job): the fitted user_texts_ was a view of the
+    # caller's Series, so an edit after fit changed the model's answers
+    # without a refit (and a later hybrid fit served from the fit memo)
+    users = pd.Series({"ann": "jazz fan", "bob": "space fan", "cat": "loves jazz bebop"},
+                      dtype=object)
+    X = pd.DataFrame({"user_id": ["ann", "bob"], "item_id": [1, 3]})
+    model = ZeroShotRecommender(TfidfVectorizer(), item_texts=JAZZ, user_texts=users).fit(X)
+    before = model.recommend("cat", n=4)
+    users["cat"] = "astronaut orbit rocket"
+    assert model.user_texts_["cat"] == "loves jazz bebop"
+    np.testing.assert_array_equal(model.recommend("cat", n=4), before)
+
+
 # ZeroShotRecommender's cosines
 
 def test_profiles_are_unit_length_whatever_the_weights_scale():
