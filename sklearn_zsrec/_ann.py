@@ -138,7 +138,8 @@ def build_index(item_factors, m=M, ef_construction=EF_CONSTRUCTION):
 
 
 class _IndexCache:
-    """A model's index, rebuilt when its ``item_factors_`` change; pickled empty."""
+    """A model's index, rebuilt when its ``item_factors_`` is another array (a refit
+    drops it: ``fit``); pickled empty. An edit of the array in place is not seen."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -270,7 +271,8 @@ def approximate_recall(recommender, users=None, *, n=10, sample=1000, exclude_se
         (:class:`ALSRecommender`, ``SparkALSRecommender``); others raise a
         ``ValueError``, as ``recommend(..., approximate=True)`` does.
     users : array-like of shape (n_users,), default=None
-        Users to sample from; None samples the users seen in ``fit``.
+        Users to sample from; None samples the users seen in ``fit`` with
+        an interaction (``recommend`` refuses those whose rows all weigh 0).
     n : int, default=10
         Items per user (the ``k`` of recall@k).
     sample : int or None, default=1000
@@ -315,7 +317,11 @@ def approximate_recall(recommender, users=None, *, n=10, sample=1000, exclude_se
     if sample is not None and not is_positive_int(sample):
         raise ValueError(f"approximate_recall: sample must be a positive int (users "
                          f"drawn) or None (all users); got {sample!r}.")
-    users = recommender.users_ if users is None else _check_user_ids(users, owner)[0]
+    if users is None:  # (a user of impressions alone: recommend refuses it)
+        counts = getattr(recommender, "n_user_interactions_", None)
+        users = recommender.users_ if counts is None else recommender.users_[counts > 0]
+    else:
+        users = _check_user_ids(users, owner)[0]
     if sample is not None and sample < len(users):
         rng = check_random_state(random_state)
         users = users[np.sort(rng.choice(len(users), size=sample, replace=False))]

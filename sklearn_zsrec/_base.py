@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
@@ -111,6 +112,11 @@ class BaseRecommender(BaseEstimator):
             not fitted, its earlier fit forgotten: refit a copy of a model
             that serves (``copy.deepcopy``) and swap the reference.
         """
+        if get_config()["skip_parameter_validation"]:
+            # validated all the same (microseconds beside a fit): a misspelt
+            # option ran another branch ("counts" ranked by weight), a
+            # negative n_neighbors crashed the interpreter in implicit
+            self._validate_params()
         data = check_interactions(X, y, estimator_name=type(self).__name__)
         # the earlier fit's approximate-search index: a refit that updated
         # item_factors_ in place (a warm start of one's own) kept serving it

@@ -136,7 +136,7 @@ def check_factor_scores(model, what, fix):
     ``user_factors_`` and ``item_factors_`` as scoring
     ``user_factors_ @ item_factors_.T``: one of one's own with more in its
     scores (an item bias) lost it, silently. Checked on three users (the
-    first, middle and last of ``users_``), so that a term that is 0 for one
+    first, middle and last of those with interactions), so that a term that is 0 for one
     user is still seen. The package's own factor models are that product by
     construction (not checked). ``what`` names the model, ``fix`` says what
     to do.

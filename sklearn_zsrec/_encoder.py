@@ -5,6 +5,7 @@ import os
 import threading
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, StrOptions
@@ -341,6 +342,8 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         -------
         self : TextEncoder
         """
+        if get_config()["skip_parameter_validation"]:  # validated all the same, as
+            self._validate_params()  # recommenders are ("bf16" ran float32)
         _check_template(self.template)
         self.model_path_ = resolve_model_path(self.model)
         self.device_ = _auto_device() if self.device == "auto" else self.device
@@ -520,8 +523,6 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         return self._forward(texts, self.precision_, self.verbose)
 
     def _forward(self, texts, precision, verbose=0):
-        import contextlib
-
         import torch
 
         # (read live: a template set after fit is checked here too)
@@ -544,7 +545,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         autocast = (
             torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
             if precision == "bfloat16"
-            else contextlib.nullcontext()
+            else torch.autocast(torch.device(device).type, enabled=False)  # a caller's off
         )
         starts = range(0, len(texts), self.batch_size)
         with torch.inference_mode():

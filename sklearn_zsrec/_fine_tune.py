@@ -183,8 +183,13 @@ class ContrastiveFineTuning(BaseEstimator):
     Notes
     -----
     Tuning is deterministic for a fixed ``random_state`` and torch thread
-    count. The fitted encoder reads the tuned model from ``location``: keep
-    the directory as long as you keep (or unpickle) the recommender.
+    count, whatever torch settings the caller made: it runs with gradients
+    on, outside ``inference_mode`` and ``autocast``, with float32 as torch's
+    default dtype (restored after it; that default is process-wide in torch,
+    so another thread that relies on a float64 default sees float32 while a
+    tuning runs). The fitted encoder reads the tuned model from
+    ``location``: keep the directory as long as you keep (or unpickle) the
+    recommender.
 
     Examples
     --------
@@ -307,12 +312,14 @@ class ContrastiveFineTuning(BaseEstimator):
 
                     # its seed (random_state) leaves the caller's torch RNGs as they were;
                     # gradients on and float32 whatever the caller set (a process that
-                    # turned autograd off failed in backward; one whose default dtype
-                    # was float64 tuned another model under the same key)
+                    # turned autograd off, or inside inference_mode, failed in backward;
+                    # one whose default dtype was float64, or inside autocast, tuned
+                    # another model under the same key)
                     cuda = (list(range(torch.cuda.device_count()))
                             if torch.cuda.is_available() else [])
-                    with torch.random.fork_rng(devices=cuda), torch.enable_grad(), \
-                            _default_dtype(torch.float32):
+                    with torch.random.fork_rng(devices=cuda), torch.inference_mode(False), \
+                            torch.enable_grad(), _default_dtype(torch.float32), \
+                            torch.autocast(torch.device(encoder.device_).type, enabled=False):
                         self._train(encoder, anchor_texts, anchors, positives, location,
                                     directory)
             return clone(encoder).set_params(model=str(directory)).fit()

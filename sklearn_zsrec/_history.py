@@ -32,7 +32,8 @@ def rank_from_latest(codes, data):
 
 def recency_factors(data, half_life):
     """``0.5 ** (rank_from_latest / half_life)`` per interaction (1 for the latest)."""
-    return 0.5 ** (rank_from_latest(pd.factorize(data.user_id)[0], data) / half_life)
+    with np.errstate(under="ignore"):  # 0 for ranks past ~1075 half-lives, as meant
+        return 0.5 ** (rank_from_latest(pd.factorize(data.user_id)[0], data) / half_life)
 
 
 def recency_weights(data, half_life):

@@ -57,9 +57,6 @@ class PopularityRecommender(BaseRecommender):
         self._index(data)
         if self.popularity == "count":
             self.item_scores_ = self.n_item_interactions_.astype(np.float32)
-        elif self.popularity != "weight":  # validated unless skip_parameter_validation
-            raise ValueError("PopularityRecommender: popularity must be 'count' or 'weight'; "
-                             f"got {self.popularity!r}.")
         else:
             # the weights as given, in float64 (the matrix stores float32,
             # a positive weight under its range raised to its smallest)

@@ -115,8 +115,11 @@ def check_id_texts(texts, name, owner):
             f"{len(bad)} ids have a missing or empty text (e.g. {bad[:5]}). "
             "Fill them (e.g. with the title) or drop those ids."
         ) from None
-    ids = check_ids(texts.index, f"the index of {name}", owner)
-    return pd.Series(texts.to_numpy(dtype=object, copy=True), index=ids)  # (pandas 2: a view)
+    # the model's own copy of ids and texts: either can be a view of the
+    # caller's arrays (pandas 2, or a Series built on an id array), which an
+    # edit after fit changed, in the model and in the fit memo's entries
+    ids = check_ids(texts.index, f"the index of {name}", owner).copy()
+    return pd.Series(texts.to_numpy(dtype=object, copy=True), index=ids)
 
 
 def _kind(texts):

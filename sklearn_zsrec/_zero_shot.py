@@ -52,7 +52,8 @@ def _user_profiles(weights, item_embeddings, chunk=16384):
     out = np.empty((weights.shape[0], item_embeddings.shape[1]), dtype=np.float32)
     for start in range(0, weights.shape[0], chunk):
         part = slice(start, start + chunk)
-        out[part] = _normalize_rows(np.asarray(weights[part] @ item_embeddings))
+        with np.errstate(under="ignore"):  # float32 flushes a long history's tiny entries
+            out[part] = _normalize_rows(np.asarray(weights[part] @ item_embeddings))
     return out
 
 

@@ -335,6 +335,18 @@ def test_approximate_recall_arguments(als):
         approximate_recall(als, users=[])
 
 
+def test_approximate_recall_by_default_samples_users_with_an_interaction():
+    # a user of impressions alone (rows of weight 0) was in the default
+    # sample, and recommend refused it with advice that does not apply here
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"user_id": rng.integers(0, 40, 600), "item_id": rng.integers(0, 80, 600),
+                      "weight": 1.0})
+    X = pd.concat([X, pd.DataFrame({"user_id": [99], "item_id": [0], "weight": [0.0]})])
+    model = ALSRecommender(factors=8, random_state=0).fit(X)
+    assert 99 in model.users_.tolist()
+    assert approximate_recall(model, n=5) >= 0.9
+
+
 def test_recall_counts_ties_and_short_lists():
     exact = np.array([[3.0, 2.0, 1.0], [5.0, -np.inf, -np.inf]])
     approx = np.array([[3.0, 1.0, 0.5], [5.0, -np.inf, -np.inf]])

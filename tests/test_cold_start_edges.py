@@ -110,6 +110,24 @@ def test_the_callers_texts_edited_in_place_after_fit_leave_the_model_alone():
     np.testing.assert_array_equal(model.recommend("cat", n=4), before)
 
 
+def test_ids_of_texts_built_on_the_callers_arrays_stay_the_models_after_an_edit():
+    # item_texts and user_texts built on id arrays (a catalog's columns): the
+    # fitted items_ and user texts' ids were those arrays (pandas 3 and 2), so
+    # re-keying the catalog after fit made the model recommend an id it never
+    # saw, and serve new users each other's texts
+    item_ids = np.array([1, 2, 3, 4])
+    user_ids = np.array(["new1", "new2"], dtype=object)
+    items = pd.Series(JAZZ.to_numpy(), index=item_ids)
+    users = pd.Series(["jazz bebop", "space orbit"], index=user_ids)
+    X = pd.DataFrame({"user_id": ["ann", "bob"], "item_id": [1, 3]})
+    model = ZeroShotRecommender(TfidfVectorizer(), item_texts=items, user_texts=users).fit(X)
+    before = model.recommend(["ann", "new1", "new2"], n=2)
+    item_ids[1] = 102
+    user_ids[:] = user_ids[::-1]
+    assert model.items_.tolist() == [1, 2, 3, 4]
+    np.testing.assert_array_equal(model.recommend(["ann", "new1", "new2"], n=2), before)
+
+
 # ZeroShotRecommender's cosines
 
 def test_profiles_are_unit_length_whatever_the_weights_scale():

@@ -636,13 +636,18 @@ def test_the_weights_kept_are_the_best_evaluations_not_the_last_better_than_the_
     np.testing.assert_allclose(between, falls, atol=1e-6)
 
 
-@pytest.mark.parametrize("setting", ["autograd off", "float64 default"])
-@pytest.mark.parametrize("method", ["full", "lora"])
+@pytest.mark.parametrize("method, setting", [
+    ("full", "autograd off"), ("lora", "autograd off"), ("full", "inference mode"),
+    ("lora", "float64 default"), ("lora", "autocast")])
 def test_the_callers_torch_settings_neither_break_nor_change_the_tuning(tmp_path, setting,
                                                                         method):
-    # a process with autograd off (serving code) failed in backward with torch's
-    # message; one whose default dtype was float64 tuned another model (LoRA's
-    # initialisation in float64) under the same key, which other fits then read
+    # a process with autograd off (serving code), or a fit inside
+    # inference_mode, failed in backward with torch's message; one whose
+    # default dtype was float64 (LoRA's initialisation in float64), or a fit
+    # inside autocast, tuned another model under the same key, which other
+    # fits then read
+    import contextlib
+
     import torch
 
     pytest.importorskip("peft")
@@ -656,18 +661,39 @@ def test_the_callers_torch_settings_neither_break_nor_change_the_tuning(tmp_path
 
     plain = tuned(tmp_path / "plain")
     before = torch.is_grad_enabled(), torch.get_default_dtype()
-    try:
-        if setting == "autograd off":
-            torch.set_grad_enabled(False)
-        else:
-            torch.set_default_dtype(torch.float64)
-        after = (torch.is_grad_enabled(), torch.get_default_dtype())
-        other = tuned(tmp_path / "other")
-        assert (torch.is_grad_enabled(), torch.get_default_dtype()) == after  # left as set
-    finally:
-        torch.set_grad_enabled(before[0])
-        torch.set_default_dtype(before[1])
+    with contextlib.ExitStack() as stack:
+        try:
+            if setting == "autograd off":
+                torch.set_grad_enabled(False)
+            elif setting == "float64 default":
+                torch.set_default_dtype(torch.float64)
+            elif setting == "inference mode":
+                stack.enter_context(torch.inference_mode())
+            else:
+                stack.enter_context(torch.autocast("cpu", dtype=torch.bfloat16))
+            after = (torch.is_grad_enabled(), torch.get_default_dtype())
+            other = tuned(tmp_path / "other")
+            assert (torch.is_grad_enabled(), torch.get_default_dtype()) == after  # left as set
+        finally:
+            torch.set_grad_enabled(before[0])
+            torch.set_default_dtype(before[1])
     assert Path(other.encoder_.model).name == Path(plain.encoder_.model).name  # the same key
     assert json.loads((Path(plain.encoder_.model) / "fine_tuning.json").read_text())[
         "step_kept"] > 0  # a tuned model, not the base one
     np.testing.assert_allclose(other.item_embeddings_, plain.item_embeddings_, atol=1e-6)
+
+
+def test_a_float32_encoder_encodes_in_float32_inside_a_callers_autocast():
+    # precision="float32" ran in bfloat16 under autocast, and the cache kept
+    # those vectors for later calls outside it
+    import torch
+
+    from sklearn_zsrec import clear_cache
+
+    texts = [f"a text about topic {k}" for k in range(8)]
+    clear_cache()
+    plain = _tiny_encoder().fit().transform(texts)
+    clear_cache()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = _tiny_encoder().fit().transform(texts)
+    np.testing.assert_array_equal(inside, plain)

@@ -6,17 +6,20 @@
   ``fit`` (the zero-shot and hybrid models with the real text model, any
   model with a weight of 1e-200); the same answers are expected.
 - scikit-learn's ``skip_parameter_validation=True``: a misspelt option was
-  taken for the other one (``popularity="counts"`` ranked by weight,
-  ``blend="lerned"`` fitted the fixed blend) and ``n_neighbors=-1`` crashed
-  the interpreter in implicit; each raises, naming the parameter.
+  taken for another one (``popularity="counts"`` ranked by weight,
+  ``blend="lerned"`` fitted the fixed blend), 0 factors or neighbours
+  scored everything 0 and ``n_neighbors=-1`` crashed the interpreter in
+  implicit; parameters are validated all the same.
 
 (torch's settings, autograd off and a float64 default dtype, are tested
 with the fine-tuning they changed: tests/test_fine_tune.py.)
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn import config_context
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from sklearn_zsrec import (ALSRecommender, HybridRecommender, ItemKNNRecommender,
                            NextItemRecommender, PopularityRecommender, TextEncoder,
@@ -58,16 +61,58 @@ def test_expected_underflow_does_not_raise_under_strict_settings(name):
     np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
 
 
-@pytest.mark.parametrize("name, params, message", [
-    ("popularity", {"popularity": "counts"}, "popularity must be 'count' or 'weight'; got "
-                                             "'counts'"),
-    ("hybrid", {"blend": "lerned"}, "blend must be 'learned' or 'fixed'; got 'lerned'"),
-    ("knn", {"n_neighbors": -1}, "n_neighbors must be an int >= 1; got -1"),
-    ("knn", {"n_neighbors": 0}, "n_neighbors must be an int >= 1; got 0"),
+@pytest.mark.parametrize("name, params", [
+    ("popularity", {"popularity": "counts"}),  # ranked by weight
+    ("hybrid", {"blend": "lerned"}),  # fitted the fixed blend
+    ("hybrid", {"new_items": "none"}),  # read as "all"
+    ("hybrid", {"user_neighbors": "Auto"}),  # an internal TypeError
+    ("knn", {"n_neighbors": -1}),  # crashed the interpreter in implicit
+    ("next", {"n_neighbors": 0}),  # every score 0
+    ("als", {"factors": 0}),  # every score 0
+    ("text", {"encoder__precision": "bf16"}),  # ran float32
 ])
-def test_options_are_checked_where_they_are_used_without_sklearns_validation(name, params,
-                                                                             message):
+def test_parameters_are_validated_even_when_sklearn_is_told_to_skip_it(name, params):
     model = _models()[name].set_params(**params)
+    key = next(iter(params)).rsplit("__", 1)[-1]
     with config_context(skip_parameter_validation=True), pytest.raises(ValueError,
-                                                                       match=message):
+                                                                       match=f"'{key}' param"):
         model.fit(X)
+
+
+def _long_history_log(rng, n_items=1200, heavy=1100):
+    """One user of ``heavy`` interactions (0.5 ** 1100 underflows), 30 of 5 each."""
+    rows = [(0, int(i), t) for t, i in enumerate(rng.permutation(n_items)[:heavy])]
+    rows += [(u, int(i), 2000 + u * 10 + k) for u in range(1, 31)
+             for k, i in enumerate(rng.choice(n_items, 5, replace=False))]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+
+
+def _an_item_shown_to_every_user(rng, n_users=1100):
+    """Item 0 shown (weight 0) to ``n_users`` users and never picked."""
+    rows = [(u, 0, 0.0) for u in range(n_users)]
+    rows += [(u, int(i), 1.0) for u in range(n_users)
+             for i in rng.choice(np.arange(1, 60), 3, replace=False)]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "weight"])
+
+
+@pytest.mark.parametrize("case", ["zero-shot, a long history", "item-kNN, a long history",
+                                  "next-item, a long history", "hybrid, a long history",
+                                  "hybrid, an item shown to every user"])
+def test_long_histories_and_long_unpicked_items_under_strict_settings(case):
+    # recency 0.5 ** rank past ~1075 ranks, a long history's tiny profile
+    # entries scaled in the blend, an item's chance of no pick in 1,100
+    # showings: each underflows, as meant, and raised under all="raise"
+    rng = np.random.RandomState(0)
+    long = "long history" in case
+    X = _long_history_log(rng) if long else _an_item_shown_to_every_user(rng)
+    texts = pd.Series({i: f"topic{i % 7} thing{i} word{i % 3}"
+                       for i in range(1200 if long else 60)})
+    text = lambda: ZeroShotRecommender(TfidfVectorizer(), item_texts=texts)  # noqa: E731
+    make = {"zero-shot": text, "item-kNN": ItemKNNRecommender, "next-item": NextItemRecommender,
+            "hybrid": lambda: HybridRecommender(text(), blend="fixed", random_state=0,
+                                                verbose=0)}[case.split(",")[0]]
+    want = make().fit(X).recommend([0, 1], 5, return_scores=True)
+    with np.errstate(all="raise"):
+        got = make().fit(X).recommend([0, 1], 5, return_scores=True)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-6)

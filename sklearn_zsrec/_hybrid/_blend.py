@@ -465,17 +465,16 @@ def _whitened(x, to_user):
 
 def _scaled(x, std):
     """``x / std(x . y)`` over the items, in float32; 0 where ``std`` is 0 (constant scores)."""
-    return x / np.where(std > 0, std, np.inf).astype(np.float32)[:, None]
+    with np.errstate(under="ignore"):  # tiny entries of a long history's profile
+        return x / np.where(std > 0, std, np.inf).astype(np.float32)[:, None]
 
 
-def check_weights(weights, members, all_members, blend):
+def check_weights(weights, members, all_members):
     """Raise when the hybrid's ``weights`` cannot give a ranking (checked whatever the blend).
 
     ``members``: the (name, member) pairs kept; ``all_members``: the
     hybrid's ``members`` parameter (its dropped names are allowed keys).
     """
-    if blend not in ("learned", "fixed"):  # validated unless skip_parameter_validation
-        raise ValueError(f"HybridRecommender: blend must be 'learned' or 'fixed'; got {blend!r}.")
     if weights is None:
         return
     keys = ["text", "popularity", *(name for name, _ in members)]

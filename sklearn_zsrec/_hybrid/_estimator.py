@@ -273,7 +273,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         if clash:
             raise ValueError(f"HybridRecommender: member names {sorted(clash)} are parameters "
                              "of the hybrid; rename those members.")
-        check_weights(self.weights, members, self.members, self.blend)
+        check_weights(self.weights, members, self.members)
         learned = self.blend == "learned"
         self._exposure, self._unpicked = None, unpicked_items(data)  # see _fresh_mask
         # text and members (twice with a holdout), the blend, exposure, new users

@@ -45,7 +45,8 @@ def unpicked_items(data):
     codes = positions(ids, data.item_id)
     shown = np.bincount(codes, weights=~picked, minlength=len(ids))
     picks = np.bincount(codes, weights=picked, minlength=len(ids))
-    miss = (1.0 - picked.mean()) ** shown  # no pick in that many showings
+    with np.errstate(under="ignore"):  # (0 after thousands of showings)
+        miss = (1.0 - picked.mean()) ** shown  # no pick in that many showings
     return ids[(picks == 0) & (miss <= 1.0 - UNPICKED_CONFIDENCE)]
 
 
