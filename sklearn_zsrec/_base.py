@@ -22,7 +22,7 @@ from ._interactions import (arrow_values, check_ids, check_interactions, float32
 from ._contract import _ours, _warn_if_rounded_together, check_indexed, checked_scores
 from ._ids import _other_type, _unique_ids, ids_as_text, isin_ids
 from ._progress import warn_ids
-from ._scores import NaNScoresError, _chunk_size, _seen_positions, _top_n
+from ._scores import NaNScoresError, _chunk_size, _seen_positions, _top_n, underflow_ignored
 
 
 def _check_user_ids(users, owner, is_user=None):
@@ -87,6 +87,7 @@ class BaseRecommender(BaseEstimator):
     _parameter_constraints: dict = {}
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @underflow_ignored
     def fit(self, X, y=None):
         """Fit the recommender on interactions.
 
@@ -293,6 +294,7 @@ class BaseRecommender(BaseEstimator):
                 warned = _warn_if_rounded_together(raw, type(self).__name__)
             yield part, rows[part], scores
 
+    @underflow_ignored
     def score_items(self, users, *, batch_size=None):
         """Scores of ``users`` over the whole catalog, nothing excluded.
 
@@ -324,6 +326,7 @@ class BaseRecommender(BaseEstimator):
                 out[part] = scores
         return out[0] if single else out
 
+    @underflow_ignored
     def recommend(
         self, users, n=10, *, exclude_seen=True, return_scores=False, batch_size=None,
         approximate=False,
@@ -423,6 +426,7 @@ class BaseRecommender(BaseEstimator):
                 "recommend cannot rank NaN. Fix the model's scores (_scores): a finite score, "
                 "or -inf for an item to rule out.") from None
 
+    @underflow_ignored
     def predict(self, X):
         """Score each ``(user_id, item_id)`` row of X; higher is more relevant.
 
@@ -515,6 +519,7 @@ class BaseRecommender(BaseEstimator):
                 "weight 0 are no interaction) are y or X's 'weight' column.")
         return _score_recommender(self, X, "ndcg", 10, y=y)
 
+    @underflow_ignored
     def explain(self, user, items=None, *, n=10, max_contributions=10):
         """Why ``items`` score as they do for ``user``: one row per contribution.
 

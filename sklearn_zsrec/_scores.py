@@ -1,6 +1,8 @@
 """The array work of ranking: chunk sizes, matrix products, writes into
 catalog columns and top-k, shared by every recommender's scoring."""
 
+import functools
+
 import numpy as np
 
 from ._interactions import is_positive_int
@@ -12,6 +14,22 @@ from ._progress import quiet
 # efficient
 _CHUNK_BYTES = 2 * 2**20
 _CHUNK_MIN_USERS = 64
+
+
+def underflow_ignored(method):
+    """``method`` with numpy's underflow ignored, whatever the caller's ``np.seterr``.
+
+    Underflow is never an error here: recency ``0.5 ** rank`` past ~1075
+    ranks, a long history's tiny profile entries cast to float32, an item's
+    chance of no pick in thousands of showings are meant to reach 0. Under
+    ``np.seterr(all="raise")`` (a common debugging setting) they raised. A
+    new ``errstate`` per call: thread-safe under numpy 1 and 2.
+    """
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with np.errstate(under="ignore"):
+            return method(*args, **kwargs)
+    return wrapper
 
 
 def _chunk_size(batch_size, n_items, n_users=None):

@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 
 from ._base import BaseRecommender
 from ._ids import _other_type, _unique_ids, isin_ids
-from ._scores import _matmul
+from ._scores import _matmul, underflow_ignored
 from ._cold_start import CallTextsMixin, check_new_items, grow_catalog, user_texts_for
 from ._encoder import embed
 from ._explain import contributions, history_contributions
@@ -233,6 +233,7 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         """
         return (rows >= 0) & emb.any(axis=1)
 
+    @underflow_ignored
     def add_items(self, item_texts):
         """Add items to the catalog by their text, after ``fit``.
 

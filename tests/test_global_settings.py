@@ -79,12 +79,13 @@ def test_parameters_are_validated_even_when_sklearn_is_told_to_skip_it(name, par
         model.fit(X)
 
 
-def _long_history_log(rng, n_items=1200, heavy=1100):
-    """One user of ``heavy`` interactions (0.5 ** 1100 underflows), 30 of 5 each."""
+def _long_history_log(rng, n_items=2400, heavy=2200):
+    """One user of ``heavy`` interactions (0.5 ** (2200 / 2) underflows), 30 of 5 each;
+    half-star ratings as weights (4.5 times a subnormal recency underflows too)."""
     rows = [(0, int(i), t) for t, i in enumerate(rng.permutation(n_items)[:heavy])]
-    rows += [(u, int(i), 2000 + u * 10 + k) for u in range(1, 31)
+    rows += [(u, int(i), 5000 + u * 10 + k) for u in range(1, 31)
              for k, i in enumerate(rng.choice(n_items, 5, replace=False))]
-    return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"]).assign(weight=4.5)
 
 
 def _an_item_shown_to_every_user(rng, n_users=1100):
@@ -97,6 +98,7 @@ def _an_item_shown_to_every_user(rng, n_users=1100):
 
 @pytest.mark.parametrize("case", ["zero-shot, a long history", "item-kNN, a long history",
                                   "next-item, a long history", "hybrid, a long history",
+                                  "learned hybrid, a long history",
                                   "hybrid, an item shown to every user"])
 def test_long_histories_and_long_unpicked_items_under_strict_settings(case):
     # recency 0.5 ** rank past ~1075 ranks, a long history's tiny profile
@@ -106,13 +108,20 @@ def test_long_histories_and_long_unpicked_items_under_strict_settings(case):
     long = "long history" in case
     X = _long_history_log(rng) if long else _an_item_shown_to_every_user(rng)
     texts = pd.Series({i: f"topic{i % 7} thing{i} word{i % 3}"
-                       for i in range(1200 if long else 60)})
+                       for i in range(2400 if long else 60)})
     text = lambda: ZeroShotRecommender(TfidfVectorizer(), item_texts=texts)  # noqa: E731
     make = {"zero-shot": text, "item-kNN": ItemKNNRecommender, "next-item": NextItemRecommender,
             "hybrid": lambda: HybridRecommender(text(), blend="fixed", random_state=0,
-                                                verbose=0)}[case.split(",")[0]]
-    want = make().fit(X).recommend([0, 1], 5, return_scores=True)
+                                                verbose=0),
+            "learned hybrid": lambda: HybridRecommender(text(), random_state=0, verbose=0),
+            }[case.split(",")[0]]
+    plain = make().fit(X)
+    want = plain.recommend([0, 1], 5, return_scores=True)
     with np.errstate(all="raise"):
-        got = make().fit(X).recommend([0, 1], 5, return_scores=True)
+        strict = make().fit(X)
+        got = strict.recommend([0, 1], 5, return_scores=True)
+        why = strict.explain(0, n=3)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
+    np.testing.assert_allclose(why.contribution, plain.explain(0, n=3).contribution, rtol=1e-5,
+                               atol=1e-7)

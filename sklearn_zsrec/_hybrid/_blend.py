@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._scores import _matmul, _put_columns, _tensor
+from .._scores import _matmul, _put_columns, _tensor, underflow_ignored
 from ._members import dropped_names
 
 # upper edges of the history-length bins; each bin (users with at most that
@@ -231,6 +231,7 @@ class Blend:
         rows = np.asarray(rows)
         return (rows >= 0) & self.fitted.text.user_embeddings_[np.maximum(rows, 0)].any(axis=1)
 
+    @underflow_ignored
     def scores(self, rows, users, coef, scratch=None):
         """The blend of known users ``rows`` (ids ``users``), one coefficient row per user."""
         import torch
