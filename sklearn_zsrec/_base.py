@@ -180,17 +180,20 @@ class BaseRecommender(BaseEstimator):
     def _is_user(self, user):
         """Whether the single id ``user`` (e.g. a tuple) is one user id.
 
-        A user of ``fit``, or a tuple of the length of ``fit``'s tuple ids:
-        a new user (for models that score new users) rather than a sequence
-        of users, which it silently was ((998, "z") ranked users 998 and "z").
+        A user of ``fit``, or a tuple of the length of one of ``fit``'s tuple
+        ids (whatever ids of other kinds fit also saw): a new user (for models
+        that score new users) rather than a sequence of users, which it
+        silently was ((998, "z") ranked users 998 and "z").
         """
         try:
             if self._rows(object_array([user]), "user")[0] >= 0:
                 return True
         except (TypeError, ValueError):  # a tuple of another length than tuple ids
             return False
-        first = self.users_[0] if len(self.users_) else None
-        if not (isinstance(user, tuple) and isinstance(first, tuple) and len(user) == len(first)):
+        cache = self.__dict__.setdefault("_lookup", {})
+        if "tuple lengths" not in cache:  # of fit's tuple ids (ids of other kinds may be mixed in)
+            cache["tuple lengths"] = {len(u) for u in self.users_ if isinstance(u, tuple)}
+        if not (isinstance(user, tuple) and len(user) in cache["tuple lengths"]):
             return False
         try:  # a tuple of known users is a sequence of them
             return not (self._rows(object_array(list(user)), "user") >= 0).all()

@@ -127,7 +127,7 @@ def test_explain_validates_its_input():
         model.explain(model.users_[0], max_contributions=0)
     with pytest.raises(ValueError, match="were not seen in fit"):
         model.explain("nobody")
-    with pytest.raises(ValueError, match=r"items has repeated ids .* pd.unique\(items\)"):
+    with pytest.raises(ValueError, match=r"items has repeated ids .* list\(dict.fromkeys\(items\)\)"):
         model.explain(model.users_[0], [model.items_[0], model.items_[1], model.items_[0]])
 
 

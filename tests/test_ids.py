@@ -5,6 +5,8 @@ Each test here failed before ids were parsed by one rule
 answers", items 1, 2, 3, 9, 10 and 11.
 """
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -175,6 +177,24 @@ def test_a_tuple_id_is_one_user():
     assert model.recommend(("s9", 7), n=2).shape == (2,)
     # and a tuple of two known users is still those two users
     np.testing.assert_array_equal(model.recommend((("s1", 7), ("s2", 7)), n=1), [["a"], ["b"]])
+
+
+def test_a_new_tuple_id_is_one_user_when_fit_also_saw_other_kinds():
+    # ids sort by kind, ints before tuples: the check read only the first
+    # id, so a new ("shop", 2) was users "shop" (new) and 2 (known), two
+    # rows ranked against user 2's history
+    X = pd.DataFrame({"user_id": pd.Series([1, 1, 2, ("shop", 7), ("shop", 7)], dtype=object),
+                      "item_id": ["a", "b", "c", "a", "d"]})
+    model = PopularityRecommender().fit(X)
+    assert model.recommend(("shop", 2), n=2).shape == (2,)
+    assert model.score_items(("shop", 2)).shape == (len(model.items_),)
+    assert model.recommend(("shop", 7), n=2).tolist() == ["b", "c"]
+    # a tuple of another length than fit's tuple ids is a sequence of users
+    np.testing.assert_array_equal(model.recommend((1, 2, ("shop", 7)), n=1),
+                                  [["c"], ["a"], ["b"]])
+    # after pickling too (the lookup is rebuilt)
+    again = pickle.loads(pickle.dumps(model))
+    assert again.recommend(("shop", 2), n=2).shape == (2,)
 
 
 def test_an_arrow_table_is_read_by_column_name():
