@@ -286,6 +286,12 @@ def test_refit_rebuilds_the_index():
     got = model.recommend(model.users_, 5, approximate=True)
     assert _recall(got, model.recommend(model.users_, 5)) >= 0.95
     assert _recall(got, first) < 0.5
+    # factors replaced without a refit (trained elsewhere, loaded into a
+    # fitted model): another array, another index
+    model.item_factors_ = item_factors.copy()
+    got = model.recommend(model.users_, 5, approximate=True)
+    assert _recall(got, model.recommend(model.users_, 5)) >= 0.95
+    assert _recall(got, first) >= 0.95
 
 
 @pytest.mark.parametrize("model", [PopularityRecommender(), ItemKNNRecommender()],

@@ -296,3 +296,18 @@ def test_text_maps_choose_their_alpha_by_leave_one_out_from_min_map_items_on():
     text, member, _ = _linear_catalogue(n - 1, 3, np.arange(n - 1), dims=4)
     maps = _item_side.item_side(text, {"als": member})["maps"]
     assert maps["alphas"] == {"popularity": _item_side.MAP_ALPHA, "als": _item_side.MAP_ALPHA}
+
+
+def test_each_bin_of_its_own_is_refitted_on_its_own_samples():
+    # "one blend over all samples, refitted per bin in own_bins": bin 0's
+    # positives follow term 0, bin 1's term 1; the pooled fit weighs both
+    rng = np.random.RandomState(0)
+    x = rng.randn(4000, 2).astype(np.float32)
+    groups = np.repeat([0, 1], 2000)
+    logit = np.where(groups == 0, 3 * x[:, 0], 3 * x[:, 1])
+    labels = (rng.rand(4000) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    coef, pooled = _learn.Learner(1.0, rng).fit_blends(x, labels, groups, own_bins=[0, 1])
+    assert coef[0, 0] > 2.0 and abs(coef[0, 1]) < 0.5
+    assert coef[1, 1] > 2.0 and abs(coef[1, 0]) < 0.5
+    weights = pooled.coef_.ravel()
+    assert 0.5 < weights[0] < 2.0 and 0.5 < weights[1] < 2.0

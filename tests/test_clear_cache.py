@@ -27,6 +27,28 @@ def test_clear_cache_empties_the_fit_memo_and_the_embeddings():
     assert embedding_cache_info().currsize == 0
 
 
+def test_the_fit_memo_tells_fits_on_other_weights_apart():
+    # the same rows weighted otherwise (e.g. a grid over a weighting of the
+    # rows): the second fit must not be served the first one's members
+    import numpy as np
+
+    from sklearn_zsrec import ItemKNNRecommender, clear_cache
+
+    def fit(data):
+        return HybridRecommender(_text(), [("knn", ItemKNNRecommender())], blend="fixed",
+                                 weights={"knn": 1.0}, verbose=0, random_state=0).fit(data)
+
+    heavy = X.assign(weight=np.where(np.arange(len(X)) % 3 == 0, 5.0, 1.0))
+    fit(X.assign(weight=1.0))
+    second = fit(heavy)
+    clear_cache(embeddings=False, models=False)
+    fresh = fit(heavy)
+    users = fresh.users_[:20]
+    np.testing.assert_array_equal(second.named_members_.knn.score_items(users),
+                                  fresh.named_members_.knn.score_items(users))
+    np.testing.assert_array_equal(second.recommend(users, 5), fresh.recommend(users, 5))
+
+
 def test_the_fit_memo_does_not_serve_a_model_retrained_in_place(tmp_path):
     # the memo keyed the text model by its parameters, the model's path among
     # them: a model saved over the old one got the old model's embeddings

@@ -154,11 +154,20 @@ def test_protocol_slips_are_named_with_the_fix():
         _alone(NoUsers())
 
 
+class Times(Table):
+    """Nanosecond times 100 apart (float64's spacing at 1.7e18 is 256): a permutation per user."""
+
+    def score_items(self, users):
+        ranks = np.stack([np.random.default_rng(int(str(u).lstrip("u"))).permutation(
+            len(self.items_)) for u in users])
+        return 1_700_000_000_000_000_000 + 100 * ranks.astype(np.int64)
+
+
 def test_int64_scores_past_float64_keep_their_ranking_and_a_subclass_warns():
     # nanosecond times a hundred apart: float64 tied them before centring
-    member = Table(transform=lambda s: 1_700_000_000_000_000_000 + 100 * (1000 * s).astype(
-        np.int64))
-    model = _alone(member)
+    # (the first version of this test drew times 1,700 apart, which float64
+    # keeps apart: it passed without the exact rebasing)
+    model = _alone(Times())
     user = model.users_[0]
     own = model.named_members_.m.score_items([user])[0]
     expected = model.named_members_.m.items_[np.argsort(-own, kind="stable")[:5]]
@@ -340,3 +349,83 @@ def test_the_rounding_warning_rule_at_its_edges():
 
     with pytest.warns(UserWarning, match=r"Counts: _scores returned int32 scores that float32"):
         Counts().fit(X).recommend(X.user_id.iloc[:2], 3)
+
+
+class LastItem(BaseEstimator):
+    """Scores 1 on each user's own last item, 0 elsewhere.
+
+    ``users``: "odd" knows every other user only (and "wider" two users
+    more than X's); ``reversed``: its ``items_`` are the catalog in
+    descending order.
+    """
+
+    def __init__(self, users="all", reversed=False):
+        self.users, self.reversed = users, reversed
+
+    def fit(self, X, y=None):
+        users = np.sort(X.user_id.unique())
+        self.users_ = {"all": users, "odd": users[1::2],
+                       "wider": np.r_[users, ["other1", "other2"]]}[self.users]
+        self.items_ = np.sort(ITEM_TEXTS.index.to_numpy())
+        self.items_ = self.items_[::-1] if self.reversed else self.items_
+        self.last_ = X.groupby("user_id").item_id.last()
+        return self
+
+    def score_items(self, users):
+        out = np.zeros((len(users), len(self.items_)))
+        out[np.arange(len(users)), pd.Index(self.items_).get_indexer(self.last_.loc[list(users)])] = 1
+        return out
+
+
+def test_a_member_scores_each_user_by_its_own_row_and_item_columns():
+    # rows and columns are matched by id: a member that knows every other
+    # user gave the users it lacks the others' rows (and its own users the
+    # neutral row), and a member whose items_ are the catalog in another
+    # order was read as if in the hybrid's order
+    last = X.groupby("user_id").item_id.last()
+    for member in (LastItem(users="odd"), LastItem(reversed=True), LastItem(users="wider")):
+        model = _alone(member)
+        users = model.users_[:12]
+        top = model.recommend(users, n=1, exclude_seen=False).ravel()
+        known = np.isin(users, model.named_members_.m.users_)
+        np.testing.assert_array_equal(top[known], last.loc[users[known]].to_numpy())
+        if not known.all():  # the others: no member score, the same ranking for all of them
+            assert len(set(top[~known])) == 1
+            terms = model.explain(users[~known][0], [last[users[~known][0]]])
+            np.testing.assert_allclose(terms.loc[terms.source == "m", "contribution"], 0.0,
+                                       atol=1e-6)
+
+
+class Topics(BaseEstimator):
+    """A factor member: one-hot topics as item factors, the users' topic counts as theirs."""
+
+    def fit(self, X, y=None):
+        self.users_, self.items_ = np.sort(X.user_id.unique()), np.sort(X.item_id.unique())
+        names = np.sort(TOPICS.unique())
+        self.item_factors_ = (TOPICS.loc[self.items_].to_numpy()[:, None] == names).astype(
+            np.float32)
+        counts = pd.crosstab(X.user_id, X.item_id).reindex(index=self.users_,
+                                                           columns=self.items_, fill_value=0)
+        self.user_factors_ = (counts.to_numpy() @ self.item_factors_).astype(np.float32)
+        return self
+
+    def score_items(self, users):
+        return self.user_factors_[pd.Index(self.users_).get_indexer(users)] @ self.item_factors_.T
+
+
+def test_the_recent_term_of_a_factor_member_weighs_the_latest_items_most():
+    # "<member>_recent": the user's items' factors, each weighted by recency
+    # (half-life RECENT_HALF_LIFE interactions); a reader of five space
+    # stories and then two jazz ones gets jazz first from it, space from the
+    # member's own factors (all items alike, computed without recency, it
+    # ranked space first too)
+    space, jazz = TOPICS.index[TOPICS == "space"], TOPICS.index[TOPICS == "jazz"]
+    reader = pd.DataFrame({"user_id": "reader", "item_id": list(space[:5]) + list(jazz[:2]),
+                           "timestamp": 1000 + np.arange(7)})
+    model = _alone(Topics(), pd.concat([X, reader], ignore_index=True))
+    terms = list(model.terms_)
+    for term, topic in (("m_recent", "jazz"), ("m", "space")):
+        coef = np.zeros_like(model.coef_)
+        coef[..., terms.index(term)] = 1.0
+        model.coef_ = coef  # rank by this term alone
+        assert (TOPICS.loc[model.recommend("reader", n=5)] == topic).all(), term

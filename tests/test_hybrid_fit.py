@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn_zsrec._hybrid import _choice, _exposure, _learn, _memo
 from sklearn_zsrec._hybrid._blend import HISTORY_BINS
 from sklearn_zsrec._next_item import item_transitions
+from sklearn_zsrec.datasets import make_synthetic_interactions
 from sklearn_zsrec.model_selection import LeaveLastOut
 
 from ._data import topic_catalog, topic_interactions
@@ -1147,3 +1148,39 @@ def test_new_items_outside_the_catalog_raise_before_the_final_fit():
     with pytest.raises(ValueError, match="new_items are not in the catalog"):
         model.fit(X)
     assert len(fits) == 1  # the holdout's member only
+
+
+def test_the_popularity_plus_text_candidate_adds_the_text():
+    # the candidates the learned blend is judged against: on topics, text
+    # ranks the held-out items far better than popularity alone
+    model = _hybrid(blend="learned", verbose=0).fit(X)
+    names, ndcg = list(model.blend_candidates_), model.blend_validation_ndcg_
+    judged = ndcg.any(axis=1)  # the bins with held-out interactions
+    assert judged.any()
+    assert (ndcg[judged, names.index("popularity + text")]
+            > ndcg[judged, names.index("popularity")] + 0.05).all()
+
+
+def test_the_global_fit_is_the_mean_of_the_bins_fits(monkeypatch):
+    # blend_choice_ "global fit": the mean of the bins' fits (a mutation
+    # hunt gave it bin 0's fit with every test passing)
+    original, seen = _learn.Learner.select, {}
+
+    def spy_select(self, holdout, coef, cross, fold, out, k=10):
+        best = original(self, holdout, coef, cross, fold, out, k)
+        seen.update(coef=coef.copy(), best=best.copy(), choice=list(out.choice))
+        return best
+
+    monkeypatch.setattr(_learn.Learner, "select", spy_select)
+    # every bin takes the global fit (here the bins' own fits win)
+    monkeypatch.setattr(_learn, "clear_winner", lambda gains, start, simplicity: _learn.GLOBAL_FIT)
+    # enough users per history-length bin for bins of their own
+    data = make_synthetic_interactions(1500, 150, 30000, n_topics=5, random_state=0)
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                               item_texts=data.item_text)
+    model = HybridRecommender(text, [("knn", ItemKNNRecommender()), ("next", NextItemRecommender())],
+                              random_state=0, verbose=0).fit(data.interactions)
+    coef, best, choice = seen["coef"], seen["best"], seen["choice"]
+    assert choice == list(model.blend_choice_) == ["global fit"] * len(choice)
+    assert not np.allclose(coef[0], coef.mean(axis=0))  # bins of their own: it tells
+    np.testing.assert_allclose(best, np.tile(coef.mean(axis=0), (len(best), 1)), rtol=1e-6)
