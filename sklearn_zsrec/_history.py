@@ -32,7 +32,9 @@ def rank_from_latest(codes, data):
 
 def recency_factors(data, half_life):
     """``0.5 ** (rank_from_latest / half_life)`` per interaction (1 for the latest)."""
-    with np.errstate(under="ignore"):  # 0 for ranks past ~1075 half-lives, as meant
+    # 0 for ranks past ~1075 half-lives, as meant (and past the latest for a
+    # half_life so small that rank / half_life overflows to inf)
+    with np.errstate(under="ignore", over="ignore"):
         return 0.5 ** (rank_from_latest(pd.factorize(data.user_id)[0], data) / half_life)
 
 

@@ -15,6 +15,8 @@
 with the fine-tuning they changed: tests/test_fine_tune.py.)
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -79,12 +81,16 @@ def test_parameters_are_validated_even_when_sklearn_is_told_to_skip_it(name, par
         model.fit(X)
 
 
-def _long_history_log(rng, n_items=2400, heavy=2200):
-    """One user of ``heavy`` interactions (0.5 ** (2200 / 2) underflows), 30 of 5 each;
-    half-star ratings as weights (4.5 times a subnormal recency underflows too)."""
-    rows = [(0, int(i), t) for t, i in enumerate(rng.permutation(n_items)[:heavy])]
-    rows += [(u, int(i), 5000 + u * 10 + k) for u in range(1, 31)
-             for k, i in enumerate(rng.choice(n_items, 5, replace=False))]
+def _long_history_log(rng, n_items=2400, heavy=2200, light=30, pool=None):
+    """One user of ``heavy`` interactions (0.5 ** (2200 / 2) underflows), ``light`` of 5
+    each (from ``pool`` of the heavy user's items: enough held-out interactions on items
+    with interactions for a learned blend); half-star ratings as weights (4.5 times a
+    subnormal recency underflows too)."""
+    order = rng.permutation(n_items)
+    rows = [(0, int(i), t) for t, i in enumerate(order[:heavy])]
+    rows += [(u, int(i), 5000 + u * 10 + k) for u in range(1, light + 1)
+             for k, i in enumerate(rng.choice(order[:pool] if pool else n_items, 5,
+                                              replace=False))]
     return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"]).assign(weight=4.5)
 
 
@@ -106,7 +112,10 @@ def test_long_histories_and_long_unpicked_items_under_strict_settings(case):
     # showings: each underflows, as meant, and raised under all="raise"
     rng = np.random.RandomState(0)
     long = "long history" in case
-    X = _long_history_log(rng) if long else _an_item_shown_to_every_user(rng)
+    # (30 light users of random items left the learned blend 1 usable held-out
+    # interaction: it fell back to the fixed blend, and learned nothing)
+    X = (_an_item_shown_to_every_user(rng) if not long else _long_history_log(rng)
+         if "learned" not in case else _long_history_log(rng, light=200, pool=60))
     texts = pd.Series({i: f"topic{i % 7} thing{i} word{i % 3}"
                        for i in range(2400 if long else 60)})
     text = lambda: ZeroShotRecommender(TfidfVectorizer(), item_texts=texts)  # noqa: E731
@@ -117,6 +126,8 @@ def test_long_histories_and_long_unpicked_items_under_strict_settings(case):
             }[case.split(",")[0]]
     plain = make().fit(X)
     want = plain.recommend([0, 1], 5, return_scores=True)
+    if "learned" in case:
+        assert plain.blend_validation_ndcg_.size  # a learned blend, not the fallback
     with np.errstate(all="raise"):
         strict = make().fit(X)
         got = strict.recommend([0, 1], 5, return_scores=True)
@@ -125,3 +136,26 @@ def test_long_histories_and_long_unpicked_items_under_strict_settings(case):
     np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
     np.testing.assert_allclose(why.contribution, plain.explain(0, n=3).contribution, rtol=1e-5,
                                atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["item-kNN half_life=1e-309", "hybrid switch=1e300",
+                                  "hybrid item_switch=1e39"])
+def test_extreme_valid_parameters_neither_warn_nor_raise_under_strict_settings(name):
+    # rank / 1e-309 and a float32 cast of 1e300 overflow to inf, as meant (a
+    # weight of 0 past the latest item, a gate of 0): numpy warned, and
+    # raised under all="raise"
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"user_id": rng.randint(0, 30, 400), "item_id": rng.randint(0, 40, 400)})
+    texts = pd.Series({i: f"topic{i % 5} thing{i}" for i in range(40)})
+    text = ZeroShotRecommender(TfidfVectorizer(), item_texts=texts)
+    make = {"item-kNN half_life=1e-309": lambda: ItemKNNRecommender(half_life=1e-309),
+            "hybrid switch=1e300": lambda: HybridRecommender(text, blend="fixed", switch=1e300,
+                                                             random_state=0, verbose=0),
+            "hybrid item_switch=1e39": lambda: HybridRecommender(text, blend="fixed", random_state=0,
+                                                                 item_switch=1e39, verbose=0),
+            }[name]
+    plain = make().fit(X).recommend([0, 1], 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            np.testing.assert_array_equal(make().fit(X).recommend([0, 1], 5), plain)

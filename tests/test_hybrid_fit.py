@@ -694,6 +694,14 @@ def test_fixed_weights_set_the_blend_and_are_checked():
         _hybrid(blend="fixed", weights={"als": 1}).fit(X)  # the member is named "cf" here
     with pytest.raises(ValueError, match="finite numbers"):
         _hybrid(blend="fixed", weights={"cf": float("nan")}).fit(X)
+    # beyond float32's reach: 1e38 gave NaN scores (and an error about
+    # _scores), 1e-46 alone scored every item 0; the ranking only depends on
+    # the ratios of the weights, so the message says to scale them
+    for weights in ({"text": 1e38, "knn": 1e38}, {"knn": 1e-46}, {"knn": 1.0, "cf": -1e31}):
+        with pytest.raises(ValueError, match=r"0 or 1e-30 to 1e30 in size .* scale them all"):
+            _hybrid(blend="fixed", weights=weights).fit(X)
+    big = _hybrid(blend="fixed", weights={"knn": 1e30}, verbose=0).fit(X)  # the edge
+    np.testing.assert_array_equal(big.recommend(users, n=3), knn.recommend(users, n=3))
 
 
 @pytest.mark.parametrize("weights", [{"knn": 1.0}, {"cf": 1.0, "next": 3.0}, {"popularity": 2.0}])

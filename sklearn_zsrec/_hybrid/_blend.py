@@ -185,7 +185,8 @@ class Blend:
         A switch of 0 gives 1 (a count of 0 included: 0 / 0 counts as 1).
         """
         def gate(n, switch):
-            switch = np.float32(switch)
+            # a switch beyond float32's range as its largest (a gate of 0)
+            switch = np.float32(min(float(switch), float(np.finfo(np.float32).max)))
             if switch == 0:  # (a switch below float32's smallest counts as 0)
                 return np.ones(len(n), dtype=np.float32)
             return (n / (n + switch)).astype(np.float32, copy=False)
@@ -487,6 +488,11 @@ def check_weights(weights, members, all_members):
            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v)}
     if bad:
         raise ValueError(f"HybridRecommender: weights must be finite numbers; got {bad}.")
+    # in float32, a weight beyond overflowed (NaN scores) or became 0 (1e-46 alone: all 0)
+    if extreme := {k: v for k, v in weights.items() if v and not 1e-30 <= abs(v) <= 1e30}:
+        raise ValueError(f"HybridRecommender: weights must be 0 or 1e-30 to 1e30 in size (the "
+                         f"blend computes in float32); got {extreme}. Only their ratios "
+                         "matter: scale them all by one number.")
     if not any(v for k, v in weights.items() if k in keys):
         raise ValueError(
             f"HybridRecommender: every weight is 0 or a dropped member's ({weights}): "

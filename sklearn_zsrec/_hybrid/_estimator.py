@@ -95,10 +95,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         without interactions score ``weights["text"] * z_text`` (near 0, an
         average item's score, for a small text weight: no quota, unlike the
         learned blend); without a text weight they rank after every item
-        with interactions. None
-        is ``{"text": 1, <first member>: 1}``. ``GridSearchCV`` can search them,
-        e.g. ``{"weights": [{"text": 1, "als": 1, "knn": k} for k in (0, 1, 2)]}``.
-        Checked by ``fit`` whatever the blend, used by ``blend="fixed"``.
+        with interactions. None is ``{"text": 1, <first member>: 1}``. ``GridSearchCV``
+        can search them, e.g. ``{"weights": [{"text": 1, "als": 1, "knn": k} for k in (0, 1, 2)]}``.
+        Checked by ``fit`` whatever the blend (each 0, or 1e-30 to 1e30 in size:
+        only their ratios matter), used by ``blend="fixed"``.
     switch : float, default=2.0
         User interaction count at which the CF gate ``w`` reaches one half.
     item_switch : float, default=5.0
