@@ -370,3 +370,16 @@ def test_clear_cache_forgets_precision_choices_and_model_fingerprints():
     assert _precision._PRECISIONS and _model_files._FINGERPRINTS  # models=False: kept
     clear_cache(fits=False, embeddings=False)
     assert not _precision._PRECISIONS and not _model_files._FINGERPRINTS
+
+
+def test_clear_cache_unloads_the_transformer_models():
+    # models=True: "the transformer models loaded by TextEncoder" (about 90
+    # MB each); a new encoder then loads its own (a mutation hunt kept them)
+    from sklearn_zsrec import _encoder, clear_cache
+
+    TextEncoder(tiny_model_path(), device="cpu", verbose=0).fit().transform(["a text"])
+    assert _encoder._MODELS
+    clear_cache(fits=False, embeddings=False, models=False)
+    assert _encoder._MODELS
+    clear_cache(fits=False, embeddings=False)
+    assert not _encoder._MODELS

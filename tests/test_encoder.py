@@ -669,3 +669,28 @@ def test_the_same_file_contents_under_other_names_are_another_model(tmp_path):
     assert model_files_fingerprint(str(renamed)) != model_files_fingerprint(path)
     assert other.files_fingerprint_ != cls.files_fingerprint_
     assert other._cache_key() != cls._cache_key()
+
+
+def test_a_table_of_several_text_columns_is_refused_naming_its_shape():
+    # a frame of title and genres columns gave one vector per cell (4 for 2
+    # rows), silently misaligned with its rows (a mutation hunt)
+    import pandas as pd
+
+    encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
+    frame = pd.DataFrame({"title": ["Toy Story", "Alien"], "genres": ["Animation", "Horror"]})
+    with pytest.raises(ValueError, match=r"1-D or have one column; got shape \(2, 2\)"):
+        encoder.transform(frame)
+    assert encoder.transform(frame[["title"]]).shape == (2, encoder.embedding_dim_)
+
+
+def test_encoders_that_differ_only_in_max_length_get_their_own_vectors():
+    # max_length is part of the embedding cache's key: a grid over it was
+    # served the first encoder's vectors (a mutation hunt)
+    text = ["a long description of a movie " * 20]
+    clear_embedding_cache()
+    full = TextEncoder(tiny_model_path(), verbose=0).fit().transform(text)
+    short = TextEncoder(tiny_model_path(), max_length=8, verbose=0).fit().transform(text)
+    clear_embedding_cache()
+    fresh = TextEncoder(tiny_model_path(), max_length=8, verbose=0).fit().transform(text)
+    assert not np.allclose(short, full)
+    np.testing.assert_array_equal(short, fresh)

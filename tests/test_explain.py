@@ -481,3 +481,72 @@ def test_factor_z_scores_keep_float32_precision_for_users_orthogonal_to_the_item
     n, m = model.n_user_interactions_[0], model.n_item_interactions_[0]
     gate = n / (n + model.switch) * m / (m + model.item_switch)
     np.testing.assert_allclose(why[why.source == "cf_gated"].contribution.abs(), gate, rtol=1e-6)
+
+
+def test_als_explains_impressions_as_fit_reads_them():
+    # weight-0 rows (impressions without a click) are no interaction in fit;
+    # explain solved another equation with them, its rest row up from 1% to
+    # 6% of the score (a mutation hunt): the same clicks with or without
+    # impressions give the same factors and the same explanation
+    rng = np.random.RandomState(0)
+    items = np.sort(X.item_id.unique())
+    shown = pd.DataFrame([(u, i, 0.0) for u in X.user_id.unique()
+                          for i in rng.choice(items, 4, replace=False)
+                          if not ((X.user_id == u) & (X.item_id == i)).any()],
+                         columns=["user_id", "item_id", "weight"])
+    clicks = X.assign(weight=5.0).drop(columns="timestamp", errors="ignore")
+    with_shown = pd.concat([clicks, shown], ignore_index=True)
+    make = lambda: ALSRecommender(factors=8, alpha=10.0, iterations=10, random_state=0,  # noqa: E731
+                                  n_jobs=1)
+    a, b = make().fit(clicks), make().fit(with_shown)
+    np.testing.assert_array_equal(a.item_factors_, b.item_factors_)  # (the premise)
+    user = a.users_[0]
+    targets = a.recommend(user, n=3)
+    pd.testing.assert_frame_equal(a.explain(user, targets), b.explain(user, targets))
+
+
+def test_als_explain_solves_the_fits_equation_at_strong_confidences():
+    # confidences of 50 (alpha 10, weights 5): without the confidence
+    # curvature of the user's items, the rest row was 16 times the score
+    # (only a Spark test caught it); with it, the rest is a small share
+    als = ALSRecommender(factors=8, alpha=10.0, iterations=30, regularization=0.1,
+                         random_state=0, n_jobs=1).fit(X.assign(weight=5.0))
+    shares = []
+    for user in als.users_[:10]:
+        out = als.explain(user, n=3)
+        rest = out.loc[out.source == "rest", "contribution"].abs().sum()
+        shares.append(rest / out.groupby("item_id").contribution.sum().abs().sum())
+    assert np.mean(shares) < 0.1
+
+
+class Revenue(BaseRecommender):
+    """Scores each item by its revenue in cents (about 1e7), explained exactly in float64;
+    ``as_columns``: a slip, catalog columns given for positions."""
+
+    def __init__(self, as_columns=False):
+        self.as_columns = as_columns
+
+    def _fit(self, data):
+        self._index(data)
+        self.revenue_ = 1e7 * self.n_item_interactions_ + 0.3
+        return self
+
+    def _scores(self, rows, users):
+        return np.tile(self.revenue_, (len(rows), 1))
+
+    def _contributions(self, row, users, cols):
+        from sklearn_zsrec._explain import contributions
+
+        where = cols if self.as_columns else np.arange(len(cols))
+        return contributions(where, "revenue", None, self.revenue_[cols])
+
+
+def test_explain_checks_contributions_relative_to_their_size():
+    # exact float64 contributions of scores of 2e7 (rounded to float32 in
+    # the score) were refused by an absolute tolerance; catalog columns for
+    # positions gave numpy's broadcast error, not the fix (a mutation hunt)
+    X = pd.DataFrame({"user_id": [0, 0, 1, 1, 2], "item_id": [0, 1, 1, 2, 3]})
+    out = Revenue().fit(X).explain(2, [1, 2])
+    np.testing.assert_allclose(out.contribution, [2e7 + 0.3, 1e7 + 0.3])
+    with pytest.raises(ValueError, match=r"positions outside 0 to 1 .*\(not catalog columns\)"):
+        Revenue(as_columns=True).fit(X).explain(0, [1, 2])

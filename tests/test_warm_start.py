@@ -74,3 +74,13 @@ def test_warm_start_matches_an_int_id_past_2_53_that_comes_back_as_a_float():
         ALSRecommender._warm_factors = original
     assert als.items_.tolist() == [2**60]
     np.testing.assert_array_equal(start["items"][0], old[2**60])
+
+
+def test_warm_start_with_another_number_of_factors_starts_afresh():
+    # previous factors of another width cannot be a start (a grid over
+    # factors with warm_start=True): the refit equals a fresh fit, where a
+    # slip gave numpy's shape mismatch (a mutation hunt)
+    als = ALSRecommender(factors=8, warm_start=True, random_state=0, n_jobs=1).fit(X)
+    refit = als.set_params(factors=16).fit(X)
+    fresh = ALSRecommender(factors=16, random_state=0, n_jobs=1).fit(X)
+    np.testing.assert_allclose(refit.item_factors_, fresh.item_factors_, rtol=1e-5, atol=1e-6)
