@@ -50,11 +50,13 @@ def _check_user_ids(users, owner, is_user=None):
         users = object_array(list(users))
     if np.ndim(users) != 1 or (users.dtype == object and any(
             isinstance(u, (list, np.ndarray)) for u in users)):
+        try:
+            got = f"an array of shape {np.shape(np.asarray(users).tolist())}"
+        except ValueError:  # sequences of unequal lengths: no shape
+            got = "a sequence of sequences of unequal lengths"
         raise ValueError(
-            f"{owner}: users must be a single id or a 1-D sequence of ids; got "
-            f"an array of shape {np.shape(np.asarray(users).tolist())}. Flatten it, e.g. "
-            "np.ravel(users)."
-        )
+            f"{owner}: users must be a single id or a 1-D sequence of ids; got {got}. "
+            "Flatten it, e.g. np.ravel(users) (or np.concatenate for unequal lengths).")
     return check_ids(users, "users", owner), False
 
 

@@ -21,6 +21,7 @@ from sklearn.base import clone
 from benchmarks._ann_bench import FactorModel, synthetic_factors
 from sklearn_zsrec import (
     ALSRecommender,
+    BaseRecommender,
     HybridRecommender,
     ItemKNNRecommender,
     PopularityRecommender,
@@ -398,3 +399,37 @@ def test_approximate_recall_rescores_both_lists_alike():
         pd.DataFrame({"user_id": [0], "item_id": [3]}))
     exact = model.recommend([0], 3, return_scores=True)
     assert _ann.recall_of(model, np.array([0]), exact, exact)[0] == 1.0
+
+
+class InPlace(BaseRecommender):
+    """A factor model of one's own whose refit writes new factors into the same arrays."""
+
+    def __init__(self, seed=0):
+        self.seed = seed
+
+    def _fit(self, data):
+        self._index(data)
+        rng = np.random.default_rng(self.seed)
+        users = rng.normal(size=(len(self.users_), 8)).astype(np.float32)
+        items = rng.normal(size=(len(self.items_), 8)).astype(np.float32)
+        if hasattr(self, "_arrays"):  # a warm start of its own: same arrays, new values
+            self._arrays[0][:], self._arrays[1][:] = users, items
+        else:
+            self._arrays = (users, items)
+        self.user_factors_, self.item_factors_ = self._arrays
+        return self
+
+    def _scores(self, rows, users):
+        return self.user_factors_[rows] @ self.item_factors_.T
+
+
+def test_a_refit_drops_the_index_even_when_the_factors_are_updated_in_place():
+    # the index is kept "until the next fit": a refit writing into the same
+    # item_factors_ array kept serving the old one (recall 0.07; a mutation hunt)
+    X = pd.DataFrame({"user_id": np.r_[np.repeat(np.arange(50), 2), 0],
+                      "item_id": np.r_[np.arange(100), 399]})
+    model = InPlace(seed=0).fit(X)
+    model.recommend([1, 2, 3], n=5, approximate=True)
+    model.set_params(seed=1).fit(X)
+    got = model.recommend(model.users_, 5, approximate=True)
+    assert _recall(got, model.recommend(model.users_, 5)) >= 0.9

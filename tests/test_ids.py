@@ -20,6 +20,7 @@ from sklearn_zsrec.datasets import make_synthetic_interactions
 from sklearn_zsrec import (
     ALSRecommender,
     HybridRecommender,
+    ItemKNNRecommender,
     PopularityRecommender,
     TextEncoder,
     ZeroShotRecommender,
@@ -569,3 +570,23 @@ def test_the_hybrids_new_user_float_id_past_2_53_finds_only_its_own_text():
     np.testing.assert_array_equal(model.score_items([float(big)], user_texts=new),
                                   model.score_items([big], user_texts=new))
     assert set(model.explain(float(big), [4, 0]).source) == {"popularity"}
+
+
+def test_core_id_rules_pinned_by_a_mutation_hunt():
+    # a float column of whole and fractional ids keeps every id a float: 1.5
+    # became item 1 when one whole id sufficed to cast them all
+    X = pd.DataFrame({"user_id": [1, 1, 2, 3, 4], "item_id": [1.5, 2.0, 2.0, 3.0, 1.5]})
+    model = PopularityRecommender().fit(X)
+    assert model.items_.tolist() == [1.5, 2.0, 3.0]
+    assert model.n_item_interactions_.tolist() == [2, 2, 1]
+    # nested users, of equal lengths or not: the package's message, not
+    # numpy's (unhashable arrays; setting an array element with a sequence)
+    for users in (pd.Series([np.array([1, 2]), np.array([3, 1])]),
+                  [np.array([1, 2]), np.array([3, 1])], [[1, 2], [3]]):
+        with pytest.raises(ValueError, match=r"1-D sequence of ids; got .* Flatten it"):
+            model.recommend(users, n=2)
+    # the hint for ids of another type, also when it is not the first unknown id
+    knn = ItemKNNRecommender().fit(pd.DataFrame({"user_id": [1, 1, 2, 2],
+                                                 "item_id": [10, 20, 20, 30]}))
+    with pytest.raises(ValueError, match=r"'2' \(str\)"):
+        knn.recommend(["zz", "2"], n=1)

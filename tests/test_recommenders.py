@@ -672,3 +672,28 @@ def test_item_knn_cosine_similarity_is_the_cosine_of_the_item_columns():
     cosine = ItemKNNRecommender(similarity="cosine").fit(X).similarity_
     np.testing.assert_allclose(cosine[0, 1], 2 / np.sqrt(6), rtol=1e-6)
     assert not np.isclose(ItemKNNRecommender().fit(X).similarity_[0, 1], 2 / np.sqrt(6))
+
+
+@pytest.mark.parametrize("make", [PopularityRecommender, ItemKNNRecommender,
+                                  NextItemRecommender],
+                         ids=lambda m: m.__name__)
+def test_core_contract_pinned_by_a_mutation_hunt(make):
+    # a refit of a model in use equals a fresh fit (a new user sorting first
+    # shifted the rows: the old id lookup ranked other users' rows);
+    # score_items over several batches equals one batch; predict refuses X
+    # whose items are only partly unknown (they took the last item's score)
+    first = pd.DataFrame({"user_id": ["b", "b", "c", "c"], "item_id": [1, 2, 3, 4]})
+    second = pd.DataFrame({"user_id": ["a", "a", "b", "b", "c", "c", "d"],
+                           "item_id": [1, 2, 3, 4, 1, 3, 2]})
+    model = make().fit(first)
+    model.recommend("b", n=2), model.predict(first)  # (builds the id lookups)
+    model.fit(second)
+    fresh = make().fit(second)
+    users = ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(model.recommend(users, n=2), fresh.recommend(users, n=2))
+    np.testing.assert_array_equal(model.predict(second), fresh.predict(second))
+    whole = fresh.score_items(users)
+    for batch_size in (1, 3, 5):
+        np.testing.assert_array_equal(fresh.score_items(users, batch_size=batch_size), whole)
+    with pytest.raises(ValueError, match=r"not in the catalog \(e\.g\. \[999\]\)"):
+        fresh.predict(pd.DataFrame({"user_id": ["a", "a"], "item_id": [1, 999]}))

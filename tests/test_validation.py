@@ -389,3 +389,16 @@ def test_scores_of_python_numbers_rank_as_floats():
     X = pd.DataFrame({"user_id": [1, 2] + [9] * 8, "item_id": [0, 1] + list(range(8))})
     assert BadScores("object floats").fit(X).recommend([1], 3).tolist() == [[7, 6, 5]]
     assert BadScores("good").fit(X).recommend([1], 3).tolist() == [[7, 6, 5]]
+
+
+def test_merged_repeats_come_back_in_time_order():
+    # duplicates="sum": "returns the rows in time order" (with their order
+    # 0..n-1), the merged pair at its latest time; without the sort after
+    # merging they came in order of first appearance (a mutation hunt)
+    X = pd.DataFrame({"user_id": [1, 1, 2, 1, 2, 1], "item_id": [10, 20, 30, 10, 40, 50],
+                      "timestamp": [5, 1, 2, 6, 3, 4]})
+    data = check_interactions(X)
+    assert list(zip(data.user_id.tolist(), data.item_id.tolist())) == [
+        (1, 20), (2, 30), (2, 40), (1, 50), (1, 10)]
+    assert data.order.tolist() == [0, 1, 2, 3, 4]
+    assert (np.diff(np.asarray(data.timestamp, dtype=float)) >= 0).all()
