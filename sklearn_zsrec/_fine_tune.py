@@ -130,7 +130,8 @@ class ContrastiveFineTuning(BaseEstimator):
     ``MultipleNegativesRankingLoss`` (the other pairs' items are the
     negatives; an item is never its own negative). A tenth of the items and
     users are held out of training, and the weights kept are those that
-    rank their pairs best (evaluated ten times; the base model's if no step
+    rank their pairs best (evaluated every tenth of ``n_steps``, every step
+    below 20, and at the last; the base model's if no step
     beats it): tuning goes only as far as it helps texts it has not seen,
     which is what cold items and users are. With fewer than 50 held-out
     pairs (small data) nothing is held out and the last step is kept. A
