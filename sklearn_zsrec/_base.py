@@ -52,11 +52,11 @@ def _check_user_ids(users, owner, is_user=None):
             isinstance(u, (list, np.ndarray)) for u in users)):
         try:
             got = f"an array of shape {np.shape(np.asarray(users).tolist())}"
-        except ValueError:  # sequences of unequal lengths: no shape
-            got = "a sequence of sequences of unequal lengths"
-        raise ValueError(
-            f"{owner}: users must be a single id or a 1-D sequence of ids; got {got}. "
-            "Flatten it, e.g. np.ravel(users) (or np.concatenate for unequal lengths).")
+        except ValueError:  # sequences of unequal lengths, or mixed with ids: no shape
+            nested = next(u for u in users if isinstance(u, (list, np.ndarray)))
+            got = f"a sequence holding sequences (e.g. {np.asarray(nested).tolist()!r})"
+        raise ValueError(f"{owner}: users must be a single id or a 1-D sequence of ids; got "
+                         f"{got}. Flatten it, e.g. np.hstack(users).")
     return check_ids(users, "users", owner), False
 
 
@@ -183,9 +183,10 @@ class BaseRecommender(BaseEstimator):
         """Whether the single id ``user`` (e.g. a tuple) is one user id.
 
         A user of ``fit``, or a tuple of the length of one of ``fit``'s tuple
-        ids (whatever ids of other kinds fit also saw): a new user (for models
-        that score new users) rather than a sequence of users, which it
-        silently was ((998, "z") ranked users 998 and "z").
+        ids (whatever ids of other kinds fit also saw) whose elements are not
+        all known users: a new user (for models that score new users) rather
+        than a sequence of users, which it silently was ((998, "z") ranked
+        users 998 and "z"). A tuple of known users is those users.
         """
         try:
             if self._rows(object_array([user]), "user")[0] >= 0:

@@ -190,6 +190,8 @@ def test_a_new_tuple_id_is_one_user_when_fit_also_saw_other_kinds():
     assert model.recommend(("shop", 2), n=2).shape == (2,)
     assert model.score_items(("shop", 2)).shape == (len(model.items_),)
     assert model.recommend(("shop", 7), n=2).tolist() == ["b", "c"]
+    # a tuple of known users of fit's tuple length is those users (README)
+    assert model.recommend((1, 2), n=2).shape == (2, 2)
     # a tuple of another length than fit's tuple ids is a sequence of users
     np.testing.assert_array_equal(model.recommend((1, 2, ("shop", 7)), n=1),
                                   [["c"], ["a"], ["b"]])
@@ -582,8 +584,8 @@ def test_core_id_rules_pinned_by_a_mutation_hunt():
     # nested users, of equal lengths or not: the package's message, not
     # numpy's (unhashable arrays; setting an array element with a sequence)
     for users in (pd.Series([np.array([1, 2]), np.array([3, 1])]),
-                  [np.array([1, 2]), np.array([3, 1])], [[1, 2], [3]]):
-        with pytest.raises(ValueError, match=r"1-D sequence of ids; got .* Flatten it"):
+                  [np.array([1, 2]), np.array([3, 1])], [[1, 2], [3]], [1, [2, 3]]):
+        with pytest.raises(ValueError, match=r"1-D sequence of ids; got .* np\.hstack\(users\)"):
             model.recommend(users, n=2)
     # the hint for ids of another type, also when it is not the first unknown id
     knn = ItemKNNRecommender().fit(pd.DataFrame({"user_id": [1, 1, 2, 2],

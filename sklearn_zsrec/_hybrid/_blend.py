@@ -492,7 +492,7 @@ def check_weights(weights, members, all_members):
     if extreme := {k: v for k, v in weights.items() if v and not 1e-30 <= abs(v) <= 1e30}:
         raise ValueError(f"HybridRecommender: weights must be 0 or 1e-30 to 1e30 in size (the "
                          f"blend computes in float32); got {extreme}. Only their ratios "
-                         "matter: scale them all by one number.")
+                         "matter: scale them all by one number (0 for one too small to count).")
     if not any(v for k, v in weights.items() if k in keys):
         raise ValueError(
             f"HybridRecommender: every weight is 0 or a dropped member's ({weights}): "
