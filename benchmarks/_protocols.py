@@ -214,18 +214,21 @@ def protocol_e(X, p, seed=0):
 # ---------------------------------------------------------------- scoring
 
 
-def score_matrix(model, users, catalog):
+def score_matrix(model, users, catalog, batch=1024):
     """Scores of ``users`` over ``catalog`` items; -inf where the model has none.
 
-    ``model`` is a fitted :class:`sklearn_zsrec.BaseRecommender`.
+    ``model`` is a fitted :class:`sklearn_zsrec.BaseRecommender`, scored
+    through its public ``score_items`` (the scores its ``recommend`` ranks),
+    ``batch`` users at a time.
     """
     cols = pd.Index(catalog).get_indexer(model.items_)
     known = cols >= 0
+    users = np.asarray(users)
     out = np.full((len(users), len(catalog)), -np.inf, dtype=np.float32)
-    for part, _, scores in model._score_chunks(np.asarray(users)):
-        block = out[part]
+    for start in range(0, len(users), batch):
+        scores = model.score_items(users[start:start + batch])
+        block = out[start:start + batch]  # a view: written in place
         block[:, cols[known]] = scores[:, known]
-        out[part] = block
     return out
 
 

@@ -96,6 +96,31 @@ def test_a_changed_split_makes_only_its_own_key_stale(tmp_path):
     assert "stale for E (their splits changed)" in note and "python -m benchmarks.peers" in note
 
 
+def test_each_frame_of_a_split_and_its_time_order_enter_its_key(tmp_path):
+    # held-out rows, excluded rows or timestamps changed alone (the peers are
+    # sequence models: the time order is their input) make the key stale
+    from dataclasses import replace
+
+    library = {"rectools": "0.19.0"}
+    path = peers_file(tmp_path, "shop")
+    path.write_text(json.dumps(_file(fingerprint(_keyed(X), X, False, [{"grid": 1}], 0, 1,
+                                                 library, evaluation=EVAL),
+                                     {"A": 1, "E": 2})))
+    [split] = _keyed(X)["E"]
+    changes = {
+        "test": replace(split, test=split.test.assign(item_id=split.test.item_id + 1)),
+        "exclude": replace(split, exclude=split.exclude.iloc[:0]),
+        "timestamps": replace(split, train=split.train.assign(
+            timestamp=split.train.timestamp.to_numpy()[::-1])),
+    }
+    for what, changed in changes.items():
+        keyed = {**_keyed(X), "E": [changed]}
+        found, note = read_peers(path, fingerprint(keyed, X, False, [{"grid": 1}], 0, 1, library,
+                                                   evaluation=EVAL))
+        assert found["results"] == {"A": 1}, what
+        assert "stale for E (their splits changed)" in note, what
+
+
 def test_a_test_event_measured_on_several_samples_is_one_cluster_of_the_standard_error():
     # user 1 is tested on the same item in both samples, user 2 in one
     test = pd.DataFrame({"user_id": [1, 2], "item_id": [10, 11], "timestamp": [9, 9]})

@@ -182,3 +182,61 @@ def test_a_users_rows_of_one_second_are_held_out_at_random_not_by_item_id():
     highest = (tied.groupby("user_id").item_id_last.first()
                > tied.groupby("user_id").item_id.max())
     assert 0.2 < highest.mean() < 0.8
+
+
+def test_scores_land_in_their_items_columns_of_the_catalogue():
+    # a model that lacks an item in the middle of the catalogue (as in C-new,
+    # C-mix and E): each item's score in its own column, -inf in the missing one
+    train = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3], "item_id": list("adcdcd")})
+    model = PopularityRecommender().fit(train)  # d (3) > c (2) > a (1); b unknown
+    catalog = np.array(list("abcd"))
+    scores = P.score_matrix(model, [1, 3], catalog, batch=1)
+    expected = np.full((2, 4), -np.inf, dtype=np.float32)
+    expected[:, [0, 2, 3]] = model.score_items([1, 3])
+    np.testing.assert_array_equal(scores, expected)
+    assert (scores[:, 3] > scores[:, 2]).all() and (scores[:, 2] > scores[:, 0]).all()
+    np.testing.assert_array_equal(P.score_matrix(model, [1, 3], catalog), scores)
+    test = pd.DataFrame({"user_id": [3], "item_id": ["c"], "timestamp": [9]})
+    split = P.Split("toy", train, test, train.iloc[:0][["user_id", "item_id"]])
+    # user 3 (nothing excluded): d, then c, its held-out item
+    np.testing.assert_allclose(P.evaluate(model, split, catalog, ks=(1, 2))["HR@2"], [1])
+    np.testing.assert_allclose(P.evaluate(model, split, catalog, ks=(1, 2))["HR@1"], [0])
+
+
+def test_e_at_100_percent_is_a_fold0_row_for_row(X):
+    # sequence models read a user's rows in order (ties by row): E keeps X's order
+    full = P.protocol_e(X, 100)
+    pd.testing.assert_frame_equal(full.train, P.protocol_a(X, 0).train)
+    assert P.protocol_e(X, 10).train.index.is_monotonic_increasing
+
+
+def test_c_mix_trains_on_every_old_item_row_before_the_test(X):
+    new = P.cold_items(X, 0.2, seed=0)
+    split = P.protocol_c_mix(X, new)
+    rank, _ = P.rank_from_end(X)
+    expected = X.index[(rank >= 10) & ~X.item_id.isin(new).to_numpy()]
+    assert split.train.index.equals(expected)
+
+
+def test_tuning_rows_are_the_training_rows_of_the_earliest_fold(X):
+    assert P.tuning_split(X, n_folds=3).index.equals(P.protocol_a(X, 2).train.index)
+
+
+def test_a_tests_only_users_with_training_rows():
+    # user 2 has a single row, user 3 two: neither can be tested at fold 1
+    X = pd.DataFrame({"user_id": [1, 1, 1, 2, 3, 3], "item_id": [10, 11, 12, 13, 10, 11],
+                      "timestamp": [1, 2, 3, 4, 1, 2]})
+    for fold, tested in ((0, [1, 3]), (1, [1])):
+        split = P.protocol_a(X, fold)
+        assert sorted(split.test.user_id) == tested
+        assert split.test.user_id.isin(split.train.user_id).all()
+
+
+def test_check_no_leakage_catches_a_later_training_row_of_one_user():
+    X = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 2], "item_id": [10, 11, 12, 10, 11, 12],
+                      "timestamp": [1, 2, 3, 1, 2, 3]})
+    # user 1 is tested on its middle row with its last row (time 3) in training
+    leaky = P.Split("leaky", X.iloc[[0, 2, 3, 4]], X.iloc[[1, 5]], X.iloc[:0])
+    with pytest.raises(AssertionError, match="training row after a test row"):
+        P.check_no_leakage(leaky)
+    P.check_no_leakage(P.Split("clean", X.iloc[[0, 3, 4]], X.iloc[[1, 5]], X.iloc[:0]))

@@ -151,3 +151,76 @@ def test_a_curve_missing_some_labels_keeps_its_points_above_their_labels():
     labels = ["1", "2", "5", "all"]
     assert list(_xs([("1", 0.04, 0.0), ("all", 0.09, 0.0)], labels)) == [0.0, 3.0]
     assert list(_xs([(1, 0.0, 0.0), (25, 0.0, 0.0)])) == [1.0, 25.0]
+
+
+def test_the_committed_page_is_what_its_json_writes(tmp_path):
+    # the page is written from its JSON alone (and the cold-users study beside
+    # it): an edit of the page's code that changes a figure, a bold or a
+    # verdict shows here even before the benchmark is run again
+    shutil.copy(RESULTS / "ml-100k-cold-users.json", tmp_path)
+    write_report(_page(), tmp_path)
+    assert (tmp_path / "ml-100k.md").read_text() == (RESULTS / "ml-100k.md").read_text(), (
+        "benchmarks/_ml_report.py writes another page from the committed ml-100k.json: "
+        "regenerate the page (`python -m benchmarks.movielens`) or fix the page's code")
+
+
+def _row(mean, se, fit=1.0):
+    return {"NDCG@10": [mean, se, 900], "fit_seconds": fit}
+
+
+def test_tables_bold_the_best_non_random_mean_of_each_ranked_column():
+    from benchmarks._ml_report import _curve_table, _table
+
+    res = {"A": {"Random": _row(0.012, 0.001),  # ahead, but never bold
+                 "Popularity": _row(0.010, 0.002),
+                 "Worse": _row(0.004, 0.003)}}
+    res["A"]["Popularity"]["NewShareTest"] = [0.2, 0.01, 900]
+    res["A"]["Worse"]["NewShareTest"] = [0.1, 0.02, 900]
+    lines = _table(res, "A", ["NDCG@10", "NewShareTest"]).splitlines()[2:]
+    assert lines == ["| Random | 0.0120 ± 0.0010 | n/a | 1.0 |",
+                     "| Popularity | **0.0100 ± 0.0020** | 0.2000 ± 0.0100 | 1.0 |",
+                     "| Worse | 0.0040 ± 0.0030 | 0.1000 ± 0.0200 | 1.0 |"]
+    res["B/n=1"] = {"Popularity": _row(0.02, 0.005), "Worse": _row(0.03, 0.001)}
+    lines = _curve_table(res, ["A", "B/n=1"], ["a", "n=1"])[2:]
+    assert lines == ["| Random | 0.0120 ± 0.0010 | n/a |",
+                     "| Popularity | **0.0100 ± 0.0020** | 0.0200 ± 0.0050 |",
+                     "| Worse | 0.0040 ± 0.0030 | **0.0300 ± 0.0010** |"]
+
+
+def test_targets_compare_means_and_leads_in_the_other_models_standard_error():
+    from benchmarks._ml_report import HYBRID, _targets
+
+    res = {"A": {HYBRID: _row(0.200, 0.005), "ItemKNN": _row(0.190, 0.004),
+                 "Popularity": _row(0.100, 0.009)}}
+    # B: Popularity leads the hybrid by 0.004 at n=5: 2 of its own SE (0.002),
+    # under 1 of the hybrid's (0.005); the hybrid leads at n=1 and n=2
+    for n, (h, p) in {"1": (0.05, 0.04), "2": (0.06, 0.05), "5": (0.07, 0.074),
+                      "all": (0.09, 0.08)}.items():
+        res[f"B/n={n}"] = {HYBRID: _row(h, 0.005), "Popularity": _row(p, 0.002)}
+    res["E/p=10"] = {HYBRID: _row(0.05, 0.005), "ALSRecommender (ours)": _row(0.04, 0.002)}
+    # D: the hybrid 0.9 popularity's SE ahead, over 1 of its own
+    res["D"] = {HYBRID: _row(0.109, 0.001), "Popularity": _row(0.100, 0.010)}
+    rows = {line.split(" | ")[0][2:]: line for line in _targets(res, {})
+            if line.startswith("| ")}
+    a = next(v for k, v in rows.items() if k.startswith("A:"))
+    assert "| ItemKNN 0.1900 (1.05x) | **no** |" in a  # the best mean, not the widest SE
+    assert rows["B floor: no model ahead by more than 1 SE, at every point"].endswith(
+        "| largest lead +2.00 SE | Popularity at B/n=5 (not run: ItemKNN at every point) "
+        "| **no** |")
+    assert rows["B aim: ahead of every baseline at n <= 5"].endswith(
+        "| ahead at n=1, n=2 | behind at B/n=5 (not run: ItemKNN at every point) | **no** |")
+    assert rows["D: ahead of popularity by at least 1 SE"].endswith("(+0.90 SE) | **no** |")
+    res["D"][HYBRID] = _row(0.111, 0.001)
+    rows = [line for line in _targets(res, {})
+            if line.startswith("| D: ahead of popularity by at least")]
+    assert rows[0].endswith("(+1.10 SE) | **yes** |")
+
+
+def test_the_fine_tuning_table_shows_gains_as_positive():
+    from benchmarks._ml_report import _fine_tuning_lines
+
+    res = {"C-new": {"ZeroShot (ours)": _row(0.10, 0.01, 2.0),
+                     "ZeroShot (ours, fine-tuned encoder)": _row(0.12, 0.01, 30.0)}}
+    [row] = [line for line in _fine_tuning_lines(res) if line.startswith("| C-new")]
+    assert row == ("| C-new | ZeroShot | 0.1000 ± 0.0100 | 0.1200 ± 0.0100 | "
+                   "+0.0200 (+2.00 SE) | 2.0 | 30.0 |")
