@@ -184,6 +184,39 @@ def test_text_neighbours_count_the_neighbours_that_have_an_item_whatever_its_wei
     np.testing.assert_allclose(scores(rated), scores(rated.assign(weight=1.0)), rtol=1e-6)
 
 
+def test_users_with_impressions_only_are_neither_text_neighbours_nor_in_the_prior():
+    # users shown items who never clicked (all rows of weight 0) were new
+    # users' nearest neighbours (a user with no items: every item tied at
+    # popularity) and counted as users of the popularity prior
+    rng = np.random.RandomState(0)
+    items = pd.Series({i: f"topic{i % 4} item{i}" for i in range(20)})
+    clicks = pd.DataFrame([(u, int(i), 1.0) for u in range(40)  # items of their topic
+                           for i in rng.choice(np.arange(u % 4, 20, 4), 4, replace=False)],
+                          columns=["user_id", "item_id", "weight"])
+    shown = pd.DataFrame([(u, int(i), 0.0) for u in range(40, 80)
+                          for i in rng.choice(20, 3, replace=False)],
+                         columns=["user_id", "item_id", "weight"])
+    # the never-clicking users' texts match the new users' best
+    user_texts = pd.Series({u: f"likes topic{u % 4}" + (" a lot" * (u >= 40))
+                            for u in range(80)})
+    new = {f"new{t}": f"likes topic{t} a lot" for t in range(4)}
+
+    def fitted(X, n):
+        text = ZeroShotRecommender(TfidfVectorizer(), item_texts=items, user_texts=user_texts)
+        return HybridRecommender(text, blend="fixed", user_neighbors=n, random_state=0,
+                                 verbose=0).fit(X)
+
+    for n in (1, "auto"):
+        both = fitted(pd.concat([clicks, shown], ignore_index=True), n)
+        alone = fitted(clicks, n)
+        assert both.user_neighbors_ == alone.user_neighbors_
+        assert both.user_neighbors_smoothing_ == alone.user_neighbors_smoothing_
+        np.testing.assert_allclose(both.score_items(list(new), user_texts=new),
+                                   alone.score_items(list(new), user_texts=new), rtol=1e-6)
+    top = alone.recommend(["new1"], n=4, user_texts=new)[0]
+    assert all(i % 4 == 1 for i in top)  # the neighbours' topic
+
+
 # the quotas of items without interactions
 
 def test_an_item_shown_a_few_times_in_a_log_of_rare_picks_is_an_arrival_not_tail():

@@ -108,8 +108,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     user_neighbors : int or "auto", default="auto"
         Known users whose items score a new user (with ``user_texts``).
         ``"auto"`` picks it in ``fit`` among 10, 25, 50, 100, 200 and 400, each
-        capped at one less than the known users with texts (10 with fewer than
-        50 of them, too few to judge; their number less one, at least 1, below 11).
+        capped at one less than the known users with texts and interactions (10
+        with fewer than 50, too few to judge; their number less one, at least 1, below 11).
     new_items : "all", array-like of item ids or None, default="all"
         Which catalog items without interactions are fresh arrivals (added
         after the interactions were logged: the log cannot say how popular

@@ -55,7 +55,7 @@ class TextNeighbours:
     """Scores a user not seen in fit by the items of the known users closest in text.
 
     ``log(1 + hits + prior)``: ``hits`` counts the ``n_neighbors_`` known
-    users most similar by text that have each item, ``prior`` is
+    users (with interactions) most similar by text that have each item, ``prior`` is
     ``smoothing_ * n_neighbors_`` users' worth of popularity. Both are chosen
     in ``fit`` by scoring (up to 1,000) known users as if new: each from the
     others' items, by its text alone, judged by NDCG@10 on its own items.
@@ -91,13 +91,16 @@ class TextNeighbours:
         """``text``: the fitted text model; the rest: the hybrid's fitted attributes."""
         self.text_ = text
         self.n_item_interactions_ = n_item_interactions
-        self.n_users_ = len(users)
+        # users whose rows all weigh 0 (impressions without a click) have no
+        # items: neither neighbours nor users of the popularity prior
+        active = np.diff(sp.csr_matrix(user_items != 0).indptr) > 0
+        self.n_users_ = int(active.sum())
         self.embeddings_ = self._embeddings64 = None
         self.n_neighbors_ = self.smoothing_ = None
         texts = text.user_texts_
         if texts is None:
             return self
-        has = pd.Index(texts.index).get_indexer(users) >= 0
+        has = (pd.Index(texts.index).get_indexer(users) >= 0) & active
         if not has.any():
             return self
         emb = embed(text.encoder_, texts.loc[users[has]].to_numpy())
