@@ -135,8 +135,9 @@ def test_damaged_shard_is_reported_once_and_reencoded(tmp_path, damage):
         (FIRST, lambda e: e.astype(np.float64)),
         (FIRST, lambda e: e[0]),  # 1-D
         (FIRST + ["an extra text"], lambda e: e),  # one text too many
+        (FIRST, lambda e: np.vstack([np.full_like(e[:1], 7.0), e])),  # a stray vector first
     ],
-    ids=["fewer-vectors", "other-dimension", "float64", "1-D", "more-texts"],
+    ids=["fewer-vectors", "other-dimension", "float64", "1-D", "more-texts", "more-vectors"],
 )
 def test_inconsistent_shard_written_by_hand_is_skipped(tmp_path, texts, embeddings):
     _, second = _two_shards(tmp_path)

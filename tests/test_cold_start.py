@@ -264,6 +264,58 @@ def test_add_items_draws_as_its_fit_says():
     np.testing.assert_array_equal(copies[0].recommend(model.users_), copies[1].recommend(model.users_))
 
 
+def test_add_items_draws_new_users_thresholds_as_its_fit_says(monkeypatch):
+    # the known users scored as new to set new users' thresholds are drawn
+    # (beyond MAX_THRESHOLD_USERS of them, 1,000: lowered here so that the
+    # draw happens on small data, a test of our own logic): with
+    # random_state=None, two copies of one fitted model drew other users
+    import copy
+
+    from sklearn_zsrec._hybrid import _new_users
+
+    monkeypatch.setattr(_new_users, "MAX_THRESHOLD_USERS", 5)
+    user_texts = pd.Series({u: f"a reader of {t} stories, number {u}"
+                            for u, t in USER_TOPIC.items()})
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS,
+                               user_texts=user_texts)
+    model = HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=10,
+                                                              random_state=0)),
+                              random_state=None, verbose=0).fit(X)
+    newbie = {"newbie": "I love jazz: saxophone, bebop and swing."}
+    copies = [copy.deepcopy(model) for _ in range(2)]
+    copies[1].set_params(random_state=1)
+    for seed, copied in enumerate(copies):
+        np.random.seed(seed)  # whatever else the program drew from numpy's generator
+        copied.add_items(NEW_ITEMS)
+    np.testing.assert_array_equal(copies[0]._new_users.thresholds_,
+                                  copies[1]._new_users.thresholds_)
+    np.testing.assert_array_equal(copies[0].score_items(["newbie"], user_texts=newbie),
+                                  copies[1].score_items(["newbie"], user_texts=newbie))
+
+
+def test_a_batch_of_known_and_new_users_scores_each_as_alone():
+    # known users go through the blend, the others through their text
+    # neighbours: each row of a mixed call must be that user's own
+    user_texts = pd.Series({u: f"a reader of {t} stories, number {u}"
+                            for u, t in USER_TOPIC.items()})
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS,
+                               user_texts=user_texts)
+    model = HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=10,
+                                                              random_state=0)),
+                              random_state=0, verbose=0).fit(X)
+    known = list(model.users_[:2])
+    texts = {"newbie": "I love jazz: saxophone, bebop and swing.",
+             "other": "Space rockets, astronauts and distant galaxies."}
+    users = [known[0], "newbie", known[1], "other"]
+    alone = np.vstack([model.score_items([u], user_texts=texts) for u in users])
+    np.testing.assert_allclose(model.score_items(users, user_texts=texts), alone, rtol=1e-5,
+                               atol=1e-6)
+    for batch_size in (1, 3):
+        np.testing.assert_array_equal(
+            model.recommend(users, n=5, user_texts=texts, batch_size=batch_size),
+            np.vstack([model.recommend([u], n=5, user_texts=texts) for u in users]))
+
+
 def test_a_text_model_grown_or_refitted_behind_the_hybrid_raises_in_add_items():
     # add_items re-read the models as they were: after named_members_.cf.fit(...)
     # (or text_.add_items) the guard was lifted and two fits were mixed, or

@@ -320,7 +320,10 @@ def test_real_movielens_100k():
     for texts in [ml.item_text, ml.user_text]:
         assert texts.map(lambda t: isinstance(t, str) and t.strip() != "").all()
         assert not texts.str.contains(r"\bnan\b|\bNone\b|unkonwn|\(V\)|\(\)", case=False).any()
-    assert "Toy Story" in ml.item_text[1]
+    assert ml.item_text[1] == "Toy Story (1995). Genres: Animation, Children's, Comedy"
+    # a trailing article moves to the front, and the alternative title stays
+    assert ml.item_text[113] == ("The Horseman on the Roof (Hussard sur le toit, Le) (1995). "
+                                 "Genres: Drama")
     assert ml.item_text[267] == "Unknown movie"
     assert ml.user_text[1] == "24 year old male, technician"
     assert ml.movies["year"].isna().sum() == 1  # item 267

@@ -122,6 +122,31 @@ def test_a_disk_cache_fed_one_text_per_call_keeps_few_shards(tmp_path):
     assert embedding_cache_info().misses == 0
 
 
+def test_merging_shards_keeps_every_text_on_disk(tmp_path):
+    # a merged shard is named by its texts: a source holding exactly the
+    # texts of one merged shard (a length of its own) has that shard's name,
+    # and deleting the sources deleted it (its text encoded again by the
+    # next process)
+    from sklearn_zsrec._cache import _MAX_SHARDS
+
+    clear_embedding_cache()
+    enc = TextEncoder(tiny_model_path(), memory=str(tmp_path), verbose=0).fit()
+    long_text = "A long description of a product. " * 10
+    for i in range(_MAX_SHARDS // 2 + 8):  # larger shards: never the smaller half merged
+        enc.transform([f"batch {i} item {j}" for j in range(30)])
+    enc.transform([long_text])
+    written = [long_text] + [f"single {i}" for i in range(_MAX_SHARDS // 2)]
+    for text in written[1:]:  # one more shard than _MAX_SHARDS: a merge
+        enc.transform([text])
+    shards = list(tmp_path.glob("sklearn_zsrec_embeddings/*/*.npz"))
+    assert len(shards) <= _MAX_SHARDS
+    on_disk = {t for shard in shards for t in np.load(shard)["texts"].tolist()}
+    assert set(written) <= on_disk
+    clear_embedding_cache()  # as a new process
+    enc.transform(written)
+    assert embedding_cache_info().misses == 0
+
+
 def test_merging_shards_does_not_make_a_deleted_directory_again(tmp_path, monkeypatch):
     # deleting the directory is how a text is forgotten; a merge under way
     # wrote it again with the older texts (the deletion made to happen
@@ -553,6 +578,11 @@ def test_a_model_that_lowercases_in_sentence_transformers_is_lowercased(tmp_path
     encode = lambda texts: TextEncoder(str(path), verbose=0, device="cpu",  # noqa: E731
                                        precision="float32").fit().transform(texts)
     assert not np.allclose(encode(["Toy Story"]), encode(["toy story"]), atol=1e-4)
+    # a config without do_lower_case: sentence-transformers' default, cased
+    (path / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 64}))
+    encoder = TextEncoder(str(path), verbose=0, device="cpu", precision="float32").fit()
+    assert not encoder.lowercase_
+    assert not np.allclose(*encoder.transform(["Toy Story", "toy story"]), atol=1e-4)
     (path / "sentence_bert_config.json").write_text(
         json.dumps({"max_seq_length": 64, "do_lower_case": True}))
     encoder = TextEncoder(str(path), verbose=0, device="cpu", precision="float32").fit()
@@ -646,6 +676,46 @@ def test_mean_sqrt_len_pooling_without_normalize_is_refused(tmp_path):
     with pytest.raises(ValueError, match="has pooling mean_sqrt_len_tokens, which TextEncoder "
                                          "does not compute"):
         TextEncoder(path, verbose=0, device="cpu", precision="float32").fit()
+
+
+def test_a_pooling_of_several_modes_at_once_is_refused(tmp_path):
+    # cls + mean concatenated (twice the dimension): TextEncoder fitted with
+    # the first mode only, vectors of half the length of SentenceTransformer's
+    import json
+
+    from sentence_transformers import models
+
+    _, path = _st_saved(tmp_path, lambda dim: models.Pooling(dim, ["cls", "mean"]))
+    with pytest.raises(ValueError, match=r"has pooling cls\+mean, which TextEncoder does not"):
+        TextEncoder(path, verbose=0, device="cpu", precision="float32").fit()
+    # the older flags format of the same pooling
+    config = tmp_path / "st" / "1_Pooling" / "config.json"
+    dim = json.loads(config.read_text()).get("word_embedding_dimension", 32)
+    config.write_text(json.dumps({"word_embedding_dimension": dim,
+                                  "pooling_mode_cls_token": True,
+                                  "pooling_mode_mean_tokens": True}))
+    with pytest.raises(ValueError, match=r"has pooling cls_token\+mean_tokens, which"):
+        TextEncoder(path, verbose=0, device="cpu", precision="float32").fit()
+
+
+def test_a_model_file_rewritten_with_its_old_time_is_another_model(tmp_path):
+    # cp -p, rsync -t or an archive extracted over it keep the modification
+    # time: a new size must still make the process read the files again
+    import os
+    import shutil
+
+    from sklearn_zsrec._model_files import model_files_fingerprint
+
+    path = tmp_path / "model"
+    shutil.copytree(tiny_model_path(), path)
+    before = model_files_fingerprint(str(path))
+    config = path / "config.json"
+    stat = os.stat(config)
+    config.write_text(config.read_text().replace('"hidden_act": "gelu"',
+                                                 '"hidden_act": "gelu_new"'))
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(config).st_size != stat.st_size
+    assert model_files_fingerprint(str(path)) != before
 
 
 def test_the_same_file_contents_under_other_names_are_another_model(tmp_path):

@@ -344,14 +344,46 @@ def test_fine_tuning_names_an_encoder_it_cannot_tune(tmp_path):
         rec.fit(X)
 
 
-def test_interactions_of_weight_zero_make_no_pair(tmp_path):
+@pytest.mark.parametrize("with_user_texts", [False, True])
+def test_interactions_of_weight_zero_make_no_pair(tmp_path, with_user_texts):
     texts, X = _tiny_catalogue(30, 10, 4)
-    # users whose every interaction weighs 0 (e.g. impressions without a click)
+    # users whose every interaction weighs 0 (e.g. impressions without a click),
+    # and with user texts, items of weight 0 of the users who pick others
     noise = X.assign(user_id=X.user_id + 100, item_id=(X.item_id * 7 + 3) % 30, weight=0.0)
+    shown = X.assign(item_id=(X.item_id * 11 + 5) % 30, weight=0.0, timestamp=X.timestamp + 0.5)
+    shown = shown.merge(X[["user_id", "item_id"]], how="left", indicator=True)
+    shown = shown[shown._merge == "left_only"].drop(columns="_merge")  # not also picked
+    users = pd.concat([X, noise]).user_id.unique()
+    user_texts = (pd.Series({u: f"a reader of kind {u % 3}" for u in users})
+                  if with_user_texts else None)
     tuning = ContrastiveFineTuning(n_steps=1, batch_size=4, location=tmp_path, verbose=0)
     fit = lambda data: ZeroShotRecommender(_tiny_encoder(), item_texts=texts,  # noqa: E731
+                                           user_texts=user_texts,
                                            fine_tune=tuning).fit(data).encoder_.model
-    assert fit(pd.concat([X.assign(weight=1.0), noise])) == fit(X.assign(weight=1.0))
+    assert (fit(pd.concat([X.assign(weight=1.0), noise, shown], ignore_index=True))
+            == fit(X.assign(weight=1.0)))
+
+
+def test_logs_with_other_pairs_or_other_texts_tune_other_models(tmp_path):
+    # the tuned model is kept under a key of the texts and the pairs: two
+    # logs leading other items to the same next items, or two catalogues
+    # whose texts differ only in where one ends, loaded each other's model
+    texts = pd.Series([f"product {k} of kind {k % 3}" for k in range(6)])
+    tuning = ContrastiveFineTuning(n_steps=1, batch_size=2, location=tmp_path, verbose=0)
+
+    def tuned(pairs, texts=texts):
+        rows = [(u, i, t) for u, pair in enumerate(pairs) for t, i in enumerate(pair)]
+        X = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+        return ZeroShotRecommender(_tiny_encoder(), item_texts=texts,
+                                   fine_tune=tuning).fit(X).encoder_.model
+
+    first = tuned([(0, 1), (3, 4)])
+    assert tuned([(0, 1), (3, 4)]) == first
+    assert tuned([(2, 1), (5, 4)]) != first
+    moved = texts.copy()
+    moved[0], moved[1] = texts[0] + texts[1][:8], texts[1][8:]  # one text ends later
+    assert "".join(moved) == "".join(texts)
+    assert tuned([(0, 1), (3, 4)], moved) != first
 
 
 @pytest.mark.parametrize("with_user_texts", [False, True])

@@ -66,6 +66,8 @@ def test_auto_precision_follows_the_cpu_flags(monkeypatch, no_timer, flags, expe
     enc = TextEncoder(tiny_model_path(), device="cpu", verbose=0).fit()
     assert enc.precision_ == expected
     assert enc._cache_key()["precision"] == expected
+    # what the encoder benchmark's page reports ("AMX or AVX512-BF16 here")
+    assert _precision._has_native_bf16("cpu") == bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
 @pytest.mark.parametrize("bf16_seconds", [0.0, 0.05], ids=["bf16-fast", "bf16-slow"])

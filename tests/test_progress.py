@@ -101,3 +101,29 @@ def test_silenced_loading_says_nothing_when_the_environment_keeps_the_hubs_bars(
     with _progress.no_loading_bars():
         pass
     assert not [w for w in recwarn if "progress bars" in str(w.message)]
+
+
+def test_verbose_0_draws_no_bar_even_for_long_work(capsys, monkeypatch):
+    # (no delay: quick work shows what long work would)
+    monkeypatch.setattr(_progress, "DELAY", 0)
+    enc = TextEncoder(tiny_model_path(), verbose=0, batch_size=2).fit()
+    capsys.readouterr()
+    enc.transform([f"a text never encoded before, number {i}" for i in range(8)])
+    printed = capsys.readouterr()
+    assert printed.err == printed.out == ""
+
+
+def test_loading_a_model_leaves_transformers_bars_as_the_caller_set_them():
+    from transformers.utils import logging as hf_logging
+
+    from sklearn_zsrec import clear_cache
+
+    before = hf_logging.is_progress_bar_enabled()
+    try:
+        for enabled in (True, False):
+            clear_cache(models=True)  # loaded again
+            (hf_logging.enable_progress_bar if enabled else hf_logging.disable_progress_bar)()
+            TextEncoder(tiny_model_path(), verbose=0).fit().transform(["x"])
+            assert hf_logging.is_progress_bar_enabled() == enabled
+    finally:
+        (hf_logging.enable_progress_bar if before else hf_logging.disable_progress_bar)()
