@@ -354,6 +354,34 @@ def test_a_new_users_scores_do_not_depend_on_who_else_is_in_the_call():
                                   hybrid.recommend(users, user_texts=texts))
 
 
+def test_a_new_users_top_10_after_add_items_does_not_depend_on_the_call():
+    # 31 known users of one profile text tie at the largest margin of the
+    # new users' threshold, which sat on it after add_items: a new user of
+    # that text got an added item in its top-10 alone and not beside itself
+    from sklearn_zsrec import ItemKNNRecommender, NextItemRecommender
+    from sklearn_zsrec.datasets import make_synthetic_interactions
+
+    data = make_synthetic_interactions(200, 120, 2500, n_topics=5, random_state=3)
+    X = data.interactions[data.interactions.user_id < 180]
+    X = X[~X.item_id.isin(list(data.item_text.index[:12]))]  # items without interactions
+    users = data.user_text.index
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                               item_texts=data.item_text,
+                               user_texts=data.user_text[(users < 120) | users.isin([185, 186])])
+    hybrid = HybridRecommender(
+        text, [("als", ALSRecommender(factors=8, iterations=5, random_state=0)),
+               ("knn", ItemKNNRecommender()), ("next", NextItemRecommender())],
+        user_neighbors=3, random_state=0, verbose=0).fit(X)
+    hybrid.add_items({"added_a": "A story about cooking pasta",
+                      "added_b": "A story about football goals"})
+    call = {191: "someone who likes football"}
+    alone = hybrid.score_items([186])
+    for batch in ([186, 186], [186, 185], [186, 191]):
+        np.testing.assert_array_equal(hybrid.score_items(batch, user_texts=call)[:1], alone)
+        assert (hybrid.recommend(batch, user_texts=call)[0]
+                == hybrid.recommend([186])[0]).all()
+
+
 def test_the_models_own_encoding_ignores_the_transform_output_setting():
     # under set_config(transform_output="pandas") (or an encoder's set_output)
     # the text model stored a DataFrame as its embeddings and failed in every

@@ -304,6 +304,12 @@ def test_users_with_near_equal_margins_get_the_same_extra_slot():
     # margins far apart: the cut stays at the quantile (half above it)
     spread = np.arange(20.0)
     assert (spread > _exposure._cut(spread, 10 / 20)).sum() == 9
+    # no wider gap above the quantile (users of one profile text tied at the
+    # largest margin): the cut is past them, not on them
+    tied = np.r_[spread[:10], np.full(10, 10.0) + rng.uniform(0, 1e-7, 10)]
+    threshold = _exposure._cut(tied, 10 / 20)
+    assert threshold - tied.max() > 1e-5 and np.isfinite(threshold)
+    assert not ((tied + noise[:, :20]) > threshold).any()
 
 def test_undeclared_items_without_interactions_get_only_the_share_they_earn(monkeypatch):
     # a 15% sample: a seventh of the items have no interaction, and the log

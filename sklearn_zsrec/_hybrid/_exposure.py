@@ -174,7 +174,9 @@ def _cut(margin, q):
     strongly regularised blend, ``C=1e-5``, has margins of 1e-4) count as
     one: the cut moves up to the first wider gap, so that users with
     near-equal margins get the same decision (at most a few fewer users
-    above it than ``1 - q``).
+    above it than ``1 - q``); without one, a tolerance past the largest
+    margin (31 users of one profile text tied there, and a new user of that
+    text was above the cut alone and below it beside another user).
     """
     valid = np.sort(margin[~np.isnan(margin)])
     if not len(valid):
@@ -188,7 +190,7 @@ def _cut(margin, q):
         if value - cut > tolerance:
             return (cut + float(value)) / 2
         cut = float(value)
-    return cut
+    return cut + tolerance
 
 
 def best_old_and_new(score, new, k):
