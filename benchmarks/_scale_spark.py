@@ -197,7 +197,7 @@ def child(engine, n, iterations, out, memory, shape, blocks=4, driver_memory="8g
 
     def evaluate():
         model, test = state["model"], state["test"]
-        test = test[model._rows(test.user_id.to_numpy(), "user") >= 0]
+        test = test[test.user_id.isin(model.users_)]  # users with training rows
         recs = model.recommend(test.user_id.to_numpy(), n=10)
         state["ndcg"] = ndcg_at_k([[item] for item in test.item_id.to_numpy()], recs, k=10)
         state["n_evaluated"] = len(test)

@@ -120,6 +120,7 @@ def child(n, out):
     from sklearn_zsrec.datasets import make_synthetic_interactions
     from sklearn_zsrec.metrics import ndcg_at_k
     from sklearn_zsrec.model_selection import train_test_split_last
+    import pandas as pd
 
     n_users, n_items = _shape(n)
     mem = _Memory()
@@ -161,7 +162,8 @@ def child(n, out):
 
     def evaluate():
         model, test = state["model"], state["test"]
-        rows = model._rows(test.user_id.to_numpy(), "user")
+        rows = pd.Index(model.users_).get_indexer(test.user_id.to_numpy())
+        assert (rows >= 0).all(), "every held-out user has training rows"
         truth = [[item] for item in test.item_id.to_numpy()]
         state["ndcg"] = ndcg_at_k(truth, state["recs"][rows], k=10)
 
