@@ -152,7 +152,8 @@ class BaseRecommender(BaseEstimator):
         (self.users_, self.items_, self.user_items_, self.n_user_interactions_,
          self.n_item_interactions_) = fitted
         self._lookup = {}
-        self._indexed = (self.users_, self.items_)  # what fit checks (check_indexed)
+        # what fit checks (check_indexed): the ids, and how many entries are seen
+        self._indexed = (self.users_, self.items_, self.user_items_.nnz)
 
     def _user_item_matrix(self, data, items):
         users = _unique_ids(data.user_id)

@@ -67,10 +67,12 @@ def check_indexed(model):
 
     What ``_index`` sets: a ``_fit`` of one's own that forgot it fitted
     "successfully" and then was "not fitted yet"; one that narrowed or
-    reordered ``items_`` after it had seen items masked in the wrong columns.
+    reordered ``items_`` after it had seen items masked in the wrong columns;
+    one that dropped entries of its copy of ``user_items_`` (a threshold on
+    the weights) had those training items recommended.
     """
     name = type(model).__name__
-    indexed = model.__dict__.pop("_indexed", None)  # (users_, items_) as _index set them
+    indexed = model.__dict__.pop("_indexed", None)  # (users_, items_, nnz) as _index set them
     missing = [a for a in ("users_", "items_", "user_items_") if not hasattr(model, a)]
     if missing:
         raise ValueError(f"{name}: _fit set no {', '.join(missing)}; call "
@@ -78,13 +80,21 @@ def check_indexed(model):
     shape = (len(model.users_), len(model.items_))
     moved = indexed is not None and any(  # the same ids, in another order
         ids is not old and len(ids) == len(old) and not (pd.Index(ids) == pd.Index(old)).all()
-        for ids, old in zip((model.users_, model.items_), indexed))
+        for ids, old in zip((model.users_, model.items_), indexed[:2]))
     if model.user_items_.shape != shape or moved:
         raise ValueError(
             f"{name}: after _fit, user_items_ has shape {model.user_items_.shape} and "
             f"users_ and items_ number {shape}{', reordered' if moved else ''}; keep "
             "users_ and items_ as self._index(data) sets them, in its order (score an "
             "item to leave out -inf in _scores).")
+    nnz = getattr(model.user_items_, "nnz", None)
+    if indexed is not None and nnz is not None and nnz != indexed[2]:
+        raise ValueError(
+            f"{name}: _fit changed which entries user_items_ holds ({indexed[2]} set by "
+            f"self._index(data), {nnz} after _fit); recommend leaves out each user's "
+            "entries as their training items (weight-0 ones too). Change their values "
+            "only (self.user_items_.data), or keep a matrix of your own in another "
+            "attribute.")
 
 
 def checked_scores(model, raw, n_users):

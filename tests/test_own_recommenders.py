@@ -177,8 +177,19 @@ class Reordered(Narrowed):
         self.items_, self.counts_ = self.items_[order], self.n_item_interactions_[order]
 
 
+class Thresholded(Narrowed):
+    """Only interactions of weight over 2 (fewer entries: the others came back as unseen)."""
+
+    def _fit(self, data):
+        self._index(data)
+        self.user_items_ = (self.user_items_ > 2).astype(np.float32)
+        self.counts_ = np.asarray(self.user_items_.sum(axis=0)).ravel()
+
+
 @pytest.mark.parametrize("model, message", [
     (NoIndex(), r"NoIndex: _fit set no users_, items_, user_items_; call self._index\(data\)"),
+    (Thresholded(), r"Thresholded: _fit changed which entries user_items_ holds \(288 set by "
+                    r"self._index\(data\), \d+ after _fit\); recommend leaves out .* values only"),
     (Narrowed(), r"Narrowed: after _fit, user_items_ has shape \(48, 60\) and users_ and "
                  r"items_ number \(48, \d+\); keep users_ and items_ as self._index\(data\)"),
     (Reordered(), r"Reordered: after _fit, user_items_ has shape \(48, 60\) and users_ and "
@@ -187,7 +198,7 @@ class Reordered(Narrowed):
 def test_fit_checks_what_index_sets(model, message):
     assert X.item_id.nunique() == 60 and X.user_id.nunique() == 48
     with pytest.raises(ValueError, match=message):
-        model.fit(X)
+        model.fit(XW)
     assert not hasattr(model, "user_items_")  # not fitted: nothing half-set to serve
 
 
