@@ -220,3 +220,39 @@ def test_items_never_picked_leave_the_arrivals_share_alone():
         shares.append(np.isin(model.recommend(np.arange(80), n=10), range(n - 3, n)).mean())
     # each as often as an average picked item: 3 x 1/40 of the picks
     np.testing.assert_allclose(shares, 3 / 40, rtol=0.05)
+
+
+def test_a_held_out_user_left_with_impressions_only_is_not_learned_from():
+    # the learned blend holds out each user's latest interaction; a user whose
+    # other interactions the holdout also took (a hidden item) but who had
+    # impressions stayed in its refit with no item, and was learned from:
+    # the blend changed with impressions (coef_ by 0.28 here). Impressions
+    # here are of items nobody picked, never drawn as negatives
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from ._data import topic_catalog, topic_interactions
+
+    texts, topics = topic_catalog()
+    extra = [f"extra{k}" for k in range(30)]
+    texts = pd.concat([texts, pd.Series({i: f"an extra item, number {i}" for i in extra})])
+    X = topic_interactions(topics, users_per_topic=30, per_user=8)
+    rng = np.random.RandomState(0)
+    pairs = pd.DataFrame({"user_id": [f"two{k}" for k in range(80)] * 2,  # two picks each
+                          "item_id": rng.choice(X.item_id.unique(), 160),
+                          "timestamp": X.timestamp.max() + 1 + np.arange(160)})
+    clicks = pd.concat([X, pairs], ignore_index=True).assign(weight=1.0)
+    shown = pd.DataFrame({"user_id": np.repeat(pairs.user_id, 3).to_numpy(),
+                          "item_id": rng.choice(extra, 480),
+                          "timestamp": np.repeat(pairs.timestamp, 3).to_numpy() - 0.5,
+                          "weight": 0.0})
+
+    def fit(data):
+        text = ZeroShotRecommender(TfidfVectorizer(), item_texts=texts)
+        return HybridRecommender(text, [("next", NextItemRecommender()),
+                                        ("knn", ItemKNNRecommender(similarity="cosine"))],
+                                 new_items=None, random_state=0, verbose=0).fit(data)
+
+    a, b = fit(clicks), fit(pd.concat([clicks, shown], ignore_index=True))
+    assert a.blend_candidates_  # learned
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.blend_validation_ndcg_, b.blend_validation_ndcg_)
