@@ -30,6 +30,26 @@ def _without_zeros(user_items):
     return out
 
 
+def _with_interactions(user_items):
+    """``(users, items, matrix)``: the rows and columns with an interaction, and
+    the matrix of those (``user_items`` itself when that is all of it)."""
+    users = np.flatnonzero(np.diff(user_items.indptr) > 0)
+    items = np.flatnonzero(np.bincount(user_items.indices, minlength=user_items.shape[1]))
+    if len(users) == user_items.shape[0] and len(items) == user_items.shape[1]:
+        return users, items, user_items
+    return users, items, user_items[users][:, items]
+
+
+def _placed(factors, positions, n):
+    """``factors`` of the rows ``positions`` in an array of ``n`` rows, 0 elsewhere."""
+    factors = np.asarray(factors, dtype=np.float32)
+    if len(positions) == n:
+        return np.ascontiguousarray(factors)
+    out = np.zeros((n, factors.shape[1]), dtype=np.float32)
+    out[positions] = factors
+    return out
+
+
 # the largest sum of confidences (alpha * weight) of one user's or one item's
 # interactions that a fit accepts: from about 1e15 (measured: 2.5e15 for one
 # user of 2,500 items, 1.5e16 on MovieLens-like data) implicit's float32
@@ -92,9 +112,11 @@ class ALSRecommender(BaseRecommender):
     n_item_interactions_ : ndarray of shape (n_items,)
         Distinct users of non-zero weight per item in ``fit``.
     user_factors_ : ndarray of shape (n_users, factors), float32
-        Learned user factors.
+        Learned user factors; 0 for users whose rows all weigh 0 (fitted
+        without them, so that they change no other factor, the random start
+        included).
     item_factors_ : ndarray of shape (n_items, factors), float32
-        Learned item factors.
+        Learned item factors; 0 for items only shown (rows of weight 0).
 
     See Also
     --------
@@ -173,16 +195,21 @@ class ALSRecommender(BaseRecommender):
                 num_threads=threads,
                 random_state=seed,
             )
-            if previous is not None:
-                model.user_factors, model.item_factors = self._warm_factors(previous, seed)
             user_items = _without_zeros(self.user_items_)
             self._check_confidences(user_items)
+            # implicit draws a random start for every row: users and items with
+            # only weight-0 rows would move every other's; they are fitted out,
+            # their factors 0 (as ALS solves them: no interaction)
+            users, items, sub = _with_interactions(user_items)
+            if previous is not None:
+                warm = self._warm_factors(previous, seed)
+                model.user_factors, model.item_factors = warm[0][users], warm[1][items]
             try:
-                model.fit(user_items, show_progress=bool(self.verbose))
+                model.fit(sub, show_progress=bool(self.verbose))
             except ModelFitError as exc:  # NaN factors: confidences too large
                 self._overflow(f"implicit's ALS failed ({exc})")
-        self.user_factors_ = np.ascontiguousarray(model.user_factors, np.float32)
-        self.item_factors_ = np.ascontiguousarray(model.item_factors, np.float32)
+        self.user_factors_ = _placed(model.user_factors, users, len(self.users_))
+        self.item_factors_ = _placed(model.item_factors, items, len(self.items_))
         if not (
             np.isfinite(self.user_factors_).all() and np.isfinite(self.item_factors_).all()
         ):

