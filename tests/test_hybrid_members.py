@@ -26,10 +26,10 @@ def _text(texts=ITEM_TEXTS):
     return ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
 
 
-def _alone(member, **params):
+def _alone(member, data=X, **params):
     """A hybrid that ranks by ``member`` alone (the fixed blend, its weight only)."""
     return HybridRecommender(_text(), [("m", member)], blend="fixed", weights={"m": 1.0},
-                             verbose=0, **params).fit(X)
+                             verbose=0, **params).fit(data)
 
 
 class EvenItemsLogProb(BaseRecommender):
@@ -234,11 +234,23 @@ def test_equal_counts_give_popularity_no_say(n_items):
     assert (explained[explained.source == "popularity"].contribution == 0).all()
 
 
-def test_items_a_factor_member_lacks_get_z_score_0_as_for_other_members():
+@pytest.mark.parametrize("impressions", [False, True])
+def test_items_a_factor_member_lacks_get_z_score_0_as_for_other_members(impressions):
     # a factor member's missing items had zero factors, so a raw score of 0:
     # their z-score was -mean/std, not the 0 that members without factors
-    # (and docs/blend.md) give them
+    # (and docs/blend.md) give them. With impressions, the member knows items
+    # nobody picked (their factors 0): the fill is the mean of the items with
+    # interactions it knows, not of those too (a mutation hunt)
     from sklearn_zsrec import ALSRecommender
+
+    data = X
+    if impressions:
+        unpicked = X.item_id.unique()[X.item_id.unique() % 2 == 0][::3][:8]
+        data = X[~X.item_id.isin(unpicked)].assign(weight=1.0)
+        shown = pd.DataFrame({"user_id": data.user_id.unique()[:len(unpicked)],
+                              "item_id": unpicked, "weight": 0.0,
+                              "timestamp": data.timestamp.max() + 1})
+        data = pd.concat([data, shown], ignore_index=True)
 
     class EvenItemsALS(ALSRecommender):  # a filter of its own: the even item ids only
         def _fit(self, data):
@@ -259,7 +271,7 @@ def test_items_a_factor_member_lacks_get_z_score_0_as_for_other_members():
     als = EvenItemsALS(factors=4, iterations=3, random_state=0)
     scores = {}
     for label, member in (("factors", als), ("scores only", ScoresOnly(als))):
-        model = _alone(member, switch=0, item_switch=0)
+        model = _alone(member, data, switch=0, item_switch=0)
         users = model.users_[:20]
         odd = np.isin(model.items_, X.item_id[X.item_id % 2 == 1])
         scores[label] = model.score_items(users)

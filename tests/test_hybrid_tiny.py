@@ -510,6 +510,8 @@ def test_a_holdout_without_tuning_pairs_falls_back_as_documented(monkeypatch, tm
     # one warning, the one that says why (a second one contradicted it: "found
     # 40 usable held-out interactions", mutation round 7)
     assert len(fallbacks) == 1 and "could not fine-tune the text model" in fallbacks[0]
+    # every user has 2 interactions: each is held out by the holdout of every user
+    assert "(200 users, 200 of them held out, 400 interactions)" in fallbacks[0]
     assert hybrid.blend_choice_ == ["fixed"] * 4  # and the final fit tuned on all rows
     assert hybrid.text_.encoder_.model not in {out.text.encoder_.model for _, out in holdouts}
 

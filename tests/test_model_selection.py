@@ -125,9 +125,14 @@ def test_datetimes_in_rows_split_as_in_a_dataframe():
         # whole Decimals, as pd.read_sql gives a NUMERIC(20, 0) column: were float64, a tie
         pd.Series([Decimal(2**60 + 1), Decimal(2**60), Decimal("1152921504606846978.000")],
                   dtype=object),
+        # uint64 past int64 (a cast to int64 wraps them to negative numbers)
+        pd.Series(np.array([2**63 + 5, 2**63 - 5, 2**63 + 10], dtype=np.uint64)),
+        # negative digit strings past 2**53 (as float64, the first two tie)
+        pd.Series(["-9007199254740995", "-9007199254740996", "-9007199254740994"]),
     ],
     ids=["int64", "object ints", "far dates", "digit strings", "numpy strings",
-         "far timestamps", "ints past int64", "decimals"],
+         "far timestamps", "ints past int64", "decimals", "uint64 past int64",
+         "negative digit strings"],
 )
 def test_timestamps_beyond_float64_or_nanoseconds_order_exactly(stamps):
     from sklearn_zsrec import ItemKNNRecommender
