@@ -94,8 +94,9 @@ class ALSRecommender(BaseRecommender):
         Show implicit's progress bar during ``fit`` when > 0.
     warm_start : bool, default=False
         When True and the model is fitted, ``fit`` starts from the factors of
-        the previous fit for the users and items it knew (matched by id; the
-        others start random, as in a fresh fit) and runs ``iterations``
+        the previous fit for the users and items it knew (matched by id: 0 for
+        those it knew from rows of weight 0 only; the others start random, as
+        in a fresh fit) and runs ``iterations``
         sweeps from there, as scikit-learn's ``warm_start``: a few sweeps
         bring a fit on grown data back to convergence.
 

@@ -257,7 +257,7 @@ class Learner:
         rows = positions(f.text.users_, users)
         pos = positions(f.text.items_, data.item_id[held])
         keep = (rows >= 0) & (pos >= 0)
-        # a user whose holdout rows all weigh 0 is scored as new, not by the blend
+        # a user whose refit rows all weigh 0 is scored as new, not by the blend
         keep[keep] &= f.n_users[rows[keep]] > 0
         users, rows, pos = users[keep], rows[keep], pos[keep]
         if len(users) > MAX_HOLDOUT_USERS:  # a random sample is enough
