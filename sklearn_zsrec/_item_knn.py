@@ -25,10 +25,11 @@ def item_similarity(user_items, n_neighbors, kind="bm25"):
     from implicit.utils import ParameterWarning
     from threadpoolctl import threadpool_limits
 
-    binary = (user_items != 0).astype(np.float32).tocsc()
+    binary = (user_items != 0).astype(np.float32).tocsr()
     n_items = binary.shape[1]
-    active = np.flatnonzero(np.diff(binary.indptr) > 0)  # items with interactions
-    binary = binary[:, active].tocsr()
+    active = np.flatnonzero(np.bincount(binary.indices, minlength=n_items))  # with interactions
+    if len(active) < n_items:  # (no copy when every item has some)
+        binary = binary[:, active]
     with threadpool_limits(1, "blas"), warnings.catch_warnings():
         # implicit's BM25 weighting hands its own fit a COO matrix and warns
         # about converting it (well under a millisecond); not the caller's doing
