@@ -203,8 +203,8 @@ class ALSRecommender(BaseRecommender):
             # their factors 0 (as ALS solves them: no interaction)
             users, items, sub = _with_interactions(user_items)
             if previous is not None:
-                warm = self._warm_factors(previous, seed)
-                model.user_factors, model.item_factors = warm[0][users], warm[1][items]
+                model.user_factors, model.item_factors = self._warm_factors(
+                    previous, seed, self.users_[users], self.items_[items])
             try:
                 model.fit(sub, show_progress=bool(self.verbose))
             except ModelFitError as exc:  # NaN factors: confidences too large
@@ -219,8 +219,9 @@ class ALSRecommender(BaseRecommender):
         self._solved_with = (self.alpha, self.regularization)
         return self
 
-    def _warm_factors(self, previous, seed):
-        """Starting factors: the previous fit's where the ids match, random elsewhere.
+    def _warm_factors(self, previous, seed, users, items):
+        """Starting factors of ``users`` and ``items`` (ids: those with an
+        interaction): the previous fit's where the ids match, random elsewhere.
 
         Random as implicit initialises a fresh fit (uniform in [0, 0.01)).
         """
@@ -228,8 +229,8 @@ class ALSRecommender(BaseRecommender):
 
         rng = np.random.default_rng(seed)
         out = []
-        for ids, old_ids, old in ((self.users_, previous[0], previous[1]),
-                                  (self.items_, previous[2], previous[3])):
+        for ids, old_ids, old in ((users, previous[0], previous[1]),
+                                  (items, previous[2], previous[3])):
             start = rng.random((len(ids), self.factors), dtype=np.float32) * np.float32(0.01)
             found = positions(pd.Index(old_ids), ids)  # exact past 2**53
             start[found >= 0] = old[found[found >= 0]]

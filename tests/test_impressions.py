@@ -289,3 +289,40 @@ def test_users_and_items_with_impressions_only_change_no_other_score(name):
     cols = pd.Index(b.items_).get_indexer(a.items_)
     np.testing.assert_allclose(b.score_items(users)[:, cols], a.score_items(users),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_users_only_shown_items_change_no_learned_blend_nor_warm_refit():
+    # the learned blend drew which users keep a short history over every
+    # user, and an ALS warm refit drew random starts for every row: users
+    # only shown items moved every other user's draws (coef_ by 0.89)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from ._data import topic_catalog, topic_interactions
+
+    texts, topics = topic_catalog()
+    clicks = topic_interactions(topics, users_per_topic=20, per_user=8).assign(weight=1.0)
+    shown = pd.DataFrame({"user_id": [f"visitor{k}" for k in range(8) for _ in range(4)],
+                          "item_id": np.resize(clicks.item_id.unique(), 32), "weight": 0.0,
+                          "timestamp": clicks.timestamp.max() + 1})
+    logged = pd.concat([clicks, shown], ignore_index=True)
+
+    def learned(data):
+        text = ZeroShotRecommender(TfidfVectorizer(), item_texts=texts)
+        return HybridRecommender(text, [("next", NextItemRecommender()),
+                                        ("knn", ItemKNNRecommender(similarity="cosine"))],
+                                 random_state=0, verbose=0).fit(data)
+
+    a, b = learned(clicks), learned(logged)
+    assert a.blend_candidates_
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    users = clicks.user_id.unique()
+    np.testing.assert_array_equal(a.score_items(users), b.score_items(users))
+
+    first = clicks[clicks.user_id.isin(users[:30])]
+    refits = []
+    for data in (clicks, logged.assign(item_id=logged.item_id.where(logged.weight > 0, 999))):
+        als = ALSRecommender(factors=4, iterations=2, random_state=0).fit(first)
+        refits.append(als.set_params(warm_start=True).fit(data))
+    cols = pd.Index(refits[1].items_).get_indexer(refits[0].items_)
+    np.testing.assert_array_equal(refits[1].score_items(users)[:, cols],
+                                  refits[0].score_items(users))

@@ -24,8 +24,8 @@ def test_warm_start_continues_from_the_previous_factors_matched_by_id():
     start = {}
     original = ALSRecommender._warm_factors
 
-    def spy(self, previous, seed):  # what fit starts from (our own logic)
-        factors = original(self, previous, seed)
+    def spy(self, previous, seed, *ids):  # what fit starts from (our own logic)
+        factors = original(self, previous, seed, *ids)
         start["factors"] = [f.copy() for f in factors]  # implicit sweeps them in place
         return factors
 
@@ -61,8 +61,8 @@ def test_warm_start_matches_an_int_id_past_2_53_that_comes_back_as_a_float():
     start = {}
     original = ALSRecommender._warm_factors
 
-    def spy(self, previous, seed):  # what fit starts from (our own logic)
-        factors = original(self, previous, seed)
+    def spy(self, previous, seed, *ids):  # what fit starts from (our own logic)
+        factors = original(self, previous, seed, *ids)
         start["items"] = factors[1].copy()
         return factors
 

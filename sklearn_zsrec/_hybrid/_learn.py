@@ -221,10 +221,13 @@ class Learner:
         picks = pd.Series(data.item_id).isin(hidden).to_numpy()  # rows of hidden items
         train = ~held & ~picks
         # warm-up: some users keep only their last few interactions
-        n_codes = codes.max() + 1
-        short = rng.rand(n_codes) < SHORT_HISTORY_FRACTION
-        keep_last = np.where(short, SHORT_HISTORIES[rng.randint(0, len(SHORT_HISTORIES),
-                                                                n_codes)], np.inf)
+        # (drawn for the users with an interaction only: users only shown items
+        # moved every other user's draws)
+        active = np.unique(codes[some])
+        keep_last = np.full(codes.max() + 1, np.inf)
+        short = rng.rand(len(active)) < SHORT_HISTORY_FRACTION
+        keep_last[active] = np.where(short, SHORT_HISTORIES[rng.randint(
+            0, len(SHORT_HISTORIES), len(active))], np.inf)
         train &= rank <= keep_last[codes]
         out = Learned(held=int(held.sum()))
         if held.any() and train.any():
