@@ -21,6 +21,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 
+from ._als import _placed, _with_interactions, _without_zeros
 from ._base import BaseRecommender
 from ._scores import _matmul
 from ._explain import factor_contributions
@@ -293,9 +294,10 @@ class SparkALSRecommender(BaseRecommender):
     n_item_interactions_ : ndarray of shape (n_items,)
         Distinct users of non-zero weight per item in ``fit``.
     user_factors_ : ndarray of shape (n_users, rank), float32
-        Learned user factors, in the order of ``users_``.
+        Learned user factors, in the order of ``users_``; 0 for users whose
+        rows all weigh 0 (fitted without them, as in :class:`ALSRecommender`).
     item_factors_ : ndarray of shape (n_items, rank), float32
-        Learned item factors, in the order of ``items_``.
+        Learned item factors, in the order of ``items_``; 0 for items only shown.
 
     See Also
     --------
@@ -439,24 +441,28 @@ class SparkALSRecommender(BaseRecommender):
                   alpha=self.alpha, implicitPrefs=True, numUserBlocks=self.num_blocks,
                   numItemBlocks=self.num_blocks, checkpointInterval=self.checkpoint_interval,
                   seed=seed, userCol="user", itemCol="item", ratingCol="rating")
+        # as ALSRecommender: users and items with only weight-0 rows are fitted
+        # out (Spark draws a random start for each, moving every other's), 0
+        users, items, ratings = _with_interactions(_without_zeros(self.user_items_))
         with _checkpoint_dir(spark.sparkContext):
             try:
-                model = als.fit(_ratings(spark, self.user_items_))
+                model = als.fit(_ratings(spark, ratings))
             except Exception as error:  # py4j's Java error: the cause is in its text
                 if "SingularMatrixException" not in str(error):
                     raise
                 raise ValueError(
                     f"SparkALSRecommender: Spark's ALS could not solve some user's or "
                     f"item's factors (a singular system: rank={self.rank}, "
-                    f"reg_param={self.reg_param}, {n_items} items, {n_users} users; Spark "
-                    "regularises each by its count of positive weights, so users or items "
-                    "whose interactions all weigh 0 get none). Raise reg_param above 0, "
-                    "use a rank below the number of items, drop the rows of weight 0, or "
-                    "rescale the weights (alpha x weight far below 1e15)."
+                    f"reg_param={self.reg_param}, {len(items)} items, {len(users)} users "
+                    "with interactions; Spark regularises each by its count of positive "
+                    "weights). Raise reg_param above 0, use a rank below the number of "
+                    "items, or rescale the weights (alpha x weight far below 1e15)."
                 ) from error
             # collected inside: the factors' lineage may read the checkpoints
-            self.user_factors_ = _collect_factors(model.userFactors, n_users, self.rank)
-            self.item_factors_ = _collect_factors(model.itemFactors, n_items, self.rank)
+            self.user_factors_ = _placed(_collect_factors(model.userFactors, len(users),
+                                                          self.rank), users, n_users)
+            self.item_factors_ = _placed(_collect_factors(model.itemFactors, len(items),
+                                                          self.rank), items, n_items)
         # what explain solves with: the fit's, not parameters set since
         self._solved_with = (self.alpha, self.reg_param)
         return self

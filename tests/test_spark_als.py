@@ -343,14 +343,24 @@ def test_spark_dataframe_errors_name_the_fix(spark):
 
 
 def test_a_singular_system_names_the_fix(spark):
-    # five items under the default rank of 10 and a user whose only row
-    # weighs 0 (no regularisation in Spark): Spark raised its Java
-    # SingularMatrixException through py4j, naming no parameter
+    # five items under the default rank of 10, without regularisation: Spark
+    # raised its Java SingularMatrixException through py4j, naming no parameter
     X = pd.DataFrame({"user_id": ["a"] * 5 + ["b"] * 3 + ["c"], "item_id": list("VWXYZVWXV"),
                       "weight": [1.0] * 8 + [0.0]})
     with pytest.raises(ValueError, match="could not solve some user's or item's factors.*"
                                          "Raise reg_param above 0, use a rank below"):
-        SparkALSRecommender(max_iter=3, num_blocks=1, random_state=0, spark=spark).fit(X)
+        SparkALSRecommender(max_iter=3, num_blocks=1, reg_param=0.0, random_state=0,
+                            spark=spark).fit(X)
+    # a user whose only row weighs 0 no longer reaches Spark (its factors 0),
+    # and changes no other user's factors, at any block count
+    for blocks in (1, 3):
+        with_c = SparkALSRecommender(max_iter=3, num_blocks=blocks, random_state=0,
+                                     spark=spark).fit(X)
+        without = SparkALSRecommender(max_iter=3, num_blocks=blocks, random_state=0,
+                                      spark=spark).fit(X[X.user_id != "c"])
+        assert not with_c.user_factors_[-1].any()
+        np.testing.assert_array_equal(with_c.user_factors_[:2], without.user_factors_)
+        np.testing.assert_array_equal(with_c.item_factors_, without.item_factors_)
 
 
 def test_unknown_users_raise_as_in_als(fitted):
