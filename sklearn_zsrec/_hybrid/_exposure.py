@@ -34,7 +34,8 @@ def unpicked_items(data):
     """Ids of the items that ``data`` shows, never picks, and shows too often to be new.
 
     ``data``: the checked rows, one per user-item pair. With the log's pick
-    rate ``p`` (the share of its pairs that are interactions), an item
+    rate ``p`` (the share of its logged pairs, not of every user-item pair,
+    that are interactions), an item
     shown to ``n`` users without a pick is one of these when ``(1 - p) ** n``
     is at most ``1 - UNPICKED_CONFIDENCE``.
     """
