@@ -23,7 +23,7 @@ def test_a_table_prints_zeros_and_leaves_only_missing_cells_blank():
 def test_median_time_is_the_median_of_the_calls():
     delays = iter([0.001, 0.2, 0.001])  # one slow call (another process, a page fault)
     median, times = median_time(lambda: time.sleep(next(delays)), 3)
-    assert len(times) == 3 and median == sorted(times)[1] < 0.1
+    assert len(times) == 3 and median == sorted(times)[1] != np.mean(times)
 
 
 class _Recorded(ZeroShotRecommender):
