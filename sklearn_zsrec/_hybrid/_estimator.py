@@ -309,11 +309,11 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         self.named_members_ = Bunch(**fitted.members)
         self._index(data, items=self.text_.items_)
         stages("new users")
-        # what it reads depends on the data and the text model only: keyed by
-        # the text model's fit, one choice serves a grid over the members
+        # keyed by the text model's fit (it reads the data and that model only): one per grid
         self._new_users = TextNeighbours(self.user_neighbors, self.random_state).fit(
-            self.text_, self.users_, self.user_items_, self.n_item_interactions_,
-            fitted.text_key).set_exposure(self._exposure, self._declared(fitted.text))
+            self.text_, self.users_, self.user_items_, self.n_user_interactions_,
+            self.n_item_interactions_, fitted.text_key).set_exposure(
+                self._exposure, self._declared(fitted.text))
         self.user_neighbors_ = self._new_users.n_neighbors_
         self.user_neighbors_smoothing_ = self._new_users.smoothing_
         # add_items' draws, fixed by this fit (last: the fit's own draws are as they were)

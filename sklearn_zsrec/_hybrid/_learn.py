@@ -223,8 +223,8 @@ class Learner:
         # warm-up: some users keep only their last few interactions
         # (drawn for the users with an interaction only: users only shown items
         # moved every other user's draws)
-        active = np.unique(codes[some])
-        keep_last = np.full(codes.max() + 1, np.inf)
+        active = np.flatnonzero(counts)
+        keep_last = np.full(len(counts), np.inf)
         short = rng.rand(len(active)) < SHORT_HISTORY_FRACTION
         keep_last[active] = np.where(short, SHORT_HISTORIES[rng.randint(
             0, len(SHORT_HISTORIES), len(active))], np.inf)

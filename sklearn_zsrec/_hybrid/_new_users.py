@@ -87,13 +87,13 @@ class TextNeighbours:
         self.groups_, self.shares_, self.thresholds_, self.hidden_ = [], [], None, None
         self.declared_ = None  # the declared arrivals (a catalog mask), set by set_exposure
 
-    def fit(self, text, users, user_items, n_item_interactions, key=None):
+    def fit(self, text, users, user_items, n_user_interactions, n_item_interactions, key=None):
         """``text``: the fitted text model; the rest: the hybrid's fitted attributes."""
         self.text_ = text
         self.n_item_interactions_ = n_item_interactions
         # users whose rows all weigh 0 (impressions without a click) have no
         # items: neither neighbours nor users of the popularity prior
-        active = np.diff(sp.csr_matrix(user_items != 0).indptr) > 0
+        active = np.asarray(n_user_interactions) > 0
         self.n_users_ = int(active.sum())
         self.embeddings_ = self._embeddings64 = None
         self.n_neighbors_ = self.smoothing_ = None
