@@ -17,12 +17,14 @@ from ._tiny import real_model_path, tiny_model_path
 ITEM_TEXTS, TOPICS = topic_catalog()
 X = topic_interactions(TOPICS, users_per_topic=10, per_user=6)
 USER_TOPIC = X.assign(topic=TOPICS.loc[X.item_id].to_numpy()).groupby("user_id").topic.first()
+READERS = pd.Series({u: f"a reader of {t} stories, number {u}" for u, t in USER_TOPIC.items()})
 NEW_ITEMS = pd.Series({"jazz-new": "A jazz story about saxophone, bebop and a late club night.",
                        "space-new": "A space story about a rocket, an astronaut and a galaxy."})
 
 
-def _hybrid(model_path, **params):
-    text = ZeroShotRecommender(TextEncoder(model_path, verbose=0), item_texts=ITEM_TEXTS)
+def _hybrid(model_path, user_texts=None, **params):
+    text = ZeroShotRecommender(TextEncoder(model_path, verbose=0), item_texts=ITEM_TEXTS,
+                               user_texts=user_texts)
     als = ALSRecommender(factors=8, iterations=10, random_state=0)
     return HybridRecommender(text, cf_members(als), random_state=0, verbose=0, **params)
 
@@ -264,15 +266,6 @@ def test_add_items_draws_as_its_fit_says():
     np.testing.assert_array_equal(copies[0].recommend(model.users_), copies[1].recommend(model.users_))
 
 
-def _hybrid_with_user_texts(random_state):
-    user_texts = pd.Series({u: f"a reader of {t} stories, number {u}"
-                            for u, t in USER_TOPIC.items()})
-    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=ITEM_TEXTS,
-                               user_texts=user_texts)
-    als = ALSRecommender(factors=8, iterations=10, random_state=0)
-    return HybridRecommender(text, cf_members(als), random_state=random_state, verbose=0)
-
-
 def test_add_items_draws_new_users_thresholds_as_its_fit_says(monkeypatch):
     # the known users scored as new to set new users' thresholds are drawn
     # (beyond MAX_THRESHOLD_USERS of them, 1,000: lowered here so that the
@@ -283,7 +276,7 @@ def test_add_items_draws_new_users_thresholds_as_its_fit_says(monkeypatch):
     from sklearn_zsrec._hybrid import _new_users
 
     monkeypatch.setattr(_new_users, "MAX_THRESHOLD_USERS", 5)
-    model = _hybrid_with_user_texts(random_state=None).fit(X)
+    model = _hybrid(tiny_model_path(), READERS).set_params(random_state=None).fit(X)
     newbie = {"newbie": "I love jazz: saxophone, bebop and swing."}
     copies = [copy.deepcopy(model) for _ in range(2)]
     copies[1].set_params(random_state=1)
@@ -299,7 +292,7 @@ def test_add_items_draws_new_users_thresholds_as_its_fit_says(monkeypatch):
 def test_a_batch_of_known_and_new_users_scores_each_as_alone():
     # known users go through the blend, the others through their text
     # neighbours: each row of a mixed call must be that user's own
-    model = _hybrid_with_user_texts(random_state=0).fit(X)
+    model = _hybrid(tiny_model_path(), READERS).fit(X)
     known = list(model.users_[:2])
     texts = {"newbie": "I love jazz: saxophone, bebop and swing.",
              "other": "Space rockets, astronauts and distant galaxies."}

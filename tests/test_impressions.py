@@ -223,14 +223,22 @@ def test_items_never_picked_leave_the_arrivals_share_alone():
     np.testing.assert_allclose(shares, 3 / 40, rtol=0.1)
 
 
+def _learned(texts, **params):
+    """A learned hybrid of TF-IDF texts, next-item and cosine item-kNN (no ALS: its own test)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    text = ZeroShotRecommender(TfidfVectorizer(), item_texts=texts)
+    return HybridRecommender(text, [("next", NextItemRecommender()),
+                                    ("knn", ItemKNNRecommender(similarity="cosine"))],
+                             random_state=0, verbose=0, **params)
+
+
 def test_a_held_out_user_left_with_impressions_only_is_not_learned_from():
     # the learned blend holds out each user's latest interaction; a user whose
     # other interactions the holdout also took (a hidden item) but who had
     # impressions stayed in its refit with no item, and was learned from:
     # the blend changed with impressions (coef_ by 0.28 here). Impressions
     # here are of items nobody picked, never drawn as negatives
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     from ._data import topic_catalog, topic_interactions
 
     texts, topics = topic_catalog()
@@ -247,13 +255,8 @@ def test_a_held_out_user_left_with_impressions_only_is_not_learned_from():
                           "timestamp": np.repeat(pairs.timestamp, 3).to_numpy() - 0.5,
                           "weight": 0.0})
 
-    def fit(data):
-        text = ZeroShotRecommender(TfidfVectorizer(), item_texts=texts)
-        return HybridRecommender(text, [("next", NextItemRecommender()),
-                                        ("knn", ItemKNNRecommender(similarity="cosine"))],
-                                 new_items=None, random_state=0, verbose=0).fit(data)
-
-    a, b = fit(clicks), fit(pd.concat([clicks, shown], ignore_index=True))
+    a, b = (_learned(texts, new_items=None).fit(data)
+            for data in (clicks, pd.concat([clicks, shown], ignore_index=True)))
     assert a.blend_candidates_  # learned
     np.testing.assert_array_equal(a.coef_, b.coef_)
     np.testing.assert_array_equal(a.blend_validation_ndcg_, b.blend_validation_ndcg_)
@@ -295,8 +298,6 @@ def test_users_only_shown_items_change_no_learned_blend_nor_warm_refit():
     # the learned blend drew which users keep a short history over every
     # user, and an ALS warm refit drew random starts for every row: users
     # only shown items moved every other user's draws (coef_ by 0.89)
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     from ._data import topic_catalog, topic_interactions
 
     texts, topics = topic_catalog()
@@ -306,13 +307,7 @@ def test_users_only_shown_items_change_no_learned_blend_nor_warm_refit():
                           "timestamp": clicks.timestamp.max() + 1})
     logged = pd.concat([clicks, shown], ignore_index=True)
 
-    def learned(data):
-        text = ZeroShotRecommender(TfidfVectorizer(), item_texts=texts)
-        return HybridRecommender(text, [("next", NextItemRecommender()),
-                                        ("knn", ItemKNNRecommender(similarity="cosine"))],
-                                 random_state=0, verbose=0).fit(data)
-
-    a, b = learned(clicks), learned(logged)
+    a, b = _learned(texts).fit(clicks), _learned(texts).fit(logged)
     assert a.blend_candidates_
     np.testing.assert_array_equal(a.coef_, b.coef_)
     users = clicks.user_id.unique()
