@@ -94,8 +94,8 @@ class ALSRecommender(BaseRecommender):
         Show implicit's progress bar during ``fit`` when > 0.
     warm_start : bool, default=False
         When True and the model is fitted, ``fit`` starts from the factors of
-        the previous fit for the users and items it knew (matched by id: 0 for
-        those it knew from rows of weight 0 only; the others start random, as
+        the previous fit for the users and items it knew (matched by id; those
+        it knew from rows of weight 0 only, and the others, start random, as
         in a fresh fit) and runs ``iterations``
         sweeps from there, as scikit-learn's ``warm_start``: a few sweeps
         bring a fit on grown data back to convergence.
@@ -177,7 +177,12 @@ class ALSRecommender(BaseRecommender):
         previous = None
         if (self.warm_start and hasattr(self, "item_factors_")
                 and self.item_factors_.shape[1] == self.factors):
-            previous = (self.users_, self.user_factors_, self.items_, self.item_factors_)
+            # the rows it fitted: those it knew from rows of weight 0 only start
+            # random, as ids it never saw (a start of 0 made the impressions of
+            # the previous log move every other user's refit)
+            known, seen, _ = _with_interactions(_without_zeros(self.user_items_))
+            previous = (self.users_[known], self.user_factors_[known],
+                        self.items_[seen], self.item_factors_[seen])
         self._index(data)
         threads = 0 if self.n_jobs in (None, -1) else int(self.n_jobs)
         if threads < 0:  # implicit took -2 for 2**64 - 2 threads and aborted the process
@@ -221,7 +226,8 @@ class ALSRecommender(BaseRecommender):
 
     def _warm_factors(self, previous, seed, users, items):
         """Starting factors of ``users`` and ``items`` (ids: those with an
-        interaction): the previous fit's where the ids match, random elsewhere.
+        interaction): the previous fit's where the ids match one it fitted
+        (``previous``: those with an interaction then), random elsewhere.
 
         Random as implicit initialises a fresh fit (uniform in [0, 0.01)).
         """
