@@ -121,6 +121,15 @@ class BaseRecommender(BaseEstimator):
             # negative n_neighbors crashed the interpreter in implicit
             self._validate_params()
         data = check_interactions(X, y, estimator_name=type(self).__name__)
+        if not data.interacted.any():
+            # every model fitted and scored each item 0 (popularity and text
+            # models: the catalog in its order; Spark's ALS failed in Java)
+            raise ValueError(
+                f"{type(self).__name__}: X holds no interaction: its {len(data)} row"
+                f"{'s all weigh' if len(data) > 1 else ' weighs'} 0 (impressions without a "
+                "click, e.g. fit(X, y=clicked) with no click), which no model learns from. "
+                "Fit on a log with at least one row of positive weight (a click, a rating, a "
+                "purchase).")
         # the earlier fit's approximate-search index: a refit that updated
         # item_factors_ in place (a warm start of one's own) kept serving it
         self.__dict__.pop("_ann_index", None)

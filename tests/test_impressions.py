@@ -340,3 +340,31 @@ def test_impressions_of_the_previous_fit_change_no_warm_refit():
         refits.append(als.set_params(warm_start=True).fit(clicks))
     users = list(range(30))
     np.testing.assert_array_equal(refits[1].score_items(users), refits[0].score_items(users))
+
+
+@pytest.mark.parametrize("name", [*_models(), "spark"])
+def test_a_log_without_any_interaction_is_refused_by_every_model(name):
+    # with every row of weight 0, popularity, the text model and the fixed
+    # hybrid ranked the catalog in its order, item-kNN warned from numpy
+    # inside implicit, and Spark's ALS failed in Java ("No ratings available")
+    from sklearn_zsrec import SparkALSRecommender
+
+    model = SparkALSRecommender() if name == "spark" else _models()[name]
+    X = pd.DataFrame({"user_id": [0, 0, 1, 2], "item_id": [0, 1, 1, 2]})
+    with pytest.raises(ValueError, match="X holds no interaction: its 4 rows all weigh 0"):
+        model.fit(X, np.zeros(4))
+    if name != "spark":  # one click is enough
+        assert model.fit(X, [0, 0, 1.0, 0]).users_.tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("split", ["LeaveLastOut", "train_test_split_last"])
+def test_splitting_a_log_without_any_interaction_names_the_cause(split):
+    # train_test_split_last said "use a smaller n_test" of n_test=1
+    from sklearn_zsrec.model_selection import LeaveLastOut, train_test_split_last
+
+    X = pd.DataFrame({"user_id": [0, 0, 1], "item_id": [0, 1, 1], "timestamp": [1, 2, 3]})
+    with pytest.raises(ValueError, match=f"{split}: every row of X weighs 0"):
+        if split == "LeaveLastOut":
+            next(LeaveLastOut().split(X, np.zeros(3)))
+        else:
+            train_test_split_last(X, y=np.zeros(3))

@@ -100,6 +100,15 @@ def _sort_by_user_and_time(codes, times):
     return np.argsort(key, kind="stable")
 
 
+def _check_any_interaction(most, name):
+    """Raise when ``most``, the largest number of interactions of a user, is 0."""
+    if most == 0:
+        raise ValueError(
+            f"{name}: every row of X weighs 0 (y or X's 'weight' column), so "
+            "there is no interaction to hold out: rows of weight 0 (impressions "
+            "without a click) are no interaction. Pass the interactions' weights.")
+
+
 def _rank_from_end(users, times=None, interactions=None):
     """Rank of each row from the end of its user's history, and history size.
 
@@ -212,11 +221,7 @@ class LeaveLastOut(BaseCrossValidator):
         rank, n_user_rows = _rank_from_end(users, times, interactions)
         test_ok = np.ones(len(rank), dtype=bool) if interactions is None else interactions
         most = int(n_user_rows.max())
-        if most == 0:
-            raise ValueError(
-                "LeaveLastOut: every row of X weighs 0 (y or X's 'weight' column), so "
-                "there is no interaction to hold out: rows of weight 0 (impressions "
-                "without a click) are no interaction. Pass the interactions' weights.")
+        _check_any_interaction(most, "LeaveLastOut")
         if most <= self.n_splits:
             fix = (
                 f"Use n_splits <= {most - 1}"
@@ -289,6 +294,7 @@ def train_test_split_last(X, n_test=1, *, y=None):
     # the test side (later than it), with weight 0 they are no relevant item
     test = (rank < n_test) & (n_user_rows > n_test)
     if not test.any():
+        _check_any_interaction(int(n_user_rows.max()), "train_test_split_last")
         raise ValueError(
             f"No user has more than n_test={n_test} interactions, so nothing "
             "can be held out while keeping a training row. Use a smaller "
