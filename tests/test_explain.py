@@ -550,3 +550,26 @@ def test_explain_checks_contributions_relative_to_their_size():
     np.testing.assert_allclose(out.contribution, [2e7 + 0.3, 1e7 + 0.3])
     with pytest.raises(ValueError, match=r"positions outside 0 to 1 .*\(not catalog columns\)"):
         Revenue(as_columns=True).fit(X).explain(0, [1, 2])
+
+
+def test_a_new_user_by_text_sees_the_offset_of_items_not_served_apart_from_its_text():
+    # a new user scored by the text model (no user texts at fit) had the
+    # shift that puts items without interactions after every other item
+    # booked as "user text": the items its text matched best read -1.8
+    cold = [i for i in ITEM_TEXTS.index if TOPICS[i] == "jazz"][:2]
+    warm = [i for i in ITEM_TEXTS.index if TOPICS[i] == "jazz"][2:4]
+    hybrid = HybridRecommender(_text(), cf_members(ALSRecommender(factors=4, iterations=5,
+                                                                 random_state=0)),
+                               random_state=0, verbose=0).fit(X[~X.item_id.isin(cold)])
+    call = {"newbie": "I love jazz: saxophone, trumpet, bebop, piano trio"}
+    out = hybrid.explain("newbie", cold + warm, user_texts=call)
+    raw = hybrid.text_.score_items(["newbie"], user_texts=call)[0]
+    z = pd.Series((raw - raw.mean()) / raw.std(), index=hybrid.items_)
+    by = out.pivot_table(index="item_id", columns="source", values="contribution", fill_value=0)
+    np.testing.assert_allclose(by.loc[cold + warm, "user text"], z[cold + warm], rtol=1e-4,
+                               atol=1e-5)
+    assert (by.loc[cold, "new item offset"] < 0).all()
+    assert (by.loc[warm, "new item offset"] == 0).all()
+    score = pd.Series(hybrid.score_items(["newbie"], user_texts=call)[0], index=hybrid.items_)
+    np.testing.assert_allclose(by.loc[cold + warm].sum(axis=1), score[cold + warm], rtol=1e-5,
+                               atol=1e-5)

@@ -475,9 +475,9 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         They add up to the score: the blend is linear in its terms. A known
         user's member terms can be taken further with the member's own
         ``explain`` (``named_members_``). A new user is explained by its text
-        neighbours (on items without interactions: its text and their
-        offset), its text (the text model's scores, when no known user has a
-        text to match) or the popularity fallback.
+        neighbours, its text (the text model's scores, when no known user has
+        a text to match) or the popularity fallback; on items without
+        interactions, a "new item offset" (their place in the ranking) adds to these.
         """
         position = np.arange(len(cols))
         self._blend.fitted.check_unchanged()

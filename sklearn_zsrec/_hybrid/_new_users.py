@@ -225,22 +225,29 @@ class TextNeighbours:
             out[with_text] = sum(self._text_parts(
                 users[with_text], None if rows is None else np.asarray(rows)[with_text]).values())
         if (~with_text).any():  # the text model: its text scores, or popularity without text
-            with one_id_warning(checked=True):  # the hybrid checked (and warned about) them
-                part = standardize(self.text_.score_items(users[~with_text]))
-            hidden = getattr(self, "hidden_", None)
-            if hidden is not None and hidden.any() and (~hidden).any():
-                # not served (see ``set_exposure``): after every other item, in their order
-                gap = part[:, ~hidden].min(axis=1) - part[:, hidden].max(axis=1) - 1.0
-                part[:, hidden] += np.minimum(gap, 0.0)[:, None]
-            out[~with_text] = part
+            part, shift = self._text_model_parts(users[~with_text])
+            out[~with_text] = part + shift
         return out
+
+    def _text_model_parts(self, users):
+        """The text model's z-scores of ``users`` and the shift that puts the items not
+        served (see ``set_exposure``) after every other item, in their order."""
+        with one_id_warning(checked=True):  # the hybrid checked (and warned about) them
+            part = standardize(self.text_.score_items(users))
+        shift = np.zeros_like(part)
+        hidden = getattr(self, "hidden_", None)
+        if hidden is not None and hidden.any() and (~hidden).any():
+            gap = part[:, ~hidden].min(axis=1) - part[:, hidden].max(axis=1) - 1.0
+            shift[:, hidden] = np.minimum(gap, 0.0)[:, None]
+        return part, shift
 
     def explained(self, user, row=-1):
         """One user's ``scores`` as ``{source: scores over the catalog}``, adding up to them."""
         users = object_array([user])
         if self.has_text(users, [row])[0]:
             return {name: part[0] for name, part in self._text_parts(users, [row]).items()}
-        return {self.source(user, row): self.scores(users, [row])[0]}
+        part, shift = self._text_model_parts(users)
+        return {self.source(user, row): part[0], "new item offset": shift[0]}
 
     def _text_parts(self, users, rows=None, k=10):
         """The parts of the scores of ``users`` with a text and known users to match."""
