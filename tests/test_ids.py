@@ -443,8 +443,34 @@ def test_als_refuses_confidences_that_leave_its_factors_unfitted():
     with pytest.raises(ValueError, match=r"of 1 item add up to more than 1e\+14"):
         ALSRecommender(factors=8, random_state=0, n_jobs=1).fit(many)
     # large confidences below the bound still fit (sums up to 5e9 here)
+    # (exact solves, in float64: float32 ones failed in LAPACK at 1e8)
     large = ALSRecommender(factors=8, random_state=0, n_jobs=1).fit(X.assign(weight=1e8))
-    assert large.user_factors_.min() < 0
+    seen = large.user_items_.toarray() > 0  # fitted: 1 there (the start scores about 2e-4)
+    assert large.solver_ == "cholesky"
+    np.testing.assert_allclose(large.score_items(large.users_)[seen].mean(), 1.0, rtol=1e-3)
+
+
+def test_als_solves_exactly_where_conjugate_gradient_falls_short():
+    # implicit's 3 conjugate-gradient steps a sweep fall short of the solution
+    # as confidences grow: at alpha * weight = 1e6 (raw play counts, or the
+    # paper's alpha of 40 on counts) a user's own items ranked at chance level
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame([(u, (u % 6) * 10 + i) for u in range(90)
+                      for i in rng.choice(10, 6, replace=False)], columns=["user_id", "item_id"])
+
+    def own_items_ranked_first(model):
+        top = model.recommend(model.users_, n=6, exclude_seen=False)
+        seen = X.groupby("user_id").item_id.apply(set)
+        return np.mean([len(set(t) & seen[u]) / 6 for t, u in zip(top, model.users_)])
+
+    for alpha, solver in ((1.0, "cg"), (100.0, "cg"), (101.0, "cholesky"), (1e6, "cholesky")):
+        als = ALSRecommender(factors=16, alpha=alpha, random_state=0, n_jobs=1).fit(X)
+        assert als.solver_ == solver
+        assert own_items_ranked_first(als) > 0.8
+    forced = ALSRecommender(factors=16, alpha=1e6, random_state=0, n_jobs=1, solver="cg").fit(X)
+    assert forced.solver_ == "cg" and own_items_ranked_first(forced) < 0.3
+    exact = ALSRecommender(factors=16, random_state=0, n_jobs=1, solver="cholesky").fit(X)
+    assert exact.solver_ == "cholesky"
 
 
 def test_texts_that_are_not_strings_are_called_so():
