@@ -246,7 +246,10 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         may rank it first. With ``fine_tune``, the added items are encoded
         by the encoder tuned at fit; a refit tunes it again, on a catalog
         that holds them (the tuning reads every item text), so its scores
-        differ by that tuning's change.
+        differ by that tuning's change. So does an ``encoder`` fitted on the
+        item texts (e.g. ``TfidfVectorizer``): it keeps the vocabulary and
+        weights of fit, so an added text's new words count for nothing, and a
+        refit, whose vocabulary has them, scores every item differently.
 
         It changes the model in place, as ``fit`` does: not while other
         threads use it (they would read a half-grown catalog: wrong rankings

@@ -102,20 +102,8 @@ def test_new_users_neighbour_count_is_judged_on_the_others_only():
     # known users are scored as if new "each from the others' items": with n
     # of them, n - 1 at most; a count of n took each user itself as its last
     # neighbour, its own items as hits, and won on texts that say nothing
-    import pandas as pd
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    from sklearn_zsrec import HybridRecommender, ItemKNNRecommender, ZeroShotRecommender
-
-    from ._data import topic_catalog, topic_interactions
-
-    texts, topics = topic_catalog(items_per_topic=15)
-    X = topic_interactions(topics, users_per_topic=10, per_user=6)
-    users = pd.unique(X.user_id)
-    user_texts = pd.Series({u: f"Reader number {k}." for k, u in enumerate(users)})
-    text = ZeroShotRecommender(TfidfVectorizer(), item_texts=texts, user_texts=user_texts)
-    model = HybridRecommender(text, [("knn", ItemKNNRecommender())], blend="fixed",
-                              random_state=0, verbose=0).fit(X)
+    X, users, model = _readers(10)
+    model.fit(X)
     assert 50 <= len(users) < 100  # "auto" judges 10, 25, 50 and n - 1
     assert model.user_neighbors_ <= len(users) - 1
 
@@ -311,3 +299,32 @@ def test_each_bin_of_its_own_is_refitted_on_its_own_samples():
     assert coef[1, 1] > 2.0 and abs(coef[1, 0]) < 0.5
     weights = pooled.coef_.ravel()
     assert 0.5 < weights[0] < 2.0 and 0.5 < weights[1] < 2.0
+
+
+def test_a_neighbour_count_of_at_least_the_known_users_is_capped_as_auto_is():
+    # below 50 users with texts, an int of n or more was capped at n (from 50
+    # at n - 1, as "auto"): each known user scored as if new, for the new
+    # items' thresholds, took itself as its last neighbour
+    X, users, model = _readers(4)
+    assert len(users) < 50
+    for count, expected in ((len(users) + 5, len(users) - 1), (len(users), len(users) - 1),
+                            (3, 3)):
+        assert model.set_params(user_neighbors=count).fit(X).user_neighbors_ == expected
+
+
+def _readers(users_per_topic):
+    """A topic log, its users, and a fixed hybrid whose user texts say nothing of them."""
+    import pandas as pd
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from sklearn_zsrec import HybridRecommender, ItemKNNRecommender, ZeroShotRecommender
+
+    from ._data import topic_catalog, topic_interactions
+
+    texts, topics = topic_catalog(items_per_topic=15)
+    X = topic_interactions(topics, users_per_topic=users_per_topic, per_user=6)
+    users = pd.unique(X.user_id)
+    user_texts = pd.Series({u: f"Reader number {k}." for k, u in enumerate(users)})
+    text = ZeroShotRecommender(TfidfVectorizer(), item_texts=texts, user_texts=user_texts)
+    return X, users, HybridRecommender(text, [("knn", ItemKNNRecommender())], blend="fixed",
+                                       random_state=0, verbose=0)

@@ -188,6 +188,11 @@ def test_new_users_get_their_text_neighbours_when_few_users_have_texts():
 def test_new_items_not_in_the_catalog_raise_whatever_the_blend(blend):
     with pytest.raises(ValueError, match=r"1 new_items are not in the catalog"):
         _hybrid(tiny_model_path(), blend=blend, new_items=["no such item"]).fit(X)
+    # ids of another type (read from JSON): the message named the wrong fix
+    with pytest.raises(ValueError, match=r"1 new_items are not in the catalog \(e.g. \['120'\], "
+                                         r"but the catalog holds 120 \(int\) where new_items has "
+                                         r"'120' \(str\).*convert one side"):
+        _hybrid(tiny_model_path(), blend=blend, new_items=["120"]).fit(X)
 
 
 def test_new_users_by_their_text_neighbours_get_the_declared_arrivals():

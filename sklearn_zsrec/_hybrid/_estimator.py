@@ -16,6 +16,7 @@ from .._base import BaseRecommender
 from .._interactions import arrow_values, object_array
 from .._cold_start import CallTextsMixin, check_new_items, grow_catalog
 from .._explain import contributions
+from .._ids import _other_type
 from .._fine_tune import UNSEEDED_HYBRID
 from .._params import Count
 from .._progress import Stages, caller_stacklevel, one_id_warning
@@ -95,10 +96,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         without interactions score ``weights["text"] * z_text`` (near 0, an
         average item's score, for a small text weight: no quota, unlike the
         learned blend); without a text weight they rank after every item
-        with interactions. None is ``{"text": 1, <first member>: 1}``. ``GridSearchCV``
-        can search them, e.g. ``{"weights": [{"text": 1, "als": 1, "knn": k} for k in (0, 1, 2)]}``.
-        Checked by ``fit`` whatever the blend (each 0, or 1e-30 to 1e30 in size:
-        only their ratios matter), used by ``blend="fixed"``.
+        with interactions. None is ``{"text": 1, <first member>: 1}``. Used by
+        ``blend="fixed"`` only (checked by ``fit`` whatever the blend: each 0, or 1e-30
+        to 1e30 in size, only their ratios matter); ``GridSearchCV`` can search them, e.g.
+        ``{"blend": ["fixed"], "weights": [{"text": 1, "als": 1, "knn": k} for k in (0, 1, 2)]}``.
     switch : float, default=2.0
         User interaction count at which the CF gate ``w`` reaches one half.
     item_switch : float, default=5.0
@@ -106,10 +107,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     C : float, default=1.0
         Inverse regularisation of the learned blend's logistic regressions.
     user_neighbors : int or "auto", default="auto"
-        Known users whose items score a new user (with ``user_texts``).
-        ``"auto"`` picks it in ``fit`` among 10, 25, 50, 100, 200 and 400, each
-        capped at one less than the known users with texts and interactions (10
-        with fewer than 50, too few to judge; their number less one, at least 1, below 11).
+        Known users whose items score a new user (with ``user_texts``), capped
+        at one less than the known users with texts and interactions (at least 1).
+        ``"auto"`` picks it in ``fit`` among 10, 25, 50, 100, 200 and 400 (10
+        with fewer than 50 such users, too few to judge).
     new_items : "all", array-like of item ids or None, default="all"
         Which catalog items without interactions are fresh arrivals (added
         after the interactions were logged: the log cannot say how popular
@@ -396,10 +397,10 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         cols = positions(text.items_, ids)
         if (cols < 0).any():
             unknown = pd.unique(ids[cols < 0])
-            raise ValueError(
-                f"HybridRecommender: {len(unknown)} new_items are not in the catalog "
-                f"(e.g. {unknown[:5].tolist()}); give them a text in item_texts or "
-                "leave them out of new_items.")
+            hint = _other_type(unknown, text.items_, "new_items")
+            raise ValueError(f"HybridRecommender: {len(unknown)} new_items are not in the catalog "
+                             f"(e.g. {unknown[:5].tolist()}{hint}); give them a text in "
+                             "item_texts or leave them out of new_items.")
         return np.isin(np.arange(len(text.items_)), cols)
 
     def add_items(self, item_texts):
@@ -475,9 +476,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         They add up to the score: the blend is linear in its terms. A known
         user's member terms can be taken further with the member's own
         ``explain`` (``named_members_``). A new user is explained by its text
-        neighbours, its text (the text model's scores, when no known user has
-        a text to match) or the popularity fallback; on items without
-        interactions, a "new item offset" (their place in the ranking) adds to these.
+        neighbours, its text (the text model's scores, when no known user has a
+        text to match) or popularity, plus a "new item offset" on items without interactions.
         """
         position = np.arange(len(cols))
         self._blend.fitted.check_unchanged()
