@@ -35,6 +35,18 @@ _MODELS_LOCK = threading.Lock()
 _TOKENIZER_LOCK = threading.Lock()  # around tokenizer calls (see ``_forward``)
 
 
+def _lacking(device):
+    """The type of torch ``device`` when this machine lacks it (cuda or mps), else ''."""
+    import torch
+
+    kind = torch.device(device).type
+    mps = getattr(torch.backends, "mps", None)
+    if (kind == "cuda" and not torch.cuda.is_available()) or (
+            kind == "mps" and not (mps is not None and mps.is_available())):
+        return kind
+    return ""
+
+
 def _load_model(path, device, stamp=None):
     """The (tokenizer, model) at ``path`` (``stamp``: its ``model_files_stamp``, if known)."""
     key = (path, model_files_stamp(path) if stamp is None else stamp, device)
@@ -347,6 +359,11 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         _check_template(self.template)
         self.model_path_ = resolve_model_path(self.model)
         self.device_ = _auto_device() if self.device == "auto" else self.device
+        if kind := _lacking(self.device_):  # torch raised a bare AssertionError
+            raise ValueError(
+                f"TextEncoder: device={self.device!r}, which this machine lacks (torch finds "
+                f"no {kind} device). Use device='auto' (which picks each machine's own) or "
+                "'cpu'.")
         # loading takes seconds (imports, weights): a bar says so, once per process
         stamp = model_files_stamp(self.model_path_)
         loaded = (self.model_path_, stamp, self.device_) in _MODELS
@@ -459,12 +476,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
     def _device_here(self):
         """``device_``, or, where this machine lacks it (a model fitted on a GPU
         and loaded without one), the device ``device="auto"`` picks here."""
-        import torch
-
-        kind = torch.device(self.device_).type
-        mps = getattr(torch.backends, "mps", None)
-        if (kind == "cuda" and not torch.cuda.is_available()) or (
-                kind == "mps" and not (mps is not None and mps.is_available())):
+        if kind := _lacking(self.device_):
             if self.device == "auto":
                 return _auto_device()
             raise RuntimeError(

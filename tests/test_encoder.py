@@ -663,6 +663,11 @@ def test_a_model_fitted_on_a_gpu_encodes_on_this_machine_with_device_auto():
     encoder.device = "cuda"  # asked for by name: named in the error
     with pytest.raises(RuntimeError, match=r"fitted with device='cuda', which this machine lacks"):
         encoder._forward(["a gpu-fitted text"], "float32")
+    # and fit: torch's bare AssertionError ("Torch not compiled with CUDA enabled")
+    for device in ("cuda", "cuda:1"):
+        with pytest.raises(ValueError, match=rf"device='{device}', which this machine lacks "
+                                             r"\(torch finds no cuda device\). Use device='auto'"):
+            TextEncoder(tiny_model_path(), verbose=0, device=device).fit()
 
 
 def test_mean_sqrt_len_pooling_without_normalize_is_refused(tmp_path):
