@@ -64,7 +64,7 @@ MAX_CONFIDENCE_SUM = 1e14
 # of the solution. Measured on MovieLens-100K (64 factors, 15 sweeps), the
 # ALS objective over the exact solves' (Cholesky): 1.005 to 1.05 up to 100
 # (weights 1 with alpha 5 to 100, ratings 1-5 with alpha 1 to 20), 1.14 at
-# 500, 1.24 to 1.70 from 1,000; at 1e6 the ranking was at chance level. The
+# 500, 1.24 to 1.70 from 1,000; at 1e6 the ranking was below chance. The
 # exact solves took about 3 times as long
 MAX_CG_CONFIDENCE = 100.0
 
@@ -89,10 +89,11 @@ class ALSRecommender(BaseRecommender):
     regularization : float, default=0.01
         L2 regularisation of the factors.
     alpha : float, default=1.0
-        Confidence scaling of the interaction weights. ``fit`` raises when
-        one user's or one item's confidences add up to more than 1e14
-        (implicit's float32 steps overflow from about 1e15, silently):
-        rescale the weights, e.g. with ``np.log1p``.
+        Confidence scaling of the interaction weights. With ``solver="cg"``,
+        ``fit`` raises when one user's or one item's confidences add up to
+        more than 1e14 (implicit's float32 steps overflow from about 1e15,
+        silently); exact solves raise from about 1e19: rescale the weights,
+        e.g. with ``np.log1p``.
     iterations : int, default=15
         Number of ALS sweeps.
     random_state : int, RandomState instance or None, default=None
@@ -111,7 +112,7 @@ class ALSRecommender(BaseRecommender):
         "auto", "cg" while every confidence ``alpha * weight`` is at most
         100, else "cholesky" (with raw play counts as weights, or the
         paper's alpha of 40 on counts, "cg" left the factors far from the
-        solution: at confidences of 1e6 a ranking at chance level).
+        solution: at confidences of 1e6 a ranking below chance level).
     warm_start : bool, default=False
         When True and the model is fitted, ``fit`` starts from the factors of
         the previous fit for the users and items it knew (matched by id; those
@@ -217,11 +218,12 @@ class ALSRecommender(BaseRecommender):
         if self.random_state is not None:  # implicit cannot take a RandomState
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         user_items = _without_zeros(self.user_items_)
-        self._check_confidences(user_items)
+        largest = self.alpha * float(user_items.data.max()) if user_items.nnz else 0.0
         self.solver_ = self.solver
         if self.solver == "auto":
-            largest = self.alpha * float(user_items.data.max()) if user_items.nnz else 0.0
             self.solver_ = "cg" if largest <= MAX_CG_CONFIDENCE else "cholesky"
+        if self.solver_ == "cg":  # (float64 exact solves hold such sums)
+            self._check_confidences(user_items)
         # implicit parallelises over users itself; BLAS threads only contend.
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
@@ -249,6 +251,14 @@ class ALSRecommender(BaseRecommender):
                 model.fit(sub, show_progress=bool(self.verbose))
             except ModelFitError as exc:  # NaN factors: confidences too large
                 self._overflow(f"implicit's ALS failed ({exc})")
+            except ValueError as exc:  # LAPACK's exact solve: from about 1e19 in float64
+                if "posv" not in str(exc):
+                    raise
+                raise ValueError(
+                    f"ALSRecommender: implicit's exact solve failed ({exc}) with confidences "
+                    f"alpha * weight up to {largest:.3g}, too large for its systems. Rescale "
+                    "the weights (e.g. np.log1p, or divide by their maximum) or lower alpha."
+                ) from None
         self.user_factors_ = _placed(model.user_factors, users, len(self.users_))
         self.item_factors_ = _placed(model.item_factors, items, len(self.items_))
         if not (
@@ -277,6 +287,14 @@ class ALSRecommender(BaseRecommender):
             start[found >= 0] = old[found[found >= 0]]
             out.append(start)
         return out
+
+    def __setstate__(self, state):
+        # pickled before ``solver`` existed: fitted with implicit's conjugate
+        # gradient, refitted as the default chooses
+        state.setdefault("solver", "auto")
+        if "item_factors_" in state:
+            state.setdefault("solver_", "cg")
+        super().__setstate__(state)
 
     def _check_confidences(self, user_items):
         """Refuse confidences whose sum over a user or an item passes ``MAX_CONFIDENCE_SUM``."""

@@ -84,6 +84,9 @@ class BaseRecommender(BaseEstimator):
     # models whose every score of a user without interactions is 0 (ALS,
     # item-kNN, next-item): recommend refuses such users, as users never seen
     _ranks_by_interactions = False
+    # models that rank users by their texts (ZeroShotRecommender): fit takes a
+    # log of impressions only (rows of weight 0), which the others refuse
+    _ranks_by_texts = False
     # scikit-learn's validation of the constructor's parameters, by name: a
     # subclass of one's own without parameters to check needs none
     _parameter_constraints: dict = {}
@@ -121,15 +124,15 @@ class BaseRecommender(BaseEstimator):
             # negative n_neighbors crashed the interpreter in implicit
             self._validate_params()
         data = check_interactions(X, y, estimator_name=type(self).__name__)
-        if not data.interacted.any():
-            # every model fitted and scored each item 0 (popularity and text
-            # models: the catalog in its order; Spark's ALS failed in Java)
+        if not (self._ranks_by_texts or data.interacted.any()):
+            # every model fitted and scored each item 0 (popularity, the fixed
+            # hybrid: the catalog in its order; Spark's ALS failed in Java)
             raise ValueError(
                 f"{type(self).__name__}: X holds no interaction: its {len(data)} row"
                 f"{'s all weigh' if len(data) > 1 else ' weighs'} 0 (impressions without a "
-                "click, e.g. fit(X, y=clicked) with no click), which no model learns from. "
+                "click, e.g. fit(X, y=clicked) with no click), which it cannot learn from. "
                 "Fit on a log with at least one row of positive weight (a click, a rating, a "
-                "purchase).")
+                "purchase), or rank users by their texts with ZeroShotRecommender.")
         # the earlier fit's approximate-search index: a refit that updated
         # item_factors_ in place (a warm start of one's own) kept serving it
         self.__dict__.pop("_ann_index", None)

@@ -139,6 +139,7 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
     """
 
     _handles_unknown_users = True
+    _ranks_by_texts = True  # fits on a log of impressions only: users by their texts
     _parameter_constraints = {
         "encoder": [HasMethods(["fit", "transform"]), None],
         "item_texts": "no_validation",

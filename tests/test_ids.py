@@ -412,6 +412,9 @@ def test_weights_past_float32_raise_instead_of_overflowing():
         PopularityRecommender(popularity="weight").fit(X.assign(weight=[3e38, 3e38, 1]))
     with pytest.raises(ValueError, match=r"ALSRecommender: the confidences .* implicit's ALS was "
                                          r"not run: .* Rescale the weights"):
+        ALSRecommender(factors=2, random_state=0, solver="cg").fit(X.assign(weight=[3e38, 3e38, 1]))
+    with pytest.raises(ValueError, match=r"ALSRecommender: implicit's exact solve failed .* "
+                                         r"Rescale the weights"):
         ALSRecommender(factors=2, random_state=0).fit(X.assign(weight=[3e38, 3e38, 1]))
     # a regularization past float32's reach failed the same way, with a
     # message that blamed confidences of 2 and named no regularization
@@ -429,19 +432,24 @@ def test_als_refuses_confidences_that_leave_its_factors_unfitted():
     assert fitted.user_factors_.min() < 0  # a fitted model leaves the start's range
     corrupt = X.copy()
     corrupt.loc[corrupt.index[0], "weight"] = 1e17
+    # (with solver="cg": "auto" solves such confidences exactly, in float64)
     for data, alpha in ((X.assign(weight=1e17), 1.0), (X, 1e17)):
         with pytest.raises(ValueError, match=r"the confidences \(alpha \* weight, alpha=.*\) of "
                                              r"\d+ users add up to more than 1e\+14 .* Rescale"):
-            ALSRecommender(factors=8, alpha=alpha, random_state=0, n_jobs=1).fit(data)
+            ALSRecommender(factors=8, alpha=alpha, random_state=0, n_jobs=1, solver="cg").fit(data)
     # one corrupt row: its user is named
     user = corrupt.user_id[corrupt.index[0]].item()
     with pytest.raises(ValueError, match=rf"of 1 user add up .* \(the most: 1e\+17, user {user!r}\)"):
-        ALSRecommender(factors=8, random_state=0, n_jobs=1).fit(corrupt)
+        ALSRecommender(factors=8, random_state=0, n_jobs=1, solver="cg").fit(corrupt)
     # an item whose users' confidences add up past the bound, none of them alone
     many = X.assign(weight=np.where(X.item_id == X.item_id.iloc[0], 1e13, 1.0))
     assert many.groupby("user_id").weight.sum().max() < 1e14
     with pytest.raises(ValueError, match=r"of 1 item add up to more than 1e\+14"):
-        ALSRecommender(factors=8, random_state=0, n_jobs=1).fit(many)
+        ALSRecommender(factors=8, random_state=0, n_jobs=1, solver="cg").fit(many)
+    # exact solves fail past about 1e19 (LAPACK), named as such
+    with pytest.raises(ValueError, match=r"implicit's exact solve failed .* with confidences "
+                                         r"alpha \* weight up to 1e\+22, .* Rescale"):
+        ALSRecommender(factors=8, random_state=0, n_jobs=1).fit(X.assign(weight=1e22))
     # large confidences below the bound still fit (sums up to 5e9 here)
     # (exact solves, in float64: float32 ones failed in LAPACK at 1e8)
     large = ALSRecommender(factors=8, random_state=0, n_jobs=1).fit(X.assign(weight=1e8))
@@ -471,6 +479,13 @@ def test_als_solves_exactly_where_conjugate_gradient_falls_short():
     assert forced.solver_ == "cg" and own_items_ranked_first(forced) < 0.3
     exact = ALSRecommender(factors=16, random_state=0, n_jobs=1, solver="cholesky").fit(X)
     assert exact.solver_ == "cholesky"
+    # a model pickled before solver existed refits, clones and prints
+    old = ALSRecommender(factors=4, random_state=0, n_jobs=1).fit(X)
+    del old.solver, old.solver_
+    loaded = pickle.loads(pickle.dumps(old))
+    assert (loaded.solver, loaded.solver_) == ("auto", "cg")
+    assert clone(loaded).get_params()["solver"] == "auto" and "ALSRecommender" in repr(loaded)
+    assert loaded.fit(X).solver_ == "cg"
 
 
 def test_texts_that_are_not_strings_are_called_so():

@@ -343,14 +343,23 @@ def test_impressions_of_the_previous_fit_change_no_warm_refit():
 
 
 @pytest.mark.parametrize("name", [*_models(), "spark"])
-def test_a_log_without_any_interaction_is_refused_by_every_model(name):
-    # with every row of weight 0, popularity, the text model and the fixed
-    # hybrid ranked the catalog in its order, item-kNN warned from numpy
-    # inside implicit, and Spark's ALS failed in Java ("No ratings available")
+def test_a_log_without_any_interaction_is_refused_by_every_model_but_the_text_model(name):
+    # with every row of weight 0, popularity and the fixed hybrid ranked the
+    # catalog in its order, item-kNN warned from numpy inside implicit, and
+    # Spark's ALS failed in Java ("No ratings available"); the text model
+    # ranks users by their texts (the review of 26369a6: it was refused)
     from sklearn_zsrec import SparkALSRecommender
 
     model = SparkALSRecommender() if name == "spark" else _models()[name]
     X = pd.DataFrame({"user_id": [0, 0, 1, 2], "item_id": [0, 1, 1, 2]})
+    if name == "text":  # each user as a new user of its text; shown items stay seen
+        from sklearn.base import clone
+
+        by_text = clone(model).fit(X, np.zeros(4))
+        np.testing.assert_allclose(by_text.score_items([0]), by_text.score_items(
+            ["new"], user_texts={"new": USER_TEXTS[0]}), rtol=1e-6)
+        assert not np.isin(by_text.recommend([0], n=3), [0, 1]).any()
+        return
     with pytest.raises(ValueError, match="X holds no interaction: its 4 rows all weigh 0"):
         model.fit(X, np.zeros(4))
     if name != "spark":  # one click is enough
@@ -382,3 +391,22 @@ def test_weights_past_a_million_beside_an_impression_keep_finite_proportional_sc
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got, (knn.user_items_[:3] @ knn.similarity_).toarray() / 2e6,
                                rtol=1e-4, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [4, 7, 12, 16])
+def test_a_learned_blend_whose_holdout_refit_keeps_only_impressions_falls_back(seed):
+    # the holdout's refit (latest clicks held out, hidden items out) can keep
+    # rows of weight 0 only: its members refused it as "X holds no
+    # interaction", naming the user's X of 8 clicks (the review of 26369a6)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = pd.Series({i: f"item {name} text" for i, name in
+                       enumerate(["alpha", "beta", "gamma", "delta", "eps"])})
+    X = pd.DataFrame([row for u in range(4) for row in
+                      [(u, 0, 1, 1.0), (u, 1 + u, 2, 1.0), (u, (u + 2) % 4 + 1, 0, 0.0)]],
+                     columns=["user_id", "item_id", "timestamp", "weight"])
+    model = HybridRecommender(ZeroShotRecommender(TfidfVectorizer(), item_texts=texts),
+                              [("knn", ItemKNNRecommender())], random_state=seed, verbose=0)
+    with pytest.warns(UserWarning, match="fixed blend"):
+        model.fit(X)
+    assert model.recommend([0], n=2).shape == (1, 2)
