@@ -89,11 +89,12 @@ class ALSRecommender(BaseRecommender):
     regularization : float, default=0.01
         L2 regularisation of the factors.
     alpha : float, default=1.0
-        Confidence scaling of the interaction weights. With ``solver="cg"``,
-        ``fit`` raises when one user's or one item's confidences add up to
-        more than 1e14 (implicit's float32 steps overflow from about 1e15,
-        silently); exact solves raise from about 1e19: rescale the weights,
-        e.g. with ``np.log1p``.
+        Confidence scaling of the interaction weights. ``fit`` raises when
+        one user's or one item's confidences add up to more than 1e14
+        (implicit's float32 conjugate-gradient steps overflow from about
+        1e15, silently; exact solves fail in LAPACK from about 1e16 on some
+        data), and when an exact solve fails: rescale the weights, e.g. with
+        ``np.log1p``.
     iterations : int, default=15
         Number of ALS sweeps.
     random_state : int, RandomState instance or None, default=None
@@ -222,8 +223,7 @@ class ALSRecommender(BaseRecommender):
         self.solver_ = self.solver
         if self.solver == "auto":
             self.solver_ = "cg" if largest <= MAX_CG_CONFIDENCE else "cholesky"
-        if self.solver_ == "cg":  # (float64 exact solves hold such sums)
-            self._check_confidences(user_items)
+        self._check_confidences(user_items)
         # implicit parallelises over users itself; BLAS threads only contend.
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
@@ -251,7 +251,7 @@ class ALSRecommender(BaseRecommender):
                 model.fit(sub, show_progress=bool(self.verbose))
             except ModelFitError as exc:  # NaN factors: confidences too large
                 self._overflow(f"implicit's ALS failed ({exc})")
-            except ValueError as exc:  # LAPACK's exact solve: from about 1e19 in float64
+            except ValueError as exc:  # LAPACK's exact solve (from 1e16 on some data)
                 if "posv" not in str(exc):
                     raise
                 raise ValueError(
@@ -313,8 +313,9 @@ class ALSRecommender(BaseRecommender):
                     f"{MAX_CONFIDENCE_SUM:.0e} (the most: {load[worst]:.3g}, {name} "
                     f"{ids[worst:worst + 1].tolist()[0]!r}); implicit's ALS was not run: from "
                     "about 1e15 its float32 steps overflow without an error and leave the "
-                    "factors at their random start. Rescale the weights (e.g. np.log1p, or "
-                    "divide by their maximum) or lower alpha.")
+                    "factors at their random start (its exact solves fail from about 1e16 on "
+                    "some data). Rescale the weights (e.g. np.log1p, or divide by their "
+                    "maximum) or lower alpha.")
 
     def _overflow(self, reason):
         raise ValueError(

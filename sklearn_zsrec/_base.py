@@ -77,7 +77,9 @@ class BaseRecommender(BaseEstimator):
     (``recommend`` masks and ranks it in place; a read-only array, or a view
     of one of the model's own arrays, is copied first). Subclasses that can score users never
     seen in ``fit`` set ``_handles_unknown_users = True`` and receive row -1
-    for them.
+    for them; those that rank users by their texts set ``_ranks_by_texts =
+    True`` to be fitted on a log of impressions only (rows of weight 0),
+    which ``fit`` refuses otherwise.
     """
 
     _handles_unknown_users = False

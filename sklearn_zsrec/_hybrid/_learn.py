@@ -230,7 +230,7 @@ class Learner:
             0, len(SHORT_HISTORIES), len(active))], np.inf)
         train &= rank <= keep_last[codes]
         out = Learned(held=int(held.sum()))
-        if held.any() and (train & some).any():  # a refit of interactions, not impressions only
+        if held.any() and (train & some).any():  # (members refuse impressions only)
             try:
                 self.learn_on(out, data, fit_blend, (codes, held, train, picks), (items, hidden))
             except NoTrainingPairs:  # the text model's fine-tuning, on the refit's rows
