@@ -410,3 +410,28 @@ def test_a_learned_blend_whose_holdout_refit_keeps_only_impressions_falls_back(s
     with pytest.warns(UserWarning, match="fixed blend"):
         model.fit(X)
     assert model.recommend([0], n=2).shape == (1, 2)
+
+
+def test_users_only_shown_items_change_no_new_item_quota_of_the_learned_blend():
+    # the new items' thresholds were set over every user, those only shown
+    # items too (in the shortest-history bin): two such visitors moved the
+    # thresholds from 3.34 to 2.35 and put an item without interactions into
+    # another user's top-10 (the Spark-in-the-hybrid hunt)
+    from ._data import topic_catalog, topic_interactions
+
+    texts, topics = topic_catalog()  # an item of the catalog has no interaction
+    X = topic_interactions(topics).assign(weight=1.0)
+    shown = pd.DataFrame({"user_id": ["visitor1", "visitor1", "visitor2"],
+                          "item_id": [103, 120, 140], "weight": 0.0,
+                          "timestamp": X.timestamp.max()})
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    a, b = (HybridRecommender(text, [("als", ALSRecommender(factors=4, iterations=5,
+                                                             random_state=0)),
+                                     ("knn", ItemKNNRecommender())],
+                              random_state=0, verbose=0).fit(data)
+            for data in (X, pd.concat([X, shown], ignore_index=True)))
+    assert len(texts) > X.item_id.nunique() and np.isfinite(a.new_item_thresholds_).all()
+    np.testing.assert_array_equal(b.new_item_thresholds_, a.new_item_thresholds_)
+    users = list(X.user_id.unique())
+    cols = pd.Index(b.items_).get_indexer(a.items_)
+    np.testing.assert_array_equal(b.score_items(users)[:, cols], a.score_items(users))

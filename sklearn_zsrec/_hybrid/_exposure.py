@@ -306,7 +306,7 @@ def thresholds(blend, coef, groups, shares, rng, k=10):
     largest margins (see ``group_offsets``), so that the users of every bin
     hold that share: the scores of a user with one interaction and of one
     with hundreds are spread differently. Set on (at most 200 per bin of)
-    the training users, their training items excluded, on the fitted
+    the training users with an interaction, their training items excluded, on the fitted
     model's own scores; a bin with fewer than ``MIN_POSITIVES`` users takes
     the threshold of all users pooled. Shape (n_groups, n_bins).
     """
@@ -316,7 +316,9 @@ def thresholds(blend, coef, groups, shares, rng, k=10):
     bins = blend.bins(np.arange(len(users)))
     rows = np.concatenate([
         members if len(members) <= 200 else rng.choice(members, 200, replace=False)
-        for members in (np.flatnonzero(bins == b) for b in range(len(coef)))])
+        # users with an interaction: those only shown items moved every other's
+        for members in (np.flatnonzero((bins == b) & (blend.fitted.n_users > 0))
+                        for b in range(len(coef)))])
     bins = bins[rows]
     old_top, new_tops = [], []
     size = chunk_size(blend)
