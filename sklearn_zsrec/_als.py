@@ -208,7 +208,8 @@ class ALSRecommender(BaseRecommender):
             # the rows it fitted: those it knew from rows of weight 0 only start
             # random, as ids it never saw (a start of 0 made the impressions of
             # the previous log move every other user's refit)
-            known, seen, _ = _with_interactions(_without_zeros(self.user_items_))
+            known = np.flatnonzero(self.n_user_interactions_ > 0)
+            seen = np.flatnonzero(self.n_item_interactions_ > 0)
             previous = (self.users_[known], self.user_factors_[known],
                         self.items_[seen], self.item_factors_[seen])
         self._index(data)

@@ -301,8 +301,8 @@ class TextNeighbours:
         if n < MIN_POSITIVES or not counts:
             # too few users to judge: the fewest neighbours of the grid (all
             # of them would score every new user alike, by popularity)
-            return (max(1, min(USER_NEIGHBORS[0], n - 1)) if self.n_neighbors == "auto"
-                    else max(1, min(self.n_neighbors, n - 1))), 1.0
+            fewest = USER_NEIGHBORS[0] if self.n_neighbors == "auto" else self.n_neighbors
+            return max(1, min(fewest, n - 1)), 1.0
         pick = np.sort(rng.choice(n, min(n, max_users), replace=False))
         k = min(k, self.items_.shape[1])  # a catalog of fewer items: its top-k is shorter
         discount = 1.0 / np.log2(np.arange(2, k + 2))
