@@ -31,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from sklearn_zsrec import TextEncoder
+from sklearn_zsrec._hybrid._new_users import _neighbours
 
 from . import _protocols as P
 from .movielens import RESULTS, movielens_dataset
@@ -80,13 +81,14 @@ def run(out_dir=RESULTS, log=print):
     emb = encoder.transform(ml.user_text.loc[np.r_[known, cold]].to_numpy())
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
     sim = emb[len(known):] @ emb[:len(known)].T
-    order = np.argsort(-sim, axis=1, kind="stable")
     dense = items.toarray()
     grid = {}
     for k in COUNTS:
         k_ = len(known) if k is None else k
-        weights = np.zeros((len(cold), len(known)), np.float32)
-        np.put_along_axis(weights, order[:, :k_], 1.0, axis=1)
+        # the hybrid's rule: users tied at the k-th closest share its places
+        chosen, cut, tied, part = _neighbours(sim, k_)
+        weights = chosen.astype(np.float32)
+        weights[cut] += part.astype(np.float32)[:, None] * tied
         hits = weights @ dense
         for weight in PRIORS:
             grid[(k, weight)] = _metrics(split, np.log1p(hits + prior(k_, weight)), cold, catalog)

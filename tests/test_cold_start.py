@@ -446,10 +446,10 @@ def test_add_items_names_ids_of_another_type_than_the_catalogs():
         text.add_items({10_000: "a jazz story"})
 
 
-def test_text_neighbours_are_the_largest_with_ties_by_position():
-    # the neighbours of a new user: the k most similar known users, the
-    # earlier ones among exact ties, a NaN similarity last
-    from sklearn_zsrec._hybrid._new_users import _nearest
+def test_text_neighbours_are_the_largest_with_ties_at_the_cut_sharing_its_places():
+    # the neighbours of a new user: the k most similar known users, those
+    # tied at the k-th sharing the places left equally, a NaN similarity last
+    from sklearn_zsrec._hybrid._new_users import _neighbours
 
     rng = np.random.default_rng(0)
     for _ in range(300):
@@ -458,8 +458,20 @@ def test_text_neighbours_are_the_largest_with_ties_by_position():
         sim = rng.integers(0, 4, (rows, n)).astype(np.float32)
         if rng.random() < 0.3:
             sim[0, 0] = np.nan
-        expected = np.argsort(-np.where(np.isnan(sim), -np.inf, sim), axis=1, kind="stable")
-        np.testing.assert_array_equal(_nearest(sim, k), np.sort(expected[:, :k], axis=1))
+        chosen, split, tied, share = _neighbours(sim, k)
+        weights = chosen.astype(float)
+        weights[split] += share[:, None] * tied
+        np.testing.assert_allclose(weights.sum(axis=1), k)
+        ranked = np.where(np.isnan(sim), -np.inf, sim)
+        for row, w in zip(ranked, weights):
+            # a column counts more than another only if it is more similar
+            assert all(w[i] <= w[j] for i in range(n) for j in range(n) if row[i] < row[j])
+            assert all(w[i] == w[j] for i in range(n) for j in range(n) if row[i] == row[j])
+        perm = rng.permutation(n)  # the columns' order does not matter
+        chosen2, split2, tied2, share2 = _neighbours(sim[:, perm], k)
+        again = chosen2.astype(float)
+        again[split2] += share2[:, None] * tied2
+        np.testing.assert_allclose(again, weights[:, perm])
 
 
 @pytest.mark.parametrize("catalog, arrivals, expected", [

@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from sklearn_zsrec import ALSRecommender, HybridRecommender, ZeroShotRecommender
+from sklearn_zsrec._hybrid import _new_users as nu
 
 from ._data import topic_catalog, topic_interactions
 from ._members import cf_members
@@ -75,7 +76,21 @@ def test_the_neighbour_count_is_chosen_with_each_user_out_of_its_own_neighbours(
     users = np.sort(X.user_id.unique())
     regions = np.random.default_rng(0).integers(0, 4, len(users))
     model = _hybrid(X, pd.Series({u: f"Someone from region {r}." for u, r in zip(users, regions)}))
-    assert (model.user_neighbors_, model.user_neighbors_smoothing_) == (50, 0.01)
+    assert (model.user_neighbors_, model.user_neighbors_smoothing_) == (10, 0.01)
+
+
+def test_known_users_scored_as_new_are_not_their_own_neighbours(monkeypatch):
+    # a spy on our own logic: every similarity matrix of known users (in
+    # order) to the known users, in the choice of the neighbour count and
+    # the thresholds, holds -inf on its diagonal, each user out of its own
+    # neighbours (the choice above could not tell: tied texts share places)
+    seen = []
+    real = nu._neighbours
+    monkeypatch.setattr(nu, "_neighbours", lambda sim, k: seen.append(sim.copy()) or real(sim, k))
+    model = _hybrid(X, pd.Series({u: f"Someone called {u}." for u in FAN_TEXTS.index}))
+    n = len(model._new_users.rows_)
+    square = [sim for sim in seen if sim.shape == (n, n)]
+    assert len(square) >= 2 and all(np.isneginf(np.diag(sim)).all() for sim in square)
 
 
 def test_a_new_users_popularity_prior_is_smoothing_times_n_neighbors_users_worth():
@@ -109,3 +124,19 @@ def test_a_known_user_of_impressions_only_scores_as_a_new_user_of_its_text():
     known = model.score_items(["a-lurker"])
     new = model.score_items(["newcomer"], user_texts={"newcomer": texts["a-lurker"]})
     np.testing.assert_allclose(known, new, rtol=1e-5, atol=1e-6)
+
+
+def test_new_users_scores_do_not_depend_on_the_order_of_users_tied_in_text():
+    # ten fans of a topic share one text: a new user's 5 nearest were the
+    # first 5 of them in users_, so renaming the users changed its scores;
+    # tied users share the places left at the cut
+    ids = np.sort(X.user_id.unique())
+    rename = dict(zip(ids, ids[::-1]))  # the users in reverse order
+    renamed = X.assign(user_id=X.user_id.map(rename))
+    texts = FAN_TEXTS.rename(index=rename)
+    new = {f"n{i}": f"Someone who likes {t}." for i, t in enumerate(sorted(set(TOPICS)))}
+    for params in ({"user_neighbors": 5}, {}):
+        one, other = _hybrid(X, **params), _hybrid(renamed, user_texts=texts, **params)
+        assert one.user_neighbors_ == other.user_neighbors_
+        np.testing.assert_allclose(one.score_items(list(new), user_texts=new),
+                                   other.score_items(list(new), user_texts=new), atol=1e-6)

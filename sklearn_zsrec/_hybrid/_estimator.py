@@ -66,8 +66,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
 
     Users not seen in ``fit`` (or whose interactions all weigh 0) are scored
     from their text when the text model has ``user_texts``: the items of the
-    ``user_neighbors`` known users whose texts are most similar, smoothed
-    toward popularity, their top-10 ending
+    ``user_neighbors`` known users whose texts are most similar (those tied
+    at the last place share it), smoothed toward popularity, their top-10 ending
     with the declared arrivals closest to their text (``new_items`` as a
     list, items added by ``add_items``; learned blend); otherwise by the
     text model (its popularity fallback).

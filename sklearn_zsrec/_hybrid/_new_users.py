@@ -35,20 +35,23 @@ DENSE_ROWS = 64
 NEW_ITEM_TEXT_SCALE = 1e-3
 
 
-def _nearest(sim, k):
-    """Each row's ``k`` largest columns, ties by column (the earlier first), in column order."""
+def _neighbours(sim, k):
+    """Each row's ``k`` nearest columns (largest ``sim``; a NaN ranks last).
+
+    ``(chosen, split, tied, share)``: the columns above the k-th largest,
+    with those tied with it where all of them make the cut; the rows
+    ``split`` where only some do, their columns ``tied`` at the cut, and
+    ``share``, the part of a neighbour each of those is (they share the
+    places left equally, so the answer does not depend on the columns' order).
+    """
     n = sim.shape[1]
-    sim = np.where(np.isnan(sim), -np.inf, sim)  # a NaN (an encoder of one's own) ranks last
+    sim = np.where(np.isnan(sim), -np.inf, sim)  # a NaN (an encoder of one's own)
     kth = np.partition(sim, n - k, axis=1)[:, n - k]
     above, tie = sim > kth[:, None], sim == kth[:, None]
-    need = k - above.sum(axis=1)
-    chosen, whole = above, tie.sum(axis=1) <= need  # rows whose ties all make the cut
-    chosen[whole] |= tie[whole]
-    split = np.flatnonzero(~whole)  # the others: the earlier ones
-    if len(split):
-        first = np.cumsum(tie[split], axis=1, dtype=np.int32) <= need[split, None]
-        chosen[split] |= tie[split] & first
-    return np.nonzero(chosen)[1].reshape(len(sim), k)
+    share = (k - above.sum(axis=1)) / tie.sum(axis=1)
+    whole = share >= 1.0
+    split = np.flatnonzero(~whole)
+    return above | (tie & whole[:, None]), split, tie[split], share[split]
 
 
 class TextNeighbours:
@@ -282,8 +285,7 @@ class TextNeighbours:
     def _parts(self, emb, sim):
         """Scores from the known users' items (``sim``: similarity to them) and, with
         groups of items without interactions, the text ``emb``'s z-scores on those."""
-        nearest = _nearest(sim, self.n_neighbors_)
-        hits = self._hits(nearest, self._item_matrix(len(nearest)))
+        hits = self._hits(sim, self.n_neighbors_, self._item_matrix(len(sim)))
         parts = {"text neighbours": np.log1p(hits + self._prior(self.n_neighbors_,
                                                                  self.smoothing_))}
         if getattr(self, "groups_", None):
@@ -314,13 +316,8 @@ class TextNeighbours:
             sim[np.arange(len(part)), part] = -np.inf  # not oneself
             relevant = self.items_[part].toarray() > 0
             ideal = np.cumsum(discount)[np.minimum(relevant.sum(axis=1), k) - 1]
-            # each user's neighbours, most similar first: the counts of the
-            # first c of them grow by the next ones' items
-            ranked = np.argsort(-sim, axis=1, kind="stable")[:, :counts[-1]]
-            hits, done = 0.0, 0
             for i, count in enumerate(counts):
-                hits = hits + self._hits(ranked[:, done:count], items)
-                done = count
+                hits = self._hits(sim, count, items)
                 for j, smoothing in enumerate(USER_SMOOTHING):
                     # the ranking of log(1 + x) is that of x
                     top, _ = _top_n(hits + self._prior(count, smoothing), k)
@@ -360,18 +357,25 @@ class TextNeighbours:
             return self.items_.toarray()
         return self.items_
 
-    def _hits(self, neighbors, items):
-        """How many of each row's ``neighbors`` (known-user positions) have each item."""
-        n_known = len(self.rows_)
+    def _hits(self, sim, k, items):
+        """How many of each row's ``k`` nearest known users (``sim``: similarity
+        to them) have each item; users tied at the k-th count in part.
+
+        The products are of 0/1 matrices: whole counts, the same in any
+        batch and either product; a tie's share is applied to them after.
+        """
+        chosen, split, tied, share = _neighbours(sim, k)
+        hits = self._count(chosen, items)
+        if len(split):
+            hits[split] += share.astype(np.float32)[:, None] * self._count(tied, items)
+        return hits
+
+    @staticmethod
+    def _count(chosen, items):
+        """``chosen`` (a boolean matrix over the known users) times their ``items``."""
         if isinstance(items, np.ndarray):
-            weights = np.zeros((len(neighbors), n_known), dtype=np.float32)
-            np.put_along_axis(weights, neighbors, 1.0, axis=1)
-            return _matmul(weights, items)
-        weights = sp.csr_matrix(
-            (np.ones(neighbors.size, dtype=np.float32),
-             (np.repeat(np.arange(len(neighbors)), neighbors.shape[1]), neighbors.ravel())),
-            shape=(len(neighbors), n_known))
-        return (weights @ items).toarray()
+            return _matmul(chosen.astype(np.float32), items)
+        return (sp.csr_matrix(chosen, dtype=np.float32) @ items).toarray()
 
     def _prior(self, count, smoothing):
         """``smoothing * count`` users' worth of popularity, per item (a row)."""
