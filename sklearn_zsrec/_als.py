@@ -93,8 +93,8 @@ class ALSRecommender(BaseRecommender):
         one user's or one item's confidences add up to more than 1e14
         (implicit's float32 conjugate-gradient steps overflow from about
         1e15, silently; exact solves fail in LAPACK from about 1e16 on some
-        data), and when an exact solve fails: rescale the weights, e.g. with
-        ``np.log1p``.
+        data, from about 1e13 with no fewer factors than users or items), and
+        when an exact solve fails: rescale the weights, e.g. with ``np.log1p``.
     iterations : int, default=15
         Number of ALS sweeps.
     random_state : int, RandomState instance or None, default=None
@@ -113,7 +113,10 @@ class ALSRecommender(BaseRecommender):
         "auto", "cg" while every confidence ``alpha * weight`` is at most
         100, else "cholesky" (with raw play counts as weights, or the
         paper's alpha of 40 on counts, "cg" left the factors far from the
-        solution: at confidences of 1e6 a ranking below chance level).
+        solution: at confidences of 1e6 a ranking below chance level). Exact
+        solves remove each sweep's shortfall, not the slow convergence of ALS
+        at such confidences: from about 1e4, 15 sweeps can still rank near
+        chance; rescale the weights (``np.log1p``) or raise ``iterations``.
     warm_start : bool, default=False
         When True and the model is fitted, ``fit`` starts from the factors of
         the previous fit for the users and items it knew (matched by id; those
@@ -255,6 +258,7 @@ class ALSRecommender(BaseRecommender):
             except ValueError as exc:  # LAPACK's exact solve (from 1e16 on some data)
                 if "posv" not in str(exc):
                     raise
+                self._singular(exc, min(sub.shape))
                 raise ValueError(
                     f"ALSRecommender: implicit's exact solve failed ({exc}) with confidences "
                     f"alpha * weight up to {largest:.3g}, too large for its systems. Rescale "
@@ -269,6 +273,20 @@ class ALSRecommender(BaseRecommender):
         # what explain solves with: the fit's, not parameters set since
         self._solved_with = (self.alpha, self.regularization)
         return self
+
+    def _singular(self, exc, n):
+        """Raise, naming the cause, when an exact solve failed on systems that only
+        the regularization makes definite: no more than ``factors`` users or items
+        (``n``: the fewer of those with interactions)."""
+        if self.factors < n:
+            return
+        fix = ("Set regularization > 0 (e.g. 0.01)" if self.regularization == 0 else
+               "Rescale the weights (e.g. np.log1p)")
+        raise ValueError(
+            f"ALSRecommender: implicit's exact solve failed ({exc}): with factors="
+            f"{self.factors} and {n} users or items with interactions, its systems are "
+            f"singular but for regularization={self.regularization:g}. {fix}, use fewer "
+            f"factors (below {n}) or solver='cg'.") from None
 
     def _warm_factors(self, previous, seed, users, items):
         """Starting factors of ``users`` and ``items`` (ids: those with an

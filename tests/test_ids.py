@@ -501,7 +501,23 @@ def test_als_names_a_failed_exact_solve(monkeypatch):
     with pytest.raises(ValueError, match=r"implicit's exact solve failed \(cython_lapack.posv "
                                          r"failed .*\) with confidences alpha \* weight up to "
                                          r"1e\+05, .* Rescale the weights"):
-        ALSRecommender(factors=2, random_state=0).fit(X)
+        ALSRecommender(factors=1, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("solver, alpha", [("cholesky", 1.0), ("auto", 200.0)])
+def test_als_names_singular_exact_solves(solver, alpha):
+    # 64 factors, 60 items and regularization=0: every system is singular;
+    # LAPACK's failure was blamed on confidences "too large" (even at 1)
+    from sklearn_zsrec.datasets import make_synthetic_interactions
+
+    X = make_synthetic_interactions(200, 60, 3000, n_topics=4, random_state=0).interactions
+    model = ALSRecommender(regularization=0.0, alpha=alpha, solver=solver, random_state=0)
+    with pytest.raises(ValueError, match=r"factors=64 and 60 users or items with interactions, "
+                                         r"its systems are singular but for regularization=0\. "
+                                         r"Set regularization > 0 .* fewer factors \(below 60\) "
+                                         r"or solver='cg'"):
+        model.fit(X)
+    assert model.set_params(factors=8).fit(X).solver_ == solver.replace("auto", "cholesky")
 
 
 def test_texts_that_are_not_strings_are_called_so():
