@@ -62,10 +62,16 @@ def _check_user_ids(users, owner, is_user=None):
 
 def unknown_items_error(owner, unknown, items):
     """The ValueError of ``owner`` for item ids of X ``unknown`` to its catalog ``items``."""
+    items = np.asarray(items)
+    rows = ""
+    if items.dtype.kind in "iu" and np.array_equal(np.sort(items), np.arange(len(items))):
+        # item_texts=items["title"]: a column keeps the table's row numbers as its index
+        rows = (f", whose ids are 0 to {len(items) - 1}: if those are a table's row "
+                "numbers, index the texts by item id (e.g. items.set_index('item_id')['title'])")
     return ValueError(
         f"{owner}: {len(unknown)} item ids in X are not in the catalog (e.g. "
-        f"{np.asarray(unknown[:5]).tolist()}){_other_type(unknown, items)}; add them (for "
-        "example their texts to item_texts) or drop those rows.")
+        f"{np.asarray(unknown[:5]).tolist()}){_other_type(unknown, items) or rows}; add them "
+        "(for example their texts to item_texts) or drop those rows.")
 
 
 class BaseRecommender(BaseEstimator):

@@ -184,6 +184,10 @@ def _microseconds(values):
 
 def _weights(weight, name):
     """Weights as float64, or an error naming the first value that is not a number."""
+    if hasattr(weight, "toarray"):  # np.asarray made it one object: "must be numbers"
+        raise TypeError(
+            f"{name}: y is a sparse matrix; pass one weight per row of X as a 1-D "
+            "array, e.g. y.toarray().ravel().")
     if isinstance(weight, pd.Series):
         weight = weight.to_numpy()
     dtype = np.asarray(weight).dtype

@@ -258,7 +258,7 @@ def check_interactions(
                 f"{name}: X is missing the column(s) {missing}; got columns "
                 f"{list(map(str, X.columns))}. Rename your columns to 'user_id' "
                 "and 'item_id' (optionally 'timestamp' and 'weight')."
-            )
+                + index_hint(X, missing))
         user, item = X["user_id"], X["item_id"]  # Series: check_ids reads their dtype
         ts = X["timestamp"] if "timestamp" in X.columns else None
         col_weight = X["weight"].to_numpy() if "weight" in X.columns else None
@@ -450,6 +450,15 @@ def _is_list(arrow_type):
 
     return (pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)
             or pa.types.is_fixed_size_list(arrow_type))
+
+
+def index_hint(X, missing):
+    """A hint when the ``missing`` columns of the DataFrame ``X`` are its index."""
+    held = [c for c in missing if c in X.index.names]
+    if not held:
+        return ""
+    return (f" X holds {held} as its index (after set_index or a groupby): pass "
+            "X.reset_index().")
 
 
 def named_columns(X, name):

@@ -264,8 +264,8 @@ def _warn_other_kinds(true, top):
     metric is 0; ids read from a CSV or JSON file as strings are the usual cause.
     """
     def kinds(a):
-        if a.dtype.kind in "US":
-            return {"str"}
+        if a.dtype.kind in "US":  # numpy's bytes ("S", from np.loadtxt) are not str
+            return {"str" if a.dtype.kind == "U" else "bytes"}
         if a.dtype.kind in "iub" or (a.dtype.kind == "f" and not np.isnan(a).all()):
             return {"number"}
         ids = pd.unique(a.ravel())  # an object array: the types of its distinct ids

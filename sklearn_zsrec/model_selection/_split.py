@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
 from .._columns import _timestamps, checked_weights
-from .._interactions import is_positive_int, named_columns, refuse_sparse
+from .._interactions import index_hint, is_positive_int, named_columns, refuse_sparse
 
 
 def _check_positive_int(value, name):
@@ -58,8 +58,7 @@ def _users_and_times(X, name, y=None):
             raise ValueError(
                 "X is missing the column 'user_id'; got columns "
                 f"{list(map(str, X.columns))}. Rename the column of user ids "
-                "to 'user_id'."
-            )
+                "to 'user_id'." + index_hint(X, ["user_id"]))
         users = X["user_id"].to_numpy()
         times = X["timestamp"] if "timestamp" in X.columns else None
         if y is None and "weight" in X.columns:
