@@ -11,6 +11,8 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from numbers import Integral
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -250,6 +252,8 @@ def check_interactions(
         # already checked and merged (a composite passing its data on to its
         # members, e.g. HybridRecommender): validated once, not once per member
         return X
+    if _is_spark_frame(X):
+        X = _from_spark(X, y, name)
     X = named_columns(X, name)
     if isinstance(X, pd.DataFrame):
         missing = [c for c in ("user_id", "item_id") if c not in X.columns]
@@ -450,6 +454,40 @@ def _is_list(arrow_type):
 
     return (pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)
             or pa.types.is_fixed_size_list(arrow_type))
+
+
+def _is_spark_frame(X):
+    """Whether ``X`` is a Spark DataFrame (classic or Spark Connect), without importing pyspark."""
+    return type(X).__module__.startswith("pyspark.") and hasattr(X, "toPandas")
+
+
+def _spark_to_pandas(X):
+    """The interaction columns of a Spark DataFrame, as a pandas DataFrame (on the driver).
+
+    Without ``user_id`` or ``item_id`` only the header comes over, for
+    :func:`check_interactions` to name the missing columns; our columns
+    spelt otherwise (``TIMESTAMP``) come over too, for it to refuse them.
+    """
+    if {"user_id", "item_id"} <= set(X.columns):
+        return X.select([c for c in X.columns if c.strip().casefold() in _COLUMNS]).toPandas()
+    return X.limit(0).toPandas()
+
+
+def _from_spark(X, y, name):
+    """A Spark DataFrame ``X`` as pandas (``_spark_to_pandas``; Arrow's own export
+    failed on its TimestampType columns), refusing ``y`` and warning without
+    timestamps: Spark keeps no row order."""
+    if y is not None:
+        raise ValueError(
+            f"{name}: y was given with a Spark DataFrame X, whose rows have no fixed "
+            "order to align y with; add the weights to X as a 'weight' column instead.")
+    if "timestamp" not in X.columns:
+        warnings.warn(
+            f"{name}: X is a Spark DataFrame without a 'timestamp' column; Spark keeps no "
+            "row order, so the order of each user's rows, read as their time order (by "
+            "NextItemRecommender, half_life, the hybrid), is arbitrary: add a 'timestamp' "
+            "column.", UserWarning, stacklevel=4)
+    return _spark_to_pandas(X)
 
 
 def index_hint(X, missing):

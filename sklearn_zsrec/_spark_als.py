@@ -25,7 +25,7 @@ from ._als import _placed, _with_interactions, _without_zeros
 from ._base import BaseRecommender
 from ._scores import _matmul
 from ._explain import factor_contributions
-from ._interactions import _COLUMNS
+from ._interactions import _is_spark_frame, _spark_to_pandas
 from ._params import Count
 
 _INT32_IDS = 2**31 - 1  # Spark's ALS takes int32 user and item ids
@@ -43,23 +43,6 @@ def _require_pyspark():
             "ALSRecommender, which runs in this process."
         ) from exc
     return SparkSession
-
-
-def _is_spark_frame(X):
-    """Whether ``X`` is a Spark DataFrame (classic or Spark Connect), without importing pyspark."""
-    return type(X).__module__.startswith("pyspark.") and hasattr(X, "toPandas")
-
-
-def _spark_to_pandas(X):
-    """The interaction columns of a Spark DataFrame, as a pandas DataFrame (on the driver).
-
-    Without ``user_id`` or ``item_id`` only the header comes over, for
-    :func:`check_interactions` to name the missing columns; our columns
-    spelt otherwise (``TIMESTAMP``) come over too, for it to refuse them.
-    """
-    if {"user_id", "item_id"} <= set(X.columns):
-        return X.select([c for c in X.columns if c.strip().casefold() in _COLUMNS]).toPandas()
-    return X.limit(0).toPandas()
 
 
 def _session(spark):

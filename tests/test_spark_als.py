@@ -28,6 +28,8 @@ from sklearn_zsrec import (
     ALSRecommender,
     HybridRecommender,
     ItemKNNRecommender,
+    NextItemRecommender,
+    PopularityRecommender,
     SparkALSRecommender,
     TextEncoder,
     ZeroShotRecommender,
@@ -395,3 +397,22 @@ def test_a_spark_frames_weight_column_spelt_otherwise_is_refused_not_dropped(spa
                                             "Weight": [5.0, 1.0, 3.0, 1.0]}))
     with pytest.raises(ValueError, match=r"\['Weight'\]"):
         SparkALSRecommender(rank=2, max_iter=2, num_blocks=1, random_state=0, spark=spark).fit(X)
+
+
+def test_the_other_models_and_the_splitters_on_a_spark_frame(spark):
+    # a TimestampType column (Spark's event times) failed in pyspark's Arrow
+    # export with a bare AssertionError; the splitters return row positions,
+    # which a Spark frame cannot be indexed by; its row order is not kept
+    times = X.assign(timestamp=pd.to_datetime(X.timestamp, unit="s"))
+    frame = spark.createDataFrame(times)
+    assert dict(frame.dtypes)["timestamp"] == "timestamp"
+    for model in (NextItemRecommender(), PopularityRecommender()):
+        np.testing.assert_array_equal(clone(model).fit(frame).recommend(USERS, n=5),
+                                      clone(model).fit(times).recommend(USERS, n=5))
+    for split in (lambda X: next(LeaveLastOut().split(X)), train_test_split_last):
+        with pytest.raises(TypeError, match=r"X is a Spark DataFrame, .* pass X.toPandas\(\)"):
+            split(frame)
+    with pytest.warns(UserWarning, match="without a 'timestamp' column; Spark keeps no row order"):
+        PopularityRecommender().fit(spark.createDataFrame(X[["user_id", "item_id"]]))
+    with pytest.raises(ValueError, match="add the weights to X as a 'weight' column"):
+        PopularityRecommender().fit(frame, y=np.ones(len(X)))

@@ -12,7 +12,8 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
 from .._columns import _timestamps, checked_weights
-from .._interactions import index_hint, is_positive_int, named_columns, refuse_sparse
+from .._interactions import (_is_spark_frame, index_hint, is_positive_int, named_columns,
+                             refuse_sparse)
 
 
 def _check_positive_int(value, name):
@@ -52,6 +53,11 @@ def _users_and_times(X, name, y=None):
     a table with named columns (pyarrow, polars, a numpy structured array)
     by column name, as the models read it.
     """
+    if _is_spark_frame(X):
+        raise TypeError(
+            f"{name}: X is a Spark DataFrame, whose rows have no fixed order for row "
+            "positions to index; pass X.toPandas(), or split it in Spark (each user's "
+            "latest rows by a window over 'timestamp').")
     X = named_columns(X, name)
     if isinstance(X, pd.DataFrame):
         if "user_id" not in X.columns:
