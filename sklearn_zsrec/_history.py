@@ -124,8 +124,8 @@ def item_item_scores(history, matrix, dense):
     with quiet("Sparse CSR tensor support is in beta",
                "Sparse invariant checks are implicitly disabled", once=True):
         sparse = torch.sparse_csr_tensor(
-            torch.from_numpy(history.indptr), torch.from_numpy(history.indices),
-            torch.from_numpy(history.data), size=history.shape, check_invariants=False)
+            _tensor(history.indptr), _tensor(history.indices), _tensor(history.data),
+            size=history.shape, check_invariants=False)
     # into an uninitialised array (beta=0 reads nothing of it): ``sparse @
     # dense`` fills a zeroed result and copies it once more (about a third
     # of the product's time at 315 users x 1,682 items)

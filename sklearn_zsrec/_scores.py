@@ -98,7 +98,7 @@ def _put_columns(out, cols, values, add=False):
     if not out.flags.writeable:
         raise ValueError("_put_columns: out is read-only.")
     target = torch.from_numpy(out)
-    index = torch.from_numpy(cols.astype(np.int64, copy=False))
+    index = _tensor(cols.astype(np.int64, copy=False))  # a fitted array: read-only loaded by mmap
     if np.ndim(values) == 0 and not add:
         target.index_fill_(1, index, float(values))
         return out

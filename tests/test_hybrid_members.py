@@ -7,6 +7,8 @@ error blaming the member for users it lacks, and accepted a member without
 exposure of new items under a strongly regularised learned blend.
 """
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -132,6 +134,37 @@ def test_new_items_keep_their_share_under_a_strongly_regularised_blend():
         model = HybridRecommender(_text(texts), C=C, random_state=0, verbose=0).fit(data)
         share = np.isin(model.recommend(users), cold).mean()
         assert abs(share - model.new_item_share_) < 0.01, (C, share, model.new_item_share_)
+
+
+@pytest.mark.parametrize("blend", ["learned", "fixed"])
+def test_a_memory_mapped_hybrid_gives_torch_no_read_only_array(blend, tmp_path, monkeypatch):
+    # joblib.load(mmap_mode="r") makes every fitted array read-only; torch
+    # warns once per process (an error under -W error in a fresh serving
+    # process) when given one directly: a spy on our own calls, failing on
+    # any read-only array that does not go through _tensor's filter
+    import joblib
+    import torch
+    from sklearn_zsrec import ALSRecommender, ItemKNNRecommender, NextItemRecommender
+
+    members = [("cf", ALSRecommender(factors=4, iterations=3, random_state=0)),
+               ("knn", ItemKNNRecommender()), ("next", NextItemRecommender())]
+    cold = X.item_id.unique()[::7]  # items of the catalog without interactions
+    model = HybridRecommender(_text(), members, blend=blend, random_state=0, verbose=0).fit(
+        X[~X.item_id.isin(cold)])
+    joblib.dump(model, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib", mmap_mode="r")
+    real, bare = torch.from_numpy, []
+
+    def spy(array):
+        caller = sys._getframe(1).f_code.co_name
+        if not array.flags.writeable and caller != "_tensor":
+            bare.append(caller)
+        return real(array)
+
+    monkeypatch.setattr(torch, "from_numpy", spy)
+    users = model.users_[:5]
+    np.testing.assert_array_equal(loaded.recommend(users), model.recommend(users))
+    assert not bare  # _put_columns gave torch the members' catalog columns directly
 
 
 @pytest.mark.parametrize("where", ["named_members_.knn", "named_members_.cf", "text_"])

@@ -258,7 +258,7 @@ class Blend:
             out = _matmul(gated_text * text, items.text)
             if a.any() and items.gate.any():  # text on warm items: times (1 - a(u) b(i))
                 t = torch.from_numpy(out)  # out - a(u) (out b(i)): no gate matrix
-                t.addcmul_(t * torch.from_numpy(items.gate), torch.from_numpy(a)[:, None],
+                t.addcmul_(t * _tensor(items.gate), torch.from_numpy(a)[:, None],
                            value=-1.0)
         else:
             out = np.zeros((len(rows), len(self.warm)), dtype=np.float32)
