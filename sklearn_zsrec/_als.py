@@ -93,7 +93,7 @@ class ALSRecommender(BaseRecommender):
         one user's or one item's confidences add up to more than 1e14
         (implicit's float32 conjugate-gradient steps overflow from about
         1e15, silently; exact solves fail in LAPACK from about 1e16 on some
-        data, from about 1e13 with no fewer factors than users or items), and
+        data, from about 1e13 with more factors than users or items), and
         when an exact solve fails: rescale the weights, e.g. with ``np.log1p``.
     iterations : int, default=15
         Number of ALS sweeps.
@@ -276,17 +276,17 @@ class ALSRecommender(BaseRecommender):
 
     def _singular(self, exc, n):
         """Raise, naming the cause, when an exact solve failed on systems that only
-        the regularization makes definite: no more than ``factors`` users or items
+        the regularization makes definite: fewer users or items than ``factors``
         (``n``: the fewer of those with interactions)."""
-        if self.factors < n:
+        if self.factors <= n:
             return
         fix = ("Set regularization > 0 (e.g. 0.01)" if self.regularization == 0 else
-               "Rescale the weights (e.g. np.log1p)")
+               "Raise regularization (e.g. to 0.01) or rescale the weights (np.log1p)")
         raise ValueError(
             f"ALSRecommender: implicit's exact solve failed ({exc}): with factors="
             f"{self.factors} and {n} users or items with interactions, its systems are "
-            f"singular but for regularization={self.regularization:g}. {fix}, use fewer "
-            f"factors (below {n}) or solver='cg'.") from None
+            f"singular but for regularization={self.regularization:g}. {fix}, use at most "
+            f"{n} factors or solver='cg'.") from None
 
     def _warm_factors(self, previous, seed, users, items):
         """Starting factors of ``users`` and ``items`` (ids: those with an

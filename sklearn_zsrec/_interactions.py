@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ._columns import _check_weight_range, _timestamps, checked_weights
+from ._progress import caller_stacklevel
 from ._ids import refuse_nul
 
 _COLUMNS = ("user_id", "item_id", "timestamp", "weight")
@@ -486,7 +487,7 @@ def _from_spark(X, y, name):
             f"{name}: X is a Spark DataFrame without a 'timestamp' column; Spark keeps no "
             "row order, so the order of each user's rows, read as their time order (by "
             "NextItemRecommender, half_life, the hybrid), is arbitrary: add a 'timestamp' "
-            "column.", UserWarning, stacklevel=4)
+            "column.", UserWarning, stacklevel=caller_stacklevel())
     return _spark_to_pandas(X)
 
 

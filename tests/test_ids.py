@@ -514,7 +514,7 @@ def test_als_names_singular_exact_solves(solver, alpha):
     model = ALSRecommender(regularization=0.0, alpha=alpha, solver=solver, random_state=0)
     with pytest.raises(ValueError, match=r"factors=64 and 60 users or items with interactions, "
                                          r"its systems are singular but for regularization=0\. "
-                                         r"Set regularization > 0 .* fewer factors \(below 60\) "
+                                         r"Set regularization > 0 .* use at most 60 factors "
                                          r"or solver='cg'"):
         model.fit(X)
     assert model.set_params(factors=8).fit(X).solver_ == solver.replace("auto", "cholesky")

@@ -412,7 +412,10 @@ def test_the_other_models_and_the_splitters_on_a_spark_frame(spark):
     for split in (lambda X: next(LeaveLastOut().split(X)), train_test_split_last):
         with pytest.raises(TypeError, match=r"X is a Spark DataFrame, .* pass X.toPandas\(\)"):
             split(frame)
-    with pytest.warns(UserWarning, match="without a 'timestamp' column; Spark keeps no row order"):
+    with pytest.warns(UserWarning, match="without a 'timestamp' column; Spark keeps no row "
+                                         "order") as caught:
         PopularityRecommender().fit(spark.createDataFrame(X[["user_id", "item_id"]]))
+    ours = [w.filename for w in caught if "keeps no row order" in str(w.message)]
+    assert ours == [__file__]  # at the user's line
     with pytest.raises(ValueError, match="add the weights to X as a 'weight' column"):
         PopularityRecommender().fit(frame, y=np.ones(len(X)))

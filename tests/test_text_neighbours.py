@@ -69,10 +69,10 @@ def test_known_users_scored_as_new_get_the_arrivals_share_from_the_threshold():
     assert abs((held > np.floor(share)).mean() - (share - np.floor(share))) < 0.15
 
 
-def test_the_neighbour_count_is_chosen_with_each_user_out_of_its_own_neighbours():
-    # each known user is scored as if new, from the others' items: with
-    # itself among them (or the counts capped at n, not n - 1) its own items
-    # were hits, and the choice on texts of 4 regions went from 50 to 59 or 60
+def test_the_neighbour_counts_are_capped_at_one_less_than_the_known_users():
+    # each known user is scored as if new, from the others' items: with the
+    # counts capped at n, not n - 1, itself was among them, its own items
+    # hits, and the choice on texts of 4 regions went from 10 to 60
     users = np.sort(X.user_id.unique())
     regions = np.random.default_rng(0).integers(0, 4, len(users))
     model = _hybrid(X, pd.Series({u: f"Someone from region {r}." for u, r in zip(users, regions)}))
