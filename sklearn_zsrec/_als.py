@@ -93,8 +93,9 @@ class ALSRecommender(BaseRecommender):
         one user's or one item's confidences add up to more than 1e14
         (implicit's float32 conjugate-gradient steps overflow from about
         1e15, silently; exact solves fail in LAPACK from about 1e16 on some
-        data, from about 1e13 with more factors than users or items), and
-        when an exact solve fails: rescale the weights, e.g. with ``np.log1p``.
+        data, from about 1e12 with more factors than users or items and the
+        default regularization), and when an exact solve fails: rescale the
+        weights, e.g. with ``np.log1p``.
     iterations : int, default=15
         Number of ALS sweeps.
     random_state : int, RandomState instance or None, default=None
@@ -281,7 +282,7 @@ class ALSRecommender(BaseRecommender):
         if self.factors <= n:
             return
         fix = ("Set regularization > 0 (e.g. 0.01)" if self.regularization == 0 else
-               "Raise regularization (e.g. to 0.01) or rescale the weights (np.log1p)")
+               "Raise regularization or rescale the weights (e.g. np.log1p)")
         raise ValueError(
             f"ALSRecommender: implicit's exact solve failed ({exc}): with factors="
             f"{self.factors} and {n} users or items with interactions, its systems are "
