@@ -13,14 +13,24 @@ Round 16 (item-kNN, next-item, popularity, the hybrid's item side, choice,
 fallback and memo, texts, ids, histories; 60 mutants, 50 killed, 8
 equivalent): the learned blend has no empty fixed candidate; ids of other
 dtypes are compared as Python objects (a tuple id beside str ids).
+
+Round 17 (explanations, the base class, the contract checks, precision,
+the embedding caches, synthetic data, the new items' exposure; 45 mutants,
+31 killed): explain refuses contributions that miss the score (a subclass's
+bias, half a percent off); impressions are not a user's interactions, and an
+unknown user is named unseen; bool scores of one's own rank; the unpicked
+rule reads the log's pick rate; the quota's floor and its margin cut.
 """
 import warnings
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from sklearn_zsrec import (ALSRecommender, NextItemRecommender, PopularityRecommender,
                            approximate_recall)
+from sklearn_zsrec._base import BaseRecommender
+from sklearn_zsrec._explain import contributions
 
 
 def test_approximate_recall_of_a_user_without_unseen_items_is_1():
@@ -181,3 +191,107 @@ def test_catalog_coverage_takes_a_tuple_id_beside_str_ids():
     from sklearn_zsrec.metrics import catalog_coverage
 
     assert catalog_coverage([["b", ("a", 1)], ["c", "b"]], catalog=["a", "b", "c", "d"]) == 0.5
+
+
+# round 17 (_explain, _base, _contract, _precision, the embedding caches, the
+# synthetic data, the new items' exposure; 45 mutants, 31 killed, 7 pinned here)
+
+def test_als_explain_refuses_a_subclass_score_its_contributions_miss():
+    # an ALS subclass adding an item bias in _scores keeps ALS's contributions:
+    # explain refuses parts that miss the score ("and" slipped to "or" let them through)
+    class ALSPlusBias(ALSRecommender):
+        def _scores(self, rows, users):
+            return super()._scores(rows, users) + 5.0
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"user_id": rng.integers(0, 30, 300), "item_id": rng.integers(0, 40, 300)})
+    with pytest.raises(ValueError, match="add up to"):
+        ALSPlusBias(factors=4, random_state=0).fit(X).explain(0, [1, 2])
+
+
+class _Pop(BaseRecommender):
+    def __init__(self, factor=0.995):
+        self.factor = factor
+
+    def _fit(self, data):
+        self._index(data)
+        return self
+
+    def _scores(self, rows, users):
+        return np.tile(self.n_item_interactions_.astype(np.float64) + 1.0, (len(rows), 1))
+
+    def _contributions(self, row, users, cols):
+        return contributions(np.arange(len(cols)), "popularity", None,
+                             self.factor * (self.n_item_interactions_[cols] + 1.0))
+
+
+def test_explain_refuses_contributions_half_a_percent_off():
+    # a looser tolerance returned contributions 0.5% short of the score
+    X = pd.DataFrame({"user_id": [0, 0, 1, 1, 2, 2, 2], "item_id": [0, 1, 1, 2, 3, 1, 0]})
+    with pytest.raises(ValueError, match="add up to"):
+        _Pop().fit(X).explain(0, [2, 3])
+
+
+def test_impressions_are_not_counted_as_a_users_interactions():
+    # counted, a user of impressions only got the catalog in its order from ALS
+    X = pd.DataFrame({"user_id": [1, 1, 2, 9, 9], "item_id": [0, 1, 1, 0, 2],
+                      "weight": [1.0, 1.0, 1.0, 0.0, 0.0]})
+    m = ALSRecommender(factors=2, random_state=0).fit(X)
+    assert m.n_user_interactions_.tolist() == [2, 1, 0]
+    with pytest.raises(ValueError, match="no interaction in fit"):
+        m.recommend(9)
+
+
+def test_an_unknown_user_is_named_unseen_even_when_row_0_has_only_impressions():
+    # read as row 0 (-1 wrapped), it was said to have "no interaction in fit"
+    X = pd.DataFrame({"user_id": [0, 0, 1, 1, 2, 2], "item_id": [0, 1, 1, 2, 0, 2],
+                      "weight": [0.0, 0.0, 1.0, 1.0, 1.0, 1.0]})
+    with pytest.raises(ValueError, match="not seen in fit"):
+        ALSRecommender(factors=2, random_state=0).fit(X).recommend(77, n=2)
+
+
+def test_bool_scores_of_ones_own_rank():
+    # a mask of one's own (liked or not) is a score like any other
+    class Liked(BaseRecommender):
+        def _fit(self, data):
+            self._index(data)
+            return self
+
+        def _scores(self, rows, users):
+            return np.tile(self.n_item_interactions_ > 1, (len(rows), 1))
+
+    X = pd.DataFrame({"user_id": [0, 1, 2, 2, 3], "item_id": [0, 1, 1, 2, 3]})
+    assert Liked().fit(X).recommend(0, n=3).tolist() == [1, 2, 3]
+
+
+def test_an_item_shown_often_in_a_log_of_frequent_clicks_is_the_tail():
+    # the rule reads the log's pick rate: inverted, z got the arrivals' share
+    from sklearn_zsrec._interactions import check_interactions
+    from sklearn_zsrec._hybrid._exposure import unpicked_items
+
+    X = pd.DataFrame({"user_id": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2],
+                      "item_id": ["a", "b", "a", "b", "a", "b", "a", "b", "a", "b", "z", "z", "z"],
+                      "weight": [1.0] * 10 + [0.0] * 3})
+    # pick rate 10/13: unpicked in 3 showings has probability (3/13)**3 = 0.012
+    assert list(unpicked_items(check_interactions(X, estimator_name="H"))) == ["z"]
+
+
+def test_a_share_just_below_a_tenth_by_rounding_gives_every_user_its_slots():
+    # 0.7 - 0.4 = 0.29999999999999993: without the floor's epsilon, 2 slots for some
+    from sklearn_zsrec._hybrid._exposure import quota_offsets
+
+    rng = np.random.RandomState(0)
+    old = -np.sort(-rng.normal(size=(8, 11)), axis=1)
+    new = -np.sort(-rng.normal(size=(8, 11)), axis=1) - 3.0
+    off, _ = quota_offsets(old, new, 0.7 - 0.4, 10)
+    both = np.concatenate([old, new + off[:, None]], axis=1)
+    top = np.argsort(-both, axis=1, kind="stable")[:, :10]
+    assert ((top >= 11).sum(axis=1) == 3).all()
+
+
+def test_the_quotas_margin_cut_is_the_higher_quantile():
+    # the documented "higher" rule; the lower one gave about one more user a
+    # bin the extra new-item slot
+    from sklearn_zsrec._hybrid._exposure import _cut
+
+    assert _cut(np.arange(10.0), 0.75) == 7.5
