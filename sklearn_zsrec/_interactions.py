@@ -474,15 +474,15 @@ def _spark_to_pandas(X):
     return X.limit(0).toPandas()
 
 
-def _from_spark(X, y, name):
+def _from_spark(X, y, name, reads_order=True):
     """A Spark DataFrame ``X`` as pandas (``_spark_to_pandas``; Arrow's own export
-    failed on its TimestampType columns), refusing ``y`` and warning without
-    timestamps: Spark keeps no row order."""
+    failed on its TimestampType columns), refusing ``y`` and, for a model that
+    ``reads_order``, warning without timestamps: Spark keeps no row order."""
     if y is not None:
         raise ValueError(
             f"{name}: y was given with a Spark DataFrame X, whose rows have no fixed "
             "order to align y with; add the weights to X as a 'weight' column instead.")
-    if "timestamp" not in X.columns:
+    if reads_order and "timestamp" not in X.columns:
         warnings.warn(
             f"{name}: X is a Spark DataFrame without a 'timestamp' column; Spark keeps no "
             "row order, so the order of each user's rows, read as their time order (by "

@@ -25,7 +25,7 @@ from ._als import _placed, _with_interactions, _without_zeros
 from ._base import BaseRecommender
 from ._scores import _matmul
 from ._explain import factor_contributions
-from ._interactions import _is_spark_frame, _spark_to_pandas
+from ._interactions import _from_spark, _is_spark_frame
 from ._params import Count
 
 _INT32_IDS = 2**31 - 1  # Spark's ALS takes int32 user and item ids
@@ -397,14 +397,8 @@ class SparkALSRecommender(BaseRecommender):
         self : object
             The fitted recommender.
         """
-        if _is_spark_frame(X):
-            if y is not None:
-                raise ValueError(
-                    "SparkALSRecommender: y was given with a Spark DataFrame X, whose "
-                    "rows have no fixed order to align y with; add the weights to X "
-                    "as a 'weight' column instead."
-                )
-            X = _spark_to_pandas(X)
+        if _is_spark_frame(X):  # ALS reads no row order: no warning without timestamps
+            X = _from_spark(X, y, "SparkALSRecommender", reads_order=False)
         return super().fit(X, y)
 
     def _fit(self, data):

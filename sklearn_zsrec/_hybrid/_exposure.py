@@ -314,11 +314,10 @@ def thresholds(blend, coef, groups, shares, rng, k=10):
         return np.full((len(groups), len(coef)), np.inf)
     users = blend.fitted.text.users_
     bins = blend.bins(np.arange(len(users)))
+    active = blend.fitted.n_users > 0  # those only shown items moved every other's
     rows = np.concatenate([
         members if len(members) <= 200 else rng.choice(members, 200, replace=False)
-        # users with an interaction: those only shown items moved every other's
-        for members in (np.flatnonzero((bins == b) & (blend.fitted.n_users > 0))
-                        for b in range(len(coef)))])
+        for members in (np.flatnonzero((bins == b) & active) for b in range(len(coef)))])
     bins = bins[rows]
     old_top, new_tops = [], []
     size = chunk_size(blend)
