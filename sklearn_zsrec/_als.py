@@ -178,6 +178,9 @@ class ALSRecommender(BaseRecommender):
         "solver": [StrOptions({"auto", "cg", "cholesky"})],
     }
 
+    def _reads_order(self):
+        return False  # a user's rows as a set: no time order
+
     def __init__(
         self,
         factors=64,

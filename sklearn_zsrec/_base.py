@@ -99,6 +99,12 @@ class BaseRecommender(BaseEstimator):
     # subclass of one's own without parameters to check needs none
     _parameter_constraints: dict = {}
 
+    def _reads_order(self):
+        """Whether ``fit`` reads each user's rows in time order (recency, what
+        came next): a Spark frame without timestamps has no such order, so
+        ``fit`` warns for models that read it (ALS and popularity do not)."""
+        return True
+
     @_fit_context(prefer_skip_nested_validation=False)
     @underflow_ignored
     def fit(self, X, y=None):
@@ -131,7 +137,8 @@ class BaseRecommender(BaseEstimator):
             # option ran another branch ("counts" ranked by weight), a
             # negative n_neighbors crashed the interpreter in implicit
             self._validate_params()
-        data = check_interactions(X, y, estimator_name=type(self).__name__)
+        data = check_interactions(X, y, estimator_name=type(self).__name__,
+                                  reads_order=self._reads_order())
         if not (self._ranks_by_texts or data.interacted.any()):
             # every model fitted and scored each item 0 (popularity, the fixed
             # hybrid: the catalog in its order; Spark's ALS failed in Java)
@@ -468,7 +475,7 @@ class BaseRecommender(BaseEstimator):
         """
         check_is_fitted(self, "user_items_")
         data = check_interactions(
-            X, estimator_name=type(self).__name__, duplicates="keep"
+            X, estimator_name=type(self).__name__, duplicates="keep", reads_order=False
         )
         cols = self._rows(data.item_id, "item")
         if (cols < 0).any():

@@ -220,7 +220,8 @@ def refuse_sparse(X, name):
 
 
 def check_interactions(
-    X, y=None, *, estimator_name="Recommender", duplicates="sum", copy_frame=False
+    X, y=None, *, estimator_name="Recommender", duplicates="sum", copy_frame=False,
+    reads_order=True,
 ):
     """Validate interaction data and return an :class:`Interactions` record.
 
@@ -243,6 +244,10 @@ def check_interactions(
         click does not move the click), and
         returns the rows in time order; ``"keep"`` keeps every row in the
         order of X (for scoring held-out rows).
+    reads_order : bool, default=True
+        Whether the caller reads each user's rows in time order: a Spark
+        DataFrame without a ``timestamp`` column then warns (Spark keeps no
+        row order).
 
     Returns
     -------
@@ -254,7 +259,7 @@ def check_interactions(
         # members, e.g. HybridRecommender): validated once, not once per member
         return X
     if _is_spark_frame(X):
-        X = _from_spark(X, y, name)
+        X = _from_spark(X, y, name, reads_order)
     X = named_columns(X, name)
     if isinstance(X, pd.DataFrame):
         missing = [c for c in ("user_id", "item_id") if c not in X.columns]

@@ -125,5 +125,8 @@ class ItemKNNRecommender(_ItemItemRecommender):
         self.n_neighbors = n_neighbors
         self.half_life = half_life
 
+    def _reads_order(self):
+        return self.half_life is not None  # recency weighting of the history
+
     def _fit_matrix(self, data, rows, cols):
         return item_similarity(self.user_items_, self.n_neighbors, self.similarity)

@@ -53,6 +53,9 @@ class PopularityRecommender(BaseRecommender):
     def __init__(self, popularity="count"):
         self.popularity = popularity
 
+    def _reads_order(self):
+        return False  # counts: no time order
+
     def _fit(self, data):
         self._index(data)
         if self.popularity == "count":

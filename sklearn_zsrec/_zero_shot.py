@@ -156,6 +156,9 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         self.half_life = half_life
         self.fine_tune = fine_tune
 
+    def _reads_order(self):
+        return self.half_life is not None  # recency weighting of the profile
+
     def _fit(self, data):
         name = type(self).__name__
         if self.item_texts is None:

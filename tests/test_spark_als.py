@@ -13,6 +13,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -412,10 +413,20 @@ def test_the_other_models_and_the_splitters_on_a_spark_frame(spark):
     for split in (lambda X: next(LeaveLastOut().split(X)), train_test_split_last):
         with pytest.raises(TypeError, match=r"X is a Spark DataFrame, .* pass X.toPandas\(\)"):
             split(frame)
+    untimed = spark.createDataFrame(X[["user_id", "item_id"]])
     with pytest.warns(UserWarning, match="without a 'timestamp' column; Spark keeps no row "
                                          "order") as caught:
-        PopularityRecommender().fit(spark.createDataFrame(X[["user_id", "item_id"]]))
+        fitted = NextItemRecommender().fit(untimed)
     ours = [w.filename for w in caught if "keeps no row order" in str(w.message)]
     assert ours == [__file__]  # at the user's line
+    # models that read no time order, and predict (one score per row), say nothing
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*keeps no row order")
+        for model in (PopularityRecommender(), ALSRecommender(factors=2, iterations=1),
+                      ItemKNNRecommender(half_life=None)):
+            clone(model).fit(untimed)
+        fitted.predict(untimed)
+        others = X.assign(user_id=X.user_id.to_numpy()[::-1])  # items unseen by each
+        fitted.score(spark.createDataFrame(others[["user_id", "item_id"]]))
     with pytest.raises(ValueError, match="add the weights to X as a 'weight' column"):
         PopularityRecommender().fit(frame, y=np.ones(len(X)))

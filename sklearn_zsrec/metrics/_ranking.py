@@ -827,7 +827,7 @@ def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True, y=N
     k = _check_k(k)
     estimator, X = _final_recommender(estimator, X)
     name = type(estimator).__name__
-    data = check_interactions(X, y, estimator_name=name, duplicates="keep")
+    data = check_interactions(X, y, estimator_name=name, duplicates="keep", reads_order=False)
     # rows of weight 0 (impressions without a click) are no interaction: not relevant
     some = data.interacted
     if not some.any():
