@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, clone
+from sklearn.pipeline import make_pipeline
 
-from sklearn_zsrec import BaseRecommender, HybridRecommender, TextEncoder, ZeroShotRecommender
+from sklearn_zsrec import (ALSRecommender, BaseRecommender, HybridRecommender, TextEncoder,
+                           ZeroShotRecommender)
 from sklearn_zsrec._hybrid._members import subset
 
 from ._data import topic_catalog, topic_interactions
@@ -117,9 +119,24 @@ def test_a_member_without_get_params_is_named_at_once():
         def score_items(self, users):
             return None
 
-    with pytest.raises(ValueError, match=r"member 'm' \(Plain\) has no fit, score_items or "
-                                         r"get_params"):
+    with pytest.raises(ValueError, match=r"member 'm' \(Plain\) has no get_params; a member "):
         HybridRecommender(_text(), [("m", Plain())]).fit(X)
+    # a Pipeline has fit and get_params: the message names what it lacks
+    with pytest.raises(ValueError, match=r"member 'm' \(Pipeline\) has no score_items; "):
+        HybridRecommender(_text(), [("m", make_pipeline(ALSRecommender()))]).fit(X)
+
+
+def test_a_frozen_member_is_refused_naming_the_unfitted_recommender():
+    # scikit-learn's FrozenEstimator (its way to put a fitted model in a
+    # meta-estimator) clones to itself: the hybrid's fit on its holdout, and
+    # then on X, crashed in FrozenEstimator.fit with "missing ... 'y'"
+    frozen = pytest.importorskip("sklearn.frozen").FrozenEstimator
+    fitted = ALSRecommender(factors=2, iterations=1, random_state=0).fit(X)
+    for blend in ("learned", "fixed"):
+        hybrid = HybridRecommender(_text(), [("als", frozen(fitted))], blend=blend, verbose=0)
+        with pytest.raises(ValueError, match=r"member 'als' \(FrozenEstimator\) cannot be "
+                                             r"refitted .* Pass the recommender unfitted"):
+            hybrid.fit(X)
 
 
 def test_new_items_keep_their_share_under_a_strongly_regularised_blend():

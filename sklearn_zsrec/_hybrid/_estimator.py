@@ -24,7 +24,8 @@ from ._blend import N_BINS, Blend, bin_labels, check_weights, fixed_coef
 from ._exposure import Exposure, exposure_of, resumed, unpicked_items
 from ._fallback import warn_tiny
 from ._learn import Learner
-from ._members import check_classes, check_members, check_text, default_members, fit_members, positions, visual_block  # noqa: E501
+from ._checks import check_classes, check_members, check_text, default_members
+from ._members import fit_members, positions, visual_block
 from ._new_users import TextNeighbours
 
 logger = logging.getLogger("sklearn_zsrec._hybrid")
@@ -230,8 +231,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
     def __init__(self, text, members=None, *, blend="learned", weights=None, switch=2.0,
                  item_switch=5.0, C=1.0, user_neighbors="auto", new_items="all",
                  new_item_exposure=1.0, random_state=None, verbose=1):
-        self.text = text
-        self.members = members
+        self.text, self.members = text, members
         self.blend = blend
         self.weights = weights
         self.switch = switch

@@ -1,7 +1,6 @@
 """The hybrid's members: checked, fitted (once per data, see ``_memo``), and
 what the blend reads of them through their public attributes."""
 
-import numbers
 import warnings
 from dataclasses import dataclass, field
 
@@ -10,7 +9,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from .._base import BaseRecommender, unknown_items_error
+from .._base import BaseRecommender
 from .._contract import check_factor_scores
 from .._ids import _other_type
 from .._scores import _put_columns
@@ -19,137 +18,15 @@ from .._interactions import Interactions, object_array
 from .._interactions import positions as exact_positions
 from .._model_files import model_files_gone
 from .._progress import caller_stacklevel, one_id_warning
-from .._texts import check_id_texts
 from . import _memo
+from ._checks import _dropped, default_members
 from ._item_side import factor_scale, has_factors, item_side, scaled, text_mapped
 
-# names the blend gives its own terms, and the suffixes of a member's terms:
-# a member's name may not be one of them, nor end with a suffix
-RESERVED_NAMES = ("text", "popularity", "new_item")
-RESERVED_SUFFIXES = ("_gated", "_short", "_recent", "_new")
 # the recency half-life, in interactions, of the recency-weighted factor
 # profile of a member with factors (its "<name>_recent" terms): the next
 # interaction is often close to the last few. The item-kNN and next-item
 # members have their own ``half_life``.
 RECENT_HALF_LIFE = 2.0
-
-
-def default_members(random_state=None):
-    """The members ``HybridRecommender(members=None)`` blends, as a new list.
-
-    ``[("als", ALSRecommender(random_state=random_state)), ("knn",
-    ItemKNNRecommender()), ("next", NextItemRecommender())]``: matrix
-    factorisation, item-item co-occurrence and what followed a user's last
-    items in other users' histories (see docs/blend.md for what each adds on
-    MovieLens-100K). ``HybridRecommender`` passes its own ``random_state``, so
-    that an int makes its fit repeatable.
-
-    Parameters
-    ----------
-    random_state : int, RandomState instance or None, default=None
-        The ALS member's ``random_state``.
-
-    Returns
-    -------
-    members : list of (str, recommender)
-
-    Examples
-    --------
-    >>> from sklearn_zsrec import HybridRecommender
-    >>> [name for name, _ in HybridRecommender.default_members()]
-    ['als', 'knn', 'next']
-    """
-    from .._als import ALSRecommender
-    from .._item_knn import ItemKNNRecommender
-    from .._next_item import NextItemRecommender
-
-    return [("als", ALSRecommender(random_state=random_state)), ("knn", ItemKNNRecommender()),
-            ("next", NextItemRecommender())]
-
-
-def _refuse_class(value, what, example, note=""):
-    """Raise naming the fix when ``value`` is a class (the parentheses forgotten);
-    ``example`` the instance to pass, with ``{}`` for the class's name."""
-    if isinstance(value, type):
-        cls = getattr(value, "__name__")  # the class's name
-        raise ValueError(f"HybridRecommender: {what} is the class {cls}{note}; pass an "
-                         f"instance, e.g. {example.format(cls)}.")
-
-
-def check_text(text, data):
-    """Raise naming the fix when ``text`` is a class, not a fitted-to-be instance,
-    or when X (``data``) has items its ``item_texts`` parameter has no text for.
-
-    The latter is the error the text model's fit gives, counted on all of X:
-    a learned blend fits it first on its holdout, part of X, where the count
-    (and the examples) would follow the holdout's draws.
-    """
-    _refuse_class(text, "text", "{}(TextEncoder(), item_texts=...)")
-    texts = text.get_params(deep=False).get("item_texts") if hasattr(text, "get_params") else None
-    if texts is not None:
-        items = check_id_texts(texts, "item_texts", type(text).__name__).index.to_numpy()
-        unknown = pd.unique(data.item_id[positions(items, data.item_id) < 0])
-        if len(unknown):
-            raise unknown_items_error(type(text).__name__, unknown, items)
-
-
-def check_classes(members):
-    """True, or raise naming the member given as a class (the parentheses forgotten):
-    before ``get_params(deep=True)`` (a search's ``set_params``) calls it unbound."""
-    for pair in members if isinstance(members, list) else ():
-        if isinstance(pair, tuple) and len(pair) == 2:
-            _refuse_class(pair[1], f"member {pair[0]!r}", f"({pair[0]!r}, {{}}())",
-                          ", not a recommender")
-    return True
-
-
-def check_members(members, random_state=None):
-    """``members`` as a list of ``(name, recommender)``; raise naming the fix.
-
-    None gives ``default_members``, seeded by ``random_state`` (an int or
-    None as it is; a ``RandomState`` draws one int).
-    """
-    if members is None:
-        if not (random_state is None or isinstance(random_state, numbers.Integral)):
-            random_state = int(random_state.randint(np.iinfo(np.int32).max))
-        return default_members(random_state)
-    fix = ('Pass a list of (name, recommender) pairs, e.g. [("als", ALSRecommender()), '
-           '("knn", ItemKNNRecommender())], or None for HybridRecommender.default_members().')
-    if not isinstance(members, list):
-        raise ValueError(f"HybridRecommender: members must be a list; got "
-                         f"{type(members).__name__} {members!r}. {fix}")
-    if not members:
-        raise ValueError(f"HybridRecommender: members is empty. {fix}")
-    for pair in members:
-        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):
-            raise ValueError(f"HybridRecommender: members holds {pair!r}, not a "
-                             f"(name, recommender) pair. {fix}")
-        name, member = pair
-        if (not name.isidentifier() or "__" in name or name in RESERVED_NAMES
-                or name.endswith(RESERVED_SUFFIXES)):
-            raise ValueError(
-                f"HybridRecommender: member name {name!r} cannot be used: names are Python "
-                "identifiers without '__' (they prefix nested parameters, as in "
-                f"{name}__n_neighbors), not one of {list(RESERVED_NAMES)} (the blend's "
-                f"own terms) and not ending with {list(RESERVED_SUFFIXES)} (the suffixes "
-                "of a member's terms).")
-        if _dropped(member):  # left out, as in scikit-learn's ensembles
-            continue
-        check_classes([pair])
-        if not all(hasattr(member, m) for m in ("fit", "score_items", "get_params")):
-            raise ValueError(
-                f"HybridRecommender: member {name!r} ({type(member).__name__}) has no fit, "
-                "score_items or get_params; a member is a recommender (a BaseRecommender "
-                "subclass, or any scikit-learn estimator with fit, score_items, users_ and "
-                "items_), or 'drop' to leave it out (e.g. set_params(knn='drop')).")
-    names = [name for name, _ in members]
-    if len(set(names)) < len(names):
-        raise ValueError(f"HybridRecommender: member names must be unique; got {names}.")
-    kept = [(name, member) for name, member in members if not _dropped(member)]
-    if not kept:
-        raise ValueError(f"HybridRecommender: every member is 'drop' ({names}); keep at "
-                         f"least one. {fix}")
-    return kept
 
 
 def visual_block(text, members, random_state=None):
@@ -172,10 +49,6 @@ def visual_block(text, members, random_state=None):
 def dropped_names(members):
     """The names of the members set to ``"drop"``."""
     return [name for name, member in members or [] if _dropped(member)]
-
-
-def _dropped(member):
-    return isinstance(member, str) and member == "drop"
 
 
 def positions(index, ids):
