@@ -159,6 +159,21 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
     def _reads_order(self):
         return self.half_life is not None  # recency weighting of the profile
 
+    def set_params(self, **params):
+        """Set parameters, the encoder's and fine-tuning's as ``encoder__<parameter>``."""
+        fixes = {"encoder": ("the default TextEncoder() is made at fit and has no parameters "
+                             "to set before it", "TextEncoder()"),
+                 "fine_tune": ("no fine-tuning", "ContrastiveFineTuning()")}
+        for owner, (why, fix) in fixes.items():
+            nested = sorted(key for key in params if key.startswith(owner + "__"))
+            if nested and params.get(owner, getattr(self, owner)) is None:
+                raise ValueError(
+                    f"{type(self).__name__}: cannot set {nested}: {owner} is None ({why}). "
+                    f"Pass one to tune it, e.g. {owner}={fix} (in the constructor or "
+                    f"set_params), then set_params({nested[0]}=...) or search it in "
+                    "GridSearchCV.")
+        return super().set_params(**params)
+
     def _fit(self, data):
         name = type(self).__name__
         if self.item_texts is None:

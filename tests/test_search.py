@@ -1,6 +1,7 @@
 """The estimators inside scikit-learn's model selection tools."""
 
 import numpy as np
+import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_validate
 
@@ -97,3 +98,21 @@ def test_metric_functions_and_train_scores_in_searches_raise_naming_the_fix():
                                          r"return_train_score=False"):
         validation_curve(knn, X, None, param_name="n_neighbors", param_range=[5], cv=cv,
                          scoring=make_rank_scorer("ndcg"), error_score="raise")
+
+
+def test_the_default_encoder_s_parameters_are_refused_naming_the_fix():
+    # encoder=None (the default TextEncoder(), made at fit) and fine_tune=None
+    # have no parameters: set_params, and a grid over them, raised
+    # "AttributeError: 'NoneType' object has no attribute 'set_params'"
+    text = ZeroShotRecommender(item_texts=ITEM_TEXTS)
+    for key in ("encoder__max_length", "fine_tune__n_steps"):
+        owner = key.split("__")[0]
+        with pytest.raises(ValueError, match=rf"cannot set \['{key}'\]: {owner} is None .* "
+                                             rf"e.g. {owner}=\w+\(\)"):
+            clone(text).set_params(**{key: 8})
+    hybrid = HybridRecommender(text, cf_members(ALSRecommender()))
+    with pytest.raises(ValueError, match="encoder is None"):
+        hybrid.set_params(text__encoder__max_length=8)
+    # given in the same call, the encoder takes its parameter
+    text.set_params(encoder=TextEncoder(tiny_model_path(), verbose=0), encoder__max_length=8)
+    assert text.get_params()["encoder__max_length"] == 8
