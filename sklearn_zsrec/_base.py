@@ -74,6 +74,24 @@ def unknown_items_error(owner, unknown, items):
         "(for example their texts to item_texts) or drop those rows.")
 
 
+
+def refuse_sample_weight(estimator, sample_weight):
+    """Raise naming ``y`` when ``fit`` is given a ``sample_weight``.
+
+    The rows' weights are ``y`` (or X's ``weight`` column), one way: a search
+    (``GridSearchCV(...).fit(X, y=w)``) gives each held-out fold's part of
+    ``y`` to the scorer, where rows of weight 0 (impressions) are no
+    relevant item; a ``sample_weight`` reaches only ``fit``, so the scorer
+    would count every held-out row as relevant.
+    """
+    if sample_weight is not None:
+        raise ValueError(
+            f"{type(estimator).__name__}.fit takes the rows' weights as y (or X's 'weight' "
+            "column), not sample_weight: pass fit(X, y=w), and in a search "
+            "GridSearchCV(...).fit(X, y=w), which also gives each held-out fold's "
+            "weights to the scorer (sample_weight would not: its rows of weight 0, "
+            "impressions, would count as relevant items).")
+
 class BaseRecommender(BaseEstimator):
     """Base class of the recommenders; not meant to be used directly.
 
@@ -107,7 +125,7 @@ class BaseRecommender(BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=False)
     @underflow_ignored
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the recommender on interactions.
 
         Parameters
@@ -121,6 +139,9 @@ class BaseRecommender(BaseEstimator):
             taken as time order.
         y : array-like of shape (n_interactions,), default=None
             Per-row weights (confidence), instead of a ``weight`` column.
+        sample_weight : None
+            Not taken: the rows' weights are ``y``; given, it raises naming
+            ``y`` (see :func:`refuse_sample_weight`).
 
         Returns
         -------
@@ -137,6 +158,7 @@ class BaseRecommender(BaseEstimator):
             # option ran another branch ("counts" ranked by weight), a
             # negative n_neighbors crashed the interpreter in implicit
             self._validate_params()
+        refuse_sample_weight(self, sample_weight)
         data = check_interactions(X, y, estimator_name=type(self).__name__,
                                   reads_order=self._reads_order())
         if not (self._ranks_by_texts or data.interacted.any()):

@@ -22,7 +22,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from ._als import _placed, _with_interactions, _without_zeros
-from ._base import BaseRecommender
+from ._base import BaseRecommender, refuse_sample_weight
 from ._scores import _matmul
 from ._explain import factor_contributions
 from ._interactions import _from_spark, _is_spark_frame
@@ -377,7 +377,7 @@ class SparkALSRecommender(BaseRecommender):
         self.random_state = random_state
         self.spark = spark
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the factors in Spark.
 
         Parameters
@@ -391,12 +391,15 @@ class SparkALSRecommender(BaseRecommender):
             Per-row weights, instead of a ``weight`` column (not with a Spark
             DataFrame, whose rows have no fixed order: give it a ``weight``
             column).
+        sample_weight : None
+            Not taken: the rows' weights are ``y``; given, it raises naming ``y``.
 
         Returns
         -------
         self : object
             The fitted recommender.
         """
+        refuse_sample_weight(self, sample_weight)
         if _is_spark_frame(X):  # ALS reads no row order: no warning without timestamps
             X = _from_spark(X, y, "SparkALSRecommender", reads_order=False)
         return super().fit(X, y)

@@ -48,7 +48,16 @@ _TRAINING_ROWS = (
     "scores the training rows: every row is a training interaction, which "
     "recommend excludes, so a ValueError says no held-out row is left"
 )
+# fit's sample_weight raises naming y: the rows' weights are y, which a search
+# also hands each held-out fold's scorer (a sample_weight reaches fit only)
+_WEIGHTS_ARE_Y = "fit refuses sample_weight, naming y (the rows' weights are y)"
 _EXPECTED = {
+    **dict.fromkeys([
+        "check_sample_weights_pandas_series", "check_sample_weights_not_an_array",
+        "check_sample_weights_list", "check_all_zero_sample_weights_error",
+        "check_sample_weights_shape", "check_sample_weights_not_overwritten",
+        "check_sample_weight_equivalence_on_dense_data",
+    ], _WEIGHTS_ARE_Y),
     "check_estimators_dtypes": _WRONG_SHAPE.format(5),
     "check_dtype_object": _WRONG_SHAPE.format(10),
     "check_fit2d_1sample": _WRONG_SHAPE.format(10),

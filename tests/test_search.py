@@ -116,3 +116,26 @@ def test_the_default_encoder_s_parameters_are_refused_naming_the_fix():
     # given in the same call, the encoder takes its parameter
     text.set_params(encoder=TextEncoder(tiny_model_path(), verbose=0), encoder__max_length=8)
     assert text.get_params()["encoder__max_length"] == 8
+
+
+def test_sample_weight_is_refused_naming_y():
+    # the scikit-learn spelling crashed with a bare TypeError, and with metadata
+    # routing on, once requested, too. A search gives y's held-out part to the scorer, a
+    # sample_weight only to fit: its impressions would count as relevant
+    import sklearn
+
+    w = np.ones(len(X))
+    als = ALSRecommender(factors=2, iterations=1, random_state=0)
+    with pytest.raises(ValueError, match=r"ALSRecommender.fit takes the rows' weights as y .* "
+                                         r"pass fit\(X, y=w\)"):
+        clone(als).fit(X, sample_weight=w)
+    search = GridSearchCV(als, {"factors": [2]}, cv=LeaveLastOut(), error_score="raise")
+    with pytest.raises(ValueError, match="takes the rows' weights as y"):
+        clone(search).fit(X, sample_weight=w)
+    with sklearn.config_context(enable_metadata_routing=True):
+        asked = clone(als).set_fit_request(sample_weight=True).set_score_request(
+            sample_weight=False)
+        routed = clone(search).set_params(estimator=asked)
+        with pytest.raises(ValueError, match="takes the rows' weights as y"):
+            routed.fit(X, sample_weight=w)
+    assert clone(search).fit(X, y=w).best_score_ > 0
