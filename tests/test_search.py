@@ -139,3 +139,23 @@ def test_sample_weight_is_refused_naming_y():
         with pytest.raises(ValueError, match="takes the rows' weights as y"):
             routed.fit(X, sample_weight=w)
     assert clone(search).fit(X, y=w).best_score_ > 0
+
+
+def test_a_split_of_whole_users_warns_that_it_scores_cold_users():
+    # scikit-learn's default cv (KFold without shuffle) on a log sorted by
+    # user holds out whole users: each scored as new against all its rows,
+    # NDCG@10 10-35 times the known users' figure on MovieLens, without a word
+    import warnings
+
+    from sklearn.model_selection import cross_val_score
+
+    from sklearn_zsrec import PopularityRecommender
+
+    by_user = X.sort_values("user_id", kind="stable")
+    with pytest.warns(UserWarning, match=r"of the held-out rows were not seen in fit .*"
+                                         r"LeaveLastOut") as caught:
+        cross_val_score(PopularityRecommender(), by_user, cv=3)
+    assert sum("not seen in fit" in str(w.message) for w in caught) == 3  # one per fold
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*not seen in fit")
+        cross_val_score(PopularityRecommender(), by_user, cv=LeaveLastOut(n_splits=2))
