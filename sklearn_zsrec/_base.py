@@ -546,7 +546,8 @@ class BaseRecommender(BaseEstimator):
         - Users of X not seen in ``fit`` (a split of whole users, such as
           scikit-learn's default ``cv`` on a log sorted by user) are scored
           as new users against all their rows, a cold-start figure, with one
-          ``UserWarning``; ``LeaveLastOut`` holds out known users' latest rows.
+          ``UserWarning``, by the models that score them (the others raise);
+          ``LeaveLastOut`` holds out known users' latest rows.
         - Rows of weight 0 (impressions without a click, from X's
           ``weight`` column or ``y``) are no interaction: not relevant items.
           Users with only such rows are left out of the mean, with one

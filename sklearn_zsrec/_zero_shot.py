@@ -157,7 +157,8 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         self.fine_tune = fine_tune
 
     def _reads_order(self):
-        return self.half_life is not None  # recency weighting of the profile
+        # recency weighting of the profile; fine-tuning's pairs of the next items
+        return self.half_life is not None or self.fine_tune is not None
 
     def set_params(self, **params):
         """Set parameters, the encoder's and fine-tuning's as ``encoder__<parameter>``."""

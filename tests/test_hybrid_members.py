@@ -135,8 +135,14 @@ def test_a_frozen_member_is_refused_naming_the_unfitted_recommender():
     for blend in ("learned", "fixed"):
         hybrid = HybridRecommender(_text(), [("als", frozen(fitted))], blend=blend, verbose=0)
         with pytest.raises(ValueError, match=r"member 'als' \(FrozenEstimator\) cannot be "
-                                             r"refitted .* Pass the recommender unfitted"):
+                                             r"refitted .* unfitted, e.g. \('als', "
+                                             r"ALSRecommender\(\)\)"):
             hybrid.fit(X)
+    # the text model too (it crashed alike)
+    text = frozen(_text().fit(X))
+    with pytest.raises(ValueError, match=r"text \(FrozenEstimator\) cannot be refitted .* "
+                                         r"e.g. ZeroShotRecommender\(TextEncoder\(\)"):
+        HybridRecommender(text, [("als", ALSRecommender())], verbose=0).fit(X)
 
 
 def test_new_items_keep_their_share_under_a_strongly_regularised_blend():

@@ -158,4 +158,9 @@ def test_a_split_of_whole_users_warns_that_it_scores_cold_users():
     assert sum("not seen in fit" in str(w.message) for w in caught) == 3  # one per fold
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*not seen in fit")
-        cross_val_score(PopularityRecommender(), by_user, cv=LeaveLastOut(n_splits=2))
+        cross_val_score(PopularityRecommender(), by_user, cv=LeaveLastOut(n_splits=2),
+                        error_score="raise")
+        # a model that cannot score them raises, naming them: no "scored as new users"
+        als = ALSRecommender(factors=2, iterations=1, random_state=0)
+        with pytest.raises(ValueError, match="not seen in fit"):
+            cross_val_score(als, by_user, cv=3, error_score="raise")

@@ -27,6 +27,7 @@ from sklearn.utils import estimator_checks as checks
 
 from sklearn_zsrec import (
     ALSRecommender,
+    ContrastiveFineTuning,
     HybridRecommender,
     ItemKNNRecommender,
     NextItemRecommender,
@@ -428,5 +429,11 @@ def test_the_other_models_and_the_splitters_on_a_spark_frame(spark):
         fitted.predict(untimed)
         others = X.assign(user_id=X.user_id.to_numpy()[::-1])  # items unseen by each
         fitted.score(spark.createDataFrame(others[["user_id", "item_id"]]))
+    # fine-tuning reads each user's next items, whatever half_life (the texts
+    # miss X's items, so fit stops after the check, before any tuning)
+    tuned = ZeroShotRecommender(item_texts=pd.Series({"nope": "x"}), half_life=None,
+                                fine_tune=ContrastiveFineTuning())
+    with pytest.warns(UserWarning, match="keeps no row order"), pytest.raises(ValueError):
+        tuned.fit(untimed)
     with pytest.raises(ValueError, match="add the weights to X as a 'weight' column"):
         PopularityRecommender().fit(frame, y=np.ones(len(X)))

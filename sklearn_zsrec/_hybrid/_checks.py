@@ -68,6 +68,7 @@ def check_text(text, data):
     (and the examples) would follow the holdout's draws.
     """
     _refuse_class(text, "text", "{}(TextEncoder(), item_texts=...)")
+    _refuse_frozen(text, "text", "{}(TextEncoder(), item_texts=...)")
     texts = text.get_params(deep=False).get("item_texts") if hasattr(text, "get_params") else None
     if texts is not None:
         items = check_id_texts(texts, "item_texts", type(text).__name__).index.to_numpy()
@@ -141,14 +142,22 @@ def _check_member(name, member):
             f"{named}; a member is a recommender (a BaseRecommender "
             "subclass, or any scikit-learn estimator with fit, score_items, users_ and "
             "items_), or 'drop' to leave it out (e.g. set_params(knn='drop')).")
-    own = getattr(type(member), "__sklearn_clone__", None)
-    if own is not None and own is not BaseEstimator.__sklearn_clone__ and clone(member) is member:
+    _refuse_frozen(member, f"member {name!r}", f"({name!r}, {{}}())")
+
+
+def _refuse_frozen(model, what, example):
+    """Raise naming the fix when ``model`` cannot be refitted: its own
+    ``__sklearn_clone__`` returns itself, fitted (scikit-learn's ``FrozenEstimator``);
+    ``example`` the model to pass, with ``{}`` for the wrapped model's class."""
+    own = getattr(type(model), "__sklearn_clone__", None)
+    if own is not None and own is not BaseEstimator.__sklearn_clone__ and clone(model) is model:
+        inner = type(getattr(model, "estimator", model)).__name__
         raise ValueError(
-            f"HybridRecommender: member {name!r} ({type(member).__name__}) cannot be "
-            "refitted (its clone is itself, as FrozenEstimator's is): the hybrid fits its "
-            "members on X (and first on a holdout of X to learn the blend, where a model "
-            "fitted on all of X would have seen the held-out rows). Pass the recommender "
-            f"unfitted, e.g. ({name!r}, ALSRecommender()).")
+            f"HybridRecommender: {what} ({type(model).__name__}) cannot be refitted (its "
+            "clone is itself, as FrozenEstimator's is): the hybrid fits its models on X "
+            "(and first on a holdout of X to learn the blend, where a model fitted on all "
+            "of X would have seen the held-out rows). Pass the model unfitted, e.g. "
+            f"{example.format(inner)}.")
 
 
 def _dropped(member):

@@ -870,8 +870,8 @@ def _score_recommender(estimator, X, metric="ndcg", k=10, exclude_seen=True, y=N
             "KFold holds out impressions too).",
             UserWarning, stacklevel=caller_stacklevel())
     keep, n_shown = np.ones(len(user), dtype=bool), 0
-    if hasattr(estimator, "users_"):
-        _warn_new_users(estimator, name, user)
+    if hasattr(estimator, "users_") and getattr(estimator, "_handles_unknown_users", True):
+        _warn_new_users(estimator, name, user)  # (the others raise, naming them)
     if hasattr(estimator, "items_"):
         cols = _check_known_items(estimator, name, item)
         knows_training = all(
