@@ -429,3 +429,37 @@ def test_the_recent_term_of_a_factor_member_weighs_the_latest_items_most():
         coef[..., terms.index(term)] = 1.0
         model.coef_ = coef  # rank by this term alone
         assert (TOPICS.loc[model.recommend("reader", n=5)] == topic).all(), term
+
+
+class _Boosts(BaseEstimator):
+    """Every item scored by a boost read in fit from a CSV file (side data by path)."""
+
+    def __init__(self, path=None):
+        self.path = path
+
+    def fit(self, X, y=None):
+        table = pd.read_csv(self.path, index_col="item_id")["boost"]
+        self.users_ = np.asarray(pd.unique(X.user_id))
+        self.items_ = np.asarray(table.index)
+        self.boost_ = table.to_numpy(dtype=np.float64)
+        return self
+
+    def score_items(self, users):
+        return np.tile(self.boost_, (len(users), 1))
+
+
+def test_a_member_reading_a_file_is_refitted_when_the_file_changes(tmp_path):
+    # the fit memo keyed the path by its string: a refit on the same X after
+    # the file changed was served the member's fit from before, silently
+    path = tmp_path / "boosts.csv"
+    pd.DataFrame({"item_id": WARM, "boost": np.arange(len(WARM), dtype=float)}).to_csv(
+        path, index=False)
+    hybrid = HybridRecommender(_text(), [("boosts", _Boosts(str(path)))], blend="fixed",
+                               weights={"boosts": 1.0}, verbose=0)
+    user = X.user_id.iloc[0]
+    assert hybrid.fit(X).recommend([user], n=3, exclude_seen=False).tolist() == [
+        list(WARM[::-1][:3])]
+    pd.DataFrame({"item_id": WARM, "boost": -10.0 * np.arange(len(WARM))}).to_csv(
+        path, index=False)  # the boosts run the other way now
+    assert hybrid.fit(X).recommend([user], n=3, exclude_seen=False).tolist() == [
+        list(WARM[:3])]

@@ -42,7 +42,11 @@ def memo_key(estimator, data_hash):
     class defined again, e.g. a notebook cell run again after a fix, is
     another class); a ``model`` parameter naming a local directory (a
     ``TextEncoder``'s) by its files (``model_files_stamp``: a model retrained
-    in place is another model). A parameter that is a class counts by the
+    in place is another model), and any parameter naming a file by its size
+    and modification time (a member of one's own reading side data by path
+    in ``fit`` was served its fit from before the file changed; a directory
+    other than a ``model``, such as an encoder's ``memory`` cache that fits
+    write to, counts by its path). A parameter that is a class counts by the
     object itself, held by the key (so that its id stays its own): it was
     hashed as ``type``, so another class (deep parameters do not expand a
     class) was served the first one's fit; so does one inside a list, a
@@ -67,10 +71,14 @@ def memo_key(estimator, data_hash):
         return "by identity", value.__qualname__, id(value)
 
     def files(key, value):
-        if (key.split("__")[-1] == "model" and isinstance(value, (str, os.PathLike))
-                and os.path.isdir(value)):
-            return value, model_files_stamp(os.fspath(value))
-        return value
+        path = os.fspath(value)
+        if key.split("__")[-1] == "model" and os.path.isdir(path):
+            return value, model_files_stamp(path)
+        try:  # a file a member reads in fit (side data by path): by its size and time
+            found = os.stat(path) if os.path.isfile(path) else None
+        except (OSError, ValueError):  # gone since, or not a path (a null byte)
+            found = None
+        return value if found is None else (value, found.st_size, found.st_mtime_ns)
 
     class Unhashable(Exception):
         pass
