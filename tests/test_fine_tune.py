@@ -600,29 +600,26 @@ def test_full_and_lora_tuning_and_other_positives_each_train_their_own_model(tmp
     assert [r["settings"]["method"] for r in records] == ["full", "full", "lora"]
 
 
-def test_the_weights_kept_are_the_best_evaluations_not_the_last_better_than_the_base(
-        tmp_path, monkeypatch):
-    # "the weights kept are those that rank their pairs best": an evaluation
-    # worse than the best but better than the base model's overwrote the
-    # kept weights while step_kept still named the best step (a mutation
-    # hunt). The held-out evaluations are scripted (our own logic: the
-    # pooling of the evaluation batches is replaced by vectors that rank a
-    # chosen share of the held-out pairs first, the others tied with every
-    # candidate): step 1 is the best; a run whose later evaluations fall
-    # below the base keeps step 1's weights, and so must a run whose later
-    # evaluations stay between the base and the best
+def scripted_evaluations(monkeypatch):
+    """Fine-tuning's held-out evaluations scripted (a test of our own logic):
+    the pooling of the evaluation batches is replaced by vectors that rank
+    the share ``shares["script"][e]`` of the held-out pairs first at
+    evaluation ``e`` (0 is the base model's), the others tied with every
+    candidate. Returns ``shares`` (to fill) and ``splits`` (each run's
+    held-out anchors and candidates)."""
     import torch
 
     from sklearn_zsrec import _encoder, _fine_tune
 
     pool, split, train = _encoder._pool, _fine_tune.held_out_pairs, ContrastiveFineTuning._train
-    shares, run = {}, {}  # the scripted shares (evaluation 0 is the base's); this run's state
+    shares, run, splits = {}, {}, []  # the scripted shares; this run's state; the splits
 
     def spied_split(anchors, positives, n_texts, rng):
         out = split(anchors, positives, n_texts, rng)
         candidates, target = np.unique(positives[out[1]], return_inverse=True)
         run.update(n_val=len(out[1]), n_candidates=len(candidates), target=target,
                    pending=False, evaluation=0)
+        splits.append((anchors[out[1]], candidates))
         return out
 
     def scripted_pool(hidden, mask, pooling, left):
@@ -650,6 +647,21 @@ def test_the_weights_kept_are_the_best_evaluations_not_the_last_better_than_the_
     monkeypatch.setattr(_fine_tune, "held_out_pairs", spied_split)
     monkeypatch.setattr(_encoder, "_pool", scripted_pool)
     monkeypatch.setattr(ContrastiveFineTuning, "_train", spied_train)
+    return shares, splits
+
+
+def test_the_weights_kept_are_the_best_evaluations_not_the_last_better_than_the_base(
+        tmp_path, monkeypatch):
+    # "the weights kept are those that rank their pairs best": an evaluation
+    # worse than the best but better than the base model's overwrote the
+    # kept weights while step_kept still named the best step (a mutation
+    # hunt). The held-out evaluations are scripted (our own logic: the
+    # pooling of the evaluation batches is replaced by vectors that rank a
+    # chosen share of the held-out pairs first, the others tied with every
+    # candidate): step 1 is the best; a run whose later evaluations fall
+    # below the base keeps step 1's weights, and so must a run whose later
+    # evaluations stay between the base and the best
+    shares, _ = scripted_evaluations(monkeypatch)
     texts, X = _tiny_catalogue()
     results = {}
     for name, script in (("falls", [0.25, 1.0, 0.0]), ("between", [0.25, 1.0, 0.5])):

@@ -447,57 +447,8 @@ def test_the_fitted_blends_are_judged_out_of_fold(monkeypatch):
     assert checked
 
 
-def _scripted_evaluations(monkeypatch):
-    """test_fine_tune.py's scripted held-out evaluations (see
-    test_the_weights_kept_are_the_best_evaluations_not_the_last_better_than_the_base):
-    evaluation e ranks the share ``shares["script"][e]`` of the held-out pairs first, the
-    others tied with every candidate. Returns ``shares`` and ``splits`` (each run's
-    held-out anchors and candidates)."""
-    import torch
-
-    from sklearn_zsrec import ContrastiveFineTuning
-    from sklearn_zsrec import _encoder, _fine_tune
-
-    pool, split, train = _encoder._pool, _fine_tune.held_out_pairs, ContrastiveFineTuning._train
-    shares, run, splits = {}, {}, []
-
-    def spied_split(anchors, positives, n_texts, rng):
-        out = split(anchors, positives, n_texts, rng)
-        candidates, target = np.unique(positives[out[1]], return_inverse=True)
-        run.update(n_val=len(out[1]), n_candidates=len(candidates), target=target,
-                   pending=False, evaluation=0)
-        splits.append((anchors[out[1]], candidates))
-        return out
-
-    def scripted_pool(hidden, mask, pooling, left):
-        rows = hidden.shape[0]
-        if not run or torch.is_grad_enabled():
-            return pool(hidden, mask, pooling, left)
-        if not run["pending"] and rows == run["n_val"]:
-            share = shares["script"][min(run["evaluation"], len(shares["script"]) - 1)]
-            out = np.zeros((rows, run["n_candidates"]), np.float32)
-            first = np.arange(rows) < round(share * rows)
-            out[first, run["target"][first]] = 1.0
-            run["pending"] = True
-            return hidden.new_tensor(out)
-        if run["pending"] and rows == run["n_candidates"]:
-            run["pending"], run["evaluation"] = False, run["evaluation"] + 1
-            return hidden.new_tensor(np.eye(rows, dtype=np.float32))
-        return pool(hidden, mask, pooling, left)
-
-    def spied_train(self, *args):
-        try:
-            return train(self, *args)
-        finally:
-            run.clear()
-
-    monkeypatch.setattr(_fine_tune, "held_out_pairs", spied_split)
-    monkeypatch.setattr(_encoder, "_pool", scripted_pool)
-    monkeypatch.setattr(ContrastiveFineTuning, "_train", spied_train)
-    return shares, splits
-
-
 def _scripted_fit(tmp_path, name, n_steps=10):
+    # a fine-tuned zero-shot model under scripted_evaluations: its embeddings and record
     import json
     from pathlib import Path
 
@@ -518,7 +469,9 @@ def test_an_evaluation_that_only_ties_the_best_keeps_the_best_steps_weights(tmp_
     # weights while fine_tuning.json's step_kept still named the first best
     # step. Ties are common: the held-out MRR of up to 256 pairs is unchanged
     # while an update moves no pair's rank
-    shares, _ = _scripted_evaluations(monkeypatch)
+    from .test_fine_tune import scripted_evaluations
+
+    shares, _ = scripted_evaluations(monkeypatch)
     results = {}
     for name, script in (("falls", [0.25, 1.0, 0.0]), ("ties", [0.25, 1.0, 1.0])):
         shares["script"] = script
@@ -534,7 +487,9 @@ def test_the_held_out_mrr_never_ranks_an_anchor_among_its_own_candidates(tmp_pat
     # (F11) the anchor's own column left in: an item anchor that is also
     # another pair's positive took part in its ties (or ranked itself first
     # with a real model, its similarity 1), lowering every recorded MRR
-    shares, splits = _scripted_evaluations(monkeypatch)
+    from .test_fine_tune import scripted_evaluations
+
+    shares, splits = scripted_evaluations(monkeypatch)
     shares["script"] = [0.25]
     _, record = _scripted_fit(tmp_path, "mrr", n_steps=2)
     anchors, candidates = splits[-1]
