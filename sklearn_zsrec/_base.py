@@ -74,7 +74,6 @@ def unknown_items_error(owner, unknown, items):
         "(for example their texts to item_texts) or drop those rows.")
 
 
-
 def refuse_sample_weight(estimator, sample_weight):
     """Raise naming ``y`` when ``fit`` is given a ``sample_weight``.
 
@@ -91,6 +90,7 @@ def refuse_sample_weight(estimator, sample_weight):
             "GridSearchCV(...).fit(X, y=w), which also gives each held-out fold's "
             "weights to the scorer (sample_weight would not: its rows of weight 0, "
             "impressions, would count as relevant items).")
+
 
 class BaseRecommender(BaseEstimator):
     """Base class of the recommenders; not meant to be used directly.
