@@ -221,13 +221,20 @@ def checked_weights(weight, n, name):
         )
     bad = ~np.isfinite(weight) | (weight < 0)
     if bad.any():
-        missing = int(np.isnan(weight).sum())
+        missing, first = int(np.isnan(weight).sum()), int(np.flatnonzero(bad)[0])
+        fixes = ["Fill the missing ones (e.g. fillna(0): an impression without a click) "
+                 "or drop those rows." if missing else "",
+                 "Weights are confidences, not ratings to centre: drop the negative rows "
+                 "(a dislike is no interaction) or clip them, e.g. np.clip(y, 0, None)."
+                 if (weight < 0).any() else "",
+                 "Replace or drop the infinite ones."
+                 if np.isinf(weight).any() else ""]
         raise ValueError(
             f"{name}: weights (y or the 'weight' column) must be finite and "
-            f">= 0; found NaN, inf or negative values in {int(bad.sum())} rows"
-            + (f" ({missing} missing: NaN or NA). Fill the missing ones (e.g. "
-               "fillna(0): an impression without a click) or drop those rows."
-               if missing else ".")
+            f">= 0; found NaN, inf or negative values in {int(bad.sum())} rows (e.g. "
+            f"{weight[first].item()!r} at row {first}"
+            + (f"; {missing} missing: NaN or NA). " if missing else "). ")
+            + " ".join(fix for fix in fixes if fix)
         )
     return weight
 

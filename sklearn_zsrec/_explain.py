@@ -158,7 +158,7 @@ def _explain(estimator, user, items, n, max_contributions):
     repeated = pd.unique(items[pd.Series(items).duplicated().to_numpy()])
     if len(repeated):  # each would get its own rows: a group-by would count them twice
         raise ValueError(f"{name}.explain: items has repeated ids (e.g. "
-                         f"{list(repeated[:5])}); pass each item once, e.g. list(dict.fromkeys(items)).")
+                         f"{np.asarray(repeated[:5]).tolist()}); pass each item once, e.g. list(dict.fromkeys(items)).")
     cols = estimator._rows(items, "item")
     if (cols < 0).any():
         unknown = pd.unique(items[cols < 0])

@@ -129,6 +129,9 @@ def test_explain_validates_its_input():
         model.explain("nobody")
     with pytest.raises(ValueError, match=r"items has repeated ids .* list\(dict.fromkeys\(items\)\)"):
         model.explain(model.users_[0], [model.items_[0], model.items_[1], model.items_[0]])
+    first = np.asarray(model.items_)[:1]  # numpy ids named as the user wrote them
+    with pytest.raises(ValueError, match=rf"repeated ids \(e.g. \[{first.tolist()[0]!r}\]\)"):
+        model.explain(model.users_[0], np.r_[first, first])
 
 
 def test_explain_reads_its_user_as_recommend_reads_users():

@@ -462,7 +462,7 @@ def test_missing_weights_raise_in_fit_and_in_the_splitters_naming_the_fix():
     clicked = pd.array([True, pd.NA, False, True], dtype="boolean")
     frame = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [1, 2, 1, 2],
                           "timestamp": [0, 1, 0, 1]})
-    match = r"1 missing: NaN or NA\). Fill the missing ones \(e.g. fillna\(0\)"
+    match = r"at row 1; 1 missing: NaN or NA\). Fill the missing ones \(e.g. fillna\(0\)"
     from sklearn_zsrec import PopularityRecommender
 
     for fit in (lambda: PopularityRecommender().fit(frame, clicked),
@@ -472,8 +472,10 @@ def test_missing_weights_raise_in_fit_and_in_the_splitters_naming_the_fix():
                 lambda: list(LeaveLastOut().split(frame, clicked))):
         with pytest.raises(ValueError, match=match):
             fit()
-    # negative weights: fit refuses them, and so do the splitters now
-    with pytest.raises(ValueError, match="must be finite and >= 0"):
+    # negative weights: fit refuses them, and so do the splitters now, naming
+    # the first and the fix (centred ratings, a thumbs-down as -1)
+    with pytest.raises(ValueError, match=r"must be finite and >= 0; .* \(e.g. -1.0 at row 1\)"
+                                         r"\. .* np.clip\(y, 0, None\)"):
         train_test_split_last(frame, y=[1, -1, 1, 1])
 
 

@@ -939,9 +939,12 @@ def _report_training_rows(name, n_rows, n_left_out, n_users, n_users_left, n_sho
             f"{name}: no held-out row is left to score: all {n_rows} rows of X "
             f"{repeat}, which recommend() excludes. To score them, {fix}. (A train score scores "
             "the training rows: return_train_score=True, the default of the halving "
-            "searches, and learning_curve and validation_curve compute one; with "
-            "error_score='raise', pass return_train_score=False, or score with "
-            "make_rank_scorer(metric, exclude_seen=False).)"
+            "searches, computes one, as learning_curve and validation_curve always do. "
+            "With error_score='raise', pass return_train_score=False to a search; in the "
+            "curves, leave error_score at its default, which makes their train scores NaN. "
+            "make_rank_scorer(metric, exclude_seen=False) scores the training rows, but "
+            "ranks the held-out users' training items too, which changes their test "
+            "scores.)"
         )
     gone = n_users - n_users_left
     users = (
