@@ -432,11 +432,12 @@ class BaseRecommender(BaseEstimator):
 
         Returns
         -------
-        ids : ndarray of shape (n_users, n)
+        ids : ndarray of shape (n_users, min(n, n_items))
             Item ids, best first; equal scores in the order of ``items_``,
             so the top-``n`` is the first ``n`` of any longer list (with
-            ``approximate=True``, in the index's order).
-        scores : ndarray of shape (n_users, n), float32
+            ``approximate=True``, in the index's order). An ``n`` past the
+            catalog's size is cut to it.
+        scores : ndarray of shape (n_users, min(n, n_items)), float32
             Returned when ``return_scores=True``.
         """
         check_is_fitted(self, "user_items_")

@@ -95,8 +95,8 @@ class CallTextsMixin:
 
         Returns
         -------
-        ids : ndarray of shape (n_users, n)
-        scores : ndarray of shape (n_users, n), float32
+        ids : ndarray of shape (n_users, min(n, n_items))
+        scores : ndarray of shape (n_users, min(n, n_items)), float32
             With ``return_scores=True``.
         """
         return self._with_texts(user_texts, super().recommend, users, n,

@@ -11,6 +11,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from numbers import Integral
 
+import re
 import warnings
 
 import numpy as np
@@ -21,6 +22,7 @@ from ._progress import caller_stacklevel
 from ._ids import refuse_nul
 
 _COLUMNS = ("user_id", "item_id", "timestamp", "weight")
+_SPELLINGS = {c.replace("_", ""): c for c in _COLUMNS}  # "userid": "user_id", ...
 
 
 @dataclass
@@ -475,7 +477,7 @@ def _spark_to_pandas(X):
     spelt otherwise (``TIMESTAMP``) come over too, for it to refuse them.
     """
     if {"user_id", "item_id"} <= set(X.columns):
-        return X.select([c for c in X.columns if c.strip().casefold() in _COLUMNS]).toPandas()
+        return X.select([c for c in X.columns if _ours(c) is not None]).toPandas()
     return X.limit(0).toPandas()
 
 
@@ -529,15 +531,25 @@ def named_columns(X, name):
     return X
 
 
+def _ours(column):
+    """Which of our columns ``column`` spells, whatever its capitals, spaces,
+    ``_`` or ``-`` and a plural ``s`` (``userId``, ``Time Stamp``, ``weights``), or None."""
+    key = re.sub(r"[\s_\-]", "", str(column).casefold())
+    return _SPELLINGS.get(key) or (_SPELLINGS.get(key[:-1]) if key.endswith("s") else None)
+
+
 def _check_spelling(columns, name):
     """Our columns spelt otherwise (``TIMESTAMP``, ``Weight``, ``USER_ID``) raise.
 
     Columns are read by their exact names and others ignored, so a
     ``TIMESTAMP`` column (as SQL engines return it) would leave row order as
-    time order, and a ``Weight`` column would count impressions as clicks.
+    time order, and a ``Weight`` or ``weights`` column would count
+    impressions as clicks. Spelt otherwise: in other capitals, with spaces,
+    ``_`` or ``-`` put in or left out, or a plural ``s`` (``userId``,
+    ``time_stamp``, ``weights``; see ``_ours``).
     """
-    spelt = {col: c for col in columns for c in _COLUMNS
-             if c not in columns and str(col).strip().casefold() == c}
+    spelt = {col: _ours(col) for col in columns
+             if _ours(col) is not None and _ours(col) not in columns and col != _ours(col)}
     if spelt:
         raise ValueError(
             f"{name}: X has the column(s) {list(spelt)}; columns are read by their exact "

@@ -72,7 +72,10 @@ def test_polars_frames_with_string_ids_give_the_results_of_pandas():
 
 
 @pytest.mark.parametrize("spelt, column", [("TIMESTAMP", "timestamp"), (" Timestamp", "timestamp"),
-                                           ("Weight", "weight"), ("USER_ID", "user_id")])
+                                           ("Weight", "weight"), ("USER_ID", "user_id"),
+                                           # were ignored: impressions counted as clicks
+                                           ("weights", "weight"), ("time_stamp", "timestamp"),
+                                           ("Time Stamp", "timestamp"), ("userId", "user_id")])
 def test_our_columns_spelt_otherwise_raise_naming_the_rename(spelt, column):
     # newest first: read by row order, the histories ran backwards
     frame = X.iloc[::-1].rename(columns={column: spelt})
