@@ -554,7 +554,7 @@ def _check_spelling(columns, name):
         raise ValueError(
             f"{name}: X has the column(s) {list(spelt)}; columns are read by their exact "
             f"names ({', '.join(_COLUMNS)}), so these would be ignored. Rename them, "
-            f"e.g. X.rename(columns={spelt!r}).")
+            f"e.g. X.rename(columns={spelt!r}), or drop them if they hold something else.")
 
 
 def _arrow_frame(X, name):
