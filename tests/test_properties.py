@@ -94,6 +94,8 @@ def interactions(draw, max_rows=25):
         "texts_valid": all(t.strip() for t in texts),
         "huge": weighted and frame.weight.max() > 1e6,
         "ordered": times == "distinct",
+        # a log of impressions only (every weight 0) has no interaction
+        "interacted": not weighted or bool((frame.weight > 0).any()),
     }
     return frame, item_texts, flags
 
@@ -196,6 +198,10 @@ def _run(name, data, new_user):
     event("fit raised" if isinstance(fitted, Exception) else "fit ok")
     if not flags["valid"] or (name in ("zero_shot", "hybrid") and not flags["texts_valid"]):
         assert isinstance(fitted, Exception), "invalid input was accepted"
+        return
+    if not (flags["interacted"] or model._ranks_by_texts):
+        # refused, naming it, by the models that rank users by interactions
+        assert isinstance(fitted, Exception) and "holds no interaction" in str(fitted), fitted
         return
     if isinstance(fitted, Exception):
         # only weights too large for the model may fail here
@@ -431,7 +437,9 @@ def test_items_added_after_fit_and_users_with_call_texts(name, drawn):
     model = _fit(_models(item_texts)[name], frame)
     event("fit raised" if isinstance(model, Exception) else "fit ok")
     if isinstance(model, Exception):
-        assert flags["huge"], model  # only weights too large for the model may fail
+        # only weights too large for the model may fail, or a log of
+        # impressions only where the model ranks users by interactions
+        assert flags["huge"] or not flags["interacted"], model
         return
     users = list(pd.unique(frame.user_id.to_numpy()))
     known = pd.Index(model.items_).get_indexer(new_texts.index) >= 0
