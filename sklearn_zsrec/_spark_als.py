@@ -22,10 +22,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from ._als import _placed, _with_interactions, _without_zeros
-from ._base import BaseRecommender, refuse_sample_weight
+from ._base import BaseRecommender
 from ._scores import _matmul
 from ._explain import factor_contributions
-from ._interactions import _from_spark, _is_spark_frame
 from ._params import Count
 
 _INT32_IDS = 2**31 - 1  # Spark's ALS takes int32 user and item ids
@@ -399,10 +398,10 @@ class SparkALSRecommender(BaseRecommender):
         self : object
             The fitted recommender.
         """
-        refuse_sample_weight(self, sample_weight)
-        if _is_spark_frame(X):  # ALS reads no row order: no warning without timestamps
-            X = _from_spark(X, y, "SparkALSRecommender", reads_order=False)
-        return super().fit(X, y)
+        return super().fit(X, y, sample_weight)  # a Spark frame: check_interactions
+
+    def _reads_order(self):
+        return False  # a user's rows as a set: no warning without timestamps
 
     def _fit(self, data):
         self._index(data)
