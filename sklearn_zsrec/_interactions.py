@@ -548,8 +548,8 @@ def _check_spelling(columns, name):
     ``_`` or ``-`` put in or left out, or a plural ``s`` (``userId``,
     ``time_stamp``, ``weights``; see ``_ours``).
     """
-    spelt = {col: _ours(col) for col in columns
-             if _ours(col) is not None and _ours(col) not in columns and col != _ours(col)}
+    spelt = {col: ours for col in columns
+             if (ours := _ours(col)) is not None and ours != col and ours not in columns}
     if spelt:
         raise ValueError(
             f"{name}: X has the column(s) {list(spelt)}; columns are read by their exact "
