@@ -34,8 +34,8 @@ def _timestamps(ts, name):
     start).
     One definition for the models and the splitters of
     :mod:`sklearn_zsrec.model_selection`, so that both order rows alike.
-    Raises for missing values (NaN, NaT, None), inf, datetimes mixed with
-    other values, and values that are neither numbers nor datetimes.
+    Raises for missing values (NaN, NaT, None), inf, booleans, datetimes mixed
+    with other values, and values that are neither numbers nor datetimes.
     """
     if isinstance(ts, pd.Series):
         if isinstance(ts.dtype, pd.ArrowDtype):  # Arrow timestamps, dates, durations, ints
@@ -47,6 +47,13 @@ def _timestamps(ts, name):
         else:
             ts = ts.to_numpy()
     ts = np.asarray(ts)
+    if ts.dtype.kind == "b" or (
+            ts.dtype.kind == "O" and any(isinstance(v, (bool, np.bool_)) for v in ts)):
+        raise ValueError(
+            f"{name}: column 'timestamp' holds booleans (True/False), which order no "
+            "rows in time (they would read as times 1 and 0). Give it the times of the "
+            "interactions (numbers or datetimes), or rename or drop the column."
+        )
     if ts.dtype.kind == "O":
         ts = _typed_times(ts, name)
     if ts.dtype.kind in "mM":
@@ -58,8 +65,8 @@ def _timestamps(ts, name):
         key = ts.view(np.int64)
         values = key * float(np.timedelta64(1, unit) / np.timedelta64(1, "ns"))
         values[missing] = np.nan
-    elif ts.dtype.kind in "iub":
-        key = ts.astype(np.int64) if ts.dtype.kind == "b" else ts
+    elif ts.dtype.kind in "iu":
+        key = ts
         values = key.astype(np.float64)
     else:
         try:

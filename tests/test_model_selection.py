@@ -350,6 +350,7 @@ def test_too_few_interactions_raise():
          r"column 'timestamp' contains NaN or inf \(or NaT\) in 1 rows"),
         (X.assign(timestamp=pd.Series([pd.Timestamp(0), 5, *[pd.Timestamp(9)] * 5], dtype=object)),
          r"column 'timestamp' mixes datetime and other values"),
+        (X.assign(timestamp=[True, False] * 3 + [True]), r"column 'timestamp' holds booleans"),
         (X.assign(user_id=["a", None, "a", "c", "a", "b", "a"]), r"missing user_id values .* in 1 rows"),
     ],
 )

@@ -35,6 +35,11 @@ GOOD = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 11, 10], "timestamp":
                                           np.datetime64("2020-01-01T00:00:00.000000001"),
                                           np.datetime64("2021-01-01", "D")], dtype=object)),
          r"Nanoseconds reach only the years 1677-2262: give them one unit"),
+        # a flag is no time: True/False would order the rows as times 1 and 0
+        (GOOD.assign(timestamp=[True, False, True]), r"'timestamp' holds booleans .* rename"),
+        (GOOD.assign(timestamp=pd.array([True, None, False], dtype="boolean")),
+         r"'timestamp' holds booleans"),
+        (GOOD.assign(timestamp=pd.Series([5, True, 7], dtype=object)), r"'timestamp' holds booleans"),
         (GOOD.iloc[:0], "X has 0 interaction rows"),
         (np.array([1, 2, 3]), "must be 2-D .* Reshape your data"),
         (np.ones((4, 5)), r"got 5 feature\(s\) \(shape=\(4, 5\)\)"),
