@@ -176,7 +176,7 @@ def top_n(model, users, n, exclude_seen, batch_size):
     from ._contract import check_factor_scores
     from ._scores import _chunk_size, _seen_positions
 
-    _chunk_size(batch_size, 1, len(users))  # batch_size checked as in exact search
+    _chunk_size(batch_size, 1, len(users), type(model).__name__)  # checked as in exact search
     user_factors, item_factors = factors(model)
     rows = model._user_rows(users)  # unknown users raise as in exact search
     check_factor_scores(model, type(model).__name__, "approximate=True ranks by that product "

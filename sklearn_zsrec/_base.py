@@ -332,7 +332,7 @@ class BaseRecommender(BaseEstimator):
         """Yield (slice, rows, scores) for chunks of users, excluding nothing."""
         users = np.asarray(users)
         rows = self._user_rows(users)
-        chunk = _chunk_size(batch_size, len(self.items_), len(users))
+        chunk = _chunk_size(batch_size, len(self.items_), len(users), type(self).__name__)
         warned = False  # once per call
         for start in range(0, len(users), chunk):
             part = slice(start, start + chunk)
@@ -374,7 +374,8 @@ class BaseRecommender(BaseEstimator):
         check_is_fitted(self, "user_items_")
         users, single = _check_user_ids(users, type(self).__name__, self._is_user)
         chunks = self._score_chunks(users, batch_size)
-        if 0 < len(users) <= _chunk_size(batch_size, len(self.items_), len(users)):
+        n_items, name = len(self.items_), type(self).__name__
+        if 0 < len(users) <= _chunk_size(batch_size, n_items, len(users), name):
             out = next(chunks)[2]  # one chunk: ``_scores`` returns a new array, no copy
         else:
             out = np.empty((len(users), len(self.items_)), dtype=np.float32)

@@ -32,7 +32,7 @@ def underflow_ignored(method):
     return wrapper
 
 
-def _chunk_size(batch_size, n_items, n_users=None):
+def _chunk_size(batch_size, n_items, n_users=None, name="recommend"):
     """Users scored at once: ``batch_size``, or ~2 MB of float32 scores.
 
     With ``n_users``, the users are split into chunks of equal size: at most
@@ -46,7 +46,7 @@ def _chunk_size(batch_size, n_items, n_users=None):
         n_chunks = max(1, round(n_users / chunk)) if n_users else None
     elif not is_positive_int(batch_size):
         raise ValueError(
-            f"batch_size must be a positive int (users scored at once) or None "
+            f"{name}: batch_size must be a positive int (users scored at once) or None "
             f"(about 2 MB of scores per batch); got {batch_size!r}."
         )
     else:

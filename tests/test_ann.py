@@ -142,7 +142,7 @@ def test_single_user_batch_size_and_numpy_bool(als):
 @pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "10"])
 def test_batch_size_is_checked_as_in_exact_search(als, batch_size):
     # 0 raised range()'s "arg 3 must not be zero"; 2.5, True and "10" passed
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+    with pytest.raises(ValueError, match="ALSRecommender: batch_size must be a positive int"):
         als.recommend(als.users_[:5], 3, approximate=True, batch_size=batch_size)
 
 

@@ -247,7 +247,7 @@ def test_predict_over_several_chunks_equals_score_items_user_by_user(model, monk
 @pytest.mark.parametrize("bad", [0, -1, 2.5, "10", True])
 def test_bad_batch_size_raises(bad):
     model = PopularityRecommender().fit(X)
-    with pytest.raises(ValueError, match="batch_size must be a positive int .* got"):
+    with pytest.raises(ValueError, match="PopularityRecommender: batch_size must be a positive int .* got"):
         model.recommend(["u0"], batch_size=bad)
 
 

@@ -312,13 +312,17 @@ def test_train_test_split_last_agrees_with_the_first_fold(seed):
 
 @pytest.mark.parametrize("bad", [0, -1, 1.0, "2", True, None])
 def test_bad_n_splits_raises(bad):
-    with pytest.raises(ValueError, match=r"n_splits must be an int >= 1; got "):
+    with pytest.raises(ValueError, match=r"LeaveLastOut: n_splits must be an int >= 1; got "):
         LeaveLastOut(n_splits=bad)
+    cv = LeaveLastOut()
+    cv.n_splits = bad  # set after __init__: checked again, rather than no fold
+    with pytest.raises(ValueError, match=r"LeaveLastOut: n_splits must be an int >= 1; got "):
+        next(cv.split(X))
 
 
 @pytest.mark.parametrize("bad", [0, 2.5, None])
 def test_bad_n_test_raises(bad):
-    with pytest.raises(ValueError, match=r"n_test must be an int >= 1; got "):
+    with pytest.raises(ValueError, match=r"train_test_split_last: n_test must be an int >= 1; got "):
         train_test_split_last(X, n_test=bad)
 
 
@@ -339,10 +343,10 @@ def test_too_few_interactions_raise():
 @pytest.mark.parametrize(
     "bad_X, message",
     [
-        (X.rename(columns={"user_id": "user"}), r"X is missing the column 'user_id'; got columns \['user', "),
+        (X.rename(columns={"user_id": "user"}), r": X is missing the column 'user_id'; got columns \['user', "),
         (np.array([1, 2, 3]), r"array of shape \(n, 2\) or \(n, 3\) .* shape \(3,\)"),
         (np.ones((3, 4)), r"got an array of shape \(3, 4\)"),
-        (X.iloc[:0], r"X has 0 interaction rows"),
+        (X.iloc[:0], r": X has 0 interaction rows"),
         (X.assign(timestamp=[1, np.nan, 3, 4, 5, 6, 7]), r"column 'timestamp' contains NaN or inf \(or NaT\) in 1 rows"),
         (X.assign(timestamp=pd.to_datetime([1, None, 3, 4, 5, 6, 7])), r"column 'timestamp' contains NaN or inf \(or NaT\) in 1 rows"),
         (X.assign(timestamp=list("abcdefg")), r"column 'timestamp' must be numeric or datetime"),

@@ -16,9 +16,9 @@ from .._interactions import (_is_spark_frame, index_hint, is_positive_int, named
                              refuse_sparse)
 
 
-def _check_positive_int(value, name):
+def _check_positive_int(value, name, owner):
     if not is_positive_int(value):
-        raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
+        raise ValueError(f"{owner}: {name} must be an int >= 1; got {value!r}.")
     return int(value)
 
 
@@ -62,7 +62,7 @@ def _users_and_times(X, name, y=None):
     if isinstance(X, pd.DataFrame):
         if "user_id" not in X.columns:
             raise ValueError(
-                "X is missing the column 'user_id'; got columns "
+                f"{name}: X is missing the column 'user_id'; got columns "
                 f"{list(map(str, X.columns))}. Rename the column of user ids "
                 "to 'user_id'." + index_hint(X, ["user_id"]))
         users = X["user_id"].to_numpy()
@@ -74,7 +74,7 @@ def _users_and_times(X, name, y=None):
         users = arr[:, 0]
         times = arr[:, 2] if arr.shape[1] == 3 else None
     if len(users) == 0:
-        raise ValueError("X has 0 interaction rows; at least one is required.")
+        raise ValueError(f"{name}: X has 0 interaction rows; at least one is required.")
     if times is not None:
         times = _timestamps(times, name)[1]
     interactions = None
@@ -180,7 +180,7 @@ class LeaveLastOut(BaseCrossValidator):
     """
 
     def __init__(self, n_splits=1):
-        self.n_splits = _check_positive_int(n_splits, "n_splits")
+        self.n_splits = _check_positive_int(n_splits, "n_splits", "LeaveLastOut")
 
     def get_n_splits(self, X=None, y=None, groups=None):
         """Return the number of folds.
@@ -222,12 +222,14 @@ class LeaveLastOut(BaseCrossValidator):
         test : ndarray of int
             Positions of the test rows, ascending.
         """
+        # checked again: an attribute set after __init__ would give no fold
+        n_splits = _check_positive_int(self.n_splits, "n_splits", "LeaveLastOut")
         users, times, interactions = _users_and_times(X, type(self).__name__, y)
         rank, n_user_rows = _rank_from_end(users, times, interactions)
         test_ok = np.ones(len(rank), dtype=bool) if interactions is None else interactions
         most = int(n_user_rows.max())
         _check_any_interaction(most, "LeaveLastOut")
-        if most <= self.n_splits:
+        if most <= n_splits:
             fix = (
                 f"Use n_splits <= {most - 1}"
                 if most > 1
@@ -235,12 +237,12 @@ class LeaveLastOut(BaseCrossValidator):
                 "interactions to hold one out"
             )
             raise ValueError(
-                f"LeaveLastOut(n_splits={self.n_splits}) needs users with more "
-                f"than {self.n_splits} interactions, but no user has more than "
+                f"LeaveLastOut(n_splits={n_splits}) needs users with more "
+                f"than {n_splits} interactions, but no user has more than "
                 f"{most}, so fold {most - 1} (0-based) would have no test rows. "
                 f"{fix}."
             )
-        for j in range(self.n_splits):
+        for j in range(n_splits):
             yield (
                 np.flatnonzero((rank > j) & (n_user_rows > j + 1)),
                 np.flatnonzero(test_ok & (rank == j) & (n_user_rows > j + 1)),
@@ -292,7 +294,7 @@ def train_test_split_last(X, n_test=1, *, y=None):
     >>> X_test
     array([[  1,  11, 300]])
     """
-    n_test = _check_positive_int(n_test, "n_test")
+    n_test = _check_positive_int(n_test, "n_test", "train_test_split_last")
     users, times, interactions = _users_and_times(X, "train_test_split_last", y)
     rank, n_user_rows = _rank_from_end(users, times, interactions)
     # with impressions: those after the earliest held-out interaction go to
