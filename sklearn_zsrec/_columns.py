@@ -213,7 +213,8 @@ def _weights(weight, name):
         raise ValueError(
             f"{name}: weights (y or the 'weight' column) must be numbers; got "
             f"{bad!r} ({type(bad).__name__}). Map them to numbers (e.g. "
-            "{'light': 1, 'heavy': 5}) or drop the column."
+            "{'light': 1, 'heavy': 5}), or leave them out (no y and no 'weight' "
+            "column: every row weighs 1)."
         ) from None
 
 

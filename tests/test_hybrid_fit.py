@@ -818,8 +818,9 @@ def test_a_matrix_is_shared_only_for_the_same_item_list_not_one_of_its_length():
 
 def test_member_names_are_checked_before_any_fit():
     als = ALSRecommender(factors=4, iterations=2, random_state=0)
-    for name in ("text", "popularity", "als_new", "knn_recent", "a__b", "2als"):
-        with pytest.raises(ValueError, match="cannot be used"):
+    for name in ("text", "popularity", "als_new", "knn_recent", "a__b", "2als", "my-als"):
+        # the example is a valid name, not the refused one reused
+        with pytest.raises(ValueError, match=r"cannot be used: .* as in knn__n_neighbors\)"):
             _hybrid(members=[(name, als)]).fit(X)
     with pytest.raises(ValueError, match="must be .*list"):
         _hybrid(members=(("als", als),)).fit(X)

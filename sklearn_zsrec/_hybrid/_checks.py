@@ -114,7 +114,7 @@ def check_members(members, random_state=None):
             raise ValueError(
                 f"HybridRecommender: member name {name!r} cannot be used: names are Python "
                 "identifiers without '__' (they prefix nested parameters, as in "
-                f"{name}__n_neighbors), not one of {list(RESERVED_NAMES)} (the blend's "
+                f"knn__n_neighbors), not one of {list(RESERVED_NAMES)} (the blend's "
                 f"own terms) and not ending with {list(RESERVED_SUFFIXES)} (the suffixes "
                 "of a member's terms).")
         if _dropped(member):  # left out, as in scikit-learn's ensembles
