@@ -8,6 +8,11 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+try:  # hypothesis's profile, before any test module builds its settings
+    from tests import _hypothesis  # noqa: F401
+except ImportError:  # hypothesis not installed: only the doctests can run
+    pass
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory):
