@@ -198,6 +198,8 @@ def _infer_ids(values, name, estimator_name):
         isinstance(v, (int, np.integer)) and abs(int(v)) >= _EXACT_FLOAT_INT for v in values)
     if kind == "floating" or (kind == "mixed-integer-float" and not big):
         return values.astype(np.float64)
+    if kind == "mixed":  # lists, arrays, dicts among them: refused before any hash
+        refuse_unhashable(values, f"the ids of {name}", estimator_name)
     if kind in ("mixed", "mixed-integer", "mixed-integer-float"):
         # beside strings (or ints float64 cannot hold), whole-number floats
         # become ints one by one, as in a float column: the id 1.0 is 1
@@ -350,7 +352,8 @@ def check_interactions(
         # grouped by codes: a key column of ints past 2**53 and floats became
         # float64 in groupby, which merged distinct ids
         frame = pd.DataFrame(
-            {"u": _codes(user, "user", name), "i": _codes(item, "item", name), "w": weight,
+            {"u": _codes(user, "the ids of column 'user_id'", name),
+             "i": _codes(item, "the ids of column 'item_id'", name), "w": weight,
              "o": order, "r": np.arange(n)}
             | ({} if ts is None else {"t": ts})
         )
@@ -387,11 +390,21 @@ def _codes(ids, what, name):
     try:
         return pd.factorize(ids)[0]
     except TypeError:
-        bad = next((v for v in ids if not isinstance(v, Hashable)), None)
-        if bad is None:  # another cause: pandas' own message
-            raise
+        refuse_unhashable(ids, what, name)
+        raise  # another cause: pandas' own message
+
+
+def refuse_unhashable(values, what, name):
+    """Raise for ids that are no scalars (lists, arrays, dicts), naming the fix.
+
+    A list column not exploded (JSON, parquet, ``groupby().agg(list)``) got
+    pandas' bare "unhashable type" from any hash of it, naming neither the
+    column nor the fix.
+    """
+    bad = next((v for v in values if not isinstance(v, Hashable)), None)
+    if bad is not None:
         raise ValueError(
-            f"{name}: {what} ids must be scalars (str, int, ...); got {bad!r} "
+            f"{name}: {what} must be scalars (str, int, ...); got {bad!r} "
             f"({type(bad).__name__}). Pass one id per row (e.g. a list column "
             "exploded, a struct column's id field)."
         ) from None

@@ -16,6 +16,7 @@ from sklearn.base import clone
 from sklearn_zsrec import _ids
 from sklearn_zsrec._interactions import object_array
 from sklearn_zsrec.datasets import make_synthetic_interactions
+from sklearn_zsrec.model_selection import LeaveLastOut, train_test_split_last
 
 from sklearn_zsrec import (
     ALSRecommender,
@@ -383,8 +384,30 @@ def test_a_dict_or_a_text_weight_gets_an_error_that_names_the_fix():
         with pytest.raises(ValueError, match="must be real numbers; got dtype"):
             PopularityRecommender().fit(X.assign(weight=weight))
     # ids that are not scalars (an Arrow list column): pandas' bare "unhashable type"
-    with pytest.raises(ValueError, match=r"user ids must be scalars .* got array\(\[1\]\)"):
+    with pytest.raises(ValueError, match=r"'user_id' must be scalars .* got array\(\[1\]\)"):
         PopularityRecommender().fit(pa.table({"user_id": [[1], [2]], "item_id": [1, 2]}))
+
+
+def test_ids_that_are_lists_get_fits_message_everywhere():
+    # a list column not exploded: fit named the fix, but predict, score and
+    # the splitters crashed in pandas with a bare "unhashable type: 'list'"
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [1, 2, 2, 3],
+                      "timestamp": [10, 20, 30, 40]})
+    listed = X.assign(user_id=pd.Series([[1], [1], [2], [2]]))
+    model = PopularityRecommender().fit(X)
+    calls = {
+        "PopularityRecommender": [lambda: model.predict(listed), lambda: model.score(listed),
+                                  lambda: model.predict(X.assign(item_id=listed.user_id))],
+        "train_test_split_last": [lambda: train_test_split_last(listed),
+                                  lambda: train_test_split_last(X.assign(user_id=pd.Series(
+                                      [[1]] * 4, dtype=pd.ArrowDtype(pa.list_(pa.int64())))))],
+        "LeaveLastOut": [lambda: list(LeaveLastOut().split(listed))],
+    }
+    for name, tries in calls.items():
+        for call in tries:
+            with pytest.raises(ValueError, match=rf"^{name}: the ids of column '(user|item)_id' "
+                                                 r"must be scalars .* Pass one id per row"):
+                call()
 
 
 def test_time_zone_aware_timestamps_are_read_as_utc():

@@ -12,8 +12,8 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
 from .._columns import _timestamps, checked_weights
-from .._interactions import (_is_spark_frame, index_hint, is_positive_int, named_columns,
-                             refuse_sparse)
+from .._interactions import (_codes, _is_spark_frame, index_hint, is_positive_int,
+                             named_columns, refuse_sparse)
 
 
 def _check_positive_int(value, name, owner):
@@ -114,7 +114,7 @@ def _check_any_interaction(most, name):
             "without a click) are no interaction. Pass the interactions' weights.")
 
 
-def _rank_from_end(users, times=None, interactions=None):
+def _rank_from_end(users, times=None, interactions=None, name="the splitter"):
     """Rank of each row from the end of its user's history, and history size.
 
     Rows are ordered by ``times`` within each user, ties (and every row when
@@ -122,6 +122,7 @@ def _rank_from_end(users, times=None, interactions=None):
     stable sort (3 to 5 s for 10 million rows). With ``interactions`` (a
     mask; the others are impressions of weight 0), both count interactions
     only: a row's rank is the number of the user's interactions after it.
+    ``name`` (the splitter's) starts the error messages.
 
     Returns
     -------
@@ -130,10 +131,11 @@ def _rank_from_end(users, times=None, interactions=None):
     n_user_rows : ndarray of shape (n_rows,)
         Number of rows of the row's user.
     """
-    codes, _ = pd.factorize(users)
+    # a list column not exploded gets fit's message, not pandas' "unhashable type"
+    codes = _codes(users, "the ids of column 'user_id'", name)
     if (codes < 0).any():
         raise ValueError(
-            f"X has missing user_id values (NaN/None) in {int((codes < 0).sum())} "
+            f"{name}: X has missing user_id values (NaN/None) in {int((codes < 0).sum())} "
             "rows; drop those rows."
         )
     n = len(codes)
@@ -225,7 +227,7 @@ class LeaveLastOut(BaseCrossValidator):
         # checked again: an attribute set after __init__ would give no fold
         n_splits = _check_positive_int(self.n_splits, "n_splits", "LeaveLastOut")
         users, times, interactions = _users_and_times(X, type(self).__name__, y)
-        rank, n_user_rows = _rank_from_end(users, times, interactions)
+        rank, n_user_rows = _rank_from_end(users, times, interactions, "LeaveLastOut")
         test_ok = np.ones(len(rank), dtype=bool) if interactions is None else interactions
         most = int(n_user_rows.max())
         _check_any_interaction(most, "LeaveLastOut")
@@ -296,7 +298,7 @@ def train_test_split_last(X, n_test=1, *, y=None):
     """
     n_test = _check_positive_int(n_test, "n_test", "train_test_split_last")
     users, times, interactions = _users_and_times(X, "train_test_split_last", y)
-    rank, n_user_rows = _rank_from_end(users, times, interactions)
+    rank, n_user_rows = _rank_from_end(users, times, interactions, "train_test_split_last")
     # with impressions: those after the earliest held-out interaction go to
     # the test side (later than it), with weight 0 they are no relevant item
     test = (rank < n_test) & (n_user_rows > n_test)
