@@ -34,8 +34,8 @@ def _timestamps(ts, name):
     start).
     One definition for the models and the splitters of
     :mod:`sklearn_zsrec.model_selection`, so that both order rows alike.
-    Raises for missing values (NaN, NaT, None), inf, booleans, datetimes mixed
-    with other values, and values that are neither numbers nor datetimes.
+    Raises for missing values (NaN, NaT, None), inf, booleans, complex numbers, datetimes
+    mixed with other values, and values that are neither numbers nor datetimes.
     """
     if isinstance(ts, pd.Series):
         if isinstance(ts.dtype, pd.ArrowDtype):  # Arrow timestamps, dates, durations, ints
@@ -54,6 +54,10 @@ def _timestamps(ts, name):
             "rows in time (they would read as times 1 and 0). Give it the times of the "
             "interactions (numbers or datetimes), or rename or drop the column."
         )
+    if ts.dtype.kind == "c":  # cast to float64 by their real part, with a numpy warning
+        raise ValueError(
+            f"{name}: column 'timestamp' holds complex numbers; give it the times of "
+            "the interactions (real numbers or datetimes).")
     if ts.dtype.kind == "O":
         ts = _typed_times(ts, name)
     if ts.dtype.kind in "mM":

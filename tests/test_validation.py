@@ -40,6 +40,8 @@ GOOD = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 11, 10], "timestamp":
         (GOOD.assign(timestamp=pd.array([True, None, False], dtype="boolean")),
          r"'timestamp' holds booleans"),
         (GOOD.assign(timestamp=pd.Series([5, True, 7], dtype=object)), r"'timestamp' holds booleans"),
+        # complex times were read by their real part, with numpy's warning only
+        (GOOD.assign(timestamp=[1 + 1j, 2 + 0j, 3 + 0j]), r"'timestamp' holds complex numbers"),
         (GOOD.iloc[:0], "X has 0 interaction rows"),
         (np.array([1, 2, 3]), "must be 2-D .* Reshape your data"),
         (np.ones((4, 5)), r"got 5 feature\(s\) \(shape=\(4, 5\)\)"),
