@@ -82,7 +82,10 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         training interactions needs a text.
     user_texts : pandas Series or dict, default=None
         Text of users (e.g. a profile or demographics), indexed by user id,
-        used for users without interactions.
+        used for users without interactions. A text that embeds to zeros
+        (none of its words in a fitted encoder's vocabulary, e.g.
+        ``TfidfVectorizer``'s) is scored as no text, by popularity, with a
+        warning.
     half_life : float or None, default=1.0
         Recency weighting of a user's items: the k-th most recent (k = 0 for
         the latest) weighs ``0.5 ** (k / half_life)`` times its interaction
@@ -238,9 +241,29 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
             with_text = found >= 0
             if with_text.any():
                 vec = embed(self.encoder_, texts.iloc[found[with_text]])
-                out[rest[with_text]] = _normalize_rows(vec) @ self.item_embeddings_.T
+                some = self._directed(vec, users[rest[with_text]])
+                with_text[with_text] = some  # a text embedded to zeros: as no text
+                out[rest[with_text]] = _normalize_rows(vec[some]) @ self.item_embeddings_.T
             out[rest[~with_text]] = self._popularity
         return out
+
+    def _directed(self, vec, users):
+        """Which of ``users``' text embeddings ``vec`` have a direction; warn about the rest.
+
+        A text with no word of a fitted encoder's vocabulary (e.g.
+        ``TfidfVectorizer``'s) embeds to zeros, which would tie every item
+        (ranked in the catalog's order): those users are scored as users
+        without a text, by popularity, with a warning.
+        """
+        some = np.asarray(vec).any(axis=1)
+        if not some.all():
+            warnings.warn(
+                f"{type(self).__name__}: the texts of {int((~some).sum())} users (e.g. "
+                f"{users[~some][:5].tolist()}) embed to zeros (none of their words is in the "
+                "encoder's vocabulary), so they are scored by popularity, as users "
+                "without a text. Give them texts in the words of the item texts.",
+                UserWarning, stacklevel=caller_stacklevel())
+        return some
 
     @staticmethod
     def _profiled(rows, emb):
@@ -317,8 +340,9 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         if not self._profiled(rows, self.user_embeddings_[np.maximum(rows, 0)])[0]:
             score = self._scores(rows, users)[0, cols]
             texts = user_texts_for(self.user_texts_) if row < 0 else self.user_texts_
-            source = ("user text" if texts is not None
-                      and positions(pd.Index(texts.index), users[:1])[0] >= 0 else "popularity")
+            found = -1 if texts is None else positions(pd.Index(texts.index), users[:1])[0]
+            directed = found >= 0 and np.asarray(embed(self.encoder_, texts.iloc[[found]])).any()
+            source = "user text" if directed else "popularity"
             return contributions(np.arange(len(cols)), source, None, score)
         history = self.history_[row]
         emb = self.item_embeddings_.astype(np.float64)

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from sklearn_zsrec import HybridRecommender, ZeroShotRecommender
@@ -151,6 +152,34 @@ def test_a_new_users_text_scores_are_cosines_with_an_encoder_that_does_not_norma
     user = counts.transform([text]).toarray().astype(float)[0]
     want = items @ user / np.linalg.norm(items, axis=1) / np.linalg.norm(user)
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("fit_texts", [False, True])
+def test_a_text_with_no_word_of_the_vocabulary_is_scored_as_no_text_with_a_warning(fit_texts):
+    # TF-IDF embeds "hello there" to zeros: every item scored 0, so the
+    # catalog's order (worse than popularity, the no-text answer), which
+    # explain called "user text"; the hybrid without fit-time texts did the same
+    X = pd.DataFrame({"user_id": ["a", "a", "b", "b", "c"], "item_id": [3, 4, 3, 4, 4],
+                      "weight": [1.0, 1.0, 1.0, 1.0, 0.0]})  # c: impressions only
+    texts = {"c": "hello there"} if fit_texts else None  # c: scored by its fit-time text
+    zero_shot = ZeroShotRecommender(TfidfVectorizer(), item_texts=JAZZ, user_texts=texts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hybrid = HybridRecommender(clone(zero_shot), blend="fixed", verbose=0).fit(X)
+    models = [zero_shot.fit(X)] + ([] if fit_texts else [hybrid])
+    call = None if fit_texts else {"c": "hello there"}
+    for model in models:
+        users = ["c"] if fit_texts else ["new"]
+        call_texts = None if call is None else {users[0]: call["c"]}
+        with pytest.warns(UserWarning, match=r"texts of 1 users \(e.g. \['(c|new)'\]\) embed "
+                                             r"to zeros .* scored by popularity"):
+            got = model.recommend(users, n=4, exclude_seen=False, user_texts=call_texts)
+        # popularity's order, as for a user without a text (not the catalog's)
+        assert got.tolist() == model.recommend(["nobody"], n=4, exclude_seen=False).tolist()
+        assert got.tolist() != [[1, 2, 3, 4]]
+        with pytest.warns(UserWarning, match="embed to zeros"):
+            sources = set(model.explain(users[0], [1, 4], user_texts=call_texts).source)
+        assert sources == {"popularity"}
 
 
 def test_explain_of_a_user_seen_in_fit_ignores_a_call_text_as_scoring_does():

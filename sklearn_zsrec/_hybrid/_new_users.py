@@ -164,12 +164,15 @@ class TextNeighbours:
         """What scores ``user`` (not seen in fit): its text neighbours, its text, or popularity.
 
         Users with a text but no known users to match by text are scored by
-        the text model (its similarity of their text to the items').
+        the text model (its similarity of their text to the items'), but for a
+        text embedded to zeros (no word of a fitted encoder's vocabulary),
+        which it scores by popularity.
         """
         if self.has_text(object_array([user]), [row])[0]:
             return "text neighbours"
-        has_text = self.user_texts(object_array([user]), [row])[0] is not None
-        return "user text" if has_text else "popularity"
+        text = self.user_texts(object_array([user]), [row])[0]
+        directed = text is not None and np.asarray(embed(self.text_.encoder_, [text])).any()
+        return "user text" if directed else "popularity"
 
     def set_exposure(self, exposure, declared=None, random_state=None, k=10):
         """The declared arrivals' group, share and threshold for new users.
