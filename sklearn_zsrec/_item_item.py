@@ -32,27 +32,37 @@ class _ItemItemRecommender(BaseRecommender):
         cols = self._rows(data.item_id, "item")
         self.history_ = history_matrix(data, self.half_life, rows, cols, self.user_items_.shape)
         setattr(self, self._matrix_name, self._fit_matrix(data, rows, cols))
-        # the dense copy the products use on small catalogs (not pickled)
-        self._dense = dense_matrix(getattr(self, self._matrix_name))
+        self._matrix()
         return self
+
+    def _matrix(self):
+        """The fitted item-item matrix, and its dense copy for the products on
+        small catalogs (None on large ones; not pickled).
+
+        The copy is made from the matrix the attribute holds now: one the user
+        assigned after fit (pruned, say) is scored as ``explain`` reads it. The
+        matrix's arrays are made read-only, so that an edit in place, which the
+        copy would not see, raises instead.
+        """
+        matrix = getattr(self, self._matrix_name)
+        made = getattr(self, "_dense", None)  # (the matrix it was made from, the copy)
+        if made is None or made[0] is not matrix:
+            for part in (matrix.data, matrix.indices, matrix.indptr):
+                part.flags.writeable = False
+            made = self._dense = (matrix, dense_matrix(matrix))  # one attribute: thread-safe
+        return made
 
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_dense", None)  # rebuilt from the sparse matrix when loaded
         return state
 
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        if self._matrix_name in state:
-            self._dense = dense_matrix(state[self._matrix_name])
-
     def _scores(self, rows, users):
-        return item_item_scores(self.history_[rows], getattr(self, self._matrix_name),
-                                self._dense)
+        return item_item_scores(self.history_[rows], *self._matrix())
 
     def _contributions(self, row, users, cols):
         history = self.history_[row]
-        matrix = getattr(self, self._matrix_name)
+        matrix = self._matrix()[0]
         votes = (matrix[history.indices][:, cols].toarray()
                  * history.data[:, None].astype(np.float64))  # (history items, cols)
         return history_contributions(self.items_, history.indices, votes)

@@ -729,3 +729,27 @@ def test_zero_shots_catalog_and_its_ties_do_not_depend_on_the_order_of_item_text
         np.testing.assert_array_equal(rec.items_, [1, 2, 3, 4])
         got.append(rec.recommend(["ann", "bob", "new"], n=3).tolist())
     assert got[0] == got[1] == got[2]
+
+
+@pytest.mark.parametrize("model, name", [
+    (ItemKNNRecommender("cosine", half_life=None), "similarity_"),
+    (NextItemRecommender(window=2, half_life=None), "transitions_")])
+def test_the_fitted_item_item_matrix_is_scored_as_explain_reads_it(model, name):
+    # the products read a dense copy made in fit: an edit of the matrix in
+    # place changed explain (and the scores after pickling), not the scores
+    log = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3, 4, 5, 5, 5],
+                        "item_id": ["a", "b", "a", "c", "b", "c", "a", "a", "b", "c"]})
+    model.fit(log)
+    matrix = getattr(model, name)
+    with pytest.raises(ValueError, match="read-only"):
+        matrix.data[matrix.data < matrix.data.max()] = 0.0
+    # a pruned matrix assigned after fit: scored, explained and pickled alike
+    pruned = matrix.multiply(matrix >= matrix.data.max()).tocsr()
+    setattr(model, name, pruned)
+    row = list(model.users_).index(4)
+    want = np.asarray((model.history_[[row]] @ pruned).toarray(), np.float32)
+    np.testing.assert_allclose(model.score_items([4]), want, rtol=1e-6)
+    explained = model.explain(4, ["b", "c"]).groupby("item_id").contribution.sum()
+    np.testing.assert_allclose(explained.to_numpy(), want[0, 1:], rtol=1e-6)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).score_items([4]),
+                                  model.score_items([4]))
