@@ -19,6 +19,8 @@ def _fmt(cell):
 # columns where more is not better (C-mix's share of new items in the top-10
 # is judged against their share of the test): never bold
 UNRANKED = ("NewShareTop10", "NewShareTest")
+# what a version recorded as None means
+_MISSING = {"git_commit": "unknown (not run from a git checkout)"}
 
 
 def _table(results, key, metrics):
@@ -169,7 +171,8 @@ def _fine_tuning_lines(res):
             "out of training). NDCG@10 without and with it, and fit seconds (with it: the",
             "tuning included; the hybrid's learned blend tunes once, on the rows of the holdout",
             "it learns the blend on, and serves that encoder):", "",
-            "| protocol | model | without | with | difference | fit s without | fit s with |",
+            "| protocol | model | without | with | difference (in SE of without) "
+            "| fit s without | fit s with |",
             "|---|---|---|---|---|---|---|", *rows, "", *_new_recall_line(res)]
 
 
@@ -371,7 +374,9 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
                   + (f"; their rows are missing at {', '.join(no_peers)}." if no_peers else "."))
     return ["## Targets of the hybrid, checked on this run", "",
             "Ahead or behind \"by one SE\": the difference of the means against the standard",
-            "error of the other model's mean.", peers_line,
+            "error of the other model's mean. That is no paired test: both models are scored",
+            "on the same users, whose figures correlate, which a paired test of the",
+            "difference counts (the JSON keeps no per-user figures for one).", peers_line,
             "A row names the page's models that did not run where it is checked. The Tuning",
             "and Fit rows are wall-clock timings (other load on the machine moves them).", "",
             "| target | hybrid | against | met |", "|---|---|---|---|", *rows, "", *cached,
@@ -416,7 +421,8 @@ def _peers_lines(peers):
     if peers.get("library"):
         lib = peers["library"]
         lines.append("Their library: " + ", ".join(f"{k} {v}" for k, v in sorted(lib.items()))
-                     + f"; their runs took {peers['seconds']:.0f} s.")
+                     + f"; their runs took {peers['seconds']:.0f} s; their fit s are "
+                     "their worker's CPU time on one thread (the other rows': wall time).")
     for run in peers.get("runs", []):  # the peers' command reruns only what changed
         what = ([f"tuning of {', '.join(run['tuned'])}"] if run["tuned"] else []) + (
             [_keys(run["keys"])] if run["keys"] else [])
@@ -459,7 +465,9 @@ def write_report(summary, out_dir):
                            if flags else "not recorded"),
         "- Threads: " + (", ".join(f"{k} {x}" for k, x in threads.items())
                          if threads else "not recorded"),
-        f"- Python {meta['python']}; " + ", ".join(f"{k} {x}" for k, x in v.items()),
+        f"- Python {meta['python']}; " + ", ".join(
+            f"{k} {x if x is not None else _MISSING.get(k, 'not installed')}"
+            for k, x in v.items()),
         f"- Text encoder precision: {meta.get('encoder_precision', 'not recorded')} "
         "(`TextEncoder(precision=\"auto\")`, chosen from the hardware's capabilities)",
         f"- Reproducible: {meta['reproducibility']}" if meta.get("reproducibility") else "",
@@ -488,6 +496,8 @@ def write_report(summary, out_dir):
         f"![bars]({stem}-bars.png)",
         "",
         "## A. Warm users, leave-last-out (3 rolling folds pooled)",
+        "",
+        "fit s: the folds' fits summed (one fit in C-new, C-mix and D).",
         "",
         _table(res, "A", ["HR@10", "NDCG@10", "Recall@20"]),
         "## B. Warm-up curve: test users keep only their last n training interactions",

