@@ -36,17 +36,35 @@ fine-tuning keeps the best step's weights on a tie and ranks no anchor among
 its own candidates; items a factor member lacks are no part of a recency
 profile; new users' arrival threshold is set on known users who are not
 their own neighbours, and add_items draws them as a refit does.
+
+Round 21 (2026-12-06; the code of the session before: column spellings,
+sample_weight, row order, the fit memo's file stamps, the scorers' new-user
+warning, the member checks, and the datasets; 40 mutants, 32 killed): a
+column spelt like ours beside ours is the user's own; a recommender of
+one's own scoring unseen users warns too, and a new user with impressions
+only is not counted as scored; a member's file rewritten at the same size is
+read again; the synthetic dense fill falls on no user in particular; a
+MovieLens copy whose rated movie has no text is refused. (Spark ALS's
+sample_weight and row order: tests/test_spark_als.py.)
 """
+import os
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sklearn_zsrec import (ALSRecommender, NextItemRecommender, PopularityRecommender,
+from sklearn.base import BaseEstimator
+
+from sklearn_zsrec import (ALSRecommender, HybridRecommender, NextItemRecommender,
+                           PopularityRecommender, TextEncoder, ZeroShotRecommender,
                            approximate_recall)
 from sklearn_zsrec._base import BaseRecommender
 from sklearn_zsrec._explain import contributions
+from sklearn_zsrec.datasets import _movielens, load_movielens_100k, make_synthetic_interactions
+from sklearn_zsrec.metrics import make_rank_scorer
+
+from ._tiny import tiny_model_path
 
 
 def test_approximate_recall_of_a_user_without_unseen_items_is_1():
@@ -583,3 +601,112 @@ def test_impressions_of_hidden_items_are_no_positives_of_the_new_item_model():
     with_shown = _topic_hybrid(pd.concat([X, shown], ignore_index=True), blend="learned")
     new = [k for k, name in enumerate(plain._blend.names) if name.endswith("_new")]
     assert np.abs(plain.coef_[:, new] - with_shown.coef_[:, new]).max() < 0.4
+
+
+# round 21
+
+def test_a_column_spelt_like_ours_beside_ours_is_the_users_own():
+    # (I5) the spelling check names a rename only where our column is missing:
+    # beside 'weight', a 'Weights' column of one's own is neither read nor refused
+    X = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 11, 10],
+                      "weight": [1.0, 0.0, 1.0], "Weights": [3, 0, 7]})
+    np.testing.assert_array_equal(
+        PopularityRecommender().fit(X).recommend([1, 2], n=2, exclude_seen=False),
+        PopularityRecommender().fit(X.drop(columns="Weights")).recommend(
+            [1, 2], n=2, exclude_seen=False))
+
+
+class _MostPopular(BaseEstimator):
+    """A recommender of one's own, duck-typed: no BaseRecommender attributes."""
+
+    def fit(self, X, y=None):
+        self.users_ = np.unique(X["user_id"])
+        self.items_ = X["item_id"].value_counts().index.to_numpy()
+        return self
+
+    def recommend(self, users, n=10):
+        return np.tile(self.items_[:n], (len(users), 1))
+
+
+def test_a_recommender_of_ones_own_scoring_unseen_users_warns_of_a_cold_start_figure():
+    # (R3) a model that does not say whether it handles unknown users is taken to
+    train = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": [10, 11, 10, 12, 10]})
+    with pytest.warns(UserWarning, match=r"2 of 2 users of the held-out rows were not seen"):
+        make_rank_scorer("ndcg", k=2)(_MostPopular().fit(train), pd.DataFrame(
+            {"user_id": [4, 5], "item_id": [10, 11]}))
+
+
+def test_a_new_user_with_impressions_only_is_not_counted_as_scored_new():
+    # (R5) it is left out of the mean (no relevant item), with that warning alone
+    model = PopularityRecommender().fit(pd.DataFrame({"user_id": [1, 1, 2, 2],
+                                                      "item_id": [10, 11, 10, 12]}))
+    test = pd.DataFrame({"user_id": [1, 9], "item_id": [12, 10], "weight": [1.0, 0.0]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert model.score(test) == 1.0
+    messages = [str(w.message) for w in caught]
+    assert any("have only rows of weight 0" in m for m in messages)
+    assert not any("not seen in fit" in m for m in messages), messages
+
+
+class _Boosts(BaseEstimator):
+    """A member of one's own reading item boosts from a file."""
+
+    def __init__(self, path=None):
+        self.path = path
+
+    def fit(self, X, y=None):
+        table = pd.read_csv(self.path, index_col="item_id")["boost"]
+        self.users_ = np.asarray(pd.unique(X.user_id))
+        self.items_ = np.asarray(table.index)
+        self.boost_ = table.to_numpy(dtype=np.float64)
+        return self
+
+    def score_items(self, users):
+        return np.tile(self.boost_, (len(users), 1))
+
+
+def test_a_member_file_rewritten_at_the_same_size_is_read_again(tmp_path):
+    # (M1) the memo stamps a file by size and time: by size alone, boosts
+    # reversed in place (as many bytes) were served the fit from before
+    items = [f"i{k}" for k in range(6)]
+    X = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2", "u3"],
+                      "item_id": ["i0", "i1", "i1", "i2", "i3"]})
+    path = tmp_path / "boosts.csv"
+    pd.DataFrame({"item_id": items, "boost": [1, 2, 3, 4, 5, 6]}).to_csv(path, index=False)
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                               item_texts=pd.Series({i: f"a film number {i}" for i in items}))
+    hybrid = HybridRecommender(text, [("boosts", _Boosts(str(path)))], blend="fixed",
+                               weights={"boosts": 1.0}, verbose=0)
+    first = hybrid.fit(X).recommend(["u1"], n=3, exclude_seen=False).tolist()
+    size = path.stat().st_size
+    pd.DataFrame({"item_id": items, "boost": [6, 5, 4, 3, 2, 1]}).to_csv(path, index=False)
+    assert path.stat().st_size == size
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # surely a later write
+    second = hybrid.fit(X).recommend(["u1"], n=3, exclude_seen=False).tolist()
+    assert second == [["i0", "i1", "i2"]] != first
+
+
+def test_the_synthetic_dense_fill_falls_on_no_user_in_particular():
+    # (SY3) past 20 rounds the rest is drawn from the pairs not drawn, permuted:
+    # taken in order (user-major), the first users got the whole catalog
+    X = make_synthetic_interactions(200, 50, 9000, random_state=0).interactions
+    per_user = X.groupby("user_id").size().reindex(range(200), fill_value=0)
+    assert abs(per_user[:50].mean() - per_user[-50:].mean()) < 2.0, per_user.describe()
+
+
+def test_a_movielens_copy_whose_rated_movie_has_no_text_is_refused(tmp_path):
+    # (ML4) the sizes match (one movie renumbered), but movie 1682 is rated and
+    # has no text: the Raises section promises a ValueError, not a Bunch short of it
+    src = _movielens._recbole_dir()
+    if src is None:
+        pytest.skip("no recbole wheel with ml-100k")
+    for name in ("ml-100k.inter", "ml-100k.user"):
+        (tmp_path / name).write_bytes((src / name).read_bytes())
+    lines = (src / "ml-100k.item").read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("1682\t"))
+    lines[at] = "1683" + lines[at][4:]
+    (tmp_path / "ml-100k.item").write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"and rated ids without a text"):
+        load_movielens_100k(tmp_path)

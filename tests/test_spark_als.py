@@ -424,8 +424,8 @@ def test_the_other_models_and_the_splitters_on_a_spark_frame(spark):
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*keeps no row order")
         for model in (PopularityRecommender(), ALSRecommender(factors=2, iterations=1),
-                      ItemKNNRecommender(half_life=None)):
-            clone(model).fit(untimed)
+                      ItemKNNRecommender(half_life=None), _small(max_iter=1)):
+            clone(model).fit(untimed)  # SparkALSRecommender too: it reads a user's rows as a set
         fitted.predict(untimed)
         others = X.assign(user_id=X.user_id.to_numpy()[::-1])  # items unseen by each
         fitted.score(spark.createDataFrame(others[["user_id", "item_id"]]))
@@ -437,3 +437,10 @@ def test_the_other_models_and_the_splitters_on_a_spark_frame(spark):
         tuned.fit(untimed)
     with pytest.raises(ValueError, match="add the weights to X as a 'weight' column"):
         PopularityRecommender().fit(frame, y=np.ones(len(X)))
+
+
+def test_spark_als_refuses_sample_weight_naming_y(spark):
+    # sample_weight is refused by BaseRecommender.fit, naming y; a fit that
+    # did not pass it on would weigh every row 1 (impressions as clicks), silently
+    with pytest.raises(ValueError, match="takes the rows' weights as y"):
+        _small().fit(X, sample_weight=np.ones(len(X)))
