@@ -9,6 +9,7 @@ a ``fit`` that returns None, a sparse ``score_items`` and a member without
 ``users_`` failed with messages that named nothing.
 """
 
+import os
 import warnings
 
 import numpy as np
@@ -459,7 +460,11 @@ def test_a_member_reading_a_file_is_refitted_when_the_file_changes(tmp_path):
     user = X.user_id.iloc[0]
     assert hybrid.fit(X).recommend([user], n=3, exclude_seen=False).tolist() == [
         list(WARM[::-1][:3])]
-    pd.DataFrame({"item_id": WARM, "boost": -10.0 * np.arange(len(WARM))}).to_csv(
-        path, index=False)  # the boosts run the other way now
+    size = path.stat().st_size
+    pd.DataFrame({"item_id": WARM, "boost": np.arange(len(WARM), dtype=float)[::-1]}).to_csv(
+        path, index=False)  # the boosts run the other way now, in as many bytes
+    assert path.stat().st_size == size  # (mutation round 21: a stamp by size alone)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # surely a later write
     assert hybrid.fit(X).recommend([user], n=3, exclude_seen=False).tolist() == [
         list(WARM[:3])]

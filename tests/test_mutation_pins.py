@@ -43,11 +43,10 @@ warning, the member checks, and the datasets; 40 mutants, 32 killed): a
 column spelt like ours beside ours is the user's own; a recommender of
 one's own scoring unseen users warns too, and a new user with impressions
 only is not counted as scored; a member's file rewritten at the same size is
-read again; the synthetic dense fill falls on no user in particular; a
-MovieLens copy whose rated movie has no text is refused. (Spark ALS's
-sample_weight and row order: tests/test_spark_als.py.)
+read again (tests/test_custom_members.py); the synthetic dense fill falls
+on no user in particular; a MovieLens copy whose rated movie has no text is
+refused. (Spark ALS's sample_weight and row order: tests/test_spark_als.py.)
 """
-import os
 import warnings
 
 import numpy as np
@@ -56,15 +55,12 @@ import pytest
 
 from sklearn.base import BaseEstimator
 
-from sklearn_zsrec import (ALSRecommender, HybridRecommender, NextItemRecommender,
-                           PopularityRecommender, TextEncoder, ZeroShotRecommender,
+from sklearn_zsrec import (ALSRecommender, NextItemRecommender, PopularityRecommender,
                            approximate_recall)
 from sklearn_zsrec._base import BaseRecommender
 from sklearn_zsrec._explain import contributions
 from sklearn_zsrec.datasets import _movielens, load_movielens_100k, make_synthetic_interactions
 from sklearn_zsrec.metrics import make_rank_scorer
-
-from ._tiny import tiny_model_path
 
 
 def test_approximate_recall_of_a_user_without_unseen_items_is_1():
@@ -647,45 +643,6 @@ def test_a_new_user_with_impressions_only_is_not_counted_as_scored_new():
     messages = [str(w.message) for w in caught]
     assert any("have only rows of weight 0" in m for m in messages)
     assert not any("not seen in fit" in m for m in messages), messages
-
-
-class _Boosts(BaseEstimator):
-    """A member of one's own reading item boosts from a file."""
-
-    def __init__(self, path=None):
-        self.path = path
-
-    def fit(self, X, y=None):
-        table = pd.read_csv(self.path, index_col="item_id")["boost"]
-        self.users_ = np.asarray(pd.unique(X.user_id))
-        self.items_ = np.asarray(table.index)
-        self.boost_ = table.to_numpy(dtype=np.float64)
-        return self
-
-    def score_items(self, users):
-        return np.tile(self.boost_, (len(users), 1))
-
-
-def test_a_member_file_rewritten_at_the_same_size_is_read_again(tmp_path):
-    # (M1) the memo stamps a file by size and time: by size alone, boosts
-    # reversed in place (as many bytes) were served the fit from before
-    items = [f"i{k}" for k in range(6)]
-    X = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2", "u3"],
-                      "item_id": ["i0", "i1", "i1", "i2", "i3"]})
-    path = tmp_path / "boosts.csv"
-    pd.DataFrame({"item_id": items, "boost": [1, 2, 3, 4, 5, 6]}).to_csv(path, index=False)
-    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
-                               item_texts=pd.Series({i: f"a film number {i}" for i in items}))
-    hybrid = HybridRecommender(text, [("boosts", _Boosts(str(path)))], blend="fixed",
-                               weights={"boosts": 1.0}, verbose=0)
-    first = hybrid.fit(X).recommend(["u1"], n=3, exclude_seen=False).tolist()
-    size = path.stat().st_size
-    pd.DataFrame({"item_id": items, "boost": [6, 5, 4, 3, 2, 1]}).to_csv(path, index=False)
-    assert path.stat().st_size == size
-    stat = path.stat()
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # surely a later write
-    second = hybrid.fit(X).recommend(["u1"], n=3, exclude_seen=False).tolist()
-    assert second == [["i0", "i1", "i2"]] != first
 
 
 def test_the_synthetic_dense_fill_falls_on_no_user_in_particular():
