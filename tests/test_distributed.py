@@ -69,29 +69,6 @@ def movielens():
 
 
 @pytest.fixture(scope="module")
-def spark():
-    pytest.importorskip("pyspark", reason="pyspark is not installed (the [spark] extra)")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("Spark needs Java (17 or later): no java on PATH and no JAVA_HOME")
-    from pyspark.sql import SparkSession
-
-    saved = os.environ.get("PYSPARK_PYTHON")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # else python3 from PATH
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("sklearn-zsrec-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-    if saved is None:
-        os.environ.pop("PYSPARK_PYTHON", None)
-
-
-@pytest.fixture(scope="module")
 def texts_2000(movielens):
     """2,000 MovieLens-100K texts: the 1,682 item texts, then 318 user texts."""
     texts = list(movielens.item_text) + list(movielens.user_text)

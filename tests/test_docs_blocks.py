@@ -10,10 +10,7 @@ A new block without a runner fails ``test_every_python_block_has_a_runner``.
 """
 
 import inspect
-import os
 import re
-import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -112,26 +109,7 @@ def test_fine_tuning_block(topic_data, tmp_path, monkeypatch):
     assert list(tmp_path.joinpath("fine-tuned").iterdir())  # tuned once, saved under location
 
 
-# scale.md: real engines, as tests/test_distributed.py runs them --------------------
-
-@pytest.fixture(scope="module")
-def spark():
-    pytest.importorskip("pyspark", reason="pyspark is not installed (the [spark] extra)")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("Spark needs Java (17 or later): no java on PATH and no JAVA_HOME")
-    from pyspark.sql import SparkSession
-
-    saved = os.environ.get("PYSPARK_PYTHON")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = (SparkSession.builder.master("local[2]").appName("sklearn-zsrec-docs")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-    if saved is None:
-        os.environ.pop("PYSPARK_PYTHON", None)
-
+# scale.md: real engines (conftest's spark), as tests/test_distributed.py runs them --------------------
 
 def test_scale_spark_als_and_approximate_blocks(spark, topic_data):
     pytest.importorskip("faiss", reason="approximate=True needs faiss (the [ann] extra)")
