@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseRecommender
@@ -39,18 +40,24 @@ class _ItemItemRecommender(BaseRecommender):
         """The fitted item-item matrix, and its dense copy for the products on
         small catalogs (None on large ones; not pickled).
 
-        The copy is made from the matrix the attribute holds now: one the user
-        assigned after fit (pruned, say) is scored as ``explain`` reads it. The
-        matrix's arrays are made read-only, so that an edit in place, which the
-        copy would not see, raises instead.
+        The copy is made from the matrix the attribute holds now, and from its
+        arrays: a matrix the user assigned after fit (pruned, say), or whose
+        arrays they replaced (``S.data = S.data ** 2``, ``S.setdiag(1)``), is
+        scored as ``explain`` reads it. The arrays are made read-only, so that
+        an edit in place, which the copy would not see, raises instead.
         """
         matrix = getattr(self, self._matrix_name)
-        made = getattr(self, "_dense", None)  # (the matrix it was made from, the copy)
-        if made is None or made[0] is not matrix:
-            for part in (matrix.data, matrix.indices, matrix.indptr):
+        if not (sp.issparse(matrix) and matrix.format in ("csr", "csc")):
+            raise TypeError(
+                f"{type(self).__name__}: {self._matrix_name} must be a scipy.sparse CSR or "
+                f"CSC matrix; got {type(matrix).__name__}. Assign matrix.tocsr() instead.")
+        parts = (matrix, matrix.data, matrix.indices, matrix.indptr)
+        made = getattr(self, "_dense", None)  # (the parts it was made from, the copy)
+        if made is None or any(a is not b for a, b in zip(made[0], parts)):
+            for part in parts[1:]:
                 part.flags.writeable = False
-            made = self._dense = (matrix, dense_matrix(matrix))  # one attribute: thread-safe
-        return made
+            made = self._dense = (parts, dense_matrix(matrix))  # one attribute: thread-safe
+        return matrix, made[1]
 
     def __getstate__(self):
         state = super().__getstate__()

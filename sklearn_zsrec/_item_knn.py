@@ -89,8 +89,10 @@ class ItemKNNRecommender(_ItemItemRecommender):
         As in :class:`ALSRecommender`.
     similarity_ : scipy.sparse.csr_matrix of shape (n_items, n_items)
         Row ``i`` holds the ``n_neighbors`` neighbours of item ``i``.
-        Read-only (the scores read a dense copy of it): to change it (prune
-        it, say), assign a new matrix, which the model then scores.
+        Read-only (on catalogs of up to 4,096 items the scores read a dense
+        copy of it): to change it (prune it, say), edit a copy and assign it
+        (``S = model.similarity_.copy(); ...; model.similarity_ = S``), a CSR
+        or CSC matrix, which the model then scores and makes read-only too.
     history_ : scipy.sparse.csr_matrix of shape (n_users, n_items)
         The recency-weighted training interactions that are scored. Weights
         past 1e6 are rescaled together, and a user whose largest weight is

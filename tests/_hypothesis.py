@@ -2,7 +2,7 @@
 
 ``HYPOTHESIS_PROFILE=thorough`` runs ten times each test's examples (a
 test's own ``settings(max_examples=...)`` overrides a profile's, so the
-tests take theirs from ``examples``). Under ``CI`` (set), the ``ci``
+tests take theirs from ``examples``). Under ``CI`` (set, not 0 or false), the ``ci``
 profile draws each test's examples from a fixed seed (``derandomize``),
 as hypothesis's own CI profile does: a CI run is reproducible, and passes
 or fails on a commit, not on a draw; local runs draw anew each time, and
@@ -24,7 +24,8 @@ settings.register_profile(
     "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow],
     derandomize=True, database=None, print_blob=True,
 )
-PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")
+_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _CI else "default")
 settings.load_profile(PROFILE)
 SCALE = 10 if PROFILE == "thorough" else 1
 

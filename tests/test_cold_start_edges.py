@@ -182,6 +182,27 @@ def test_a_text_with_no_word_of_the_vocabulary_is_scored_as_no_text_with_a_warni
         assert sources == {"popularity"}
 
 
+def test_a_new_users_text_with_no_word_of_the_vocabulary_matches_no_text_neighbour():
+    # with fit-time user texts, a text embedding to zeros tied every known user
+    # with a text as its neighbour (their items first), without a warning (review)
+    X = pd.DataFrame({"user_id": ["a", "a", "b", "b"] + [f"u{i}" for i in range(6)],
+                      "item_id": [1, 2, 1, 2] + [3, 4] * 3})
+    texts = {"a": "jazz saxophone fan", "b": "jazz swing"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hybrid = HybridRecommender(_zero_shot().set_params(user_texts=texts), blend="fixed",
+                                   verbose=0).fit(X)
+    call = {"new": "hello there"}
+    with pytest.warns(UserWarning, match="embed to zeros"):
+        got = hybrid.recommend(["new"], n=4, exclude_seen=False, user_texts=call)
+    assert got.tolist() == hybrid.recommend(["nobody"], n=4, exclude_seen=False).tolist()
+    with pytest.warns(UserWarning, match="embed to zeros"):
+        assert set(hybrid.explain("new", [1, 3], user_texts=call).source) == {"popularity"}
+    # a text with a word of theirs still finds them
+    assert hybrid.recommend(["new"], n=2, exclude_seen=False,
+                            user_texts={"new": "jazz"}).tolist() == [[1, 2]]
+
+
 def test_explain_of_a_user_seen_in_fit_ignores_a_call_text_as_scoring_does():
     X = pd.DataFrame({"user_id": ["ann", "bob", "bob", "viewer"], "item_id": [3, 3, 4, 1],
                       "weight": [1.0, 1.0, 1.0, 0.0]})  # viewer: impressions only

@@ -753,3 +753,27 @@ def test_the_fitted_item_item_matrix_is_scored_as_explain_reads_it(model, name):
     np.testing.assert_allclose(explained.to_numpy(), want[0, 1:], rtol=1e-6)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).score_items([4]),
                                   model.score_items([4]))
+    # the same matrix, its arrays replaced (review): a rescale, a diagonal scipy inserts
+    for edit in (lambda m: setattr(m, "data", m.data * 10), lambda m: m.setdiag(1.0)):
+        edit(getattr(model, name))
+        want = np.asarray((model.history_[[row]] @ getattr(model, name)).toarray(), np.float32)
+        np.testing.assert_allclose(model.score_items([4]), want, rtol=1e-6)
+        explained = model.explain(4, list(model.items_)).groupby("item_id").contribution.sum()
+        np.testing.assert_allclose(explained.reindex(model.items_, fill_value=0).to_numpy(),
+                                   want[0], rtol=1e-6, atol=1e-7)
+    setattr(model, name, pruned.tocoo())
+    with pytest.raises(TypeError, match=rf"{name} must be a scipy.sparse CSR or CSC matrix; "
+                                        r"got coo_matrix\. Assign matrix.tocsr\(\)"):
+        model.score_items([4])
+
+
+def test_the_hybrids_shared_item_item_members_share_their_dense_copy():
+    # the memo shares a member's arrays between hybrids: its dense copy too
+    # (a tuple of arrays, which a deep copy rebuilt for every hybrid)
+    from sklearn_zsrec._hybrid import _memo
+
+    model = ItemKNNRecommender().fit(X)
+    _memo.read_only(model)
+    copy = _memo.own_copy(model)
+    assert copy._dense[1] is model._dense[1] and copy.similarity_ is model.similarity_
+    assert copy._matrix()[1] is model._dense[1]  # not rebuilt

@@ -246,9 +246,20 @@ def own_copy(model):
     (a Spark session) stays shared, as ``clone`` shares it.
     """
     out = object.__new__(type(model))  # attribute by attribute, not through __getstate__
-    out.__dict__.update({name: value if isinstance(value, np.ndarray) or sp.issparse(value)
-                         else _copy(value) for name, value in vars(model).items()})
+    out.__dict__.update({name: value if _arrays(value) else _copy(value)
+                         for name, value in vars(model).items()})
     return out
+
+
+def _arrays(value):
+    """Whether ``value`` is an array, or a tuple of arrays (and None): shared.
+
+    A tuple of them is a cache derived from the arrays (item-kNN's dense
+    copy of its matrix): copied, it would be rebuilt by every hybrid.
+    """
+    if isinstance(value, tuple):
+        return bool(value) and all(v is None or _arrays(v) for v in value)
+    return isinstance(value, np.ndarray) or sp.issparse(value)
 
 
 def _copy(value):

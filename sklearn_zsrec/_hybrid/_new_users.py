@@ -155,10 +155,19 @@ class TextNeighbours:
         return out
 
     def has_text(self, users, rows=None):
-        """Users with a text (see ``user_texts``) and known users to match."""
+        """Users with a text (see ``user_texts``) and known users to match.
+
+        A text that embeds to zeros (no word of a fitted encoder's vocabulary)
+        is no text: it would tie every known user as a neighbour; the text
+        model scores it by popularity, with its warning.
+        """
         if self.embeddings_ is None:
             return np.zeros(len(users), dtype=bool)
-        return np.array([t is not None for t in self.user_texts(users, rows)], dtype=bool)
+        texts = self.user_texts(users, rows)
+        found = np.array([t is not None for t in texts], dtype=bool)
+        if found.any():
+            found[found] = np.asarray(embed(self.text_.encoder_, list(texts[found]))).any(axis=1)
+        return found
 
     def source(self, user, row=-1):
         """What scores ``user`` (not seen in fit): its text neighbours, its text, or popularity.
