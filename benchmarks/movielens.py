@@ -632,13 +632,9 @@ def warm_and_growth_splits(X, quick):
 
 def run(quick=False, out_dir=RESULTS, verbose=1, data=None):
     """Run every protocol on ``data`` (MovieLens-100K by default); write the page."""
-    from ._report import versions
-
     log = print if verbose else (lambda *a, **k: None)
     t0 = time.perf_counter()
-    # the date and the commit of the code that runs, read as it starts (a
-    # commit or an edit made while it runs is not its code)
-    started = {"date": date.today().isoformat(), "git_commit": versions()["git_commit"]}
+    started = run_start()
     ml = movielens_dataset() if data is None else data
     entries = make_entries(ml, quick)
     try:
@@ -775,7 +771,16 @@ def _add_peers(summary, ml, quick, out_dir, log, splits, tuning_rows):
                                    "library": f"RecTools {found['meta']['library']['rectools']}"}
 
 
-def meta(quick, seconds, data, n_items, started):
+def run_start():
+    """The date and the commit of the code that runs, read as a run starts (a
+    commit or an edit made while it runs is not its code)."""
+    from ._report import versions
+
+    return {"date": date.today().isoformat(), "git_commit": versions()["git_commit"]}
+
+
+def meta(quick, seconds, data, n_items, started=None):
+    """The page's record of the run; ``started``: ``run_start()`` of its start (None: now)."""
     import implicit
     import sklearn
     import torch
@@ -792,6 +797,7 @@ def meta(quick, seconds, data, n_items, started):
     from ._report import cpu_info, threads, versions
 
     machine, found = cpu_info(), versions()
+    started = started or run_start()
     return {
         "command": data.command + (" --quick" if quick else ""),
         "quick": bool(quick),
