@@ -754,7 +754,13 @@ def test_the_fitted_item_item_matrix_is_scored_as_explain_reads_it(model, name):
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).score_items([4]),
                                   model.score_items([4]))
     # the same matrix, its arrays replaced (review): a rescale, a diagonal scipy inserts
-    for edit in (lambda m: setattr(m, "data", m.data * 10), lambda m: m.setdiag(1.0)):
+    def setdiag(matrix):
+        try:  # recent scipy builds new arrays for it
+            matrix.setdiag(1.0)
+        except ValueError as exc:  # older scipy writes the stored entries in place first
+            assert "read-only" in str(exc)
+
+    for edit in (lambda m: setattr(m, "data", m.data * 10), setdiag):
         edit(getattr(model, name))
         want = np.asarray((model.history_[[row]] @ getattr(model, name)).toarray(), np.float32)
         np.testing.assert_allclose(model.score_items([4]), want, rtol=1e-6)
