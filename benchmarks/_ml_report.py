@@ -229,11 +229,13 @@ def _cold_user_ceiling(out_dir, stem, summary):
     return name, rows[name], where
 
 
-def _targets(res, tuning, ceiling=None, fit_cost=None):
+def _targets(res, tuning, ceiling=None, fit_cost=None, paired=None):
     """Rows of the hybrid's targets table (issue 5), each checked on this run's numbers.
 
     "Ahead by more than one standard error": the difference of the means
     against the standard error of the other model's mean (the ± next to it).
+    With ``paired`` (``movielens.paired``), a comparison with a model of this
+    run also gives the paired test of the same difference, beside the verdict.
     """
     def others(key):
         return {m: r for m, r in res.get(key, {}).items()
@@ -241,6 +243,13 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
 
     def ndcg(key, model):
         return res[key][model]["NDCG@10"][:2]
+
+    def paired_test(key, model):
+        """``; paired +0.0031 ± 0.0012 (+2.58 SE)``: ``model`` less the hybrid, per user."""
+        d = (paired or {}).get(key, {}).get(model)
+        if d is None:
+            return ""
+        return f"; paired {d[0]:+.4f} ± {d[1]:.4f} ({d[0] / max(d[1], 1e-12):+.2f} SE)"
 
     rows, misses = [], []
     page_models = set(others("A"))
@@ -284,7 +293,8 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
         worst = max(leads, key=lambda k: leads[k][0])
         add(f"{label} floor: no model ahead by more than 1 SE, at every point",
             f"largest lead {leads[worst][0]:+.2f} SE",
-            f"{leads[worst][1]} at {worst}{not_run(keys)}", leads[worst][0] <= 1.0)
+            f"{leads[worst][1]} at {worst}{paired_test(worst, leads[worst][1])}{not_run(keys)}",
+            leads[worst][0] <= 1.0)
         if aim is not None:
             small = [k for k in keys if k.split("=")[1] != "all" and int(k.split("=")[1]) <= aim]
             behind = [k for k in small if leads[k][0] >= 0]
@@ -297,7 +307,8 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
                 worst = max(large, key=lambda k: leads[k][0])
                 add(f"{label} floor from p = {extra}: no model ahead by more than 1 SE",
                     f"largest lead {leads[worst][0]:+.2f} SE",
-                    f"{leads[worst][1]} at {worst}{not_run(large)}", leads[worst][0] <= 1.0)
+                    f"{leads[worst][1]} at {worst}{paired_test(worst, leads[worst][1])}"
+                    f"{not_run(large)}", leads[worst][0] <= 1.0)
             small = [k for k in keys if int(k.split("=")[1]) <= extra]
             als = [m for m in others(keys[0]) if m.startswith("ALS")]
             behind = [k for k in small for m in als if ndcg(k, m)[0] >= ndcg(k, HYBRID)[0]]
@@ -328,7 +339,8 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
         h, _ = ndcg("D", HYBRID)
         p, se = ndcg("D", "Popularity")
         add("D: ahead of popularity by at least 1 SE", f"{h:.4f}",
-            f"Popularity {p:.4f} ± {se:.4f} ({(h - p) / se:+.2f} SE)", h - p >= se)
+            f"Popularity {p:.4f} ± {se:.4f} ({(h - p) / se:+.2f} SE)"
+            f"{paired_test('D', 'Popularity')}", h - p >= se)
         # issue 15: 2 SE, or the page shows why texts cannot carry it
         target = "D: ahead of popularity by 2 SE, or the ceiling of user texts under 2 SE"
         if ceiling is not None:
@@ -374,9 +386,14 @@ def _targets(res, tuning, ceiling=None, fit_cost=None):
                   + (f"; their rows are missing at {', '.join(no_peers)}." if no_peers else "."))
     return ["## Targets of the hybrid, checked on this run", "",
             "Ahead or behind \"by one SE\": the difference of the means against the standard",
-            "error of the other model's mean. That is no paired test: both models are scored",
-            "on the same users, whose figures correlate, which a paired test of the",
-            "difference counts (the JSON keeps no per-user figures for one).", peers_line,
+            "error of the other model's mean, as the issues define the targets. That is no",
+            "paired test: both models are scored on the same users, whose figures correlate.",
+            *(["Where a row says \"paired\", the other model's per-user NDCG@10 less the",
+               "hybrid's, its mean ± its standard error (clustered by user): the paired test of",
+               "the same difference, beside the verdict, which it does not change (the peers'",
+               "per-user figures are not kept: their rows have none)."] if paired else
+              ["(This run's JSON keeps no per-user differences for a paired test.)"]),
+            peers_line,
             "A row names the page's models that did not run where it is checked. The Tuning",
             "and Fit rows are wall-clock timings (other load on the machine moves them).", "",
             "| target | hybrid | against | met |", "|---|---|---|---|", *rows, "", *cached,
@@ -490,7 +507,7 @@ def write_report(summary, out_dir):
         "not better).",
         "",
         *_peers_lines(meta.get("peers")),
-        *_targets(res, tuning, ceiling, summary.get("fit_from_scratch")),
+        *_targets(res, tuning, ceiling, summary.get("fit_from_scratch"), summary.get("paired")),
         f"![warm-up]({stem}-warmup.png)",
         f"![growth]({stem}-growth.png)",
         f"![bars]({stem}-bars.png)",

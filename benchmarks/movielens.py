@@ -571,6 +571,38 @@ def summarise(results):
     return out
 
 
+def paired(results, reference, metric="NDCG@10"):
+    """Each model's per-user ``metric`` less ``reference``'s, on the same users.
+
+    ``{key: {model: [mean difference, standard error, users]}}`` for every
+    key where ``reference`` and the model scored the same splits' users (a
+    model whose rows came from elsewhere, as the peers', has no per-user
+    figures here). Both score the same users, whose figures correlate: the
+    standard error of the per-user difference (clustered as ``summarise``
+    clusters) counts that, where the difference of two means against one
+    mean's standard error does not.
+    """
+    out = {}
+    for key, models in results.items():
+        if reference not in models or metric not in models[reference]:
+            continue
+        ref = models[reference]
+        for model, store in models.items():
+            if model == reference or metric not in store:
+                continue
+            mine, theirs = store.get("events", []), ref.get("events", [])
+            if not mine or len(mine) != len(theirs) or not all(
+                    np.array_equal(a, b) for a, b in zip(mine, theirs)):
+                continue  # not the same splits' users
+            diff = np.concatenate(store[metric]) - np.concatenate(ref[metric])
+            events = np.concatenate(ref["events"])
+            known = ~np.isnan(diff)
+            out.setdefault(key, {})[model] = [
+                float(diff[known].mean()), clustered_se(diff[known], events[known]),
+                int(known.sum())]
+    return out
+
+
 def evaluation_digest():
     """A digest of what the evaluation computes, for the peers' fingerprint.
 
@@ -689,6 +721,7 @@ def _run(ml, entries, quick, out_dir, log, t0, started):
             for e in entries
         },
         "results": summarise(results),
+        "paired": paired(results, hybrid.name),
         "fit_from_scratch": fit_cost,
     }
     _add_peers(summary, ml, quick, out_dir, log, warm_and_growth, X_tune)

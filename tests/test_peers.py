@@ -143,6 +143,29 @@ def test_a_test_event_measured_on_several_samples_is_one_cluster_of_the_standard
                       np.sqrt((1 / 4 + 1 / 4) * 2) / 4)
 
 
+def test_the_paired_difference_is_per_user_and_clustered_and_needs_the_same_users():
+    from benchmarks.movielens import paired
+
+    test = pd.DataFrame({"user_id": [1, 2, 3], "item_id": [10, 11, 12], "timestamp": [9, 9, 9]})
+    first = P.Split("E", X, test, X.iloc[:0])
+    second = P.Split("E", X, test.iloc[:1], X.iloc[:0])
+    results = {}
+    for split, ref, other in ((first, [0.5, 0.0, 1.0], [0.7, 0.1, 1.0]),
+                              (second, [0.2], [0.2])):
+        record(results, "E", "ref", split, {"NDCG@10": np.array(ref)}, 0.0)
+        record(results, "E", "other", split, {"NDCG@10": np.array(other)}, 0.0)
+    # differences 0.2, 0.1, 0 (first) and 0 (second), mean 0.075; user 1's two
+    # differences are one cluster: residual sums 0.05, 0.025, -0.075, G = 3
+    mean, se, n = paired(results, "ref")["E"]["other"]
+    assert np.isclose(mean, 0.075) and n == 4
+    assert np.isclose(se, np.sqrt((0.05 ** 2 + 0.025 ** 2 + 0.075 ** 2) * 3 / 2) / 4)
+    # a model scored on other users (or other splits) gets no paired figure
+    third = P.Split("E", X, test.iloc[1:], X.iloc[:0])
+    record(results, "A", "ref", first, {"NDCG@10": np.array([0.5, 0.0, 1.0])}, 0.0)
+    record(results, "A", "other", third, {"NDCG@10": np.array([0.0, 1.0])}, 0.0)
+    assert "A" not in paired(results, "ref") and "ref" not in paired(results, "ref")["E"]
+
+
 def test_a_rerun_keeps_the_tuning_and_the_current_keys_and_says_which_run_made_what(tmp_path):
     library = {"rectools": "0.19.0"}
     path = peers_file(tmp_path, "shop")

@@ -214,6 +214,17 @@ def test_targets_compare_means_and_leads_in_the_other_models_standard_error():
     rows = [line for line in _targets(res, {})
             if line.startswith("| D: ahead of popularity by at least")]
     assert rows[0].endswith("(+1.10 SE) | **yes** |")
+    # the paired test of the same difference goes beside the verdict, never into it
+    paired = {"D": {"Popularity": [-0.011, 0.004, 100]}, "B/n=5": {"Popularity": [0.004, 0.001, 9]}}
+    lines = _targets(res, {}, paired=paired)
+    rows = {line.split(" | ")[0][2:]: line for line in lines if line.startswith("| ")}
+    assert rows["D: ahead of popularity by at least 1 SE"].endswith(
+        "(+1.10 SE); paired -0.0110 ± 0.0040 (-2.75 SE) | **yes** |")
+    assert rows["B floor: no model ahead by more than 1 SE, at every point"].endswith(
+        "| Popularity at B/n=5; paired +0.0040 ± 0.0010 (+4.00 SE) "
+        "(not run: ItemKNN at every point) | **no** |")
+    assert any("per-user NDCG@10 less the" in line for line in lines)
+    assert not any("paired" in line for line in _targets(res, {}) if line.startswith("| "))
 
 
 def test_the_fine_tuning_table_shows_gains_as_positive():
