@@ -244,12 +244,15 @@ def _targets(res, tuning, ceiling=None, fit_cost=None, paired=None):
     def ndcg(key, model):
         return res[key][model]["NDCG@10"][:2]
 
-    def paired_test(key, model):
-        """``; paired +0.0031 ± 0.0012 (+2.58 SE)``: ``model`` less the hybrid, per user."""
+    def paired_test(key, model, hybrid_first=False):
+        """``; paired, ItemKNN less hybrid: +0.0031 ± 0.0012 (+2.58 SE)``, per user, the
+        difference taken the way round of the row's own comparison."""
         d = (paired or {}).get(key, {}).get(model)
         if d is None:
             return ""
-        return f"; paired {d[0]:+.4f} ± {d[1]:.4f} ({d[0] / max(d[1], 1e-12):+.2f} SE)"
+        sign, order = (-1, f"hybrid less {model}") if hybrid_first else (1, f"{model} less hybrid")
+        return (f"; paired, {order}: {sign * d[0]:+.4f} ± {d[1]:.4f} "
+                f"({sign * d[0] / max(d[1], 1e-12):+.2f} SE)")
 
     rows, misses = [], []
     page_models = set(others("A"))
@@ -340,7 +343,7 @@ def _targets(res, tuning, ceiling=None, fit_cost=None, paired=None):
         p, se = ndcg("D", "Popularity")
         add("D: ahead of popularity by at least 1 SE", f"{h:.4f}",
             f"Popularity {p:.4f} ± {se:.4f} ({(h - p) / se:+.2f} SE)"
-            f"{paired_test('D', 'Popularity')}", h - p >= se)
+            f"{paired_test('D', 'Popularity', hybrid_first=True)}", h - p >= se)
         # issue 15: 2 SE, or the page shows why texts cannot carry it
         target = "D: ahead of popularity by 2 SE, or the ceiling of user texts under 2 SE"
         if ceiling is not None:
@@ -388,10 +391,10 @@ def _targets(res, tuning, ceiling=None, fit_cost=None, paired=None):
             "Ahead or behind \"by one SE\": the difference of the means against the standard",
             "error of the other model's mean, as the issues define the targets. That is no",
             "paired test: both models are scored on the same users, whose figures correlate.",
-            *(["Where a row says \"paired\", the other model's per-user NDCG@10 less the",
-               "hybrid's, its mean ± its standard error (clustered by user): the paired test of",
-               "the same difference, beside the verdict, which it does not change (the peers'",
-               "per-user figures are not kept: their rows have none)."] if paired else
+            *(["Where a row says \"paired\", the per-user difference of NDCG@10 (the way",
+               "round it names), its mean ± its standard error (clustered by user): the paired",
+               "test of the same difference, beside the verdict, which it does not change (the",
+               "peers' per-user figures are not kept: their rows have none)."] if paired else
               ["(This run's JSON keeps no per-user differences for a paired test.)"]),
             peers_line,
             "A row names the page's models that did not run where it is checked. The Tuning",

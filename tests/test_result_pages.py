@@ -219,11 +219,11 @@ def test_targets_compare_means_and_leads_in_the_other_models_standard_error():
     lines = _targets(res, {}, paired=paired)
     rows = {line.split(" | ")[0][2:]: line for line in lines if line.startswith("| ")}
     assert rows["D: ahead of popularity by at least 1 SE"].endswith(
-        "(+1.10 SE); paired -0.0110 ± 0.0040 (-2.75 SE) | **yes** |")
+        "(+1.10 SE); paired, hybrid less Popularity: +0.0110 ± 0.0040 (+2.75 SE) | **yes** |")
     assert rows["B floor: no model ahead by more than 1 SE, at every point"].endswith(
-        "| Popularity at B/n=5; paired +0.0040 ± 0.0010 (+4.00 SE) "
+        "| Popularity at B/n=5; paired, Popularity less hybrid: +0.0040 ± 0.0010 (+4.00 SE) "
         "(not run: ItemKNN at every point) | **no** |")
-    assert any("per-user NDCG@10 less the" in line for line in lines)
+    assert any("per-user difference of NDCG@10" in line for line in lines)
     assert not any("paired" in line for line in _targets(res, {}) if line.startswith("| "))
 
 
