@@ -136,7 +136,9 @@ class CallTextsMixin:
         Returns
         -------
         explanation : pandas.DataFrame
-            As in :meth:`BaseRecommender.explain`.
+            As in :meth:`BaseRecommender.explain`; with ``user_texts``, its
+            ``score`` is the one :meth:`score_items` gives with the same
+            ``user_texts`` (:meth:`predict` takes no texts of the call).
         """
         return self._with_texts(user_texts, super().explain, user, items, n=n,
                                 max_contributions=max_contributions)

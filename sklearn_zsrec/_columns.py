@@ -47,13 +47,8 @@ def _timestamps(ts, name):
         else:
             ts = ts.to_numpy()
     ts = np.asarray(ts)
-    if ts.dtype.kind == "b" or (
-            ts.dtype.kind == "O" and any(isinstance(v, (bool, np.bool_)) for v in ts)):
-        raise ValueError(
-            f"{name}: column 'timestamp' holds booleans (True/False), which order no "
-            "rows in time (they would read as times 1 and 0). Give it the times of the "
-            "interactions (numbers or datetimes), or rename or drop the column."
-        )
+    if ts.dtype.kind == "b":
+        _refuse_booleans(name)
     if ts.dtype.kind == "c":  # cast to float64 by their real part, with a numpy warning
         raise ValueError(
             f"{name}: column 'timestamp' holds complex numbers; give it the times of "
@@ -129,6 +124,14 @@ def _is_whole(value):
     return isinstance(value, Integral)
 
 
+def _refuse_booleans(name):
+    raise ValueError(
+        f"{name}: column 'timestamp' holds booleans (True/False), which order no "
+        "rows in time (they would read as times 1 and 0). Give it the times of the "
+        "interactions (numbers or datetimes), or rename or drop the column."
+    )
+
+
 def _typed_times(ts, name):
     """An object array of timestamps as datetime64 or timedelta64 when it holds them.
 
@@ -136,13 +139,15 @@ def _typed_times(ts, name):
     ``pd.Period`` by its start)
     or timedeltas, each with missing values (None, NaN, NaT) beside them,
     become one numpy array (datetimes in UTC); numbers stay as they are.
-    Datetimes mixed with numbers or with timedeltas raise.
+    Datetimes mixed with numbers or with timedeltas raise, as do booleans.
     """
     kinds = set()
     for v in ts:
         if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v) or (
                 isinstance(v, (np.datetime64, np.timedelta64)) and np.isnat(v)):
             continue  # missing: raises below, as missing
+        if isinstance(v, (bool, np.bool_)):
+            _refuse_booleans(name)
         if isinstance(v, (datetime.date, np.datetime64, pd.Period)):
             kinds.add("datetime")
         elif isinstance(v, (datetime.timedelta, np.timedelta64)):

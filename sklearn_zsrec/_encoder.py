@@ -156,6 +156,16 @@ def prepare_texts(texts, template=None, lowercase=False):
     return [t.lower() for t in out] if lowercase else out
 
 
+def has_direction(vectors):
+    """Which rows of ``vectors`` (text embeddings) are not all zeros.
+
+    A text with no word of a fitted encoder's vocabulary (e.g.
+    ``TfidfVectorizer``'s) embeds to zeros: it has no direction to score
+    by, and would tie every item or every neighbour.
+    """
+    return np.asarray(vectors).any(axis=1)
+
+
 def embed(encoder, texts):
     """``encoder.transform(texts)`` as a float32 array, whatever the output setting.
 

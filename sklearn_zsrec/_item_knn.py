@@ -36,9 +36,10 @@ def item_similarity(user_items, n_neighbors, kind="bm25"):
         warnings.simplefilter("ignore", ParameterWarning)
         models = {"bm25": BM25Recommender, "cosine": CosineRecommender}
         if kind not in models:  # the estimators validate it; this is for direct calls
-            raise ValueError(f"similarity must be 'bm25' or 'cosine'; got {kind!r}.")
+            raise ValueError(f"item_similarity: kind must be 'bm25' or 'cosine'; got {kind!r}.")
         if not n_neighbors >= 1:  # (implicit's K=0 crashes the process)
-            raise ValueError(f"n_neighbors must be an int >= 1; got {n_neighbors!r}.")
+            raise ValueError(
+                f"item_similarity: n_neighbors must be an int >= 1; got {n_neighbors!r}.")
         model = models[kind]
         # one more: the item itself, dropped below; at most the catalog (implicit
         # allocates K per item: n_neighbors=2**31-1 crashed the process)

@@ -13,7 +13,7 @@ from ._base import BaseRecommender
 from ._ids import _other_type, _unique_ids, isin_ids
 from ._scores import _matmul, underflow_ignored
 from ._cold_start import CallTextsMixin, check_new_items, grow_catalog, user_texts_for
-from ._encoder import embed
+from ._encoder import embed, has_direction
 from ._explain import contributions, history_contributions
 from ._history import recency_weights
 from ._interactions import positions
@@ -215,8 +215,7 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         if self.fine_tune is not None:
             self.encoder_ = self.fine_tune.tuned_encoder(
                 self.encoder_, texts.to_numpy(), data, cols, self.user_texts_)
-        emb = embed(self.encoder_, texts.to_numpy())
-        self.item_embeddings_ = _normalize_rows(emb).astype(np.float32)
+        self.item_embeddings_ = self._item_embeddings(texts)
         self.history_ = sp.csr_matrix(
             (recency_weights(data, self.half_life), (rows, cols)),
             shape=self.user_items_.shape,
@@ -247,6 +246,24 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
             out[rest[~with_text]] = self._popularity
         return out
 
+    def _item_embeddings(self, texts):
+        """Unit embeddings of the item ``texts`` (a Series by id); warn about any of zeros.
+
+        An item whose text has no word of a fitted encoder's vocabulary (e.g.
+        ``TfidfVectorizer``'s) embeds to zeros: every user scores it 0 by
+        text, in the middle of every ranking whatever the user's tastes.
+        """
+        emb = embed(self.encoder_, texts.to_numpy())
+        some = has_direction(emb)
+        if not some.all():
+            warnings.warn(
+                f"{type(self).__name__}: the texts of {int((~some).sum())} items (e.g. "
+                f"{texts.index[~some][:5].tolist()}) embed to zeros (none of their words is in "
+                "the encoder's vocabulary), so every user scores them 0 by text, whatever "
+                "their tastes. Give them texts in the words of the other item texts, or an "
+                "encoder that reads their words.", UserWarning, stacklevel=caller_stacklevel())
+        return _normalize_rows(emb).astype(np.float32)
+
     def _directed(self, vec, users):
         """Which of ``users``' text embeddings ``vec`` have a direction; warn about the rest.
 
@@ -255,7 +272,7 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         (ranked in the catalog's order): those users are scored as users
         without a text, by popularity, with a warning.
         """
-        some = np.asarray(vec).any(axis=1)
+        some = has_direction(vec)
         if not some.all():
             warnings.warn(
                 f"{type(self).__name__}: the texts of {int((~some).sum())} users (e.g. "
@@ -321,7 +338,7 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         array([[3]])
         """
         texts = check_new_items(self, item_texts)
-        emb = _normalize_rows(embed(self.encoder_, texts.to_numpy())).astype(np.float32)
+        emb = self._item_embeddings(texts)
         n_new = len(texts)
         self.item_embeddings_ = np.concatenate([self.item_embeddings_, emb])
         self._popularity = np.concatenate([self._popularity, np.zeros(n_new, np.float32)])
@@ -341,7 +358,7 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
             score = self._scores(rows, users)[0, cols]
             texts = user_texts_for(self.user_texts_) if row < 0 else self.user_texts_
             found = -1 if texts is None else positions(pd.Index(texts.index), users[:1])[0]
-            directed = found >= 0 and np.asarray(embed(self.encoder_, texts.iloc[[found]])).any()
+            directed = found >= 0 and has_direction(embed(self.encoder_, texts.iloc[[found]]))[0]
             source = "user text" if directed else "popularity"
             return contributions(np.arange(len(cols)), source, None, score)
         history = self.history_[row]

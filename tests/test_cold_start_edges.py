@@ -182,6 +182,22 @@ def test_a_text_with_no_word_of_the_vocabulary_is_scored_as_no_text_with_a_warni
         assert sources == {"popularity"}
 
 
+def test_an_item_text_with_no_word_of_the_vocabulary_is_reported_in_fit_and_add_items():
+    # it scores 0 by text for every user, in the middle of every ranking
+    X = pd.DataFrame({"user_id": ["ann", "bob"], "item_id": [1, 3]})
+    items = pd.concat([JAZZ, pd.Series({5: "the and of"})])
+    with pytest.warns(UserWarning, match=r"texts of 1 items \(e.g. \[5\]\) embed to zeros"):
+        model = _zero_shot(items, TfidfVectorizer(stop_words="english")).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.add_items({6: "jazz club night"})  # a word of the vocabulary: no warning
+    with pytest.warns(UserWarning, match=r"texts of 2 items \(e.g. \[7, 8\]\) embed to zeros"):
+        model.add_items({7: "opera aria", 8: "tenor", 9: "space opera"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _zero_shot().fit(X)
+
+
 def test_a_new_users_text_with_no_word_of_the_vocabulary_matches_no_text_neighbour():
     # with fit-time user texts, a text embedding to zeros tied every known user
     # with a text as its neighbour (their items first), without a warning (review)

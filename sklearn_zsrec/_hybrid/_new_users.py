@@ -11,7 +11,7 @@ from .._scores import _matmul, _top_n
 from .._cold_start import user_texts_for
 from .._interactions import object_array, positions
 from .._progress import one_id_warning
-from .._encoder import embed
+from .._encoder import embed, has_direction
 from .._zero_shot import _normalize_rows
 from . import _memo
 from ._blend import standardize
@@ -161,13 +161,21 @@ class TextNeighbours:
         is no text: it would tie every known user as a neighbour; the text
         model scores it by popularity, with its warning.
         """
+        return self._embedded(users, rows)[0]
+
+    def _embedded(self, users, rows=None):
+        """``has_text``'s mask, and those users' text embeddings (unit rows, float32)."""
         if self.embeddings_ is None:
-            return np.zeros(len(users), dtype=bool)
+            return np.zeros(len(users), dtype=bool), None
         texts = self.user_texts(users, rows)
         found = np.array([t is not None for t in texts], dtype=bool)
+        emb = np.zeros((0, self.embeddings_.shape[1]), dtype=np.float32)
         if found.any():
-            found[found] = np.asarray(embed(self.text_.encoder_, list(texts[found]))).any(axis=1)
-        return found
+            vec = embed(self.text_.encoder_, list(texts[found]))
+            some = has_direction(vec)
+            found[found] = some
+            emb = _normalize_rows(vec[some]).astype(np.float32)
+        return found, emb
 
     def source(self, user, row=-1):
         """What scores ``user`` (not seen in fit): its text neighbours, its text, or popularity.
@@ -180,7 +188,7 @@ class TextNeighbours:
         if self.has_text(object_array([user]), [row])[0]:
             return "text neighbours"
         text = self.user_texts(object_array([user]), [row])[0]
-        directed = text is not None and np.asarray(embed(self.text_.encoder_, [text])).any()
+        directed = text is not None and has_direction(embed(self.text_.encoder_, [text]))[0]
         return "user text" if directed else "popularity"
 
     def set_exposure(self, exposure, declared=None, random_state=None, k=10):
@@ -235,10 +243,10 @@ class TextNeighbours:
         text neighbour, as in the choice of the neighbour count.
         """
         out = np.empty((len(users), len(self.n_item_interactions_)), dtype=np.float32)
-        with_text = self.has_text(users, rows)
+        with_text, emb = self._embedded(users, rows)
         if with_text.any():
             out[with_text] = sum(self._text_parts(
-                users[with_text], None if rows is None else np.asarray(rows)[with_text]).values())
+                emb, None if rows is None else np.asarray(rows)[with_text]).values())
         if (~with_text).any():  # the text model: its text scores, or popularity without text
             part, shift = self._text_model_parts(users[~with_text])
             out[~with_text] = part + shift
@@ -259,15 +267,15 @@ class TextNeighbours:
     def explained(self, user, row=-1):
         """One user's ``scores`` as ``{source: scores over the catalog}``, adding up to them."""
         users = object_array([user])
-        if self.has_text(users, [row])[0]:
-            return {name: part[0] for name, part in self._text_parts(users, [row]).items()}
+        with_text, emb = self._embedded(users, [row])
+        if with_text[0]:
+            return {name: part[0] for name, part in self._text_parts(emb, [row]).items()}
         part, shift = self._text_model_parts(users)
         return {self.source(user, row): part[0], "new item offset": shift[0]}
 
-    def _text_parts(self, users, rows=None, k=10):
-        """The parts of the scores of ``users`` with a text and known users to match."""
-        emb = _normalize_rows(embed(self.text_.encoder_,
-                                    self.user_texts(users, rows))).astype(np.float32)
+    def _text_parts(self, emb, rows=None, k=10):
+        """The parts of the scores of users with a text (``emb``: its unit embeddings, as
+        ``_embedded`` gives them) and known users to match."""
         sim = self._similarity(emb)
         if rows is not None:  # a known user (row >= 0) with a text is not its own neighbour
             own = np.searchsorted(self.rows_, rows)  # rows_: sorted

@@ -182,7 +182,7 @@ class LeaveLastOut(BaseCrossValidator):
     """
 
     def __init__(self, n_splits=1):
-        self.n_splits = _check_positive_int(n_splits, "n_splits", "LeaveLastOut")
+        self.n_splits = _check_positive_int(n_splits, "n_splits", type(self).__name__)
 
     def get_n_splits(self, X=None, y=None, groups=None):
         """Return the number of folds.
@@ -225,12 +225,13 @@ class LeaveLastOut(BaseCrossValidator):
             Positions of the test rows, ascending.
         """
         # checked again: an attribute set after __init__ would give no fold
-        n_splits = _check_positive_int(self.n_splits, "n_splits", "LeaveLastOut")
-        users, times, interactions = _users_and_times(X, type(self).__name__, y)
-        rank, n_user_rows = _rank_from_end(users, times, interactions, "LeaveLastOut")
+        name = type(self).__name__
+        n_splits = _check_positive_int(self.n_splits, "n_splits", name)
+        users, times, interactions = _users_and_times(X, name, y)
+        rank, n_user_rows = _rank_from_end(users, times, interactions, name)
         test_ok = np.ones(len(rank), dtype=bool) if interactions is None else interactions
         most = int(n_user_rows.max())
-        _check_any_interaction(most, "LeaveLastOut")
+        _check_any_interaction(most, name)
         if most <= n_splits:
             fix = (
                 f"Use n_splits <= {most - 1}"
@@ -239,7 +240,7 @@ class LeaveLastOut(BaseCrossValidator):
                 "interactions to hold one out"
             )
             raise ValueError(
-                f"LeaveLastOut(n_splits={n_splits}) needs users with more "
+                f"{name}(n_splits={n_splits}) needs users with more "
                 f"than {n_splits} interactions, but no user has more than "
                 f"{most}, so fold {most - 1} (0-based) would have no test rows. "
                 f"{fix}."
