@@ -166,11 +166,53 @@ def test_bad_k_for_mrr_and_coverage_mentions_none():
         ([[1]], [1, 2], r"y_pred must be a 2-D array .* got an array of shape \(2,\)"),
         ([[1], [2]], [[1, 2], [3]], r"y_pred must be a 2-D array .* same length"),
         ([], np.empty((0, 3)), r"y_pred has 0 rows"),
+        ([], [], r"y_pred has 0 rows"),  # (it said "2-D" and hinted at scoring=)
+        # graded relevance {item: grade} lost its grades: grade 0 counted as relevant
+        ([{1: 0, 2: 3}], [[1, 2]], r"y_true\[0\] is a mapping .* if grade > 0"),
+        # scikit-learn's ndcg_score layout: rows read as the ids 0 and 1
+        (np.array([[0, 1, 1], [1, 0, 0]]), [[1, 2], [0, 2]], r"looks like a relevance matrix"),
+        (np.array([[False, True], [True, True]]), [[1], [0]], r"looks like a relevance matrix"),
     ],
 )
 def test_bad_inputs_raise(y_true, y_pred, message):
     with pytest.raises(ValueError, match=message):
         recall_at_k(y_true, y_pred, k=2)
+
+
+def test_a_sparse_relevance_matrix_is_refused_and_item_ids_0_and_1_are_not():
+    import scipy.sparse as sp
+
+    with pytest.raises(ValueError, match=r"looks like a relevance matrix"):
+        ndcg_at_k(sp.csr_matrix(np.array([[0, 1], [1, 0]])), [[1], [0]], k=1)
+    # two relevant ids per user, 0 and 1 among them, each named once: ids
+    assert recall_at_k(np.array([[0, 1], [1, 0]]), [[0, 5], [7, 1]], k=2) == 0.5
+
+
+def test_labelled_y_true_and_y_pred_in_other_orders_are_refused_not_paired_by_position():
+    # a groupby Series (sorted by user) against recommendations indexed in the
+    # log's order paired other users' sets, silently (recall 0.667 for 1.0)
+    y_true = pd.Series({"a": [1], "b": [2], "c": [3]})
+    y_pred = pd.DataFrame([[3, 9], [2, 9], [1, 9]], index=["c", "b", "a"])
+    with pytest.raises(ValueError, match=r"y_true.reindex\(y_pred.index\)"):
+        recall_at_k(y_true, y_pred, k=2)
+    assert recall_at_k(y_true.reindex(y_pred.index), y_pred, k=2) == 1.0
+    # the same labels in the same order, or positions on either side: paired as given
+    assert recall_at_k(y_true, y_pred.loc[["a", "b", "c"]], k=2) == 1.0
+    assert recall_at_k(y_true, y_pred.reset_index(drop=True), k=2) == 1 / 3
+
+
+def test_a_perfect_ranking_has_an_ndcg_of_exactly_one_at_any_size():
+    # the DCG was summed pairwise, the ideal in order: 1.0000000000000002 at 32 hits
+    for n in (1, 31, 32, 48, 100, 399):
+        assert ndcg_at_k([list(range(n))], [list(range(n))], k=n) == 1.0
+
+
+def test_catalog_as_a_column_is_refused_naming_the_column():
+    items = pd.DataFrame({"item_id": [1, 2, 3]})
+    with pytest.raises(ValueError, match=r"1-D collection .* items\['item_id'\]"):
+        catalog_coverage([[1, 2]], items[["item_id"]].to_numpy())
+    # a list of tuple ids is 1-D: tuples are ids
+    assert catalog_coverage([[(1, 2)], [(1, 2)]], [(1, 2), (3, 4)]) == 0.5
 
 
 def test_y_pred_as_a_column_of_rows():

@@ -144,6 +144,8 @@ def _check_y_pred(y_pred, from_model=False):
         for i, row in enumerate(y_pred):
             arr[i] = object_array(list(row))
     arr = _rows_of_ids(arr)
+    if arr.ndim >= 1 and arr.shape[0] == 0:  # [] is 1-D: no user, not a layout
+        raise ValueError("y_pred has 0 rows; at least one user is required.")
     if arr.ndim != 2:
         raise ValueError(
             "y_pred must be a 2-D array of shape (n_users, n_recommended) "
@@ -151,8 +153,6 @@ def _check_y_pred(y_pred, from_model=False):
             "must have the same length, e.g. the output of recommend(users, n=k)."
             + (f" ({_AS_SCORING}.)" if arr.ndim == 1 and arr.dtype.kind == "f" else "")
         )
-    if arr.shape[0] == 0:
-        raise ValueError("y_pred has 0 rows; at least one user is required.")
     if arr.dtype.kind == "f" and not from_model:  # score_items' layout? (float ids are rare)
         finite = arr[np.isfinite(arr)]
         fractional = finite[finite != np.round(finite)]
@@ -178,6 +178,13 @@ def _check_y_true(y_true, n_users):
             "y_true must be a sequence with one collection of relevant item "
             f"ids per user; got {y_true!r}."
         )
+    if hasattr(y_true, "toarray") or (
+            isinstance(y_true, np.ndarray) and y_true.ndim == 2 and _is_relevance_matrix(y_true)):
+        raise ValueError(
+            "y_true looks like a relevance matrix (users x items of 0/1 or bool, as "
+            "scikit-learn's ndcg_score takes), not relevant item ids: its rows would be "
+            "read as the ids 0 and 1. Convert it: [items[np.flatnonzero(row)] for row in "
+            "Y] for the items (e.g. a model's items_) its columns stand for.")
     if len(y_true) != n_users:
         raise ValueError(
             "y_true and y_pred must have one entry per user; got "
@@ -190,6 +197,11 @@ def _check_y_true(y_true, n_users):
             arr = np.empty(0, dtype=object)  # a user without held-out rows (a left join)
         elif isinstance(items, np.ndarray) and items.ndim == 1:
             arr = items
+        elif isinstance(items, Mapping):  # qrels {item: grade}: its grade-0 items too
+            raise ValueError(
+                f"y_true[{row}] is a mapping ({type(items).__name__}), e.g. graded "
+                "relevance {item: grade}; the metrics take each user's relevant item ids. "
+                "Pass [i for i, grade in row.items() if grade > 0] for each row.")
         elif isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
             raise ValueError(
                 f"y_true[{row}] must be a collection (list, set or array) of "
@@ -200,6 +212,36 @@ def _check_y_true(y_true, n_users):
             arr = np.fromiter(items, dtype=object)
         relevant.append(arr)
     return relevant
+
+
+def _is_relevance_matrix(y_true):
+    """A 2-D ``y_true`` of bools, or of 0s and 1s with a value repeated in a row
+    (a user's relevant ids name each item once)."""
+    if y_true.dtype.kind == "b":
+        return True
+    if y_true.dtype.kind not in "iuf" or y_true.shape[1] < 2:
+        return False
+    return bool(np.isin(y_true, (0, 1)).all()
+                and (np.diff(np.sort(y_true, axis=1), axis=1) == 0).any())
+
+
+def _check_same_users(y_true, y_pred):
+    """Refuse a ``y_true`` and a ``y_pred`` both labelled by user, in other orders.
+
+    The metrics pair their rows by position; a ``groupby`` Series (sorted by
+    user) against recommendations indexed in the test log's order paired
+    other users' sets, silently.
+    """
+    if not (isinstance(y_true, pd.Series) and isinstance(y_pred, (pd.Series, pd.DataFrame))):
+        return
+    a, b = y_true.index, y_pred.index
+    if isinstance(a, pd.RangeIndex) or isinstance(b, pd.RangeIndex) or a.equals(b):
+        return
+    raise ValueError(
+        "y_true and y_pred are both indexed, by other labels or in another order (y_true "
+        f"{a[:3].tolist()}..., y_pred {b[:3].tolist()}...); the metrics pair their rows by "
+        "position. Align them by user, e.g. y_true.reindex(y_pred.index), or drop the "
+        "labels (.reset_index(drop=True)) if the rows are already in the same order.")
 
 
 def _concat(arrays):
@@ -217,6 +259,7 @@ def _relevance(y_true, y_pred, k, filled=None, from_model=False):
     repeated ids in ``y_true`` count once. Positions where ``filled`` (a
     boolean array of ``y_pred``'s shape) is False are empty: never hits.
     """
+    _check_same_users(y_true, y_pred)
     y_pred = _check_y_pred(y_pred, from_model)
     relevant = _check_y_true(y_true, len(y_pred))
     top = y_pred if k is None else y_pred[:, :k]
@@ -299,7 +342,9 @@ def _recall_values(hits, n_relevant, k):
 
 def _ndcg_values(hits, n_relevant, k):
     discount = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
-    dcg = hits @ discount
+    # summed in order, as the ideal DCG below: a perfect ranking is exactly 1
+    # (a dot product summed pairwise and gave 1.0000000000000002 at 32 hits)
+    dcg = np.cumsum(hits * discount, axis=1)[:, -1] if hits.shape[1] else np.zeros(len(hits))
     n_ideal = np.minimum(n_relevant, k)
     gains = 1.0 / np.log2(np.arange(2, n_ideal.max() + 2))
     ideal = np.concatenate([[0.0], np.cumsum(gains)])  # ideal[n]: n hits first
@@ -395,10 +440,11 @@ def hit_rate_at_k(y_true, y_pred, k=10):
     Parameters
     ----------
     y_true : sequence of length n_users
-        For each user, a collection (list, set or array) of relevant item ids.
-        Users with an empty collection are left out of the mean, with a
-        warning (as trec_eval leaves out queries without relevance
-        judgements).
+        For each user, a collection (list, set or array) of relevant item ids,
+        paired with ``y_pred``'s rows by position (both indexed by user in
+        other orders raise). Users with an empty collection are left out of
+        the mean, with a warning (as trec_eval leaves out queries without
+        relevance judgements).
     y_pred : array-like of shape (n_users, n_recommended)
         Recommended item ids per user, best first. Ids may be ints or strings.
     k : int, default=10
@@ -430,10 +476,11 @@ def precision_at_k(y_true, y_pred, k=10):
     Parameters
     ----------
     y_true : sequence of length n_users
-        For each user, a collection (list, set or array) of relevant item ids.
-        Users with an empty collection are left out of the mean, with a
-        warning (as trec_eval leaves out queries without relevance
-        judgements).
+        For each user, a collection (list, set or array) of relevant item ids,
+        paired with ``y_pred``'s rows by position (both indexed by user in
+        other orders raise). Users with an empty collection are left out of
+        the mean, with a warning (as trec_eval leaves out queries without
+        relevance judgements).
     y_pred : array-like of shape (n_users, n_recommended)
         Recommended item ids per user, best first. Ids may be ints or strings.
     k : int, default=10
@@ -462,10 +509,11 @@ def recall_at_k(y_true, y_pred, k=10):
     Parameters
     ----------
     y_true : sequence of length n_users
-        For each user, a collection (list, set or array) of relevant item ids.
-        Users with an empty collection are left out of the mean, with a
-        warning (as trec_eval leaves out queries without relevance
-        judgements).
+        For each user, a collection (list, set or array) of relevant item ids,
+        paired with ``y_pred``'s rows by position (both indexed by user in
+        other orders raise). Users with an empty collection are left out of
+        the mean, with a warning (as trec_eval leaves out queries without
+        relevance judgements).
     y_pred : array-like of shape (n_users, n_recommended)
         Recommended item ids per user, best first. Ids may be ints or strings.
     k : int, default=10
@@ -498,10 +546,11 @@ def ndcg_at_k(y_true, y_pred, k=10):
     Parameters
     ----------
     y_true : sequence of length n_users
-        For each user, a collection (list, set or array) of relevant item ids.
-        Users with an empty collection are left out of the mean, with a
-        warning (as trec_eval leaves out queries without relevance
-        judgements).
+        For each user, a collection (list, set or array) of relevant item ids,
+        paired with ``y_pred``'s rows by position (both indexed by user in
+        other orders raise). Users with an empty collection are left out of
+        the mean, with a warning (as trec_eval leaves out queries without
+        relevance judgements).
     y_pred : array-like of shape (n_users, n_recommended)
         Recommended item ids per user, best first. Ids may be ints or strings.
     k : int, default=10
@@ -541,10 +590,11 @@ def map_at_k(y_true, y_pred, k=10):
     Parameters
     ----------
     y_true : sequence of length n_users
-        For each user, a collection (list, set or array) of relevant item ids.
-        Users with an empty collection are left out of the mean, with a
-        warning (as trec_eval leaves out queries without relevance
-        judgements).
+        For each user, a collection (list, set or array) of relevant item ids,
+        paired with ``y_pred``'s rows by position (both indexed by user in
+        other orders raise). Users with an empty collection are left out of
+        the mean, with a warning (as trec_eval leaves out queries without
+        relevance judgements).
     y_pred : array-like of shape (n_users, n_recommended)
         Recommended item ids per user, best first. Ids may be ints or strings.
     k : int, default=10
@@ -583,10 +633,11 @@ def mrr(y_true, y_pred, k=None):
     Parameters
     ----------
     y_true : sequence of length n_users
-        For each user, a collection (list, set or array) of relevant item ids.
-        Users with an empty collection are left out of the mean, with a
-        warning (as trec_eval leaves out queries without relevance
-        judgements).
+        For each user, a collection (list, set or array) of relevant item ids,
+        paired with ``y_pred``'s rows by position (both indexed by user in
+        other orders raise). Users with an empty collection are left out of
+        the mean, with a warning (as trec_eval leaves out queries without
+        relevance judgements).
     y_pred : array-like of shape (n_users, n_recommended)
         Recommended item ids per user, best first. Ids may be ints or strings.
     k : int or None, default=None
@@ -645,6 +696,10 @@ def catalog_coverage(y_pred, catalog, k=None):
         raise ValueError(
             f"catalog must be a collection of item ids; got {catalog!r}."
         )
+    if getattr(catalog, "ndim", 1) > 1:  # (a list of tuple ids is 1-D: tuples are ids)
+        raise ValueError(
+            f"catalog must be a 1-D collection of item ids; got shape {np.shape(catalog)} "
+            "(e.g. items[['item_id']]: take the column, items['item_id']).")
     ids = pd.unique(np.fromiter(catalog, dtype=object))
     if len(ids) == 0:
         raise ValueError("catalog is empty; pass the ids of all items.")
