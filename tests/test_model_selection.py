@@ -365,6 +365,19 @@ def test_bad_X_raises(bad_X, message):
         train_test_split_last(bad_X)
 
 
+def test_boolean_user_ids_are_refused_as_fit_refuses_them():
+    # True and 1 would be one user (the fit that followed raised; the split did not)
+    X = pd.DataFrame({"user_id": [True, False, True, False], "item_id": [1, 2, 3, 4],
+                      "timestamp": [1, 2, 3, 4]})
+    mixed = X.assign(user_id=pd.Series([True, 1, "a", "a"], dtype=object))
+    for bad in (X, mixed):
+        with pytest.raises(TypeError, match=r"LeaveLastOut: column 'user_id' holds bool .*"
+                                            r"not booleans .*astype\(str\)"):
+            list(LeaveLastOut().split(bad))
+        with pytest.raises(TypeError, match=r"train_test_split_last: column 'user_id' holds"):
+            train_test_split_last(bad)
+
+
 @pytest.mark.parametrize("dtype, times", [
     (np.int8, [-100, 0, 100]),
     (np.int16, [-20000, 0, 20000]),

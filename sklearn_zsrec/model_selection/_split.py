@@ -12,8 +12,8 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
 from .._columns import _timestamps, checked_weights
-from .._interactions import (_codes, _is_spark_frame, index_hint, is_positive_int,
-                             named_columns, refuse_sparse)
+from .._interactions import (_codes, _is_spark_frame, _refuse_id_dtype, index_hint,
+                             is_positive_int, named_columns, refuse_sparse)
 
 
 def _check_positive_int(value, name, owner):
@@ -133,6 +133,10 @@ def _rank_from_end(users, times=None, interactions=None, name="the splitter"):
     """
     # a list column not exploded gets fit's message, not pandas' "unhashable type"
     codes = _codes(users, "the ids of column 'user_id'", name)
+    users = np.asarray(users)
+    if users.dtype.kind == "b" or (users.dtype.kind == "O" and any(
+            isinstance(v, (bool, np.bool_)) for v in pd.unique(users))):
+        _refuse_id_dtype("bool", "column 'user_id'", name)  # as fit refuses them
     if (codes < 0).any():
         raise ValueError(
             f"{name}: X has missing user_id values (NaN/None) in {int((codes < 0).sum())} "
