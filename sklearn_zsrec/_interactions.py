@@ -488,10 +488,30 @@ def _spark_to_pandas(X):
     Without ``user_id`` or ``item_id`` only the header comes over, for
     :func:`check_interactions` to name the missing columns; our columns
     spelt otherwise (``TIMESTAMP``) come over too, for it to refuse them.
+
+    Spark's timestamps are instants: they come over in UTC (``toPandas``
+    gives the session time zone's wall-clock times, which run backwards in
+    the hour a daylight-saving change repeats). With a ``timestamp``
+    column, the rows come sorted by user, time and item: a Spark frame has
+    no row order, and a user's rows tied in time, which the models order
+    by row, would follow the partitioning (a ``repartition``, a join).
     """
-    if {"user_id", "item_id"} <= set(X.columns):
-        return X.select([c for c in X.columns if _ours(c) is not None]).toPandas()
-    return X.limit(0).toPandas()
+    if not {"user_id", "item_id"} <= set(X.columns):
+        return X.limit(0).toPandas()
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import TimestampType
+
+    kept = [c for c in X.columns if _ours(c) is not None]
+    instants = [f.name for f in X.schema.fields
+                if f.name in kept and isinstance(f.dataType, TimestampType)]
+    if "timestamp" in kept:
+        X = X.orderBy("user_id", "timestamp", "item_id")
+    X = X.select([F.expr(f"unix_micros(`{c}`)").alias(c) if c in instants else X[f"`{c}`"]
+                  for c in kept])
+    out = X.toPandas()
+    for c in instants:
+        out[c] = pd.to_datetime(out[c], unit="us", utc=True)
+    return out
 
 
 def _from_spark(X, y, name, reads_order=True):

@@ -48,6 +48,11 @@ def _session(spark):
     """``spark``, or the active session, or a new ``local[2]`` one (kept for later fits)."""
     SparkSession = _require_pyspark()
     if spark is not None:
+        if getattr(getattr(spark, "_sc", None), "_jsc", True) is None:  # (classic sessions)
+            raise ValueError(
+                "spark= is a SparkSession that has been stopped (spark.stop(), or a "
+                "restarted notebook kernel's Spark); pass the running session "
+                "(SparkSession.getActiveSession()), or spark=None to use it.")
         return spark
     active = SparkSession.getActiveSession()
     if active is not None:

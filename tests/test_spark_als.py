@@ -439,6 +439,50 @@ def test_the_other_models_and_the_splitters_on_a_spark_frame(spark):
         PopularityRecommender().fit(frame, y=np.ones(len(X)))
 
 
+def test_a_spark_frames_rows_tied_in_time_give_one_model_whatever_its_partitions(spark):
+    # ties fell to the row order Spark collected, which a repartition changes:
+    # NextItem's top-5 changed for 40 of 40 users (hunt); now by item id
+    tied = X.assign(timestamp=pd.Timestamp("2024-01-01", tz="UTC")
+                    + pd.to_timedelta(X.groupby("user_id").cumcount() // 2, unit="D"))
+    frame = spark.createDataFrame(tied)
+    for model in (NextItemRecommender(), ItemKNNRecommender()):
+        got = clone(model).fit(frame).recommend(USERS, n=5)
+        np.testing.assert_array_equal(clone(model).fit(frame.repartition(3)).recommend(
+            USERS, n=5), got)
+        ordered = tied.sort_values(["user_id", "timestamp", "item_id"], kind="stable")
+        np.testing.assert_array_equal(clone(model).fit(ordered).recommend(USERS, n=5), got)
+
+
+def test_a_spark_frames_times_are_instants_in_the_hour_a_clock_change_repeats(spark):
+    # toPandas gave the session zone's wall-clock times: 01:30 EDT, then 01:10
+    # EST forty minutes later, read in reverse order (hunt)
+    times = pd.to_datetime(["2024-11-03 05:30", "2024-11-03 06:10", "2024-01-01 00:00",
+                            "2024-01-02 00:00", "2024-01-01 00:00", "2024-01-02 00:00"],
+                           utc=True)
+    X = pd.DataFrame({"user_id": ["ann", "ann", "bob", "bob", "cy", "cy"],
+                      "item_id": ["A", "B", "C", "D", "A", "C"], "timestamp": times})
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    try:
+        got = NextItemRecommender().fit(spark.createDataFrame(X))
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", zone)
+    expected = NextItemRecommender().fit(X).recommend(["ann"], n=2, exclude_seen=False)
+    assert expected.tolist() == [["B", "C"]]  # after A came B
+    np.testing.assert_array_equal(got.recommend(["ann"], n=2, exclude_seen=False), expected)
+
+
+def test_a_stopped_session_passed_as_spark_is_named(spark):
+    # it raised pyspark's bare AssertionError(), or an AttributeError on a new
+    # session; a stand-in for a stopped session (its context gone), as the
+    # shared session cannot be stopped here: the test is about our own check
+    from types import SimpleNamespace
+
+    stopped = SimpleNamespace(_sc=SimpleNamespace(_jsc=None), createDataFrame=lambda *a: None)
+    with pytest.raises(ValueError, match=r"spark= is a SparkSession that has been stopped"):
+        _small(spark=stopped).fit(X)
+
+
 def test_spark_als_refuses_sample_weight_naming_y(spark):
     # sample_weight is refused by BaseRecommender.fit, naming y; a fit that
     # did not pass it on would weigh every row 1 (impressions as clicks), silently
