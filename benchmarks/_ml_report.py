@@ -453,9 +453,17 @@ def _peers_lines(peers):
     return lines + [""]
 
 
+def _splits_of(res, keys):
+    """How many splits the keys' rows pool (the most of any model; 1 without a record)."""
+    return max([len(row.get("NDCG@10 per split", [None])) for k in keys
+                for row in res.get(k, {}).values()] or [1])
+
+
 def write_report(summary, out_dir):
     out_dir = Path(out_dir)
     res, meta, tuning = summary["results"], summary["meta"], summary["tuning"]
+    n_e = _splits_of(res, [k for k in res if k.startswith("E/") and k != "E/p=100"])
+    e_samples = {2: "two", 3: "three"}.get(n_e, str(n_e))
     data = meta.get("dataset", {"name": "ml-100k", "title": "MovieLens-100K", "n_items": 1682})
     stem, title = data["name"], data["title"]
     warm_keys = [k for k in res if k.startswith("B/")]
@@ -515,7 +523,8 @@ def write_report(summary, out_dir):
         f"![growth]({stem}-growth.png)",
         f"![bars]({stem}-bars.png)",
         "",
-        "## A. Warm users, leave-last-out (3 rolling folds pooled)",
+        f"## A. Warm users, leave-last-out ({_splits_of(res, ['A'])} rolling "
+        f"fold{'s pooled' if _splits_of(res, ['A']) > 1 else ''})",
         "",
         "fit s: the folds' fits summed (one fit in C-new, C-mix and D).",
         "",
@@ -560,9 +569,10 @@ def write_report(summary, out_dir):
         *_fine_tuning_lines(res),
         "## E. Data growth: protocol A fold 0, models trained on p% of the training rows",
         "",
-        "Each p below 100 is drawn three times (sampling seeds 0, 1, 2) and every model",
+        f"Each p below 100 is drawn {'twice' if n_e == 2 else e_samples + ' times'} (sampling seeds "
+        f"{', '.join(map(str, range(n_e)))}) and every model",
         "is refitted on each sample; each sample tests the users with a training row in",
-        "it. Means over the three samples' tested users; the standard error takes a user",
+        f"it. Means over the {e_samples} samples' tested users; the standard error takes a user",
         "tested on several samples (on the same test item) as one cluster. At 1-5% a",
         "model finds a few dozen test items, and one sample's luck decided the order of",
         "the models (docs/benchmark.md, \"One sample of a small p\"). NDCG@10:",

@@ -80,6 +80,7 @@ GROWTH_P = (1, 2, 5, 10, 25, 50, 100)
 # 1-5% a test user has a few training rows and a model finds a few dozen test
 # items, so that one sample decides the order of models by its luck
 GROWTH_SAMPLES = 3
+QUICK_GROWTH_SAMPLES = 2  # --quick
 
 
 @dataclass
@@ -657,7 +658,7 @@ def warm_and_growth_splits(X, quick):
             out.append((f"B/n={'all' if n is None else n}", P.protocol_b(X, n, part)))
     for p in (5, 100) if quick else GROWTH_P:
         # p = 100 is the same rows whatever the seed
-        seeds = range(1 if p == 100 else 2 if quick else GROWTH_SAMPLES)
+        seeds = range(1 if p == 100 else QUICK_GROWTH_SAMPLES if quick else GROWTH_SAMPLES)
         out += [(f"E/p={p}", P.protocol_e(X, p, seed=seed)) for seed in seeds]
     return out
 
@@ -735,10 +736,18 @@ def _run(ml, entries, quick, out_dir, log, t0, started):
     return summary
 
 
-# what makes two runs on one machine give the same quality figures
+def reproducibility(quick):
+    """What makes two runs on one machine give the same quality figures."""
+    n = QUICK_GROWTH_SAMPLES if quick else GROWTH_SAMPLES
+    words = {2: "two", 3: "three"}
+    seeds = ", ".join(map(str, range(n)))
+    samples = f"{words.get(n, n)} samples per p (seeds {seeds})"
+    return REPRODUCIBILITY.format(samples=samples)
+
+
 REPRODUCIBILITY = (
     "seeds: random_state=0 for every model; sampling seed 0 for every protocol's "
-    "draws but E's three samples per p (seeds 0, 1, 2) and the user-text ridge's "
+    "draws but E's {samples} and the user-text ridge's "
     "cold-user validation split (seed 1); "
     "threads: implicit's ALS (ALS (implicit), ALSRecommender, the hybrid's CF, the "
     "user-text ridge) on 1 thread, as implicit's multithreaded ALS is not "
@@ -862,7 +871,7 @@ def meta(quick, seconds, data, n_items, started=None):
         "seconds": round(seconds, 1),
         # what TextEncoder(precision="auto") ran in; decided from the hardware
         "encoder_precision": TextEncoder(verbose=0).fit().precision_,
-        "reproducibility": REPRODUCIBILITY,
+        "reproducibility": reproducibility(quick),
         # how a user's rows of one second are ordered, and what a user is to
         # the standard errors (pages without these keys: docs/benchmark.md,
         # "Ties in time")

@@ -164,6 +164,28 @@ def test_the_committed_page_is_what_its_json_writes(tmp_path):
         "regenerate the page (`python -m benchmarks.movielens`) or fix the page's code")
 
 
+def test_a_quick_pages_prose_counts_its_own_folds_and_samples(tmp_path):
+    # the smoke run (one fold of A, two samples per p of E) kept the full
+    # run's "3 rolling folds" and "seeds 0, 1, 2" under its banner
+    from benchmarks.movielens import reproducibility
+
+    page = _page()
+    for key, models in page["results"].items():
+        for row in models.values():
+            if key == "A":
+                row.pop("NDCG@10 per split", None)
+            elif key.startswith("E/") and "NDCG@10 per split" in row:
+                row["NDCG@10 per split"] = row["NDCG@10 per split"][:2]
+    page["meta"]["reproducibility"] = reproducibility(quick=True)
+    shutil.copy(RESULTS / "ml-100k-cold-users.json", tmp_path)
+    write_report(page, tmp_path)
+    text = (tmp_path / "ml-100k.md").read_text()
+    assert "## A. Warm users, leave-last-out (1 rolling fold)" in text
+    assert "drawn twice (sampling seeds 0, 1)" in text and "the two samples'" in text
+    assert "E's two samples per p (seeds 0, 1)" in text
+    assert "3 rolling folds" not in text and "0, 1, 2" not in text
+
+
 def _row(mean, se, fit=1.0):
     return {"NDCG@10": [mean, se, 900], "fit_seconds": fit}
 
