@@ -294,6 +294,10 @@ class ContrastiveFineTuning(BaseEstimator):
         key = self._key(encoder, anchor_texts, anchors, positives)
         location = self._location(encoder)
         directory = location / key
+        if location.exists() and not location.is_dir():  # (mkdir: a bare "File exists")
+            raise NotADirectoryError(
+                f"ContrastiveFineTuning: location {str(location)!r} is a file; pass a "
+                "directory for the tuned models (or location=None for the default cache).")
         location.mkdir(parents=True, exist_ok=True)  # one that cannot be made fails here
 
         def remove(why):  # a damaged tuned model, to tune again
@@ -504,6 +508,7 @@ class ContrastiveFineTuning(BaseEstimator):
                 "loss_last_tenth": float(np.mean(losses[-warmup:])) if losses else None,
                 "diverged_at_step": diverged or None,
             }, indent=1, default=str))
+            _modes_of_umask(staging)
             try:
                 os.replace(staging, directory)
             except OSError:  # another process saved the same key first
@@ -512,6 +517,23 @@ class ContrastiveFineTuning(BaseEstimator):
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         logger.info("fine-tuned %s on %d pairs into %s", path, len(anchors), directory)
+
+
+def _modes_of_umask(root):
+    """Give the folder ``root`` and everything in it the modes of the process's umask.
+
+    A tuned model is shared (other processes and accounts load it instead of
+    training), but ``mkdtemp`` makes its folder 0700 and ``save_pretrained``
+    its weights 0600: another account read it as "gone". The umask is read
+    from a folder made with the default mode (``os.umask`` would set it
+    process-wide, under other threads' feet).
+    """
+    probe = Path(root) / ".umask-probe"
+    probe.mkdir()
+    folder = probe.stat().st_mode & 0o777
+    probe.rmdir()
+    for path in (Path(root), *Path(root).rglob("*")):
+        os.chmod(path, folder if path.is_dir() else folder & 0o666)
 
 
 @contextlib.contextmanager

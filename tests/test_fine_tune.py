@@ -418,8 +418,28 @@ def test_a_location_that_is_a_file_fails_before_training(tmp_path, monkeypatch):
     texts, X = _tiny_catalogue(30, 10, 3)
     tuning = ContrastiveFineTuning(n_steps=1, batch_size=4, location=tmp_path / "a-file",
                                    verbose=0)
-    with pytest.raises(FileExistsError):
+    with pytest.raises(NotADirectoryError, match=r"location .*a-file' is a file; pass a "
+                                                 r"directory"):  # (it was a bare "File exists")
         ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning).fit(X)
+
+
+def test_a_tuned_model_is_as_readable_as_the_umask_makes_new_files(tmp_path):
+    # shared for other processes and accounts to load, it was 0700 (mkdtemp) with
+    # 0600 weights (save_pretrained): another account read it as "gone since fit"
+    import os
+    import stat
+
+    texts, X = _tiny_catalogue(30, 10, 3)
+    tuning = ContrastiveFineTuning(n_steps=1, batch_size=4, location=tmp_path, verbose=0)
+    old = os.umask(0o027)
+    try:
+        rec = ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning).fit(X)
+    finally:
+        os.umask(old)
+    tuned = Path(rec.encoder_.model)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tuned, *tuned.rglob("*"))}
+    assert modes[tuned.name] == 0o750 and modes["model.safetensors"] == 0o640
+    assert set(modes.values()) <= {0o750, 0o640} and ".umask-probe" not in modes
 
 
 def test_fine_tuning_leaves_the_hubs_progress_bars_as_they_were(tmp_path):
