@@ -3,6 +3,7 @@
 import json
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -463,9 +464,23 @@ def write_report(summary, out_dir):
     out_dir = Path(out_dir)
     res, meta, tuning = summary["results"], summary["meta"], summary["tuning"]
     n_e = _splits_of(res, [k for k in res if k.startswith("E/") and k != "E/p=100"])
+    skipped, sizes = summary.get("skipped", {}), summary.get("splits", {})
+
+    def table(key, metrics):
+        """``_table``, or why the protocol did not run on this data."""
+        return f"_not run: {skipped[key]}_\n" if key in skipped else _table(res, key, metrics)
+
+    def rests_on(key):
+        """What ``key``'s table rests on, when the run recorded it (older JSON did not)."""
+        if key not in sizes or key in skipped:
+            return []
+        rows, users = sizes[key]
+        return [f"Training rows {rows:,}, test users {users:,}"
+                + (" (summed over the splits)." if _splits_of(res, [key]) > 1 else "."), ""]
     e_samples = {2: "two", 3: "three"}.get(n_e, str(n_e))
     data = meta.get("dataset", {"name": "ml-100k", "title": "MovieLens-100K", "n_items": 1682})
     stem, title = data["name"], data["title"]
+    link = quote(stem)  # a name with spaces ("my shop") broke the image links
     warm_keys = [k for k in res if k.startswith("B/")]
     warm_labels = [k.split("=")[1] for k in warm_keys]
     growth_keys = [k for k in res if k.startswith("E/")]
@@ -519,19 +534,22 @@ def write_report(summary, out_dir):
         "",
         *_peers_lines(meta.get("peers")),
         *_targets(res, tuning, ceiling, summary.get("fit_from_scratch"), summary.get("paired")),
-        f"![warm-up]({stem}-warmup.png)",
-        f"![growth]({stem}-growth.png)",
-        f"![bars]({stem}-bars.png)",
+        f"![warm-up]({link}-warmup.png)",
+        f"![growth]({link}-growth.png)",
+        f"![bars]({link}-bars.png)",
         "",
         f"## A. Warm users, leave-last-out ({_splits_of(res, ['A'])} rolling "
         f"fold{'s pooled' if _splits_of(res, ['A']) > 1 else ''})",
         "",
         "fit s: the folds' fits summed (one fit in C-new, C-mix and D).",
         "",
-        _table(res, "A", ["HR@10", "NDCG@10", "Recall@20"]),
+        *rests_on("A"),
+        table("A", ["HR@10", "NDCG@10", "Recall@20"]),
         "## B. Warm-up curve: test users keep only their last n training interactions",
         "",
-        "NDCG@10 at each n (all users, tested one random third at a time):",
+        ("NDCG@10 at each n (all users, tested one random third at a time):"
+         if _splits_of(res, warm_keys) > 1 else
+         "NDCG@10 at each n (one random third of the users tested):"),
         "",
     ]
     md += _curve_table(res, warm_keys, [f"n={x}" for x in warm_labels])
@@ -541,7 +559,8 @@ def write_report(summary, out_dir):
         "",
         "Only models that can score an item without interactions.",
         "",
-        _table(res, "C-new", ["HR@10", "NDCG@10", "Recall@10"]),
+        *rests_on("C-new"),
+        table("C-new", ["HR@10", "NDCG@10", "Recall@10"]),
         "## C-mix. Each user's last 10 interactions, new and old items in one ranking",
         "",
         "NewRecall@10: recall of the new items among the test items (users with one);",
@@ -553,10 +572,12 @@ def write_report(summary, out_dir):
         "shown as often as the training log's own next interactions go to items it had not",
         "reached (the default of earlier versions; also in E, where it is the right reading).",
         "",
-        _table(res, "C-mix", ["NDCG@10", "Recall@10", "NewRecall@10", "NewShareTop10", "NewShareTest"]),
+        *rests_on("C-mix"),
+        table("C-mix", ["NDCG@10", "Recall@10", "NewRecall@10", "NewShareTop10", "NewShareTest"]),
         "## D. Cold users (20% of users, only their user_text known)",
         "",
-        _table(res, "D", ["HR@10", "NDCG@10", "Recall@20"]) if "D" in res
+        *rests_on("D"),
+        table("D", ["HR@10", "NDCG@10", "Recall@20"]) if "D" in res or "D" in skipped
         else "_not run: no user texts were given_\n",
         *([] if ceiling is None else [
             "What the user texts of this data can carry: the hybrid's text-neighbour scoring",

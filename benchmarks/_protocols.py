@@ -160,18 +160,27 @@ def protocol_c_new(X, new_items):
                  new_items=np.asarray(new_items))
 
 
+# what each protocol without a split of its own needs of the data (for a page that skips it)
+NEEDS = {"C-new": "C-new tests the interactions with 20% of the items, drawn at random, "
+                  "that users with other interactions have",
+         "C-mix": "C-mix tests the last 10 interactions of users with more than 10",
+         "D": "D holds out 20% of the users, drawn at random"}
+
+
 def protocol_c_mix(X, new_items, n_test=10):
     """Cold and warm items in one ranking.
 
-    Each user's last ``n_test`` interactions are the test whatever the item;
-    training is everything earlier minus all new-item interactions; the
-    candidates are every item not in the user's training rows. Users left
-    without training rows are not tested.
+    Each user's last ``n_test`` interactions are the test whatever the item,
+    for users with more than ``n_test``; training is every other row (the
+    whole history of users with fewer, who are not tested) minus all
+    new-item interactions; the candidates are every item not in the user's
+    training rows. Users left without training rows are not tested.
     """
     rank, n_rows = rank_from_end(X)
     is_new = X.item_id.isin(new_items).to_numpy()
-    test = X[(rank < n_test) & (n_rows > n_test)]
-    train = X[(rank >= n_test) & ~is_new]
+    tested = (rank < n_test) & (n_rows > n_test)
+    test = X[tested]
+    train = X[~tested & ~is_new]
     test = test[test.user_id.isin(train.user_id.unique())]  # users the models know
     return Split("C-mix", train, test, _exclude(train, test.user_id.unique()),
                  new_items=np.asarray(new_items))

@@ -35,6 +35,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -112,6 +113,10 @@ def movielens_dataset():
     )
 
 
+# words of a column's name that say it holds times (created_at, event_time, date)
+_TIME_WORDS = {"time", "times", "date", "datetime", "at", "ts", "when", "day", "timestamp"}
+
+
 def _read_csv(path, ids):
     """``path``'s table, its id columns ``ids`` read as written ('007' is not '7',
     an SKU beside numbers is no other type); only empty fields are missing.
@@ -120,8 +125,36 @@ def _read_csv(path, ids):
     # times take pandas' usual markers of a missing value too
     missing = {column: [""] for column in [*ids, "text"]}
     missing["timestamp"] = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "NaT"]
-    table = pd.read_csv(path, dtype={column: str for column in ids}, keep_default_na=False,
-                        na_values=missing)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            # index_col=False: rows with more fields than the header would make
+            # their first fields an index (ids 0..n-1 even a RangeIndex), silently
+            table = pd.read_csv(path, dtype={column: str for column in ids}, index_col=False,
+                                keep_default_na=False, na_values=missing)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 (byte {exc.start}: {exc.reason}); save it as "
+                         "UTF-8 (Excel: 'CSV UTF-8'), or convert it, e.g. iconv -f cp1252 "
+                         "-t utf-8") from None
+    except pd.errors.ParserError as exc:
+        raise ValueError(f"{path}: {str(exc).strip()}: quote the fields that hold a comma (\"Heat, "
+                         "1995\"), as pandas' to_csv writes them") from None
+    for w in caught:
+        if not issubclass(w.category, pd.errors.ParserWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        raise ValueError(f"{path}: its rows have more fields than its header "
+                         f"{list(map(str, table.columns))}: quote the fields that hold a "
+                         "comma (\"Heat, 1995\")")
+    if len(table.columns) == 1:
+        mark = next((m for m in (";", "\t", "|") if m in str(table.columns[0])), None)
+        if mark is not None:
+            raise ValueError(f"{path}: one column {str(table.columns[0])!r}: the file is "
+                             f"separated by {mark!r}; the benchmark reads commas: write it "
+                             "with commas, e.g. pd.read_csv(path, sep=...).to_csv(path, "
+                             "index=False)")
+    if len(table) == 0:
+        raise ValueError(f"{path}: no data rows (a header only)")
     for column in [c for c in [*ids, "timestamp"] if c in table.columns]:
         blank = np.flatnonzero(table[column].isna().to_numpy())
         if len(blank):
@@ -213,6 +246,13 @@ def csv_dataset(interactions, item_texts, user_texts=None, name="own-data", out=
             raise ValueError(f"{interactions}: a column {other[0]!r} but no 'timestamp'; "
                              f"rename it to 'timestamp' (without one, the file's row order "
                              "is taken as the order in time)")
+        timely = [c for c in X.columns if c not in ("user_id", "item_id") and _TIME_WORDS
+                  & set(re.split(r"[^a-z]+", str(c).lower()))]
+        if timely:
+            raise ValueError(f"{interactions}: no 'timestamp' column, but {timely[0]!r}: "
+                             "rename it to 'timestamp' if it holds the interactions' "
+                             "times, or drop it (without one, the file's row order is "
+                             "taken as the order in time)")
         X["timestamp"] = np.arange(len(X))  # the file's order is the order in time
     X["timestamp"] = _times(X, interactions)
     # a repeated (user, item) pair is one row, at its latest time, as the
@@ -604,6 +644,16 @@ def paired(results, reference, metric="NDCG@10"):
     return out
 
 
+def split_sizes(splits):
+    """``{key: [training rows, test users]}`` of ``(key, split)`` pairs, summed over a key's
+    splits (A's folds, B's parts, E's samples), for the page to say what each table rests on."""
+    out = {}
+    for key, split in splits:
+        rows, users = out.setdefault(key, [0, 0])
+        out[key] = [rows + len(split.train), users + int(split.test.user_id.nunique())]
+    return out
+
+
 def evaluation_digest():
     """A digest of what the evaluation computes, for the peers' fingerprint.
 
@@ -689,6 +739,12 @@ def _run(ml, entries, quick, out_dir, log, t0, started):
     X = ml.interactions
     catalog = np.sort(ml.item_text.index.to_numpy())
     X_tune = P.tuning_split(X)
+    if len(X_tune) == 0 or X_tune.groupby("user_id").size().max() < 2:
+        raise ValueError(
+            f"{ml.name}: no user has more than 4 interactions ({len(X_tune)} tuning rows): the "
+            "benchmark tests each user's last rows and tunes every model on the rows before "
+            "their last 3, holding out the latest of those; it needs users with at least 5 "
+            "interactions (MovieLens-100K's have 20 or more)")
     log(f"tuning on {len(X_tune)} rows")
     # D's cold users stay out of the cold-user validation
     tune(entries, X_tune, log, cold_cv=P.cold_user_tuning_cv(X_tune, P.cold_users(X, 0.2, seed=0)))
@@ -701,12 +757,18 @@ def _run(ml, entries, quick, out_dir, log, t0, started):
     fit_cost = fit_from_scratch(hybrid.estimator,
                                 [split.train for key, split in warm_and_growth if key == "A"], log)
     new_items = P.cold_items(X, 0.2, seed=0)
-    run_split(entries, P.protocol_c_new(X, new_items), catalog, results, "C-new", log,
-              need="cold_items")
-    run_split(entries, P.protocol_c_mix(X, new_items), catalog, results, "C-mix", log)
+    others = [("C-new", P.protocol_c_new(X, new_items), "cold_items"),
+              ("C-mix", P.protocol_c_mix(X, new_items), None)]
     if ml.user_text is not None:
-        run_split(entries, P.protocol_d(X, 0.2, seed=0), catalog, results, "D", log,
-                  need="cold_users")
+        others.append(("D", P.protocol_d(X, 0.2, seed=0), "cold_users"))
+    skipped = {}
+    for key, split, need in others:
+        if len(split.train) and len(split.test):
+            run_split(entries, split, catalog, results, key, log, need=need)
+        else:  # e.g. C-mix on a log whose users all have 10 interactions or fewer
+            skipped[key] = (f"{len(split.train)} training rows and {split.test.user_id.nunique()}"
+                            f" test users on this data ({P.NEEDS.get(key, '')})")
+            log(f"  {key}: not run: {skipped[key]}")
     for key, split in warm_and_growth:
         if key[0] == "E":
             run_split(entries, split, catalog, results, key, log)
@@ -723,6 +785,8 @@ def _run(ml, entries, quick, out_dir, log, t0, started):
         },
         "results": summarise(results),
         "paired": paired(results, hybrid.name),
+        "splits": split_sizes([*warm_and_growth, *[(k, s) for k, s, _ in others]]),
+        "skipped": skipped,
         "fit_from_scratch": fit_cost,
     }
     _add_peers(summary, ml, quick, out_dir, log, warm_and_growth, X_tune)

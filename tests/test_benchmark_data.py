@@ -144,6 +144,7 @@ def test_quick_run_on_own_data_writes_the_page(tmp_path, synthetic, capsys):
     assert "- Threads: torch " in page and "- CPU flags: avx2 " in page
     assert "git_commit" in page
     assert "80 items" in page
+    assert "Training rows " in page  # what each table rests on
     assert "no user texts were given" in page  # protocol D skipped, and said so
     assert "LightFM-WARP+text words" in page or "unavailable" in page
     summary = json.loads((out / "shop.json").read_text())
@@ -159,6 +160,71 @@ def test_quick_run_on_own_data_writes_the_page(tmp_path, synthetic, capsys):
     assert "its members' own fits plus encoding (from scratch, A, 1 fold, one timing" in page
     for name in ("shop-warmup.png", "shop-growth.png", "shop-bars.png"):
         assert (out / name).stat().st_size > 0
+
+
+def test_csv_files_pandas_cannot_read_as_written_name_the_file_and_the_fix(tmp_path, synthetic):
+    # a hunt: Excel's cp1252, unquoted commas, ';' and a header alone failed in
+    # pandas' words, naming neither the file nor the fix, or as ids "missing"
+    clicks, items, _ = _write(tmp_path, synthetic)
+    bad = tmp_path / "bad.csv"
+    texts = pd.read_csv(items)
+    cases = [
+        (lambda: bad.write_bytes("item_id,text\n0,Caf\xe9\n".encode("latin-1")),
+         r"bad.csv: not UTF-8 .*save it as UTF-8"),
+        (lambda: bad.write_text("item_id,text\n0,Heat\n1,Heat, 1995\n"),
+         r"bad.csv: Error tokenizing.*quote the fields that hold a comma"),
+        (lambda: bad.write_text("item_id,text\n0,Heat, 1995\n1,Up, 2009\n"),
+         r"bad.csv: its rows have more fields than its header"),
+        (lambda: texts.to_csv(bad, sep=";", index=False), r"separated by ';'"),
+        (lambda: bad.write_text("item_id,text\n"), r"bad.csv: no data rows"),
+    ]
+    for write, match in cases:
+        write()
+        with pytest.raises(ValueError, match=match):
+            bench.csv_dataset(clicks, bad)
+
+
+def test_a_time_column_under_another_name_is_named_not_dropped(tmp_path, synthetic):
+    # created_at was dropped like any other column: the file's row order
+    # (sorted by customer, then product) became the order in time
+    clicks, items, _ = _write(tmp_path, synthetic, timestamp=False)
+    rows = pd.read_csv(clicks)
+    for name in ("created_at", "event_time", "Order Date", "ts"):
+        rows.assign(**{name: "2024-01-01"}).to_csv(clicks, index=False)
+        with pytest.raises(ValueError, match=rf"no 'timestamp' column, but '{name}': rename"):
+            bench.csv_dataset(clicks, items)
+    rows.assign(category="x", attribute="y").to_csv(clicks, index=False)  # no time word
+    assert len(bench.csv_dataset(clicks, items).interactions) == len(rows)
+
+
+def test_a_log_of_short_histories_is_refused_before_tuning_and_protocols_it_cannot_hold_say_so(
+        tmp_path, synthetic):
+    from benchmarks import _protocols as P
+    from benchmarks._ml_report import write_report
+
+    short = synthetic.interactions.groupby("user_id").head(4)  # no user with 5 rows
+    data = bench.Dataset(name="short", title="short", interactions=short,
+                         item_text=synthetic.item_text, user_text=None, command="x")
+    with pytest.raises(ValueError, match=r"short: no user has more than 4 interactions"):
+        bench.run(quick=True, out_dir=tmp_path, verbose=0, data=data)
+    # C-mix trains on the untested users' histories too (it kept only the rows
+    # of users with more than 10: 4% of a shop's rows); with none to test, it
+    # is not run, and the page says why
+    X = synthetic.interactions
+    tested = X.groupby("user_id").size() > 10
+    split = P.protocol_c_mix(X, np.array([], dtype=X.item_id.dtype))
+    untested = X[X.user_id.isin(tested.index[~tested])]
+    assert len(untested) and untested.index.isin(split.train.index).all()
+    page = json.loads((bench.RESULTS / "ml-100k.json").read_text())
+    del page["results"]["C-mix"]
+    page["skipped"] = {"C-mix": "3 training rows and 0 test users on this data (why)"}
+    page["splits"] = {"A": [123456, 2829]}
+    (tmp_path / "ml-100k-cold-users.json").write_text(
+        (bench.RESULTS / "ml-100k-cold-users.json").read_text())
+    write_report(page, tmp_path)
+    text = (tmp_path / "ml-100k.md").read_text()
+    assert "_not run: 3 training rows and 0 test users on this data (why)_" in text
+    assert "Training rows 123,456, test users 2,829 (summed over the splits)." in text
 
 
 def test_csv_dataset_reads_a_shops_export_as_written_or_names_the_fix(tmp_path, synthetic):
