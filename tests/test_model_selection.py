@@ -370,7 +370,8 @@ def test_boolean_user_ids_are_refused_as_fit_refuses_them():
     X = pd.DataFrame({"user_id": [True, False, True, False], "item_id": [1, 2, 3, 4],
                       "timestamp": [1, 2, 3, 4]})
     mixed = X.assign(user_id=pd.Series([True, 1, "a", "a"], dtype=object))
-    for bad in (X, mixed):
+    hidden = X.assign(user_id=pd.Series([1, True, "a", "a"], dtype=object))  # 1 == True
+    for bad in (X, mixed, hidden):
         with pytest.raises(TypeError, match=r"LeaveLastOut: column 'user_id' holds bool .*"
                                             r"not booleans .*astype\(str\)"):
             list(LeaveLastOut().split(bad))

@@ -134,8 +134,8 @@ def _rank_from_end(users, times=None, interactions=None, name="the splitter"):
     # a list column not exploded gets fit's message, not pandas' "unhashable type"
     codes = _codes(users, "the ids of column 'user_id'", name)
     users = np.asarray(users)
-    if users.dtype.kind == "b" or (users.dtype.kind == "O" and any(
-            isinstance(v, (bool, np.bool_)) for v in pd.unique(users))):
+    if users.dtype.kind == "b" or (users.dtype.kind == "O" and any(  # every value: a
+            isinstance(v, (bool, np.bool_)) for v in users)):  # unique 1 hides a True
         _refuse_id_dtype("bool", "column 'user_id'", name)  # as fit refuses them
     if (codes < 0).any():
         raise ValueError(
