@@ -483,6 +483,18 @@ def test_a_stopped_session_passed_as_spark_is_named(spark):
         _small(spark=stopped).fit(X)
 
 
+def test_a_spark_frames_other_time_columns_are_left_behind(spark):
+    # mutation round 22, mutant spark_instants_all_columns: a TimestampType column that is not ours
+    # (dropped before toPandas) was converted too: KeyError 'ingested_at'
+    from sklearn_zsrec import PopularityRecommender
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 12],
+                      "timestamp": pd.to_datetime([1, 2, 3, 4], unit="D"),
+                      "ingested_at": pd.to_datetime([5, 5, 5, 5], unit="D")})
+    np.testing.assert_array_equal(
+        PopularityRecommender().fit(spark.createDataFrame(X)).recommend([1, 2], n=2),
+        PopularityRecommender().fit(X.drop(columns="ingested_at")).recommend([1, 2], n=2))
+
+
 def test_spark_als_refuses_sample_weight_naming_y(spark):
     # sample_weight is refused by BaseRecommender.fit, naming y; a fit that
     # did not pass it on would weigh every row 1 (impressions as clicks), silently
