@@ -454,17 +454,28 @@ def _peers_lines(peers):
     return lines + [""]
 
 
-def _splits_of(res, keys):
-    """How many splits the keys' rows pool (the most of any model; 1 without a record)."""
-    return max([len(row.get("NDCG@10 per split", [None])) for k in keys
-                for row in res.get(k, {}).values()] or [1])
+def _splits_of(res, keys, default=1):
+    """How many splits the keys' rows pool: the most of any model's per-split record, or
+    ``default`` where no row keeps one (JSON written before they were kept)."""
+    counts = [len(row["NDCG@10 per split"]) for k in keys for row in res.get(k, {}).values()
+              if "NDCG@10 per split" in row]
+    return max(counts) if counts else default
 
 
 def write_report(summary, out_dir):
     out_dir = Path(out_dir)
     res, meta, tuning = summary["results"], summary["meta"], summary["tuning"]
-    n_e = _splits_of(res, [k for k in res if k.startswith("E/") and k != "E/p=100"])
     skipped, sizes = summary.get("skipped", {}), summary.get("splits", {})
+    data = meta.get("dataset", {"name": "ml-100k", "title": "MovieLens-100K", "n_items": 1682})
+    stem, title = data["name"], data["title"]
+    link = quote(stem)  # a name with spaces ("my shop") broke the image links
+    warm_keys = [k for k in res if k.startswith("B/")]
+    quick = "--quick" in meta["command"]  # the run's own counts where no row keeps them
+    n_a = _splits_of(res, ["A"], 1 if quick else 3)
+    n_b = _splits_of(res, warm_keys, 1 if quick else 3)
+    n_e = _splits_of(res, [k for k in res if k.startswith("E/") and k != "E/p=100"],
+                     2 if quick else 3)
+    e_samples = {1: "one", 2: "two", 3: "three"}.get(n_e, str(n_e))
 
     def table(key, metrics):
         """``_table``, or why the protocol did not run on this data."""
@@ -476,12 +487,7 @@ def write_report(summary, out_dir):
             return []
         rows, users = sizes[key]
         return [f"Training rows {rows:,}, test users {users:,}"
-                + (" (summed over the splits)." if _splits_of(res, [key]) > 1 else "."), ""]
-    e_samples = {2: "two", 3: "three"}.get(n_e, str(n_e))
-    data = meta.get("dataset", {"name": "ml-100k", "title": "MovieLens-100K", "n_items": 1682})
-    stem, title = data["name"], data["title"]
-    link = quote(stem)  # a name with spaces ("my shop") broke the image links
-    warm_keys = [k for k in res if k.startswith("B/")]
+                + (" (summed over the splits)." if key == "A" and n_a > 1 else "."), ""]
     warm_labels = [k.split("=")[1] for k in warm_keys]
     growth_keys = [k for k in res if k.startswith("E/")]
     growth_p = [int(k.split("=")[1]) for k in growth_keys]
@@ -538,8 +544,7 @@ def write_report(summary, out_dir):
         f"![growth]({link}-growth.png)",
         f"![bars]({link}-bars.png)",
         "",
-        f"## A. Warm users, leave-last-out ({_splits_of(res, ['A'])} rolling "
-        f"fold{'s pooled' if _splits_of(res, ['A']) > 1 else ''})",
+        f"## A. Warm users, leave-last-out ({n_a} rolling fold{'s pooled' if n_a > 1 else ''})",
         "",
         "fit s: the folds' fits summed (one fit in C-new, C-mix and D).",
         "",
@@ -548,7 +553,7 @@ def write_report(summary, out_dir):
         "## B. Warm-up curve: test users keep only their last n training interactions",
         "",
         ("NDCG@10 at each n (all users, tested one random third at a time):"
-         if _splits_of(res, warm_keys) > 1 else
+         if n_b > 1 else
          "NDCG@10 at each n (one random third of the users tested):"),
         "",
     ]
@@ -590,7 +595,8 @@ def write_report(summary, out_dir):
         *_fine_tuning_lines(res),
         "## E. Data growth: protocol A fold 0, models trained on p% of the training rows",
         "",
-        f"Each p below 100 is drawn {'twice' if n_e == 2 else e_samples + ' times'} (sampling seeds "
+        f"Each p below 100 is drawn {({1: 'once', 2: 'twice'}).get(n_e, e_samples + ' times')} "
+        "(sampling seeds "
         f"{', '.join(map(str, range(n_e)))}) and every model",
         "is refitted on each sample; each sample tests the users with a training row in",
         f"it. Means over the {e_samples} samples' tested users; the standard error takes a user",

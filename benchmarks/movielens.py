@@ -246,8 +246,8 @@ def csv_dataset(interactions, item_texts, user_texts=None, name="own-data", out=
             raise ValueError(f"{interactions}: a column {other[0]!r} but no 'timestamp'; "
                              f"rename it to 'timestamp' (without one, the file's row order "
                              "is taken as the order in time)")
-        timely = [c for c in X.columns if c not in ("user_id", "item_id") and _TIME_WORDS
-                  & set(re.split(r"[^a-z]+", str(c).lower()))]
+        timely = [c for c in X.columns if c not in ("user_id", "item_id") and _TIME_WORDS & {
+            w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", str(c))}]
         if timely:
             raise ValueError(f"{interactions}: no 'timestamp' column, but {timely[0]!r}: "
                              "rename it to 'timestamp' if it holds the interactions' "

@@ -170,6 +170,17 @@ def check_ids(values, name, estimator_name):
     return values
 
 
+def holds_booleans(values, kind=None):
+    """Whether the object array ``values`` holds a bool (``True`` would merge with ``1``).
+
+    ``kind``: its ``pd.api.types.infer_dtype`` if known. Only a column that
+    infers as booleans or as mixed is read value by value.
+    """
+    kind = pd.api.types.infer_dtype(values, skipna=False) if kind is None else kind
+    return kind == "boolean" or (kind in ("mixed", "mixed-integer") and any(
+        isinstance(v, (bool, np.bool_)) for v in values))
+
+
 def _infer_ids(values, name, estimator_name):
     """An object array of ids as int64/float64 when all are such, else as is."""
     missing = pd.isna(values)
@@ -180,10 +191,7 @@ def _infer_ids(values, name, estimator_name):
             "rows first."
         )
     kind = pd.api.types.infer_dtype(values, skipna=False)
-    if kind == "boolean" or (
-        kind in ("mixed", "mixed-integer")
-        and any(isinstance(v, (bool, np.bool_)) for v in values)
-    ):
+    if holds_booleans(values, kind):
         raise TypeError(
             f"{estimator_name}: {name} contains boolean ids (True/"
             "False), which would merge with the ids 1 and 0. Map them to ints "

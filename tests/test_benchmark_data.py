@@ -189,7 +189,7 @@ def test_a_time_column_under_another_name_is_named_not_dropped(tmp_path, synthet
     # (sorted by customer, then product) became the order in time
     clicks, items, _ = _write(tmp_path, synthetic, timestamp=False)
     rows = pd.read_csv(clicks)
-    for name in ("created_at", "event_time", "Order Date", "ts"):
+    for name in ("created_at", "event_time", "Order Date", "ts", "createdAt", "eventTime"):
         rows.assign(**{name: "2024-01-01"}).to_csv(clicks, index=False)
         with pytest.raises(ValueError, match=rf"no 'timestamp' column, but '{name}': rename"):
             bench.csv_dataset(clicks, items)

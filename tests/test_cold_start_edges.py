@@ -219,6 +219,31 @@ def test_a_new_users_text_with_no_word_of_the_vocabulary_matches_no_text_neighbo
                             user_texts={"new": "jazz"}).tolist() == [[1, 2]]
 
 
+class _CountingTfidf(TfidfVectorizer):
+    """TF-IDF that records the texts it transforms (a spy on our own logic)."""
+
+    seen = []
+
+    def transform(self, raw_documents):
+        _CountingTfidf.seen.extend(raw_documents)
+        return super().transform(raw_documents)
+
+
+def test_a_new_users_text_is_encoded_once_per_call_on_the_text_neighbour_route():
+    # has_text encoded it to check for zeros, the scoring encoded it again
+    X = pd.DataFrame({"user_id": ["a", "a", "b", "b"] + [f"u{i}" for i in range(6)],
+                      "item_id": [1, 2, 1, 2] + [3, 4] * 3})
+    texts = {"a": "jazz saxophone fan", "b": "jazz swing"}
+    zero_shot = ZeroShotRecommender(_CountingTfidf(), item_texts=JAZZ, user_texts=texts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hybrid = HybridRecommender(zero_shot, blend="fixed", verbose=0).fit(X)
+    _CountingTfidf.seen.clear()
+    got = hybrid.recommend(["new"], n=2, exclude_seen=False, user_texts={"new": "jazz club"})
+    assert got.tolist() == [[1, 2]]
+    assert _CountingTfidf.seen.count("jazz club") == 1
+
+
 def test_explain_of_a_user_seen_in_fit_ignores_a_call_text_as_scoring_does():
     X = pd.DataFrame({"user_id": ["ann", "bob", "bob", "viewer"], "item_id": [3, 3, 4, 1],
                       "weight": [1.0, 1.0, 1.0, 0.0]})  # viewer: impressions only

@@ -172,6 +172,9 @@ def test_bad_k_for_mrr_and_coverage_mentions_none():
         # scikit-learn's ndcg_score layout: rows read as the ids 0 and 1
         (np.array([[0, 1, 1], [1, 0, 0]]), [[1, 2], [0, 2]], r"looks like a relevance matrix"),
         (np.array([[False, True], [True, True]]), [[1], [0]], r"looks like a relevance matrix"),
+        # the same as lists (Y.tolist(), scikit-learn's examples): read as ids, silently
+        ([[0, 1, 1], [1, 0, 0]], [[1, 2], [0, 2]], r"looks like a relevance matrix"),
+        (([0.0, 1.0, 1.0], [1.0, 0.0, 0.0]), [[1, 2], [0, 2]], r"looks like a relevance matrix"),
     ],
 )
 def test_bad_inputs_raise(y_true, y_pred, message):
@@ -186,6 +189,8 @@ def test_a_sparse_relevance_matrix_is_refused_and_item_ids_0_and_1_are_not():
         ndcg_at_k(sp.csr_matrix(np.array([[0, 1], [1, 0]])), [[1], [0]], k=1)
     # two relevant ids per user, 0 and 1 among them, each named once: ids
     assert recall_at_k(np.array([[0, 1], [1, 0]]), [[0, 5], [7, 1]], k=2) == 0.5
+    assert recall_at_k([[0, 1], [1, 0]], [[0, 5], [7, 1]], k=2) == 0.5
+    assert recall_at_k([[0, 0.5], [1]], [[0, 5], [7, 1]], k=2) == 0.75  # ragged: ids
 
 
 def test_labelled_y_true_and_y_pred_in_other_orders_are_refused_not_paired_by_position():

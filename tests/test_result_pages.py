@@ -177,6 +177,7 @@ def test_a_quick_pages_prose_counts_its_own_folds_and_samples(tmp_path):
             elif key.startswith("E/") and "NDCG@10 per split" in row:
                 row["NDCG@10 per split"] = row["NDCG@10 per split"][:2]
     page["meta"]["reproducibility"] = reproducibility(quick=True)
+    page["meta"]["command"] += " --quick"  # A keeps no per-split record: the quick run's 1
     shutil.copy(RESULTS / "ml-100k-cold-users.json", tmp_path)
     write_report(page, tmp_path)
     text = (tmp_path / "ml-100k.md").read_text()
@@ -184,6 +185,10 @@ def test_a_quick_pages_prose_counts_its_own_folds_and_samples(tmp_path):
     assert "drawn twice (sampling seeds 0, 1)" in text and "the two samples'" in text
     assert "E's two samples per p (seeds 0, 1)" in text
     assert "3 rolling folds" not in text and "0, 1, 2" not in text
+    # a full run's JSON without per-split records reads as the full run's counts
+    page["meta"]["command"] = page["meta"]["command"].replace(" --quick", "")
+    write_report(page, tmp_path)
+    assert "leave-last-out (3 rolling folds pooled)" in (tmp_path / "ml-100k.md").read_text()
 
 
 def _row(mean, se, fit=1.0):

@@ -412,7 +412,8 @@ def test_the_other_models_and_the_splitters_on_a_spark_frame(spark):
         np.testing.assert_array_equal(clone(model).fit(frame).recommend(USERS, n=5),
                                       clone(model).fit(times).recommend(USERS, n=5))
     for split in (lambda X: next(LeaveLastOut().split(X)), train_test_split_last):
-        with pytest.raises(TypeError, match=r"X is a Spark DataFrame, .* pass X.toPandas\(\)"):
+        with pytest.raises(TypeError, match=r"X is a Spark DataFrame, .* X.orderBy\('user_id', "
+                                            r"'timestamp', 'item_id'\).toPandas\(\)"):
             split(frame)
     untimed = spark.createDataFrame(X[["user_id", "item_id"]])
     with pytest.warns(UserWarning, match="without a 'timestamp' column; Spark keeps no row "

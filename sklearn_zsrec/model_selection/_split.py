@@ -12,8 +12,8 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
 from .._columns import _timestamps, checked_weights
-from .._interactions import (_codes, _is_spark_frame, _refuse_id_dtype, index_hint,
-                             is_positive_int, named_columns, refuse_sparse)
+from .._interactions import (_codes, _is_spark_frame, _refuse_id_dtype, holds_booleans,
+                             index_hint, is_positive_int, named_columns, refuse_sparse)
 
 
 def _check_positive_int(value, name, owner):
@@ -56,8 +56,10 @@ def _users_and_times(X, name, y=None):
     if _is_spark_frame(X):
         raise TypeError(
             f"{name}: X is a Spark DataFrame, whose rows have no fixed order for row "
-            "positions to index; pass X.toPandas(), or split it in Spark (each user's "
-            "latest rows by a window over 'timestamp').")
+            "positions to index; pass it in the order the models read it, "
+            "X.orderBy('user_id', 'timestamp', 'item_id').toPandas() (with the session "
+            "time zone 'UTC'), or split it in Spark (each user's latest rows by a window "
+            "over 'timestamp').")
     X = named_columns(X, name)
     if isinstance(X, pd.DataFrame):
         if "user_id" not in X.columns:
@@ -134,8 +136,7 @@ def _rank_from_end(users, times=None, interactions=None, name="the splitter"):
     # a list column not exploded gets fit's message, not pandas' "unhashable type"
     codes = _codes(users, "the ids of column 'user_id'", name)
     users = np.asarray(users)
-    if users.dtype.kind == "b" or (users.dtype.kind == "O" and any(  # every value: a
-            isinstance(v, (bool, np.bool_)) for v in users)):  # unique 1 hides a True
+    if users.dtype.kind == "b" or (users.dtype.kind == "O" and holds_booleans(users)):
         _refuse_id_dtype("bool", "column 'user_id'", name)  # as fit refuses them
     if (codes < 0).any():
         raise ValueError(
