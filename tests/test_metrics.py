@@ -170,11 +170,8 @@ def test_bad_k_for_mrr_and_coverage_mentions_none():
         # graded relevance {item: grade} lost its grades: grade 0 counted as relevant
         ([{1: 0, 2: 3}], [[1, 2]], r"y_true\[0\] is a mapping .* if grade > 0"),
         # scikit-learn's ndcg_score layout: rows read as the ids 0 and 1
-        (np.array([[0, 1, 1], [1, 0, 0]]), [[1, 2], [0, 2]], r"looks like a relevance matrix"),
-        (np.array([[False, True], [True, True]]), [[1], [0]], r"looks like a relevance matrix"),
-        # the same as lists (Y.tolist(), scikit-learn's examples): read as ids, silently
-        ([[0, 1, 1], [1, 0, 0]], [[1, 2], [0, 2]], r"looks like a relevance matrix"),
-        (([0.0, 1.0, 1.0], [1.0, 0.0, 0.0]), [[1, 2], [0, 2]], r"looks like a relevance matrix"),
+        (np.array([[False, True], [True, True]]), [[1], [0]], r"y_true is a relevance matrix"),
+        ([[False, True], [True, True]], [[1], [0]], r"y_true is a relevance matrix"),
     ],
 )
 def test_bad_inputs_raise(y_true, y_pred, message):
@@ -182,11 +179,24 @@ def test_bad_inputs_raise(y_true, y_pred, message):
         recall_at_k(y_true, y_pred, k=2)
 
 
-def test_a_sparse_relevance_matrix_is_refused_and_item_ids_0_and_1_are_not():
+def test_a_relevance_matrix_as_y_true_is_refused_or_reported_and_item_ids_0_and_1_are_not():
+    import warnings
+
     import scipy.sparse as sp
 
-    with pytest.raises(ValueError, match=r"looks like a relevance matrix"):
+    with pytest.raises(ValueError, match=r"y_true is a relevance matrix"):
         ndcg_at_k(sp.csr_matrix(np.array([[0, 1], [1, 0]])), [[1], [0]], k=1)
+    # 0/1 rows with a repeat (ndcg_score's layout) were read as the ids 0 and 1,
+    # silently; they may be ids (repeated ids count once), so they are read as
+    # ids, with a warning, as an array, as lists (Y.tolist()) or as float rows
+    for y_true in (np.array([[0, 1, 1], [1, 0, 0]]), [[0, 1, 1], [1, 0, 0]],
+                   ([0.0, 1.0, 1.0], [1.0, 0.0, 0.0])):
+        with pytest.warns(UserWarning, match=r"looks like a relevance matrix .* the ids 0 "
+                                             r"and 1. If it is one, convert it"):
+            assert recall_at_k(y_true, [[1, 2], [0, 2]], k=2) == 0.5  # as ids
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert recall_at_k([[0, 1, 2], [1, 0, 3]], [[1, 2], [0, 2]], k=2) == 0.5
     # two relevant ids per user, 0 and 1 among them, each named once: ids
     assert recall_at_k(np.array([[0, 1], [1, 0]]), [[0, 5], [7, 1]], k=2) == 0.5
     assert recall_at_k([[0, 1], [1, 0]], [[0, 5], [7, 1]], k=2) == 0.5
