@@ -191,12 +191,8 @@ def _infer_ids(values, name, estimator_name):
             "rows first."
         )
     kind = pd.api.types.infer_dtype(values, skipna=False)
-    if holds_booleans(values, kind):
-        raise TypeError(
-            f"{estimator_name}: {name} contains boolean ids (True/"
-            "False), which would merge with the ids 1 and 0. Map them to ints "
-            "or strings first."
-        )
+    if holds_booleans(values, kind):  # among other ids: as a column of booleans
+        _refuse_id_dtype("bool", name, estimator_name)
     if kind == "integer":
         try:
             return values.astype(np.int64)

@@ -21,7 +21,7 @@ def item_similarity(user_items, n_neighbors, kind="bm25"):
     item count of its idf, the mean item length), so that 30 of them
     reordered 23 of 27 users' top-5.
     """
-    from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
+    from implicit.nearest_neighbours import CosineRecommender, ItemItemRecommender
     from implicit.utils import ParameterWarning
     from threadpoolctl import threadpool_limits
 
@@ -34,17 +34,20 @@ def item_similarity(user_items, n_neighbors, kind="bm25"):
         # implicit's BM25 weighting hands its own fit a COO matrix and warns
         # about converting it (well under a millisecond); not the caller's doing
         warnings.simplefilter("ignore", ParameterWarning)
-        models = {"bm25": BM25Recommender, "cosine": CosineRecommender}
-        if kind not in models:  # the estimators validate it; this is for direct calls
+        if kind not in ("bm25", "cosine"):  # the estimators validate it; this is for direct calls
             raise ValueError(f"item_similarity: kind must be 'bm25' or 'cosine'; got {kind!r}.")
         if not n_neighbors >= 1:  # (implicit's K=0 crashes the process)
             raise ValueError(
                 f"item_similarity: n_neighbors must be an int >= 1; got {n_neighbors!r}.")
-        model = models[kind]
         # one more: the item itself, dropped below; at most the catalog (implicit
         # allocates K per item: n_neighbors=2**31-1 crashed the process)
-        knn = model(K=min(n_neighbors, max(binary.shape[1] - 1, 0)) + 1)
-        knn.fit(binary, show_progress=False)
+        k = min(n_neighbors, max(binary.shape[1] - 1, 0)) + 1
+        if kind == "bm25":  # implicit's item-item search over our weighting
+            knn = ItemItemRecommender(K=k)
+            knn.fit(_bm25_weighted(binary), show_progress=False)
+        else:
+            knn = CosineRecommender(K=k)
+            knn.fit(binary, show_progress=False)
     similarity = knn.similarity.astype(np.float32).tocoo()
     other = similarity.row != similarity.col
     similarity = sp.csr_matrix((similarity.data[other], (active[similarity.row[other]],
@@ -53,13 +56,34 @@ def item_similarity(user_items, n_neighbors, kind="bm25"):
     return top_per_row(similarity, n_neighbors)  # where the item was not among its K
 
 
+def _bm25_weighted(binary, k1=1.2, b=0.75):
+    """The binary user-item matrix weighted as implicit's ``BM25Recommender`` weighs it.
+
+    Its ``bm25_weight`` of the item rows (``k1``, ``b``: its defaults), but
+    for each user's idf ``log(n_items) - log(1 + n_user_items)``, here
+    taken as for a user of at most ``n_items - 2`` items: it is 0 for a user
+    of every item but one, who linked no items, so on a catalog of 3 items
+    every co-occurrence weighed 0 (a similarity of zeros, ranking the
+    catalog in its order). The same weights as implicit's otherwise.
+    """
+    items = binary.T.tocoo()
+    n_items, n_users = items.shape
+    per_user = np.minimum(np.bincount(items.col, minlength=n_users), max(n_items - 2, 0))
+    idf = np.log(float(n_items)) - np.log1p(per_user)
+    row_sums = np.ravel(items.sum(axis=1))
+    length_norm = (1.0 - b) + b * row_sums / row_sums.mean()
+    items.data = items.data * (k1 + 1.0) / (k1 * length_norm[items.row] + items.data) * idf[items.col]
+    return items.T.tocsr()
+
+
 class ItemKNNRecommender(_ItemItemRecommender):
     """Item-based nearest neighbours over the user's recency-weighted history.
 
     Items are similar when the same users interacted with both: implicit's
     BM25-weighted co-occurrence (which discounts heavy users and popular
-    items) or the cosine of the item columns, each item keeping its
-    ``n_neighbors`` most similar items. A user's score for an item is the
+    items; a user of every item but one, whom its idf weighs 0, is weighed
+    as a user of one item fewer) or the cosine of the item columns, each
+    item keeping its ``n_neighbors`` most similar items. A user's score for an item is the
     sum of its similarities to the user's items, each weighted by the
     interaction's weight (1 without a weight column) times
     ``0.5 ** (rank_from_latest / half_life)``: the last few items count most,

@@ -231,8 +231,15 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
             return _matmul(emb, self.item_embeddings_.T)
         out = np.empty((len(rows), len(self.items_)), dtype=np.float32)
         out[profiled] = _matmul(emb[profiled], self.item_embeddings_.T)
-        for rest, texts in ((~profiled & (rows < 0), user_texts_for(self.user_texts_)),
-                            (~profiled & (rows >= 0), self.user_texts_)):
+        self._score_unprofiled(out, rows, users, ~profiled)
+        return out
+
+    def _score_unprofiled(self, out, rows, users, todo):
+        """Score the users ``todo`` (a mask: no profile) into ``out``'s rows: by their
+        text, else by popularity. Returns the mask of those scored by their text."""
+        texted = np.zeros(len(rows), dtype=bool)
+        for rest, texts in ((todo & (rows < 0), user_texts_for(self.user_texts_)),
+                            (todo & (rows >= 0), self.user_texts_)):
             rest = np.flatnonzero(rest)
             found = np.full(len(rest), -1)
             if texts is not None and len(rest):  # exact: a float id past 2**53 is its int
@@ -244,7 +251,8 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
                 with_text[with_text] = some  # a text embedded to zeros: as no text
                 out[rest[with_text]] = _normalize_rows(vec[some]) @ self.item_embeddings_.T
             out[rest[~with_text]] = self._popularity
-        return out
+            texted[rest[with_text]] = True
+        return texted
 
     def _item_embeddings(self, texts):
         """Unit embeddings of the item ``texts`` (a Series by id); warn about any of zeros.
@@ -355,12 +363,10 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         """
         rows = np.array([row])
         if not self._profiled(rows, self.user_embeddings_[np.maximum(rows, 0)])[0]:
-            score = self._scores(rows, users)[0, cols]
-            texts = user_texts_for(self.user_texts_) if row < 0 else self.user_texts_
-            found = -1 if texts is None else positions(pd.Index(texts.index), users[:1])[0]
-            directed = found >= 0 and has_direction(embed(self.encoder_, texts.iloc[[found]]))[0]
+            score = np.empty((1, len(self.items_)), dtype=np.float32)
+            directed = self._score_unprofiled(score, rows, users[:1], np.array([True]))[0]
             source = "user text" if directed else "popularity"
-            return contributions(np.arange(len(cols)), source, None, score)
+            return contributions(np.arange(len(cols)), source, None, score[0, cols])
         history = self.history_[row]
         emb = self.item_embeddings_.astype(np.float64)
         # the cosine does not depend on the weights' scale (tiny weights' squares underflow)

@@ -229,19 +229,50 @@ class _CountingTfidf(TfidfVectorizer):
         return super().transform(raw_documents)
 
 
-def test_a_new_users_text_is_encoded_once_per_call_on_the_text_neighbour_route():
-    # has_text encoded it to check for zeros, the scoring encoded it again
-    X = pd.DataFrame({"user_id": ["a", "a", "b", "b"] + [f"u{i}" for i in range(6)],
-                      "item_id": [1, 2, 1, 2] + [3, 4] * 3})
+_TWO_TASTES = pd.DataFrame({"user_id": ["a", "a", "b", "b"] + [f"u{i}" for i in range(6)],
+                            "item_id": [1, 2, 1, 2] + [3, 4] * 3})
+
+
+def _counting_hybrid():
+    """A fixed-blend hybrid over a counting TF-IDF, its count cleared after fit."""
     texts = {"a": "jazz saxophone fan", "b": "jazz swing"}
     zero_shot = ZeroShotRecommender(_CountingTfidf(), item_texts=JAZZ, user_texts=texts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        hybrid = HybridRecommender(zero_shot, blend="fixed", verbose=0).fit(X)
+        hybrid = HybridRecommender(zero_shot, blend="fixed", verbose=0).fit(_TWO_TASTES)
     _CountingTfidf.seen.clear()
+    return hybrid
+
+
+def test_a_new_users_text_is_encoded_once_per_call_on_the_text_neighbour_route():
+    # has_text encoded it to check for zeros, the scoring encoded it again
+    hybrid = _counting_hybrid()
     got = hybrid.recommend(["new"], n=2, exclude_seen=False, user_texts={"new": "jazz club"})
     assert got.tolist() == [[1, 2]]
     assert _CountingTfidf.seen.count("jazz club") == 1
+
+
+def test_explain_of_a_new_user_encodes_its_text_once_and_names_its_source():
+    # explain encodes it for the contributions and for the score column (as
+    # predict); it encoded it once more to name the source, and on the hybrid's
+    # popularity route twice more
+    hybrid = _counting_hybrid()
+    got = hybrid.explain("new", [1, 3], user_texts={"new": "jazz club"})
+    assert _CountingTfidf.seen.count("jazz club") == 2
+    assert "text neighbours" in set(got.source)
+    _CountingTfidf.seen.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the text of no known word is warned about)
+        got = hybrid.explain("new", [1, 3], user_texts={"new": "zzz"})
+    assert _CountingTfidf.seen.count("zzz") == 4  # ours and the text model's, twice
+    assert set(got.source) <= {"popularity", "new item offset"}
+    alone = ZeroShotRecommender(_CountingTfidf(), item_texts=JAZZ).fit(_TWO_TASTES)
+    _CountingTfidf.seen.clear()
+    got = alone.explain("new", [1, 3], user_texts={"new": "jazz club"})
+    assert _CountingTfidf.seen.count("jazz club") == 2
+    assert set(got.source) == {"user text"}
+    np.testing.assert_allclose(got.contribution, alone.score_items(
+        ["new"], user_texts={"new": "jazz club"})[0, [0, 2]], rtol=1e-6)
 
 
 def test_explain_of_a_user_seen_in_fit_ignores_a_call_text_as_scoring_does():

@@ -347,7 +347,7 @@ def test_users_as_a_table_raise_naming_the_column_to_pass():
     [
         ([[1, 2]], r"users must be a single id or a 1-D sequence of ids; got an array of shape \(1, 2\)"),
         ([None], r"users contains missing ids \(NaN/None in 1 rows\)"),
-        ([True], r"users contains boolean ids"),
+        ([True], r"users holds bool values"),
     ],
 )
 def test_recommend_rejects_users_it_cannot_read(users, message):
@@ -364,7 +364,7 @@ def test_recommend_rejects_an_n_that_is_not_a_positive_int(n):
 
 def test_boolean_ids_are_rejected_rather_than_merged_with_1_and_0():
     X = pd.DataFrame({"user_id": [1, True, 0], "item_id": [5, 6, 7]})
-    with pytest.raises(TypeError, match=r"column 'user_id' contains boolean ids .* Map them"):
+    with pytest.raises(TypeError, match=r"column 'user_id' holds bool values.* Map them"):
         PopularityRecommender().fit(X)
     with pytest.raises(TypeError, match=r"column 'item_id' holds bool values"):
         PopularityRecommender().fit(pd.DataFrame({"user_id": [1, 2], "item_id": [True, False]}))

@@ -674,6 +674,42 @@ def test_item_knn_cosine_similarity_is_the_cosine_of_the_item_columns():
     assert not np.isclose(ItemKNNRecommender().fit(X).similarity_[0, 1], 2 / np.sqrt(6))
 
 
+def test_item_knn_bm25_counts_users_of_nearly_every_item():
+    # implicit's idf log(n_items) - log(1 + n_user_items) is 0 for a user of
+    # every item but one: on 3 items the similarity was all zeros, and user 9
+    # got the catalog's order ("c" before "zz")
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3, 4, 4, 9],
+                      "item_id": ["a", "zz", "a", "zz", "a", "zz", "zz", "c", "a"]})
+    model = ItemKNNRecommender().fit(X)
+    assert model.recommend(9, n=2).tolist() == ["zz", "c"]
+    assert model.similarity_[0, 2] > 0
+    # on any catalog, a user of every item but one links the items it holds
+    # (a and c: only through user 98, of 3 of the 4 items)
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 98, 98, 98],
+                      "item_id": ["a", "b", "c", "d", "a", "b", "c"]})
+    similarity = ItemKNNRecommender().fit(X).similarity_.toarray()
+    assert similarity[0, 2] > 0
+    assert similarity[0, 1] > similarity[0, 2]  # a and b: two users
+
+
+def test_item_knn_bm25_weighs_as_implicits_bm25_recommender_elsewhere():
+    import warnings as _warnings
+
+    from implicit.nearest_neighbours import BM25Recommender
+
+    rng = np.random.default_rng(1)  # no user near the whole catalog
+    X = pd.DataFrame({"user_id": rng.integers(0, 60, 600), "item_id": rng.integers(0, 40, 600)})
+    model = ItemKNNRecommender(n_neighbors=39, half_life=None).fit(X)
+    binary = (model.user_items_ != 0).astype(np.float32).tocsr()
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        reference = BM25Recommender(K=40)
+        reference.fit(binary, show_progress=False)
+    expected = reference.similarity.toarray().astype(np.float32)
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(model.similarity_.toarray(), expected, rtol=1e-6)
+
+
 @pytest.mark.parametrize("make", [PopularityRecommender, ItemKNNRecommender,
                                   NextItemRecommender],
                          ids=lambda m: m.__name__)

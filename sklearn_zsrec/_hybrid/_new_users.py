@@ -167,9 +167,14 @@ class TextNeighbours:
         """``has_text``'s mask, and those users' text embeddings (unit rows, float32)."""
         if self.embeddings_ is None:
             return np.zeros(len(users), dtype=bool), None
+        return self._directed(users, rows)
+
+    def _directed(self, users, rows=None):
+        """Users whose text embeds to a direction (known users to match or not), and
+        those embeddings (unit rows, float32)."""
         texts = self.user_texts(users, rows)
         found = np.array([t is not None for t in texts], dtype=bool)
-        emb = np.zeros((0, self.embeddings_.shape[1]), dtype=np.float32)
+        emb = np.zeros((0, self.text_.item_embeddings_.shape[1]), dtype=np.float32)
         if found.any():
             vec = embed(self.text_.encoder_, list(texts[found]))
             some = has_direction(vec)
@@ -185,11 +190,13 @@ class TextNeighbours:
         text embedded to zeros (no word of a fitted encoder's vocabulary),
         which it scores by popularity.
         """
-        if self.has_text(object_array([user]), [row])[0]:
-            return "text neighbours"
-        text = self.user_texts(object_array([user]), [row])[0]
-        directed = text is not None and has_direction(embed(self.text_.encoder_, [text]))[0]
-        return "user text" if directed else "popularity"
+        return self._source(self._directed(object_array([user]), [row])[0][0])
+
+    def _source(self, directed):
+        """``source``'s answer for a user whose text embeds to a direction, or not."""
+        if directed:
+            return "text neighbours" if self.embeddings_ is not None else "user text"
+        return "popularity"
 
     def set_exposure(self, exposure, declared=None, random_state=None, k=10):
         """The declared arrivals' group, share and threshold for new users.
@@ -267,11 +274,11 @@ class TextNeighbours:
     def explained(self, user, row=-1):
         """One user's ``scores`` as ``{source: scores over the catalog}``, adding up to them."""
         users = object_array([user])
-        with_text, emb = self._embedded(users, [row])
-        if with_text[0]:
+        directed, emb = self._directed(users, [row])
+        if directed[0] and self.embeddings_ is not None:
             return {name: part[0] for name, part in self._text_parts(emb, [row]).items()}
         part, shift = self._text_model_parts(users)
-        return {self.source(user, row): part[0], "new item offset": shift[0]}
+        return {self._source(directed[0]): part[0], "new item offset": shift[0]}
 
     def _text_parts(self, emb, rows=None, k=10):
         """The parts of the scores of users with a text (``emb``: its unit embeddings, as
