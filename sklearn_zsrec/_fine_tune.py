@@ -59,6 +59,9 @@ EVALUATIONS = 10
 PATIENCE = 3
 VALIDATION = 256
 MIN_HELD_OUT = 50
+# in the tuned models' key: a model tuned under earlier rules is not reused
+# (2: items of one text are not each other's negatives)
+TRAINING_RULES = 2
 # weight files of a model directory that are not copied from the base model
 _WEIGHTS = (".safetensors", ".bin", ".pt", ".h5", ".msgpack", ".onnx")
 _LOCK = threading.Lock()  # one tuning at a time in a process
@@ -108,6 +111,21 @@ def held_out_pairs(anchors, positives, n_texts, rng):
     return np.flatnonzero(~touched), val
 
 
+def in_batch_clashes(anchors, positives):
+    """Where another pair's item may not be a pair's negative: the in-batch loss's mask.
+
+    ``anchors``, ``positives``: a batch's pairs as text codes (one per
+    distinct text). Row ``i``, column ``j`` is True when pair ``j``'s item
+    has the text of pair ``i``'s item or anchor (the same item, or a twin:
+    items of one text embed alike, and pushing them apart is no signal);
+    the diagonal (the pair's own item, the positive) is False.
+    """
+    anchors, positives = np.asarray(anchors), np.asarray(positives)
+    clash = (positives[None, :] == positives[:, None]) | (positives[None, :] == anchors[:, None])
+    np.fill_diagonal(clash, False)
+    return clash
+
+
 class NoTrainingPairs(ValueError):
     """Raised by ``ContrastiveFineTuning`` when the interactions give it no training pair.
 
@@ -128,7 +146,8 @@ class ContrastiveFineTuning(BaseEstimator):
     consumed. Interactions of weight 0 make no pair. The loss is the
     in-batch softmax of sentence-transformers'
     ``MultipleNegativesRankingLoss`` (the other pairs' items are the
-    negatives; an item is never its own negative). A tenth of the items and
+    negatives; an item is never its own negative, nor an item of the same
+    text, as product variants often are). A tenth of the items and
     users are held out of training, and the weights kept are those that
     rank their pairs best (evaluated every tenth of ``n_steps``, every step
     below 20, and at the last; the base model's if no step
@@ -291,6 +310,12 @@ class ContrastiveFineTuning(BaseEstimator):
                 "ContrastiveFineTuning: the interactions give no training pair (no "
                 "user has two distinct items of weight above 0, and no such user has a "
                 "text); fit without fine_tune, or with more interactions.")
+        if len(pd.unique(anchor_texts[positives])) < 2:  # every loss 0: nothing to learn
+            raise NoTrainingPairs(
+                f"ContrastiveFineTuning: the interactions' {len(anchors)} training pairs "
+                "all have one item text, so no pair has another item as a negative (the "
+                "loss is 0 at every step) and tuning learns nothing; fit without "
+                "fine_tune, or with more interactions.")
         key = self._key(encoder, anchor_texts, anchors, positives)
         location = self._location(encoder)
         directory = location / key
@@ -352,7 +377,7 @@ class ContrastiveFineTuning(BaseEstimator):
         h = hashlib.sha256()
         settings = {k: v for k, v in self.get_params().items()
                     if k not in ("location", "verbose")}
-        h.update(json.dumps([encoder._cache_key(), settings], sort_keys=True,
+        h.update(json.dumps([encoder._cache_key(), settings, TRAINING_RULES], sort_keys=True,
                             default=str).encode())
         for t in texts:  # each with its length: a NUL inside a text is no separator
             data = t.encode("utf-8", "surrogatepass")
@@ -403,6 +428,10 @@ class ContrastiveFineTuning(BaseEstimator):
             (s + 1) / warmup, max(0.0, (self.n_steps - s) / max(1, self.n_steps - warmup))))
         prepared = np.array(prepare_texts(texts, encoder.template,
                                           getattr(encoder, "lowercase_", False)), dtype=object)
+        # one code per distinct text: items of one text (product variants)
+        # embed alike, so they are neither each other's negatives nor apart
+        # candidates in the evaluation
+        codes = pd.factorize(prepared)[0]
         left = getattr(tokenizer, "padding_side", "right") == "left"
 
         def embed(idx):
@@ -415,14 +444,18 @@ class ContrastiveFineTuning(BaseEstimator):
 
         def held_out_mrr():
             a, p = anchors[val], positives[val]
-            candidates, target = np.unique(p, return_inverse=True)
+            # the distinct texts of the positives, each by its first item
+            _, first, target = np.unique(codes[p], return_index=True, return_inverse=True)
+            candidates = p[first]
             model.eval()
             with torch.no_grad():
                 sim = (embed(a) @ embed(candidates).T).float().cpu().numpy()
             model.train()
             if not np.isfinite(sim).all():  # a model gone to NaN ranks nothing
                 return 0.0
-            sim[candidates[None, :] == a[:, None]] = -np.inf  # never the anchor itself
+            anchor = codes[candidates][None, :] == codes[a][:, None]
+            anchor[np.arange(len(a)), target] = False
+            sim[anchor] = -np.inf  # never the anchor itself (its text)
             true = sim[np.arange(len(a)), target][:, None]
             # ties count half: a collapsed model (all embeddings equal) ranks badly
             rank = 1 + (sim > true).sum(1) + 0.5 * ((sim == true).sum(1) - 1)
@@ -442,9 +475,7 @@ class ContrastiveFineTuning(BaseEstimator):
             pick = train[rng.choice(len(train), size=size, replace=len(train) < size)]
             a, p = anchors[pick], positives[pick]
             logits = embed(a) @ embed(p).T / TEMPERATURE
-            # another pair's item is a negative unless it is this pair's item or anchor
-            clash = (p[None, :] == p[:, None]) | (p[None, :] == a[:, None])
-            np.fill_diagonal(clash, False)
+            clash = in_batch_clashes(codes[a], codes[p])
             logits = logits.masked_fill(torch.as_tensor(clash, device=logits.device),
                                         float("-inf"))
             loss = torch.nn.functional.cross_entropy(

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from sklearn_zsrec import ContrastiveFineTuning, TextEncoder, ZeroShotRecommender
-from sklearn_zsrec._fine_tune import held_out_pairs, interaction_pairs
+from sklearn_zsrec._fine_tune import held_out_pairs, in_batch_clashes, interaction_pairs
 
 from ._tiny import tiny_model_path
 
@@ -120,6 +120,33 @@ def test_fine_tuning_without_pairs_says_why(tmp_path):
                               fine_tune=ContrastiveFineTuning(location=tmp_path, verbose=0))
     with pytest.raises(ValueError, match="no training pair"):
         rec.fit(X)
+
+
+@pytest.mark.parametrize("texts, X", [
+    # one user, one pair: every batch is that pair, its loss 0 at every step
+    (pd.Series({1: "one", 2: "two"}), pd.DataFrame({"user_id": [0, 0], "item_id": [1, 2]})),
+    # two pairs whose items are twins (one text): no pair has a negative
+    (pd.Series({0: "zero", 1: "one", 2: "one"}),
+     pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [0, 1, 0, 2]})),
+])
+def test_fine_tuning_on_pairs_of_one_item_text_says_it_learns_nothing(tmp_path, texts, X):
+    # it trained 5 steps of loss 0 and saved a "tuned" model without a word
+    rec = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts,
+                              fine_tune=ContrastiveFineTuning(location=tmp_path, verbose=0,
+                                                              method="full"))
+    with pytest.raises(ValueError, match="all have one item text.*learns nothing"):
+        rec.fit(X)
+    assert not any(tmp_path.iterdir())
+
+
+def test_items_of_one_text_are_not_each_others_negatives():
+    # pairs (anchor, item) as text codes: pair 1's item is a twin of pair 0's
+    # item, pair 2's item a twin of pair 0's anchor; pair 3 is unrelated
+    clash = in_batch_clashes(anchors=[0, 5, 6, 7], positives=[1, 1, 0, 8])
+    assert clash.tolist() == [[False, True, True, False],
+                              [True, False, False, False],
+                              [False, False, False, False],
+                              [False, False, False, False]]
 
 
 def test_fine_tuning_parameters_are_validated(tmp_path):
@@ -240,14 +267,14 @@ def test_a_decoder_model_without_a_pad_token_fine_tunes(tmp_path, method):
     GPT2Model(GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=1, n_head=2,
                          n_positions=128)).save_pretrained(tmp_path / "gpt")
     encoder = TextEncoder(str(tmp_path / "gpt"), verbose=0, device="cpu", precision="float32")
-    X = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [1, 2, 1, 2], "timestamp": [0, 1, 2, 3]})
-    items = pd.Series({1: "Heat (1995)", 2: "Toy Story (1995)"})
+    X = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [1, 2, 2, 3], "timestamp": [0, 1, 2, 3]})
+    items = pd.Series({1: "Heat (1995)", 2: "Toy Story (1995)", 3: "Casino (1995)"})
     tuning = ContrastiveFineTuning(method, n_steps=1, batch_size=2, location=tmp_path / "ft",
                                    verbose=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # peft on GPT-2's Conv1D layers
         fitted = ZeroShotRecommender(encoder, item_texts=items, fine_tune=tuning).fit(X)
-    assert fitted.item_embeddings_.shape == (2, 32)
+    assert fitted.item_embeddings_.shape == (3, 32)
 
 
 def test_fine_tuning_leaves_the_callers_torch_random_state_alone(tmp_path):
