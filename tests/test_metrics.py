@@ -544,6 +544,19 @@ def test_a_y_pred_frame_with_its_user_column_is_refused(column):
         ndcg_at_k(Y_TRUE, frame, k=4)
 
 
+@pytest.mark.parametrize("names", [["rank1_item_id", "rank2_item_id", "rank3_item_id",
+                                     "rank4_item_id"], ["item_id_1", "item_id_2", "item_id_3",
+                                                        "item_id_4"]])
+def test_rank_columns_named_as_item_ids_are_ranks_not_a_user_column(names):
+    # refused as if the first were the user column, with the advice to make
+    # it the index: which dropped each user's top item
+    frame = pd.DataFrame(Y_PRED, columns=names)
+    assert ndcg_at_k(Y_TRUE, frame, k=4) == ndcg_at_k(Y_TRUE, Y_PRED, k=4)
+    frame.insert(0, "user_id", [10, 11])  # the user column beside them still is refused
+    with pytest.raises(ValueError, match="has the column 'user_id' beside the ranked item ids"):
+        ndcg_at_k(Y_TRUE, frame, k=4)
+
+
 def test_a_models_own_fractional_float_ids_do_not_warn_in_its_score():
     # our scorer passes the model's recommend output, ids of any type: item
     # ids such as 6.5 warned "looks like a score matrix" on every fold

@@ -66,8 +66,12 @@ def _id_columns(y_pred):
     """
     def id_like(label):
         label = str(label).lower()
-        return (label in ("index", "uid") or label.startswith("unnamed:")
-                or label.endswith("id") or any(w in label for w in _ID_WORDS))
+        if label.startswith("unnamed:") or label in ("index", "uid"):
+            return True
+        if any(w in label for w in _ID_WORDS):
+            return True
+        # a rank's column ("rank1_item_id", "item_id_2"): a number and an item
+        return label.endswith("id") and not ("item" in label and any(map(str.isdigit, label)))
 
     return [c for c in _column_labels(y_pred)
             if any(id_like(v) for v in (c if isinstance(c, tuple) else (c,)))]
