@@ -126,6 +126,12 @@ def _times(X, path):
     # dates as text: ISO 8601, with or without a time zone: nanoseconds since 1970 UTC
     parsed = pd.to_datetime(times, utc=True, format="ISO8601", errors="coerce")
     bad = np.flatnonzero(parsed.isna().to_numpy())
+    numbers = pd.to_numeric(times.iloc[bad], errors="coerce").notna().to_numpy()
+    if 0 < len(bad) < len(times) and numbers.all():  # epoch numbers among ISO dates
+        raise ValueError(f"{path}: column 'timestamp' mixes ISO 8601 dates with "
+                         f"{len(bad)} numbers, e.g. {times.iloc[bad[:3]].tolist()} in data rows "
+                         f"{(bad[:3] + 1).tolist()}; write every time one way, all as epoch "
+                         "seconds or all as ISO dates (2024-05-01T12:00:00Z)")
     if len(bad):
         raise ValueError(f"{path}: column 'timestamp' holds {len(bad)} values that are "
                          f"neither numbers nor ISO 8601 dates (in pandas' range), e.g. "
