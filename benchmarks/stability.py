@@ -119,11 +119,12 @@ def study_environment():
 
     from ._report import cpu_info, threads, versions
 
-    machine = cpu_info()
+    machine, libraries = cpu_info(), versions()
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": f"{machine['cpu']}, {machine['cores']} cores",
             "cpu_flags": machine["flags"], "threads": threads(),
-            "git_commit": versions()["git_commit"],
+            "git_commit": libraries.pop("git_commit"),
+            "versions": {"python": machine["python"], **libraries},
             "encoder_precision": TextEncoder(verbose=0).fit().precision_}
 
 
@@ -176,7 +177,9 @@ def write_study(out_dir, stem, summary, page, log, main_page=None, quick=False):
     env = summary["environment"] = study_environment()
     page = page.rstrip("\n") + "\n\n" + (
         f"Ran on {env['date']}: {env['machine']}, torch on {env['threads']['torch']} threads, "
-        f"text encoder in {env['encoder_precision']}, code {env['git_commit']}.\n")
+        f"text encoder in {env['encoder_precision']}, code {env['git_commit']}; versions: "
+        + ", ".join(f"{k} {v}" for k, v in env["versions"].items()
+                    if v and k != "sklearn_zsrec") + ".\n")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stem}.json").write_text(json.dumps(summary, indent=1, default=str))

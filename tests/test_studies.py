@@ -44,6 +44,10 @@ def test_a_smoke_runs_study_page_says_so(tmp_path):
         text = (tmp_path / "s.md").read_text()
         assert text.startswith("# Title\n")
         assert ("Smoke run (`--quick`)" in text) is quick
+        # the versions a rerun needs, on the page and in the JSON
+        env = json.loads((tmp_path / "s.json").read_text())["environment"]
+        for name in ("python", "numpy", "pandas", "scikit-learn", "torch", "implicit"):
+            assert env["versions"][name] and f"{name} {env['versions'][name]}" in text
 
 
 @pytest.mark.parametrize("main", [cold_users.main, zero_items.main])
