@@ -60,15 +60,17 @@ def _bm25_weighted(binary, k1=1.2, b=0.75):
     """The binary user-item matrix weighted as implicit's ``BM25Recommender`` weighs it.
 
     Its ``bm25_weight`` of the item rows (``k1``, ``b``: its defaults), but
-    for each user's idf ``log(n_items) - log(1 + n_user_items)``, here
-    taken as for a user of at most ``n_items - 2`` items: it is 0 for a user
-    of every item but one, who linked no items, so on a catalog of 3 items
-    every co-occurrence weighed 0 (a similarity of zeros, ranking the
-    catalog in its order). The same weights as implicit's otherwise.
+    for each user's idf ``log(n_items) - log(1 + n_user_items)``, which is 0
+    for a user of every item but one, who then linked no items (on a catalog
+    of 3 items every co-occurrence weighed 0: a similarity of zeros, ranking
+    the catalog in its order): such a user's is taken as for one item fewer.
+    The same weights as implicit's otherwise (a user of every item has a
+    negative idf, but a pair's weight is its square).
     """
     items = binary.T.tocoo()
     n_items, n_users = items.shape
-    per_user = np.minimum(np.bincount(items.col, minlength=n_users), max(n_items - 2, 0))
+    per_user = np.bincount(items.col, minlength=n_users)
+    per_user[per_user == n_items - 1] = max(n_items - 2, 0)  # (of every item: idf < 0, idf² > 0)
     idf = np.log(float(n_items)) - np.log1p(per_user)
     row_sums = np.ravel(items.sum(axis=1))
     length_norm = (1.0 - b) + b * row_sums / row_sums.mean()

@@ -697,8 +697,9 @@ def test_item_knn_bm25_weighs_as_implicits_bm25_recommender_elsewhere():
 
     from implicit.nearest_neighbours import BM25Recommender
 
-    rng = np.random.default_rng(1)  # no user near the whole catalog
+    rng = np.random.default_rng(1)  # no user of every item but one; one user of every item
     X = pd.DataFrame({"user_id": rng.integers(0, 60, 600), "item_id": rng.integers(0, 40, 600)})
+    X = pd.concat([X, pd.DataFrame({"user_id": 99, "item_id": np.arange(40)})])
     model = ItemKNNRecommender(n_neighbors=39, half_life=None).fit(X)
     binary = (model.user_items_ != 0).astype(np.float32).tocsr()
     with _warnings.catch_warnings():
