@@ -435,7 +435,9 @@ class BaseRecommender(BaseEstimator):
         -------
         ids : ndarray of shape (n_users, min(n, n_items))
             Item ids, best first; equal scores in the order of ``items_``,
-            so the top-``n`` is the first ``n`` of any longer list (with
+            so the top-``n`` is the first ``n`` of any longer list (equal
+            in float32: scores equal in exact arithmetic but summed in
+            another order can round apart, and rank by that rounding) (with
             ``approximate=True``, in the index's order). An ``n`` past the
             catalog's size is cut to it.
         scores : ndarray of shape (n_users, min(n, n_items)), float32

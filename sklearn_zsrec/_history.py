@@ -53,9 +53,9 @@ def history_matrix(data, half_life, rows, cols, shape):
     """The users' recency-weighted histories as a float32 CSR matrix of ``shape``.
 
     ``rows`` and ``cols`` place each interaction of ``data``. Weights above
-    ``MAX_HISTORY_WEIGHT`` are rescaled together (every score built on them
-    is compared per user, so one common scale changes no ranking; it keeps
-    weight x similarity sums inside float32); the weights of a user whose
+    ``MAX_HISTORY_WEIGHT`` are rescaled together, by a power of two (every
+    score built on them is compared per user, so one common scale changes no
+    ranking, exactly; it keeps weight x similarity sums inside float32); the weights of a user whose
     largest is under ``MIN_HISTORY_WEIGHT`` (exponential time decay of a
     user long gone: ``exp(-130)``) are multiplied by the power of two that
     brings it to [1, 2), exactly, as float32 would round their scores to 0
@@ -72,7 +72,10 @@ def history_matrix(data, half_life, rows, cols, shape):
     weights = np.asarray(data.weight if factors is None else data.weight * factors,
                          dtype=np.float64)
     if len(weights) and weights.max() > MAX_HISTORY_WEIGHT:
-        weights = weights / weights.max()
+        # by a power of two (the largest into [0.5, 1)): exact, so the float32
+        # sums are those of the weights as given, scaled (dividing by the
+        # largest rounded them otherwise: 2**30 times the weights swapped ties)
+        weights = np.ldexp(weights, -np.frexp(weights.max())[1])
     tiny = np.min(weights, initial=np.inf, where=weights > 0) < MIN_HISTORY_WEIGHT
     # each row's user's largest weight, where needed: to scale tiny users, and
     # to keep a user's rows of weight 0 only when it has no other (as before)

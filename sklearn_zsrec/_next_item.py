@@ -99,10 +99,11 @@ class NextItemRecommender(_ItemItemRecommender):
         or CSC matrix, which the model then scores and makes read-only too.
     history_ : scipy.sparse.csr_matrix of shape (n_users, n_items)
         The recency-weighted training interactions that are scored. Weights
-        past 1e6 are rescaled together, and a user whose largest weight is
-        under 2**-64 has their weights multiplied by the power of two that
-        brings it to [1, 2) (float32 would round their scores to 0), so
-        their scores are on that scale; rankings are exact either way.
+        past 1e6 are rescaled together (by a power of two), and a user
+        whose largest weight is under 2**-64 has their weights multiplied by
+        the power of two that brings it to [1, 2) (float32 would round their
+        scores to 0), so their scores are on that scale; rankings are exact
+        either way.
 
     See Also
     --------

@@ -674,6 +674,30 @@ def test_item_knn_cosine_similarity_is_the_cosine_of_the_item_columns():
     assert not np.isclose(ItemKNNRecommender().fit(X).similarity_[0, 1], 2 / np.sqrt(6))
 
 
+@pytest.mark.parametrize("make", [lambda: ItemKNNRecommender("cosine", half_life=None),
+                                  ItemKNNRecommender, NextItemRecommender],
+                         ids=["knn-cosine", "knn", "next"])
+def test_weights_past_1e6_rank_exactly_as_the_same_weights_below(make):
+    # weights past 1e6 were divided by their largest, which rounds: 2**30
+    # times the weights swapped items whose scores tie in exact arithmetic
+    # (user 1 below: 3/sqrt(2) + 1/sqrt(3) both); a power of two is exact
+    X = pd.DataFrame({"user_id": [3, 2, 0, 1, 0, 0, 1, 2, 2, 1, 1],
+                      "item_id": [4, 0, 3, 1, 1, 5, 5, 1, 2, 0, 4],
+                      "weight": [2.0, 2, 2, 1, 2, 3, 3, 2, 2, 3, 2],
+                      "timestamp": np.arange(11)})
+    rng = np.random.default_rng(0)
+    Y = pd.DataFrame({"user_id": rng.integers(0, 20, 300), "item_id": rng.integers(0, 30, 300),
+                      "weight": rng.integers(1, 4, 300).astype(float), "timestamp": np.arange(300)})
+    for log in (X, Y):
+        users = np.unique(log.user_id)
+        small = make().fit(log)
+        large = make().fit(log.assign(weight=log.weight * 2.0**30))
+        np.testing.assert_array_equal(large.recommend(users, n=5), small.recommend(users, n=5))
+        ratio = large.score_items(users) / np.where(small.score_items(users) == 0, 1,
+                                                    small.score_items(users))
+        assert len(np.unique(ratio[small.score_items(users) != 0])) == 1  # one exact scale
+
+
 def test_item_knn_bm25_counts_users_of_nearly_every_item():
     # implicit's idf log(n_items) - log(1 + n_user_items) is 0 for a user of
     # every item but one: on 3 items the similarity was all zeros, and user 9
