@@ -435,11 +435,11 @@ class BaseRecommender(BaseEstimator):
         -------
         ids : ndarray of shape (n_users, min(n, n_items))
             Item ids, best first; equal scores in the order of ``items_``,
-            so the top-``n`` is the first ``n`` of any longer list (equal
+            so the top-``n`` is the first ``n`` of any longer list (with
+            ``approximate=True``, in the index's order). Equal means equal
             in float32: scores equal in exact arithmetic but summed in
-            another order can round apart, and rank by that rounding) (with
-            ``approximate=True``, in the index's order). An ``n`` past the
-            catalog's size is cut to it.
+            another order can round apart, and rank by that rounding. An
+            ``n`` past the catalog's size is cut to it.
         scores : ndarray of shape (n_users, min(n, n_items)), float32
             Returned when ``return_scores=True``.
         """

@@ -111,6 +111,26 @@ def held_out_pairs(anchors, positives, n_texts, rng):
     return np.flatnonzero(~touched), val
 
 
+def text_codes(encoder, texts):
+    """``texts`` as ``encoder`` reads them (template, lower-casing), and one code per
+    distinct one: texts that read alike embed alike."""
+    from ._encoder import prepare_texts
+
+    prepared = np.array(prepare_texts(texts, encoder.template,
+                                      getattr(encoder, "lowercase_", False)), dtype=object)
+    return prepared, pd.factorize(prepared)[0]
+
+
+def has_negatives(anchors, positives):
+    """Whether some pair (text codes) can meet a negative in a batch: another pair's
+    item of a text other than its own item's and its anchor's (``in_batch_clashes``)."""
+    kinds = np.unique(positives)
+    if len(kinds) != 2:
+        return len(kinds) > 2
+    other = np.where(np.asarray(positives) == kinds[0], kinds[1], kinds[0])
+    return bool((np.asarray(anchors) != other).any())
+
+
 def in_batch_clashes(anchors, positives):
     """Where another pair's item may not be a pair's negative: the in-batch loss's mask.
 
@@ -310,12 +330,14 @@ class ContrastiveFineTuning(BaseEstimator):
                 "ContrastiveFineTuning: the interactions give no training pair (no "
                 "user has two distinct items of weight above 0, and no such user has a "
                 "text); fit without fine_tune, or with more interactions.")
-        if len(pd.unique(anchor_texts[positives])) < 2:  # every loss 0: nothing to learn
+        codes = text_codes(encoder, anchor_texts)[1]
+        if not has_negatives(codes[anchors], codes[positives]):  # every loss 0
             raise NoTrainingPairs(
-                f"ContrastiveFineTuning: the interactions' {len(anchors)} training pairs "
-                "all have one item text, so no pair has another item as a negative (the "
-                "loss is 0 at every step) and tuning learns nothing; fit without "
-                "fine_tune, or with more interactions.")
+                f"ContrastiveFineTuning: no one of the interactions' {len(anchors)} "
+                "training pairs can have a negative (another pair's item of a text other "
+                "than its item's and its anchor's: the pairs' items all have one text, or "
+                "two that are each other's anchors), so the loss is 0 at every step and "
+                "tuning learns nothing; fit without fine_tune, or with more interactions.")
         key = self._key(encoder, anchor_texts, anchors, positives)
         location = self._location(encoder)
         directory = location / key
@@ -390,7 +412,7 @@ class ContrastiveFineTuning(BaseEstimator):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        from ._encoder import _pool, prepare_texts
+        from ._encoder import _pool
         from ._model_files import float32_weights
 
         rng = np.random.default_rng(self.random_state)
@@ -426,12 +448,10 @@ class ContrastiveFineTuning(BaseEstimator):
         warmup = max(1, self.n_steps // 10)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(
             (s + 1) / warmup, max(0.0, (self.n_steps - s) / max(1, self.n_steps - warmup))))
-        prepared = np.array(prepare_texts(texts, encoder.template,
-                                          getattr(encoder, "lowercase_", False)), dtype=object)
         # one code per distinct text: items of one text (product variants)
         # embed alike, so they are neither each other's negatives nor apart
         # candidates in the evaluation
-        codes = pd.factorize(prepared)[0]
+        prepared, codes = text_codes(encoder, texts)
         left = getattr(tokenizer, "padding_side", "right") == "left"
 
         def embed(idx):

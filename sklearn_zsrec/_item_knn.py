@@ -31,7 +31,7 @@ def item_similarity(user_items, n_neighbors, kind="bm25"):
     if len(active) < n_items:  # (no copy when every item has some)
         binary = binary[:, active]
     with threadpool_limits(1, "blas"), warnings.catch_warnings():
-        # implicit's BM25 weighting hands its own fit a COO matrix and warns
+        # implicit's cosine weighting hands its own fit a COO matrix and warns
         # about converting it (well under a millisecond); not the caller's doing
         warnings.simplefilter("ignore", ParameterWarning)
         if kind not in ("bm25", "cosine"):  # the estimators validate it; this is for direct calls

@@ -259,7 +259,7 @@ def test_csv_dataset_reads_a_shops_export_as_written_or_names_the_fix(tmp_path, 
             (rows.assign(timestamp="yesterday"), "neither numbers nor ISO 8601 dates"),
             # an epoch number among ISO dates: not "neither numbers nor dates"
             (iso.assign(timestamp=iso.timestamp.where(iso.index != 1, "1714564800")),
-             r"mixes ISO 8601 dates with 1 numbers, e.g. \['1714564800'\] in data rows \[2\]"),
+             r"mixes ISO 8601 dates with 1 number, e.g. \['1714564800'\] in data rows \[2\]"),
             (rows.assign(item_id=rows.item_id.astype(float)),
              r"writes ids as '\d+\.0' where .*items.csv has '\d+': ids are read as written")):
         frame.to_csv(shop, index=False)

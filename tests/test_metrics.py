@@ -544,9 +544,9 @@ def test_a_y_pred_frame_with_its_user_column_is_refused(column):
         ndcg_at_k(Y_TRUE, frame, k=4)
 
 
-@pytest.mark.parametrize("names", [["rank1_item_id", "rank2_item_id", "rank3_item_id",
-                                     "rank4_item_id"], ["item_id_1", "item_id_2", "item_id_3",
-                                                        "item_id_4"]])
+@pytest.mark.parametrize("names", [[f"rank{k}_item_id" for k in range(1, 5)],
+                                   [f"rank{k}_movie_id" for k in range(1, 5)],
+                                   [f"product_{k}_id" for k in range(4)]])
 def test_rank_columns_named_as_item_ids_are_ranks_not_a_user_column(names):
     # refused as if the first were the user column, with the advice to make
     # it the index: which dropped each user's top item

@@ -6,6 +6,7 @@ the fix: tables with a user column, score matrices, relevance matrices
 two labelled inputs in other orders, which the metrics would pair by position.
 """
 
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from numbers import Integral
@@ -64,17 +65,23 @@ def _id_columns(y_pred):
     ``index``), which was read as each row's first recommended item; an
     ``item_id`` column is a long table, one row per recommendation.
     """
+    labels = _column_labels(y_pred)
+    # ranks' columns: labels alike but for a number ("rank1_movie_id", "item_id_2")
+    stems = pd.Series([re.sub(r"\d+", "#", str(c).lower()) for c in labels], dtype=object)
+    ranks = {c for c, stem, again in zip(labels, stems, stems.duplicated(keep=False))
+             if again and "#" in stem}
+
     def id_like(label):
         label = str(label).lower()
         if label.startswith("unnamed:") or label in ("index", "uid"):
             return True
         if any(w in label for w in _ID_WORDS):
             return True
-        # a rank's column ("rank1_item_id", "item_id_2"): a number and an item
+        # one rank's column ("rank1_item_id"): a number and an item
         return label.endswith("id") and not ("item" in label and any(map(str.isdigit, label)))
 
-    return [c for c in _column_labels(y_pred)
-            if any(id_like(v) for v in (c if isinstance(c, tuple) else (c,)))]
+    return [c for c in labels if c not in ranks
+            and any(id_like(v) for v in (c if isinstance(c, tuple) else (c,)))]
 
 
 def _column_labels(table):
