@@ -380,8 +380,9 @@ def test_splitting_a_log_without_any_interaction_names_the_cause(split):
 
 
 def test_weights_past_a_million_beside_an_impression_keep_finite_proportional_scores():
-    # the histories rescale weights past a million by the largest; by the
-    # smallest (0: an impression) every score was NaN (mutation round 14)
+    # the histories rescale weights past a million by the power of two at
+    # the largest (exact); by the smallest (0: an impression) every score
+    # was NaN (mutation round 14)
     X = pd.DataFrame({"user_id": ["a", "a", "b", "b", "c", "c", "c", "d"],
                       "item_id": [1, 2, 1, 3, 2, 3, 4, 4],
                       "weight": [2e6, 3.0, 5.0, 1.0, 1.0, 4.0, 0.0, 1.0],
@@ -389,7 +390,7 @@ def test_weights_past_a_million_beside_an_impression_keep_finite_proportional_sc
     knn = ItemKNNRecommender(half_life=None).fit(X)
     got = knn.score_items(["a", "b", "c"])
     assert np.isfinite(got).all()
-    np.testing.assert_allclose(got, (knn.user_items_[:3] @ knn.similarity_).toarray() / 2e6,
+    np.testing.assert_allclose(got, (knn.user_items_[:3] @ knn.similarity_).toarray() / 2.0**21,
                                rtol=1e-4, atol=1e-12)
 
 
