@@ -333,7 +333,7 @@ class ContrastiveFineTuning(BaseEstimator):
         codes = text_codes(encoder, anchor_texts)[1]
         if not has_negatives(codes[anchors], codes[positives]):  # every loss 0
             raise NoTrainingPairs(
-                f"ContrastiveFineTuning: no one of the interactions' {len(anchors)} "
+                f"ContrastiveFineTuning: none of the interactions' {len(anchors)} "
                 "training pairs can have a negative (another pair's item of a text other "
                 "than its item's and its anchor's: the pairs' items all have one text, or "
                 "two that are each other's anchors), so the loss is 0 at every step and "
