@@ -129,7 +129,8 @@ def _times(X, path):
     numbers = pd.to_numeric(times.iloc[bad], errors="coerce").notna().to_numpy()
     if 0 < len(bad) < len(times) and numbers.all():  # epoch numbers among ISO dates
         raise ValueError(f"{path}: column 'timestamp' mixes ISO 8601 dates with "
-                         f"{len(bad)} number{'s' * (len(bad) > 1)}, e.g. {times.iloc[bad[:3]].tolist()} in data rows "
+                         f"{len(bad)} number{'s' * (len(bad) > 1)}, e.g. "
+                         f"{times.iloc[bad[:3]].tolist()} in data rows "
                          f"{(bad[:3] + 1).tolist()}; write every time one way, all as epoch "
                          "seconds or all as ISO dates (2024-05-01T12:00:00Z)")
     if len(bad):

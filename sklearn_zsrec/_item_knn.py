@@ -74,7 +74,8 @@ def _bm25_weighted(binary, k1=1.2, b=0.75):
     idf = np.log(float(n_items)) - np.log1p(per_user)
     row_sums = np.ravel(items.sum(axis=1))
     length_norm = (1.0 - b) + b * row_sums / row_sums.mean()
-    items.data = items.data * (k1 + 1.0) / (k1 * length_norm[items.row] + items.data) * idf[items.col]
+    items.data = (items.data * (k1 + 1.0) / (k1 * length_norm[items.row] + items.data)
+                  * idf[items.col])
     return items.T.tocsr()
 
 
