@@ -245,7 +245,7 @@ def _counting_hybrid():
 
 
 def test_a_new_users_text_is_encoded_once_per_call_on_the_text_neighbour_route():
-    # has_text encoded it to check for zeros, the scoring encoded it again
+    # a check for zeros encoded it, the scoring encoded it again
     hybrid = _counting_hybrid()
     got = hybrid.recommend(["new"], n=2, exclude_seen=False, user_texts={"new": "jazz club"})
     assert got.tolist() == [[1, 2]]

@@ -154,17 +154,14 @@ class TextNeighbours:
                 out[chosen] = part
         return out
 
-    def has_text(self, users, rows=None):
-        """Users with a text (see ``user_texts``) and known users to match.
+    def _embedded(self, users, rows=None):
+        """Users with a text (see ``user_texts``) and known users to match, and
+        those users' text embeddings (unit rows, float32).
 
         A text that embeds to zeros (no word of a fitted encoder's vocabulary)
         is no text: it would tie every known user as a neighbour; the text
         model scores it by popularity, with its warning.
         """
-        return self._embedded(users, rows)[0]
-
-    def _embedded(self, users, rows=None):
-        """``has_text``'s mask, and those users' text embeddings (unit rows, float32)."""
         if self.embeddings_ is None:
             return np.zeros(len(users), dtype=bool), None
         return self._directed(users, rows)
@@ -182,18 +179,10 @@ class TextNeighbours:
             emb = _normalize_rows(vec[some]).astype(np.float32)
         return found, emb
 
-    def source(self, user, row=-1):
-        """What scores ``user`` (not seen in fit): its text neighbours, its text, or popularity.
-
-        Users with a text but no known users to match by text are scored by
-        the text model (its similarity of their text to the items'), but for a
-        text embedded to zeros (no word of a fitted encoder's vocabulary),
-        which it scores by popularity.
-        """
-        return self._source(self._directed(object_array([user]), [row])[0][0])
-
     def _source(self, directed):
-        """``source``'s answer for a user whose text embeds to a direction, or not."""
+        """What scores a user not seen in fit whose text embeds to a direction, or not:
+        its text neighbours, its text (the text model's similarity of it to the
+        items', when no known user has a text to match), or popularity."""
         if directed:
             return "text neighbours" if self.embeddings_ is not None else "user text"
         return "popularity"
