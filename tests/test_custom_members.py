@@ -468,3 +468,39 @@ def test_a_member_reading_a_file_is_refitted_when_the_file_changes(tmp_path):
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # surely a later write
     assert hybrid.fit(X).recommend([user], n=3, exclude_seen=False).tolist() == [
         list(WARM[:3])]
+
+
+class Solved(BaseEstimator):
+    """A factor member whose two items' factors differ by a float32 rounding (a solve's noise).
+
+    Its own float32 scores tie them: ``[1, 1] . [1, 1 + 2**-23]`` is 2 in float32.
+    """
+
+    def fit(self, X, y=None):
+        self.users_, self.items_ = np.array([0]), np.array([0, 1])
+        self.item_factors_ = np.array([[1.0, 1.0], [1.0, 1.0 + 2.0 ** -23]], dtype=np.float32)
+        self.user_factors_ = np.ones((1, 2), dtype=np.float32)
+        return self
+
+    def score_items(self, users):
+        return self.user_factors_[pd.Index(self.users_).get_indexer(users)] @ self.item_factors_.T
+
+
+def test_a_factor_members_ties_within_its_rounding_stay_ties_in_the_blend():
+    # The blend z-scores a factor member from its centred item factors, whose
+    # spread here is only the rounding: it gave the two items z = -1 and +1,
+    # and ranked them by that noise at the member's whole weight, where the
+    # member itself ties them (found with ALS: two items of one user, whose
+    # factors a solve left ~1e-7 apart). Noise is judged against the items'
+    # size, not their spread.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = pd.Series({0: "dog", 1: "dog fast", 2: "slow dog", 3: "dog"})
+    data = pd.DataFrame({"user_id": [0, 0], "item_id": [1, 0]})
+    member = Solved().fit(data)
+    assert member.score_items([0])[0, 0] == member.score_items([0])[0, 1]  # its own tie
+    model = HybridRecommender(ZeroShotRecommender(TfidfVectorizer(), item_texts=texts),
+                              [("m", Solved())], blend="fixed", weights={"m": 1.0},
+                              verbose=0).fit(data)
+    np.testing.assert_array_equal(model.score_items(0)[:2], [0.0, 0.0])
+    assert model.recommend(0, n=2, exclude_seen=False).tolist() == [0, 1]
