@@ -63,6 +63,8 @@ def _seen_positions(user_items, rows):
     indptr, indices = user_items.indptr, user_items.indices
     starts, counts = indptr[rows], indptr[rows + 1] - indptr[rows]
     local = np.repeat(np.arange(len(rows)), counts)
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and (np.diff(rows) == 1).all():
+        return local, indices[starts[0]:starts[0] + len(local)]  # consecutive rows: one slice
     # position in ``indices``: each row's start plus a running offset
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     return local, indices[np.repeat(starts, counts) + offsets]

@@ -176,11 +176,18 @@ def test_seen_positions_are_the_csr_entries():
     rng = np.random.RandomState(0)
     matrix = sp.random(30, 20, density=0.2, format="csr", random_state=rng)
     matrix.sort_indices()
-    rows = np.array([5, 0, 29, 5, 12])  # repeated and unordered rows
-    local, cols = _seen_positions(matrix, rows)
-    got = np.zeros((len(rows), 20), dtype=bool)
-    got[local, cols] = True
-    np.testing.assert_array_equal(got, matrix[rows].toarray() != 0)
+    # repeated and unordered rows; consecutive ones (read as one slice), also
+    # with a row of no entries, and one row
+    matrix = (sp.diags((np.arange(30) != 7).astype(float)) @ matrix).tocsr()
+    matrix.eliminate_zeros()
+    matrix.sort_indices()
+    for rows in ([5, 0, 29, 5, 12], [4, 5, 6, 7, 8], [4, 6, 5], [28, 29], [7], [3]):
+        rows = np.array(rows)
+        local, cols = _seen_positions(matrix, rows)
+        assert list(local) == sorted(local)
+        got = np.zeros((len(rows), 20), dtype=bool)
+        got[local, cols] = True
+        np.testing.assert_array_equal(got, matrix[rows].toarray() != 0)
     empty = _seen_positions(matrix, np.zeros(0, dtype=np.int64))
     assert empty[0].size == empty[1].size == 0
 
