@@ -395,7 +395,7 @@ def test_fine_tuning_holds_out_a_tenth_of_the_texts():
     # pairs trained, with fine_tuning.json as it was (its count capped at 256)
     from sklearn_zsrec._fine_tune import held_out_pairs
 
-    train, val = held_out_pairs(np.arange(1000), np.arange(1000, 2000), 2000,
+    train, val = held_out_pairs(np.arange(1000), np.arange(1000, 2000), np.arange(2000),
                                 np.random.default_rng(0))
     assert 0.75 < len(train) / 1000 < 0.87  # a pair is out when either text is: 19%
     assert val is not None and len(val) == 1000 - len(train)
