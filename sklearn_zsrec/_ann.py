@@ -248,7 +248,9 @@ def _search(hnsw, queries, k, n, seen, rows):
         width = np.int64(seen.shape[1])
         keys = np.arange(len(rows), dtype=np.int64)[:, None] * width + ids
         valid &= ~np.isin(keys, local * width + cols)
-    first = np.argsort(~valid, axis=1, kind="stable")[:, :n]  # valid ones, in order
+    # valid ones best first, equal scores by position in items_ (as exact search
+    # orders them): faiss's heap returns ties in any order
+    first = np.lexsort((ids, -scores, ~valid), axis=1)[:, :n]
     return (valid.sum(axis=1) >= n, np.take_along_axis(ids, first, axis=1),
             np.take_along_axis(scores, first, axis=1))
 
@@ -321,7 +323,8 @@ def approximate_recall(recommender, users=None, *, n=10, sample=1000, exclude_se
         counts = getattr(recommender, "n_user_interactions_", None)
         users = recommender.users_ if counts is None else recommender.users_[counts > 0]
     else:
-        users = _check_user_ids(users, owner)[0]
+        # a tuple that is one user id is that user, as in recommend
+        users = _check_user_ids(users, owner, getattr(recommender, "_is_user", None))[0]
     if sample is not None and sample < len(users):
         rng = check_random_state(random_state)
         users = users[np.sort(rng.choice(len(users), size=sample, replace=False))]

@@ -436,7 +436,8 @@ class BaseRecommender(BaseEstimator):
         ids : ndarray of shape (n_users, min(n, n_items))
             Item ids, best first; equal scores in the order of ``items_``,
             so the top-``n`` is the first ``n`` of any longer list (with
-            ``approximate=True``, in the index's order). Equal means equal
+            ``approximate=True``, for ties among the candidates the index
+            returns: on catalogs of up to 256 items, every tie). Equal means equal
             in float32: scores equal in exact arithmetic but summed in
             another order can round apart, and rank by that rounding. An
             ``n`` past the catalog's size is cut to it.

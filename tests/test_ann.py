@@ -346,6 +346,16 @@ def test_approximate_recall_arguments(als):
         approximate_recall(als, users=[])
 
 
+def test_approximate_recall_reads_one_tuple_id_as_recommend_does():
+    # a tuple that is one user id is that user (it read as users 1 and "a",
+    # "not seen in fit", where recommend((1, "a"), approximate=True) works)
+    X = pd.DataFrame({"user_id": [(1, "a"), (1, "a"), (2, "b"), (2, "b"), (3, "c")],
+                      "item_id": [10, 11, 10, 12, 13]})
+    als = ALSRecommender(factors=2, random_state=0).fit(X)
+    assert als.recommend((1, "a"), 2, approximate=True).shape == (2,)
+    assert approximate_recall(als, (1, "a"), n=2) == approximate_recall(als, [(1, "a")], n=2)
+
+
 def test_approximate_recall_by_default_samples_users_with_an_interaction():
     # a user of impressions alone (rows of weight 0) was in the default
     # sample, and recommend refused it with advice that does not apply here
@@ -433,3 +443,24 @@ def test_a_refit_drops_the_index_even_when_the_factors_are_updated_in_place():
     model.set_params(seed=1).fit(X)
     got = model.recommend(model.users_, 5, approximate=True)
     assert _recall(got, model.recommend(model.users_, 5)) >= 0.9
+
+
+@pytest.mark.parametrize("exclude_seen", [True, False])
+def test_approximate_ties_come_in_catalog_order_as_in_exact_search(exclude_seen):
+    # items 2k and 2k + 1 have one factor vector: their scores tie exactly.
+    # Exact search gives ties in items_ order; the index returned them in
+    # faiss's heap order (the reverse, here), so the approximate top-1 was
+    # not the exact one, and a top-4 not the first 4 of a top-20 (ranked
+    # exactly, past the fetch limit) for the same user (a hunt's finding)
+    rng = np.random.default_rng(0)
+    item_factors = np.repeat(rng.normal(size=(30, 4)), 2, axis=0).astype(np.float32)
+    user_factors = rng.normal(size=(20, 4)).astype(np.float32)
+    X = pd.DataFrame({"user_id": np.repeat(np.arange(20), 3),
+                      "item_id": rng.integers(0, 60, 60)})
+    model = FactorModel(user_factors, item_factors=item_factors).fit(X)
+    for n in (1, 4, 10):
+        exact = model.recommend(model.users_, n, exclude_seen=exclude_seen)
+        got = model.recommend(model.users_, n, exclude_seen=exclude_seen, approximate=True)
+        np.testing.assert_array_equal(got, exact)
+    longer = model.recommend(model.users_, 58, exclude_seen=exclude_seen, approximate=True)
+    np.testing.assert_array_equal(longer[:, :4], got[:, :4])
