@@ -44,13 +44,15 @@ def item_transitions(rows, cols, order, n_item_users, window, n_neighbors):
         scores.mul_(torch.from_numpy(norm)[:, None]).mul_(torch.from_numpy(norm)[None, :])
         counts = sp.csr_matrix(scores.numpy())
     else:  # large catalogs: summed one lag at a time (memory: the sums, not every pair)
-        counts = sp.csr_matrix((n_catalog, n_catalog), dtype=np.float32)
+        # in float64 and rounded once, as above: float32 sums lag by lag left
+        # 1/2 + 1/4 and 1/3 + 1/4 + 1/6 a step apart (other ties, other neighbours kept)
+        counts = sp.csr_matrix((n_catalog, n_catalog), dtype=np.float64)
         for lag in lags:
             earlier, later = pairs(lag)
             counts = counts + sp.csr_matrix(
-                (np.full(len(earlier), 1.0 / lag, dtype=np.float32), (earlier, later)),
-                shape=(n_catalog, n_catalog))
-        counts = sp.csr_matrix(sp.diags(norm) @ counts @ sp.diags(norm), dtype=np.float32)
+                (np.full(len(earlier), 1.0 / lag), (earlier, later)), shape=(n_catalog, n_catalog))
+        counts = sp.csr_matrix(sp.diags(norm) @ counts.astype(np.float32) @ sp.diags(norm),
+                               dtype=np.float32)
     return counts if n_neighbors is None else top_per_row(counts, n_neighbors)
 
 

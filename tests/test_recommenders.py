@@ -665,6 +665,30 @@ def test_next_item_scores_are_normalised_by_both_items_counts():
         assert model.recommend("me", n=1).tolist() == ["rare"]
 
 
+def test_next_item_counts_are_the_same_on_large_catalogs(monkeypatch):
+    # "b" follows "a" at lags 2 and 4 (1/2 + 1/4), "c" at lags 3, 4 and 6
+    # (1/3 + 1/4 + 1/6): equal counts, so "b" ranks first (the earlier column).
+    # Past DENSE_ITEMS the counts were summed in float32 lag by lag, a step
+    # apart, and "c" came first on catalogs of over 4,096 items
+    seqs = {"u1": ["a", "f1", "b"], "u2": ["a", "f2", "f3", "f4", "b"],
+            "u3": ["a", "g1", "g2", "c"], "u4": ["a", "g3", "g4", "g5", "c"],
+            "u5": ["a", "g6", "g7", "g8", "g9", "g10", "c"], "u6": ["b"], "me": ["a"]}
+    X = pd.DataFrame([(u, i) for u, items in seqs.items() for i in items],
+                     columns=["user_id", "item_id"])
+    from sklearn_zsrec import _next_item
+
+    dense = NextItemRecommender().fit(X)
+    monkeypatch.setattr(_next_item, "DENSE_ITEMS", 0)
+    large = NextItemRecommender().fit(X)
+    for model in (dense, large):
+        col = {item: k for k, item in enumerate(model.items_)}
+        row = model.transitions_[col["a"]].toarray()[0]
+        assert row[col["b"]] == row[col["c"]] > 0
+        ranked = model.recommend("me", n=len(model.items_) - 1).tolist()
+        assert [i for i in ranked if i in ("b", "c")] == ["b", "c"]
+    assert (dense.transitions_ != large.transitions_).nnz == 0
+
+
 def test_item_knn_cosine_similarity_is_the_cosine_of_the_item_columns():
     # a and b co-occur for users 1 and 2, a alone for user 3: cos = 2 / sqrt(3 * 2);
     # bm25 weighs them otherwise (only the class's doctest told them apart)
