@@ -265,8 +265,9 @@ class BaseRecommender(BaseEstimator):
         unknown = pd.unique(np.asarray(users)[rows < 0])
         cache = self.__dict__.setdefault("_lookup", {})
         if "user text" not in cache:
-            cache["user text"] = ids_as_text(self.users_[:100_000])
-        hint = _other_type(unknown, self.users_, "users", cache["user text"], "fit saw")
+            cache["user text"] = ids_as_text(self.users_)
+        hint = _other_type(unknown, self.users_, "users", cache["user text"], "fit saw",
+                           cache["user"])
         if not self._handles_unknown_users:
             raise ValueError(
                 f"{type(self).__name__}: {len(unknown)} user ids were not seen in "

@@ -71,9 +71,14 @@ def _kind(value):
     return type(value).__name__
 
 
+# the ids read as text for ``_other_type``'s hint: the catalog's first ones
+# (any types); past them, an unknown id's forms of other types are looked up
+TEXT_IDS = 100_000
+
+
 def ids_as_text(ids):
-    """The ids as strings (a ``pd.Index``), for ``_other_type``'s hint."""
-    return pd.Index([_text(i) for i in ids])
+    """The first ``TEXT_IDS`` ids as strings (a ``pd.Index``), for ``_other_type``'s hint."""
+    return pd.Index([_text(i) for i in ids[:TEXT_IDS]])
 
 
 def _text(value):
@@ -83,20 +88,50 @@ def _text(value):
     return str(value)
 
 
-def _other_type(unknown, catalog, where="X", as_text=None, holder="the catalog holds"):
+def _read_alike(value, index):
+    """The first id of ``index`` (a ``pd.Index``) of another type than ``value`` that
+    reads as it does: int 5 or b'5' for '5', '5' for 5, 5.0 for '5.0'; None if none."""
+    text, forms = _text(value), []
+    for kind in (str, lambda t: t.encode("utf-8"), int, float):
+        try:
+            forms.append(kind(text))
+        except (ValueError, OverflowError):  # (UnicodeEncodeError is a ValueError)
+            pass
+    for form in forms:
+        if type(form) is type(value) or _text(form) != text:
+            continue
+        try:
+            where = index.get_indexer(pd.Index([form], dtype=object, tupleize_cols=False))[0]
+        except (TypeError, ValueError):  # (e.g. a MultiIndex of tuple ids)
+            continue
+        if where >= 0 and _text(index[where]) == text and type(index[where]) is not type(value):
+            return index[where]
+    return None
+
+
+def _other_type(unknown, catalog, where="X", as_text=None, holder="the catalog holds",
+                index=None):
     """A hint when ids missing from ``catalog`` are there as strings (or as ints).
 
     ``where`` names the input that holds ``unknown`` and ``holder`` the
-    catalog; ``as_text``, the catalog's first 100,000 ids as strings (a
-    ``pd.Index``), when known.
+    catalog; ``as_text``, the catalog's first ``TEXT_IDS`` ids as strings (a
+    ``pd.Index``), and ``index``, ``pd.Index(catalog)``, when known. Past
+    those first ids, each unknown id's forms of other types are looked up.
     """
     if as_text is None:
-        as_text = ids_as_text(catalog[:100_000])
+        as_text = ids_as_text(catalog)
     found = [i for i in unknown[:5] if _text(i) in as_text]
-    if not found:
+    if found:
+        # (the first of the catalog's ids with that text: 1 and '1' share it)
+        there = catalog[np.flatnonzero(np.asarray(as_text == _text(found[0])))[0]]
+    elif len(catalog) > len(as_text):
+        index = pd.Index(catalog, tupleize_cols=False) if index is None else index
+        alike = [(i, c) for i in unknown[:5] if (c := _read_alike(i, index)) is not None]
+        if not alike:
+            return ""
+        found, there = [alike[0][0]], alike[0][1]
+    else:
         return ""
-    # (the first of the catalog's ids with that text: 1 and '1' share it)
-    there = catalog[np.flatnonzero(np.asarray(as_text == _text(found[0])))[0]]
     there, here = (v.item() if isinstance(v, np.generic) else v for v in (there, found[0]))
     return (f", but {holder} {there!r} ({type(there).__name__}) where {where} has "
             f"{here!r} ({type(here).__name__}): ids of another type are other ids; "

@@ -6,12 +6,14 @@ answers", items 1, 2, 3, 9, 10 and 11.
 """
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from sklearn_zsrec import _ids
 from sklearn_zsrec._interactions import object_array
@@ -690,3 +692,30 @@ def test_core_id_rules_pinned_by_a_mutation_hunt():
                                                  "item_id": [10, 20, 20, 30]}))
     with pytest.raises(ValueError, match=r"'2' \(str\)"):
         knn.recommend(["zz", "2"], n=1)
+
+
+def test_ids_of_another_type_are_named_past_the_ids_read_as_text(monkeypatch):
+    # the hint read the first 100,000 ids as text: past them, a user asked
+    # for as '110000' of an int catalog was a new user without a word (its
+    # history ignored, its items recommended again); an unknown id's forms of
+    # other types are now looked up (TEXT_IDS lowered to show it on small data)
+    monkeypatch.setattr(_ids, "TEXT_IDS", 2)
+    X = pd.DataFrame({"user_id": np.repeat(np.arange(10), 2), "item_id": np.arange(20) % 7})
+    model = PopularityRecommender().fit(X)
+    with pytest.warns(UserWarning, match=r"fit saw 7 \(int\) where users has '7' \(str\)"):
+        model.recommend(["7"])
+    als = ALSRecommender(factors=2, iterations=2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"fit saw 7 \(int\) where users has '7' \(str\)"):
+        als.recommend(["7"])
+    with pytest.raises(ValueError, match=r"catalog holds 5 \(int\) where X has '5' \(str\)"):
+        als.predict(pd.DataFrame({"user_id": [7], "item_id": ["5"]}))
+    strs = PopularityRecommender().fit(X.assign(user_id=X.user_id.map("u{}".format),
+                                                item_id=X.item_id.astype(str)))
+    with pytest.raises(ValueError, match=r"catalog holds '5' \(str\) where X has 5 \(int\)"):
+        strs.predict(pd.DataFrame({"user_id": ["u7"], "item_id": [5]}))
+    with pytest.warns(UserWarning, match=r"holds 7 \(int\) where user_texts has '7' \(str\)"):
+        ZeroShotRecommender(TfidfVectorizer(), item_texts=pd.Series(
+            {i: f"item {i}" for i in range(7)}), user_texts=pd.Series({"7": "a user"})).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.recommend(["x7", "7.0"])  # no id of another type reads so: new users, no hint
