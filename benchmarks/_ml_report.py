@@ -168,10 +168,10 @@ def _fine_tuning_lines(res):
     return ["## Fine-tuned text encoder", "",
             "`ContrastiveFineTuning(\"lora\")` adapts all-MiniLM-L6-v2 to each split's training",
             "interactions before the items are embedded (an item and the next items of its user,",
-            "a user's text and their items; early-stopped on a tenth of the items and users held",
-            "out of training). NDCG@10 without and with it, and fit seconds (with it: the",
-            "tuning included; the hybrid's learned blend tunes once, on the rows of the holdout",
-            "it learns the blend on, and serves that encoder):", "",
+            "a user's text and their items; early-stopped on a tenth of the distinct texts,",
+            "items' and users', held out of training). NDCG@10 without and with it, and fit",
+            "seconds (with it: the tuning included; the hybrid's learned blend tunes once, on",
+            "the rows of the holdout it learns the blend on, and serves that encoder):", "",
             "| protocol | model | without | with | difference (in SE of without) "
             "| fit s without | fit s with |",
             "|---|---|---|---|---|---|---|", *rows, "", *_new_recall_line(res)]

@@ -102,8 +102,8 @@ def _read_alike(value, index):
             continue
         try:
             where = index.get_indexer(pd.Index([form], dtype=object, tupleize_cols=False))[0]
-        except (TypeError, ValueError):  # (e.g. a MultiIndex of tuple ids)
-            continue
+        except (TypeError, ValueError, pd.errors.InvalidIndexError):  # (a MultiIndex of
+            continue  # tuple ids; ids not unique as pandas compares them: a hint, not a crash)
         if where >= 0 and _text(index[where]) == text and type(index[where]) is not type(value):
             return index[where]
     return None

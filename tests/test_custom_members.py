@@ -504,3 +504,35 @@ def test_a_factor_members_ties_within_its_rounding_stay_ties_in_the_blend():
                               verbose=0).fit(data)
     np.testing.assert_array_equal(model.score_items(0)[:2], [0.0, 0.0])
     assert model.recommend(0, n=2, exclude_seen=False).tolist() == [0, 1]
+
+
+class SharedFactor(BaseEstimator):
+    """A factor member whose items share a large factor (1000) the user barely weighs (1e-3).
+
+    Its scores ``1 + 1e-4 k`` are hundreds of float32 steps apart: a ranking.
+    """
+
+    def fit(self, X, y=None):
+        self.users_, self.items_ = np.array([0]), np.arange(6)
+        self.item_factors_ = np.c_[np.full(6, 1000.0), 1e-4 * np.arange(6)].astype(np.float32)
+        self.user_factors_ = np.array([[1e-3, 1.0]], dtype=np.float32)
+        return self
+
+    def score_items(self, users):
+        return self.user_factors_[pd.Index(self.users_).get_indexer(users)] @ self.item_factors_.T
+
+
+def test_a_factor_members_ranking_beside_a_large_shared_factor_is_kept_in_the_blend():
+    # the rounding that makes a spread noise is the product's terms' (1 here),
+    # not |x| times the items' norm (1000): that bound zeroed this member's
+    # z-scores, and the blend lost a ranking the member gives (a review's finding)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    data = pd.DataFrame({"user_id": [0] * 6, "item_id": range(6)})
+    own = SharedFactor().fit(data).score_items([0])[0]
+    assert own.argsort()[::-1].tolist() == [5, 4, 3, 2, 1, 0]
+    text = ZeroShotRecommender(TfidfVectorizer(), item_texts=pd.Series({i: "dog" for i in range(6)}))
+    model = HybridRecommender(text, [("m", SharedFactor())], blend="fixed", weights={"m": 1.0},
+                              verbose=0).fit(data)
+    assert model.recommend(0, n=6, exclude_seen=False).tolist() == [5, 4, 3, 2, 1, 0]
+    assert (np.diff(model.score_items(0)) > 0).all()

@@ -113,7 +113,7 @@ class _Items:
     new: np.ndarray  # (text + factor dims + 2, n_new): the same for new items, offsets
     cold: np.ndarray  # columns of the items without interactions
     gate: np.ndarray  # the item part b(i) of the CF gate
-    covs: dict  # (covariance, mean squared norm), float64, of the text embeddings and factors
+    covs: dict  # (covariance, mean squares per dimension), float64, of text embeddings, factors
     to_user: dict  # per factor member, the user side of its whitened basis (``_whitening``)
 
 
@@ -373,10 +373,10 @@ class Blend:
         over = warm if warm.any() else np.ones_like(warm)
         cold = np.flatnonzero(~warm)
 
-        def centred(y, rows):  # and (covariance, mean squared norm) over ``rows``
+        def centred(y, rows):  # and (covariance, mean squares per dimension) over ``rows``
             c = y.astype(np.float64) - (mean := y[rows].astype(np.float64).mean(axis=0))
             cov = _matmul(c[rows].T, c[rows]) / max(rows.sum(), 1)
-            return c, (cov, np.trace(cov) + mean @ mean)
+            return c, (cov, np.diag(cov) + mean * mean)
 
         embeddings = f.text.item_embeddings_
         varies = np.ptp(embeddings[over], axis=0).any()
@@ -406,26 +406,26 @@ class Blend:
 
         ``sqrt(x' C x)`` with ``C`` the items' covariance, once per fitted
         model (float64, ``chunk`` users at a time). 0 for constant scores
-        (z-score 0): a deviation within float32 rounding of the scores, ``|x|``
-        times the items' root-mean-square norm (not their spread, which
-        shrinks with their differences: two items a solve's noise apart
-        z-scored to +-1), or a user vector of a solve (embeddings, factors)
-        below ``NEGLIGIBLE`` of the model's largest (its direction is a solve's
-        rounding noise). Both rules are relative: they hold for vectors of
-        any size. The recency profiles are exact sums of the user's weighted
-        items, whose direction holds at any size: only the first rule applies
-        to them (a user whose weights are 1e-7 of another user's keeps them).
+        (z-score 0): a deviation within float32 rounding of the product's
+        terms, ``sqrt(sum_k x_k^2 E[y_k^2])`` (not of the items' spread, which
+        shrinks with their differences: items a solve left 1e-7 apart gave
+        z-scores of +-1), or a user vector of a solve below ``NEGLIGIBLE`` of
+        the model's largest (its direction is a solve's rounding noise).
+        Both rules are relative: they hold for vectors of any size. The
+        recency profiles are exact sums of the user's weighted items, whose
+        direction holds at any size: only the first rule applies to them.
         """
         f = self.fitted
         if "user std" not in f.cache:
             def std(x, moments, scale=1.0, solved=True):
-                (cov, square), var, norm = moments, np.empty(len(x)), np.empty(len(x))
+                (cov, square), (var, norm, size) = moments, np.empty((3, len(x)))
                 for start in range(0, len(x), chunk):
                     part = x[start:start + chunk].astype(np.float64) * scale
                     var[start:start + chunk] = (_matmul(part, cov) * part).sum(axis=1)
                     norm[start:start + chunk] = np.sqrt((part * part).sum(axis=1))
+                    size[start:start + chunk] = np.sqrt((part * part * square).sum(axis=1))
                 out = np.sqrt(np.maximum(var, 0.0))
-                rounding = 8 * np.finfo(np.float32).eps * norm * np.sqrt(max(square, 0.0))
+                rounding = 8 * np.finfo(np.float32).eps * size
                 negligible = solved & (norm <= NEGLIGIBLE * norm.max(initial=0.0))
                 return np.where((out <= rounding) | negligible, 0.0, out)
 
