@@ -334,7 +334,11 @@ class ContrastiveFineTuning(BaseEstimator):
                 "ContrastiveFineTuning: the interactions give no training pair (no "
                 "user has two distinct items of weight above 0, and no such user has a "
                 "text); fit without fine_tune, or with more interactions.")
-        codes = text_codes(encoder, anchor_texts)[1]
+        # one code per distinct text: items of one text (product variants)
+        # embed alike, so they are neither each other's negatives nor apart
+        # candidates in the evaluation, and a text is held out for all that have it
+        coded = text_codes(encoder, anchor_texts)  # (the texts as read, their codes)
+        codes = coded[1]
         if not has_negatives(codes[anchors], codes[positives]):  # every loss 0
             raise NoTrainingPairs(
                 f"ContrastiveFineTuning: none of the interactions' {len(anchors)} "
@@ -376,7 +380,7 @@ class ContrastiveFineTuning(BaseEstimator):
                     with torch.random.fork_rng(devices=cuda), torch.inference_mode(False), \
                             torch.enable_grad(), _default_dtype(torch.float32), \
                             torch.autocast(torch.device(encoder.device_).type, enabled=False):
-                        self._train(encoder, anchor_texts, anchors, positives, location,
+                        self._train(encoder, coded, anchors, positives, location,
                                     directory)
             return clone(encoder).set_params(model=str(directory)).fit()
 
@@ -412,17 +416,14 @@ class ContrastiveFineTuning(BaseEstimator):
         h.update(np.ascontiguousarray(positives, dtype=np.int64).tobytes())
         return h.hexdigest()[:32]
 
-    def _train(self, encoder, texts, anchors, positives, location, directory):
+    def _train(self, encoder, coded, anchors, positives, location, directory):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
         from ._encoder import _pool
         from ._model_files import float32_weights
 
-        # one code per distinct text: items of one text (product variants)
-        # embed alike, so they are neither each other's negatives nor apart
-        # candidates in the evaluation, and a text is held out for all that have it
-        prepared, codes = text_codes(encoder, texts)
+        prepared, codes = coded  # ``text_codes`` of the anchors' texts
         rng = np.random.default_rng(self.random_state)
         torch.manual_seed(int(rng.integers(2**31)))
         train, val = held_out_pairs(anchors, positives, codes, rng)
