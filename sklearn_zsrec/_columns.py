@@ -227,6 +227,29 @@ def _weights(weight, name):
         ) from None
 
 
+def check_y_index(X, y, name):
+    """Raise when ``y`` (a Series) holds X's index labels in another order.
+
+    ``y`` is paired with X's rows by position, as scikit-learn pairs them,
+    while ``X.assign(weight=y)`` pairs them by label: a log sorted by time
+    (``X = log.sort_values("time")``) beside its unsorted ``log["clicked"]``
+    gave each row another row's weight, silently. Labels that are not the
+    same set (``pd.Series(weights)`` beside a labelled X) cannot pair them,
+    and pair by position as any array.
+    """
+    if not (isinstance(X, pd.DataFrame) and isinstance(y, pd.Series)):
+        return
+    a, b = X.index, y.index
+    if len(a) != len(b) or a.equals(b) or not (a.isin(b).all() and b.isin(a).all()):
+        return
+    raise ValueError(
+        f"{name}: X and y hold the same index labels in another order (X "
+        f"{a[:3].tolist()}..., y {b[:3].tolist()}...); y's weights are paired with X's "
+        "rows by position, as scikit-learn pairs them, not by label as X.assign(weight=y) "
+        "would. Align them by label, y.loc[X.index] (or pass the weights as X's 'weight' "
+        "column), or pass y.to_numpy() if the rows are already in the same order.")
+
+
 def checked_weights(weight, n, name):
     """``_weights``, one per row (``n`` rows), finite and >= 0, or an error naming the fix."""
     weight = _weights(weight, name)

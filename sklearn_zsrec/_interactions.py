@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ._columns import _check_weight_range, _timestamps, checked_weights
+from ._columns import _check_weight_range, _timestamps, check_y_index, checked_weights
 from ._progress import caller_stacklevel
 from ._ids import refuse_nul
 
@@ -269,6 +269,7 @@ def check_interactions(
     if _is_spark_frame(X):
         X = _from_spark(X, y, name, reads_order)
     X = named_columns(X, name)
+    check_y_index(X, y, name)
     if isinstance(X, pd.DataFrame):
         missing = [c for c in ("user_id", "item_id") if c not in X.columns]
         if missing:

@@ -79,7 +79,9 @@ class NextItemRecommender(_ItemItemRecommender):
         Steps ahead that count: each pair of a user's interactions up to this
         many steps apart adds ``1 / steps``.
     n_neighbors : int, default=100
-        Next items kept per item.
+        Next items kept per item, by transition score. Of next items tied at
+        the cut, those first in ``items_`` (the sorted ids) are kept, so
+        renaming items can change which of them score.
     half_life : float or None, default=2.0
         Recency half-life of the history, in interactions; None weighs every
         interaction by its weight alone.

@@ -54,3 +54,29 @@ def test_bytes_ids_against_str_ids_warn_in_any_array(y_pred):
         warnings.simplefilter("always")
         assert ndcg_at_k([["a"], ["b"]], y_pred, k=2) == 0.0
     assert any("bytes" in str(w.message) for w in caught)
+
+
+def test_weights_y_holding_xs_labels_in_another_order_raise_everywhere_y_is_read():
+    # found by the metamorphic hunt (2026-12-07): y pairs with X's rows by
+    # position, X.assign(weight=y) by label; a log sorted by time beside its
+    # unsorted click column gave each row another row's weight, silently
+    log = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3], "item_id": ["a", "b", "a", "c", "b", "c"],
+                        "timestamp": [5, 1, 4, 2, 6, 3],
+                        "clicked": [1.0, 0.0, 1.0, 0.0, 0.0, 1.0]})
+    X, y = log.sort_values("timestamp")[["user_id", "item_id", "timestamp"]], log["clicked"]
+    model = PopularityRecommender(popularity="weight")
+    match = r"X and y hold the same index labels in another order .* y\.loc\[X\.index\]"
+    for call in (lambda: model.fit(X, y), lambda: train_test_split_last(X, y=y),
+                 lambda: list(LeaveLastOut().split(X, y))):
+        with pytest.raises(ValueError, match=match):
+            call()
+    fitted = model.fit(log[["user_id", "item_id", "timestamp"]], y)
+    with pytest.raises(ValueError, match=match):
+        fitted.score(X, y)
+    # aligned by label, or by position explicitly, equals the 'weight' column
+    expected = PopularityRecommender(popularity="weight").fit(X.assign(weight=y)).item_scores_
+    assert expected.tolist() == [2.0, 0.0, 1.0]  # clicks per item in the log
+    for X_, y_ in ((X, y.loc[X.index]), (X, y.loc[X.index].to_numpy()),
+                   (X.reset_index(drop=True), y.loc[X.index].to_numpy()),
+                   (X, pd.Series(y.loc[X.index].to_numpy(), index=X.index + 100))):
+        assert model.fit(X_, y_).item_scores_.tolist() == expected.tolist()

@@ -86,6 +86,19 @@ def test_catalog_coverage_by_hand():
     assert catalog_coverage([["a", "z"]], ["a", "b", "b"]) == 0.5
 
 
+def test_catalog_coverage_leaves_out_recommends_fillers_as_its_docstring_says():
+    # found by the metamorphic hunt (2026-12-07): users 1-3 have seen "a"
+    # and "c", which fill their lists scored -inf: only "b" is recommended
+    from sklearn_zsrec import PopularityRecommender
+
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3, 4], "item_id": list("acacacb")})
+    model = PopularityRecommender().fit(X)
+    ids, scores = model.recommend([1, 2, 3], n=3, return_scores=True)
+    assert catalog_coverage(ids, model.items_) == 1.0  # fillers count
+    kept = np.where(np.isfinite(scores), ids, None)
+    assert catalog_coverage(kept, model.items_) == pytest.approx(1 / 3)  # "b" alone
+
+
 @pytest.mark.parametrize("metric", ALL_METRICS)
 def test_no_hits_is_zero_and_perfect_is_one(metric):
     assert metric([[9], [8, 7]], [[1, 2], [3, 4]], k=2) == 0.0

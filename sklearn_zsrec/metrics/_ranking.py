@@ -472,7 +472,12 @@ def catalog_coverage(y_pred, catalog, k=None):
     Parameters
     ----------
     y_pred : array-like of shape (n_users, n_recommended)
-        Recommended item ids per user, best first.
+        Recommended item ids per user, best first; missing values (NaN or
+        None) are empty positions. ``recommend`` fills the list of a user
+        with fewer than ``n`` unseen items with training items scored
+        ``-inf``, which count here: to leave them out, pass
+        ``np.where(np.isfinite(scores), ids, None)`` from
+        ``ids, scores = model.recommend(users, n, return_scores=True)``.
     catalog : collection of item ids
         All the items that could be recommended; repeated ids count once.
         Recommended ids outside the catalog are ignored.

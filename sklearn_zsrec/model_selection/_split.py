@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
-from .._columns import _timestamps, checked_weights
+from .._columns import _timestamps, check_y_index, checked_weights
 from .._interactions import (_codes, _is_spark_frame, _refuse_id_dtype, holds_booleans,
                              index_hint, is_positive_int, named_columns, refuse_sparse)
 
@@ -61,6 +61,7 @@ def _users_and_times(X, name, y=None):
             "time zone 'UTC'), or split it in Spark (each user's latest rows by a window "
             "over 'timestamp').")
     X = named_columns(X, name)
+    check_y_index(X, y, name)
     if isinstance(X, pd.DataFrame):
         if "user_id" not in X.columns:
             raise ValueError(
