@@ -17,8 +17,9 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from ._interactions import (arrow_values, check_ids, check_interactions, float32_weights,
-                            is_positive_int, object_array, positions, refuse_table)
+from ._interactions import (_is_spark_frame, arrow_values, check_ids, check_interactions,
+                            float32_weights, is_positive_int, object_array, positions,
+                            refuse_counts, refuse_table)
 from ._contract import _ours, _warn_if_rounded_together, check_indexed, checked_scores
 from ._ids import _other_type, _unique_ids, ids_as_text, isin_ids
 from ._progress import warn_ids
@@ -39,6 +40,7 @@ def _check_user_ids(users, owner, is_user=None):
         users = users.item()
     users = arrow_values(users)
     refuse_table(users, "users", owner, "user_id")
+    refuse_counts(users, "users", owner, "user_id")
     if isinstance(users, (set, frozenset)):
         raise TypeError(
             f"{owner}: users is a {type(users).__name__}, whose order is arbitrary; the "
@@ -500,8 +502,15 @@ class BaseRecommender(BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_rows,), float32
+            In the order of X's rows (a Spark DataFrame, whose rows have no
+            fixed order for the scores to follow, raises).
         """
         check_is_fitted(self, "user_items_")
+        if _is_spark_frame(X):  # its rows came over sorted, or in the partitions' order
+            raise TypeError(
+                f"{type(self).__name__}: predict got a Spark DataFrame, whose rows have no "
+                "fixed order for an array of scores to follow; score it on the driver, "
+                "rows = X.toPandas(); rows['score'] = model.predict(rows).")
         data = check_interactions(
             X, estimator_name=type(self).__name__, duplicates="keep", reads_order=False
         )
@@ -511,7 +520,8 @@ class BaseRecommender(BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__}: {len(unknown)} item ids in X are not in "
                 f"the catalog (e.g. {np.asarray(unknown[:5]).tolist()})"
-                f"{_other_type(unknown, self.items_)}; only items_ can be scored."
+                f"{_other_type(unknown, self.items_)}; only items_ can be scored (e.g. "
+                "X[X['item_id'].isin(model.items_)])."
             )
         inverse, users = pd.factorize(data.user_id)
         users = np.asarray(users)

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._ids import _other_type, isin_ids
 from ._interactions import positions
 from ._progress import warn_ids
-from ._texts import check_id_texts
+from ._texts import check_id_texts, row_numbers_hint
 
 _CALL_TEXTS = contextvars.ContextVar("sklearn_zsrec_user_texts", default=None)
 
@@ -72,9 +72,31 @@ class CallTextsMixin:
         texts = check_id_texts(user_texts, "user_texts", type(self).__name__)
         token = _CALL_TEXTS.set(texts)
         try:
+            self._warn_texts_of_no_user_asked(texts, args[0])
             return method(*args, **kwargs)
         finally:
             _CALL_TEXTS.reset(token)
+
+    def _warn_texts_of_no_user_asked(self, texts, users):
+        """Warn when the call's texts are keyed 0 to n - 1 and none is of a new user asked.
+
+        ``recommend(req.user_id, user_texts=req["text"])`` keyed the texts
+        by the request's row numbers: its new users were scored without
+        their text (as new users without one), silently. Texts of other
+        users (a service's dict) are no mistake: only row numbers warn.
+        """
+        from ._base import _check_user_ids
+
+        name = type(self).__name__
+        users = _check_user_ids(users, name, self._is_user)[0]
+        new = users[positions(pd.Index(self.users_), users) < 0]
+        hint = (len(new) and not isin_ids(texts.index, new).any()
+                and row_numbers_hint(texts.index, "user_id", "request"))
+        if hint:
+            warn_ids("call texts", (
+                f"{name}: no id of user_texts is a new user asked for{hint}; the "
+                f"{len(new)} users not seen in fit (e.g. {np.asarray(new[:5]).tolist()}) are "
+                "scored without a text."))
 
     def recommend(self, users, n=10, *, exclude_seen=True, return_scores=False,
                   batch_size=None, approximate=False, user_texts=None):
@@ -150,14 +172,17 @@ def check_new_items(model, item_texts):
     check_is_fitted(model, "items_")
     texts = check_id_texts(item_texts, "item_texts", name)
     known = positions(pd.Index(model.items_), texts.index.to_numpy()) >= 0
+    rows = row_numbers_hint(texts.index, "item_id", "new_items")
     if known.any():
         raise ValueError(
             f"{name}: add_items got {int(known.sum())} ids already in the catalog (e.g. "
-            f"{texts.index[known][:5].tolist()}); add only new ids (a changed text of an "
-            "item needs a refit with the new item_texts).")
+            f"{texts.index[known][:5].tolist()}){rows}; add only new ids (a changed text of "
+            "an item needs a refit with the new item_texts).")
     hint = _other_type(texts.index.to_numpy(), np.asarray(model.items_), "item_texts")
     if hint:  # e.g. ids read from JSON (str keys) for an int catalog
         warn_ids("added items", f"{name}: add_items adds ids that look like catalog ids{hint}.")
+    elif rows:  # new_items["title"]: a column keeps the table's row numbers as its index
+        warn_ids("added items", f"{name}: add_items adds the ids of item_texts{rows}.")
     return texts
 
 

@@ -228,26 +228,32 @@ def _weights(weight, name):
 
 
 def check_y_index(X, y, name):
-    """Raise when ``y`` (a Series) holds X's index labels in another order.
+    """Raise when ``y`` (a Series) holds the labels of ``X`` (a DataFrame, as the
+    caller gave it) in another order.
 
     ``y`` is paired with X's rows by position, as scikit-learn pairs them,
     while ``X.assign(weight=y)`` pairs them by label: a log sorted by time
     (``X = log.sort_values("time")``) beside its unsorted ``log["clicked"]``
     gave each row another row's weight, silently. Labels that are not the
-    same set (``pd.Series(weights)`` beside a labelled X) cannot pair them,
-    and pair by position as any array.
+    same set (a ``pd.Series`` beside X of other labels) cannot pair them, nor
+    can a ``RangeIndex`` of X (``reset_index(drop=True)``, or a table without
+    an index): those pair by position, as any array. A ``pd.Series(weights)``
+    of X's row order beside a sorted X raises too: its labels are the same
+    set; the message says which fix fits which case.
     """
     if not (isinstance(X, pd.DataFrame) and isinstance(y, pd.Series)):
         return
     a, b = X.index, y.index
-    if len(a) != len(b) or a.equals(b) or not (a.isin(b).all() and b.isin(a).all()):
+    if (isinstance(a, pd.RangeIndex) or len(a) != len(b) or a.equals(b)
+            or not (a.isin(b).all() and b.isin(a).all())):
         return
     raise ValueError(
         f"{name}: X and y hold the same index labels in another order (X "
         f"{a[:3].tolist()}..., y {b[:3].tolist()}...); y's weights are paired with X's "
         "rows by position, as scikit-learn pairs them, not by label as X.assign(weight=y) "
-        "would. Align them by label, y.loc[X.index] (or pass the weights as X's 'weight' "
-        "column), or pass y.to_numpy() if the rows are already in the same order.")
+        "would. If y is a column of the table X came from (log['clicked'] beside a sorted "
+        "log), align it by label, y.loc[X.index] (or pass it as X's 'weight' column); if "
+        "it was made in X's row order (pd.Series(weights)), pass y.to_numpy().")
 
 
 def checked_weights(weight, n, name):

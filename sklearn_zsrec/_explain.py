@@ -15,7 +15,8 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import _check_user_ids
 from ._contract import _ours
 from ._ids import _other_type
-from ._interactions import arrow_values, check_ids, is_positive_int, object_array, refuse_table
+from ._interactions import (arrow_values, check_ids, is_positive_int, object_array,
+                            refuse_counts, refuse_table)
 from ._progress import one_id_warning
 
 COLUMNS = ["user_id", "item_id", "score", "source", "contributor", "contribution"]
@@ -138,6 +139,7 @@ def _explain(estimator, user, items, n, max_contributions):
     rows = estimator._user_rows(users)
     items = arrow_values(items)  # a pyarrow array: its values, not pyarrow scalars
     refuse_table(items, "items", f"{name}.explain", "item_id")
+    refuse_counts(items, "items", f"{name}.explain", "item_id")
     if items is None:
         ids, scores = estimator.recommend(users, n=n, return_scores=True)
         items = ids[0][scores[0] > -np.inf]  # not the excluded items padding a short list

@@ -268,8 +268,8 @@ def check_interactions(
         return X
     if _is_spark_frame(X):
         X = _from_spark(X, y, name, reads_order)
+    check_y_index(X, y, name)  # X as given: a table without an index has no labels
     X = named_columns(X, name)
-    check_y_index(X, y, name)
     if isinstance(X, pd.DataFrame):
         missing = [c for c in ("user_id", "item_id") if c not in X.columns]
         if missing:
@@ -473,6 +473,26 @@ def refuse_table(ids, name, owner, column):
         raise TypeError(
             f"{owner}: {name} is a {type(ids).__name__}, a table (iterating it gives its "
             f"column names); pass its column of ids, e.g. {name}[{column!r}].")
+
+
+def refuse_counts(ids, name, owner, column):
+    """A Series indexed by ``column`` (``value_counts()``, a ``groupby``) given
+    for a sequence of ids raises: its values are not the ids, its index is.
+
+    ``X.user_id.value_counts().head(5)`` ranked its counts as user ids
+    (737, 685, ...: ids of other users), silently. The index's name read as
+    X's columns are (``userId`` too), or the Series named as
+    ``value_counts`` names it (``count``, ``proportion``).
+    """
+    if not isinstance(ids, pd.Series) or isinstance(ids.index, pd.MultiIndex):
+        return
+    if ((_ours(ids.index.name) == column and _ours(ids.name) != column)
+            or ids.name in ("count", "proportion")):
+        raise ValueError(
+            f"{owner}: {name} is a Series indexed by {ids.index.name!r} and named "
+            f"{ids.name!r} (e.g. value_counts() or a groupby): its values are not the ids; "
+            f"pass its index, {name}.index, or its values as an array ({name}.to_numpy()) "
+            "if they are ids.")
 
 
 def _is_list(arrow_type):

@@ -122,6 +122,26 @@ def check_id_texts(texts, name, owner):
     return pd.Series(texts.to_numpy(dtype=object, copy=True), index=ids)
 
 
+def row_numbers_hint(ids, column, example):
+    """``", whose ids are 0 to n - 1: if those are ..."`` when ``ids`` are the row
+    numbers of a table (``users["text"]`` keeps them as its index), else "".
+
+    ``column`` names the ids (``"user_id"``) and ``example`` the table in the
+    fix (``"users"``). The callers give it only where something is amiss
+    (texts of no new user asked for; texts of id 0, not a user of X): ids
+    that truly are 0 to n - 1 read alike.
+    """
+    index = pd.Index(ids)
+    if len(index) == 0 or index.inferred_type != "integer":
+        return ""
+    values = np.sort(index.to_numpy(dtype=np.int64))
+    if not np.array_equal(values, np.arange(len(values))):
+        return ""
+    span = "id is 0" if len(values) == 1 else f"ids are 0 to {len(values) - 1}"
+    return (f", whose {span}: if those are a table's row numbers, index the texts by "
+            f"{column.replace('_', ' ')} (e.g. {example}.set_index({column!r})['text'])")
+
+
 def _kind(texts):
     """The type's name, with its package's when it is not ours or Python's (``polars.Series``)."""
     package = type(texts).__module__.split(".")[0]

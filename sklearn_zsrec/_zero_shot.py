@@ -18,7 +18,7 @@ from ._explain import contributions, history_contributions
 from ._history import recency_weights
 from ._interactions import positions
 from ._progress import caller_stacklevel
-from ._texts import check_id_texts
+from ._texts import check_id_texts, row_numbers_hint
 
 
 def _normalize_rows(a):
@@ -197,8 +197,14 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         if self.user_texts_ is not None:
             ids = self.user_texts_.index
             strays = ids[~isin_ids(ids, self.users_)].to_numpy()
-            hint = _other_type(strays, self.users_, "user_texts", None, "X holds")
-            if hint:  # e.g. texts loaded from JSON (str keys) for int ids
+            hint = len(strays) and (
+                _other_type(strays, self.users_, "user_texts", None, "X holds")
+                # a table's row numbers: 0 to n - 1, 0 not a user of X (ids
+                # that truly are 0 to n - 1, some users held out: 0 is one)
+                or (not isin_ids(np.array([0]), self.users_).any()
+                    and row_numbers_hint(ids, "user_id", "users")))
+            if hint:  # e.g. texts loaded from JSON (str keys) for int ids, or a
+                # table's column (users["text"]: its row numbers for ids)
                 warnings.warn(f"{name}: {len(strays)} ids of user_texts are not users of X "
                               f"(e.g. {strays[:5].tolist()}){hint}.", UserWarning,
                               stacklevel=caller_stacklevel())

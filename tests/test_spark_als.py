@@ -421,13 +421,18 @@ def test_the_other_models_and_the_splitters_on_a_spark_frame(spark):
         fitted = NextItemRecommender().fit(untimed)
     ours = [w.filename for w in caught if "keeps no row order" in str(w.message)]
     assert ours == [__file__]  # at the user's line
-    # models that read no time order, and predict (one score per row), say nothing
+    # models that read no time order say nothing; predict (an array, one score
+    # per row) raises: the rows came over sorted by user, time and item (labels
+    # hunt, 2026-12-07), or in the partitions' order
+    with pytest.raises(TypeError, match=r"predict got a Spark DataFrame, whose rows have no "
+                                        r"fixed order .* rows = X.toPandas\(\)"):
+        PopularityRecommender().fit(X).predict(frame)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*keeps no row order")
         for model in (PopularityRecommender(), ALSRecommender(factors=2, iterations=1),
                       ItemKNNRecommender(half_life=None), _small(max_iter=1)):
             clone(model).fit(untimed)  # SparkALSRecommender too: it reads a user's rows as a set
-        fitted.predict(untimed)
+        fitted.predict(untimed.toPandas())
         others = X.assign(user_id=X.user_id.to_numpy()[::-1])  # items unseen by each
         fitted.score(spark.createDataFrame(others[["user_id", "item_id"]]))
     # fine-tuning reads each user's next items, whatever half_life (the texts

@@ -60,8 +60,8 @@ def _users_and_times(X, name, y=None):
             "X.orderBy('user_id', 'timestamp', 'item_id').toPandas() (with the session "
             "time zone 'UTC'), or split it in Spark (each user's latest rows by a window "
             "over 'timestamp').")
+    check_y_index(X, y, name)  # X as given: a table without an index has no labels
     X = named_columns(X, name)
-    check_y_index(X, y, name)
     if isinstance(X, pd.DataFrame):
         if "user_id" not in X.columns:
             raise ValueError(
