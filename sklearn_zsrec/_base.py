@@ -520,8 +520,8 @@ class BaseRecommender(BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__}: {len(unknown)} item ids in X are not in "
                 f"the catalog (e.g. {np.asarray(unknown[:5]).tolist()})"
-                f"{_other_type(unknown, self.items_)}; only items_ can be scored (e.g. "
-                "X[X['item_id'].isin(model.items_)])."
+                f"{_other_type(unknown, self.items_)}; only items_ can be scored: keep "
+                "the rows of its items (for a DataFrame, X[X['item_id'].isin(model.items_)])."
             )
         inverse, users = pd.factorize(data.user_id)
         users = np.asarray(users)

@@ -8,7 +8,7 @@ The texts live for the call only (a context variable: safe across threads).
 """
 
 import contextvars
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -70,6 +70,8 @@ class CallTextsMixin:
         if user_texts is None or empty:
             return method(*args, **kwargs)
         texts = check_id_texts(user_texts, "user_texts", type(self).__name__)
+        if isinstance(args[0], Iterator):  # read once here, once by ``method``
+            args = (list(args[0]), *args[1:])
         token = _CALL_TEXTS.set(texts)
         try:
             self._warn_texts_of_no_user_asked(texts, args[0])

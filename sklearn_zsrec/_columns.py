@@ -236,24 +236,39 @@ def check_y_index(X, y, name):
     (``X = log.sort_values("time")``) beside its unsorted ``log["clicked"]``
     gave each row another row's weight, silently. Labels that are not the
     same set (a ``pd.Series`` beside X of other labels) cannot pair them, nor
-    can a ``RangeIndex`` of X (``reset_index(drop=True)``, or a table without
-    an index): those pair by position, as any array. A ``pd.Series(weights)``
+    can X's labels 0 to n - 1 in order (``reset_index(drop=True)``, or a table
+    without an index): those pair by position, as any array. A ``pd.Series(weights)``
     of X's row order beside a sorted X raises too: its labels are the same
     set; the message says which fix fits which case.
     """
     if not (isinstance(X, pd.DataFrame) and isinstance(y, pd.Series)):
         return
     a, b = X.index, y.index
-    if (isinstance(a, pd.RangeIndex) or len(a) != len(b) or a.equals(b)
-            or not (a.isin(b).all() and b.isin(a).all())):
+    if len(a) != len(b) or (a.dtype.kind in "iuf") != (b.dtype.kind in "iuf"):
+        return  # (event ids beside pd.Series(w): other labels, told without a pass)
+    if (a.equals(b) or a.inferred_type != b.inferred_type
+            or (isinstance(a, pd.RangeIndex) and a.start == 0 and a.step == 1)):
+        return  # (only 0..n - 1 is "no labels": log[::-1] keeps its labels in a RangeIndex)
+    numbers = a.dtype.kind in "iuf" and b.dtype.kind in "iuf"
+    if numbers and (a.min(), a.max()) != (b.min(), b.max()):
+        return  # (X = log[mask] beside pd.Series(w): other labels, told without a hash)
+    unique = a.is_unique and b.is_unique
+    if not unique:
+        if not (a.isin(b).all() and b.isin(a).all()):
+            return
+    elif (a.get_indexer(b) < 0).any():  # one hash of X's labels
         return
+    fix = ("If y is a column of the table X came from (log['clicked'] beside a sorted log), "
+           "align it by label, y.loc[X.index] (or pass it as X's 'weight' column); if it "
+           "was made in X's row order (pd.Series(weights)), pass y.to_numpy()." if unique else
+           "The labels repeat (pd.concat of several logs), so they cannot pair them: take "
+           "X and y from one table in one step (X = log.sort_values(...); y = X.pop("
+           "'clicked')), or pass y.to_numpy() if the rows are already in the same order.")
     raise ValueError(
         f"{name}: X and y hold the same index labels in another order (X "
         f"{a[:3].tolist()}..., y {b[:3].tolist()}...); y's weights are paired with X's "
         "rows by position, as scikit-learn pairs them, not by label as X.assign(weight=y) "
-        "would. If y is a column of the table X came from (log['clicked'] beside a sorted "
-        "log), align it by label, y.loc[X.index] (or pass it as X's 'weight' column); if "
-        "it was made in X's row order (pd.Series(weights)), pass y.to_numpy().")
+        f"would. {fix}")
 
 
 def checked_weights(weight, n, name):

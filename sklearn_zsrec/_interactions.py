@@ -484,8 +484,9 @@ def refuse_counts(ids, name, owner, column):
     X's columns are (``userId`` too), or the Series named as
     ``value_counts`` names it (``count``, ``proportion``).
     """
-    if not isinstance(ids, pd.Series) or isinstance(ids.index, pd.MultiIndex):
-        return
+    if not isinstance(ids, pd.Series) or (isinstance(ids.index, pd.MultiIndex)
+                                          and ids.name not in ("count", "proportion")):
+        return  # (X[["user_id"]].value_counts(): a MultiIndex of one level, named 'count')
     if ((_ours(ids.index.name) == column and _ours(ids.name) != column)
             or ids.name in ("count", "proportion")):
         raise ValueError(

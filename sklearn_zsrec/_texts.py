@@ -134,10 +134,9 @@ def row_numbers_hint(ids, column, example):
     index = pd.Index(ids)
     if len(index) == 0 or index.inferred_type != "integer":
         return ""
-    values = np.sort(index.to_numpy(dtype=np.int64))
-    if not np.array_equal(values, np.arange(len(values))):
-        return ""
-    span = "id is 0" if len(values) == 1 else f"ids are 0 to {len(values) - 1}"
+    if not (index.min() == 0 and index.max() == len(index) - 1 and index.is_unique):
+        return ""  # (no cast to int64: Python ints past 2**63 are ids too)
+    span = "id is 0" if len(index) == 1 else f"ids are 0 to {len(index) - 1}"
     return (f", whose {span}: if those are a table's row numbers, index the texts by "
             f"{column.replace('_', ' ')} (e.g. {example}.set_index({column!r})['text'])")
 

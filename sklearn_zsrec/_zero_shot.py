@@ -197,12 +197,16 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         if self.user_texts_ is not None:
             ids = self.user_texts_.index
             strays = ids[~isin_ids(ids, self.users_)].to_numpy()
-            hint = len(strays) and (
-                _other_type(strays, self.users_, "user_texts", None, "X holds")
-                # a table's row numbers: 0 to n - 1, 0 not a user of X (ids
-                # that truly are 0 to n - 1, some users held out: 0 is one)
-                or (not isin_ids(np.array([0]), self.users_).any()
-                    and row_numbers_hint(ids, "user_id", "users")))
+            hint = ""
+            if len(strays):
+                hint = _other_type(strays, self.users_, "user_texts", None, "X holds")
+            # a table's row numbers: 0 to n - 1, 0 not a user of X, and 0 the
+            # only stray or a user of X without a text (1-based ids beside
+            # 0-based row numbers); ids truly 0 to n - 1 with users held out,
+            # 0 among them, give every user of X its text and leave more out
+            if (len(strays) and not hint and not isin_ids(np.array([0]), self.users_).any()
+                    and (len(strays) == 1 or not isin_ids(self.users_, ids).all())):
+                hint = row_numbers_hint(ids, "user_id", "users")
             if hint:  # e.g. texts loaded from JSON (str keys) for int ids, or a
                 # table's column (users["text"]: its row numbers for ids)
                 warnings.warn(f"{name}: {len(strays)} ids of user_texts are not users of X "

@@ -89,7 +89,18 @@ def test_weights_y_holding_xs_labels_in_another_order_raise_everywhere_y_is_read
     for X_ in (X.reset_index(drop=True), pa.Table.from_pandas(X, preserve_index=False),
                X.to_records(index=False)):
         assert model.fit(X_, sorted_y).item_scores_.tolist() == expected.tolist()
-        train_test_split_last(X_, y=sorted_y * 0 + 1)  # (every row a click: a split)
+        parts = train_test_split_last(X_, y=sorted_y * 0 + 1)  # (every row a click: a split)
+        assert [len(part) for part in parts] == [3, 3, 3, 3]
+    # labels kept in a RangeIndex other than 0..n - 1 (log[::-1]) are labels
+    # (review); repeated labels (pd.concat of logs) get a fix that works
+    backwards = log.iloc[::-1]
+    with pytest.raises(ValueError, match=match):
+        model.fit(backwards[["user_id", "item_id"]], log["clicked"])
+    twice = pd.concat([log, log])
+    with pytest.raises(ValueError, match=r"The labels repeat .* y = X\.pop\('clicked'\)"):
+        model.fit(twice.sort_values("timestamp")[["user_id", "item_id"]], twice["clicked"])
+    sorted_twice = twice.sort_values("timestamp")
+    model.fit(sorted_twice[["user_id", "item_id"]], sorted_twice.pop("clicked"))
 
 
 def test_a_series_indexed_by_ids_is_refused_where_ids_are_read_from_values():
@@ -107,7 +118,8 @@ def test_a_series_indexed_by_ids_is_refused_where_ids_are_read_from_values():
     # the index spelt as X's columns may be (warnings hunt), or counts of ids
     for counts in (log.rename(columns={"user_id": "userId"}).userId.value_counts(),
                    pd.Series(log.user_id.to_numpy()).value_counts(),
-                   log.groupby("user_id").size().rename("n")):
+                   log.groupby("user_id").size().rename("n"),
+                   log[["user_id"]].value_counts()):  # a MultiIndex of one level
         with pytest.raises(ValueError, match=r"users is a Series indexed by .* pass its index"):
             model.recommend(counts, n=1)
     assert model.recommend(heavy.index, n=1).tolist() == [[1], [3], [1]]  # users 2, 1, 3
@@ -148,6 +160,14 @@ def test_texts_keyed_by_a_tables_row_numbers_are_named_at_fit_call_and_add_items
         seen = model.recommend(request.user_id, n=1,
                                user_texts=request.set_index("user_id")["text"])
     assert seen.ravel().tolist() == ["a", "c"] and blind.tolist() != seen.tolist()
+    # users as a generator (cold-start hunt): read once by the check above, it
+    # reached recommend empty (no rows, no error)
+    by_id = request.set_index("user_id")["text"]
+    for method in ("recommend", "score_items"):
+        listed = getattr(model, method)(["n1", 1, "n2"], user_texts=by_id)
+        given = getattr(model, method)((u for u in ["n1", 1, "n2"]), user_texts=by_id)
+        np.testing.assert_array_equal(given, listed)
+        assert len(given) == 3
     with warnings.catch_warnings():  # texts of other users (a service's dict): no mistake
         warnings.simplefilter("error", UserWarning)
         model.recommend(["n1"], n=1, user_texts={"someone": "space", "else": "rice"})
@@ -155,6 +175,8 @@ def test_texts_keyed_by_a_tables_row_numbers_are_named_at_fit_call_and_add_items
         numbered = log.assign(user_id=log.user_id - 1)  # users 0 and 1
         texts = pd.Series(["space", "cooking", "rice"])  # users 0, 1 and 2 (held out)
         model.set_params(user_texts=texts).fit(numbered)
+        # ... user 0 held out too (review): users 1, 2 in X, 0 and 3 held out
+        model.set_params(user_texts=pd.Series(["space", "cooking", "rice", "pasta"])).fit(log)
         model.recommend([2, 3], n=1, user_texts=pd.Series(["space", "rice"], index=[2, 3]))
         model.set_params(user_texts=None)
     new = pd.DataFrame({"item_id": ["e", "f"], "title": ["space suits", "rice cookers"]})
@@ -164,6 +186,8 @@ def test_texts_keyed_by_a_tables_row_numbers_are_named_at_fit_call_and_add_items
     assert model.items_.tolist()[-2:] == [0, 1]
     with pytest.warns(UserWarning, match=r"adds the ids of item_texts, whose id is 0: "):
         model.fit(log).add_items(new["title"][:1])
+    model.fit(log).add_items({2**64 + 1: "space suits"})  # (an int past int64: no overflow)
+    assert model.items_[-1] == 2**64 + 1
     numbered = ZeroShotRecommender(TfidfVectorizer(), item_texts=pd.Series(
         ["space", "cooking", "rice"], index=[1, 2, 3])).fit(pd.DataFrame(
             {"user_id": [1, 1], "item_id": [1, 2]}))

@@ -86,7 +86,7 @@ def test_catalog_coverage_by_hand():
     assert catalog_coverage([["a", "z"]], ["a", "b", "b"]) == 0.5
 
 
-def test_catalog_coverage_leaves_out_recommends_fillers_as_its_docstring_says():
+def test_catalog_coverage_counts_recommends_fillers_unless_masked_as_documented():
     # found by the metamorphic hunt (2026-12-07): users 1-3 have seen "a"
     # and "c", which fill their lists scored -inf: only "b" is recommended
     from sklearn_zsrec import PopularityRecommender

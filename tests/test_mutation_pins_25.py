@@ -170,7 +170,7 @@ def test_a_factor_members_ranking_beside_a_large_shared_factor_is_kept_at_any_si
     data = pd.DataFrame({"user_id": [0] * 6, "item_id": range(6)})
     own = ScaledSharedFactor(**params).fit(data).score_items([0])[0]
     assert own.argsort()[::-1].tolist() == [5, 4, 3, 2, 1, 0]
-    text = ZeroShotRecommender(TfidfVectorizer(), item_texts=pd.Series({i: "dog" for i in range(6)}))
+    text = ZeroShotRecommender(TfidfVectorizer(), item_texts=pd.Series(["dog"] * 6))
     model = HybridRecommender(text, [("m", ScaledSharedFactor(**params))], blend="fixed",
                               weights={"m": 1.0}, verbose=0).fit(data)
     assert model.recommend(0, n=6, exclude_seen=False).tolist() == [5, 4, 3, 2, 1, 0]
@@ -231,7 +231,7 @@ def test_a_user_of_a_factor_of_small_item_spread_is_not_negligible():
     # norms (1 and 1 here), not their products' sizes (1000 and 1e-4), or a
     # user weighing only the small factor lost the member's ranking
     data = pd.DataFrame({"user_id": [0] * 3 + [1] * 3, "item_id": [0, 2, 4, 1, 3, 5]})
-    text = ZeroShotRecommender(TfidfVectorizer(), item_texts=pd.Series({i: "dog" for i in range(6)}))
+    text = ZeroShotRecommender(TfidfVectorizer(), item_texts=pd.Series(["dog"] * 6))
     model = HybridRecommender(text, [("m", TwoUsers())], blend="fixed", weights={"m": 1.0},
                               verbose=0).fit(data)
     assert model.recommend(1, n=6, exclude_seen=False).tolist() == [5, 4, 3, 2, 1, 0]

@@ -432,7 +432,6 @@ def test_the_other_models_and_the_splitters_on_a_spark_frame(spark):
         for model in (PopularityRecommender(), ALSRecommender(factors=2, iterations=1),
                       ItemKNNRecommender(half_life=None), _small(max_iter=1)):
             clone(model).fit(untimed)  # SparkALSRecommender too: it reads a user's rows as a set
-        fitted.predict(untimed.toPandas())
         others = X.assign(user_id=X.user_id.to_numpy()[::-1])  # items unseen by each
         fitted.score(spark.createDataFrame(others[["user_id", "item_id"]]))
     # fine-tuning reads each user's next items, whatever half_life (the texts
