@@ -87,14 +87,15 @@ class CallTextsMixin:
         their text (as new users without one), silently. Texts of other
         users (a service's dict) are no mistake: only row numbers warn.
         """
+        hint = row_numbers_hint(texts.index, "user_id", "request")
+        if not hint:  # (texts keyed by id: no lookup of the users at all)
+            return
         from ._base import _check_user_ids
 
         name = type(self).__name__
         users = _check_user_ids(users, name, self._is_user)[0]
-        new = users[positions(pd.Index(self.users_), users) < 0]
-        hint = (len(new) and not isin_ids(texts.index, new).any()
-                and row_numbers_hint(texts.index, "user_id", "request"))
-        if hint:
+        new = users[self._rows(users, "user") < 0]  # (the model's cached lookup)
+        if len(new) and not isin_ids(texts.index, new).any():
             warn_ids("call texts", (
                 f"{name}: no id of user_texts is a new user asked for{hint}; the "
                 f"{len(new)} users not seen in fit (e.g. {np.asarray(new[:5]).tolist()}) are "

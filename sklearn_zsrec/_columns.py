@@ -252,11 +252,13 @@ def check_y_index(X, y, name):
     numbers = a.dtype.kind in "iuf" and b.dtype.kind in "iuf"
     if numbers and (a.min(), a.max()) != (b.min(), b.max()):
         return  # (X = log[mask] beside pd.Series(w): other labels, told without a hash)
-    unique = a.is_unique and b.is_unique
-    if not unique:
-        if not (a.isin(b).all() and b.isin(a).all()):
+    unique = looked_up = a.is_unique and b.is_unique
+    try:
+        if unique and (a.get_indexer(b) < 0).any():  # one hash of X's labels
             return
-    elif (a.get_indexer(b) < 0).any():  # one hash of X's labels
+    except pd.errors.InvalidIndexError:  # overlapping intervals: no lookup
+        looked_up = False
+    if not looked_up and not (a.isin(b).all() and b.isin(a).all()):
         return
     fix = ("If y is a column of the table X came from (log['clicked'] beside a sorted log), "
            "align it by label, y.loc[X.index] (or pass it as X's 'weight' column); if it "

@@ -489,10 +489,13 @@ def refuse_counts(ids, name, owner, column):
         return  # (X[["user_id"]].value_counts(): a MultiIndex of one level, named 'count')
     if ((_ours(ids.index.name) == column and _ours(ids.name) != column)
             or ids.name in ("count", "proportion")):
+        levels = isinstance(ids.index, pd.MultiIndex)  # (its index holds 1-tuples)
+        index = f"{name}.index.get_level_values(0)" if levels else f"{name}.index"
         raise ValueError(
-            f"{owner}: {name} is a Series indexed by {ids.index.name!r} and named "
+            f"{owner}: {name} is a Series indexed by "
+            f"{list(ids.index.names) if levels else ids.index.name!r} and named "
             f"{ids.name!r} (e.g. value_counts() or a groupby): its values are not the ids; "
-            f"pass its index, {name}.index, or its values as an array ({name}.to_numpy()) "
+            f"pass its index, {index}, or its values as an array ({name}.to_numpy()) "
             "if they are ids.")
 
 

@@ -216,8 +216,11 @@ def test_bad_path_names_it_and_the_files_looked_for(tmp_path):
         load_movielens_100k(tmp_path / "empty")
 
 
-def test_data_home_copy_is_used_without_recbole(tmp_path, no_recbole):
+@pytest.mark.parametrize("recbole_too", [False, True])
+def test_data_home_copy_is_used_without_recbole(tmp_path, no_recbole, recbole_too):
     write_grouplens(tmp_path / "ml-100k")
+    if recbole_too:  # RecBole's files beside GroupLens' (loader hunt): "no GroupLens copy"
+        write_recbole(tmp_path / "ml-100k")
     ml = load_movielens_100k(data_home=tmp_path)
     assert ml.item_text.to_dict() == ITEM_TEXT
 

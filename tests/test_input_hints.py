@@ -101,6 +101,12 @@ def test_weights_y_holding_xs_labels_in_another_order_raise_everywhere_y_is_read
         model.fit(twice.sort_values("timestamp")[["user_id", "item_id"]], twice["clicked"])
     sorted_twice = twice.sort_values("timestamp")
     model.fit(sorted_twice[["user_id", "item_id"]], sorted_twice.pop("clicked"))
+    # overlapping interval labels (session windows) cannot be looked up: the
+    # check reads them as sets (second review: pandas' InvalidIndexError)
+    windows = log.set_axis(pd.IntervalIndex.from_arrays([0, 0, 1, 1, 2, 2], [5, 6, 7, 8, 9, 10]))
+    with pytest.raises(ValueError, match=match):
+        model.fit(windows.sort_values("timestamp")[["user_id", "item_id"]], windows["clicked"])
+    model.fit(windows[["user_id", "item_id"]], windows["clicked"])
 
 
 def test_a_series_indexed_by_ids_is_refused_where_ids_are_read_from_values():
@@ -122,6 +128,11 @@ def test_a_series_indexed_by_ids_is_refused_where_ids_are_read_from_values():
                    log[["user_id"]].value_counts()):  # a MultiIndex of one level
         with pytest.raises(ValueError, match=r"users is a Series indexed by .* pass its index"):
             model.recommend(counts, n=1)
+    # the fix the message names for the MultiIndex works (second review)
+    counts = log[["user_id"]].value_counts()
+    with pytest.raises(ValueError, match=r"pass its index, users\.index\.get_level_values\(0\)"):
+        model.recommend(counts, n=1)
+    assert model.recommend(counts.index.get_level_values(0), n=1).tolist() == [[1], [3], [1]]
     assert model.recommend(heavy.index, n=1).tolist() == [[1], [3], [1]]  # users 2, 1, 3
     by_user = log.set_index("user_id", drop=False).user_id  # values are the ids: read
     assert model.recommend(by_user, n=1).shape == (6, 1)

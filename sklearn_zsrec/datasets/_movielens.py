@@ -263,7 +263,7 @@ def _find_movielens_100k(path, data_home, download_if_missing):
         data_home = Path(get_data_home()) / "sklearn_zsrec"
     data_home = Path(data_home).expanduser()
     directory = data_home / _ARCHIVE.folder
-    if _format_of(directory) == "grouplens":
+    if _has(directory, _GROUPLENS_FILES):  # (RecBole's files beside them too)
         return directory, "grouplens"
 
     if download_if_missing:
@@ -279,11 +279,16 @@ def _find_movielens_100k(path, data_home, download_if_missing):
 
 
 def _format_of(directory):
-    if all((directory / name).is_file() for name in _RECBOLE_FILES):
+    if _has(directory, _RECBOLE_FILES):
         return "recbole"
-    if all((directory / name).is_file() for name in _GROUPLENS_FILES):
+    if _has(directory, _GROUPLENS_FILES):
         return "grouplens"
     return None
+
+
+def _has(directory, files):
+    """Whether ``directory`` holds every one of ``files`` (a folder may hold both layouts)."""
+    return all((directory / name).is_file() for name in files)
 
 
 def _recbole_dir():
@@ -344,7 +349,7 @@ def _download_movielens_100k(data_home):
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             archive.extractall(tmp)
         extracted = tmp / _ARCHIVE.folder
-        if _format_of(extracted) != "grouplens":
+        if not _has(extracted, _GROUPLENS_FILES):
             raise OSError(
                 f"The archive from {_ARCHIVE.url} has no {_ARCHIVE.folder}/ folder "
                 f"with {', '.join(_GROUPLENS_FILES)}."
@@ -352,7 +357,7 @@ def _download_movielens_100k(data_home):
         try:
             extracted.rename(target)
         except OSError:
-            if _format_of(target) == "grouplens":
+            if _has(target, _GROUPLENS_FILES):
                 pass  # a concurrent call extracted it first
             elif target.exists():
                 raise OSError(
