@@ -400,7 +400,7 @@ def _compact(directory, key, state):
                 path.unlink()
 
 
-def cached_encode(key, texts, encode, location=None, *, count=True, dim=None):
+def cached_encode(key, texts, encode, location=None, *, count=True, dim=None, check=None):
     """Embeddings of ``texts``, encoding through ``encode`` only the new ones.
 
     A damaged shard or an unwritable directory never fails the call: it is
@@ -425,6 +425,11 @@ def cached_encode(key, texts, encode, location=None, *, count=True, dim=None):
         model's): shards and vectors in memory of another dimension are then
         set aside even when every text is cached. Without it, the first
         encoding tells.
+    check : callable, default=None
+        ``check(cached_texts, their_embeddings)`` for the texts of ``texts``
+        already cached, called before anything is encoded or stored: an
+        error it raises leaves the cache as it was (``fill_embedding_cache``
+        refuses vectors that disagree with the cached ones).
     """
     key_str = json.dumps(key, sort_keys=True)
     directory = None if location is None else _key_dir(location, key)
@@ -445,6 +450,10 @@ def cached_encode(key, texts, encode, location=None, *, count=True, dim=None):
         if dim is not None:
             _forget_other_dims(state, directory, dim)
         missing = list(dict.fromkeys(t for t in texts if t not in state.store))
+        known = [t for t in dict.fromkeys(texts) if t in state.store] if check else []
+        known_vectors = [state.store[t] for t in known]
+    if known:
+        check(known, np.stack(known_vectors))
     n_encoded = 0
     while missing:  # twice at most: when the disk held another dimension
         vectors = np.asarray(encode(missing), dtype=np.float32)

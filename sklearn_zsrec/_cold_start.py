@@ -8,6 +8,7 @@ The texts live for the call only (a context variable: safe across threads).
 """
 
 import contextvars
+from contextlib import contextmanager
 from collections.abc import Iterator, Mapping
 
 import numpy as np
@@ -187,6 +188,25 @@ def check_new_items(model, item_texts):
     elif rows:  # new_items["title"]: a column keeps the table's row numbers as its index
         warn_ids("added items", f"{name}: add_items adds the ids of item_texts{rows}.")
     return texts
+
+
+@contextmanager
+def restored_on_error(*models):
+    """Put back the attributes of ``models`` (None skipped) if the block raises.
+
+    ``add_items`` is all or nothing: interrupted part way (Ctrl-C, memory)
+    it left a catalog grown in one part and not in another, whose every
+    ``recommend`` raised an IndexError, and a retry "already in the catalog".
+    Shallow: the methods inside set new attributes, never write into them.
+    """
+    saved = [(model, dict(vars(model))) for model in models if model is not None]
+    try:
+        yield
+    except BaseException:
+        for model, state in saved:
+            vars(model).clear()
+            vars(model).update(state)
+        raise
 
 
 def grow_catalog(model, ids):

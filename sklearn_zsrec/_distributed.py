@@ -481,13 +481,16 @@ def fill_embedding_cache(encoder, texts, embeddings, *, n_check=8):
             out = [next(fresh) if v is None else v for v in out]
         return np.stack(out)
 
+    def agree(texts, cached):  # before anything is stored; again after (other threads)
+        _check_agreement(
+            texts, np.stack([by_text[t] for t in texts]), cached,
+            "texts already in this encoder's embedding cache have other vectors",
+            "The cache keeps its own (nothing was stored). Delete the memory= "
+            "directory (and call clear_embedding_cache()) to replace them.",
+        )
+
     location = getattr(fitted.memory, "location", fitted.memory)
     stored = cached_encode(fitted._cache_key(), order, lookup, location, count=False,
-                           dim=fitted.embedding_dim_)
+                           dim=fitted.embedding_dim_, check=agree)
     if order:
-        _check_agreement(
-            order, given, stored,
-            "texts already in this encoder's embedding cache have other vectors",
-            "The cache keeps its own. Delete the memory= directory (and call "
-            "clear_embedding_cache()) to replace them.",
-        )
+        agree(order, stored)

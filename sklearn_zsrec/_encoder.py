@@ -355,6 +355,10 @@ class TextEncoder(TransformerMixin, BaseEstimator):
     def fit(self, X=None, y=None):
         """Resolve and load the model; no learning happens.
 
+        A fit that raises once its parameters are checked (a model it does
+        not compute, a ``max_length`` the model cannot take) leaves the
+        encoder not fitted, an earlier fit included.
+
         Parameters
         ----------
         X : ignored
@@ -367,6 +371,19 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         if get_config()["skip_parameter_validation"]:  # validated all the same, as
             self._validate_params()  # recommenders are ("bf16" ran float32)
         _check_template(self.template)
+        try:
+            return self._load()
+        except BaseException:
+            # a refit failing part way (a model it refuses, a max_length too
+            # long) kept what it had set: transform then encoded with the
+            # refused model or settings, silently. Not fitted instead
+            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+                delattr(self, name)
+            self.__dict__.pop("_n_features_out", None)
+            raise
+
+    def _load(self):
+        """``fit``'s work once its parameters are checked: set the fitted attributes."""
         self.model_path_ = resolve_model_path(self.model)
         self.device_ = _auto_device() if self.device == "auto" else self.device
         if kind := _lacking(self.device_):  # torch raised a bare AssertionError

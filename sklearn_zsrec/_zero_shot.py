@@ -12,7 +12,8 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from ._base import BaseRecommender
 from ._ids import _other_type, _unique_ids, isin_ids
 from ._scores import _matmul, underflow_ignored
-from ._cold_start import CallTextsMixin, check_new_items, grow_catalog, user_texts_for
+from ._cold_start import (CallTextsMixin, check_new_items, grow_catalog, restored_on_error,
+                          user_texts_for)
 from ._encoder import embed, has_direction
 from ._explain import contributions, history_contributions
 from ._history import recency_weights
@@ -358,12 +359,12 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         texts = check_new_items(self, item_texts)
         emb = self._item_embeddings(texts)
         n_new = len(texts)
-        self.item_embeddings_ = np.concatenate([self.item_embeddings_, emb])
-        self._popularity = np.concatenate([self._popularity, np.zeros(n_new, np.float32)])
-        self.history_ = sp.hstack([self.history_, sp.csr_matrix((self.history_.shape[0], n_new),
-                                                                 dtype=self.history_.dtype)],
-                                  format="csr")
-        grow_catalog(self, texts.index.to_numpy())
+        with restored_on_error(self):  # all or nothing
+            self.item_embeddings_ = np.concatenate([self.item_embeddings_, emb])
+            self._popularity = np.concatenate([self._popularity, np.zeros(n_new, np.float32)])
+            self.history_ = sp.hstack([self.history_, sp.csr_matrix(
+                (self.history_.shape[0], n_new), dtype=self.history_.dtype)], format="csr")
+            grow_catalog(self, texts.index.to_numpy())
         return self
 
     def _contributions(self, row, users, cols):

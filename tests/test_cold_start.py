@@ -255,6 +255,39 @@ def test_add_items_keeps_the_fitted_switches():
                                rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("where", ["exposure", "blend", "text model"])
+def test_add_items_interrupted_part_way_changes_nothing(where, monkeypatch):
+    # (mocks raise inside our own steps: the test is about add_items' state)
+    # interrupted after its first step (Ctrl-C or MemoryError in the quota's
+    # recalibration, its slow part), every recommend raised an IndexError
+    # and a retry said the items were already in the catalog
+    import copy
+
+    from sklearn_zsrec import _zero_shot
+    from sklearn_zsrec._hybrid import _members
+
+    model = _hybrid(tiny_model_path()).fit(X)
+    reference = copy.deepcopy(model).add_items(NEW_ITEMS)
+    users = list(model.users_[:5]) + ["someone new"]
+    before = model.recommend(users, n=5, return_scores=True)
+    target = {"exposure": (HybridRecommender, "_set_exposure"),
+              "blend": (_members.Fitted, "grown"),
+              "text model": (_zero_shot, "grow_catalog")}[where]
+    with monkeypatch.context() as patched:
+        patched.setattr(*target, lambda *args, **kwargs: (_ for _ in ()).throw(MemoryError))
+        with pytest.raises(MemoryError):
+            model.add_items(NEW_ITEMS)
+    assert len(model.items_) == len(model.text_.items_) == len(ITEM_TEXTS)
+    after = model.recommend(users, n=5, return_scores=True)
+    for was, now in zip(before, after):
+        np.testing.assert_array_equal(was, now)
+    after = pickle.loads(pickle.dumps(model)).recommend(users, n=5, return_scores=True)
+    np.testing.assert_array_equal(before[0], after[0])
+    model.add_items(NEW_ITEMS)  # a retry: as if it had never failed
+    np.testing.assert_array_equal(model.recommend(users, n=5), reference.recommend(users, n=5))
+    np.testing.assert_array_equal(model.new_item_thresholds_, reference.new_item_thresholds_)
+
+
 def test_add_items_draws_as_its_fit_says():
     # its thresholds resample users: with random_state=None two copies of one
     # fitted model gave different top-10s, and random_state set after fit

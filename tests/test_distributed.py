@@ -338,6 +338,23 @@ def test_fill_embedding_cache_catches_misaligned_and_conflicting_vectors(tmp_pat
         fill_embedding_cache(encoder, TEXTS, vectors, n_check=-1)
 
 
+def test_fill_embedding_cache_that_refuses_stores_nothing(tmp_path):
+    # it stored the new texts' vectors, then raised: a new encoder (and, with
+    # memory=, a new process) served a misaligned batch's vectors, silently
+    clear_embedding_cache()
+    encoder = TextEncoder(memory=str(tmp_path), verbose=0).fit()
+    vectors = encoder._encode(TEXTS)
+    encoder.transform(TEXTS[:1])  # one text cached
+    swapped = vectors[[1, 0, 2, 3, 4, 5]]  # rows 0 and 1 swapped, not sampled by the check
+    with pytest.raises(ValueError, match="other vectors: 1 of 1.*nothing was stored"):
+        fill_embedding_cache(encoder, TEXTS, swapped, n_check=0)
+    assert embedding_cache_info().currsize == 1
+    clear_embedding_cache()  # as a new process: only the disk
+    fresh = TextEncoder(memory=str(tmp_path), verbose=0).fit().transform(TEXTS[1:2])
+    np.testing.assert_allclose(fresh[0], vectors[1], atol=1e-5)
+    assert embedding_cache_info().misses == 1  # encoded: the refused call wrote nothing
+
+
 # -- GridSearchCV on other engines --------------------------------------------
 
 GRID = {"switch": [1, 10], "als__factors": [4, 8]}  # 4 candidates x 2 folds + the refit

@@ -250,6 +250,25 @@ def test_settings_that_cannot_encode_raise_at_fit(params, message):
     TextEncoder(tiny_model_path(), verbose=0, template="{{x}} {}", max_length=3).fit()
 
 
+def test_a_refit_that_raises_leaves_the_encoder_not_fitted():
+    # it kept what it had set before the check that raised: pooling_ "cls"
+    # and normalize_ False stayed, and transform (parameters set back)
+    # returned unnormalised CLS vectors of norm ~8, silently
+    from sklearn.exceptions import NotFittedError
+
+    texts = ["a heist on a train", "a quiet garden"]
+    encoder = TextEncoder(tiny_model_path(), verbose=0).fit()
+    before = encoder.transform(texts)
+    encoder.set_params(pooling="cls", normalize=False, max_length=1000)
+    with pytest.raises(ValueError, match="max_length=1000 does not fit"):
+        encoder.fit()
+    encoder.set_params(pooling="auto", normalize="auto", max_length=None)
+    with pytest.raises(NotFittedError):
+        encoder.transform(texts)
+    assert not [k for k in vars(encoder) if k.endswith("_") and not k.startswith("__")]
+    np.testing.assert_array_equal(encoder.fit().transform(texts), before)
+
+
 def test_a_numpy_int_max_length_encodes_as_its_python_int():
     # np.arange in a parameter grid gives numpy ints, which the parameter
     # check accepts: the cache key (JSON) raised "Object of type int64 is not

@@ -14,7 +14,7 @@ from sklearn.utils.metaestimators import _BaseComposition
 
 from .._base import BaseRecommender
 from .._interactions import arrow_values, object_array
-from .._cold_start import CallTextsMixin, check_new_items, grow_catalog
+from .._cold_start import CallTextsMixin, check_new_items, grow_catalog, restored_on_error
 from .._explain import contributions
 from .._ids import _other_type
 from .._fine_tune import UNSEEDED_HYBRID
@@ -414,12 +414,11 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         fresh arrivals (declared or added earlier), whose quota of every
         user's top-10 is recalibrated for their number; the other items
         without interactions (the tail, e.g. all of them with
-        ``new_items=None``) keep their own quota. No member is refitted:
-        their scores of the new items are 0 until a refit gives them
-        interactions.
+        ``new_items=None``) keep their own quota. No member is refitted: their
+        scores of the new items are 0 until a refit gives them interactions.
 
-        It changes the model in place, as ``fit`` does: not while other
-        threads use it (a half-grown catalog); grow a copy and swap it in.
+        It changes the model in place, as ``fit`` does: not while other threads
+        use it (grow a copy and swap it in). A call that raises changes nothing.
 
         Parameters
         ----------
@@ -433,17 +432,18 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         """
         texts = check_new_items(self, item_texts)
         self._blend.fitted.check_unchanged()  # before the record takes the models as they are
-        with one_id_warning(checked=True):  # the ids checked (and warned about) above
-            self.text_.add_items(texts)
-        self._blend = self._blend.grown(self.text_)  # the fitted switches, not ones set since
-        grow_catalog(self, texts.index.to_numpy())
-        self._new_users.grown(self.user_items_, self.n_item_interactions_)
-        # a refit's draws (the same users to calibrate on), fixed by the fit
-        seed = getattr(self, "_add_items_seed", self.random_state)
-        self._set_exposure(resumed(getattr(self, "_exposure_state", None), seed), len(texts))
-        own = self._new_users.random_state  # the fit's seed, as a refit draws
-        self._new_users.set_exposure(self._exposure,
-                                     random_state=own if isinstance(own, Integral) else seed)
+        with restored_on_error(self, self.text_, self._new_users, getattr(self, "_exposure", None)):
+            with one_id_warning(checked=True):  # the ids checked (and warned about) above
+                self.text_.add_items(texts)
+            self._blend = self._blend.grown(self.text_)  # the fitted switches, not ones set since
+            grow_catalog(self, texts.index.to_numpy())
+            self._new_users.grown(self.user_items_, self.n_item_interactions_)
+            # a refit's draws (the same users to calibrate on), fixed by the fit
+            seed = getattr(self, "_add_items_seed", self.random_state)
+            self._set_exposure(resumed(getattr(self, "_exposure_state", None), seed), len(texts))
+            own = self._new_users.random_state  # the fit's seed, as a refit draws
+            self._new_users.set_exposure(self._exposure,
+                                         random_state=own if isinstance(own, Integral) else seed)
         return self
 
     def _scores(self, rows, users):
