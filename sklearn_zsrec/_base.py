@@ -439,8 +439,10 @@ class BaseRecommender(BaseEstimator):
         ids : ndarray of shape (n_users, min(n, n_items))
             Item ids, best first; equal scores in the order of ``items_``,
             so the top-``n`` is the first ``n`` of any longer list (with
-            ``approximate=True``, for ties among the candidates the index
-            returns: on catalogs of up to 256 items, every tie). Equal means equal
+            ``approximate=True`` not so: a larger ``n`` searches more
+            candidates, which can find items a smaller one missed, and
+            ties go by order only among the candidates found; on catalogs
+            of up to 256 items, every item is a candidate). Equal means equal
             in float32: scores equal in exact arithmetic but summed in
             another order can round apart, and rank by that rounding. An
             ``n`` past the catalog's size is cut to it.

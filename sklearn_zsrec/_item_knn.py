@@ -97,7 +97,11 @@ class ItemKNNRecommender(_ItemItemRecommender):
     Parameters
     ----------
     similarity : {"bm25", "cosine"}, default="bm25"
-        Item-item similarity on the binary user-item matrix.
+        Item-item similarity on the binary user-item matrix. BM25 weighs
+        by statistics of the whole log (a user's idf against the number of
+        items, an item's count against the mean count), so users and items that share nothing with two items
+        still move their similarity; cosine depends on those two items'
+        users alone.
     n_neighbors : int, default=100
         Neighbours kept per item (other items: an item is not its own).
         Of neighbours tied at the cut, those implicit's search keeps
