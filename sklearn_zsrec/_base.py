@@ -438,11 +438,13 @@ class BaseRecommender(BaseEstimator):
         -------
         ids : ndarray of shape (n_users, min(n, n_items))
             Item ids, best first; equal scores in the order of ``items_``,
-            so the top-``n`` is the first ``n`` of any longer list (with
-            ``approximate=True`` not so: a larger ``n`` searches more
-            candidates, which can find items a smaller one missed, and
-            ties go by order only among the candidates found; on catalogs
-            of up to 256 items, every item is a candidate). Equal means equal
+            so the top-``n`` is the first ``n`` of any longer list. With
+            ``approximate=True``, only of a longer list ``n2`` while ``n2``
+            plus the user's seen items is at most 256: beyond, a larger
+            ``n`` searches more candidates (or ranks the user exactly),
+            which can find items a smaller one missed; ties go by order
+            among the candidates found (on catalogs of up to 256 items,
+            every item). Equal means equal
             in float32: scores equal in exact arithmetic but summed in
             another order can round apart, and rank by that rounding. An
             ``n`` past the catalog's size is cut to it.

@@ -427,8 +427,9 @@ def cached_encode(key, texts, encode, location=None, *, count=True, dim=None, ch
         encoding tells.
     check : callable, default=None
         ``check(cached_texts, their_embeddings)`` for the texts of ``texts``
-        already cached, called before anything is encoded or stored: an
-        error it raises leaves the cache as it was (``fill_embedding_cache``
+        already cached, called before anything is encoded, and for those
+        another thread cached meanwhile, before anything is stored: an error
+        it raises leaves the cache as it was (``fill_embedding_cache``
         refuses vectors that disagree with the cached ones).
     """
     key_str = json.dumps(key, sort_keys=True)
@@ -460,6 +461,9 @@ def cached_encode(key, texts, encode, location=None, *, count=True, dim=None, ch
         n_encoded += len(missing)
         with _LOCK:
             _forget_other_dims(state, directory, vectors.shape[1])
+            raced = [t for t in missing if t in state.store]  # cached meanwhile by another thread
+            if check and raced:
+                check(raced, np.stack([state.store[t] for t in raced]))
             for text, vector in zip(missing, vectors):
                 # the first vector stored for a text stays (another thread may
                 # have encoded it meanwhile, batched with other texts: float32

@@ -203,9 +203,10 @@ def restored_on_error(*models):
     try:
         yield
     except BaseException:
+        grown = [vars(model) for model, _ in saved]  # freed once all are back
         for model, state in saved:
-            vars(model).clear()
-            vars(model).update(state)
+            model.__dict__ = state  # one step: never empty (a second Ctrl-C)
+        del grown
         raise
 
 

@@ -227,6 +227,15 @@ def _weights(weight, name):
         ) from None
 
 
+def _numeric_labels(index):
+    """Whether ``index`` holds numbers, whatever its dtype: pandas pairs labels
+    by value, so X's 0, 1, 2 and y's 0.0, 1.0, 2.0 (or ints in an object
+    index) are the same labels."""
+    return index.dtype.kind in "iuf" or (
+        index.dtype.kind == "O"
+        and index.inferred_type in ("integer", "floating", "mixed-integer-float", "decimal"))
+
+
 def check_y_index(X, y, name):
     """Raise when ``y`` (a Series) holds the labels of ``X`` (a DataFrame, as the
     caller gave it) in another order.
@@ -244,12 +253,14 @@ def check_y_index(X, y, name):
     if not (isinstance(X, pd.DataFrame) and isinstance(y, pd.Series)):
         return
     a, b = X.index, y.index
-    if len(a) != len(b) or (a.dtype.kind in "iuf") != (b.dtype.kind in "iuf"):
+    if len(a) != len(b):
+        return
+    numbers = _numeric_labels(a)
+    if numbers != _numeric_labels(b):
         return  # (event ids beside pd.Series(w): other labels, told without a pass)
-    if (a.equals(b) or a.inferred_type != b.inferred_type
+    if (a.equals(b) or (not numbers and a.inferred_type != b.inferred_type)
             or (isinstance(a, pd.RangeIndex) and a.start == 0 and a.step == 1)):
         return  # (only 0..n - 1 is "no labels": log[::-1] keeps its labels in a RangeIndex)
-    numbers = a.dtype.kind in "iuf" and b.dtype.kind in "iuf"
     if numbers and (a.min(), a.max()) != (b.min(), b.max()):
         return  # (X = log[mask] beside pd.Series(w): other labels, told without a hash)
     unique = looked_up = a.is_unique and b.is_unique

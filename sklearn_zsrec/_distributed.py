@@ -481,7 +481,7 @@ def fill_embedding_cache(encoder, texts, embeddings, *, n_check=8):
             out = [next(fresh) if v is None else v for v in out]
         return np.stack(out)
 
-    def agree(texts, cached):  # before anything is stored; again after (other threads)
+    def agree(texts, cached):  # before anything is stored (cached_encode's check)
         _check_agreement(
             texts, np.stack([by_text[t] for t in texts]), cached,
             "texts already in this encoder's embedding cache have other vectors",
@@ -490,7 +490,5 @@ def fill_embedding_cache(encoder, texts, embeddings, *, n_check=8):
         )
 
     location = getattr(fitted.memory, "location", fitted.memory)
-    stored = cached_encode(fitted._cache_key(), order, lookup, location, count=False,
-                           dim=fitted.embedding_dim_, check=agree)
-    if order:
-        agree(order, stored)
+    cached_encode(fitted._cache_key(), order, lookup, location, count=False,
+                  dim=fitted.embedding_dim_, check=agree)

@@ -319,7 +319,8 @@ class ZeroShotRecommender(CallTextsMixin, BaseRecommender):
         The new items have no interactions: users are scored against them
         by text, exactly as if they had been in ``item_texts`` when the
         model was fitted (the users' profiles come from their histories,
-        which the new items are not part of). Nothing is refitted. They
+        which the new items are not part of). Nothing is refitted, and a
+        call that raises changes nothing. They
         join the end of ``items_``, so an added item tied with an earlier
         one ranks after it, where a refit (which sorts the catalog by id)
         may rank it first. With ``fine_tune``, the added items are encoded

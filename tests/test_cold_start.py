@@ -264,13 +264,14 @@ def test_add_items_interrupted_part_way_changes_nothing(where, monkeypatch):
     import copy
 
     from sklearn_zsrec import _zero_shot
-    from sklearn_zsrec._hybrid import _members
+    from sklearn_zsrec._hybrid import _exposure, _members
 
     model = _hybrid(tiny_model_path()).fit(X)
     reference = copy.deepcopy(model).add_items(NEW_ITEMS)
     users = list(model.users_[:5]) + ["someone new"]
     before = model.recommend(users, n=5, return_scores=True)
-    target = {"exposure": (HybridRecommender, "_set_exposure"),
+    # (the quota's thresholds: its slow part, after Exposure.fit set its groups)
+    target = {"exposure": (_exposure, "thresholds"),
               "blend": (_members.Fitted, "grown"),
               "text model": (_zero_shot, "grow_catalog")}[where]
     with monkeypatch.context() as patched:
@@ -278,6 +279,7 @@ def test_add_items_interrupted_part_way_changes_nothing(where, monkeypatch):
         with pytest.raises(MemoryError):
             model.add_items(NEW_ITEMS)
     assert len(model.items_) == len(model.text_.items_) == len(ITEM_TEXTS)
+    assert len(model._exposure.fresh_) == len(ITEM_TEXTS)
     after = model.recommend(users, n=5, return_scores=True)
     for was, now in zip(before, after):
         np.testing.assert_array_equal(was, now)
@@ -286,6 +288,25 @@ def test_add_items_interrupted_part_way_changes_nothing(where, monkeypatch):
     model.add_items(NEW_ITEMS)  # a retry: as if it had never failed
     np.testing.assert_array_equal(model.recommend(users, n=5), reference.recommend(users, n=5))
     np.testing.assert_array_equal(model.new_item_thresholds_, reference.new_item_thresholds_)
+
+
+def test_zero_shot_add_items_interrupted_part_way_changes_nothing(monkeypatch):
+    # (a mock raises inside our own step: the test is about add_items' state)
+    from sklearn_zsrec import _zero_shot
+
+    model = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),
+                                item_texts=ITEM_TEXTS).fit(X)
+    users = list(model.users_[:5])
+    before = model.recommend(users, n=5)
+    with monkeypatch.context() as patched:
+        patched.setattr(_zero_shot, "grow_catalog",
+                        lambda *args, **kwargs: (_ for _ in ()).throw(MemoryError))
+        with pytest.raises(MemoryError):
+            model.add_items(NEW_ITEMS)
+    assert len(model.items_) == model.item_embeddings_.shape[0] == len(ITEM_TEXTS)
+    np.testing.assert_array_equal(model.recommend(users, n=5), before)
+    model.add_items(NEW_ITEMS)
+    assert list(model.items_[-2:]) == list(NEW_ITEMS.index)
 
 
 def test_add_items_draws_as_its_fit_says():

@@ -427,3 +427,22 @@ def test_a_download_cut_off_is_an_oserror_naming_the_fix(tmp_path, no_recbole, m
     with pytest.raises(OSError, match=r"transfer failed \(IncompleteRead.*pip install --no-deps"):
         load_movielens_100k(data_home=tmp_path, download_if_missing=True)
     assert not (tmp_path / "ml-100k").exists()
+
+
+# mutation round 26 (L04: a concurrent download's check read as False)
+def test_a_download_beaten_by_a_concurrent_one_uses_its_copy(tmp_path, no_recbole, monkeypatch):
+    # another process extracts ml-100k while this one downloads: the rename
+    # fails (the folder exists, complete), and its copy is used, not an error
+    content = grouplens_zip()
+    checksums = {name: hashlib.new(name, content).hexdigest() for name in ["sha256", "md5"]}
+    monkeypatch.setattr(_movielens, "_ARCHIVE", _movielens._ARCHIVE._replace(checksums=checksums))
+    home = tmp_path / "home"
+
+    def download(url):
+        write_grouplens(home / "ml-100k")  # the other call finished first
+        return content
+
+    monkeypatch.setattr(_movielens, "_download", download)
+    ml = load_movielens_100k(data_home=home, download_if_missing=True)
+    assert ml.item_text.to_dict() == ITEM_TEXT
+    assert sorted(p.name for p in home.iterdir()) == ["ml-100k"]  # no temporary left

@@ -355,6 +355,29 @@ def test_fill_embedding_cache_that_refuses_stores_nothing(tmp_path):
     assert embedding_cache_info().misses == 1  # encoded: the refused call wrote nothing
 
 
+def test_fill_embedding_cache_checks_texts_another_thread_cached_meanwhile(monkeypatch):
+    # (a mock stands for the other thread, right after the first check): a
+    # text cached between the check and the store was compared only after
+    # the others were stored
+    clear_embedding_cache()
+    encoder = TextEncoder(verbose=0).fit()
+    vectors = encoder._encode(TEXTS)
+    encoder.transform(TEXTS[:1])
+    first_check = _distributed._check_agreement
+    other_thread = []
+
+    def check_then_another_thread_encodes(*args, **kwargs):
+        first_check(*args, **kwargs)
+        if not other_thread:
+            other_thread.append(TextEncoder(verbose=0).fit().transform(TEXTS[1:2]))
+
+    monkeypatch.setattr(_distributed, "_check_agreement", check_then_another_thread_encodes)
+    with pytest.raises(ValueError, match="other vectors: 1 of 1.*nothing was stored"):
+        fill_embedding_cache(encoder, TEXTS, vectors[[0, 2, 1, 3, 4, 5]], n_check=0)
+    assert other_thread and embedding_cache_info().currsize == 2  # its text and the first
+    np.testing.assert_allclose(encoder.transform(TEXTS[2:3])[0], vectors[2], atol=1e-5)
+
+
 # -- GridSearchCV on other engines --------------------------------------------
 
 GRID = {"switch": [1, 10], "als__factors": [4, 8]}  # 4 candidates x 2 folds + the refit
