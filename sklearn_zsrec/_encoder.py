@@ -1,5 +1,6 @@
 """TextEncoder: texts in, embeddings out, through HuggingFace ``transformers``."""
 
+import json
 import logging
 import os
 import threading
@@ -54,13 +55,19 @@ def _load_model(path, device, stamp=None):
         if key not in _MODELS:
             from transformers import AutoModel, AutoTokenizer
 
-            with no_loading_bars():  # a load is short: no bar
-                tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-                _check_vocabulary(tokenizer, path)
-                # float32 whatever the checkpoint's dtype (transformers loads a
-                # float16 or bfloat16 checkpoint in it): ``precision`` decides
-                model = AutoModel.from_pretrained(path, local_files_only=True,
-                                                  **float32_weights())
+            try:
+                with no_loading_bars():  # a load is short: no bar
+                    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+                    _check_vocabulary(tokenizer, path)
+                    # float32 whatever the checkpoint's dtype (transformers loads a
+                    # float16 or bfloat16 checkpoint in it): ``precision`` decides
+                    model = AutoModel.from_pretrained(path, local_files_only=True,
+                                                      **float32_weights())
+            except json.JSONDecodeError as error:  # (it named no file)
+                raise OSError(
+                    f"TextEncoder: a JSON file of the model at {path} does not parse "
+                    f"({error}): a damaged or half-written copy? Copy or save the model "
+                    "there again.") from error
             model.to(device).eval()
             for old in [k for k in _MODELS if k[0] == path and k[2] == device]:
                 del _MODELS[old]  # the files at that path changed: not used again

@@ -72,6 +72,21 @@ UNSEEDED_HYBRID = (
     "and saves another tuned model. Set random_state to an int to tune once per data.")
 
 
+def _warn_if_diverged(directory):
+    """Repeat, for a tuned model loaded from ``directory``, the warning its training gave."""
+    try:
+        record = json.loads((Path(directory) / "fine_tuning.json").read_text())
+    except (OSError, ValueError):  # a record of one's own, or none: nothing to repeat
+        return
+    if isinstance(record, dict) and record.get("diverged_at_step"):
+        warnings.warn(
+            f"ContrastiveFineTuning: the tuned model loaded from {str(directory)!r} diverged "
+            f"in its training at step {record['diverged_at_step']}, which kept the weights "
+            f"of step {record.get('step_kept')} (0: the base model's; its fine_tuning.json "
+            "says so). Lower learning_rate to tune further.", UserWarning,
+            stacklevel=caller_stacklevel())
+
+
 def default_location():
     """Where tuned models go by default: ``$SKLEARN_ZSREC_CACHE`` or ``~/.cache/sklearn_zsrec``."""
     root = os.environ.get("SKLEARN_ZSREC_CACHE") or Path.home() / ".cache" / "sklearn_zsrec"
@@ -364,6 +379,7 @@ class ContrastiveFineTuning(BaseEstimator):
                     "one can write to.")
 
         def tuned():
+            trained = False
             with _LOCK, _quiet_transformers():
                 if model_files_gone(directory):  # never tuned, or its weights deleted since
                     if directory.exists():
@@ -382,14 +398,24 @@ class ContrastiveFineTuning(BaseEstimator):
                             torch.autocast(torch.device(encoder.device_).type, enabled=False):
                         self._train(encoder, coded, anchors, positives, location,
                                     directory)
-            return clone(encoder).set_params(model=str(directory)).fit()
+                    trained = True
+            out = clone(encoder).set_params(model=str(directory)).fit()
+            if not trained:  # a tuning that diverged says so whenever it is loaded
+                _warn_if_diverged(directory)
+            return out
 
         from safetensors import SafetensorError
 
+        existed = not model_files_gone(directory)
         try:
             return tuned()
-        except SafetensorError as error:  # its weights damaged since (truncated, emptied)
-            remove(f"does not load ({error})")
+        except (SafetensorError, OSError, json.JSONDecodeError) as error:
+            # its files damaged since (weights, config.json or tokenizer.json
+            # truncated or emptied): every later fit failed on a bare
+            # JSONDecodeError naming no file. Not an error of the model just tuned
+            if not (existed or isinstance(error, SafetensorError)):
+                raise
+            remove(f"does not load ({type(error).__name__}: {error})")
             warnings.warn(f"ContrastiveFineTuning: the tuned model at {str(directory)!r} "
                           f"did not load ({error}); tuning it again.", UserWarning,
                           stacklevel=caller_stacklevel())

@@ -540,6 +540,12 @@ def test_a_last_step_that_diverges_keeps_the_base_model(tmp_path, rate):
     record = json.loads((Path(tuned.encoder_.model) / "fine_tuning.json").read_text())
     assert record["step_kept"] == 0 and record["diverged_at_step"] == 1
     assert np.isfinite(tuned.item_embeddings_).all()
+    # loaded again (a new session, a grid-search worker, the refit): it said
+    # nothing, and the user took the base model for a tuned one
+    with pytest.warns(UserWarning, match=r"loaded from .* diverged in its training at step 1, "
+                                         r"which kept the weights of step 0"):
+        again = ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning).fit(X)
+    np.testing.assert_array_equal(again.item_embeddings_, tuned.item_embeddings_)
 
 
 def test_lora_with_a_peft_that_fails_to_import_says_so(monkeypatch):
@@ -598,17 +604,20 @@ def _tuned_once(location):
     return make, X, make().fit(X)
 
 
-@pytest.mark.parametrize("damage", ["delete", "truncate"])
+@pytest.mark.parametrize("damage", ["delete", "truncate", "tokenizer.json", "config.json"])
 def test_a_tuned_directory_whose_weights_were_damaged_is_tuned_again(tmp_path, damage):
     # config.json alone made it a tuned model: every later fit failed on
-    # transformers' or safetensors' errors until the directory was deleted by hand
+    # transformers' or safetensors' errors until the directory was deleted by
+    # hand (a half-written tokenizer.json: a bare JSONDecodeError naming no file)
     make, X, first = _tuned_once(tmp_path)
     weights = Path(first.encoder_.model) / "model.safetensors"
     if damage == "delete":
         weights.unlink()
         again = make().fit(X)
     else:
-        weights.write_bytes(weights.read_bytes()[:100])
+        damaged = weights if damage == "truncate" else Path(first.encoder_.model) / damage
+        assert damaged.exists()
+        damaged.write_bytes(damaged.read_bytes()[:100])
         with pytest.warns(UserWarning, match="did not load .*; tuning it again"):
             again = make().fit(X)
     np.testing.assert_array_equal(again.item_embeddings_, first.item_embeddings_)
