@@ -258,8 +258,9 @@ def check_y_index(X, y, name):
     numbers = _numeric_labels(a)
     if numbers != _numeric_labels(b):
         return  # (event ids beside pd.Series(w): other labels, told without a pass)
-    if (a.equals(b) or (not numbers and a.inferred_type != b.inferred_type)
-            or (isinstance(a, pd.RangeIndex) and a.start == 0 and a.step == 1)):
+    # (not the types: a CategoricalIndex of X's labels, or Timestamps as
+    # objects beside a DatetimeIndex, are X's labels to pandas)
+    if a.equals(b) or (isinstance(a, pd.RangeIndex) and a.start == 0 and a.step == 1):
         return  # (only 0..n - 1 is "no labels": log[::-1] keeps its labels in a RangeIndex)
     if numbers and (a.min(), a.max()) != (b.min(), b.max()):
         return  # (X = log[mask] beside pd.Series(w): other labels, told without a hash)

@@ -87,6 +87,21 @@ def _warn_if_diverged(directory):
             stacklevel=caller_stacklevel())
 
 
+def _check_writable(location):
+    """Raise, naming the fix, unless a tuned model can be saved in ``location``.
+
+    A location that exists but cannot be written failed only when the
+    model was saved, after the whole training, on a bare PermissionError.
+    """
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=location, prefix=".staging-"))
+    except OSError as error:
+        raise OSError(
+            f"ContrastiveFineTuning: cannot write in location {str(location)!r} ({error}), "
+            "where the tuned model is saved. Pass location= a directory one can write to "
+            "(or set $SKLEARN_ZSREC_CACHE, the default's root).") from error
+
+
 def default_location():
     """Where tuned models go by default: ``$SKLEARN_ZSREC_CACHE`` or ``~/.cache/sklearn_zsrec``."""
     root = os.environ.get("SKLEARN_ZSREC_CACHE") or Path.home() / ".cache" / "sklearn_zsrec"
@@ -384,6 +399,7 @@ class ContrastiveFineTuning(BaseEstimator):
                 if model_files_gone(directory):  # never tuned, or its weights deleted since
                     if directory.exists():
                         remove("has lost its weights")
+                    _check_writable(location)  # before the training, not after it
                     import torch
 
                     # its seed (random_state) leaves the caller's torch RNGs as they were;

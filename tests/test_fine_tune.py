@@ -623,6 +623,28 @@ def test_a_tuned_directory_whose_weights_were_damaged_is_tuned_again(tmp_path, d
     np.testing.assert_array_equal(again.item_embeddings_, first.item_embeddings_)
 
 
+def test_a_location_that_cannot_be_written_fails_before_the_training(tmp_path, monkeypatch):
+    # (a mock of the write, as a read-only folder gives a user who is not
+    # root: our own logic) it trained, then failed on a bare PermissionError
+    import errno
+
+    from sklearn_zsrec import _fine_tune
+
+    texts, X = _tiny_catalogue(30, 10, 3)
+    trained = []
+    monkeypatch.setattr(_fine_tune.ContrastiveFineTuning, "_train",
+                        lambda *args, **kwargs: trained.append(1))
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(_fine_tune.tempfile, "mkdtemp", refused)
+    tuning = ContrastiveFineTuning("full", n_steps=1, batch_size=8, location=tmp_path, verbose=0)
+    with pytest.raises(OSError, match=r"cannot write in location .* Pass location= a directory"):
+        ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning).fit(X)
+    assert not trained
+
+
 def test_a_damaged_tuned_directory_that_cannot_be_removed_says_so(tmp_path, monkeypatch):
     # (a mock of the removal, as on a read-only location: our own logic) it
     # trained twice, then raised a PermissionError about a staging directory
