@@ -236,6 +236,18 @@ def _numeric_labels(index):
         and index.inferred_type in ("integer", "floating", "mixed-integer-float", "decimal"))
 
 
+def _has_label(index, label):
+    """Whether ``index`` finds ``label`` (the first of ``label``, an Index), as its
+    ``get_indexer`` would, without converting the index: get_indexer of one
+    object by a DatetimeIndex of 10^6 turned it into objects (3 s)."""
+    if index.dtype.kind in "mM":  # the label as a date or duration, if it is one
+        try:
+            label = label.astype(index.dtype)
+        except (TypeError, ValueError):
+            return False
+    return bool((index.get_indexer(label) >= 0).any())
+
+
 def check_y_index(X, y, name):
     """Raise when ``y`` (a Series) holds the labels of ``X`` (a DataFrame, as the
     caller gave it) in another order.
@@ -266,7 +278,15 @@ def check_y_index(X, y, name):
         return  # (X = log[mask] beside pd.Series(w): other labels, told without a hash)
     unique = looked_up = a.is_unique and b.is_unique
     try:
-        if unique and (a.get_indexer(b) < 0).any():  # one hash of X's labels
+        # pandas pairs them as y.reindex(X.index) does: y's index looks up
+        # X's labels (a DatetimeIndex y finds X's date strings; X's
+        # DatetimeIndex does not make y's date strings its labels). One
+        # label first (get_loc: get_indexer of one string by a DatetimeIndex
+        # of 10^6 turned it into objects, 3 s), so that labels of other
+        # types are told apart without converting millions of them
+        if not _has_label(b, a[:1]):
+            return
+        if unique and (b.get_indexer(a) < 0).any():  # one hash of y's labels
             return
     except pd.errors.InvalidIndexError:  # overlapping intervals: no lookup
         looked_up = False

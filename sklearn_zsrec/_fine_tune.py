@@ -393,10 +393,10 @@ class ContrastiveFineTuning(BaseEstimator):
                     "it cannot be removed to tune it again. Delete it, or pass a location "
                     "one can write to.")
 
-        def tuned():
-            trained = False
-            with _LOCK, _quiet_transformers():
-                if model_files_gone(directory):  # never tuned, or its weights deleted since
+        def tuned(loading):  # ``loading`` gets True when it loads a folder it did not tune
+            with _quiet_transformers():
+                trained = model_files_gone(directory)  # never tuned, or its weights deleted since
+                if trained:
                     if directory.exists():
                         remove("has lost its weights")
                     _check_writable(location)  # before the training, not after it
@@ -414,7 +414,8 @@ class ContrastiveFineTuning(BaseEstimator):
                             torch.autocast(torch.device(encoder.device_).type, enabled=False):
                         self._train(encoder, coded, anchors, positives, location,
                                     directory)
-                    trained = True
+                else:
+                    loading.append(True)
             out = clone(encoder).set_params(model=str(directory)).fit()
             if not trained:  # a tuning that diverged says so whenever it is loaded
                 _warn_if_diverged(directory)
@@ -422,20 +423,24 @@ class ContrastiveFineTuning(BaseEstimator):
 
         from safetensors import SafetensorError
 
-        existed = not model_files_gone(directory)
-        try:
-            return tuned()
-        except (SafetensorError, OSError, json.JSONDecodeError) as error:
-            # its files damaged since (weights, config.json or tokenizer.json
-            # truncated or emptied): every later fit failed on a bare
-            # JSONDecodeError naming no file. Not an error of the model just tuned
-            if not (existed or isinstance(error, SafetensorError)):
-                raise
-            remove(f"does not load ({type(error).__name__}: {error})")
-            warnings.warn(f"ContrastiveFineTuning: the tuned model at {str(directory)!r} "
-                          f"did not load ({error}); tuning it again.", UserWarning,
-                          stacklevel=caller_stacklevel())
-            return tuned()
+        with _LOCK:  # one tuning, and one check (and removal) of a tuned folder, at a time
+            loading = []
+            try:
+                return tuned(loading)
+            except (SafetensorError, OSError, json.JSONDecodeError) as error:
+                # the files of a folder it loaded damaged since (weights,
+                # config.json or tokenizer.json truncated or emptied: every
+                # later fit failed, on a bare JSONDecodeError naming no file).
+                # Not a folder this call tuned, nor an error of the system's
+                # (an errno: too many open files, EIO, EACCES): a good model
+                # was deleted and tuned again
+                if not loading or (isinstance(error, OSError) and error.errno is not None):
+                    raise
+                remove(f"does not load ({type(error).__name__}: {error})")
+                warnings.warn(f"ContrastiveFineTuning: the tuned model at {str(directory)!r} "
+                              f"did not load ({error}); tuning it again.", UserWarning,
+                              stacklevel=caller_stacklevel())
+                return tuned([])
 
     def _location(self, encoder):
         """Where tuned models are kept: an absolute path (the tuned encoder's ``model``)."""

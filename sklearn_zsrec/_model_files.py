@@ -143,6 +143,15 @@ def float32_weights():
     return {"dtype" if (major, minor) >= (4, 56) else "torch_dtype": torch.float32}
 
 
+def _read_json(file):
+    """The JSON of a model's ``file``; one that does not parse names itself (an OSError)."""
+    try:
+        return json.loads(Path(file).read_text())
+    except json.JSONDecodeError as error:  # (it named no file)
+        raise OSError(f"TextEncoder: the model file {file} does not parse ({error}): a damaged "
+                      "or half-written copy? Copy or save the model there again.") from error
+
+
 def _st_config(path):
     """Pooling, normalisation, max length and lowercasing from a sentence-transformers dir.
 
@@ -154,7 +163,7 @@ def _st_config(path):
     out = {}
     modules = path / "modules.json"
     if modules.is_file():
-        entries = json.loads(modules.read_text())
+        entries = _read_json(modules)
         types = [m.get("type", "").rsplit(".", 1)[-1] for m in entries]  # class names
         out["normalize"] = "Normalize" in types
         unsupported = [f"a {t} module ({m.get('path', '')})"
@@ -163,7 +172,7 @@ def _st_config(path):
             if t == "Pooling":
                 cfg = path / m.get("path", "") / "config.json"
                 if cfg.is_file():
-                    modes = _st_pooling(json.loads(cfg.read_text()))
+                    modes = _st_pooling(_read_json(cfg))
                     if modes == ["mean_sqrt_len_tokens"] and out["normalize"]:
                         modes = ["mean"]  # mean times sqrt(length): the same direction
                     if len(modes) == 1 and modes[0] in _ST_POOLING:
@@ -174,7 +183,7 @@ def _st_config(path):
             out["unsupported"] = unsupported
     bert_cfg = path / "sentence_bert_config.json"
     if bert_cfg.is_file():
-        bert = json.loads(bert_cfg.read_text())
+        bert = _read_json(bert_cfg)
         if bert.get("max_seq_length"):
             out["max_length"] = int(bert["max_seq_length"])
         out["lowercase"] = bool(bert.get("do_lower_case", False))

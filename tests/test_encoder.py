@@ -250,16 +250,19 @@ def test_settings_that_cannot_encode_raise_at_fit(params, message):
     TextEncoder(tiny_model_path(), verbose=0, template="{{x}} {}", max_length=3).fit()
 
 
-def test_a_half_written_tokenizer_file_names_the_model_folder(tmp_path):
+@pytest.mark.parametrize("name", ["tokenizer.json", "modules.json", "1_Pooling/config.json",
+                                  "sentence_bert_config.json"])
+def test_a_half_written_json_file_names_the_model_folder(tmp_path, name):
     # a bare JSONDecodeError ("Expecting ',' delimiter: line 1 column ...")
     # named no file, no folder and no fix
     import shutil
 
     folder = tmp_path / "model"
-    shutil.copytree(tiny_model_path(), folder)
-    tokenizer = folder / "tokenizer.json"
-    tokenizer.write_bytes(tokenizer.read_bytes()[:100])
-    with pytest.raises(OSError, match=r"a JSON file of the model at .*model does not parse"):
+    shutil.copytree(real_model_path(), folder)
+    damaged = folder / name
+    damaged.write_bytes(damaged.read_bytes()[:20])
+    with pytest.raises(OSError, match=r"(JSON file of the model at|model file) .*model.* "
+                                      r"does not parse"):
         TextEncoder(str(folder), verbose=0).fit()
 
 

@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -535,8 +536,11 @@ def test_a_last_step_that_diverges_keeps_the_base_model(tmp_path, rate):
     texts, X = _tiny_catalogue(30, 10, 3)
     tuning = ContrastiveFineTuning("full", n_steps=1, batch_size=8, learning_rate=rate,
                                    location=tmp_path, verbose=0)
-    with pytest.warns(UserWarning, match="training diverged at step 1"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         tuned = ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning).fit(X)
+    said = [str(w.message) for w in caught if "diverged" in str(w.message)]
+    assert len(said) == 1 and "training diverged at step 1" in said[0]  # once, as trained
     record = json.loads((Path(tuned.encoder_.model) / "fine_tuning.json").read_text())
     assert record["step_kept"] == 0 and record["diverged_at_step"] == 1
     assert np.isfinite(tuned.item_embeddings_).all()
@@ -643,6 +647,71 @@ def test_a_location_that_cannot_be_written_fails_before_the_training(tmp_path, m
     with pytest.raises(OSError, match=r"cannot write in location .* Pass location= a directory"):
         ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning).fit(X)
     assert not trained
+
+
+def test_a_good_tuned_model_is_kept_when_the_system_fails_to_load_it(tmp_path, monkeypatch):
+    # (a mock raises the system's error, once: our own logic) any OSError
+    # read as damage: a good model was deleted and tuned again on "too many
+    # open files"; a model loaded again later, tuned or not, says nothing
+    import errno
+
+    from sklearn_zsrec import _encoder, _fine_tune
+
+    make, X, first = _tuned_once(tmp_path)
+    folder = Path(first.encoder_.model)
+    weights = (folder / "model.safetensors").stat()
+    trained = []
+    monkeypatch.setattr(_fine_tune.ContrastiveFineTuning, "_train",
+                        lambda *args, **kwargs: trained.append(1))
+    load = _encoder._load_model
+
+    def too_many_open_files(path, *args, **kwargs):
+        if path == str(folder):
+            raise OSError(errno.EMFILE, "Too many open files", path)
+        return load(path, *args, **kwargs)
+
+    _encoder._MODELS.clear()
+    with monkeypatch.context() as patched:
+        patched.setattr(_encoder, "_load_model", too_many_open_files)
+        with pytest.raises(OSError, match="Too many open files"):
+            make().fit(X)
+    assert not trained and (folder / "model.safetensors").stat().st_ino == weights.st_ino
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a tuning that converged: no divergence warning
+        again = make().fit(X)
+    np.testing.assert_array_equal(again.item_embeddings_, first.item_embeddings_)
+
+
+def test_a_model_tuned_by_this_call_that_does_not_load_is_not_tuned_again(tmp_path,
+                                                                          monkeypatch):
+    # (mocks: our own logic) only a folder loaded, not one this call tuned,
+    # is taken for damaged: a failure to load what it just saved is raised
+    import shutil
+
+    from sklearn_zsrec import _encoder, _fine_tune
+
+    texts, X = _tiny_catalogue(30, 10, 3)
+    trained = []
+
+    def train(self, encoder, coded, anchors, positives, location, directory):
+        trained.append(1)
+        shutil.copytree(tiny_model_path(), directory)  # saved as a tuning saves
+
+    monkeypatch.setattr(_fine_tune.ContrastiveFineTuning, "_train", train)
+    load = _encoder._load_model
+
+    def unreadable(path, *args, **kwargs):
+        if str(tmp_path) in str(path):
+            raise OSError(f"the config file at {path} is not a valid JSON file")
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(_encoder, "_load_model", unreadable)
+    tuning = ContrastiveFineTuning("full", n_steps=1, batch_size=8, location=tmp_path, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "tuning it again"
+        with pytest.raises(OSError, match="is not a valid JSON file"):
+            ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning).fit(X)
+    assert trained == [1]
 
 
 def test_a_damaged_tuned_directory_that_cannot_be_removed_says_so(tmp_path, monkeypatch):
