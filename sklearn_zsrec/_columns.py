@@ -237,9 +237,9 @@ def _numeric_labels(index):
 
 
 def _has_label(index, label):
-    """Whether ``index`` finds ``label`` (the first of ``label``, an Index), as its
-    ``get_indexer`` would, without converting the index: get_indexer of one
-    object by a DatetimeIndex of 10^6 turned it into objects (3 s)."""
+    """Whether ``index`` finds the one label of ``label`` (an Index) as its
+    ``get_indexer`` does, without converting the index: a DatetimeIndex of
+    10^6 looking up one string turned itself into objects first (3 s)."""
     if index.dtype.kind in "mM":  # the label as a date or duration, if it is one
         try:
             label = label.astype(index.dtype)
@@ -280,10 +280,9 @@ def check_y_index(X, y, name):
     try:
         # pandas pairs them as y.reindex(X.index) does: y's index looks up
         # X's labels (a DatetimeIndex y finds X's date strings; X's
-        # DatetimeIndex does not make y's date strings its labels). One
-        # label first (get_loc: get_indexer of one string by a DatetimeIndex
-        # of 10^6 turned it into objects, 3 s), so that labels of other
-        # types are told apart without converting millions of them
+        # DatetimeIndex does not make y's date strings its labels). X's
+        # first label first, so that labels of other types are told apart
+        # without converting millions of them
         if not _has_label(b, a[:1]):
             return
         if unique and (b.get_indexer(a) < 0).any():  # one hash of y's labels
