@@ -63,7 +63,12 @@ def _load_model(path, device, stamp=None):
                     # float16 or bfloat16 checkpoint in it): ``precision`` decides
                     model = AutoModel.from_pretrained(path, local_files_only=True,
                                                       **float32_weights())
-            except json.JSONDecodeError as error:  # (it named no file)
+            except Exception as error:
+                # a file that does not parse named no file: Python's
+                # JSONDecodeError, or the tokenizers library's bare Exception
+                # (transformers 4: "EOF while parsing an object")
+                if not (isinstance(error, json.JSONDecodeError) or type(error) is Exception):
+                    raise
                 raise OSError(
                     f"TextEncoder: a JSON file of the model at {path} does not parse "
                     f"({error}): a damaged or half-written copy? Copy or save the model "
