@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import re
 import threading
 
 import numpy as np
@@ -66,8 +67,15 @@ def _load_model(path, device, stamp=None):
             except Exception as error:
                 # a file that does not parse named no file: Python's
                 # JSONDecodeError, or the tokenizers library's bare Exception
-                # (transformers 4: "EOF while parsing an object")
-                if not (isinstance(error, json.JSONDecodeError) or type(error) is Exception):
+                # (transformers 4: "EOF while parsing an object at line 2
+                # column 18"), which is also how it reports the system's errors
+                bare = str(error) if type(error) is Exception else ""
+                system = re.search(r"\(os error (\d+)\)\s*$", bare)
+                if system:  # (too many open files, EACCES: an errno, not damage)
+                    raise OSError(int(system.group(1)), f"TextEncoder: a file of the model "
+                                  f"at {path} could not be read ({error})", path) from error
+                if not (isinstance(error, json.JSONDecodeError)
+                        or re.search(r"at line \d+ column \d+\s*$", bare)):
                     raise
                 raise OSError(
                     f"TextEncoder: a JSON file of the model at {path} does not parse "

@@ -649,11 +649,17 @@ def test_a_location_that_cannot_be_written_fails_before_the_training(tmp_path, m
     assert not trained
 
 
-def test_a_good_tuned_model_is_kept_when_the_system_fails_to_load_it(tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["transformers", "tokenizers"])
+def test_a_good_tuned_model_is_kept_when_the_system_fails_to_load_it(tmp_path, monkeypatch,
+                                                                      where):
     # (a mock raises the system's error, once: our own logic) any OSError
     # read as damage: a good model was deleted and tuned again on "too many
-    # open files"; a model loaded again later, tuned or not, says nothing
+    # open files", also as the tokenizers library reports it (a bare
+    # Exception ending "(os error 24)"); a model loaded again later, tuned
+    # or not, says nothing
     import errno
+
+    from transformers import AutoTokenizer
 
     from sklearn_zsrec import _encoder, _fine_tune
 
@@ -663,18 +669,24 @@ def test_a_good_tuned_model_is_kept_when_the_system_fails_to_load_it(tmp_path, m
     trained = []
     monkeypatch.setattr(_fine_tune.ContrastiveFineTuning, "_train",
                         lambda *args, **kwargs: trained.append(1))
-    load = _encoder._load_model
+    load, tokenizer = _encoder._load_model, AutoTokenizer.from_pretrained
 
     def too_many_open_files(path, *args, **kwargs):
-        if path == str(folder):
+        if str(path) == str(folder):
+            if where == "tokenizers":
+                raise Exception("Too many open files (os error 24)")
             raise OSError(errno.EMFILE, "Too many open files", path)
-        return load(path, *args, **kwargs)
+        return (load if where == "transformers" else tokenizer)(path, *args, **kwargs)
 
     _encoder._MODELS.clear()
     with monkeypatch.context() as patched:
-        patched.setattr(_encoder, "_load_model", too_many_open_files)
-        with pytest.raises(OSError, match="Too many open files"):
+        if where == "transformers":
+            patched.setattr(_encoder, "_load_model", too_many_open_files)
+        else:
+            patched.setattr(AutoTokenizer, "from_pretrained", too_many_open_files)
+        with pytest.raises(OSError, match="Too many open files") as raised:
             make().fit(X)
+    assert raised.value.errno == errno.EMFILE
     assert not trained and (folder / "model.safetensors").stat().st_ino == weights.st_ino
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a tuning that converged: no divergence warning
