@@ -22,6 +22,7 @@ from ._interactions import (_is_spark_frame, arrow_values, check_ids, check_inte
                             refuse_counts, refuse_table)
 from ._contract import _ours, _warn_if_rounded_together, check_indexed, checked_scores
 from ._ids import _other_type, _unique_ids, ids_as_text, isin_ids
+from ._params import forgotten_on_error
 from ._progress import warn_ids
 from ._scores import NaNScoresError, _chunk_size, _seen_positions, _top_n, underflow_ignored
 
@@ -175,18 +176,9 @@ class BaseRecommender(BaseEstimator):
         # the earlier fit's approximate-search index: a refit that updated
         # item_factors_ in place (a warm start of one's own) kept serving it
         self.__dict__.pop("_ann_index", None)
-        try:
+        with forgotten_on_error(self, private=("_indexed",)):
             self._fit(data)
             check_indexed(self)
-        except BaseException:
-            # a refit failing part way left two fits' attributes mixed: not
-            # fitted (parameters whose names end in "_", e.g. lambda_, stay)
-            params = set(self._get_param_names())
-            self.__dict__.pop("_indexed", None)
-            for name in [k for k in vars(self)
-                         if k.endswith("_") and not k.startswith("__") and k not in params]:
-                delattr(self, name)
-            raise
         return self
 
     def _index(self, data, items=None):

@@ -450,8 +450,9 @@ def cached_encode(key, texts, encode, location=None, *, count=True, dim=None, ch
             _read_shards(directory, state, settle, dim)
         if dim is not None:
             _forget_other_dims(state, directory, dim)
-        missing = list(dict.fromkeys(t for t in texts if t not in state.store))
-        known = [t for t in dict.fromkeys(texts) if t in state.store] if check else []
+        unique = dict.fromkeys(texts)
+        missing = [t for t in unique if t not in state.store]
+        known = [t for t in unique if t in state.store] if check else []
         known_vectors = [state.store[t] for t in known]
     if known:
         check(known, np.stack(known_vectors))

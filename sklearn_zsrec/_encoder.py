@@ -24,8 +24,9 @@ from ._model_files import (
     model_files_gone,
     model_files_stamp,
     resolve_model_path,
+    unparsed,
 )
-from ._params import Count
+from ._params import Count, forgotten_on_error
 from ._precision import _auto_device, _auto_precision
 from ._progress import Stages, no_loading_bars, progress
 from ._texts import check_texts
@@ -77,10 +78,7 @@ def _load_model(path, device, stamp=None):
                 if not (isinstance(error, json.JSONDecodeError)
                         or re.search(r"at line \d+ column \d+\s*$", bare)):
                     raise
-                raise OSError(
-                    f"TextEncoder: a JSON file of the model at {path} does not parse "
-                    f"({error}): a damaged or half-written copy? Copy or save the model "
-                    "there again.") from error
+                raise unparsed(f"a JSON file of the model at {path}", error) from error
             model.to(device).eval()
             for old in [k for k in _MODELS if k[0] == path and k[2] == device]:
                 del _MODELS[old]  # the files at that path changed: not used again
@@ -391,16 +389,8 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         if get_config()["skip_parameter_validation"]:  # validated all the same, as
             self._validate_params()  # recommenders are ("bf16" ran float32)
         _check_template(self.template)
-        try:
-            return self._load()
-        except BaseException:
-            # a refit failing part way (a model it refuses, a max_length too
-            # long) kept what it had set: transform then encoded with the
-            # refused model or settings, silently. Not fitted instead
-            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
-                delattr(self, name)
-            self.__dict__.pop("_n_features_out", None)
-            raise
+        with forgotten_on_error(self, private=("_n_features_out",)):
+            return self._load()  # (a model it refuses, a max_length too long)
 
     def _load(self):
         """``fit``'s work once its parameters are checked: set the fitted attributes."""

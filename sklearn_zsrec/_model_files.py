@@ -143,13 +143,19 @@ def float32_weights():
     return {"dtype" if (major, minor) >= (4, 56) else "torch_dtype": torch.float32}
 
 
+def unparsed(what, error):
+    """The OSError for ``what`` (a model's file, named) that does not parse: ``error``'s
+    own message (Python's JSONDecodeError, the tokenizers library's) names no file."""
+    return OSError(f"TextEncoder: {what} does not parse ({error}): a damaged or half-written "
+                   "copy? Copy or save the model there again.")
+
+
 def _read_json(file):
-    """The JSON of a model's ``file``; one that does not parse names itself (an OSError)."""
+    """The JSON of a model's ``file``; one that does not parse names itself (``unparsed``)."""
     try:
         return json.loads(Path(file).read_text())
-    except json.JSONDecodeError as error:  # (it named no file)
-        raise OSError(f"TextEncoder: the model file {file} does not parse ({error}): a damaged "
-                      "or half-written copy? Copy or save the model there again.") from error
+    except json.JSONDecodeError as error:
+        raise unparsed(f"the model file {file}", error) from error
 
 
 def _st_config(path):
