@@ -16,11 +16,17 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
 from numbers import Real
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock across processes
+    fcntl = None
 
 import numpy as np
 import pandas as pd
@@ -100,6 +106,51 @@ def _check_writable(location):
             f"ContrastiveFineTuning: cannot write in location {str(location)!r} ({error}), "
             "where the tuned model is saved. Pass location= a directory one can write to "
             "(or set $SKLEARN_ZSREC_CACHE, the default's root).") from error
+
+
+@contextlib.contextmanager
+def _process_lock(location, key, verbose):
+    """Hold a lock across processes on tuning ``key`` under ``location``.
+
+    Two grid-search workers that needed the same tuned model both trained it
+    (minutes each on 2 cores), and one that found it damaged could remove the
+    folder the other had just tuned and was loading. Now the second waits,
+    then loads the first one's model. ``flock`` on a file ``.<key>.lock``
+    beside the folder: the system releases it when its process ends, however
+    it ends. Without one (Windows; a location where the file cannot be made
+    or locked, read only say: tuned models shared by another account), each
+    process goes on unlocked, as before.
+    """
+    fd = _lock_file(location / f".{key}.lock")
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # held: say so, once, and wait
+                message = (f"ContrastiveFineTuning: another process is tuning or checking "
+                           f"the model at {str(location / key)!r}; waiting for it.")
+                logger.info(message)
+                if verbose:
+                    print(message, file=sys.stderr, flush=True)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:  # no lock there (ENOLCK): unlocked
+                pass
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # (releases the lock)
+
+
+def _lock_file(path):
+    """A descriptor of the lock file ``path`` (made if need be), or None without one."""
+    if fcntl is None:
+        return None
+    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):  # flock needs no write access
+        try:
+            return os.open(path, flags, 0o666)
+        except OSError:
+            continue
+    return None
 
 
 def default_location():
@@ -243,7 +294,9 @@ class ContrastiveFineTuning(BaseEstimator):
         (default ``~/.cache/sklearn_zsrec/fine-tuned``). About 90 MB per tuned
         model for the default encoder; delete the directory to free it
         (a model fitted with it then cannot encode new texts: users' texts
-        given at call time, ``add_items``; fit it again).
+        given at call time, ``add_items``; fit it again). Processes that
+        need one model at once (grid-search workers) tune it once: the
+        others wait for it (on POSIX).
     random_state : int, default=0
         Seeds the sampling of pairs and torch's initialisation.
     verbose : int, default=1
@@ -423,7 +476,9 @@ class ContrastiveFineTuning(BaseEstimator):
 
         from safetensors import SafetensorError
 
-        with _LOCK:  # one tuning, and one check (and removal) of a tuned folder, at a time
+        # one tuning, and one check (and removal) of a tuned folder, at a time: in
+        # this process, and across processes for this folder (grid workers)
+        with _LOCK, _process_lock(location, key, self.verbose):
             loading = []
             try:
                 return tuned(loading)

@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import sys
 import warnings
 from pathlib import Path
 
@@ -599,12 +600,18 @@ def test_a_hybrid_tunes_again_after_the_tuned_directory_is_deleted(tmp_path):
                                   first)
 
 
-def _tuned_once(location):
-    """An unfitted tuned zero-shot model's maker, its data, and one fit of it."""
+def _tuned_maker(location):
+    """An unfitted tuned zero-shot model's maker, and its data."""
     texts, X = _catalogue()
     tuning = ContrastiveFineTuning(n_steps=2, batch_size=4, location=location, verbose=0)
     make = lambda: ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0),  # noqa: E731
                                        item_texts=texts, fine_tune=tuning)
+    return make, X
+
+
+def _tuned_once(location):
+    """An unfitted tuned zero-shot model's maker, its data, and one fit of it."""
+    make, X = _tuned_maker(location)
     return make, X, make().fit(X)
 
 
@@ -933,3 +940,78 @@ def test_a_float32_encoder_encodes_in_float32_inside_a_callers_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         inside = _tiny_encoder().fit().transform(texts)
     np.testing.assert_array_equal(inside, plain)
+
+
+# a process that tunes the model of ``_tuned_maker`` once every process given
+# has arrived (files in a folder), with a training that lasts seconds (a spy,
+# so that the trainings overlap); it prints whether it trained
+_TUNING_PROCESS = """
+import sys, time
+from pathlib import Path
+from sklearn_zsrec import ContrastiveFineTuning
+from tests.test_fine_tune import _tuned_maker
+
+location, ready, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+trained, train = [], ContrastiveFineTuning._train
+def slow(self, *args):
+    trained.append(1)
+    time.sleep(3)
+    return train(self, *args)
+ContrastiveFineTuning._train = slow
+make, X = _tuned_maker(location)
+(ready / sys.argv[4]).touch()
+while len(list(ready.iterdir())) < n:
+    time.sleep(0.05)
+model = make().fit(X)
+print("trained" if trained else "loaded", model.encoder_.model)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the lock across processes is POSIX's flock")
+def test_processes_that_need_one_tuned_model_tune_it_once(tmp_path):
+    # grid-search workers (n_jobs) that needed the same tuned model each
+    # trained it, minutes each, though the docs said other processes load it
+    import subprocess
+
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    root = Path(__file__).resolve().parents[1]
+    procs = [subprocess.Popen([sys.executable, "-c", _TUNING_PROCESS, str(tmp_path / "tuned"),
+                               str(ready), "2", str(k)], cwd=root, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for k in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outs]
+    said = sorted(out.split()[0] for out, _ in outs)
+    assert said == ["loaded", "trained"]
+    assert len({out.split()[1] for out, _ in outs}) == 1  # one model
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the lock across processes is POSIX's flock")
+def test_a_tuning_another_process_holds_is_waited_for_then_loaded(tmp_path, caplog,
+                                                                  monkeypatch):
+    import logging
+    import shutil
+    import subprocess
+
+    make, X, first = _tuned_once(tmp_path)
+    folder = Path(first.encoder_.model)
+    (lock,) = tmp_path.glob(".*.lock")
+    assert lock.name == f".{folder.name}.lock"
+    # another process holds the lock while it tunes that model again (its
+    # folder: gone, then back, as a tuning saves it)
+    saved = tmp_path / "saved"
+    shutil.move(folder, saved)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, shutil, sys, time; f = open(sys.argv[1]); "
+         "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(2); "
+         "shutil.move(sys.argv[2], sys.argv[3])", str(lock), str(saved), str(folder)],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    trained = []  # a spy on our own logic: whether this process trains
+    monkeypatch.setattr(ContrastiveFineTuning, "_train", lambda *args: trained.append(1))
+    with caplog.at_level(logging.INFO, logger="sklearn_zsrec"):
+        again = make().fit(X)
+    assert holder.wait(timeout=60) == 0
+    assert "another process is tuning or checking the model" in caplog.text
+    assert trained == []  # it waited, then loaded the other process's model
+    np.testing.assert_array_equal(again.item_embeddings_, first.item_embeddings_)
