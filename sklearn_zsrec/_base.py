@@ -644,4 +644,5 @@ class BaseRecommender(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = False
         tags.input_tags.categorical = True
+        tags.input_tags.string = True  # ids may be strings
         return tags

@@ -621,4 +621,5 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         tags.requires_fit = True
+        tags.transformer_tags.preserves_dtype = []  # float32 embeddings, whatever the input
         return tags

@@ -17,7 +17,6 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 
@@ -471,11 +470,15 @@ class SparkALSRecommender(BaseRecommender):
 
     def __sklearn_clone__(self):
         # a SparkSession cannot be deep-copied, as clone copies parameters:
-        # the clone shares it
-        params = self.get_params(deep=False)
-        spark = params.pop("spark")
-        return type(self)(**{name: clone(value, safe=False) for name, value in params.items()},
-                          spark=spark)
+        # the clone shares it. scikit-learn's clone, for the rest (the
+        # metadata requests and set_output's settings were lost)
+        spark, self.spark = self.spark, None
+        try:
+            twin = super().__sklearn_clone__()
+        finally:
+            self.spark = spark
+        twin.spark = spark
+        return twin
 
     def __getstate__(self):
         state = super().__getstate__()

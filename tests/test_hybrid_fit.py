@@ -855,6 +855,10 @@ def test_the_html_diagram_draws_the_text_model_and_every_member():
         text, [("knn", ItemKNNRecommender(n_neighbors=7)), ("next", "drop")]))
     assert "knn: ItemKNNRecommender" in html and "next: drop" in html
     assert "als: ALSRecommender" not in html and "n_neighbors=7" in html
+    # a class where an instance belongs (fit names the mistake): drawn by its
+    # name; scikit-learn's drawing of a class raised a TypeError
+    html = estimator_html_repr(HybridRecommender(text, [("knn", ItemKNNRecommender)]))
+    assert "knn: ItemKNNRecommender (a class)" in html
 
 
 def test_the_fit_memo_keys_members_by_name_and_any_order_fits(monkeypatch):

@@ -329,6 +329,20 @@ def test_clone_shares_the_session_and_grid_search_runs(spark):
     assert not hasattr(clone(search.best_estimator_), "user_factors_")
 
 
+def test_clone_keeps_the_metadata_requests_and_output_settings(spark):
+    # its own clone rebuilt the object from its parameters alone: a
+    # set_score_request (e.g. in a Pipeline step, under metadata routing) was lost
+    import sklearn
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        model = _small(spark=spark).set_fit_request(sample_weight=True).set_score_request(
+            sample_weight=False)
+        twin = clone(model)
+        assert twin.spark is spark
+        assert twin.get_metadata_routing().fit.requests == {"sample_weight": True}
+        assert twin.get_metadata_routing().score.requests == {"sample_weight": False}
+
+
 def test_parameters_are_validated_before_spark_runs():
     with pytest.raises(ValueError, match=r"The 'rank' parameter of SparkALSRecommender must be "
                                          r"an int in the range \[1, inf\) \(not a bool\)\. Got 0 instead"):
