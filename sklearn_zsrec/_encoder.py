@@ -87,6 +87,18 @@ def _load_model(path, device, stamp=None):
         return _MODELS[key]
 
 
+def _load_shown(path, device, verbose, desc, name, stamp=None):
+    """``_load_model``, under a bar (``Stages``) when ``verbose``: loading takes seconds
+    (imports, weights), once per process."""
+    stamp = model_files_stamp(path) if stamp is None else stamp
+    stages = Stages(1, verbose and (path, stamp, device) not in _MODELS, desc)
+    stages(f"loading {name} on {device}")
+    try:
+        return _load_model(path, device, stamp)
+    finally:
+        stages.close()
+
+
 def _check_vocabulary(tokenizer, path):
     """Raise when the tokenizer at ``path`` knows no word beyond its special tokens.
 
@@ -401,15 +413,9 @@ class TextEncoder(TransformerMixin, BaseEstimator):
                 f"TextEncoder: device={self.device!r}, which this machine lacks (torch finds "
                 f"no {kind} device). Use device='auto' (which picks each machine's own) or "
                 "'cpu'.")
-        # loading takes seconds (imports, weights): a bar says so, once per process
         stamp = model_files_stamp(self.model_path_)
-        loaded = (self.model_path_, stamp, self.device_) in _MODELS
-        stages = Stages(1, self.verbose and not loaded, "TextEncoder.fit")
-        stages(f"loading {self.model} on {self.device_}")
-        try:
-            tokenizer, model = _load_model(self.model_path_, self.device_, stamp)
-        finally:
-            stages.close()
+        tokenizer, model = _load_shown(self.model_path_, self.device_, self.verbose,
+                                       "TextEncoder.fit", self.model, stamp)
         self.files_stamp_ = stamp
         self.files_fingerprint_ = model_files_fingerprint(self.model_path_, stamp)
         st = _st_config(self.model_path_)
@@ -577,7 +583,9 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         # (read live: a template set after fit is checked here too)
         _check_template(self.template)
         device = self._device_here()
-        tokenizer, model = _load_model(self.model_path_, device)
+        # (a first call after unpickling, or after clear_cache, loads it)
+        tokenizer, model = _load_shown(self.model_path_, device, verbose, "TextEncoder",
+                                       self.model)
         prepared = prepare_texts(texts, self.template, getattr(self, "lowercase_", False))
         left = getattr(tokenizer, "padding_side", "right") == "left"
         if tokenizer.pad_token is None and tokenizer.eos_token is not None:

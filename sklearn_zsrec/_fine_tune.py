@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import warnings
@@ -37,7 +36,7 @@ from ._ids import _unique_ids
 from ._interactions import positions
 from ._model_files import model_files_gone
 from ._params import Count
-from ._progress import caller_stacklevel, no_loading_bars, progress
+from ._progress import _tqdm, caller_stacklevel, no_loading_bars, progress
 
 logger = logging.getLogger("sklearn_zsrec")
 
@@ -130,8 +129,8 @@ def _process_lock(location, key, verbose):
                 message = (f"ContrastiveFineTuning: another process is tuning or checking "
                            f"the model at {str(location / key)!r}; waiting for it.")
                 logger.info(message)
-                if verbose:
-                    print(message, file=sys.stderr, flush=True)
+                if verbose and _tqdm() is not None:
+                    _tqdm().write(message)  # (above a bar that shows)
                 fcntl.flock(fd, fcntl.LOCK_EX)
             except OSError:  # no lock there (ENOLCK): unlocked
                 pass
@@ -597,8 +596,9 @@ class ContrastiveFineTuning(BaseEstimator):
         diverged = 0  # the step whose loss was not finite
         size = min(self.batch_size, len(train))
         losses = []
-        for step in progress(range(1, self.n_steps + 1), self.verbose, desc="Fine-tuning",
-                             unit="step"):
+        steps = progress(range(1, self.n_steps + 1), self.verbose, desc="Fine-tuning",
+                         unit="step")
+        for step in steps:
             pick = train[rng.choice(len(train), size=size, replace=len(train) < size)]
             a, p = anchors[pick], positives[pick]
             logits = embed(a) @ embed(p).T / TEMPERATURE
@@ -609,6 +609,7 @@ class ContrastiveFineTuning(BaseEstimator):
                 logits, torch.arange(size, device=logits.device))
             if not torch.isfinite(loss):
                 diverged = step
+                steps.stopped(step, f"diverged at step {step}")
                 break
             optimiser.zero_grad()
             loss.backward()
@@ -618,6 +619,7 @@ class ContrastiveFineTuning(BaseEstimator):
                 if "overflow" not in str(exc):
                     raise
                 diverged = step
+                steps.stopped(step, f"diverged at step {step}")
                 break
             schedule.step()
             losses.append(loss.item())
@@ -626,7 +628,9 @@ class ContrastiveFineTuning(BaseEstimator):
                 if curve[-1][1] > max(m for _, m in curve[:-1]):
                     best = {n: v.detach().clone() for n, v in params.items()}
                 elif step - max(curve, key=lambda c: c[1])[0] >= PATIENCE * every:
-                    break  # no better held-out pairs for PATIENCE evaluations
+                    # no better held-out pairs for PATIENCE evaluations
+                    steps.stopped(step, "stopped early: no gain on the held-out pairs")
+                    break
         if not diverged:  # the last update, which no loss has seen: finite weights and vectors?
             with torch.no_grad():
                 last = train[:size]

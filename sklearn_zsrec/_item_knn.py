@@ -1,6 +1,5 @@
 """ItemKNNRecommender: items that co-occur with the user's recent items."""
 
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,8 +20,7 @@ def item_similarity(user_items, n_neighbors, kind="bm25"):
     item count of its idf, the mean item length), so that 30 of them
     reordered 23 of 27 users' top-5.
     """
-    from implicit.nearest_neighbours import CosineRecommender, ItemItemRecommender
-    from implicit.utils import ParameterWarning
+    from implicit.nearest_neighbours import ItemItemRecommender, normalize
     from threadpoolctl import threadpool_limits
 
     binary = (user_items != 0).astype(np.float32).tocsr()
@@ -30,10 +28,7 @@ def item_similarity(user_items, n_neighbors, kind="bm25"):
     active = np.flatnonzero(np.bincount(binary.indices, minlength=n_items))  # with interactions
     if len(active) < n_items:  # (no copy when every item has some)
         binary = binary[:, active]
-    with threadpool_limits(1, "blas"), warnings.catch_warnings():
-        # implicit's cosine weighting hands its own fit a COO matrix and warns
-        # about converting it (well under a millisecond); not the caller's doing
-        warnings.simplefilter("ignore", ParameterWarning)
+    with threadpool_limits(1, "blas"):
         if kind not in ("bm25", "cosine"):  # the estimators validate it; this is for direct calls
             raise ValueError(f"item_similarity: kind must be 'bm25' or 'cosine'; got {kind!r}.")
         if not n_neighbors >= 1:  # (implicit's K=0 crashes the process)
@@ -45,9 +40,10 @@ def item_similarity(user_items, n_neighbors, kind="bm25"):
         if kind == "bm25":  # implicit's item-item search over our weighting
             knn = ItemItemRecommender(K=k)
             knn.fit(_bm25_weighted(binary), show_progress=False)
-        else:
-            knn = CosineRecommender(K=k)
-            knn.fit(binary, show_progress=False)
+        else:  # CosineRecommender's fit: its normalised rows, handed over as CSR (it
+            # passed COO to its own fit, which warned about converting it)
+            knn = ItemItemRecommender(K=k)
+            knn.fit(normalize(binary.T).T.tocsr(), show_progress=False)
     similarity = knn.similarity.astype(np.float32).tocoo()
     other = similarity.row != similarity.col
     similarity = sp.csr_matrix((similarity.data[other], (active[similarity.row[other]],

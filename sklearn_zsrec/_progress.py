@@ -7,18 +7,57 @@ import contextvars
 import os
 import sys
 import threading
+import time
 import warnings
 
 DELAY = 2.0  # seconds before a bar appears: quick work shows nothing
+STAGE_BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"  # (no time left)
 
 
-def progress(iterable, verbose, **kwargs):
-    """Wrap ``iterable`` in a tqdm bar that appears after ``DELAY`` seconds.
+class progress:
+    """``iterable``, with a tqdm bar once ``DELAY`` seconds have passed.
 
-    No bar when ``verbose`` is falsy or tqdm is not installed.
+    No bar when ``verbose`` is falsy, tqdm is not installed or there is no
+    ``sys.stderr`` (pythonw, a detached daemon: tqdm raised when it drew).
+    The bar is made only when it shows, as ``Stages`` makes its own: one
+    made at once but held back by tqdm's ``delay`` was drawn by any
+    ``tqdm.write`` meanwhile (a log line through tqdm's logging redirect),
+    and tqdm's close, counting it as never shown, left it on the screen.
+    ``stopped(done, note)``: the work ended before the last item (an early
+    stop), which the bar then says instead of showing the rest as to come.
     """
-    tqdm = _tqdm() if verbose else None
-    return iterable if tqdm is None else tqdm(iterable, delay=DELAY, **kwargs)
+
+    def __init__(self, iterable, verbose, **kwargs):
+        self.iterable, self.kwargs, self.bar = iterable, kwargs, None
+        self.tqdm = _tqdm() if verbose else None
+
+    def __iter__(self):
+        if self.tqdm is None:
+            yield from self.iterable
+            return
+        total = self.kwargs.pop("total", None)
+        if total is None and hasattr(self.iterable, "__len__"):
+            total = len(self.iterable)
+        start, done = time.monotonic(), 0
+        try:
+            for item in self.iterable:
+                yield item
+                done += 1
+                if self.bar is not None:
+                    self.bar.update(1)
+                elif time.monotonic() - start >= DELAY:
+                    self.bar = self.tqdm(total=total, initial=done, **self.kwargs)
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+
+    def stopped(self, done, note):
+        """The work ended after ``done`` items, for the reason ``note``."""
+        if self.bar is not None:
+            self.bar.total = done
+            self.bar.set_postfix_str(note, refresh=False)
+            self.bar.update(done - self.bar.n)
+            self.bar.refresh()
 
 
 def caller_stacklevel():
@@ -110,28 +149,44 @@ def _is_inside(filename, folders):
     return not filename.startswith("<") and os.path.abspath(filename).startswith(folders)
 
 
+# the blocks of ``no_loading_bars`` under way (threads: a model loading, a
+# tuning), and the settings the first one found
+_BARS_LOCK = threading.Lock()
+_BARS_OFF, _BARS_SAVED = [], [True, False]
+
+
 @contextlib.contextmanager
 def no_loading_bars():
     """transformers' and huggingface_hub's progress bars off; each restored as it was.
 
     transformers' ``enable_progress_bar`` turns huggingface_hub's bars on as
-    well, which a caller may have turned off on their own.
+    well, which a caller may have turned off on their own. The settings are
+    the process's: blocks overlapping in threads (a model loading beside a
+    tuning) share one saving, restored when the last ends (each restoring
+    its own put the bars back on under the other).
     """
     from huggingface_hub import utils as hub
     from transformers.utils import logging as hf_logging
 
-    bars, hub_off = hf_logging.is_progress_bar_enabled(), hub.are_progress_bars_disabled()
-    # HF_HUB_DISABLE_PROGRESS_BARS=0 (the user's bars on) has priority, and
-    # huggingface_hub says so at every model load, whatever verbose says
-    with quiet("Cannot disable progress bars"):
-        hf_logging.disable_progress_bar()
+    with _BARS_LOCK:  # the first block in saves and turns off; the last out restores
+        if not _BARS_OFF:
+            _BARS_SAVED[:] = hf_logging.is_progress_bar_enabled(), hub.are_progress_bars_disabled()
+            # HF_HUB_DISABLE_PROGRESS_BARS=0 (the user's bars on) has priority, and
+            # huggingface_hub says so at every model load, whatever verbose says
+            with quiet("Cannot disable progress bars"):
+                hf_logging.disable_progress_bar()
+        _BARS_OFF.append(1)
     try:
         yield
     finally:
-        if bars:
-            hf_logging.enable_progress_bar()
-        if hub.are_progress_bars_disabled() != hub_off:
-            hub.disable_progress_bars() if hub_off else hub.enable_progress_bars()
+        with _BARS_LOCK:
+            _BARS_OFF.pop()
+            if not _BARS_OFF:
+                bars, hub_off = _BARS_SAVED
+                if bars:
+                    hf_logging.enable_progress_bar()
+                if hub.are_progress_bars_disabled() != hub_off:
+                    hub.disable_progress_bars() if hub_off else hub.enable_progress_bars()
 
 
 class Stages:
@@ -163,8 +218,10 @@ class Stages:
         with self.lock:
             if self.active and self.bar is None:
                 # leave=False: a grid search's many fits do not leave a bar each
+                # no time-remaining estimate: stages differ a hundredfold in length
                 self.bar = _tqdm()(total=self.total, initial=self.done, desc=self.desc,
-                                   unit="stage", leave=False)
+                                   unit="stage", leave=False,
+                                   bar_format=STAGE_BAR)
                 if self.name is not None:
                     self.bar.set_postfix_str(self.name)
 
@@ -172,19 +229,17 @@ class Stages:
         if not self.active:
             return
         with self.lock:
-            if self.started:
-                self.done += 1
-                if self.bar is not None:
-                    self.bar.update(1)
+            step = 1 if self.started else 0
+            self.done += step
             # a stage more than planned (the learned blend's second holdout)
             # stretches the bar rather than run past its end
             self.total = max(self.total, self.done + 1)
-            if self.bar is not None and self.bar.total < self.total:
-                self.bar.total = self.total
-                self.bar.refresh()
             self.started, self.name = True, name
-            if self.bar is not None:
-                self.bar.set_postfix_str(name)
+            if self.bar is not None:  # (the count and the next stage's name in one drawing)
+                self.bar.total = max(self.bar.total, self.total)
+                self.bar.set_postfix_str(name, refresh=False)
+                self.bar.update(step)
+                self.bar.refresh()
 
     def write(self, message):
         """Print ``message`` above the bar (nothing when silenced)."""
@@ -203,7 +258,10 @@ class Stages:
 
 
 def _tqdm():
-    """tqdm's class for this environment (notebook or terminal), or None without tqdm."""
+    """tqdm's class for this environment (notebook or terminal), or None without
+    tqdm or without ``sys.stderr`` (where a terminal's bar draws)."""
+    if sys.stderr is None:
+        return None
     try:
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm ships with transformers

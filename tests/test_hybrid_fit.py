@@ -1203,3 +1203,29 @@ def test_the_global_fit_is_the_mean_of_the_bins_fits(monkeypatch):
     assert choice == list(model.blend_choice_) == ["global fit"] * len(choice)
     assert not np.allclose(coef[0], coef.mean(axis=0))  # bins of their own: it tells
     np.testing.assert_allclose(best, np.tile(coef.mean(axis=0), (len(best), 1)), rtol=1e-6)
+
+
+def test_the_learned_blend_leaves_the_process_warning_filters_alone_while_members_fit(
+        monkeypatch):
+    # it held "ignore LinAlgWarning" over all of its holdout fits: the
+    # process's filters (warnings.catch_warnings), which two fits in two
+    # threads left behind (every later LinAlgWarning of the process silenced)
+    # or lifted from the other; now only around its logistic fits
+    from scipy.linalg import LinAlgWarning
+
+    seen, fit = [], ALSRecommender.fit
+
+    def spy(self, *args, **kwargs):  # a spy on our own logic: the filters during member fits
+        seen.append(any(f[2] is LinAlgWarning for f in warnings.filters))
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(ALSRecommender, "fit", spy)
+    texts, topics = topic_catalog()
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # (a small holdout)
+        model = HybridRecommender(text, cf_members(ALSRecommender(factors=2, random_state=0)),
+                                  random_state=0, verbose=0).fit(
+            topic_interactions(topics, per_user=5))
+    assert len(seen) >= 2 and not any(seen)  # the holdout's fit and the final one
+    assert model.coef_.shape[0] > 0

@@ -127,3 +127,81 @@ def test_loading_a_model_leaves_transformers_bars_as_the_caller_set_them():
             assert hf_logging.is_progress_bar_enabled() == enabled
     finally:
         (hf_logging.enable_progress_bar if before else hf_logging.disable_progress_bar)()
+
+
+def test_a_line_written_while_items_are_quick_leaves_no_bar_behind(capsys, monkeypatch):
+    # progress() (encoding, fine-tuning) made its bar at once, held back by
+    # tqdm's delay: a tqdm.write meanwhile drew it, and its close left it
+    # ("Encoding:   0%| 0/10"), the user's next output appended to it
+    import sys
+
+    from tqdm import tqdm
+
+    monkeypatch.setattr(_progress, "DELAY", 60.0)
+    for k in _progress.progress(range(10), 1, desc="quick items"):
+        if k == 3:
+            tqdm.write("a log line of the application", file=sys.stderr)
+    printed = capsys.readouterr()
+    assert "quick items" not in printed.err
+    assert printed.err == "a log line of the application\n"
+
+
+def test_a_long_loop_shows_its_bar_and_an_early_stop_says_so(capsys, monkeypatch):
+    monkeypatch.setattr(_progress, "DELAY", 0)
+    steps = _progress.progress(range(1, 41), 1, desc="steps", unit="step")
+    for step in steps:
+        if step == 19:
+            steps.stopped(step, "stopped early")
+            break
+    err = capsys.readouterr().err.split("\r")[-1]
+    assert "19/19" in err and "stopped early" in err and "100%" in err
+
+
+def test_no_stderr_shows_no_bar(monkeypatch, capsys):
+    # pythonw, a detached daemon: tqdm raised when it first drew, naming
+    # neither verbose nor the fix
+    import sys
+
+    monkeypatch.setattr(_progress, "DELAY", 0)
+    monkeypatch.setattr(sys, "stderr", None)
+    assert list(_progress.progress(range(3), 1, desc="x")) == [0, 1, 2]
+    stages = Stages(2, 1, "no stderr")
+    stages("a")
+    stages.close()
+    enc = TextEncoder(tiny_model_path(), verbose=1, batch_size=2).fit()
+    assert enc.transform([f"a text of no stderr, number {i}" for i in range(4)]).shape[0] == 4
+
+
+def test_the_first_transform_after_unpickling_shows_the_model_loading(capsys, monkeypatch):
+    # fit showed the load under a bar; a transform that loads the model (in a
+    # new process, a joblib worker, after clear_cache) showed nothing for seconds
+    import pickle
+
+    from sklearn_zsrec import clear_cache
+
+    enc = pickle.loads(pickle.dumps(TextEncoder(tiny_model_path(), verbose=1).fit()))
+    clear_cache(models=True)
+    monkeypatch.setattr(_progress, "DELAY", 0)
+    capsys.readouterr()
+    enc.transform(["a text"])
+    assert "loading" in capsys.readouterr().err
+
+
+def test_overlapping_blocks_keep_the_loading_bars_off_until_the_last_ends():
+    # a model loading in one thread beside a tuning in another: the first
+    # block out restored the bars the second had turned off (the second then
+    # printed transformers' "Loading weights" under verbose=0)
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.is_progress_bar_enabled()
+    hf_logging.enable_progress_bar()
+    try:
+        first, second = _progress.no_loading_bars(), _progress.no_loading_bars()
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)  # out of order, as threads may
+        assert not hf_logging.is_progress_bar_enabled()
+        second.__exit__(None, None, None)
+        assert hf_logging.is_progress_bar_enabled()
+    finally:
+        (hf_logging.enable_progress_bar if before else hf_logging.disable_progress_bar)()

@@ -6,7 +6,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import LinAlgWarning
 from sklearn.base import clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -338,11 +337,7 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
             stages("blend")
             return Blend(holdout, self.switch, self.item_switch)
 
-        with warnings.catch_warnings():
-            # a degenerate holdout (a term constant over it) makes the Newton solver's
-            # Hessian singular; scikit-learn falls back to lbfgs, as wanted
-            warnings.simplefilter("ignore", LinAlgWarning)
-            out = Learner(self.C, rng).learn(data, fit_blend)
+        out = Learner(self.C, rng).learn(data, fit_blend)
         text = self.text
         if out.coef is not None and tuned:
             # an unfitted copy of the tuned encoder (its model: the tuned directory)

@@ -19,6 +19,7 @@ import pandas as pd
 from .._fine_tune import NoTrainingPairs
 from .._history import rank_from_latest
 from .._ids import _unique_ids
+from .._progress import quiet
 from .._scores import _put_columns, _seen_positions
 from ._blend import HISTORY_BINS, N_BINS
 from ._choice import GLOBAL_FIT, clear_winner, fixed_candidates, tied_gain
@@ -351,8 +352,8 @@ class Learner:
         features, labels = np.concatenate(cold[0]), np.concatenate(cold[1])
         if labels.min() == labels.max():
             return
-        model = LogisticRegression(C=self.C, solver=SOLVER, max_iter=1000)
-        model.fit(features, labels)
+        model = _fitted(LogisticRegression(C=self.C, solver=SOLVER, max_iter=1000),
+                        features, labels)
         coef[:, own] = model.coef_.ravel()
         # the text term of new items comes on top of the shared text_gated
         coef[:, blend.index["text_new"]] -= coef[:, blend.index["text_gated"]]
@@ -372,7 +373,7 @@ class Learner:
                                        warm_start=init is not None)
             if init is not None:
                 model.coef_, model.intercept_ = init.coef_.copy(), init.intercept_.copy()
-            return model.fit(x, y)
+            return _fitted(model, x, y)
 
         if not len(labels) or labels.min() == labels.max():
             return np.tile(start.coef_.astype(np.float32), (N_BINS, 1)), start
@@ -479,3 +480,19 @@ class Learner:
         out.unseen_share = float(unseen[pos].mean() * min(1.0, n_unseen / max(unseen.sum(), 1)))
         if n_unseen and unseen.any():
             out.unseen_share = earned_share(holdout, out.coef, out.unseen_share)
+
+
+def _fitted(model, x, y):
+    """``model.fit(x, y)`` of a logistic blend, its LinAlgWarning not shown.
+
+    A degenerate holdout (a term constant over it) makes the Newton solver's
+    Hessian singular; scikit-learn falls back to lbfgs, as wanted. Filtered
+    around this call alone (``quiet``): a filter held over the whole blend
+    learning was the process's, and two fits in two threads left it behind
+    (every later LinAlgWarning of the process silenced) or lifted it from
+    the other.
+    """
+    from scipy.linalg import LinAlgWarning
+
+    with quiet("", category=LinAlgWarning):
+        return model.fit(x, y)

@@ -43,8 +43,8 @@ def visual_block(text, members, random_state=None):
     pairs = [pair for pair in pairs if isinstance(pair, tuple) and len(pair) == 2]
     # a class (not an instance: fit says so) drawn as its name, as "drop" is
     # (scikit-learn's drawing of a class raised a TypeError)
-    pairs = [(name, f"{member.__name__} (a class)" if isinstance(member, type) else member)
-             for name, member in pairs]
+    pairs = [(name, f"{given.__name__} (a class)" if isinstance(given, type) else given)
+             for name, given in pairs]
     names = [f"{name}: {member}" if isinstance(member, str) else  # "drop" too
              f"{name}: {type(member).__name__}" for name, member in pairs]
     return _VisualBlock("parallel", [member for _, member in pairs], names=names)
