@@ -67,16 +67,19 @@ def _load_model(path, device, stamp=None):
                                                       **float32_weights())
             except Exception as error:
                 # a file that does not parse named no file: Python's
-                # JSONDecodeError, or the tokenizers library's bare Exception
+                # JSONDecodeError or UnicodeDecodeError (bytes that are not
+                # text), or the tokenizers library's bare Exception
                 # (transformers 4: "EOF while parsing an object at line 2
-                # column 18"), which is also how it reports the system's errors
+                # column 18", "stream did not contain valid UTF-8"), which
+                # is also how it reports the system's errors
                 bare = str(error) if type(error) is Exception else ""
                 system = re.search(r"\(os error (\d+)\)\s*$", bare)
                 if system:  # (too many open files, EACCES: an errno, not damage)
                     raise OSError(int(system.group(1)), f"TextEncoder: a file of the model "
                                   f"at {path} could not be read ({error})", path) from error
-                if not (isinstance(error, json.JSONDecodeError)
-                        or re.search(r"at line \d+ column \d+\s*$", bare)):
+                if not (isinstance(error, (json.JSONDecodeError, UnicodeDecodeError))
+                        or re.search(r"(at line \d+ column \d+|stream did not contain valid "
+                                     r"UTF-8)\s*$", bare)):
                     raise
                 raise unparsed(f"a JSON file of the model at {path}", error) from error
             model.to(device).eval()

@@ -154,7 +154,7 @@ def _read_json(file):
     """The JSON of a model's ``file``; one that does not parse names itself (``unparsed``)."""
     try:
         return json.loads(Path(file).read_text())
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:  # (bytes that are not text)
         raise unparsed(f"the model file {file}", error) from error
 
 

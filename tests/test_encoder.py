@@ -252,15 +252,18 @@ def test_settings_that_cannot_encode_raise_at_fit(params, message):
 
 @pytest.mark.parametrize("name", ["tokenizer.json", "modules.json", "1_Pooling/config.json",
                                   "sentence_bert_config.json"])
-def test_a_half_written_json_file_names_the_model_folder(tmp_path, name):
+@pytest.mark.parametrize("damage", ["half written", "not text"])
+def test_a_half_written_json_file_names_the_model_folder(tmp_path, name, damage):
     # a bare JSONDecodeError ("Expecting ',' delimiter: line 1 column ...")
-    # named no file, no folder and no fix
+    # named no file, no folder and no fix; so did bytes that are not UTF-8
+    # (a disk error's), in a bare UnicodeDecodeError
     import shutil
 
     folder = tmp_path / "model"
     shutil.copytree(real_model_path(), folder)
     damaged = folder / name
-    damaged.write_bytes(damaged.read_bytes()[:20])
+    damaged.write_bytes(damaged.read_bytes()[:20] if damage == "half written"
+                        else b"\xff\xfe\x00\x81 garbage")
     with pytest.raises(OSError, match=r"(JSON file of the model at|model file) .*model.* "
                                       r"does not parse"):
         TextEncoder(str(folder), verbose=0).fit()

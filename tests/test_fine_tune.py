@@ -615,7 +615,8 @@ def _tuned_once(location):
     return make, X, make().fit(X)
 
 
-@pytest.mark.parametrize("damage", ["delete", "truncate", "tokenizer.json", "config.json"])
+@pytest.mark.parametrize("damage", ["delete", "truncate", "tokenizer.json", "config.json",
+                                    "not text"])
 def test_a_tuned_directory_whose_weights_were_damaged_is_tuned_again(tmp_path, damage):
     # config.json alone made it a tuned model: every later fit failed on
     # transformers' or safetensors' errors until the directory was deleted by
@@ -625,6 +626,10 @@ def test_a_tuned_directory_whose_weights_were_damaged_is_tuned_again(tmp_path, d
     if damage == "delete":
         weights.unlink()
         again = make().fit(X)
+    elif damage == "not text":  # (a disk error's bytes, not UTF-8: a bare UnicodeDecodeError)
+        (Path(first.encoder_.model) / "tokenizer.json").write_bytes(b"\xff\xfe\x00\x81 garbage")
+        with pytest.warns(UserWarning, match="did not load .*; tuning it again"):
+            again = make().fit(X)
     else:
         damaged = weights if damage == "truncate" else Path(first.encoder_.model) / damage
         assert damaged.exists()
