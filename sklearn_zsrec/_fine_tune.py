@@ -80,7 +80,7 @@ UNSEEDED_HYBRID = (
 def _warn_if_diverged(directory):
     """Repeat, for a tuned model loaded from ``directory``, the warning its training gave."""
     try:
-        record = json.loads((Path(directory) / "fine_tuning.json").read_text())
+        record = json.loads((Path(directory) / "fine_tuning.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):  # a record of one's own, or none: nothing to repeat
         return
     if isinstance(record, dict) and record.get("diverged_at_step"):
@@ -114,42 +114,43 @@ def _process_lock(location, key, verbose):
     Two grid-search workers that needed the same tuned model both trained it
     (minutes each on 2 cores), and one that found it damaged could remove the
     folder the other had just tuned and was loading. Now the second waits,
-    then loads the first one's model. ``flock`` on a file ``.<key>.lock``
-    beside the folder: the system releases it when its process ends, however
-    it ends. Without one (Windows; a location where the file cannot be made
-    or locked, read only say: tuned models shared by another account), each
-    process goes on unlocked, as before.
+    then loads the first one's model. A POSIX record lock (``lockf``) on a
+    file ``.<key>.lock`` beside the folder: the system releases it when its
+    process ends, however it ends, and a child forked meanwhile does not
+    inherit it (``flock``'s was shared with the child, which held every
+    process's tunings until it exited). Per process: ``_LOCK`` orders the
+    threads. Without one (Windows; a location where the file cannot be
+    made or locked, read only say: tuned models shared by another account),
+    each process goes on unlocked, as before.
     """
     fd = _lock_file(location / f".{key}.lock")
     try:
         if fd is not None:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # held: say so, once, and wait
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except (BlockingIOError, PermissionError):  # held (EAGAIN, EACCES): say so, wait
                 message = (f"ContrastiveFineTuning: another process is tuning or checking "
                            f"the model at {str(location / key)!r}; waiting for it.")
                 logger.info(message)
                 if verbose and _tqdm() is not None:
                     _tqdm().write(message)  # (above a bar that shows)
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except OSError:  # no lock there (ENOLCK): unlocked
+                fcntl.lockf(fd, fcntl.LOCK_EX)
+            except OSError:  # no lock there (ENOLCK; a file opened read only): unlocked
                 pass
         yield
     finally:
         if fd is not None:
-            os.close(fd)  # (releases the lock)
+            os.close(fd)  # (releases the lock: the process's only descriptor of the file)
 
 
 def _lock_file(path):
     """A descriptor of the lock file ``path`` (made if need be), or None without one."""
     if fcntl is None:
         return None
-    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):  # flock needs no write access
-        try:
-            return os.open(path, flags, 0o666)
-        except OSError:
-            continue
-    return None
+    try:  # (lockf's exclusive lock needs a descriptor open for writing)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        return None
 
 
 def default_location():
@@ -661,7 +662,7 @@ class ContrastiveFineTuning(BaseEstimator):
                 elif f.is_dir() and (f / "config.json").exists():
                     shutil.copytree(f, staging / f.name)  # pooling settings
             model.save_pretrained(staging)
-            (staging / "fine_tuning.json").write_text(json.dumps({
+            (staging / "fine_tuning.json").write_text(encoding="utf-8", data=json.dumps({
                 "base_model": str(path), "settings": self.get_params(),
                 "pairs": int(len(anchors)), "held_out_pairs": 0 if val is None else len(val),
                 "steps_run": len(losses), "step_kept": int(kept),

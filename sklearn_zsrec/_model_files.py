@@ -153,7 +153,7 @@ def unparsed(what, error):
 def _read_json(file):
     """The JSON of a model's ``file``; one that does not parse names itself (``unparsed``)."""
     try:
-        return json.loads(Path(file).read_text())
+        return json.loads(Path(file).read_text(encoding="utf-8"))  # (JSON's, whatever the locale)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:  # (bytes that are not text)
         raise unparsed(f"the model file {file}", error) from error
 

@@ -35,7 +35,8 @@ class progress:
         if self.tqdm is None:
             yield from self.iterable
             return
-        total = self.kwargs.pop("total", None)
+        kwargs, self.bar = dict(self.kwargs), None  # (each pass its own bar)
+        total = kwargs.pop("total", None)
         if total is None and hasattr(self.iterable, "__len__"):
             total = len(self.iterable)
         start, done = time.monotonic(), 0
@@ -46,7 +47,7 @@ class progress:
                 if self.bar is not None:
                     self.bar.update(1)
                 elif time.monotonic() - start >= DELAY:
-                    self.bar = self.tqdm(total=total, initial=done, **self.kwargs)
+                    self.bar = self.tqdm(total=total, initial=done, **kwargs)
         finally:
             if self.bar is not None:
                 self.bar.close()
@@ -92,7 +93,8 @@ def quiet(*messages, category=UserWarning, once=False):
     one's filter behind for good (before Python 3.14), and a recommender
     served from a thread pool switched off every UserWarning of the
     process. These blocks run one at a time, only around quick calls
-    (building a tensor, not computing with it), and with ``once`` (notes a
+    (building a tensor, not computing with it; the longest: the learned
+    blend's logistic fits, ``_learn._fitted``), and with ``once`` (notes a
     library shows once per process, as torch's) only until the first block
     has passed: later calls enter none, so that serving cannot overlap
     another thread's ``catch_warnings`` (a fit's) at all.
@@ -168,20 +170,24 @@ def no_loading_bars():
     from huggingface_hub import utils as hub
     from transformers.utils import logging as hf_logging
 
-    with _BARS_LOCK:  # the first block in saves and turns off; the last out restores
-        if not _BARS_OFF:
-            _BARS_SAVED[:] = hf_logging.is_progress_bar_enabled(), hub.are_progress_bars_disabled()
-            # HF_HUB_DISABLE_PROGRESS_BARS=0 (the user's bars on) has priority, and
-            # huggingface_hub says so at every model load, whatever verbose says
-            with quiet("Cannot disable progress bars"):
-                hf_logging.disable_progress_bar()
-        _BARS_OFF.append(1)
+    counted = []
     try:
+        with _BARS_LOCK:  # the first block in saves and turns off; the last out restores
+            if not _BARS_OFF:
+                _BARS_SAVED[:] = (hf_logging.is_progress_bar_enabled(),
+                                  hub.are_progress_bars_disabled())
+                # HF_HUB_DISABLE_PROGRESS_BARS=0 (the user's bars on) has priority, and
+                # huggingface_hub says so at every model load, whatever verbose says
+                with quiet("Cannot disable progress bars"):
+                    hf_logging.disable_progress_bar()
+            _BARS_OFF.append(1)
+            counted.append(1)
         yield
     finally:
         with _BARS_LOCK:
-            _BARS_OFF.pop()
-            if not _BARS_OFF:
+            if counted:
+                _BARS_OFF.pop()
+            if counted and not _BARS_OFF:
                 bars, hub_off = _BARS_SAVED
                 if bars:
                     hf_logging.enable_progress_bar()

@@ -8,6 +8,7 @@ numpy, then scores and top-k as for :class:`ALSRecommender`. pyspark is
 imported in ``fit`` only: ``import sklearn_zsrec`` stays cheap.
 """
 
+import copy
 import os
 import sys
 import tempfile
@@ -472,12 +473,12 @@ class SparkALSRecommender(BaseRecommender):
         # a SparkSession cannot be deep-copied, as clone copies parameters:
         # the clone shares it. scikit-learn's clone, for the rest (the
         # metadata requests and set_output's settings were lost)
-        spark, self.spark = self.spark, None
-        try:
-            twin = super().__sklearn_clone__()
-        finally:
-            self.spark = spark
-        twin.spark = spark
+        # (through a shallow copy: setting self.spark aside, two clones in two
+        # threads gave twins, and left the original, without the session)
+        shell = copy.copy(self)
+        shell.spark = None
+        twin = super(SparkALSRecommender, shell).__sklearn_clone__()
+        twin.spark = self.spark
         return twin
 
     def __getstate__(self):

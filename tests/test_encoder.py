@@ -807,3 +807,20 @@ def test_encoders_that_differ_only_in_max_length_get_their_own_vectors():
     fresh = TextEncoder(tiny_model_path(), max_length=8, verbose=0).fit().transform(text)
     assert not np.allclose(short, full)
     np.testing.assert_array_equal(short, fresh)
+
+
+def test_a_model_file_with_text_beyond_ascii_reads_whatever_the_locale(tmp_path):
+    # read in the locale's encoding, a valid file (a model name with an
+    # accent) "did not parse" under a C locale, and a tuned folder holding one
+    # was deleted and tuned again, then failed the same way
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "config.json").write_text('{"name": "mod\u00e8le \u00fc"}', encoding="utf-8")
+    code = ("import sys; from sklearn_zsrec._model_files import _read_json; "
+            "print(_read_json(sys.argv[1])['name'] == 'mod\\u00e8le \\u00fc')")
+    env = dict(os.environ, LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "config.json")], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "True", out.stderr[-2000:]

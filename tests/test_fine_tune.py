@@ -981,10 +981,13 @@ def test_processes_that_need_one_tuned_model_tune_it_once(tmp_path):
     ready = tmp_path / "ready"
     ready.mkdir()
     root = Path(__file__).resolve().parents[1]
+    logs = [(tmp_path / f"out{k}.txt", tmp_path / f"err{k}.txt") for k in range(2)]
     procs = [subprocess.Popen([sys.executable, "-c", _TUNING_PROCESS, str(tmp_path / "tuned"),
-                               str(ready), "2", str(k)], cwd=root, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for k in range(2)]
-    outs = [p.communicate(timeout=300) for p in procs]
+                               str(ready), "2", str(k)], cwd=root, stdout=out.open("w"),
+                              stderr=err.open("w")) for k, (out, err) in enumerate(logs)]
+    for p in procs:  # (into files: a full pipe would stall a process holding the lock)
+        p.wait(timeout=300)
+    outs = [(out.read_text(), err.read_text()) for out, err in logs]
     assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outs]
     said = sorted(out.split()[0] for out, _ in outs)
     assert said == ["loaded", "trained"]
@@ -1007,8 +1010,8 @@ def test_a_tuning_another_process_holds_is_waited_for_then_loaded(tmp_path, capl
     saved = tmp_path / "saved"
     shutil.move(folder, saved)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, shutil, sys, time; f = open(sys.argv[1]); "
-         "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(2); "
+        [sys.executable, "-c", "import fcntl, shutil, sys, time; f = open(sys.argv[1], 'r+'); "
+         "fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(2); "
          "shutil.move(sys.argv[2], sys.argv[3])", str(lock), str(saved), str(folder)],
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
@@ -1020,3 +1023,34 @@ def test_a_tuning_another_process_holds_is_waited_for_then_loaded(tmp_path, capl
     assert "another process is tuning or checking the model" in caplog.text
     assert trained == []  # it waited, then loaded the other process's model
     np.testing.assert_array_equal(again.item_embeddings_, first.item_embeddings_)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the lock across processes is POSIX's")
+def test_a_child_forked_during_a_tuning_does_not_hold_its_lock(tmp_path):
+    # flock's lock was shared with a child forked while it was held (a fork
+    # pool, a forking server): every process's tuning of that model waited
+    # for the child to exit, and said another process was tuning
+    import os
+    import subprocess
+    import time
+
+    from sklearn_zsrec import _fine_tune
+
+    with _fine_tune._process_lock(tmp_path, "key", 0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # (fork in a threaded process)
+            child = os.fork()
+        if child == 0:  # lives on after the tuning
+            time.sleep(4)
+            os._exit(0)
+    try:
+        probe = ("import logging, sys\nfrom pathlib import Path\n"
+                 "from sklearn_zsrec._fine_tune import _process_lock\n"
+                 "logging.basicConfig(level=logging.INFO, stream=sys.stdout, format='%(message)s')\n"
+                 "with _process_lock(Path(sys.argv[1]), 'key', 0):\n    print('taken')\n")
+        out = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True,
+                             text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+        assert "taken" in out.stdout, out.stderr[-2000:]
+        assert "waiting" not in out.stdout
+    finally:
+        os.waitpid(child, 0)

@@ -329,6 +329,18 @@ def test_clone_shares_the_session_and_grid_search_runs(spark):
     assert not hasattr(clone(search.best_estimator_), "user_factors_")
 
 
+def test_clones_made_in_threads_keep_the_session():
+    # its clone set the original's session aside while it cloned: two clones
+    # in two threads gave twins, and left the original, with spark=None (the
+    # active session or a new local one: a cluster's session silently replaced)
+    session = object()  # (any object: a clone passes it on untouched)
+    model = SparkALSRecommender(rank=4, spark=session)
+    with ThreadPoolExecutor(8) as pool:
+        twins = list(pool.map(lambda _: clone(model), range(2000)))
+    assert all(twin.spark is session for twin in twins)
+    assert model.spark is session
+
+
 def test_clone_keeps_the_metadata_requests_and_output_settings(spark):
     # its own clone rebuilt the object from its parameters alone: a
     # set_score_request (e.g. in a Pipeline step, under metadata routing) was lost
