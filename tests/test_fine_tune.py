@@ -972,7 +972,7 @@ print("trained" if trained else "loaded", model.encoder_.model)
 """
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the lock across processes is POSIX's flock")
+@pytest.mark.skipif(sys.platform == "win32", reason="the lock across processes is POSIX's lockf")
 def test_processes_that_need_one_tuned_model_tune_it_once(tmp_path):
     # grid-search workers (n_jobs) that needed the same tuned model each
     # trained it, minutes each, though the docs said other processes load it
@@ -994,7 +994,7 @@ def test_processes_that_need_one_tuned_model_tune_it_once(tmp_path):
     assert len({out.split()[1] for out, _ in outs}) == 1  # one model
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the lock across processes is POSIX's flock")
+@pytest.mark.skipif(sys.platform == "win32", reason="the lock across processes is POSIX's lockf")
 def test_a_tuning_another_process_holds_is_waited_for_then_loaded(tmp_path, caplog,
                                                                   monkeypatch):
     import logging
