@@ -93,8 +93,8 @@ def quiet(*messages, category=UserWarning, once=False):
     one's filter behind for good (before Python 3.14), and a recommender
     served from a thread pool switched off every UserWarning of the
     process. These blocks run one at a time, only around quick calls
-    (building a tensor, not computing with it; the longest: the learned
-    blend's logistic fits, ``_learn._fitted``), and with ``once`` (notes a
+    (building a tensor, not computing with it: a lock held over work that
+    runs joblib deadlocked under a dask backend), and with ``once`` (notes a
     library shows once per process, as torch's) only until the first block
     has passed: later calls enter none, so that serving cannot overlap
     another thread's ``catch_warnings`` (a fit's) at all.

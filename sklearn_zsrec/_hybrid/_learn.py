@@ -11,6 +11,7 @@ NDCG@10 (see ``select``). The new items' own terms are fitted apart, on
 every pick of a hidden item by the held-out users (``fit_new_items``).
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,6 @@ import pandas as pd
 from .._fine_tune import NoTrainingPairs
 from .._history import rank_from_latest
 from .._ids import _unique_ids
-from .._progress import quiet
 from .._scores import _put_columns, _seen_positions
 from ._blend import HISTORY_BINS, N_BINS
 from ._choice import GLOBAL_FIT, clear_winner, fixed_candidates, tied_gain
@@ -487,12 +487,15 @@ def _fitted(model, x, y):
 
     A degenerate holdout (a term constant over it) makes the Newton solver's
     Hessian singular; scikit-learn falls back to lbfgs, as wanted. Filtered
-    around this call alone (``quiet``): a filter held over the whole blend
-    learning was the process's, and two fits in two threads left it behind
-    (every later LinAlgWarning of the process silenced) or lifted it from
-    the other.
+    around this call alone: a filter held over the whole blend learning was
+    the process's for all its holdout fits, and two fits in two threads left
+    it behind (every later LinAlgWarning of the process silenced) or lifted
+    it from the other. Not under ``quiet``'s lock: the fit runs joblib
+    (scikit-learn's), which a dask backend hands to the worker's other
+    threads, which waited for that lock: a deadlock.
     """
     from scipy.linalg import LinAlgWarning
 
-    with quiet("", category=LinAlgWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LinAlgWarning)
         return model.fit(x, y)
