@@ -487,12 +487,11 @@ def _fitted(model, x, y):
 
     A degenerate holdout (a term constant over it) makes the Newton solver's
     Hessian singular; scikit-learn falls back to lbfgs, as wanted. Filtered
-    around this call alone: a filter held over the whole blend learning was
-    the process's for all its holdout fits, and two fits in two threads left
-    it behind (every later LinAlgWarning of the process silenced) or lifted
-    it from the other. Not under ``quiet``'s lock: the fit runs joblib
-    (scikit-learn's), which a dask backend hands to the worker's other
-    threads, which waited for that lock: a deadlock.
+    around this call alone: one held over all the holdout fits was the
+    process's, and two fits in two threads left it behind (every later
+    LinAlgWarning silenced) or lifted it from the other. Not under ``quiet``'s
+    lock: the fit runs joblib, which a dask backend hands to the worker's
+    other threads, which waited for that lock (a deadlock).
     """
     from scipy.linalg import LinAlgWarning
 
