@@ -36,7 +36,7 @@ from ._ids import _unique_ids
 from ._interactions import positions
 from ._model_files import model_files_gone
 from ._params import Count
-from ._progress import _tqdm, caller_stacklevel, no_loading_bars, progress
+from ._progress import caller_stacklevel, no_loading_bars, note, progress
 
 logger = logging.getLogger("sklearn_zsrec")
 
@@ -132,8 +132,7 @@ def _process_lock(location, key, verbose):
                 message = (f"ContrastiveFineTuning: another process is tuning or checking "
                            f"the model at {str(location / key)!r}; waiting for it.")
                 logger.info(message)
-                if verbose and _tqdm() is not None:
-                    _tqdm().write(message)  # (above a bar that shows)
+                note(message, verbose)  # (above a bar that shows)
                 fcntl.lockf(fd, fcntl.LOCK_EX)
             except OSError:  # no lock there (ENOLCK; a file opened read only): unlocked
                 pass

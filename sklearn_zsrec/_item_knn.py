@@ -1,6 +1,5 @@
 """ItemKNNRecommender: items that co-occur with the user's recent items."""
 
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import StrOptions

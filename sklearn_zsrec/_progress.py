@@ -19,10 +19,7 @@ class progress:
 
     No bar when ``verbose`` is falsy, tqdm is not installed or there is no
     ``sys.stderr`` (pythonw, a detached daemon: tqdm raised when it drew).
-    The bar is made only when it shows, as ``Stages`` makes its own: one
-    made at once but held back by tqdm's ``delay`` was drawn by any
-    ``tqdm.write`` meanwhile (a log line through tqdm's logging redirect),
-    and tqdm's close, counting it as never shown, left it on the screen.
+    The bar is made only when it shows, for the reason ``Stages`` gives.
     ``stopped(done, note)``: the work ended before the last item (an early
     stop), which the bar then says instead of showing the rest as to come.
     """
@@ -249,8 +246,7 @@ class Stages:
 
     def write(self, message):
         """Print ``message`` above the bar (nothing when silenced)."""
-        if self.active:
-            _tqdm().write(message)
+        note(message, self.active)
 
     def close(self):
         if self.timer is not None:
@@ -261,6 +257,12 @@ class Stages:
                 self.bar.update(max(self.bar.total - self.bar.n, 0))  # stages a memo skipped
                 self.bar.close()
                 self.bar = None
+
+
+def note(message, verbose):
+    """Print ``message`` through tqdm (above any bar that shows), if ``verbose``."""
+    if verbose and _tqdm() is not None:
+        _tqdm().write(message)
 
 
 def _tqdm():
