@@ -36,7 +36,7 @@ from ._ids import _unique_ids
 from ._interactions import positions
 from ._model_files import model_files_gone
 from ._params import Count
-from ._progress import caller_stacklevel, no_loading_bars, note, progress
+from ._progress import caller_stacklevel, no_loading_bars, note, progress, quiet
 
 logger = logging.getLogger("sklearn_zsrec")
 
@@ -446,7 +446,7 @@ class ContrastiveFineTuning(BaseEstimator):
                     "one can write to.")
 
         def tuned(loading):  # ``loading`` gets True when it loads a folder it did not tune
-            with _quiet_transformers():
+            with no_loading_bars():
                 trained = model_files_gone(directory)  # never tuned, or its weights deleted since
                 if trained:
                     if directory.exists():
@@ -539,14 +539,22 @@ class ContrastiveFineTuning(BaseEstimator):
         if self.method == "lora":
             from peft import LoraConfig, get_peft_model
 
+            _import_dtensor()
             # BERT's attention projections; other architectures: peft's own
             # choice for them (GPT-2's c_attn, Llama's q_proj/v_proj, ...)
             names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
             targets = ["query", "value"] if {"query", "value"} <= names else None
             try:
-                model = get_peft_model(model, LoraConfig(
-                    r=LORA_RANK, lora_alpha=2 * LORA_RANK, lora_dropout=0.0,
-                    target_modules=targets))
+                # peft reads transformers 5's deprecated is_gradient_checkpointing
+                # (a FutureWarning about peft's code at every tuning). Around this
+                # call only: a filter over the whole tuning, minutes, hid other
+                # threads' warnings meanwhile, and two threads' overlapping
+                # catch_warnings could leave it in place for good.
+                with quiet("`is_gradient_checkpointing` is deprecated",
+                           category=FutureWarning):
+                    model = get_peft_model(model, LoraConfig(
+                        r=LORA_RANK, lora_alpha=2 * LORA_RANK, lora_dropout=0.0,
+                        target_modules=targets))
             except ValueError as exc:
                 raise ValueError(
                     f"ContrastiveFineTuning(method='lora'): peft knows no attention "
@@ -711,12 +719,22 @@ def _default_dtype(dtype):
         torch.set_default_dtype(before)
 
 
-@contextlib.contextmanager
-def _quiet_transformers():
-    """No loading bars from transformers, no deprecation notes peft triggers in it."""
-    with no_loading_bars(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
-        yield
+def _import_dtensor():
+    """Import ``torch.distributed.tensor``, which peft's LoRA layers use unimported.
+
+    peft (0.21 and 0.22 at least) checks each adapted layer's weight against
+    ``torch.distributed.tensor.DTensor`` when torch has distributed support,
+    without importing the submodule; transformers 5 imports it, transformers
+    4 does not, and there the first LoRA tuning of a process raised
+    "AttributeError: module 'torch.distributed' has no attribute 'tensor'".
+    """
+    import torch
+
+    if torch.distributed.is_available():
+        try:
+            import torch.distributed.tensor  # noqa: F401
+        except ImportError:  # torch before 2.5, which peft does not look for
+            pass
 
 
 def _require_peft():

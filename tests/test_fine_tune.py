@@ -221,6 +221,45 @@ def test_tuning_that_hurts_held_out_items_keeps_the_base_model(tmp_path):
     np.testing.assert_allclose(tuned.item_embeddings_, base.item_embeddings_, atol=1e-5)
 
 
+def test_a_lora_tuning_in_a_fresh_process_runs(tmp_path):
+    # peft's LoRA layers use torch.distributed.tensor without importing it;
+    # transformers 5 imports it, transformers 4 does not, and there the first
+    # tuning of a process raised AttributeError (CI's minimum-versions job
+    # runs this test; a process of its own, as other tests import it here)
+    import subprocess
+
+    code = ("import sys; from tests.test_fine_tune import _catalogue; "
+            "from sklearn_zsrec import ContrastiveFineTuning, TextEncoder, ZeroShotRecommender; "
+            "texts, X = _catalogue(); tuning = ContrastiveFineTuning(n_steps=2, batch_size=4, "
+            "location=sys.argv[1], verbose=0); ZeroShotRecommender(TextEncoder(verbose=0), "
+            "item_texts=texts, fine_tune=tuning).fit(X); print('tuned')")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0 and done.stdout.split() == ["tuned"], done.stderr[-3000:]
+
+
+def test_a_tuning_hides_no_other_warnings_meanwhile(tmp_path, monkeypatch):
+    # a filter of transformers' FutureWarnings held over the whole tuning
+    # (minutes) hid those of the process's other threads meanwhile, and two
+    # threads' overlapping catch_warnings could leave it for good
+    seen, train = [], ContrastiveFineTuning._train
+
+    def spy(self, *args):  # a warning of transformers' code while the tuning runs
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.warn_explicit("a deprecation", FutureWarning, "modeling_utils.py", 1,
+                                   module="transformers.modeling_utils", registry={})
+        seen.extend(caught)
+        return train(self, *args)
+
+    _tuned_once(tmp_path / "first")  # (libraries that add filters when imported, imported)
+    monkeypatch.setattr(ContrastiveFineTuning, "_train", spy)
+    before = list(warnings.filters)
+    make, X = _tuned_maker(tmp_path / "spied")
+    make().fit(X)
+    assert [str(w.message) for w in seen] == ["a deprecation"]
+    assert warnings.filters == before
+
+
 def test_lora_without_peft_names_the_extra(monkeypatch, tmp_path):
     import sys
 
