@@ -1205,6 +1205,53 @@ def test_the_global_fit_is_the_mean_of_the_bins_fits(monkeypatch):
     np.testing.assert_allclose(best, np.tile(coef.mean(axis=0), (len(best), 1)), rtol=1e-6)
 
 
+def test_the_learned_blends_logistic_fits_filter_no_warnings(monkeypatch):
+    # a term constant over the holdout made the Newton solver's Hessian
+    # singular (LinAlgWarning), which an "ignore" filter around each fit hid:
+    # the process's filters, which two threads' fits left behind for good.
+    # The constant term is left out of the fit now (its optimal weight is 0)
+    from scipy.linalg import LinAlgWarning
+    from sklearn.linear_model import LogisticRegression
+
+    ignored, fit = [], LogisticRegression.fit
+
+    def spy(self, *args, **kwargs):  # a spy on our own logic: the filters during each fit
+        ignored.append(any(f[0] == "ignore" and f[2] is LinAlgWarning for f in warnings.filters))
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(LogisticRegression, "fit", spy)
+    rng = np.random.default_rng(12)  # (data whose holdout has constant terms)
+    X = pd.DataFrame({"user_id": rng.integers(0, 38, 296), "item_id": rng.integers(0, 18, 296),
+                      "timestamp": rng.integers(0, 50, 296)})
+    texts = pd.Series({i: f"item {i % 7} words {i % 3}" for i in range(18)})
+    text = ZeroShotRecommender(TextEncoder(tiny_model_path(), verbose=0), item_texts=texts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # (a small holdout)
+        warnings.simplefilter("error", LinAlgWarning)
+        HybridRecommender(text, C=1e4, random_state=12, verbose=0).fit(X)
+    assert ignored and not any(ignored)
+
+
+def test_a_blend_term_constant_over_the_holdout_gets_weight_zero():
+    # left out of the logistic fit, it gets the weight the full fit converges to
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 4)).astype(np.float32)
+    x[:, 1], x[:, 3] = 0.0, 3.0
+    y = (x[:, 0] - x[:, 2] + rng.normal(size=400) > 0).astype(int)
+    model = _learn._fitted(LogisticRegression(solver=_learn.SOLVER, max_iter=1000), x, y)
+    full = LogisticRegression(solver="lbfgs", tol=1e-10, max_iter=10000).fit(x, y)
+    assert model.coef_.shape == (1, 4) and model.coef_[0, 1] == model.coef_[0, 3] == 0
+    np.testing.assert_allclose(model.coef_, full.coef_, atol=1e-3)  # (lbfgs: 2e-4 off)
+    np.testing.assert_allclose(model.intercept_, full.intercept_, atol=1e-3)
+    # warm-started from it on another sample, as the bins' fits are
+    again = LogisticRegression(solver=_learn.SOLVER, max_iter=1000, warm_start=True)
+    again.coef_, again.intercept_ = model.coef_.copy(), model.intercept_.copy()
+    again = _learn._fitted(again, x[::2], y[::2])
+    assert again.coef_.shape == (1, 4) and again.coef_[0, 1] == again.coef_[0, 3] == 0
+
+
 def test_the_learned_blend_leaves_the_process_warning_filters_alone_while_members_fit(
         monkeypatch):
     # it held "ignore LinAlgWarning" over all of its holdout fits: the

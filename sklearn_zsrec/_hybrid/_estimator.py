@@ -106,6 +106,8 @@ class HybridRecommender(CallTextsMixin, _BaseComposition, BaseRecommender):
         Item interaction count at which the CF gate reaches one half.
     C : float, default=1.0
         Inverse regularisation of the learned blend's logistic regressions.
+        Very large values on a small holdout can make scikit-learn's Newton
+        solver warn (LinAlgWarning) and fall back to lbfgs: lower ``C`` then.
     user_neighbors : int or "auto", default="auto"
         Known users whose items score a new user (with ``user_texts``), capped
         at one less than the known users with texts and interactions (at least 1).

@@ -11,7 +11,6 @@ NDCG@10 (see ``select``). The new items' own terms are fitted apart, on
 every pick of a hidden item by the held-out users (``fit_new_items``).
 """
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -483,18 +482,19 @@ class Learner:
 
 
 def _fitted(model, x, y):
-    """``model.fit(x, y)`` of a logistic blend, its LinAlgWarning not shown.
+    """``model.fit(x, y)`` of a logistic blend, on the columns of ``x`` that vary.
 
-    A degenerate holdout (a term constant over it) makes the Newton solver's
-    Hessian singular; scikit-learn falls back to lbfgs, as wanted. Filtered
-    around this call alone: one held over all the holdout fits was the
-    process's, and two fits in two threads left it behind (every later
-    LinAlgWarning silenced) or lifted it from the other. Not under ``quiet``'s
-    lock: the fit runs joblib, which a dask backend hands to the worker's
-    other threads, which waited for that lock (a deadlock).
+    A term constant over the holdout has weight 0 at the optimum (its gradient
+    is the constant times the intercept's, 0 there: the penalty's is left). It
+    made the Newton solver's Hessian singular: a LinAlgWarning, which a
+    process-wide filter hid (two threads' fits left that filter for good).
     """
-    from scipy.linalg import LinAlgWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", LinAlgWarning)
+    varies = x.max(axis=0) > x.min(axis=0)
+    if varies.all():
         return model.fit(x, y)
+    if model.warm_start and hasattr(model, "coef_"):
+        model.coef_ = model.coef_[:, varies]
+    model.fit(x[:, varies], y)
+    coef, model.coef_ = model.coef_, np.zeros((len(model.coef_), x.shape[1]), model.coef_.dtype)
+    model.coef_[:, varies] = coef
+    return model
