@@ -51,7 +51,6 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
 import warnings
 from collections import namedtuple
 from pathlib import Path
@@ -59,12 +58,13 @@ from pathlib import Path
 import numpy as np
 
 from ._progress import caller_stacklevel
+from ._locks import Lock
 
 CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "currsize"])
 _KeyState = namedtuple("_KeyState", ["store", "loaded", "on_disk"])
 
 _MAX_SHARDS = 64  # more in a directory: the smaller half is merged (``_compact``)
-_LOCK = threading.Lock()
+_LOCK = Lock()
 _MEMORY = {}  # key -> {text: vector}
 _LOADED_SHARDS = {}  # (key, directory) -> shard names already read
 _ON_DISK = {}  # (key, directory) -> texts known to be in a shard there

@@ -9,7 +9,6 @@ is built: ``import sklearn_zsrec`` stays cheap.
 """
 
 import os
-import threading
 from typing import Iterator
 
 import numpy as np
@@ -22,9 +21,10 @@ from ._encoder import TextEncoder
 from ._model_files import model_files_stamp
 from ._params import Count
 from ._texts import check_texts
+from ._locks import Lock
 
 _WORKER_ENCODERS = {}  # worker parameters -> (files stamp, fitted TextEncoder); per Python worker
-_WORKER_LOCK = threading.Lock()
+_WORKER_LOCK = Lock()
 _MAX_RELATIVE_DIFFERENCE = 0.05  # given vector vs a fresh encoding; cosine >= 0.999 or so
 
 

@@ -4,7 +4,6 @@ import json
 import logging
 import os
 import re
-import threading
 
 import numpy as np
 from sklearn import get_config
@@ -30,12 +29,13 @@ from ._params import Count, forgotten_on_error
 from ._precision import _auto_device, _auto_precision
 from ._progress import Stages, no_loading_bars, progress
 from ._texts import check_texts
+from ._locks import Lock
 
 logger = logging.getLogger("sklearn_zsrec")
 
 _MODELS = {}  # (path, files stamp, device) -> (tokenizer, model); one load per process
-_MODELS_LOCK = threading.Lock()
-_TOKENIZER_LOCK = threading.Lock()  # around tokenizer calls (see ``_forward``)
+_MODELS_LOCK = Lock()
+_TOKENIZER_LOCK = Lock()  # around tokenizer calls (see ``_forward``)
 
 
 def _lacking(device):
@@ -271,8 +271,10 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         included), and nothing deletes one: to forget a text, delete the
         directory.
     verbose : int, default=1
-        Show a progress bar when encoding takes more than two seconds; 0
-        silences it.
+        Show a progress bar when encoding takes more than two seconds, and
+        while the model loads (in ``fit``, or in the first ``transform`` of
+        an encoder unpickled in a new process) past two seconds; 0 silences
+        them.
 
     Attributes
     ----------

@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
+import time
 import warnings
 from numbers import Real
 from pathlib import Path
@@ -36,7 +36,8 @@ from ._ids import _unique_ids
 from ._interactions import positions
 from ._model_files import model_files_gone
 from ._params import Count
-from ._progress import caller_stacklevel, no_loading_bars, note, progress, quiet
+from ._progress import DELAY, caller_stacklevel, no_loading_bars, note, progress, quiet
+from ._locks import Lock
 
 logger = logging.getLogger("sklearn_zsrec")
 
@@ -70,7 +71,7 @@ MIN_HELD_OUT = 50
 TRAINING_RULES = 3
 # weight files of a model directory that are not copied from the base model
 _WEIGHTS = (".safetensors", ".bin", ".pt", ".h5", ".msgpack", ".onnx")
-_LOCK = threading.Lock()  # one tuning at a time in a process
+_LOCK = Lock()  # one tuning at a time in a process
 UNSEEDED_HYBRID = (
     "HybridRecommender: random_state=None draws a new holdout at every fit, and "
     "text__fine_tune tunes on the holdout's rows: each fit (each grid candidate) trains "
@@ -128,18 +129,36 @@ def _process_lock(location, key, verbose):
         if fd is not None:
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except (BlockingIOError, PermissionError):  # held (EAGAIN, EACCES): say so, wait
-                message = (f"ContrastiveFineTuning: another process is tuning or checking "
-                           f"the model at {str(location / key)!r}; waiting for it.")
-                logger.info(message)
-                note(message, verbose)  # (above a bar that shows)
-                fcntl.lockf(fd, fcntl.LOCK_EX)
-            except OSError:  # no lock there (ENOLCK; a file opened read only): unlocked
+            except (BlockingIOError, PermissionError):  # held (EAGAIN, EACCES)
+                _wait_for(fd, location / key, verbose)
+            except OSError:  # no locks there (ENOLCK: a file system without them): unlocked
                 pass
         yield
     finally:
         if fd is not None:
             os.close(fd)  # (releases the lock: the process's only descriptor of the file)
+
+
+def _wait_for(fd, folder, verbose):
+    """Take the lock of ``fd``, which another process holds; say so if it is not soon free.
+
+    A process that checks the tuned folder (each grid worker that loads the
+    model) holds it for milliseconds: only a wait of over ``DELAY`` seconds,
+    for a tuning, is said (each worker of a search said it once).
+    """
+    end = time.monotonic() + DELAY
+    while time.monotonic() < end:
+        time.sleep(0.02)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except (BlockingIOError, PermissionError):
+            pass
+    message = (f"ContrastiveFineTuning: another process is tuning or checking the model at "
+               f"{str(folder)!r}; waiting for it (safe to interrupt).")
+    logger.info(message)
+    note(message, verbose)  # (above a bar that shows)
+    fcntl.lockf(fd, fcntl.LOCK_EX)
 
 
 def _lock_file(path):
@@ -300,7 +319,9 @@ class ContrastiveFineTuning(BaseEstimator):
         Seeds the sampling of pairs and torch's initialisation.
     verbose : int, default=1
         Show a progress bar while training, from 2 seconds in (a shorter
-        tuning shows none, as every bar of the package); 0 silences it.
+        tuning shows none, as every bar of the package), and a line when
+        another process has held the tuned model's lock for 2 seconds (it is
+        tuning that model); 0 silences both (the line is also logged).
 
     See Also
     --------

@@ -1,14 +1,15 @@
 """The device and the precision a text model runs in (``"auto"``)."""
 
 import logging
-import threading
 
 import numpy as np
+
+from ._locks import Lock
 
 logger = logging.getLogger("sklearn_zsrec")
 
 _PRECISIONS = {}  # (path, files stamp, device) -> precision chosen by "auto"; one per process
-_PRECISIONS_LOCK = threading.Lock()
+_PRECISIONS_LOCK = Lock()
 
 
 # The fixed batch the "auto" precision check encodes both ways, where the

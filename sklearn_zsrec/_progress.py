@@ -10,6 +10,8 @@ import threading
 import time
 import warnings
 
+from ._locks import Lock
+
 DELAY = 2.0  # seconds before a bar appears: quick work shows nothing
 STAGE_BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"  # (no time left)
 
@@ -44,7 +46,7 @@ class progress:
                 if self.bar is not None:
                     self.bar.update(1)
                 elif time.monotonic() - start >= DELAY:
-                    self.bar = self.tqdm(total=total, initial=done, **kwargs)
+                    self.bar = _started(self.tqdm(total=total, **kwargs), start, done)
         finally:
             if self.bar is not None:
                 self.bar.close()
@@ -77,7 +79,7 @@ def caller_stacklevel():
     return level
 
 
-_QUIET = threading.Lock()
+_QUIET = Lock()
 _QUIETED = set()  # the one-time notes consumed in this process
 
 
@@ -150,7 +152,7 @@ def _is_inside(filename, folders):
 
 # the blocks of ``no_loading_bars`` under way (threads: a model loading, a
 # tuning), and the settings the first one found
-_BARS_LOCK = threading.Lock()
+_BARS_LOCK = Lock()
 _BARS_OFF, _BARS_SAVED = [], [True, False]
 
 
@@ -207,7 +209,7 @@ class Stages:
     def __init__(self, total, verbose, desc):
         self.total, self.desc = total, desc
         self.done, self.name, self.started = 0, None, False
-        self.bar = None
+        self.bar, self.start = None, time.monotonic()
         self.active = bool(verbose) and _tqdm() is not None
         self.lock = threading.Lock()
         self.timer = None
@@ -222,9 +224,9 @@ class Stages:
             if self.active and self.bar is None:
                 # leave=False: a grid search's many fits do not leave a bar each
                 # no time-remaining estimate: stages differ a hundredfold in length
-                self.bar = _tqdm()(total=self.total, initial=self.done, desc=self.desc,
-                                   unit="stage", leave=False,
-                                   bar_format=STAGE_BAR)
+                self.bar = _started(_tqdm()(total=self.total, desc=self.desc, unit="stage",
+                                            leave=False, bar_format=STAGE_BAR),
+                                    self.start, self.done)
                 if self.name is not None:
                     self.bar.set_postfix_str(self.name)
 
@@ -257,6 +259,16 @@ class Stages:
                 self.bar.update(max(self.bar.total - self.bar.n, 0))  # stages a memo skipped
                 self.bar.close()
                 self.bar = None
+
+
+def _started(bar, start, done):
+    """``bar``, made ``DELAY`` seconds into the work, ``done`` items of it done: its
+    time and rate from ``start`` (a ``time.monotonic()``), not from when it appeared."""
+    bar.start_t -= time.monotonic() - start
+    bar.last_print_t = bar.start_t  # (the rate of the first drawing: since the start)
+    bar.update(done)
+    bar.refresh()
+    return bar
 
 
 def note(message, verbose):

@@ -12,7 +12,6 @@ import copy
 import os
 import sys
 import tempfile
-import threading
 from contextlib import contextmanager
 from numbers import Real
 
@@ -26,6 +25,7 @@ from ._base import BaseRecommender
 from ._scores import _matmul
 from ._explain import factor_contributions
 from ._params import Count
+from ._locks import Lock
 
 _INT32_IDS = 2**31 - 1  # Spark's ALS takes int32 user and item ids
 _LOCAL_MASTER = "local[2]"
@@ -96,7 +96,7 @@ def _unset_checkpoint_dir(sc):
 # the temporary checkpoint directory of the fits running in this process
 # (threads share it: the last fit to finish deletes it)
 _TEMPORARY = {"directory": None, "fits": 0}
-_TEMPORARY_LOCK = threading.Lock()
+_TEMPORARY_LOCK = Lock()
 
 
 @contextmanager
@@ -136,7 +136,7 @@ _ARROW = "spark.sql.execution.arrow.pyspark.enabled"
 # the user's value, the last to leave puts it back; per session (each of
 # ``spark.newSession()``'s has settings of its own), keyed by the JVM session
 _ARROW_STATE = {}
-_ARROW_LOCK = threading.Lock()
+_ARROW_LOCK = Lock()
 
 
 def _session_key(spark):

@@ -260,6 +260,17 @@ def test_a_tuning_hides_no_other_warnings_meanwhile(tmp_path, monkeypatch):
     assert warnings.filters == before
 
 
+def test_a_lora_tuning_shows_no_deprecation_notes_of_peft_in_transformers(tmp_path):
+    # peft reads transformers 5's deprecated is_gradient_checkpointing: a
+    # FutureWarning about their code, not the user's, at every tuning
+    make, X = _tuned_maker(tmp_path)  # (method="lora", the default)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        make().fit(X)
+    assert not [str(w.message) for w in seen if issubclass(w.category, FutureWarning)
+                and ("transformers" in w.filename or "peft" in w.filename)]
+
+
 def test_lora_without_peft_names_the_extra(monkeypatch, tmp_path):
     import sys
 
@@ -693,10 +704,11 @@ def test_a_location_that_cannot_be_written_fails_before_the_training(tmp_path, m
     def refused(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
+    encoder = _tiny_encoder()  # (the tiny model made before mkdtemp is refused)
     monkeypatch.setattr(_fine_tune.tempfile, "mkdtemp", refused)
     tuning = ContrastiveFineTuning("full", n_steps=1, batch_size=8, location=tmp_path, verbose=0)
     with pytest.raises(OSError, match=r"cannot write in location .* Pass location= a directory"):
-        ZeroShotRecommender(_tiny_encoder(), item_texts=texts, fine_tune=tuning).fit(X)
+        ZeroShotRecommender(encoder, item_texts=texts, fine_tune=tuning).fit(X)
     assert not trained
 
 
@@ -1050,7 +1062,7 @@ def test_a_tuning_another_process_holds_is_waited_for_then_loaded(tmp_path, capl
     shutil.move(folder, saved)
     holder = subprocess.Popen(
         [sys.executable, "-c", "import fcntl, shutil, sys, time; f = open(sys.argv[1], 'r+'); "
-         "fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(2); "
+         "fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(4); "
          "shutil.move(sys.argv[2], sys.argv[3])", str(lock), str(saved), str(folder)],
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
@@ -1062,6 +1074,30 @@ def test_a_tuning_another_process_holds_is_waited_for_then_loaded(tmp_path, capl
     assert "another process is tuning or checking the model" in caplog.text
     assert trained == []  # it waited, then loaded the other process's model
     np.testing.assert_array_equal(again.item_embeddings_, first.item_embeddings_)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the lock across processes is POSIX's lockf")
+def test_a_short_wait_for_another_process_says_nothing(tmp_path, caplog):
+    # a process that checks the tuned folder holds the lock for milliseconds:
+    # each worker of a grid search that loaded the model said it waited
+    import logging
+    import subprocess
+    import time
+
+    from sklearn_zsrec import _fine_tune
+
+    (tmp_path / ".key.lock").touch()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'r+'); "
+         "fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(0.3)",
+         str(tmp_path / ".key.lock")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with caplog.at_level(logging.INFO, logger="sklearn_zsrec"):
+        start = time.monotonic()
+        with _fine_tune._process_lock(tmp_path, "key", 1):
+            assert time.monotonic() - start > 0.1  # (it waited for the holder)
+    assert holder.wait(timeout=60) == 0
+    assert "another process" not in caplog.text
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the lock across processes is POSIX's")

@@ -133,9 +133,14 @@ def test_two_fits_of_one_damaged_tuned_model_tune_it_once(tmp_path, monkeypatch)
     assert trained == [1]  # tuned again once, by one of them; the other loaded it
 
 
-# ---- (E07, E09: the tokenizers library's parse error, a bare Exception)
+# ---- (E07, E09: the tokenizers library's parse error, a bare Exception; round 29's
+# Q13: its error for bytes that are not UTF-8, as bare)
+@pytest.mark.parametrize("tail, said", [(b"", r"\(.*at line \d+ column \d+\)"),
+                                        (b"\xff\xfe garbage",
+                                         r"\(stream did not contain valid UTF-8\)")],
+                         ids=["cut", "not UTF-8"])
 def test_a_tokenizer_json_that_the_tokenizers_library_cannot_parse_names_the_folder(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, tail, said):
     # transformers 4 (the declared minimum) parses tokenizer.json with the
     # tokenizers library: "EOF while parsing a string at line 6 column 11", a
     # bare Exception naming no file. (A mock calls that library as
@@ -152,10 +157,10 @@ def test_a_tokenizer_json_that_the_tokenizers_library_cannot_parse_names_the_fol
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_path(), folder)
     damaged = folder / "tokenizer.json"
-    damaged.write_bytes(damaged.read_bytes()[:100])
+    damaged.write_bytes(damaged.read_bytes()[:100] + tail)
     monkeypatch.setattr(AutoTokenizer, "from_pretrained", as_in_transformers_4)
     with pytest.raises(OSError, match=r"JSON file of the model at .*model.* does not parse "
-                                      r"\(.*at line \d+ column \d+\)") as raised:
+                                      + said) as raised:
         TextEncoder(str(folder), verbose=0).fit()
     assert raised.value.errno is None  # damage, not the system's error: tuned again
 

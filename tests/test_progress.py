@@ -205,3 +205,19 @@ def test_overlapping_blocks_keep_the_loading_bars_off_until_the_last_ends():
         assert hf_logging.is_progress_bar_enabled()
     finally:
         (hf_logging.enable_progress_bar if before else hf_logging.disable_progress_bar)()
+
+
+def test_a_bar_that_appears_late_counts_the_time_from_the_start(monkeypatch):
+    # made DELAY seconds into the work, it showed the time since it appeared
+    monkeypatch.setattr(_progress, "DELAY", 0.5)
+    start = time.monotonic()
+    steps = _progress.progress(range(4), 1, desc="steps")
+    for _ in steps:
+        time.sleep(0.3)
+    took = time.monotonic() - start
+    assert steps.bar is not None and steps.bar.format_dict["elapsed"] >= took - 0.05
+    stages = Stages(2, 1, "slow")
+    stages("first")
+    time.sleep(1.0)  # the bar appears at 0.5 s
+    assert stages.bar.format_dict["elapsed"] >= 0.95
+    stages.close()

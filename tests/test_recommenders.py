@@ -693,7 +693,9 @@ def test_item_knn_cosine_similarity_is_the_cosine_of_the_item_columns():
     # a and b co-occur for users 1 and 2, a alone for user 3: cos = 2 / sqrt(3 * 2);
     # bm25 weighs them otherwise (only the class's doctest told them apart)
     X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": ["a", "b", "a", "b", "a"]})
-    cosine = ItemKNNRecommender(similarity="cosine").fit(X).similarity_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (implicit warned about the matrix it was handed)
+        cosine = ItemKNNRecommender(similarity="cosine").fit(X).similarity_
     np.testing.assert_allclose(cosine[0, 1], 2 / np.sqrt(6), rtol=1e-6)
     assert not np.isclose(ItemKNNRecommender().fit(X).similarity_[0, 1], 2 / np.sqrt(6))
 

@@ -11,13 +11,14 @@ first; ``sklearn_zsrec.clear_cache`` empties it.
 import copy
 import os
 import sys
-import threading
 from collections import OrderedDict
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from .._locks import Lock
 
 _FIT_MEMO = OrderedDict()
 # entries per kind: GridSearchCV runs every split of a candidate before the
@@ -29,7 +30,7 @@ _FIT_MEMO = OrderedDict()
 _FIT_MEMO_SIZE = 15
 _FIT_MEMO_BYTES = 1 << 30  # and at most this much of arrays in all (shared ones counted each time)
 _SIZES = {}  # key -> its arrays' bytes
-_FIT_MEMO_LOCK = threading.Lock()
+_FIT_MEMO_LOCK = Lock()
 
 
 def memo_key(estimator, data_hash):

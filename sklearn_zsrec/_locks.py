@@ -1,0 +1,51 @@
+"""The package's module-level locks, which a forked child gets released."""
+
+import os
+import threading
+import weakref
+
+_LOCKS = weakref.WeakSet()
+
+
+class Lock:
+    """A ``threading.Lock`` (``with`` only) that a process forked while another
+    thread held it gets released.
+
+    A child process copies a held lock as held, and no thread of the child
+    releases it: a child forked while a thread tuned (a fork pool, a forking
+    server) waited forever at its first tuning, whatever the model. The
+    child gets the lock released, unless its own thread (the one that
+    forked) held it. What the lock guarded is the parent's unfinished work,
+    which the child does not go on with (the tunings of processes are
+    ordered by their file lock; the caches check what they hold).
+    """
+
+    def __init__(self):
+        self._lock, self._owner = threading.Lock(), None
+        _LOCKS.add(self)
+
+    def __enter__(self):
+        self._lock.acquire()
+        self._owner = threading.get_ident()
+        return self
+
+    def __exit__(self, *exc):
+        self._owner = None
+        self._lock.release()
+
+    def _after_fork(self):
+        lock = threading.Lock()
+        if self._owner == threading.get_ident():  # (the forking thread's, still)
+            lock.acquire()
+        else:
+            self._owner = None
+        self._lock = lock
+
+
+def _release_in_child():
+    for lock in list(_LOCKS):
+        lock._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # (not on Windows, which does not fork)
+    os.register_at_fork(after_in_child=_release_in_child)
