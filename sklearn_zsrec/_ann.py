@@ -87,6 +87,14 @@ def _faiss():
     try:
         import faiss
     except ImportError as exc:
+        import importlib.util
+
+        if importlib.util.find_spec("faiss") is not None:  # installed, but it fails
+            raise ImportError(
+                f"recommend(..., approximate=True): faiss is installed but fails to import "
+                f"({exc}): a faiss-cpu built for another numpy or Python? Fix: pip install "
+                "-U --force-reinstall faiss-cpu, or use approximate=False (exact search)."
+            ) from exc
         raise ImportError(
             "recommend(..., approximate=True) needs faiss, which is not "
             'installed. Fix: pip install "sklearn-zsrec[ann]", or use '

@@ -464,3 +464,19 @@ def test_approximate_ties_come_in_catalog_order_as_in_exact_search(exclude_seen)
         np.testing.assert_array_equal(got, exact)
     longer = model.recommend(model.users_, 58, exclude_seen=exclude_seen, approximate=True)
     np.testing.assert_array_equal(longer[:, :4], got[:, :4])
+
+
+@pytest.mark.parametrize("installed", [False, True])
+def test_approximate_search_without_a_working_faiss_says_which_fix(monkeypatch, installed):
+    # an installed faiss that failed to import (built for another numpy) was
+    # reported as not installed: reinstalling the extra did not help
+    import importlib.util
+
+    from sklearn_zsrec._ann import _faiss
+
+    monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss raises ImportError
+    if installed:  # (a spy on our own logic: find_spec sees it installed)
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    said = "installed but fails to import" if installed else r"not installed\. Fix: pip install"
+    with pytest.raises(ImportError, match=said):
+        _faiss()
