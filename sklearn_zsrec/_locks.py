@@ -15,9 +15,12 @@ class Lock:
     releases it: a child forked while a thread tuned (a fork pool, a forking
     server) waited forever at its first tuning, whatever the model. The
     child gets the lock released, unless its own thread (the one that
-    forked) held it. What the lock guarded is the parent's unfinished work,
-    which the child does not go on with (the tunings of processes are
-    ordered by their file lock; the caches check what they hold).
+    forked) held it. The work the other thread did under it is not the
+    child's to finish: a tuning's folder is guarded across processes by its
+    file lock, which the child takes anew; a cache update the fork cut in
+    half (a window of a few dictionary writes) can leave the child's copy
+    of that cache incomplete, the lesser harm against a child that waits
+    forever.
     """
 
     def __init__(self):
