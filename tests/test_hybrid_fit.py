@@ -1245,6 +1245,11 @@ def test_a_blend_term_constant_over_the_holdout_gets_weight_zero():
     assert model.coef_.shape == (1, 4) and model.coef_[0, 1] == model.coef_[0, 3] == 0
     np.testing.assert_allclose(model.coef_, full.coef_, atol=1e-3)  # (lbfgs: 2e-4 off)
     np.testing.assert_allclose(model.intercept_, full.intercept_, atol=1e-3)
+    # no term varies (a member of one's own that scores every item alike,
+    # beside texts all alike): fitted on them all, as before, not on none
+    flat = _learn._fitted(LogisticRegression(solver=_learn.SOLVER, max_iter=1000),
+                          np.ones_like(x), y)
+    np.testing.assert_allclose(flat.coef_, 0, atol=1e-4)
     # warm-started from it on another sample, as the bins' fits are
     again = LogisticRegression(solver=_learn.SOLVER, max_iter=1000, warm_start=True)
     again.coef_, again.intercept_ = model.coef_.copy(), model.intercept_.copy()

@@ -490,7 +490,7 @@ def _fitted(model, x, y):
     process-wide filter hid (two threads' fits left that filter for good).
     """
     varies = x.max(axis=0) > x.min(axis=0)
-    if varies.all():
+    if varies.all() or not varies.any():  # (none varies: no columns left to fit on)
         return model.fit(x, y)
     if model.warm_start and hasattr(model, "coef_"):
         model.coef_ = model.coef_[:, varies]
