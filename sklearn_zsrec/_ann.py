@@ -39,7 +39,6 @@ instead: ``hybrid.named_members_.als.recommend(users, approximate=True)``.
 """
 
 import logging
-import threading
 import time
 import weakref
 
@@ -49,6 +48,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._interactions import is_positive_int, positions
+from ._locks import Lock
 
 logger = logging.getLogger("sklearn_zsrec")
 
@@ -150,7 +150,7 @@ class _IndexCache:
     drops it: ``fit``); pickled empty. An edit of the array in place is not seen."""
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = Lock()  # (released in a child forked while a thread builds)
         self._factors = self._index = None
 
     def get(self, item_factors):

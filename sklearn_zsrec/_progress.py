@@ -263,7 +263,10 @@ class Stages:
 
 def _started(bar, start, done):
     """``bar``, made ``DELAY`` seconds into the work, ``done`` items of it done: its
-    time and rate from ``start`` (a ``time.monotonic()``), not from when it appeared."""
+    time and rate from ``start`` (a ``time.monotonic()``), not from when it appeared.
+    A bar tqdm disabled (``TQDM_DISABLE=1``) has no clock: as it is."""
+    if getattr(bar, "disable", False):
+        return bar
     bar.start_t -= time.monotonic() - start
     bar.last_print_t = bar.start_t  # (the rate of the first drawing: since the start)
     bar.update(done)

@@ -1052,6 +1052,8 @@ def test_a_tuning_another_process_holds_is_waited_for_then_loaded(tmp_path, capl
     import shutil
     import subprocess
 
+    from sklearn_zsrec import _fine_tune
+
     make, X, first = _tuned_once(tmp_path)
     folder = Path(first.encoder_.model)
     (lock,) = tmp_path.glob(".*.lock")
@@ -1068,6 +1070,8 @@ def test_a_tuning_another_process_holds_is_waited_for_then_loaded(tmp_path, capl
     assert holder.stdout.readline().strip() == "held"
     trained = []  # a spy on our own logic: whether this process trains
     monkeypatch.setattr(ContrastiveFineTuning, "_train", lambda *args: trained.append(1))
+    monkeypatch.setattr(_fine_tune, "DELAY", 0.2)  # (the wait is said: the fit's work before
+    # the lock, slow under load, left under 2 s of the holder's 4)
     with caplog.at_level(logging.INFO, logger="sklearn_zsrec"):
         again = make().fit(X)
     assert holder.wait(timeout=60) == 0
@@ -1089,7 +1093,7 @@ def test_a_short_wait_for_another_process_says_nothing(tmp_path, caplog):
     (tmp_path / ".key.lock").touch()
     holder = subprocess.Popen(
         [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'r+'); "
-         "fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(0.3)",
+         "fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(1.0)",
          str(tmp_path / ".key.lock")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     with caplog.at_level(logging.INFO, logger="sklearn_zsrec"):

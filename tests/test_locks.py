@@ -52,7 +52,7 @@ def test_a_child_forked_while_another_thread_tunes_can_tune(tmp_path):
 
     thread = threading.Thread(target=tuning)
     thread.start()
-    inside.wait(60)
+    assert inside.wait(60)
     try:
         code = _forked(child)
     finally:

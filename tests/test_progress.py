@@ -219,5 +219,29 @@ def test_a_bar_that_appears_late_counts_the_time_from_the_start(monkeypatch):
     stages = Stages(2, 1, "slow")
     stages("first")
     time.sleep(1.0)  # the bar appears at 0.5 s
+    deadline = time.monotonic() + 10
+    while stages.bar is None and time.monotonic() < deadline:  # (the timer's thread)
+        time.sleep(0.01)
     assert stages.bar.format_dict["elapsed"] >= 0.95
     stages.close()
+
+
+def test_bars_tqdm_disables_by_the_environment_stay_silent():
+    # TQDM_DISABLE=1 (CI jobs, log-only servers; tqdm reads it when imported):
+    # a bar that appeared 2 s in raised AttributeError (a disabled tqdm has no
+    # clock to set back), in the caller's loop and in the stage bar's thread
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import time\nfrom sklearn_zsrec import _progress\n_progress.DELAY = 0.1\n"
+            "assert list(_progress.progress(iter([1, 2, 3]), 1, total=3)) == [1, 2, 3]\n"
+            "for _ in _progress.progress(range(3), 1):\n    time.sleep(0.1)\n"
+            "stages = _progress.Stages(2, 1, 'silent')\nstages('first')\ntime.sleep(0.5)\n"
+            "stages.close()\nprint('done')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[1],
+                         env={**os.environ, "TQDM_DISABLE": "1"})
+    assert out.returncode == 0 and out.stdout.split() == ["done"], out.stderr[-2000:]
+    assert out.stderr == ""
