@@ -209,11 +209,12 @@ class Stages:
     def __init__(self, total, verbose, desc):
         self.total, self.desc = total, desc
         self.done, self.name, self.started = 0, None, False
-        self.bar, self.start = None, time.monotonic()
+        self.bar, self.start = None, None
         self.active = bool(verbose) and _tqdm() is not None
         self.lock = threading.Lock()
         self.timer = None
-        if self.active:
+        if self.active:  # (silenced, no clock is read)
+            self.start = time.monotonic()
             # a long stage (a model loading) shows the bar while it runs
             self.timer = threading.Timer(DELAY, self._show)
             self.timer.daemon = True
