@@ -1255,6 +1255,16 @@ def test_a_blend_term_constant_over_the_holdout_gets_weight_zero():
     again.coef_, again.intercept_ = model.coef_.copy(), model.intercept_.copy()
     again = _learn._fitted(again, x[::2], y[::2])
     assert again.coef_.shape == (1, 4) and again.coef_[0, 1] == again.coef_[0, 3] == 0
+    assert model.n_features_in_ == again.n_features_in_ == 4  # as its coef_: predict takes x
+    np.testing.assert_allclose(model.decision_function(x), x @ model.coef_[0] + model.intercept_,
+                               rtol=1e-5)
+    # a term that is NaN or inf over the whole holdout is not "constant":
+    # the fit raises, as it did before constant terms were left out
+    for bad in (np.nan, np.inf):
+        x_bad = x.copy()
+        x_bad[:, 2] = bad
+        with pytest.raises(ValueError, match="NaN|infinity"):
+            _learn._fitted(LogisticRegression(solver=_learn.SOLVER), x_bad, y)
 
 
 def test_the_learned_blend_leaves_the_process_warning_filters_alone_while_members_fit(

@@ -489,12 +489,12 @@ def _fitted(model, x, y):
     made the Newton solver's Hessian singular: a LinAlgWarning, which a
     process-wide filter hid (two threads' fits left that filter for good).
     """
-    varies = x.max(axis=0) > x.min(axis=0)
+    varies = (x != x[:1]).any(axis=0) | ~np.isfinite(x[0])  # NaN, inf: the fit raises
     if varies.all() or not varies.any():  # (none varies: no columns left to fit on)
         return model.fit(x, y)
     if model.warm_start and hasattr(model, "coef_"):
         model.coef_ = model.coef_[:, varies]
     model.fit(x[:, varies], y)
     coef, model.coef_ = model.coef_, np.zeros((len(model.coef_), x.shape[1]), model.coef_.dtype)
-    model.coef_[:, varies] = coef
+    model.coef_[:, varies], model.n_features_in_ = coef, x.shape[1]
     return model
