@@ -127,38 +127,40 @@ def _process_lock(location, key, verbose):
     fd = _lock_file(location / f".{key}.lock")
     try:
         if fd is not None:
-            try:
-                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except (BlockingIOError, PermissionError):  # held (EAGAIN, EACCES)
-                _wait_for(fd, location / key, verbose)
-            except OSError:  # no locks there (ENOLCK: a file system without them): unlocked
-                pass
+            _take(fd, location / key, verbose)
         yield
     finally:
         if fd is not None:
             os.close(fd)  # (releases the lock: the process's only descriptor of the file)
 
 
-def _wait_for(fd, folder, verbose):
-    """Take the lock of ``fd``, which another process holds; say so if it is not soon free.
+def _take(fd, folder, verbose):
+    """Take the lock of ``fd``, waiting while another process holds it; say so if not soon free.
 
     A process that checks the tuned folder (each grid worker that loads the
     model) holds it for milliseconds: only a wait of over ``DELAY`` seconds,
-    for a tuning, is said (each worker of a search said it once).
+    for a tuning, is said (each worker of a search said it once). Polled to
+    the end, not a blocking ``lockf``: a location that stops granting locks
+    mid-wait (ENOLCK: a network file system's lock service gone) is then
+    left unlocked, as one without them from the start (a bare OSError did
+    escape the blocking wait).
     """
-    end = time.monotonic() + DELAY
-    while time.monotonic() < end:
-        time.sleep(0.02)
+    start, said = time.monotonic(), False
+    while True:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
-        except (BlockingIOError, PermissionError):
+        except (BlockingIOError, PermissionError):  # held (EAGAIN, EACCES)
             pass
-    message = (f"ContrastiveFineTuning: another process is tuning or checking the model at "
-               f"{str(folder)!r}; waiting for it (safe to interrupt).")
-    logger.info(message)
-    note(message, verbose)  # (above a bar that shows)
-    fcntl.lockf(fd, fcntl.LOCK_EX)
+        except OSError:  # no locks there (ENOLCK: a file system without them): unlocked
+            return
+        if not said and time.monotonic() - start > DELAY:
+            message = (f"ContrastiveFineTuning: another process is tuning or checking the model "
+                       f"at {str(folder)!r}; waiting for it (safe to interrupt).")
+            logger.info(message)
+            note(message, verbose)  # (above a bar that shows)
+            said = True
+        time.sleep(0.1 if said else 0.02)
 
 
 def _lock_file(path):

@@ -19,19 +19,25 @@ posix = pytest.mark.skipif(sys.platform == "win32", reason="the lock across proc
 
 
 class _FakeFcntl:
-    """fcntl whose non-blocking lockf raises ``error`` (a spy on our own lock logic)."""
+    """fcntl whose lock is held for ``held_for`` seconds (a spy on our own lock logic).
+
+    Meanwhile each non-blocking ``lockf`` raises ``error`` (None: the lock is
+    free); afterwards it raises ``then``, or grants the lock. A blocking one
+    would wait for ever: the lock is polled.
+    """
 
     LOCK_EX, LOCK_NB, LOCK_UN = 2, 4, 8
 
-    def __init__(self, error, blocking_error=None):
-        self.error, self.blocking_error, self.calls = error, blocking_error, []
+    def __init__(self, error, held_for=float("inf"), then=None):
+        self.error, self.then, self.calls = error, then, []
+        self.free_at = time.monotonic() + held_for
 
     def lockf(self, fd, flags):
-        self.calls.append("try" if flags & self.LOCK_NB else "wait")
-        if flags & self.LOCK_NB:
-            raise self.error
-        if self.blocking_error is not None:
-            raise self.blocking_error
+        assert flags & self.LOCK_NB, "a blocking lockf: a bare OSError escaped it (ENOLCK)"
+        self.calls.append("try")
+        error = self.error if time.monotonic() < self.free_at else self.then
+        if error is not None:
+            raise error
 
 
 # ---- (K01: only BlockingIOError read as "held"; POSIX allows EACCES too)
@@ -41,28 +47,32 @@ def test_a_held_lock_reported_as_eacces_is_waited_for(tmp_path, monkeypatch, cap
 
     from sklearn_zsrec import _fine_tune
 
-    fake = _FakeFcntl(PermissionError(errno.EACCES, "Permission denied"))
+    fake = _FakeFcntl(PermissionError(errno.EACCES, "Permission denied"), held_for=0.4)
     monkeypatch.setattr(_fine_tune, "fcntl", fake)
     monkeypatch.setattr(_fine_tune, "DELAY", 0.1)
     with caplog.at_level(logging.INFO, logger="sklearn_zsrec"):
         with _fine_tune._process_lock(tmp_path, "key", 0):
-            pass
-    assert fake.calls[0] == "try" and fake.calls[-1] == "wait"  # held: it waits, not unlocked
+            assert time.monotonic() >= fake.free_at  # held: it waits, not unlocked
+    assert len(fake.calls) > 1
     assert "another process is tuning or checking" in caplog.text
 
 
 # ---- (K02, K03: a location without locks, ENOLCK, crashed or waited)
 @posix
-def test_a_location_without_locks_goes_on_unlocked(tmp_path, monkeypatch):
+@pytest.mark.parametrize("held_for", [0, 0.3])
+def test_a_location_without_locks_goes_on_unlocked(tmp_path, monkeypatch, held_for):
+    # from the start, or mid-wait (a network file system's lock service
+    # gone): the blocking wait after the note let a bare OSError escape
     from sklearn_zsrec import _fine_tune
 
     no_locks = OSError(errno.ENOLCK, "No locks available")
-    fake = _FakeFcntl(no_locks, blocking_error=no_locks)
+    fake = _FakeFcntl(BlockingIOError(errno.EAGAIN, "held"), held_for=held_for, then=no_locks)
     monkeypatch.setattr(_fine_tune, "fcntl", fake)
+    monkeypatch.setattr(_fine_tune, "DELAY", 0.1)
     ran = []
-    with _fine_tune._process_lock(tmp_path, "key", 1):
+    with _fine_tune._process_lock(tmp_path, "key", 0):
         ran.append(1)
-    assert ran == [1] and fake.calls == ["try"]
+    assert ran == [1] and (fake.calls == ["try"]) == (held_for == 0)
 
 
 # ---- (K06: the waiting note not printed; G06: printed under verbose=0)
@@ -71,7 +81,8 @@ def test_a_location_without_locks_goes_on_unlocked(tmp_path, monkeypatch):
 def test_the_waiting_note_shows_as_verbose_says(tmp_path, monkeypatch, capsys, verbose):
     from sklearn_zsrec import _fine_tune
 
-    monkeypatch.setattr(_fine_tune, "fcntl", _FakeFcntl(BlockingIOError(errno.EAGAIN, "held")))
+    monkeypatch.setattr(_fine_tune, "fcntl",
+                        _FakeFcntl(BlockingIOError(errno.EAGAIN, "held"), held_for=0.4))
     monkeypatch.setattr(_fine_tune, "DELAY", 0.1)  # (a wait past it is said)
     capsys.readouterr()
     with _fine_tune._process_lock(tmp_path, "key", verbose):
