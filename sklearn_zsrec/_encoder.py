@@ -24,6 +24,7 @@ from ._model_files import (
     model_files_stamp,
     resolve_model_path,
     unparsed,
+    unparsed_files,
 )
 from ._params import Count, forgotten_on_error
 from ._precision import _auto_device, _auto_precision
@@ -81,7 +82,7 @@ def _load_model(path, device, stamp=None):
                         or re.search(r"(at line \d+ column \d+|stream did not contain valid "
                                      r"UTF-8)\s*$", bare)):
                     raise
-                raise unparsed(f"a JSON file of the model at {path}", error) from error
+                raise unparsed(unparsed_files(path), error) from error
             model.to(device).eval()
             for old in [k for k in _MODELS if k[0] == path and k[2] == device]:
                 del _MODELS[old]  # the files at that path changed: not used again

@@ -150,6 +150,30 @@ def unparsed(what, error):
                    "copy? Copy or save the model there again.")
 
 
+def unparsed_files(path):
+    """The files of the model at ``path`` that do not parse, named for ``unparsed``.
+
+    Its JSON files that are not JSON, and its text files (a tokenizer's
+    ``vocab.txt``, ``merges.txt``) that are not UTF-8: transformers' errors
+    name none, and a damaged ``vocab.txt`` is not one of the JSON files.
+    """
+    bad = []
+    for file in sorted(Path(path).rglob("*")):
+        if file.suffix not in (".json", ".txt") or not file.is_file():
+            continue
+        try:
+            text = file.read_text(encoding="utf-8")
+            if file.suffix == ".json":
+                json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            bad.append(file.relative_to(path).as_posix())
+        except OSError:  # (unreadable: not what is named here)
+            pass
+    if not bad:
+        return f"a file of the model at {path}"
+    return f"the model file{'s' * (len(bad) > 1)} {', '.join(bad)} at {path}"
+
+
 def _read_json(file):
     """The JSON of a model's ``file``; one that does not parse names itself (``unparsed``)."""
     try:

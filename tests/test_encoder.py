@@ -264,9 +264,25 @@ def test_a_half_written_json_file_names_the_model_folder(tmp_path, name, damage)
     damaged = folder / name
     damaged.write_bytes(damaged.read_bytes()[:20] if damage == "half written"
                         else b"\xff\xfe\x00\x81 garbage")
-    with pytest.raises(OSError, match=r"(JSON file of the model at|model file) .*model.* "
-                                      r"does not parse"):
+    with pytest.raises(OSError, match=r"model file .*model.* does not parse") as raised:
         TextEncoder(str(folder), verbose=0).fit()
+    assert name in str(raised.value)  # the damaged file is named
+
+
+def test_a_damaged_vocabulary_file_is_named_not_called_json(tmp_path):
+    # without tokenizer.json, the tokenizer reads vocab.txt: bytes there that
+    # are not UTF-8 were "a JSON file of the model ... does not parse"
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(real_model_path(), folder)
+    (folder / "tokenizer.json").unlink()
+    vocab = folder / "vocab.txt"
+    vocab.write_bytes(vocab.read_bytes()[:5000] + b"\xff\xfe\x81 damaged\n")
+    with pytest.raises(OSError, match=r"the model file vocab.txt at .*model does not parse "
+                                      r"\(.*(UTF-8|utf-8)") as raised:  # (transformers 4: Python's)
+        TextEncoder(str(folder), verbose=0).fit()
+    assert "JSON" not in str(raised.value)
 
 
 def test_a_refit_that_raises_leaves_the_encoder_not_fitted():

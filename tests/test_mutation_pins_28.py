@@ -159,7 +159,7 @@ def test_a_tokenizer_json_that_the_tokenizers_library_cannot_parse_names_the_fol
     damaged = folder / "tokenizer.json"
     damaged.write_bytes(damaged.read_bytes()[:100] + tail)
     monkeypatch.setattr(AutoTokenizer, "from_pretrained", as_in_transformers_4)
-    with pytest.raises(OSError, match=r"JSON file of the model at .*model.* does not parse "
+    with pytest.raises(OSError, match=r"model file tokenizer.json at .*model does not parse "
                                       + said) as raised:
         TextEncoder(str(folder), verbose=0).fit()
     assert raised.value.errno is None  # damage, not the system's error: tuned again
