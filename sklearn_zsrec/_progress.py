@@ -175,12 +175,13 @@ def no_loading_bars():
             if not _BARS_OFF:
                 _BARS_SAVED[:] = (hf_logging.is_progress_bar_enabled(),
                                   hub.are_progress_bars_disabled())
+            _BARS_OFF.append(1)
+            counted.append(1)  # (before turning off: one interrupted midway is restored)
+            if len(_BARS_OFF) == 1:
                 # HF_HUB_DISABLE_PROGRESS_BARS=0 (the user's bars on) has priority, and
                 # huggingface_hub says so at every model load, whatever verbose says
                 with quiet("Cannot disable progress bars"):
                     hf_logging.disable_progress_bar()
-            _BARS_OFF.append(1)
-            counted.append(1)
         yield
     finally:
         with _BARS_LOCK:

@@ -228,16 +228,31 @@ def test_the_stage_bar_counts_stages_done_and_stretches_for_one_more(capsys, mon
 
 # ---- (N02: a block interrupted while it saved; N06: the restore outside the lock)
 def test_ctrl_c_while_the_bars_are_turned_off_raises_as_such(monkeypatch):
+    # and what the turning off did before it was interrupted is undone (the
+    # hub's bars stayed off for the rest of the process)
+    from huggingface_hub import utils as hub
     from transformers.utils import logging as hf_logging
 
-    def interrupted():
+    def interrupted():  # (a mock: the hub's bars off, then Ctrl-C)
+        hub.disable_progress_bars()
         raise KeyboardInterrupt
 
+    was_off = hub.are_progress_bars_disabled()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (HF_HUB_DISABLE_PROGRESS_BARS=1 says it wins)
+        hub.enable_progress_bars()
+    if hub.are_progress_bars_disabled():
+        pytest.skip("HF_HUB_DISABLE_PROGRESS_BARS=1 keeps the hub's bars off")
     monkeypatch.setattr(hf_logging, "disable_progress_bar", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        with _progress.no_loading_bars():
-            pass  # pragma: no cover - not reached
-    assert _progress._BARS_OFF == []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with _progress.no_loading_bars():
+                pass  # pragma: no cover - not reached
+        assert _progress._BARS_OFF == []
+        assert not hub.are_progress_bars_disabled()
+    finally:
+        if was_off:
+            hub.disable_progress_bars()
 
 
 def test_a_block_that_starts_while_another_restores_sees_the_restored_bars(monkeypatch):
