@@ -30,7 +30,7 @@ from ._params import Count, forgotten_on_error
 from ._precision import _auto_device, _auto_precision
 from ._progress import Stages, no_loading_bars, progress
 from ._texts import check_texts
-from ._locks import Lock
+from ._locks import Lock, imported
 
 logger = logging.getLogger("sklearn_zsrec")
 
@@ -56,7 +56,8 @@ def _load_model(path, device, stamp=None):
     key = (path, model_files_stamp(path) if stamp is None else stamp, device)
     with _MODELS_LOCK:
         if key not in _MODELS:
-            from transformers import AutoModel, AutoTokenizer
+            transformers = imported("transformers")  # (not two threads at once)
+            AutoModel, AutoTokenizer = transformers.AutoModel, transformers.AutoTokenizer
 
             try:
                 with no_loading_bars():  # a load is short: no bar

@@ -37,7 +37,7 @@ from ._interactions import positions
 from ._model_files import model_files_gone
 from ._params import Count
 from ._progress import DELAY, caller_stacklevel, no_loading_bars, note, progress, quiet
-from ._locks import Lock
+from ._locks import Lock, imported
 
 logger = logging.getLogger("sklearn_zsrec")
 
@@ -542,7 +542,9 @@ class ContrastiveFineTuning(BaseEstimator):
 
     def _train(self, encoder, coded, anchors, positives, location, directory):
         import torch
-        from transformers import AutoModel, AutoTokenizer
+
+        transformers = imported("transformers")  # (not two threads at once)
+        AutoModel, AutoTokenizer = transformers.AutoModel, transformers.AutoTokenizer
 
         from ._encoder import _pool
         from ._model_files import float32_weights
@@ -560,7 +562,8 @@ class ContrastiveFineTuning(BaseEstimator):
         model = AutoModel.from_pretrained(path, local_files_only=True,
                                           **float32_weights()).to(encoder.device_)
         if self.method == "lora":
-            from peft import LoraConfig, get_peft_model
+            peft = imported("peft")
+            LoraConfig, get_peft_model = peft.LoraConfig, peft.get_peft_model
 
             _import_dtensor()
             # BERT's attention projections; other architectures: peft's own
@@ -762,7 +765,7 @@ def _import_dtensor():
 
 def _require_peft():
     try:
-        import peft  # noqa: F401
+        imported("peft")
     except ImportError as exc:
         import importlib.util
 

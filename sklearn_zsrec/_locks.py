@@ -1,5 +1,6 @@
 """The package's module-level locks, which a forked child gets released."""
 
+import importlib
 import os
 import threading
 import weakref
@@ -43,6 +44,25 @@ class Lock:
         else:
             self._owner = None
         self._lock = lock
+
+
+_IMPORTS = Lock()
+
+
+def imported(name):
+    """``importlib.import_module(name)``, one thread of the process at a time.
+
+    transformers' first import in two threads at once races in its lazy
+    module: one of them got a module without its classes ("cannot import
+    name 'AutoTokenizer'", "module 'transformers' has no attribute
+    'AutoModel'": 3 of 15 fresh processes whose three threads imported it
+    at once), as when an encoder loads its model while a tuning whose
+    embeddings came from the cache starts. The package imports transformers
+    (and peft, which imports it) through this; once imported, it is a
+    lookup.
+    """
+    with _IMPORTS:
+        return importlib.import_module(name)
 
 
 def _release_in_child():

@@ -11,6 +11,8 @@ import json
 import os
 from pathlib import Path
 
+from ._locks import imported
+
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -137,8 +139,8 @@ def float32_weights():
     4.56 and later) or ``torch_dtype`` (earlier: ``dtype`` went to the model's
     constructor and raised)."""
     import torch
-    import transformers
 
+    transformers = imported("transformers")  # (not two threads at once)
     major, minor = (int(part) for part in transformers.__version__.split(".")[:2])
     return {"dtype" if (major, minor) >= (4, 56) else "torch_dtype": torch.float32}
 

@@ -10,7 +10,7 @@ import threading
 import time
 import warnings
 
-from ._locks import Lock
+from ._locks import Lock, imported
 
 DELAY = 2.0  # seconds before a bar appears: quick work shows nothing
 STAGE_BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"  # (no time left)
@@ -166,8 +166,8 @@ def no_loading_bars():
     tuning) share one saving, restored when the last ends (each restoring
     its own put the bars back on under the other).
     """
+    hf_logging = imported("transformers.utils.logging")  # (not two threads at once)
     from huggingface_hub import utils as hub
-    from transformers.utils import logging as hf_logging
 
     counted = []
     try:

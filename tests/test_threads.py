@@ -113,3 +113,52 @@ def test_past_the_first_call_serving_enters_no_warnings_block(monkeypatch):
     monkeypatch.setattr(warnings, "catch_warnings", None)  # entering one would fail
     with quiet("a one-time note", once=True):
         pass
+
+
+_FIRST_IMPORTS = """
+import importlib.util, sys, threading
+from sklearn_zsrec import _encoder, _fine_tune, _model_files, _progress
+assert "transformers" not in sys.modules
+barrier, errors = threading.Barrier(4), []
+
+def bars():
+    with _progress.no_loading_bars():
+        pass
+
+def peft():
+    if importlib.util.find_spec("peft") is not None:
+        _fine_tune._require_peft()
+
+def run(job):
+    barrier.wait()
+    try:
+        job()
+    except Exception as error:
+        errors.append(repr(error))
+
+jobs = [bars, _model_files.float32_weights, lambda: _encoder._load_model(sys.argv[1], "cpu"),
+        peft]
+threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(errors)
+"""
+
+
+def test_threads_that_first_import_transformers_at_once_all_get_it():
+    # in a fresh process, an encoder loading its model, a tuning checking for
+    # peft, and the bars turned off, all at once: transformers' lazy module
+    # gave one "cannot import name 'AutoModel'" (or peft "installed but fails
+    # to import", a wrong diagnosis) in 8 of 10 processes. Our own imports
+    # are serialised; the internal entry points are called directly
+    import subprocess
+
+    from ._tiny import real_model_path
+
+    for _ in range(4):  # (each process fails with probability ~0.8 without the fix)
+        done = subprocess.run([sys.executable, "-c", _FIRST_IMPORTS, real_model_path()],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout[-3000:]
