@@ -83,7 +83,14 @@ def _load_model(path, device, stamp=None):
                         or re.search(r"(at line \d+ column \d+|stream did not contain valid "
                                      r"UTF-8)\s*$", bare)):
                     raise
-                raise unparsed(unparsed_files(path), error) from error
+                named = unparsed_files(path)
+                if named is None:  # valid JSON that this version cannot read
+                    raise OSError(
+                        f"TextEncoder: the model at {path} has a file this version of "
+                        f"transformers or tokenizers cannot read ({error}), though every "
+                        "file parses: a model saved by a newer version? Upgrade transformers "
+                        "and tokenizers (pip install -U transformers tokenizers).") from error
+                raise unparsed(named, error) from error
             model.to(device).eval()
             for old in [k for k in _MODELS if k[0] == path and k[2] == device]:
                 del _MODELS[old]  # the files at that path changed: not used again

@@ -153,27 +153,37 @@ def unparsed(what, error):
 
 
 def unparsed_files(path):
-    """The files of the model at ``path`` that do not parse, named for ``unparsed``.
+    """The files of the model at ``path`` that do not parse, named for ``unparsed``;
+    None when every one parses.
 
-    Its JSON files that are not JSON, and its text files (a tokenizer's
+    Its own JSON files that are not JSON, and text files (a tokenizer's
     ``vocab.txt``, ``merges.txt``) that are not UTF-8: transformers' errors
     name none, and a damaged ``vocab.txt`` is not one of the JSON files.
+    The folder's own files only, as transformers reads them (not a
+    training's ``checkpoint-500/`` beside them). When every file parses, the
+    error is not damage: valid JSON that this version cannot read (a
+    tokenizer saved by a newer tokenizers).
     """
     bad = []
-    for file in sorted(Path(path).rglob("*")):
-        if file.suffix not in (".json", ".txt") or not file.is_file():
-            continue
+    try:
+        files = sorted(Path(path).iterdir())
+    except OSError:  # (the folder unreadable: nothing to name)
+        files = []
+    for file in files:
         try:
+            if file.suffix not in (".json", ".txt") or not file.is_file():
+                continue
             text = file.read_text(encoding="utf-8")
             if file.suffix == ".json":
                 json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            bad.append(file.relative_to(path).as_posix())
+            bad.append(file.name.encode("utf-8", "backslashreplace").decode())  # (any name)
         except OSError:  # (unreadable: not what is named here)
             pass
     if not bad:
-        return f"a file of the model at {path}"
-    return f"the model file{'s' * (len(bad) > 1)} {', '.join(bad)} at {path}"
+        return None
+    return (f"the model file {bad[0]} at {path}" if len(bad) == 1
+            else f"each of the model files {', '.join(bad)} at {path}")
 
 
 def _read_json(file):

@@ -269,6 +269,29 @@ def test_a_half_written_json_file_names_the_model_folder(tmp_path, name, damage)
     assert name in str(raised.value)  # the damaged file is named
 
 
+def test_a_tokenizer_this_version_cannot_read_is_not_called_damaged(tmp_path):
+    # valid JSON of a newer format (an unknown pre-tokenizer): tokenizers'
+    # "data did not match any variant ... at line 1 column 441" read as a
+    # damaged copy, and the scan named a file transformers never reads (an
+    # interrupted training's checkpoint beside the model)
+    import json
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(real_model_path(), folder)
+    tokenizer = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    tokenizer["pre_tokenizer"] = {"type": "SomeNewPreTokenizer"}
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
+    (folder / "checkpoint-500").mkdir()
+    (folder / "checkpoint-500" / "trainer_state.json").write_text('{"best_metric": ')
+    with pytest.raises(OSError) as raised:
+        TextEncoder(str(folder), verbose=0).fit()
+    said = str(raised.value)
+    assert "checkpoint-500" not in said and "does not parse" not in said, said
+    assert "every file parses" in said and "Upgrade transformers" in said, said
+    assert raised.value.errno is None  # (a tuned model: tuned again, in this version)
+
+
 def test_a_damaged_vocabulary_file_is_named_not_called_json(tmp_path):
     # without tokenizer.json, the tokenizer reads vocab.txt: bytes there that
     # are not UTF-8 were "a JSON file of the model ... does not parse"
