@@ -152,7 +152,12 @@ def _take(fd, folder, verbose):
             return
         except (BlockingIOError, PermissionError):  # held (EAGAIN, EACCES)
             pass
-        except OSError:  # no locks there (ENOLCK: a file system without them): unlocked
+        except OSError as error:  # no locks there (ENOLCK: a file system without them): unlocked
+            if said:  # (after "waiting for it": why it goes on)
+                message = (f"ContrastiveFineTuning: locks are no longer granted at "
+                           f"{str(folder)!r} ({error}); going on without waiting.")
+                logger.info(message)
+                note(message, verbose)
             return
         if not said and time.monotonic() - start > DELAY:
             message = (f"ContrastiveFineTuning: another process is tuning or checking the model "

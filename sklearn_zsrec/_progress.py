@@ -169,14 +169,13 @@ def no_loading_bars():
     hf_logging = imported("transformers.utils.logging")  # (not two threads at once)
     from huggingface_hub import utils as hub
 
-    counted = []
+    block = object()  # (in _BARS_OFF from its append on: no window for a Ctrl-C)
     try:
         with _BARS_LOCK:  # the first block in saves and turns off; the last out restores
             if not _BARS_OFF:
                 _BARS_SAVED[:] = (hf_logging.is_progress_bar_enabled(),
                                   hub.are_progress_bars_disabled())
-            _BARS_OFF.append(1)
-            counted.append(1)  # (before turning off: one interrupted midway is restored)
+            _BARS_OFF.append(block)  # (before turning off: one interrupted midway is restored)
             if len(_BARS_OFF) == 1:
                 # HF_HUB_DISABLE_PROGRESS_BARS=0 (the user's bars on) has priority, and
                 # huggingface_hub says so at every model load, whatever verbose says
@@ -185,8 +184,9 @@ def no_loading_bars():
         yield
     finally:
         with _BARS_LOCK:
+            counted = block in _BARS_OFF
             if counted:
-                _BARS_OFF.pop()
+                _BARS_OFF.remove(block)
             if counted and not _BARS_OFF:
                 bars, hub_off = _BARS_SAVED
                 if bars:
