@@ -56,8 +56,8 @@ def _load_model(path, device, stamp=None):
     key = (path, model_files_stamp(path) if stamp is None else stamp, device)
     with _MODELS_LOCK:
         if key not in _MODELS:
-            transformers = imported("transformers")  # (not two threads at once)
-            AutoModel, AutoTokenizer = transformers.AutoModel, transformers.AutoTokenizer
+            # (not two threads at once)
+            AutoModel, AutoTokenizer = imported("transformers", "AutoModel", "AutoTokenizer")
 
             try:
                 with no_loading_bars():  # a load is short: no bar

@@ -548,8 +548,8 @@ class ContrastiveFineTuning(BaseEstimator):
     def _train(self, encoder, coded, anchors, positives, location, directory):
         import torch
 
-        transformers = imported("transformers")  # (not two threads at once)
-        AutoModel, AutoTokenizer = transformers.AutoModel, transformers.AutoTokenizer
+        # (not two threads at once)
+        AutoModel, AutoTokenizer = imported("transformers", "AutoModel", "AutoTokenizer")
 
         from ._encoder import _pool
         from ._model_files import float32_weights
@@ -567,8 +567,7 @@ class ContrastiveFineTuning(BaseEstimator):
         model = AutoModel.from_pretrained(path, local_files_only=True,
                                           **float32_weights()).to(encoder.device_)
         if self.method == "lora":
-            peft = imported("peft")
-            LoraConfig, get_peft_model = peft.LoraConfig, peft.get_peft_model
+            LoraConfig, get_peft_model = imported("peft", "LoraConfig", "get_peft_model")
 
             _import_dtensor()
             # BERT's attention projections; other architectures: peft's own

@@ -49,8 +49,9 @@ class Lock:
 _IMPORTS = Lock()
 
 
-def imported(name):
-    """``importlib.import_module(name)``, one thread of the process at a time.
+def imported(name, *attributes):
+    """``importlib.import_module(name)``, one thread of the process at a time;
+    with ``attributes``, those of the module, looked up under the same lock.
 
     transformers' first import in two threads at once races in its lazy
     module: one of them got a module without its classes ("cannot import
@@ -59,10 +60,12 @@ def imported(name):
     at once), as when an encoder loads its model while a tuning whose
     embeddings came from the cache starts. The package imports transformers
     (and peft, which imports it) through this; once imported, it is a
-    lookup.
+    lookup. transformers' classes are lazy attributes (their lookup imports
+    their modules), so they are looked up here too.
     """
     with _IMPORTS:
-        return importlib.import_module(name)
+        module = importlib.import_module(name)
+        return tuple(getattr(module, a) for a in attributes) if attributes else module
 
 
 def _release_in_child():
