@@ -1246,10 +1246,19 @@ def test_a_blend_term_constant_over_the_holdout_gets_weight_zero():
     np.testing.assert_allclose(model.coef_, full.coef_, atol=1e-3)  # (lbfgs: 2e-4 off)
     np.testing.assert_allclose(model.intercept_, full.intercept_, atol=1e-3)
     # no term varies (a member of one's own that scores every item alike,
-    # beside texts all alike): fitted on them all, as before, not on none
+    # beside texts all alike): the optimum, weights 0 and the intercept the
+    # labels' log-odds (a fit on them all stopped near tol along the flat
+    # direction: -6.0 at 50,000 samples, and they vary at recommend time)
     flat = _learn._fitted(LogisticRegression(solver=_learn.SOLVER, max_iter=1000),
                           np.ones_like(x), y)
-    np.testing.assert_allclose(flat.coef_, 0, atol=1e-4)
+    np.testing.assert_array_equal(flat.coef_, 0)
+    many = np.random.default_rng(1).random(50_000) < 0.3
+    flat = _learn._fitted(LogisticRegression(solver=_learn.SOLVER, max_iter=1000),
+                          np.full((50_000, 3), 2.5, np.float32), many.astype(int))
+    assert flat.coef_.shape == (1, 3) and flat.n_features_in_ == 3
+    np.testing.assert_array_equal(flat.coef_, 0)
+    np.testing.assert_allclose(flat.intercept_, np.log(many.mean() / (1 - many.mean())),
+                               rtol=1e-6)
     # warm-started from it on another sample, as the bins' fits are
     again = LogisticRegression(solver=_learn.SOLVER, max_iter=1000, warm_start=True)
     again.coef_, again.intercept_ = model.coef_.copy(), model.intercept_.copy()

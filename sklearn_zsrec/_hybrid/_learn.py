@@ -485,16 +485,16 @@ def _fitted(model, x, y):
     """``model.fit(x, y)`` of a logistic blend, on the columns of ``x`` that vary.
 
     A term constant over the holdout has weight 0 at the optimum (its gradient
-    is the constant times the intercept's, 0 there: the penalty's is left). It
-    made the Newton solver's Hessian singular: a LinAlgWarning, which a
-    process-wide filter hid (two threads' fits left that filter for good).
+    is the constant times the intercept's, 0 there), where Newton's Hessian was
+    singular (a LinAlgWarning); none varying, the intercept alone is fitted.
     """
     varies = (x != x[:1]).any(axis=0) | ~np.isfinite(x[0])  # NaN, inf: the fit raises
-    if varies.all() or not varies.any():  # (none varies: no columns left to fit on)
+    if varies.all():
         return model.fit(x, y)
+    keep = varies if varies.any() else [0]  # (none varies: one column, of zeros)
     if model.warm_start and hasattr(model, "coef_"):
-        model.coef_ = model.coef_[:, varies]
-    model.fit(x[:, varies], y)
+        model.coef_ = model.coef_[:, keep]
+    model.fit(x[:, keep] * varies[keep], y)
     coef, model.coef_ = model.coef_, np.zeros((len(model.coef_), x.shape[1]), model.coef_.dtype)
-    model.coef_[:, varies], model.n_features_in_ = coef, x.shape[1]
+    model.coef_[:, keep], model.n_features_in_ = coef * varies[keep], x.shape[1]
     return model
