@@ -138,9 +138,9 @@ def float32_weights():
     """``from_pretrained``'s keyword for float32 weights: ``dtype`` (transformers
     4.56 and later) or ``torch_dtype`` (earlier: ``dtype`` went to the model's
     constructor and raised)."""
-    import torch
-
-    transformers = imported("transformers")  # (not two threads at once)
+    # (not two threads at once: torch's own first import raced too, "cannot
+    # initialize type RpcBackendOptions", in CI's minimum-versions job)
+    transformers, torch = imported("transformers"), imported("torch")
     major, minor = (int(part) for part in transformers.__version__.split(".")[:2])
     return {"dtype" if (major, minor) >= (4, 56) else "torch_dtype": torch.float32}
 
